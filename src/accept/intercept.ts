@@ -1,0 +1,81 @@
+import type { Server } from 'node:http'
+import type { Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
+import type { LeafCache } from '../ca/cache.js'
+import { normalizeHost } from '../policy/host.js'
+import { bindTunnel, type Tunnel } from './tunnel.js'
+
+/** First byte of a TLS record carrying a handshake (RFC 8446 section 5.1, ContentType 22). */
+const TLS_HANDSHAKE = 0x16
+
+/** How long an accepted tunnel may stay silent before its first byte. */
+const FIRST_BYTE_TIMEOUT_MS = 30_000
+
+/** What happened to an intercepted tunnel that did not reach the inner HTTP server cleanly. */
+export type InterceptFailure = 'sni-mismatch' | 'tls-handshake-failed' | 'idle'
+
+/**
+ * Hand an accepted CONNECT tunnel to the inner HTTP server, where each request is decided on its
+ * own. Look at the first byte: 0x16 starts a TLS handshake, which sidekey terminates with a leaf
+ * for the CONNECT host; anything else is cleartext HTTP (undici's ProxyAgent tunnels plain http://
+ * this way) and goes to the same decision path.
+ */
+export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: LeafCache, inner: Server, onFailure: (why: InterceptFailure, detail: string) => void): void {
+  if (head.length > 0) socket.unshift(head)
+  const timer = setTimeout(() => {
+    onFailure('idle', 'no bytes after CONNECT')
+    socket.destroy()
+  }, FIRST_BYTE_TIMEOUT_MS)
+  timer.unref()
+  const onReadable = (): void => {
+    const first = socket.read(1) as Buffer | null
+    if (first === null) return
+    socket.off('readable', onReadable)
+    clearTimeout(timer)
+    socket.unshift(first)
+    if (first[0] === TLS_HANDSHAKE) {
+      void terminateTls(socket, tunnel, leaves, inner, onFailure)
+    } else {
+      bindTunnel(socket, tunnel)
+      inner.emit('connection', socket)
+    }
+  }
+  socket.on('readable', onReadable)
+  onReadable()
+}
+
+async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, inner: Server, onFailure: (why: InterceptFailure, detail: string) => void): Promise<void> {
+  const host = tunnel.authority.host
+  let context
+  try {
+    context = await leaves.get(host)
+  } catch (err) {
+    onFailure('tls-handshake-failed', `cannot mint a certificate for ${host}: ${(err as Error).message}`)
+    socket.destroy()
+    return
+  }
+  tunnel.tls = true
+  const tls = new TLSSocket(socket, {
+    isServer: true,
+    secureContext: context,
+    ALPNProtocols: ['http/1.1'],
+    // The SNI must name the CONNECT host: a client asking for another name inside this tunnel is
+    // trying to reach a destination policy did not decide on (DESIGN rule 2).
+    SNICallback: (servername, cb) => {
+      if (normalizeHost(servername) !== host) {
+        onFailure('sni-mismatch', `SNI ${servername.slice(0, 255)} does not match the CONNECT host ${host}`)
+        cb(new Error('SNI does not match the CONNECT authority'), undefined)
+        return
+      }
+      cb(null, context)
+    },
+  })
+  let secured = false
+  tls.once('secure', () => (secured = true))
+  tls.on('error', (err: Error) => {
+    if (!secured) onFailure('tls-handshake-failed', err.message)
+    tls.destroy()
+  })
+  bindTunnel(tls, tunnel)
+  inner.emit('connection', tls)
+}

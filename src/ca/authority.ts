@@ -1,0 +1,145 @@
+import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
+import { chmod, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { join } from 'node:path'
+import { rootCertificates } from 'node:tls'
+import forge from 'node-forge'
+import { SidekeyError } from '../errors.js'
+
+/** File names inside the certs directory. */
+export const CA_FILES = {
+  cert: 'ca.pem',
+  key: 'ca-key.pem',
+  /** System roots plus sidekey's CA, for clients that replace their trust store (Python requests). */
+  bundle: 'bundle.pem',
+} as const
+
+/** sidekey's certificate authority, loaded in memory. The key never leaves this object. */
+export interface CertificateAuthority {
+  readonly certPem: string
+  readonly certPath: string
+  readonly bundlePath: string
+  /** The issuer name and key identifier leaves copy. */
+  readonly cert: forge.pki.Certificate
+  readonly subjectKeyId: string
+  /** The CA's private key as a node:crypto KeyObject: leaves are signed natively. */
+  readonly key: KeyObject
+}
+
+/**
+ * Create a new CA in `dir`: an RSA 2048 key (mode 0600, written before any other process can open
+ * it) and a self-signed certificate valid for two years, constrained to signing leaves.
+ * Refuses to overwrite an existing CA unless `force`.
+ */
+export async function createCA(dir: string, options: { force?: boolean } = {}): Promise<CertificateAuthority> {
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  const keyPath = join(dir, CA_FILES.key)
+  const certPath = join(dir, CA_FILES.cert)
+  if (!options.force && (await exists(keyPath) || await exists(certPath))) {
+    throw new SidekeyError('SIDEKEY_ERR_CA', `a CA already exists in ${dir}; use --force to replace it`)
+  }
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
+  const keyPem = privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
+  const forgeKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey
+  const cert = forge.pki.createCertificate()
+  cert.publicKey = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e)
+  cert.serialNumber = '00' + randomBytes(16).toString('hex')
+  const now = Date.now()
+  cert.validity.notBefore = new Date(now - 60 * 60 * 1000)
+  cert.validity.notAfter = new Date(now + 2 * 365 * 24 * 60 * 60 * 1000)
+  const attrs = [
+    { name: 'commonName', value: `sidekey CA (${hostname()} ${new Date(now).toISOString().slice(0, 10)})` },
+    { name: 'organizationName', value: 'sidekey' },
+  ]
+  cert.setSubject(attrs)
+  cert.setIssuer(attrs)
+  cert.setExtensions([
+    { name: 'basicConstraints', cA: true, pathLenConstraint: 0, critical: true },
+    { name: 'keyUsage', keyCertSign: true, cRLSign: true, critical: true },
+    { name: 'subjectKeyIdentifier' },
+  ])
+  // The CA signs itself once with forge; leaves are signed with node:crypto (see leaf.ts).
+  cert.sign(forgeKey, forge.md.sha256.create())
+  const certPem = forge.pki.certificateToPem(cert)
+
+  // Write the key to a temporary name with mode 0600 from its creation, then rename: there is no
+  // moment when the key exists with wider permissions, nor a half-written key under its real name.
+  const tmpKey = `${keyPath}.${process.pid}.tmp`
+  const handle = await open(tmpKey, 'wx', 0o600)
+  try {
+    await handle.writeFile(keyPem)
+  } finally {
+    await handle.close()
+  }
+  await chmod(tmpKey, 0o600)
+  await rename(tmpKey, keyPath)
+  await writeFile(certPath, certPem, { mode: 0o644 })
+  return loadCA(dir)
+}
+
+/** Load the CA from `dir`. The key file must not be readable by group or others. */
+export async function loadCA(dir: string): Promise<CertificateAuthority> {
+  const keyPath = join(dir, CA_FILES.key)
+  const certPath = join(dir, CA_FILES.cert)
+  let keyPem: string
+  let certPem: string
+  try {
+    const info = await stat(keyPath)
+    if ((info.mode & 0o077) !== 0) {
+      throw new SidekeyError('SIDEKEY_ERR_CA', `${keyPath} is readable by group or others (mode ${(info.mode & 0o777).toString(8)}); run chmod 600 on it`)
+    }
+    keyPem = await readFile(keyPath, 'utf8')
+    certPem = await readFile(certPath, 'utf8')
+  } catch (cause) {
+    if (cause instanceof SidekeyError) throw cause
+    throw new SidekeyError('SIDEKEY_ERR_CA', `cannot read the CA in ${dir} (${(cause as NodeJS.ErrnoException).code ?? cause}); run \`sidekey ca init\``, { cause })
+  }
+  try {
+    const key = createPrivateKey(keyPem)
+    const cert = forge.pki.certificateFromPem(certPem)
+    const ski = cert.getExtension('subjectKeyIdentifier') as { subjectKeyIdentifier?: string } | null
+    const subjectKeyId = ski?.subjectKeyIdentifier
+      ? forge.util.hexToBytes(ski.subjectKeyIdentifier)
+      : cert.generateSubjectKeyIdentifier().getBytes()
+    const bundlePath = join(dir, CA_FILES.bundle)
+    await writeBundle(bundlePath, certPem)
+    return Object.freeze({ certPem, certPath, bundlePath, cert, subjectKeyId, key })
+  } catch (cause) {
+    throw new SidekeyError('SIDEKEY_ERR_CA', `the CA in ${dir} is not a valid certificate and key pair`, { cause })
+  }
+}
+
+/** Load the CA, creating one first if `dir` has none (what `sidekey start` does). */
+export async function loadOrCreateCA(dir: string): Promise<{ ca: CertificateAuthority; created: boolean }> {
+  if (await exists(join(dir, CA_FILES.key))) return { ca: await loadCA(dir), created: false }
+  return { ca: await createCA(dir), created: true }
+}
+
+/** Paths where Linux distributions keep the system trust store. */
+export const SYSTEM_BUNDLES = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem']
+
+/** The system's trusted roots as PEM, or Node's bundled Mozilla roots when none is found. */
+export async function systemRootsPem(): Promise<string> {
+  for (const path of SYSTEM_BUNDLES) {
+    try {
+      return await readFile(path, 'utf8')
+    } catch {
+      // try the next location
+    }
+  }
+  return rootCertificates.join('\n')
+}
+
+async function writeBundle(path: string, caPem: string): Promise<void> {
+  const roots = await systemRootsPem()
+  await writeFile(path, `${roots.trimEnd()}\n# sidekey CA\n${caPem}`, { mode: 0o644 })
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path)
+    return true
+  } catch {
+    return false
+  }
+}

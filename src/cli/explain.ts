@@ -1,0 +1,34 @@
+import { explain as explainDecision } from '../admin/server.js'
+import { DEFAULTS } from '../config.js'
+import { loadPolicyPath } from '../policy/load.js'
+import { parse } from './args.js'
+
+/**
+ * `sidekey explain METHOD URL [--workload W] [--policies DIR] [--json]`: what would happen to this
+ * request, and why, decided offline from the policy files.
+ */
+export async function explain(argv: string[]): Promise<number> {
+  const { flags, positionals } = parse(argv, ['workload', 'policies'], ['json'])
+  const [method, url] = positionals
+  if (method === undefined || url === undefined) {
+    console.error('usage: sidekey explain METHOD URL [--workload NAME] [--policies DIR] [--json]')
+    return 2
+  }
+  const policy = await loadPolicyPath((flags.policies as string | undefined) ?? process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath)
+  const params = new URLSearchParams({ method, url })
+  if (typeof flags.workload === 'string') params.set('workload', flags.workload)
+  const answer = explainDecision(policy, params)
+  if (flags.json === true) {
+    console.log(JSON.stringify(answer, null, 2))
+  } else {
+    const r = answer.request
+    console.log(`${r.method} ${r.host}:${r.port}${r.path}  (workload: ${r.workload ?? 'anonymous'})`)
+    if (answer.connect) console.log(`  CONNECT: ${answer.connect.action} (${answer.connect.reason}${answer.connect.route ? `, route ${answer.connect.route}` : ''})`)
+    const d = answer.decision
+    console.log(`  decision: ${d.action} (${d.reason})${d.route ? ` by route "${d.route}"` : ''}${d.code ? `  -> ${d.code}` : ''}`)
+    if (answer.credential) console.log(`  credential: ${answer.credential} injected`)
+    console.log('  routes:')
+    for (const t of answer.trace) console.log(`    ${t.matched ? '+' : '-'} ${t.route}  ${t.at}  ${t.why}`)
+  }
+  return answer.decision.action === 'deny' ? 1 : 0
+}

@@ -1,0 +1,58 @@
+#!/usr/bin/env node
+import { formatProblem, isSidekeyError, PolicyInvalidError } from '../errors.js'
+import { SETTINGS } from '../config.js'
+import { ca } from './ca.js'
+import { demo } from './demo.js'
+import { explain } from './explain.js'
+import { policy } from './policy.js'
+import { run } from './run.js'
+import { start } from './start.js'
+
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, demo }
+
+const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
+
+usage:
+  sidekey start [flags]                      run the proxy (creates a CA on first start)
+  sidekey run [--workload NAME] -- CMD...    run an agent through sidekey with a per-run token
+  sidekey ca init [--force] | ca show        create the CA / print how clients trust it
+  sidekey policy check [DIR]                 validate policy files offline
+  sidekey explain METHOD URL [--workload W]  what would happen to this request, and why
+  sidekey demo                               see it work on loopback, no accounts needed
+
+start flags (each also an environment variable):
+${SETTINGS.map((s) => `  ${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`).join('\n')}
+`
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv
+  if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
+    console.log(USAGE)
+    return name === undefined ? 2 : 0
+  }
+  const command = COMMANDS[name]
+  if (command === undefined) {
+    console.error(`sidekey: unknown command "${name}"\n\n${USAGE}`)
+    return 2
+  }
+  return command(rest)
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (err: unknown) => {
+    if (err instanceof PolicyInvalidError) {
+      for (const p of err.problems) console.error(formatProblem(p))
+      console.error('sidekey: policy refused')
+    } else if (isSidekeyError(err)) {
+      console.error(`sidekey: ${err.code}: ${err.message}`)
+    } else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
+      console.error(`sidekey: ${(err as Error).message}`)
+    } else {
+      console.error(err)
+    }
+    process.exitCode = 1
+  },
+)

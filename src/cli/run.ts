@@ -1,0 +1,139 @@
+import { spawn } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { pino } from 'pino'
+import { request } from 'undici'
+import { ADMIN_TOKEN_FILE } from '../admin/token.js'
+import { CA_FILES } from '../ca/authority.js'
+import { configFrom, type Config } from '../config.js'
+import { SidekeyError } from '../errors.js'
+import { createLogger } from '../observe/logger.js'
+import { startSidekey, type RunningSidekey } from '../sidekey.js'
+import { parse } from './args.js'
+import { trustEnv } from './ca.js'
+import { START_FLAGS } from './start.js'
+
+/** The value an agent sees in place of each secret variable sidekey holds. */
+export const PLACEHOLDER = 'sidekey-placeholder'
+
+/** Where the agent's proxy and trust settings point. */
+export interface AgentSettings {
+  proxyUrl: string
+  certPath: string
+  bundlePath: string
+  secretEnvNames: readonly string[]
+}
+
+/**
+ * The agent's environment: proxy variables carrying the run token, CA trust for curl, Node,
+ * Python and git, the Node preload that makes fetch use the proxy, and placeholders in place of
+ * every secret variable a policy names, so the real value never reaches the agent.
+ */
+export function agentEnv(base: NodeJS.ProcessEnv, s: AgentSettings): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base }
+  for (const name of s.secretEnvNames) env[name] = PLACEHOLDER
+  for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy']) env[name] = s.proxyUrl
+  Object.assign(env, trustEnv(s.certPath, s.bundlePath))
+  // Node 24+ honours the proxy variables natively with this; on Node 20 and 22 the preload does it.
+  env.NODE_USE_ENV_PROXY = '1'
+  const preload = pathToFileURL(join(fileURLToPath(new URL('.', import.meta.url)), 'preload.js')).href
+  env.NODE_OPTIONS = `${base.NODE_OPTIONS ?? ''} --import=${preload}`.trim()
+  return env
+}
+
+/**
+ * `sidekey run --workload NAME -- CMD ...`: mint a per-run token on the running sidekey (or start
+ * one inside this process when none answers), run CMD through it, revoke the token when CMD exits.
+ */
+export async function run(argv: string[]): Promise<number> {
+  const split = argv.indexOf('--')
+  if (split < 0 || split === argv.length - 1) {
+    console.error('usage: sidekey run [--workload NAME] [start flags] -- COMMAND [ARGS...]')
+    return 2
+  }
+  const { flags } = parse(argv.slice(0, split), START_FLAGS, ['report-only'])
+  const command = argv.slice(split + 1)
+  const workload = (flags.workload as string | undefined) ?? process.env.SIDEKEY_WORKLOAD ?? 'agent'
+  const config = configFrom({ ...flags, workload: undefined })
+
+  const session = (await attach(config, workload)) ?? (await embed(config, workload))
+  const env = agentEnv(process.env, {
+    proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${session.proxy}`,
+    certPath: join(config.certsDir, CA_FILES.cert),
+    bundlePath: join(config.certsDir, CA_FILES.bundle),
+    secretEnvNames: session.secretEnvNames,
+  })
+  const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env })
+  const forward = (signal: NodeJS.Signals): void => void child.kill(signal)
+  process.on('SIGINT', forward)
+  process.on('SIGTERM', forward)
+  const code = await new Promise<number>((resolve) => {
+    child.once('error', (err) => {
+      console.error(`sidekey run: cannot start ${command[0]}: ${err.message}`)
+      resolve(127)
+    })
+    child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + 15 : 1)))
+  })
+  process.off('SIGINT', forward)
+  process.off('SIGTERM', forward)
+  await session.end()
+  return code
+}
+
+interface Session {
+  proxy: string
+  token: string
+  secretEnvNames: readonly string[]
+  end(): Promise<void>
+}
+
+/** Register a run token with a sidekey already running at the configured admin address. */
+async function attach(config: Config, workload: string): Promise<Session | null> {
+  const admin = `http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${config.admin.port}`
+  let ready: { proxy?: string }
+  try {
+    const res = await request(`${admin}/readyz`, { headersTimeout: 1000, bodyTimeout: 1000 })
+    ready = (await res.body.json()) as { proxy?: string }
+    if (res.statusCode !== 200 || typeof ready.proxy !== 'string') return null
+  } catch {
+    return null
+  }
+  let adminToken: string
+  try {
+    adminToken = (await readFile(join(config.certsDir, ADMIN_TOKEN_FILE), 'utf8')).trim()
+  } catch (cause) {
+    throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey is running at ${admin} but ${join(config.certsDir, ADMIN_TOKEN_FILE)} cannot be read; pass --certs`, { cause })
+  }
+  const auth = { authorization: `Bearer ${adminToken}` }
+  const minted = await request(`${admin}/v1/run-tokens`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ workload }) })
+  const body = (await minted.body.json()) as { id: string; token: string; error?: { message: string } }
+  if (minted.statusCode !== 201) throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey refused the run token: ${body.error?.message ?? minted.statusCode}`)
+  const routes = (await (await request(`${admin}/v1/routes`)).body.json()) as { secret_env?: string[] }
+  return {
+    proxy: ready.proxy!,
+    token: body.token,
+    secretEnvNames: routes.secret_env ?? [],
+    async end() {
+      await request(`${admin}/v1/run-tokens/${body.id}`, { method: 'DELETE', headers: auth }).then((r) => r.body.dump(), () => undefined)
+    },
+  }
+}
+
+/** No sidekey answers: run one in this process on free loopback ports, logging to stderr. */
+async function embed(config: Config, workload: string): Promise<Session> {
+  const sidekey: RunningSidekey = await startSidekey(
+    { ...config, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
+    { logger: createLogger({ destination: pino.destination(2) }) },
+  )
+  const { token, info } = sidekey.runTokens.mint(workload)
+  return {
+    proxy: sidekey.proxyUrl.replace('http://', ''),
+    token,
+    secretEnvNames: sidekey.policy.current.secretEnvNames,
+    async end() {
+      sidekey.runTokens.revoke(info.id)
+      await sidekey.close()
+    },
+  }
+}

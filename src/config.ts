@@ -1,0 +1,117 @@
+import { SidekeyError } from './errors.js'
+import { parseAuthority, type Authority } from './policy/host.js'
+
+/** Runtime settings of one sidekey process (not policy: policy is YAML and hot-reloads). */
+export interface Config {
+  /** Proxy listener. */
+  readonly listen: { readonly host: string; readonly port: number }
+  /** Admin listener (health, routes, explain, run tokens). Loopback by default. */
+  readonly admin: { readonly host: string; readonly port: number }
+  readonly policyPath: string
+  readonly certsDir: string
+  /** The workload a caller without a run token is (a sidecar serves exactly one); null: anonymous. */
+  readonly workload: string | null
+  /** Log what enforcement would refuse, but forward (without credentials). */
+  readonly reportOnly: boolean
+  /** Extra PEM bundle trusted for upstream TLS, besides the system roots. */
+  readonly upstreamCaFile: string | null
+  /** `host:port` -> where to connect instead (like curl --connect-to); the SSRF guard still applies. */
+  readonly connectTo: ReadonlyMap<string, Authority>
+  readonly connectTimeoutMs: number
+  readonly headersTimeoutMs: number
+  readonly bodyTimeoutMs: number
+  /** Largest request head accepted, in bytes (bigger: 431). */
+  readonly maxHeaderSize: number
+  /** Watch policy files and reload on change. */
+  readonly watchPolicy: boolean
+}
+
+/** Defaults, in one place (fastify keeps one defaults object too). */
+export const DEFAULTS: Config = Object.freeze({
+  listen: { host: '127.0.0.1', port: 3128 },
+  admin: { host: '127.0.0.1', port: 3129 },
+  policyPath: 'policies',
+  certsDir: 'certs',
+  workload: null,
+  reportOnly: false,
+  upstreamCaFile: null,
+  connectTo: new Map(),
+  connectTimeoutMs: 10_000,
+  headersTimeoutMs: 120_000,
+  bodyTimeoutMs: 300_000,
+  maxHeaderSize: 16 * 1024,
+  watchPolicy: true,
+})
+
+/** Flags `sidekey start` takes, with the environment variable that sets each. */
+export const SETTINGS = [
+  { flag: '--listen', env: 'SIDEKEY_LISTEN', help: 'proxy address host:port (default 127.0.0.1:3128)' },
+  { flag: '--admin', env: 'SIDEKEY_ADMIN', help: 'admin address host:port (default 127.0.0.1:3129)' },
+  { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default policies)' },
+  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA and admin token (default certs)' },
+  { flag: '--workload', env: 'SIDEKEY_WORKLOAD', help: 'workload of callers without a run token (sidecar identity)' },
+  { flag: '--report-only', env: 'SIDEKEY_REPORT_ONLY', help: 'log refusals but forward without credentials (rollout)' },
+  { flag: '--upstream-ca', env: 'SIDEKEY_UPSTREAM_CA', help: 'extra PEM bundle trusted for upstream TLS' },
+  { flag: '--connect-to', env: 'SIDEKEY_CONNECT_TO', help: 'HOST:PORT:ADDR:PORT, comma separated: dial ADDR:PORT for HOST:PORT' },
+  { flag: '--upstream-timeout', env: 'SIDEKEY_UPSTREAM_TIMEOUT_MS', help: 'ms to wait for upstream response headers (default 120000)' },
+  { flag: '--max-header-size', env: 'SIDEKEY_MAX_HEADER_SIZE', help: 'largest request head in bytes (default 16384)' },
+] as const
+
+/**
+ * Build a frozen Config from flags (which win) and environment variables. Every problem is
+ * reported at once, as SIDEKEY_ERR_CONFIG.
+ */
+export function configFrom(flags: Record<string, string | boolean | undefined>, env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = []
+  const get = (flag: string): string | undefined => {
+    const setting = SETTINGS.find((s) => s.flag === flag)!
+    const v = flags[flag.slice(2)]
+    if (typeof v === 'string') return v
+    if (v === true) return 'true'
+    return env[setting.env]
+  }
+  const address = (flag: string, fallback: { host: string; port: number }): { host: string; port: number } => {
+    const raw = get(flag)
+    if (raw === undefined) return fallback
+    const m = /^(?:(.*):)?([0-9]{1,5})$/.exec(raw)
+    if (m === null || Number(m[2]) > 65535) {
+      problems.push(`${flag}: "${raw}" is not host:port`)
+      return fallback
+    }
+    return { host: (m[1] ?? fallback.host).replace(/^\[(.*)\]$/, '$1') || fallback.host, port: Number(m[2]) }
+  }
+  const int = (flag: string, fallback: number): number => {
+    const raw = get(flag)
+    if (raw === undefined) return fallback
+    if (!/^[0-9]+$/.test(raw)) problems.push(`${flag}: "${raw}" is not a whole number`)
+    return Number(raw)
+  }
+  const connectTo = new Map<string, Authority>()
+  for (const entry of (get('--connect-to') ?? '').split(',').filter(Boolean)) {
+    const m = /^(.+):([0-9]+):(.+):([0-9]+)$/.exec(entry.trim())
+    const from = m && parseAuthority(`${m[1]}:${m[2]}`)
+    const to = m && parseAuthority(`${m[3]}:${m[4]}`)
+    if (!from || !to) problems.push(`--connect-to: "${entry}" is not HOST:PORT:ADDR:PORT`)
+    else connectTo.set(`${from.host}:${from.port}`, to)
+  }
+  const workload = get('--workload') ?? null
+  if (workload !== null && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) problems.push(`--workload: "${workload}" is not a workload name`)
+  const reportOnly = get('--report-only')
+  const config: Config = {
+    listen: address('--listen', DEFAULTS.listen),
+    admin: address('--admin', DEFAULTS.admin),
+    policyPath: get('--policies') ?? DEFAULTS.policyPath,
+    certsDir: get('--certs') ?? DEFAULTS.certsDir,
+    workload,
+    reportOnly: reportOnly !== undefined && reportOnly !== 'false' && reportOnly !== '0',
+    upstreamCaFile: get('--upstream-ca') ?? null,
+    connectTo,
+    connectTimeoutMs: DEFAULTS.connectTimeoutMs,
+    headersTimeoutMs: int('--upstream-timeout', DEFAULTS.headersTimeoutMs),
+    bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
+    maxHeaderSize: int('--max-header-size', DEFAULTS.maxHeaderSize),
+    watchPolicy: true,
+  }
+  if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))
+  return Object.freeze(config)
+}

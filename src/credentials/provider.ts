@@ -1,0 +1,19 @@
+/**
+ * A credential provider turns a policy's credential definition into a secret at request time.
+ * Providers fail closed: `obtain` either returns a secret or throws a SidekeyError with code
+ * SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE, whose message names the provider but never a secret value.
+ */
+export interface CredentialProvider {
+  /** The credential's name in policy (safe to log). */
+  readonly name: string
+  /** The provider type (`static`, ...), safe to log. */
+  readonly type: string
+  /** Obtain the secret for a request made by `workload` (null: anonymous caller). */
+  obtain(workload: string | null): Promise<ObtainedCredential>
+}
+
+/** A secret and where it came from, for the audit line (`source`, never `secret`). */
+export interface ObtainedCredential {
+  readonly secret: string
+  readonly source: 'env' | 'file' | 'cache' | 'fetch'
+}

@@ -1,0 +1,82 @@
+/**
+ * Every refusal sidekey makes carries a stable code. The README lists each one (a test checks),
+ * and `accept/refuse.ts` turns any of them into the HTTP answer the agent sees.
+ *
+ * Modelled on jose's `util/errors.ts`: one base class, one subclass per code, so callers can
+ * `instanceof` and tests can assert the code.
+ */
+
+/** Every code sidekey can answer with, its HTTP status and a one-line meaning (README source). */
+export const ERROR_CODES = {
+  SIDEKEY_ERR_BAD_REQUEST: { status: 400, meaning: 'The request is not valid HTTP or names no usable destination.' },
+  SIDEKEY_ERR_NOT_PROXY_REQUEST: { status: 400, meaning: 'An origin-form request reached the proxy port; send absolute-form or CONNECT.' },
+  SIDEKEY_ERR_UNSUPPORTED_SCHEME: { status: 400, meaning: 'Only http, https, ws and wss destinations are proxied.' },
+  SIDEKEY_ERR_INVALID_HEADER: { status: 400, meaning: 'A header name or value has bytes HTTP does not allow.' },
+  SIDEKEY_ERR_HEADERS_TOO_LARGE: { status: 431, meaning: 'The request headers exceed the configured limit.' },
+  SIDEKEY_ERR_PROXY_AUTH_REQUIRED: { status: 407, meaning: 'No run token was presented and no route allows anonymous use here.' },
+  SIDEKEY_ERR_PROXY_AUTH_INVALID: { status: 407, meaning: 'The Proxy-Authorization run token is unknown or revoked.' },
+  SIDEKEY_ERR_NO_ROUTE: { status: 403, meaning: 'No route matches this destination, method and path (default deny).' },
+  SIDEKEY_ERR_ROUTE_DENIED: { status: 403, meaning: 'A route matched and its action is deny.' },
+  SIDEKEY_ERR_WORKLOAD_NOT_ALLOWED: { status: 403, meaning: 'A route matches the destination but not this workload.' },
+  SIDEKEY_ERR_TUNNEL_ONLY: { status: 403, meaning: 'The destination is allowed only as a blind CONNECT tunnel.' },
+  SIDEKEY_ERR_HOST_MISMATCH: { status: 421, meaning: 'The Host header (or TLS SNI) disagrees with the CONNECT authority.' },
+  SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },
+  SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: 'The destination resolves to a loopback, private, link-local, CGNAT or otherwise internal address that no route names.' },
+  SIDEKEY_ERR_DNS: { status: 502, meaning: 'The destination host name could not be resolved.' },
+  SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE: { status: 502, meaning: 'The credential for this route could not be obtained; nothing was sent upstream.' },
+  SIDEKEY_ERR_UPSTREAM_CONNECT: { status: 502, meaning: 'The upstream refused the connection or its TLS certificate did not verify.' },
+  SIDEKEY_ERR_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The upstream did not answer in time.' },
+  SIDEKEY_ERR_UPSTREAM_RESET: { status: 502, meaning: 'The upstream closed or reset the connection before a complete answer.' },
+  SIDEKEY_ERR_UPGRADE_FAILED: { status: 502, meaning: 'The upgraded (WebSocket) connection to the upstream failed.' },
+  SIDEKEY_ERR_INTERNAL: { status: 500, meaning: 'An unexpected fault inside sidekey; the request was not forwarded.' },
+  SIDEKEY_ERR_POLICY_INVALID: { status: 500, meaning: 'A policy file is invalid (reported by `sidekey policy check` and at load).' },
+  SIDEKEY_ERR_CA: { status: 500, meaning: 'The CA certificate or key cannot be loaded or created.' },
+  SIDEKEY_ERR_CONFIG: { status: 500, meaning: 'A startup setting is invalid.' },
+  SIDEKEY_ERR_ADMIN_UNAUTHORIZED: { status: 401, meaning: 'An admin API call that changes state lacks the admin token.' },
+  SIDEKEY_ERR_NOT_FOUND: { status: 404, meaning: 'The admin API has no such resource.' },
+} as const satisfies Record<string, { status: number; meaning: string }>
+
+/** A stable sidekey error code. */
+export type ErrorCode = keyof typeof ERROR_CODES
+
+/** Base class of every run-time refusal. `code` is stable; `message` is safe to show the agent. */
+export class SidekeyError extends Error {
+  readonly code: ErrorCode
+  readonly status: number
+
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'SidekeyError'
+    this.code = code
+    this.status = ERROR_CODES[code].status
+  }
+}
+
+/** A policy set that failed validation; `problems` lists every error with file and line. */
+export class PolicyInvalidError extends SidekeyError {
+  readonly problems: readonly PolicyProblem[]
+
+  constructor(problems: readonly PolicyProblem[]) {
+    super('SIDEKEY_ERR_POLICY_INVALID', `policy invalid: ${problems.length} problem(s)\n${problems.map(formatProblem).join('\n')}`)
+    this.name = 'PolicyInvalidError'
+    this.problems = problems
+  }
+}
+
+/** One problem found in a policy file. `line` is 1-based; 0 when the file could not be parsed at all. */
+export interface PolicyProblem {
+  file: string
+  line: number
+  path: string
+  message: string
+}
+
+/** `file:line: path: message`, the format editors and CI annotate. */
+export function formatProblem(p: PolicyProblem): string {
+  return `${p.file}:${p.line}: ${p.path || '(document)'}: ${p.message}`
+}
+
+/** True when `e` carries one of sidekey's codes. */
+export function isSidekeyError(e: unknown): e is SidekeyError {
+  return e instanceof SidekeyError
+}

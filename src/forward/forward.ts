@@ -1,0 +1,108 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Transform } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { errors as undiciErrors } from 'undici'
+import { SidekeyError } from '../errors.js'
+import { responseWithoutHopByHop } from '../inject/hop-by-hop.js'
+import type { CheckedAddress } from './ssrf.js'
+import type { UpstreamPools } from './upstream.js'
+
+/** Everything needed to send one request upstream. */
+export interface ForwardPlan {
+  readonly scheme: 'http' | 'https'
+  readonly host: string
+  readonly port: number
+  readonly to: CheckedAddress
+  readonly method: string
+  /** Origin-form path with query, credential already injected. */
+  readonly path: string
+  /** Raw headers (name, value, ...), hop-by-hop removed, credential injected, no Host. */
+  readonly headers: string[]
+}
+
+/** What the forward did, for the audit line. */
+export interface ForwardResult {
+  status: number
+  bytesUp: number
+  bytesDown: number
+  /** Milliseconds from sending to the response headers. */
+  firstByteMs: number
+}
+
+/**
+ * Send `req` upstream as planned and stream the answer back to `res`, chunk by chunk with
+ * backpressure both ways (server-sent events arrive as they are produced). Redirects are returned
+ * to the agent, never followed (DESIGN rule 3). Errors before the response starts are thrown as
+ * SidekeyErrors for the caller to answer; a failure mid-body ends the agent's response abruptly,
+ * which is the only honest signal once a status has been sent.
+ */
+export async function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
+  const abort = new AbortController()
+  const onClose = (): void => {
+    if (!res.writableFinished) abort.abort()
+  }
+  res.once('close', onClose)
+  const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+  const body = hasBody ? req.pipe(counter((n) => (result.bytesUp += n))) : null
+  const defaultPort = plan.scheme === 'https' ? 443 : 80
+  const hostHeader = plan.port === defaultPort ? plan.host : `${plan.host.includes(':') ? `[${plan.host}]` : plan.host}:${plan.port}`
+  const started = performance.now()
+  let upstream
+  try {
+    upstream = await pools.get(plan.scheme, plan.host, plan.port, plan.to).request({
+      method: plan.method,
+      path: plan.path,
+      headers: [...plan.headers, 'host', hostHeader],
+      body,
+      signal: abort.signal,
+    })
+  } catch (err) {
+    res.off('close', onClose)
+    throw upstreamFailure(err, plan)
+  }
+  result.firstByteMs = performance.now() - started
+  result.status = upstream.statusCode
+  try {
+    res.writeHead(upstream.statusCode, responseWithoutHopByHop(upstream.headers))
+    // Send the headers now: a streaming answer's first event may be a while coming.
+    res.flushHeaders()
+    await pipeline(upstream.body, counter((n) => (result.bytesDown += n)), res)
+  } catch (err) {
+    if (!res.destroyed) res.destroy()
+    throw upstreamFailure(err, plan)
+  } finally {
+    res.off('close', onClose)
+  }
+}
+
+function counter(add: (n: number) => void): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      add(chunk.length)
+      done(null, chunk)
+    },
+  })
+}
+
+/** Map an undici or socket error to the refusal the agent sees. Never includes the request path. */
+export function upstreamFailure(err: unknown, plan: Pick<ForwardPlan, 'host' | 'port'>): SidekeyError {
+  if (err instanceof SidekeyError) return err
+  const where = `${plan.host}:${plan.port}`
+  const code = (err as { code?: string }).code ?? ''
+  if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError || err instanceof undiciErrors.ConnectTimeoutError || code === 'ETIMEDOUT') {
+    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_TIMEOUT', `${where} did not answer in time`, { cause: err })
+  }
+  if (err instanceof undiciErrors.RequestContentLengthMismatchError) {
+    return new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request body does not match its Content-Length', { cause: err })
+  }
+  if (/CERT|SELF_SIGNED|ALTNAME|UNABLE_TO_|ERR_TLS|ERR_SSL|EPROTO/.test(code)) {
+    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_CONNECT', `TLS with ${where} failed (${code}): its certificate is not trusted for this name`, { cause: err })
+  }
+  if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
+    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_CONNECT', `cannot connect to ${where} (${code})`, { cause: err })
+  }
+  if (code === 'ABORT_ERR' || (err as Error).name === 'AbortError') {
+    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent closed the connection', { cause: err })
+  }
+  return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', `${where} closed the connection before a complete answer${code ? ` (${code})` : ''}`, { cause: err })
+}

@@ -1,0 +1,114 @@
+import { lookup } from 'node:dns/promises'
+import { BlockList, isIP } from 'node:net'
+import { SidekeyError } from '../errors.js'
+import type { Route } from '../policy/types.js'
+
+/**
+ * Address ranges an agent must not reach through sidekey unless a route names them: loopback,
+ * RFC 1918 private, link-local (169.254.169.254 is every cloud's metadata service), CGNAT,
+ * "this network", documentation, benchmarking, multicast and reserved ranges, and the IPv6 forms
+ * that embed an IPv4 address (mapped, compatible, NAT64, 6to4, Teredo), which would otherwise
+ * smuggle any of the above past an IPv4-only check.
+ */
+const BLOCKED: [string, number, 'ipv4' | 'ipv6', string][] = [
+  ['0.0.0.0', 8, 'ipv4', 'this-network'],
+  ['10.0.0.0', 8, 'ipv4', 'private'],
+  ['100.64.0.0', 10, 'ipv4', 'cgnat'],
+  ['127.0.0.0', 8, 'ipv4', 'loopback'],
+  ['169.254.0.0', 16, 'ipv4', 'link-local'],
+  ['172.16.0.0', 12, 'ipv4', 'private'],
+  ['192.0.0.0', 24, 'ipv4', 'reserved'],
+  ['192.0.2.0', 24, 'ipv4', 'documentation'],
+  ['192.88.99.0', 24, 'ipv4', 'reserved'],
+  ['192.168.0.0', 16, 'ipv4', 'private'],
+  ['198.18.0.0', 15, 'ipv4', 'benchmarking'],
+  ['198.51.100.0', 24, 'ipv4', 'documentation'],
+  ['203.0.113.0', 24, 'ipv4', 'documentation'],
+  ['224.0.0.0', 4, 'ipv4', 'multicast'],
+  ['240.0.0.0', 4, 'ipv4', 'reserved'],
+  ['::', 128, 'ipv6', 'unspecified'],
+  ['::1', 128, 'ipv6', 'loopback'],
+  ['::ffff:0:0', 96, 'ipv6', 'ipv4-mapped'],
+  ['::', 96, 'ipv6', 'ipv4-compatible'],
+  ['64:ff9b::', 96, 'ipv6', 'nat64'],
+  ['64:ff9b:1::', 48, 'ipv6', 'nat64'],
+  ['100::', 64, 'ipv6', 'discard'],
+  ['2001::', 32, 'ipv6', 'teredo'],
+  ['2001:db8::', 32, 'ipv6', 'documentation'],
+  ['2002::', 16, 'ipv6', '6to4'],
+  ['fc00::', 7, 'ipv6', 'unique-local'],
+  ['fe80::', 10, 'ipv6', 'link-local'],
+  ['fec0::', 10, 'ipv6', 'site-local'],
+  ['ff00::', 8, 'ipv6', 'multicast'],
+]
+
+const blockLists = BLOCKED.map(([network, prefix, type, label]) => {
+  const list = new BlockList()
+  list.addSubnet(network, prefix, type)
+  return { list, type, label }
+})
+
+/** The blocked class an address falls in ("loopback", "link-local", ...), or null when public. */
+export function blockedClass(address: string): string | null {
+  const family = isIP(address)
+  if (family === 0) return 'invalid'
+  const type = family === 4 ? 'ipv4' : 'ipv6'
+  for (const { list, type: t, label } of blockLists) {
+    if (t === type && list.check(address, type)) return label
+  }
+  return null
+}
+
+/** Resolves a host name to its addresses. Replaceable in tests; the default asks the system resolver. */
+export type Resolver = (host: string) => Promise<{ address: string; family: number }[]>
+
+/** The system resolver (getaddrinfo, so /etc/hosts applies as it does for every other client). */
+export const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: true })
+
+/** Where to connect: the checked address and port. */
+export interface CheckedAddress {
+  readonly address: string
+  readonly port: number
+}
+
+/**
+ * Resolve once, check every address, and return the one to connect to (DESIGN rule 6). The
+ * forwarder connects to exactly this address, so a second DNS answer (rebinding) is never used.
+ * If any answer is blocked the destination is refused, rather than hoping the good one is chosen.
+ * `connectTo` redirects the connection (like curl --connect-to); the redirected address is checked
+ * like any other.
+ */
+export async function resolveChecked(
+  host: string,
+  port: number,
+  route: Route | null,
+  resolver: Resolver,
+  connectTo?: { host: string; port: number },
+): Promise<CheckedAddress> {
+  const target = connectTo ?? { host, port }
+  let addresses: string[]
+  if (isIP(target.host) !== 0) {
+    addresses = [target.host]
+  } else {
+    try {
+      addresses = (await resolver(target.host)).map((a) => a.address)
+    } catch (cause) {
+      throw new SidekeyError('SIDEKEY_ERR_DNS', `cannot resolve ${target.host} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+    }
+    if (addresses.length === 0) throw new SidekeyError('SIDEKEY_ERR_DNS', `cannot resolve ${target.host} (no addresses)`)
+  }
+  for (const address of addresses) {
+    const blocked = blockedClass(address)
+    if (blocked !== null && !routeNamesAddress(route, address)) {
+      throw new SidekeyError('SIDEKEY_ERR_DESTINATION_BLOCKED', `${host} resolves to a ${blocked} address; a route must name it (addresses:) to allow it`)
+    }
+  }
+  return { address: addresses[0]!, port: target.port }
+}
+
+function routeNamesAddress(route: Route | null, address: string): boolean {
+  if (route === null) return false
+  if (route.literalAddress && route.host.pattern === address) return true
+  if (route.addresses === null) return false
+  return route.addresses.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6')
+}

@@ -1,0 +1,76 @@
+import { isIP } from 'node:net'
+import { Pool } from 'undici'
+import type { CheckedAddress } from './ssrf.js'
+
+/** Upstream timeouts and trust. */
+export interface UpstreamOptions {
+  /** PEM roots upstream certificates are verified against (system roots plus any extra bundle). */
+  readonly ca: string[]
+  readonly connectTimeoutMs: number
+  /** Time to the response headers. */
+  readonly headersTimeoutMs: number
+  /** Longest silence inside a response body (LLM streams pause; keep this generous). */
+  readonly bodyTimeoutMs: number
+  /** Bound on pools kept (one per destination and address). */
+  readonly maxPools?: number
+}
+
+/**
+ * Keep-alive connection pools, one per (scheme, host, port, checked address). Each pool dials the
+ * address the SSRF guard checked, never the name, and verifies TLS against the host name (SNI and
+ * certificate check use `servername`). Bounded: the least recently used pool is closed first.
+ */
+export class UpstreamPools {
+  readonly #pools = new Map<string, Pool>()
+  readonly #options: UpstreamOptions
+  readonly #max: number
+
+  constructor(options: UpstreamOptions) {
+    this.#options = options
+    this.#max = options.maxPools ?? 512
+  }
+
+  /** The pool for this destination, dialling `to`. */
+  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress): Pool {
+    const key = `${scheme}|${host}|${port}|${to.address}|${to.port}`
+    let pool = this.#pools.get(key)
+    if (pool !== undefined) {
+      this.#pools.delete(key)
+      this.#pools.set(key, pool)
+      return pool
+    }
+    const address = isIP(to.address) === 6 ? `[${to.address}]` : to.address
+    pool = new Pool(`${scheme}://${address}:${to.port}`, {
+      connect: {
+        timeout: this.#options.connectTimeoutMs,
+        ...(scheme === 'https'
+          ? {
+              ca: this.#options.ca,
+              rejectUnauthorized: true,
+              // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
+              ...(isIP(host) === 0 ? { servername: host } : {}),
+            }
+          : {}),
+      },
+      headersTimeout: this.#options.headersTimeoutMs,
+      bodyTimeout: this.#options.bodyTimeoutMs,
+      keepAliveTimeout: 30_000,
+      // Never pipeline: a slow response must not hold up the next request on the connection.
+      pipelining: 1,
+    })
+    this.#pools.set(key, pool)
+    while (this.#pools.size > this.#max) {
+      const [oldestKey, oldest] = this.#pools.entries().next().value as [string, Pool]
+      this.#pools.delete(oldestKey)
+      void oldest.close().catch(() => undefined)
+    }
+    return pool
+  }
+
+  /** Close every pool (graceful: in-flight requests finish). */
+  async close(): Promise<void> {
+    const pools = [...this.#pools.values()]
+    this.#pools.clear()
+    await Promise.all(pools.map((p) => p.close().catch(() => undefined)))
+  }
+}

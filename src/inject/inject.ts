@@ -1,0 +1,57 @@
+import { SidekeyError } from '../errors.js'
+import type { Route } from '../policy/types.js'
+
+/** A request about to be forwarded: its path (with query) and raw headers, changed in place. */
+export interface OutgoingRequest {
+  path: string
+  headers: string[]
+}
+
+// RFC 9110 field-value: visible ASCII, space, tab and obs-text; never CR, LF or NUL.
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
+
+/**
+ * Remove what the agent sent in the route's credential slots, then apply the secret the route's
+ * injection names. Replace, never append (DESIGN rule 5): an SDK's placeholder key is dropped here.
+ * Throws SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE when the secret cannot be a header value, so a
+ * malformed secret fails closed instead of being sent mangled.
+ */
+export function injectCredential(out: OutgoingRequest, route: Route, secret: string): void {
+  out.headers = withoutNames(out.headers, route.strip)
+  const injection = route.injection
+  if (injection === null) return
+  if (injection.kind === 'query') {
+    out.path = withQueryParam(out.path, injection.name, injection.value.render(secret))
+    return
+  }
+  let value: string
+  if (injection.kind === 'header') {
+    value = injection.value.render(secret)
+  } else {
+    const pair = `${injection.username.render(secret)}:${injection.password.render(secret)}`
+    value = `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`
+  }
+  if (!FIELD_VALUE.test(value)) {
+    throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${route.credential?.name}": the secret has bytes a header value cannot carry`)
+  }
+  out.headers.push(injection.kind === 'header' ? injection.name : 'authorization', value)
+}
+
+/** Remove headers named in `names` (lower case) from the agent's request, even on routes without a credential. */
+export function withoutNames(headers: readonly string[], names: readonly string[]): string[] {
+  if (names.length === 0) return [...headers]
+  const out: string[] = []
+  for (let i = 0; i < headers.length; i += 2) {
+    if (!names.includes(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!)
+  }
+  return out
+}
+
+function withQueryParam(path: string, name: string, value: string): string {
+  const q = path.indexOf('?')
+  const base = q < 0 ? path : path.slice(0, q)
+  const params = new URLSearchParams(q < 0 ? '' : path.slice(q + 1))
+  params.delete(name)
+  params.append(name, value)
+  return `${base}?${params.toString()}`
+}

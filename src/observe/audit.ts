@@ -1,0 +1,87 @@
+import type { Logger } from 'pino'
+
+/**
+ * The canonical audit line: exactly one per request, tunnel or upgraded connection, written when it
+ * ends (after smokescreen's `logProxy`). Field names are fixed; tests and log pipelines rely on them.
+ * It never holds a secret, a header value or a query value.
+ */
+export interface AuditRecord {
+  event: 'request' | 'tunnel' | 'upgrade' | 'connect'
+  id: string
+  /** The CONNECT tunnel this request travelled in, if any. */
+  tunnel: string | null
+  workload: string | null
+  identity: 'run-token' | 'default' | 'anonymous' | 'invalid' | null
+  method: string | null
+  scheme: 'http' | 'https' | 'ws' | 'wss' | null
+  host: string | null
+  port: number | null
+  /** Path without query string; only the query's parameter names are kept. */
+  path: string | null
+  query_keys: string[] | null
+  route: string | null
+  decision: 'allow' | 'deny' | 'tunnel' | 'intercept' | 'error'
+  reason: string
+  report_only: boolean
+  credential: string | null
+  credential_source: string | null
+  status: number | null
+  error: string | null
+  bytes_up: number
+  bytes_down: number
+  decision_ms: number | null
+  credential_ms: number | null
+  upstream_ms: number | null
+  total_ms: number
+}
+
+/** A fresh record with nothing known yet. */
+export function newAuditRecord(event: AuditRecord['event'], id: string, tunnel: string | null = null): AuditRecord {
+  return {
+    event,
+    id,
+    tunnel,
+    workload: null,
+    identity: null,
+    method: null,
+    scheme: null,
+    host: null,
+    port: null,
+    path: null,
+    query_keys: null,
+    route: null,
+    decision: 'error',
+    reason: 'incomplete',
+    report_only: false,
+    credential: null,
+    credential_source: null,
+    status: null,
+    error: null,
+    bytes_up: 0,
+    bytes_down: 0,
+    decision_ms: null,
+    credential_ms: null,
+    upstream_ms: null,
+    total_ms: 0,
+  }
+}
+
+/** Split a request target into the path and its query parameter names (values are never kept). */
+export function auditPath(pathWithQuery: string): { path: string; query_keys: string[] | null } {
+  const q = pathWithQuery.indexOf('?')
+  if (q < 0) return { path: pathWithQuery, query_keys: null }
+  const keys = [...new Set([...new URLSearchParams(pathWithQuery.slice(q + 1)).keys()])]
+  return { path: pathWithQuery.slice(0, q), query_keys: keys }
+}
+
+const round = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000)
+
+/** Write the line, at a level that follows the outcome: info when served, warn when refused, error on faults. */
+export function writeAudit(log: Logger, record: AuditRecord, startedAt: number): void {
+  record.total_ms = round(performance.now() - startedAt)!
+  record.decision_ms = round(record.decision_ms)
+  record.credential_ms = round(record.credential_ms)
+  record.upstream_ms = round(record.upstream_ms)
+  const level = record.decision === 'deny' ? 'warn' : record.error !== null || (record.status ?? 0) >= 500 ? 'error' : 'info'
+  log[level](record, 'audit')
+}

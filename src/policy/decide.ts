@@ -1,0 +1,142 @@
+import type { ErrorCode } from '../errors.js'
+import type { Policy, Route } from './types.js'
+
+/**
+ * The decision for one request or tunnel: a value with a fixed reason string (tests assert them)
+ * and the route that decided, never a bare boolean (after smokescreen's `Decide`).
+ */
+export interface Decision {
+  /** allow: forward (inject if the route has a credential); tunnel: relay blind; deny: refuse. */
+  readonly action: 'allow' | 'tunnel' | 'deny' | 'intercept'
+  readonly reason: DecisionReason
+  readonly route: Route | null
+  /** The refusal code when action is deny. */
+  readonly code: ErrorCode | null
+  /** True when report-only mode let through a request enforcement would have refused. */
+  readonly reportOnly: boolean
+}
+
+/** The fixed reasons a decision can give. */
+export type DecisionReason =
+  | 'route-allows'
+  | 'route-tunnels'
+  | 'route-denies'
+  | 'no-route'
+  | 'workload-not-allowed'
+  | 'anonymous-not-allowed'
+  | 'intercept-for-inspection'
+
+/** What is known about a request when it is decided. */
+export interface RequestFacts {
+  /** The workload, or null for a caller without a run token. */
+  workload: string | null
+  host: string
+  port: number
+  method: string
+  /** Path without query string. */
+  path: string
+}
+
+/** What is known about a CONNECT when it is decided. */
+export type ConnectFacts = Pick<RequestFacts, 'workload' | 'host' | 'port'>
+
+const DENY_CODES = {
+  'route-denies': 'SIDEKEY_ERR_ROUTE_DENIED',
+  'no-route': 'SIDEKEY_ERR_NO_ROUTE',
+  'workload-not-allowed': 'SIDEKEY_ERR_WORKLOAD_NOT_ALLOWED',
+  'anonymous-not-allowed': 'SIDEKEY_ERR_PROXY_AUTH_REQUIRED',
+} as const satisfies Partial<Record<DecisionReason, ErrorCode>>
+
+function deny(reason: keyof typeof DENY_CODES, route: Route | null = null): Decision {
+  return { action: 'deny', reason, route, code: DENY_CODES[reason], reportOnly: false }
+}
+
+function allowWith(action: Decision['action'], reason: DecisionReason, route: Route): Decision {
+  return { action, reason, route, code: null, reportOnly: false }
+}
+
+/**
+ * Decide one HTTP request. Routes are tried in order (files by name, routes as written); the first
+ * whose host, port, method and path match and that admits the workload decides. Default deny.
+ */
+export function decideRequest(policy: Policy, q: RequestFacts): Decision {
+  let destinationMatched = false
+  for (const route of policy.routes) {
+    if (!route.host.matches(q.host) || !route.ports.matches(q.port)) continue
+    if (!route.methods.matches(q.method) || !route.paths.matches(q.path)) continue
+    if (!route.workloads.matches(q.workload)) {
+      destinationMatched = true
+      continue
+    }
+    if (route.action === 'deny') return deny('route-denies', route)
+    // A tunnel route admits the destination without a credential; over plain HTTP that is a
+    // forward without injection.
+    return allowWith('allow', route.action === 'tunnel' ? 'route-tunnels' : 'route-allows', route)
+  }
+  return noMatch(destinationMatched, q.workload)
+}
+
+/**
+ * Decide a CONNECT on its authority alone. The first route for this host and port that admits the
+ * workload decides: tunnel relays blind, a whole-host deny refuses, anything else is intercepted
+ * so each request inside is decided (and injected) on its own.
+ */
+export function decideConnect(policy: Policy, q: ConnectFacts): Decision {
+  let destinationMatched = false
+  for (const route of policy.routes) {
+    if (!route.host.matches(q.host) || !route.ports.matches(q.port)) continue
+    if (!route.workloads.matches(q.workload)) {
+      destinationMatched = true
+      continue
+    }
+    if (route.action === 'tunnel') return allowWith('tunnel', 'route-tunnels', route)
+    if (route.action === 'deny' && route.wholeHost) return deny('route-denies', route)
+    return allowWith('intercept', 'intercept-for-inspection', route)
+  }
+  return noMatch(destinationMatched, q.workload)
+}
+
+function noMatch(destinationMatched: boolean, workload: string | null): Decision {
+  // A caller without a token is told to authenticate (407) rather than that it is forbidden:
+  // with a token it might well be allowed.
+  if (workload === null) return deny('anonymous-not-allowed')
+  return deny(destinationMatched ? 'workload-not-allowed' : 'no-route')
+}
+
+/**
+ * Report-only mode: a policy refusal is logged as such but the request goes on, without any
+ * credential. Authentication failures are not policy and stay enforced.
+ */
+export function applyReportOnly(decision: Decision): Decision {
+  if (decision.action !== 'deny' || decision.reason === 'anonymous-not-allowed') return decision
+  return { ...decision, action: 'allow', route: null, reportOnly: true }
+}
+
+/** One line of `sidekey explain`: why each route did or did not match. */
+export interface RouteTrace {
+  route: string
+  at: string
+  matched: boolean
+  why: string
+}
+
+/** Explain a request decision: the decision plus, for each route, what matched and what did not. */
+export function explainRequest(policy: Policy, q: RequestFacts): { decision: Decision; trace: RouteTrace[] } {
+  const trace: RouteTrace[] = policy.routes.map((route) => {
+    const checks = [
+      [route.host.matches(q.host), route.host.explain()],
+      [route.ports.matches(q.port), route.ports.explain()],
+      [route.methods.matches(q.method), route.methods.explain()],
+      [route.paths.matches(q.path), route.paths.explain()],
+      [route.workloads.matches(q.workload), route.workloads.explain()],
+    ] as const
+    const failed = checks.filter(([ok]) => !ok).map(([, why]) => `needs ${why}`)
+    return {
+      route: route.name,
+      at: `${route.file}:${route.line}`,
+      matched: failed.length === 0,
+      why: failed.length === 0 ? `matches (${route.action})` : failed.join('; '),
+    }
+  })
+  return { decision: decideRequest(policy, q), trace }
+}

@@ -1,0 +1,73 @@
+import { domainToASCII } from 'node:url'
+import { isIP } from 'node:net'
+
+/**
+ * Canonical form of a host name for matching and for certificates: lower case, no trailing dot,
+ * IDNA to punycode (RFC 5890), IPv6 without brackets. Returns null when the name cannot be a host.
+ *
+ * Every comparison in sidekey (route match, Host versus CONNECT authority, SNI) goes through this
+ * one function, so `API.OpenAI.com.` and `api.openai.com` can never be two different hosts.
+ */
+export function normalizeHost(raw: string): string | null {
+  let host = raw.trim()
+  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
+  if (host === '') return null
+  if (isIP(host) === 6) return host.toLowerCase()
+  if (host.endsWith('.')) host = host.slice(0, -1)
+  if (isIP(host) === 4) return host
+  const ascii = domainToASCII(host)
+  if (ascii === '' || ascii.length > 253) return null
+  // Letters, digits, hyphen and underscore (seen in real service names) per label; no empty label.
+  for (const label of ascii.split('.')) {
+    if (label.length === 0 || label.length > 63 || !/^[a-z0-9_-]+$/.test(label)) return null
+  }
+  return ascii
+}
+
+/** A destination authority: canonical host plus port. */
+export interface Authority {
+  host: string
+  port: number
+}
+
+/**
+ * Parse `host:port` (CONNECT request-target, RFC 9110 section 9.3.6) or a Host header value.
+ * `defaultPort` applies when the port is absent (Host headers may omit it; CONNECT may not).
+ */
+export function parseAuthority(raw: string, defaultPort?: number): Authority | null {
+  let hostPart: string
+  let portPart: string | undefined
+  if (raw.startsWith('[')) {
+    const end = raw.indexOf(']')
+    if (end < 0) return null
+    hostPart = raw.slice(0, end + 1)
+    const rest = raw.slice(end + 1)
+    if (rest !== '' && !rest.startsWith(':')) return null
+    portPart = rest === '' ? undefined : rest.slice(1)
+  } else {
+    const colon = raw.lastIndexOf(':')
+    if (colon >= 0) {
+      hostPart = raw.slice(0, colon)
+      portPart = raw.slice(colon + 1)
+    } else {
+      hostPart = raw
+    }
+  }
+  let port: number
+  if (portPart === undefined) {
+    if (defaultPort === undefined) return null
+    port = defaultPort
+  } else {
+    if (!/^[0-9]{1,5}$/.test(portPart)) return null
+    port = Number(portPart)
+  }
+  if (port < 1 || port > 65535) return null
+  const host = normalizeHost(hostPart)
+  if (host === null) return null
+  return { host, port }
+}
+
+/** `host:port` with IPv6 bracketed, for URLs and logs. */
+export function formatAuthority(a: Authority): string {
+  return `${isIP(a.host) === 6 ? `[${a.host}]` : a.host}:${a.port}`
+}

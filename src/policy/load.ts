@@ -1,0 +1,289 @@
+import { readdir, readFile, stat } from 'node:fs/promises'
+import { BlockList, isIP } from 'node:net'
+import { join, resolve } from 'node:path'
+import { Ajv, type ErrorObject } from 'ajv'
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
+import { PolicyInvalidError, type PolicyProblem } from '../errors.js'
+import { EnvSecretProvider, FileSecretProvider } from '../credentials/static.js'
+import type { CredentialProvider } from '../credentials/provider.js'
+import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
+import { policyFileSchema, type InjectV1, type PolicyFileV1, type RouteV1 } from './schema.js'
+import type { Injection, Policy, Route, Template } from './types.js'
+
+const ajv = new Ajv({ allErrors: true, strict: true })
+const validateFile = ajv.compile<PolicyFileV1>(policyFileSchema)
+
+/** One policy file's text, with the name it is reported under. */
+export interface PolicySource {
+  file: string
+  text: string
+}
+
+/**
+ * Load every `*.yaml` / `*.yml` file of a directory (or one file), in name order, validate them
+ * together and compile them into a frozen Policy. Throws PolicyInvalidError listing every problem
+ * with file and line; never returns a partial policy.
+ */
+export async function loadPolicyPath(path: string): Promise<Policy> {
+  const root = resolve(path)
+  let files: string[]
+  try {
+    const info = await stat(root)
+    files = info.isDirectory()
+      ? (await readdir(root)).filter((f) => /\.ya?ml$/.test(f)).sort().map((f) => join(root, f))
+      : [root]
+  } catch (cause) {
+    throw new PolicyInvalidError([{ file: root, line: 0, path: '', message: `cannot read policy path (${(cause as NodeJS.ErrnoException).code ?? cause})` }])
+  }
+  const sources: PolicySource[] = []
+  for (const file of files) sources.push({ file, text: await readFile(file, 'utf8') })
+  return compilePolicy(sources)
+}
+
+/** Validate and compile policy sources (already read). Pure apart from building providers. */
+export function compilePolicy(sources: readonly PolicySource[]): Policy {
+  const problems: PolicyProblem[] = []
+  const credentials = new Map<string, CredentialProvider>()
+  const secretEnvNames: string[] = []
+  const routes: Route[] = []
+  const routeNames = new Set<string>()
+  const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
+
+  for (const source of sources) {
+    const lineCounter = new LineCounter()
+    const doc = parseDocument(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+    const at = new Locator(source.file, doc, lineCounter)
+    if (doc.errors.length > 0) {
+      for (const e of doc.errors) {
+        problems.push({ file: source.file, line: e.linePos?.[0]?.line ?? 0, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })
+      }
+      continue
+    }
+    const data: unknown = doc.toJS()
+    if (data === null || data === undefined) continue // an empty file holds no policy
+    const version = typeof data === 'object' && !Array.isArray(data) ? (data as { version?: unknown }).version : undefined
+    if (version !== 'v1') {
+      problems.push(at.problem(['version'], version === undefined ? 'version is required (version: v1)' : `unsupported version ${JSON.stringify(version)}; this sidekey reads v1`))
+      continue
+    }
+    if (!validateFile(data)) {
+      // Errors inside a oneOf branch repeat the oneOf's own error less clearly; keep the latter.
+      for (const e of validateFile.errors ?? []) if (!e.schemaPath.includes('/oneOf/')) problems.push(at.schemaProblem(e))
+      continue
+    }
+    for (const [name, def] of Object.entries(data.credentials ?? {})) {
+      const path = ['credentials', name]
+      if (credentials.has(name)) {
+        problems.push(at.problem(path, `credential "${name}" is defined twice`))
+        continue
+      }
+      if ((def.env === undefined) === (def.file === undefined)) {
+        problems.push(at.problem(path, 'a static credential takes exactly one of env or file'))
+        continue
+      }
+      if (def.env !== undefined) {
+        credentials.set(name, new EnvSecretProvider(name, def.env))
+        secretEnvNames.push(def.env)
+      } else {
+        credentials.set(name, new FileSecretProvider(name, resolve(source.file, '..', def.file!)))
+      }
+    }
+    ;(data.routes ?? []).forEach((route, index) => pendingRoutes.push({ route, at, index }))
+  }
+
+  // Routes are compiled after every file's credentials are known, so a route may name a
+  // credential defined in another file.
+  for (const { route, at, index } of pendingRoutes) {
+    const path: (string | number)[] = ['routes', index]
+    if (routeNames.has(route.name)) {
+      problems.push(at.problem([...path, 'name'], `route name "${route.name}" is used twice`))
+      continue
+    }
+    routeNames.add(route.name)
+    const compiled = compileRoute(route, at, path, credentials, problems)
+    if (compiled !== null) routes.push(compiled)
+  }
+
+  if (problems.length > 0) throw new PolicyInvalidError(problems)
+  return Object.freeze({
+    routes: Object.freeze(routes),
+    credentials,
+    files: Object.freeze(sources.map((s) => s.file)),
+    secretEnvNames: Object.freeze([...new Set(secretEnvNames)]),
+    loadedAt: new Date(),
+  })
+}
+
+function compileRoute(
+  r: RouteV1,
+  at: Locator,
+  path: (string | number)[],
+  credentials: ReadonlyMap<string, CredentialProvider>,
+  problems: PolicyProblem[],
+): Route | null {
+  const before = problems.length
+  const action = r.action ?? 'allow'
+  let host: HostMatcher | null = null
+  try {
+    host = new HostMatcher(r.host)
+  } catch {
+    problems.push(at.problem([...path, 'host'], `"${r.host}" is not a host name or *.wildcard`))
+  }
+  let credential: CredentialProvider | null = null
+  if (r.credential !== undefined) {
+    credential = credentials.get(r.credential) ?? null
+    if (credential === null) problems.push(at.problem([...path, 'credential'], `no credential named "${r.credential}"`))
+    if (action !== 'allow') problems.push(at.problem([...path, 'credential'], `a credential is only used by action allow, not ${action}`))
+  }
+  if (r.inject !== undefined && r.credential === undefined) {
+    problems.push(at.problem([...path, 'inject'], 'inject needs a credential'))
+  }
+  if (action === 'tunnel' && (r.methods !== undefined || r.paths !== undefined)) {
+    problems.push(at.problem([...path, 'action'], 'a tunnel is not inspected, so it cannot match methods or paths'))
+  }
+  const injection = credential === null ? null : compileInjection(r.inject, at, [...path, 'inject'], problems)
+  let addresses: BlockList | null = null
+  if (r.addresses !== undefined) {
+    addresses = new BlockList()
+    r.addresses.forEach((cidr, i) => {
+      if (!addCidr(addresses!, cidr)) problems.push(at.problem([...path, 'addresses', i], `"${cidr}" is not an IP address or CIDR range`))
+    })
+  }
+  if (problems.length > before || host === null) return null
+
+  const strip = new Set((r.strip ?? []).map((h) => h.toLowerCase()))
+  if (injection?.kind === 'header') strip.add(injection.name)
+  if (injection?.kind === 'basic') strip.add('authorization')
+  const hostName = r.host.startsWith('*.') ? null : host.pattern
+  return Object.freeze({
+    name: r.name,
+    file: at.file,
+    line: at.lineOf(path),
+    host,
+    ports: new PortMatcher(r.ports === '*' ? null : r.ports ?? [80, 443]),
+    methods: new MethodMatcher(r.methods ?? null),
+    paths: new PathMatcher(r.paths ?? null),
+    workloads: new WorkloadMatcher(r.workloads ?? ['*']),
+    action,
+    credential,
+    injection,
+    strip: Object.freeze([...strip]),
+    addresses,
+    literalAddress: hostName !== null && isIP(hostName) !== 0,
+    wholeHost: r.methods === undefined && r.paths === undefined,
+  })
+}
+
+function compileInjection(inject: InjectV1 | undefined, at: Locator, path: (string | number)[], problems: PolicyProblem[]): Injection | null {
+  const spec = inject ?? { header: 'authorization', value: 'Bearer {secret}' }
+  const kinds = [spec.header, spec.query, spec.basic].filter((k) => k !== undefined).length
+  if (kinds !== 1) {
+    problems.push(at.problem(path, 'inject takes exactly one of header, query or basic'))
+    return null
+  }
+  const template = (source: string, where: string): Template | null => {
+    if (!source.includes('{secret}')) {
+      problems.push(at.problem([...path, where], `"${source}" must contain {secret}`))
+      return null
+    }
+    if (/[\r\n\0]/.test(source)) {
+      problems.push(at.problem([...path, where], 'a template may not contain CR, LF or NUL'))
+      return null
+    }
+    return compileTemplate(source)
+  }
+  if (spec.header !== undefined) {
+    const value = template(spec.value ?? 'Bearer {secret}', 'value')
+    return value && { kind: 'header', name: spec.header.toLowerCase(), value }
+  }
+  if (spec.query !== undefined) {
+    const value = template(spec.value ?? '{secret}', 'value')
+    return value && { kind: 'query', name: spec.query, value }
+  }
+  if (spec.value !== undefined) problems.push(at.problem([...path, 'value'], 'basic takes username and password, not value'))
+  const username = compileTemplate(spec.basic?.username ?? '')
+  const password = compileTemplate(spec.basic?.password ?? '{secret}')
+  if (!username.source.includes('{secret}') && !password.source.includes('{secret}')) {
+    problems.push(at.problem([...path, 'basic'], 'username or password must contain {secret}'))
+  }
+  return { kind: 'basic', username, password }
+}
+
+/** Compile `Bearer {secret}` into literal parts joined by the secret at render time. */
+export function compileTemplate(source: string): Template {
+  const parts = source.split('{secret}')
+  return Object.freeze({ source, render: (secret: string) => parts.join(secret) })
+}
+
+function addCidr(list: BlockList, cidr: string): boolean {
+  const [address, prefixText] = cidr.split('/')
+  const family = isIP(address ?? '')
+  if (family === 0) return false
+  const type = family === 4 ? 'ipv4' : 'ipv6'
+  if (prefixText === undefined) {
+    list.addAddress(address!, type)
+    return true
+  }
+  if (!/^[0-9]{1,3}$/.test(prefixText)) return false
+  const prefix = Number(prefixText)
+  if (prefix > (family === 4 ? 32 : 128)) return false
+  list.addSubnet(address!, prefix, type)
+  return true
+}
+
+/** Finds the line of a path in a parsed YAML document, falling back to the nearest parent. */
+class Locator {
+  constructor(
+    readonly file: string,
+    readonly doc: Document,
+    readonly lines: LineCounter,
+  ) {}
+
+  lineOf(path: readonly (string | number)[]): number {
+    for (let depth = path.length; depth >= 0; depth--) {
+      const node = this.doc.getIn(path.slice(0, depth), true)
+      const range = (isScalar(node) || isMap(node) || isSeq(node)) ? node.range : undefined
+      if (range) return this.lines.linePos(range[0]).line
+    }
+    return 1
+  }
+
+  /** The line of a map key (for unknown-property errors the key itself is the culprit). */
+  keyLine(path: readonly (string | number)[], key: string): number {
+    const parent = this.doc.getIn(path, true)
+    if (isMap(parent)) {
+      for (const pair of parent.items) {
+        if (isScalar(pair.key) && pair.key.value === key && pair.key.range) return this.lines.linePos(pair.key.range[0]).line
+      }
+    }
+    return this.lineOf(path)
+  }
+
+  problem(path: readonly (string | number)[], message: string): PolicyProblem {
+    return { file: this.file, line: this.lineOf(path), path: formatPath(path), message }
+  }
+
+  schemaProblem(e: ErrorObject): PolicyProblem {
+    const path = e.instancePath.split('/').slice(1).map(unescapePointer).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s))
+    if (e.keyword === 'additionalProperties') {
+      const key = String((e.params as { additionalProperty: string }).additionalProperty)
+      return { file: this.file, line: this.keyLine(path, key), path: formatPath([...path, key]), message: 'unknown property (check the spelling against the policy reference)' }
+    }
+    if (e.keyword === 'required') {
+      const key = String((e.params as { missingProperty: string }).missingProperty)
+      return { file: this.file, line: this.lineOf(path), path: formatPath(path), message: `${key} is required` }
+    }
+    let message = e.message ?? 'is invalid'
+    if (e.keyword === 'enum') message = `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).join(', ')}`
+    if (e.keyword === 'oneOf' && path.at(-1) === 'ports') message = 'must be a list of port numbers or "*"'
+    return { file: this.file, line: this.lineOf(path), path: formatPath(path), message }
+  }
+}
+
+function unescapePointer(s: string): string {
+  return s.replace(/~1/g, '/').replace(/~0/g, '~')
+}
+
+function formatPath(path: readonly (string | number)[]): string {
+  return path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${p}`)).join('').replace(/^\./, '')
+}

@@ -1,0 +1,56 @@
+import type { BlockList } from 'node:net'
+import type { CredentialProvider } from '../credentials/provider.js'
+import type { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
+
+/**
+ * Domain types the request path runs on. They are built from the YAML shapes (`schema.ts`) once,
+ * at load (`load.ts`), then frozen; nothing here is parsed per request.
+ */
+
+/** What a route does with a request it matches. */
+export type RouteAction = 'allow' | 'deny' | 'tunnel'
+
+/** A secret template such as `Bearer {secret}`, split at load into literal parts. */
+export interface Template {
+  readonly source: string
+  render(secret: string): string
+}
+
+/** How a credential is applied to a forwarded request. */
+export type Injection =
+  | { readonly kind: 'header'; readonly name: string; readonly value: Template }
+  | { readonly kind: 'query'; readonly name: string; readonly value: Template }
+  | { readonly kind: 'basic'; readonly username: Template; readonly password: Template }
+
+/** A compiled route. `file` and `line` say where it was written, for explain and audit. */
+export interface Route {
+  readonly name: string
+  readonly file: string
+  readonly line: number
+  readonly host: HostMatcher
+  readonly ports: PortMatcher
+  readonly methods: MethodMatcher
+  readonly paths: PathMatcher
+  readonly workloads: WorkloadMatcher
+  readonly action: RouteAction
+  readonly credential: CredentialProvider | null
+  readonly injection: Injection | null
+  /** Header names (lower case) the agent may have sent that are removed before forwarding. */
+  readonly strip: readonly string[]
+  /** Addresses this route may reach even though the SSRF guard would refuse them. */
+  readonly addresses: BlockList | null
+  /** True when the route names a literal IP address as its host. */
+  readonly literalAddress: boolean
+  /** True when the route matches every method and path, so a CONNECT can be decided on it alone. */
+  readonly wholeHost: boolean
+}
+
+/** A loaded, validated policy set. */
+export interface Policy {
+  readonly routes: readonly Route[]
+  readonly credentials: ReadonlyMap<string, CredentialProvider>
+  readonly files: readonly string[]
+  /** Environment variables named by static credentials: `sidekey run` hides them from the agent. */
+  readonly secretEnvNames: readonly string[]
+  readonly loadedAt: Date
+}

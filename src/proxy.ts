@@ -1,0 +1,291 @@
+import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import type { Logger } from 'pino'
+import { intercept } from './accept/intercept.js'
+import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
+import { requestTarget, type RequestTarget } from './accept/target.js'
+import { dialTunnel, relay, type Tunnel } from './accept/tunnel.js'
+import type { LeafCache } from './ca/cache.js'
+import type { Config } from './config.js'
+import { SidekeyError } from './errors.js'
+import { forward, upstreamFailure, type ForwardResult } from './forward/forward.js'
+import { resolveChecked, type CheckedAddress, type Resolver } from './forward/ssrf.js'
+import type { UpgradeRelay } from './forward/upgrade.js'
+import type { UpstreamPools } from './forward/upstream.js'
+import { identify, type Caller } from './identity/identify.js'
+import type { RunTokens } from './identity/run-tokens.js'
+import { withoutHopByHop } from './inject/hop-by-hop.js'
+import { injectCredential, withoutNames, type OutgoingRequest } from './inject/inject.js'
+import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
+import { parseAuthority } from './policy/host.js'
+import { applyReportOnly, decideConnect, decideRequest, type Decision } from './policy/decide.js'
+import type { PolicyStore } from './policy/store.js'
+
+/**
+ * The request path, stage by stage: accept, identify, decide, obtain, inject, forward, audit.
+ * Every other module does one stage; this file only chains them, for plain requests, CONNECT
+ * tunnels and upgraded connections.
+ */
+
+/** What the request path needs from the running process. */
+export interface ProxyContext {
+  readonly config: Config
+  readonly log: Logger
+  readonly policy: PolicyStore
+  readonly runTokens: RunTokens
+  readonly pools: UpstreamPools
+  readonly leaves: LeafCache
+  readonly upgrades: UpgradeRelay
+  readonly resolver: Resolver
+  /** PEM roots for upstream TLS. */
+  readonly upstreamCa: string[]
+  /** The HTTP server intercepted tunnels are handed to (never listens itself). */
+  readonly inner: Server
+}
+
+/** A request that passed identify and decide, with its credential applied. */
+interface Prepared {
+  target: RequestTarget
+  decision: Decision
+  to: CheckedAddress
+  outgoing: OutgoingRequest
+}
+
+/**
+ * Identify, decide, obtain, guard and inject for one HTTP request (plain or upgrade). Fills the
+ * audit record as it goes, so a refusal at any stage is logged with everything known by then.
+ */
+async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel | null, audit: AuditRecord): Promise<Prepared> {
+  // accept: where is it going
+  const target = requestTarget(req, tunnel)
+  Object.assign(audit, { scheme: target.scheme, host: target.host, port: target.port }, auditPath(target.path))
+
+  // identify: a tunnel's requests belong to whoever opened the tunnel
+  const caller = tunnel?.caller ?? identifyOrRecord(ctx, req, audit)
+  audit.workload = caller.workload
+  audit.identity = caller.via
+
+  // decide
+  const decidedAt = performance.now()
+  let decision = decideRequest(ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname })
+  if (ctx.config.reportOnly) decision = applyReportOnly(decision)
+  recordDecision(audit, decision)
+  audit.decision_ms = performance.now() - decidedAt
+  if (decision.action === 'deny') throw refusalFor(decision, caller, target)
+  const route = decision.route
+
+  // guard the destination before anything is obtained for it
+  const to = await resolveChecked(target.host, target.port, route, ctx.resolver, ctx.config.connectTo.get(`${target.host}:${target.port}`))
+
+  // obtain
+  let secret: string | null = null
+  if (route?.credential) {
+    audit.credential = route.credential.name
+    const obtainedAt = performance.now()
+    try {
+      const obtained = await route.credential.obtain(caller.workload)
+      secret = obtained.secret
+      audit.credential_source = obtained.source
+    } finally {
+      audit.credential_ms = performance.now() - obtainedAt
+    }
+  }
+
+  // inject: hop-by-hop first, so `Connection: <name>` cannot remove what is injected next
+  const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(req.rawHeaders) }
+  if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
+  else if (route !== null) outgoing.headers = withoutNames(outgoing.headers, route.strip)
+  return { target, decision, to, outgoing }
+}
+
+function identifyOrRecord(ctx: ProxyContext, req: IncomingMessage, audit: AuditRecord): Caller {
+  try {
+    return identify(req.headers['proxy-authorization'], ctx.runTokens, ctx.config.workload)
+  } catch (err) {
+    audit.identity = 'invalid'
+    audit.decision = 'deny'
+    audit.reason = 'invalid-run-token'
+    throw err
+  }
+}
+
+function recordDecision(audit: AuditRecord, decision: Decision): void {
+  audit.decision = decision.action === 'intercept' ? 'intercept' : decision.action
+  audit.reason = decision.reason
+  audit.route = decision.route?.name ?? null
+  audit.report_only = decision.reportOnly
+}
+
+function refusalFor(decision: Decision, caller: Caller, target: { host: string; port: number }): SidekeyError {
+  const who = caller.workload === null ? 'an anonymous caller' : `workload "${caller.workload}"`
+  const where = `${target.host}:${target.port}`
+  const message = {
+    'route-denies': `route "${decision.route?.name}" denies ${where}`,
+    'no-route': `no route allows ${where} for ${who} (default deny)`,
+    'workload-not-allowed': `a route matches ${where} but not ${who}`,
+    'anonymous-not-allowed': `no route allows ${where} without a run token; authenticate with the token \`sidekey run\` provides`,
+  }[decision.reason as 'no-route'] ?? `refused: ${decision.reason}`
+  return new SidekeyError(decision.code ?? 'SIDEKEY_ERR_NO_ROUTE', message)
+}
+
+/** Record a refusal on the audit line, keeping a decision already made. */
+function recordError(audit: AuditRecord, err: SidekeyError): void {
+  audit.error = err.code
+  audit.status = err.status
+  if (audit.reason === 'incomplete') {
+    audit.decision = err.status >= 500 ? 'error' : 'deny'
+    audit.reason = err.code.replace('SIDEKEY_ERR_', '').toLowerCase().replaceAll('_', '-')
+  }
+}
+
+/** A plain HTTP request: absolute-form on the proxy port, or any request inside an intercepted tunnel. */
+export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse, tunnel: Tunnel | null): Promise<void> {
+  const startedAt = performance.now()
+  const id = randomUUID()
+  const audit = newAuditRecord('request', id, tunnel?.id ?? null)
+  audit.method = req.method ?? null
+  res.once('close', () => writeAudit(ctx.log, audit, startedAt))
+  const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
+  try {
+    const { target, to, outgoing } = await prepare(ctx, req, tunnel, audit)
+    // forward
+    await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers }, req, res, result)
+    audit.status = result.status
+  } catch (err) {
+    const e = asSidekeyError(err)
+    recordError(audit, e)
+    if (e.code === 'SIDEKEY_ERR_INTERNAL') ctx.log.error({ event: 'internal_error', id, err: (err as Error).stack }, 'internal error')
+    if (result.status !== 0) audit.status = result.status
+    if (!res.headersSent) refuse(res, e, id, audit.reason)
+    else if (!res.destroyed) res.destroy()
+  } finally {
+    audit.bytes_up = result.bytesUp
+    audit.bytes_down = result.bytesDown
+    audit.upstream_ms = result.firstByteMs || null
+  }
+}
+
+/** An HTTP/1.1 upgrade (WebSocket): the same decision and injection, then a relay of the two sockets. */
+export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Tunnel | null): Promise<void> {
+  const startedAt = performance.now()
+  const id = randomUUID()
+  const audit = newAuditRecord('upgrade', id, tunnel?.id ?? null)
+  audit.method = req.method ?? null
+  let written = false
+  const finish = (): void => {
+    if (written) return
+    written = true
+    writeAudit(ctx.log, audit, startedAt)
+  }
+  socket.on('error', () => socket.destroy())
+  socket.once('close', finish)
+  try {
+    const { target, to, outgoing } = await prepare(ctx, req, tunnel, audit)
+    audit.scheme = target.scheme === 'https' ? 'wss' : 'ws'
+    const headers: Record<string, string> = {}
+    for (let i = 0; i < outgoing.headers.length; i += 2) {
+      const name = outgoing.headers[i]!.toLowerCase()
+      headers[name] = headers[name] === undefined ? outgoing.headers[i + 1]! : `${headers[name]}, ${outgoing.headers[i + 1]}`
+    }
+    headers.host = target.port === (target.scheme === 'https' ? 443 : 80) ? target.host : `${target.host}:${target.port}`
+    const bytesAtStart = { read: (socket as Socket).bytesRead ?? 0, written: (socket as Socket).bytesWritten ?? 0 }
+    socket.once('close', () => {
+      audit.bytes_up = ((socket as Socket).bytesRead ?? 0) - bytesAtStart.read
+      audit.bytes_down = ((socket as Socket).bytesWritten ?? 0) - bytesAtStart.written
+    })
+    const sentAt = performance.now()
+    ctx.upgrades.relay(
+      req,
+      socket,
+      head,
+      { scheme: target.scheme, host: target.host, port: target.port, to, path: outgoing.path, headers, ca: ctx.upstreamCa, timeoutMs: ctx.config.headersTimeoutMs },
+      (status) => {
+        audit.status = status
+        audit.upstream_ms = performance.now() - sentAt
+      },
+      (err) => {
+        const e = upstreamFailure(err, target)
+        recordError(audit, new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', e.message, { cause: err }))
+        if (audit.status === null) refuseSocket(socket, new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', e.message), id, audit.reason)
+        else socket.destroy()
+      },
+    )
+  } catch (err) {
+    const e = asSidekeyError(err)
+    recordError(audit, e)
+    refuseSocket(socket, e, id, audit.reason)
+  }
+}
+
+/**
+ * CONNECT: decided on its authority. A tunnel route relays blind; anything else is intercepted so
+ * each request inside is decided and injected on its own; a refusal is answered on the socket.
+ * One audit line per tunnel, written when it closes.
+ */
+export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
+  const startedAt = performance.now()
+  const id = randomUUID()
+  const audit = newAuditRecord('tunnel', id)
+  audit.method = 'CONNECT'
+  let written = false
+  const finish = (): void => {
+    if (written) return
+    written = true
+    audit.bytes_up = socket.bytesRead
+    audit.bytes_down = socket.bytesWritten
+    writeAudit(ctx.log, audit, startedAt)
+  }
+  socket.on('error', () => socket.destroy())
+  socket.once('close', finish)
+  try {
+    const authority = parseAuthority(req.url ?? '')
+    if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'CONNECT needs host:port')
+    Object.assign(audit, { host: authority.host, port: authority.port })
+    const caller = identifyOrRecord(ctx, req, audit)
+    audit.workload = caller.workload
+    audit.identity = caller.via
+
+    const decidedAt = performance.now()
+    let decision = decideConnect(ctx.policy.current, { workload: caller.workload, host: authority.host, port: authority.port })
+    if (ctx.config.reportOnly) decision = applyReportOnly(decision)
+    recordDecision(audit, decision)
+    audit.decision_ms = performance.now() - decidedAt
+    if (decision.action === 'deny') throw refusalFor(decision, caller, authority)
+
+    const tunnel: Tunnel = { id, authority, caller, tls: false }
+    if (decision.action === 'tunnel') {
+      const to = await resolveChecked(authority.host, authority.port, decision.route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`))
+      let upstream: Socket
+      try {
+        upstream = await dialTunnel(to, ctx.config.connectTimeoutMs)
+      } catch (err) {
+        throw upstreamFailure(err, authority)
+      }
+      if (socket.destroyed) {
+        upstream.destroy()
+        return
+      }
+      audit.status = 200
+      socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+      relay(socket, upstream, head, () => undefined)
+      return
+    }
+
+    // intercept (report-only "allow" also lands here, so its requests are still decided one by one)
+    audit.decision = 'intercept'
+    audit.status = 200
+    socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
+    intercept(socket, head, tunnel, ctx.leaves, ctx.inner, (why, detail) => {
+      if (audit.error !== null) return
+      audit.error = why === 'sni-mismatch' ? 'SIDEKEY_ERR_HOST_MISMATCH' : why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
+      audit.reason = why
+      ctx.log.debug({ event: 'intercept_failed', id, why, detail }, 'intercepted tunnel failed')
+    })
+  } catch (err) {
+    const e = asSidekeyError(err)
+    recordError(audit, e)
+    refuseSocket(socket, e, id, audit.reason)
+  }
+}

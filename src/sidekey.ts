@@ -1,0 +1,113 @@
+import { readFile } from 'node:fs/promises'
+import type { Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import type { Logger } from 'pino'
+import { createAdminServer } from './admin/server.js'
+import { loadOrCreateAdminToken } from './admin/token.js'
+import { createProxyServers } from './accept/server.js'
+import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
+import { LeafCache } from './ca/cache.js'
+import type { Config } from './config.js'
+import { SidekeyError } from './errors.js'
+import { systemResolver, type Resolver } from './forward/ssrf.js'
+import { UpgradeRelay } from './forward/upgrade.js'
+import { UpstreamPools } from './forward/upstream.js'
+import { RunTokens } from './identity/run-tokens.js'
+import { createLogger } from './observe/logger.js'
+import { PolicyStore } from './policy/store.js'
+
+/** A running sidekey: its addresses and parts, and how to stop it. */
+export interface RunningSidekey {
+  readonly proxyUrl: string
+  readonly proxyPort: number
+  readonly adminUrl: string
+  readonly ca: CertificateAuthority
+  readonly policy: PolicyStore
+  readonly runTokens: RunTokens
+  readonly adminToken: string
+  readonly leaves: LeafCache
+  readonly log: Logger
+  close(): Promise<void>
+}
+
+/** Things tests and embedders may replace. */
+export interface StartOptions {
+  logger?: Logger
+  resolver?: Resolver
+}
+
+/**
+ * Start sidekey: load (or create) the CA and admin token, load policy (refusing to start on a
+ * broken one), then open the proxy and admin listeners.
+ */
+export async function startSidekey(config: Config, options: StartOptions = {}): Promise<RunningSidekey> {
+  const log = options.logger ?? createLogger()
+  const { ca, created } = await loadOrCreateCA(config.certsDir)
+  if (created) log.info({ event: 'ca_created', cert: ca.certPath }, 'created a new CA; agents must trust its certificate')
+  const adminToken = await loadOrCreateAdminToken(config.certsDir)
+  const policy = await PolicyStore.open(config.policyPath, log)
+  if (config.watchPolicy) policy.watch()
+
+  const upstreamCa = [await systemRootsPem()]
+  if (config.upstreamCaFile !== null) {
+    try {
+      upstreamCa.push(await readFile(config.upstreamCaFile, 'utf8'))
+    } catch (cause) {
+      throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read --upstream-ca ${config.upstreamCaFile}`, { cause })
+    }
+  }
+  const pools = new UpstreamPools({ ca: upstreamCa, connectTimeoutMs: config.connectTimeoutMs, headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
+  const leaves = new LeafCache(ca)
+  const runTokens = new RunTokens()
+  const upgrades = new UpgradeRelay()
+  const { proxy, inner, closeTunnels } = createProxyServers({ config, log, policy, runTokens, pools, leaves, upgrades, resolver: options.resolver ?? systemResolver, upstreamCa })
+
+  let ready = false
+  let proxyAddress: string | null = null
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress })
+  await listen(proxy, config.listen.host, config.listen.port)
+  await listen(admin, config.admin.host, config.admin.port)
+  ready = true
+  const proxyPort = (proxy.address() as AddressInfo).port
+  const adminPort = (admin.address() as AddressInfo).port
+  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
+  const adminHost = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
+  proxyAddress = `${host}:${proxyPort}`
+  log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly }, 'sidekey started')
+
+  return {
+    proxyUrl: `http://${host}:${proxyPort}`,
+    proxyPort,
+    adminUrl: `http://${adminHost}:${adminPort}`,
+    ca,
+    policy,
+    runTokens,
+    adminToken,
+    leaves,
+    log,
+    async close() {
+      ready = false
+      policy.close()
+      upgrades.close()
+      closeTunnels()
+      await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner)])
+      await pools.close()
+    },
+  }
+}
+
+function listen(server: Server, host: string, port: number): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      reject(new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code})`, { cause: err })),
+    )
+    server.listen(port, host, () => resolve())
+  })
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => {
+    server.close(() => resolve())
+    server.closeAllConnections()
+  })
+}
