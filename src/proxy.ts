@@ -146,7 +146,6 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
   const id = randomUUID()
   const audit = newAuditRecord('request', id, tunnel?.id ?? null)
   audit.method = req.method ?? null
-  res.once('close', () => writeAudit(ctx.log, audit, startedAt))
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
   try {
     const { target, to, outgoing } = await prepare(ctx, req, tunnel, audit)
@@ -157,13 +156,17 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     const e = asSidekeyError(err)
     recordError(audit, e)
     if (e.code === 'SIDEKEY_ERR_INTERNAL') ctx.log.error({ event: 'internal_error', id, err: (err as Error).stack }, 'internal error')
+    // Once the upstream's status went out, that is the status the agent saw.
     if (result.status !== 0) audit.status = result.status
     if (!res.headersSent) refuse(res, e, id, audit.reason)
     else if (!res.destroyed) res.destroy()
   } finally {
+    // Written here, when every stage has settled (forward resolves only after the body ended or
+    // failed), so the one line holds the final status, bytes and error.
     audit.bytes_up = result.bytesUp
     audit.bytes_down = result.bytesDown
     audit.upstream_ms = result.firstByteMs || null
+    writeAudit(ctx.log, audit, startedAt)
   }
 }
 

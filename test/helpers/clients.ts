@@ -1,0 +1,36 @@
+import { execFile } from 'node:child_process'
+import { connect } from 'node:net'
+
+/** Run curl with `args`; resolves with status, headers text and body (curl exit code too). */
+export function curl(args: string[]): Promise<{ code: number; status: number; headers: string; body: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile('curl', ['-sS', '-D', '-', '--max-time', '20', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
+      const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1
+      // With -D - the header blocks come first; a CONNECT adds its own block before the final one.
+      const blocks = stdout.split('\r\n\r\n')
+      let i = 0
+      while (i < blocks.length - 1 && /^HTTP\/[0-9.]+ (1[0-9][0-9]|200 Connection)/i.test(blocks[i]!)) i++
+      const headers = blocks[i] ?? ''
+      const status = Number(/^HTTP\/[0-9.]+ ([0-9]{3})/.exec(headers)?.[1] ?? 0)
+      resolve({ code, status, headers, body: blocks.slice(i + 1).join('\r\n\r\n'), stderr })
+    })
+  })
+}
+
+/** Send raw bytes to host:port and collect everything until the peer closes (or `timeoutMs`). */
+export function rawExchange(port: number, data: string | Buffer, timeoutMs = 3000): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1')
+    const chunks: Buffer[] = []
+    const done = (): void => {
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(Buffer.concat(chunks).toString('latin1'))
+    }
+    const timer = setTimeout(done, timeoutMs)
+    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('close', done)
+    socket.on('error', done)
+    socket.write(data)
+  })
+}

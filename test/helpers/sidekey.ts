@@ -1,0 +1,80 @@
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Test } from 'tap'
+import { DEFAULTS, type Config } from '../../src/config.js'
+import type { Authority } from '../../src/policy/host.js'
+import { startSidekey, type RunningSidekey } from '../../src/sidekey.js'
+import { LogSink } from './log-sink.js'
+
+/** Secret values tests put in sidekey's environment; none may ever appear in a log line. */
+export const SECRETS = {
+  OPENAI: 'sk-test-openai-5f2b8e0c1d',
+  GITHUB: 'ghp_test_github_93ad71c2',
+  FILE: 'file-secret-7c1e40aa',
+  QUERY: 'query-secret-2b9d55e1',
+} as const
+
+/** A sidekey started for one test, with its log sink and work directory. */
+export interface TestSidekey extends RunningSidekey {
+  sink: LogSink
+  dir: string
+  policyDir: string
+  /** Mint a run token and return the proxy URL that carries it. */
+  proxyUrlFor(workload: string): string
+}
+
+/**
+ * Start sidekey in-process on free loopback ports with `policy` (YAML text) as its only policy
+ * file. Secrets are set in this process's environment. It closes at teardown; end each test file
+ * with `noSecretsLogged` (tap allows no assertion in a teardown).
+ */
+export async function startTestSidekey(
+  t: Test,
+  policy: string,
+  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean } = {},
+): Promise<TestSidekey> {
+  process.env.TEST_OPENAI_KEY = SECRETS.OPENAI
+  process.env.TEST_GITHUB_TOKEN = SECRETS.GITHUB
+  process.env.TEST_QUERY_KEY = SECRETS.QUERY
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-test-'))
+  const policyDir = join(dir, 'policies')
+  await import('node:fs/promises').then((fs) => fs.mkdir(policyDir))
+  await writeFile(join(policyDir, 'policy.yaml'), policy)
+  await writeFile(join(dir, 'secret.txt'), `${SECRETS.FILE}\n`)
+  const config: Config = {
+    ...DEFAULTS,
+    listen: { host: '127.0.0.1', port: 0 },
+    admin: { host: '127.0.0.1', port: 0 },
+    policyPath: policyDir,
+    certsDir: join(dir, 'certs'),
+    workload: options.workload === undefined ? null : options.workload,
+    reportOnly: options.reportOnly ?? false,
+    upstreamCaFile: options.upstreamCaFile ?? null,
+    connectTo: new Map(Object.entries(options.connectTo ?? {})),
+    headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
+    watchPolicy: options.watchPolicy ?? false,
+  }
+  const sink = new LogSink()
+  const sidekey = await startSidekey(config, { logger: sink.logger() })
+  t.teardown(() => sidekey.close())
+  return {
+    ...sidekey,
+    sink,
+    dir,
+    policyDir,
+    close: sidekey.close,
+    proxyUrlFor(workload: string) {
+      const { token } = sidekey.runTokens.mint(workload)
+      return sidekey.proxyUrl.replace('http://', `http://${workload}:${token}@`)
+    },
+  }
+}
+
+/** The last subtest of a file: no captured log line holds any test secret. */
+export function noSecretsLogged(t: Test, sk: TestSidekey): void {
+  t.test('no secret value appears in any log line', async (t) => {
+    t.ok(sk.sink.raw.length > 0, 'log lines were captured')
+    t.same(sk.sink.leaks(Object.values(SECRETS)), [])
+  })
+}
