@@ -18,7 +18,6 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_NO_ROUTE: { status: 403, meaning: 'No route matches this destination, method and path (default deny).' },
   SIDEKEY_ERR_ROUTE_DENIED: { status: 403, meaning: 'A route matched and its action is deny.' },
   SIDEKEY_ERR_WORKLOAD_NOT_ALLOWED: { status: 403, meaning: 'A route matches the destination but not this workload.' },
-  SIDEKEY_ERR_TUNNEL_ONLY: { status: 403, meaning: 'The destination is allowed only as a blind CONNECT tunnel.' },
   SIDEKEY_ERR_HOST_MISMATCH: { status: 421, meaning: 'The Host header (or TLS SNI) disagrees with the CONNECT authority.' },
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },
   SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: 'The destination resolves to a loopback, private, link-local, CGNAT or otherwise internal address that no route names.' },

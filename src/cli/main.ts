@@ -8,7 +8,7 @@ import { policy } from './policy.js'
 import { run } from './run.js'
 import { start } from './start.js'
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, demo }
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, demo: () => demo() }
 
 const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
