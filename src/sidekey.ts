@@ -9,6 +9,7 @@ import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/
 import { LeafCache } from './ca/cache.js'
 import type { Config } from './config.js'
 import { SidekeyError } from './errors.js'
+import { cachingResolver } from './forward/dns-cache.js'
 import { systemResolver, type Resolver } from './forward/ssrf.js'
 import { UpgradeRelay } from './forward/upgrade.js'
 import { UpstreamPools } from './forward/upstream.js'
@@ -60,7 +61,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const leaves = new LeafCache(ca)
   const runTokens = new RunTokens()
   const upgrades = new UpgradeRelay()
-  const { proxy, inner, closeTunnels } = createProxyServers({ config, log, policy, runTokens, pools, leaves, upgrades, resolver: options.resolver ?? systemResolver, upstreamCa })
+  const { proxy, inner, closeTunnels } = createProxyServers({ config, log, policy, runTokens, pools, leaves, upgrades, resolver: options.resolver ?? cachingResolver(systemResolver), upstreamCa })
 
   let ready = false
   let proxyAddress: string | null = null

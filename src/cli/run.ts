@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process'
 import { readFile } from 'node:fs/promises'
+import { constants } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { pino } from 'pino'
@@ -73,7 +74,8 @@ export async function run(argv: string[]): Promise<number> {
       console.error(`sidekey run: cannot start ${command[0]}: ${err.message}`)
       resolve(127)
     })
-    child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + 15 : 1)))
+    // A child killed by a signal exits as shells report it: 128 + the signal's number.
+    child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1)))
   })
   process.off('SIGINT', forward)
   process.off('SIGTERM', forward)
