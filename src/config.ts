@@ -24,6 +24,8 @@ export interface Config {
   readonly maxHeaderSize: number
   /** Watch policy files and reload on change. */
   readonly watchPolicy: boolean
+  /** Issuer URL of minted JWTs; default: the admin listener's URL, where the JWKS is served. */
+  readonly issuer: string | null
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -41,6 +43,7 @@ export const DEFAULTS: Config = Object.freeze({
   bodyTimeoutMs: 300_000,
   maxHeaderSize: 16 * 1024,
   watchPolicy: true,
+  issuer: null,
 })
 
 /** Flags `sidekey start` takes, with the environment variable that sets each. */
@@ -55,6 +58,7 @@ export const SETTINGS = [
   { flag: '--connect-to', env: 'SIDEKEY_CONNECT_TO', help: 'HOST:PORT:ADDR:PORT, comma separated: dial ADDR:PORT for HOST:PORT' },
   { flag: '--upstream-timeout', env: 'SIDEKEY_UPSTREAM_TIMEOUT_MS', help: 'ms to wait for upstream response headers (default 120000)' },
   { flag: '--max-header-size', env: 'SIDEKEY_MAX_HEADER_SIZE', help: 'largest request head in bytes (default 16384)' },
+  { flag: '--issuer', env: 'SIDEKEY_ISSUER', help: 'issuer URL of minted JWTs (default: the admin URL, which serves the JWKS)' },
 ] as const
 
 /**
@@ -111,7 +115,9 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
     maxHeaderSize: int('--max-header-size', DEFAULTS.maxHeaderSize),
     watchPolicy: true,
+    issuer: get('--issuer') ?? null,
   }
+  if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))
   return Object.freeze(config)
 }

@@ -51,6 +51,9 @@ interface Prepared {
   decision: Decision
   to: CheckedAddress
   outgoing: OutgoingRequest
+  caller: Caller
+  /** The injected secret, kept only to invalidate it if the upstream rejects it. */
+  secret: string | null
 }
 
 /**
@@ -97,7 +100,16 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(req.rawHeaders) }
   if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
   else if (route !== null) outgoing.headers = withoutNames(outgoing.headers, route.strip)
-  return { target, decision, to, outgoing }
+  return { target, decision, to, outgoing, caller, secret }
+}
+
+/**
+ * An upstream that answers 401 to an injected token has revoked or rotated it: drop it from the
+ * cache once, so the next request fetches a fresh one. The request itself is not replayed.
+ */
+function invalidateOn401(status: number | null, prepared: Prepared): void {
+  const provider = prepared.decision.route?.credential
+  if (status === 401 && prepared.secret !== null && provider?.invalidate) provider.invalidate(prepared.caller.workload, prepared.secret)
 }
 
 function identifyOrRecord(ctx: ProxyContext, req: IncomingMessage, audit: AuditRecord): Caller {
@@ -148,9 +160,14 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
   audit.method = req.method ?? null
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
   try {
-    const { target, to, outgoing } = await prepare(ctx, req, tunnel, audit)
+    const prepared = await prepare(ctx, req, tunnel, audit)
+    const { target, to, outgoing } = prepared
     // forward
-    await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers }, req, res, result)
+    try {
+      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers }, req, res, result)
+    } finally {
+      invalidateOn401(result.status, prepared)
+    }
     audit.status = result.status
   } catch (err) {
     const e = asSidekeyError(err)
@@ -185,7 +202,8 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
   socket.on('error', () => socket.destroy())
   socket.once('close', finish)
   try {
-    const { target, to, outgoing } = await prepare(ctx, req, tunnel, audit)
+    const prepared = await prepare(ctx, req, tunnel, audit)
+    const { target, to, outgoing } = prepared
     audit.scheme = target.scheme === 'https' ? 'wss' : 'ws'
     const headers: Record<string, string> = {}
     for (let i = 0; i < outgoing.headers.length; i += 2) {
@@ -207,6 +225,7 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
       (status) => {
         audit.status = status
         audit.upstream_ms = performance.now() - sentAt
+        invalidateOn401(status, prepared)
       },
       (err) => {
         const e = upstreamFailure(err, target)

@@ -14,6 +14,7 @@ import { systemResolver, type Resolver } from './forward/ssrf.js'
 import { UpgradeRelay } from './forward/upgrade.js'
 import { UpstreamPools } from './forward/upstream.js'
 import { RunTokens } from './identity/run-tokens.js'
+import { createCredentialRuntime, type CredentialRuntime } from './credentials/runtime.js'
 import { createLogger } from './observe/logger.js'
 import { PolicyStore } from './policy/store.js'
 
@@ -27,6 +28,7 @@ export interface RunningSidekey {
   readonly runTokens: RunTokens
   readonly adminToken: string
   readonly leaves: LeafCache
+  readonly credentials: CredentialRuntime
   readonly log: Logger
   close(): Promise<void>
 }
@@ -46,9 +48,6 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const { ca, created } = await loadOrCreateCA(config.certsDir)
   if (created) log.info({ event: 'ca_created', cert: ca.certPath }, 'created a new CA; agents must trust its certificate')
   const adminToken = await loadOrCreateAdminToken(config.certsDir)
-  const policy = await PolicyStore.open(config.policyPath, log)
-  if (config.watchPolicy) policy.watch()
-
   const upstreamCa = [await systemRootsPem()]
   if (config.upstreamCaFile !== null) {
     try {
@@ -57,6 +56,11 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
       throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read --upstream-ca ${config.upstreamCaFile}`, { cause })
     }
   }
+  // Identity providers are trusted like upstreams: system roots plus --upstream-ca.
+  const credentials = createCredentialRuntime({ certsDir: config.certsDir, issuer: config.issuer ?? '', ca: upstreamCa })
+  const policy = await PolicyStore.open(config.policyPath, log, credentials)
+  if (config.watchPolicy) policy.watch()
+
   const pools = new UpstreamPools({ ca: upstreamCa, connectTimeoutMs: config.connectTimeoutMs, headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
   const leaves = new LeafCache(ca)
   const runTokens = new RunTokens()
@@ -65,7 +69,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
 
   let ready = false
   let proxyAddress: string | null = null
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress })
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
   ready = true
@@ -74,6 +78,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
   const adminHost = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
   proxyAddress = `${host}:${proxyPort}`
+  credentials.issuer = config.issuer ?? `http://${adminHost}:${adminPort}`
   log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly }, 'sidekey started')
 
   return {
@@ -85,6 +90,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     runTokens,
     adminToken,
     leaves,
+    credentials,
     log,
     async close() {
       ready = false
@@ -93,6 +99,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
       closeTunnels()
       await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner)])
       await pools.close()
+      await credentials.close()
     },
   }
 }

@@ -8,6 +8,8 @@ import type { PolicyStore } from '../policy/store.js'
 import type { RouteTrace } from '../policy/decide.js'
 import type { Policy, Route } from '../policy/types.js'
 import { isAdmin } from './token.js'
+import type { CredentialRuntime } from '../credentials/runtime.js'
+import { SIGNING_ALG } from '../credentials/signing-keys.js'
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -19,6 +21,8 @@ export interface AdminContext {
   ready(): boolean
   /** The proxy listener's host:port, once listening. */
   proxyAddress(): string | null
+  /** Signing keys and issuer of minted JWTs. */
+  readonly credentials: Pick<CredentialRuntime, 'keys' | 'issuer'>
 }
 
 /** Largest admin request body accepted. */
@@ -55,6 +59,12 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
     return send(res, 200, { routes: current.routes.map(describeRoute), secret_env: current.secretEnvNames, loaded_at: current.loadedAt })
   }
   if (method === 'GET' && path === '/v1/explain') return send(res, 200, explain(ctx.policy.current, url.searchParams))
+  // Minted JWTs are verified against these (OpenID Connect Discovery 1.0, RFC 7517).
+  if (method === 'GET' && path === '/.well-known/jwks.json') return send(res, 200, await ctx.credentials.keys.jwks())
+  if (method === 'GET' && path === '/.well-known/openid-configuration') {
+    const issuer = ctx.credentials.issuer
+    return send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: [SIGNING_ALG], subject_types_supported: ['public'], response_types_supported: ['id_token'] })
+  }
   if (method === 'GET' && path === '/v1/ca.pem') {
     res.writeHead(200, { 'content-type': 'application/x-pem-file' })
     res.end(ctx.ca.certPem)

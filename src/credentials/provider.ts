@@ -10,6 +10,11 @@ export interface CredentialProvider {
   readonly type: string
   /** Obtain the secret for a request made by `workload` (null: anonymous caller). */
   obtain(workload: string | null): Promise<ObtainedCredential>
+  /**
+   * Forget `secret` for `workload` because an upstream answered 401 to it, so the next request
+   * obtains a fresh one. Providers without a cache leave this out.
+   */
+  invalidate?(workload: string | null, secret: string): void
 }
 
 /** A secret and where it came from, for the audit line (`source`, never `secret`). */

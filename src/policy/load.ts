@@ -1,13 +1,15 @@
 import { readdir, readFile, stat } from 'node:fs/promises'
 import { BlockList, isIP } from 'node:net'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { Ajv, type ErrorObject } from 'ajv'
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml'
 import { PolicyInvalidError, type PolicyProblem } from '../errors.js'
-import { EnvSecretProvider, FileSecretProvider } from '../credentials/static.js'
+import { buildCredential } from '../credentials/build.js'
+import { createCredentialRuntime, type CredentialRuntime } from '../credentials/runtime.js'
+import { DEFAULTS } from '../config.js'
 import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
-import { policyFileSchema, type InjectV1, type PolicyFileV1, type RouteV1 } from './schema.js'
+import { policyFileSchema, type CredentialV1, type InjectV1, type PolicyFileV1, type RouteV1 } from './schema.js'
 import type { Injection, Policy, Route, Template } from './types.js'
 
 const ajv = new Ajv({ allErrors: true, strict: true })
@@ -24,7 +26,7 @@ export interface PolicySource {
  * together and compile them into a frozen Policy. Throws PolicyInvalidError listing every problem
  * with file and line; never returns a partial policy.
  */
-export async function loadPolicyPath(path: string): Promise<Policy> {
+export async function loadPolicyPath(path: string, runtime?: CredentialRuntime): Promise<Policy> {
   const root = resolve(path)
   let files: string[]
   try {
@@ -37,17 +39,30 @@ export async function loadPolicyPath(path: string): Promise<Policy> {
   }
   const sources: PolicySource[] = []
   for (const file of files) sources.push({ file, text: await readFile(file, 'utf8') })
-  return compilePolicy(sources)
+  return compilePolicy(sources, runtime)
+}
+
+let offline: CredentialRuntime | null = null
+
+/**
+ * A runtime for loading policy without running a proxy (`policy check`, `explain`, tests that
+ * only compile): providers are built but never asked for a token.
+ */
+function offlineRuntime(): CredentialRuntime {
+  offline ??= createCredentialRuntime({ certsDir: DEFAULTS.certsDir, issuer: 'http://127.0.0.1:3129' })
+  return offline
 }
 
 /** Validate and compile policy sources (already read). Pure apart from building providers. */
-export function compilePolicy(sources: readonly PolicySource[]): Policy {
+export function compilePolicy(sources: readonly PolicySource[], runtime?: CredentialRuntime): Policy {
   const problems: PolicyProblem[] = []
   const credentials = new Map<string, CredentialProvider>()
   const secretEnvNames: string[] = []
   const routes: Route[] = []
   const routeNames = new Set<string>()
   const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
+  const pendingCredentials: { name: string; def: CredentialV1; at: Locator }[] = []
+  const rt = runtime ?? offlineRuntime()
 
   for (const source of sources) {
     const lineCounter = new LineCounter()
@@ -71,24 +86,26 @@ export function compilePolicy(sources: readonly PolicySource[]): Policy {
       for (const e of validateFile.errors ?? []) if (!e.schemaPath.includes('/oneOf/')) problems.push(at.schemaProblem(e))
       continue
     }
-    for (const [name, def] of Object.entries(data.credentials ?? {})) {
-      const path = ['credentials', name]
-      if (credentials.has(name)) {
-        problems.push(at.problem(path, `credential "${name}" is defined twice`))
-        continue
-      }
-      if ((def.env === undefined) === (def.file === undefined)) {
-        problems.push(at.problem(path, 'a static credential takes exactly one of env or file'))
-        continue
-      }
-      if (def.env !== undefined) {
-        credentials.set(name, new EnvSecretProvider(name, def.env))
-        secretEnvNames.push(def.env)
-      } else {
-        credentials.set(name, new FileSecretProvider(name, resolve(source.file, '..', def.file!)))
-      }
-    }
+    for (const [name, def] of Object.entries(data.credentials ?? {})) pendingCredentials.push({ name, def, at })
     ;(data.routes ?? []).forEach((route, index) => pendingRoutes.push({ route, at, index }))
+  }
+
+  // jwt credentials first: a token exchange may use one as its subject, wherever it is defined.
+  pendingCredentials.sort((a, b) => Number(b.def.type === 'jwt') - Number(a.def.type === 'jwt'))
+  for (const { name, def, at } of pendingCredentials) {
+    const path = ['credentials', name]
+    if (credentials.has(name)) {
+      problems.push(at.problem(path, `credential "${name}" is defined twice`))
+      continue
+    }
+    const provider = buildCredential(name, def, {
+      baseDir: dirname(at.file),
+      runtime: rt,
+      built: credentials,
+      problem: (field, message) => problems.push(at.problem(field === null ? path : [...path, field], message)),
+      secretEnv: (env) => secretEnvNames.push(env),
+    })
+    if (provider !== null) credentials.set(name, provider)
   }
 
   // Routes are compiled after every file's credentials are known, so a route may name a

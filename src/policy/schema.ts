@@ -11,11 +11,43 @@ export interface PolicyFileV1 {
   routes?: RouteV1[]
 }
 
-/** A credential definition as written. */
-export interface CredentialV1 {
-  type: 'static'
+/** A secret reference: one of sidekey's environment variables, or a file. */
+export interface SecretRefV1 {
   env?: string
   file?: string
+}
+
+/** A subject or actor token for token exchange. */
+export interface SubjectTokenV1 extends SecretRefV1 {
+  /** A jwt credential whose minted token is the subject. */
+  credential?: string
+  /** RFC 8693 token type URI (default urn:ietf:params:oauth:token-type:jwt). */
+  type?: string
+}
+
+/** A credential definition as written. Which fields a type takes is checked in credentials/build.ts. */
+export interface CredentialV1 {
+  type: 'static' | 'oauth2-client-credentials' | 'oauth2-token-exchange' | 'jwt'
+  env?: string
+  file?: string
+  issuer?: string
+  token_endpoint?: string
+  client_id?: string
+  client_auth?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
+  client_secret?: SecretRefV1
+  private_key?: SecretRefV1
+  key_id?: string
+  alg?: string
+  scopes?: string[]
+  audience?: string
+  resource?: string
+  params?: Record<string, string>
+  timeout_ms?: number
+  refresh_at?: number
+  subject_token?: SubjectTokenV1
+  actor_token?: SubjectTokenV1
+  requested_token_type?: string
+  lifetime_s?: number
 }
 
 /** A route as written. */
@@ -43,6 +75,19 @@ export interface InjectV1 {
 
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", maxLength: 128 }
 const template = { type: 'string', minLength: 1, maxLength: 1024 }
+const envName = { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' }
+const secretRef = {
+  type: 'object',
+  additionalProperties: false,
+  minProperties: 1,
+  maxProperties: 1,
+  properties: { env: envName, file: { type: 'string', minLength: 1 } },
+}
+const subjectToken = {
+  type: 'object',
+  additionalProperties: false,
+  properties: { env: envName, file: { type: 'string', minLength: 1 }, credential: { type: 'string', minLength: 1 }, type: { type: 'string', minLength: 1 } },
+}
 
 /** JSON Schema for one policy file. `additionalProperties: false` everywhere: a typo is an error. */
 export const policyFileSchema = {
@@ -55,14 +100,33 @@ export const policyFileSchema = {
       type: 'object',
       propertyNames: { pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$' },
       additionalProperties: {
-        // Exactly one of env/file is checked in load.ts, where the message can say so plainly.
+        // Which fields each type takes is checked in credentials/build.ts, where the message can
+        // name the type; here every field's shape is.
         type: 'object',
         additionalProperties: false,
         required: ['type'],
         properties: {
-          type: { enum: ['static'] },
-          env: { type: 'string', pattern: '^[A-Za-z_][A-Za-z0-9_]*$' },
+          type: { enum: ['static', 'oauth2-client-credentials', 'oauth2-token-exchange', 'jwt'] },
+          env: envName,
           file: { type: 'string', minLength: 1 },
+          issuer: { type: 'string', minLength: 1 },
+          token_endpoint: { type: 'string', minLength: 1 },
+          client_id: { type: 'string', minLength: 1 },
+          client_auth: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] },
+          client_secret: secretRef,
+          private_key: secretRef,
+          key_id: { type: 'string', minLength: 1 },
+          alg: { enum: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] },
+          scopes: { type: 'array', items: { type: 'string', pattern: '^[!#-\\[\\]-~]+$' } },
+          audience: { type: 'string', minLength: 1 },
+          resource: { type: 'string', minLength: 1 },
+          params: { type: 'object', additionalProperties: { type: 'string' } },
+          timeout_ms: { type: 'integer', minimum: 100, maximum: 120000 },
+          refresh_at: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+          subject_token: subjectToken,
+          actor_token: subjectToken,
+          requested_token_type: { type: 'string', minLength: 1 },
+          lifetime_s: { type: 'integer', minimum: 30, maximum: 3600 },
         },
       },
     },

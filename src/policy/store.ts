@@ -3,6 +3,7 @@ import type { Logger } from 'pino'
 import { PolicyInvalidError, formatProblem } from '../errors.js'
 import { loadPolicyPath } from './load.js'
 import type { Policy } from './types.js'
+import type { CredentialRuntime } from '../credentials/runtime.js'
 
 /** How long file events are gathered before a reload (editors write a file in several steps). */
 const RELOAD_DEBOUNCE_MS = 150
@@ -22,13 +23,14 @@ export class PolicyStore {
     readonly path: string,
     initial: Policy,
     private readonly log: Logger,
+    private readonly runtime: CredentialRuntime | undefined,
   ) {
     this.#current = initial
   }
 
   /** Load the policy at `path` (throws PolicyInvalidError when it is broken). */
-  static async open(path: string, log: Logger): Promise<PolicyStore> {
-    return new PolicyStore(path, await loadPolicyPath(path), log)
+  static async open(path: string, log: Logger, runtime?: CredentialRuntime): Promise<PolicyStore> {
+    return new PolicyStore(path, await loadPolicyPath(path, runtime), log, runtime)
   }
 
   /** The policy in force now. Read it once per request and keep the reference. */
@@ -47,7 +49,7 @@ export class PolicyStore {
 
   async #doReload(): Promise<boolean> {
     try {
-      const next = await loadPolicyPath(this.path)
+      const next = await loadPolicyPath(this.path, this.runtime)
       this.#current = next
       this.log.info({ event: 'policy_reloaded', routes: next.routes.length, files: next.files.length }, 'policy reloaded')
       return true

@@ -1,0 +1,133 @@
+import { createHash } from 'node:crypto'
+import { resolve } from 'node:path'
+import type { CredentialV1, SecretRefV1, SubjectTokenV1 } from '../policy/schema.js'
+import { MintedJwtProvider } from './jwt.js'
+import { ClientCredentialsProvider, TokenExchangeProvider, type ExchangeSubject, type TokenRequestSettings } from './oauth2.js'
+import type { CredentialProvider } from './provider.js'
+import type { CredentialRuntime } from './runtime.js'
+import { EnvSource, FileSource, type SecretSource } from './secret-source.js'
+import { EnvSecretProvider, FileSecretProvider } from './static.js'
+import { TokenEndpoint, type ClientAuth, type EndpointSource } from './token-endpoint.js'
+
+/** The fields each credential type takes (beyond `type`); anything else is a policy error. */
+const FIELDS: Record<CredentialV1['type'], { required: string[]; optional: string[] }> = {
+  static: { required: [], optional: ['env', 'file'] },
+  'oauth2-client-credentials': {
+    required: ['client_id'],
+    optional: ['issuer', 'token_endpoint', 'client_auth', 'client_secret', 'private_key', 'key_id', 'alg', 'scopes', 'audience', 'resource', 'params', 'timeout_ms', 'refresh_at'],
+  },
+  'oauth2-token-exchange': {
+    required: ['subject_token'],
+    optional: ['issuer', 'token_endpoint', 'client_id', 'client_auth', 'client_secret', 'private_key', 'key_id', 'alg', 'scopes', 'audience', 'resource', 'params', 'timeout_ms', 'refresh_at', 'actor_token', 'requested_token_type'],
+  },
+  jwt: { required: ['audience'], optional: ['lifetime_s', 'refresh_at'] },
+}
+
+/** RFC 8693 section 3 token type for a JWT. */
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
+
+/** Where a credential definition is, and how to report a problem in it. */
+export interface BuildContext {
+  /** Directory relative file paths are resolved against (the policy file's). */
+  readonly baseDir: string
+  readonly runtime: CredentialRuntime
+  /** Credentials built so far (an exchange may name a jwt credential as its subject). */
+  readonly built: ReadonlyMap<string, CredentialProvider>
+  problem(field: string | null, message: string): void
+  /** Record an environment variable that holds a secret (`sidekey run` hides it from agents). */
+  secretEnv(name: string): void
+}
+
+/** Build the provider for one credential definition, or report why not (returns null). */
+export function buildCredential(name: string, def: CredentialV1, ctx: BuildContext): CredentialProvider | null {
+  const fields = FIELDS[def.type]
+  let ok = true
+  const fail = (field: string | null, message: string): null => {
+    ctx.problem(field, message)
+    ok = false
+    return null
+  }
+  for (const key of Object.keys(def)) {
+    if (key !== 'type' && !fields.required.includes(key) && !fields.optional.includes(key)) fail(key, `${def.type} credentials do not take ${key}`)
+  }
+  for (const key of fields.required) if ((def as unknown as Record<string, unknown>)[key] === undefined) fail(null, `${key} is required for ${def.type}`)
+  if (!ok) return null
+  const fingerprint = createHash('sha256').update(JSON.stringify(def)).digest('base64url').slice(0, 12)
+  const { runtime } = ctx
+
+  if (def.type === 'static') {
+    if ((def.env === undefined) === (def.file === undefined)) return fail(null, 'a static credential takes exactly one of env or file')
+    if (def.env !== undefined) {
+      ctx.secretEnv(def.env)
+      return new EnvSecretProvider(name, def.env)
+    }
+    return new FileSecretProvider(name, resolve(ctx.baseDir, def.file!))
+  }
+
+  if (def.type === 'jwt') {
+    const lifetimeS = def.lifetime_s ?? 300
+    return new MintedJwtProvider(name, { audience: def.audience!, lifetimeS, refreshAt: def.refresh_at }, runtime, runtime.cache, fingerprint)
+  }
+
+  // OAuth 2.0 grants
+  if ((def.issuer === undefined) === (def.token_endpoint === undefined)) return fail(null, 'give exactly one of issuer (discovery) or token_endpoint')
+  const endpointSource: EndpointSource = def.token_endpoint !== undefined ? { tokenEndpoint: def.token_endpoint } : { issuer: def.issuer! }
+  for (const [field, url] of [['issuer', def.issuer], ['token_endpoint', def.token_endpoint]] as const) {
+    if (url !== undefined && !/^https?:\/\/[^\s]+$/.test(url)) fail(field, `"${url}" is not an http(s) URL`)
+  }
+  const auth = clientAuth(def, ctx, fail)
+  if (!ok || auth === null) return null
+  const settings: TokenRequestSettings = {
+    scopes: def.scopes ?? [],
+    audience: def.audience ?? null,
+    resource: def.resource ?? null,
+    params: def.params ?? {},
+    refreshAt: def.refresh_at,
+  }
+  const endpoint = new TokenEndpoint(name, endpointSource, auth, def.timeout_ms === undefined ? runtime.transport : { ...runtime.transport, timeoutMs: def.timeout_ms })
+  if (def.type === 'oauth2-client-credentials') return new ClientCredentialsProvider(name, endpoint, settings, runtime.cache, fingerprint)
+
+  const subject = exchangeSubject(def.subject_token!, 'subject_token', ctx, fail)
+  const actor = def.actor_token === undefined ? null : exchangeSubject(def.actor_token, 'actor_token', ctx, fail)
+  if (!ok || subject === null) return null
+  return new TokenExchangeProvider(name, endpoint, { ...settings, subject, actor, requestedTokenType: def.requested_token_type ?? null }, runtime.cache, fingerprint)
+}
+
+function clientAuth(def: CredentialV1, ctx: BuildContext, fail: (field: string | null, message: string) => null): ClientAuth | null {
+  const clientId = def.client_id ?? null
+  const method = def.client_auth ?? (clientId === null ? 'none' : def.private_key !== undefined ? 'private_key_jwt' : 'client_secret_basic')
+  if (method === 'none') {
+    if (def.client_secret !== undefined || def.private_key !== undefined) return fail('client_auth', 'client_auth none takes no client_secret or private_key')
+    return { method, clientId }
+  }
+  if (clientId === null) return fail('client_id', `client_auth ${method} needs client_id`)
+  if (method === 'private_key_jwt') {
+    if (def.private_key === undefined) return fail('private_key', 'private_key_jwt needs private_key')
+    if (def.client_secret !== undefined) return fail('client_secret', 'private_key_jwt takes no client_secret')
+    const key = secretSource(def.private_key, ctx)
+    return { method, clientId, key, keyId: def.key_id ?? null, alg: def.alg ?? 'RS256' }
+  }
+  if (def.client_secret === undefined) return fail('client_secret', `${method} needs client_secret`)
+  if (def.private_key !== undefined) return fail('private_key', `${method} takes no private_key`)
+  return { method, clientId, secret: secretSource(def.client_secret, ctx) }
+}
+
+function secretSource(ref: SecretRefV1, ctx: BuildContext, alwaysReread = false): SecretSource {
+  if (ref.env !== undefined) {
+    ctx.secretEnv(ref.env)
+    return new EnvSource(ref.env)
+  }
+  return new FileSource(resolve(ctx.baseDir, ref.file!), alwaysReread)
+}
+
+function exchangeSubject(ref: SubjectTokenV1, field: string, ctx: BuildContext, fail: (field: string | null, message: string) => null): ExchangeSubject | null {
+  const given = [ref.file, ref.env, ref.credential].filter((v) => v !== undefined).length
+  if (given !== 1) return fail(field, 'give exactly one of file, env or credential')
+  if (ref.credential !== undefined) {
+    const provider = ctx.built.get(ref.credential)
+    if (!(provider instanceof MintedJwtProvider)) return fail(field, `"${ref.credential}" is not a jwt credential defined before this one`)
+    return { kind: 'minted', provider, tokenType: ref.type ?? JWT_TOKEN_TYPE }
+  }
+  // Projected service-account tokens rotate: read the file on every exchange.
+  return { kind: 'file', source: secretSource(ref, ctx, true), tokenType: ref.type ?? JWT_TOKEN_TYPE }
+}

@@ -1,0 +1,42 @@
+import { Agent } from 'undici'
+import { SigningKeys } from './signing-keys.js'
+import { TokenCache } from './token-cache.js'
+import type { IdpTransport } from './token-endpoint.js'
+
+/**
+ * What credential providers share across policy reloads: the token cache (so a reload does not
+ * throw away valid tokens), the connection pool to identity providers, the JWT signing keys and
+ * sidekey's issuer URL.
+ */
+export interface CredentialRuntime {
+  readonly cache: TokenCache
+  readonly transport: IdpTransport
+  readonly keys: SigningKeys
+  /** sidekey's issuer URL (`iss` of minted JWTs); set once the admin listener's address is known. */
+  issuer: string
+  close(): Promise<void>
+}
+
+/** Settings of the credential runtime. */
+export interface CredentialRuntimeOptions {
+  readonly certsDir: string
+  readonly issuer: string
+  /** PEM roots for identity providers' TLS (the same trust as upstreams). */
+  readonly ca?: string[]
+  readonly idpTimeoutMs?: number
+}
+
+export function createCredentialRuntime(options: CredentialRuntimeOptions): CredentialRuntime {
+  const cache = new TokenCache()
+  const dispatcher = new Agent({ connect: options.ca ? { ca: options.ca } : {}, keepAliveTimeout: 30_000 })
+  return {
+    cache,
+    transport: { dispatcher, timeoutMs: options.idpTimeoutMs ?? 10_000 },
+    keys: new SigningKeys(options.certsDir),
+    issuer: options.issuer,
+    async close() {
+      cache.close()
+      await dispatcher.close()
+    },
+  }
+}

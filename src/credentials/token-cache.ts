@@ -1,0 +1,195 @@
+import { SidekeyError } from '../errors.js'
+
+/** A token and when it stops being usable. */
+export interface FetchedToken {
+  readonly value: string
+  /** Epoch milliseconds after which the token must not be sent. */
+  readonly expiresAt: number
+}
+
+/** Cache tuning. Defaults follow envoy's oauth2 token provider and jose's remote JWKS. */
+export interface TokenCacheOptions {
+  /** Fraction of a token's lifetime after which it is refreshed in the background. */
+  readonly refreshAt?: number
+  /** Bound on entries; the least recently used goes first. */
+  readonly maxEntries?: number
+  /** First retry delay after a failed fetch; doubles per failure, with jitter. */
+  readonly backoffMinMs?: number
+  readonly backoffMaxMs?: number
+  /** A token this close to expiry is treated as expired (clock skew, time on the wire). */
+  readonly expirySkewMs?: number
+}
+
+interface Entry {
+  token: FetchedToken | null
+  obtainedAt: number
+  inflight: Promise<FetchedToken> | null
+  failures: number
+  retryAt: number
+  lastError: SidekeyError | null
+  timer: NodeJS.Timeout | null
+  /** Set by a request since the last background refresh: idle entries are not kept fresh forever. */
+  used: boolean
+  fetch: () => Promise<FetchedToken>
+  /** Fraction of the lifetime at which this entry is refreshed. */
+  refreshAt: number
+}
+
+/** What `get` returns: the token and whether a request waited for a fetch. */
+export interface CachedToken {
+  readonly value: string
+  readonly source: 'cache' | 'fetch'
+}
+
+/**
+ * Just-in-time tokens without stalling requests. One entry per key (provider, workload, scopes,
+ * audience): one fetch in flight per key however many requests wait; refreshed in the background
+ * at `refreshAt` of its lifetime while it is being used; after a failure, jittered exponential
+ * backoff, during which a still-valid token keeps being served and an expired one fails closed.
+ */
+export class TokenCache {
+  readonly #entries = new Map<string, Entry>()
+  readonly #refreshAt: number
+  readonly #max: number
+  readonly #backoffMin: number
+  readonly #backoffMax: number
+  readonly #skew: number
+  /** Fetches started, by key, for tests and the audit trail. */
+  readonly stats = { fetches: 0, failures: 0, backgroundRefreshes: 0 }
+
+  constructor(options: TokenCacheOptions = {}) {
+    this.#refreshAt = options.refreshAt ?? 0.8
+    this.#max = options.maxEntries ?? 1000
+    this.#backoffMin = options.backoffMinMs ?? 1000
+    this.#backoffMax = options.backoffMaxMs ?? 60_000
+    this.#skew = options.expirySkewMs ?? 5000
+    if (!(this.#refreshAt > 0 && this.#refreshAt < 1)) throw new TypeError('refreshAt must be between 0 and 1')
+  }
+
+  /**
+   * The token for `key`, fetching with `fetch` when there is none. Throws the fetch's
+   * SidekeyError when no valid token can be had (fail closed).
+   */
+  async get(key: string, fetch: () => Promise<FetchedToken>, refreshAt?: number): Promise<CachedToken> {
+    let entry = this.#entries.get(key)
+    if (entry === undefined) {
+      entry = { token: null, obtainedAt: 0, inflight: null, failures: 0, retryAt: 0, lastError: null, timer: null, used: true, fetch, refreshAt: refreshAt ?? this.#refreshAt }
+      this.#entries.set(key, entry)
+      this.#evict()
+    } else {
+      // Most recently used last (Map keeps insertion order).
+      this.#entries.delete(key)
+      this.#entries.set(key, entry)
+      entry.fetch = fetch
+      entry.used = true
+    }
+    const now = Date.now()
+    if (this.#valid(entry.token, now)) {
+      if (now >= this.#refreshDue(entry)) this.#refresh(key, entry)
+      return { value: entry.token!.value, source: 'cache' }
+    }
+    if (entry.inflight === null && now < entry.retryAt && entry.lastError !== null) {
+      // Backing off after a failure and no valid token: fail closed at once, without hammering
+      // the identity provider with every request.
+      throw entry.lastError
+    }
+    const token = await this.#start(key, entry)
+    return { value: token.value, source: 'fetch' }
+  }
+
+  /**
+   * Drop the token for `key` if it is still `value` (an upstream answered 401 for it), so the
+   * next request fetches a fresh one. Called once per 401; never retries the request.
+   */
+  invalidate(key: string, value: string): boolean {
+    const entry = this.#entries.get(key)
+    if (entry?.token?.value !== value) return false
+    entry.token = null
+    entry.retryAt = 0
+    if (entry.timer !== null) clearTimeout(entry.timer)
+    entry.timer = null
+    return true
+  }
+
+  /** Stop every background refresh (shutdown). */
+  close(): void {
+    for (const entry of this.#entries.values()) if (entry.timer !== null) clearTimeout(entry.timer)
+    this.#entries.clear()
+  }
+
+  get size(): number {
+    return this.#entries.size
+  }
+
+  #valid(token: FetchedToken | null, now: number): boolean {
+    return token !== null && token.expiresAt - this.#skew > now
+  }
+
+  #refreshDue(entry: Entry): number {
+    const token = entry.token!
+    return entry.obtainedAt + (token.expiresAt - entry.obtainedAt) * entry.refreshAt
+  }
+
+  /** Background refresh: never awaited by a request; errors only schedule a retry. */
+  #refresh(key: string, entry: Entry): void {
+    if (entry.inflight !== null || Date.now() < entry.retryAt) return
+    this.stats.backgroundRefreshes++
+    this.#start(key, entry).catch(() => undefined)
+  }
+
+  #start(key: string, entry: Entry): Promise<FetchedToken> {
+    if (entry.inflight !== null) return entry.inflight
+    this.stats.fetches++
+    const obtainedAt = Date.now()
+    entry.inflight = entry
+      .fetch()
+      .then(
+        (token) => {
+          entry.token = token
+          entry.obtainedAt = obtainedAt
+          entry.failures = 0
+          entry.retryAt = 0
+          entry.lastError = null
+          this.#schedule(key, entry, this.#refreshDue(entry) - Date.now())
+          return token
+        },
+        (err: unknown) => {
+          this.stats.failures++
+          entry.failures++
+          entry.lastError = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', 'token fetch failed', { cause: err })
+          // Full jitter (AWS architecture blog, "Exponential Backoff And Jitter").
+          const ceiling = Math.min(this.#backoffMax, this.#backoffMin * 2 ** (entry.failures - 1))
+          const delay = ceiling / 2 + Math.random() * (ceiling / 2)
+          entry.retryAt = Date.now() + delay
+          // While a valid token remains, keep trying in the background so it is replaced in time.
+          if (this.#valid(entry.token, Date.now())) this.#schedule(key, entry, delay)
+          throw entry.lastError
+        },
+      )
+      .finally(() => {
+        entry.inflight = null
+      })
+    return entry.inflight
+  }
+
+  #schedule(key: string, entry: Entry, delayMs: number): void {
+    if (entry.timer !== null) clearTimeout(entry.timer)
+    entry.timer = setTimeout(() => {
+      entry.timer = null
+      if (this.#entries.get(key) !== entry) return
+      // Keep an entry fresh only while requests use it; an idle one is fetched on next use.
+      if (!entry.used) return
+      entry.used = false
+      this.#refresh(key, entry)
+    }, Math.max(0, delayMs))
+    entry.timer.unref()
+  }
+
+  #evict(): void {
+    while (this.#entries.size > this.#max) {
+      const [oldestKey, oldest] = this.#entries.entries().next().value as [string, Entry]
+      if (oldest.timer !== null) clearTimeout(oldest.timer)
+      this.#entries.delete(oldestKey)
+    }
+  }
+}

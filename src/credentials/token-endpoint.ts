@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto'
+import { importPKCS8, SignJWT, type CryptoKey, type KeyObject } from 'jose'
+import { request, type Dispatcher } from 'undici'
+import { SidekeyError } from '../errors.js'
+import type { SecretSource } from './secret-source.js'
+import type { FetchedToken } from './token-cache.js'
+
+/** How sidekey authenticates to the token endpoint (RFC 6749 section 2.3, RFC 7523). */
+export type ClientAuth =
+  | { readonly method: 'client_secret_basic'; readonly clientId: string; readonly secret: SecretSource }
+  | { readonly method: 'client_secret_post'; readonly clientId: string; readonly secret: SecretSource }
+  | { readonly method: 'private_key_jwt'; readonly clientId: string; readonly key: SecretSource; readonly keyId: string | null; readonly alg: string }
+  | { readonly method: 'none'; readonly clientId: string | null }
+
+/** Where the token endpoint is: given, or discovered from the issuer (RFC 8414, OpenID Discovery). */
+export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string }
+
+/** Transport settings for talking to identity providers. */
+export interface IdpTransport {
+  readonly dispatcher: Dispatcher
+  readonly timeoutMs: number
+}
+
+/** Successful token response fields sidekey uses (RFC 6749 section 5.1, RFC 8693 section 2.2.1). */
+interface TokenResponse {
+  access_token: string
+  expires_in?: number
+  token_type?: string
+}
+
+/** Lifetime assumed when a token response has no `expires_in` (RFC 6749 makes it optional). */
+const DEFAULT_LIFETIME_S = 300
+
+/**
+ * A token endpoint client: discovers the endpoint once, authenticates as configured, posts the
+ * grant's form and validates the answer. Every failure becomes SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE
+ * whose message names the credential and what the provider did wrong, never a token or secret.
+ */
+export class TokenEndpoint {
+  #endpoint: string | null
+  #discovering: Promise<string> | null = null
+
+  constructor(
+    readonly credential: string,
+    readonly source: EndpointSource,
+    readonly auth: ClientAuth,
+    readonly transport: IdpTransport,
+  ) {
+    this.#endpoint = 'tokenEndpoint' in source ? source.tokenEndpoint : null
+  }
+
+  /** POST the grant (`form` holds grant_type and its parameters) and return the access token. */
+  async requestToken(form: Record<string, string>): Promise<FetchedToken> {
+    const endpoint = await this.endpoint()
+    const body = new URLSearchParams(form)
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
+    await this.#authenticate(endpoint, body, headers)
+    const requestedAt = Date.now()
+    let status: number
+    let text: string
+    try {
+      const res = await request(endpoint, {
+        method: 'POST',
+        body: body.toString(),
+        headers,
+        dispatcher: this.transport.dispatcher,
+        headersTimeout: this.transport.timeoutMs,
+        bodyTimeout: this.transport.timeoutMs,
+        signal: AbortSignal.timeout(this.transport.timeoutMs),
+      })
+      status = res.statusCode
+      text = await res.body.text()
+    } catch (cause) {
+      const why = (cause as { name?: string }).name === 'TimeoutError' || /Timeout/.test((cause as Error).name ?? '') ? `did not answer within ${this.transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`
+      throw this.#fail(`token endpoint ${why}`, cause)
+    }
+    let parsed: unknown
+    try {
+      parsed = JSON.parse(text)
+    } catch {
+      throw this.#fail(`token endpoint answered HTTP ${status} with a body that is not JSON`)
+    }
+    if (status !== 200) {
+      // RFC 6749 section 5.2: the error code is safe to repeat; error_description is the provider's
+      // text and is kept short.
+      const error = (parsed as { error?: unknown }).error
+      throw this.#fail(`token endpoint answered HTTP ${status}${typeof error === 'string' ? ` (${error.slice(0, 64)})` : ''}`)
+    }
+    const token = parsed as Partial<TokenResponse>
+    if (typeof token.access_token !== 'string' || token.access_token === '') throw this.#fail('token endpoint answered without an access_token')
+    const lifetime = typeof token.expires_in === 'number' && token.expires_in > 0 ? token.expires_in : DEFAULT_LIFETIME_S
+    return { value: token.access_token, expiresAt: requestedAt + lifetime * 1000 }
+  }
+
+  /** The token endpoint URL, discovering it from the issuer's metadata on first use. */
+  endpoint(): Promise<string> {
+    if (this.#endpoint !== null) return Promise.resolve(this.#endpoint)
+    this.#discovering ??= this.#discover().finally(() => (this.#discovering = null))
+    return this.#discovering
+  }
+
+  async #discover(): Promise<string> {
+    const issuer = (this.source as { issuer: string }).issuer.replace(/\/$/, '')
+    // RFC 8414 section 3 first, then OpenID Connect Discovery 1.0 section 4.
+    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+      try {
+        const res = await request(`${issuer}${path}`, { dispatcher: this.transport.dispatcher, headersTimeout: this.transport.timeoutMs, bodyTimeout: this.transport.timeoutMs })
+        if (res.statusCode !== 200) {
+          await res.body.dump()
+          continue
+        }
+        const metadata = (await res.body.json()) as { issuer?: unknown; token_endpoint?: unknown }
+        if (typeof metadata.token_endpoint !== 'string') continue
+        // RFC 8414 section 3.3: the metadata must name the issuer it was fetched for.
+        if (typeof metadata.issuer === 'string' && metadata.issuer.replace(/\/$/, '') !== issuer) {
+          throw this.#fail(`discovery at ${issuer} names another issuer`)
+        }
+        this.#endpoint = metadata.token_endpoint
+        return metadata.token_endpoint
+      } catch (cause) {
+        if (cause instanceof SidekeyError) throw cause
+      }
+    }
+    throw this.#fail(`cannot discover the token endpoint of ${issuer}`)
+  }
+
+  async #authenticate(endpoint: string, body: URLSearchParams, headers: Record<string, string>): Promise<void> {
+    const auth = this.auth
+    if (auth.method === 'none') {
+      if (auth.clientId !== null) body.set('client_id', auth.clientId)
+      return
+    }
+    if (auth.method === 'client_secret_basic') {
+      // RFC 6749 section 2.3.1: both parts form-urlencoded before Basic encoding.
+      const secret = await this.#read(auth.secret, 'client secret')
+      const pair = `${encodeURIComponent(auth.clientId)}:${encodeURIComponent(secret)}`
+      headers.authorization = `Basic ${Buffer.from(pair).toString('base64')}`
+      return
+    }
+    if (auth.method === 'client_secret_post') {
+      body.set('client_id', auth.clientId)
+      body.set('client_secret', await this.#read(auth.secret, 'client secret'))
+      return
+    }
+    // private_key_jwt (RFC 7523 section 2.2, OpenID Connect Core section 9).
+    const pem = await this.#read(auth.key, 'private key', false)
+    let key: CryptoKey | KeyObject
+    try {
+      key = await importPKCS8(pem, auth.alg)
+    } catch (cause) {
+      throw this.#fail(`private key is not a PKCS#8 PEM key for ${auth.alg}`, cause)
+    }
+    const now = Math.floor(Date.now() / 1000)
+    const assertion = await new SignJWT({})
+      .setProtectedHeader({ alg: auth.alg, typ: 'JWT', ...(auth.keyId ? { kid: auth.keyId } : {}) })
+      .setIssuer(auth.clientId)
+      .setSubject(auth.clientId)
+      .setAudience(endpoint)
+      .setJti(randomUUID())
+      .setIssuedAt(now)
+      .setExpirationTime(now + 60)
+      .sign(key)
+    body.set('client_id', auth.clientId)
+    body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+    body.set('client_assertion', assertion)
+  }
+
+  async #read(source: SecretSource, what: string, oneLine = true): Promise<string> {
+    try {
+      return await source.read(oneLine)
+    } catch (cause) {
+      throw this.#fail(`${what}: ${(cause as Error).message}`, cause)
+    }
+  }
+
+  #fail(why: string, cause?: unknown): SidekeyError {
+    return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${this.credential}": ${why}`, { cause })
+  }
+}
