@@ -84,7 +84,7 @@ export class TokenCache {
       entry.used = true
     }
     const now = Date.now()
-    if (this.#valid(entry.token, now)) {
+    if (this.#valid(entry, now)) {
       if (now >= this.#refreshDue(entry)) this.#refresh(key, entry)
       return { value: entry.token!.value, source: 'cache' }
     }
@@ -121,8 +121,15 @@ export class TokenCache {
     return this.#entries.size
   }
 
-  #valid(token: FetchedToken | null, now: number): boolean {
-    return token !== null && token.expiresAt - this.#skew > now
+  /**
+   * Usable until `skew` before expiry; for short lifetimes the skew shrinks to a tenth of the
+   * lifetime, so a 6-second token is not considered expired the moment it arrives.
+   */
+  #valid(entry: Entry, now: number): boolean {
+    const token = entry.token
+    if (token === null) return false
+    const skew = Math.min(this.#skew, (token.expiresAt - entry.obtainedAt) / 10)
+    return token.expiresAt - skew > now
   }
 
   #refreshDue(entry: Entry): number {
@@ -162,7 +169,7 @@ export class TokenCache {
           const delay = ceiling / 2 + Math.random() * (ceiling / 2)
           entry.retryAt = Date.now() + delay
           // While a valid token remains, keep trying in the background so it is replaced in time.
-          if (this.#valid(entry.token, Date.now())) this.#schedule(key, entry, delay)
+          if (this.#valid(entry, Date.now())) this.#schedule(key, entry, delay)
           throw entry.lastError
         },
       )
