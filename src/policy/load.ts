@@ -63,6 +63,8 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
   const pendingCredentials: { name: string; def: CredentialV1; at: Locator }[] = []
   const rt = runtime ?? offlineRuntime()
+  /** Credentials already reported as broken: routes naming them are not reported again. */
+  const brokenCredentials = new Set<string>()
 
   for (const source of sources) {
     const lineCounter = new LineCounter()
@@ -106,6 +108,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       secretEnv: (env) => secretEnvNames.push(env),
     })
     if (provider !== null) credentials.set(name, provider)
+    else brokenCredentials.add(name)
   }
 
   // Routes are compiled after every file's credentials are known, so a route may name a
@@ -117,7 +120,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       continue
     }
     routeNames.add(route.name)
-    const compiled = compileRoute(route, at, path, credentials, problems)
+    const compiled = compileRoute(route, at, path, credentials, brokenCredentials, problems)
     if (compiled !== null) routes.push(compiled)
   }
 
@@ -136,6 +139,7 @@ function compileRoute(
   at: Locator,
   path: (string | number)[],
   credentials: ReadonlyMap<string, CredentialProvider>,
+  brokenCredentials: ReadonlySet<string>,
   problems: PolicyProblem[],
 ): Route | null {
   const before = problems.length
@@ -149,7 +153,7 @@ function compileRoute(
   let credential: CredentialProvider | null = null
   if (r.credential !== undefined) {
     credential = credentials.get(r.credential) ?? null
-    if (credential === null) problems.push(at.problem([...path, 'credential'], `no credential named "${r.credential}"`))
+    if (credential === null && !brokenCredentials.has(r.credential)) problems.push(at.problem([...path, 'credential'], `no credential named "${r.credential}"`))
     if (action !== 'allow') problems.push(at.problem([...path, 'credential'], `a credential is only used by action allow, not ${action}`))
   }
   if (r.inject !== undefined && r.credential === undefined) {
