@@ -1,0 +1,229 @@
+/**
+ * `npm run bench`: sidekey against a direct call to the same local upstream, in the same run.
+ *
+ * The upstream (plain HTTP, HTTPS, and a real OAuth server, oidc-provider) and sidekey each run in
+ * their own process; the load generator is Debian's `hey` (Go), so it does not compete on the
+ * event loop's terms. Figures are printed as ratios against direct: the machine is shared and
+ * noisy, absolute numbers are not comparable between runs.
+ */
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createCA } from '../src/ca/authority.js'
+import { LeafCache } from '../src/ca/cache.js'
+import { createLeafKey, mintLeaf } from '../src/ca/leaf.js'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const DURATION = process.env.BENCH_DURATION ?? '10s'
+const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '32'
+const KEY = 'bench-static-key-0f3a9c'
+const CLIENT_SECRET = 'bench-client-secret-7d21'
+
+const children: ChildProcess[] = []
+process.on('exit', () => children.forEach((c) => c.kill('SIGKILL')))
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const port = (s.address() as AddressInfo).port
+      s.close(() => resolve(port))
+    })
+  })
+}
+
+function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(cmd, args, { env, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : Number((err as { code?: number }).code ?? 1), stdout, stderr })
+    })
+  })
+}
+
+async function waitFor(url: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(url)).ok) return
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  throw new Error(`${url} never answered`)
+}
+
+/** CPU seconds (user + system) and peak RSS of a process, from /proc. */
+async function procStats(pid: number): Promise<{ cpuS: number; peakRssMiB: number }> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]!.split(' ')
+  const ticks = Number(stat[11]) + Number(stat[12]) // utime, stime (fields 14, 15)
+  const status = await readFile(`/proc/${pid}/status`, 'utf8')
+  const hwm = Number(/VmHWM:\s+([0-9]+) kB/.exec(status)?.[1] ?? 0)
+  return { cpuS: ticks / 100, peakRssMiB: hwm / 1024 }
+}
+
+interface HeyResult {
+  rps: number
+  p50ms: number
+  p99ms: number
+  ok: number
+  other: string
+}
+
+async function hey(url: string, extra: string[]): Promise<HeyResult> {
+  const r = await run('hey', ['-z', DURATION, '-c', CONCURRENCY, ...extra, url])
+  const out = r.stdout
+  const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
+  const statuses = [...out.matchAll(/\[([0-9]+)\]\s+([0-9]+) responses/g)].map((m) => [m[1], Number(m[2])] as const)
+  const errors = /Error distribution:\n([\s\S]*)$/.exec(out)?.[1]?.trim() ?? ''
+  return {
+    rps: num(/Requests\/sec:\s+([0-9.]+)/),
+    p50ms: num(/50%+ in ([0-9.]+) secs/) * 1000,
+    p99ms: num(/99%+ in ([0-9.]+) secs/) * 1000,
+    ok: statuses.find(([s]) => s === '200')?.[1] ?? 0,
+    other: [...statuses.filter(([s]) => s !== '200').map(([s, n]) => `${n}x${s}`), errors ? `errors: ${errors.split('\n').slice(0, 3).join('; ')}` : ''].filter(Boolean).join(' '),
+  }
+}
+
+const UPSTREAM = `
+import { createServer as http } from 'node:http'
+import { createServer as https } from 'node:https'
+import { Provider } from 'oidc-provider'
+const { KEY_PEM, CERT_PEM, BENCH_KEY, CLIENT_SECRET } = process.env
+const handler = (req, res) => {
+  const auth = req.headers.authorization ?? ''
+  const body = JSON.stringify({ ok: true, static_key_injected: auth === 'Bearer ' + BENCH_KEY, bearer: auth.startsWith('Bearer ') })
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) })
+  res.end(body)
+}
+const plain = http(handler).listen(0, '127.0.0.1')
+const secure = https({ key: KEY_PEM, cert: CERT_PEM }, handler).listen(0, '127.0.0.1')
+const idp = http()
+await new Promise((r) => idp.listen(0, '127.0.0.1', r))
+const issuer = 'http://127.0.0.1:' + idp.address().port
+const provider = new Provider(issuer, {
+  clients: [{ client_id: 'bench', client_secret: CLIENT_SECRET, grant_types: ['client_credentials'], redirect_uris: [], response_types: [], token_endpoint_auth_method: 'client_secret_basic' }],
+  features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+  ttl: { ClientCredentials: 3600 },
+})
+idp.on('request', provider.callback())
+await new Promise((r) => setTimeout(r, 100))
+console.log(JSON.stringify({ http: plain.address().port, https: secure.address().port, issuer }))
+`
+
+async function main(): Promise<void> {
+  if ((await run('hey', ['-n', '1', 'http://127.0.0.1:1/'])).code === 127 || (await run('sh', ['-c', 'command -v hey'])).code !== 0) {
+    console.error('bench needs Debian\'s hey load generator: apt-get install hey')
+    process.exit(1)
+  }
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-bench-'))
+  try {
+    // Upstream stand-ins with their own CA, which sidekey is told to trust.
+    const upstreamCa = await createCA(join(dir, 'upstream-ca'))
+    const leafKey = createLeafKey()
+    const upstreamScript = join(ROOT, 'bench', `.upstream-${process.pid}.mjs`)
+    await writeFile(upstreamScript, UPSTREAM)
+    const upstream = spawn(process.execPath, [upstreamScript], {
+      env: { ...process.env, KEY_PEM: leafKey.privateKeyPem, CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'api.bench.test'), BENCH_KEY: KEY, CLIENT_SECRET },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    })
+    children.push(upstream)
+    const ports = await new Promise<{ http: number; https: number; issuer: string }>((resolve) => upstream.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+    await rm(upstreamScript)
+
+    await mkdir(join(dir, 'policies'))
+    await writeFile(
+      join(dir, 'policies', 'bench.yaml'),
+      `version: v1
+credentials:
+  static-key: { type: static, env: BENCH_KEY }
+  oauth-token:
+    type: oauth2-client-credentials
+    token_endpoint: ${ports.issuer}/token
+    client_id: bench
+    client_secret: { env: BENCH_CLIENT_SECRET }
+routes:
+  - { name: static, host: api.bench.test, ports: [80, 443], credential: static-key, addresses: [127.0.0.1] }
+  - { name: oauth, host: oauth.bench.test, ports: [80], credential: oauth-token, addresses: [127.0.0.1] }
+`,
+    )
+    const proxyPort = await freePort()
+    const adminPort = await freePort()
+    const sidekey = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'dist/src/cli/main.js'), 'start',
+        '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`,
+        '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'bench',
+        '--upstream-ca', upstreamCa.certPath,
+        '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http}`,
+      ],
+      // Audit lines are written as in production (one JSON line per request) and discarded.
+      { env: { ...process.env, BENCH_KEY: KEY, BENCH_CLIENT_SECRET: CLIENT_SECRET }, stdio: ['ignore', 'ignore', 'inherit'] },
+    )
+    children.push(sidekey)
+    await waitFor(`http://127.0.0.1:${adminPort}/readyz`)
+    const proxy = `http://127.0.0.1:${proxyPort}`
+
+    // hey cannot show what the upstream received: check injection with curl first.
+    const caFile = join(dir, 'certs', 'ca.pem')
+    for (const url of ['http://api.bench.test/', 'https://api.bench.test/', 'http://oauth.bench.test/']) {
+      const r = await run('curl', ['-sS', '-x', proxy, '--cacert', caFile, url])
+      const body = JSON.parse(r.stdout || '{}') as { static_key_injected?: boolean; bearer?: boolean }
+      const ok = url.includes('oauth') ? body.bearer === true : body.static_key_injected === true
+      if (!ok) throw new Error(`credential was not injected for ${url}: ${r.stdout} ${r.stderr}`)
+    }
+    console.log('injection checked with curl: static key over http and https, OAuth token over http\n')
+
+    const scenarios: { name: string; direct: [string, string[]]; through: [string, string[]] }[] = [
+      { name: 'plain HTTP, static key injected', direct: [`http://127.0.0.1:${ports.http}/`, []], through: ['http://api.bench.test/', ['-x', proxy]] },
+      { name: 'intercepted HTTPS, keep-alive', direct: [`https://127.0.0.1:${ports.https}/`, []], through: ['https://api.bench.test/', ['-x', proxy]] },
+      { name: 'intercepted HTTPS, new connection per request', direct: [`https://127.0.0.1:${ports.https}/`, ['-disable-keepalive']], through: ['https://api.bench.test/', ['-x', proxy, '-disable-keepalive']] },
+    ]
+    const results: Record<string, unknown>[] = []
+    const line = (name: string, d: HeyResult, s: HeyResult, cpuMsPerReq: number): void => {
+      const ratio = s.rps / d.rps
+      console.log(
+        `${name.padEnd(48)} direct ${d.rps.toFixed(0).padStart(6)} req/s p50 ${d.p50ms.toFixed(1).padStart(5)} p99 ${d.p99ms.toFixed(1).padStart(6)} ms | sidekey ${s.rps.toFixed(0).padStart(6)} req/s p50 ${s.p50ms.toFixed(1).padStart(5)} p99 ${s.p99ms.toFixed(1).padStart(6)} ms | ratio ${ratio.toFixed(2)} | sidekey CPU ${cpuMsPerReq.toFixed(3)} ms/req${d.other || s.other ? `  !! ${d.other} ${s.other}` : ''}`,
+      )
+      results.push({ scenario: name, direct: d, sidekey: s, ratio, sidekeyCpuMsPerRequest: cpuMsPerReq })
+    }
+    for (const sc of scenarios) {
+      const d = await hey(sc.direct[0], sc.direct[1])
+      const before = await procStats(sidekey.pid!)
+      const s = await hey(sc.through[0], sc.through[1])
+      const after = await procStats(sidekey.pid!)
+      line(sc.name, d, s, ((after.cpuS - before.cpuS) * 1000) / Math.max(1, s.ok))
+    }
+    // Issue 3's bar: a route whose token comes from the cache, against a static-secret route.
+    const staticRoute = await hey('http://api.bench.test/', ['-x', proxy])
+    const oauthRoute = await hey('http://oauth.bench.test/', ['-x', proxy])
+    console.log(`\ncached OAuth token route vs static-secret route (both through sidekey): ${oauthRoute.rps.toFixed(0)} vs ${staticRoute.rps.toFixed(0)} req/s, ratio ${(oauthRoute.rps / staticRoute.rps).toFixed(3)}${oauthRoute.other || staticRoute.other ? `  !! ${oauthRoute.other} ${staticRoute.other}` : ''}`)
+    results.push({ scenario: 'oauth cached vs static', static: staticRoute, oauth: oauthRoute, ratio: oauthRoute.rps / staticRoute.rps })
+
+    const { peakRssMiB } = await procStats(sidekey.pid!)
+    console.log(`sidekey peak RSS: ${peakRssMiB.toFixed(1)} MiB`)
+
+    // Leaf minting, measured in this process: 50 distinct hosts.
+    const leaves = new LeafCache(await createCA(join(dir, 'mint-ca')))
+    const times: number[] = []
+    for (let i = 0; i < 50; i++) {
+      const started = performance.now()
+      await leaves.get(`host-${i}.bench.test`)
+      times.push(performance.now() - started)
+    }
+    const mean = times.reduce((a, b) => a + b, 0) / times.length
+    console.log(`leaf certificate mint: mean ${mean.toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms over 50 hosts (signing runs in the thread pool)`)
+    results.push({ peakRssMiB, leafMintMeanMs: mean, leafMintMaxMs: Math.max(...times) })
+    await writeFile(join(ROOT, 'bench', 'results.json'), JSON.stringify({ duration: DURATION, concurrency: CONCURRENCY, results }, null, 2))
+  } finally {
+    children.forEach((c) => c.kill('SIGTERM'))
+    await rm(dir, { recursive: true, force: true })
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err)
+  process.exitCode = 1
+})
