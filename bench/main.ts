@@ -166,6 +166,7 @@ routes:
     )
     children.push(sidekey)
     await waitFor(`http://127.0.0.1:${adminPort}/readyz`)
+    console.log(`sidekey RSS after start: ${(await procStats(sidekey.pid!)).peakRssMiB.toFixed(1)} MiB`)
     const proxy = `http://127.0.0.1:${proxyPort}`
 
     // hey cannot show what the upstream received: check injection with curl first.
@@ -197,6 +198,7 @@ routes:
       const s = await hey(sc.through[0], sc.through[1])
       const after = await procStats(sidekey.pid!)
       line(sc.name, d, s, ((after.cpuS - before.cpuS) * 1000) / Math.max(1, s.ok))
+      console.log(`${''.padEnd(48)} sidekey peak RSS so far ${after.peakRssMiB.toFixed(1)} MiB`)
     }
     // Issue 3's bar: a route whose token comes from the cache, against a static-secret route.
     const staticRoute = await hey('http://api.bench.test/', ['-x', proxy])

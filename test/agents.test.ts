@@ -1,6 +1,5 @@
 import { execFile } from 'node:child_process'
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises'
-import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -15,15 +14,6 @@ import { startUpstream, upstreamTrust } from './helpers/upstream.js'
 const CLI = join(process.cwd(), 'dist/src/cli/main.js')
 const AGENT = join(process.cwd(), 'test/fixtures/agents/openai-agent.mjs')
 const GAP_MS = 150
-
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const port = (s.address() as AddressInfo).port
-      s.close(() => resolve(port))
-    })
-  })
-}
 
 function sidekeyRun(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
@@ -90,7 +80,8 @@ routes:
     '--workload', 'research-agent',
     '--policies', join(dir, 'policies'),
     '--certs', join(dir, 'certs'),
-    '--admin', `127.0.0.1:${await freePort()}`,
+    // Nothing listens on port 1, so `run` cannot attach to another test's sidekey: it embeds one.
+    '--admin', '127.0.0.1:1',
     '--upstream-ca', trust.caFile,
     '--connect-to', `api.openai.com:443:127.0.0.1:${api.port}`,
   ]

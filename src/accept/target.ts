@@ -3,6 +3,12 @@ import { SidekeyError } from '../errors.js'
 import { parseAuthority, type Authority } from '../policy/host.js'
 import type { Tunnel } from './tunnel.js'
 
+/**
+ * An origin-form target the WHATWG URL parser would leave untouched: printable ASCII without
+ * `\`, `#`, `%` or spaces, and no `.` or `..` segment.
+ */
+const SIMPLE_PATH = /^(?!.*\/\.\.?(?:[/?]|$))\/[!$&-;=?-[\]-~]*$/
+
 /** Where a request is going, as sidekey will decide and forward it. */
 export interface RequestTarget extends Authority {
   readonly scheme: 'http' | 'https'
@@ -49,6 +55,12 @@ export function requestTarget(req: IncomingMessage, tunnel: Tunnel | null): Requ
   // Another host, or an explicit other port, is what a smuggled second destination looks like.
   if (claimed === null || claimed.host !== tunnel.authority.host || !samePort(claimed, tunnel.authority, hostHeader!)) {
     throw new SidekeyError('SIDEKEY_ERR_HOST_MISMATCH', `the Host header does not name the tunnel's destination ${tunnel.authority.host}:${tunnel.authority.port}`)
+  }
+  if (raw.startsWith('/') && SIMPLE_PATH.test(raw)) {
+    // Fast path: nothing the URL parser would change (no dot segments, no escapes of dots, no
+    // backslashes, no fragment), so the path is forwarded and decided exactly as sent.
+    const q = raw.indexOf('?')
+    return { ...tunnel.authority, scheme, path: raw, pathname: q < 0 ? raw : raw.slice(0, q) }
   }
   let url: URL
   try {

@@ -1,6 +1,9 @@
 import { domainToASCII } from 'node:url'
 import { isIP } from 'node:net'
 
+/** Lower-case letters, digits, dot, hyphen and underscore, no "xn--" decoding needed. */
+const CANONICAL = /^[a-z0-9_.-]+$/
+
 /**
  * Canonical form of a host name for matching and for certificates: lower case, no trailing dot,
  * IDNA to punycode (RFC 5890), IPv6 without brackets. Returns null when the name cannot be a host.
@@ -14,6 +17,8 @@ export function normalizeHost(raw: string): string | null {
   if (host === '') return null
   if (isIP(host) === 6) return host.toLowerCase()
   if (host.endsWith('.')) host = host.slice(0, -1)
+  // Fast path for what nearly every request carries: an already canonical ASCII name.
+  if (CANONICAL.test(host) && host.length <= 253) return isIP(host) === 4 || !host.split('.').some((l) => l.length === 0 || l.length > 63) ? host : null
   if (isIP(host) === 4) return host
   const ascii = domainToASCII(host)
   if (ascii === '' || ascii.length > 253) return null
