@@ -71,7 +71,9 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
     return
   }
 
-  // Everything below changes state.
+  // Everything below is admin-only (it changes state or lists run tokens). Unknown paths are 404
+  // before the token check, so the answer does not depend on holding the token.
+  if (!/^\/v1\/(run-tokens(\/[^/]+)?|policy\/reload)$/.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
   if (!isAdmin(req.headers.authorization, ctx.adminToken)) {
     throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', 'this admin call needs the admin token (Authorization: Bearer, from certs/admin.token)')
   }
