@@ -68,11 +68,11 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
 
   for (const source of sources) {
     const lineCounter = new LineCounter()
-    const doc = parseDocument(source.text, { lineCounter, prettyErrors: false, uniqueKeys: true })
+    const doc = parseDocument(source.text, { lineCounter, prettyErrors: true, uniqueKeys: true })
     const at = new Locator(source.file, doc, lineCounter)
     if (doc.errors.length > 0) {
       for (const e of doc.errors) {
-        problems.push({ file: source.file, line: e.linePos?.[0]?.line ?? 0, path: '', message: `YAML syntax: ${e.message.split('\n')[0]}` })
+        problems.push({ file: source.file, line: e.linePos?.[0]?.line ?? 0, path: '', message: `YAML syntax: ${e.message.split('\n')[0]!.replace(/ at line \d+, column \d+:?$/, '')}` })
       }
       continue
     }
