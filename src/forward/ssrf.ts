@@ -48,9 +48,13 @@ const blockLists = BLOCKED.map(([network, prefix, type, label]) => {
   return { list, type, label }
 })
 
-/** Every blocked range in one list: one check answers the common case (a public address). */
-const anyBlocked = new BlockList()
-for (const [network, prefix, type] of BLOCKED) anyBlocked.addSubnet(network, prefix, type)
+/**
+ * Every blocked range of a family in one list: one check answers the common case (a public
+ * address). One list per family, because BlockList matches IPv4 addresses against IPv6 rules as
+ * IPv4-mapped addresses, and ::ffff:0:0/96 would then block every IPv4 address.
+ */
+const anyBlocked = { ipv4: new BlockList(), ipv6: new BlockList() }
+for (const [network, prefix, type] of BLOCKED) anyBlocked[type].addSubnet(network, prefix, type)
 
 /** The blocked class an address falls in ("loopback", "link-local", ...), or null when public. */
 export function blockedClass(address: string): string | null {
@@ -59,7 +63,7 @@ export function blockedClass(address: string): string | null {
   const type = family === 4 ? 'ipv4' : 'ipv6'
   // Parse the address once; BlockList.check would parse a string again for every list.
   const parsed = new SocketAddress({ address, family: type })
-  if (!anyBlocked.check(parsed)) return null
+  if (!anyBlocked[type].check(parsed)) return null
   for (const { list, type: t, label } of blockLists) {
     if (t === type && list.check(parsed)) return label
   }
