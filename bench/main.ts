@@ -192,7 +192,9 @@ routes:
       )
       results.push({ scenario: name, direct: d, sidekey: s, ratio, sidekeyCpuMsPerRequest: cpuMsPerReq })
     }
-    for (const sc of scenarios) {
+    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling).
+    const only = process.env.BENCH_ONLY
+    for (const sc of scenarios.filter((x) => !only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection' }[only] ?? only))) {
       const d = await hey(sc.direct[0], sc.direct[1])
       const before = await procStats(sidekey.pid!)
       const s = await hey(sc.through[0], sc.through[1])

@@ -56,8 +56,20 @@ const blockLists = BLOCKED.map(([network, prefix, type, label]) => {
 const anyBlocked = { ipv4: new BlockList(), ipv6: new BlockList() }
 for (const [network, prefix, type] of BLOCKED) anyBlocked[type].addSubnet(network, prefix, type)
 
+/** Classes of recently seen addresses: the same few upstream addresses recur on every request. */
+const classCache = new Map<string, string | null>()
+
 /** The blocked class an address falls in ("loopback", "link-local", ...), or null when public. */
 export function blockedClass(address: string): string | null {
+  const cached = classCache.get(address)
+  if (cached !== undefined) return cached
+  const cls = classify(address)
+  if (classCache.size >= 4096) classCache.clear()
+  classCache.set(address, cls)
+  return cls
+}
+
+function classify(address: string): string | null {
   const family = isIP(address)
   if (family === 0) return 'invalid'
   const type = family === 4 ? 'ipv4' : 'ipv6'
