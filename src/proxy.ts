@@ -82,9 +82,9 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   // guard the destination before anything is obtained for it
   const to = await resolveChecked(target.host, target.port, route, ctx.resolver, ctx.config.connectTo.get(`${target.host}:${target.port}`))
 
-  // obtain
+  // obtain (never for a request only report-only mode let through)
   let secret: string | null = null
-  if (route?.credential) {
+  if (route?.credential && !decision.reportOnly) {
     audit.credential = route.credential.name
     const obtainedAt = performance.now()
     try {
@@ -99,7 +99,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   // inject: hop-by-hop first, so `Connection: <name>` cannot remove what is injected next
   const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(req.rawHeaders) }
   if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
-  else if (route !== null) outgoing.headers = withoutNames(outgoing.headers, route.strip)
+  else if (route !== null && !decision.reportOnly) outgoing.headers = withoutNames(outgoing.headers, route.strip)
   return { target, decision, to, outgoing, caller, secret }
 }
 

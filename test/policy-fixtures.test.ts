@@ -76,5 +76,6 @@ t.test('decisions over the valid set', async (t) => {
   t.match(decideConnect(policy, { workload: 'x', host: 'a.internal.example', port: 443 }), { action: 'intercept' }, 'a method-limited deny is decided per request')
   t.match(decideConnect(policy, { workload: 'x', host: 'evil.example', port: 443 }), { action: 'deny', reason: 'no-route', code: 'SIDEKEY_ERR_NO_ROUTE' })
   t.match(applyReportOnly(decideRequest(policy, req({ path: '/v2/x' }))), { action: 'allow', reason: 'no-route', reportOnly: true, route: null })
+  t.match(applyReportOnly(decideRequest(policy, req({ host: 'a.internal.example', method: 'DELETE', path: '/api/x/items' }))), { action: 'allow', reason: 'route-denies', reportOnly: true, route: { name: 'no-deletes' } })
   t.match(applyReportOnly(decideRequest(policy, req({ workload: null }))), { action: 'deny', reason: 'anonymous-not-allowed' }, 'authentication stays enforced')
 })

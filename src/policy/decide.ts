@@ -105,11 +105,13 @@ function noMatch(destinationMatched: boolean, workload: string | null): Decision
 
 /**
  * Report-only mode: a policy refusal is logged as such but the request goes on, without any
- * credential. Authentication failures are not policy and stay enforced.
+ * credential (the caller skips obtain and inject when `reportOnly` is set; the route is kept so
+ * its `addresses` still inform the SSRF guard). Authentication failures are not policy and stay
+ * enforced.
  */
 export function applyReportOnly(decision: Decision): Decision {
   if (decision.action !== 'deny' || decision.reason === 'anonymous-not-allowed') return decision
-  return { ...decision, action: 'allow', route: null, reportOnly: true }
+  return { ...decision, action: 'allow', reportOnly: true }
 }
 
 /** One line of `sidekey explain`: why each route did or did not match. */
