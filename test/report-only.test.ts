@@ -18,7 +18,7 @@ credentials:
   key: { type: static, env: TEST_OPENAI_KEY }
 routes:
   - { name: admin-off-limits, host: api.test, ports: [${port}], paths: ["/admin/**"], action: deny, addresses: [127.0.0.1] }
-`.replace(', credential: null', ''),
+`,
     { reportOnly: true, connectTo: { [`api.test:${port}`]: { host: '127.0.0.1', port } } },
   )
   const r = await curl(['-x', sk.proxyUrlFor('agent'), '-H', 'Authorization: Bearer agent-own', `http://api.test:${port}/admin/users`])
