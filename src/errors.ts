@@ -19,6 +19,8 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_ROUTE_DENIED: { status: 403, meaning: 'A route matched and its action is deny.' },
   SIDEKEY_ERR_WORKLOAD_NOT_ALLOWED: { status: 403, meaning: 'A route matches the destination but not this workload.' },
   SIDEKEY_ERR_HOST_MISMATCH: { status: 421, meaning: 'The Host header (or TLS SNI) disagrees with the CONNECT authority.' },
+  SIDEKEY_ERR_QUARANTINED: { status: 403, meaning: 'The workload is quarantined (an anomaly or an admin) until an admin releases it.' },
+  SIDEKEY_ERR_THROTTLED: { status: 429, meaning: 'The workload is throttled after an anomaly; Retry-After says when to try again.' },
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },
   SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: 'The destination resolves to a loopback, private, link-local, CGNAT or otherwise internal address that no route names.' },
   SIDEKEY_ERR_DNS: { status: 502, meaning: 'The destination host name could not be resolved.' },
@@ -42,12 +44,15 @@ export type ErrorCode = keyof typeof ERROR_CODES
 export class SidekeyError extends Error {
   readonly code: ErrorCode
   readonly status: number
+  /** Seconds the agent should wait before retrying (sent as Retry-After), for 429s. */
+  readonly retryAfterS: number | undefined
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterS?: number }) {
     super(message, options)
     this.name = 'SidekeyError'
     this.code = code
     this.status = ERROR_CODES[code].status
+    this.retryAfterS = options?.retryAfterS
   }
 }
 

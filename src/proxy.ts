@@ -22,6 +22,8 @@ import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './obser
 import { parseAuthority } from './policy/host.js'
 import { applyReportOnly, decideConnect, decideRequest, type Decision } from './policy/decide.js'
 import type { PolicyStore } from './policy/store.js'
+import type { Throttle } from './guard/throttle.js'
+import type { StateStore } from './state/store.js'
 
 /**
  * The request path, stage by stage: accept, identify, decide, obtain, inject, forward, audit.
@@ -43,6 +45,35 @@ export interface ProxyContext {
   readonly upstreamCa: string[]
   /** The HTTP server intercepted tunnels are handed to (never listens itself). */
   readonly inner: Server
+  /** Quarantined workloads. */
+  readonly state: StateStore
+  readonly throttle: Throttle
+  /** Called with every finished audit record (metrics, baselines). Must not throw or wait. */
+  readonly observe: (record: AuditRecord) => void
+}
+
+/** Write the one audit line and hand the record to the monitor. */
+export function finishAudit(ctx: Pick<ProxyContext, 'log' | 'observe'>, audit: AuditRecord, startedAt: number): void {
+  writeAudit(ctx.log, audit, startedAt)
+  try {
+    ctx.observe(audit)
+  } catch (err) {
+    ctx.log.error({ event: 'observe_failed', err: (err as Error).message }, 'monitoring failed for one record')
+  }
+}
+
+/**
+ * Guard the caller before any decision: a quarantined workload is refused outright, a throttled
+ * one when its bucket is empty.
+ */
+function guardCaller(ctx: ProxyContext, caller: Caller): void {
+  const workload = caller.workload ?? 'anonymous'
+  const quarantine = ctx.state.quarantined(workload)
+  if (quarantine !== undefined) {
+    throw new SidekeyError('SIDEKEY_ERR_QUARANTINED', `workload "${workload}" is quarantined (${quarantine.reason}) until an admin releases it`)
+  }
+  const wait = ctx.throttle.take(workload)
+  if (wait > 0) throw new SidekeyError('SIDEKEY_ERR_THROTTLED', `workload "${workload}" is throttled; retry in ${wait} s`, { retryAfterS: wait })
 }
 
 /** A request that passed identify and decide, with its credential applied. */
@@ -69,6 +100,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   const caller = tunnel?.caller ?? identifyOrRecord(ctx, req, audit)
   audit.workload = caller.workload
   audit.identity = caller.via
+  guardCaller(ctx, caller)
 
   // decide
   const decidedAt = performance.now()
@@ -183,7 +215,7 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     audit.bytes_up = result.bytesUp
     audit.bytes_down = result.bytesDown
     audit.upstream_ms = result.firstByteMs || null
-    writeAudit(ctx.log, audit, startedAt)
+    finishAudit(ctx, audit, startedAt)
   }
 }
 
@@ -197,7 +229,7 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
   const finish = (): void => {
     if (written) return
     written = true
-    writeAudit(ctx.log, audit, startedAt)
+    finishAudit(ctx, audit, startedAt)
   }
   socket.on('error', () => socket.destroy())
   socket.once('close', finish)
@@ -257,7 +289,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     written = true
     audit.bytes_up = socket.bytesRead
     audit.bytes_down = socket.bytesWritten
-    writeAudit(ctx.log, audit, startedAt)
+    finishAudit(ctx, audit, startedAt)
   }
   socket.on('error', () => socket.destroy())
   socket.once('close', finish)
@@ -268,6 +300,7 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     const caller = identifyOrRecord(ctx, req, audit)
     audit.workload = caller.workload
     audit.identity = caller.via
+    guardCaller(ctx, caller)
 
     const decidedAt = performance.now()
     let decision = decideConnect(ctx.policy.current, { workload: caller.workload, host: authority.host, port: authority.port })

@@ -17,6 +17,12 @@ import { RunTokens } from './identity/run-tokens.js'
 import { createCredentialRuntime, type CredentialRuntime } from './credentials/runtime.js'
 import { createLogger } from './observe/logger.js'
 import { PolicyStore } from './policy/store.js'
+import { join } from 'node:path'
+import { Throttle } from './guard/throttle.js'
+import { AlertSender } from './observe/alerts.js'
+import { Metrics } from './observe/metrics.js'
+import { Monitor } from './observe/monitor.js'
+import { MemoryStore } from './state/store.js'
 
 /** A running sidekey: its addresses and parts, and how to stop it. */
 export interface RunningSidekey {
@@ -29,6 +35,8 @@ export interface RunningSidekey {
   readonly adminToken: string
   readonly leaves: LeafCache
   readonly credentials: CredentialRuntime
+  readonly monitor: Monitor
+  readonly metrics: Metrics
   readonly log: Logger
   close(): Promise<void>
 }
@@ -37,7 +45,12 @@ export interface RunningSidekey {
 export interface StartOptions {
   logger?: Logger
   resolver?: Resolver
+  /** The monitor's clock (baselines, windows, throttles); tests drive hours of traffic with it. */
+  now?: () => number
 }
+
+/** File in the certs directory where learned baselines persist across restarts. */
+export const BASELINES_FILE = 'baselines.json'
 
 /**
  * Start sidekey: load (or create) the CA and admin token, load policy (refusing to start on a
@@ -65,11 +78,31 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const leaves = new LeafCache(ca)
   const runTokens = new RunTokens()
   const upgrades = new UpgradeRelay()
-  const { proxy, inner, closeTunnels } = createProxyServers({ config, log, policy, runTokens, pools, leaves, upgrades, resolver: options.resolver ?? cachingResolver(systemResolver), upstreamCa })
+  const now = options.now ?? Date.now
+  const state = new MemoryStore()
+  const throttle = new Throttle(now)
+  const metrics = new Metrics()
+  const alerts = new AlertSender(log, () => metrics.alertFailures.inc())
+  const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now })
+  await monitor.start()
+  const { proxy, inner, closeTunnels } = createProxyServers({
+    config,
+    log,
+    policy,
+    runTokens,
+    pools,
+    leaves,
+    upgrades,
+    resolver: options.resolver ?? cachingResolver(systemResolver),
+    upstreamCa,
+    state,
+    throttle,
+    observe: (record) => monitor.observe(record),
+  })
 
   let ready = false
   let proxyAddress: string | null = null
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials })
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
   ready = true
@@ -91,6 +124,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     adminToken,
     leaves,
     credentials,
+    monitor,
+    metrics,
     log,
     async close() {
       ready = false
@@ -100,6 +135,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
       await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner)])
       await pools.close()
       await credentials.close()
+      await monitor.close()
     },
   }
 }

@@ -22,6 +22,7 @@ function refusalHeaders(err: SidekeyError, body: string, requestId: string | nul
   }
   if (requestId !== null) headers['x-sidekey-request-id'] = requestId
   if (err.status === 407) headers['proxy-authenticate'] = 'Basic realm="sidekey"'
+  if (err.retryAfterS !== undefined) headers['retry-after'] = String(err.retryAfterS)
   return headers
 }
 

@@ -3,8 +3,8 @@ import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { SidekeyError, type ErrorCode } from '../errors.js'
-import { newAuditRecord, writeAudit } from '../observe/audit.js'
-import { handleConnect, handleRequest, handleUpgrade, type ProxyContext } from '../proxy.js'
+import { newAuditRecord } from '../observe/audit.js'
+import { finishAudit, handleConnect, handleRequest, handleUpgrade, type ProxyContext } from '../proxy.js'
 import { refuseSocket } from './refuse.js'
 import { tunnelOf } from './tunnel.js'
 
@@ -73,6 +73,6 @@ function onClientError(ctx: ProxyContext, err: Error & { code?: string }, socket
   audit.status = refusal.status
   const tunnel = tunnelOf(socket)
   if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
-  writeAudit(ctx.log, audit, performance.now())
+  finishAudit(ctx, audit, performance.now())
   refuseSocket(socket, refusal, id, 'malformed-request')
 }

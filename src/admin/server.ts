@@ -10,6 +10,8 @@ import type { Policy, Route } from '../policy/types.js'
 import { isAdmin } from './token.js'
 import type { CredentialRuntime } from '../credentials/runtime.js'
 import { SIGNING_ALG } from '../credentials/signing-keys.js'
+import type { Metrics } from '../observe/metrics.js'
+import type { Monitor } from '../observe/monitor.js'
 
 /** What the admin API reads and changes. */
 export interface AdminContext {
@@ -23,6 +25,8 @@ export interface AdminContext {
   proxyAddress(): string | null
   /** Signing keys and issuer of minted JWTs. */
   readonly credentials: Pick<CredentialRuntime, 'keys' | 'issuer'>
+  readonly metrics: Metrics
+  readonly monitor: Monitor
 }
 
 /** Largest admin request body accepted. */
@@ -65,6 +69,13 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
     const issuer = ctx.credentials.issuer
     return send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: [SIGNING_ALG], subject_types_supported: ['public'], response_types_supported: ['id_token'] })
   }
+  // Prometheus text exposition; label values are bounded and carry no secret.
+  if (method === 'GET' && path === '/metrics') {
+    res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType })
+    res.end(await ctx.metrics.registry.metrics())
+    return
+  }
+  if (method === 'GET' && path === '/v1/workloads') return send(res, 200, { workloads: ctx.monitor.workloads() })
   if (method === 'GET' && path === '/v1/ca.pem') {
     res.writeHead(200, { 'content-type': 'application/x-pem-file' })
     res.end(ctx.ca.certPem)
@@ -73,7 +84,7 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
 
   // Everything below is admin-only (it changes state or lists run tokens). Unknown paths are 404
   // before the token check, so the answer does not depend on holding the token.
-  if (!/^\/v1\/(run-tokens(\/[^/]+)?|policy\/reload)$/.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
+  if (!/^\/v1\/(run-tokens(\/[^/]+)?|policy\/reload|workloads\/[^/]+\/(quarantine|release))$/.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
   if (!isAdmin(req.headers.authorization, ctx.adminToken)) {
     throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', 'this admin call needs the admin token (Authorization: Bearer, from certs/admin.token)')
   }
@@ -91,6 +102,18 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (method === 'DELETE' && revoke) {
     if (!ctx.runTokens.revoke(revoke[1]!)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', 'no such run token')
     return send(res, 200, { revoked: revoke[1] })
+  }
+  const workloadAction = /^\/v1\/workloads\/([a-zA-Z0-9][a-zA-Z0-9_.-]{0,63})\/(quarantine|release)$/.exec(path)
+  if (method === 'POST' && workloadAction) {
+    const [, workload, action] = workloadAction as unknown as [string, string, 'quarantine' | 'release']
+    if (action === 'quarantine') {
+      const reason = (await readJson(req) as { reason?: unknown }).reason
+      await ctx.monitor.quarantine(workload, typeof reason === 'string' && reason !== '' ? reason.slice(0, 200) : 'quarantined by an admin', 'admin')
+      return send(res, 200, { workload, quarantined: true })
+    }
+    const released = await ctx.monitor.release(workload, 'admin')
+    if (!released) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `workload "${workload}" is neither quarantined nor throttled`)
+    return send(res, 200, { workload, released: true })
   }
   if (method === 'POST' && path === '/v1/policy/reload') {
     const ok = await ctx.policy.reload()

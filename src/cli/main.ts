@@ -7,8 +7,9 @@ import { explain } from './explain.js'
 import { policy } from './policy.js'
 import { run } from './run.js'
 import { start } from './start.js'
+import { workloads } from './workloads.js'
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, demo: () => demo() }
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, workloads, demo: () => demo() }
 
 const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
@@ -18,6 +19,7 @@ usage:
   sidekey ca init [--force] | ca show        create the CA / print how clients trust it
   sidekey policy check [DIR]                 validate policy files offline
   sidekey explain METHOD URL [--workload W]  what would happen to this request, and why
+  sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
   sidekey demo                               see it work on loopback, no accounts needed
 
 start flags (each also an environment variable):

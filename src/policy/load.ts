@@ -9,8 +9,10 @@ import { createCredentialRuntime, type CredentialRuntime } from '../credentials/
 import { DEFAULTS } from '../config.js'
 import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
-import { policyFileSchema, type CredentialV1, type InjectV1, type PolicyFileV1, type RouteV1 } from './schema.js'
-import type { Injection, Policy, Route, Template } from './types.js'
+import { policyFileSchema, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
+import type { AnomalyResponse, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
+import { ANOMALY_KINDS, DEFAULT_THRESHOLDS, type AnomalyKind } from '../observe/baseline.js'
+import { EnvSource, FileSource, type SecretSource } from '../credentials/secret-source.js'
 
 const ajv = new Ajv({ allErrors: true, strict: true })
 const validateFile = ajv.compile<PolicyFileV1>(policyFileSchema)
@@ -62,6 +64,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   const routeNames = new Set<string>()
   const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
   const pendingCredentials: { name: string; def: CredentialV1; at: Locator }[] = []
+  let monitoring: { def: MonitoringV1; at: Locator } | null = null
   const rt = runtime ?? offlineRuntime()
   /** Credentials already reported as broken: routes naming them are not reported again. */
   const brokenCredentials = new Set<string>()
@@ -89,6 +92,10 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       continue
     }
     for (const [name, def] of Object.entries(data.credentials ?? {})) pendingCredentials.push({ name, def, at })
+    if (data.monitoring !== undefined) {
+      if (monitoring !== null) problems.push(at.problem(['monitoring'], `monitoring is already set in ${monitoring.at.file}; set it in one file`))
+      else monitoring = { def: data.monitoring, at }
+    }
     ;(data.routes ?? []).forEach((route, index) => pendingRoutes.push({ route, at, index }))
   }
 
@@ -124,12 +131,15 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
     if (compiled !== null) routes.push(compiled)
   }
 
+  // Before the list of secret variables is frozen: a webhook URL may come from one.
+  const monitoringSettings = compileMonitoring(monitoring?.def, monitoring === null ? null : dirname(monitoring.at.file), secretEnvNames)
   if (problems.length > 0) throw new PolicyInvalidError(problems)
   return Object.freeze({
     routes: Object.freeze(routes),
     credentials,
     files: Object.freeze(sources.map((s) => s.file)),
     secretEnvNames: Object.freeze([...new Set(secretEnvNames)]),
+    monitoring: monitoringSettings,
     loadedAt: new Date(),
   })
 }
@@ -228,6 +238,33 @@ function compileInjection(inject: InjectV1 | undefined, at: Locator, path: (stri
     problems.push(at.problem([...path, 'basic'], 'username or password must contain {secret}'))
   }
   return { kind: 'basic', username, password }
+}
+
+/** Monitoring settings with defaults: learn for a day, one-minute windows, alert on everything. */
+function compileMonitoring(m: MonitoringV1 | undefined, baseDir: string | null, secretEnvNames: string[]): MonitoringSettings {
+  const t = m?.thresholds ?? {}
+  const url = m?.webhook?.url
+  let webhookUrl: SecretSource | string | null = null
+  if (typeof url === 'string') webhookUrl = url
+  else if (url?.env !== undefined) {
+    secretEnvNames.push(url.env)
+    webhookUrl = new EnvSource(url.env)
+  } else if (url?.file !== undefined) webhookUrl = new FileSource(resolve(baseDir ?? '.', url.file))
+  return Object.freeze({
+    learningMs: (m?.learning_s ?? 86_400) * 1000,
+    windowMs: (m?.window_s ?? 60) * 1000,
+    thresholds: Object.freeze({
+      sigma: t.sigma ?? DEFAULT_THRESHOLDS.sigma,
+      factor: t.factor ?? DEFAULT_THRESHOLDS.factor,
+      minRequests: t.min_requests ?? DEFAULT_THRESHOLDS.minRequests,
+      minBytes: t.min_bytes ?? DEFAULT_THRESHOLDS.minBytes,
+      offHoursShare: t.off_hours_share ?? DEFAULT_THRESHOLDS.offHoursShare,
+      probingShare: t.probing_share ?? DEFAULT_THRESHOLDS.probingShare,
+    }),
+    responses: Object.freeze(Object.fromEntries(ANOMALY_KINDS.map((k) => [k, m?.responses?.[k] ?? 'alert'])) as Record<AnomalyKind, AnomalyResponse>),
+    throttle: Object.freeze({ rps: m?.throttle?.rps ?? 1, burst: m?.throttle?.burst ?? 5, durationMs: (m?.throttle?.duration_s ?? 900) * 1000 }),
+    webhook: webhookUrl === null ? null : Object.freeze({ url: webhookUrl, timeoutMs: m?.webhook?.timeout_ms ?? 5000, retries: m?.webhook?.retries ?? 5 }),
+  })
 }
 
 /** Compile `Bearer {secret}` into literal parts joined by the secret at render time. */

@@ -9,6 +9,17 @@ export interface PolicyFileV1 {
   version: 'v1'
   credentials?: Record<string, CredentialV1>
   routes?: RouteV1[]
+  monitoring?: MonitoringV1
+}
+
+/** Baselines, anomaly thresholds and automated responses, as written (one file at most). */
+export interface MonitoringV1 {
+  learning_s?: number
+  window_s?: number
+  thresholds?: { sigma?: number; factor?: number; min_requests?: number; min_bytes?: number; off_hours_share?: number; probing_share?: number }
+  responses?: Partial<Record<'new-destination' | 'probing' | 'rate' | 'volume' | 'off-hours', 'alert' | 'throttle' | 'quarantine'>>
+  throttle?: { rps?: number; burst?: number; duration_s?: number }
+  webhook?: { url: string | SecretRefV1; timeout_ms?: number; retries?: number }
 }
 
 /** A secret reference: one of sidekey's environment variables, or a file. */
@@ -127,6 +138,46 @@ export const policyFileSchema = {
           actor_token: subjectToken,
           requested_token_type: { type: 'string', minLength: 1 },
           lifetime_s: { type: 'integer', minimum: 30, maximum: 3600 },
+        },
+      },
+    },
+    monitoring: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        learning_s: { type: 'integer', minimum: 0 },
+        window_s: { type: 'integer', minimum: 1, maximum: 3600 },
+        thresholds: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            sigma: { type: 'number', minimum: 0 },
+            factor: { type: 'number', minimum: 1 },
+            min_requests: { type: 'integer', minimum: 1 },
+            min_bytes: { type: 'integer', minimum: 0 },
+            off_hours_share: { type: 'number', minimum: 0, maximum: 1 },
+            probing_share: { type: 'number', minimum: 0, maximum: 1 },
+          },
+        },
+        responses: {
+          type: 'object',
+          additionalProperties: false,
+          properties: Object.fromEntries(['new-destination', 'probing', 'rate', 'volume', 'off-hours'].map((k) => [k, { enum: ['alert', 'throttle', 'quarantine'] }])),
+        },
+        throttle: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { rps: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 }, duration_s: { type: 'integer', minimum: 1 } },
+        },
+        webhook: {
+          type: 'object',
+          additionalProperties: false,
+          required: ['url'],
+          properties: {
+            url: { oneOf: [{ type: 'string', pattern: '^https?://' }, secretRef] },
+            timeout_ms: { type: 'integer', minimum: 100, maximum: 60000 },
+            retries: { type: 'integer', minimum: 0, maximum: 10 },
+          },
         },
       },
     },

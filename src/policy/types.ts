@@ -1,5 +1,7 @@
 import type { BlockList } from 'node:net'
 import type { CredentialProvider } from '../credentials/provider.js'
+import type { SecretSource } from '../credentials/secret-source.js'
+import type { AnomalyKind, Thresholds } from '../observe/baseline.js'
 import type { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 
 /**
@@ -45,6 +47,19 @@ export interface Route {
   readonly wholeHost: boolean
 }
 
+/** What is done about an anomaly. */
+export type AnomalyResponse = 'alert' | 'throttle' | 'quarantine'
+
+/** Monitoring settings in force (policy's `monitoring`, defaults filled in). */
+export interface MonitoringSettings {
+  readonly learningMs: number
+  readonly windowMs: number
+  readonly thresholds: Thresholds
+  readonly responses: Readonly<Record<AnomalyKind, AnomalyResponse>>
+  readonly throttle: { readonly rps: number; readonly burst: number; readonly durationMs: number }
+  readonly webhook: { readonly url: SecretSource | string; readonly timeoutMs: number; readonly retries: number } | null
+}
+
 /** A loaded, validated policy set. */
 export interface Policy {
   readonly routes: readonly Route[]
@@ -52,5 +67,6 @@ export interface Policy {
   readonly files: readonly string[]
   /** Environment variables named by static credentials: `sidekey run` hides them from the agent. */
   readonly secretEnvNames: readonly string[]
+  readonly monitoring: MonitoringSettings
   readonly loadedAt: Date
 }

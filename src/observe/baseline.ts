@@ -1,0 +1,197 @@
+/**
+ * What a workload normally does, learned from its own traffic, and the deviations that matter for
+ * an agent that may have been turned: a destination it never used, refusals where it normally
+ * has none (probing), a request rate or an upstream byte volume far above its usual for that hour
+ * (exfiltration), and activity in hours it never works.
+ *
+ * Pure and clock-free: every method takes the time, so tests drive hours of traffic in
+ * milliseconds, and the state is plain JSON so it survives restarts.
+ */
+
+/** The kinds of anomaly, also the keys of `monitoring.responses` in policy. */
+export const ANOMALY_KINDS = ['new-destination', 'probing', 'rate', 'volume', 'off-hours'] as const
+export type AnomalyKind = (typeof ANOMALY_KINDS)[number]
+
+/** One anomaly, with the evidence: what the baseline says against what was observed. */
+export interface Anomaly {
+  readonly kind: AnomalyKind
+  readonly workload: string
+  readonly at: string
+  readonly evidence: { readonly baseline: unknown; readonly observed: unknown }
+}
+
+/** Detection thresholds (the `monitoring.thresholds` block of policy, with defaults). */
+export interface Thresholds {
+  /** A window's count must exceed mean + sigma × standard deviation ... */
+  readonly sigma: number
+  /** ... and factor × mean ... */
+  readonly factor: number
+  /** ... and this many requests (a quiet workload doubling from 2 to 4 is not an incident). */
+  readonly minRequests: number
+  /** Bytes up in a window must exceed this as well to count as a volume anomaly. */
+  readonly minBytes: number
+  /** Share of learned activity below which an hour of the day counts as outside working hours. */
+  readonly offHoursShare: number
+  /** Share of denied requests during learning below which a denial counts as probing. */
+  readonly probingShare: number
+}
+
+export const DEFAULT_THRESHOLDS: Thresholds = Object.freeze({ sigma: 4, factor: 3, minRequests: 20, minBytes: 1_000_000, offHoursShare: 0.01, probingShare: 0.01 })
+
+/** Exponentially weighted mean and variance (West 1979; alpha 0.1 ~ the last 20 windows). */
+interface Ewma {
+  mean: number
+  variance: number
+  n: number
+}
+
+const ALPHA = 0.1
+
+function update(s: Ewma, x: number): void {
+  if (s.n === 0) {
+    s.mean = x
+    s.variance = 0
+  } else {
+    const diff = x - s.mean
+    const incr = ALPHA * diff
+    s.mean += incr
+    s.variance = (1 - ALPHA) * (s.variance + diff * incr)
+  }
+  s.n++
+}
+
+/** True when `x` is well above what `s` describes. */
+function exceeds(s: Ewma, x: number, t: Thresholds, floor: number): boolean {
+  if (s.n < 3) return false
+  return x > floor && x > s.mean * t.factor && x > s.mean + t.sigma * Math.sqrt(s.variance)
+}
+
+/** The serialised baseline of one workload. */
+export interface BaselineState {
+  firstSeen: number
+  requests: number
+  denied: number
+  destinations: string[]
+  /** Requests per hour of the day (UTC), learned. */
+  hours: number[]
+  /** Per-window request counts and bytes up, overall and per hour of the day. */
+  rate: Ewma
+  volume: Ewma
+  rateByHour: Ewma[]
+  window: { index: number; requests: number; bytesUp: number; flagged: AnomalyKind[] }
+  /** Hour (epoch hours) and window in which an alert of a kind was last raised, to raise it once. */
+  lastAlert: Partial<Record<AnomalyKind, number>>
+}
+
+/** What the monitor knows about one finished request, from its audit line. */
+export interface Observation {
+  readonly at: number
+  readonly destination: string
+  readonly denied: boolean
+  readonly bytesUp: number
+}
+
+const empty = (): Ewma => ({ mean: 0, variance: 0, n: 0 })
+
+/** A workload's baseline: learn from observations, report anomalies once learning is over. */
+export class Baseline {
+  readonly state: BaselineState
+
+  constructor(
+    readonly workload: string,
+    state?: BaselineState,
+    at = Date.now(),
+  ) {
+    this.state = state ?? {
+      firstSeen: at,
+      requests: 0,
+      denied: 0,
+      destinations: [],
+      hours: new Array<number>(24).fill(0),
+      rate: empty(),
+      volume: empty(),
+      rateByHour: Array.from({ length: 24 }, empty),
+      window: { index: -1, requests: 0, bytesUp: 0, flagged: [] },
+      lastAlert: {},
+    }
+  }
+
+  learning(at: number, learningMs: number): boolean {
+    return at - this.state.firstSeen < learningMs
+  }
+
+  /**
+   * Record one request and return the anomalies it reveals (none while learning). Each kind is
+   * raised at most once per window (rate, volume, probing) or hour (off-hours); a new destination
+   * once per destination.
+   */
+  observe(o: Observation, windowMs: number, learningMs: number, t: Thresholds): Anomaly[] {
+    const s = this.state
+    const learning = this.learning(o.at, learningMs)
+    const index = Math.floor(o.at / windowMs)
+    if (index !== s.window.index) this.#closeWindow(index, windowMs)
+    const hour = new Date(o.at).getUTCHours()
+    const found: Anomaly[] = []
+    const raise = (kind: AnomalyKind, baseline: unknown, observed: unknown): void => {
+      found.push({ kind, workload: this.workload, at: new Date(o.at).toISOString(), evidence: { baseline, observed } })
+    }
+
+    if (!learning) {
+      if (!o.denied && !s.destinations.includes(o.destination)) {
+        raise('new-destination', { destinations: s.destinations.slice(0, 20) }, { destination: o.destination })
+      }
+      const deniedShare = s.requests === 0 ? 0 : s.denied / s.requests
+      if (o.denied && deniedShare < t.probingShare && this.#once('probing', index)) {
+        raise('probing', { denied_share: round(deniedShare) }, { denied: o.destination })
+      }
+      const total = s.hours.reduce((a, b) => a + b, 0)
+      const hourShare = total === 0 ? 0 : s.hours[hour]! / total
+      if (total > 0 && hourShare < t.offHoursShare && this.#once('off-hours', Math.floor(o.at / 3_600_000))) {
+        raise('off-hours', { share_of_activity_at_this_hour: round(hourShare), active_hours_utc: s.hours.map((n, h) => (n / total >= t.offHoursShare ? h : -1)).filter((h) => h >= 0) }, { hour_utc: hour })
+      }
+    }
+
+    s.window.requests++
+    s.window.bytesUp += o.bytesUp
+    if (!learning) {
+      const byHour = s.rateByHour[hour]!
+      const reference = byHour.n >= 3 ? byHour : s.rate
+      if (!s.window.flagged.includes('rate') && exceeds(reference, s.window.requests, t, t.minRequests)) {
+        s.window.flagged.push('rate')
+        raise('rate', { mean_per_window: round(reference.mean), stddev: round(Math.sqrt(reference.variance)), window_s: windowMs / 1000 }, { requests_in_window: s.window.requests })
+      }
+      if (!s.window.flagged.includes('volume') && exceeds(s.volume, s.window.bytesUp, t, t.minBytes)) {
+        s.window.flagged.push('volume')
+        raise('volume', { mean_bytes_up_per_window: Math.round(s.volume.mean), stddev: Math.round(Math.sqrt(s.volume.variance)) }, { bytes_up_in_window: s.window.bytesUp })
+      }
+    }
+
+    // Learn: every request counts toward hours, destinations and the denial share, so normal
+    // traffic keeps the baseline current; anomalous windows are left out of the rate statistics.
+    s.requests++
+    if (o.denied) s.denied++
+    else if (!s.destinations.includes(o.destination) && s.destinations.length < 1000) s.destinations.push(o.destination)
+    s.hours[hour]!++
+    return found
+  }
+
+  #closeWindow(next: number, windowMs: number): void {
+    const w = this.state.window
+    if (w.index >= 0 && w.requests > 0 && w.flagged.length === 0) {
+      update(this.state.rate, w.requests)
+      update(this.state.volume, w.bytesUp)
+      update(this.state.rateByHour[new Date(w.index * windowMs).getUTCHours()]!, w.requests)
+    }
+    this.state.window = { index: next, requests: 0, bytesUp: 0, flagged: [] }
+  }
+
+  #once(kind: AnomalyKind, slot: number): boolean {
+    if (this.state.lastAlert[kind] === slot) return false
+    this.state.lastAlert[kind] = slot
+    return true
+  }
+}
+
+function round(x: number): number {
+  return Math.round(x * 1000) / 1000
+}

@@ -1,0 +1,43 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import type { AuditRecord } from './audit.js'
+
+/**
+ * Prometheus metrics, served at /metrics on the admin listener. Label values come only from
+ * policy (route and credential names), the fixed decision and reason strings, and workload names
+ * (which an admin or the sidecar configuration chose): never a host or path the agent made up, so
+ * the label sets stay bounded.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly requests = new Counter({ name: 'sidekey_requests_total', help: 'Requests, tunnels and upgrades by workload, route and decision', labelNames: ['workload', 'route', 'decision', 'event'], registers: [this.registry] })
+  readonly duration = new Histogram({
+    name: 'sidekey_request_duration_seconds',
+    help: 'Time spent per stage: decision, credential, upstream (to response headers) and total',
+    labelNames: ['stage'],
+    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+    registers: [this.registry],
+  })
+  readonly credentials = new Counter({ name: 'sidekey_credentials_total', help: 'Credentials obtained by credential name and source (env, file, cache, fetch)', labelNames: ['credential', 'source'], registers: [this.registry] })
+  readonly credentialFailures = new Counter({ name: 'sidekey_credential_failures_total', help: 'Requests refused because their credential could not be obtained', labelNames: ['credential'], registers: [this.registry] })
+  readonly bytes = new Counter({ name: 'sidekey_bytes_total', help: 'Body bytes by workload and direction (up: to the upstream, down: to the agent)', labelNames: ['workload', 'direction'], registers: [this.registry] })
+  readonly anomalies = new Counter({ name: 'sidekey_anomalies_total', help: 'Anomalies detected by workload and kind', labelNames: ['workload', 'kind'], registers: [this.registry] })
+  readonly quarantined = new Gauge({ name: 'sidekey_quarantined_workloads', help: 'Workloads currently quarantined', registers: [this.registry] })
+  readonly throttled = new Gauge({ name: 'sidekey_throttled_workloads', help: 'Workloads currently throttled', registers: [this.registry] })
+  readonly alertFailures = new Counter({ name: 'sidekey_alert_delivery_failures_total', help: 'Webhook alert deliveries that failed after every retry', registers: [this.registry] })
+
+  /** Count one finished request, tunnel or upgrade from its audit line. */
+  observe(a: AuditRecord): void {
+    const workload = a.workload ?? 'anonymous'
+    this.requests.inc({ workload, route: a.route ?? 'none', decision: a.decision, event: a.event })
+    if (a.decision_ms !== null) this.duration.observe({ stage: 'decision' }, a.decision_ms / 1000)
+    if (a.credential_ms !== null) this.duration.observe({ stage: 'credential' }, a.credential_ms / 1000)
+    if (a.upstream_ms !== null) this.duration.observe({ stage: 'upstream' }, a.upstream_ms / 1000)
+    this.duration.observe({ stage: 'total' }, a.total_ms / 1000)
+    if (a.credential !== null) {
+      if (a.credential_source !== null) this.credentials.inc({ credential: a.credential, source: a.credential_source })
+      else if (a.error === 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE') this.credentialFailures.inc({ credential: a.credential })
+    }
+    if (a.bytes_up > 0) this.bytes.inc({ workload, direction: 'up' }, a.bytes_up)
+    if (a.bytes_down > 0) this.bytes.inc({ workload, direction: 'down' }, a.bytes_down)
+  }
+}

@@ -1,0 +1,159 @@
+import { readFile, rename, writeFile } from 'node:fs/promises'
+import type { Logger } from 'pino'
+import type { Throttle } from '../guard/throttle.js'
+import type { PolicyStore } from '../policy/store.js'
+import type { StateStore } from '../state/store.js'
+import type { AlertSender } from './alerts.js'
+import type { AuditRecord } from './audit.js'
+import { Baseline, type Anomaly, type BaselineState } from './baseline.js'
+import type { Metrics } from './metrics.js'
+
+/** How often baselines are written to disk (and at shutdown). */
+const SAVE_EVERY_MS = 30_000
+
+/** What the monitor needs. `now` is replaceable so tests can drive hours of traffic quickly. */
+export interface MonitorDeps {
+  readonly policy: PolicyStore
+  readonly state: StateStore
+  readonly throttle: Throttle
+  readonly metrics: Metrics
+  readonly alerts: AlertSender
+  readonly log: Logger
+  /** File the baselines persist to, or null to keep them in memory only. */
+  readonly file: string | null
+  readonly now?: () => number
+}
+
+/**
+ * Continuous monitoring with automated response. Every finished request (its audit line) feeds
+ * the workload's baseline; each anomaly becomes one structured security event in the log, a
+ * metric, a webhook alert, and the response policy names for its kind: alert only, throttle the
+ * workload, or quarantine it until an admin releases it.
+ */
+export class Monitor {
+  readonly #baselines = new Map<string, Baseline>()
+  readonly #now: () => number
+  #timer: NodeJS.Timeout | null = null
+  #dirty = false
+
+  constructor(private readonly deps: MonitorDeps) {
+    this.#now = deps.now ?? Date.now
+  }
+
+  /** Load persisted baselines and start saving them periodically. */
+  async start(): Promise<void> {
+    if (this.deps.file !== null) {
+      try {
+        const saved = JSON.parse(await readFile(this.deps.file, 'utf8')) as Record<string, BaselineState>
+        for (const [workload, state] of Object.entries(saved)) this.#baselines.set(workload, new Baseline(workload, state))
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') this.deps.log.warn({ event: 'baselines_unreadable', err: (err as Error).message }, 'baselines file unreadable; learning again')
+      }
+      this.#timer = setInterval(() => void this.save(), SAVE_EVERY_MS)
+      this.#timer.unref()
+    }
+    this.deps.metrics.quarantined.set(this.deps.state.listQuarantined().length)
+  }
+
+  /** Feed one finished request, tunnel or upgrade. Never throws, never waits. */
+  observe(a: AuditRecord): void {
+    this.deps.metrics.observe(a)
+    // A CONNECT that was intercepted is counted through the requests inside it.
+    if (a.event === 'tunnel' && a.decision === 'intercept') return
+    // Refusals by the guards themselves are not behaviour to learn from.
+    if (a.reason === 'quarantined' || a.reason === 'throttled' || a.reason === 'invalid-run-token') return
+    if (a.host === null) return
+    const workload = a.workload ?? 'anonymous'
+    const at = this.#now()
+    let baseline = this.#baselines.get(workload)
+    if (baseline === undefined) {
+      baseline = new Baseline(workload, undefined, at)
+      this.#baselines.set(workload, baseline)
+    }
+    const settings = this.deps.policy.current.monitoring
+    const anomalies = baseline.observe(
+      { at, destination: `${a.host}:${a.port}${a.route ? ` (${a.route})` : ''}`, denied: a.decision === 'deny', bytesUp: a.bytes_up },
+      settings.windowMs,
+      settings.learningMs,
+      settings.thresholds,
+    )
+    this.#dirty = true
+    for (const anomaly of anomalies) void this.#respond(anomaly)
+  }
+
+  async #respond(anomaly: Anomaly): Promise<void> {
+    const settings = this.deps.policy.current.monitoring
+    const response = settings.responses[anomaly.kind]
+    const event = { event: 'security_event', type: 'anomaly', ...anomaly, response }
+    this.deps.log.warn(event, `anomaly: ${anomaly.kind} for workload ${anomaly.workload}`)
+    this.deps.metrics.anomalies.inc({ workload: anomaly.workload, kind: anomaly.kind })
+    this.deps.alerts.send(event, settings.webhook)
+    if (response === 'throttle') {
+      this.deps.throttle.limit(anomaly.workload, settings.throttle.rps, settings.throttle.burst, this.#now() + settings.throttle.durationMs)
+      this.deps.metrics.throttled.set(this.deps.throttle.list().length)
+    } else if (response === 'quarantine') {
+      await this.quarantine(anomaly.workload, `anomaly: ${anomaly.kind}`, `anomaly:${anomaly.kind}`)
+    }
+  }
+
+  /**
+   * Quarantine a workload now: every request it makes is refused (403 quarantined) until an admin
+   * releases it. Also the entry point for events that need no baseline.
+   */
+  async quarantine(workload: string, reason: string, by: string): Promise<void> {
+    if (this.deps.state.quarantined(workload) !== undefined) return
+    await this.deps.state.quarantine({ workload, reason, by, since: new Date(this.#now()).toISOString() })
+    this.deps.metrics.quarantined.set(this.deps.state.listQuarantined().length)
+    const event = { event: 'security_event', type: 'quarantine', workload, reason, by }
+    this.deps.log.warn(event, `workload ${workload} quarantined`)
+    this.deps.alerts.send(event, this.deps.policy.current.monitoring.webhook)
+  }
+
+  /** Lift a quarantine and any throttle. */
+  async release(workload: string, by: string): Promise<boolean> {
+    const released = await this.deps.state.release(workload)
+    const unthrottled = this.deps.throttle.release(workload)
+    this.deps.metrics.quarantined.set(this.deps.state.listQuarantined().length)
+    this.deps.metrics.throttled.set(this.deps.throttle.list().length)
+    if (released || unthrottled) this.deps.log.info({ event: 'security_event', type: 'release', workload, by }, `workload ${workload} released`)
+    return released || unthrottled
+  }
+
+  /** Workloads with their state, for the admin API and the CLI. */
+  workloads(): { workload: string; learning: boolean; requests: number; destinations: number; quarantined: unknown; throttled: unknown }[] {
+    const settings = this.deps.policy.current.monitoring
+    const at = this.#now()
+    const names = new Set([...this.#baselines.keys(), ...this.deps.state.listQuarantined().map((q) => q.workload)])
+    return [...names].sort().map((workload) => {
+      const b = this.#baselines.get(workload)
+      return {
+        workload,
+        learning: b?.learning(at, settings.learningMs) ?? true,
+        requests: b?.state.requests ?? 0,
+        destinations: b?.state.destinations.length ?? 0,
+        quarantined: this.deps.state.quarantined(workload) ?? null,
+        throttled: this.deps.throttle.list().find((x) => x.workload === workload) ?? null,
+      }
+    })
+  }
+
+  /** Write baselines to disk (atomically: a temporary file renamed over the old one). */
+  async save(): Promise<void> {
+    if (this.deps.file === null || !this.#dirty) return
+    this.#dirty = false
+    const data = Object.fromEntries([...this.#baselines].map(([w, b]) => [w, b.state]))
+    const tmp = `${this.deps.file}.${process.pid}.tmp`
+    try {
+      await writeFile(tmp, JSON.stringify(data), { mode: 0o600 })
+      await rename(tmp, this.deps.file)
+    } catch (err) {
+      this.deps.log.warn({ event: 'baselines_save_failed', err: (err as Error).message }, 'cannot save baselines')
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#timer !== null) clearInterval(this.#timer)
+    this.deps.alerts.stop()
+    await this.save()
+  }
+}
