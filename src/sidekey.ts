@@ -101,6 +101,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   })
 
   let ready = false
+  let closing: Promise<void> | null = null
   let proxyAddress: string | null = null
   const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor })
   await listen(proxy, config.listen.host, config.listen.port)
@@ -127,16 +128,22 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     monitor,
     metrics,
     log,
-    async close() {
-      ready = false
-      policy.close()
-      upgrades.close()
-      closeTunnels()
-      await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner)])
-      await pools.close()
-      await credentials.close()
-      await monitor.close()
+    // Idempotent: a second call waits for the first instead of closing twice.
+    close() {
+      closing ??= shutdown()
+      return closing
     },
+  }
+
+  async function shutdown(): Promise<void> {
+    ready = false
+    policy.close()
+    upgrades.close()
+    closeTunnels()
+    await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner)])
+    await pools.close()
+    await credentials.close()
+    await monitor.close()
   }
 }
 

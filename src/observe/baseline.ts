@@ -144,9 +144,11 @@ export class Baseline {
       if (o.denied && deniedShare < t.probingShare && this.#once('probing', index)) {
         raise('probing', { denied_share: round(deniedShare) }, { denied: o.destination })
       }
+      // Working hours are only known once a whole day has been seen; before that every new hour
+      // would look unusual.
       const total = s.hours.reduce((a, b) => a + b, 0)
       const hourShare = total === 0 ? 0 : s.hours[hour]! / total
-      if (total > 0 && hourShare < t.offHoursShare && this.#once('off-hours', Math.floor(o.at / 3_600_000))) {
+      if (o.at - s.firstSeen >= 86_400_000 && total > 0 && hourShare < t.offHoursShare && this.#once('off-hours', Math.floor(o.at / 3_600_000))) {
         raise('off-hours', { share_of_activity_at_this_hour: round(hourShare), active_hours_utc: s.hours.map((n, h) => (n / total >= t.offHoursShare ? h : -1)).filter((h) => h >= 0) }, { hour_utc: hour })
       }
     }

@@ -32,14 +32,14 @@ export interface TestSidekey extends RunningSidekey {
 export async function startTestSidekey(
   t: Test,
   policy: string,
-  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean } = {},
+  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string } = {},
 ): Promise<TestSidekey> {
   process.env.TEST_OPENAI_KEY = SECRETS.OPENAI
   process.env.TEST_GITHUB_TOKEN = SECRETS.GITHUB
   process.env.TEST_QUERY_KEY = SECRETS.QUERY
-  const dir = await mkdtemp(join(tmpdir(), 'sidekey-test-'))
+  const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sidekey-test-')))
   const policyDir = join(dir, 'policies')
-  await import('node:fs/promises').then((fs) => fs.mkdir(policyDir))
+  await import('node:fs/promises').then((fs) => fs.mkdir(policyDir, { recursive: true }))
   await writeFile(join(policyDir, 'policy.yaml'), policy)
   await writeFile(join(dir, 'secret.txt'), `${SECRETS.FILE}\n`)
   const config: Config = {
@@ -56,7 +56,7 @@ export async function startTestSidekey(
     watchPolicy: options.watchPolicy ?? false,
   }
   const sink = new LogSink()
-  const sidekey = await startSidekey(config, { logger: sink.logger() })
+  const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}) })
   t.teardown(() => sidekey.close())
   return {
     ...sidekey,
