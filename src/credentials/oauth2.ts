@@ -22,8 +22,9 @@ function commonForm(s: TokenRequestSettings): Record<string, string> {
   return form
 }
 
-function cacheKey(kind: string, name: string, fingerprint: string, workload: string | null, s: TokenRequestSettings): string {
-  return `${kind}|${name}|${fingerprint}|${workload ?? ''}|${s.scopes.join(' ')}|${s.audience ?? ''}|${s.resource ?? ''}`
+/** The cache key prefix of a provider (everything but the workload), built once. */
+function keyPrefix(kind: string, name: string, fingerprint: string, s: TokenRequestSettings): string {
+  return `${kind}|${name}|${fingerprint}|${s.scopes.join(' ')}|${s.audience ?? ''}|${s.resource ?? ''}|`
 }
 
 /**
@@ -32,23 +33,26 @@ function cacheKey(kind: string, name: string, fingerprint: string, workload: str
  */
 export class ClientCredentialsProvider implements CredentialProvider {
   readonly type = 'oauth2-client-credentials'
+  readonly #prefix: string
 
   constructor(
     readonly name: string,
     private readonly endpoint: TokenEndpoint,
     readonly settings: TokenRequestSettings,
     private readonly cache: TokenCache,
-    private readonly fingerprint: string,
-  ) {}
+    fingerprint: string,
+  ) {
+    this.#prefix = keyPrefix('cc', name, fingerprint, settings)
+  }
 
   async obtain(workload: string | null): Promise<ObtainedCredential> {
-    const key = cacheKey('cc', this.name, this.fingerprint, workload, this.settings)
+    const key = this.#prefix + (workload ?? '')
     const token = await this.cache.get(key, () => this.endpoint.requestToken({ grant_type: 'client_credentials', ...commonForm(this.settings) }), this.settings.refreshAt)
     return { secret: token.value, source: token.source }
   }
 
   invalidate(workload: string | null, secret: string): void {
-    this.cache.invalidate(cacheKey('cc', this.name, this.fingerprint, workload, this.settings), secret)
+    this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
   }
 }
 
@@ -71,23 +75,26 @@ export interface ExchangeSettings extends TokenRequestSettings {
  */
 export class TokenExchangeProvider implements CredentialProvider {
   readonly type = 'oauth2-token-exchange'
+  readonly #prefix: string
 
   constructor(
     readonly name: string,
     private readonly endpoint: TokenEndpoint,
     readonly settings: ExchangeSettings,
     private readonly cache: TokenCache,
-    private readonly fingerprint: string,
-  ) {}
+    fingerprint: string,
+  ) {
+    this.#prefix = keyPrefix('tx', name, fingerprint, settings)
+  }
 
   async obtain(workload: string | null): Promise<ObtainedCredential> {
-    const key = cacheKey('tx', this.name, this.fingerprint, workload, this.settings)
+    const key = this.#prefix + (workload ?? '')
     const token = await this.cache.get(key, () => this.#exchange(workload), this.settings.refreshAt)
     return { secret: token.value, source: token.source }
   }
 
   invalidate(workload: string | null, secret: string): void {
-    this.cache.invalidate(cacheKey('tx', this.name, this.fingerprint, workload, this.settings), secret)
+    this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
   }
 
   async #exchange(workload: string | null) {
