@@ -44,6 +44,9 @@ routes:
     ['NUL in a header value', `GET ${target}/v1/x HTTP/1.1\r\nHost: api.test\r\nX-A: a\0b\r\n\r\n`, /^HTTP\/1\.1 400 /, /x-sidekey-error: SIDEKEY_ERR_/],
     ['two Content-Length values', `POST ${target}/v1/x HTTP/1.1\r\nHost: api.test\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab`, /^HTTP\/1\.1 400 /, /x-sidekey-error: SIDEKEY_ERR_/],
     ['not HTTP at all', 'SSH-2.0-OpenSSH_9.0\r\n\r\n', /^HTTP\/1\.1 400 /, /x-sidekey-error: SIDEKEY_ERR_BAD_REQUEST/],
+    // http-proxy (used only to relay upgraded connections) mishandles Content-Length; Node's
+    // strict parser refuses the ambiguous upgrade request before http-proxy ever sees it.
+    ['upgrade with Content-Length and Transfer-Encoding', `GET ${target}/v1/ws HTTP/1.1\r\nHost: api.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n`, /^HTTP\/1\.1 400 /, /SIDEKEY_ERR_BAD_REQUEST/],
     ['huge URL', `GET ${target}/v1/${'a'.repeat(40000)} HTTP/1.1\r\nHost: api.test\r\n\r\n`, /^HTTP\/1\.1 431 /, /SIDEKEY_ERR_HEADERS_TOO_LARGE/],
   ]
   for (const [name, request, status, code] of cases) {

@@ -1,17 +1,16 @@
 import { spawn } from 'node:child_process'
-import { readFile } from 'node:fs/promises'
 import { constants } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { pino } from 'pino'
 import { request } from 'undici'
-import { ADMIN_TOKEN_FILE } from '../admin/token.js'
 import { CA_FILES } from '../ca/authority.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { createLogger } from '../observe/logger.js'
 import { startSidekey, type RunningSidekey } from '../sidekey.js'
 import { parse } from './args.js'
+import { adminCall, adminUrl } from './admin-client.js'
 import { trustEnv } from './ca.js'
 import { START_FLAGS } from './start.js'
 
@@ -92,32 +91,26 @@ interface Session {
 
 /** Register a run token with a sidekey already running at the configured admin address. */
 async function attach(config: Config, workload: string): Promise<Session | null> {
-  const admin = `http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${config.admin.port}`
   let ready: { proxy?: string }
   try {
-    const res = await request(`${admin}/readyz`, { headersTimeout: 1000, bodyTimeout: 1000 })
+    const res = await request(`${adminUrl(config)}/readyz`, { headersTimeout: 1000, bodyTimeout: 1000 })
     ready = (await res.body.json()) as { proxy?: string }
     if (res.statusCode !== 200 || typeof ready.proxy !== 'string') return null
   } catch {
     return null
   }
-  let adminToken: string
-  try {
-    adminToken = (await readFile(join(config.certsDir, ADMIN_TOKEN_FILE), 'utf8')).trim()
-  } catch (cause) {
-    throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey is running at ${admin} but ${join(config.certsDir, ADMIN_TOKEN_FILE)} cannot be read; pass --certs`, { cause })
+  const minted = await adminCall(config, 'POST', '/v1/run-tokens', { workload })
+  if (minted.status !== 201) {
+    throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey refused the run token: ${(minted.body.error as { message?: string } | undefined)?.message ?? minted.status}`)
   }
-  const auth = { authorization: `Bearer ${adminToken}` }
-  const minted = await request(`${admin}/v1/run-tokens`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: JSON.stringify({ workload }) })
-  const body = (await minted.body.json()) as { id: string; token: string; error?: { message: string } }
-  if (minted.statusCode !== 201) throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey refused the run token: ${body.error?.message ?? minted.statusCode}`)
-  const routes = (await (await request(`${admin}/v1/routes`)).body.json()) as { secret_env?: string[] }
+  const { id, token } = minted.body as { id: string; token: string }
+  const routes = await adminCall(config, 'GET', '/v1/routes')
   return {
     proxy: ready.proxy!,
-    token: body.token,
-    secretEnvNames: routes.secret_env ?? [],
+    token,
+    secretEnvNames: (routes.body.secret_env as string[] | undefined) ?? [],
     async end() {
-      await request(`${admin}/v1/run-tokens/${body.id}`, { method: 'DELETE', headers: auth }).then((r) => r.body.dump(), () => undefined)
+      await adminCall(config, 'DELETE', `/v1/run-tokens/${id}`).catch(() => undefined)
     },
   }
 }
