@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_ROUTE_DENIED: { status: 403, meaning: 'A route matched and its action is deny.' },
   SIDEKEY_ERR_WORKLOAD_NOT_ALLOWED: { status: 403, meaning: 'A route matches the destination but not this workload.' },
   SIDEKEY_ERR_HOST_MISMATCH: { status: 421, meaning: 'The Host header (or TLS SNI) disagrees with the CONNECT authority.' },
+  SIDEKEY_ERR_SECRET_DETECTED: { status: 403, meaning: 'The request carries a secret that sidekey manages (exfiltration); it is refused and the workload quarantined.' },
   SIDEKEY_ERR_QUARANTINED: { status: 403, meaning: 'The workload is quarantined (an anomaly or an admin) until an admin releases it.' },
   SIDEKEY_ERR_THROTTLED: { status: 429, meaning: 'The workload is throttled after an anomaly; Retry-After says when to try again.' },
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },

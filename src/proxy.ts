@@ -23,6 +23,7 @@ import { parseAuthority } from './policy/host.js'
 import { applyReportOnly, decideConnect, decideRequest, type Decision } from './policy/decide.js'
 import type { PolicyStore } from './policy/store.js'
 import type { Throttle } from './guard/throttle.js'
+import { detected, type SecretScanner } from './guard/secret-scan.js'
 import type { StateStore } from './state/store.js'
 
 /**
@@ -48,6 +49,8 @@ export interface ProxyContext {
   /** Quarantined workloads. */
   readonly state: StateStore
   readonly throttle: Throttle
+  /** Every secret sidekey holds, to catch an agent sending one out. */
+  readonly scanner: SecretScanner
   /** Called with every finished audit record (metrics, baselines). Must not throw or wait. */
   readonly observe: (record: AuditRecord) => void
 }
@@ -101,6 +104,8 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   audit.workload = caller.workload
   audit.identity = caller.via
   guardCaller(ctx, caller)
+  // An agent sending a secret sidekey holds is exfiltrating it, wherever it sends it.
+  if (ctx.scanner.foundInRequest(target.path, req.rawHeaders)) throw detected()
 
   // decide
   const decidedAt = performance.now()
@@ -122,6 +127,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
     try {
       const obtained = await route.credential.obtain(caller.workload)
       secret = obtained.secret
+      ctx.scanner.add(secret)
       audit.credential_source = obtained.source
     } finally {
       audit.credential_ms = performance.now() - obtainedAt
@@ -196,7 +202,7 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     const { target, to, outgoing } = prepared
     // forward
     try {
-      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers }, req, res, result)
+      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilter: ctx.scanner.size > 0 ? ctx.scanner.bodyFilter() : null }, req, res, result)
     } finally {
       invalidateOn401(result.status, prepared)
     }

@@ -23,6 +23,7 @@ import { AlertSender } from './observe/alerts.js'
 import { Metrics } from './observe/metrics.js'
 import { Monitor } from './observe/monitor.js'
 import { MemoryStore } from './state/store.js'
+import { SecretScanner } from './guard/secret-scan.js'
 
 /** A running sidekey: its addresses and parts, and how to stop it. */
 export interface RunningSidekey {
@@ -82,6 +83,17 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const state = new MemoryStore()
   const throttle = new Throttle(now)
   const metrics = new Metrics()
+  const scanner = new SecretScanner()
+  // Know every static secret before the first request, so one the agent somehow learned is caught
+  // even before sidekey has injected it; again after each reload.
+  const learnSecrets = async (): Promise<void> => {
+    for (const provider of policy.current.credentials.values()) {
+      if (provider.type !== 'static') continue
+      await provider.obtain(null).then((c) => scanner.add(c.secret), () => undefined)
+    }
+  }
+  await learnSecrets()
+  policy.onReload(() => void learnSecrets())
   const alerts = new AlertSender(log, () => metrics.alertFailures.inc())
   const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now })
   await monitor.start()
@@ -97,6 +109,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     upstreamCa,
     state,
     throttle,
+    scanner,
     observe: (record) => monitor.observe(record),
   })
 

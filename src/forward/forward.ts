@@ -17,6 +17,8 @@ export interface ForwardPlan {
   readonly path: string
   /** Raw headers (name, value, ...), hop-by-hop removed, credential injected, no Host. */
   readonly headers: string[]
+  /** Inspects the request body on its way up (outbound secret detection); its error aborts the request. */
+  readonly bodyFilter?: Transform | null
 }
 
 /** What the forward did, for the audit line. */
@@ -38,7 +40,18 @@ export interface ForwardResult {
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
-    const body = hasBody ? req.pipe(counter((n) => (result.bytesUp += n))) : null
+    let body: Transform | null = null
+    if (hasBody) {
+      body = counter((n) => (result.bytesUp += n))
+      const filter = plan.bodyFilter ?? null
+      if (filter !== null) {
+        // pipe() does not pass errors on: a detection must fail the body undici is reading.
+        filter.once('error', (err) => body!.destroy(err))
+        req.pipe(filter).pipe(body)
+      } else {
+        req.pipe(body)
+      }
+    }
     const defaultPort = plan.scheme === 'https' ? 443 : 80
     const hostHeader = plan.port === defaultPort ? plan.host : `${plan.host.includes(':') ? `[${plan.host}]` : plan.host}:${plan.port}`
     const started = performance.now()

@@ -58,6 +58,16 @@ export class Monitor {
   /** Feed one finished request, tunnel or upgrade. Never throws, never waits. */
   observe(a: AuditRecord): void {
     this.deps.metrics.observe(a)
+    // Needs no baseline: an agent sending a secret it should never have held is quarantined now.
+    if (a.error === 'SIDEKEY_ERR_SECRET_DETECTED') {
+      const workload = a.workload ?? 'anonymous'
+      this.deps.metrics.anomalies.inc({ workload, kind: 'secret-detected' })
+      const event = { event: 'security_event', type: 'secret_detected', workload, host: a.host, port: a.port, path: a.path, request: a.id }
+      this.deps.log.warn(event, `outbound secret detected from workload ${workload}`)
+      this.deps.alerts.send(event, this.deps.policy.current.monitoring.webhook)
+      void this.quarantine(workload, 'outbound secret detected', 'secret-detection')
+      return
+    }
     // A CONNECT that was intercepted is counted through the requests inside it.
     if (a.event === 'tunnel' && a.decision === 'intercept') return
     // Refusals by the guards themselves are not behaviour to learn from.

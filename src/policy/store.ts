@@ -18,6 +18,7 @@ export class PolicyStore {
   #watcher: FSWatcher | null = null
   #timer: NodeJS.Timeout | null = null
   #reloading: Promise<boolean> | null = null
+  readonly #listeners: (() => void)[] = []
 
   private constructor(
     readonly path: string,
@@ -51,6 +52,7 @@ export class PolicyStore {
     try {
       const next = await loadPolicyPath(this.path, this.runtime)
       this.#current = next
+      for (const listener of this.#listeners) listener()
       this.log.info({ event: 'policy_reloaded', routes: next.routes.length, files: next.files.length }, 'policy reloaded')
       return true
     } catch (e) {
@@ -58,6 +60,11 @@ export class PolicyStore {
       this.log.error({ event: 'policy_reload_refused', problems }, 'policy reload refused; the previous policy stays in force')
       return false
     }
+  }
+
+  /** Call `listener` after every reload that put a new policy in force. */
+  onReload(listener: () => void): void {
+    this.#listeners.push(listener)
   }
 
   /** Reload when a file under the policy path changes. */
