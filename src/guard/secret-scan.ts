@@ -18,6 +18,8 @@ export class SecretScanner {
   /** Secret value -> the needles (forms) it is searched as. Insertion order is age. */
   readonly #secrets = new Map<string, Buffer[]>()
   #needles: Buffer[] = []
+  /** The same needles as strings, for URL and header checks (built once, not per request). */
+  #texts: string[] = []
   #longest = 0
 
   /** Remember a secret (idempotent). */
@@ -28,6 +30,7 @@ export class SecretScanner {
     this.#secrets.set(secret, [...forms].map((f) => Buffer.from(f)))
     if (this.#secrets.size > MAX_SECRETS) this.#secrets.delete(this.#secrets.keys().next().value as string)
     this.#needles = [...this.#secrets.values()].flat()
+    this.#texts = this.#needles.map((n) => n.toString())
     this.#longest = Math.max(0, ...this.#needles.map((n) => n.length))
   }
 
@@ -38,7 +41,7 @@ export class SecretScanner {
   /** True when `text` holds any known secret in any of its forms. */
   foundIn(text: string): boolean {
     if (this.#needles.length === 0 || text.length < MIN_SECRET_LENGTH) return false
-    for (const needle of this.#needles) if (text.includes(needle.toString())) return true
+    for (const needle of this.#texts) if (text.includes(needle)) return true
     return false
   }
 
