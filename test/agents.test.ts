@@ -108,6 +108,14 @@ routes:
     t.match(r.stdout, /"object":"list"/)
   })
 
+  t.test('Python (standard library urllib): proxy and trust bundle from the environment', async (t) => {
+    const script = "import urllib.request; print(urllib.request.urlopen('https://api.openai.com/v1/models', timeout=10).read().decode())"
+    const r = await sidekeyRun([...args, '--', 'python3', '-c', script], env)
+    t.equal(r.code, 0, 'python succeeded', { stderr: r.stderr })
+    t.match(r.stdout, /"object":"list"/)
+    t.equal(api.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)
+  })
+
   t.test('a destination outside policy is refused for the agent', async (t) => {
     const r = await sidekeyRun([...args, '--', 'curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10', 'http://example.com/'], env)
     t.equal(r.stdout.trim(), '403')
