@@ -86,24 +86,24 @@ routes:
   }
   const anomalies = () => sk.sink.lines.filter((l) => l.event === 'security_event' && l.type === 'anomaly') as { kind: string; workload: string; evidence: { baseline: unknown; observed: unknown }; response: string }[]
 
-  t.test('four hours of normal work (the first is learning) raise no anomaly', async (t) => {
+  t.test('five hours of normal work (the first is learning) raise no anomaly', async (t) => {
     const rnd = random(7)
     let requests = 0
-    for (let minute = 0; minute < 4 * 60; minute++) {
+    for (let minute = 0; minute < 5 * 60; minute++) {
       clock = DAY0 + minute * MINUTE + 1000
       const n = 4 + Math.floor(rnd() * 12) // 4..15 requests a minute
       const batch = Array.from({ length: n }, () => (rnd() < 0.7 ? call('crm.test', `/v1/contacts/${Math.floor(rnd() * 500)}`) : call('docs.test', '/guide')))
       const results = await Promise.all(batch)
       requests += results.filter((r) => r.status === 200).length
     }
-    t.ok(requests > 2000, `${requests} requests`)
+    t.ok(requests > 2800, `${requests} requests`)
     t.same(anomalies(), [], 'no false positive')
     const list = (await (await fetch(`${sk.adminUrl}/v1/workloads`)).json()) as { workloads: { workload: string; learning: boolean }[] }
     t.match(list.workloads, [{ workload: 'analyst', learning: false }])
   })
 
   t.test('a destination never used before', async (t) => {
-    clock = DAY0 + 4 * HOUR + 5 * MINUTE
+    clock = DAY0 + 5 * HOUR + 5 * MINUTE
     t.equal((await call('other.test', '/exfil')).status, 200, 'alert only: the request itself goes through')
     const a = anomalies().find((x) => x.kind === 'new-destination')
     t.match(a, { workload: 'analyst', response: 'alert', evidence: { observed: { destination: `other.test:${port} (other)` } } })
@@ -111,13 +111,13 @@ routes:
   })
 
   t.test('a denied request where there are usually none (probing)', async (t) => {
-    clock = DAY0 + 4 * HOUR + 6 * MINUTE
+    clock = DAY0 + 5 * HOUR + 6 * MINUTE
     t.equal((await call('forbidden.test', '/')).status, 403)
     t.match(anomalies().find((x) => x.kind === 'probing'), { workload: 'analyst', response: 'alert' })
   })
 
   t.test('a burst far above the usual rate for the hour is throttled', async (t) => {
-    clock = DAY0 + 4 * HOUR + 7 * MINUTE
+    clock = DAY0 + 5 * HOUR + 7 * MINUTE
     const results = []
     for (let i = 0; i < 80; i++) results.push(await call('crm.test', `/v1/contacts/${i}`))
     const a = anomalies().find((x) => x.kind === 'rate')
@@ -134,7 +134,7 @@ routes:
   })
 
   t.test('an upload far above the usual volume quarantines the workload on every request', async (t) => {
-    clock = DAY0 + 4 * HOUR + 10 * MINUTE
+    clock = DAY0 + 5 * HOUR + 10 * MINUTE
     const big = Buffer.alloc(700_000, 'x')
     await call('crm.test', '/v1/upload', { method: 'POST', body: big })
     await call('crm.test', '/v1/upload', { method: 'POST', body: big })
