@@ -35,6 +35,14 @@ t.test('policy check', async (t) => {
   t.notMatch(bad.stderr, /at .*\.js:\d+/, 'no stack trace')
 })
 
+t.test('policy check warns about routes that can never match', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-cli-'))
+  await writeFile(join(dir, 'p.yaml'), 'version: v1\nroutes:\n  - { name: all, host: api.github.com }\n  - { name: no-delete, host: api.github.com, methods: [DELETE], action: deny }\n')
+  const r = await sidekey(['policy', 'check', dir])
+  t.equal(r.code, 0, 'a warning is not an error')
+  t.match(r.stderr, /p\.yaml:4: warning: route "no-delete" is never reached: route "all" \(.*p\.yaml:3\) comes first/)
+})
+
 t.test('ca init and ca show', async (t) => {
   const certs = join(await mkdtemp(join(tmpdir(), 'sidekey-cli-')), 'certs')
   const init = await sidekey(['ca', 'init', '--certs', certs])

@@ -1,9 +1,13 @@
 import { DEFAULTS } from '../config.js'
 import { formatProblem, PolicyInvalidError } from '../errors.js'
 import { loadPolicyPath } from '../policy/load.js'
+import { shadowedRoutes } from '../policy/lint.js'
 import { parse } from './args.js'
 
-/** `sidekey policy check [DIR]`: validate offline; exit 1 listing every problem with file and line. */
+/**
+ * `sidekey policy check [DIR]`: validate offline; exit 1 listing every problem with file and line.
+ * Routes that can never match (shadowed by an earlier one) are warnings.
+ */
 export async function policy(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, [])
   if (positionals[0] !== 'check') {
@@ -13,6 +17,9 @@ export async function policy(argv: string[]): Promise<number> {
   const path = positionals[1] ?? process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath
   try {
     const loaded = await loadPolicyPath(path)
+    for (const { route, by } of shadowedRoutes(loaded)) {
+      console.error(`${route.file}:${route.line}: warning: route "${route.name}" is never reached: route "${by.name}" (${by.file}:${by.line}) comes first and matches everything it matches`)
+    }
     console.log(`ok: ${loaded.routes.length} route(s), ${loaded.credentials.size} credential(s) in ${loaded.files.length} file(s)`)
     return 0
   } catch (err) {

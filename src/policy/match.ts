@@ -33,6 +33,12 @@ export class HostMatcher implements Matcher<string> {
   explain(): string {
     return `host ${this.pattern}`
   }
+
+  /** True when every host `other` matches, this matches too. */
+  covers(other: HostMatcher): boolean {
+    if (!this.wildcard) return !other.wildcard && other.pattern === this.pattern
+    return other.wildcard ? `.${other.pattern.slice(2)}`.endsWith(this.#suffix) : other.pattern.endsWith(this.#suffix)
+  }
 }
 
 /** A set of ports, or any port. */
@@ -50,6 +56,10 @@ export class PortMatcher implements Matcher<number> {
   explain(): string {
     return this.#ports === null ? 'any port' : `port ${[...this.#ports].join('|')}`
   }
+
+  covers(other: PortMatcher): boolean {
+    return this.#ports === null || (other.#ports !== null && [...other.#ports].every((p) => this.#ports!.has(p)))
+  }
 }
 
 /** A set of methods (upper case), or any method. */
@@ -66,6 +76,10 @@ export class MethodMatcher implements Matcher<string> {
 
   explain(): string {
     return this.#methods === null ? 'any method' : `method ${[...this.#methods].join('|')}`
+  }
+
+  covers(other: MethodMatcher): boolean {
+    return this.#methods === null || (other.#methods !== null && [...other.#methods].every((m) => this.#methods!.has(m)))
   }
 }
 
@@ -88,6 +102,16 @@ export class PathMatcher implements Matcher<string> {
 
   explain(): string {
     return this.#globs === null ? 'any path' : `path ${this.#globs.join('|')}`
+  }
+
+  /**
+   * Conservative: true only when each of `other`'s globs is one of these, or lies under one of
+   * these that ends in `/**`. It may miss a cover; it never claims a false one.
+   */
+  covers(other: PathMatcher): boolean {
+    if (this.#globs === null) return true
+    if (other.#globs === null) return false
+    return other.#globs.every((g) => this.#globs!.some((mine) => mine === g || (mine.endsWith('/**') && g.startsWith(mine.slice(0, -2)))))
   }
 }
 
@@ -130,5 +154,12 @@ export class WorkloadMatcher implements Matcher<string | null> {
 
   explain(): string {
     return `workloads ${[...this.#names].join('|')}`
+  }
+
+  covers(other: WorkloadMatcher): boolean {
+    for (const name of other.#names) {
+      if (name === 'anonymous' ? !this.#names.has('anonymous') : !(this.#names.has('*') || this.#names.has(name))) return false
+    }
+    return true
   }
 }
