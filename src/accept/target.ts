@@ -9,6 +9,9 @@ import type { Tunnel } from './tunnel.js'
  */
 const SIMPLE_PATH = /^(?!.*\/\.\.?(?:[/?]|$))\/[!$&-;=?-[\]-~]*$/
 
+/** `http(s)://host[:port]` (lower case, no user info) and an optional origin-form rest. */
+const SIMPLE_ABSOLUTE = /^(https?):\/\/([a-z0-9.-]+(?::[0-9]{1,5})?)(\/.*)?$/
+
 /** Where a request is going, as sidekey will decide and forward it. */
 export interface RequestTarget extends Authority {
   readonly scheme: 'http' | 'https'
@@ -29,6 +32,17 @@ export function requestTarget(req: IncomingMessage, tunnel: Tunnel | null): Requ
   if (tunnel === null) {
     if (raw.startsWith('/')) {
       throw new SidekeyError('SIDEKEY_ERR_NOT_PROXY_REQUEST', 'this is the sidekey proxy port: send absolute-form requests (http://host/path) or CONNECT')
+    }
+    // Fast path: a canonical authority and a path the URL parser would not change.
+    const simple = SIMPLE_ABSOLUTE.exec(raw)
+    if (simple !== null && (simple[3] === undefined || SIMPLE_PATH.test(simple[3]))) {
+      const scheme = simple[1] as 'http' | 'https'
+      const authority = parseAuthority(simple[2]!, scheme === 'https' ? 443 : 80)
+      if (authority !== null) {
+        const path = simple[3] ?? '/'
+        const q = path.indexOf('?')
+        return { ...authority, scheme, path, pathname: q < 0 ? path : path.slice(0, q) }
+      }
     }
     let url: URL
     try {

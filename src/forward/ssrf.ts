@@ -129,9 +129,19 @@ export async function resolveChecked(
   return { address: addresses[0]!, port: target.port }
 }
 
+/** Per route, the answers of its `addresses` list for addresses already checked. */
+const routeAnswers = new WeakMap<Route, Map<string, boolean>>()
+
 function routeNamesAddress(route: Route | null, address: string): boolean {
   if (route === null) return false
   if (route.literalAddress && route.host.pattern === address) return true
   if (route.addresses === null) return false
-  return route.addresses.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6')
+  let answers = routeAnswers.get(route)
+  if (answers === undefined) routeAnswers.set(route, (answers = new Map()))
+  let named = answers.get(address)
+  if (named === undefined) {
+    named = route.addresses.check(address, isIP(address) === 4 ? 'ipv4' : 'ipv6')
+    if (answers.size < 1024) answers.set(address, named)
+  }
+  return named
 }
