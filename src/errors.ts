@@ -22,6 +22,18 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_SECRET_DETECTED: { status: 403, meaning: 'The request carries a secret that sidekey manages (exfiltration); it is refused and the workload quarantined.' },
   SIDEKEY_ERR_QUARANTINED: { status: 403, meaning: 'The workload is quarantined (an anomaly or an admin) until an admin releases it.' },
   SIDEKEY_ERR_THROTTLED: { status: 429, meaning: 'The workload is throttled after an anomaly; Retry-After says when to try again.' },
+  SIDEKEY_ERR_OUTSIDE_TIME_WINDOW: { status: 403, meaning: "The route's time window (days, hours, time zone) does not include now." },
+  SIDEKEY_ERR_BODY_TOO_LARGE: { status: 413, meaning: "The request body is larger than the route's max_body_bytes (or than what sidekey buffers to inspect it)." },
+  SIDEKEY_ERR_CONDITION_FAILED: { status: 403, meaning: "A CEL condition of the route is false for this request; the condition is named." },
+  SIDEKEY_ERR_CONDITION_UNDECIDABLE: { status: 403, meaning: 'A CEL condition could not be evaluated (body not JSON, a field missing); refused, never guessed.' },
+  SIDEKEY_ERR_RATE_LIMITED: { status: 429, meaning: "The route's rate limit for this workload is used up; Retry-After says when to try again." },
+  SIDEKEY_ERR_QUOTA_EXCEEDED: { status: 429, meaning: "The route's hourly or daily quota for this workload is used up; Retry-After says when it resets." },
+  SIDEKEY_ERR_APPROVAL_DENIED: { status: 403, meaning: 'A person denied the held request.' },
+  SIDEKEY_ERR_APPROVAL_TIMEOUT: { status: 403, meaning: 'Nobody approved the held request before its timeout (no decision means deny).' },
+  SIDEKEY_ERR_APPROVAL_SETTLED: { status: 409, meaning: 'The approval was already decided (or expired); the first decision stands.' },
+  SIDEKEY_ERR_APPROVAL_UNAVAILABLE: { status: 503, meaning: 'The request needs approval and the approval store cannot be reached (fail closed).' },
+  SIDEKEY_ERR_PIN_MISMATCH: { status: 502, meaning: 'A pinned download did not have the pinned SHA-256; the response was cut before its end.' },
+  SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE: { status: 502, meaning: 'The upstream answered in a content encoding sidekey cannot scrub for echoed secrets.' },
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },
   SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: 'The destination resolves to a loopback, private, link-local, CGNAT or otherwise internal address that no route names.' },
   SIDEKEY_ERR_DNS: { status: 502, meaning: 'The destination host name could not be resolved.' },
@@ -54,6 +66,17 @@ export class SidekeyError extends Error {
     this.code = code
     this.status = ERROR_CODES[code].status
     this.retryAfterS = options?.retryAfterS
+  }
+}
+
+/** A refusal by one of a route's conditions; `condition` names it (audit line, explain). */
+export class ConditionRefusal extends SidekeyError {
+  readonly condition: string
+
+  constructor(code: ErrorCode, condition: string, message: string, options?: { retryAfterS?: number }) {
+    super(code, message, options)
+    this.name = 'ConditionRefusal'
+    this.condition = condition
   }
 }
 

@@ -9,7 +9,7 @@ import { requestTarget, type RequestTarget } from './accept/target.js'
 import { dialTunnel, relay, type Tunnel } from './accept/tunnel.js'
 import type { LeafCache } from './ca/cache.js'
 import type { Config } from './config.js'
-import { SidekeyError } from './errors.js'
+import { ConditionRefusal, SidekeyError } from './errors.js'
 import { forward, upstreamFailure, type ForwardResult } from './forward/forward.js'
 import { resolveChecked, type CheckedAddress, type Resolver } from './forward/ssrf.js'
 import type { UpgradeRelay } from './forward/upgrade.js'
@@ -25,6 +25,8 @@ import type { PolicyStore } from './policy/store.js'
 import type { Throttle } from './guard/throttle.js'
 import { detected, type SecretScanner } from './guard/secret-scan.js'
 import type { StateStore } from './state/store.js'
+import type { Approvals } from './approvals/approvals.js'
+import { guardRequest, type GuardResult } from './guard/request-guard.js'
 
 /**
  * The request path, stage by stage: accept, identify, decide, obtain, inject, forward, audit.
@@ -53,6 +55,9 @@ export interface ProxyContext {
   readonly scanner: SecretScanner
   /** Called with every finished audit record (metrics, baselines). Must not throw or wait. */
   readonly observe: (record: AuditRecord) => void
+  /** Held requests and their decisions. */
+  readonly approvals: Approvals
+  readonly now: () => number
 }
 
 /** Write the one audit line and hand the record to the monitor. */
@@ -88,13 +93,15 @@ interface Prepared {
   caller: Caller
   /** The injected secret, kept only to invalidate it if the upstream rejects it. */
   secret: string | null
+  /** The request body when the guard had to read it (forwarded from here, not the stream). */
+  body: Buffer | null
 }
 
 /**
  * Identify, decide, obtain, guard and inject for one HTTP request (plain or upgrade). Fills the
  * audit record as it goes, so a refusal at any stage is logged with everything known by then.
  */
-async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel | null, audit: AuditRecord): Promise<Prepared> {
+async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel | null, audit: AuditRecord, signal: AbortSignal): Promise<Prepared> {
   // accept: where is it going
   const target = requestTarget(req, tunnel)
   Object.assign(audit, { scheme: target.scheme, host: target.host, port: target.port }, auditPath(target.path))
@@ -109,12 +116,31 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
 
   // decide
   const decidedAt = performance.now()
-  let decision = decideRequest(ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname })
+  let decision: Decision = decideRequest(ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname })
   if (ctx.config.reportOnly) decision = applyReportOnly(decision)
   recordDecision(audit, decision)
   audit.decision_ms = performance.now() - decidedAt
   if (decision.action === 'deny') throw refusalFor(decision, caller, target)
   const route = decision.route
+
+  // guard: the route's conditions, limits and approval
+  let guarded: GuardResult = { body: null, approval: null, wouldRefuse: null }
+  if (route !== null && !decision.reportOnly) {
+    try {
+      guarded = await guardRequest(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', pathname: target.pathname, path: target.path, rawHeaders: req.rawHeaders, signal, reportOnly: ctx.config.reportOnly }, req)
+    } catch (err) {
+      if (err instanceof ConditionRefusal) audit.condition = err.condition
+      throw err
+    }
+    if (guarded.wouldRefuse !== null) {
+      decision = { ...decision, reportOnly: true }
+      audit.report_only = true
+      audit.condition = guarded.wouldRefuse.condition
+      audit.reason = `would-refuse:${guarded.wouldRefuse.code.replace('SIDEKEY_ERR_', '').toLowerCase().replaceAll('_', '-')}`
+    }
+    if (guarded.approval !== null) audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
+    if (guarded.body !== null && ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(guarded.body)) throw detected()
+  }
 
   // guard the destination before anything is obtained for it
   const to = await resolveChecked(target.host, target.port, route, ctx.resolver, ctx.config.connectTo.get(`${target.host}:${target.port}`))
@@ -138,7 +164,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(req.rawHeaders) }
   if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
   else if (route !== null && !decision.reportOnly) outgoing.headers = withoutNames(outgoing.headers, route.strip)
-  return { target, decision, to, outgoing, caller, secret }
+  return { target, decision, to, outgoing, caller, secret, body: guarded.body }
 }
 
 /**
@@ -197,12 +223,18 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
   const audit = newAuditRecord('request', id, tunnel?.id ?? null)
   audit.method = req.method ?? null
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
+  // The agent hanging up cancels whatever its request waits for (an approval, a credential).
+  const gone = new AbortController()
+  res.once('close', () => {
+    if (!res.writableFinished) gone.abort()
+  })
   try {
-    const prepared = await prepare(ctx, req, tunnel, audit)
+    const prepared = await prepare(ctx, req, tunnel, audit, gone.signal)
     const { target, to, outgoing } = prepared
     // forward
     try {
-      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilter: ctx.scanner.size > 0 ? ctx.scanner.bodyFilter() : null }, req, res, result)
+      const bodyFilter = prepared.body === null && ctx.scanner.size > 0 ? ctx.scanner.bodyFilter() : null
+      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilter, body: prepared.body }, req, res, result)
     } finally {
       invalidateOn401(result.status, prepared)
     }
@@ -240,7 +272,9 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
   socket.on('error', () => socket.destroy())
   socket.once('close', finish)
   try {
-    const prepared = await prepare(ctx, req, tunnel, audit)
+    const gone = new AbortController()
+    socket.once('close', () => gone.abort())
+    const prepared = await prepare(ctx, req, tunnel, audit, gone.signal)
     const { target, to, outgoing } = prepared
     audit.scheme = target.scheme === 'https' ? 'wss' : 'ws'
     const headers: Record<string, string> = {}

@@ -23,6 +23,8 @@ import { AlertSender } from './observe/alerts.js'
 import { Metrics } from './observe/metrics.js'
 import { Monitor } from './observe/monitor.js'
 import { MemoryStore } from './state/store.js'
+import { Approvals } from './approvals/approvals.js'
+import { EventHub, summarizeDecision } from './observe/events.js'
 import { SecretScanner } from './guard/secret-scan.js'
 
 /** A running sidekey: its addresses and parts, and how to stop it. */
@@ -80,7 +82,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const runTokens = new RunTokens()
   const upgrades = new UpgradeRelay()
   const now = options.now ?? Date.now
-  const state = new MemoryStore()
+  const state = new MemoryStore(now)
   const throttle = new Throttle(now)
   const metrics = new Metrics()
   const scanner = new SecretScanner()
@@ -97,6 +99,30 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const alerts = new AlertSender(log, () => metrics.alertFailures.inc())
   const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now })
   await monitor.start()
+  const events = new EventHub()
+  // A workload whose held requests keep being denied is trying something people keep refusing.
+  const denials = new Map<string, number[]>()
+  const approvals = new Approvals({
+    state,
+    log,
+    alerts,
+    now,
+    settings: () => policy.current.approvals,
+    onHeld: (n) => metrics.approvalsPending.set(n),
+    onDenied: (workload) => {
+      const limit = policy.current.approvals.quarantineAfterDenials
+      const recent = (denials.get(workload) ?? []).filter((t) => t > now() - 3_600_000)
+      recent.push(now())
+      denials.set(workload, recent)
+      if (limit > 0 && recent.length >= limit) {
+        denials.delete(workload)
+        void monitor.quarantine(workload, `${recent.length} requests denied by approvers within an hour`, 'approvals')
+      }
+    },
+  })
+  const unsubscribeApprovals = state.onApproval((r) => {
+    if (r.status !== 'pending') metrics.approvals.inc({ status: r.status })
+  })
   const { proxy, inner, closeTunnels } = createProxyServers({
     config,
     log,
@@ -110,13 +136,20 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     state,
     throttle,
     scanner,
-    observe: (record) => monitor.observe(record),
+    observe: (record) => {
+      monitor.observe(record)
+      const summary = summarizeDecision(record)
+      state.recordDecision(summary)
+      events.emit('decision', summary)
+    },
+    approvals,
+    now,
   })
 
   let ready = false
   let closing: Promise<void> | null = null
   let proxyAddress: string | null = null
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor })
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
   ready = true
@@ -150,6 +183,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
 
   async function shutdown(): Promise<void> {
     ready = false
+    unsubscribeApprovals()
+    events.removeAllListeners()
     policy.close()
     upgrades.close()
     closeTunnels()

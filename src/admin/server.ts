@@ -12,9 +12,13 @@ import type { CredentialRuntime } from '../credentials/runtime.js'
 import { SIGNING_ALG } from '../credentials/signing-keys.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Monitor } from '../observe/monitor.js'
+import { APPROVALS_PATHS, approvalsApi, type ApprovalsApiContext } from './approvals-api.js'
+import { CONSOLE_HTML } from './console.js'
+import { celInput } from '../guard/request-guard.js'
+import type { CelPredicate } from '../policy/cel.js'
 
 /** What the admin API reads and changes. */
-export interface AdminContext {
+export interface AdminContext extends ApprovalsApiContext {
   readonly policy: PolicyStore
   readonly runTokens: RunTokens
   readonly ca: CertificateAuthority
@@ -76,6 +80,18 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
     return
   }
   if (method === 'GET' && path === '/v1/workloads') return send(res, 200, { workloads: ctx.monitor.workloads() })
+  // The console page holds no data; it asks for the admin token and calls the API with it.
+  if (method === 'GET' && (path === '/console' || path === '/console/')) {
+    res.writeHead(200, {
+      'content-type': 'text/html; charset=utf-8',
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+      'x-frame-options': 'DENY',
+      'referrer-policy': 'no-referrer',
+    })
+    res.end(CONSOLE_HTML)
+    return
+  }
   if (method === 'GET' && path === '/v1/ca.pem') {
     res.writeHead(200, { 'content-type': 'application/x-pem-file' })
     res.end(ctx.ca.certPem)
@@ -84,10 +100,11 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
 
   // Everything below is admin-only (it changes state or lists run tokens). Unknown paths are 404
   // before the token check, so the answer does not depend on holding the token.
-  if (!/^\/v1\/(run-tokens(\/[^/]+)?|policy\/reload|workloads\/[^/]+\/(quarantine|release))$/.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
+  if (!/^\/v1\/(run-tokens(\/[^/]+)?|policy\/reload|workloads\/[^/]+\/(quarantine|release))$/.test(path) && !APPROVALS_PATHS.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
   if (!isAdmin(req.headers.authorization, ctx.adminToken)) {
     throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', 'this admin call needs the admin token (Authorization: Bearer, from certs/admin.token)')
   }
+  if (await approvalsApi(ctx, method, path, req, res, send, readJson)) return
   if (method === 'GET' && path === '/v1/run-tokens') return send(res, 200, { tokens: ctx.runTokens.list() })
   if (method === 'POST' && path === '/v1/run-tokens') {
     const body = await readJson(req)
@@ -132,7 +149,23 @@ export function describeRoute(r: Route): Record<string, unknown> {
     credential: r.credential === null ? null : { name: r.credential.name, type: r.credential.type },
     inject: r.injection === null ? null : r.injection.kind === 'basic' ? { basic: true } : { [r.injection.kind]: r.injection.name, value: r.injection.value.source },
     strip: r.strip,
+    guards: describeGuards(r),
   }
+}
+
+/** A route's conditions, approval, pin and scrubbing, one short phrase each. */
+export function describeGuards(r: Route): string[] {
+  const c = r.conditions
+  const out: string[] = []
+  if (c?.time) out.push(`time ${c.time.text}`)
+  if (c?.maxBodyBytes != null) out.push(`max_body_bytes ${c.maxBodyBytes}`)
+  for (const p of c?.cel ?? []) out.push(p.label)
+  if (c?.rate) out.push(`rate ${c.rate.requests} per ${c.rate.windowMs / 1000} s (${c.rate.sliding ? 'sliding' : 'fixed'})`)
+  if (c?.quota) out.push(`quota ${c.quota.requests} per ${c.quota.per} (${c.quota.zone})`)
+  if (r.approval) out.push(r.approval.when ? `approval when ${r.approval.when.source} (${r.approval.timeoutMs / 1000} s)` : `approval always (${r.approval.timeoutMs / 1000} s)`)
+  if (r.pinSha256) out.push(`pin_sha256 ${r.pinSha256.slice(0, 12)}...`)
+  if (r.credential && r.scrub) out.push('scrub echoed secrets')
+  return out
 }
 
 /** The answer of explain, for the admin API (JSON) and the CLI (text). */
@@ -141,6 +174,8 @@ export interface ExplainAnswer {
   connect: { action: string; reason: string; route: string | null } | null
   decision: { action: string; reason: string; route: string | null; code: string | null }
   credential: string | null
+  /** The deciding route's conditions and approval, each with what it says about this request. */
+  conditions: { condition: string; result: 'pass' | 'fail' | 'undecidable' | 'counted' | 'holds' | 'no-hold' | 'needs-body'; detail: string }[]
   trace: RouteTrace[]
 }
 
@@ -166,8 +201,38 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
     connect: connect && { action: connect.action, reason: connect.reason, route: connect.route?.name ?? null },
     decision: { action: decision.action, reason: decision.reason, route: decision.route?.name ?? null, code: decision.code },
     credential: decision.action === 'allow' && decision.route?.credential ? decision.route.credential.name : null,
+    conditions: decision.action === 'allow' && decision.route !== null ? explainConditions(decision.route, { ...facts, path: url.pathname + url.search }, params.get('body')) : [],
     trace,
   }
+}
+
+/**
+ * What each condition of `route` says about the request: the time window is read now, CEL is
+ * evaluated against `body` (JSON text) when given, counters are only named (explain counts nothing).
+ */
+function explainConditions(route: Route, facts: { workload: string | null; host: string; port: number; method: string; path: string }, bodyText: string | null): ExplainAnswer['conditions'] {
+  const out: ExplainAnswer['conditions'] = []
+  const c = route.conditions
+  const pathname = facts.path.split('?')[0]!
+  const input = celInput({ workload: facts.workload, host: facts.host, port: facts.port, method: facts.method, pathname, path: facts.path, rawHeaders: [] }, bodyText === null ? null : Buffer.from(bodyText))
+  const cel = (p: CelPredicate): ExplainAnswer['conditions'][number] => {
+    if (p.usesBody && bodyText === null) return { condition: p.label, result: 'needs-body', detail: 'reads the body: pass --body JSON to evaluate it' }
+    const o = p.evaluate(input)
+    return o.ok ? { condition: p.label, result: o.value ? 'pass' : 'fail', detail: o.value ? 'true' : 'false: refused with SIDEKEY_ERR_CONDITION_FAILED' } : { condition: p.label, result: 'undecidable', detail: `${o.why}: refused with SIDEKEY_ERR_CONDITION_UNDECIDABLE` }
+  }
+  if (c?.time) out.push({ condition: 'time', result: c.time.contains(Date.now()) ? 'pass' : 'fail', detail: c.time.text })
+  if (c?.maxBodyBytes != null) out.push({ condition: 'max_body_bytes', result: bodyText !== null && Buffer.byteLength(bodyText) > c.maxBodyBytes ? 'fail' : 'pass', detail: `at most ${c.maxBodyBytes} bytes` })
+  for (const p of c?.cel ?? []) out.push(cel(p))
+  if (c?.rate) out.push({ condition: 'rate', result: 'counted', detail: `${c.rate.requests} per ${c.rate.windowMs / 1000} s per workload` })
+  if (c?.quota) out.push({ condition: 'quota', result: 'counted', detail: `${c.quota.requests} per ${c.quota.per} (${c.quota.zone}) per workload` })
+  if (route.approval) {
+    if (route.approval.when === null) out.push({ condition: 'approval', result: 'holds', detail: 'every request waits for a person' })
+    else {
+      const r = cel(route.approval.when)
+      out.push({ condition: 'approval', result: r.result === 'fail' ? 'no-hold' : r.result === 'needs-body' ? 'needs-body' : 'holds', detail: `when ${route.approval.when.source}${r.result === 'undecidable' ? ' (undecidable, so it holds)' : ''}` })
+    }
+  }
+  return out
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

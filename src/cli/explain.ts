@@ -8,15 +8,16 @@ import { parse } from './args.js'
  * request, and why, decided offline from the policy files.
  */
 export async function explain(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, ['workload', 'policies'], ['json'])
+  const { flags, positionals } = parse(argv, ['workload', 'policies', 'body'], ['json'])
   const [method, url] = positionals
   if (method === undefined || url === undefined) {
-    console.error('usage: sidekey explain METHOD URL [--workload NAME] [--policies DIR] [--json]')
+    console.error('usage: sidekey explain METHOD URL [--workload NAME] [--body JSON] [--policies DIR] [--json]')
     return 2
   }
   const policy = await loadPolicyPath((flags.policies as string | undefined) ?? process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath)
   const params = new URLSearchParams({ method, url })
   if (typeof flags.workload === 'string') params.set('workload', flags.workload)
+  if (typeof flags.body === 'string') params.set('body', flags.body)
   const answer = explainDecision(policy, params)
   if (flags.json === true) {
     console.log(JSON.stringify(answer, null, 2))
@@ -27,8 +28,13 @@ export async function explain(argv: string[]): Promise<number> {
     const d = answer.decision
     console.log(`  decision: ${d.action} (${d.reason})${d.route ? ` by route "${d.route}"` : ''}${d.code ? `  -> ${d.code}` : ''}`)
     if (answer.credential) console.log(`  credential: ${answer.credential} injected`)
+    if (answer.conditions.length > 0) {
+      console.log('  conditions:')
+      for (const c of answer.conditions) console.log(`    ${c.result.padEnd(11)} ${c.condition}  (${c.detail})`)
+    }
     console.log('  routes:')
     for (const t of answer.trace) console.log(`    ${t.matched ? '+' : '-'} ${t.route}  ${t.at}  ${t.why}`)
   }
-  return answer.decision.action === 'deny' ? 1 : 0
+  const refused = answer.conditions.some((c) => c.result === 'fail' || c.result === 'undecidable')
+  return answer.decision.action === 'deny' || refused ? 1 : 0
 }

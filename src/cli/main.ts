@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { formatProblem, isSidekeyError, PolicyInvalidError } from '../errors.js'
 import { SETTINGS } from '../config.js'
+import { approvals } from './approvals.js'
 import { ca } from './ca.js'
 import { demo } from './demo.js'
 import { explain } from './explain.js'
@@ -9,7 +10,7 @@ import { run } from './run.js'
 import { start } from './start.js'
 import { workloads } from './workloads.js'
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, workloads, demo: () => demo() }
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, workloads, approvals, demo: () => demo() }
 
 const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
@@ -20,6 +21,7 @@ usage:
   sidekey policy check [DIR]                 validate policy files offline
   sidekey explain METHOD URL [--workload W]  what would happen to this request, and why
   sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
+  sidekey approvals list|approve ID [--for 10m]|deny ID|console  decide held requests
   sidekey demo                               see it work on loopback, no accounts needed
 
 start flags (each also an environment variable):

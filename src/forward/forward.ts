@@ -19,6 +19,8 @@ export interface ForwardPlan {
   readonly headers: string[]
   /** Inspects the request body on its way up (outbound secret detection); its error aborts the request. */
   readonly bodyFilter?: Transform | null
+  /** The body, already read (and inspected) by the guard; sent instead of the request stream. */
+  readonly body?: Buffer | null
 }
 
 /** What the forward did, for the audit line. */
@@ -40,16 +42,20 @@ export interface ForwardResult {
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
-    let body: Transform | null = null
-    if (hasBody) {
-      body = counter((n) => (result.bytesUp += n))
+    let body: Transform | Buffer | null = null
+    if (plan.body != null) {
+      body = plan.body
+      result.bytesUp += plan.body.length
+    } else if (hasBody) {
+      const counted = counter((n) => (result.bytesUp += n))
+      body = counted
       const filter = plan.bodyFilter ?? null
       if (filter !== null) {
         // pipe() does not pass errors on: a detection must fail the body undici is reading.
-        filter.once('error', (err) => body!.destroy(err))
-        req.pipe(filter).pipe(body)
+        filter.once('error', (err) => counted.destroy(err))
+        req.pipe(filter).pipe(counted)
       } else {
-        req.pipe(body)
+        req.pipe(counted)
       }
     }
     const defaultPort = plan.scheme === 'https' ? 443 : 80

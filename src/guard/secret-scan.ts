@@ -45,6 +45,12 @@ export class SecretScanner {
     return false
   }
 
+  /** True when a buffered body holds any known secret in any of its forms. */
+  foundInBuffer(body: Buffer): boolean {
+    for (const needle of this.#needles) if (body.includes(needle)) return true
+    return false
+  }
+
   /** True when any header value (or the URL) holds a known secret. */
   foundInRequest(path: string, rawHeaders: readonly string[]): boolean {
     if (this.#needles.length === 0) return false

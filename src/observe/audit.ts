@@ -23,6 +23,10 @@ export interface AuditRecord {
   decision: 'allow' | 'deny' | 'tunnel' | 'intercept' | 'error'
   reason: string
   report_only: boolean
+  /** The route condition that refused (or would have, in report-only mode): `time`, `rate`, `cel[0] ...`. */
+  condition: string | null
+  /** The approval the request waited for (its id), or `grant` when an earlier grant covered it. */
+  approval: string | null
   credential: string | null
   credential_source: string | null
   status: number | null
@@ -53,6 +57,8 @@ export function newAuditRecord(event: AuditRecord['event'], id: string, tunnel: 
     decision: 'error',
     reason: 'incomplete',
     report_only: false,
+    condition: null,
+    approval: null,
     credential: null,
     credential_source: null,
     status: null,

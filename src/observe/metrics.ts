@@ -23,6 +23,9 @@ export class Metrics {
   readonly anomalies = new Counter({ name: 'sidekey_anomalies_total', help: 'Anomalies detected by workload and kind', labelNames: ['workload', 'kind'], registers: [this.registry] })
   readonly quarantined = new Gauge({ name: 'sidekey_quarantined_workloads', help: 'Workloads currently quarantined', registers: [this.registry] })
   readonly throttled = new Gauge({ name: 'sidekey_throttled_workloads', help: 'Workloads currently throttled', registers: [this.registry] })
+  readonly approvalsPending = new Gauge({ name: 'sidekey_approvals_pending', help: 'Requests held in this process waiting for a human decision', registers: [this.registry] })
+  readonly approvals = new Counter({ name: 'sidekey_approvals_total', help: 'Held requests by how they ended (approved, denied, expired, cancelled)', labelNames: ['status'], registers: [this.registry] })
+  readonly conditionRefusals = new Counter({ name: 'sidekey_condition_refusals_total', help: 'Requests refused by a route condition, by route and condition kind', labelNames: ['route', 'condition'], registers: [this.registry] })
   readonly alertFailures = new Counter({ name: 'sidekey_alert_delivery_failures_total', help: 'Webhook alert deliveries that failed after every retry', registers: [this.registry] })
 
   /** Count one finished request, tunnel or upgrade from its audit line. */
@@ -37,6 +40,7 @@ export class Metrics {
       if (a.credential_source !== null) this.credentials.inc({ credential: a.credential, source: a.credential_source })
       else if (a.error === 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE') this.credentialFailures.inc({ credential: a.credential })
     }
+    if (a.condition !== null) this.conditionRefusals.inc({ route: a.route ?? 'none', condition: a.condition.split(' ')[0]! })
     if (a.bytes_up > 0) this.bytes.inc({ workload, direction: 'up' }, a.bytes_up)
     if (a.bytes_down > 0) this.bytes.inc({ workload, direction: 'down' }, a.bytes_down)
   }

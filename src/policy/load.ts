@@ -9,8 +9,9 @@ import { createCredentialRuntime, type CredentialRuntime } from '../credentials/
 import { DEFAULTS } from '../config.js'
 import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
-import { policyFileSchema, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
-import type { AnomalyResponse, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
+import { policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
+import type { AnomalyResponse, ApprovalSettings, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
+import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES } from './conditions.js'
 import { ANOMALY_KINDS, DEFAULT_THRESHOLDS, type AnomalyKind } from '../observe/baseline.js'
 import { EnvSource, FileSource, type SecretSource } from '../credentials/secret-source.js'
 
@@ -65,6 +66,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
   const pendingCredentials: { name: string; def: CredentialV1; at: Locator }[] = []
   let monitoring: { def: MonitoringV1; at: Locator } | null = null
+  let approvals: { def: ApprovalsV1; at: Locator } | null = null
   const rt = runtime ?? offlineRuntime()
   /** Credentials already reported as broken: routes naming them are not reported again. */
   const brokenCredentials = new Set<string>()
@@ -96,6 +98,10 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       if (monitoring !== null) problems.push(at.problem(['monitoring'], `monitoring is already set in ${monitoring.at.file}; set it in one file`))
       else monitoring = { def: data.monitoring, at }
     }
+    if (data.approvals !== undefined) {
+      if (approvals !== null) problems.push(at.problem(['approvals'], `approvals is already set in ${approvals.at.file}; set it in one file`))
+      else approvals = { def: data.approvals, at }
+    }
     ;(data.routes ?? []).forEach((route, index) => pendingRoutes.push({ route, at, index }))
   }
 
@@ -118,6 +124,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
     else brokenCredentials.add(name)
   }
 
+  const approvalSettings = compileApprovals(approvals?.def, approvals === null ? null : dirname(approvals.at.file), secretEnvNames)
   // Routes are compiled after every file's credentials are known, so a route may name a
   // credential defined in another file.
   for (const { route, at, index } of pendingRoutes) {
@@ -127,7 +134,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       continue
     }
     routeNames.add(route.name)
-    const compiled = compileRoute(route, at, path, credentials, brokenCredentials, problems)
+    const compiled = compileRoute(route, at, path, credentials, brokenCredentials, problems, approvalSettings.defaultTimeoutMs)
     if (compiled !== null) routes.push(compiled)
   }
 
@@ -140,6 +147,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
     files: Object.freeze(sources.map((s) => s.file)),
     secretEnvNames: Object.freeze([...new Set(secretEnvNames)]),
     monitoring: monitoringSettings,
+    approvals: approvalSettings,
     loadedAt: new Date(),
   })
 }
@@ -151,6 +159,7 @@ function compileRoute(
   credentials: ReadonlyMap<string, CredentialProvider>,
   brokenCredentials: ReadonlySet<string>,
   problems: PolicyProblem[],
+  defaultApprovalTimeoutMs: number,
 ): Route | null {
   const before = problems.length
   const action = r.action ?? 'allow'
@@ -180,6 +189,13 @@ function compileRoute(
       if (!addCidr(addresses!, cidr)) problems.push(at.problem([...path, 'addresses', i], `"${cidr}" is not an IP address or CIDR range`))
     })
   }
+  const conditions = compileConditions(r.conditions, (p, m) => problems.push(at.problem([...path, 'conditions', ...p], m)))
+  const approval = compileApproval(r.approval, defaultApprovalTimeoutMs, (p, m) => problems.push(at.problem([...path, 'approval', ...p], m)))
+  if (action !== 'allow') {
+    for (const key of ['conditions', 'approval', 'pin_sha256'] as const) {
+      if (r[key] !== undefined) problems.push(at.problem([...path, key], `${key} applies to action allow only, not ${action}`))
+    }
+  }
   if (problems.length > before || host === null) return null
 
   const strip = new Set((r.strip ?? []).map((h) => h.toLowerCase()))
@@ -201,7 +217,13 @@ function compileRoute(
     strip: Object.freeze([...strip]),
     addresses,
     literalAddress: hostName !== null && isIP(hostName) !== 0,
-    wholeHost: r.methods === undefined && r.paths === undefined,
+    // Conditions and approvals read each request, so a CONNECT on such a route is intercepted.
+    wholeHost: r.methods === undefined && r.paths === undefined && conditions === null && approval === null && r.pin_sha256 === undefined,
+    conditions,
+    approval,
+    scrub: r.scrub ?? true,
+    pinSha256: r.pin_sha256?.toLowerCase() ?? null,
+    inspectBodyBytes: conditions?.maxBodyBytes ?? DEFAULT_INSPECT_BODY_BYTES,
   })
 }
 
@@ -243,13 +265,6 @@ function compileInjection(inject: InjectV1 | undefined, at: Locator, path: (stri
 /** Monitoring settings with defaults: learn for a day, one-minute windows, alert on everything. */
 function compileMonitoring(m: MonitoringV1 | undefined, baseDir: string | null, secretEnvNames: string[]): MonitoringSettings {
   const t = m?.thresholds ?? {}
-  const url = m?.webhook?.url
-  let webhookUrl: SecretSource | string | null = null
-  if (typeof url === 'string') webhookUrl = url
-  else if (url?.env !== undefined) {
-    secretEnvNames.push(url.env)
-    webhookUrl = new EnvSource(url.env)
-  } else if (url?.file !== undefined) webhookUrl = new FileSource(resolve(baseDir ?? '.', url.file))
   return Object.freeze({
     learningMs: (m?.learning_s ?? 86_400) * 1000,
     windowMs: (m?.window_s ?? 60) * 1000,
@@ -263,7 +278,28 @@ function compileMonitoring(m: MonitoringV1 | undefined, baseDir: string | null, 
     }),
     responses: Object.freeze(Object.fromEntries(ANOMALY_KINDS.map((k) => [k, m?.responses?.[k] ?? 'alert'])) as Record<AnomalyKind, AnomalyResponse>),
     throttle: Object.freeze({ rps: m?.throttle?.rps ?? 1, burst: m?.throttle?.burst ?? 5, durationMs: (m?.throttle?.duration_s ?? 900) * 1000 }),
-    webhook: webhookUrl === null ? null : Object.freeze({ url: webhookUrl, timeoutMs: m?.webhook?.timeout_ms ?? 5000, retries: m?.webhook?.retries ?? 5 }),
+    webhook: compileWebhook(m?.webhook, baseDir, secretEnvNames),
+  })
+}
+
+/** A webhook target; a URL from a secret reference is read when sending and never logged. */
+function compileWebhook(w: MonitoringV1['webhook'], baseDir: string | null, secretEnvNames: string[]): MonitoringSettings['webhook'] {
+  if (w === undefined) return null
+  let url: SecretSource | string
+  if (typeof w.url === 'string') url = w.url
+  else if (w.url.env !== undefined) {
+    secretEnvNames.push(w.url.env)
+    url = new EnvSource(w.url.env)
+  } else url = new FileSource(resolve(baseDir ?? '.', w.url.file!))
+  return Object.freeze({ url, timeoutMs: w.timeout_ms ?? 5000, retries: w.retries ?? 5 })
+}
+
+/** Approval notification settings with defaults: no webhook (the log only), five minutes to decide. */
+function compileApprovals(a: ApprovalsV1 | undefined, baseDir: string | null, secretEnvNames: string[]): ApprovalSettings {
+  return Object.freeze({
+    webhook: compileWebhook(a?.webhook, baseDir, secretEnvNames),
+    defaultTimeoutMs: a?.timeout_s === undefined ? DEFAULT_APPROVAL_TIMEOUT_MS : a.timeout_s * 1000,
+    quarantineAfterDenials: a?.quarantine_after_denials ?? 3,
   })
 }
 

@@ -10,6 +10,23 @@ export interface PolicyFileV1 {
   credentials?: Record<string, CredentialV1>
   routes?: RouteV1[]
   monitoring?: MonitoringV1
+  approvals?: ApprovalsV1
+}
+
+/** Where approvers are notified, and the default wait (one file at most). */
+export interface ApprovalsV1 {
+  webhook?: { url: string | SecretRefV1; timeout_ms?: number; retries?: number }
+  timeout_s?: number
+  quarantine_after_denials?: number
+}
+
+/** A route's conditions as written. */
+export interface ConditionsV1 {
+  time?: { days?: string[]; from?: string; to?: string; zone?: string }
+  max_body_bytes?: number
+  cel?: string[]
+  rate?: { requests: number; per_s: number; window?: 'sliding' | 'fixed' }
+  quota?: { requests: number; per: 'hour' | 'day'; zone?: string }
 }
 
 /** Baselines, anomaly thresholds and automated responses, as written (one file at most). */
@@ -74,6 +91,10 @@ export interface RouteV1 {
   inject?: InjectV1
   strip?: string[]
   addresses?: string[]
+  conditions?: ConditionsV1
+  approval?: { when?: string; timeout_s?: number }
+  scrub?: boolean
+  pin_sha256?: string
 }
 
 /** How a credential is injected, as written. */
@@ -94,6 +115,18 @@ const secretRef = {
   maxProperties: 1,
   properties: { env: envName, file: { type: 'string', minLength: 1 } },
 }
+const webhook = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['url'],
+  properties: {
+    url: { oneOf: [{ type: 'string', pattern: '^https?://' }, secretRef] },
+    timeout_ms: { type: 'integer', minimum: 100, maximum: 60000 },
+    retries: { type: 'integer', minimum: 0, maximum: 10 },
+  },
+}
+const celSource = { type: 'string', minLength: 1, maxLength: 2048 }
+const clock = { type: 'string', pattern: '^([01][0-9]|2[0-4]):[0-5][0-9]$' }
 const subjectToken = {
   type: 'object',
   additionalProperties: false,
@@ -169,17 +202,13 @@ export const policyFileSchema = {
           additionalProperties: false,
           properties: { rps: { type: 'number', exclusiveMinimum: 0 }, burst: { type: 'integer', minimum: 1 }, duration_s: { type: 'integer', minimum: 1 } },
         },
-        webhook: {
-          type: 'object',
-          additionalProperties: false,
-          required: ['url'],
-          properties: {
-            url: { oneOf: [{ type: 'string', pattern: '^https?://' }, secretRef] },
-            timeout_ms: { type: 'integer', minimum: 100, maximum: 60000 },
-            retries: { type: 'integer', minimum: 0, maximum: 10 },
-          },
-        },
+        webhook,
       },
+    },
+    approvals: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { webhook, timeout_s: { type: 'integer', minimum: 1, maximum: 86400 }, quarantine_after_denials: { type: 'integer', minimum: 0, maximum: 1000 } },
     },
     routes: {
       type: 'array',
@@ -218,6 +247,44 @@ export const policyFileSchema = {
           },
           strip: { type: 'array', items: headerName },
           addresses: { type: 'array', items: { type: 'string' } },
+          conditions: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              time: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['from', 'to'],
+                properties: {
+                  days: { type: 'array', minItems: 1, items: { type: 'string', pattern: '^[a-zA-Z]{3}(-[a-zA-Z]{3})?$' } },
+                  from: clock,
+                  to: clock,
+                  zone: { type: 'string', minLength: 1 },
+                },
+              },
+              max_body_bytes: { type: 'integer', minimum: 0, maximum: 1073741824 },
+              cel: { type: 'array', minItems: 1, items: celSource },
+              rate: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['requests', 'per_s'],
+                properties: { requests: { type: 'integer', minimum: 1 }, per_s: { type: 'integer', minimum: 1, maximum: 86400 }, window: { enum: ['sliding', 'fixed'] } },
+              },
+              quota: {
+                type: 'object',
+                additionalProperties: false,
+                required: ['requests', 'per'],
+                properties: { requests: { type: 'integer', minimum: 1 }, per: { enum: ['hour', 'day'] }, zone: { type: 'string', minLength: 1 } },
+              },
+            },
+          },
+          approval: {
+            type: 'object',
+            additionalProperties: false,
+            properties: { when: celSource, timeout_s: { type: 'integer', minimum: 1, maximum: 86400 } },
+          },
+          scrub: { type: 'boolean' },
+          pin_sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
         },
       },
     },

@@ -2,7 +2,9 @@ import type { BlockList } from 'node:net'
 import type { CredentialProvider } from '../credentials/provider.js'
 import type { SecretSource } from '../credentials/secret-source.js'
 import type { AnomalyKind, Thresholds } from '../observe/baseline.js'
+import type { CelPredicate } from './cel.js'
 import type { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
+import type { TimeWindow } from './time-window.js'
 
 /**
  * Domain types the request path runs on. They are built from the YAML shapes (`schema.ts`) once,
@@ -45,6 +47,56 @@ export interface Route {
   readonly literalAddress: boolean
   /** True when the route matches every method and path, so a CONNECT can be decided on it alone. */
   readonly wholeHost: boolean
+  /** Conditional access: every condition must hold for the request to go on. */
+  readonly conditions: Conditions | null
+  /** Human approval, when required. */
+  readonly approval: ApprovalRule | null
+  /** Replace managed secrets echoed in responses (on by default for routes that inject). */
+  readonly scrub: boolean
+  /** Lower-case hex SHA-256 every 2xx response body must have (pinned download). */
+  readonly pinSha256: string | null
+  /** Bytes of request body buffered for CEL and approvals (and the most a held request may carry). */
+  readonly inspectBodyBytes: number
+}
+
+/** Request-rate limit per workload and route. */
+export interface RateLimit {
+  readonly requests: number
+  readonly windowMs: number
+  /** Sliding (weighted two-window) rather than fixed windows. */
+  readonly sliding: boolean
+}
+
+/** Calendar quota per workload and route (resets at the start of each local hour or day). */
+export interface Quota {
+  readonly requests: number
+  readonly per: 'hour' | 'day'
+  readonly zone: string
+}
+
+/** A route's conditions, compiled. Checked in this order; the first that fails refuses. */
+export interface Conditions {
+  readonly time: TimeWindow | null
+  readonly maxBodyBytes: number | null
+  readonly cel: readonly CelPredicate[]
+  readonly rate: RateLimit | null
+  readonly quota: Quota | null
+}
+
+/** When a request waits for a person, and for how long at most. */
+export interface ApprovalRule {
+  /** Null: every request on the route needs approval. */
+  readonly when: CelPredicate | null
+  readonly timeoutMs: number
+}
+
+/** Where approvers are told about held requests. */
+export interface ApprovalSettings {
+  readonly webhook: { readonly url: SecretSource | string; readonly timeoutMs: number; readonly retries: number } | null
+  /** Default wait for a decision when a route does not set one. */
+  readonly defaultTimeoutMs: number
+  /** Denials within an hour that quarantine a workload (0: never). */
+  readonly quarantineAfterDenials: number
 }
 
 /** What is done about an anomaly. */
@@ -68,5 +120,6 @@ export interface Policy {
   /** Environment variables named by static credentials: `sidekey run` hides them from the agent. */
   readonly secretEnvNames: readonly string[]
   readonly monitoring: MonitoringSettings
+  readonly approvals: ApprovalSettings
   readonly loadedAt: Date
 }

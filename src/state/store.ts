@@ -13,7 +13,86 @@ export interface QuarantineRecord {
   readonly by: string
 }
 
+/** The answer of a counter: admitted, or refused with how long until a request may pass. */
+export interface CountResult {
+  readonly allowed: boolean
+  /** Requests counted in the window, this one included when admitted. */
+  readonly count: number
+  /** Milliseconds until the window admits again (0 when admitted). */
+  readonly retryAfterMs: number
+}
+
+/** A request held for a person's decision (what approvers see: who, what, where, a body summary). */
+export interface ApprovalRecord {
+  readonly id: string
+  readonly workload: string | null
+  readonly route: string
+  readonly method: string
+  readonly host: string
+  readonly port: number
+  readonly path: string
+  readonly query_keys: readonly string[]
+  /** The first bytes of the body as text (managed secrets already refused), or null. */
+  readonly body_summary: string | null
+  readonly body_bytes: number
+  /** Why approval is needed: the route's `approval.when`, or that the route always asks. */
+  readonly why: string
+  readonly created: string
+  readonly expires: string
+  readonly status: 'pending' | 'approved' | 'denied' | 'expired' | 'cancelled'
+  readonly decided_by: string | null
+  readonly decided_at: string | null
+  /** Set when an approval also granted the workload the route for a while. */
+  readonly grant_until: string | null
+  readonly note: string | null
+}
+
+/** How a pending approval ends. */
+export type ApprovalSettlement = Pick<ApprovalRecord, 'status' | 'decided_by' | 'decided_at' | 'grant_until' | 'note'>
+
+/** One finished request as the console lists it (from the audit line; no secret, no query value). */
+export interface DecisionSummary {
+  readonly id: string
+  readonly time: string
+  readonly workload: string | null
+  readonly method: string | null
+  readonly host: string | null
+  readonly path: string | null
+  readonly route: string | null
+  readonly decision: string
+  readonly reason: string
+  readonly status: number | null
+  readonly error: string | null
+  readonly condition: string | null
+}
+
 export interface StateStore {
+  /** Store a new approval (pending) and tell every subscriber. */
+  putApproval(record: ApprovalRecord): Promise<void>
+  /** End a pending approval; null when it is unknown or no longer pending (someone else decided). */
+  settleApproval(id: string, settlement: ApprovalSettlement): Promise<ApprovalRecord | null>
+  getApproval(id: string): Promise<ApprovalRecord | undefined>
+  /** Pending approvals, then the most recent settled ones, newest first. */
+  listApprovals(): Promise<ApprovalRecord[]>
+  /** Called for every approval stored or settled (by any replica, for a shared store). Returns an unsubscribe. */
+  onApproval(listener: (record: ApprovalRecord) => void): () => void
+  /** Let `workload` use `route` without asking until `untilMs`. */
+  putGrant(workload: string, route: string, untilMs: number): Promise<void>
+  /** When the workload's grant for the route ends (epoch ms), or null. */
+  grantUntil(workload: string, route: string): Promise<number | null>
+  /** Remember a finished request for the console (bounded; oldest forgotten first). */
+  recordDecision(summary: DecisionSummary): void
+  recentDecisions(): DecisionSummary[]
+  /**
+   * Fixed-window counter: admit and count one request when fewer than `limit` were counted under
+   * `key`, which names its window (e.g. the local date) and is forgotten `ttlMs` after first use.
+   */
+  countFixed(key: string, limit: number, ttlMs: number): Promise<CountResult>
+  /**
+   * Sliding-window counter (the previous fixed window weighted by how much of it still overlaps,
+   * plus the current one): admit and count one request while that estimate is below `limit`.
+   */
+  countSliding(key: string, limit: number, windowMs: number, nowMs: number): Promise<CountResult>
   quarantine(record: QuarantineRecord): Promise<void>
   release(workload: string): Promise<boolean>
   /** Synchronous on the request path: implementations keep a local view (a shared one refreshes it). */
@@ -21,9 +100,129 @@ export interface StateStore {
   listQuarantined(): QuarantineRecord[]
 }
 
+/** Settled approvals kept for the console and `approvals list`. */
+const MAX_SETTLED_APPROVALS = 200
+/** Finished requests kept for the console. */
+const MAX_DECISIONS = 200
+
 /** The default store: a Map in this process. */
 export class MemoryStore implements StateStore {
   readonly #quarantined = new Map<string, QuarantineRecord>()
+  readonly #fixed = new Map<string, { count: number; expiresAt: number }>()
+  readonly #sliding = new Map<string, { window: number; current: number; previous: number; windowMs: number }>()
+  #operations = 0
+  readonly #approvals = new Map<string, ApprovalRecord>()
+  readonly #approvalListeners = new Set<(record: ApprovalRecord) => void>()
+  readonly #grants = new Map<string, number>()
+  readonly #decisions: DecisionSummary[] = []
+
+  constructor(private readonly now: () => number = Date.now) {}
+
+  async putApproval(record: ApprovalRecord): Promise<void> {
+    this.#approvals.set(record.id, record)
+    this.#trimApprovals()
+    this.#emit(record)
+  }
+
+  async settleApproval(id: string, settlement: ApprovalSettlement): Promise<ApprovalRecord | null> {
+    const current = this.#approvals.get(id)
+    if (current === undefined || current.status !== 'pending') return null
+    const settled = Object.freeze({ ...current, ...settlement })
+    this.#approvals.set(id, settled)
+    this.#emit(settled)
+    return settled
+  }
+
+  async getApproval(id: string): Promise<ApprovalRecord | undefined> {
+    return this.#approvals.get(id)
+  }
+
+  async listApprovals(): Promise<ApprovalRecord[]> {
+    const all = [...this.#approvals.values()].reverse()
+    return [...all.filter((a) => a.status === 'pending'), ...all.filter((a) => a.status !== 'pending')]
+  }
+
+  onApproval(listener: (record: ApprovalRecord) => void): () => void {
+    this.#approvalListeners.add(listener)
+    return () => this.#approvalListeners.delete(listener)
+  }
+
+  async putGrant(workload: string, route: string, untilMs: number): Promise<void> {
+    this.#grants.set(`${workload}\0${route}`, untilMs)
+  }
+
+  async grantUntil(workload: string, route: string): Promise<number | null> {
+    const until = this.#grants.get(`${workload}\0${route}`)
+    if (until === undefined) return null
+    if (until <= this.now()) {
+      this.#grants.delete(`${workload}\0${route}`)
+      return null
+    }
+    return until
+  }
+
+  recordDecision(summary: DecisionSummary): void {
+    this.#decisions.push(summary)
+    if (this.#decisions.length > MAX_DECISIONS) this.#decisions.shift()
+  }
+
+  recentDecisions(): DecisionSummary[] {
+    return this.#decisions.slice().reverse()
+  }
+
+  #emit(record: ApprovalRecord): void {
+    for (const listener of this.#approvalListeners) {
+      try {
+        listener(record)
+      } catch {
+        // A listener's fault is its own; the store goes on.
+      }
+    }
+  }
+
+  /** Keep every pending approval and the newest settled ones. */
+  #trimApprovals(): void {
+    let settled = 0
+    for (const a of this.#approvals.values()) if (a.status !== 'pending') settled++
+    for (const [id, a] of this.#approvals) {
+      if (settled <= MAX_SETTLED_APPROVALS) break
+      if (a.status !== 'pending') {
+        this.#approvals.delete(id)
+        settled--
+      }
+    }
+  }
+
+  async countFixed(key: string, limit: number, ttlMs: number): Promise<CountResult> {
+    this.#sweep()
+    const now = this.now()
+    let entry = this.#fixed.get(key)
+    if (entry === undefined || entry.expiresAt <= now) {
+      entry = { count: 0, expiresAt: now + ttlMs }
+      this.#fixed.set(key, entry)
+    }
+    if (entry.count >= limit) return { allowed: false, count: entry.count, retryAfterMs: entry.expiresAt - now }
+    entry.count++
+    return { allowed: true, count: entry.count, retryAfterMs: 0 }
+  }
+
+  async countSliding(key: string, limit: number, windowMs: number, nowMs: number): Promise<CountResult> {
+    this.#sweep()
+    const window = Math.floor(nowMs / windowMs)
+    let entry = this.#sliding.get(key)
+    if (entry === undefined || entry.window < window - 1) entry = { window, current: 0, previous: 0, windowMs }
+    else if (entry.window === window - 1) entry = { window, current: 0, previous: entry.current, windowMs }
+    this.#sliding.set(key, entry)
+    return slidingAdmit(entry, limit, windowMs, nowMs)
+  }
+
+  /** Forget expired counters now and then, so idle keys do not pile up. */
+  #sweep(): void {
+    if (++this.#operations % 1024 !== 0) return
+    const now = this.now()
+    for (const [key, e] of this.#fixed) if (e.expiresAt <= now) this.#fixed.delete(key)
+    for (const [key, e] of this.#sliding) if ((e.window + 2) * e.windowMs <= now) this.#sliding.delete(key)
+  }
 
   async quarantine(record: QuarantineRecord): Promise<void> {
     if (!this.#quarantined.has(record.workload)) this.#quarantined.set(record.workload, record)
@@ -40,4 +239,22 @@ export class MemoryStore implements StateStore {
   listQuarantined(): QuarantineRecord[] {
     return [...this.#quarantined.values()]
   }
+}
+
+/**
+ * The sliding-window estimate (as Cloudflare and nginx-style limiters use it): the previous
+ * window's count weighted by the share of it that still overlaps the last `windowMs`, plus the
+ * current window's. Admitting increments the current count in place.
+ */
+export function slidingAdmit(entry: { window: number; current: number; previous: number }, limit: number, windowMs: number, nowMs: number): CountResult {
+  const elapsed = nowMs - entry.window * windowMs
+  const estimate = entry.previous * (1 - elapsed / windowMs) + entry.current
+  if (estimate + 1 > limit) {
+    // When enough of the previous window will have slid out, or the current one ends.
+    const needed = estimate + 1 - limit
+    const wait = entry.previous > 0 ? Math.min(windowMs - elapsed, (needed / entry.previous) * windowMs) : windowMs - elapsed
+    return { allowed: false, count: Math.ceil(estimate), retryAfterMs: Math.max(1, Math.ceil(wait)) }
+  }
+  entry.current++
+  return { allowed: true, count: Math.ceil(estimate + 1), retryAfterMs: 0 }
 }

@@ -1,0 +1,60 @@
+import { userInfo } from 'node:os'
+import { configFrom } from '../config.js'
+import type { ApprovalRecord } from '../state/store.js'
+import { adminCall, adminUrl, readAdminToken } from './admin-client.js'
+import { parse } from './args.js'
+
+const USAGE = 'usage: sidekey approvals list [--all] [--json] | approve ID [--for 10m] [--note TEXT] | deny ID [--note TEXT] | console   [--admin HOST:PORT] [--certs DIR]'
+
+/**
+ * `sidekey approvals ...` against the running sidekey's admin API (with the admin token from the
+ * certs directory, which the agent cannot read).
+ */
+export async function approvals(argv: string[]): Promise<number> {
+  const { flags, positionals } = parse(argv, ['admin', 'certs', 'for', 'note'], ['json', 'all'])
+  const config = configFrom({ admin: flags.admin, certs: flags.certs })
+  const [action, id] = positionals
+  if (action === 'list') {
+    const { status, body } = await adminCall(config, 'GET', '/v1/approvals')
+    if (status !== 200) return failed(status, body)
+    const list = ((body.approvals ?? []) as ApprovalRecord[]).filter((a) => flags.all === true || a.status === 'pending')
+    if (flags.json === true) console.log(JSON.stringify(list, null, 2))
+    else if (list.length === 0) console.log(flags.all === true ? 'no approvals yet' : 'nothing waits for approval')
+    else {
+      for (const a of list) {
+        console.log(`${a.id}  ${a.status.padEnd(9)} ${a.workload ?? 'anonymous'}  ${a.method} ${a.host}:${a.port}${a.path}  expires ${a.expires}`)
+        console.log(`    why: ${a.why}`)
+        if (a.body_summary !== null) console.log(`    body: ${a.body_summary.replace(/\s+/g, ' ').slice(0, 200)}`)
+      }
+    }
+    return 0
+  }
+  if ((action === 'approve' || action === 'deny') && id !== undefined) {
+    const by = `cli:${safeUser()}`
+    const { status, body } = await adminCall(config, 'POST', `/v1/approvals/${encodeURIComponent(id)}/${action}`, { for: flags.for, note: flags.note, by })
+    if (status !== 200) return failed(status, body)
+    const grant = (body as { grant_until?: string | null }).grant_until
+    console.log(action === 'approve' ? `approved ${id}${grant ? `; the workload may use this route without asking until ${grant}` : ''}` : `denied ${id}`)
+    return 0
+  }
+  if (action === 'console') {
+    // The token goes in the fragment, which the browser keeps to itself.
+    console.log(`${adminUrl(config)}/console#token=${encodeURIComponent(await readAdminToken(config))}`)
+    return 0
+  }
+  console.error(USAGE)
+  return 2
+}
+
+function failed(status: number, body: Record<string, unknown>): number {
+  console.error(`sidekey: ${(body.error as { message?: string } | undefined)?.message ?? `admin API answered ${status}`}`)
+  return 1
+}
+
+function safeUser(): string {
+  try {
+    return userInfo().username.replace(/[^\w.@-]/g, '').slice(0, 40) || 'unknown'
+  } catch {
+    return 'unknown'
+  }
+}

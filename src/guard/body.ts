@@ -1,0 +1,56 @@
+import type { IncomingMessage } from 'node:http'
+import { ConditionRefusal } from '../errors.js'
+
+/**
+ * Buffer a request body that must be read before the request is decided (CEL over `body`, a held
+ * approval, a size limit without Content-Length). Bounded: past `limit` bytes the request is
+ * refused with 413 and the rest is not read.
+ */
+export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = req.headers['content-length']
+  if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit))
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = []
+    let size = 0
+    const done = (err: Error | null): void => {
+      req.off('data', onData)
+      req.off('end', onEnd)
+      req.off('error', onError)
+      req.off('close', onClose)
+      if (err === null) resolve(Buffer.concat(chunks, size))
+      else reject(err)
+    }
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length
+      if (size > limit) {
+        req.pause()
+        done(tooLarge(limit))
+        return
+      }
+      chunks.push(chunk)
+    }
+    const onEnd = (): void => done(null)
+    const onError = (err: Error): void => done(err)
+    const onClose = (): void => {
+      if (!req.complete) done(Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' }))
+    }
+    req.on('data', onData)
+    req.on('end', onEnd)
+    req.on('error', onError)
+    req.on('close', onClose)
+  })
+}
+
+function tooLarge(limit: number): ConditionRefusal {
+  return new ConditionRefusal('SIDEKEY_ERR_BODY_TOO_LARGE', 'max_body_bytes', `the request body is larger than ${limit} bytes, the most this route accepts or inspects`)
+}
+
+/** The body as JSON, or undefined when it is empty or not JSON. */
+export function parseJsonBody(body: Buffer | null): unknown {
+  if (body === null || body.length === 0) return undefined
+  try {
+    return JSON.parse(body.toString('utf8')) as unknown
+  } catch {
+    return undefined
+  }
+}

@@ -1,0 +1,112 @@
+import type { IncomingMessage } from 'node:http'
+import type { Approvals, HoldOutcome } from '../approvals/approvals.js'
+import { ConditionRefusal } from '../errors.js'
+import type { CelInput } from '../policy/cel.js'
+import type { Route } from '../policy/types.js'
+import type { StateStore } from '../state/store.js'
+import { parseJsonBody, readBody } from './body.js'
+import { checkConditions, countRequest } from './conditions.js'
+
+/**
+ * The guard stage for a request a route allowed: read the body when something must look at it,
+ * check the route's conditions, count it against limits and quotas, and hold it for approval when
+ * the route asks for one. Runs before any credential is obtained.
+ */
+
+export interface GuardDeps {
+  readonly state: StateStore
+  readonly approvals: Approvals
+  readonly now: () => number
+}
+
+/** The request as the guard sees it. */
+export interface GuardRequest {
+  readonly workload: string | null
+  readonly host: string
+  readonly port: number
+  readonly method: string
+  readonly pathname: string
+  /** Origin-form path with query. */
+  readonly path: string
+  readonly rawHeaders: readonly string[]
+  readonly signal: AbortSignal
+  /** Report-only mode: a request that would wait for approval is refused as a condition instead (the caller lets it through, uncredentialed). */
+  readonly reportOnly: boolean
+}
+
+/** What the guard leaves for the next stages. */
+export interface GuardResult {
+  /** The buffered body, to forward instead of the stream; null when it was not read. */
+  readonly body: Buffer | null
+  readonly approval: HoldOutcome | null
+  /** Report-only mode: the condition that would have refused the request (it goes on, uncredentialed). */
+  readonly wouldRefuse: ConditionRefusal | null
+}
+
+export async function guardRequest(deps: GuardDeps, route: Route, g: GuardRequest, req: IncomingMessage): Promise<GuardResult> {
+  const c = route.conditions
+  const a = route.approval
+  if (c === null && a === null) return { body: null, approval: null, wouldRefuse: null }
+
+  const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length'])
+  const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
+  // The body is read when CEL reads it, a held request carries it, or its size is only known by reading.
+  const mustRead = (c?.cel.some((p) => p.usesBody) ?? false) || (a?.when?.usesBody ?? false) || a !== null || (c?.maxBodyBytes != null && streamed)
+  const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
+  try {
+    return { body, approval: await check(deps, route, g, body, declared), wouldRefuse: null }
+  } catch (err) {
+    // Report-only: log what would have refused and let the request on (the body was read, keep it).
+    if (g.reportOnly && err instanceof ConditionRefusal) return { body, approval: null, wouldRefuse: err }
+    throw err
+  }
+}
+
+async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null): Promise<HoldOutcome | null> {
+  const c = route.conditions
+  const a = route.approval
+  const input = celInput(g, body)
+  const nowMs = deps.now()
+  if (c !== null) {
+    checkConditions(c, { workload: g.workload, nowMs, bodyBytes: body?.length ?? declared, cel: input })
+    await countRequest(route, g.workload, nowMs, deps.state)
+  }
+
+  let approval: HoldOutcome | null = null
+  if (a !== null) {
+    // A condition that cannot be evaluated asks a person rather than skipping the approval.
+    const outcome = a.when?.evaluate(input) ?? { ok: true, value: true }
+    if (!outcome.ok || outcome.value) {
+      const why = a.when === null ? `route "${route.name}" needs approval for every request` : outcome.ok ? `approval.when ${a.when.source}` : `approval.when ${a.when.source} (could not be evaluated: ${outcome.why})`
+      if (g.reportOnly) throw new ConditionRefusal('SIDEKEY_ERR_APPROVAL_DENIED', 'approval', `would wait for approval: ${why}`)
+      approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, host: g.host, port: g.port, path: g.pathname, queryKeys: queryKeys(g.path), body, why, signal: g.signal })
+    }
+  }
+  return approval
+}
+
+/** The variables CEL expressions see. Proxy-Authorization (the run token) is never among them. */
+export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: Buffer | null): CelInput {
+  // Null-prototype maps: a header or query parameter named __proto__ is just a name.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>
+  for (let i = 0; i < g.rawHeaders.length; i += 2) {
+    const name = g.rawHeaders[i]!.toLowerCase()
+    if (name === 'proxy-authorization') continue
+    headers[name] = headers[name] === undefined ? g.rawHeaders[i + 1]! : `${headers[name]}, ${g.rawHeaders[i + 1]}`
+  }
+  const query: Record<string, string> = Object.create(null) as Record<string, string>
+  const q = g.path.indexOf('?')
+  if (q >= 0) {
+    for (const [k, v] of new URLSearchParams(g.path.slice(q + 1))) if (!(k in query)) query[k] = v
+  }
+  return {
+    request: { method: g.method, host: g.host, port: g.port, path: g.pathname, query, headers },
+    workload: g.workload ?? '',
+    body: parseJsonBody(body),
+  }
+}
+
+function queryKeys(path: string): string[] {
+  const q = path.indexOf('?')
+  return q < 0 ? [] : [...new Set(new URLSearchParams(path.slice(q + 1)).keys())].slice(0, 32)
+}

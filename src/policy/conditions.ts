@@ -1,0 +1,65 @@
+import { compileCel, type CelPredicate } from './cel.js'
+import type { ConditionsV1, RouteV1 } from './schema.js'
+import { isTimeZone, parseClock, timeWindow, type TimeWindow } from './time-window.js'
+import type { ApprovalRule, Conditions } from './types.js'
+
+/**
+ * Compile a route's `conditions` and `approval` (the YAML shapes were checked by the schema;
+ * here the meaning is: CEL that type-checks, real time zones, clock times).
+ */
+
+/** Reports a problem at a path below the route. */
+export type ProblemAt = (path: (string | number)[], message: string) => void
+
+/** Body bytes buffered for CEL and approvals when the route sets no `max_body_bytes`. */
+export const DEFAULT_INSPECT_BODY_BYTES = 1024 * 1024
+
+/** Wait for an approval when neither the route nor `approvals.timeout_s` says. */
+export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000
+
+export function compileConditions(c: ConditionsV1 | undefined, problem: ProblemAt): Conditions | null {
+  if (c === undefined) return null
+  let time: TimeWindow | null = null
+  if (c.time !== undefined) {
+    const from = parseClock(c.time.from ?? '')
+    const to = parseClock(c.time.to ?? '')
+    if (from === null) problem(['time', 'from'], 'must be a time HH:MM')
+    if (to === null) problem(['time', 'to'], 'must be a time HH:MM')
+    if (from !== null && to !== null) {
+      const w = timeWindow(c.time.days ?? ['mon-sun'], from, to, c.time.zone ?? 'UTC')
+      if (typeof w === 'string') problem(['time'], w)
+      else time = w
+    }
+  }
+  const cel: CelPredicate[] = []
+  ;(c.cel ?? []).forEach((source, i) => {
+    const p = compileCel(source, `cel[${i}] ${source}`)
+    if (typeof p === 'string') problem(['cel', i], p)
+    else cel.push(p)
+  })
+  const zone = c.quota?.zone ?? 'UTC'
+  if (c.quota !== undefined && !isTimeZone(zone)) problem(['quota', 'zone'], `"${zone}" is not an IANA time zone`)
+  return Object.freeze({
+    time,
+    maxBodyBytes: c.max_body_bytes ?? null,
+    cel: Object.freeze(cel),
+    rate: c.rate === undefined ? null : Object.freeze({ requests: c.rate.requests, windowMs: c.rate.per_s * 1000, sliding: (c.rate.window ?? 'sliding') === 'sliding' }),
+    quota: c.quota === undefined ? null : Object.freeze({ requests: c.quota.requests, per: c.quota.per, zone }),
+  })
+}
+
+export function compileApproval(a: RouteV1['approval'], defaultTimeoutMs: number, problem: ProblemAt): ApprovalRule | null {
+  if (a === undefined) return null
+  let when: CelPredicate | null = null
+  if (a.when !== undefined) {
+    const p = compileCel(a.when, `approval.when ${a.when}`)
+    if (typeof p === 'string') problem(['when'], p)
+    else when = p
+  }
+  return Object.freeze({ when, timeoutMs: a.timeout_s === undefined ? defaultTimeoutMs : a.timeout_s * 1000 })
+}
+
+/** True when anything on the route needs the request body parsed before it is decided. */
+export function needsBody(conditions: Conditions | null, approval: ApprovalRule | null): boolean {
+  return (conditions?.cel.some((p) => p.usesBody) ?? false) || (approval !== null)
+}

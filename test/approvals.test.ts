@@ -1,0 +1,183 @@
+import { execFile } from 'node:child_process'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { promisify } from 'node:util'
+import t from 'tap'
+import { ProxyAgent, request } from 'undici'
+import type { ApprovalRecord } from '../src/state/store.js'
+import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
+import { startUpstream } from './helpers/upstream.js'
+
+// Human approval through the real proxy: a held request completes when approved through the admin
+// API or the CLI, and is refused when denied, when nobody decides in time, or when a grant expired;
+// an agent that hangs up cancels its approval; approvers get a webhook.
+
+const run = promisify(execFile)
+const cli = new URL('../src/cli/main.js', import.meta.url).pathname
+
+async function admin(sk: TestSidekey, method: string, path: string, body?: unknown, token: string | null = sk.adminToken) {
+  const res = await request(`${sk.adminUrl}${path}`, { method: method as 'GET', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
+  return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> }
+}
+
+async function waitForPending(sk: TestSidekey, pred: (a: ApprovalRecord) => boolean = () => true): Promise<ApprovalRecord> {
+  for (let i = 0; i < 250; i++) {
+    const { body } = await admin(sk, 'GET', '/v1/approvals')
+    const hit = (body.approvals as ApprovalRecord[]).find((a) => a.status === 'pending' && pred(a))
+    if (hit) return hit
+    await new Promise((r) => setTimeout(r, 20))
+  }
+  throw new Error('no pending approval appeared')
+}
+
+t.test('human approval', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  const notified: Record<string, unknown>[] = []
+  const hook = createServer((req, res) => {
+    let text = ''
+    req.on('data', (c: Buffer) => (text += c.toString()))
+    req.on('end', () => {
+      notified.push(JSON.parse(text) as Record<string, unknown>)
+      res.end('ok')
+    })
+  })
+  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => hook.close(() => r())))
+  const port = upstream.port
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+approvals:
+  webhook: { url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/approvals", retries: 0 }
+  quarantine_after_denials: 2
+credentials:
+  key: { type: static, env: TEST_OPENAI_KEY }
+routes:
+  - name: refunds
+    host: pay.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    credential: key
+    approval: { when: 'body.amount > 100', timeout_s: 30 }
+  - name: slow-approval
+    host: slow.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    approval: { timeout_s: 1 }
+`,
+    { connectTo: { [`pay.test:${port}`]: { host: '127.0.0.1', port }, [`slow.test:${port}`]: { host: '127.0.0.1', port } } },
+  )
+  const send = async (host: string, body: unknown, workload = 'agent', signal?: AbortSignal) => {
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor(workload), proxyTunnel: false })
+    try {
+      const res = await request(`http://${host}:${port}/v1/refunds?order=7`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body), signal })
+      const text = await res.body.text()
+      return { status: res.statusCode, error: res.headers['x-sidekey-error'] as string | undefined, text }
+    } finally {
+      await dispatcher.close()
+    }
+  }
+
+  t.test('below the threshold: no approval needed', async (t) => {
+    const r = await send('pay.test', { amount: 20 })
+    t.equal(r.status, 200)
+    t.equal(upstream.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)
+  })
+
+  t.test('held, then approved through the admin API: the request completes with the credential', async (t) => {
+    const before = upstream.seen.length
+    const pending = send('pay.test', { amount: 500, reason: 'damaged' })
+    const a = await waitForPending(sk)
+    t.match(a, { workload: 'agent', route: 'refunds', method: 'POST', host: 'pay.test', port, path: '/v1/refunds', query_keys: ['order'], why: 'approval.when body.amount > 100' })
+    t.equal(a.body_summary, '{"amount":500,"reason":"damaged"}')
+    t.equal(upstream.seen.length, before, 'nothing reached the upstream while held')
+    t.equal((await admin(sk, 'POST', `/v1/approvals/${a.id}/approve`, {}, null)).status, 401, 'deciding needs the admin token')
+    const metrics = await (await request(`${sk.adminUrl}/metrics`)).body.text()
+    t.match(metrics, /sidekey_approvals_pending 1/)
+    const decided = await admin(sk, 'POST', `/v1/approvals/${a.id}/approve`, { by: 'alice' })
+    t.equal(decided.status, 200)
+    t.equal(decided.body.status, 'approved')
+    const r = await pending
+    t.equal(r.status, 200)
+    t.equal(upstream.seen.at(-1)!.body, '{"amount":500,"reason":"damaged"}')
+    t.equal(upstream.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)
+    const audit = await sk.sink.waitForAudit((x) => x.approval === a.id)
+    t.equal(audit.status, 200)
+    t.equal((await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})).status, 409, 'the first decision stands')
+    t.ok(notified.some((n) => n.type === 'approval_requested' && (n.approval as ApprovalRecord).id === a.id), 'approvers were notified by webhook')
+    t.ok(sk.sink.lines.some((l) => l.event === 'approval_requested' && l.approval === a.id), 'and in the log')
+  })
+
+  t.test('denied: 403 with the reason, nothing forwarded', async (t) => {
+    const before = upstream.seen.length
+    const pending = send('pay.test', { amount: 900 }, 'denied-once')
+    const a = await waitForPending(sk, (x) => x.workload === 'denied-once')
+    await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, { note: 'not today' })
+    const r = await pending
+    t.equal(r.status, 403)
+    t.equal(r.error, 'SIDEKEY_ERR_APPROVAL_DENIED')
+    t.match(r.text, /not today/)
+    t.equal(upstream.seen.length, before)
+  })
+
+  t.test('no decision before the timeout means deny', async (t) => {
+    const r = await send('slow.test', { anything: true }, 'patient')
+    t.equal(r.status, 403)
+    t.equal(r.error, 'SIDEKEY_ERR_APPROVAL_TIMEOUT')
+    const { body } = await admin(sk, 'GET', '/v1/approvals')
+    t.ok((body.approvals as ApprovalRecord[]).some((a) => a.workload === 'patient' && a.status === 'expired'))
+  })
+
+  t.test('an agent that hangs up cancels its approval', async (t) => {
+    const abort = new AbortController()
+    const pending = send('pay.test', { amount: 1000 }, 'quitter', abort.signal).catch((e: Error) => e)
+    const a = await waitForPending(sk, (x) => x.workload === 'quitter')
+    abort.abort()
+    t.ok((await pending) instanceof Error)
+    for (let i = 0; i < 100; i++) {
+      const { body } = await admin(sk, 'GET', `/v1/approvals/${a.id}`)
+      if (body.status === 'cancelled') break
+      await new Promise((r) => setTimeout(r, 20))
+    }
+    t.equal((await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body.status, 'cancelled')
+  })
+
+  t.test('the CLI lists and approves with a grant; the grant covers later requests', async (t) => {
+    const pending = send('pay.test', { amount: 300 }, 'granted')
+    const a = await waitForPending(sk, (x) => x.workload === 'granted')
+    const common = ['--admin', sk.adminUrl.replace('http://', ''), '--certs', `${sk.dir}/certs`]
+    const list = await run(process.execPath, [cli, 'approvals', 'list', ...common])
+    t.match(list.stdout, a.id)
+    t.match(list.stdout, /body: \{"amount":300\}/)
+    const approve = await run(process.execPath, [cli, 'approvals', 'approve', a.id, '--for', '10m', ...common])
+    t.match(approve.stdout, /without asking until/)
+    t.equal((await pending).status, 200)
+    const again = await send('pay.test', { amount: 400 }, 'granted')
+    t.equal(again.status, 200, 'no hold within the grant')
+    t.ok(await sk.sink.waitForAudit((x) => x.workload === 'granted' && x.approval === 'grant'))
+    const other = send('pay.test', { amount: 400 }, 'not-granted')
+    const b = await waitForPending(sk, (x) => x.workload === 'not-granted')
+    t.ok(b, 'the grant is for that workload only')
+    await run(process.execPath, [cli, 'approvals', 'deny', b.id, ...common])
+    t.equal((await other).error, 'SIDEKEY_ERR_APPROVAL_DENIED')
+    const bad = await run(process.execPath, [cli, 'approvals', 'approve', a.id, '--for', 'forever', ...common]).catch((e: { code: number; stderr: string }) => e)
+    t.equal((bad as { code: number }).code, 1)
+  })
+
+  t.test('repeated denials quarantine the workload', async (t) => {
+    for (let i = 0; i < 2; i++) {
+      const pending = send('pay.test', { amount: 5000 + i }, 'pushy')
+      const a = await waitForPending(sk, (x) => x.workload === 'pushy')
+      await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})
+      t.equal((await pending).error, 'SIDEKEY_ERR_APPROVAL_DENIED')
+    }
+    for (let i = 0; i < 50 && (await send('pay.test', { amount: 1 }, 'pushy')).error !== 'SIDEKEY_ERR_QUARANTINED'; i++) await new Promise((r) => setTimeout(r, 20))
+    const r = await send('pay.test', { amount: 1 }, 'pushy')
+    t.equal(r.error, 'SIDEKEY_ERR_QUARANTINED')
+    t.match(r.text, /denied by approvers/)
+  })
+
+  noSecretsLogged(t, sk)
+})
