@@ -27,6 +27,7 @@ import { detected, type SecretScanner } from './guard/secret-scan.js'
 import type { StateStore } from './state/store.js'
 import type { Approvals } from './approvals/approvals.js'
 import { guardRequest, type GuardResult } from './guard/request-guard.js'
+import { responseGuard, type ResponsePlan } from './guard/response-guard.js'
 
 /**
  * The request path, stage by stage: accept, identify, decide, obtain, inject, forward, audit.
@@ -176,6 +177,25 @@ function invalidateOn401(status: number | null, prepared: Prepared): void {
   if (status === 401 && prepared.secret !== null && provider?.invalidate) provider.invalidate(prepared.caller.workload, prepared.secret)
 }
 
+/**
+ * The response guard for a prepared request: scrub echoed secrets when a credential was injected
+ * (with every form sidekey knows plus the credential exactly as sent), check a pinned download.
+ */
+function planResponse(ctx: ProxyContext, p: Prepared, stats: { scrubbed: number }): ResponsePlan | null {
+  const route = p.decision.route
+  if (route === null || p.decision.reportOnly) return null
+  let needles: Buffer[] | null = null
+  if (p.secret !== null && route.scrub) {
+    const extra: string[] = []
+    if (route.injection?.kind === 'basic') {
+      const i = p.outgoing.headers.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'authorization')
+      if (i >= 0) extra.push(p.outgoing.headers[i + 1]!.replace(/^Basic /i, ''))
+    }
+    needles = ctx.scanner.needles(extra)
+  }
+  return responseGuard(route, needles, stats)
+}
+
 function identifyOrRecord(ctx: ProxyContext, req: IncomingMessage, audit: AuditRecord): Caller {
   try {
     return identify(req.headers['proxy-authorization'], ctx.runTokens, ctx.config.workload)
@@ -223,6 +243,7 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
   const audit = newAuditRecord('request', id, tunnel?.id ?? null)
   audit.method = req.method ?? null
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
+  const scrubbed = { scrubbed: 0 }
   // The agent hanging up cancels whatever its request waits for (an approval, a credential).
   const gone = new AbortController()
   res.once('close', () => {
@@ -231,10 +252,12 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
   try {
     const prepared = await prepare(ctx, req, tunnel, audit, gone.signal)
     const { target, to, outgoing } = prepared
+    const response = planResponse(ctx, prepared, scrubbed)
+    if (response?.acceptEncoding != null) outgoing.headers = [...withoutNames(outgoing.headers, ['accept-encoding']), 'accept-encoding', response.acceptEncoding]
     // forward
     try {
       const bodyFilter = prepared.body === null && ctx.scanner.size > 0 ? ctx.scanner.bodyFilter() : null
-      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilter, body: prepared.body }, req, res, result)
+      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilter, body: prepared.body, response }, req, res, result)
     } finally {
       invalidateOn401(result.status, prepared)
     }
@@ -252,6 +275,7 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     // failed), so the one line holds the final status, bytes and error.
     audit.bytes_up = result.bytesUp
     audit.bytes_down = result.bytesDown
+    if (scrubbed.scrubbed > 0) audit.scrubbed = scrubbed.scrubbed
     audit.upstream_ms = result.firstByteMs || null
     finishAudit(ctx, audit, startedAt)
   }

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Transform } from 'node:stream'
+import { pipeline, Transform, type Writable } from 'node:stream'
+import type { ResponsePlan } from '../guard/response-guard.js'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
 import { responseWithoutHopByHop } from '../inject/hop-by-hop.js'
@@ -21,6 +22,8 @@ export interface ForwardPlan {
   readonly bodyFilter?: Transform | null
   /** The body, already read (and inspected) by the guard; sent instead of the request stream. */
   readonly body?: Buffer | null
+  /** Scrubbing and pin checks on the response (its stages sit between the upstream and the agent). */
+  readonly response?: ResponsePlan | null
 }
 
 /** What the forward did, for the audit line. */
@@ -67,11 +70,13 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       if (settled) return
       settled = true
       res.off('close', onClose)
-      res.off('drain', onDrain)
+      out.off('drain', onDrain)
       if (err === undefined) resolve()
       else reject(upstreamFailure(err, plan))
     }
     const onDrain = (): void => controller?.resume()
+    /** Where upstream bytes are written: the agent's response, or the first response stage. */
+    let out: Writable = res
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
       if (res.writableFinished) return
@@ -86,21 +91,42 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       onRequestStart(c) {
         controller = c
       },
-      onResponseStart(_c, statusCode, headers) {
+      onResponseStart(c, statusCode, headers) {
         result.firstByteMs = performance.now() - started
+        let shaped = responseWithoutHopByHop(headers)
+        if (plan.response) {
+          let stages
+          try {
+            ;({ headers: shaped, stages } = plan.response.begin(statusCode, shaped))
+          } catch (err) {
+            // Refused before anything was sent: the agent gets the refusal, not the response.
+            c.abort(err as Error)
+            settle(err)
+            return
+          }
+          if (stages.length > 0) {
+            out = stages[0]!
+            // A failing stage (a pin mismatch) destroys the agent's response: cut, never complete.
+            pipeline([...stages, res], (err) => {
+              if (err) controller?.abort(err)
+              settle(err ?? undefined)
+            })
+          }
+        }
         result.status = statusCode
-        res.writeHead(statusCode, responseWithoutHopByHop(headers))
+        res.writeHead(statusCode, shaped)
         // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
         // event: send the headers now. A sized one goes out with its first bytes, in one write.
-        if (headers['content-length'] === undefined) res.flushHeaders()
-        res.on('drain', onDrain)
+        if (shaped['content-length'] === undefined) res.flushHeaders()
+        out.on('drain', onDrain)
       },
       onResponseData(c, chunk) {
         result.bytesDown += chunk.length
-        if (!res.write(chunk)) c.pause()
+        if (!out.write(chunk)) c.pause()
       },
       onResponseEnd() {
-        res.end(() => settle())
+        if (out === res) res.end(() => settle())
+        else out.end()
       },
       onResponseError(_c, err) {
         // Once the status went out, cutting the response is the only honest signal left.

@@ -38,6 +38,11 @@ export class SecretScanner {
     return this.#secrets.size
   }
 
+  /** Every form of every known secret, plus `extra` forms (e.g. a Basic credential as sent). */
+  needles(extra: readonly string[] = []): Buffer[] {
+    return [...this.#needles, ...extra.filter((e) => e.length >= MIN_SECRET_LENGTH).map((e) => Buffer.from(e))]
+  }
+
   /** True when `text` holds any known secret in any of its forms. */
   foundIn(text: string): boolean {
     if (this.#needles.length === 0 || text.length < MIN_SECRET_LENGTH) return false
@@ -87,6 +92,64 @@ export class SecretScanner {
       },
     })
   }
+}
+
+/** Replace each occurrence of a needle in `text` with a mask of the same length. */
+export function maskIn(text: string, needles: readonly string[]): string {
+  let out = text
+  for (const n of needles) if (out.includes(n)) out = out.split(n).join(mask(n.length))
+  return out
+}
+
+/** `[redacted]` padded with `*` (or cut) to `length`, so Content-Length stays true. */
+function mask(length: number): string {
+  return '[redacted]'.padEnd(length, '*').slice(0, length)
+}
+
+/**
+ * A streaming scrubber: replaces every needle in the bytes passing through with a same-length
+ * mask. At the end of each chunk it holds back only a tail that could be the start of a needle
+ * (so a secret split across chunks is still caught) and passes everything else on at once, so
+ * server-sent events are not delayed.
+ */
+export function scrubStream(needles: readonly Buffer[], onScrub: () => void = () => undefined): Transform {
+  const masks = needles.map((n) => Buffer.from(mask(n.length)))
+  const firsts = new Set(needles.map((n) => n[0]!))
+  const longest = Math.max(0, ...needles.map((n) => n.length))
+  let held: Buffer = Buffer.alloc(0)
+  const scrub = (window: Buffer): Buffer => {
+    let out: Buffer | null = null
+    needles.forEach((needle, i) => {
+      let at = (out ?? window).indexOf(needle)
+      while (at >= 0) {
+        out ??= Buffer.from(window)
+        masks[i]!.copy(out, at)
+        onScrub()
+        at = out.indexOf(needle, at + needle.length)
+      }
+    })
+    return out ?? window
+  }
+  /** Where the tail that might begin a needle starts (window.length when none can). */
+  const partialStart = (window: Buffer): number => {
+    for (let p = Math.max(0, window.length - longest + 1); p < window.length; p++) {
+      if (!firsts.has(window[p]!)) continue
+      const tail = window.subarray(p)
+      if (needles.some((n) => n.length > tail.length && n.subarray(0, tail.length).equals(tail))) return p
+    }
+    return window.length
+  }
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const window = scrub(held.length === 0 ? chunk : Buffer.concat([held, chunk]))
+      const cut = partialStart(window)
+      held = Buffer.from(window.subarray(cut))
+      done(null, cut > 0 ? window.subarray(0, cut) : undefined)
+    },
+    flush(done) {
+      done(null, held.length > 0 ? held : undefined)
+    },
+  })
 }
 
 /** The refusal for a request that carries a managed secret. */

@@ -27,6 +27,8 @@ export interface AuditRecord {
   condition: string | null
   /** The approval the request waited for (its id), or `grant` when an earlier grant covered it. */
   approval: string | null
+  /** Echoed secrets masked in the response (headers and body), when any were. */
+  scrubbed?: number
   credential: string | null
   credential_source: string | null
   status: number | null

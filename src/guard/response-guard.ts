@@ -1,0 +1,97 @@
+import { createHash } from 'node:crypto'
+import { Transform, type Duplex } from 'node:stream'
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
+import { SidekeyError } from '../errors.js'
+import type { Route } from '../policy/types.js'
+import { maskIn, scrubStream } from './secret-scan.js'
+
+/**
+ * The guard on the way back: an upstream that echoes request headers (debug endpoints, error
+ * pages) would hand the injected secret to the agent, and a download may not be what its route
+ * pinned. For a credentialed route, every managed secret (as is, URL-encoded, base64, and the
+ * credential exactly as injected) is masked in response headers and bodies; a compressed body is
+ * decoded first (gzip, deflate, br), since a masked-out secret inside gzip is no scrubbing at
+ * all, and anything else is refused. A pinned route's 2xx body is hashed as it streams, and its
+ * last bytes are held until the hash matches, so a wrong file never arrives whole.
+ */
+
+/** Content codings sidekey can decode to scrub; the request's Accept-Encoding is limited to them. */
+const DECODABLE = 'gzip, deflate, br'
+
+export interface ResponsePlan {
+  /** Replace the agent's Accept-Encoding with what the guard can handle (null: leave it). */
+  readonly acceptEncoding: string | null
+  /** Shape the response once its head arrives; throws a SidekeyError before anything is sent. */
+  begin(status: number, headers: Record<string, string | string[]>): { headers: Record<string, string | string[]>; stages: Duplex[] }
+}
+
+/** Measured for the audit line and metrics. */
+export interface ResponseGuardStats {
+  scrubbed: number
+}
+
+/**
+ * The response plan for a request on `route`, or null when nothing needs guarding (no credential
+ * injected, scrubbing off, no pin).
+ */
+export function responseGuard(route: Route, needles: Buffer[] | null, stats: ResponseGuardStats): ResponsePlan | null {
+  const scrub = needles !== null && needles.length > 0
+  const pin = route.pinSha256
+  if (!scrub && pin === null) return null
+  const texts = scrub ? needles.map((n) => n.toString('latin1')) : []
+  return {
+    // A pin is over the bytes as served uncompressed; scrubbing needs a coding it can decode.
+    acceptEncoding: pin !== null ? 'identity' : DECODABLE,
+    begin(status, headers) {
+      const out = { ...headers }
+      const stages: Duplex[] = []
+      if (scrub) {
+        for (const [name, value] of Object.entries(out)) {
+          const masked = Array.isArray(value) ? value.map((v) => maskIn(v, texts)) : maskIn(value, texts)
+          if (JSON.stringify(masked) !== JSON.stringify(value)) {
+            stats.scrubbed++
+            out[name] = masked
+          }
+        }
+        const coding = String(out['content-encoding'] ?? 'identity').toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity')
+        for (const c of coding.reverse()) {
+          const decoder = c === 'gzip' || c === 'x-gzip' ? createGunzip() : c === 'deflate' ? createInflate() : c === 'br' ? createBrotliDecompress() : null
+          if (decoder === null) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream answered in content coding "${c}", which sidekey cannot scrub for echoed secrets`)
+          stages.push(decoder)
+        }
+        if (coding.length > 0) {
+          delete out['content-encoding']
+          delete out['content-length']
+        }
+        stages.push(scrubStream(needles, () => stats.scrubbed++))
+      }
+      if (pin !== null && status >= 200 && status < 300) stages.push(pinCheck(pin))
+      return { headers: out, stages }
+    },
+  }
+}
+
+/**
+ * Hash the body while it streams; hold back the latest chunk so that, on a mismatch, the agent
+ * never receives the last bytes (a Content-Length body stays short, a chunked one unterminated).
+ */
+function pinCheck(expected: string): Transform {
+  const hash = createHash('sha256')
+  let held: Buffer | null = null
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      hash.update(chunk)
+      const previous = held
+      held = chunk
+      done(null, previous ?? undefined)
+    },
+    flush(done) {
+      const actual = hash.digest('hex')
+      if (actual !== expected) {
+        done(new SidekeyError('SIDEKEY_ERR_PIN_MISMATCH', `the download's SHA-256 is ${actual}, not the pinned ${expected}`))
+        return
+      }
+      done(null, held ?? undefined)
+    },
+  })
+}
