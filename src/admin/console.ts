@@ -159,6 +159,8 @@ async function open() {
 }
 
 $("login").onsubmit = (e) => { e.preventDefault(); token = $("token").value.trim(); sessionStorage.setItem("sidekey-admin-token", token); open(); };
+// A link with a new #token= on an open console is a new login.
+addEventListener("hashchange", () => { if (location.hash.includes("token=")) location.reload(); });
 if (token) open(); else showLogin("");
 </script>
 </body>
