@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { pipeline, Transform, type Writable } from 'node:stream'
 import type { ResponsePlan } from '../guard/response-guard.js'
+import type { ChunkFilter } from '../guard/secret-scan.js'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
 import { responseWithoutHopByHop } from '../inject/hop-by-hop.js'
@@ -77,6 +78,8 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     const onDrain = (): void => controller?.resume()
     /** Where upstream bytes are written: the agent's response, or the first response stage. */
     let out: Writable = res
+    /** Inline response filter (scrubbing, pin), when the body needs no decoding. */
+    let filter: ChunkFilter | null = null
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
       if (res.writableFinished) return
@@ -97,7 +100,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         if (plan.response) {
           let stages
           try {
-            ;({ headers: shaped, stages } = plan.response.begin(statusCode, shaped))
+            ;({ headers: shaped, stages, filter } = plan.response.begin(statusCode, shaped))
           } catch (err) {
             // Refused before anything was sent: the agent gets the refusal, not the response.
             c.abort(err as Error)
@@ -122,11 +125,27 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       },
       onResponseData(c, chunk) {
         result.bytesDown += chunk.length
-        if (!out.write(chunk)) c.pause()
+        const pass = filter === null ? chunk : filter.push(chunk)
+        if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
       },
       onResponseEnd() {
-        if (out === res) res.end(() => settle())
-        else out.end()
+        if (out !== res) {
+          out.end()
+          return
+        }
+        if (filter !== null) {
+          let last: Buffer | null
+          try {
+            last = filter.end()
+          } catch (err) {
+            // A pin mismatch: cut the response before its last bytes.
+            res.destroy()
+            settle(err)
+            return
+          }
+          if (last !== null && last.length > 0) res.write(last)
+        }
+        res.end(() => settle())
       },
       onResponseError(_c, err) {
         // Once the status went out, cutting the response is the only honest signal left.

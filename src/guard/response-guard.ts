@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto'
-import { Transform, type Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { SidekeyError } from '../errors.js'
 import type { Route } from '../policy/types.js'
-import { maskIn, scrubStream } from './secret-scan.js'
+import { filterStream, maskIn, scrubFilter, type ChunkFilter } from './secret-scan.js'
 
 /**
  * The guard on the way back: an upstream that echoes request headers (debug endpoints, error
@@ -22,7 +22,17 @@ export interface ResponsePlan {
   /** Replace the agent's Accept-Encoding with what the guard can handle (null: leave it). */
   readonly acceptEncoding: string | null
   /** Shape the response once its head arrives; throws a SidekeyError before anything is sent. */
-  begin(status: number, headers: Record<string, string | string[]>): { headers: Record<string, string | string[]>; stages: Duplex[] }
+  begin(status: number, headers: Record<string, string | string[]>): ShapedResponse
+}
+
+/**
+ * How the body is handled: through `filter` inline (the common case), or, when it must be decoded
+ * first, through `stages` (streams piped into the agent's response).
+ */
+export interface ShapedResponse {
+  readonly headers: Record<string, string | string[]>
+  readonly filter: ChunkFilter | null
+  readonly stages: Duplex[]
 }
 
 /** Measured for the audit line and metrics. */
@@ -44,7 +54,8 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
     acceptEncoding: pin !== null ? 'identity' : DECODABLE,
     begin(status, headers) {
       const out = { ...headers }
-      const stages: Duplex[] = []
+      const decoders: Duplex[] = []
+      const filters: ChunkFilter[] = []
       if (scrub) {
         for (const [name, value] of Object.entries(out)) {
           const masked = Array.isArray(value) ? value.map((v) => maskIn(v, texts)) : maskIn(value, texts)
@@ -57,16 +68,18 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         for (const c of coding.reverse()) {
           const decoder = c === 'gzip' || c === 'x-gzip' ? createGunzip() : c === 'deflate' ? createInflate() : c === 'br' ? createBrotliDecompress() : null
           if (decoder === null) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream answered in content coding "${c}", which sidekey cannot scrub for echoed secrets`)
-          stages.push(decoder)
+          decoders.push(decoder)
         }
         if (coding.length > 0) {
           delete out['content-encoding']
           delete out['content-length']
         }
-        stages.push(scrubStream(needles, () => stats.scrubbed++))
+        filters.push(scrubFilter(needles, () => stats.scrubbed++))
       }
-      if (pin !== null && status >= 200 && status < 300) stages.push(pinCheck(pin))
-      return { headers: out, stages }
+      if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
+      const filter = compose(filters)
+      if (decoders.length === 0) return { headers: out, filter, stages: [] }
+      return { headers: out, filter: null, stages: filter === null ? decoders : [...decoders, filterStream(filter)] }
     },
   }
 }
@@ -75,23 +88,47 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
  * Hash the body while it streams; hold back the latest chunk so that, on a mismatch, the agent
  * never receives the last bytes (a Content-Length body stays short, a chunked one unterminated).
  */
-function pinCheck(expected: string): Transform {
+function pinCheck(expected: string): ChunkFilter {
   const hash = createHash('sha256')
   let held: Buffer | null = null
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  return {
+    push(chunk) {
       hash.update(chunk)
       const previous = held
       held = chunk
-      done(null, previous ?? undefined)
+      return previous
     },
-    flush(done) {
+    end() {
       const actual = hash.digest('hex')
-      if (actual !== expected) {
-        done(new SidekeyError('SIDEKEY_ERR_PIN_MISMATCH', `the download's SHA-256 is ${actual}, not the pinned ${expected}`))
-        return
-      }
-      done(null, held ?? undefined)
+      if (actual !== expected) throw new SidekeyError('SIDEKEY_ERR_PIN_MISMATCH', `the download's SHA-256 is ${actual}, not the pinned ${expected}`)
+      return held
     },
-  })
+  }
+}
+
+/** Filters applied one after the other. */
+function compose(filters: ChunkFilter[]): ChunkFilter | null {
+  if (filters.length <= 1) return filters[0] ?? null
+  return {
+    push(chunk) {
+      let c: Buffer | null = chunk
+      for (const f of filters) {
+        if (c === null) break
+        c = f.push(c)
+      }
+      return c
+    },
+    end() {
+      // What one filter still held passes through the later ones before they end.
+      const parts: Buffer[] = []
+      let carry: Buffer | null = null
+      for (const f of filters) {
+        const pushed: Buffer | null = carry === null ? null : f.push(carry)
+        const rest = f.end()
+        carry = pushed === null ? rest : rest === null ? pushed : Buffer.concat([pushed, rest])
+      }
+      if (carry !== null) parts.push(carry)
+      return parts.length === 0 ? null : parts[0]!
+    },
+  }
 }

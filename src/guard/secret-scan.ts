@@ -106,20 +106,28 @@ function mask(length: number): string {
   return '[redacted]'.padEnd(length, '*').slice(0, length)
 }
 
+/** A synchronous filter over a body's chunks: what to pass on now, and what is left at the end. */
+export interface ChunkFilter {
+  push(chunk: Buffer): Buffer | null
+  /** Throws (a SidekeyError) when the body as a whole is refused. */
+  end(): Buffer | null
+}
+
 /**
  * A streaming scrubber: replaces every needle in the bytes passing through with a same-length
  * mask. At the end of each chunk it holds back only a tail that could be the start of a needle
  * (so a secret split across chunks is still caught) and passes everything else on at once, so
- * server-sent events are not delayed.
+ * server-sent events are not delayed. Synchronous, so the common path needs no stream machinery.
  */
-export function scrubStream(needles: readonly Buffer[], onScrub: () => void = () => undefined): Transform {
+export function scrubFilter(needles: readonly Buffer[], onScrub: () => void = () => undefined): ChunkFilter {
   const masks = needles.map((n) => Buffer.from(mask(n.length)))
   const firsts = new Set(needles.map((n) => n[0]!))
   const longest = Math.max(0, ...needles.map((n) => n.length))
-  let held: Buffer = Buffer.alloc(0)
+  let held: Buffer | null = null
   const scrub = (window: Buffer): Buffer => {
     let out: Buffer | null = null
-    needles.forEach((needle, i) => {
+    for (let i = 0; i < needles.length; i++) {
+      const needle = needles[i]!
       let at = (out ?? window).indexOf(needle)
       while (at >= 0) {
         out ??= Buffer.from(window)
@@ -127,7 +135,7 @@ export function scrubStream(needles: readonly Buffer[], onScrub: () => void = ()
         onScrub()
         at = out.indexOf(needle, at + needle.length)
       }
-    })
+    }
     return out ?? window
   }
   /** Where the tail that might begin a needle starts (window.length when none can). */
@@ -139,15 +147,33 @@ export function scrubStream(needles: readonly Buffer[], onScrub: () => void = ()
     }
     return window.length
   }
+  return {
+    push(chunk) {
+      const window = scrub(held === null ? chunk : Buffer.concat([held, chunk]))
+      const cut = partialStart(window)
+      held = cut < window.length ? Buffer.from(window.subarray(cut)) : null
+      return cut > 0 ? window.subarray(0, cut) : null
+    },
+    end() {
+      const rest = held
+      held = null
+      return rest
+    },
+  }
+}
+
+/** A ChunkFilter as a Transform (for bodies that pass through decoders first). */
+export function filterStream(filter: ChunkFilter): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      const window = scrub(held.length === 0 ? chunk : Buffer.concat([held, chunk]))
-      const cut = partialStart(window)
-      held = Buffer.from(window.subarray(cut))
-      done(null, cut > 0 ? window.subarray(0, cut) : undefined)
+      done(null, filter.push(chunk) ?? undefined)
     },
     flush(done) {
-      done(null, held.length > 0 ? held : undefined)
+      try {
+        done(null, filter.end() ?? undefined)
+      } catch (err) {
+        done(err as Error)
+      }
     },
   })
 }
