@@ -51,7 +51,7 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length'])
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
   // The body is read when CEL reads it, a held request carries it, or its size is only known by reading.
-  const mustRead = (c?.cel.some((p) => p.usesBody) ?? false) || (a?.when?.usesBody ?? false) || a !== null || (c?.maxBodyBytes != null && streamed)
+  const mustRead = a !== null || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
   const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
   try {
     return { body, approval: await check(deps, route, g, body, declared), wouldRefuse: null }

@@ -120,15 +120,13 @@ function compose(filters: ChunkFilter[]): ChunkFilter | null {
     },
     end() {
       // What one filter still held passes through the later ones before they end.
-      const parts: Buffer[] = []
       let carry: Buffer | null = null
       for (const f of filters) {
         const pushed: Buffer | null = carry === null ? null : f.push(carry)
         const rest = f.end()
         carry = pushed === null ? rest : rest === null ? pushed : Buffer.concat([pushed, rest])
       }
-      if (carry !== null) parts.push(carry)
-      return parts.length === 0 ? null : parts[0]!
+      return carry
     },
   }
 }

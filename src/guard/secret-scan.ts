@@ -40,6 +40,8 @@ export class SecretScanner {
 
   /** Every form of every known secret, plus `extra` forms (e.g. a Basic credential as sent). */
   needles(extra: readonly string[] = []): Buffer[] {
+    // The common case (no extra form) shares the array built when a secret was added.
+    if (extra.length === 0) return this.#needles
     return [...this.#needles, ...extra.filter((e) => e.length >= MIN_SECRET_LENGTH).map((e) => Buffer.from(e))]
   }
 

@@ -58,8 +58,3 @@ export function compileApproval(a: RouteV1['approval'], defaultTimeoutMs: number
   }
   return Object.freeze({ when, timeoutMs: a.timeout_s === undefined ? defaultTimeoutMs : a.timeout_s * 1000 })
 }
-
-/** True when anything on the route needs the request body parsed before it is decided. */
-export function needsBody(conditions: Conditions | null, approval: ApprovalRule | null): boolean {
-  return (conditions?.cel.some((p) => p.usesBody) ?? false) || (approval !== null)
-}
