@@ -26,6 +26,8 @@ export interface Config {
   readonly watchPolicy: boolean
   /** Issuer URL of minted JWTs; default: the admin listener's URL, where the JWKS is served. */
   readonly issuer: string | null
+  /** State file (`state.yaml`: memory or Redis); null: in memory, one process. */
+  readonly statePath: string | null
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -44,6 +46,7 @@ export const DEFAULTS: Config = Object.freeze({
   maxHeaderSize: 16 * 1024,
   watchPolicy: true,
   issuer: null,
+  statePath: null,
 })
 
 /** Flags `sidekey start` takes, with the environment variable that sets each. */
@@ -59,6 +62,7 @@ export const SETTINGS = [
   { flag: '--upstream-timeout', env: 'SIDEKEY_UPSTREAM_TIMEOUT_MS', help: 'ms to wait for upstream response headers (default 120000)' },
   { flag: '--max-header-size', env: 'SIDEKEY_MAX_HEADER_SIZE', help: 'largest request head in bytes (default 16384)' },
   { flag: '--issuer', env: 'SIDEKEY_ISSUER', help: 'issuer URL of minted JWTs (default: the admin URL, which serves the JWKS)' },
+  { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
 ] as const
 
 /**
@@ -116,6 +120,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     maxHeaderSize: int('--max-header-size', DEFAULTS.maxHeaderSize),
     watchPolicy: true,
     issuer: get('--issuer') ?? null,
+    statePath: get('--state') ?? null,
   }
   if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))

@@ -37,6 +37,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },
   SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: 'The destination resolves to a loopback, private, link-local, CGNAT or otherwise internal address that no route names.' },
   SIDEKEY_ERR_DNS: { status: 502, meaning: 'The destination host name could not be resolved.' },
+  SIDEKEY_ERR_STATE_UNAVAILABLE: { status: 503, meaning: "The shared state store (Redis) cannot be reached and this route's rate limit or quota fails closed (on_store_error: refuse), or an admin call needs it." },
   SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE: { status: 502, meaning: 'The credential for this route could not be obtained; nothing was sent upstream.' },
   SIDEKEY_ERR_UPSTREAM_CONNECT: { status: 502, meaning: 'The upstream refused the connection or its TLS certificate did not verify.' },
   SIDEKEY_ERR_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The upstream did not answer in time.' },

@@ -26,7 +26,7 @@ import type { Throttle } from './guard/throttle.js'
 import { detected, type SecretScanner } from './guard/secret-scan.js'
 import type { StateStore } from './state/store.js'
 import type { Approvals } from './approvals/approvals.js'
-import { guardRequest, type GuardResult } from './guard/request-guard.js'
+import { guardRequest, NOTHING_TO_GUARD, type GuardResult } from './guard/request-guard.js'
 import { responseGuard, type ResponsePlan } from './guard/response-guard.js'
 
 /**
@@ -125,7 +125,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   const route = decision.route
 
   // guard: the route's conditions, limits and approval
-  let guarded: GuardResult = { body: null, approval: null, wouldRefuse: null }
+  let guarded: GuardResult = NOTHING_TO_GUARD
   if (route !== null && !decision.reportOnly) {
     try {
       guarded = await guardRequest(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', pathname: target.pathname, path: target.path, rawHeaders: req.rawHeaders, signal, reportOnly: ctx.config.reportOnly }, req)
@@ -139,6 +139,8 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
       audit.condition = guarded.wouldRefuse.condition
       audit.reason = `would-refuse:${guarded.wouldRefuse.code.replace('SIDEKEY_ERR_', '').toLowerCase().replaceAll('_', '-')}`
     }
+    // The store was down and the route fails open: say which limits this request was not counted against.
+    if (guarded.uncounted.length > 0) audit.uncounted = guarded.uncounted
     if (guarded.approval !== null) audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
     if (guarded.body !== null && ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(guarded.body)) throw detected()
   }

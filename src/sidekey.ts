@@ -22,7 +22,9 @@ import { Throttle } from './guard/throttle.js'
 import { AlertSender } from './observe/alerts.js'
 import { Metrics } from './observe/metrics.js'
 import { Monitor } from './observe/monitor.js'
-import { MemoryStore } from './state/store.js'
+import { MemoryStore, type StateStore } from './state/store.js'
+import { loadStateSettings, MEMORY_STATE } from './state/config.js'
+import { RedisStore } from './state/redis-store.js'
 import { Approvals } from './approvals/approvals.js'
 import { EventHub, summarizeDecision } from './observe/events.js'
 import { SecretScanner } from './guard/secret-scan.js'
@@ -41,6 +43,7 @@ export interface RunningSidekey {
   readonly monitor: Monitor
   readonly metrics: Metrics
   readonly log: Logger
+  readonly state: StateStore
   close(): Promise<void>
 }
 
@@ -72,8 +75,19 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
       throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read --upstream-ca ${config.upstreamCaFile}`, { cause })
     }
   }
+  const now = options.now ?? Date.now
+  const metrics = new Metrics()
+  const stateSettings = config.statePath === null ? MEMORY_STATE : await loadStateSettings(config.statePath)
+  const state: StateStore = stateSettings.redis === null ? new MemoryStore(now) : await RedisStore.open(stateSettings.redis, log, (op) => metrics.stateErrors.inc({ op }))
+  metrics.stateAvailable = () => state.available
+  if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS')
   // Identity providers are trusted like upstreams: system roots plus --upstream-ca.
-  const credentials = createCredentialRuntime({ certsDir: config.certsDir, issuer: config.issuer ?? '', ca: upstreamCa })
+  const credentials = createCredentialRuntime({
+    certsDir: config.certsDir,
+    issuer: config.issuer ?? '',
+    ca: upstreamCa,
+    sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
+  })
   const policy = await PolicyStore.open(config.policyPath, log, credentials)
   if (config.watchPolicy) policy.watch()
 
@@ -81,10 +95,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const leaves = new LeafCache(ca)
   const runTokens = new RunTokens()
   const upgrades = new UpgradeRelay()
-  const now = options.now ?? Date.now
-  const state = new MemoryStore(now)
   const throttle = new Throttle(now)
-  const metrics = new Metrics()
   const scanner = new SecretScanner()
   // Know every static secret before the first request, so one the agent somehow learned is caught
   // even before sidekey has injected it; again after each reload.
@@ -123,6 +134,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const unsubscribeApprovals = state.onApproval((r) => {
     if (r.status !== 'pending') metrics.approvals.inc({ status: r.status })
   })
+  // Quarantines made or lifted by other replicas change this one's gauge too.
+  const unsubscribeQuarantine = state instanceof RedisStore ? state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length)) : () => undefined
   const { proxy, inner, closeTunnels } = createProxyServers({
     config,
     log,
@@ -174,6 +187,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     monitor,
     metrics,
     log,
+    state,
     // Idempotent: a second call waits for the first instead of closing twice.
     close() {
       closing ??= shutdown()
@@ -184,6 +198,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   async function shutdown(): Promise<void> {
     ready = false
     unsubscribeApprovals()
+    unsubscribeQuarantine()
     events.removeAllListeners()
     policy.close()
     upgrades.close()
@@ -192,6 +207,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     await pools.close()
     await credentials.close()
     await monitor.close()
+    await state.close()
   }
 }
 

@@ -27,7 +27,7 @@ export async function approvalsApi(ctx: ApprovalsApiContext, method: string, pat
     return true
   }
   if (method === 'GET' && path === '/v1/decisions') {
-    send(res, 200, { decisions: ctx.state.recentDecisions() })
+    send(res, 200, { decisions: await ctx.state.recentDecisions() })
     return true
   }
   if (method === 'GET' && path === '/v1/events') {

@@ -58,7 +58,8 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
   if (method === 'GET' && path === '/readyz') {
     const ready = ctx.ready()
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress() })
+    // The state store is reported, not required: with it down, only what needs it refuses (README).
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available } })
   }
   if (method === 'GET' && path === '/v1/routes') {
     const current = ctx.policy.current

@@ -66,7 +66,12 @@ export class Approvals {
   async hold(h: HoldRequest): Promise<HoldOutcome> {
     const { state, log, now } = this.#o
     const workload = h.workload ?? 'anonymous'
-    const until = await state.grantUntil(workload, h.route.name)
+    let until: number | null
+    try {
+      until = await state.grantUntil(workload, h.route.name)
+    } catch (cause) {
+      throw unavailable(log, 'grant', cause)
+    }
     if (until !== null) return { via: 'grant', until }
     if (h.signal.aborted) throw cancelled()
 
@@ -94,13 +99,12 @@ export class Approvals {
     this.#pending++
     this.#o.onHeld?.(this.#pending)
     try {
-      const settled = this.#waitFor(record, h.route.approval!.timeoutMs, h.signal)
+      const { settled, cancel: cancelWait } = this.#waitFor(record, h.route.approval!.timeoutMs, h.signal)
       try {
         await state.putApproval(record)
       } catch (cause) {
-        // Fail closed: a request nobody can be asked about is not sent.
-        log.error({ event: 'approval_store_failed', approval: record.id, err: (cause as Error).message }, 'cannot store an approval; the request is refused')
-        throw new SidekeyError('SIDEKEY_ERR_APPROVAL_UNAVAILABLE', 'this request needs approval and approvals cannot be stored right now', { cause })
+        cancelWait()
+        throw unavailable(log, record.id, cause)
       }
       log.warn({ event: 'approval_requested', approval: record.id, workload, route: record.route, method: record.method, host: record.host, path: record.path, expires: record.expires }, 'a request waits for approval')
       this.#o.alerts.send({ type: 'approval_requested', approval: record }, this.#o.settings().webhook)
@@ -119,9 +123,10 @@ export class Approvals {
   }
 
   /** Subscribe before storing, so a decision made at once is not missed. */
-  #waitFor(record: ApprovalRecord, timeoutMs: number, signal: AbortSignal): Promise<ApprovalRecord> {
+  #waitFor(record: ApprovalRecord, timeoutMs: number, signal: AbortSignal): { settled: Promise<ApprovalRecord>; cancel: () => void } {
     const { state, log } = this.#o
-    return new Promise((resolve) => {
+    let cancel = (): void => undefined
+    const settled = new Promise<ApprovalRecord>((resolve) => {
       let done = false
       const finish = (final: ApprovalRecord): void => {
         if (done) return
@@ -131,6 +136,8 @@ export class Approvals {
         signal.removeEventListener('abort', onAbort)
         resolve(final)
       }
+      // The record was never stored: stop waiting, quietly.
+      cancel = () => finish({ ...record, status: 'cancelled' })
       const unsubscribe = state.onApproval((r) => {
         if (r.id === record.id && r.status !== 'pending') finish(r)
       })
@@ -148,6 +155,7 @@ export class Approvals {
       const onAbort = (): void => end('cancelled')
       signal.addEventListener('abort', onAbort, { once: true })
     })
+    return { settled, cancel }
   }
 
   /**
@@ -177,6 +185,12 @@ export class Approvals {
   list(): Promise<ApprovalRecord[]> {
     return this.#o.state.listApprovals()
   }
+}
+
+/** Fail closed: a request nobody can be asked about is not sent. */
+function unavailable(log: Logger, approval: string, cause: unknown): SidekeyError {
+  log.error({ event: 'approval_store_failed', approval, err: (cause as Error).message }, 'approvals cannot be stored or read; the request is refused')
+  return new SidekeyError('SIDEKEY_ERR_APPROVAL_UNAVAILABLE', 'this request needs approval and approvals cannot be stored right now', { cause })
 }
 
 function cancelled(): SidekeyError {

@@ -1,6 +1,6 @@
 import { createSecureContext } from 'node:tls'
 import { Agent } from 'undici'
-import { SigningKeys } from './signing-keys.js'
+import { SigningKeys, type SharedKeyStore } from './signing-keys.js'
 import { TokenCache } from './token-cache.js'
 import type { IdpTransport } from './token-endpoint.js'
 
@@ -25,6 +25,8 @@ export interface CredentialRuntimeOptions {
   /** PEM roots for identity providers' TLS (the same trust as upstreams). */
   readonly ca?: string[]
   readonly idpTimeoutMs?: number
+  /** Share the signing keys through this store, encrypted with this key (many replicas, one JWKS). */
+  readonly sharedKeys?: { store: SharedKeyStore; key: Buffer } | null
 }
 
 export function createCredentialRuntime(options: CredentialRuntimeOptions): CredentialRuntime {
@@ -34,7 +36,7 @@ export function createCredentialRuntime(options: CredentialRuntimeOptions): Cred
   return {
     cache,
     transport: { dispatcher, timeoutMs: options.idpTimeoutMs ?? 10_000 },
-    keys: new SigningKeys(options.certsDir),
+    keys: new SigningKeys(options.certsDir, undefined, undefined, options.sharedKeys ?? null),
     issuer: options.issuer,
     async close() {
       cache.close()

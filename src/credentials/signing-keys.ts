@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
@@ -22,22 +22,43 @@ export interface SigningKey {
   readonly key: CryptoKey
 }
 
+/** Where replicas share their signing keys (the state store's compare-and-set values). */
+export interface SharedKeyStore {
+  getBlob(name: string): Promise<string | null>
+  casBlob(name: string, expected: string | null, next: string): Promise<boolean>
+}
+
+/** The shared value's name, and how often a replica re-reads it (to publish keys others made). */
+const SHARED_NAME = 'jwt-keys'
+const SHARED_REFRESH_MS = 10_000
+
 /**
  * The keys sidekey signs minted JWTs with. Created on first use with mode 0600; a new key is
  * made every `rotateAfterMs` and the previous ones stay published in the JWKS for `overlapMs`, so
  * a token signed just before a rotation still verifies (rotation with overlap).
+ *
+ * With a shared store and an encryption key (many replicas), the key set lives in the store,
+ * encrypted with AES-256-GCM, instead of the file: every replica signs with the same keys and
+ * serves the same JWKS, and a rotation is a compare-and-set, so two replicas rotating at once
+ * agree on one new key.
  */
 export class SigningKeys {
   #keys: StoredKey[] = []
   #loading: Promise<void> | null = null
+  #loadedAt = 0
   readonly #path: string
+  readonly #shared: { store: SharedKeyStore; key: Buffer } | null
+  /** The shared value as last read (compare-and-set expects it). */
+  #sharedRaw: string | null = null
 
   constructor(
     certsDir: string,
     readonly rotateAfterMs = 24 * 60 * 60 * 1000,
     readonly overlapMs = 24 * 60 * 60 * 1000,
+    shared: { store: SharedKeyStore; key: Buffer } | null = null,
   ) {
     this.#path = join(certsDir, SIGNING_KEYS_FILE)
+    this.#shared = shared
   }
 
   /** The newest key, rotating first when it is due. */
@@ -61,12 +82,18 @@ export class SigningKeys {
   }
 
   async #ready(): Promise<void> {
-    if (this.#keys.length > 0) return
+    const stale = this.#shared !== null && Date.now() - this.#loadedAt >= SHARED_REFRESH_MS
+    if (this.#keys.length > 0 && !stale) return
     this.#loading ??= this.#load().finally(() => (this.#loading = null))
     await this.#loading
   }
 
   async #load(): Promise<void> {
+    if (this.#shared !== null) {
+      await this.#readShared()
+      if (this.#keys.length === 0) await this.#rotate()
+      return
+    }
     try {
       const stored = JSON.parse(await readFile(this.#path, 'utf8')) as { keys?: StoredKey[] }
       this.#keys = Array.isArray(stored.keys) ? stored.keys : []
@@ -76,11 +103,32 @@ export class SigningKeys {
     if (this.#keys.length === 0) await this.#rotate()
   }
 
+  async #readShared(): Promise<void> {
+    const { store, key } = this.#shared!
+    const raw = await store.getBlob(SHARED_NAME)
+    this.#keys = raw === null ? [] : decryptKeys(raw, key)
+    this.#sharedRaw = raw
+    this.#loadedAt = Date.now()
+  }
+
   async #rotate(): Promise<void> {
     const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true })
     const now = Date.now()
     const retireBefore = now - this.rotateAfterMs - this.overlapMs
-    this.#keys = [...this.#keys.filter((k) => k.created > retireBefore), { kid: randomUUID(), created: now, jwk: await exportJWK(privateKey) }]
+    const next = [...this.#keys.filter((k) => k.created > retireBefore), { kid: randomUUID(), created: now, jwk: await exportJWK(privateKey) }]
+    if (this.#shared !== null) {
+      const raw = encryptKeys(next, this.#shared.key)
+      if (await this.#shared.store.casBlob(SHARED_NAME, this.#sharedRaw, raw)) {
+        this.#keys = next
+        this.#sharedRaw = raw
+        this.#loadedAt = Date.now()
+      } else {
+        // Another replica rotated first: use its key set.
+        await this.#readShared()
+      }
+      return
+    }
+    this.#keys = next
     // Written to a temporary file created with mode 0600, then renamed over the old one.
     const tmp = `${this.#path}.${process.pid}.tmp`
     const handle = await open(tmp, 'w', 0o600)
@@ -90,5 +138,29 @@ export class SigningKeys {
       await handle.close()
     }
     await rename(tmp, this.#path)
+  }
+}
+
+/** Authenticated encryption of the key set for the shared store (the label binds it to its use). */
+function encryptKeys(keys: StoredKey[], key: Buffer): string {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv('aes-256-gcm', key, iv)
+  cipher.setAAD(Buffer.from(SHARED_NAME))
+  const data = Buffer.concat([cipher.update(JSON.stringify({ keys }), 'utf8'), cipher.final()])
+  return JSON.stringify({ v: 1, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') })
+}
+
+function decryptKeys(raw: string, key: Buffer): StoredKey[] {
+  try {
+    const box = JSON.parse(raw) as { v: number; iv: string; tag: string; data: string }
+    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(box.iv, 'base64'))
+    decipher.setAAD(Buffer.from(SHARED_NAME))
+    decipher.setAuthTag(Buffer.from(box.tag, 'base64'))
+    const plain = Buffer.concat([decipher.update(Buffer.from(box.data, 'base64')), decipher.final()]).toString('utf8')
+    const keys = (JSON.parse(plain) as { keys?: StoredKey[] }).keys
+    return Array.isArray(keys) ? keys : []
+  } catch (cause) {
+    // Never fall back to a key of our own: replicas would then disagree silently.
+    throw new Error('the shared signing keys cannot be decrypted (is signing_keys.encryption_key_file the same on every replica?)', { cause })
   }
 }

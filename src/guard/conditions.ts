@@ -1,8 +1,8 @@
-import { ConditionRefusal } from '../errors.js'
+import { ConditionRefusal, SidekeyError } from '../errors.js'
 import type { CelInput, CelPredicate } from '../policy/cel.js'
 import { localTime } from '../policy/time-window.js'
 import type { Conditions, Quota, Route } from '../policy/types.js'
-import type { StateStore } from '../state/store.js'
+import type { CountResult, StateStore } from '../state/store.js'
 
 /**
  * Conditional access: a route's conditions, checked after the route allowed the request and before
@@ -38,28 +38,48 @@ export function checkCel(p: CelPredicate, input: CelInput): void {
   if (!outcome.value) throw new ConditionRefusal('SIDEKEY_ERR_CONDITION_FAILED', p.label, `condition ${p.label} is false for this request`)
 }
 
-/** Count the request against the route's rate limit and quota (for this workload). */
-export async function countRequest(route: Route, workload: string | null, nowMs: number, state: StateStore): Promise<void> {
+/**
+ * Count the request against the route's rate limit and quota (for this workload). When the state
+ * store cannot count, the route's `on_store_error` decides: refuse (503, the default) or let the
+ * request on uncounted; the names of the limits that were skipped that way are returned (audited).
+ */
+export async function countRequest(route: Route, workload: string | null, nowMs: number, state: StateStore): Promise<string[]> {
   const c = route.conditions
-  if (c === null) return
+  const skipped: string[] = []
+  if (c === null) return skipped
   const who = workload ?? '-'
+  const counted = async (name: 'rate' | 'quota', onStoreError: 'refuse' | 'allow', count: () => Promise<CountResult>): Promise<CountResult | null> => {
+    try {
+      return await count()
+    } catch (err) {
+      if (!(err instanceof SidekeyError) || err.code !== 'SIDEKEY_ERR_STATE_UNAVAILABLE') throw err
+      if (onStoreError === 'allow') {
+        skipped.push(name)
+        return null
+      }
+      throw new ConditionRefusal('SIDEKEY_ERR_STATE_UNAVAILABLE', name, `route "${route.name}" has a ${name} limit that cannot be counted right now (shared state store unavailable; the route fails closed)`, { retryAfterS: 1 })
+    }
+  }
   if (c.rate !== null) {
+    const rate = c.rate
     const key = `rate:${route.name}:${who}`
-    const window = Math.floor(nowMs / c.rate.windowMs)
-    const r = c.rate.sliding
-      ? await state.countSliding(key, c.rate.requests, c.rate.windowMs, nowMs)
-      : await state.countFixed(`${key}:${window}`, c.rate.requests, (window + 1) * c.rate.windowMs - nowMs)
-    if (!r.allowed) {
+    const window = Math.floor(nowMs / rate.windowMs)
+    const r = await counted('rate', rate.onStoreError, () =>
+      rate.sliding ? state.countSliding(key, rate.requests, rate.windowMs, nowMs) : state.countFixed(`${key}:${window}`, rate.requests, (window + 1) * rate.windowMs - nowMs),
+    )
+    if (r !== null && !r.allowed) {
       throw new ConditionRefusal('SIDEKEY_ERR_RATE_LIMITED', 'rate', `route "${route.name}" allows ${c.rate.requests} requests per ${c.rate.windowMs / 1000} s for this workload`, { retryAfterS: Math.ceil(r.retryAfterMs / 1000) })
     }
   }
   if (c.quota !== null) {
-    const { key, ttlMs } = quotaWindow(c.quota, nowMs)
-    const r = await state.countFixed(`quota:${route.name}:${who}:${key}`, c.quota.requests, ttlMs)
-    if (!r.allowed) {
+    const quota = c.quota
+    const { key, ttlMs } = quotaWindow(quota, nowMs)
+    const r = await counted('quota', quota.onStoreError, () => state.countFixed(`quota:${route.name}:${who}:${key}`, quota.requests, ttlMs))
+    if (r !== null && !r.allowed) {
       throw new ConditionRefusal('SIDEKEY_ERR_QUOTA_EXCEEDED', 'quota', `route "${route.name}" allows ${c.quota.requests} requests per ${c.quota.per} (${c.quota.zone}) for this workload`, { retryAfterS: Math.ceil(ttlMs / 1000) })
     }
   }
+  return skipped
 }
 
 /** The calendar window a quota counts in: its key and the time left in it. */

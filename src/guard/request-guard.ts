@@ -41,12 +41,17 @@ export interface GuardResult {
   readonly approval: HoldOutcome | null
   /** Report-only mode: the condition that would have refused the request (it goes on, uncredentialed). */
   readonly wouldRefuse: ConditionRefusal | null
+  /** Limits not counted because the state store was down and the route fails open (audited). */
+  readonly uncounted: readonly string[]
 }
+
+/** The result for a route with neither conditions nor approval. */
+export const NOTHING_TO_GUARD: GuardResult = Object.freeze({ body: null, approval: null, wouldRefuse: null, uncounted: [] })
 
 export async function guardRequest(deps: GuardDeps, route: Route, g: GuardRequest, req: IncomingMessage): Promise<GuardResult> {
   const c = route.conditions
   const a = route.approval
-  if (c === null && a === null) return { body: null, approval: null, wouldRefuse: null }
+  if (c === null && a === null) return NOTHING_TO_GUARD
 
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length'])
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
@@ -54,22 +59,24 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   const mustRead = a !== null || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
   const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
   try {
-    return { body, approval: await check(deps, route, g, body, declared), wouldRefuse: null }
+    const { approval, uncounted } = await check(deps, route, g, body, declared)
+    return { body, approval, wouldRefuse: null, uncounted }
   } catch (err) {
     // Report-only: log what would have refused and let the request on (the body was read, keep it).
-    if (g.reportOnly && err instanceof ConditionRefusal) return { body, approval: null, wouldRefuse: err }
+    if (g.reportOnly && err instanceof ConditionRefusal) return { body, approval: null, wouldRefuse: err, uncounted: [] }
     throw err
   }
 }
 
-async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null): Promise<HoldOutcome | null> {
+async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null): Promise<{ approval: HoldOutcome | null; uncounted: string[] }> {
   const c = route.conditions
   const a = route.approval
   const input = celInput(g, body)
   const nowMs = deps.now()
+  let uncounted: string[] = []
   if (c !== null) {
     checkConditions(c, { workload: g.workload, nowMs, bodyBytes: body?.length ?? declared, cel: input })
-    await countRequest(route, g.workload, nowMs, deps.state)
+    uncounted = await countRequest(route, g.workload, nowMs, deps.state)
   }
 
   let approval: HoldOutcome | null = null
@@ -82,7 +89,7 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
       approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, host: g.host, port: g.port, path: g.pathname, queryKeys: queryKeys(g.path), body, why, signal: g.signal })
     }
   }
-  return approval
+  return { approval, uncounted }
 }
 
 /** The variables CEL expressions see. Proxy-Authorization (the run token) is never among them. */

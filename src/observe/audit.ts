@@ -25,6 +25,8 @@ export interface AuditRecord {
   report_only: boolean
   /** The route condition that refused (or would have, in report-only mode): `time`, `rate`, `cel[0] ...`. */
   condition: string | null
+  /** Limits (`rate`, `quota`) this request was not counted against: the state store was down and the route fails open. */
+  uncounted?: readonly string[]
   /** The approval the request waited for (its id), or `grant` when an earlier grant covered it. */
   approval: string | null
   /** Echoed secrets masked in the response (headers and body), when any were. */

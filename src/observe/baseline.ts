@@ -95,7 +95,9 @@ const empty = (): Ewma => ({ mean: 0, variance: 0, n: 0 })
 
 /** A workload's baseline: learn from observations, report anomalies once learning is over. */
 export class Baseline {
-  readonly state: BaselineState
+  state: BaselineState
+  /** What this process observed since the last `takeDelta` (shared stores merge it fleet-wide). */
+  #delta: BaselineDelta
 
   constructor(
     readonly workload: string,
@@ -114,6 +116,7 @@ export class Baseline {
       window: { index: -1, requests: 0, bytesUp: 0, flagged: [] },
       lastAlert: {},
     }
+    this.#delta = emptyDelta(this.state.firstSeen)
   }
 
   learning(at: number, learningMs: number): boolean {
@@ -129,11 +132,14 @@ export class Baseline {
     const s = this.state
     const learning = this.learning(o.at, learningMs)
     const index = Math.floor(o.at / windowMs)
-    if (index !== s.window.index) this.#closeWindow(index, windowMs)
+    if (index !== s.window.index) closeWindow(s, index, windowMs)
+    const d = this.#delta
+    if (d.window.index !== index) d.window = { index, requests: 0, bytesUp: 0, flagged: [] }
     const hour = new Date(o.at).getUTCHours()
     const found: Anomaly[] = []
     const raise = (kind: AnomalyKind, baseline: unknown, observed: unknown): void => {
       found.push({ kind, workload: this.workload, at: new Date(o.at).toISOString(), evidence: { baseline, observed } })
+      if (kind === 'rate' || kind === 'volume') d.window.flagged.push(kind)
     }
 
     if (!learning) {
@@ -155,6 +161,8 @@ export class Baseline {
 
     s.window.requests++
     s.window.bytesUp += o.bytesUp
+    d.window.requests++
+    d.window.bytesUp += o.bytesUp
     if (!learning) {
       const byHour = s.rateByHour[hour]!
       const reference = byHour.n >= 3 ? byHour : s.rate
@@ -171,27 +179,95 @@ export class Baseline {
     // Learn: every request counts toward hours, destinations and the denial share, so normal
     // traffic keeps the baseline current; anomalous windows are left out of the rate statistics.
     s.requests++
-    if (o.denied) s.denied++
-    else if (!s.destinations.includes(o.destination) && s.destinations.length < 1000) s.destinations.push(o.destination)
+    d.requests++
+    if (o.denied) {
+      s.denied++
+      d.denied++
+    } else if (!s.destinations.includes(o.destination) && s.destinations.length < MAX_DESTINATIONS) {
+      s.destinations.push(o.destination)
+      d.destinations.push(o.destination)
+    }
     s.hours[hour]!++
+    d.hours[hour]!++
     return found
   }
 
-  #closeWindow(next: number, windowMs: number): void {
-    const w = this.state.window
-    if (w.index >= 0 && w.requests > 0 && w.flagged.length === 0) {
-      update(this.state.rate, w.requests)
-      update(this.state.volume, w.bytesUp)
-      update(this.state.rateByHour[new Date(w.index * windowMs).getUTCHours()]!, w.requests)
-    }
-    this.state.window = { index: next, requests: 0, bytesUp: 0, flagged: [] }
+  /** Hand over what was observed since the last call (null when nothing was). */
+  takeDelta(): BaselineDelta | null {
+    const d = this.#delta
+    if (d.requests === 0 && Object.keys(d.lastAlert).length === 0) return null
+    this.#delta = emptyDelta(this.state.firstSeen, d.window.index)
+    return d
+  }
+
+  /**
+   * Take the fleet's merged baseline as this process's own, keeping what was observed here since
+   * the delta was taken (it goes into the next merge and counts locally until then).
+   */
+  adopt(merged: BaselineState, windowMs: number): void {
+    this.state = applyDelta(merged, this.#delta, windowMs)
   }
 
   #once(kind: AnomalyKind, slot: number): boolean {
     if (this.state.lastAlert[kind] === slot) return false
     this.state.lastAlert[kind] = slot
+    this.#delta.lastAlert[kind] = slot
     return true
   }
+}
+
+/** Destinations remembered per workload. */
+const MAX_DESTINATIONS = 1000
+
+/** What one process observed of a workload since it last merged into the shared baseline. */
+export interface BaselineDelta {
+  firstSeen: number
+  requests: number
+  denied: number
+  /** Destinations first seen here. */
+  destinations: string[]
+  hours: number[]
+  /** Counts of the window this process is in. */
+  window: { index: number; requests: number; bytesUp: number; flagged: AnomalyKind[] }
+  lastAlert: Partial<Record<AnomalyKind, number>>
+}
+
+function emptyDelta(firstSeen: number, windowIndex = -1): BaselineDelta {
+  return { firstSeen, requests: 0, denied: 0, destinations: [], hours: new Array<number>(24).fill(0), window: { index: windowIndex, requests: 0, bytesUp: 0, flagged: [] }, lastAlert: {} }
+}
+
+/** End a window: learn its counts (unless it was anomalous) and start `next`. */
+function closeWindow(s: BaselineState, next: number, windowMs: number): void {
+  const w = s.window
+  if (w.index >= 0 && w.requests > 0 && w.flagged.length === 0) {
+    update(s.rate, w.requests)
+    update(s.volume, w.bytesUp)
+    update(s.rateByHour[new Date(w.index * windowMs).getUTCHours()]!, w.requests)
+  }
+  s.window = { index: next, requests: 0, bytesUp: 0, flagged: [] }
+}
+
+/**
+ * Merge one process's observations into a (shared) baseline, returning a new state: counts add up,
+ * destinations are united, the earliest first sighting wins, window counts add up when both are in
+ * the same window (a later window closes the earlier one, so rate statistics are learned from the
+ * whole fleet's traffic), and an alert raised anywhere is not raised again elsewhere.
+ */
+export function applyDelta(state: BaselineState | undefined, d: BaselineDelta, windowMs: number): BaselineState {
+  const s: BaselineState = state === undefined ? new Baseline('', undefined, d.firstSeen).state : structuredClone(state)
+  s.firstSeen = Math.min(s.firstSeen, d.firstSeen)
+  s.requests += d.requests
+  s.denied += d.denied
+  for (const dest of d.destinations) if (!s.destinations.includes(dest) && s.destinations.length < MAX_DESTINATIONS) s.destinations.push(dest)
+  for (let h = 0; h < 24; h++) s.hours[h]! += d.hours[h] ?? 0
+  if (d.window.index > s.window.index) closeWindow(s, d.window.index, windowMs)
+  if (d.window.index === s.window.index) {
+    s.window.requests += d.window.requests
+    s.window.bytesUp += d.window.bytesUp
+    for (const f of d.window.flagged) if (!s.window.flagged.includes(f)) s.window.flagged.push(f)
+  }
+  for (const [kind, slot] of Object.entries(d.lastAlert) as [AnomalyKind, number][]) s.lastAlert[kind] = Math.max(s.lastAlert[kind] ?? -Infinity, slot)
+  return s
 }
 
 function round(x: number): number {

@@ -27,6 +27,15 @@ export class Metrics {
   readonly approvals = new Counter({ name: 'sidekey_approvals_total', help: 'Held requests by how they ended (approved, denied, expired, cancelled)', labelNames: ['status'], registers: [this.registry] })
   readonly conditionRefusals = new Counter({ name: 'sidekey_condition_refusals_total', help: 'Requests refused by a route condition, by route and condition kind', labelNames: ['route', 'condition'], registers: [this.registry] })
   readonly alertFailures = new Counter({ name: 'sidekey_alert_delivery_failures_total', help: 'Webhook alert deliveries that failed after every retry', registers: [this.registry] })
+  readonly stateErrors = new Counter({ name: 'sidekey_state_store_errors_total', help: 'Shared state store operations that failed, by operation (count, approval, grant, quarantine, baselines, decisions, blob)', labelNames: ['op'], registers: [this.registry] })
+  /** Read at scrape time; set by whoever owns the store. */
+  stateAvailable: () => boolean = () => true
+  readonly stateUp: Gauge = new Gauge({
+    name: 'sidekey_state_store_up',
+    help: '1 when the state store answers (always 1 in memory), 0 while a shared store is unreachable',
+    registers: [this.registry],
+    collect: (): void => this.stateUp.set(this.stateAvailable() ? 1 : 0),
+  })
 
   /** Count one finished request, tunnel or upgrade from its audit line. */
   observe(a: AuditRecord): void {

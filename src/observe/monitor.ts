@@ -10,6 +10,8 @@ import type { Metrics } from './metrics.js'
 
 /** How often baselines are written to disk (and at shutdown). */
 const SAVE_EVERY_MS = 30_000
+/** How often this replica merges what it observed into a shared store's baselines. */
+export const BASELINE_SYNC_MS = 2_000
 
 /** What the monitor needs. `now` is replaceable so tests can drive hours of traffic quickly. */
 export interface MonitorDeps {
@@ -40,9 +42,21 @@ export class Monitor {
     this.#now = deps.now ?? Date.now
   }
 
-  /** Load persisted baselines and start saving them periodically. */
+  /**
+   * Load persisted baselines and start saving them periodically: to the file, or, with a shared
+   * store, merged with every other replica's every couple of seconds (one baseline per workload
+   * for the whole fleet, not one per pod).
+   */
   async start(): Promise<void> {
-    if (this.deps.file !== null) {
+    if (this.deps.state.shared) {
+      try {
+        for (const [workload, state] of Object.entries(await this.deps.state.loadBaselines())) this.#baselines.set(workload, new Baseline(workload, state))
+      } catch (err) {
+        this.deps.log.warn({ event: 'baselines_unreadable', err: (err as Error).message }, 'shared baselines unreadable; they are merged once the store answers')
+      }
+      this.#timer = setInterval(() => void this.sync(), BASELINE_SYNC_MS)
+      this.#timer.unref()
+    } else if (this.deps.file !== null) {
       try {
         const saved = JSON.parse(await readFile(this.deps.file, 'utf8')) as Record<string, BaselineState>
         for (const [workload, state] of Object.entries(saved)) this.#baselines.set(workload, new Baseline(workload, state))
@@ -147,6 +161,26 @@ export class Monitor {
     })
   }
 
+  /**
+   * Merge what this replica observed into the shared baselines and take the merged ones. While the
+   * store is down, observations count here only (those of the failed merge are not retried).
+   */
+  async sync(): Promise<void> {
+    const windowMs = this.deps.policy.current.monitoring.windowMs
+    try {
+      const stored = await this.deps.state.loadBaselines()
+      for (const [workload, baseline] of this.#baselines) {
+        const delta = baseline.takeDelta()
+        if (delta !== null) baseline.adopt(await this.deps.state.mergeBaseline(workload, delta, windowMs), windowMs)
+        else if (stored[workload] !== undefined) baseline.adopt(stored[workload], windowMs)
+      }
+      // Workloads only other replicas have seen so far.
+      for (const [workload, state] of Object.entries(stored)) if (!this.#baselines.has(workload)) this.#baselines.set(workload, new Baseline(workload, state))
+    } catch {
+      // The store logs its outage and counts the error; the next sync tries again.
+    }
+  }
+
   /** Write baselines to disk (atomically: a temporary file renamed over the old one). */
   async save(): Promise<void> {
     if (this.deps.file === null || !this.#dirty) return
@@ -164,6 +198,7 @@ export class Monitor {
   async close(): Promise<void> {
     if (this.#timer !== null) clearInterval(this.#timer)
     this.deps.alerts.stop()
-    await this.save()
+    if (this.deps.state.shared) await this.sync()
+    else await this.save()
   }
 }

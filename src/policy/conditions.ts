@@ -43,8 +43,8 @@ export function compileConditions(c: ConditionsV1 | undefined, problem: ProblemA
     time,
     maxBodyBytes: c.max_body_bytes ?? null,
     cel: Object.freeze(cel),
-    rate: c.rate === undefined ? null : Object.freeze({ requests: c.rate.requests, windowMs: c.rate.per_s * 1000, sliding: (c.rate.window ?? 'sliding') === 'sliding' }),
-    quota: c.quota === undefined ? null : Object.freeze({ requests: c.quota.requests, per: c.quota.per, zone }),
+    rate: c.rate === undefined ? null : Object.freeze({ requests: c.rate.requests, windowMs: c.rate.per_s * 1000, sliding: (c.rate.window ?? 'sliding') === 'sliding', onStoreError: c.rate.on_store_error ?? 'refuse' }),
+    quota: c.quota === undefined ? null : Object.freeze({ requests: c.quota.requests, per: c.quota.per, zone, onStoreError: c.quota.on_store_error ?? 'refuse' }),
   })
 }
 

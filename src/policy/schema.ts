@@ -25,8 +25,8 @@ export interface ConditionsV1 {
   time?: { days?: string[]; from?: string; to?: string; zone?: string }
   max_body_bytes?: number
   cel?: string[]
-  rate?: { requests: number; per_s: number; window?: 'sliding' | 'fixed' }
-  quota?: { requests: number; per: 'hour' | 'day'; zone?: string }
+  rate?: { requests: number; per_s: number; window?: 'sliding' | 'fixed'; on_store_error?: 'refuse' | 'allow' }
+  quota?: { requests: number; per: 'hour' | 'day'; zone?: string; on_store_error?: 'refuse' | 'allow' }
 }
 
 /** Baselines, anomaly thresholds and automated responses, as written (one file at most). */
@@ -268,13 +268,13 @@ export const policyFileSchema = {
                 type: 'object',
                 additionalProperties: false,
                 required: ['requests', 'per_s'],
-                properties: { requests: { type: 'integer', minimum: 1 }, per_s: { type: 'integer', minimum: 1, maximum: 86400 }, window: { enum: ['sliding', 'fixed'] } },
+                properties: { requests: { type: 'integer', minimum: 1 }, per_s: { type: 'integer', minimum: 1, maximum: 86400 }, window: { enum: ['sliding', 'fixed'] }, on_store_error: { enum: ['refuse', 'allow'] } },
               },
               quota: {
                 type: 'object',
                 additionalProperties: false,
                 required: ['requests', 'per'],
-                properties: { requests: { type: 'integer', minimum: 1 }, per: { enum: ['hour', 'day'] }, zone: { type: 'string', minLength: 1 } },
+                properties: { requests: { type: 'integer', minimum: 1 }, per: { enum: ['hour', 'day'] }, zone: { type: 'string', minLength: 1 }, on_store_error: { enum: ['refuse', 'allow'] } },
               },
             },
           },

@@ -65,6 +65,8 @@ export interface RateLimit {
   readonly windowMs: number
   /** Sliding (weighted two-window) rather than fixed windows. */
   readonly sliding: boolean
+  /** When the shared state store cannot count: refuse (fail closed, the default) or allow (fail open). */
+  readonly onStoreError: 'refuse' | 'allow'
 }
 
 /** Calendar quota per workload and route (resets at the start of each local hour or day). */
@@ -72,6 +74,8 @@ export interface Quota {
   readonly requests: number
   readonly per: 'hour' | 'day'
   readonly zone: string
+  /** When the shared state store cannot count: refuse (fail closed, the default) or allow (fail open). */
+  readonly onStoreError: 'refuse' | 'allow'
 }
 
 /** A route's conditions, compiled. Checked in this order; the first that fails refuses. */

@@ -1,3 +1,5 @@
+import { applyDelta, type BaselineDelta, type BaselineState } from '../observe/baseline.js'
+
 /**
  * State that guards share and that must outlive a request: quarantined workloads and learned
  * baselines. Behind one small interface so a shared implementation (Redis, for many replicas) is a
@@ -67,6 +69,10 @@ export interface DecisionSummary {
 }
 
 export interface StateStore {
+  /** True when other processes share this state (Redis): baselines are then merged through it. */
+  readonly shared: boolean
+  /** Whether the store answers right now (readiness, metrics); always true in memory. */
+  readonly available: boolean
   /** Store a new approval (pending) and tell every subscriber. */
   putApproval(record: ApprovalRecord): Promise<void>
   /** End a pending approval; null when it is unknown or no longer pending (someone else decided). */
@@ -82,7 +88,7 @@ export interface StateStore {
   grantUntil(workload: string, route: string): Promise<number | null>
   /** Remember a finished request for the console (bounded; oldest forgotten first). */
   recordDecision(summary: DecisionSummary): void
-  recentDecisions(): DecisionSummary[]
+  recentDecisions(): Promise<DecisionSummary[]>
   /**
    * Fixed-window counter: admit and count one request when fewer than `limit` were counted under
    * `key`, which names its window (e.g. the local date) and is forgotten `ttlMs` after first use.
@@ -98,6 +104,15 @@ export interface StateStore {
   /** Synchronous on the request path: implementations keep a local view (a shared one refreshes it). */
   quarantined(workload: string): QuarantineRecord | undefined
   listQuarantined(): QuarantineRecord[]
+  /** Every stored baseline (a shared store's merged ones). */
+  loadBaselines(): Promise<Record<string, BaselineState>>
+  /** Merge one process's observations into the workload's stored baseline; returns the merged one. */
+  mergeBaseline(workload: string, delta: BaselineDelta, windowMs: number): Promise<BaselineState>
+  /** A small named value (the encrypted signing keys), or null. */
+  getBlob(name: string): Promise<string | null>
+  /** Replace a named value only if it is still `expected` (compare and set); false when someone else changed it first. */
+  casBlob(name: string, expected: string | null, next: string): Promise<boolean>
+  close(): Promise<void>
 }
 
 /** Settled approvals kept for the console and `approvals list`. */
@@ -107,6 +122,10 @@ const MAX_DECISIONS = 200
 
 /** The default store: a Map in this process. */
 export class MemoryStore implements StateStore {
+  readonly shared = false
+  readonly available = true
+  readonly #baselines = new Map<string, BaselineState>()
+  readonly #blobs = new Map<string, string>()
   readonly #quarantined = new Map<string, QuarantineRecord>()
   readonly #fixed = new Map<string, { count: number; expiresAt: number }>()
   readonly #sliding = new Map<string, { window: number; current: number; previous: number; windowMs: number }>()
@@ -166,9 +185,31 @@ export class MemoryStore implements StateStore {
     if (this.#decisions.length > MAX_DECISIONS) this.#decisions.shift()
   }
 
-  recentDecisions(): DecisionSummary[] {
+  async recentDecisions(): Promise<DecisionSummary[]> {
     return this.#decisions.slice().reverse()
   }
+
+  async loadBaselines(): Promise<Record<string, BaselineState>> {
+    return Object.fromEntries(this.#baselines)
+  }
+
+  async mergeBaseline(workload: string, delta: BaselineDelta, windowMs: number): Promise<BaselineState> {
+    const merged = applyDelta(this.#baselines.get(workload), delta, windowMs)
+    this.#baselines.set(workload, merged)
+    return merged
+  }
+
+  async getBlob(name: string): Promise<string | null> {
+    return this.#blobs.get(name) ?? null
+  }
+
+  async casBlob(name: string, expected: string | null, next: string): Promise<boolean> {
+    if ((this.#blobs.get(name) ?? null) !== expected) return false
+    this.#blobs.set(name, next)
+    return true
+  }
+
+  async close(): Promise<void> {}
 
   #emit(record: ApprovalRecord): void {
     for (const listener of this.#approvalListeners) {

@@ -32,7 +32,7 @@ export interface TestSidekey extends RunningSidekey {
 export async function startTestSidekey(
   t: Test,
   policy: string,
-  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string } = {},
+  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string } = {},
 ): Promise<TestSidekey> {
   process.env.TEST_OPENAI_KEY = SECRETS.OPENAI
   process.env.TEST_GITHUB_TOKEN = SECRETS.GITHUB
@@ -54,6 +54,7 @@ export async function startTestSidekey(
     connectTo: new Map(Object.entries(options.connectTo ?? {})),
     headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
     watchPolicy: options.watchPolicy ?? false,
+    statePath: options.statePath ?? null,
   }
   const sink = new LogSink()
   const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}) })
