@@ -146,26 +146,38 @@ credentials:
 routes:
   - { name: static, host: api.bench.test, ports: [80, 443], credential: static-key, addresses: [127.0.0.1] }
   - { name: oauth, host: oauth.bench.test, ports: [80], credential: oauth-token, addresses: [127.0.0.1] }
+  # Counted on every request (a limit no benchmark reaches): the state store is on the path.
+  - name: limited
+    host: limited.bench.test
+    ports: [80]
+    credential: static-key
+    addresses: [127.0.0.1]
+    conditions: { rate: { requests: 1000000000, per_s: 60 } }
 `,
     )
-    const proxyPort = await freePort()
-    const adminPort = await freePort()
-    const sidekey = spawn(
-      process.execPath,
-      [
-        // BENCH_SIDEKEY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile sidekey.
-        ...(process.env.BENCH_SIDEKEY_NODE_ARGS ?? '').split(' ').filter(Boolean),
-        join(ROOT, 'dist/src/cli/main.js'), 'start',
-        '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`,
-        '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'bench',
-        '--upstream-ca', upstreamCa.certPath,
-        '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http}`,
-      ],
-      // Audit lines are written as in production (one JSON line per request) and discarded.
-      { env: { ...process.env, BENCH_KEY: KEY, BENCH_CLIENT_SECRET: CLIENT_SECRET }, stdio: ['ignore', 'ignore', 'inherit'] },
-    )
-    children.push(sidekey)
-    await waitFor(`http://127.0.0.1:${adminPort}/readyz`)
+    const startProxy = async (extra: string[], certs: string): Promise<{ proc: ChildProcess; proxyPort: number }> => {
+      const proxyPort = await freePort()
+      const adminPort = await freePort()
+      const proc = spawn(
+        process.execPath,
+        [
+          // BENCH_SIDEKEY_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof", to profile sidekey.
+          ...(process.env.BENCH_SIDEKEY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+          join(ROOT, 'dist/src/cli/main.js'), 'start',
+          '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`,
+          '--policies', join(dir, 'policies'), '--certs', join(dir, certs), '--workload', 'bench',
+          '--upstream-ca', upstreamCa.certPath,
+          '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http},limited.bench.test:80:127.0.0.1:${ports.http}`,
+          ...extra,
+        ],
+        // Audit lines are written as in production (one JSON line per request) and discarded.
+        { env: { ...process.env, BENCH_KEY: KEY, BENCH_CLIENT_SECRET: CLIENT_SECRET }, stdio: ['ignore', 'ignore', 'inherit'] },
+      )
+      children.push(proc)
+      await waitFor(`http://127.0.0.1:${adminPort}/readyz`)
+      return { proc, proxyPort }
+    }
+    const { proc: sidekey, proxyPort } = await startProxy([], 'certs')
     console.log(`sidekey RSS after start: ${(await procStats(sidekey.pid!)).peakRssMiB.toFixed(1)} MiB`)
     const proxy = `http://127.0.0.1:${proxyPort}`
 
@@ -212,6 +224,9 @@ routes:
     console.log(`\ncached OAuth token route vs static-secret route (both through sidekey): ${oauthRoute.rps.toFixed(0)} vs ${staticRoute.rps.toFixed(0)} req/s, ratio ${(oauthRoute.rps / staticRoute.rps).toFixed(3)}${oauthRoute.other || staticRoute.other ? `  !! ${oauthRoute.other} ${staticRoute.other}` : ''}`)
     results.push({ scenario: 'oauth cached vs static', static: staticRoute, oauth: oauthRoute, ratio: oauthRoute.rps / staticRoute.rps })
 
+    // Issue 8's figure: the same rate-limited route counted in memory and in a shared Redis.
+    if (!only || only === 'state') results.push(await stateStoreScenario(startProxy, proxy, dir))
+
     const { peakRssMiB } = await procStats(sidekey.pid!)
     console.log(`sidekey peak RSS: ${peakRssMiB.toFixed(1)} MiB`)
 
@@ -232,6 +247,37 @@ routes:
     await new Promise((r) => setTimeout(r, 300))
     await rm(dir, { recursive: true, force: true })
   }
+}
+
+/** A rate-limited route through sidekey with the in-memory store and with Redis (Debian's redis-server), interleaved. */
+async function stateStoreScenario(startProxy: (extra: string[], certs: string) => Promise<{ proc: ChildProcess; proxyPort: number }>, memoryProxy: string, dir: string): Promise<Record<string, unknown>> {
+  if ((await run('sh', ['-c', 'command -v redis-server'])).code !== 0) {
+    console.log('\nstate store scenario skipped: redis-server not installed (apt-get install redis-server)')
+    return { scenario: 'rate-limited route, redis vs memory', skipped: 'no redis-server' }
+  }
+  const redisPort = await freePort()
+  const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
+  children.push(redis)
+  await new Promise((r) => setTimeout(r, 300))
+  await writeFile(join(dir, 'state.yaml'), `store: redis\nredis:\n  url: redis://127.0.0.1:${redisPort}\n`)
+  const { proc, proxyPort } = await startProxy(['--state', join(dir, 'state.yaml')], 'certs-redis')
+  const redisProxy = `http://127.0.0.1:${proxyPort}`
+  const rounds: { m: HeyResult; r: HeyResult; cpuR: number }[] = []
+  for (let i = 0; i < 2; i++) {
+    const m = await hey('http://limited.bench.test/', ['-x', memoryProxy])
+    const before = await procStats(proc.pid!)
+    const r = await hey('http://limited.bench.test/', ['-x', redisProxy])
+    const after = await procStats(proc.pid!)
+    rounds.push({ m, r, cpuR: ((after.cpuS - before.cpuS) * 1000) / Math.max(1, r.ok) })
+  }
+  const memory = rounds.reduce((a, x) => a + x.m.rps, 0) / rounds.length
+  const shared = rounds.reduce((a, x) => a + x.r.rps, 0) / rounds.length
+  const p50 = (k: 'm' | 'r'): number => rounds.reduce((a, x) => a + x[k].p50ms, 0) / rounds.length
+  const other = rounds.map((x) => `${x.m.other} ${x.r.other}`.trim()).filter(Boolean).join(' ')
+  console.log(`\nrate-limited route, Redis store vs in-memory store: ${shared.toFixed(0)} vs ${memory.toFixed(0)} req/s, ratio ${(shared / memory).toFixed(3)}; p50 ${p50('r').toFixed(1)} vs ${p50('m').toFixed(1)} ms; sidekey CPU with Redis ${rounds[1]!.cpuR.toFixed(3)} ms/req${other ? `  !! ${other}` : ''}`)
+  proc.kill('SIGTERM')
+  redis.kill('SIGTERM')
+  return { scenario: 'rate-limited route, redis vs memory', memoryRps: memory, redisRps: shared, ratio: shared / memory }
 }
 
 main().catch((err: unknown) => {
