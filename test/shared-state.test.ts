@@ -188,6 +188,14 @@ routes:
     t.equal((await send(c, 'pay', 'granted', { method: 'POST', body: '{}' })).status, 200, 'C does not ask again')
   })
 
+  t.test('a decision whose pub/sub announcement is lost still reaches the holder (it re-reads the record)', async (t) => {
+    const pending = send(a, 'pay', 'lost-message', { method: 'POST', body: '{}' })
+    const listed = await until('the approval', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'lost-message'))
+    // Settled behind sidekey's back: written to Redis, announced to nobody.
+    await redis.cli('HSET', `sidekey:{approvals}:${listed.id}`, 'status', 'approved', 'settlement', JSON.stringify({ status: 'approved', decided_by: 'redis-cli', decided_at: new Date().toISOString(), grant_until: null, note: null }))
+    t.equal((await pending).status, 200, 'forwarded within the re-read interval, long before the 30 s timeout')
+  })
+
   t.test('a quarantine made on A refuses on B and C within a second; a release on C lifts it everywhere', async (t) => {
     t.equal((await send(b, 'free', 'suspect')).status, 200)
     const started = Date.now()

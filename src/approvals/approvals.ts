@@ -13,6 +13,9 @@ import type { ApprovalRecord, StateStore } from '../state/store.js'
  * hangs up cancels its request. An approval can also grant the workload the route for a while.
  */
 
+/** How often a held request re-reads its record from a shared store (pub/sub is the fast path). */
+const SHARED_POLL_MS = 2_000
+
 /** Characters of the body shown to approvers. */
 const SUMMARY_CHARS = 1024
 
@@ -132,6 +135,7 @@ export class Approvals {
         if (done) return
         done = true
         clearTimeout(timer)
+        clearInterval(poll)
         unsubscribe()
         signal.removeEventListener('abort', onAbort)
         resolve(final)
@@ -152,6 +156,16 @@ export class Approvals {
         )
       }
       const timer = setTimeout(() => end('expired'), timeoutMs)
+      // A shared store announces decisions on pub/sub; a message lost during a reconnect must not
+      // leave the request waiting until its timeout, so the record is also re-read now and then.
+      const poll = setInterval(() => {
+        state.getApproval(record.id).then(
+          (r) => {
+            if (r !== undefined && r.status !== 'pending') finish(r)
+          },
+          () => undefined,
+        )
+      }, state.shared ? SHARED_POLL_MS : 2 ** 31 - 1)
       const onAbort = (): void => end('cancelled')
       signal.addEventListener('abort', onAbort, { once: true })
     })
