@@ -28,6 +28,9 @@ export interface Config {
   readonly issuer: string | null
   /** State file (`state.yaml`: memory or Redis); null: in memory, one process. */
   readonly statePath: string | null
+  /** Transparent mode: listeners for connections iptables redirected from ports 80 and 443 (null: off). */
+  readonly transparentHttp: { readonly host: string; readonly port: number } | null
+  readonly transparentHttps: { readonly host: string; readonly port: number } | null
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -47,6 +50,8 @@ export const DEFAULTS: Config = Object.freeze({
   watchPolicy: true,
   issuer: null,
   statePath: null,
+  transparentHttp: null,
+  transparentHttps: null,
 })
 
 /** Flags `sidekey start` takes, with the environment variable that sets each. */
@@ -63,6 +68,8 @@ export const SETTINGS = [
   { flag: '--max-header-size', env: 'SIDEKEY_MAX_HEADER_SIZE', help: 'largest request head in bytes (default 16384)' },
   { flag: '--issuer', env: 'SIDEKEY_ISSUER', help: 'issuer URL of minted JWTs (default: the admin URL, which serves the JWKS)' },
   { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
+  { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: 'host:port for connections redirected from port 80 (transparent mode; off by default)' },
+  { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: 'host:port for connections redirected from port 443 (transparent mode; off by default)' },
 ] as const
 
 /**
@@ -121,6 +128,8 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     watchPolicy: true,
     issuer: get('--issuer') ?? null,
     statePath: get('--state') ?? null,
+    transparentHttp: get('--transparent-http') === undefined ? null : address('--transparent-http', DEFAULTS.listen),
+    transparentHttps: get('--transparent-https') === undefined ? null : address('--transparent-https', DEFAULTS.listen),
   }
   if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))

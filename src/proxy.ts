@@ -410,3 +410,69 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     refuseSocket(socket, e, id, audit.reason)
   }
 }
+
+/**
+ * A TLS connection redirected to sidekey by iptables (transparent mode): no CONNECT line, so the
+ * ClientHello's SNI names the destination, with the port it was redirected from. sidekey resolves
+ * that name itself, so a lying SNI only reaches the real host of the name it claims, under that
+ * name's policy. A tunnel route relays blind (the ClientHello included); anything else is
+ * intercepted, so refusals reach the agent as HTTP answers inside TLS, request by request. A
+ * connection with no usable name is closed: there is nothing to decide on.
+ */
+export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, hello: Buffer, serverName: string | null, port: number): Promise<void> {
+  const startedAt = performance.now()
+  const id = randomUUID()
+  const audit = newAuditRecord('tunnel', id)
+  audit.method = 'TLS'
+  let written = false
+  socket.on('error', () => socket.destroy())
+  socket.once('close', () => {
+    if (written) return
+    written = true
+    audit.bytes_up = socket.bytesRead
+    audit.bytes_down = socket.bytesWritten
+    finishAudit(ctx, audit, startedAt)
+  })
+  try {
+    const authority = serverName === null ? null : parseAuthority(`${serverName}:${port}`)
+    if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'a redirected TLS connection without a server name (SNI) names no destination to decide on')
+    Object.assign(audit, { host: authority.host, port: authority.port })
+    // No Proxy-Authorization here: the caller is the sidecar's workload.
+    const caller = identify(undefined, ctx.runTokens, ctx.config.workload)
+    audit.workload = caller.workload
+    audit.identity = caller.via
+    let decision = decideConnect(ctx.policy.current, { workload: caller.workload, host: authority.host, port: authority.port })
+    if (ctx.config.reportOnly) decision = applyReportOnly(decision)
+    recordDecision(audit, decision)
+    const tunnel: Tunnel = { id, authority, caller, tls: false }
+    if (decision.action === 'tunnel') {
+      guardCaller(ctx, caller)
+      const to = await resolveChecked(authority.host, authority.port, decision.route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`))
+      let upstream: Socket
+      try {
+        upstream = await dialTunnel(to, ctx.config.connectTimeoutMs)
+      } catch (err) {
+        throw upstreamFailure(err, authority)
+      }
+      if (socket.destroyed) {
+        upstream.destroy()
+        return
+      }
+      relay(socket, upstream, hello, () => undefined)
+      return
+    }
+    // Intercepted even when the destination is denied: each request inside is then refused with
+    // a 403 the agent can read, instead of a bare TLS failure.
+    audit.decision = 'intercept'
+    intercept(socket, hello, tunnel, ctx.leaves, ctx.inner, (why, detail) => {
+      if (audit.error !== null) return
+      audit.error = why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
+      audit.reason = why
+      ctx.log.debug({ event: 'intercept_failed', id, why, detail }, 'intercepted transparent connection failed')
+    })
+  } catch (err) {
+    recordError(audit, asSidekeyError(err))
+    // Nothing readable can be said before TLS: close, and the audit line says why.
+    socket.destroy()
+  }
+}

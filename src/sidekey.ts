@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
+import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Logger } from 'pino'
 import { createAdminServer } from './admin/server.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
@@ -44,6 +44,9 @@ export interface RunningSidekey {
   readonly metrics: Metrics
   readonly log: Logger
   readonly state: StateStore
+  /** Ports of the transparent-mode listeners, when configured. */
+  readonly transparentHttpPort: number | null
+  readonly transparentHttpsPort: number | null
   close(): Promise<void>
 }
 
@@ -136,7 +139,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   })
   // Quarantines made or lifted by other replicas change this one's gauge too.
   const unsubscribeQuarantine = state instanceof RedisStore ? state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length)) : () => undefined
-  const { proxy, inner, closeTunnels } = createProxyServers({
+  const { proxy, inner, transparentHttp, transparentTls, closeTunnels } = createProxyServers({
     config,
     log,
     policy,
@@ -165,6 +168,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
+  if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!.host, config.transparentHttp!.port)
+  if (transparentTls !== null) await listen(transparentTls, config.transparentHttps!.host, config.transparentHttps!.port)
   ready = true
   const proxyPort = (proxy.address() as AddressInfo).port
   const adminPort = (admin.address() as AddressInfo).port
@@ -172,7 +177,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const adminHost = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
   proxyAddress = `${host}:${proxyPort}`
   credentials.issuer = config.issuer ?? `http://${adminHost}:${adminPort}`
-  log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly }, 'sidekey started')
+  log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparentHttp || transparentTls ? { transparent: { http: transparentHttp?.address() ?? null, https: transparentTls?.address() ?? null } } : {}) }, 'sidekey started')
 
   return {
     proxyUrl: `http://${host}:${proxyPort}`,
@@ -188,6 +193,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     metrics,
     log,
     state,
+    transparentHttpPort: transparentHttp === null ? null : (transparentHttp.address() as AddressInfo).port,
+    transparentHttpsPort: transparentTls === null ? null : (transparentTls.address() as AddressInfo).port,
     // Idempotent: a second call waits for the first instead of closing twice.
     close() {
       closing ??= shutdown()
@@ -203,7 +210,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     policy.close()
     upgrades.close()
     closeTunnels()
-    await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner)])
+    await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner), ...(transparentHttp ? [closeServer(transparentHttp)] : []), ...(transparentTls ? [new Promise<void>((r) => transparentTls.close(() => r()))] : [])])
     await pools.close()
     await credentials.close()
     await monitor.close()
@@ -211,7 +218,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   }
 }
 
-function listen(server: Server, host: string, port: number): Promise<void> {
+function listen(server: Server | NetServer, host: string, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) =>
       reject(new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code})`, { cause: err })),

@@ -1,11 +1,12 @@
 import { createServer, type Server } from 'node:http'
-import type { Socket } from 'node:net'
+import type { Server as NetServer, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { SidekeyError, type ErrorCode } from '../errors.js'
 import { newAuditRecord } from '../observe/audit.js'
 import { finishAudit, handleConnect, handleRequest, handleUpgrade, type ProxyContext } from '../proxy.js'
 import { refuseSocket } from './refuse.js'
+import { createTransparentHttpServer, createTransparentTlsServer } from './transparent.js'
 import { tunnelOf } from './tunnel.js'
 
 /**
@@ -24,7 +25,7 @@ const PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
 }
 
 /** The inner server that intercepted tunnels are handed to, and the listening proxy server. */
-export function createProxyServers(ctx: Omit<ProxyContext, 'inner'>): { proxy: Server; inner: Server; closeTunnels(): void } {
+export function createProxyServers(ctx: Omit<ProxyContext, 'inner'>): { proxy: Server; inner: Server; transparentHttp: Server | null; transparentTls: (NetServer & { closeAll(): void }) | null; closeTunnels(): void } {
   const options = {
     maxHeaderSize: ctx.config.maxHeaderSize,
     // A client that opens a connection and sends nothing (or dribbles a head) must not hold it.
@@ -49,11 +50,16 @@ export function createProxyServers(ctx: Omit<ProxyContext, 'inner'>): { proxy: S
   })
   proxy.on('upgrade', (req, socket: Duplex, head: Buffer) => void handleUpgrade(full, req, socket, head, null))
   proxy.on('clientError', (err, socket) => onClientError(full, err, socket))
+  const transparentTls = ctx.config.transparentHttps === null ? null : createTransparentTlsServer(full)
+  const transparentHttp = ctx.config.transparentHttp === null ? null : createTransparentHttpServer(full)
   return {
     proxy,
     inner,
+    transparentHttp,
+    transparentTls,
     closeTunnels() {
       for (const socket of tunnels) socket.destroy()
+      transparentTls?.closeAll()
     },
   }
 }

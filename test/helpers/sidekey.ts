@@ -32,7 +32,7 @@ export interface TestSidekey extends RunningSidekey {
 export async function startTestSidekey(
   t: Test,
   policy: string,
-  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string } = {},
+  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string; transparent?: boolean } = {},
 ): Promise<TestSidekey> {
   process.env.TEST_OPENAI_KEY = SECRETS.OPENAI
   process.env.TEST_GITHUB_TOKEN = SECRETS.GITHUB
@@ -55,6 +55,8 @@ export async function startTestSidekey(
     headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
     watchPolicy: options.watchPolicy ?? false,
     statePath: options.statePath ?? null,
+    transparentHttp: options.transparent ? { host: '127.0.0.1', port: 0 } : null,
+    transparentHttps: options.transparent ? { host: '127.0.0.1', port: 0 } : null,
   }
   const sink = new LogSink()
   const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}) })

@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto'
+import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
+import { SidekeyError } from '../errors.js'
+import { identify } from '../identity/identify.js'
+import { newAuditRecord } from '../observe/audit.js'
+import { parseAuthority } from '../policy/host.js'
+import { finishAudit, handleRequest, handleTransparentTls, handleUpgrade, type ProxyContext } from '../proxy.js'
+import { parseClientHello } from './client-hello.js'
+import { refuse } from './refuse.js'
+import { bindTunnel, tunnelOf, type Tunnel } from './tunnel.js'
+
+/**
+ * Transparent mode: listeners for connections iptables redirected to sidekey (outbound TCP 80 and
+ * 443 of the agent's network namespace, sidekey's own user excluded). The agent knows nothing
+ * about a proxy. On the TLS port the destination is the SNI of the ClientHello; on the HTTP port
+ * it is the Host header of the first request, and the connection stays bound to that host.
+ * Either way the port is the one the listener stands for (443 or 80), since a redirect keeps no
+ * trace of it that Node can read.
+ */
+
+/** How long a redirected TLS connection may take to send its ClientHello. */
+const HELLO_TIMEOUT_MS = 10_000
+
+/** Accept redirected TLS connections: read the SNI, then tunnel or intercept by policy. */
+export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetServer & { closeAll(): void } {
+  const open = new Set<Socket>()
+  const server = createNetServer((socket) => {
+    open.add(socket)
+    socket.once('close', () => open.delete(socket))
+    socket.on('error', () => socket.destroy())
+    let buffered = Buffer.alloc(0)
+    const timer = setTimeout(() => done(null), HELLO_TIMEOUT_MS)
+    timer.unref()
+    const onData = (chunk: Buffer): void => {
+      buffered = Buffer.concat([buffered, chunk])
+      const r = parseClientHello(buffered)
+      if (r.state === 'incomplete') return
+      done(r.state === 'done' ? r.serverName : null)
+    }
+    let finished = false
+    const done = (serverName: string | null): void => {
+      if (finished) return
+      finished = true
+      clearTimeout(timer)
+      socket.off('data', onData)
+      socket.pause()
+      void handleTransparentTls(ctx, socket, buffered, serverName, port)
+    }
+    socket.on('data', onData)
+  })
+  return Object.assign(server, {
+    closeAll() {
+      for (const s of open) s.destroy()
+    },
+  })
+}
+
+/** Accept redirected cleartext HTTP: the Host header names the destination (port 80). */
+export function createTransparentHttpServer(ctx: ProxyContext, port = 80): HttpServer {
+  const server = createHttpServer({ maxHeaderSize: ctx.config.maxHeaderSize, headersTimeout: 30_000, requestTimeout: 0, keepAliveTimeout: 60_000 })
+  const tunnelFor = (req: IncomingMessage): Tunnel | null => {
+    const bound = tunnelOf(req.socket)
+    if (bound !== null) return bound
+    const claimed = req.headers.host === undefined ? null : parseAuthority(req.headers.host, port)
+    if (claimed === null) return null
+    const tunnel: Tunnel = { id: randomUUID(), authority: { host: claimed.host, port }, caller: identify(undefined, ctx.runTokens, ctx.config.workload), tls: false }
+    bindTunnel(req.socket, tunnel)
+    return tunnel
+  }
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const tunnel = tunnelFor(req)
+    if (tunnel === null) return refuseNoHost(ctx, req, res)
+    void handleRequest(ctx, req, res, tunnel)
+  })
+  server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+    const tunnel = tunnelFor(req)
+    if (tunnel === null) {
+      socket.destroy()
+      return
+    }
+    void handleUpgrade(ctx, req, socket, head, tunnel)
+  })
+  server.on('clientError', (_err, socket: Duplex) => socket.destroy())
+  return server
+}
+
+function refuseNoHost(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+  const startedAt = performance.now()
+  const id = randomUUID()
+  const audit = newAuditRecord('request', id)
+  const err = new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'a redirected request without a valid Host header names no destination to decide on')
+  Object.assign(audit, { method: req.method ?? null, decision: 'deny', reason: 'no-host', error: err.code, status: err.status, workload: ctx.config.workload })
+  refuse(res, err, id, 'no-host')
+  finishAudit(ctx, audit, startedAt)
+}
