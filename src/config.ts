@@ -31,6 +31,8 @@ export interface Config {
   /** Transparent mode: listeners for connections iptables redirected from ports 80 and 443 (null: off). */
   readonly transparentHttp: { readonly host: string; readonly port: number } | null
   readonly transparentHttps: { readonly host: string; readonly port: number } | null
+  /** Directory to copy the public CA certificate and trust bundle into (the agent's read-only mount); null: none. */
+  readonly publishCaDir: string | null
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -52,6 +54,7 @@ export const DEFAULTS: Config = Object.freeze({
   statePath: null,
   transparentHttp: null,
   transparentHttps: null,
+  publishCaDir: null,
 })
 
 /** Flags `sidekey start` takes, with the environment variable that sets each. */
@@ -69,6 +72,7 @@ export const SETTINGS = [
   { flag: '--issuer', env: 'SIDEKEY_ISSUER', help: 'issuer URL of minted JWTs (default: the admin URL, which serves the JWKS)' },
   { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
   { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: 'host:port for connections redirected from port 80 (transparent mode; off by default)' },
+  { flag: '--publish-ca', env: 'SIDEKEY_PUBLISH_CA', help: 'directory to copy ca.pem and bundle.pem into for the agent (never the key)' },
   { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: 'host:port for connections redirected from port 443 (transparent mode; off by default)' },
 ] as const
 
@@ -129,6 +133,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     issuer: get('--issuer') ?? null,
     statePath: get('--state') ?? null,
     transparentHttp: get('--transparent-http') === undefined ? null : address('--transparent-http', DEFAULTS.listen),
+    publishCaDir: get('--publish-ca') ?? null,
     transparentHttps: get('--transparent-https') === undefined ? null : address('--transparent-https', DEFAULTS.listen),
   }
   if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)

@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Logger } from 'pino'
@@ -69,6 +69,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const log = options.logger ?? createLogger()
   const { ca, created } = await loadOrCreateCA(config.certsDir)
   if (created) log.info({ event: 'ca_created', cert: ca.certPath }, 'created a new CA; agents must trust its certificate')
+  if (config.publishCaDir !== null) await publishCa(ca, config.publishCaDir)
   const adminToken = await loadOrCreateAdminToken(config.certsDir)
   const upstreamCa = [await systemRootsPem()]
   if (config.upstreamCaFile !== null) {
@@ -232,4 +233,19 @@ function closeServer(server: Server): Promise<void> {
     server.close(() => resolve())
     server.closeAllConnections()
   })
+}
+
+/**
+ * Copy the CA certificate and the trust bundle (system roots plus the CA) where the agent can read
+ * them: in a pod, an emptyDir the agent mounts read-only, so it never sees the CA key or the
+ * admin token beside them in the certs directory.
+ */
+async function publishCa(ca: CertificateAuthority, dir: string): Promise<void> {
+  try {
+    await mkdir(dir, { recursive: true })
+    await writeFile(join(dir, 'ca.pem'), ca.certPem, { mode: 0o644 })
+    await writeFile(join(dir, 'bundle.pem'), await readFile(ca.bundlePath), { mode: 0o644 })
+  } catch (cause) {
+    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot publish the CA certificate into --publish-ca ${dir} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+  }
 }

@@ -5,12 +5,15 @@ import { approvals } from './approvals.js'
 import { ca } from './ca.js'
 import { demo } from './demo.js'
 import { explain } from './explain.js'
+import { health } from './health.js'
+import { iptables } from './iptables.js'
 import { policy } from './policy.js'
 import { run } from './run.js'
 import { start } from './start.js'
 import { workloads } from './workloads.js'
+import { injectWebhook } from './inject-webhook.js'
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, workloads, approvals, demo: () => demo() }
+const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, workloads, approvals, health, iptables, 'inject-webhook': injectWebhook, demo: () => demo() }
 
 const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
@@ -22,6 +25,9 @@ usage:
   sidekey explain METHOD URL [--workload W]  what would happen to this request, and why
   sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
   sidekey approvals list|approve ID [--for 10m]|deny ID|console  decide held requests
+  sidekey health [--ready]                   exit 0 when the running sidekey is healthy (ready)
+  sidekey iptables [--apply] ...             transparent mode's iptables rules (print or apply)
+  sidekey inject-webhook [flags]             admission webhook that adds the sidecar to pods
   sidekey demo                               see it work on loopback, no accounts needed
 
 start flags (each also an environment variable):

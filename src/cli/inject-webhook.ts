@@ -1,0 +1,110 @@
+import { readFile } from 'node:fs/promises'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { createServer } from 'node:https'
+import { parse as parseYaml } from 'yaml'
+import { SidekeyError } from '../errors.js'
+import { BadReview, review } from '../kube/inject.js'
+import type { SidecarSettings } from '../kube/sidecar.js'
+import { createLogger } from '../observe/logger.js'
+import { parse } from './args.js'
+
+/** Largest AdmissionReview read (a pod spec is a few KiB; the API server caps requests at 3 MiB). */
+const MAX_REVIEW_BYTES = 3 * 1024 * 1024
+
+/** The webhook's settings file, with defaults for what it leaves out. */
+export async function loadInjectSettings(path: string | null): Promise<SidecarSettings> {
+  let file: Record<string, unknown> = {}
+  if (path !== null) {
+    try {
+      file = (parseYaml(await readFile(path, 'utf8')) ?? {}) as Record<string, unknown>
+    } catch (cause) {
+      throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${(cause as Error).message}`, { cause })
+    }
+  }
+  const str = (key: string, fallback: string | null): string | null => {
+    const v = file[key]
+    if (v === undefined || v === null) return fallback
+    if (typeof v !== 'string' || v === '') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${key} must be a non-empty string`)
+    return v
+  }
+  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience']
+  const unknown = Object.keys(file).filter((k) => !known.includes(k))
+  if (unknown.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: unknown setting(s) ${unknown.join(', ')} (known: ${known.join(', ')})`)
+  const pull = str('imagePullPolicy', 'IfNotPresent')
+  if (!['Always', 'IfNotPresent', 'Never'].includes(pull!)) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: imagePullPolicy must be Always, IfNotPresent or Never`)
+  const uid = file.uid ?? 10001
+  if (typeof uid !== 'number' || !Number.isInteger(uid) || uid < 1) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: uid must be a positive integer (sidekey never runs as root)`)
+  return {
+    image: str('image', 'ghcr.io/sidekey-dev/sidekey:0.1.0')!,
+    imagePullPolicy: pull as SidecarSettings['imagePullPolicy'],
+    policiesConfigMap: str('policiesConfigMap', 'sidekey-policies')!,
+    caSecret: str('caSecret', null),
+    stateConfigMap: str('stateConfigMap', null),
+    uid,
+    native: file.native !== false,
+    noProxy: str('noProxy', 'localhost,127.0.0.1,::1,.svc,.cluster.local')!,
+    resources: (file.resources as Record<string, unknown> | undefined) ?? { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
+    tokenAudience: str('tokenAudience', null),
+  }
+}
+
+/**
+ * `sidekey inject-webhook --tls-cert F --tls-key F [--listen HOST:PORT] [--config F]`: a mutating
+ * admission webhook (HTTPS, as the API server requires) that adds the sidecar to annotated pods.
+ */
+export async function injectWebhook(argv: string[]): Promise<number> {
+  const { flags } = parse(argv, ['listen', 'tls-cert', 'tls-key', 'config'])
+  if (typeof flags['tls-cert'] !== 'string' || typeof flags['tls-key'] !== 'string') {
+    console.error('usage: sidekey inject-webhook --tls-cert FILE --tls-key FILE [--listen HOST:PORT (default 0.0.0.0:8443)] [--config FILE]')
+    return 2
+  }
+  const settings = await loadInjectSettings(typeof flags.config === 'string' ? flags.config : null)
+  const log = createLogger()
+  const [cert, key] = await Promise.all([readFile(flags['tls-cert']), readFile(flags['tls-key'])]).catch((cause: unknown) => {
+    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read the webhook's TLS certificate or key (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+  })
+  const listen = typeof flags.listen === 'string' ? flags.listen : '0.0.0.0:8443'
+  const m = /^(.*):([0-9]{1,5})$/.exec(listen)
+  if (m === null) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--listen "${listen}" is not host:port`)
+  const server = createServer({ cert, key }, (req, res) => void handle(req, res, settings, log))
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject)
+    server.listen(Number(m[2]), m[1]!.replace(/^\[(.*)\]$/, '$1'), resolve)
+  })
+  log.info({ event: 'webhook_started', listen, image: settings.image }, 'sidekey injection webhook started')
+  await new Promise<void>((resolve) => {
+    const stop = (): void => void server.close(() => resolve())
+    process.once('SIGTERM', stop)
+    process.once('SIGINT', stop)
+  })
+  return 0
+}
+
+function send(res: ServerResponse, status: number, body: unknown, error?: string): void {
+  const text = JSON.stringify(body)
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), ...(error ? { 'x-sidekey-error': error } : {}) })
+  res.end(text)
+}
+
+async function handle(req: IncomingMessage, res: ServerResponse, settings: SidecarSettings, log: ReturnType<typeof createLogger>): Promise<void> {
+  if (req.method === 'GET' && req.url === '/healthz') return send(res, 200, { status: 'ok' })
+  if (req.method !== 'POST' || req.url?.split('?')[0] !== '/mutate') return send(res, 404, { error: { code: 'SIDEKEY_ERR_NOT_FOUND', message: 'POST /mutate only' } }, 'SIDEKEY_ERR_NOT_FOUND')
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length
+    if (size > MAX_REVIEW_BYTES) return send(res, 413, { error: { code: 'SIDEKEY_ERR_BODY_TOO_LARGE', message: 'AdmissionReview too large' } }, 'SIDEKEY_ERR_BODY_TOO_LARGE')
+    chunks.push(chunk)
+  }
+  try {
+    const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
+    const answer = review(body, settings)
+    const pod = ((body as { request?: { namespace?: string; name?: string; object?: { metadata?: { generateName?: string } } } }).request) ?? {}
+    log.info({ event: 'admission', namespace: pod.namespace ?? null, pod: pod.name ?? pod.object?.metadata?.generateName ?? null, injected: answer.response.patch !== undefined, warnings: answer.response.warnings ?? [] }, 'admission review answered')
+    send(res, 200, answer)
+  } catch (err) {
+    const message = err instanceof BadReview ? err.message : err instanceof SyntaxError ? 'the body is not JSON' : 'cannot process the AdmissionReview'
+    if (!(err instanceof BadReview) && !(err instanceof SyntaxError)) log.error({ event: 'admission_failed', err: (err as Error).message }, 'admission review failed')
+    send(res, 400, { error: { code: 'SIDEKEY_ERR_BAD_REQUEST', message } }, 'SIDEKEY_ERR_BAD_REQUEST')
+  }
+}

@@ -1,0 +1,102 @@
+import { agentEnv, iptablesInitContainer, PATHS, sidecarVolumes, sidekeyContainer, type PodChoices, type SidecarSettings } from './sidecar.js'
+
+/**
+ * The admission decision of `sidekey inject-webhook`: for a Pod annotated
+ * `sidekey.dev/inject: "true"`, a JSONPatch (RFC 6902) that adds the sidekey sidecar, transparent
+ * mode's init container when `sidekey.dev/mode: transparent`, the volumes, and the proxy and
+ * CA-trust variables on every agent container. Pods without the annotation, or already injected,
+ * are allowed unchanged. Never denies a pod: a webhook that fails closed would stop deployments.
+ */
+
+export const ANNOTATIONS = Object.freeze({
+  inject: 'sidekey.dev/inject',
+  mode: 'sidekey.dev/mode',
+  workload: 'sidekey.dev/workload',
+  reportOnly: 'sidekey.dev/report-only',
+  blockOtherEgress: 'sidekey.dev/block-other-egress',
+  policies: 'sidekey.dev/policies',
+  status: 'sidekey.dev/status',
+})
+
+/** One JSONPatch operation. */
+export interface PatchOp {
+  readonly op: 'add' | 'replace'
+  readonly path: string
+  readonly value: unknown
+}
+
+/** The AdmissionReview response (admission.k8s.io/v1). */
+export interface AdmissionReviewResponse {
+  apiVersion: 'admission.k8s.io/v1'
+  kind: 'AdmissionReview'
+  response: { uid: string; allowed: true; patchType?: 'JSONPatch'; patch?: string; warnings?: string[] }
+}
+
+/** Thrown for a request that is not an AdmissionReview of a Pod (answered 400). */
+export class BadReview extends Error {}
+
+interface Pod {
+  metadata?: { name?: string; generateName?: string; annotations?: Record<string, string>; labels?: Record<string, string> }
+  spec?: { containers?: { name: string; env?: unknown[]; volumeMounts?: { name: string; mountPath: string }[] }[]; initContainers?: { name: string }[]; volumes?: { name: string }[]; serviceAccountName?: string }
+}
+
+/** Answer one AdmissionReview request body. */
+export function review(body: unknown, settings: SidecarSettings): AdmissionReviewResponse {
+  const req = (body as { apiVersion?: unknown; kind?: unknown; request?: { uid?: unknown; kind?: { kind?: unknown }; object?: unknown; operation?: unknown } } | null)
+  if (req === null || typeof req !== 'object' || req.kind !== 'AdmissionReview' || req.apiVersion !== 'admission.k8s.io/v1') throw new BadReview('not an admission.k8s.io/v1 AdmissionReview')
+  const r = req.request
+  if (r === undefined || typeof r.uid !== 'string' || r.uid === '') throw new BadReview('the AdmissionReview has no request.uid')
+  const allow = (extra: Partial<AdmissionReviewResponse['response']> = {}): AdmissionReviewResponse => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: r.uid as string, allowed: true, ...extra } })
+  if (r.kind?.kind !== 'Pod' || r.object === null || typeof r.object !== 'object') return allow()
+  const pod = r.object as Pod
+  const annotations = pod.metadata?.annotations ?? {}
+  if (annotations[ANNOTATIONS.inject] !== 'true') return allow()
+  if (annotations[ANNOTATIONS.status] === 'injected' || (pod.spec?.initContainers ?? []).some((c) => c.name === 'sidekey') || (pod.spec?.containers ?? []).some((c) => c.name === 'sidekey')) {
+    return allow({ warnings: ['sidekey: already injected; left unchanged'] })
+  }
+  const containers = pod.spec?.containers
+  if (!Array.isArray(containers) || containers.length === 0) throw new BadReview('the pod has no containers')
+
+  const warnings: string[] = []
+  const mode = annotations[ANNOTATIONS.mode] ?? 'explicit'
+  if (mode !== 'explicit' && mode !== 'transparent') warnings.push(`sidekey: unknown ${ANNOTATIONS.mode} "${mode}"; using explicit`)
+  const workload = annotations[ANNOTATIONS.workload] ?? pod.metadata?.labels?.['app.kubernetes.io/name'] ?? pod.metadata?.labels?.app ?? pod.spec?.serviceAccountName ?? 'default'
+  const validWorkload = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload) ? workload : 'default'
+  if (validWorkload !== workload) warnings.push(`sidekey: workload "${workload.slice(0, 80)}" is not a valid name; using "default"`)
+  const choices: PodChoices = {
+    workload: validWorkload,
+    mode: mode === 'transparent' ? 'transparent' : 'explicit',
+    reportOnly: annotations[ANNOTATIONS.reportOnly] === 'true',
+    blockOtherEgress: annotations[ANNOTATIONS.blockOtherEgress] !== 'false',
+  }
+  const s: SidecarSettings = { ...settings, policiesConfigMap: annotations[ANNOTATIONS.policies] ?? settings.policiesConfigMap }
+  const patch: PatchOp[] = []
+
+  // Init containers run in order: iptables first, then sidekey (a native sidecar keeps running),
+  // then the pod's own init containers, whose traffic then goes through sidekey too.
+  const mine = [...(choices.mode === 'transparent' ? [iptablesInitContainer(s, choices)] : []), ...(s.native ? [sidekeyContainer(s, choices)] : [])]
+  if (mine.length > 0) {
+    if (pod.spec?.initContainers === undefined) patch.push({ op: 'add', path: '/spec/initContainers', value: mine })
+    else mine.forEach((c, i) => patch.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }))
+  }
+  if (!s.native) patch.push({ op: 'add', path: '/spec/containers/-', value: sidekeyContainer(s, choices) })
+
+  const volumes = sidecarVolumes(s)
+  if (pod.spec?.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes })
+  else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v })
+
+  const env = agentEnv(choices.mode, s.noProxy)
+  const mount = { name: 'sidekey-ca-public', mountPath: PATHS.ca, readOnly: true }
+  containers.forEach((c, i) => {
+    if (c.env === undefined) patch.push({ op: 'add', path: `/spec/containers/${i}/env`, value: env })
+    // Appended: where a container sets a variable twice, the later value wins.
+    else for (const e of env) patch.push({ op: 'add', path: `/spec/containers/${i}/env/-`, value: e })
+    if (c.volumeMounts === undefined) patch.push({ op: 'add', path: `/spec/containers/${i}/volumeMounts`, value: [mount] })
+    else patch.push({ op: 'add', path: `/spec/containers/${i}/volumeMounts/-`, value: mount })
+  })
+  if (pod.metadata === undefined) patch.push({ op: 'add', path: '/metadata', value: { annotations: { [ANNOTATIONS.status]: 'injected' } } })
+  else if (pod.metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: { [ANNOTATIONS.status]: 'injected' } })
+  else patch.push({ op: 'add', path: `/metadata/annotations/${ANNOTATIONS.status.replace('/', '~1')}`, value: 'injected' })
+
+  return allow({ patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64'), ...(warnings.length > 0 ? { warnings } : {}) })
+}

@@ -1,0 +1,149 @@
+/**
+ * The sidecar as Kubernetes objects: the sidekey container, the iptables init container of
+ * transparent mode, their volumes, and what the agent's containers get (proxy variables and the
+ * CA-trust variables every common runtime reads). The admission webhook builds pods from this; the
+ * Helm chart writes the same shape in templates, and a test holds the two to the same variables.
+ */
+
+/** Where things live inside the pod. */
+export const PATHS = Object.freeze({
+  certs: '/var/run/sidekey/certs',
+  /** The public CA files (ca.pem, bundle.pem), shared read-only with the agent. */
+  ca: '/etc/sidekey/ca',
+  policies: '/etc/sidekey/policies',
+  state: '/etc/sidekey/state',
+  token: '/var/run/secrets/sidekey',
+})
+
+export const PORTS = Object.freeze({ proxy: 3128, admin: 3129, transparentHttp: 15080, transparentHttps: 15443 })
+
+/** Variables that make runtimes trust the CA: Node adds NODE_EXTRA_CA_CERTS; the others replace the system roots, so they get the bundle (system roots plus the CA). */
+export const CA_TRUST_ENV: readonly (readonly [string, 'ca.pem' | 'bundle.pem'])[] = [
+  ['NODE_EXTRA_CA_CERTS', 'ca.pem'],
+  ['SSL_CERT_FILE', 'bundle.pem'],
+  ['REQUESTS_CA_BUNDLE', 'bundle.pem'],
+  ['CURL_CA_BUNDLE', 'bundle.pem'],
+  ['AWS_CA_BUNDLE', 'bundle.pem'],
+  ['GIT_SSL_CAINFO', 'bundle.pem'],
+  ['GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'bundle.pem'],
+]
+
+/** What every injected sidecar shares (the webhook's configuration, the chart's values). */
+export interface SidecarSettings {
+  readonly image: string
+  readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never'
+  /** ConfigMap with the policy files. */
+  readonly policiesConfigMap: string
+  /** Secret with ca.pem and ca-key.pem; null: a CA is generated per pod at start. */
+  readonly caSecret: string | null
+  /** ConfigMap with state.yaml (shared state); null: in memory. */
+  readonly stateConfigMap: string | null
+  readonly uid: number
+  /** Native sidecar (init container with restartPolicy Always, Kubernetes 1.29+) or a plain second container. */
+  readonly native: boolean
+  readonly noProxy: string
+  readonly resources: Record<string, unknown>
+  /** Audience of the projected service-account token for federation; null: none mounted. */
+  readonly tokenAudience: string | null
+}
+
+export interface PodChoices {
+  readonly workload: string
+  readonly mode: 'explicit' | 'transparent'
+  readonly reportOnly: boolean
+  readonly blockOtherEgress: boolean
+}
+
+type Json = Record<string, unknown>
+
+/** Variables for the agent's containers. */
+export function agentEnv(mode: PodChoices['mode'], noProxy: string): Json[] {
+  const trust = CA_TRUST_ENV.map(([name, file]) => ({ name, value: `${PATHS.ca}/${file}` }))
+  if (mode === 'transparent') return trust
+  const proxy = `http://127.0.0.1:${PORTS.proxy}`
+  return [
+    ...['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy'].map((name) => ({ name, value: proxy })),
+    ...['NO_PROXY', 'no_proxy'].map((name) => ({ name, value: noProxy })),
+    // Node 24+ reads the proxy variables for fetch and http when this is set.
+    { name: 'NODE_USE_ENV_PROXY', value: '1' },
+    ...trust,
+  ]
+}
+
+/** The sidekey container. */
+export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
+  const health = (ready: boolean): Json => ({ exec: { command: ['node', '/app/dist/src/cli/main.js', 'health', ...(ready ? ['--ready'] : [])] } })
+  return {
+    name: 'sidekey',
+    image: s.image,
+    imagePullPolicy: s.imagePullPolicy,
+    ...(s.native ? { restartPolicy: 'Always' } : {}),
+    args: [
+      'start',
+      '--listen', `127.0.0.1:${PORTS.proxy}`,
+      '--admin', `127.0.0.1:${PORTS.admin}`,
+      '--policies', PATHS.policies,
+      '--certs', PATHS.certs,
+      '--publish-ca', PATHS.ca,
+      '--workload', p.workload,
+      ...(p.mode === 'transparent' ? ['--transparent-http', `127.0.0.1:${PORTS.transparentHttp}`, '--transparent-https', `127.0.0.1:${PORTS.transparentHttps}`] : []),
+      ...(s.stateConfigMap !== null ? ['--state', `${PATHS.state}/state.yaml`] : []),
+      ...(p.reportOnly ? ['--report-only'] : []),
+    ],
+    // The agent starts once sidekey is ready (native sidecars hold main containers until their startup probe passes).
+    startupProbe: { ...health(true), periodSeconds: 1, failureThreshold: 60 },
+    readinessProbe: { ...health(true), periodSeconds: 10 },
+    livenessProbe: { ...health(false), periodSeconds: 20, failureThreshold: 3 },
+    resources: s.resources,
+    securityContext: {
+      runAsUser: s.uid,
+      runAsGroup: s.uid,
+      runAsNonRoot: true,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'] },
+      seccompProfile: { type: 'RuntimeDefault' },
+    },
+    volumeMounts: [
+      { name: 'sidekey-certs', mountPath: PATHS.certs },
+      ...(s.caSecret !== null ? ['ca.pem', 'ca-key.pem'].map((key) => ({ name: 'sidekey-ca-secret', mountPath: `${PATHS.certs}/${key}`, subPath: key, readOnly: true })) : []),
+      { name: 'sidekey-ca-public', mountPath: PATHS.ca },
+      { name: 'sidekey-policies', mountPath: PATHS.policies, readOnly: true },
+      ...(s.stateConfigMap !== null ? [{ name: 'sidekey-state', mountPath: PATHS.state, readOnly: true }] : []),
+      ...(s.tokenAudience !== null ? [{ name: 'sidekey-token', mountPath: PATHS.token, readOnly: true }] : []),
+    ],
+  }
+}
+
+/** The init container that programs iptables for transparent mode (the only one with NET_ADMIN). */
+export function iptablesInitContainer(s: SidecarSettings, p: PodChoices): Json {
+  return {
+    name: 'sidekey-iptables',
+    image: s.image,
+    imagePullPolicy: s.imagePullPolicy,
+    command: ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', String(s.uid), '--http-port', String(PORTS.transparentHttp), '--https-port', String(PORTS.transparentHttps), ...(p.blockOtherEgress ? ['--block-other-egress'] : [])],
+    resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
+    securityContext: {
+      runAsUser: 0,
+      runAsNonRoot: false,
+      allowPrivilegeEscalation: false,
+      readOnlyRootFilesystem: true,
+      capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] },
+    },
+  }
+}
+
+/** The pod volumes the sidecar uses. */
+export function sidecarVolumes(s: SidecarSettings): Json[] {
+  return [
+    { name: 'sidekey-certs', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
+    { name: 'sidekey-ca-public', emptyDir: { sizeLimit: '4Mi' } },
+    { name: 'sidekey-policies', configMap: { name: s.policiesConfigMap } },
+    // Readable by sidekey's non-root user without an fsGroup; only the sidekey container mounts it.
+    ...(s.caSecret !== null ? [{ name: 'sidekey-ca-secret', secret: { secretName: s.caSecret, defaultMode: 0o444 } }] : []),
+    ...(s.stateConfigMap !== null ? [{ name: 'sidekey-state', configMap: { name: s.stateConfigMap } }] : []),
+    ...(s.tokenAudience !== null
+      ? [{ name: 'sidekey-token', projected: { sources: [{ serviceAccountToken: { audience: s.tokenAudience, expirationSeconds: 3600, path: 'token' } }] } }]
+      : []),
+  ]
+}
