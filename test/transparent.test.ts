@@ -215,11 +215,11 @@ routes:
   for (let i = 0; i < 100 && !logs.includes('"event":"started"'); i++) await new Promise((r) => setTimeout(r, 100))
   t.match(logs, /"event":"started"/, 'sidekey started in the namespace')
 
-  // The sidecar's iptables rules: the agent's outbound 80 and 443 go to sidekey; sidekey's own
-  // user (root here) is excluded, so its upstream connections are not looped back to itself.
-  await inNs(['iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-m', 'owner', '--uid-owner', '0', '-j', 'RETURN'])
-  await inNs(['iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '443', '-j', 'REDIRECT', '--to-ports', '15443'])
-  await inNs(['iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '80', '-j', 'REDIRECT', '--to-ports', '15080'])
+  // The rules the chart's init container applies (`sidekey iptables --apply`): the agent's outbound
+  // 80 and 443 go to sidekey, anything else of the agent's is rejected; sidekey's own user (root
+  // here) is excluded, so its upstream connections are not looped back to itself.
+  const applied = await inNs([process.execPath, cli, 'iptables', '--apply', '--uid', '0', '--http-port', '15080', '--https-port', '15443', '--block-other-egress'])
+  t.match(applied.stdout, /outbound 80 -> 15080, 443 -> 15443 for every user but 0; other egress rejected/)
 
   // The agent: plain curl as nobody, no proxy settings, trusting sidekey's CA (as the chart's
   // CA-trust variables make every client do).
@@ -242,6 +242,9 @@ routes:
   const denied = await agentCurl(['--resolve', `evil.test:443:${hostIp}`, '--cacert', join(dir, 'agent-ca.pem'), 'https://evil.test/'])
   t.equal(denied.status, 403, 'a denied host is refused')
   const direct = await agentCurl(['--resolve', `api.openai.test:${upstreamPort}:${hostIp}`, '--cacert', join(dir, 'agent-up.pem'), `https://api.openai.test:${upstreamPort}/`])
-  t.equal(direct.status, 200, 'ports other than 80 and 443 are not redirected (the chart closes them with a NetworkPolicy)')
+  t.equal(direct.status, 0, 'going around sidekey on another port is rejected (--block-other-egress)')
+  t.match(direct.body, /Connection refused|Failed to connect/)
+  const plainHttp = await agentCurl(['--resolve', `api.openai.test:80:${hostIp}`, 'http://api.openai.test/v1/models'])
+  t.equal(plainHttp.status, 502, 'port 80 is redirected too: sidekey answers (no upstream on 80 here), the agent never reaches the host itself')
   t.notMatch(logs, new RegExp(SECRETS.OPENAI), 'no secret in sidekey\'s log')
 })

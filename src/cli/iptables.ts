@@ -35,8 +35,11 @@ export function transparentRules(r: TransparentRules): string[][] {
       ['-N', 'SIDEKEY_EGRESS'],
       ['-A', 'OUTPUT', '-j', 'SIDEKEY_EGRESS'],
       ['-A', 'SIDEKEY_EGRESS', '-m', 'owner', '--uid-owner', uid, '-j', 'RETURN'],
-      // Redirected connections leave on loopback, to sidekey.
+      // Loopback, and the connections just redirected to sidekey (their destination is already
+      // rewritten to 127.0.0.1 by the nat rules above, which run first).
       ['-A', 'SIDEKEY_EGRESS', '-o', 'lo', '-j', 'RETURN'],
+      ['-A', 'SIDEKEY_EGRESS', '-d', '127.0.0.0/8', '-j', 'RETURN'],
+      ['-A', 'SIDEKEY_EGRESS', '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'],
       ['-A', 'SIDEKEY_EGRESS', '-p', 'udp', '--dport', '53', '-j', 'RETURN'],
       ['-A', 'SIDEKEY_EGRESS', '-p', 'tcp', '--dport', '53', '-j', 'RETURN'],
       ['-A', 'SIDEKEY_EGRESS', '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
