@@ -340,6 +340,24 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
 }
 
 /**
+ * Dial the destination of a blind tunnel (SSRF-checked); null when the agent left meanwhile.
+ */
+async function dialBlind(ctx: ProxyContext, authority: { host: string; port: number }, route: Decision['route'], client: Socket): Promise<Socket | null> {
+  const to = await resolveChecked(authority.host, authority.port, route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`))
+  let upstream: Socket
+  try {
+    upstream = await dialTunnel(to, ctx.config.connectTimeoutMs)
+  } catch (err) {
+    throw upstreamFailure(err, authority)
+  }
+  if (client.destroyed) {
+    upstream.destroy()
+    return null
+  }
+  return upstream
+}
+
+/**
  * CONNECT: decided on its authority. A tunnel route relays blind; anything else is intercepted so
  * each request inside is decided and injected on its own; a refusal is answered on the socket.
  * One audit line per tunnel, written when it closes.
@@ -377,17 +395,8 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
 
     const tunnel: Tunnel = { id, authority, caller, tls: false }
     if (decision.action === 'tunnel') {
-      const to = await resolveChecked(authority.host, authority.port, decision.route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`))
-      let upstream: Socket
-      try {
-        upstream = await dialTunnel(to, ctx.config.connectTimeoutMs)
-      } catch (err) {
-        throw upstreamFailure(err, authority)
-      }
-      if (socket.destroyed) {
-        upstream.destroy()
-        return
-      }
+      const upstream = await dialBlind(ctx, authority, decision.route, socket)
+      if (upstream === null) return
       audit.status = 200
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
       relay(socket, upstream, head, () => undefined)
@@ -447,17 +456,8 @@ export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, he
     const tunnel: Tunnel = { id, authority, caller, tls: false }
     if (decision.action === 'tunnel') {
       guardCaller(ctx, caller)
-      const to = await resolveChecked(authority.host, authority.port, decision.route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`))
-      let upstream: Socket
-      try {
-        upstream = await dialTunnel(to, ctx.config.connectTimeoutMs)
-      } catch (err) {
-        throw upstreamFailure(err, authority)
-      }
-      if (socket.destroyed) {
-        upstream.destroy()
-        return
-      }
+      const upstream = await dialBlind(ctx, authority, decision.route, socket)
+      if (upstream === null) return
       relay(socket, upstream, hello, () => undefined)
       return
     }

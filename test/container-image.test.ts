@@ -99,7 +99,7 @@ t.test('the Dockerfile', async (t) => {
     const health = (): Promise<number | null> =>
       new Promise((resolve) => spawn(process.execPath, [cli, 'health'], { env: { ...childEnv }, stdio: 'ignore' }).once('exit', resolve))
     let code: number | null = 1
-    for (let i = 0; i < 100 && code !== 0; i++) {
+    for (let i = 0; i < 300 && code !== 0; i++) {
       await new Promise((r) => setTimeout(r, 100))
       code = await health()
     }

@@ -66,7 +66,13 @@ t.test('injection webhook', async (t) => {
   child.stdout.on('data', (d: Buffer) => (logs += d.toString()))
   child.stderr.on('data', (d: Buffer) => (logs += d.toString()))
   t.teardown(() => void child.kill('SIGTERM'))
-  await waitForPort(port)
+  // Started when it says so (or fail with what it said): slow under a loaded parallel test run.
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`inject-webhook exited ${code}: ${logs}`))))
+  exited.catch(() => undefined)
+  await Promise.race([exited, (async () => {
+    for (let i = 0; i < 600 && !logs.includes('"event":"webhook_started"'); i++) await new Promise((r) => setTimeout(r, 50))
+  })()])
+  await waitForPort(port, 1000)
   const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'sidekey-webhook.sidekey.svc' } })
   t.teardown(() => dispatcher.close())
   const post = async (body: unknown): Promise<{ status: number; error: string | undefined; json: ReviewAnswer }> => {

@@ -206,7 +206,8 @@ export class RedisStore implements StateStore {
   }
 
   get available(): boolean {
-    return this.#up && this.#client.status === 'ready'
+    // The client's own state: an error event alone (a Cluster reports transient ones) does not make it unavailable.
+    return this.#client.status === 'ready'
   }
 
   /** Run one store operation; any failure becomes SIDEKEY_ERR_STATE_UNAVAILABLE. */
