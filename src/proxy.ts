@@ -18,6 +18,8 @@ import { identify, type Caller } from './identity/identify.js'
 import type { RunTokens } from './identity/run-tokens.js'
 import { withoutHopByHop } from './inject/hop-by-hop.js'
 import { injectCredential, withoutNames, type OutgoingRequest } from './inject/inject.js'
+import { signForwarded } from './inject/sigv4.js'
+import type { AwsCredentials } from './credentials/provider.js'
 import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
 import { parseAuthority } from './policy/host.js'
 import { applyReportOnly, decideConnect, decideRequest, type Decision } from './policy/decide.js'
@@ -150,14 +152,20 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
 
   // obtain (never for a request only report-only mode let through)
   let secret: string | null = null
+  let aws: AwsCredentials | undefined
   if (route?.credential && !decision.reportOnly) {
     audit.credential = route.credential.name
     const obtainedAt = performance.now()
     try {
       const obtained = await route.credential.obtain(caller.workload)
       secret = obtained.secret
+      aws = obtained.aws
       ctx.scanner.add(secret)
       audit.credential_source = obtained.source
+    } catch (err) {
+      // The reason (provider unreachable, what it answered) for whoever reads the log; messages name no secret.
+      ctx.log.warn({ event: 'credential_unavailable', request: audit.id, credential: route.credential.name, err: (err as Error).message }, 'credential could not be obtained; request refused')
+      throw err
     } finally {
       audit.credential_ms = performance.now() - obtainedAt
     }
@@ -167,6 +175,11 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(req.rawHeaders) }
   if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
   else if (route !== null && !decision.reportOnly) outgoing.headers = withoutNames(outgoing.headers, route.strip)
+  if (route?.injection?.kind === 'sigv4' && secret !== null) {
+    if (aws === undefined) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${route.credential?.name}" holds no AWS keys to sign with`)
+    const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
+    await signForwarded(outgoing, { method: req.method ?? 'GET', scheme: target.scheme, host: target.host, port: target.port, agentAuthorization: req.headers.authorization, hasBody }, route.injection, aws, guarded.body, route.credential!.name)
+  }
   return { target, decision, to, outgoing, caller, secret, body: guarded.body }
 }
 

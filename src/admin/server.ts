@@ -148,7 +148,14 @@ export function describeRoute(r: Route): Record<string, unknown> {
     match: [r.host.explain(), r.ports.explain(), r.methods.explain(), r.paths.explain(), r.workloads.explain()],
     action: r.action,
     credential: r.credential === null ? null : { name: r.credential.name, type: r.credential.type },
-    inject: r.injection === null ? null : r.injection.kind === 'basic' ? { basic: true } : { [r.injection.kind]: r.injection.name, value: r.injection.value.source },
+    inject:
+      r.injection === null
+        ? null
+        : r.injection.kind === 'basic'
+          ? { basic: true }
+          : r.injection.kind === 'sigv4'
+            ? { sigv4: { service: r.injection.service ?? 'from the request', region: r.injection.region ?? 'from the request', unsigned_payload: r.injection.unsignedPayload } }
+            : { [r.injection.kind]: r.injection.name, value: r.injection.value.source },
     strip: r.strip,
     guards: describeGuards(r),
   }

@@ -6,6 +6,9 @@ import { ClientCredentialsProvider, TokenExchangeProvider, type ExchangeSubject,
 import type { CredentialProvider } from './provider.js'
 import type { CredentialRuntime } from './runtime.js'
 import { EnvSource, FileSource, type SecretSource } from './secret-source.js'
+import { AwsWebIdentityProvider } from './cloud/aws.js'
+import { GcpImpersonationProvider } from './cloud/gcp.js'
+import { VaultProvider, type VaultAuth, type VaultSecret } from './cloud/vault.js'
 import { EnvSecretProvider, FileSecretProvider } from './static.js'
 import { TokenEndpoint, type ClientAuth, type EndpointSource } from './token-endpoint.js'
 
@@ -21,7 +24,18 @@ const FIELDS: Record<CredentialV1['type'], { required: string[]; optional: strin
     optional: ['issuer', 'token_endpoint', 'client_id', 'client_auth', 'client_secret', 'private_key', 'key_id', 'alg', 'scopes', 'audience', 'resource', 'params', 'timeout_ms', 'refresh_at', 'actor_token', 'requested_token_type'],
   },
   jwt: { required: ['audience'], optional: ['lifetime_s', 'refresh_at'] },
+  'aws-web-identity': { required: ['role_arn', 'token_file'], optional: ['chain_role_arn', 'session_name', 'sts_endpoint', 'sts_region', 'duration_s', 'timeout_ms', 'refresh_at'] },
+  'gcp-workload-identity': { required: ['audience', 'token_file'], optional: ['service_account', 'scopes', 'sts_endpoint', 'iam_endpoint', 'lifetime_s', 'timeout_ms', 'refresh_at'] },
+  'azure-workload-identity': { required: ['tenant_id', 'client_id', 'token_file', 'scopes'], optional: ['authority', 'timeout_ms', 'refresh_at'] },
+  vault: { required: ['address', 'auth', 'secret'], optional: ['namespace', 'kv_refresh_s', 'timeout_ms', 'refresh_at'] },
 }
+
+/** Google's STS and IAM Credentials endpoints, and the scope every Google API accepts. */
+const GCP_STS = 'https://sts.googleapis.com/v1/token'
+const GCP_IAM = 'https://iamcredentials.googleapis.com'
+const GCP_SCOPE = 'https://www.googleapis.com/auth/cloud-platform'
+/** Where Kubernetes mounts the pod's own service-account token (Vault's Kubernetes auth default). */
+const KUBERNETES_SA_TOKEN = '/var/run/secrets/kubernetes.io/serviceaccount/token'
 
 /** RFC 8693 section 3 token type for a JWT. */
 export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
@@ -67,6 +81,73 @@ export function buildCredential(name: string, def: CredentialV1, ctx: BuildConte
   if (def.type === 'jwt') {
     const lifetimeS = def.lifetime_s ?? 300
     return new MintedJwtProvider(name, { audience: def.audience!, lifetimeS, refreshAt: def.refresh_at }, runtime, runtime.cache, fingerprint)
+  }
+
+  const transport = def.timeout_ms === undefined ? runtime.transport : { ...runtime.transport, timeoutMs: def.timeout_ms }
+  // Projected tokens rotate: read the file on every use.
+  const tokenFile = (path: string): SecretSource => new FileSource(resolve(ctx.baseDir, path), true)
+
+  if (def.type === 'aws-web-identity') {
+    const stsRegion = def.sts_region ?? 'us-east-1'
+    return new AwsWebIdentityProvider(
+      name,
+      {
+        roleArn: def.role_arn!,
+        sessionName: def.session_name ?? 'sidekey',
+        chainRoleArn: def.chain_role_arn ?? null,
+        stsEndpoint: def.sts_endpoint ?? (def.sts_region !== undefined ? `https://sts.${stsRegion}.amazonaws.com/` : 'https://sts.amazonaws.com/'),
+        stsRegion,
+        durationS: def.duration_s ?? 3600,
+        refreshAt: def.refresh_at,
+      },
+      tokenFile(def.token_file!),
+      transport,
+      runtime.cache,
+      fingerprint,
+    )
+  }
+
+  if (def.type === 'gcp-workload-identity') {
+    const scopes = def.scopes ?? [GCP_SCOPE]
+    const endpoint = new TokenEndpoint(name, { tokenEndpoint: def.sts_endpoint ?? GCP_STS }, { method: 'none', clientId: null }, transport)
+    // Google STS (RFC 8693): the federated token is only good for impersonation or for APIs that
+    // accept federated identities; with a service account it is exchanged once more.
+    const federated = new TokenExchangeProvider(
+      name,
+      endpoint,
+      {
+        scopes,
+        audience: def.audience!,
+        resource: null,
+        params: {},
+        refreshAt: def.refresh_at,
+        subject: { kind: 'file', source: tokenFile(def.token_file!), tokenType: JWT_TOKEN_TYPE },
+        actor: null,
+        requestedTokenType: 'urn:ietf:params:oauth:token-type:access_token',
+      },
+      runtime.cache,
+      fingerprint,
+    )
+    if (def.service_account === undefined) return federated
+    return new GcpImpersonationProvider(name, federated, { serviceAccount: def.service_account, scopes, lifetimeS: def.lifetime_s ?? 3600, iamEndpoint: def.iam_endpoint ?? GCP_IAM, refreshAt: def.refresh_at }, transport, runtime.cache, fingerprint)
+  }
+
+  if (def.type === 'azure-workload-identity') {
+    const authority = (def.authority ?? 'https://login.microsoftonline.com').replace(/\/$/, '')
+    const endpoint = new TokenEndpoint(name, { tokenEndpoint: `${authority}/${def.tenant_id}/oauth2/v2.0/token` }, { method: 'federated_token', clientId: def.client_id!, token: tokenFile(def.token_file!) }, transport)
+    return new ClientCredentialsProvider(name, endpoint, { scopes: def.scopes!, audience: null, resource: null, params: {}, refreshAt: def.refresh_at }, runtime.cache, fingerprint)
+  }
+
+  if (def.type === 'vault') {
+    const a = def.auth!
+    const auth: VaultAuth =
+      a.method === 'kubernetes'
+        ? { method: 'kubernetes', mount: a.mount ?? 'kubernetes', role: a.role, jwt: tokenFile(a.token_file ?? KUBERNETES_SA_TOKEN) }
+        : { method: 'approle', mount: a.mount ?? 'approle', roleId: secretSource(a.role_id, ctx), secretId: secretSource(a.secret_id, ctx) }
+    const s = def.secret!
+    if ((s.kv2 === undefined) === (s.path === undefined)) return fail('secret', 'give exactly one of kv2 { mount, path } or path (a dynamic secret)')
+    const secret: VaultSecret = s.kv2 !== undefined ? { engine: 'kv2', mount: s.kv2.mount ?? 'secret', path: s.kv2.path, field: s.field } : { engine: 'dynamic', path: s.path!, field: s.field }
+    return new VaultProvider(name, { address: def.address!, namespace: def.namespace ?? null, auth, secret, kvRefreshS: def.kv_refresh_s ?? 300, refreshAt: def.refresh_at }, transport, runtime.cache, fingerprint)
   }
 
   // OAuth 2.0 grants

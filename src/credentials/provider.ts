@@ -21,4 +21,13 @@ export interface CredentialProvider {
 export interface ObtainedCredential {
   readonly secret: string
   readonly source: 'env' | 'file' | 'cache' | 'fetch'
+  /** AWS temporary credentials, for routes that sign with SigV4 (`secret` is then the secret access key). */
+  readonly aws?: AwsCredentials
+}
+
+/** Temporary AWS credentials (from STS). */
+export interface AwsCredentials {
+  readonly accessKeyId: string
+  readonly secretAccessKey: string
+  readonly sessionToken: string
 }

@@ -11,6 +11,8 @@ export type ClientAuth =
   | { readonly method: 'client_secret_post'; readonly clientId: string; readonly secret: SecretSource }
   | { readonly method: 'private_key_jwt'; readonly clientId: string; readonly key: SecretSource; readonly keyId: string | null; readonly alg: string }
   | { readonly method: 'none'; readonly clientId: string | null }
+  /** A federated token (a projected Kubernetes token) as the client assertion: Azure workload identity. */
+  | { readonly method: 'federated_token'; readonly clientId: string; readonly token: SecretSource }
 
 /** Where the token endpoint is: given, or discovered from the issuer (RFC 8414, OpenID Discovery). */
 export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string }
@@ -140,6 +142,13 @@ export class TokenEndpoint {
     if (auth.method === 'client_secret_post') {
       body.set('client_id', auth.clientId)
       body.set('client_secret', await this.#read(auth.secret, 'client secret'))
+      return
+    }
+    if (auth.method === 'federated_token') {
+      // RFC 7523 section 2.2 with a token another issuer signed (Microsoft Entra workload identity federation).
+      body.set('client_id', auth.clientId)
+      body.set('client_assertion_type', 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer')
+      body.set('client_assertion', await this.#read(auth.token, 'federated token'))
       return
     }
     // private_key_jwt (RFC 7523 section 2.2, OpenID Connect Core section 9).

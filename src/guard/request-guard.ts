@@ -51,12 +51,15 @@ export const NOTHING_TO_GUARD: GuardResult = Object.freeze({ body: null, approva
 export async function guardRequest(deps: GuardDeps, route: Route, g: GuardRequest, req: IncomingMessage): Promise<GuardResult> {
   const c = route.conditions
   const a = route.approval
-  if (c === null && a === null) return NOTHING_TO_GUARD
+  // SigV4 signs the payload's hash: unless the agent's SDK sent it (S3) or the route signs
+  // UNSIGNED-PAYLOAD, the body is read to hash it.
+  const hashesBody = route.injection?.kind === 'sigv4' && !route.injection.unsignedPayload && req.headers['x-amz-content-sha256'] === undefined
+  if (c === null && a === null && !hashesBody) return NOTHING_TO_GUARD
 
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length'])
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
-  // The body is read when CEL reads it, a held request carries it, or its size is only known by reading.
-  const mustRead = a !== null || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
+  // The body is read when CEL reads it, a held request carries it, it is signed, or its size is only known by reading.
+  const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
   const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
   try {
     const { approval, uncounted } = await check(deps, route, g, body, declared)

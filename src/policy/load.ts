@@ -181,7 +181,11 @@ function compileRoute(
   if (action === 'tunnel' && (r.methods !== undefined || r.paths !== undefined)) {
     problems.push(at.problem([...path, 'action'], 'a tunnel is not inspected, so it cannot match methods or paths'))
   }
-  const injection = credential === null ? null : compileInjection(r.inject, at, [...path, 'inject'], problems)
+  const signs = credential?.type === 'aws-web-identity'
+  const injection = credential === null ? null : compileInjection(r.inject ?? (signs ? { sigv4: {} } : undefined), at, [...path, 'inject'], problems)
+  if (credential !== null && injection !== null && signs !== (injection.kind === 'sigv4')) {
+    problems.push(at.problem([...path, 'inject'], signs ? `credential "${r.credential}" holds AWS keys: it is applied by signing (inject: { sigv4: {} }), not as a header` : 'inject sigv4 needs an aws-web-identity credential'))
+  }
   let addresses: BlockList | null = null
   if (r.addresses !== undefined) {
     addresses = new BlockList()
@@ -201,6 +205,8 @@ function compileRoute(
   const strip = new Set((r.strip ?? []).map((h) => h.toLowerCase()))
   if (injection?.kind === 'header') strip.add(injection.name)
   if (injection?.kind === 'basic') strip.add('authorization')
+  // The agent SDK's signature with placeholder keys, and its session token, are replaced.
+  if (injection?.kind === 'sigv4') for (const h of ['authorization', 'x-amz-date', 'x-amz-security-token', ...(injection.unsignedPayload ? ['x-amz-content-sha256'] : [])]) strip.add(h)
   const hostName = r.host.startsWith('*.') ? null : host.pattern
   return Object.freeze({
     name: r.name,
@@ -229,10 +235,14 @@ function compileRoute(
 
 function compileInjection(inject: InjectV1 | undefined, at: Locator, path: (string | number)[], problems: PolicyProblem[]): Injection | null {
   const spec = inject ?? { header: 'authorization', value: 'Bearer {secret}' }
-  const kinds = [spec.header, spec.query, spec.basic].filter((k) => k !== undefined).length
+  const kinds = [spec.header, spec.query, spec.basic, spec.sigv4].filter((k) => k !== undefined).length
   if (kinds !== 1) {
-    problems.push(at.problem(path, 'inject takes exactly one of header, query or basic'))
+    problems.push(at.problem(path, 'inject takes exactly one of header, query, basic or sigv4'))
     return null
+  }
+  if (spec.sigv4 !== undefined) {
+    if (spec.value !== undefined) problems.push(at.problem([...path, 'value'], 'sigv4 signs the request; it takes no value'))
+    return { kind: 'sigv4', service: spec.sigv4.service ?? null, region: spec.sigv4.region ?? null, unsignedPayload: spec.sigv4.unsigned_payload ?? false }
   }
   const template = (source: string, where: string): Template | null => {
     if (!source.includes('{secret}')) {

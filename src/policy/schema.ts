@@ -55,7 +55,7 @@ export interface SubjectTokenV1 extends SecretRefV1 {
 
 /** A credential definition as written. Which fields a type takes is checked in credentials/build.ts. */
 export interface CredentialV1 {
-  type: 'static' | 'oauth2-client-credentials' | 'oauth2-token-exchange' | 'jwt'
+  type: 'static' | 'oauth2-client-credentials' | 'oauth2-token-exchange' | 'jwt' | 'aws-web-identity' | 'gcp-workload-identity' | 'azure-workload-identity' | 'vault'
   env?: string
   file?: string
   issuer?: string
@@ -76,6 +76,22 @@ export interface CredentialV1 {
   actor_token?: SubjectTokenV1
   requested_token_type?: string
   lifetime_s?: number
+  token_file?: string
+  role_arn?: string
+  chain_role_arn?: string
+  session_name?: string
+  sts_endpoint?: string
+  sts_region?: string
+  duration_s?: number
+  service_account?: string
+  iam_endpoint?: string
+  tenant_id?: string
+  authority?: string
+  address?: string
+  namespace?: string
+  auth?: { method: 'kubernetes'; role: string; mount?: string; token_file?: string } | { method: 'approle'; role_id: SecretRefV1; secret_id: SecretRefV1; mount?: string }
+  secret?: { kv2?: { mount?: string; path: string }; path?: string; field: string }
+  kv_refresh_s?: number
 }
 
 /** A route as written. */
@@ -103,6 +119,7 @@ export interface InjectV1 {
   query?: string
   basic?: { username?: string; password?: string }
   value?: string
+  sigv4?: { service?: string; region?: string; unsigned_payload?: boolean }
 }
 
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", maxLength: 128 }
@@ -150,7 +167,7 @@ export const policyFileSchema = {
         additionalProperties: false,
         required: ['type'],
         properties: {
-          type: { enum: ['static', 'oauth2-client-credentials', 'oauth2-token-exchange', 'jwt'] },
+          type: { enum: ['static', 'oauth2-client-credentials', 'oauth2-token-exchange', 'jwt', 'aws-web-identity', 'gcp-workload-identity', 'azure-workload-identity', 'vault'] },
           env: envName,
           file: { type: 'string', minLength: 1 },
           issuer: { type: 'string', minLength: 1 },
@@ -171,6 +188,38 @@ export const policyFileSchema = {
           actor_token: subjectToken,
           requested_token_type: { type: 'string', minLength: 1 },
           lifetime_s: { type: 'integer', minimum: 30, maximum: 3600 },
+          token_file: { type: 'string', minLength: 1 },
+          role_arn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$' },
+          chain_role_arn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$' },
+          session_name: { type: 'string', pattern: '^[\\w+=,.@-]{2,64}$' },
+          sts_endpoint: { type: 'string', pattern: '^https?://' },
+          sts_region: { type: 'string', pattern: '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' },
+          duration_s: { type: 'integer', minimum: 900, maximum: 43200 },
+          service_account: { type: 'string', pattern: '^[^@\\s/]+@[^@\\s/]+$' },
+          iam_endpoint: { type: 'string', pattern: '^https?://' },
+          tenant_id: { type: 'string', pattern: '^[A-Za-z0-9.-]{1,64}$' },
+          authority: { type: 'string', pattern: '^https?://' },
+          address: { type: 'string', pattern: '^https?://' },
+          namespace: { type: 'string', minLength: 1 },
+          auth: {
+            type: 'object',
+            required: ['method'],
+            oneOf: [
+              { additionalProperties: false, required: ['method', 'role'], properties: { method: { const: 'kubernetes' }, role: { type: 'string', minLength: 1 }, mount: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' }, token_file: { type: 'string', minLength: 1 } } },
+              { additionalProperties: false, required: ['method', 'role_id', 'secret_id'], properties: { method: { const: 'approle' }, role_id: secretRef, secret_id: secretRef, mount: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' } } },
+            ],
+          },
+          secret: {
+            type: 'object',
+            additionalProperties: false,
+            required: ['field'],
+            properties: {
+              kv2: { type: 'object', additionalProperties: false, required: ['path'], properties: { mount: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' }, path: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' } } },
+              path: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' },
+              field: { type: 'string', minLength: 1 },
+            },
+          },
+          kv_refresh_s: { type: 'integer', minimum: 10, maximum: 86400 },
         },
       },
     },
@@ -243,6 +292,11 @@ export const policyFileSchema = {
                 properties: { username: template, password: template },
               },
               value: template,
+              sigv4: {
+                type: 'object',
+                additionalProperties: false,
+                properties: { service: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' }, region: { type: 'string', pattern: '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' }, unsigned_payload: { type: 'boolean' } },
+              },
             },
           },
           strip: { type: 'array', items: headerName },

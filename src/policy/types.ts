@@ -25,6 +25,8 @@ export type Injection =
   | { readonly kind: 'header'; readonly name: string; readonly value: Template }
   | { readonly kind: 'query'; readonly name: string; readonly value: Template }
   | { readonly kind: 'basic'; readonly username: Template; readonly password: Template }
+  /** AWS Signature Version 4 with the credential's temporary keys; service and region null: from the request. */
+  | { readonly kind: 'sigv4'; readonly service: string | null; readonly region: string | null; readonly unsignedPayload: boolean }
 
 /** A compiled route. `file` and `line` say where it was written, for explain and audit. */
 export interface Route {

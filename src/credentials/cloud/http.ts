@@ -1,0 +1,46 @@
+import { request } from 'undici'
+import { SidekeyError } from '../../errors.js'
+import type { IdpTransport } from '../token-endpoint.js'
+
+/**
+ * One call to a credential provider's API (AWS STS, Google STS and IAM Credentials, Vault), with
+ * the runtime's connection pool and timeout. Network failures become SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE
+ * naming the credential and what went wrong, never a token; the caller reads status and body.
+ */
+export async function callProvider(
+  transport: IdpTransport,
+  credential: string,
+  what: string,
+  url: string,
+  init: { method: 'GET' | 'POST' | 'PUT'; headers?: Record<string, string>; body?: string },
+): Promise<{ status: number; text: string }> {
+  try {
+    const res = await request(url, {
+      method: init.method,
+      headers: init.headers,
+      body: init.body,
+      dispatcher: transport.dispatcher,
+      headersTimeout: transport.timeoutMs,
+      bodyTimeout: transport.timeoutMs,
+      signal: AbortSignal.timeout(transport.timeoutMs),
+    })
+    return { status: res.statusCode, text: await res.body.text() }
+  } catch (cause) {
+    const timeout = /Timeout/.test((cause as Error).name ?? '')
+    throw providerFailure(credential, `${what} ${timeout ? `did not answer within ${transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`}`, cause)
+  }
+}
+
+/** The refusal for a credential that cannot be obtained; `why` must hold no secret. */
+export function providerFailure(credential: string, why: string, cause?: unknown): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credential}": ${why}`, { cause })
+}
+
+/** Parse a JSON answer or fail naming the provider. */
+export function jsonOf<T>(credential: string, what: string, status: number, text: string): T {
+  try {
+    return JSON.parse(text) as T
+  } catch {
+    throw providerFailure(credential, `${what} answered HTTP ${status} with a body that is not JSON`)
+  }
+}

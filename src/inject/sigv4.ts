@@ -1,0 +1,58 @@
+import { awsScope, signAws } from '../credentials/cloud/aws.js'
+import type { AwsCredentials } from '../credentials/provider.js'
+import { SidekeyError } from '../errors.js'
+import type { Injection } from '../policy/types.js'
+import type { OutgoingRequest } from './inject.js'
+
+type SigV4 = Extract<Injection, { kind: 'sigv4' }>
+
+/**
+ * Sign a forwarded request with SigV4 and the route's temporary AWS keys. The agent's SDK signed
+ * it with placeholder keys (already stripped); sidekey signs the same request again: the same
+ * service and region (from the SDK's credential scope unless the route says), the same headers
+ * the SDK signed, and the payload hash the SDK sent in `x-amz-content-sha256` (S3), or the hash of
+ * the buffered body, or `UNSIGNED-PAYLOAD` where the route allows it for large streamed bodies.
+ */
+export async function signForwarded(
+  out: OutgoingRequest,
+  request: { method: string; scheme: 'http' | 'https'; host: string; port: number; agentAuthorization: string | undefined; hasBody: boolean },
+  injection: SigV4,
+  credentials: AwsCredentials,
+  body: Buffer | null,
+  credentialName: string,
+): Promise<void> {
+  const scope = awsScope(request.agentAuthorization, request.host, injection)
+  if (scope === null) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credentialName}": cannot tell which AWS service and region ${request.host} is; set inject.sigv4.service and region on the route`)
+  const headers: Record<string, string> = {}
+  for (let i = 0; i < out.headers.length; i += 2) {
+    const name = out.headers[i]!.toLowerCase()
+    headers[name] = headers[name] === undefined ? out.headers[i + 1]! : `${headers[name]},${out.headers[i + 1]}`
+  }
+  const defaultPort = request.scheme === 'https' ? 443 : 80
+  headers.host ??= request.port === defaultPort ? request.host : `${request.host}:${request.port}`
+  let payloadHash: string | undefined
+  if (injection.unsignedPayload) payloadHash = 'UNSIGNED-PAYLOAD'
+  else if (headers['x-amz-content-sha256'] !== undefined) payloadHash = headers['x-amz-content-sha256']
+  else if (body === null && request.hasBody) {
+    // guard/request-guard.ts buffers such a body; reaching here unbuffered is a fault, refused.
+    throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credentialName}": the request body must be hashed to sign it and was not buffered`)
+  }
+  const agentSigned = /SignedHeaders=([a-z0-9;-]+)/i.exec(request.agentAuthorization ?? '')?.[1]?.toLowerCase().split(';')
+  const signed = await signAws(
+    {
+      method: request.method,
+      url: new URL(`${request.scheme}://${headers.host}${out.path}`),
+      headers,
+      body,
+      ...(payloadHash !== undefined ? { payloadHash } : {}),
+      ...(agentSigned !== undefined ? { signableHeaders: agentSigned.filter((h) => headers[h] !== undefined) } : {}),
+    },
+    credentials,
+    scope,
+  )
+  const replaced = new Set(Object.keys(signed))
+  const kept: string[] = []
+  for (let i = 0; i < out.headers.length; i += 2) if (!replaced.has(out.headers[i]!.toLowerCase())) kept.push(out.headers[i]!, out.headers[i + 1]!)
+  for (const [name, value] of Object.entries(signed)) kept.push(name, value)
+  out.headers = kept
+}
