@@ -1,5 +1,6 @@
 import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
+import { Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime'
@@ -178,6 +179,7 @@ credentials:
     token_file: ${tokenFile}
     sts_endpoint: ${sts127}
 routes:
+  - { name: s3-large, host: s3.us-east-1.amazonaws.com, paths: [/large-uploads/**], credential: agent-role, inject: { sigv4: { unsigned_payload: true } }, addresses: [127.0.0.1] }
   - { name: s3, host: s3.us-east-1.amazonaws.com, credential: agent-role, addresses: [127.0.0.1] }
   - { name: bedrock, host: bedrock-runtime.us-east-1.amazonaws.com, paths: [/model/okmodel/*], credential: agent-role, addresses: [127.0.0.1] }
   - { name: bedrock-chained, host: bedrock-runtime.us-east-1.amazonaws.com, paths: [/model/chainedmodel/*], credential: chained, addresses: [127.0.0.1] }
@@ -226,6 +228,21 @@ routes:
     t.same(JSON.parse(Buffer.from(out.body).toString()), { completion: 'echo: ping' })
     t.equal(verified.at(-1)!.problem, null)
     t.equal(verified.at(-1)!.service, 'bedrock', 'signed as bedrock, the SDK\'s signing name for bedrock-runtime')
+  })
+
+  t.test('UNSIGNED-PAYLOAD for a large streamed upload: signed without buffering the body', async (t) => {
+    const size = 3 * 1024 * 1024
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: caPem } })
+    t.teardown(() => dispatcher.close())
+    async function* chunks() {
+      for (let sent = 0; sent < size; sent += 64 * 1024) yield Buffer.alloc(64 * 1024, 0x61)
+    }
+    const res = await request('https://s3.us-east-1.amazonaws.com/large-uploads/big.bin', { dispatcher, method: 'PUT', body: Readable.from(chunks()) })
+    await res.body.dump()
+    t.equal(res.statusCode, 200)
+    t.equal(verified.at(-1)!.problem, null, 'the signature verifies with UNSIGNED-PAYLOAD')
+    t.equal(s3.seen.at(-1)!.headers['x-amz-content-sha256'], 'UNSIGNED-PAYLOAD')
+    t.equal(s3.seen.at(-1)!.body.length, size, 'all 3 MiB arrived (more than sidekey ever buffers)')
   })
 
   t.test('role chaining: AssumeRole signed with the web identity keys, requests signed with the chained ones', async (t) => {

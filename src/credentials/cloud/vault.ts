@@ -35,10 +35,9 @@ interface Lease {
   readonly id: string
   readonly value: string
   readonly renewable: boolean
+  /** The lease's first duration, in seconds. */
+  readonly durationS: number
 }
-
-/** A lease shorter than this after renewal is near its max TTL: read a new secret instead. */
-const MIN_RENEWED_S = 30
 
 export class VaultProvider implements CredentialProvider {
   readonly type = 'vault'
@@ -73,7 +72,8 @@ export class VaultProvider implements CredentialProvider {
     const lease = this.#lease
     if (lease !== null && lease.renewable) {
       const renewed = await this.#call<{ lease_duration?: number; renewable?: boolean }>('PUT', '/v1/sys/leases/renew', 'lease renewal', { lease_id: lease.id }).catch(() => null)
-      if (renewed !== null && typeof renewed.lease_duration === 'number' && renewed.lease_duration >= MIN_RENEWED_S) {
+      // A renewal granting half the lease or less means its max TTL is near: read a new secret instead.
+      if (renewed !== null && typeof renewed.lease_duration === 'number' && renewed.lease_duration > lease.durationS / 2) {
         this.stats.leaseRenewals++
         this.#lease = { ...lease, renewable: renewed.renewable !== false }
         return { value: lease.value, expiresAt: Date.now() + renewed.lease_duration * 1000 }
@@ -95,7 +95,7 @@ export class VaultProvider implements CredentialProvider {
       return { value, expiresAt: Date.now() + this.settings.kvRefreshS * 1000 }
     }
     const ttl = typeof answer.lease_duration === 'number' && answer.lease_duration > 0 ? answer.lease_duration : 300
-    this.#lease = typeof answer.lease_id === 'string' && answer.lease_id !== '' ? { id: answer.lease_id, value, renewable: answer.renewable === true } : null
+    this.#lease = typeof answer.lease_id === 'string' && answer.lease_id !== '' ? { id: answer.lease_id, value, renewable: answer.renewable === true, durationS: ttl } : null
     return { value, expiresAt: Date.now() + ttl * 1000 }
   }
 
