@@ -241,8 +241,8 @@ t.test('Vault (Kubernetes and AppRole auth, KV v2, dynamic secrets)', async (t) 
     }
     if (req.url === '/v1/auth/kubernetes/login' && req.method === 'POST') {
       const b = JSON.parse(body) as { role?: string; jwt?: string }
-      if (b.role !== 'agent' || b.jwt !== 'k8s-projected-token-for-vault') return send(403, { errors: ['permission denied'] })
-      return login(3600)
+      if ((b.role !== 'agent' && b.role !== 'short-token') || b.jwt !== 'k8s-projected-token-for-vault') return send(403, { errors: ['permission denied'] })
+      return login(b.role === 'short-token' ? 3 : 3600)
     }
     if (req.url === '/v1/auth/approle/login' && req.method === 'POST') {
       const b = JSON.parse(body) as { role_id?: string; secret_id?: string }
@@ -254,7 +254,8 @@ t.test('Vault (Kubernetes and AppRole auth, KV v2, dynamic secrets)', async (t) 
     if (until === undefined || until < Date.now()) return send(403, { errors: ['permission denied'] })
     if (req.url === '/v1/auth/token/renew-self') {
       v.renewSelf++
-      return send(200, { auth: { client_token: token, lease_duration: 3600, renewable: true } })
+      v.tokens.set(token!, Date.now() + 3_000)
+      return send(200, { auth: { client_token: token, lease_duration: 3, renewable: true } })
     }
     if (req.url === '/v1/secret/data/agents/openai' && req.method === 'GET') {
       v.reads++
@@ -301,7 +302,14 @@ credentials:
     auth: { method: kubernetes, role: agent, token_file: ${join(dir, 'sa-token')} }
     secret: { path: database/creds/readonly, field: password }
     refresh_at: 0.5
+  short-token:
+    type: vault
+    address: ${address}
+    auth: { method: kubernetes, role: short-token, token_file: ${join(dir, 'sa-token')} }
+    secret: { path: database/creds/readonly, field: password }
+    refresh_at: 0.5
 routes:
+  - { name: short-token, host: api.internal.test, paths: [/short/*], credential: short-token, inject: { header: x-db-password, value: "{secret}" }, addresses: [127.0.0.1] }
   - { name: kv, host: api.internal.test, paths: [/kv/*], credential: kv, inject: { header: x-api-key, value: "{secret}" }, addresses: [127.0.0.1] }
   - { name: approle, host: api.internal.test, paths: [/approle/*], credential: approle-kv, inject: { header: x-api-key, value: "{secret}" }, addresses: [127.0.0.1] }
   - { name: db, host: api.internal.test, paths: [/db/*], credential: database, inject: { basic: { username: agent, password: "{secret}" } }, addresses: [127.0.0.1] }
@@ -340,6 +348,20 @@ routes:
       await call(sk, 'https://api.internal.test/db/x')
     }
     t.not(api.seen.at(-1)!.headers.authorization, first, 'new credentials read before the old ones expired')
+  })
+
+  t.test('the Vault token is renewed (renew-self) at two thirds of its TTL, not logged in again', async (t) => {
+    v.leaseTtl = 2
+    v.renewTtl = 2
+    const logins = v.logins
+    const renewals = v.renewSelf
+    // Vault calls happen as the 2 s dynamic lease is refreshed; the 3 s token is renewed on the way.
+    for (let i = 0; i < 12; i++) {
+      await call(sk, 'https://api.internal.test/short/x')
+      await new Promise((r) => setTimeout(r, 400))
+    }
+    t.ok(v.renewSelf > renewals, `renew-self called (${v.renewSelf - renewals} times)`)
+    t.equal(v.logins, logins + 1, 'one login for the new credential, then renewals only')
   })
 
   t.test('Vault token revoked: sidekey logs in again', async (t) => {
