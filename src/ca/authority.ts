@@ -73,7 +73,7 @@ export async function createCA(dir: string, options: { force?: boolean } = {}): 
   }
   await chmod(tmpKey, 0o600)
   await rename(tmpKey, keyPath)
-  await writeFile(certPath, certPem, { mode: 0o644 })
+  await writeAtomically(certPath, certPem)
   return loadCA(dir)
 }
 
@@ -132,7 +132,17 @@ export async function systemRootsPem(): Promise<string> {
 
 async function writeBundle(path: string, caPem: string): Promise<void> {
   const roots = await systemRootsPem()
-  await writeFile(path, `${roots.trimEnd()}\n# sidekey CA\n${caPem}`, { mode: 0o644 })
+  await writeAtomically(path, `${roots.trimEnd()}\n# sidekey CA\n${caPem}`)
+}
+
+/**
+ * Write a public file so that a reader (an agent starting up, another sidekey) sees the old
+ * content or the new, never a half-written file: a temporary name, then a rename.
+ */
+async function writeAtomically(path: string, text: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  await writeFile(tmp, text, { mode: 0o644 })
+  await rename(tmp, path)
 }
 
 async function exists(path: string): Promise<boolean> {
