@@ -352,6 +352,20 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
   }
 }
 
+/** A tunnel's audit record, written once when its socket closes, with the bytes it carried. */
+function tunnelAudit(ctx: ProxyContext, socket: Socket, method: string): AuditRecord {
+  const startedAt = performance.now()
+  const audit = newAuditRecord('tunnel', randomUUID())
+  audit.method = method
+  socket.on('error', () => socket.destroy())
+  socket.once('close', () => {
+    audit.bytes_up = socket.bytesRead
+    audit.bytes_down = socket.bytesWritten
+    finishAudit(ctx, audit, startedAt)
+  })
+  return audit
+}
+
 /**
  * Dial the destination of a blind tunnel (SSRF-checked); null when the agent left meanwhile.
  */
@@ -376,20 +390,8 @@ async function dialBlind(ctx: ProxyContext, authority: { host: string; port: num
  * One audit line per tunnel, written when it closes.
  */
 export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, socket: Socket, head: Buffer): Promise<void> {
-  const startedAt = performance.now()
-  const id = randomUUID()
-  const audit = newAuditRecord('tunnel', id)
-  audit.method = 'CONNECT'
-  let written = false
-  const finish = (): void => {
-    if (written) return
-    written = true
-    audit.bytes_up = socket.bytesRead
-    audit.bytes_down = socket.bytesWritten
-    finishAudit(ctx, audit, startedAt)
-  }
-  socket.on('error', () => socket.destroy())
-  socket.once('close', finish)
+  const audit = tunnelAudit(ctx, socket, 'CONNECT')
+  const id = audit.id
   try {
     const authority = parseAuthority(req.url ?? '')
     if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'CONNECT needs host:port')
@@ -442,19 +444,8 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
  * connection with no usable name is closed: there is nothing to decide on.
  */
 export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, hello: Buffer, serverName: string | null, port: number): Promise<void> {
-  const startedAt = performance.now()
-  const id = randomUUID()
-  const audit = newAuditRecord('tunnel', id)
-  audit.method = 'TLS'
-  let written = false
-  socket.on('error', () => socket.destroy())
-  socket.once('close', () => {
-    if (written) return
-    written = true
-    audit.bytes_up = socket.bytesRead
-    audit.bytes_down = socket.bytesWritten
-    finishAudit(ctx, audit, startedAt)
-  })
+  const audit = tunnelAudit(ctx, socket, 'TLS')
+  const id = audit.id
   try {
     const authority = serverName === null ? null : parseAuthority(`${serverName}:${port}`)
     if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'a redirected TLS connection without a server name (SNI) names no destination to decide on')

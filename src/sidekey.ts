@@ -138,8 +138,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const unsubscribeApprovals = state.onApproval((r) => {
     if (r.status !== 'pending') metrics.approvals.inc({ status: r.status })
   })
-  // Quarantines made or lifted by other replicas change this one's gauge too.
-  const unsubscribeQuarantine = state instanceof RedisStore ? state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length)) : () => undefined
+  // The gauge follows the store, so quarantines made or lifted by other replicas count too.
+  const unsubscribeQuarantine = state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length))
   const { proxy, inner, transparentHttp, transparentTls, closeTunnels } = createProxyServers({
     config,
     log,

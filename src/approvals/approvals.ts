@@ -135,7 +135,7 @@ export class Approvals {
         if (done) return
         done = true
         clearTimeout(timer)
-        clearInterval(poll)
+        if (poll !== null) clearInterval(poll)
         unsubscribe()
         signal.removeEventListener('abort', onAbort)
         resolve(final)
@@ -158,14 +158,16 @@ export class Approvals {
       const timer = setTimeout(() => end('expired'), timeoutMs)
       // A shared store announces decisions on pub/sub; a message lost during a reconnect must not
       // leave the request waiting until its timeout, so the record is also re-read now and then.
-      const poll = setInterval(() => {
-        state.getApproval(record.id).then(
-          (r) => {
-            if (r !== undefined && r.status !== 'pending') finish(r)
-          },
-          () => undefined,
-        )
-      }, state.shared ? SHARED_POLL_MS : 2 ** 31 - 1)
+      const poll = !state.shared
+        ? null
+        : setInterval(() => {
+            state.getApproval(record.id).then(
+              (r) => {
+                if (r !== undefined && r.status !== 'pending') finish(r)
+              },
+              () => undefined,
+            )
+          }, SHARED_POLL_MS)
       const onAbort = (): void => end('cancelled')
       signal.addEventListener('abort', onAbort, { once: true })
     })

@@ -4,6 +4,7 @@ import { request, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
 import type { SecretSource } from './secret-source.js'
 import type { FetchedToken } from './token-cache.js'
+import { callProvider, jsonOf, providerFailure } from './provider-http.js'
 
 /** How sidekey authenticates to the token endpoint (RFC 6749 section 2.3, RFC 7523). */
 export type ClientAuth =
@@ -58,30 +59,8 @@ export class TokenEndpoint {
     const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
     await this.#authenticate(endpoint, body, headers)
     const requestedAt = Date.now()
-    let status: number
-    let text: string
-    try {
-      const res = await request(endpoint, {
-        method: 'POST',
-        body: body.toString(),
-        headers,
-        dispatcher: this.transport.dispatcher,
-        headersTimeout: this.transport.timeoutMs,
-        bodyTimeout: this.transport.timeoutMs,
-        signal: AbortSignal.timeout(this.transport.timeoutMs),
-      })
-      status = res.statusCode
-      text = await res.body.text()
-    } catch (cause) {
-      const why = (cause as { name?: string }).name === 'TimeoutError' || /Timeout/.test((cause as Error).name ?? '') ? `did not answer within ${this.transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`
-      throw this.#fail(`token endpoint ${why}`, cause)
-    }
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(text)
-    } catch {
-      throw this.#fail(`token endpoint answered HTTP ${status} with a body that is not JSON`)
-    }
+    const { status, text } = await callProvider(this.transport, this.credential, 'token endpoint', endpoint, { method: 'POST', body: body.toString(), headers })
+    const parsed = jsonOf<unknown>(this.credential, 'token endpoint', status, text)
     if (status !== 200) {
       // RFC 6749 section 5.2: the error code is safe to repeat; error_description is the provider's
       // text and is kept short.
@@ -183,6 +162,6 @@ export class TokenEndpoint {
   }
 
   #fail(why: string, cause?: unknown): SidekeyError {
-    return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${this.credential}": ${why}`, { cause })
+    return providerFailure(this.credential, why, cause)
   }
 }

@@ -127,7 +127,6 @@ export class Monitor {
   async quarantine(workload: string, reason: string, by: string): Promise<void> {
     if (this.deps.state.quarantined(workload) !== undefined) return
     await this.deps.state.quarantine({ workload, reason, by, since: new Date(this.#now()).toISOString() })
-    this.deps.metrics.quarantined.set(this.deps.state.listQuarantined().length)
     const event = { event: 'security_event', type: 'quarantine', workload, reason, by }
     this.deps.log.warn(event, `workload ${workload} quarantined`)
     this.deps.alerts.send(event, this.deps.policy.current.monitoring.webhook)
@@ -137,7 +136,6 @@ export class Monitor {
   async release(workload: string, by: string): Promise<boolean> {
     const released = await this.deps.state.release(workload)
     const unthrottled = this.deps.throttle.release(workload)
-    this.deps.metrics.quarantined.set(this.deps.state.listQuarantined().length)
     this.deps.metrics.throttled.set(this.deps.throttle.list().length)
     if (released || unthrottled) this.deps.log.info({ event: 'security_event', type: 'release', workload, by }, `workload ${workload} released`)
     return released || unthrottled

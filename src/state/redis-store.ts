@@ -148,7 +148,8 @@ export class RedisStore implements StateStore {
   #decisions: DecisionSummary[] = []
   #flushTimer: NodeJS.Timeout | null = null
   #refreshTimer: NodeJS.Timeout | null = null
-  #up = false
+  /** What the log last said about the connection: an outage is one line, not one per reconnect attempt. */
+  #said: 'up' | 'down' | null = null
   #closed = false
 
   private constructor(settings: RedisSettings, log: Logger, private readonly onError: (op: string) => void) {
@@ -161,27 +162,22 @@ export class RedisStore implements StateStore {
     }
     this.#scripts = this.#client as unknown as Scripts
     this.#client.on('ready', () => {
-      if (!this.#up) log.info({ event: 'state_connected', store: 'redis' }, 'shared state store connected')
-      this.#up = true
+      this.#say('up')
       void this.#resync()
     })
-    this.#client.on('error', (err: Error) => {
-      // ioredis reports every failed reconnect; one line per outage is enough.
-      if (this.#up || !this.#warned) log.error({ event: 'state_unavailable', store: 'redis', err: err.message }, 'shared state store unreachable; reconnecting')
-      this.#warned = true
-      this.#up = false
-    })
-    this.#client.on('end', () => (this.#up = false))
-    this.#client.on('close', () => {
-      if (this.#up) log.error({ event: 'state_unavailable', store: 'redis' }, 'shared state store connection lost; reconnecting')
-      this.#up = false
-    })
+    this.#client.on('error', (err: Error) => this.#say('down', err.message))
+    this.#client.on('close', () => this.#say('down', 'connection closed'))
     this.#sub.on('error', () => undefined)
     this.#sub.on('message', (channel: string, message: string) => this.#onMessage(channel, message))
     this.#sub.on('ready', () => void this.#subscribe())
   }
 
-  #warned = false
+  #say(state: 'up' | 'down', why?: string): void {
+    if (this.#said === state) return
+    this.#said = state
+    if (state === 'up') this.#log.info({ event: 'state_connected', store: 'redis' }, 'shared state store connected')
+    else this.#log.error({ event: 'state_unavailable', store: 'redis', err: why }, 'shared state store unreachable; reconnecting')
+  }
 
   /**
    * Connect (waiting at most the connect timeout). An unreachable Redis does not stop sidekey: it
@@ -198,7 +194,8 @@ export class RedisStore implements StateStore {
       await Promise.all([connect(store.#client), connect(store.#sub)])
       await store.#reloadQuarantine()
     } catch (err) {
-      log.error({ event: 'state_unavailable', store: 'redis', err: (err as Error).message }, 'shared state store unreachable at start; starting anyway and reconnecting')
+      // Starting anyway: what needs the store refuses or fails open until it answers.
+      store.#say('down', (err as Error).message)
     }
     store.#refreshTimer = setInterval(() => void store.#reloadQuarantine().catch(() => undefined), settings.quarantineRefreshMs)
     store.#refreshTimer.unref()
@@ -393,7 +390,6 @@ export class RedisStore implements StateStore {
     return [...this.#quarantine.values()]
   }
 
-  /** Called whenever the quarantine list changes here or elsewhere (a metric follows it). */
   onQuarantineChange(listener: () => void): () => void {
     this.#quarantineListeners.add(listener)
     return () => this.#quarantineListeners.delete(listener)

@@ -104,6 +104,8 @@ export interface StateStore {
   /** Synchronous on the request path: implementations keep a local view (a shared one refreshes it). */
   quarantined(workload: string): QuarantineRecord | undefined
   listQuarantined(): QuarantineRecord[]
+  /** Called whenever the quarantine list changes, here or (shared store) on another replica. Returns an unsubscribe. */
+  onQuarantineChange(listener: () => void): () => void
   /** Every stored baseline (a shared store's merged ones). */
   loadBaselines(): Promise<Record<string, BaselineState>>
   /** Merge one process's observations into the workload's stored baseline; returns the merged one. */
@@ -126,6 +128,7 @@ export class MemoryStore implements StateStore {
   readonly available = true
   readonly #baselines = new Map<string, BaselineState>()
   readonly #blobs = new Map<string, string>()
+  readonly #quarantineListeners = new Set<() => void>()
   readonly #quarantined = new Map<string, QuarantineRecord>()
   readonly #fixed = new Map<string, { count: number; expiresAt: number }>()
   readonly #sliding = new Map<string, { window: number; current: number; previous: number; windowMs: number }>()
@@ -266,11 +269,20 @@ export class MemoryStore implements StateStore {
   }
 
   async quarantine(record: QuarantineRecord): Promise<void> {
-    if (!this.#quarantined.has(record.workload)) this.#quarantined.set(record.workload, record)
+    if (this.#quarantined.has(record.workload)) return
+    this.#quarantined.set(record.workload, record)
+    this.#quarantineListeners.forEach((l) => l())
   }
 
   async release(workload: string): Promise<boolean> {
-    return this.#quarantined.delete(workload)
+    const released = this.#quarantined.delete(workload)
+    if (released) this.#quarantineListeners.forEach((l) => l())
+    return released
+  }
+
+  onQuarantineChange(listener: () => void): () => void {
+    this.#quarantineListeners.add(listener)
+    return () => this.#quarantineListeners.delete(listener)
   }
 
   quarantined(workload: string): QuarantineRecord | undefined {

@@ -5,7 +5,7 @@ import type { AwsCredentials, CredentialProvider, ObtainedCredential } from '../
 import type { SecretSource } from '../secret-source.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
 import type { IdpTransport } from '../token-endpoint.js'
-import { callProvider, providerFailure } from './http.js'
+import { callProvider, providerFailure } from '../provider-http.js'
 
 /**
  * AWS: temporary credentials from STS AssumeRoleWithWebIdentity with the workload's projected
@@ -34,6 +34,8 @@ export interface AwsWebIdentitySettings {
 export class AwsWebIdentityProvider implements CredentialProvider {
   readonly type = 'aws-web-identity'
   readonly #key: string
+  /** The cached keys, parsed once per STS answer rather than on every request. */
+  #parsed: { readonly value: string; readonly aws: AwsCredentials } | null = null
 
   constructor(
     readonly name: string,
@@ -49,7 +51,8 @@ export class AwsWebIdentityProvider implements CredentialProvider {
 
   async obtain(): Promise<ObtainedCredential> {
     const token = await this.cache.get(this.#key, () => this.#assume(), this.settings.refreshAt)
-    const aws = JSON.parse(token.value) as AwsCredentials
+    if (this.#parsed?.value !== token.value) this.#parsed = { value: token.value, aws: JSON.parse(token.value) as AwsCredentials }
+    const { aws } = this.#parsed
     return { secret: aws.secretAccessKey, source: token.source, aws }
   }
 
@@ -127,14 +130,7 @@ export interface SignableRequest {
  * service's path is normalised and encoded once more, as the SDKs do.
  */
 export async function signAws(req: SignableRequest, credentials: AwsCredentials | Omit<AwsCredentials, 'sessionToken'>, scope: { service: string; region: string }, at: Date = new Date()): Promise<Record<string, string>> {
-  const signer = new SignatureV4({
-    service: scope.service,
-    region: scope.region,
-    credentials,
-    sha256: Hash.bind(null, 'sha256'),
-    uriEscapePath: scope.service !== 's3',
-    applyChecksum: false,
-  })
+  const signer = signerFor(credentials, scope)
   const query: Record<string, string | string[]> = {}
   for (const part of req.url.search.slice(1).split('&').filter(Boolean)) {
     const eq = part.indexOf('=')
@@ -164,6 +160,22 @@ export async function signAws(req: SignableRequest, credentials: AwsCredentials 
     if (lower === 'authorization' || lower === 'x-amz-date' || lower === 'x-amz-security-token' || (lower === 'x-amz-content-sha256' && req.payloadHash !== undefined)) out[lower] = value
   }
   return out
+}
+
+/** Signers by keys and scope: each keeps its derived signing key for the day, so it is derived once, not per request. */
+const signers = new Map<string, SignatureV4>()
+const MAX_SIGNERS = 64
+
+function signerFor(credentials: AwsCredentials | Omit<AwsCredentials, 'sessionToken'>, scope: { service: string; region: string }): SignatureV4 {
+  const key = `${credentials.accessKeyId}\0${credentials.secretAccessKey}\0${'sessionToken' in credentials ? credentials.sessionToken : ''}\0${scope.service}\0${scope.region}`
+  let signer = signers.get(key)
+  if (signer === undefined) {
+    // Keys rotate hourly: old signers are simply dropped once there are many.
+    if (signers.size >= MAX_SIGNERS) signers.clear()
+    signer = new SignatureV4({ service: scope.service, region: scope.region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: scope.service !== 's3', applyChecksum: false })
+    signers.set(key, signer)
+  }
+  return signer
 }
 
 /** SHA-256 of a body in hex, as SigV4 wants it. */

@@ -1,7 +1,7 @@
 import type { CredentialProvider, ObtainedCredential } from '../provider.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
 import type { IdpTransport } from '../token-endpoint.js'
-import { callProvider, jsonOf, providerFailure } from './http.js'
+import { callProvider, jsonOf, providerFailure } from '../provider-http.js'
 
 /**
  * Google Cloud workload identity federation, second step: the federated token from Google's STS

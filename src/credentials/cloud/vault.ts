@@ -2,7 +2,7 @@ import type { CredentialProvider, ObtainedCredential } from '../provider.js'
 import type { SecretSource } from '../secret-source.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
 import type { IdpTransport } from '../token-endpoint.js'
-import { callProvider, jsonOf, providerFailure } from './http.js'
+import { callProvider, jsonOf, providerFailure } from '../provider-http.js'
 
 /**
  * HashiCorp Vault (and OpenBao, same API) as the source of a secret: sidekey logs in with the

@@ -1,9 +1,9 @@
 import { request } from 'undici'
-import { SidekeyError } from '../../errors.js'
-import type { IdpTransport } from '../token-endpoint.js'
+import { SidekeyError } from '../errors.js'
+import type { IdpTransport } from './token-endpoint.js'
 
 /**
- * One call to a credential provider's API (AWS STS, Google STS and IAM Credentials, Vault), with
+ * One call to a credential provider's API (token endpoints, AWS STS, Google IAM Credentials, Vault), with
  * the runtime's connection pool and timeout. Network failures become SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE
  * naming the credential and what went wrong, never a token; the caller reads status and body.
  */
