@@ -118,6 +118,7 @@ t.test('AWS web identity and SigV4 end to end', async (t) => {
 
   const verified: { service: string; problem: string | null; accessKeyId: string }[] = []
   const objects = new Map<string, string>()
+  const trailers: Record<string, string>[] = []
   const awsService = (service: string, host: string): Promise<Upstream> =>
     startUpstream(
       (req, res, body) => {
@@ -129,7 +130,14 @@ t.test('AWS web identity and SigV4 end to end', async (t) => {
           }
           if (service === 's3') {
             if (req.method === 'PUT') {
-              objects.set(req.url!.split('?')[0]!, body)
+              const chunked = /aws-chunked/.test(String(req.headers['content-encoding'] ?? ''))
+              const stored = chunked ? decodeAwsChunked(body) : { data: body, trailer: {} }
+              if (chunked && stored.data.length !== Number(req.headers['x-amz-decoded-content-length'])) {
+                res.writeHead(400, { 'content-type': 'application/xml' })
+                return void res.end('<Error><Code>IncompleteBody</Code></Error>')
+              }
+              objects.set(req.url!.split('?')[0]!, stored.data)
+              trailers.push(stored.trailer)
               res.writeHead(200, { etag: '"1"' })
               return void res.end()
             }
@@ -230,6 +238,18 @@ routes:
     t.equal(verified.at(-1)!.service, 'bedrock', 'signed as bedrock, the SDK\'s signing name for bedrock-runtime')
   })
 
+  t.test('S3 PutObject with a streamed body: the SDK\'s aws-chunked upload with a checksum trailer is re-signed and arrives whole', async (t) => {
+    const text = 'line of agent output\n'.repeat(2000)
+    await s3Client.send(new PutObjectCommand({ Bucket: 'agent-bucket', Key: 'notes/streamed.txt', Body: Readable.from([Buffer.from(text.slice(0, 10_000)), Buffer.from(text.slice(10_000))]), ContentLength: text.length }))
+    const seen = s3.seen.at(-1)!
+    t.match(String(seen.headers['x-amz-content-sha256']), /^(STREAMING-UNSIGNED-PAYLOAD-TRAILER|UNSIGNED-PAYLOAD)$/, 'the SDK chose a streaming payload mode')
+    t.equal(verified.at(-1)!.problem, null, 'sidekey\'s signature verifies with the real secret')
+    t.ok(verified.at(-1)!.accessKeyId.startsWith('ASIAWI'))
+    const got = await s3Client.send(new GetObjectCommand({ Bucket: 'agent-bucket', Key: 'notes/streamed.txt' }))
+    t.equal(await got.Body!.transformToString(), text, 'the object is what the agent streamed')
+    if (seen.headers['x-amz-content-sha256'] === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') t.match(trailers.at(-1), { 'x-amz-checksum-crc32': /^[A-Za-z0-9+/=]+$/ }, 'the checksum trailer came through')
+  })
+
   t.test('UNSIGNED-PAYLOAD for a large streamed upload: signed without buffering the body', async (t) => {
     const size = 3 * 1024 * 1024
     const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: caPem } })
@@ -269,18 +289,20 @@ routes:
     sts.mode = 'down'
     await invoke('shortmodel', 'two')
     t.equal(verified.at(-1)!.accessKeyId, first, 'STS down: the cached keys still sign while valid')
-    await new Promise((r) => setTimeout(r, 2100))
-    const refused = await rawInvoke(sk, 'shortmodel')
+    // The cache backs off (jittered, doubling) after each failure and answers with the last error
+    // meanwhile, so poll until the answer changes instead of guessing how long the backoff is.
+    const refused = await untilAnswer(() => rawInvoke(sk, 'shortmodel'), (r) => r.status === 502)
     t.equal(refused.status, 502, 'expired and STS unreachable: fail closed')
     t.equal(refused.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
     t.match(refused.text, /STS AssumeRoleWithWebIdentity is unreachable|did not answer/)
     sts.mode = 'malformed'
-    await new Promise((r) => setTimeout(r, 1100))
-    const malformed = await rawInvoke(sk, 'shortmodel')
+    const malformed = await untilAnswer(() => rawInvoke(sk, 'shortmodel'), (r) => /without complete Credentials/.test(r.text))
     t.equal(malformed.status, 502)
     t.match(malformed.text, /without complete Credentials/)
+    t.equal(malformed.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
     sts.mode = 'ok'
-    await new Promise((r) => setTimeout(r, 2100))
+    const back = await untilAnswer(() => rawInvoke(sk, 'shortmodel'), (r) => r.status === 200)
+    t.equal(back.status, 200, 'STS back: sidekey recovers without a restart')
     await invoke('shortmodel', 'three')
     t.not(verified.at(-1)!.accessKeyId, first, 'STS back: new keys fetched and used')
     sts.lifetimeS = 3600
@@ -297,6 +319,40 @@ routes:
 
   noSecretsLogged(t, sk)
 })
+
+/**
+ * Decode an `aws-chunked` body as S3 reads it: `hex-size[;chunk-signature=...]\r\n data \r\n`
+ * chunks, a zero-size chunk, then trailing headers (AWS S3 "Signature Version 4: streaming uploads").
+ */
+function decodeAwsChunked(raw: string): { data: string; trailer: Record<string, string> } {
+  let data = ''
+  let at = 0
+  for (;;) {
+    const eol = raw.indexOf('\r\n', at)
+    if (eol < 0) throw new Error('truncated aws-chunked body')
+    const size = parseInt(raw.slice(at, eol).split(';')[0]!, 16)
+    at = eol + 2
+    if (size === 0) break
+    data += raw.slice(at, at + size)
+    at += size + 2
+  }
+  const trailer: Record<string, string> = {}
+  for (const line of raw.slice(at).split('\r\n')) {
+    const colon = line.indexOf(':')
+    if (colon > 0) trailer[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
+  }
+  return { data, trailer }
+}
+
+/** Repeat `attempt` every 150 ms until `done` holds for its answer (at most 15 s), and return that answer. */
+async function untilAnswer<T>(attempt: () => Promise<T>, done: (answer: T) => boolean): Promise<T> {
+  const deadline = Date.now() + 15_000
+  for (;;) {
+    const answer = await attempt()
+    if (done(answer) || Date.now() > deadline) return answer
+    await new Promise((r) => setTimeout(r, 150))
+  }
+}
 
 /** A request whose refusal is read as sidekey wrote it (the SDK would turn it into an exception). */
 async function rawInvoke(sk: TestSidekey, model: string): Promise<{ status: number; error: string | undefined; text: string }> {
