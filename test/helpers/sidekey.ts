@@ -60,7 +60,15 @@ export async function startTestSidekey(
   }
   const sink = new LogSink()
   const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}) })
-  t.teardown(() => sidekey.close())
+  t.teardown(() => {
+    // A failure in CI is often a timing one that does not reproduce: leave sidekey's own account of
+    // what went wrong (warnings, errors, failed interceptions and refused requests) in the output.
+    if (!t.passing()) {
+      const telling = sink.raw.filter((l) => /"level":(40|50|60)|intercept_failed|"error":"SIDEKEY_ERR/.test(l)).slice(-40)
+      if (telling.length > 0) process.stderr.write(`sidekey's log around the failure (last ${telling.length} telling lines):\n${telling.join('\n')}\n`)
+    }
+    return sidekey.close()
+  })
   return {
     ...sidekey,
     sink,
