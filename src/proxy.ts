@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
+import type { Duplex, Transform } from 'node:stream'
 import type { Logger } from 'pino'
 import { intercept } from './accept/intercept.js'
 import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
@@ -19,6 +19,7 @@ import type { RunTokens } from './identity/run-tokens.js'
 import { withoutHopByHop } from './inject/hop-by-hop.js'
 import { injectCredential, withoutNames, type OutgoingRequest } from './inject/inject.js'
 import { signForwarded } from './inject/sigv4.js'
+import { chunkResignFilter, resignBuffer, type ChunkSigning } from './inject/sigv4-chunked.js'
 import type { AwsCredentials } from './credentials/provider.js'
 import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
 import { parseAuthority } from './policy/host.js'
@@ -98,6 +99,8 @@ interface Prepared {
   secret: string | null
   /** The request body when the guard had to read it (forwarded from here, not the stream). */
   body: Buffer | null
+  /** A chunk-signed AWS upload whose chunks are signed again on the way up, or null. */
+  resign: ChunkSigning | null
 }
 
 /**
@@ -175,12 +178,15 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(req.rawHeaders) }
   if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
   else if (route !== null && !decision.reportOnly) outgoing.headers = withoutNames(outgoing.headers, route.strip)
+  let resign: ChunkSigning | null = null
   if (route?.injection?.kind === 'sigv4' && secret !== null) {
     if (aws === undefined) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${route.credential?.name}" holds no AWS keys to sign with`)
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
-    await signForwarded(outgoing, { method: req.method ?? 'GET', scheme: target.scheme, host: target.host, port: target.port, agentAuthorization: req.headers.authorization, hasBody }, route.injection, aws, guarded.body, route.credential!.name)
+    resign = await signForwarded(outgoing, { method: req.method ?? 'GET', scheme: target.scheme, host: target.host, port: target.port, agentAuthorization: req.headers.authorization, hasBody }, route.injection, aws, guarded.body, route.credential!.name)
+    // A body the guard already read is re-signed here, whole; a streamed one on its way up.
+    if (resign !== null && guarded.body !== null) return { target, decision, to, outgoing, caller, secret, body: resignBuffer(resign, guarded.body), resign: null }
   }
-  return { target, decision, to, outgoing, caller, secret, body: guarded.body }
+  return { target, decision, to, outgoing, caller, secret, body: guarded.body, resign }
 }
 
 /**
@@ -271,8 +277,11 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     if (response?.acceptEncoding != null) outgoing.headers = [...withoutNames(outgoing.headers, ['accept-encoding']), 'accept-encoding', response.acceptEncoding]
     // forward
     try {
-      const bodyFilter = prepared.body === null && ctx.scanner.size > 0 ? ctx.scanner.bodyFilter() : null
-      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilter, body: prepared.body, response }, req, res, result)
+      // On the way up: what the agent sent is checked for secrets first, then chunk signatures are replaced.
+      const bodyFilters: Transform[] = []
+      if (prepared.body === null && ctx.scanner.size > 0) bodyFilters.push(ctx.scanner.bodyFilter())
+      if (prepared.resign !== null) bodyFilters.push(chunkResignFilter(prepared.resign))
+      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: prepared.body, response }, req, res, result)
     } finally {
       invalidateOn401(result.status, prepared)
     }

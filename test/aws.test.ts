@@ -10,6 +10,7 @@ import { HttpsProxyAgent } from 'https-proxy-agent'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import { payloadSha256, signAws } from '../src/credentials/cloud/aws.js'
+import { resignBuffer, signingKey } from '../src/inject/sigv4-chunked.js'
 import { compilePolicy } from '../src/policy/load.js'
 import { noSecretsLogged, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream, upstreamTrust, type Upstream } from './helpers/upstream.js'
@@ -61,6 +62,20 @@ async function verifySigV4(req: IncomingMessage, body: string, keys: { accessKey
   const at = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`)
   const claimed = req.headers['x-amz-content-sha256'] as string | undefined
   if (claimed !== undefined && !claimed.startsWith('UNSIGNED') && !claimed.startsWith('STREAMING') && claimed !== payloadSha256(Buffer.from(body))) return 'x-amz-content-sha256 does not match the body'
+  if (claimed === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || claimed === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') {
+    // Every chunk signature must chain from the request's signature under the real secret: the
+    // re-signer (pinned to AWS's worked examples in sigv4-chunked.test.ts) reproduces a valid body unchanged.
+    const date = amzDate.slice(0, 8)
+    const seedSignature = /Signature=([0-9a-f]{64})$/.exec(auth)![1]!
+    const raw = Buffer.from(body, 'latin1')
+    let expectedBody: Buffer
+    try {
+      expectedBody = resignBuffer({ signingKey: signingKey(key.secretAccessKey, date, m[3]!, service), amzDate, scope: `${date}/${m[3]}/${service}/aws4_request`, seedSignature, trailer: claimed.endsWith('-TRAILER') }, raw)
+    } catch (err) {
+      return `malformed chunked body: ${(err as Error).message}`
+    }
+    if (!expectedBody.equals(raw)) return 'a chunk signature does not match'
+  }
   const expected = await signAws(
     { method: req.method!, url: new URL(`https://${req.headers.host}${req.url}`), headers, body: Buffer.from(body), ...(claimed !== undefined ? { payloadHash: claimed } : {}), signableHeaders: signedNames },
     key,
@@ -250,6 +265,51 @@ routes:
     if (seen.headers['x-amz-content-sha256'] === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') t.match(trailers.at(-1), { 'x-amz-checksum-crc32': /^[A-Za-z0-9+/=]+$/ }, 'the checksum trailer came through')
   })
 
+  t.test('a chunk-signed upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, as the Java SDK v1 sends): every chunk signed again', async (t) => {
+    // The agent signs headers and chunks with its placeholder key, as an SDK would.
+    const content = Buffer.alloc(200 * 1024, 'z')
+    const chunks = [content.subarray(0, 64 * 1024), content.subarray(64 * 1024, 128 * 1024), content.subarray(128 * 1024)]
+    const zeros = '0'.repeat(64)
+    const framed = Buffer.concat([...chunks.flatMap((c) => [Buffer.from(`${c.length.toString(16)};chunk-signature=${zeros}\r\n`), c, Buffer.from('\r\n')]), Buffer.from(`0;chunk-signature=${zeros}\r\n\r\n`)])
+    const url = new URL('https://s3.us-east-1.amazonaws.com/agent-bucket/notes/chunked.bin')
+    const headers: Record<string, string> = { host: url.host, 'content-encoding': 'aws-chunked', 'content-length': String(framed.length), 'x-amz-decoded-content-length': String(content.length), 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }
+    const agentSigned = await signAws({ method: 'PUT', url, headers, body: null, payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }, placeholder, { service: 's3', region: 'us-east-1' })
+    const amzDate = agentSigned['x-amz-date']!
+    const agentSeed = /Signature=([0-9a-f]{64})/.exec(agentSigned.authorization!)![1]!
+    const agentBody = resignBuffer({ signingKey: signingKey(placeholder.secretAccessKey, amzDate.slice(0, 8), 'us-east-1', 's3'), amzDate, scope: `${amzDate.slice(0, 8)}/us-east-1/s3/aws4_request`, seedSignature: agentSeed, trailer: false }, framed)
+    const agentFirstChunkSignature = /chunk-signature=([0-9a-f]{64})/.exec(agentBody.subarray(0, 100).toString('latin1'))![1]!
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: caPem } })
+    t.teardown(() => dispatcher.close())
+    // Sent in odd-sized pieces, so chunk boundaries fall anywhere in what sidekey reads.
+    async function* pieces() {
+      for (let at = 0; at < agentBody.length; at += 7777) yield agentBody.subarray(at, at + 7777)
+    }
+    const res = await request(url, { dispatcher, method: 'PUT', headers: { ...withoutHost(headers), ...agentSigned }, body: Readable.from(pieces()) })
+    const answer = await res.body.text()
+    t.equal(res.statusCode, 200, answer)
+    t.equal(verified.at(-1)!.problem, null, 'the seed and every chunk signature verify with the real secret')
+    t.equal(s3.seen.at(-1)!.body.length, agentBody.length, 'same length on the wire: Content-Length stays true')
+    t.notOk(s3.seen.at(-1)!.body.includes(agentFirstChunkSignature), 'none of the agent\'s chunk signatures reach AWS')
+    const got = await s3Client.send(new GetObjectCommand({ Bucket: 'agent-bucket', Key: 'notes/chunked.bin' }))
+    t.equal(await got.Body!.transformToString(), content.toString(), 'the object is what the agent uploaded')
+  })
+
+  t.test('a chunk-signed upload with broken framing: 400 naming it, nothing reaches AWS', async (t) => {
+    const before = verified.length
+    const url = new URL('https://s3.us-east-1.amazonaws.com/agent-bucket/notes/broken.bin')
+    const broken = Buffer.from(`5;chunk-signature=${'0'.repeat(64)}\r\nhelloXX`)
+    const headers: Record<string, string> = { host: url.host, 'content-encoding': 'aws-chunked', 'x-amz-decoded-content-length': '5', 'x-amz-content-sha256': 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }
+    const agentSigned = await signAws({ method: 'PUT', url, headers, body: null, payloadHash: 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' }, placeholder, { service: 's3', region: 'us-east-1' })
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: caPem } })
+    t.teardown(() => dispatcher.close())
+    const res = await request(url, { dispatcher, method: 'PUT', headers: { ...withoutHost(headers), ...agentSigned }, body: broken })
+    const text = await res.body.text()
+    t.equal(res.statusCode, 400)
+    t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_BAD_REQUEST')
+    t.match(text, /chunk-signed \(aws-chunked\) upload is malformed: a chunk does not end with CRLF/)
+    t.equal(verified.filter((v, i) => i >= before && v.problem === null).length, 0, 'no accepted upload')
+  })
+
   t.test('UNSIGNED-PAYLOAD for a large streamed upload: signed without buffering the body', async (t) => {
     const size = 3 * 1024 * 1024
     const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: caPem } })
@@ -342,6 +402,11 @@ function decodeAwsChunked(raw: string): { data: string; trailer: Record<string, 
     if (colon > 0) trailer[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim()
   }
   return { data, trailer }
+}
+
+/** Headers as a client sends them: undici writes Host itself. */
+function withoutHost(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'host'))
 }
 
 /** Repeat `attempt` every 150 ms until `done` holds for its answer (at most 15 s), and return that answer. */

@@ -19,8 +19,11 @@ export interface ForwardPlan {
   readonly path: string
   /** Raw headers (name, value, ...), hop-by-hop removed, credential injected, no Host. */
   readonly headers: string[]
-  /** Inspects the request body on its way up (outbound secret detection); its error aborts the request. */
-  readonly bodyFilter?: Transform | null
+  /**
+   * Stages the request body passes through on its way up, in order (outbound secret detection,
+   * re-signing of chunk-signed uploads); an error in any of them aborts the request.
+   */
+  readonly bodyFilters?: readonly Transform[]
   /** The body, already read (and inspected) by the guard; sent instead of the request stream. */
   readonly body?: Buffer | null
   /** Scrubbing and pin checks on the response (its stages sit between the upstream and the agent). */
@@ -53,14 +56,13 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     } else if (hasBody) {
       const counted = counter((n) => (result.bytesUp += n))
       body = counted
-      const filter = plan.bodyFilter ?? null
-      if (filter !== null) {
-        // pipe() does not pass errors on: a detection must fail the body undici is reading.
+      let from: NodeJS.ReadableStream = req
+      for (const filter of plan.bodyFilters ?? []) {
+        // pipe() does not pass errors on: a refusal in any stage must fail the body undici is reading.
         filter.once('error', (err) => counted.destroy(err))
-        req.pipe(filter).pipe(counted)
-      } else {
-        req.pipe(counted)
+        from = from.pipe(filter)
       }
+      from.pipe(counted)
     }
     const defaultPort = plan.scheme === 'https' ? 443 : 80
     const hostHeader = plan.port === defaultPort ? plan.host : `${plan.host.includes(':') ? `[${plan.host}]` : plan.host}:${plan.port}`

@@ -3,6 +3,7 @@ import type { AwsCredentials } from '../credentials/provider.js'
 import { SidekeyError } from '../errors.js'
 import type { Injection } from '../policy/types.js'
 import type { OutgoingRequest } from './inject.js'
+import { signingKey, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, type ChunkSigning } from './sigv4-chunked.js'
 
 type SigV4 = Extract<Injection, { kind: 'sigv4' }>
 
@@ -12,6 +13,8 @@ type SigV4 = Extract<Injection, { kind: 'sigv4' }>
  * service and region (from the SDK's credential scope unless the route says), the same headers
  * the SDK signed, and the payload hash the SDK sent in `x-amz-content-sha256` (S3), or the hash of
  * the buffered body, or `UNSIGNED-PAYLOAD` where the route allows it for large streamed bodies.
+ * For a chunk-signed upload it returns what the body's chunks must be signed again with (their
+ * signatures chain from the new request signature); otherwise null.
  */
 export async function signForwarded(
   out: OutgoingRequest,
@@ -20,7 +23,7 @@ export async function signForwarded(
   credentials: AwsCredentials,
   body: Buffer | null,
   credentialName: string,
-): Promise<void> {
+): Promise<ChunkSigning | null> {
   const scope = awsScope(request.agentAuthorization, request.host, injection)
   if (scope === null) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credentialName}": cannot tell which AWS service and region ${request.host} is; set inject.sigv4.service and region on the route`)
   const headers: Record<string, string> = {}
@@ -31,8 +34,10 @@ export async function signForwarded(
   const defaultPort = request.scheme === 'https' ? 443 : 80
   headers.host ??= request.port === defaultPort ? request.host : `${request.host}:${request.port}`
   let payloadHash: string | undefined
-  if (injection.unsignedPayload) payloadHash = 'UNSIGNED-PAYLOAD'
-  else if (headers['x-amz-content-sha256'] !== undefined) payloadHash = headers['x-amz-content-sha256']
+  const claimed = headers['x-amz-content-sha256']
+  // A STREAMING-* body is framed for that mode (aws-chunked): it keeps its mode whatever the route.
+  if (injection.unsignedPayload && !claimed?.startsWith('STREAMING-')) payloadHash = 'UNSIGNED-PAYLOAD'
+  else if (claimed !== undefined) payloadHash = claimed
   else if (body === null && request.hasBody) {
     // guard/request-guard.ts buffers such a body; reaching here unbuffered is a fault, refused.
     throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credentialName}": the request body must be hashed to sign it and was not buffered`)
@@ -55,4 +60,16 @@ export async function signForwarded(
   for (let i = 0; i < out.headers.length; i += 2) if (!replaced.has(out.headers[i]!.toLowerCase())) kept.push(out.headers[i]!, out.headers[i + 1]!)
   for (const [name, value] of Object.entries(signed)) kept.push(name, value)
   out.headers = kept
+  if (payloadHash !== STREAMING_SIGNED && payloadHash !== STREAMING_SIGNED_TRAILER) return null
+  const seedSignature = /Signature=([0-9a-f]{64})/.exec(signed.authorization ?? '')?.[1]
+  const amzDate = signed['x-amz-date']
+  if (seedSignature === undefined || amzDate === undefined) throw new SidekeyError('SIDEKEY_ERR_INTERNAL', 'the SigV4 signer returned no signature')
+  const date = amzDate.slice(0, 8)
+  return {
+    signingKey: signingKey(credentials.secretAccessKey, date, scope.region, scope.service),
+    amzDate,
+    scope: `${date}/${scope.region}/${scope.service}/aws4_request`,
+    seedSignature,
+    trailer: payloadHash === STREAMING_SIGNED_TRAILER,
+  }
 }
