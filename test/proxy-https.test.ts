@@ -72,7 +72,7 @@ routes:
 `,
     {
       upstreamCaFile: trust.caFile,
-      headersTimeoutMs: 1000,
+      headersTimeoutMs: 3000,
       connectTo: {
         'api.openai.test:443': { host: '127.0.0.1', port: api.port },
         'wrong-cert.test:443': { host: '127.0.0.1', port: wrongName.port },
@@ -120,7 +120,8 @@ routes:
       text += String(chunk)
     }
     t.match(text, /data: \[DONE\]/)
-    t.ok(arrivals.length >= 4, `events arrived in ${arrivals.length} chunks`)
+    // A stalled event loop may merge two events into one read; more than two reads still shows streaming.
+    t.ok(arrivals.length >= 3, `events arrived in ${arrivals.length} chunks`)
     t.ok(arrivals.at(-1)! - arrivals[0]! >= 2 * sseGapMs, 'chunks were not buffered until the end')
   })
 

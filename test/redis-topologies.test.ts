@@ -62,10 +62,11 @@ async function contract(t: Test, stateYaml: string, dir: string): Promise<void> 
   off()
 
   await one.quarantine({ workload: 'bad', reason: 'r', by: 'admin', since: new Date().toISOString() })
-  await until('the quarantine on the other store', () => two.quarantined('bad') !== undefined, 1000)
-  t.pass('quarantine reached the other store within a second')
+  const quarantinedAt = Date.now()
+  await until('the quarantine on the other store', () => two.quarantined('bad') !== undefined, 5000)
+  t.ok(Date.now() - quarantinedAt < 1000, `quarantine reached the other store within a second (${Date.now() - quarantinedAt} ms)`)
   t.equal(await two.release('bad'), true)
-  await until('the release', () => one.quarantined('bad') === undefined, 1000)
+  await until('the release', () => one.quarantined('bad') === undefined, 5000)
   t.pass('released on both')
 
   const delta = { firstSeen: 1, requests: 3, denied: 0, destinations: ['a:443'], hours: new Array<number>(24).fill(0), window: { index: 5, requests: 3, bytesUp: 10, flagged: [] }, lastAlert: {} }

@@ -9,25 +9,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
 t.test('minting keys: created 0600, persisted, rotated with overlap', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sidekey-keys-'))
-  const keys = new SigningKeys(dir, 150, 150)
+  const keys = new SigningKeys(dir, 1000, 1000)
   const first = await keys.current()
   t.equal((await stat(join(dir, 'jwt-keys.json'))).mode & 0o777, 0o600)
-  t.equal((await new SigningKeys(dir, 150, 150).current()).kid, first.kid, 'a restart keeps the key')
+  t.equal((await new SigningKeys(dir, 1000, 1000).current()).kid, first.kid, 'a restart keeps the key')
   const jwks = await keys.jwks()
   t.equal(jwks.keys.length, 1)
   t.notOk('d' in jwks.keys[0]!, 'the JWKS holds no private part')
   const oldToken = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: first.kid }).setExpirationTime('1m').sign(first.key)
 
-  await sleep(170)
+  // Seconds apart, not milliseconds: CI's loaded machine can be late by a few hundred.
+  await sleep(1100)
   const second = await keys.current()
   t.not(second.kid, first.kid, 'rotated after rotateAfterMs')
   const both = await keys.jwks()
   t.same(both.keys.map((k) => k.kid).sort(), [first.kid, second.kid].sort(), 'the previous key stays published')
   t.ok(await jwtVerify(oldToken, createLocalJWKSet(both)), 'a token signed before the rotation still verifies')
 
-  await sleep(320)
-  const third = await keys.current()
-  const later = await keys.jwks()
+  const deadline = Date.now() + 8000
+  let third = await keys.current()
+  let later = await keys.jwks()
+  while (later.keys.some((k) => k.kid === first.kid) && Date.now() < deadline) {
+    await sleep(100)
+    third = await keys.current()
+    later = await keys.jwks()
+  }
   t.notOk(later.keys.some((k) => k.kid === first.kid), 'a key past its overlap is retired')
   t.ok(later.keys.some((k) => k.kid === third.kid))
 })

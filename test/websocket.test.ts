@@ -105,7 +105,6 @@ routes:
       sk.proxyPort,
       'GET http://ws.test/realtime HTTP/1.1\r\nHost: ws.test\r\nUpgrade: websocket\r\nConnection: Upgrade, authorization\r\n' +
         `Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\nAuthorization: Bearer agent-placeholder\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`,
-      1000,
     )
     t.match(raw, /^HTTP\/1\.1 101 /)
     const req = plain.upgrades.at(-1)!

@@ -17,8 +17,12 @@ export function curl(args: string[]): Promise<{ code: number; status: number; he
   })
 }
 
-/** Send raw bytes to host:port and collect everything until the peer closes (or `timeoutMs`). */
-export function rawExchange(port: number, data: string | Buffer, timeoutMs = 3000): Promise<string> {
+/**
+ * Send raw bytes to host:port and collect the answer: until one complete response has arrived (its
+ * head, and its body when Content-Length gives one; a 101 ends at its head), the peer closes, or
+ * `timeoutMs` passes. Not waiting for a close keeps a loaded machine's timers out of the result.
+ */
+export function rawExchange(port: number, data: string | Buffer, timeoutMs = 10_000): Promise<string> {
   return new Promise((resolve) => {
     const socket = connect(port, '127.0.0.1')
     const chunks: Buffer[] = []
@@ -28,9 +32,21 @@ export function rawExchange(port: number, data: string | Buffer, timeoutMs = 300
       resolve(Buffer.concat(chunks).toString('latin1'))
     }
     const timer = setTimeout(done, timeoutMs)
-    socket.on('data', (c: Buffer) => chunks.push(c))
+    socket.on('data', (c: Buffer) => {
+      chunks.push(c)
+      if (completeResponse(Buffer.concat(chunks).toString('latin1'))) done()
+    })
     socket.on('close', done)
     socket.on('error', done)
     socket.write(data)
   })
+}
+
+function completeResponse(text: string): boolean {
+  const end = text.indexOf('\r\n\r\n')
+  if (end < 0) return false
+  const head = text.slice(0, end)
+  if (/^HTTP\/1\.[01] 101 /.test(head)) return true
+  const length = /\r\ncontent-length: *([0-9]+)/i.exec(head)?.[1]
+  return length !== undefined && Buffer.byteLength(text.slice(end + 4), 'latin1') >= Number(length)
 }
