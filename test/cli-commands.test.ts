@@ -43,6 +43,18 @@ t.test('policy check warns about routes that can never match', async (t) => {
   t.match(r.stderr, /p\.yaml:4: warning: route "no-delete" is never reached: route "all" \(.*p\.yaml:3\) comes first/)
 })
 
+t.test('policy check: several paths checked one by one; a policy without routes is a warning', async (t) => {
+  const empty = await mkdtemp(join(tmpdir(), 'sidekey-cli-'))
+  const broken = await mkdtemp(join(tmpdir(), 'sidekey-cli-'))
+  await writeFile(join(broken, 'p.yaml'), 'version: v2\n')
+  const r = await sidekey(['policy', 'check', join(process.cwd(), 'policies'), empty, broken])
+  t.equal(r.code, 1, 'one broken path fails the check')
+  t.match(r.stdout, new RegExp(`${join(process.cwd(), 'policies')}: ok: \\d+ route`))
+  t.match(r.stderr, new RegExp(`${empty}: warning: no routes: sidekey would refuse every request`))
+  t.match(r.stderr, /unsupported version "v2"/)
+  t.match(r.stderr, new RegExp(`${broken}: 1 problem\\(s\\); policy refused`))
+})
+
 t.test('ca init and ca show', async (t) => {
   const certs = join(await mkdtemp(join(tmpdir(), 'sidekey-cli-')), 'certs')
   const init = await sidekey(['ca', 'init', '--certs', certs])
@@ -54,6 +66,11 @@ t.test('ca init and ca show', async (t) => {
   t.match(again.stderr, /SIDEKEY_ERR_CA: a CA already exists/)
   const show = await sidekey(['ca', 'show', '--certs', certs])
   t.equal(show.code, 0)
+  // A relative --certs still exports absolute paths: the agent's shell may change directory.
+  const relative = await new Promise<string>((resolve) => {
+    execFile(process.execPath, [CLI, 'ca', 'show', '--certs', 'certs'], { cwd: join(certs, '..'), encoding: 'utf8' }, (_err, stdout) => resolve(stdout))
+  })
+  t.match(relative, new RegExp(`^export SSL_CERT_FILE=${join(certs, 'bundle.pem').replace(/[.]/g, '\\.')}$`, 'm'))
   for (const name of ['NODE_EXTRA_CA_CERTS', 'SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'GIT_SSL_CAINFO']) t.match(show.stdout, new RegExp(`^export ${name}=`, 'm'))
   t.notMatch(show.stdout, /PRIVATE KEY/)
   const forced = await sidekey(['ca', 'init', '--force', '--certs', certs])
@@ -73,6 +90,12 @@ t.test('explain', async (t) => {
   const none = await sidekey(['explain', 'GET', 'https://exfil.example/upload', '--workload', 'agent', '--policies', policies, '--json'])
   t.equal(none.code, 1)
   t.match(JSON.parse(none.stdout), { decision: { action: 'deny', reason: 'no-route', code: 'SIDEKEY_ERR_NO_ROUTE' } })
+  // A route that allows, with a condition that refuses: the answer says refused, not injected.
+  const conditioned = await sidekey(['explain', 'POST', 'https://api.stripe.com/v1/refunds', '--workload', 'agent', '--policies', policies, '--body', '{"amount":1}'])
+  t.equal(conditioned.code, 1)
+  t.match(conditioned.stdout, /outcome: refused by /)
+  t.match(conditioned.stdout, /credential: stripe-key not obtained \(refused first\)/)
+  t.notMatch(conditioned.stdout, /stripe-key injected/)
 })
 
 t.test('usage errors are short and clear', async (t) => {
@@ -80,12 +103,20 @@ t.test('usage errors are short and clear', async (t) => {
   t.equal(unknown.code, 2)
   t.match(unknown.stderr, /unknown command "frobnicate"/)
   const flag = await sidekey(['start', '--no-such-flag'])
-  t.equal(flag.code, 1)
-  t.match(flag.stderr, /Unknown option '--no-such-flag'/)
+  t.equal(flag.code, 2, 'a usage error, like any other')
+  t.match(flag.stderr, /^sidekey start: unknown option --no-such-flag \(see sidekey --help\)$/m)
   t.notMatch(flag.stderr, /at .*\.js:\d+/)
   const noCmd = await sidekey(['run', '--workload', 'x'])
   t.equal(noCmd.code, 2)
   t.match(noCmd.stderr, /usage: sidekey run/)
+  const noDashes = await sidekey(['run', '--workload', 'x', 'curl', 'https://example.com'])
+  t.equal(noDashes.code, 2)
+  t.match(noDashes.stderr, /put -- before the agent's command/)
+  for (const args of [['start', '--help'], ['run', '-h'], ['policy', '--help']]) {
+    const help = await sidekey(args)
+    t.equal(help.code, 0, `${args.join(' ')} exits 0`)
+    t.match(help.stdout, /^usage:/m, `${args.join(' ')} prints the usage`)
+  }
 })
 
 t.test('run attaches to a running sidekey, and revokes its token when the agent exits', async (t) => {

@@ -96,7 +96,8 @@ t.test('on a three-node Cluster', async (t) => {
   for (let i = 0; i < 3; i++) nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', `nodes-${i}.conf`, '--cluster-node-timeout', '5000']))
   t.teardown(() => Promise.all(nodes.map((n) => n.stop())))
   await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
-  await until('cluster_state:ok', async () => (await nodes[0]!.cli('CLUSTER', 'INFO')).includes('cluster_state:ok'), 10_000)
+  // Every node must agree before use: one that has not heard of the slots yet answers CLUSTERDOWN.
+  await until('cluster_state:ok on every node', async () => (await Promise.all(nodes.map((n) => n.cli('CLUSTER', 'INFO')))).every((info) => info.includes('cluster_state:ok')), 20_000)
   await contract(t, `store: redis\nredis:\n  mode: cluster\n  nodes: ["127.0.0.1:${nodes[0]!.port}", "127.0.0.1:${nodes[1]!.port}"]\n  command_timeout_ms: 1000\n`, nodes[0]!.dir)
   // The keys really are spread over the nodes (not all on one by accident).
   const perNode = await Promise.all(nodes.map((n) => n.cli('DBSIZE')))

@@ -1,4 +1,4 @@
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { CA_FILES, createCA, loadCA } from '../ca/authority.js'
 import { DEFAULTS } from '../config.js'
 import { parse } from './args.js'
@@ -21,7 +21,8 @@ export function trustEnv(certPath: string, bundlePath: string): Record<string, s
 /** `sidekey ca init [--force]` and `sidekey ca show`. */
 export async function ca(argv: string[]): Promise<number> {
   const { flags, positionals } = parse(argv, ['certs'], ['force'])
-  const dir = (flags.certs as string | undefined) ?? process.env.SIDEKEY_CERTS ?? DEFAULTS.certsDir
+  // Absolute, so the exported trust variables hold wherever the agent's shell goes next.
+  const dir = resolve((flags.certs as string | undefined) ?? process.env.SIDEKEY_CERTS ?? DEFAULTS.certsDir)
   const action = positionals[0]
   if (action === 'init') {
     const authority = await createCA(dir, { force: flags.force === true })

@@ -19,6 +19,7 @@ export async function explain(argv: string[]): Promise<number> {
   if (typeof flags.workload === 'string') params.set('workload', flags.workload)
   if (typeof flags.body === 'string') params.set('body', flags.body)
   const answer = explainDecision(policy, params)
+  const refusedBy = answer.conditions.find((c) => c.result === 'fail' || c.result === 'undecidable')
   if (flags.json === true) {
     console.log(JSON.stringify(answer, null, 2))
   } else {
@@ -27,7 +28,9 @@ export async function explain(argv: string[]): Promise<number> {
     if (answer.connect) console.log(`  CONNECT: ${answer.connect.action} (${answer.connect.reason}${answer.connect.route ? `, route ${answer.connect.route}` : ''})`)
     const d = answer.decision
     console.log(`  decision: ${d.action} (${d.reason})${d.route ? ` by route "${d.route}"` : ''}${d.code ? `  -> ${d.code}` : ''}`)
-    if (answer.credential) console.log(`  credential: ${answer.credential} injected`)
+    // The headline must not read "allow" for a request its route's conditions refuse.
+    if (refusedBy !== undefined) console.log(`  outcome: refused by ${refusedBy.condition} (${refusedBy.result})`)
+    if (answer.credential) console.log(`  credential: ${answer.credential} ${refusedBy === undefined ? 'injected' : 'not obtained (refused first)'}`)
     if (answer.conditions.length > 0) {
       console.log('  conditions:')
       for (const c of answer.conditions) console.log(`    ${c.result.padEnd(11)} ${c.condition}  (${c.detail})`)
@@ -35,6 +38,5 @@ export async function explain(argv: string[]): Promise<number> {
     console.log('  routes:')
     for (const t of answer.trace) console.log(`    ${t.matched ? '+' : '-'} ${t.route}  ${t.at}  ${t.why}`)
   }
-  const refused = answer.conditions.some((c) => c.result === 'fail' || c.result === 'undecidable')
-  return answer.decision.action === 'deny' || refused ? 1 : 0
+  return answer.decision.action === 'deny' || refusedBy !== undefined ? 1 : 0
 }

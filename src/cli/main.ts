@@ -45,7 +45,25 @@ async function main(argv: string[]): Promise<number> {
     console.error(`sidekey: unknown command "${name}"\n\n${USAGE}`)
     return 2
   }
-  return command(rest)
+  // `sidekey start --help`: help for a command, never an "unknown option" (what follows `--` is the agent's).
+  const own = rest.includes('--') ? rest.slice(0, rest.indexOf('--')) : rest
+  if (own.includes('--help') || own.includes('-h')) {
+    console.log(USAGE)
+    return 0
+  }
+  return command(rest).catch((err: unknown) => {
+    const code = (err as { code?: string }).code
+    if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+      const option = /'([^']+)'/.exec((err as Error).message)?.[1] ?? 'an option'
+      console.error(`sidekey ${name}: unknown option ${option} (see sidekey --help)`)
+      return 2
+    }
+    if (code?.startsWith('ERR_PARSE_ARGS') === true) {
+      console.error(`sidekey ${name}: ${(err as Error).message} (see sidekey --help)`)
+      return 2
+    }
+    throw err
+  })
 }
 
 main(process.argv.slice(2)).then(

@@ -5,27 +5,36 @@ import { shadowedRoutes } from '../policy/lint.js'
 import { parse } from './args.js'
 
 /**
- * `sidekey policy check [DIR]`: validate offline; exit 1 listing every problem with file and line.
- * Routes that can never match (shadowed by an earlier one) are warnings.
+ * `sidekey policy check [DIR|FILE ...]`: validate offline; exit 1 listing every problem with file
+ * and line. Routes that can never match (shadowed by an earlier one) and a policy with no route at
+ * all (sidekey would refuse everything) are warnings. Several paths are checked one by one.
  */
 export async function policy(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, [])
   if (positionals[0] !== 'check') {
-    console.error('usage: sidekey policy check [DIR|FILE]')
+    console.error('usage: sidekey policy check [DIR|FILE ...]')
     return 2
   }
-  const path = positionals[1] ?? process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath
+  const paths = positionals.length > 1 ? positionals.slice(1) : [process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath]
+  let status = 0
+  for (const path of paths) status = Math.max(status, await checkOne(path, paths.length > 1))
+  return status
+}
+
+async function checkOne(path: string, named: boolean): Promise<number> {
+  const where = named ? `${path}: ` : ''
   try {
     const loaded = await loadPolicyPath(path)
     for (const { route, by } of shadowedRoutes(loaded)) {
       console.error(`${route.file}:${route.line}: warning: route "${route.name}" is never reached: route "${by.name}" (${by.file}:${by.line}) comes first and matches everything it matches`)
     }
-    console.log(`ok: ${loaded.routes.length} route(s), ${loaded.credentials.size} credential(s) in ${loaded.files.length} file(s)`)
+    if (loaded.routes.length === 0) console.error(`${where}warning: no routes: sidekey would refuse every request (default deny)`)
+    console.log(`${where}ok: ${loaded.routes.length} route(s), ${loaded.credentials.size} credential(s) in ${loaded.files.length} file(s)`)
     return 0
   } catch (err) {
     if (!(err instanceof PolicyInvalidError)) throw err
     for (const p of err.problems) console.error(formatProblem(p))
-    console.error(`${err.problems.length} problem(s); policy refused`)
+    console.error(`${where}${err.problems.length} problem(s); policy refused`)
     return 1
   }
 }

@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process'
 import { constants } from 'node:os'
-import { join } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { pino } from 'pino'
 import { request } from 'undici'
@@ -49,6 +49,7 @@ export function agentEnv(base: NodeJS.ProcessEnv, s: AgentSettings): NodeJS.Proc
 export async function run(argv: string[]): Promise<number> {
   const split = argv.indexOf('--')
   if (split < 0 || split === argv.length - 1) {
+    console.error(split < 0 ? 'sidekey run: put -- before the agent\'s command, so its flags are not taken for sidekey\'s' : 'sidekey run: no command after --')
     console.error('usage: sidekey run [--workload NAME] [start flags] -- COMMAND [ARGS...]')
     return 2
   }
@@ -60,8 +61,9 @@ export async function run(argv: string[]): Promise<number> {
   const session = (await attach(config, workload)) ?? (await embed(config, workload))
   const env = agentEnv(process.env, {
     proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${session.proxy}`,
-    certPath: join(config.certsDir, CA_FILES.cert),
-    bundlePath: join(config.certsDir, CA_FILES.bundle),
+    // Absolute: an agent that changes directory must still find the CA it trusts.
+    certPath: resolve(config.certsDir, CA_FILES.cert),
+    bundlePath: resolve(config.certsDir, CA_FILES.bundle),
     secretEnvNames: session.secretEnvNames,
   })
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env })
