@@ -433,9 +433,10 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
     intercept(socket, head, tunnel, ctx.leaves, ctx.inner, (why, detail) => {
       if (audit.error !== null) return
-      audit.error = why === 'sni-mismatch' ? 'SIDEKEY_ERR_HOST_MISMATCH' : why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
+      audit.error = why === 'sni-mismatch' ? 'SIDEKEY_ERR_HOST_MISMATCH' : why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : why === 'mint-failed' ? 'SIDEKEY_ERR_INTERNAL' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
       audit.reason = why
-      ctx.log.debug({ event: 'intercept_failed', id, why, detail }, 'intercepted tunnel failed')
+      // A client giving up is routine; sidekey failing to mint a leaf is its own fault, and loud.
+      ctx.log[why === 'mint-failed' ? 'error' : 'debug']({ event: 'intercept_failed', id, why, detail }, 'intercepted tunnel failed')
     })
   } catch (err) {
     const e = asSidekeyError(err)
@@ -479,9 +480,9 @@ export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, he
     audit.decision = 'intercept'
     intercept(socket, hello, tunnel, ctx.leaves, ctx.inner, (why, detail) => {
       if (audit.error !== null) return
-      audit.error = why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
+      audit.error = why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : why === 'mint-failed' ? 'SIDEKEY_ERR_INTERNAL' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
       audit.reason = why
-      ctx.log.debug({ event: 'intercept_failed', id, why, detail }, 'intercepted transparent connection failed')
+      ctx.log[why === 'mint-failed' ? 'error' : 'debug']({ event: 'intercept_failed', id, why, detail }, 'intercepted transparent connection failed')
     })
   } catch (err) {
     recordError(audit, asSidekeyError(err))

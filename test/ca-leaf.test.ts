@@ -2,10 +2,11 @@ import { X509Certificate, createPublicKey } from 'node:crypto'
 import { chmod, mkdtemp, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { createSecureContext } from 'node:tls'
 import t from 'tap'
 import { createCA, loadCA } from '../src/ca/authority.js'
 import { LeafCache } from '../src/ca/cache.js'
-import { createLeafKey, mintLeaf } from '../src/ca/leaf.js'
+import { createLeafKey, mintLeaf, serialNumberHex } from '../src/ca/leaf.js'
 
 t.test('CA files: key 0600, a constrained CA certificate, no overwrite, no loose key', async (t) => {
   const dir = join(await mkdtemp(join(tmpdir(), 'sidekey-ca-')), 'certs')
@@ -49,4 +50,35 @@ t.test('leaf cache: concurrent first handshakes share one mint; bounded', async 
   await cache.get('a.test')
   t.equal(cache.stats.mints, 4, 'the evicted host is minted again')
   t.comment(`leaf mint time: last ${cache.stats.lastMintMs.toFixed(2)} ms, max ${cache.stats.maxMintMs.toFixed(2)} ms`)
+})
+
+t.test('serial numbers are positive and minimally encoded, whatever the random bytes (OpenSSL refuses padding)', async (t) => {
+  // The random bytes that once produced leaves OpenSSL refused ("illegal padding"): a leading zero
+  // byte before one with its high bit clear. Each edge is minted and loaded as a TLS context.
+  const ca = await createCA(join(await mkdtemp(join(tmpdir(), 'sidekey-ca-')), 'certs'))
+  const key = createLeafKey()
+  for (const first of [0x00, 0x01, 0x3f, 0x40, 0x7f, 0x80, 0xc0, 0xff]) {
+    for (const second of [0x00, 0x46, 0x80, 0xff]) {
+      const random = Buffer.alloc(16, 0xab)
+      random[0] = first
+      random[1] = second
+      const hex = serialNumberHex(random)
+      t.match(hex, /^[4-7][0-9a-f]{31}$/, `bytes ${first.toString(16)} ${second.toString(16)}: first byte 0x40-0x7f`)
+    }
+  }
+  t.throws(() => serialNumberHex(Buffer.alloc(4)), TypeError)
+  // And for real: many leaves, every one accepted by OpenSSL (about 1 in 500 failed before).
+  let refused = 0
+  const serials = new Set<string>()
+  for (let i = 0; i < 600; i++) {
+    const pem = await mintLeaf(ca, key, `h${i}.example`)
+    serials.add(new X509Certificate(pem).serialNumber)
+    try {
+      createSecureContext({ key: key.privateKeyPem, cert: pem })
+    } catch {
+      refused++
+    }
+  }
+  t.equal(refused, 0, 'OpenSSL accepts every minted leaf')
+  t.equal(serials.size, 600, 'serials do not repeat')
 })

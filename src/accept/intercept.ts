@@ -12,7 +12,7 @@ const TLS_HANDSHAKE = 0x16
 const FIRST_BYTE_TIMEOUT_MS = 30_000
 
 /** What happened to an intercepted tunnel that did not reach the inner HTTP server cleanly. */
-export type InterceptFailure = 'sni-mismatch' | 'tls-handshake-failed' | 'idle'
+export type InterceptFailure = 'sni-mismatch' | 'tls-handshake-failed' | 'idle' | 'mint-failed'
 
 /**
  * Hand an accepted CONNECT tunnel to the inner HTTP server, where each request is decided on its
@@ -50,7 +50,7 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
   try {
     context = await leaves.get(host)
   } catch (err) {
-    onFailure('tls-handshake-failed', `cannot mint a certificate for ${host}: ${(err as Error).message}`)
+    onFailure('mint-failed', `cannot mint a certificate for ${host}: ${(err as Error).message}`)
     socket.destroy()
     return
   }
