@@ -6,7 +6,8 @@ import { createSecureContext } from 'node:tls'
 import t from 'tap'
 import { createCA, loadCA } from '../src/ca/authority.js'
 import { LeafCache } from '../src/ca/cache.js'
-import { createLeafKey, mintLeaf, serialNumberHex } from '../src/ca/leaf.js'
+import { createLeafKey, mintLeaf } from '../src/ca/leaf.js'
+import { serialNumberHex } from '../src/ca/serial.js'
 
 t.test('CA files: key 0600, a constrained CA certificate, no overwrite, no loose key', async (t) => {
   const dir = join(await mkdtemp(join(tmpdir(), 'sidekey-ca-')), 'certs')

@@ -4,6 +4,7 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import forge from 'node-forge'
+import { serialNumberHex } from './serial.js'
 import { SidekeyError } from '../errors.js'
 
 /** File names inside the certs directory. */
@@ -43,7 +44,7 @@ export async function createCA(dir: string, options: { force?: boolean } = {}): 
   const forgeKey = forge.pki.privateKeyFromPem(keyPem) as forge.pki.rsa.PrivateKey
   const cert = forge.pki.createCertificate()
   cert.publicKey = forge.pki.setRsaPublicKey(forgeKey.n, forgeKey.e)
-  cert.serialNumber = '00' + randomBytes(16).toString('hex')
+  cert.serialNumber = serialNumberHex(randomBytes(16))
   const now = Date.now()
   cert.validity.notBefore = new Date(now - 60 * 60 * 1000)
   cert.validity.notAfter = new Date(now + 2 * 365 * 24 * 60 * 60 * 1000)

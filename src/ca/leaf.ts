@@ -1,6 +1,7 @@
 import { generateKeyPairSync, randomBytes, sign, type KeyObject } from 'node:crypto'
 import { isIP } from 'node:net'
 import forge from 'node-forge'
+import { serialNumberHex } from './serial.js'
 import type { CertificateAuthority } from './authority.js'
 
 /** Lifetime of a minted leaf. Short, since leaves are minted on demand and never stored. */
@@ -53,20 +54,6 @@ export async function mintLeaf(ca: CertificateAuthority, leafKey: LeafKey, host:
   ;(cert as unknown as { tbsCertificate: forge.asn1.Asn1 }).tbsCertificate = tbs
   cert.signature = signature.toString('binary')
   return forge.pki.certificateToPem(cert)
-}
-
-/**
- * A certificate serial from 16 random bytes, as the hex forge encodes verbatim into a DER INTEGER.
- * It must be positive and minimally encoded (RFC 5280 section 4.1.2.2; X.690 section 8.3.2):
- * OpenSSL refuses a leading zero byte before one whose high bit is clear ("illegal padding"). A
- * `00` prefix on raw random bytes broke about one leaf in 500 (random bytes starting 00 0x..), so
- * the first byte is forced into 0x40..0x7f: never zero, never negative, 126 random bits.
- */
-export function serialNumberHex(random: Buffer): string {
-  if (random.length < 8) throw new TypeError('a serial needs at least 64 random bits')
-  const bytes = Buffer.from(random)
-  bytes[0] = (bytes[0]! & 0x3f) | 0x40
-  return bytes.toString('hex')
 }
 
 function signAsync(data: Buffer, key: KeyObject): Promise<Buffer> {
