@@ -50,8 +50,11 @@ t.test('RedisStore counters agree with the in-memory ones and never over-admit',
       if (JSON.stringify(a) !== JSON.stringify(b)) break
     }
     const fixed = await Promise.all(Array.from({ length: 5 }, (_, i) => stores[i % 3]!.countFixed('f', 3, 60_000)))
-    t.same(fixed.map((r) => r.allowed), [true, true, true, false, false])
-    t.ok(fixed[4]!.retryAfterMs > 59_000 && fixed[4]!.retryAfterMs <= 60_000, 'retry after the key expires')
+    // Five counts at once over three connections: which ones win is up to the network, how many is not.
+    t.equal(fixed.filter((r) => r.allowed).length, 3, 'exactly the limit admitted')
+    const refused = fixed.filter((r) => !r.allowed)
+    t.equal(refused.length, 2)
+    t.ok(refused.every((r) => r.retryAfterMs > 59_000 && r.retryAfterMs <= 60_000), 'retry after the key expires')
   })
 
   t.test('300 concurrent counts from three stores on a limit of 100: exactly 100 admitted', async (t) => {

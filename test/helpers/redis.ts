@@ -46,8 +46,22 @@ export async function waitForPort(port: number, ms = 10_000): Promise<void> {
   }
 }
 
-/** Start one; `acl` lines (ACL file syntax) set users and passwords. */
+/**
+ * Start one; `acl` lines (ACL file syntax) set users and passwords. The free port is chosen before
+ * redis-server binds it, so the other test file running alongside can take it first: then try
+ * again on another port.
+ */
 export async function startRedis(extra: string[] = [], acl: string[] = []): Promise<TestRedis> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startRedisOnce(extra, acl)
+    } catch (err) {
+      if (attempt >= 3) throw err
+    }
+  }
+}
+
+async function startRedisOnce(extra: string[], acl: string[]): Promise<TestRedis> {
   const port = await freePort()
   const dir = await mkdtemp(join(tmpdir(), 'sidekey-redis-'))
   let child: ChildProcess | null = null
