@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex, Transform } from 'node:stream'
 import type { Logger } from 'pino'
-import { intercept } from './accept/intercept.js'
+import { intercept, INTERCEPT_FAILURES, type InterceptFailure } from './accept/intercept.js'
 import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
 import { requestTarget, type RequestTarget } from './accept/target.js'
 import { dialTunnel, relay, type Tunnel } from './accept/tunnel.js'
@@ -183,9 +183,9 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
     if (aws === undefined) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${route.credential?.name}" holds no AWS keys to sign with`)
     const hasBody = req.headers['transfer-encoding'] !== undefined || Number(req.headers['content-length'] ?? 0) > 0
     resign = await signForwarded(outgoing, { method: req.method ?? 'GET', scheme: target.scheme, host: target.host, port: target.port, agentAuthorization: req.headers.authorization, hasBody }, route.injection, aws, guarded.body, route.credential!.name)
-    // A body the guard already read is re-signed here, whole; a streamed one on its way up.
-    if (resign !== null && guarded.body !== null) return { target, decision, to, outgoing, caller, secret, body: resignBuffer(resign, guarded.body), resign: null }
   }
+  // A chunk-signed body the guard already read is re-signed here, whole; a streamed one on its way up.
+  if (resign !== null && guarded.body !== null) return { target, decision, to, outgoing, caller, secret, body: resignBuffer(resign, guarded.body), resign: null }
   return { target, decision, to, outgoing, caller, secret, body: guarded.body, resign }
 }
 
@@ -431,17 +431,22 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     audit.decision = 'intercept'
     audit.status = 200
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-    intercept(socket, head, tunnel, ctx.leaves, ctx.inner, (why, detail) => {
-      if (audit.error !== null) return
-      audit.error = why === 'sni-mismatch' ? 'SIDEKEY_ERR_HOST_MISMATCH' : why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : why === 'mint-failed' ? 'SIDEKEY_ERR_INTERNAL' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
-      audit.reason = why
-      // A client giving up is routine; sidekey failing to mint a leaf is its own fault, and loud.
-      ctx.log[why === 'mint-failed' ? 'error' : 'debug']({ event: 'intercept_failed', id, why, detail }, 'intercepted tunnel failed')
-    })
+    intercept(socket, head, tunnel, ctx.leaves, ctx.inner, interceptFailed(ctx, audit, 'intercepted tunnel failed'))
   } catch (err) {
     const e = asSidekeyError(err)
     recordError(audit, e)
     refuseSocket(socket, e, id, audit.reason)
+  }
+}
+
+/** Record the first failure of an intercepted connection on its audit line, and log it as loudly as it deserves. */
+function interceptFailed(ctx: ProxyContext, audit: AuditRecord, message: string): (why: InterceptFailure, detail: string) => void {
+  return (why, detail) => {
+    if (audit.error !== null) return
+    const { code, level } = INTERCEPT_FAILURES[why]
+    audit.error = code
+    audit.reason = why
+    ctx.log[level]({ event: 'intercept_failed', id: audit.id, why, detail }, message)
   }
 }
 
@@ -478,12 +483,7 @@ export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, he
     // Intercepted even when the destination is denied: each request inside is then refused with
     // a 403 the agent can read, instead of a bare TLS failure.
     audit.decision = 'intercept'
-    intercept(socket, hello, tunnel, ctx.leaves, ctx.inner, (why, detail) => {
-      if (audit.error !== null) return
-      audit.error = why === 'idle' ? 'SIDEKEY_ERR_BAD_REQUEST' : why === 'mint-failed' ? 'SIDEKEY_ERR_INTERNAL' : 'SIDEKEY_ERR_TLS_HANDSHAKE'
-      audit.reason = why
-      ctx.log[why === 'mint-failed' ? 'error' : 'debug']({ event: 'intercept_failed', id, why, detail }, 'intercepted transparent connection failed')
-    })
+    intercept(socket, hello, tunnel, ctx.leaves, ctx.inner, interceptFailed(ctx, audit, 'intercepted transparent connection failed'))
   } catch (err) {
     recordError(audit, asSidekeyError(err))
     // Nothing readable can be said before TLS: close, and the audit line says why.

@@ -2,6 +2,7 @@ import type { Server } from 'node:http'
 import type { Socket } from 'node:net'
 import { TLSSocket } from 'node:tls'
 import type { LeafCache } from '../ca/cache.js'
+import type { ErrorCode } from '../errors.js'
 import { normalizeHost } from '../policy/host.js'
 import { bindTunnel, type Tunnel } from './tunnel.js'
 
@@ -11,8 +12,20 @@ const TLS_HANDSHAKE = 0x16
 /** How long an accepted tunnel may stay silent before its first byte. */
 const FIRST_BYTE_TIMEOUT_MS = 30_000
 
+/**
+ * What can happen to an intercepted tunnel that does not reach the inner HTTP server cleanly: the
+ * error code its audit line carries, and how loudly it is logged. A client giving up or asking for
+ * another name is routine; sidekey failing to mint a leaf is its own fault, and loud.
+ */
+export const INTERCEPT_FAILURES = {
+  'sni-mismatch': { code: 'SIDEKEY_ERR_HOST_MISMATCH', level: 'debug' },
+  'tls-handshake-failed': { code: 'SIDEKEY_ERR_TLS_HANDSHAKE', level: 'debug' },
+  idle: { code: 'SIDEKEY_ERR_BAD_REQUEST', level: 'debug' },
+  'mint-failed': { code: 'SIDEKEY_ERR_INTERNAL', level: 'error' },
+} as const satisfies Record<string, { code: ErrorCode; level: 'debug' | 'error' }>
+
 /** What happened to an intercepted tunnel that did not reach the inner HTTP server cleanly. */
-export type InterceptFailure = 'sni-mismatch' | 'tls-handshake-failed' | 'idle' | 'mint-failed'
+export type InterceptFailure = keyof typeof INTERCEPT_FAILURES
 
 /**
  * Hand an accepted CONNECT tunnel to the inner HTTP server, where each request is decided on its

@@ -76,8 +76,6 @@ main(process.argv.slice(2)).then(
       console.error('sidekey: policy refused')
     } else if (isSidekeyError(err)) {
       console.error(`sidekey: ${err.code}: ${err.message}`)
-    } else if ((err as { code?: string }).code?.startsWith('ERR_PARSE_ARGS')) {
-      console.error(`sidekey: ${(err as Error).message}`)
     } else {
       console.error(err)
     }

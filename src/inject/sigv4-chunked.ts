@@ -166,7 +166,6 @@ export class ChunkResigner {
     const hash = createHash('sha256')
     for (const p of this.#parts) hash.update(p)
     out.push(this.#header(this.#size, hash.digest('hex')), ...this.#parts, CRLF)
-    this.#parts = []
   }
 
   #header(size: number, dataHash: string): Buffer {
