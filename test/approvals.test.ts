@@ -5,6 +5,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import type { ApprovalRecord } from '../src/state/store.js'
+import { pollFor } from './helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -107,8 +108,8 @@ routes:
     t.equal(audit.status, 200)
     t.equal((await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})).status, 409, 'the first decision stands')
     // The webhook is sent without waiting for it (it never holds the request): poll for it.
-    for (let i = 0; i < 100 && !notified.some((n) => n.type === 'approval_requested' && (n.approval as ApprovalRecord).id === a.id); i++) await new Promise((r) => setTimeout(r, 50))
-    t.ok(notified.some((n) => n.type === 'approval_requested' && (n.approval as ApprovalRecord).id === a.id), 'approvers were notified by webhook')
+    const webhooked = await pollFor(() => notified.some((n) => n.type === 'approval_requested' && (n.approval as ApprovalRecord).id === a.id), (hit) => hit, 5000)
+    t.ok(webhooked, 'approvers were notified by webhook')
     t.ok(sk.sink.lines.some((l) => l.event === 'approval_requested' && l.approval === a.id), 'and in the log')
   })
 

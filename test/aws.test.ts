@@ -12,6 +12,7 @@ import { ProxyAgent, request } from 'undici'
 import { payloadSha256, signAws } from '../src/credentials/cloud/aws.js'
 import { resignBuffer, signingKey } from '../src/inject/sigv4-chunked.js'
 import { compilePolicy } from '../src/policy/load.js'
+import { pollFor } from './helpers/poll.js'
 import { noSecretsLogged, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream, upstreamTrust, type Upstream } from './helpers/upstream.js'
 
@@ -351,17 +352,17 @@ routes:
     t.equal(verified.at(-1)!.accessKeyId, first, 'STS down: the cached keys still sign while valid')
     // The cache backs off (jittered, doubling) after each failure and answers with the last error
     // meanwhile, so poll until the answer changes instead of guessing how long the backoff is.
-    const refused = await untilAnswer(() => rawInvoke(sk, 'shortmodel'), (r) => r.status === 502)
+    const refused = await pollFor(() => rawInvoke(sk, 'shortmodel'), (r) => r.status === 502, 15_000, 150)
     t.equal(refused.status, 502, 'expired and STS unreachable: fail closed')
     t.equal(refused.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
     t.match(refused.text, /STS AssumeRoleWithWebIdentity is unreachable|did not answer/)
     sts.mode = 'malformed'
-    const malformed = await untilAnswer(() => rawInvoke(sk, 'shortmodel'), (r) => /without complete Credentials/.test(r.text))
+    const malformed = await pollFor(() => rawInvoke(sk, 'shortmodel'), (r) => /without complete Credentials/.test(r.text), 15_000, 150)
     t.equal(malformed.status, 502)
     t.match(malformed.text, /without complete Credentials/)
     t.equal(malformed.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
     sts.mode = 'ok'
-    const back = await untilAnswer(() => rawInvoke(sk, 'shortmodel'), (r) => r.status === 200)
+    const back = await pollFor(() => rawInvoke(sk, 'shortmodel'), (r) => r.status === 200, 15_000, 150)
     t.equal(back.status, 200, 'STS back: sidekey recovers without a restart')
     await invoke('shortmodel', 'three')
     t.not(verified.at(-1)!.accessKeyId, first, 'STS back: new keys fetched and used')
@@ -407,16 +408,6 @@ function decodeAwsChunked(raw: string): { data: string; trailer: Record<string, 
 /** Headers as a client sends them: undici writes Host itself. */
 function withoutHost(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).filter(([name]) => name !== 'host'))
-}
-
-/** Repeat `attempt` every 150 ms until `done` holds for its answer (at most 15 s), and return that answer. */
-async function untilAnswer<T>(attempt: () => Promise<T>, done: (answer: T) => boolean): Promise<T> {
-  const deadline = Date.now() + 15_000
-  for (;;) {
-    const answer = await attempt()
-    if (done(answer) || Date.now() > deadline) return answer
-    await new Promise((r) => setTimeout(r, 150))
-  }
 }
 
 /** A request whose refusal is read as sidekey wrote it (the SDK would turn it into an exception). */

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
+import { pollFor } from './helpers/poll.js'
 import { noSecretsLogged, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream, upstreamTrust, type UpstreamTrust } from './helpers/upstream.js'
 
@@ -357,11 +358,15 @@ routes:
     const renewals = v.renewSelf
     // Vault calls happen as the 2 s dynamic lease is refreshed; the 6 s token is renewed on the way,
     // once 4 s have passed (polled for, with room to spare on a loaded machine).
-    const deadline = Date.now() + 20_000
-    while (v.renewSelf === renewals && Date.now() < deadline) {
-      await call(sk, 'https://api.internal.test/short/x')
-      await new Promise((r) => setTimeout(r, 400))
-    }
+    await pollFor(
+      async () => {
+        await call(sk, 'https://api.internal.test/short/x')
+        return v.renewSelf
+      },
+      (renewed) => renewed > renewals,
+      20_000,
+      400,
+    )
     t.ok(v.renewSelf > renewals, `renew-self called (${v.renewSelf - renewals} times)`)
     t.equal(v.logins, logins + 1, 'one login for the new credential, then renewals only')
   })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose'
 import { SigningKeys } from '../src/credentials/signing-keys.js'
+import { pollFor } from './helpers/poll.js'
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
 
@@ -26,14 +27,12 @@ t.test('minting keys: created 0600, persisted, rotated with overlap', async (t) 
   t.same(both.keys.map((k) => k.kid).sort(), [first.kid, second.kid].sort(), 'the previous key stays published')
   t.ok(await jwtVerify(oldToken, createLocalJWKSet(both)), 'a token signed before the rotation still verifies')
 
-  const deadline = Date.now() + 8000
-  let third = await keys.current()
-  let later = await keys.jwks()
-  while (later.keys.some((k) => k.kid === first.kid) && Date.now() < deadline) {
-    await sleep(100)
-    third = await keys.current()
-    later = await keys.jwks()
-  }
+  const { third, later } = await pollFor(
+    async () => ({ third: await keys.current(), later: await keys.jwks() }),
+    ({ later }) => !later.keys.some((k) => k.kid === first.kid),
+    8000,
+    100,
+  )
   t.notOk(later.keys.some((k) => k.kid === first.kid), 'a key past its overlap is retired')
   t.ok(later.keys.some((k) => k.kid === third.kid))
 })

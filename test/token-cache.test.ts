@@ -1,6 +1,7 @@
 import t from 'tap'
 import { SidekeyError } from '../src/errors.js'
 import { TokenCache, type FetchedToken } from '../src/credentials/token-cache.js'
+import { pollFor } from './helpers/poll.js'
 
 const fail = (why: string) => new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "idp": ${why}`)
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -26,32 +27,18 @@ t.test('one fetch in flight per key, however many wait', async (t) => {
 // Timings below are seconds, not milliseconds, and outcomes are polled for: CI runs these on a
 // loaded machine, where a timer can fire a few hundred milliseconds late.
 
-/** Call `attempt` until `done` holds (at most `ms`), and return the last answer. */
-async function until<T>(attempt: () => Promise<T>, done: (answer: T) => boolean, ms = 8000): Promise<T> {
-  const deadline = Date.now() + ms
-  for (;;) {
-    const answer = await attempt()
-    if (done(answer) || Date.now() > deadline) return answer
-    await sleep(50)
-  }
-}
-
 t.test('refresh ahead happens in the background; the old token serves meanwhile', async (t) => {
   const cache = new TokenCache({ refreshAt: 0.5 })
   t.teardown(() => cache.close())
   let n = 0
-  let fetching = 0
-  const fetch = async (): Promise<FetchedToken> => {
-    fetching++
-    return { value: `tok-${++n}`, expiresAt: Date.now() + 4000 }
-  }
+  const fetch = async (): Promise<FetchedToken> => ({ value: `tok-${++n}`, expiresAt: Date.now() + 4000 })
   t.equal((await cache.get('k', fetch)).value, 'tok-1')
   await sleep(500)
-  t.equal(fetching, 1, 'no refresh before half the lifetime')
+  t.equal(n, 1, 'no refresh before half the lifetime')
   const early = await cache.get('k', fetch)
   t.same(early, { value: 'tok-1', source: 'cache' })
   // Half the lifetime (2 s) passes: the refresh runs in the background, no request waits for it.
-  const refreshed = await until(() => cache.get('k', fetch), (got) => got.value !== 'tok-1')
+  const refreshed = await pollFor(() => cache.get('k', fetch), (got) => got.value !== 'tok-1')
   t.not(refreshed.value, 'tok-1', 'the background refresh replaced it')
   t.equal(refreshed.source, 'cache', 'and no request waited for it')
 })
@@ -69,9 +56,9 @@ t.test('failures: a valid token keeps serving, an expired one fails closed, back
   await cache.get('k', fetch)
   up = false
   // The refresh at 1.5 s fails; the token is good until 2.7 s (lifetime less a tenth).
-  await until(async () => calls, (c) => c > 1)
+  await pollFor(async () => calls, (c) => c > 1)
   t.equal((await cache.get('k', fetch)).value, 'tok-1', 'refresh failed, the valid token still serves')
-  const refused = await until(
+  const refused = await pollFor(
     () => cache.get('k', fetch).then(() => null, (err: unknown) => err),
     (err) => err !== null,
   )
@@ -80,7 +67,7 @@ t.test('failures: a valid token keeps serving, an expired one fails closed, back
   for (let i = 0; i < 20; i++) await t.rejects(cache.get('k', fetch))
   t.ok(calls - before <= 1, `during backoff requests fail fast without fetching (${calls - before} fetches for 20 requests)`)
   up = true
-  const back = await until(
+  const back = await pollFor(
     () => cache.get('k', fetch).then((got) => got.value, () => null),
     (value) => value !== null,
     12_000,

@@ -1,0 +1,14 @@
+/**
+ * Call `attempt` until `done` holds for its answer, or `ms` pass, and return the last answer (the
+ * test asserts on it, so a timeout fails with what was last seen). CI runs tests two at a time on
+ * a loaded 2-core machine: polling for an outcome, instead of sleeping a fixed time and assuming
+ * it, keeps timers that fire late out of the result.
+ */
+export async function pollFor<T>(attempt: () => Promise<T> | T, done: (answer: T) => boolean, ms = 10_000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    const answer = await attempt()
+    if (done(answer) || Date.now() > deadline) return answer
+    await new Promise((r) => setTimeout(r, everyMs))
+  }
+}
