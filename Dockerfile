@@ -3,23 +3,24 @@
 # CA, policies, state file and secrets come from mounts; see helm/sidekey.
 
 # 1. Compile TypeScript (dev dependencies live only in this stage).
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /src
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund --ignore-scripts
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
-RUN npx tsc -p tsconfig.build.json
+# The system Node runs the compiler (the `node` dev dependency is for development machines).
+RUN node node_modules/typescript/bin/tsc -p tsconfig.build.json
 
 # 2. Production dependencies only.
-FROM node:20-bookworm-slim AS deps
+FROM node:24-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund --ignore-scripts
 
 # 3. Runtime. iptables is here for transparent mode's init container (which runs as root with
 #    NET_ADMIN, from this same image); sidekey itself runs as 10001 with no capabilities.
-FROM node:20-bookworm-slim
+FROM node:24-bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends iptables ca-certificates \
  && rm -rf /var/lib/apt/lists/* \

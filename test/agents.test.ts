@@ -4,7 +4,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { SECRETS } from './helpers/sidekey.js'
+import { requireTools } from './helpers/tools.js'
 import { startUpstream, upstreamTrust } from './helpers/upstream.js'
+
+requireTools('curl', 'python3')
 
 // Real agents, started the way users start them: `sidekey run -- <agent>`. The agent's process has
 // no key (a placeholder at most); a local HTTPS stand-in for api.openai.com checks the injected

@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs'
 import { mkdtemp } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -6,6 +5,7 @@ import t from 'tap'
 import { chromium } from 'playwright-core'
 import { ProxyAgent, request } from 'undici'
 import { noSecretsLogged, startTestSidekey } from './helpers/sidekey.js'
+import { requireTools } from './helpers/tools.js'
 import { startUpstream } from './helpers/upstream.js'
 
 // The web console in a real headless Chromium (Debian's, driven by playwright-core): open it with
@@ -14,7 +14,9 @@ import { startUpstream } from './helpers/upstream.js'
 
 const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
 
-t.test('web console', { skip: existsSync(CHROMIUM) || process.env.CI ? false : `no Chromium at ${CHROMIUM} (.ci/run installs Debian's chromium; under CI this fails instead)` }, async (t) => {
+requireTools('chromium')
+
+t.test('web console', async (t) => {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
   const port = upstream.port

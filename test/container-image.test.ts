@@ -37,7 +37,7 @@ t.test('the Dockerfile', async (t) => {
   const steps = await dockerfile()
   const stages = steps.filter((s) => s.op === 'FROM')
   t.ok(stages.length >= 3, 'multi-stage: build, production dependencies, runtime')
-  t.ok(stages.every((s) => /^node:20-/.test(s.args)), 'every stage on Node 20, as tested')
+  t.ok(stages.every((s) => /^node:24-/.test(s.args)), 'every stage on Node 24, as tested')
 
   t.test('every file it copies from the context exists, and .dockerignore keeps local state out', async (t) => {
     for (const s of steps.filter((x) => x.op === 'COPY' && !x.args.startsWith('--from'))) {

@@ -13,6 +13,9 @@ import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitorin
 import { compilePolicy } from '../src/policy/load.js'
 import { agentEnv, sidekeyContainer } from '../src/kube/sidecar.js'
 import { loadStateSettings } from '../src/state/config.js'
+import { requireTools } from './helpers/tools.js'
+
+requireTools('go')
 
 // The Helm chart, rendered for each documented combination of values with Go's text/template and
 // sprig (Debian's golang-go and golang-github-masterminds-sprig-dev: the engine and function

@@ -9,7 +9,10 @@ import t from 'tap'
 import { parseClientHello } from '../src/accept/client-hello.js'
 import { curl } from './helpers/clients.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
+import { requireTools } from './helpers/tools.js'
 import { startUpstream, upstreamTrust } from './helpers/upstream.js'
+
+requireTools('ip', 'iptables', 'curl')
 
 // Transparent mode: connections redirected to sidekey without the client knowing of a proxy. First
 // on loopback (curl --connect-to stands in for the redirect), then for real: a network namespace

@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process'
 import { connect } from 'node:net'
+import { requireTools } from './tools.js'
 
 /** Run curl with `args`; resolves with status, headers text and body (curl exit code too). */
 export function curl(args: string[]): Promise<{ code: number; status: number; headers: string; body: string; stderr: string }> {
+  requireTools('curl')
   return new Promise((resolve) => {
     execFile('curl', ['-sS', '-D', '-', '--max-time', '20', ...args], { encoding: 'utf8' }, (err, stdout, stderr) => {
       const code = err === null ? 0 : typeof (err as { code?: unknown }).code === 'number' ? ((err as { code: number }).code) : 1

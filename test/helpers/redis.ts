@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { requireTools } from './tools.js'
 
 /**
  * A real redis-server (Debian's) on a free loopback port, for the shared-state tests. It can be
@@ -52,6 +53,7 @@ export async function waitForPort(port: number, ms = 10_000): Promise<void> {
  * again on another port.
  */
 export async function startRedis(extra: string[] = [], acl: string[] = []): Promise<TestRedis> {
+  requireTools('redis-server', 'redis-cli')
   for (let attempt = 1; ; attempt++) {
     try {
       return await startRedisOnce(extra, acl)
