@@ -201,7 +201,11 @@ function guardUpgrade(ctx: ProxyContext, req: IncomingMessage, decision: Decisio
   checkUpgradeRequest(req.method ?? 'GET', req.headers)
   const refusal = decision.route === null || decision.reportOnly ? null : upgradeRefusal(decision.route)
   if (refusal === null) return decision
-  if (!ctx.config.reportOnly) throw refusal
+  if (!ctx.config.reportOnly) {
+    audit.decision = 'deny'
+    audit.reason = 'upgrade-refused'
+    throw refusal
+  }
   audit.report_only = true
   audit.reason = 'would-refuse:upgrade-refused'
   return { ...decision, reportOnly: true }

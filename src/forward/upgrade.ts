@@ -169,11 +169,19 @@ function answerGuarded(req: IncomingMessage, socket: Duplex, res: IncomingMessag
   out.shouldKeepAlive = false
   out.assignSocket(socket as Socket)
   out.writeHead(status, headers)
+  // Reported as the error is emitted, before the cut socket closes and the audit line is written.
+  let failed = false
+  const fail = (err: Error): void => {
+    if (failed) return
+    failed = true
+    events.failed(err, true)
+  }
+  for (const stream of [res, ...stages]) stream.once('error', fail)
   pipeline([res, ...stages, out], (err) => {
     out.detachSocket(socket as Socket)
     if (err) {
       socket.destroy()
-      events.failed(err, true)
+      fail(err)
       return
     }
     socket.end()
