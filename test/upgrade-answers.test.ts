@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto'
 import { gzipSync } from 'node:zlib'
 import t from 'tap'
+import { request } from 'undici'
 import { curl, rawExchange } from './helpers/clients.js'
 import { pollFor } from './helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
@@ -187,6 +188,13 @@ routes:
     t.equal(r.status, 502)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_UPGRADE_FAILED/i)
     t.match(JSON.parse(r.body), { error: { message: /did not answer in time/ } })
+  })
+
+  t.test('the admin API shows which credentialed routes allow WebSocket', async (t) => {
+    const res = await request(`${sk.adminUrl}/v1/routes`)
+    const routes = ((await res.body.json()) as { routes: { name: string; guards: string[] }[] }).routes
+    t.ok(routes.find((r) => r.name === 'api-ws')!.guards.includes('upgrades: websocket (frames guarded)'))
+    t.notOk(routes.find((r) => r.name === 'api')!.guards.some((g) => g.startsWith('upgrades')))
   })
 
   t.test('one audit line per upgrade', async (t) => {
