@@ -118,6 +118,16 @@ t.test('frames the receiving side could read differently are refused with 1002',
   }
 })
 
+t.test('frames queued behind held-back bytes are bounded', async (t) => {
+  const rewriter = new FrameRewriter('agent', secretTripwire(scanner))
+  rewriter.push(frame({ opcode: 1, payload: 'held', fin: false }))
+  const empties = Buffer.concat(Array.from({ length: 1100 }, () => frame({ opcode: 0, payload: '', fin: false })))
+  t.match(refusal(() => rewriter.push(empties)), { code: 'SIDEKEY_ERR_WEBSOCKET_FRAME', closeCode: 1008, message: /over 1024 frames wait/ })
+  const flowing = new FrameRewriter('agent', secretTripwire(scanner))
+  const pings = Buffer.concat(Array.from({ length: 1100 }, () => frame({ opcode: 9, payload: 'p' })))
+  t.equal(flowing.push(pings).length, pings.length, 'with nothing held, any number of frames flows')
+})
+
 t.test('the upstream echoing a secret: masked in place, across fragments and reads, frames keep their lengths', async (t) => {
   const scrubbed = (): FrameRewriter => new FrameRewriter('upstream', echoScrubber(() => scrubFilter(scanner.needles())))
   const stream = Buffer.concat([

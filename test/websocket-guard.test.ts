@@ -92,7 +92,8 @@ async function rawUpstream(): Promise<{ port: number; sessions: RawSession[]; cl
       session = { path: requestLine!.split(' ')[1]!, headers, after: head.subarray(end + 4), closed: false }
       sessions.push(session)
       const extension = session.path === '/deflate' ? 'Sec-WebSocket-Extensions: permessage-deflate\r\n' : ''
-      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(headers['sec-websocket-key'] ?? '')}\r\n${extension}\r\n`)
+      const echo = session.path === '/echo-101' ? `X-Echo: ${headers.authorization}\r\n` : ''
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(headers['sec-websocket-key'] ?? '')}\r\n${extension}${echo}\r\n`)
       if (session.path === '/rsv1') socket.write(frame({ opcode: 1, payload: 'squeezed', rsv: 0x40, mask: false }))
       if (session.path === '/masked') socket.write(frame({ opcode: 1, payload: 'hidden' }))
     })
@@ -324,6 +325,14 @@ routes:
     t.match(String(reason), /^Bearer \[redacted\]/)
     const line = await sk.sink.waitForAudit((a) => a.event === 'upgrade' && a.workload === 'listener')
     t.ok((line.scrubbed ?? 0) >= 4, 'the masks are counted on the audit line')
+  })
+
+  t.test("hostile upstream: the credential echoed in the 101's own headers is masked", async (t) => {
+    const c = await rawClient(sk, 'http://raw.test/echo-101', 'agent-101')
+    t.match(c.head, /^HTTP\/1\.1 101 /)
+    t.notOk(c.head.includes(SECRET))
+    t.match(c.head, /x-echo: Bearer \[redacted\]/i)
+    c.socket.destroy()
   })
 
   t.test('hostile upstream: an extension nobody offered is refused before the 101 reaches the agent', async (t) => {

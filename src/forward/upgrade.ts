@@ -108,7 +108,7 @@ export class UpgradeRelay {
     })
     this.#outgoing.delete(req)
     if (outgoing === null) {
-      events.failed(new Error('the upgrade request was not sent'), false)
+      events.failed(new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', 'the upgrade request could not be sent upstream'), false)
       return
     }
     // http-proxy has just attached its own 'response' listener, which writes any answer but a 101
@@ -162,13 +162,21 @@ function answerGuarded(req: IncomingMessage, socket: Duplex, res: IncomingMessag
       return false
     }
   }
-  events.status(status)
   // The request's socket left Node's HTTP server with the 'upgrade' event; a response of our own
   // on it (as @fastify/websocket does) gets Node's framing, chunked when the length is unknown.
   const out = new ServerResponse(req)
   out.shouldKeepAlive = false
-  out.assignSocket(socket as Socket)
-  out.writeHead(status, headers)
+  try {
+    out.assignSocket(socket as Socket)
+    out.writeHead(status, headers)
+  } catch (err) {
+    // A header value Node will not write (its checks are stricter than what its client accepts).
+    out.detachSocket(socket as Socket)
+    res.destroy()
+    events.failed(new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', `the upstream answered ${status} with a head sidekey cannot relay`, { cause: err }), false)
+    return false
+  }
+  events.status(status)
   // Reported as the error is emitted, before the cut socket closes and the audit line is written.
   let failed = false
   const fail = (err: Error): void => {

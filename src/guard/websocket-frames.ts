@@ -164,6 +164,13 @@ interface OpenFrame {
 const OPCODES = new Set([0x0, 0x1, 0x2, 0x8, 0x9, 0xa])
 
 /**
+ * Frames that may wait behind payload bytes held back for inspection. Empty fragments and pings
+ * carry no bytes that could release what is held, so without a bound a peer could queue them
+ * without end.
+ */
+const MAX_WAITING_PIECES = 1024
+
+/**
  * One direction of a WebSocket: parses frames from whatever byte chunks arrive, passes each
  * payload through a PayloadGuard, and gives back the bytes to forward, in the same frames, in the
  * same order. `push` throws a FrameRefusal (or the guard's error) to refuse the connection; after
@@ -183,6 +190,8 @@ export class FrameRewriter {
   /** Payload slots still owed guarded bytes, per channel (data messages, control frames). */
   readonly #unassigned: { data: PayloadSlot[]; control: PayloadSlot[] } = { data: [], control: [] }
   #boundary = true
+  /** Bytes already drained during the current `push`. */
+  #drained: Buffer[] = []
 
   constructor(source: FrameSource, guard: PayloadGuard) {
     this.#source = source
@@ -211,7 +220,7 @@ export class FrameRewriter {
       at += n
       const control = (frame.opcode & 0x8) !== 0
       const slot: PayloadSlot = { kind: 'payload', control, length: n, key: frame.key, keyOffset: frame.offset, frameEnd: n === frame.remaining, ready: [], assigned: 0, sent: 0 }
-      this.#queue.push(slot)
+      this.#enqueue(slot)
       this.#unassigned[control ? 'control' : 'data'].push(slot)
       const payload = frame.key === null ? wire : xorMask(wire, frame.key, frame.offset)
       frame.offset += n
@@ -220,7 +229,10 @@ export class FrameRewriter {
       else this.#assign('data', this.#guard.data(payload))
       if (frame.remaining === 0) this.#endFrame(frame)
     }
-    return this.#drain()
+    this.#drained.push(this.#drain())
+    const out = this.#drained.length === 1 ? this.#drained[0]! : Buffer.concat(this.#drained)
+    this.#drained = []
+    return out
   }
 
   /** Collect header bytes from `chunk` starting at `at`; open the frame once the header is whole. */
@@ -276,7 +288,7 @@ export class FrameRewriter {
     const masked = (b1 & 0x80) !== 0
     const frame: OpenFrame = { opcode: b0 & 0x0f, fin: (b0 & 0x80) !== 0, key: masked ? Buffer.from(head.subarray(head.length - 4)) : null, remaining: length, offset: 0 }
     if ((frame.opcode === 0x1 || frame.opcode === 0x2) && !frame.fin) this.#inMessage = true
-    this.#queue.push({ kind: 'header', bytes: Buffer.from(head), frameEnd: length === 0 })
+    this.#enqueue({ kind: 'header', bytes: Buffer.from(head), frameEnd: length === 0 })
     this.#frame = frame
     if (length === 0) this.#endFrame(frame)
   }
@@ -293,6 +305,16 @@ export class FrameRewriter {
       this.#inMessage = false
       this.#assign('data', this.#guard.endMessage())
     }
+  }
+
+  #enqueue(piece: HeaderPiece | PayloadSlot): void {
+    // Many small frames in one read: send what may go before counting what waits.
+    if (this.#queue.length >= MAX_WAITING_PIECES) this.#drained.push(this.#drain())
+    if (this.#queue.length >= MAX_WAITING_PIECES) {
+      const from = this.#source === 'agent' ? 'the agent' : 'the upstream'
+      throw new FrameRefusal('SIDEKEY_ERR_WEBSOCKET_FRAME', CLOSE_CODES.policyViolation, `a WebSocket frame from ${from} was refused: over ${MAX_WAITING_PIECES} frames wait behind bytes held back for inspection`)
+    }
+    this.#queue.push(piece)
   }
 
   /** Hand guarded bytes to the oldest slots of their channel that are still owed bytes. */
