@@ -43,6 +43,8 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The upstream did not answer in time.' },
   SIDEKEY_ERR_UPSTREAM_RESET: { status: 502, meaning: 'The upstream closed or reset the connection before a complete answer.' },
   SIDEKEY_ERR_UPGRADE_FAILED: { status: 502, meaning: 'The upgraded (WebSocket) connection to the upstream failed.' },
+  SIDEKEY_ERR_UPGRADE_REFUSED: { status: 403, meaning: 'The upgrade is not allowed: a route with a credential needs `upgrades: [websocket]`, and only a WebSocket upgrade (GET, no body) is relayed.' },
+  SIDEKEY_ERR_WEBSOCKET_FRAME: { status: 400, meaning: 'A WebSocket frame broke RFC 6455 or could not be inspected (unmasked from the agent, masked from the upstream, reserved bits or opcodes, compressed); the connection was closed with 1002.' },
   SIDEKEY_ERR_INTERNAL: { status: 500, meaning: 'An unexpected fault inside sidekey; the request was not forwarded.' },
   SIDEKEY_ERR_POLICY_INVALID: { status: 500, meaning: 'A policy file is invalid (reported by `sidekey policy check` and at load).' },
   SIDEKEY_ERR_CA: { status: 500, meaning: 'The CA certificate or key cannot be loaded or created.' },

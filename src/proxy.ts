@@ -27,6 +27,8 @@ import { applyReportOnly, decideConnect, decideRequest, type Decision } from './
 import type { PolicyStore } from './policy/store.js'
 import type { Throttle } from './guard/throttle.js'
 import { detected, type SecretScanner } from './guard/secret-scan.js'
+import { checkUpgradeRequest, upgradeRefusal } from './guard/upgrade-guard.js'
+import { echoScrubber, secretTripwire } from './guard/websocket-frames.js'
 import type { StateStore } from './state/store.js'
 import type { Approvals } from './approvals/approvals.js'
 import { guardRequest, NOTHING_TO_GUARD, type GuardResult } from './guard/request-guard.js'
@@ -107,7 +109,7 @@ interface Prepared {
  * Identify, decide, obtain, guard and inject for one HTTP request (plain or upgrade). Fills the
  * audit record as it goes, so a refusal at any stage is logged with everything known by then.
  */
-async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel | null, audit: AuditRecord, signal: AbortSignal): Promise<Prepared> {
+async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel | null, audit: AuditRecord, signal: AbortSignal, upgrade = false): Promise<Prepared> {
   // accept: where is it going
   const target = requestTarget(req, tunnel)
   Object.assign(audit, { scheme: target.scheme, host: target.host, port: target.port }, auditPath(target.path))
@@ -128,6 +130,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   audit.decision_ms = performance.now() - decidedAt
   if (decision.action === 'deny') throw refusalFor(decision, caller, target)
   const route = decision.route
+  if (upgrade) decision = guardUpgrade(ctx, req, decision, audit)
 
   // guard: the route's conditions, limits and approval
   let guarded: GuardResult = NOTHING_TO_GUARD
@@ -187,6 +190,25 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   // A chunk-signed body the guard already read is re-signed here, whole; a streamed one on its way up.
   if (resign !== null && guarded.body !== null) return { target, decision, to, outgoing, caller, secret, body: resignBuffer(resign, guarded.body), resign: null }
   return { target, decision, to, outgoing, caller, secret, body: guarded.body, resign }
+}
+
+/**
+ * An upgrade is decided before anything is obtained or held for it: one sidekey cannot relay is
+ * refused, and so is one its route does not allow (in report-only mode that is recorded, and the
+ * upgrade goes on without the credential, like any request that would have been refused).
+ */
+function guardUpgrade(ctx: ProxyContext, req: IncomingMessage, decision: Decision, audit: AuditRecord): Decision {
+  checkUpgradeRequest(req.method ?? 'GET', req.headers)
+  const refusal = decision.route === null || decision.reportOnly ? null : upgradeRefusal(decision.route)
+  if (refusal === null) return decision
+  if (!ctx.config.reportOnly) {
+    audit.decision = 'deny'
+    audit.reason = 'upgrade-refused'
+    throw refusal
+  }
+  audit.report_only = true
+  audit.reason = 'would-refuse:upgrade-refused'
+  return { ...decision, reportOnly: true }
 }
 
 /**
@@ -305,16 +327,23 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
   }
 }
 
-/** An HTTP/1.1 upgrade (WebSocket): the same decision and injection, then a relay of the two sockets. */
+/**
+ * An HTTP/1.1 upgrade (WebSocket): the same decision and injection, then the relay. Only a 101
+ * turns the exchange into a byte stream, and then every frame passes a guard (the agent's checked
+ * for managed secrets, the upstream's scrubbed of echoed ones); any other answer is guarded like
+ * any response. One audit line per upgrade, written when the agent's socket closes.
+ */
 export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Tunnel | null): Promise<void> {
   const startedAt = performance.now()
   const id = randomUUID()
   const audit = newAuditRecord('upgrade', id, tunnel?.id ?? null)
   audit.method = req.method ?? null
+  const scrubbed = { scrubbed: 0 }
   let written = false
   const finish = (): void => {
     if (written) return
     written = true
+    if (scrubbed.scrubbed > 0) audit.scrubbed = scrubbed.scrubbed
     finishAudit(ctx, audit, startedAt)
   }
   socket.on('error', () => socket.destroy())
@@ -322,13 +351,18 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
   try {
     const gone = new AbortController()
     socket.once('close', () => gone.abort())
-    const prepared = await prepare(ctx, req, tunnel, audit, gone.signal)
+    const prepared = await prepare(ctx, req, tunnel, audit, gone.signal, true)
     const { target, to, outgoing } = prepared
     audit.scheme = target.scheme === 'https' ? 'wss' : 'ws'
+    const response = planResponse(ctx, prepared, scrubbed)
+    // Frames are read on their way through, so none may be compressed (RFC 7692): no extension is
+    // offered upstream. An answer other than 101 must come in a coding the response guard decodes.
+    let sent = withoutNames(outgoing.headers, ['sec-websocket-extensions'])
+    if (response?.acceptEncoding != null) sent = [...withoutNames(sent, ['accept-encoding']), 'accept-encoding', response.acceptEncoding]
     const headers: Record<string, string> = {}
-    for (let i = 0; i < outgoing.headers.length; i += 2) {
-      const name = outgoing.headers[i]!.toLowerCase()
-      headers[name] = headers[name] === undefined ? outgoing.headers[i + 1]! : `${headers[name]}, ${outgoing.headers[i + 1]}`
+    for (let i = 0; i < sent.length; i += 2) {
+      const name = sent[i]!.toLowerCase()
+      headers[name] = headers[name] === undefined ? sent[i + 1]! : `${headers[name]}, ${sent[i + 1]}`
     }
     headers.host = target.port === (target.scheme === 'https' ? 443 : 80) ? target.host : `${target.host}:${target.port}`
     const bytesAtStart = { read: (socket as Socket).bytesRead ?? 0, written: (socket as Socket).bytesWritten ?? 0 }
@@ -341,17 +375,43 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
       req,
       socket,
       head,
-      { scheme: target.scheme, host: target.host, port: target.port, to, path: outgoing.path, headers, ca: ctx.upstreamCa, timeoutMs: ctx.config.headersTimeoutMs },
-      (status) => {
-        audit.status = status
-        audit.upstream_ms = performance.now() - sentAt
-        invalidateOn401(status, prepared)
+      {
+        scheme: target.scheme,
+        host: target.host,
+        port: target.port,
+        to,
+        path: outgoing.path,
+        headers,
+        ca: ctx.upstreamCa,
+        timeoutMs: ctx.config.headersTimeoutMs,
+        response,
+        frames: () => ({
+          fromAgent: secretTripwire(ctx.scanner),
+          fromUpstream: echoScrubber(() => response?.begin(101, {}).filter ?? null),
+        }),
       },
-      (err) => {
-        const e = upstreamFailure(err, target)
-        recordError(audit, new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', e.message, { cause: err }))
-        if (audit.status === null) refuseSocket(socket, new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', e.message), id, audit.reason)
-        else socket.destroy()
+      {
+        status(status) {
+          audit.status = status
+          audit.upstream_ms = performance.now() - sentAt
+          invalidateOn401(status, prepared)
+        },
+        refused(err) {
+          // A secret in a frame is the same detection as in a request: the monitor quarantines on this code.
+          audit.error = err.code
+          ctx.log.warn({ event: 'websocket_refused', id, code: err.code, err: err.message }, 'WebSocket closed: a frame was refused')
+        },
+        failed(err, answered) {
+          const e = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', upstreamFailure(err, target).message, { cause: err })
+          // The first failure is the one on the line; once a status went out, it is the one the agent saw.
+          if (audit.error === null) {
+            const seen = audit.status
+            recordError(audit, e)
+            if (answered && seen !== null) audit.status = seen
+          }
+          if (!answered) refuseSocket(socket, e, id, audit.reason)
+          else socket.destroy()
+        },
       },
     )
   } catch (err) {

@@ -22,6 +22,8 @@ const broken: [file: string, line: number, path: string, message: RegExp][] = [
   ['bad-cidr.yaml', 5, 'routes[0].addresses[0]', /not an IP address or CIDR/],
   ['template-without-secret.yaml', 8, 'routes[0].inject.value', /must contain \{secret\}/],
   ['port-out-of-range.yaml', 5, 'routes[0].ports', /list of port numbers/],
+  ['upgrades-h2c.yaml', 5, 'routes[0].upgrades[1]', /must be one of websocket/],
+  ['upgrades-on-tunnel.yaml', 6, 'routes[0].upgrades', /upgrades applies to action allow only/],
 ]
 
 for (const [file, line, path, message] of broken) {
@@ -45,6 +47,12 @@ t.test('a directory with one broken file loads nothing (all files are reported t
   const err = (await loadPolicyPath(join(FIXTURES, 'broken')).catch((e: unknown) => e)) as PolicyInvalidError
   t.type(err, PolicyInvalidError)
   t.ok(new Set(err.problems.map((p) => p.file)).size >= broken.length, 'every broken file is reported in one pass')
+})
+
+t.test('upgrades: refused by default on a route with a credential, WebSocket allowed on one without', async (t) => {
+  const policy = await loadPolicyPath(join(FIXTURES, 'valid'))
+  t.same(policy.routes.find((r) => r.name === 'openai')!.upgrades, [])
+  t.same(policy.routes.find((r) => r.name === 'internal-read')!.upgrades, ['websocket'])
 })
 
 t.test('decisions over the valid set', async (t) => {

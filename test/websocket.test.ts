@@ -60,6 +60,7 @@ routes:
     ports: [80, 443]
     paths: ["/realtime"]
     credential: key
+    upgrades: [websocket]
     addresses: [127.0.0.1]
 `,
     {

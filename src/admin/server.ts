@@ -161,7 +161,7 @@ export function describeRoute(r: Route): Record<string, unknown> {
   }
 }
 
-/** A route's conditions, approval, pin and scrubbing, one short phrase each. */
+/** A route's conditions, approval, pin, scrubbing and allowed upgrades, one short phrase each. */
 export function describeGuards(r: Route): string[] {
   const c = r.conditions
   const out: string[] = []
@@ -173,6 +173,8 @@ export function describeGuards(r: Route): string[] {
   if (r.approval) out.push(r.approval.when ? `approval when ${r.approval.when.source} (${r.approval.timeoutMs / 1000} s)` : `approval always (${r.approval.timeoutMs / 1000} s)`)
   if (r.pinSha256) out.push(`pin_sha256 ${r.pinSha256.slice(0, 12)}...`)
   if (r.credential && r.scrub) out.push('scrub echoed secrets')
+  // The opt-in the README asks for on credentialed routes; without a credential WebSocket is the default.
+  if (r.credential && r.upgrades.includes('websocket')) out.push('upgrades: websocket (frames guarded)')
   return out
 }
 

@@ -1,11 +1,17 @@
-import { Agent as HttpAgent, type IncomingMessage } from 'node:http'
+import { Agent as HttpAgent, ServerResponse, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
-import { isIP, type LookupFunction } from 'node:net'
-import type { Duplex } from 'node:stream'
+import { isIP, type LookupFunction, type Socket } from 'node:net'
+import { pipeline, type Duplex } from 'node:stream'
 import httpProxy from 'http-proxy'
+import { SidekeyError } from '../errors.js'
+import type { ResponsePlan } from '../guard/response-guard.js'
+import { filterStream } from '../guard/secret-scan.js'
+import { FrameRewriter, type PayloadGuard } from '../guard/websocket-frames.js'
+import { responseWithoutHopByHop } from '../inject/hop-by-hop.js'
+import { GuardedAgentSide } from './guarded-agent-side.js'
 import type { CheckedAddress } from './ssrf.js'
 
-/** What an upgraded (WebSocket) connection needs to reach its upstream. */
+/** What an upgraded (WebSocket) connection needs to reach its upstream, and how it is guarded. */
 export interface UpgradePlan {
   readonly scheme: 'http' | 'https'
   readonly host: string
@@ -15,57 +21,179 @@ export interface UpgradePlan {
   /** Headers after hop-by-hop removal and injection (lower-case names). */
   readonly headers: Record<string, string>
   readonly ca: string[]
+  /** How long the upstream may take to answer the upgrade request. */
   readonly timeoutMs: number
+  /** The response guard for an answer other than 101 (and for the 101's own headers); null: none. */
+  readonly response: ResponsePlan | null
+  /** The frame guards for each direction, made once the upstream switched protocols. */
+  frames(): { fromAgent: PayloadGuard; fromUpstream: PayloadGuard }
+}
+
+/** What the relay reports back, for the audit line and the agent's answer. */
+export interface UpgradeEvents {
+  /** The upstream's status: 101, or the answer that is relayed (guarded) instead. */
+  status(status: number): void
+  /** A frame was refused; the connection is being closed with a close frame. */
+  refused(err: SidekeyError): void
+  /** The exchange failed; `answered` says whether the agent has already been sent a status line. */
+  failed(err: Error, answered: boolean): void
 }
 
 /**
- * Upgraded connections are relayed by http-proxy, the one job it does well here: once the
- * upstream answers 101 the two sockets are piped. It never touches the HTTP request path (its
- * Content-Length handling there has a known smuggling bug, see DESIGN). The connection is made to
- * the address the SSRF guard checked, through an agent whose lookup returns only that address,
- * while TLS still verifies the real host name.
+ * Upgraded connections are relayed by http-proxy once the upstream answers 101: it writes the 101
+ * and pipes the two sockets, with a GuardedAgentSide standing in for the agent's socket so every
+ * frame passes its guard (guard/websocket-frames.ts). Any other answer is not relayed as bytes:
+ * it goes through the same response guard as a plain response (scrubbed, decoded, pin checked),
+ * or is refused. http-proxy never touches the HTTP request path (its Content-Length handling
+ * there has a known smuggling bug, see DESIGN). The connection is made to the address the SSRF
+ * guard checked, through an agent whose lookup returns only that address, while TLS still
+ * verifies the real host name.
  */
 export class UpgradeRelay {
-  readonly #proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false })
-  readonly #onStatus = new WeakMap<IncomingMessage, (status: number) => void>()
+  readonly #proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false, toProxy: true })
+  /** The outgoing request of each relay call, handed over by http-proxy's `proxyReqWs`. */
+  readonly #outgoing = new WeakMap<IncomingMessage, (proxyReq: ClientRequest) => void>()
 
   constructor() {
-    this.#proxy.on('proxyReqWs', (proxyReq, req) => {
-      const report = this.#onStatus.get(req)
-      if (report === undefined) return
-      proxyReq.on('upgrade', () => report(101))
-      proxyReq.on('response', (res) => report(res.statusCode ?? 0))
-    })
+    this.#proxy.on('proxyReqWs', (proxyReq, req) => this.#outgoing.get(req)?.(proxyReq))
     // http-proxy also emits errors on the server object; the per-call callback handles them, this
     // keeps an unhandled 'error' from ever crashing the process.
     this.#proxy.on('error', () => undefined)
   }
 
-  /** Relay `socket` to the planned upstream. `onStatus` gets 101 or the refusing status. */
-  relay(req: IncomingMessage, socket: Duplex, head: Buffer, plan: UpgradePlan, onStatus: (status: number) => void, onError: (err: Error) => void): void {
+  /** Relay `socket` to the planned upstream, guarding whatever it answers. */
+  relay(req: IncomingMessage, socket: Duplex, head: Buffer, plan: UpgradePlan, events: UpgradeEvents): void {
     const pinned: LookupFunction = (_hostname, options, cb) => {
       const family = isIP(plan.to.address)
       if ((options as { all?: boolean }).all) (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: plan.to.address, family }])
       else cb(null, plan.to.address, family)
     }
     const agent = plan.scheme === 'https' ? new HttpsAgent({ lookup: pinned, ca: plan.ca, keepAlive: false }) : new HttpAgent({ lookup: pinned, keepAlive: false })
+    // The path is forwarded exactly as decided (toProxy: no url.parse rewriting by http-proxy).
     req.url = plan.path
-    req.headers = { ...plan.headers, connection: 'Upgrade', upgrade: req.headers.upgrade ?? 'websocket' }
-    this.#onStatus.set(req, onStatus)
-    this.#proxy.ws(
-      req,
-      socket,
-      head,
-      {
-        target: { protocol: `${plan.scheme}:`, host: plan.host, port: plan.to.port, ca: plan.ca } as unknown as string,
-        agent,
-        proxyTimeout: plan.timeoutMs,
-      },
-      (err: Error) => onError(err),
-    )
+    req.headers = { ...plan.headers, connection: 'Upgrade', upgrade: 'websocket' }
+    let answered = false
+    const side = new GuardedAgentSide(socket, head, (err) => events.refused(err))
+    let outgoing: ClientRequest | null = null
+    this.#outgoing.set(req, (proxyReq) => {
+      outgoing = proxyReq
+      proxyReq.setTimeout(plan.timeoutMs, () => proxyReq.destroy(Object.assign(new Error('the upstream did not answer the upgrade in time'), { code: 'ETIMEDOUT' })))
+      // Registered before http-proxy's own 'upgrade' listener, so it runs first: the 101's
+      // headers are checked and scrubbed before http-proxy writes them, and the guards are in
+      // place before it pipes the sockets.
+      proxyReq.on('upgrade', (res: IncomingMessage, upstream: Socket) => {
+        let headers: IncomingHttpHeaders
+        try {
+          headers = switchedHeaders(res.headers, plan.response)
+        } catch (err) {
+          side.discard()
+          // After http-proxy's listener has run on it, so it pipes a closed socket, not a live one.
+          process.nextTick(() => upstream.destroy())
+          events.failed(err as Error, false)
+          return
+        }
+        res.headers = headers
+        answered = true
+        events.status(101)
+        const guards = plan.frames()
+        side.open(upstream, new FrameRewriter('agent', guards.fromAgent), new FrameRewriter('upstream', guards.fromUpstream))
+      })
+    })
+    socket.once('close', () => {
+      if (!answered) outgoing?.destroy(Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' }))
+    })
+    // The agent's early bytes go to `side`, which reads them through the guard after the 101.
+    this.#proxy.ws(req, side, Buffer.alloc(0), { target: { protocol: `${plan.scheme}:`, host: plan.host, port: plan.to.port, ca: plan.ca } as unknown as string, agent }, (err: Error) => {
+      events.failed(err, answered)
+    })
+    this.#outgoing.delete(req)
+    if (outgoing === null) {
+      events.failed(new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', 'the upgrade request could not be sent upstream'), false)
+      return
+    }
+    // http-proxy has just attached its own 'response' listener, which writes any answer but a 101
+    // to the agent's socket raw: unscrubbed, undecoded, unchecked (issue #20, item 1). It is
+    // replaced by one that guards the answer like any response.
+    const proxyReq: ClientRequest = outgoing
+    proxyReq.removeAllListeners('response')
+    proxyReq.on('response', (res: IncomingMessage) => {
+      proxyReq.setTimeout(0)
+      answered = answerGuarded(req, socket, res, plan.response, events)
+    })
   }
 
   close(): void {
     this.#proxy.close()
   }
+}
+
+/**
+ * The 101's headers as the agent may see them: an extension sidekey did not offer is refused (a
+ * compressed frame cannot be inspected, RFC 7692), and echoed secrets are masked.
+ */
+function switchedHeaders(headers: IncomingHttpHeaders, response: ResponsePlan | null): IncomingHttpHeaders {
+  if (headers['sec-websocket-extensions'] !== undefined) {
+    throw new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', 'the upstream accepted the WebSocket with an extension (Sec-WebSocket-Extensions) that sidekey did not offer; compressed frames cannot be inspected')
+  }
+  if (response === null) return headers
+  const shaped = response.begin(101, headers as Record<string, string | string[]>)
+  if (shaped.stages.length > 0) throw new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', "the upstream's 101 declares a content coding; sidekey does not relay it")
+  return shaped.headers
+}
+
+/**
+ * An answer other than 101 is an ordinary response, not the start of a byte stream: it is written
+ * to the agent through the response guard, the way `forward` writes one (Node frames the body;
+ * a failed pin check cuts it), and the connection closes after it. Returns whether a status line
+ * was sent; a guard refusal before that is reported through `events.failed`.
+ */
+function answerGuarded(req: IncomingMessage, socket: Duplex, res: IncomingMessage, response: ResponsePlan | null, events: UpgradeEvents): boolean {
+  const status = res.statusCode ?? 502
+  let headers = responseWithoutHopByHop(res.headers)
+  let stages: Duplex[] = []
+  if (response !== null) {
+    try {
+      const shaped = response.begin(status, headers)
+      headers = shaped.headers
+      stages = shaped.stages.length > 0 ? shaped.stages : shaped.filter !== null ? [filterStream(shaped.filter)] : []
+    } catch (err) {
+      res.destroy()
+      events.failed(err as Error, false)
+      return false
+    }
+  }
+  // The request's socket left Node's HTTP server with the 'upgrade' event; a response of our own
+  // on it (as @fastify/websocket does) gets Node's framing, chunked when the length is unknown.
+  const out = new ServerResponse(req)
+  out.shouldKeepAlive = false
+  try {
+    out.assignSocket(socket as Socket)
+    out.writeHead(status, headers)
+  } catch (err) {
+    // A header value Node will not write (its checks are stricter than what its client accepts).
+    out.detachSocket(socket as Socket)
+    res.destroy()
+    events.failed(new SidekeyError('SIDEKEY_ERR_UPGRADE_FAILED', `the upstream answered ${status} with a head sidekey cannot relay`, { cause: err }), false)
+    return false
+  }
+  events.status(status)
+  // Reported as the error is emitted, before the cut socket closes and the audit line is written.
+  let failed = false
+  const fail = (err: Error): void => {
+    if (failed) return
+    failed = true
+    events.failed(err, true)
+  }
+  for (const stream of [res, ...stages]) stream.once('error', fail)
+  pipeline([res, ...stages, out], (err) => {
+    out.detachSocket(socket as Socket)
+    if (err) {
+      socket.destroy()
+      fail(err)
+      return
+    }
+    socket.end()
+    setTimeout(() => socket.destroy(), 2000).unref()
+  })
+  return true
 }

@@ -196,7 +196,7 @@ function compileRoute(
   const conditions = compileConditions(r.conditions, (p, m) => problems.push(at.problem([...path, 'conditions', ...p], m)))
   const approval = compileApproval(r.approval, defaultApprovalTimeoutMs, (p, m) => problems.push(at.problem([...path, 'approval', ...p], m)))
   if (action !== 'allow') {
-    for (const key of ['conditions', 'approval', 'pin_sha256'] as const) {
+    for (const key of ['conditions', 'approval', 'pin_sha256', 'upgrades'] as const) {
       if (r[key] !== undefined) problems.push(at.problem([...path, key], `${key} applies to action allow only, not ${action}`))
     }
   }
@@ -230,6 +230,9 @@ function compileRoute(
     scrub: r.scrub ?? true,
     pinSha256: r.pin_sha256?.toLowerCase() ?? null,
     inspectBodyBytes: conditions?.maxBodyBytes ?? DEFAULT_INSPECT_BODY_BYTES,
+    // An upgrade carries the injected credential into a connection that lives on: a route that
+    // injects one opts in (issue #20, item 1).
+    upgrades: Object.freeze(r.upgrades ?? (r.credential === undefined ? ['websocket' as const] : [])),
   })
 }
 

@@ -111,6 +111,7 @@ export interface RouteV1 {
   approval?: { when?: string; timeout_s?: number }
   scrub?: boolean
   pin_sha256?: string
+  upgrades?: 'websocket'[]
 }
 
 /** How a credential is injected, as written. */
@@ -339,6 +340,8 @@ export const policyFileSchema = {
           },
           scrub: { type: 'boolean' },
           pin_sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+          // Only WebSocket frames can be inspected, so it is the only protocol a route can allow.
+          upgrades: { type: 'array', uniqueItems: true, items: { enum: ['websocket'] } },
         },
       },
     },

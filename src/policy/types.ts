@@ -59,7 +59,15 @@ export interface Route {
   readonly pinSha256: string | null
   /** Bytes of request body buffered for CEL and approvals (and the most a held request may carry). */
   readonly inspectBodyBytes: number
+  /**
+   * HTTP/1.1 upgrades the route allows (`Connection: Upgrade`). A route with a credential allows
+   * none unless it says so; one without allows WebSocket. Frames are guarded either way.
+   */
+  readonly upgrades: readonly UpgradeProtocol[]
 }
+
+/** An `Upgrade` protocol a route can allow: only WebSocket, whose frames sidekey can inspect. */
+export type UpgradeProtocol = 'websocket'
 
 /** Request-rate limit per workload and route. */
 export interface RateLimit {
