@@ -91,8 +91,8 @@ routes:
     const before = upstream.seen.length
     const pending = send('pay.test', { amount: 500, reason: 'damaged' })
     const a = await waitForPending(sk)
-    t.match(a, { workload: 'agent', route: 'refunds', method: 'POST', host: 'pay.test', port, path: '/v1/refunds', query_keys: ['order'], why: 'approval.when body.amount > 100' })
-    t.equal(a.body_summary, '{"amount":500,"reason":"damaged"}')
+    t.match(a, { workload: 'agent', route: 'refunds', method: 'POST', host: 'pay.test', port, path: '/v1/refunds', query: [['order', '7']], why: 'approval.when body.amount > 100' })
+    t.equal(a.body, '{"amount":500,"reason":"damaged"}')
     t.equal(upstream.seen.length, before, 'nothing reached the upstream while held')
     t.equal((await admin(sk, 'POST', `/v1/approvals/${a.id}/approve`, {}, null)).status, 401, 'deciding needs the admin token')
     const metrics = await (await request(`${sk.adminUrl}/metrics`)).body.text()

@@ -69,7 +69,7 @@ t.test('RedisStore counters agree with the in-memory ones and never over-admit',
     const offs = stores.map((s, i) => s.onApproval((r) => seen[i]!.push(r)))
     t.teardown(() => offs.forEach((off) => off()))
     const record: ApprovalRecord = {
-      id: '00000000-0000-4000-8000-000000000001', workload: 'w', route: 'r', method: 'POST', host: 'h', port: 443, path: '/', query_keys: [], body_summary: null, body_bytes: 0, why: 'test',
+      id: '00000000-0000-4000-8000-000000000001', workload: 'w', route: 'r', method: 'POST', host: 'h', port: 443, path: '/', query: [['a', '1'], ['a', '2']], headers: [['x-b', 'c']], body: null, body_encoding: null, body_bytes: 0, why: 'test',
       created: new Date().toISOString(), expires: new Date(Date.now() + 60_000).toISOString(), status: 'pending', decided_by: null, decided_at: null, grant_until: null, note: null,
     }
     await stores[0]!.putApproval(record)
@@ -78,7 +78,7 @@ t.test('RedisStore counters agree with the in-memory ones and never over-admit',
     const settlement = { status: 'approved' as const, decided_by: 'bob', decided_at: new Date().toISOString(), grant_until: null, note: null }
     const settled = await stores[1]!.settleApproval(record.id, settlement)
     t.equal(settled?.status, 'approved')
-    t.same(settled?.query_keys, [], 'arrays survive the round trip')
+    t.same(settled?.query, [['a', '1'], ['a', '2']], 'arrays survive the round trip')
     t.equal(await stores[2]!.settleApproval(record.id, { ...settlement, status: 'denied' }), null, 'the first decision stands')
     await until('every store heard of the decision', async () => seen.every((s) => s.some((r) => r.id === record.id && r.status === 'approved')))
     t.pass('every store heard of the decision')
