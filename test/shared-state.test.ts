@@ -220,6 +220,16 @@ routes:
     t.pass('released everywhere')
   })
 
+  t.test('a request that would be held with a managed secret in its body never reaches Redis (issue #20 item 10)', async (t) => {
+    t.same(await send(a, 'pay', 'leaky', { method: 'POST', body: JSON.stringify({ note: SECRETS.OPENAI }) }), { status: 403, error: 'SIDEKEY_ERR_SECRET_DETECTED' })
+    const ids = (await redis.cli('ZRANGE', 'sidekey:{approvals}', '0', '-1')).split('\n').filter(Boolean)
+    t.ok(ids.length > 0, 'earlier approvals are stored there')
+    for (const id of ids) {
+      const record = await redis.cli('HGET', `sidekey:{approvals}:${id}`, 'record')
+      t.notOk(record.includes(SECRETS.OPENAI) || record.includes('"leaky"'), `approval ${id} is not the refused request`)
+    }
+  })
+
   t.test('recent decisions of every replica are listed by any', async (t) => {
     await send(c, 'free', 'from-c')
     const found = await until('the decision of C on A', async () => ((await admin(a, 'GET', '/v1/decisions')).body.decisions as { workload: string }[]).find((d) => d.workload === 'from-c'))
