@@ -223,6 +223,23 @@ routes:
     t.same(((await body.json()) as { approvals: unknown[] }).approvals, [], 'nothing was held')
   })
 
+  t.test('sidekey explain tells the same truth', async (t) => {
+    const cli = join(root, 'dist', 'src', 'cli', 'main.js')
+    const explain = (url: string, body: string) =>
+      run(process.execPath, [cli, 'explain', 'POST', url, '--policies', sk.policyDir, '--workload', 'agent', '--body', body]).then(
+        (r) => ({ code: 0, stdout: r.stdout }),
+        (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
+      )
+    const body = await explain(`http://refunds.test:${port}/refund`, '{"amount": 50, "AMOUNT": 5000}')
+    t.equal(body.code, 1)
+    t.match(body.stdout, /fail\s+ambiguous_body/)
+    t.match(body.stdout, /SIDEKEY_ERR_AMBIGUOUS_BODY/)
+    const query = await explain(`http://query.test:${port}/refund?amount=50&amount=5000`, '{}')
+    t.equal(query.code, 1)
+    t.match(query.stdout, /fail\s+ambiguous_query/)
+    t.equal((await explain(`http://refunds.test:${port}/refund`, '{"amount": 50}')).code, 0)
+  })
+
   t.test('curl sees the same refusal', async (t) => {
     const r = await curl(['-x', sk.proxyUrlFor('curl-agent'), '-H', 'content-type: application/json', '--data', '{"amount":50,"AMOUNT":5000}', `http://refunds.test:${port}/refund`])
     t.equal(r.status, 400)

@@ -87,7 +87,7 @@ async function decide(id, verdict, grant) {
 function request(a) {
   const cell = el("div");
   cell.append(el("code", visible(target(a))));
-  const pairs = (list, sep) => (list || []).map(([k, v]) => visible(k) + sep + visible(v)).join("\n");
+  const pairs = (list, sep) => (list || []).map(([k, v]) => visible(k) + sep + visible(v)).join("\\n");
   if ((a.query || []).length > 0) cell.append(el("div", "query:", "muted"), el("pre", pairs(a.query, " = "), "query"));
   if ((a.headers || []).length > 0) cell.append(el("div", "headers:", "muted"), el("pre", pairs(a.headers, ": "), "headers"));
   return cell;

@@ -47,8 +47,8 @@ export interface AmbiguityFacts {
   /** Origin-form path with query. */
   readonly path: string
   readonly contentType: string | undefined
-  /** The body as text and as parsed JSON (undefined when it is not JSON). */
-  readonly bodyText: string | null
+  /** The body as read, and as parsed JSON (undefined when it is not JSON). */
+  readonly body: Buffer | null
   readonly json: unknown
 }
 
@@ -67,7 +67,7 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
       )
     }
   }
-  if (!reads.body || f.json === undefined || f.bodyText === null) return null
+  if (!reads.body || f.json === undefined || f.body === null) return null
   if (reads.celBody && f.contentType !== undefined && /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(f.contentType)) {
     return new ConditionRefusal(
       'SIDEKEY_ERR_AMBIGUOUS_BODY',
@@ -77,7 +77,7 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
   }
   // Only objects can hold keys.
   if (typeof f.json !== 'object' || f.json === null) return null
-  const keys = findAmbiguousKeys(f.bodyText)
+  const keys = findAmbiguousKeys(f.body.toString('utf8'))
   if (keys === null) return null
   const what =
     keys.kind === 'duplicate'

@@ -70,7 +70,7 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   // store: scan before anything else sees it (issue #20, item 10).
   if (body !== null && deps.scanner.size > 0 && deps.scanner.foundInBuffer(body)) throw detected()
   try {
-    const { approval, uncounted } = await check(deps, route, g, body, declared)
+    const { approval, uncounted } = await check(deps, route, g, body, declared, req.headers['content-type'])
     return { body, approval, wouldRefuse: null, uncounted }
   } catch (err) {
     // Report-only: log what would have refused and let the request on (the body was read, keep it).
@@ -79,11 +79,11 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   }
 }
 
-async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null): Promise<{ approval: HoldOutcome | null; uncounted: string[] }> {
+async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null, contentType: string | undefined): Promise<{ approval: HoldOutcome | null; uncounted: string[] }> {
   const c = route.conditions
   const a = route.approval
   const json = parseJsonBody(body)
-  const ambiguous = ambiguity(route, { path: g.path, contentType: headerValue(g.rawHeaders, 'content-type'), bodyText: json === undefined ? null : body!.toString('utf8'), json })
+  const ambiguous = ambiguity(route, { path: g.path, contentType, body, json })
   if (ambiguous !== null) throw ambiguous
   const input = celInput(g, body, json)
   const nowMs = deps.now()
@@ -129,13 +129,4 @@ export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: B
     workload: g.workload ?? '',
     body: json,
   }
-}
-
-/** A header's value (repeated ones joined), or undefined. */
-function headerValue(rawHeaders: readonly string[], name: string): string | undefined {
-  let value: string | undefined
-  for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (rawHeaders[i]!.toLowerCase() === name) value = value === undefined ? rawHeaders[i + 1]! : `${value}, ${rawHeaders[i + 1]}`
-  }
-  return value
 }
