@@ -207,6 +207,8 @@ routes:
     t.notMatch(list.stdout, /agent-placeholder|agent-cookie/)
     await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})
     t.equal((await pending).error, 'SIDEKEY_ERR_APPROVAL_DENIED')
+    const kept = (await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body
+    t.match(kept, { status: 'denied', body: null, body_bytes: Buffer.byteLength(body), query: a.query }, 'a settled record keeps the request but not its body (memory)')
   })
 
   t.test('the CLI shows control and bidi characters escaped, so a body cannot redraw the terminal', async (t) => {

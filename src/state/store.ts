@@ -61,6 +61,15 @@ export interface ApprovalRecord {
 /** How a pending approval ends. */
 export type ApprovalSettlement = Pick<ApprovalRecord, 'status' | 'decided_by' | 'decided_at' | 'grant_until' | 'note'>
 
+/**
+ * A settled approval as it is kept and shown: the decision and the request it was about, without
+ * the body (only a pending record needs it, for a person to read; `body_bytes` stays). Settled
+ * history (the newest 200 in memory, 500 in Redis) then does not hold a held body's worth each.
+ */
+export function settledRecord(record: ApprovalRecord, settlement: ApprovalSettlement): ApprovalRecord {
+  return Object.freeze({ ...record, ...settlement, body: null, body_encoding: null })
+}
+
 /** One finished request as the console lists it (from the audit line; no secret, no query value). */
 export interface DecisionSummary {
   readonly id: string
@@ -158,7 +167,7 @@ export class MemoryStore implements StateStore {
   async settleApproval(id: string, settlement: ApprovalSettlement): Promise<ApprovalRecord | null> {
     const current = this.#approvals.get(id)
     if (current === undefined || current.status !== 'pending') return null
-    const settled = Object.freeze({ ...current, ...settlement })
+    const settled = settledRecord(current, settlement)
     this.#approvals.set(id, settled)
     this.#emit(settled)
     return settled
