@@ -150,7 +150,6 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
     // The store was down and the route fails open: say which limits this request was not counted against.
     if (guarded.uncounted.length > 0) audit.uncounted = guarded.uncounted
     if (guarded.approval !== null) audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
-    if (guarded.body !== null && ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(guarded.body)) throw detected()
   }
 
   // guard the destination before anything is obtained for it

@@ -91,8 +91,8 @@ routes:
     const before = upstream.seen.length
     const pending = send('pay.test', { amount: 500, reason: 'damaged' })
     const a = await waitForPending(sk)
-    t.match(a, { workload: 'agent', route: 'refunds', method: 'POST', host: 'pay.test', port, path: '/v1/refunds', query_keys: ['order'], why: 'approval.when body.amount > 100' })
-    t.equal(a.body_summary, '{"amount":500,"reason":"damaged"}')
+    t.match(a, { workload: 'agent', route: 'refunds', method: 'POST', host: 'pay.test', port, path: '/v1/refunds', query: [['order', '7']], why: 'approval.when body.amount > 100' })
+    t.equal(a.body, '{"amount":500,"reason":"damaged"}')
     t.equal(upstream.seen.length, before, 'nothing reached the upstream while held')
     t.equal((await admin(sk, 'POST', `/v1/approvals/${a.id}/approve`, {}, null)).status, 401, 'deciding needs the admin token')
     const metrics = await (await request(`${sk.adminUrl}/metrics`)).body.text()
@@ -167,6 +167,88 @@ routes:
     t.equal((await other).error, 'SIDEKEY_ERR_APPROVAL_DENIED')
     const bad = await run(process.execPath, [cli, 'approvals', 'approve', a.id, '--for', 'forever', ...common]).catch((e: { code: number; stderr: string }) => e)
     t.equal((bad as { code: number }).code, 1)
+  })
+
+  /** A request with its own query, headers and body text. */
+  const sendAs = async (workload: string, path: string, headers: Record<string, string>, body: string) => {
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor(workload), proxyTunnel: false })
+    try {
+      const res = await request(`http://pay.test:${port}${path}`, { dispatcher, method: 'POST', headers, body })
+      return { status: res.statusCode, error: res.headers['x-sidekey-error'] as string | undefined, text: await res.body.text() }
+    } finally {
+      await dispatcher.close()
+    }
+  }
+
+  t.test('approvers see every query value, the headers but credentials, and the whole body (issue #20 item 5)', async (t) => {
+    // What was approved unseen before: values after the query names, a field after 1 KiB of padding.
+    const body = JSON.stringify({ amount: 500, pad: 'x'.repeat(1100), to: 'attacker-iban' })
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer agent-placeholder', cookie: 'session=agent-cookie', 'x-request-note': 'quarterly refund' }
+    const pending = sendAs('viewer', '/v1/refunds?amount=999999&to=attacker', headers, body)
+    const a = await waitForPending(sk, (x) => x.workload === 'viewer')
+    t.same(a.query, [['amount', '999999'], ['to', 'attacker']], 'every query parameter with its value')
+    t.equal(a.body, body, 'the whole body, padding and all')
+    t.equal(a.body_bytes, Buffer.byteLength(body))
+    t.equal(a.body_encoding, 'utf8')
+    const names = a.headers.map(([n]) => n)
+    t.ok(a.headers.some(([n, v]) => n === 'x-request-note' && v === 'quarterly refund'), 'ordinary headers are shown')
+    t.ok(names.includes('content-type'))
+    for (const hidden of ['authorization', 'cookie', 'proxy-authorization', 'host']) t.notOk(names.includes(hidden), `${hidden} is not shown`)
+    t.notMatch(JSON.stringify(a), /agent-placeholder|agent-cookie/, 'no credential anywhere in the record')
+    const hooked = await pollFor(() => notified.find((n) => (n.approval as ApprovalRecord | undefined)?.id === a.id), (hit) => hit !== undefined, 5000)
+    t.same((hooked?.approval as ApprovalRecord).query, a.query, 'the webhook carries the query values')
+    t.equal((hooked?.approval as ApprovalRecord).body, body, 'and the whole body')
+    const common = ['--admin', sk.adminUrl.replace('http://', ''), '--certs', `${sk.dir}/certs`]
+    const list = await run(process.execPath, [cli, 'approvals', 'list', ...common])
+    t.match(list.stdout, /query: amount = 999999/)
+    t.match(list.stdout, /query: to = attacker/)
+    t.match(list.stdout, /header: x-request-note: quarterly refund/)
+    t.match(list.stdout, /"to":"attacker-iban"/, 'the CLI prints the whole body')
+    t.notMatch(list.stdout, /agent-placeholder|agent-cookie/)
+    await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})
+    t.equal((await pending).error, 'SIDEKEY_ERR_APPROVAL_DENIED')
+    const kept = (await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body
+    t.match(kept, { status: 'denied', body: null, body_bytes: Buffer.byteLength(body), query: a.query }, 'a settled record keeps the request but not its body (memory)')
+  })
+
+  t.test('the CLI shows control and bidi characters escaped, so a body cannot redraw the terminal', async (t) => {
+    // Raw control bytes (not JSON escapes): the body is then no JSON, and `when` holds what it cannot read.
+    const body = '{"amount":700,"to":"ok\u001b[2K\u001b[1A","memo":"\u202eevil"}'
+    const pending = sendAs('escaper', '/v1/refunds', { 'content-type': 'application/json' }, body)
+    const a = await waitForPending(sk, (x) => x.workload === 'escaper')
+    const list = await run(process.execPath, [cli, 'approvals', 'list', '--admin', sk.adminUrl.replace('http://', ''), '--certs', `${sk.dir}/certs`])
+    t.notOk(list.stdout.includes('\u001b') || list.stdout.includes('\u202e'), 'no raw escape or override reaches the terminal')
+    t.match(list.stdout, /ok\\u\{001b\}\[2K/)
+    await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})
+    await pending
+  })
+
+  t.test('a managed secret in a body that would be held is refused before anything shows it (issue #20 item 10)', async (t) => {
+    const attempts: { workload: string; path: string; headers: Record<string, string>; body: string }[] = [
+      { workload: 'leak-body', path: '/v1/refunds', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: 900, note: SECRETS.OPENAI }) },
+      { workload: 'leak-b64', path: '/v1/refunds', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ amount: 900, note: Buffer.from(SECRETS.OPENAI).toString('base64') }) },
+      { workload: 'leak-query', path: `/v1/refunds?memo=${SECRETS.OPENAI}`, headers: { 'content-type': 'application/json' }, body: '{"amount":900}' },
+      { workload: 'leak-header', path: '/v1/refunds', headers: { 'content-type': 'application/json', 'x-memo': SECRETS.OPENAI }, body: '{"amount":900}' },
+    ]
+    const before = upstream.seen.length
+    for (const x of attempts) {
+      const r = await sendAs(x.workload, x.path, x.headers, x.body)
+      t.equal(r.status, 403, x.workload)
+      t.equal(r.error, 'SIDEKEY_ERR_SECRET_DETECTED', x.workload)
+    }
+    t.equal(upstream.seen.length, before, 'nothing forwarded')
+    // A request held afterwards: its webhook comes after any the refused ones would have caused.
+    const pending = send('pay.test', { amount: 800 }, 'after-leaks')
+    const later = await waitForPending(sk, (x) => x.workload === 'after-leaks')
+    await pollFor(() => notified.some((n) => (n.approval as ApprovalRecord | undefined)?.id === later.id), (hit) => hit, 5000)
+    const leakers = new Set(attempts.map((x) => x.workload))
+    const { body } = await admin(sk, 'GET', '/v1/approvals')
+    t.notOk((body.approvals as ApprovalRecord[]).some((r) => leakers.has(r.workload ?? '')), 'no approval record was made (admin API, the store)')
+    t.notMatch(JSON.stringify(body), SECRETS.OPENAI)
+    t.notOk(notified.some((n) => leakers.has((n.approval as ApprovalRecord | undefined)?.workload ?? '')), 'no webhook was sent for them')
+    t.notMatch(JSON.stringify(notified), SECRETS.OPENAI, 'no webhook payload holds the secret')
+    await admin(sk, 'POST', `/v1/approvals/${later.id}/deny`, {})
+    await pending
   })
 
   t.test('repeated denials quarantine the workload', async (t) => {

@@ -4,7 +4,8 @@ import { join } from 'node:path'
 import t from 'tap'
 import { chromium } from 'playwright-core'
 import { ProxyAgent, request } from 'undici'
-import { noSecretsLogged, startTestSidekey } from './helpers/sidekey.js'
+import { pollFor } from './helpers/poll.js'
+import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
 import { requireTools } from './helpers/tools.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -24,11 +25,14 @@ t.test('web console', async (t) => {
     t,
     `
 version: v1
+credentials:
+  key: { type: static, env: TEST_OPENAI_KEY }
 routes:
   - name: deploys
     host: ci.test
     ports: [${port}]
     addresses: [127.0.0.1]
+    credential: key
     approval: { when: 'body.env == "production"', timeout_s: 60 }
 `,
     { connectTo: { [`ci.test:${port}`]: { host: '127.0.0.1', port } } },
@@ -69,7 +73,7 @@ routes:
     await row.waitFor({ timeout: 10_000 })
     t.match(await row.innerText(), /deployer/)
     t.match(await row.innerText(), /POST ci\.test/)
-    t.match(await row.locator('pre').innerText(), hostile, 'the body summary is shown as text')
+    t.match(await row.locator('pre.body').innerText(), hostile, 'the body is shown as text')
     t.equal(await page.locator('#pending img').count(), 0, 'and never becomes markup')
     await page.screenshot({ path: join(await mkdtemp(join(tmpdir(), 'sidekey-console-')), 'pending.png') })
     await row.locator('button[data-action=approve]').click()
@@ -81,6 +85,52 @@ routes:
     await page.locator('#decisions', { hasText: 'deployer' }).waitFor()
     t.match(await page.locator('#routes').innerText(), /deploys/)
     t.match(await page.locator('#routes').innerText(), /approval when body.env == "production"/)
+  })
+
+  t.test('the approver sees every query value, the headers but credentials, and the whole body (issue #20 item 5)', async (t) => {
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('sneaky'), proxyTunnel: false })
+    t.teardown(() => dispatcher.close())
+    const body = JSON.stringify({ env: 'production', pad: 'x'.repeat(1100), to: 'attacker-iban' })
+    const agent = request(`http://ci.test:${port}/deploy?amount=999999&to=attacker&memo=a%E2%80%AEb`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer agent-placeholder', cookie: 'sid=agent-cookie', 'x-change': 'CHG-42' }, body }).then((r) => ({ status: r.statusCode, error: r.headers['x-sidekey-error'] }))
+    const row = page.locator('#pending tr[data-approval]', { hasText: 'sneaky' })
+    await row.waitFor({ timeout: 10_000 })
+    const query = await row.locator('pre.query').innerText()
+    t.match(query, /amount = 999999/)
+    t.match(query, /to = attacker/)
+    t.match(query, /memo = a\\u\{202e\}b/, 'a bidi override is shown escaped, not applied')
+    const headers = await row.locator('pre.headers').innerText()
+    t.match(headers, /x-change: CHG-42/)
+    t.notMatch(await row.innerText(), /agent-placeholder|agent-cookie|authorization|cookie/i, 'no credential header is shown')
+    const pre = row.locator('pre.body')
+    t.equal(await pre.innerText(), body, 'the whole body is on the page')
+    // Whole and in sight: the box is as tall as its text (nothing hidden behind a scroll bar), and
+    // the field after the padding is visible once the row is.
+    const box = await pre.evaluate((e) => ({ scroll: e.scrollHeight, client: e.clientHeight }))
+    t.ok(box.scroll <= box.client + 1, `no part of the body is scrolled out of sight (${box.scroll} <= ${box.client})`)
+    await pre.scrollIntoViewIfNeeded()
+    t.ok(await row.getByText('attacker-iban').isVisible())
+    await row.locator('button[data-action=deny]').click()
+    t.same(await agent, { status: 403, error: 'SIDEKEY_ERR_APPROVAL_DENIED' })
+  })
+
+  t.test('a request carrying a managed secret never reaches the console (issue #20 item 10)', async (t) => {
+    const leaker = new ProxyAgent({ uri: sk.proxyUrlFor('leaker'), proxyTunnel: false })
+    const honest = new ProxyAgent({ uri: sk.proxyUrlFor('honest'), proxyTunnel: false })
+    t.teardown(() => Promise.all([leaker.close(), honest.close()]))
+    const refused = await request(`http://ci.test:${port}/deploy`, { dispatcher: leaker, method: 'POST', body: JSON.stringify({ env: 'production', token: SECRETS.OPENAI }) })
+    await refused.body.dump()
+    t.equal(refused.headers['x-sidekey-error'], 'SIDEKEY_ERR_SECRET_DETECTED')
+    // Held after it: once this row is on the page, one for the refused request would be too.
+    const agent = request(`http://ci.test:${port}/deploy`, { dispatcher: honest, method: 'POST', body: '{"env":"production"}' }).then((r) => r.statusCode)
+    const row = page.locator('#pending tr[data-approval]', { hasText: 'honest' })
+    await row.waitFor({ timeout: 10_000 })
+    t.equal(await page.locator('#pending tr', { hasText: 'leaker' }).count(), 0, 'no row for the refused request')
+    t.notOk((await page.content()).includes(SECRETS.OPENAI), 'the secret is nowhere on the page')
+    await row.locator('button[data-action=deny]').click()
+    t.equal(await agent, 403)
+    // Detection quarantined the leaker; release it so the workloads table is as the next test expects.
+    await pollFor(() => sk.state.quarantined('leaker'), (q) => q !== undefined)
+    await request(`${sk.adminUrl}/v1/workloads/leaker/release`, { method: 'POST', headers: { authorization: `Bearer ${sk.adminToken}` }, body: '{}' }).then((r) => r.body.dump())
   })
 
   t.test('Deny refuses the request', async (t) => {

@@ -50,7 +50,7 @@ async function contract(t: Test, stateYaml: string, dir: string): Promise<void> 
   const heard: ApprovalRecord[] = []
   const off = two.onApproval((r) => heard.push(r))
   const record: ApprovalRecord = {
-    id: '00000000-0000-4000-8000-0000000000aa', workload: 'w', route: 'r', method: 'POST', host: 'h', port: 443, path: '/', query_keys: ['a'], body_summary: '{}', body_bytes: 2, why: 'test',
+    id: '00000000-0000-4000-8000-0000000000aa', workload: 'w', route: 'r', method: 'POST', host: 'h', port: 443, path: '/', query: [['a', '1']], headers: [], body: '{}', body_encoding: 'utf8', body_bytes: 2, why: 'test',
     created: new Date().toISOString(), expires: new Date(Date.now() + 60_000).toISOString(), status: 'pending', decided_by: null, decided_at: null, grant_until: null, note: null,
   }
   await one.putApproval(record)

@@ -5,9 +5,13 @@
  * calls the admin API with it. Live updates arrive as server-sent events read through fetch (so
  * the token travels in a header, not a URL).
  *
- * Everything the agent controls (paths, body summaries, workload names) is written with
- * textContent, never as HTML; the page's Content-Security-Policy allows no other origin.
+ * Everything the agent controls (paths, queries, headers, bodies, workload names) is written with
+ * textContent, never as HTML, after `visible` made control and bidirectional characters visible;
+ * the page's Content-Security-Policy allows no other origin. A pending approval shows the whole
+ * request but its credentials, never cut or scrolled out of sight (issue #20, item 5).
  */
+import { visible } from '../approvals/visible.js'
+
 export const CONSOLE_HTML = `<!doctype html>
 <html lang="en">
 <head>
@@ -22,6 +26,7 @@ export const CONSOLE_HTML = `<!doctype html>
   pre { margin: 0; max-height: 8em; overflow: auto; white-space: pre-wrap; word-break: break-all; background: #fafafa; }
   button { margin: 1px; cursor: pointer; } .deny { color: #a00; } .ok { color: #070; } .muted { color: #777; }
   #status { float: right; font-size: .9em; } .empty { color: #777; font-style: italic; }
+  #pending pre { max-height: none; margin-top: 3px; } #pending td { max-width: 40em; }
 </style>
 </head>
 <body>
@@ -54,12 +59,13 @@ let token = sessionStorage.getItem("sidekey-admin-token");
 const fromHash = new URLSearchParams(location.hash.slice(1)).get("token");
 if (fromHash) { token = fromHash; sessionStorage.setItem("sidekey-admin-token", token); history.replaceState(null, "", location.pathname); }
 const approvals = new Map();
+${visible.toString()}
 const decisions = [];
 
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
 function row(cells) { const tr = document.createElement("tr"); for (const c of cells) { const td = document.createElement("td"); if (c instanceof Node) td.append(c); else td.textContent = c === null || c === undefined ? "" : String(c); tr.append(td); } return tr; }
 function time(iso) { return iso ? new Date(iso).toLocaleTimeString() : ""; }
-function target(a) { return a.method + " " + a.host + (a.port && a.port !== 443 && a.port !== 80 ? ":" + a.port : "") + (a.path || ""); }
+function target(a) { return a.method + " " + a.host + (a.port && a.port !== 443 && a.port !== 80 ? ":" + a.port : "") + visible(a.path || ""); }
 function fill(tbody, rows, empty, span) { tbody.replaceChildren(...rows); if (rows.length === 0) { const tr = row([el("span", empty, "empty")]); tr.firstChild.colSpan = span; tbody.append(tr); } }
 
 async function api(method, path, body) {
@@ -77,6 +83,24 @@ async function decide(id, verdict, grant) {
   } catch (e) { $("status").textContent = "failed: " + e.message; }
 }
 
+// The whole request as it goes upstream, credentials left out: every query parameter with its value, then the headers.
+function request(a) {
+  const cell = el("div");
+  cell.append(el("code", visible(target(a))));
+  const pairs = (list, sep) => (list || []).map(([k, v]) => visible(k) + sep + visible(v)).join("\\n");
+  if ((a.query || []).length > 0) cell.append(el("div", "query:", "muted"), el("pre", pairs(a.query, " = "), "query"));
+  if ((a.headers || []).length > 0) cell.append(el("div", "headers:", "muted"), el("pre", pairs(a.headers, ": "), "headers"));
+  return cell;
+}
+
+// The whole body (base64 when it is not UTF-8), never cut.
+function body(a) {
+  if (a.body === null || a.body === undefined) return el("span", "(no body)", "muted");
+  const cell = el("div");
+  cell.append(el("div", a.body_bytes + " bytes" + (a.body_encoding === "base64" ? ", not UTF-8, shown as base64" : ""), "muted"), el("pre", visible(a.body, true), "body"));
+  return cell;
+}
+
 function renderApprovals() {
   const all = [...approvals.values()].sort((a, b) => b.created.localeCompare(a.created));
   fill($("pending"), all.filter((a) => a.status === "pending").map((a) => {
@@ -86,7 +110,7 @@ function renderApprovals() {
     const approveFor = el("button", "Approve for"); approveFor.onclick = () => decide(a.id, "approve", grant.value || undefined);
     const deny = el("button", "Deny", "deny"); deny.dataset.action = "deny"; deny.onclick = () => decide(a.id, "deny");
     buttons.append(approve, " ", approveFor, grant, " ", deny);
-    const tr = row([time(a.created), a.workload || "anonymous", el("code", target(a)), a.why, a.body_summary === null ? el("span", "(no body)", "muted") : el("pre", a.body_summary), time(a.expires), buttons]);
+    const tr = row([time(a.created), visible(a.workload || "anonymous"), request(a), visible(a.why), body(a), time(a.expires), buttons]);
     tr.dataset.approval = a.id;
     return tr;
   }), "Nothing waits for approval.", 7);

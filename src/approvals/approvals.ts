@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { SidekeyError } from '../errors.js'
+import { withoutHopByHop } from '../inject/hop-by-hop.js'
+import { withoutNames } from '../inject/inject.js'
 import type { AlertSender } from '../observe/alerts.js'
 import type { ApprovalSettings, Route } from '../policy/types.js'
 import type { ApprovalRecord, StateStore } from '../state/store.js'
@@ -11,13 +13,23 @@ import type { ApprovalRecord, StateStore } from '../state/store.js'
  * approvers are told through the log and the approvals webhook, and answer through the admin API,
  * `sidekey approvals` or the web console. No answer before the timeout is a denial; an agent that
  * hangs up cancels its request. An approval can also grant the workload the route for a while.
+ *
+ * Approvers see the whole request but its credentials (issue #20, item 5): a body larger than
+ * `approvals.max_body_bytes` is refused rather than held, so nothing is shown cut. Held requests
+ * keep their bodies in this process's memory, so how many may wait is capped per workload and in
+ * total (item 13); past a cap the request is refused at once, with Retry-After set to when the
+ * oldest relevant wait ends at the latest.
  */
 
 /** How often a held request re-reads its record from a shared store (pub/sub is the fast path). */
 const SHARED_POLL_MS = 2_000
 
-/** Characters of the body shown to approvers. */
-const SUMMARY_CHARS = 1024
+/**
+ * Headers never shown to approvers, besides hop-by-hop ones and the route's injected and stripped
+ * headers: the agent's own credentials (a placeholder or a key it holds) are not the approver's
+ * business, and the record is stored and sent on.
+ */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie']
 
 /** What is known about the request being held. */
 export interface HoldRequest {
@@ -26,8 +38,11 @@ export interface HoldRequest {
   readonly method: string
   readonly host: string
   readonly port: number
+  /** The path, without the query. */
   readonly path: string
-  readonly queryKeys: readonly string[]
+  /** The raw query string, without `?`. */
+  readonly query: string
+  readonly rawHeaders: readonly string[]
   readonly body: Buffer | null
   readonly why: string
   /** Aborted when the agent disconnects. */
@@ -51,7 +66,8 @@ export interface ApprovalsOptions {
 
 export class Approvals {
   readonly #o: ApprovalsOptions
-  #pending = 0
+  /** Requests held right now in this process: approval id -> its workload and when its wait ends. */
+  readonly #held = new Map<string, { workload: string; expiresAt: number }>()
 
   constructor(options: ApprovalsOptions) {
     this.#o = options
@@ -59,7 +75,7 @@ export class Approvals {
 
   /** Requests held right now in this process. */
   get held(): number {
-    return this.#pending
+    return this.#held.size
   }
 
   /**
@@ -79,6 +95,9 @@ export class Approvals {
     if (h.signal.aborted) throw cancelled()
 
     const created = now()
+    // Checked here and taken below with no await between, so concurrent holds cannot pass a cap together.
+    this.#admit(workload, h.body, created)
+    const body = shownBody(h.body)
     const record: ApprovalRecord = Object.freeze({
       id: randomUUID(),
       workload: h.workload,
@@ -87,8 +106,10 @@ export class Approvals {
       host: h.host,
       port: h.port,
       path: h.path,
-      query_keys: Object.freeze([...h.queryKeys]),
-      body_summary: summarize(h.body),
+      query: Object.freeze([...new URLSearchParams(h.query)].map((pair) => Object.freeze(pair))),
+      headers: shownHeaders(h.rawHeaders, h.route),
+      body: body.text,
+      body_encoding: body.encoding,
       body_bytes: h.body?.length ?? 0,
       why: h.why,
       created: new Date(created).toISOString(),
@@ -99,8 +120,8 @@ export class Approvals {
       grant_until: null,
       note: null,
     })
-    this.#pending++
-    this.#o.onHeld?.(this.#pending)
+    this.#held.set(record.id, { workload, expiresAt: created + h.route.approval!.timeoutMs })
+    this.#o.onHeld?.(this.#held.size)
     try {
       const { settled, cancel: cancelWait } = this.#waitFor(record, h.route.approval!.timeoutMs, h.signal)
       try {
@@ -120,8 +141,27 @@ export class Approvals {
       if (final.status === 'expired') throw new SidekeyError('SIDEKEY_ERR_APPROVAL_TIMEOUT', `approval ${record.id} was not decided within ${h.route.approval!.timeoutMs / 1000} s (no decision means deny)`)
       throw cancelled()
     } finally {
-      this.#pending--
-      this.#o.onHeld?.(this.#pending)
+      this.#held.delete(record.id)
+      this.#o.onHeld?.(this.#held.size)
+    }
+  }
+
+  /**
+   * Refuse to hold what approvers could not be shown whole, or what would pass a cap on held
+   * requests (per workload first, so one agent filling its share is told it is its own doing).
+   */
+  #admit(workload: string, body: Buffer | null, nowMs: number): void {
+    const { maxBodyBytes, maxHeldPerWorkload, maxHeld } = this.#o.settings()
+    const bytes = body?.length ?? 0
+    if (bytes > maxBodyBytes) {
+      throw new SidekeyError('SIDEKEY_ERR_APPROVAL_BODY_TOO_LARGE', `this request needs approval, and its body (${bytes} bytes) is larger than the ${maxBodyBytes} bytes approvers are shown whole (approvals.max_body_bytes), so it is not held. Send a smaller body, or ask an admin to raise the limit`)
+    }
+    const mine = [...this.#held.values()].filter((x) => x.workload === workload)
+    if (mine.length >= maxHeldPerWorkload) {
+      throw new SidekeyError('SIDEKEY_ERR_TOO_MANY_HELD', `workload "${workload}" already has ${mine.length} requests waiting for approval, the most it may (approvals.max_held_per_workload); wait until one is decided before sending another that needs approval`, { retryAfterS: secondsUntilFirst(mine, nowMs) })
+    }
+    if (this.#held.size >= maxHeld) {
+      throw new SidekeyError('SIDEKEY_ERR_APPROVALS_FULL', `${this.#held.size} requests already wait for approval here, the most sidekey holds at once (approvals.max_held); try again later`, { retryAfterS: secondsUntilFirst([...this.#held.values()], nowMs) })
     }
   }
 
@@ -213,13 +253,30 @@ function cancelled(): SidekeyError {
   return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent closed the connection while its request waited for approval')
 }
 
-/** The start of the body as text for approvers; binary bodies are described, not shown. */
-function summarize(body: Buffer | null): string | null {
-  if (body === null || body.length === 0) return null
-  const head = body.subarray(0, SUMMARY_CHARS * 4).toString('utf8')
-  // eslint-disable-next-line no-control-regex
-  if (/[\u0000-\u0008\u000e-\u001f\ufffd]/.test(head.slice(0, 256))) return `(${body.length} bytes of binary data)`
-  return head.length > SUMMARY_CHARS ? `${head.slice(0, SUMMARY_CHARS)}…` : head
+/** Seconds until the first of `waits` ends (a slot frees by then at the latest); at least 1. */
+function secondsUntilFirst(waits: readonly { expiresAt: number }[], nowMs: number): number {
+  const first = Math.min(...waits.map((w) => w.expiresAt))
+  return Math.max(1, Math.ceil((first - nowMs) / 1000))
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** The whole body for approvers: as text when it is UTF-8, else base64 (never a lossy decoding). */
+function shownBody(body: Buffer | null): { text: string | null; encoding: 'utf8' | 'base64' | null } {
+  if (body === null || body.length === 0) return { text: null, encoding: null }
+  try {
+    return { text: utf8.decode(body), encoding: 'utf8' }
+  } catch {
+    return { text: body.toString('base64'), encoding: 'base64' }
+  }
+}
+
+/** The headers that go upstream, as pairs, without hop-by-hop headers and credentials. */
+function shownHeaders(rawHeaders: readonly string[], route: Route): readonly (readonly [string, string])[] {
+  const kept = withoutNames(withoutHopByHop(rawHeaders), [...CREDENTIAL_HEADERS, ...route.strip])
+  const pairs: (readonly [string, string])[] = []
+  for (let i = 0; i < kept.length; i += 2) pairs.push(Object.freeze([kept[i]!.toLowerCase(), kept[i + 1]!] as const))
+  return Object.freeze(pairs)
 }
 
 /** `10m`, `2h`, `30s`, `1d` or plain seconds to milliseconds; null when it is none of those. */

@@ -1,5 +1,6 @@
 import { userInfo } from 'node:os'
 import { configFrom } from '../config.js'
+import { visible } from '../approvals/visible.js'
 import type { ApprovalRecord } from '../state/store.js'
 import { adminCall, adminUrl, readAdminToken } from './admin-client.js'
 import { parse } from './args.js'
@@ -20,13 +21,7 @@ export async function approvals(argv: string[]): Promise<number> {
     const list = ((body.approvals ?? []) as ApprovalRecord[]).filter((a) => flags.all === true || a.status === 'pending')
     if (flags.json === true) console.log(JSON.stringify(list, null, 2))
     else if (list.length === 0) console.log(flags.all === true ? 'no approvals yet' : 'nothing waits for approval')
-    else {
-      for (const a of list) {
-        console.log(`${a.id}  ${a.status.padEnd(9)} ${a.workload ?? 'anonymous'}  ${a.method} ${a.host}:${a.port}${a.path}  expires ${a.expires}`)
-        console.log(`    why: ${a.why}`)
-        if (a.body_summary !== null) console.log(`    body: ${a.body_summary.replace(/\s+/g, ' ').slice(0, 200)}`)
-      }
-    }
+    else for (const a of list) console.log(describe(a))
     return 0
   }
   if ((action === 'approve' || action === 'deny') && id !== undefined) {
@@ -44,6 +39,23 @@ export async function approvals(argv: string[]): Promise<number> {
   }
   console.error(USAGE)
   return 2
+}
+
+/**
+ * One approval as an approver reads it in a terminal: the request line, why it waits, every query
+ * parameter with its value, the headers that go upstream (credentials left out) and the whole body
+ * (issue #20, item 5: nothing is cut). Agent-controlled text goes through `visible`.
+ */
+function describe(a: ApprovalRecord): string {
+  const lines = [`${a.id}  ${a.status.padEnd(9)} ${visible(a.workload ?? 'anonymous')}  ${a.method} ${a.host}:${a.port}${visible(a.path)}  expires ${a.expires}`, `    why: ${visible(a.why)}`]
+  // Records stored by an older sidekey have no query or headers.
+  for (const [name, value] of a.query ?? []) lines.push(`    query: ${visible(name)} = ${visible(value)}`)
+  for (const [name, value] of a.headers ?? []) lines.push(`    header: ${visible(name)}: ${visible(value)}`)
+  if (a.body != null) {
+    const [first, ...rest] = visible(a.body, true).split('\n')
+    lines.push(`    body${a.body_encoding === 'base64' ? ' (not UTF-8, as base64)' : ''}: ${first}`, ...rest.map((line) => `          ${line}`))
+  }
+  return lines.join('\n')
 }
 
 function failed(status: number, body: Record<string, unknown>): number {

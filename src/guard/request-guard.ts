@@ -4,19 +4,24 @@ import { ConditionRefusal } from '../errors.js'
 import type { CelInput } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
 import type { StateStore } from '../state/store.js'
+import { ambiguity } from './ambiguity.js'
 import { parseJsonBody, readBody } from './body.js'
 import { checkConditions, countRequest } from './conditions.js'
+import { detected, type SecretScanner } from './secret-scan.js'
 
 /**
  * The guard stage for a request a route allowed: read the body when something must look at it,
- * check the route's conditions, count it against limits and quotas, and hold it for approval when
- * the route asks for one. Runs before any credential is obtained.
+ * check it for managed secrets, refuse what the route's readers and the upstream would read
+ * differently, check the route's conditions, count it against limits and quotas, and hold it for
+ * approval when the route asks for one. Runs before any credential is obtained.
  */
 
 export interface GuardDeps {
   readonly state: StateStore
   readonly approvals: Approvals
   readonly now: () => number
+  /** Managed secrets, looked for in a buffered body before anything reads, shows or holds it. */
+  readonly scanner: Pick<SecretScanner, 'size' | 'foundInBuffer'>
 }
 
 /** The request as the guard sees it. */
@@ -61,8 +66,11 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   // The body is read when CEL reads it, a held request carries it, it is signed, or its size is only known by reading.
   const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
   const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
+  // A secret in a held body would reach the console, the admin API, the webhook and the state
+  // store: scan before anything else sees it (issue #20, item 10).
+  if (body !== null && deps.scanner.size > 0 && deps.scanner.foundInBuffer(body)) throw detected()
   try {
-    const { approval, uncounted } = await check(deps, route, g, body, declared)
+    const { approval, uncounted } = await check(deps, route, g, body, declared, req.headers['content-type'])
     return { body, approval, wouldRefuse: null, uncounted }
   } catch (err) {
     // Report-only: log what would have refused and let the request on (the body was read, keep it).
@@ -71,10 +79,13 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   }
 }
 
-async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null): Promise<{ approval: HoldOutcome | null; uncounted: string[] }> {
+async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffer | null, declared: number | null, contentType: string | undefined): Promise<{ approval: HoldOutcome | null; uncounted: string[] }> {
   const c = route.conditions
   const a = route.approval
-  const input = celInput(g, body)
+  const json = parseJsonBody(body)
+  const ambiguous = ambiguity(route, { path: g.path, contentType, body, json })
+  if (ambiguous !== null) throw ambiguous
+  const input = celInput(g, body, json)
   const nowMs = deps.now()
   let uncounted: string[] = []
   if (c !== null) {
@@ -89,14 +100,18 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
     if (!outcome.ok || outcome.value) {
       const why = a.when === null ? `route "${route.name}" needs approval for every request` : outcome.ok ? `approval.when ${a.when.source}` : `approval.when ${a.when.source} (could not be evaluated: ${outcome.why})`
       if (g.reportOnly) throw new ConditionRefusal('SIDEKEY_ERR_APPROVAL_DENIED', 'approval', `would wait for approval: ${why}`)
-      approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, host: g.host, port: g.port, path: g.pathname, queryKeys: queryKeys(g.path), body, why, signal: g.signal })
+      const q = g.path.indexOf('?')
+      approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, host: g.host, port: g.port, path: g.pathname, query: q < 0 ? '' : g.path.slice(q + 1), rawHeaders: g.rawHeaders, body, why, signal: g.signal })
     }
   }
   return { approval, uncounted }
 }
 
-/** The variables CEL expressions see. Proxy-Authorization (the run token) is never among them. */
-export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: Buffer | null): CelInput {
+/**
+ * The variables CEL expressions see. Proxy-Authorization (the run token) is never among them.
+ * `json` is the body already parsed, when the caller has it.
+ */
+export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: Buffer | null, json: unknown = parseJsonBody(body)): CelInput {
   // Null-prototype maps: a header or query parameter named __proto__ is just a name.
   const headers: Record<string, string> = Object.create(null) as Record<string, string>
   for (let i = 0; i < g.rawHeaders.length; i += 2) {
@@ -112,11 +127,6 @@ export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: B
   return {
     request: { method: g.method, host: g.host, port: g.port, path: g.pathname, query, headers },
     workload: g.workload ?? '',
-    body: parseJsonBody(body),
+    body: json,
   }
-}
-
-function queryKeys(path: string): string[] {
-  const q = path.indexOf('?')
-  return q < 0 ? [] : [...new Set(new URLSearchParams(path.slice(q + 1)).keys())].slice(0, 32)
 }

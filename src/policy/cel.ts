@@ -1,4 +1,4 @@
-import { Environment } from '@marcbachmann/cel-js'
+import { Environment, type ASTNode } from '@marcbachmann/cel-js'
 
 /**
  * CEL (Common Expression Language) predicates over a request, compiled once when policy loads.
@@ -39,6 +39,13 @@ export interface CelInput {
   readonly body: unknown
 }
 
+/**
+ * Which query parameters an expression reads: the names it spells out (`request.query.amount`,
+ * `request.query["amount"]`, `"amount" in request.query`, `has(request.query.amount)`), or `any`
+ * when it reaches the query some other way (a computed key, a macro over it, `request` as a whole).
+ */
+export type QueryReads = ReadonlySet<string> | 'any'
+
 /** The result of one evaluation: true/false, or why it could not be decided. */
 export type CelOutcome = { readonly ok: true; readonly value: boolean } | { readonly ok: false; readonly why: string }
 
@@ -48,6 +55,8 @@ export interface CelPredicate {
   readonly label: string
   /** True when the expression reads `body`, so the request body must be buffered and parsed. */
   readonly usesBody: boolean
+  /** The `request.query` parameters the expression reads (a repeated one is refused as ambiguous). */
+  readonly queryReads: QueryReads
   evaluate(input: CelInput): CelOutcome
 }
 
@@ -71,6 +80,7 @@ export function compileCel(source: string, label: string): CelPredicate | string
     source,
     label,
     usesBody,
+    queryReads: queryReadsOf(run.ast),
     evaluate(input: CelInput): CelOutcome {
       if (usesBody && input.body === undefined) return { ok: false, why: 'the request body is not JSON' }
       try {
@@ -82,6 +92,49 @@ export function compileCel(source: string, label: string): CelPredicate | string
       }
     },
   })
+}
+
+/** What `ast` reads of `request.query` (see QueryReads). Conservative: anything unrecognised is `any`. */
+export function queryReadsOf(ast: ASTNode): QueryReads {
+  const names = new Set<string>()
+  let any = false
+  const isRequest = (n: ASTNode): boolean => n.op === 'id' && n.args === 'request'
+  const literal = (n: ASTNode): string | null => (n.op === 'value' && typeof n.args === 'string' ? n.args : null)
+  /** `request.query` or `request["query"]`. */
+  const isQuery = (n: ASTNode): boolean =>
+    ((n.op === '.' || n.op === '.?') && isRequest(n.args[0]) && n.args[1] === 'query') || ((n.op === '[]' || n.op === '[?]') && isRequest(n.args[0]) && literal(n.args[1]) === 'query')
+  const visit = (n: ASTNode): void => {
+    if ((n.op === '.' || n.op === '.?') && isQuery(n.args[0])) return void names.add(n.args[1])
+    if ((n.op === '[]' || n.op === '[?]') && isQuery(n.args[0])) {
+      const key = literal(n.args[1])
+      if (key !== null) return void names.add(key)
+      any = true
+      return visit(n.args[1])
+    }
+    if (n.op === 'in' && isQuery(n.args[1]) && literal(n.args[0]) !== null) return void names.add(literal(n.args[0])!)
+    if (isQuery(n) || isRequest(n)) {
+      any = true
+      return
+    }
+    // Another field of `request` (method, path, headers...) reads no query.
+    if ((n.op === '.' || n.op === '.?') && isRequest(n.args[0])) return
+    if ((n.op === '[]' || n.op === '[?]') && isRequest(n.args[0]) && literal(n.args[1]) !== null) return
+    for (const child of children(n)) visit(child)
+  }
+  visit(ast)
+  return any ? 'any' : names
+}
+
+/** The sub-expressions of a node, whatever its shape. */
+function children(n: ASTNode): ASTNode[] {
+  if (n.op === 'value' || n.op === 'id') return []
+  const out: ASTNode[] = []
+  const collect = (x: unknown): void => {
+    if (Array.isArray(x)) x.forEach(collect)
+    else if (typeof x === 'object' && x !== null && 'op' in x) out.push(x as ASTNode)
+  }
+  collect(n.args)
+  return out
 }
 
 function firstLine(err: unknown): string {

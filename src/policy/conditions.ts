@@ -17,6 +17,13 @@ export const DEFAULT_INSPECT_BODY_BYTES = 1024 * 1024
 /** Wait for an approval when neither the route nor `approvals.timeout_s` says. */
 export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000
 
+/** Held requests at once per process (`approvals.max_held`), and per workload (`max_held_per_workload`). */
+export const DEFAULT_MAX_HELD = 100
+export const DEFAULT_MAX_HELD_PER_WORKLOAD = 10
+
+/** Largest body a held request may carry (`approvals.max_body_bytes`): shown whole to approvers. */
+export const DEFAULT_MAX_HELD_BODY_BYTES = 64 * 1024
+
 export function compileConditions(c: ConditionsV1 | undefined, problem: ProblemAt): Conditions | null {
   if (c === undefined) return null
   let time: TimeWindow | null = null

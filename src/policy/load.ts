@@ -11,7 +11,7 @@ import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 import { policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
 import type { AnomalyResponse, ApprovalSettings, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
-import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES } from './conditions.js'
+import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_BODY_BYTES, DEFAULT_MAX_HELD_PER_WORKLOAD } from './conditions.js'
 import { ANOMALY_KINDS, DEFAULT_THRESHOLDS, type AnomalyKind } from '../observe/baseline.js'
 import { EnvSource, FileSource, type SecretSource } from '../credentials/secret-source.js'
 
@@ -313,6 +313,9 @@ function compileApprovals(a: ApprovalsV1 | undefined, baseDir: string | null, se
     webhook: compileWebhook(a?.webhook, baseDir, secretEnvNames),
     defaultTimeoutMs: a?.timeout_s === undefined ? DEFAULT_APPROVAL_TIMEOUT_MS : a.timeout_s * 1000,
     quarantineAfterDenials: a?.quarantine_after_denials ?? 3,
+    maxHeld: a?.max_held ?? DEFAULT_MAX_HELD,
+    maxHeldPerWorkload: a?.max_held_per_workload ?? DEFAULT_MAX_HELD_PER_WORKLOAD,
+    maxBodyBytes: a?.max_body_bytes ?? DEFAULT_MAX_HELD_BODY_BYTES,
   })
 }
 

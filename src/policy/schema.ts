@@ -18,6 +18,9 @@ export interface ApprovalsV1 {
   webhook?: { url: string | SecretRefV1; timeout_ms?: number; retries?: number }
   timeout_s?: number
   quarantine_after_denials?: number
+  max_held?: number
+  max_held_per_workload?: number
+  max_body_bytes?: number
 }
 
 /** A route's conditions as written. */
@@ -258,7 +261,15 @@ export const policyFileSchema = {
     approvals: {
       type: 'object',
       additionalProperties: false,
-      properties: { webhook, timeout_s: { type: 'integer', minimum: 1, maximum: 86400 }, quarantine_after_denials: { type: 'integer', minimum: 0, maximum: 1000 } },
+      properties: {
+        webhook,
+        timeout_s: { type: 'integer', minimum: 1, maximum: 86400 },
+        quarantine_after_denials: { type: 'integer', minimum: 0, maximum: 1000 },
+        max_held: { type: 'integer', minimum: 1, maximum: 100000 },
+        max_held_per_workload: { type: 'integer', minimum: 1, maximum: 100000 },
+        // At most 1 MiB: a record travels whole to the console's event stream, the webhook and Redis.
+        max_body_bytes: { type: 'integer', minimum: 0, maximum: 1048576 },
+      },
     },
     routes: {
       type: 'array',

@@ -111,6 +111,11 @@ export interface ApprovalSettings {
   readonly defaultTimeoutMs: number
   /** Denials within an hour that quarantine a workload (0: never). */
   readonly quarantineAfterDenials: number
+  /** Requests held at once in one process, in total and per workload (held bodies stay in memory). */
+  readonly maxHeld: number
+  readonly maxHeldPerWorkload: number
+  /** Largest body a request may carry to be held: approvers are shown it whole. */
+  readonly maxBodyBytes: number
 }
 
 /** What is done about an anomaly. */

@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { SidekeyError } from '../errors.js'
 import { applyDelta, type BaselineDelta, type BaselineState } from '../observe/baseline.js'
 import type { RedisSettings } from './config.js'
-import type { ApprovalRecord, ApprovalSettlement, CountResult, DecisionSummary, QuarantineRecord, StateStore } from './store.js'
+import { settledRecord, type ApprovalRecord, type ApprovalSettlement, type CountResult, type DecisionSummary, type QuarantineRecord, type StateStore } from './store.js'
 
 /**
  * The shared store: every replica of a workload's sidecar counts, asks, quarantines and learns
@@ -260,7 +260,9 @@ export class RedisStore implements StateStore {
     return this.#do('approval', async () => {
       const raw = await this.#scripts.skSettle(this.#approvalKey(id), settlement.status, JSON.stringify(settlement))
       if (raw === null) return null
-      const settled: ApprovalRecord = Object.freeze({ ...(JSON.parse(raw) as ApprovalRecord), ...settlement })
+      const settled = settledRecord(JSON.parse(raw) as ApprovalRecord, settlement)
+      // Store it without its body too, unless it expired meanwhile (compare and set on the record as read).
+      await this.#scripts.skCas(this.#approvalKey(id), 'record', raw, JSON.stringify(settled))
       this.#emitApproval(settled)
       await this.#client.publish(`${this.#p}approvals`, JSON.stringify({ from: this.#id, record: settled }))
       return settled
@@ -518,8 +520,8 @@ function parseApproval(row: Record<string, string>): ApprovalRecord | undefined 
   if (row.record === undefined) return undefined
   try {
     const record = JSON.parse(row.record) as ApprovalRecord
-    const settlement = row.settlement === undefined ? {} : (JSON.parse(row.settlement) as ApprovalSettlement)
-    return Object.freeze({ ...record, ...settlement })
+    if (row.settlement === undefined) return Object.freeze(record)
+    return settledRecord(record, JSON.parse(row.settlement) as ApprovalSettlement)
   } catch {
     return undefined
   }

@@ -24,7 +24,11 @@ export interface CountResult {
   readonly retryAfterMs: number
 }
 
-/** A request held for a person's decision (what approvers see: who, what, where, a body summary). */
+/**
+ * A request held for a person's decision: everything that goes upstream but the credentials, so
+ * the approver decides on what is sent, not on a summary of it. Requests carrying a managed secret
+ * are refused before a record is made.
+ */
 export interface ApprovalRecord {
   readonly id: string
   readonly workload: string | null
@@ -32,10 +36,15 @@ export interface ApprovalRecord {
   readonly method: string
   readonly host: string
   readonly port: number
+  /** The path, without the query. */
   readonly path: string
-  readonly query_keys: readonly string[]
-  /** The first bytes of the body as text (managed secrets already refused), or null. */
-  readonly body_summary: string | null
+  /** The whole query as [name, value] pairs, decoded, in order, repeats kept. */
+  readonly query: readonly (readonly [string, string])[]
+  /** The headers that go upstream as [name, value] pairs, without credentials (Authorization, Cookie, the route's injected and stripped headers) and hop-by-hop headers. */
+  readonly headers: readonly (readonly [string, string])[]
+  /** The whole body: text when it is UTF-8, base64 otherwise (see body_encoding); null when empty. */
+  readonly body: string | null
+  readonly body_encoding: 'utf8' | 'base64' | null
   readonly body_bytes: number
   /** Why approval is needed: the route's `approval.when`, or that the route always asks. */
   readonly why: string
@@ -51,6 +60,15 @@ export interface ApprovalRecord {
 
 /** How a pending approval ends. */
 export type ApprovalSettlement = Pick<ApprovalRecord, 'status' | 'decided_by' | 'decided_at' | 'grant_until' | 'note'>
+
+/**
+ * A settled approval as it is kept and shown: the decision and the request it was about, without
+ * the body (only a pending record needs it, for a person to read; `body_bytes` stays). Settled
+ * history (the newest 200 in memory, 500 in Redis) then does not hold a held body's worth each.
+ */
+export function settledRecord(record: ApprovalRecord, settlement: ApprovalSettlement): ApprovalRecord {
+  return Object.freeze({ ...record, ...settlement, body: null, body_encoding: null })
+}
 
 /** One finished request as the console lists it (from the audit line; no secret, no query value). */
 export interface DecisionSummary {
@@ -149,7 +167,7 @@ export class MemoryStore implements StateStore {
   async settleApproval(id: string, settlement: ApprovalSettlement): Promise<ApprovalRecord | null> {
     const current = this.#approvals.get(id)
     if (current === undefined || current.status !== 'pending') return null
-    const settled = Object.freeze({ ...current, ...settlement })
+    const settled = settledRecord(current, settlement)
     this.#approvals.set(id, settled)
     this.#emit(settled)
     return settled
