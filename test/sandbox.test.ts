@@ -1,4 +1,4 @@
-import { execFile, type ChildProcess } from 'node:child_process'
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { homedir, networkInterfaces, tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import { SandboxError } from '../src/sandbox/errors.js'
 import { mountArgs } from '../src/sandbox/mounts.js'
 import { startSidekey } from '../src/sidekey.js'
 import { LogSink } from './helpers/log-sink.js'
+import { pollFor } from './helpers/poll.js'
 import { startRedis } from './helpers/redis.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -159,7 +160,7 @@ routes:
     t.equal(out.sidekeyPid, String(pid))
     t.notOk(out.reads[`/proc/${pid}/environ`]!.ok, `/proc/${pid}/environ (sidekey, holding the key) cannot be read`)
     t.notOk(out.processes.some((p) => p.cmdline?.includes('cli/main.js')), 'no sidekey process is visible')
-    t.match(out.processes.find((p) => p.pid === 1)?.cmdline, /sandbox\/launcher\.js/, 'PID 1 is the sandbox launcher')
+    t.match(out.processes.find((p) => p.pid === 1)?.cmdline, /^bwrap /, 'PID 1 is bubblewrap\'s init')
     t.notOk(out.environs.some((e) => e.includes(SECRET.env)), 'no environment the agent can read holds the key')
   })
 
@@ -257,6 +258,23 @@ t.test('without bubblewrap, run refuses and says how to go on; --no-sandbox runs
   t.equal(warnings.length, 1, 'one warning line')
   t.match(warnings[0], /--no-sandbox: .*can read sidekey's secrets/)
   t.match(await readFile(join(project, 'ran'), 'utf8'), /^sk_admin_/, 'and it is true: the agent read the admin token')
+})
+
+t.test('Ctrl-C reaches the agent in its sandbox, which exits on its own terms', async (t) => {
+  const project = await mkdtemp(join(tmpdir(), 'sidekey-sandbox-'))
+  await mkdir(join(project, 'policies'))
+  await writeFile(join(project, 'policies', 'p.yaml'), 'version: v1\nroutes:\n  - { name: a, host: api.test }\n')
+  const agent = "process.on('SIGINT', () => { console.log('agent got SIGINT'); process.exit(4) }); console.log('ready'); setInterval(() => {}, 1000)"
+  // Its own process group, as a terminal's foreground job: Ctrl-C signals the whole group.
+  const child = spawn(process.execPath, [CLI, 'run', '--admin', '127.0.0.1:1', '--', process.execPath, '-e', agent], { cwd: project, detached: true, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  t.teardown(() => void child.kill('SIGKILL'))
+  t.match(await pollFor(() => stdout, (s) => s.includes('ready'), 60_000), /ready/, 'the agent started')
+  process.kill(-child.pid!, 'SIGINT')
+  t.equal(await exited, 4, 'sidekey run exits with the agent\'s own status')
+  t.match(stdout, /agent got SIGINT/, 'the agent handled the signal')
 })
 
 t.test('refusals before a leaky sandbox starts', async (t) => {

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import type { Readable } from 'node:stream'
 
 /**
@@ -47,41 +48,54 @@ export async function probeSandbox(platform: NodeJS.Platform = process.platform,
   })
 }
 
-/** A started sandbox: bwrap's process, and the host PID of the agent's launcher once bwrap reports it. */
+/** A started sandbox: bwrap's process, and how to pass a signal to the agent's launcher. */
 export interface Sandbox {
   readonly bwrap: ChildProcess
-  /** Send a signal to the launcher (which passes it to the agent), or to bwrap before it is known. */
+  /** Send a signal to the launcher (which passes it to the agent); to bwrap when the launcher cannot be found. */
   signal(signal: NodeJS.Signals): void
 }
 
 /**
- * Start `command` (the launcher and its arguments) in a sandbox with `mounts`. The launcher runs as
- * the namespace's PID 1 (`--as-pid-1`), so when it exits every process the agent left behind is
- * killed; bwrap reports its host PID so signals reach it (bwrap itself would just die, and the
- * agent with it, without a chance to clean up).
+ * Start `command` (the launcher and its arguments) in a sandbox with `mounts`. bwrap's own init is
+ * the namespace's PID 1 and reaps what the agent orphans; the launcher is its child. Signals go to
+ * the launcher by its host PID (bwrap reports its init's, whose child it is): bwrap itself would
+ * just die, taking the agent with it before it could clean up.
  */
 export function startSandbox(mounts: readonly string[], command: readonly string[], env: NodeJS.ProcessEnv): Sandbox {
-  const args = [...ISOLATION_ARGS, '--as-pid-1', '--info-fd', String(INFO_FD), ...mounts, '--', ...command]
-  const bwrap = spawn('bwrap', args, { env, stdio: ['inherit', 'inherit', 'inherit', 'pipe'] })
-  let launcherPid: number | null = null
+  const args = [...ISOLATION_ARGS, '--info-fd', String(INFO_FD), ...mounts, '--', ...command]
+  // A process group of its own: a terminal's Ctrl-C would kill bwrap (and with it, at once, the
+  // agent); `sidekey run` gets it instead and passes it on. --die-with-parent still ties them.
+  const bwrap = spawn('bwrap', args, { env, stdio: ['inherit', 'inherit', 'inherit', 'pipe'], detached: true })
+  let initPid: number | null = null
   const info = bwrap.stdio[INFO_FD] as Readable | null
   let text = ''
   info?.setEncoding('utf8')
   info?.on('data', (d: string) => {
     text += d
     const m = /"child-pid"\s*:\s*(\d+)/.exec(text)
-    if (m !== null) launcherPid = Number(m[1])
+    if (m !== null) initPid = Number(m[1])
   })
   info?.on('error', () => undefined)
   return {
     bwrap,
     signal(signal) {
+      const launcher = initPid === null ? null : firstChild(initPid)
       try {
-        if (launcherPid !== null) process.kill(launcherPid, signal)
+        if (launcher !== null) process.kill(launcher, signal)
         else bwrap.kill(signal)
       } catch {
         // Already gone.
       }
     },
+  }
+}
+
+/** The first child of `pid` (Linux `/proc/PID/task/PID/children`), or null. */
+function firstChild(pid: number): number | null {
+  try {
+    const first = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(' ')[0]
+    return first === undefined || first === '' ? null : Number(first)
+  } catch {
+    return null
   }
 }

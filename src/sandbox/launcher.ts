@@ -1,19 +1,20 @@
 /**
- * The first process inside `sidekey run`'s sandbox (PID 1 of its PID namespace). The sandbox's
- * network namespace has only loopback, so the one way out is sidekey's proxy socket, bound in from
- * outside: this listens on 127.0.0.1:PORT (where the agent's proxy variables point) and pipes each
- * connection to that socket, then starts the agent, passes it the signals `sidekey run` receives,
- * and exits with its status. When this exits, the kernel ends every process left in the namespace.
+ * The process bwrap starts inside `sidekey run`'s sandbox (under bwrap's init, PID 1). The
+ * sandbox's network namespace has only loopback, so the one way out is sidekey's proxy socket,
+ * bound in from outside: this listens on 127.0.0.1:PORT (where the agent's proxy variables point)
+ * and pipes each connection to that socket, then starts the agent, passes it the signals
+ * `sidekey run` receives, and when it exits, ends whatever it left running and exits with its status.
  *
  * usage: node launcher.js PORT SOCKET -- COMMAND [ARGS...]
  */
 import { spawn } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { connect, createServer } from 'node:net'
 import { constants } from 'node:os'
 import { AGENT_NODE_OPTIONS } from './launch-command.js'
 import { splice } from './splice.js'
 
-/** Signals passed on to the agent (PID 1 gets only signals it handles; the rest never arrive). */
+/** Signals passed on to the agent. */
 const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2']
 
 function main(argv: string[]): void {
@@ -44,8 +45,29 @@ function startAgent(command: string[]): void {
     console.error(`sidekey run: cannot start ${command[0]}: ${err.message}`)
     process.exit(127)
   })
-  // PID 1 cannot end itself with the agent's signal, so it reports it the way shells do: 128 + N.
-  agent.once('exit', (status, signal) => process.exit(status ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1)))
+  agent.once('exit', (status, signal) => {
+    // What the agent left in the background would keep the sandbox (and `sidekey run`) alive:
+    // kill(-1) reaches every process of the namespace but this one and init. Only in bwrap's PID
+    // namespace: run by hand on the host, kill(-1) would reach every process of the user.
+    if (insideSandbox()) {
+      try {
+        process.kill(-1, 'SIGKILL')
+      } catch {
+        // Nothing left.
+      }
+    }
+    // Reported the way shells do: 128 + the signal's number.
+    process.exit(status ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1))
+  })
+}
+
+/** This process is the child of bwrap's init, PID 1 of a PID namespace of its own. */
+function insideSandbox(): boolean {
+  try {
+    return process.ppid === 1 && readFileSync('/proc/1/cmdline', 'latin1').startsWith('bwrap\0')
+  } catch {
+    return false
+  }
 }
 
 main(process.argv.slice(2))
