@@ -214,6 +214,8 @@ t.test('attached to a running sidekey: the sandbox hides the paths that sidekey 
   t.teardown(() => running.close())
   const before = running.policy.current
   const adminPort = Number(new URL(running.adminUrl).port)
+  const unauthenticated = await fetch(`${running.adminUrl}/v1/sandbox`)
+  t.equal(unauthenticated.status, 401, 'where sidekey keeps its secrets is for the admin token only')
   const plan = {
     read: [join(project, 'certs', 'admin.token'), join(project, 'certs', 'ca-key.pem'), join(project, 'rules', 'p.yaml')],
     write: { [join(project, 'rules', 'allow-exfil.yaml')]: EXFIL_POLICY },
@@ -290,4 +292,15 @@ t.test('refusals before a leaky sandbox starts', async (t) => {
   t.throws(() => mountArgs(plan([join(cwd, 'policies')])), new SandboxError(`${join(cwd, 'policies')} goes through the symlink ${join(cwd, 'policies')} inside the agent's working directory, which the agent could point elsewhere; give sidekey the real path, or run the agent from another directory`), 'a symlink the agent could point at its own policy')
   t.throws(() => mountArgs(plan([base])), /the agent's working directory .* is inside .*, which sidekey keeps from the agent/, 'a working directory inside a hidden path')
   t.throws(() => mountArgs({ ...plan([]), cwd: tmpdir() }), /does not share writable/, 'the shared temporary directory as working directory')
+
+  // sidekey checked out under /tmp (replaced by a tmpfs inside), its certs beside its code: the
+  // code is bound back for the agent to start, and the certs masked on top of it.
+  const checkout = join(elsewhere, 'sidekey')
+  await mkdir(join(checkout, 'certs'), { recursive: true })
+  await mkdir(join(checkout, 'dist'))
+  const args = mountArgs({ ...plan([join(checkout, 'certs')]), needed: [checkout] })
+  const bound = args.findIndex((a, i) => a === '--ro-bind' && args[i + 1] === checkout)
+  const masked = args.findIndex((a, i) => a === '--tmpfs' && args[i + 1] === join(checkout, 'certs'))
+  t.ok(bound > 0 && masked > bound, 'the checkout is shown, and its certs directory hidden after it')
+  t.throws(() => mountArgs({ ...plan([checkout]), needed: [join(checkout, 'dist')] }), /which the agent needs to start, is inside/, 'nothing hidden is shown back because the agent needs it')
 })

@@ -9,7 +9,7 @@ import { CA_FILES } from '../ca/authority.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { createLogger } from '../observe/logger.js'
-import { parseAuthority } from '../policy/host.js'
+import { formatAuthority, parseAuthority, type Authority } from '../policy/host.js'
 import { probeSandbox, startSandbox } from '../sandbox/bwrap.js'
 import { SandboxError } from '../sandbox/errors.js'
 import { launchCommand } from '../sandbox/launch-command.js'
@@ -77,30 +77,33 @@ export async function run(argv: string[]): Promise<number> {
   if (sandboxed) {
     // Before anything starts: a refusal leaves nothing running and no token minted.
     const missing = await probeSandbox()
-    if (missing !== null) {
-      console.error(`sidekey run: cannot start the agent in its sandbox: ${missing}.`)
-      console.error("sidekey run: to run it without one, pass --no-sandbox (the agent can then read sidekey's secrets and change its policy)")
-      return 1
-    }
+    if (missing !== null) return refuse(missing)
   } else console.error(NO_SANDBOX_WARNING)
 
   const session = (await attach(config, workload)) ?? (await embed(config, workload))
   try {
-    const settings: AgentSettings = {
-      proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${session.proxy}`,
+    /** The agent's settings with the proxy at `address` (host:port). */
+    const settingsAt = (address: string): AgentSettings => ({
+      proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${address}`,
       // Absolute: an agent that changes directory must still find the CA it trusts.
       certPath: resolve(config.certsDir, CA_FILES.cert),
       bundlePath: resolve(config.certsDir, CA_FILES.bundle),
       secretEnvNames: session.secretEnvNames,
-    }
-    return sandboxed ? await runSandboxed(command, settings, session) : await runPlain(command, agentEnv(process.env, settings))
+    })
+    return sandboxed ? await runSandboxed(command, settingsAt, session) : await runPlain(command, agentEnv(process.env, settingsAt(formatAuthority(session.proxy))))
   } catch (err) {
     if (!(err instanceof SandboxError)) throw err
-    console.error(`sidekey run: cannot start the agent in its sandbox: ${err.message}.`)
-    return 1
+    return refuse(err.message)
   } finally {
     await session.end()
   }
+}
+
+/** Say why the agent cannot run in its sandbox, and how to run it without one; exit code 1. */
+function refuse(reason: string): number {
+  console.error(`sidekey run: cannot start the agent in its sandbox: ${reason}.`)
+  console.error("sidekey run: to run it without one, pass --no-sandbox (the agent can then read sidekey's secrets and change its policy)")
+  return 1
 }
 
 /** Without a sandbox: the agent as a child process of this one, as the user runs it. */
@@ -115,9 +118,9 @@ async function runPlain(command: string[], env: NodeJS.ProcessEnv): Promise<numb
  * other way out), the launcher listening on the proxy's own 127.0.0.1 port inside, so the agent's
  * proxy URL reads as it would outside, and every private path of the sidekey it talks to hidden.
  */
-async function runSandboxed(command: string[], settings: AgentSettings, session: Session): Promise<number> {
-  const proxyPort = Number(/:(\d+)$/.exec(session.proxy)?.[1])
-  const inside = { ...settings, proxyUrl: settings.proxyUrl.replace(/@[^@]+$/, `@127.0.0.1:${proxyPort}`) }
+async function runSandboxed(command: string[], settingsAt: (address: string) => AgentSettings, session: Session): Promise<number> {
+  const proxyPort = session.proxy.port
+  const settings = settingsAt(`127.0.0.1:${proxyPort}`)
   const paths = await session.privatePaths()
   const socket = await openProxySocket(session.serve)
   try {
@@ -127,7 +130,7 @@ async function runSandboxed(command: string[], settings: AgentSettings, session:
       socketDir: socket.dir,
       needed: [process.execPath, SIDEKEY_ROOT],
     })
-    const launch = launchCommand(proxyPort, command, agentEnv(process.env, inside))
+    const launch = launchCommand(proxyPort, command, agentEnv(process.env, settings))
     const sandbox = startSandbox(mounts, launch.argv, launch.env)
     return await waitForExit(sandbox.bwrap, (signal) => sandbox.signal(signal), 'cannot start bwrap')
   } finally {
@@ -155,8 +158,8 @@ async function waitForExit(child: ChildProcess, forward: (signal: NodeJS.Signals
 }
 
 interface Session {
-  /** The proxy's host:port. */
-  proxy: string
+  /** Where the proxy listens. */
+  proxy: Authority
   token: string
   secretEnvNames: readonly string[]
   /** What the sandbox must hide, as the sidekey in use knows it. */
@@ -176,15 +179,16 @@ async function attach(config: Config, workload: string): Promise<Session | null>
   } catch {
     return null
   }
+  const proxy = parseAuthority(ready.proxy)
+  if (proxy === null) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `the sidekey at ${adminUrl(config)} reports a proxy address that is not host:port: ${ready.proxy}`)
   const minted = await adminCall(config, 'POST', '/v1/run-tokens', { workload })
   if (minted.status !== 201) {
     throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey refused the run token: ${(minted.body.error as { message?: string } | undefined)?.message ?? minted.status}`)
   }
   const { id, token } = minted.body as { id: string; token: string }
   const routes = await adminCall(config, 'GET', '/v1/routes')
-  const proxy = parseAuthority(ready.proxy!)
   return {
-    proxy: ready.proxy!,
+    proxy,
     token,
     secretEnvNames: (routes.body.secret_env as string[] | undefined) ?? [],
     async privatePaths() {
@@ -194,7 +198,6 @@ async function attach(config: Config, workload: string): Promise<Session | null>
     },
     // A byte pipe to the running sidekey's proxy port: it identifies the caller by its run token.
     serve(socket) {
-      if (proxy === null) return void socket.destroy()
       splice(socket, connect({ host: proxy.host, port: proxy.port, allowHalfOpen: true }))
     },
     async end() {
@@ -211,7 +214,7 @@ async function embed(config: Config, workload: string): Promise<Session> {
   )
   const { token, info } = sidekey.runTokens.mint(workload)
   return {
-    proxy: sidekey.proxyUrl.replace('http://', ''),
+    proxy: { host: '127.0.0.1', port: sidekey.proxyPort },
     token,
     secretEnvNames: sidekey.policy.current.secretEnvNames,
     privatePaths: async () => sidekey.privatePaths(),

@@ -62,22 +62,26 @@ export function mountArgs(plan: MountPlan): string[] {
   }
   collapseIntoDirectories(masks, cwd, privateDirs)
 
-  const inPrivateDir = (p: string): boolean => privateDirs.some((d) => within(p, d)) && !within(p, cwd)
   const inMaskedDir = (p: string): string | undefined => [...masks].find(([m, kind]) => kind === 'dir' && m !== p && within(p, m))?.[0]
-  // Hidden in a hidden directory, or in a private tmpfs the agent never sees: no mask of its own.
-  const effective = [...masks].filter(([p]) => inMaskedDir(p) === undefined && !inPrivateDir(p)).sort(([a], [b]) => a.localeCompare(b))
-
-  const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc']
-  for (const d of privateDirs) args.push('--tmpfs', d)
-  // Before the masks, so a needed directory that holds a private path (sidekey run from its own
-  // checkout, `certs/` beside `dist/`) is masked on top.
+  // What the agent needs to start, from a private temporary directory, is bound back read-only.
+  // Bound before the masks, so a needed directory that holds a private path (sidekey run from its
+  // own checkout, `certs/` beside `dist/`) is masked on top.
+  const needed: string[] = []
   for (const p of plan.needed) {
     const real = realOrNull(p)
     if (real === null) continue
     const masked = inMaskedDir(real) ?? (masks.has(real) ? real : undefined)
     if (masked !== undefined) throw new SandboxError(`${real}, which the agent needs to start, is inside ${masked}, which sidekey keeps from the agent`)
-    if (inPrivateDir(real)) args.push('--ro-bind', real, real)
+    if (privateDirs.some((d) => within(real, d)) && !within(real, cwd)) needed.push(real)
   }
+  // In a private tmpfs and not bound back: the agent never sees it.
+  const unseen = (p: string): boolean => privateDirs.some((d) => within(p, d)) && ![cwd, ...needed].some((v) => within(p, v))
+  // Hidden in a hidden directory, or never seen: no mask of its own.
+  const effective = [...masks].filter(([p]) => inMaskedDir(p) === undefined && !unseen(p)).sort(([a], [b]) => a.localeCompare(b))
+
+  const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc']
+  for (const d of privateDirs) args.push('--tmpfs', d)
+  for (const p of needed) args.push('--ro-bind', p, p)
   args.push('--bind', cwd, cwd)
   // A directory that is a mount point cannot be renamed or removed (EBUSY). Without this the agent
   // could rename `a` in `a/policies` and create its own `a/policies` for sidekey's next reload.
@@ -85,7 +89,7 @@ export function mountArgs(plan: MountPlan): string[] {
   for (const [path, kind] of effective) args.push(...(kind === 'dir' ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]))
   // The public CA files, bound back read-only into the masked certs directory.
   for (const p of new Set(plan.paths.show.map(realOrNull))) {
-    if (p !== null && (inMaskedDir(p) !== undefined || inPrivateDir(p))) args.push('--ro-bind', p, p)
+    if (p !== null && (inMaskedDir(p) !== undefined || unseen(p))) args.push('--ro-bind', p, p)
   }
   for (const [path, kind] of effective) if (kind === 'dir') args.push('--remount-ro', path)
   args.push('--ro-bind', plan.socketDir, SOCKET_DIR_INSIDE, '--chdir', cwd)
