@@ -132,16 +132,17 @@ async function runSandboxed(command: string[], settingsAt: (address: string) => 
     })
     const launch = launchCommand(proxyPort, command, agentEnv(process.env, settings))
     const sandbox = startSandbox(mounts, launch.argv, launch.env)
-    return await waitForExit(sandbox.bwrap, (signal) => sandbox.signal(signal), 'cannot start bwrap')
+    // The agent is in a session of its own: what the terminal sends to `sidekey run`'s group
+    // (Ctrl-C, Ctrl-backslash, hang-up, window size) reaches it only this way.
+    return await waitForExit(sandbox.bwrap, (signal) => sandbox.signal(signal), 'cannot start bwrap', ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'])
   } finally {
     await socket.close()
   }
 }
 
-/** Pass SIGINT and SIGTERM on while `child` runs; resolve with its exit code as shells report it. */
-async function waitForExit(child: ChildProcess, forward: (signal: NodeJS.Signals) => void, startFailure: string): Promise<number> {
-  process.on('SIGINT', forward)
-  process.on('SIGTERM', forward)
+/** Pass `signals` on while `child` runs; resolve with its exit code as shells report it. */
+async function waitForExit(child: ChildProcess, forward: (signal: NodeJS.Signals) => void, startFailure: string, signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<number> {
+  for (const signal of signals) process.on(signal, forward)
   try {
     return await new Promise<number>((resolve) => {
       child.once('error', (err) => {
@@ -152,8 +153,7 @@ async function waitForExit(child: ChildProcess, forward: (signal: NodeJS.Signals
       child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1)))
     })
   } finally {
-    process.off('SIGINT', forward)
-    process.off('SIGTERM', forward)
+    for (const signal of signals) process.off(signal, forward)
   }
 }
 

@@ -15,7 +15,7 @@ import { AGENT_NODE_OPTIONS } from './launch-command.js'
 import { splice } from './splice.js'
 
 /** Signals passed on to the agent. */
-const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR2']
+const FORWARDED: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH', 'SIGUSR2']
 
 function main(argv: string[]): void {
   const [port, socketPath, separator, ...command] = argv
