@@ -193,8 +193,10 @@ async function attach(config: Config, workload: string): Promise<Session | null>
     secretEnvNames: (routes.body.secret_env as string[] | undefined) ?? [],
     async privatePaths() {
       const answer = await adminCall(config, 'GET', '/v1/sandbox')
-      if (answer.status !== 200) throw new SandboxError(`the sidekey at ${adminUrl(config)} does not say which of its files to hide (GET /v1/sandbox: ${answer.status}); run a sidekey of this version`)
-      return answer.body as unknown as PrivatePaths
+      const { hide, show } = answer.body as { hide?: unknown; show?: unknown }
+      const paths = (v: unknown): v is string[] => Array.isArray(v) && v.every((p) => typeof p === 'string' && p.startsWith('/'))
+      if (answer.status !== 200 || !paths(hide) || !paths(show)) throw new SandboxError(`the sidekey at ${adminUrl(config)} does not say which of its files to hide (GET /v1/sandbox: ${answer.status}); run a sidekey of this version`)
+      return { hide, show }
     },
     // A byte pipe to the running sidekey's proxy port: it identifies the caller by its run token.
     serve(socket) {
