@@ -1,6 +1,6 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
-import type { AddressInfo, Server as NetServer } from 'node:net'
+import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { createAdminServer } from './admin/server.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
@@ -28,6 +28,7 @@ import { RedisStore } from './state/redis-store.js'
 import { Approvals } from './approvals/approvals.js'
 import { EventHub, summarizeDecision } from './observe/events.js'
 import { SecretScanner } from './guard/secret-scan.js'
+import { privatePaths, type PrivatePaths } from './sandbox/private-paths.js'
 
 /** A running sidekey: its addresses and parts, and how to stop it. */
 export interface RunningSidekey {
@@ -47,6 +48,10 @@ export interface RunningSidekey {
   /** Ports of the transparent-mode listeners, when configured. */
   readonly transparentHttpPort: number | null
   readonly transparentHttpsPort: number | null
+  /** What `sidekey run`'s sandbox hides from the agent, from the configuration and policy in force. */
+  privatePaths(): PrivatePaths
+  /** Serve a connection accepted elsewhere (the sandbox's Unix socket) as the proxy listener would. */
+  acceptProxyConnection(socket: Socket): void
   close(): Promise<void>
 }
 
@@ -166,7 +171,8 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   let ready = false
   let closing: Promise<void> | null = null
   let proxyAddress: string | null = null
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events })
+  const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
   if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!.host, config.transparentHttp!.port)
@@ -196,6 +202,10 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     state,
     transparentHttpPort: transparentHttp === null ? null : (transparentHttp.address() as AddressInfo).port,
     transparentHttpsPort: transparentTls === null ? null : (transparentTls.address() as AddressInfo).port,
+    privatePaths: currentPrivatePaths,
+    // The same server, so identification (the run token in Proxy-Authorization) and every stage
+    // after it are the listener's own; only the transport differs.
+    acceptProxyConnection: (socket) => void proxy.emit('connection', socket),
     // Idempotent: a second call waits for the first instead of closing twice.
     close() {
       closing ??= shutdown()

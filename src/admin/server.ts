@@ -17,6 +17,7 @@ import { CONSOLE_HTML } from './console.js'
 import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
 import type { CelPredicate } from '../policy/cel.js'
+import type { PrivatePaths } from '../sandbox/private-paths.js'
 
 /** What the admin API reads and changes. */
 export interface AdminContext extends ApprovalsApiContext {
@@ -32,6 +33,8 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly credentials: Pick<CredentialRuntime, 'keys' | 'issuer'>
   readonly metrics: Metrics
   readonly monitor: Monitor
+  /** What `sidekey run`'s sandbox must hide from an agent (absolute paths, never contents). */
+  privatePaths(): PrivatePaths
 }
 
 /** Largest admin request body accepted. */
@@ -102,12 +105,14 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
 
   // Everything below is admin-only (it changes state or lists run tokens). Unknown paths are 404
   // before the token check, so the answer does not depend on holding the token.
-  if (!/^\/v1\/(run-tokens(\/[^/]+)?|policy\/reload|workloads\/[^/]+\/(quarantine|release))$/.test(path) && !APPROVALS_PATHS.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
+  if (!/^\/v1\/(run-tokens(\/[^/]+)?|sandbox|policy\/reload|workloads\/[^/]+\/(quarantine|release))$/.test(path) && !APPROVALS_PATHS.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
   if (!isAdmin(req.headers.authorization, ctx.adminToken)) {
     throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', 'this admin call needs the admin token (Authorization: Bearer, from certs/admin.token)')
   }
   if (await approvalsApi(ctx, method, path, req, res, send, readJson)) return
   if (method === 'GET' && path === '/v1/run-tokens') return send(res, 200, { tokens: ctx.runTokens.list() })
+  // Admin-only: where sidekey keeps its secrets is for `sidekey run`, not for whoever reaches the port.
+  if (method === 'GET' && path === '/v1/sandbox') return send(res, 200, ctx.privatePaths())
   if (method === 'POST' && path === '/v1/run-tokens') {
     const body = await readJson(req)
     const workload = (body as { workload?: unknown }).workload

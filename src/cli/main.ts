@@ -19,7 +19,7 @@ const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
 usage:
   sidekey start [flags]                      run the proxy (creates a CA on first start)
-  sidekey run [--workload NAME] -- CMD...    run an agent through sidekey with a per-run token
+  sidekey run [--workload NAME] [--no-sandbox] -- CMD...  run an agent in a sandbox through sidekey
   sidekey ca init [--force] | ca show        create the CA / print how clients trust it
   sidekey policy check [DIR]                 validate policy files offline
   sidekey explain METHOD URL [--workload W]  what would happen to this request, and why

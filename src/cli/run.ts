@@ -1,4 +1,5 @@
-import { spawn } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
+import { connect, type Socket } from 'node:net'
 import { constants } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
@@ -8,6 +9,14 @@ import { CA_FILES } from '../ca/authority.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { createLogger } from '../observe/logger.js'
+import { formatAuthority, parseAuthority, type Authority } from '../policy/host.js'
+import { probeSandbox, startSandbox } from '../sandbox/bwrap.js'
+import { SandboxError } from '../sandbox/errors.js'
+import { launchCommand } from '../sandbox/launch-command.js'
+import { mountArgs } from '../sandbox/mounts.js'
+import type { PrivatePaths } from '../sandbox/private-paths.js'
+import { openProxySocket } from '../sandbox/proxy-socket.js'
+import { splice } from '../sandbox/splice.js'
 import { startSidekey, type RunningSidekey } from '../sidekey.js'
 import { parse } from './args.js'
 import { adminCall, adminUrl } from './admin-client.js'
@@ -42,52 +51,121 @@ export function agentEnv(base: NodeJS.ProcessEnv, s: AgentSettings): NodeJS.Proc
   return env
 }
 
+/** The one line `--no-sandbox` prints: what the agent can now reach. */
+export const NO_SANDBOX_WARNING = "sidekey run: WARNING: --no-sandbox: the agent runs as your user with no boundary; it can read sidekey's secrets (the certs directory with the CA key and admin token, secret files, sidekey's environment through /proc), change its policy, and connect around the proxy"
+
+/** sidekey's own files the sandbox shows the agent read-only: Node, the launcher, the preload. */
+const SIDEKEY_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+
 /**
  * `sidekey run --workload NAME -- CMD ...`: mint a per-run token on the running sidekey (or start
- * one inside this process when none answers), run CMD through it, revoke the token when CMD exits.
+ * one inside this process when none answers), run CMD through it in a sandbox (Linux, bubblewrap;
+ * `--no-sandbox` runs it as before, with a warning), revoke the token when CMD exits.
  */
 export async function run(argv: string[]): Promise<number> {
   const split = argv.indexOf('--')
   if (split < 0 || split === argv.length - 1) {
     console.error(split < 0 ? 'sidekey run: put -- before the agent\'s command, so its flags are not taken for sidekey\'s' : 'sidekey run: no command after --')
-    console.error('usage: sidekey run [--workload NAME] [start flags] -- COMMAND [ARGS...]')
+    console.error('usage: sidekey run [--workload NAME] [--no-sandbox] [start flags] -- COMMAND [ARGS...]')
     return 2
   }
-  const { flags } = parse(argv.slice(0, split), START_FLAGS, ['report-only'])
+  const { flags } = parse(argv.slice(0, split), START_FLAGS, ['report-only', 'no-sandbox'])
   const command = argv.slice(split + 1)
   const workload = (flags.workload as string | undefined) ?? process.env.SIDEKEY_WORKLOAD ?? 'agent'
-  const config = configFrom({ ...flags, workload: undefined })
+  const config = configFrom({ ...flags, 'no-sandbox': undefined, workload: undefined })
+  const sandboxed = flags['no-sandbox'] !== true
+  if (sandboxed) {
+    // Before anything starts: a refusal leaves nothing running and no token minted.
+    const missing = await probeSandbox()
+    if (missing !== null) return refuse(missing)
+  } else console.error(NO_SANDBOX_WARNING)
 
   const session = (await attach(config, workload)) ?? (await embed(config, workload))
-  const env = agentEnv(process.env, {
-    proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${session.proxy}`,
-    // Absolute: an agent that changes directory must still find the CA it trusts.
-    certPath: resolve(config.certsDir, CA_FILES.cert),
-    bundlePath: resolve(config.certsDir, CA_FILES.bundle),
-    secretEnvNames: session.secretEnvNames,
-  })
+  try {
+    /** The agent's settings with the proxy at `address` (host:port). */
+    const settingsAt = (address: string): AgentSettings => ({
+      proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${address}`,
+      // Absolute: an agent that changes directory must still find the CA it trusts.
+      certPath: resolve(config.certsDir, CA_FILES.cert),
+      bundlePath: resolve(config.certsDir, CA_FILES.bundle),
+      secretEnvNames: session.secretEnvNames,
+    })
+    return sandboxed ? await runSandboxed(command, settingsAt, session) : await runPlain(command, agentEnv(process.env, settingsAt(formatAuthority(session.proxy))))
+  } catch (err) {
+    if (!(err instanceof SandboxError)) throw err
+    return refuse(err.message)
+  } finally {
+    await session.end()
+  }
+}
+
+/** Say why the agent cannot run in its sandbox, and how to run it without one; exit code 1. */
+function refuse(reason: string): number {
+  console.error(`sidekey run: cannot start the agent in its sandbox: ${reason}.`)
+  console.error("sidekey run: to run it without one, pass --no-sandbox (the agent can then read sidekey's secrets and change its policy)")
+  return 1
+}
+
+/** Without a sandbox: the agent as a child process of this one, as the user runs it. */
+async function runPlain(command: string[], env: NodeJS.ProcessEnv): Promise<number> {
   const child = spawn(command[0]!, command.slice(1), { stdio: 'inherit', env })
   const forward = (signal: NodeJS.Signals): void => void child.kill(signal)
-  process.on('SIGINT', forward)
-  process.on('SIGTERM', forward)
-  const code = await new Promise<number>((resolve) => {
-    child.once('error', (err) => {
-      console.error(`sidekey run: cannot start ${command[0]}: ${err.message}`)
-      resolve(127)
+  return waitForExit(child, forward, `cannot start ${command[0]}`)
+}
+
+/**
+ * In the sandbox: sidekey's proxy on a Unix socket bound into it (the network namespace has no
+ * other way out), the launcher listening on the proxy's own 127.0.0.1 port inside, so the agent's
+ * proxy URL reads as it would outside, and every private path of the sidekey it talks to hidden.
+ */
+async function runSandboxed(command: string[], settingsAt: (address: string) => AgentSettings, session: Session): Promise<number> {
+  const proxyPort = session.proxy.port
+  const settings = settingsAt(`127.0.0.1:${proxyPort}`)
+  const paths = await session.privatePaths()
+  const socket = await openProxySocket(session.serve)
+  try {
+    const mounts = mountArgs({
+      paths: { hide: paths.hide, show: [...paths.show, settings.certPath, settings.bundlePath] },
+      cwd: process.cwd(),
+      socketDir: socket.dir,
+      needed: [process.execPath, SIDEKEY_ROOT],
     })
-    // A child killed by a signal exits as shells report it: 128 + the signal's number.
-    child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1)))
-  })
-  process.off('SIGINT', forward)
-  process.off('SIGTERM', forward)
-  await session.end()
-  return code
+    const launch = launchCommand(proxyPort, command, agentEnv(process.env, settings))
+    const sandbox = startSandbox(mounts, launch.argv, launch.env)
+    // The agent is in a session of its own: what the terminal sends to `sidekey run`'s group
+    // (Ctrl-C, Ctrl-backslash, hang-up, window size) reaches it only this way.
+    return await waitForExit(sandbox.bwrap, (signal) => sandbox.signal(signal), 'cannot start bwrap', ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'])
+  } finally {
+    await socket.close()
+  }
+}
+
+/** Pass `signals` on while `child` runs; resolve with its exit code as shells report it. */
+async function waitForExit(child: ChildProcess, forward: (signal: NodeJS.Signals) => void, startFailure: string, signals: readonly NodeJS.Signals[] = ['SIGINT', 'SIGTERM']): Promise<number> {
+  for (const signal of signals) process.on(signal, forward)
+  try {
+    return await new Promise<number>((resolve) => {
+      child.once('error', (err) => {
+        console.error(`sidekey run: ${startFailure}: ${err.message}`)
+        resolve(127)
+      })
+      // A child killed by a signal exits as shells report it: 128 + the signal's number.
+      child.once('exit', (status, signal) => resolve(status ?? (signal ? 128 + (constants.signals[signal] ?? 15) : 1)))
+    })
+  } finally {
+    for (const signal of signals) process.off(signal, forward)
+  }
 }
 
 interface Session {
-  proxy: string
+  /** Where the proxy listens. */
+  proxy: Authority
   token: string
   secretEnvNames: readonly string[]
+  /** What the sandbox must hide, as the sidekey in use knows it. */
+  privatePaths(): Promise<PrivatePaths>
+  /** Serve a connection from the sandbox's proxy socket. */
+  serve(socket: Socket): void
   end(): Promise<void>
 }
 
@@ -101,6 +179,8 @@ async function attach(config: Config, workload: string): Promise<Session | null>
   } catch {
     return null
   }
+  const proxy = parseAuthority(ready.proxy)
+  if (proxy === null) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `the sidekey at ${adminUrl(config)} reports a proxy address that is not host:port: ${ready.proxy}`)
   const minted = await adminCall(config, 'POST', '/v1/run-tokens', { workload })
   if (minted.status !== 201) {
     throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', `sidekey refused the run token: ${(minted.body.error as { message?: string } | undefined)?.message ?? minted.status}`)
@@ -108,9 +188,20 @@ async function attach(config: Config, workload: string): Promise<Session | null>
   const { id, token } = minted.body as { id: string; token: string }
   const routes = await adminCall(config, 'GET', '/v1/routes')
   return {
-    proxy: ready.proxy!,
+    proxy,
     token,
     secretEnvNames: (routes.body.secret_env as string[] | undefined) ?? [],
+    async privatePaths() {
+      const answer = await adminCall(config, 'GET', '/v1/sandbox')
+      const { hide, show } = answer.body as { hide?: unknown; show?: unknown }
+      const paths = (v: unknown): v is string[] => Array.isArray(v) && v.every((p) => typeof p === 'string' && p.startsWith('/'))
+      if (answer.status !== 200 || !paths(hide) || !paths(show)) throw new SandboxError(`the sidekey at ${adminUrl(config)} does not say which of its files to hide (GET /v1/sandbox: ${answer.status}); run a sidekey of this version`)
+      return { hide, show }
+    },
+    // A byte pipe to the running sidekey's proxy port: it identifies the caller by its run token.
+    serve(socket) {
+      splice(socket, connect({ host: proxy.host, port: proxy.port, allowHalfOpen: true }))
+    },
     async end() {
       await adminCall(config, 'DELETE', `/v1/run-tokens/${id}`).catch(() => undefined)
     },
@@ -125,9 +216,11 @@ async function embed(config: Config, workload: string): Promise<Session> {
   )
   const { token, info } = sidekey.runTokens.mint(workload)
   return {
-    proxy: sidekey.proxyUrl.replace('http://', ''),
+    proxy: { host: '127.0.0.1', port: sidekey.proxyPort },
     token,
     secretEnvNames: sidekey.policy.current.secretEnvNames,
+    privatePaths: async () => sidekey.privatePaths(),
+    serve: (socket) => sidekey.acceptProxyConnection(socket),
     async end() {
       sidekey.runTokens.revoke(info.id)
       await sidekey.close()

@@ -50,6 +50,8 @@ export interface BuildContext {
   problem(field: string | null, message: string): void
   /** Record an environment variable that holds a secret (`sidekey run` hides it from agents). */
   secretEnv(name: string): void
+  /** Record a file a secret is read from (`sidekey run`'s sandbox hides it from agents). */
+  secretFile(path: string): void
 }
 
 /** Build the provider for one credential definition, or report why not (returns null). */
@@ -75,7 +77,7 @@ export function buildCredential(name: string, def: CredentialV1, ctx: BuildConte
       ctx.secretEnv(def.env)
       return new EnvSecretProvider(name, def.env)
     }
-    return new FileSecretProvider(name, resolve(ctx.baseDir, def.file!))
+    return new FileSecretProvider(name, fileOf(def.file!, ctx))
   }
 
   if (def.type === 'jwt') {
@@ -85,7 +87,7 @@ export function buildCredential(name: string, def: CredentialV1, ctx: BuildConte
 
   const transport = def.timeout_ms === undefined ? runtime.transport : { ...runtime.transport, timeoutMs: def.timeout_ms }
   // Projected tokens rotate: read the file on every use.
-  const tokenFile = (path: string): SecretSource => new FileSource(resolve(ctx.baseDir, path), true)
+  const tokenFile = (path: string): SecretSource => new FileSource(fileOf(path, ctx), true)
 
   if (def.type === 'aws-web-identity') {
     const stsRegion = def.sts_region ?? 'us-east-1'
@@ -198,7 +200,14 @@ function secretSource(ref: SecretRefV1, ctx: BuildContext, alwaysReread = false)
     ctx.secretEnv(ref.env)
     return new EnvSource(ref.env)
   }
-  return new FileSource(resolve(ctx.baseDir, ref.file!), alwaysReread)
+  return new FileSource(fileOf(ref.file!, ctx), alwaysReread)
+}
+
+/** A secret file's absolute path (relative to the policy file), recorded so the sandbox hides it. */
+function fileOf(path: string, ctx: BuildContext): string {
+  const absolute = resolve(ctx.baseDir, path)
+  ctx.secretFile(absolute)
+  return absolute
 }
 
 function exchangeSubject(ref: SubjectTokenV1, field: string, ctx: BuildContext, fail: (field: string | null, message: string) => null): ExchangeSubject | null {

@@ -61,6 +61,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   const problems: PolicyProblem[] = []
   const credentials = new Map<string, CredentialProvider>()
   const secretEnvNames: string[] = []
+  const secretFiles: string[] = []
   const routes: Route[] = []
   const routeNames = new Set<string>()
   const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
@@ -119,6 +120,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       built: credentials,
       problem: (field, message) => problems.push(at.problem(field === null ? path : [...path, field], message)),
       secretEnv: (env) => secretEnvNames.push(env),
+      secretFile: (file) => secretFiles.push(file),
     })
     if (provider !== null) credentials.set(name, provider)
     else brokenCredentials.add(name)
@@ -141,11 +143,14 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   // Before the list of secret variables is frozen: a webhook URL may come from one.
   const monitoringSettings = compileMonitoring(monitoring?.def, monitoring === null ? null : dirname(monitoring.at.file), secretEnvNames)
   if (problems.length > 0) throw new PolicyInvalidError(problems)
+  // A webhook URL can be a secret too (it may carry a token).
+  for (const webhook of [approvalSettings.webhook, monitoringSettings.webhook]) if (webhook?.url instanceof FileSource) secretFiles.push(webhook.url.path)
   return Object.freeze({
     routes: Object.freeze(routes),
     credentials,
     files: Object.freeze(sources.map((s) => s.file)),
     secretEnvNames: Object.freeze([...new Set(secretEnvNames)]),
+    secretFiles: Object.freeze([...new Set(secretFiles)]),
     monitoring: monitoringSettings,
     approvals: approvalSettings,
     loadedAt: new Date(),

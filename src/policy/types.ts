@@ -138,6 +138,8 @@ export interface Policy {
   readonly files: readonly string[]
   /** Environment variables named by static credentials: `sidekey run` hides them from the agent. */
   readonly secretEnvNames: readonly string[]
+  /** Absolute paths of every file a credential or webhook reads a secret from: `sidekey run`'s sandbox hides them. */
+  readonly secretFiles: readonly string[]
   readonly monitoring: MonitoringSettings
   readonly approvals: ApprovalSettings
   readonly loadedAt: Date

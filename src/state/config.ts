@@ -1,5 +1,6 @@
 import { hkdfSync } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
+import { resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import { parse } from 'yaml'
 import { SidekeyError } from '../errors.js'
@@ -95,9 +96,11 @@ export interface StateSettings {
   readonly redis: RedisSettings | null
   /** Key (32 bytes, derived from the file) that encrypts the shared JWT signing keys; null: keys stay per process. */
   readonly signingKeysKey: Buffer | null
+  /** Absolute paths of the files secrets were read from (passwords, TLS key, encryption key): `sidekey run`'s sandbox hides them. */
+  readonly secretFiles: readonly string[]
 }
 
-export const MEMORY_STATE: StateSettings = Object.freeze({ store: 'memory', redis: null, signingKeysKey: null })
+export const MEMORY_STATE: StateSettings = Object.freeze({ store: 'memory', redis: null, signingKeysKey: null, secretFiles: [] })
 
 /** Read and check a state file; every problem is reported at once as SIDEKEY_ERR_CONFIG. */
 export async function loadStateSettings(path: string): Promise<StateSettings> {
@@ -120,8 +123,10 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
   if (mode !== 'standalone' && (r.nodes === undefined || r.nodes.length === 0)) problems.push(`redis.nodes is required in ${mode} mode`)
   if (mode === 'sentinel' && r.sentinel_master === undefined) problems.push('redis.sentinel_master is required in sentinel mode')
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--state ${path}: ${problems.join('; ')}`)
+  const secretFiles: string[] = []
   const secret = async (file: string | undefined, what: string): Promise<string | null> => {
     if (file === undefined) return null
+    secretFiles.push(resolve(file))
     try {
       return (await readFile(file, 'utf8')).replace(/\r?\n$/, '')
     } catch (cause) {
@@ -157,6 +162,7 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
       quarantineRefreshMs: r.quarantine_refresh_ms ?? 1000,
     }),
     signingKeysKey: keyText === null ? null : deriveKey(keyText),
+    secretFiles: Object.freeze(secretFiles),
   })
 }
 

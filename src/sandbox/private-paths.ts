@@ -1,0 +1,38 @@
+import { join, resolve } from 'node:path'
+import { CA_FILES } from '../ca/authority.js'
+import type { Config } from '../config.js'
+import type { Policy } from '../policy/types.js'
+import type { StateSettings } from '../state/config.js'
+
+/**
+ * What `sidekey run`'s sandbox must keep from the agent, as one running sidekey knows it: absolute
+ * paths as sidekey reads them (symlinks not yet resolved, so the sandbox can check where they live).
+ */
+export interface PrivatePaths {
+  /** Hidden: the certs directory (CA key, admin token, signing keys, baselines), the policy path and
+   * every policy file, the state file, and every file a credential, webhook or store reads a secret from. */
+  readonly hide: readonly string[]
+  /** Public files inside a hidden directory that the agent needs, shown read-only: the CA certificate and trust bundle. */
+  readonly show: readonly string[]
+}
+
+/**
+ * Derive the private paths from the configuration and what was loaded from it, never from a fixed
+ * list, so a secret file a policy names is hidden like the certs directory. Relative paths are
+ * resolved against this process's working directory, as sidekey itself reads them.
+ */
+export function privatePaths(config: Config, policy: Policy, state: StateSettings): PrivatePaths {
+  const certsDir = resolve(config.certsDir)
+  const hide = [
+    certsDir,
+    resolve(config.policyPath),
+    ...policy.files,
+    ...policy.secretFiles,
+    ...(config.statePath === null ? [] : [resolve(config.statePath)]),
+    ...state.secretFiles,
+  ]
+  return Object.freeze({
+    hide: Object.freeze([...new Set(hide)]),
+    show: Object.freeze([join(certsDir, CA_FILES.cert), join(certsDir, CA_FILES.bundle)]),
+  })
+}
