@@ -7,7 +7,7 @@ import { SECRETS } from './helpers/sidekey.js'
 import { requireTools } from './helpers/tools.js'
 import { startUpstream, upstreamTrust } from './helpers/upstream.js'
 
-requireTools('curl', 'python3')
+requireTools('curl', 'python3', 'bwrap')
 
 // Real agents, started the way users start them: `sidekey run -- <agent>`. The agent's process has
 // no key (a placeholder at most); a local HTTPS stand-in for api.openai.com checks the injected

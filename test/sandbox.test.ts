@@ -12,7 +12,10 @@ import { startSidekey } from '../src/sidekey.js'
 import { LogSink } from './helpers/log-sink.js'
 import { pollFor } from './helpers/poll.js'
 import { startRedis } from './helpers/redis.js'
+import { requireTools } from './helpers/tools.js'
 import { startUpstream } from './helpers/upstream.js'
+
+requireTools('bwrap', 'redis-server')
 
 // Issue #20 item 3: under `sidekey run` an agent running as the same user read certs/admin.token,
 // the CA key and sidekey's environment through /proc, and wrote a policy that hot-reloaded. Here a
