@@ -93,7 +93,9 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
   })
   const policy = await PolicyStore.open(config.policyPath, log, credentials)
-  if (config.watchPolicy) policy.watch()
+  if (config.watchPolicy) await policy.watch()
+  metrics.policyStatus = () => ({ loadedAt: policy.current.loadedAt, stale: policy.failure !== null })
+  policy.onReloadFailure((failure) => metrics.policyReloadFailures.inc({ reason: failure.reason }))
 
   const pools = new UpstreamPools({ ca: upstreamCa, connectTimeoutMs: config.connectTimeoutMs, headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
   const leaves = new LeafCache(ca)
