@@ -3,6 +3,7 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer } from 'node:net'
 import type { Logger } from 'pino'
 import { createAdminServer } from './admin/server.js'
+import { AdminHostCheck } from './admin/host-check.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
 import { createProxyServers } from './accept/server.js'
 import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
@@ -168,7 +169,9 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   let ready = false
   let closing: Promise<void> | null = null
   let proxyAddress: string | null = null
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events })
+  // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
+  const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, hosts })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
   if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!.host, config.transparentHttp!.port)

@@ -8,6 +8,7 @@ import type { PolicyStore } from '../policy/store.js'
 import type { RouteTrace } from '../policy/decide.js'
 import type { Policy, Route } from '../policy/types.js'
 import { isAdmin } from './token.js'
+import type { AdminHostCheck } from './host-check.js'
 import type { CredentialRuntime } from '../credentials/runtime.js'
 import { SIGNING_ALG } from '../credentials/signing-keys.js'
 import type { Metrics } from '../observe/metrics.js'
@@ -31,6 +32,8 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly credentials: Pick<CredentialRuntime, 'keys' | 'issuer'>
   readonly metrics: Metrics
   readonly monitor: Monitor
+  /** The Host names this listener answers to (DNS-rebinding defence). */
+  readonly hosts: AdminHostCheck
 }
 
 /** Largest admin request body accepted. */
@@ -43,7 +46,12 @@ const MAX_BODY = 16 * 1024
  */
 export function createAdminServer(ctx: AdminContext): Server {
   return createServer((req, res) => {
-    void route(ctx, req, res).catch((err: unknown) => {
+    // The Host check comes before every handler, /healthz and /metrics included: a rebinding
+    // page may read anything this listener answers (issue #20, item 12).
+    void (async () => {
+      ctx.hosts.check(req)
+      await route(ctx, req, res)
+    })().catch((err: unknown) => {
       const e = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_INTERNAL', 'internal error')
       send(res, e.status, { error: { code: e.code, message: e.message } }, { 'x-sidekey-error': e.code })
     })
