@@ -63,6 +63,16 @@ export const DEFAULTS: Config = Object.freeze({
   publishCaDir: null,
 })
 
+/**
+ * The address a client dials to reach a listener bound to `host`, bracketed for a URL when IPv6:
+ * loopback for a wildcard bind (0.0.0.0, ::), which is no address to call, nor a Host name the
+ * admin listener answers to.
+ */
+export function dialableHost(host: string): string {
+  const dial = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return dial.includes(':') ? `[${dial}]` : dial
+}
+
 /** Flags `sidekey start` takes, with the environment variable that sets each. */
 export const SETTINGS = [
   { flag: '--listen', env: 'SIDEKEY_LISTEN', help: 'proxy address host:port (default 127.0.0.1:3128)' },

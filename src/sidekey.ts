@@ -8,7 +8,7 @@ import { loadOrCreateAdminToken } from './admin/token.js'
 import { createProxyServers } from './accept/server.js'
 import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
 import { LeafCache } from './ca/cache.js'
-import type { Config } from './config.js'
+import { dialableHost, type Config } from './config.js'
 import { SidekeyError } from './errors.js'
 import { cachingResolver } from './forward/dns-cache.js'
 import { systemResolver, type Resolver } from './forward/ssrf.js'
@@ -182,13 +182,15 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
   const adminHost = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
   proxyAddress = `${host}:${proxyPort}`
-  credentials.issuer = config.issuer ?? `http://${adminHost}:${adminPort}`
+  // Where a client on this host calls the admin listener, by a name it answers to.
+  const adminBase = `http://${dialableHost(config.admin.host)}:${adminPort}`
+  credentials.issuer = config.issuer ?? adminBase
   log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparentHttp || transparentTls ? { transparent: { http: transparentHttp?.address() ?? null, https: transparentTls?.address() ?? null } } : {}) }, 'sidekey started')
 
   return {
     proxyUrl: `http://${host}:${proxyPort}`,
     proxyPort,
-    adminUrl: `http://${adminHost}:${adminPort}`,
+    adminUrl: adminBase,
     ca,
     policy,
     runTokens,

@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, mkdir, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -170,4 +171,10 @@ t.test('configured names: the bind address, the issuer host and --admin-hosts (t
   for (const host of ['0.0.0.0', `0.0.0.0:${port}`, 'evil.example', '10.1.2.4', 'demo-sidekey-metrics.agents.svc.evil.example']) {
     t.equal(statusOf(await get('/metrics', host)), 421, `Host ${host}: 421 (a wildcard bind address names nothing)`)
   }
+  // The container's HEALTHCHECK reads SIDEKEY_ADMIN like `start` does: with a wildcard bind it
+  // calls loopback, a name the listener answers to.
+  const health = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, [join(process.cwd(), 'dist/src/cli/main.js'), 'health', '--ready'], { env: { ...process.env, SIDEKEY_ADMIN: `0.0.0.0:${port}` }, encoding: 'utf8' }, (err, _stdout, stderr) => resolve({ code: err === null ? 0 : 1, stderr }))
+  })
+  t.same(health, { code: 0, stderr: '' }, 'sidekey health with SIDEKEY_ADMIN=0.0.0.0:PORT')
 })

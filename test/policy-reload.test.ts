@@ -135,6 +135,11 @@ t.test('an emptied or cut-short policy file never loads as "no rules"', async (t
   t.equal(await metric('sidekey_policy_reload_failures_total{reason="emptied"}'), 1)
   t.equal(await metric('sidekey_policy_stale'), 1)
   t.equal(await metric('sidekey_policy_last_reload_success_timestamp_seconds'), loadedAt, 'no new policy was loaded')
+  const health = await new Promise<{ code: number; stderr: string }>((resolve) => {
+    execFile(process.execPath, [CLI, 'health', '--ready', '--admin', new URL(sk.adminUrl).host], { encoding: 'utf8' }, (err, _stdout, stderr) => resolve({ code: err === null ? 0 : 1, stderr }))
+  })
+  t.equal(health.code, 0, 'sidekey health --ready passes (probes keep the pod in service)')
+  t.match(health.stderr, /^sidekey: ready, but the policy is stale: the last reload was refused \(emptied\)/, 'and says why to a person')
 
   // Cut short at a line end: valid YAML, no routes.
   await writeFile(denyFile, 'version: v1\n')
