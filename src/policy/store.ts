@@ -143,7 +143,14 @@ export class PolicyStore {
     this.#inForce = read.files
     this.#failure = null
     this.log.info({ event: 'policy_reloaded', routes: next.routes.length, files: next.files.length }, 'policy reloaded')
-    for (const listener of this.#listeners) listener(next, previous)
+    for (const listener of this.#listeners) {
+      // The new policy is in force whatever a listener does; its fault is its own, not the reload's.
+      try {
+        listener(next, previous)
+      } catch (err) {
+        this.log.error({ event: 'policy_reload_listener_failed', err: (err as Error).message }, 'a reload listener failed')
+      }
+    }
     await this.#warnAboutPermissions()
     return true
   }
