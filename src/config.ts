@@ -1,5 +1,5 @@
 import { SidekeyError } from './errors.js'
-import { parseAuthority, type Authority } from './policy/host.js'
+import { normalizeHost, parseAuthority, type Authority } from './policy/host.js'
 
 /** Runtime settings of one sidekey process (not policy: policy is YAML and hot-reloads). */
 export interface Config {
@@ -7,6 +7,11 @@ export interface Config {
   readonly listen: { readonly host: string; readonly port: number }
   /** Admin listener (health, routes, explain, run tokens). Loopback by default. */
   readonly admin: { readonly host: string; readonly port: number }
+  /**
+   * Host names (or addresses) the admin listener answers to besides loopback names, its own
+   * address and the issuer's host: the pod IP or a Service name a scraper uses (DNS rebinding).
+   */
+  readonly adminHosts: readonly string[]
   readonly policyPath: string
   readonly certsDir: string
   /** The workload a caller without a run token is (a sidecar serves exactly one); null: anonymous. */
@@ -39,6 +44,7 @@ export interface Config {
 export const DEFAULTS: Config = Object.freeze({
   listen: { host: '127.0.0.1', port: 3128 },
   admin: { host: '127.0.0.1', port: 3129 },
+  adminHosts: [],
   policyPath: 'policies',
   certsDir: 'certs',
   workload: null,
@@ -57,10 +63,21 @@ export const DEFAULTS: Config = Object.freeze({
   publishCaDir: null,
 })
 
+/**
+ * The address a client dials to reach a listener bound to `host`, bracketed for a URL when IPv6:
+ * loopback for a wildcard bind (0.0.0.0, ::), which is no address to call, nor a Host name the
+ * admin listener answers to.
+ */
+export function dialableHost(host: string): string {
+  const dial = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host
+  return dial.includes(':') ? `[${dial}]` : dial
+}
+
 /** Flags `sidekey start` takes, with the environment variable that sets each. */
 export const SETTINGS = [
   { flag: '--listen', env: 'SIDEKEY_LISTEN', help: 'proxy address host:port (default 127.0.0.1:3128)' },
   { flag: '--admin', env: 'SIDEKEY_ADMIN', help: 'admin address host:port (default 127.0.0.1:3129)' },
+  { flag: '--admin-hosts', env: 'SIDEKEY_ADMIN_HOSTS', help: 'more Host names the admin listener answers to, comma separated (default: loopback only)' },
   { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default policies)' },
   { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA and admin token (default certs)' },
   { flag: '--workload', env: 'SIDEKEY_WORKLOAD', help: 'workload of callers without a run token (sidecar identity)' },
@@ -116,9 +133,16 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
   const workload = get('--workload') ?? null
   if (workload !== null && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) problems.push(`--workload: "${workload}" is not a workload name`)
   const reportOnly = get('--report-only')
+  const adminHosts: string[] = []
+  for (const name of (get('--admin-hosts') ?? '').split(',').map((n) => n.trim()).filter(Boolean)) {
+    const host = normalizeHost(name)
+    if (host === null) problems.push(`--admin-hosts: "${name}" is not a host name or IP address`)
+    else adminHosts.push(host)
+  }
   const config: Config = {
     listen: address('--listen', DEFAULTS.listen),
     admin: address('--admin', DEFAULTS.admin),
+    adminHosts,
     policyPath: get('--policies') ?? DEFAULTS.policyPath,
     certsDir: get('--certs') ?? DEFAULTS.certsDir,
     workload,

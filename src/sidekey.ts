@@ -3,11 +3,12 @@ import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import type { Logger } from 'pino'
 import { createAdminServer } from './admin/server.js'
+import { AdminHostCheck } from './admin/host-check.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
 import { createProxyServers } from './accept/server.js'
 import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
 import { LeafCache } from './ca/cache.js'
-import type { Config } from './config.js'
+import { dialableHost, type Config } from './config.js'
 import { SidekeyError } from './errors.js'
 import { cachingResolver } from './forward/dns-cache.js'
 import { systemResolver, type Resolver } from './forward/ssrf.js'
@@ -98,7 +99,9 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
   })
   const policy = await PolicyStore.open(config.policyPath, log, credentials)
-  if (config.watchPolicy) policy.watch()
+  if (config.watchPolicy) await policy.watch()
+  metrics.policyStatus = () => ({ loadedAt: policy.current.loadedAt, stale: policy.failure !== null })
+  policy.onReloadFailure((failure) => metrics.policyReloadFailures.inc({ reason: failure.reason }))
 
   const pools = new UpstreamPools({ ca: upstreamCa, connectTimeoutMs: config.connectTimeoutMs, headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
   const leaves = new LeafCache(ca)
@@ -172,7 +175,9 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   let closing: Promise<void> | null = null
   let proxyAddress: string | null = null
   const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths })
+  // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
+  const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths, hosts })
   await listen(proxy, config.listen.host, config.listen.port)
   await listen(admin, config.admin.host, config.admin.port)
   if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!.host, config.transparentHttp!.port)
@@ -183,13 +188,15 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
   const adminHost = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
   proxyAddress = `${host}:${proxyPort}`
-  credentials.issuer = config.issuer ?? `http://${adminHost}:${adminPort}`
+  // Where a client on this host calls the admin listener, by a name it answers to.
+  const adminBase = `http://${dialableHost(config.admin.host)}:${adminPort}`
+  credentials.issuer = config.issuer ?? adminBase
   log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparentHttp || transparentTls ? { transparent: { http: transparentHttp?.address() ?? null, https: transparentTls?.address() ?? null } } : {}) }, 'sidekey started')
 
   return {
     proxyUrl: `http://${host}:${proxyPort}`,
     proxyPort,
-    adminUrl: `http://${adminHost}:${adminPort}`,
+    adminUrl: adminBase,
     ca,
     policy,
     runTokens,

@@ -10,6 +10,7 @@ import { Deployment } from 'kubernetes-models/apps/v1'
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
+import { configFrom } from '../src/config.js'
 import { compilePolicy } from '../src/policy/load.js'
 import { agentEnv, sidekeyContainer } from '../src/kube/sidecar.js'
 import { loadStateSettings } from '../src/state/config.js'
@@ -112,6 +113,7 @@ t.test('Helm chart', async (t) => {
     t.same(sidekey.securityContext, expected.securityContext, 'non-root, read-only root, no privilege escalation, every capability dropped')
     t.same(sidekey.volumeMounts, expected.volumeMounts)
     t.same(sidekey.startupProbe, expected.startupProbe)
+    t.notOk((sidekey.env as { name: string }[]).some((e) => e.name === 'SIDEKEY_ADMIN_HOSTS'), 'the admin listener stays on loopback and answers to loopback names only')
     const agentContainer = pod.containers.find((c) => c.name === 'agent')!
     t.equal(agentContainer.image, 'ghcr.io/example/agent:1.2.3')
     t.same(agentContainer.env, agentEnv('explicit', 'localhost,127.0.0.1,::1,.svc,.cluster.local'), 'proxy and CA-trust variables, the same list as the webhook')
@@ -201,6 +203,20 @@ t.test('Helm chart', async (t) => {
     t.equal(np.spec.egress.length, 3, 'DNS, web, and the extra Redis rule')
     t.same(np.spec.ingress, [{ ports: [{ port: 3129, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }])
     t.match(r.byKind('ServiceMonitor'), { metadata: { labels: { release: 'prom' } }, spec: { endpoints: [{ port: 'metrics', path: '/metrics' }] } })
+    // The exposed admin listener answers only to its own names (DNS rebinding): Prometheus scrapes
+    // the pod IP, people may use the Service name; the kubelet expands $(SIDEKEY_POD_IPS).
+    const env = sidekey.env as { name: string; value?: string; valueFrom?: unknown }[]
+    t.same(env.find((e) => e.name === 'SIDEKEY_POD_IPS'), { name: 'SIDEKEY_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } })
+    const service = r.byKind('Service').metadata.name
+    const adminHosts = env.find((e) => e.name === 'SIDEKEY_ADMIN_HOSTS')!.value!
+    t.equal(adminHosts, `$(SIDEKEY_POD_IPS),${service},${service}.agents,${service}.agents.svc`)
+    t.ok(env.findIndex((e) => e.name === 'SIDEKEY_POD_IPS') < env.findIndex((e) => e.name === 'SIDEKEY_ADMIN_HOSTS'), 'defined before it is referenced, as the kubelet requires')
+    const expanded = adminHosts.replace('$(SIDEKEY_POD_IPS)', '10.244.1.7,fd00:10:244::7')
+    t.same(configFrom({}, { SIDEKEY_ADMIN_HOSTS: expanded }).adminHosts, ['10.244.1.7', 'fd00:10:244::7', service, `${service}.agents`, `${service}.agents.svc`], 'sidekey reads what the pod gets')
+    const more = await render({ ...agent, metrics: { serviceMonitor: { enabled: true }, adminHosts: ['metrics-gateway.monitoring.svc'] } })
+    const moreEnv = podOf(more.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!.env as { name: string; value?: string }[]
+    t.match(moreEnv.find((e) => e.name === 'SIDEKEY_ADMIN_HOSTS')?.value, /,metrics-gateway\.monitoring\.svc$/, 'metrics.adminHosts adds names')
+    await t.rejects(render({ ...agent, metrics: { adminHosts: ['evil.example/x'] } }), /values.schema.json.*adminHosts/)
   })
 
   t.test('agent.enabled=false: only what an existing Deployment needs, and a patch that adds the sidecar', async (t) => {

@@ -8,6 +8,7 @@ import type { PolicyStore } from '../policy/store.js'
 import type { RouteTrace } from '../policy/decide.js'
 import type { Policy, Route } from '../policy/types.js'
 import { isAdmin } from './token.js'
+import type { AdminHostCheck } from './host-check.js'
 import type { CredentialRuntime } from '../credentials/runtime.js'
 import { SIGNING_ALG } from '../credentials/signing-keys.js'
 import type { Metrics } from '../observe/metrics.js'
@@ -35,6 +36,8 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly monitor: Monitor
   /** What `sidekey run`'s sandbox must hide from an agent (absolute paths, never contents). */
   privatePaths(): PrivatePaths
+  /** The Host names this listener answers to (DNS-rebinding defence). */
+  readonly hosts: AdminHostCheck
 }
 
 /** Largest admin request body accepted. */
@@ -47,7 +50,12 @@ const MAX_BODY = 16 * 1024
  */
 export function createAdminServer(ctx: AdminContext): Server {
   return createServer((req, res) => {
-    void route(ctx, req, res).catch((err: unknown) => {
+    // The Host check comes before every handler, /healthz and /metrics included: a rebinding
+    // page may read anything this listener answers (issue #20, item 12).
+    void (async () => {
+      ctx.hosts.check(req)
+      await route(ctx, req, res)
+    })().catch((err: unknown) => {
       const e = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_INTERNAL', 'internal error')
       send(res, e.status, { error: { code: e.code, message: e.message } }, { 'x-sidekey-error': e.code })
     })
@@ -62,8 +70,9 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
   if (method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
   if (method === 'GET' && path === '/readyz') {
     const ready = ctx.ready()
-    // The state store is reported, not required: with it down, only what needs it refuses (README).
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available } })
+    // The state store and a refused reload are reported, not required: with the store down only
+    // what needs it refuses, and a stale policy is still a whole, valid one (README).
+    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available }, policy: policyStatus(ctx.policy) })
   }
   if (method === 'GET' && path === '/v1/routes') {
     const current = ctx.policy.current
@@ -144,6 +153,24 @@ async function route(ctx: AdminContext, req: IncomingMessage, res: ServerRespons
     return send(res, ok ? 200 : 422, { reloaded: ok, routes: ctx.policy.current.routes.length })
   }
   throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
+}
+
+/** Most reload problems `/readyz` lists (the log has them all). */
+const MAX_READYZ_PROBLEMS = 5
+
+/** The policy part of `/readyz`: when the policy in force was loaded and, if a reload was refused since, why. */
+function policyStatus(policy: PolicyStore): Record<string, unknown> {
+  const failure = policy.failure
+  return {
+    loaded_at: policy.current.loadedAt,
+    stale: failure !== null,
+    ...(failure === null
+      ? {}
+      : {
+          detail: `the last reload was refused (${failure.reason}), so the policy loaded at ${policy.current.loadedAt.toISOString()} is still in force; fix the files (they reload on change, on SIGHUP and on POST /v1/policy/reload)`,
+          reload_failure: { at: failure.at, reason: failure.reason, problems: failure.problems.slice(0, MAX_READYZ_PROBLEMS), more_problems: Math.max(0, failure.problems.length - MAX_READYZ_PROBLEMS) },
+        }),
+  }
 }
 
 /** A route as the admin API and `sidekey explain` show it: where it was written, what it matches, never a secret. */

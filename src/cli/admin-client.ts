@@ -2,12 +2,12 @@ import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { ADMIN_TOKEN_FILE } from '../admin/token.js'
-import type { Config } from '../config.js'
+import { dialableHost, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 
 /** The admin listener's base URL for a configuration. */
 export function adminUrl(config: Config): string {
-  return `http://${config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host}:${config.admin.port}`
+  return `http://${dialableHost(config.admin.host)}:${config.admin.port}`
 }
 
 /** Read the admin token from the certs directory (only sidekey's user can). */

@@ -15,11 +15,26 @@ export async function health(argv: string[]): Promise<number> {
   try {
     const res = await request(`${adminUrl(config)}${path}`, { signal: AbortSignal.timeout(3000) })
     const text = await res.body.text()
-    if (res.statusCode === 200) return 0
+    if (res.statusCode === 200) {
+      // Still ready (the last good policy serves), but say so: a person running this should know.
+      const stale = staleDetail(text)
+      if (stale !== null) console.error(`sidekey: ready, but the policy is stale: ${stale}`)
+      return 0
+    }
     console.error(`sidekey: ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
     return 1
   } catch (err) {
     console.error(`sidekey: ${path} did not answer: ${(err as Error).message}`)
     return 1
+  }
+}
+
+/** The stale-policy detail of a /readyz answer, or null. */
+function staleDetail(text: string): string | null {
+  try {
+    const policy = (JSON.parse(text) as { policy?: { stale?: unknown; detail?: unknown } }).policy
+    return policy?.stale === true && typeof policy.detail === 'string' ? policy.detail : null
+  } catch {
+    return null
   }
 }

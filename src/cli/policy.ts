@@ -2,12 +2,14 @@ import { DEFAULTS } from '../config.js'
 import { formatProblem, PolicyInvalidError } from '../errors.js'
 import { loadPolicyPath } from '../policy/load.js'
 import { shadowedRoutes } from '../policy/lint.js'
+import { permissionWarnings } from '../policy/permissions.js'
 import { parse } from './args.js'
 
 /**
  * `sidekey policy check [DIR|FILE ...]`: validate offline; exit 1 listing every problem with file
  * and line. Routes that can never match (shadowed by an earlier one) and a policy with no route at
- * all (sidekey would refuse everything) are warnings. Several paths are checked one by one.
+ * all (sidekey would refuse everything) are warnings, and so are policy files or directories
+ * another user could change. Several paths are checked one by one.
  */
 export async function policy(argv: string[]): Promise<number> {
   const { positionals } = parse(argv, [])
@@ -29,6 +31,8 @@ async function checkOne(path: string, named: boolean): Promise<number> {
       console.error(`${route.file}:${route.line}: warning: route "${route.name}" is never reached: route "${by.name}" (${by.file}:${by.line}) comes first and matches everything it matches`)
     }
     if (loaded.routes.length === 0) console.error(`${where}warning: no routes: sidekey would refuse every request (default deny)`)
+    // Checked as the user running this command: run it as sidekey's user for sidekey's view.
+    for (const w of await permissionWarnings(path, loaded.files)) console.error(`${w.path}: warning: ${w.message}`)
     console.log(`${where}ok: ${loaded.routes.length} route(s), ${loaded.credentials.size} credential(s) in ${loaded.files.length} file(s)`)
     return 0
   } catch (err) {

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AuditRecord } from './audit.js'
+import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
 
 /**
  * Prometheus metrics, served at /metrics on the admin listener. Label values come only from
@@ -36,6 +37,31 @@ export class Metrics {
     registers: [this.registry],
     collect: (): void => this.stateUp.set(this.stateAvailable() ? 1 : 0),
   })
+  readonly policyReloadFailures = new Counter({
+    name: 'sidekey_policy_reload_failures_total',
+    help: 'Policy reloads refused, the previous policy staying in force, by reason (unreadable, unsettled, invalid, emptied)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  })
+  /** Read at scrape time; set by whoever owns the policy store. */
+  policyStatus: () => { readonly loadedAt: Date; readonly stale: boolean } = () => ({ loadedAt: new Date(0), stale: false })
+  readonly policyLoadedAt: Gauge = new Gauge({
+    name: 'sidekey_policy_last_reload_success_timestamp_seconds',
+    help: 'Unix time the policy in force was loaded (at start, or by the last reload that succeeded)',
+    registers: [this.registry],
+    collect: (): void => this.policyLoadedAt.set(this.policyStatus().loadedAt.getTime() / 1000),
+  })
+  readonly policyStale: Gauge = new Gauge({
+    name: 'sidekey_policy_stale',
+    help: '1 while the last reload was refused and an older policy than the files on disk is in force, else 0',
+    registers: [this.registry],
+    collect: (): void => this.policyStale.set(this.policyStatus().stale ? 1 : 0),
+  })
+
+  constructor() {
+    // Every reason from the first scrape, at 0, so `increase()` sees the first refusal.
+    for (const reason of RELOAD_FAILURE_REASONS) this.policyReloadFailures.inc({ reason }, 0)
+  }
 
   /** Count one finished request, tunnel or upgrade from its audit line. */
   observe(a: AuditRecord): void {

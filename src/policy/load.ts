@@ -24,12 +24,26 @@ export interface PolicySource {
   text: string
 }
 
+/** One policy file's bytes as read from disk (a reload compares them to see a write settle). */
+export interface PolicyFileBytes {
+  file: string
+  bytes: Buffer
+}
+
 /**
  * Load every `*.yaml` / `*.yml` file of a directory (or one file), in name order, validate them
  * together and compile them into a frozen Policy. Throws PolicyInvalidError listing every problem
  * with file and line; never returns a partial policy.
  */
 export async function loadPolicyPath(path: string, runtime?: CredentialRuntime): Promise<Policy> {
+  return compilePolicy(policySources(await readPolicyFiles(path)), runtime)
+}
+
+/**
+ * Read the policy files of a directory (every `*.yaml` / `*.yml`, in name order) or the one file
+ * `path` names. Throws PolicyInvalidError when the path or a file cannot be read.
+ */
+export async function readPolicyFiles(path: string): Promise<PolicyFileBytes[]> {
   const root = resolve(path)
   let files: string[]
   try {
@@ -40,9 +54,21 @@ export async function loadPolicyPath(path: string, runtime?: CredentialRuntime):
   } catch (cause) {
     throw new PolicyInvalidError([{ file: root, line: 0, path: '', message: `cannot read policy path (${(cause as NodeJS.ErrnoException).code ?? cause})` }])
   }
-  const sources: PolicySource[] = []
-  for (const file of files) sources.push({ file, text: await readFile(file, 'utf8') })
-  return compilePolicy(sources, runtime)
+  const out: PolicyFileBytes[] = []
+  for (const file of files) {
+    try {
+      out.push({ file, bytes: await readFile(file) })
+    } catch (cause) {
+      // A file listed a moment ago and gone now is being replaced; the reload reads again.
+      throw new PolicyInvalidError([{ file, line: 0, path: '', message: `cannot read policy file (${(cause as NodeJS.ErrnoException).code ?? cause})` }])
+    }
+  }
+  return out
+}
+
+/** Policy files as text, for `compilePolicy`. */
+export function policySources(files: readonly PolicyFileBytes[]): PolicySource[] {
+  return files.map(({ file, bytes }) => ({ file, text: bytes.toString('utf8') }))
 }
 
 let offline: CredentialRuntime | null = null
@@ -64,6 +90,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   const secretFiles: string[] = []
   const routes: Route[] = []
   const routeNames = new Set<string>()
+  const emptyFiles = new Map<string, 'declared' | 'blank'>()
   const pendingRoutes: { route: RouteV1; at: Locator; index: number }[] = []
   const pendingCredentials: { name: string; def: CredentialV1; at: Locator }[] = []
   let monitoring: { def: MonitoringV1; at: Locator } | null = null
@@ -83,7 +110,11 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       continue
     }
     const data: unknown = doc.toJS()
-    if (data === null || data === undefined) continue // an empty file holds no policy
+    if (data === null || data === undefined) {
+      // An empty file holds no policy; a reload refuses one that held routes (reload-acceptance.ts).
+      emptyFiles.set(source.file, 'blank')
+      continue
+    }
     const version = typeof data === 'object' && !Array.isArray(data) ? (data as { version?: unknown }).version : undefined
     if (version !== 'v1') {
       problems.push(at.problem(['version'], version === undefined ? 'version is required (version: v1)' : `unsupported version ${JSON.stringify(version)}; this sidekey reads v1`))
@@ -94,6 +125,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       for (const e of validateFile.errors ?? []) if (!e.schemaPath.includes('/oneOf/')) problems.push(at.schemaProblem(e))
       continue
     }
+    if (data.routes?.length === 0) emptyFiles.set(source.file, 'declared')
     for (const [name, def] of Object.entries(data.credentials ?? {})) pendingCredentials.push({ name, def, at })
     if (data.monitoring !== undefined) {
       if (monitoring !== null) problems.push(at.problem(['monitoring'], `monitoring is already set in ${monitoring.at.file}; set it in one file`))
@@ -149,6 +181,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
     routes: Object.freeze(routes),
     credentials,
     files: Object.freeze(sources.map((s) => s.file)),
+    emptyFiles,
     secretEnvNames: Object.freeze([...new Set(secretEnvNames)]),
     secretFiles: Object.freeze([...new Set(secretFiles)]),
     monitoring: monitoringSettings,

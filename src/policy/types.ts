@@ -136,6 +136,12 @@ export interface Policy {
   readonly routes: readonly Route[]
   readonly credentials: ReadonlyMap<string, CredentialProvider>
   readonly files: readonly string[]
+  /**
+   * Files that say they hold no route (`routes: []`: `declared`) or hold nothing at all (no YAML
+   * document, only blanks or comments: `blank`). A reload reads these to tell a policy emptied on
+   * purpose from one cut short while it was being written (`reload-acceptance.ts`).
+   */
+  readonly emptyFiles: ReadonlyMap<string, 'declared' | 'blank'>
   /** Environment variables named by static credentials: `sidekey run` hides them from the agent. */
   readonly secretEnvNames: readonly string[]
   /** Absolute paths of every file a credential or webhook reads a secret from: `sidekey run`'s sandbox hides them. */

@@ -23,6 +23,12 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{- define "sidekey.policiesConfigMap" -}}{{ .Values.policies.existingConfigMap | default (printf "%s-policies" (include "sidekey.fullname" .)) }}{{- end -}}
 
+{{/* Host names the admin listener answers to when it is exposed for scraping; $(SIDEKEY_POD_IPS) is expanded by the kubelet. */}}
+{{- define "sidekey.adminHosts" -}}
+{{- $svc := printf "%s-metrics" (include "sidekey.fullname" .) -}}
+{{- join "," (concat (list "$(SIDEKEY_POD_IPS)" $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace)) .Values.metrics.adminHosts) -}}
+{{- end -}}
+
 {{- define "sidekey.image" -}}{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}{{- end -}}
 
 {{/* The agent's variables: proxy (explicit mode) and CA trust. The same list as src/kube/sidecar.ts (a test compares them). */}}
@@ -93,6 +99,16 @@ exec:
   env:
     - name: SIDEKEY_LOG_LEVEL
       value: {{ .Values.sidecar.logLevel | quote }}
+    {{- if .Values.metrics.serviceMonitor.enabled }}
+    # The admin listener answers only to names that are its own (DNS-rebinding defence): besides
+    # loopback, the pod's IPs (what Prometheus scrapes), the metrics Service and metrics.adminHosts.
+    - name: SIDEKEY_POD_IPS
+      valueFrom:
+        fieldRef:
+          fieldPath: status.podIPs
+    - name: SIDEKEY_ADMIN_HOSTS
+      value: {{ include "sidekey.adminHosts" . | quote }}
+    {{- end }}
     {{- range .Values.secrets }}
     - name: {{ required "secrets[].env is required" .env }}
       valueFrom:
