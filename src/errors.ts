@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_INVALID_HEADER: { status: 400, meaning: 'A header name or value has bytes HTTP does not allow.' },
   SIDEKEY_ERR_HEADERS_TOO_LARGE: { status: 431, meaning: 'The request headers exceed the configured limit.' },
   SIDEKEY_ERR_TOO_MANY_HEADERS: { status: 431, meaning: 'The request has more header fields than sidekey forwards whole (`--max-headers`); nothing was forwarded.' },
+  SIDEKEY_ERR_TRAILERS_REFUSED: { status: 400, meaning: 'The request carries (or announces) trailer fields, which sidekey cannot forward; refused rather than forwarded without them.' },
   SIDEKEY_ERR_HEAD_TIMEOUT: { status: 408, meaning: 'The request head (or, after CONNECT, the first byte) did not arrive whole within `--head-timeout`; the connection is closed.' },
   SIDEKEY_ERR_WORKLOAD_CONNECTION_LIMIT: { status: 429, meaning: 'The workload already holds as many open connections as one workload may (`--max-connections-per-workload`); close idle ones (keep-alive pools, tunnels) first.' },
   SIDEKEY_ERR_CONNECTION_LIMIT: { status: 503, meaning: 'sidekey holds as many open connections as it accepts in total (`--max-connections`); retry when some have closed.' },

@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import type { Duplex, Transform } from 'node:stream'
 import type { Logger } from 'pino'
 import type { Connections } from './accept/connections.js'
-import { assertWholeHead } from './accept/http-limits.js'
+import { assertNoTrailers, assertWholeHead, refuseTrailersAtEnd } from './accept/http-limits.js'
 import { intercept, INTERCEPT_FAILURES, type InterceptFailure } from './accept/intercept.js'
 import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
 import { requestTarget, type RequestTarget } from './accept/target.js'
@@ -305,6 +305,9 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     try {
       // On the way up: what the agent sent is checked for secrets first, then chunk signatures are replaced.
       const bodyFilters: Transform[] = []
+      // Trailer fields cannot go up: a body read whole is refused now, a streamed one cut at its end.
+      if (prepared.body !== null) assertNoTrailers(req)
+      else if (req.headers['transfer-encoding'] !== undefined) bodyFilters.push(refuseTrailersAtEnd(req))
       if (prepared.body === null && ctx.scanner.size > 0) bodyFilters.push(ctx.scanner.bodyFilter())
       if (prepared.resign !== null) bodyFilters.push(chunkResignFilter(prepared.resign))
       await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: prepared.body, response }, req, res, result)

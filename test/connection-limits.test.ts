@@ -221,6 +221,8 @@ t.test('timeouts', async (t) => {
     transparentTls.socket.write(Buffer.from([0x16, 0x03, 0x01, 0x02, 0x00, 0x01]))
     const tlsLife = await transparentTls.closed
     t.ok(within(tlsLife, HEAD_MS), `transparent TLS: a ClientHello that never completes is closed (${tlsLife} ms)`)
+    const helloLine = await sk.sink.waitForAudit((a) => a.method === 'TLS' && a.error === 'SIDEKEY_ERR_HEAD_TIMEOUT')
+    t.match(helloLine, { reason: 'head-timeout', bytes_up: 6 })
     t.equal(plain.seen.filter((s) => s.url.includes('slow-loris')).length, 0, 'nothing reached an upstream')
     t.equal(api.seen.filter((s) => s.url.includes('slow-loris')).length, 0)
   })

@@ -32,8 +32,12 @@ t.test('request headers are forwarded whole or refused', async (t) => {
   const trust = await upstreamTrust()
   /** What each upstream request carried: how many h-* headers, by path. */
   const received = new Map<string, number>()
+  /** Requests whose body arrived complete: path -> trailer fields the upstream got. */
+  const completed = new Map<string, string[]>()
   const onRequest = (req: IncomingMessage, res: ServerResponse): void => {
     received.set(req.url ?? '', req.rawHeaders.filter((_, i) => i % 2 === 0 && /^h-/i.test(req.rawHeaders[i]!)).length)
+    req.resume()
+    req.on('end', () => completed.set(req.url ?? '', req.rawTrailers))
     const many = /^\/response-headers\/([0-9]+)$/.exec(req.url ?? '')
     if (many !== null) for (let i = 0; i < Number(many[1]); i++) res.setHeader(`x-r-${i}`, `r${i}`)
     res.end('ok')
@@ -133,6 +137,20 @@ routes:
     const over = await rawExchange(sk.proxyPort, `GET http://api.test:${plainPort}/response-headers/2000 HTTP/1.1\r\nHost: api.test\r\n\r\n`)
     t.match(over, /^HTTP\/1\.1 502 /)
     t.notMatch(over, /x-r-0:/, 'none of them is passed on')
+  })
+
+  t.test('trailer fields are header fields too: refused, never dropped on the way up', async (t) => {
+    const chunked = (path: string, announce: boolean) =>
+      `POST http://api.test:${plainPort}${path} HTTP/1.1\r\nHost: api.test\r\nTransfer-Encoding: chunked\r\n${announce ? 'Trailer: x-checksum\r\n' : ''}\r\n5\r\nhello\r\n0\r\nx-checksum: abc\r\n\r\n`
+    const announced = await rawExchange(sk.proxyPort, chunked('/trailer/announced', true))
+    t.match(announced, /^HTTP\/1\.1 400 [^]*x-sidekey-error: SIDEKEY_ERR_TRAILERS_REFUSED/i, 'announced: refused before anything is sent')
+    t.notOk(received.has('/trailer/announced'))
+    const unannounced = await rawExchange(sk.proxyPort, chunked('/trailer/unannounced', false))
+    t.match(unannounced, /^HTTP\/1\.1 400 [^]*x-sidekey-error: SIDEKEY_ERR_TRAILERS_REFUSED/i, 'found at the end of a streamed body: refused')
+    t.notOk(completed.has('/trailer/unannounced'), 'the upstream never received a complete request (its last chunk was never sent)')
+    const without = await rawExchange(sk.proxyPort, chunked('/trailer/none', false).replace('0\r\nx-checksum: abc\r\n', '0\r\n'))
+    t.match(without, /^HTTP\/1\.1 200 /, 'a chunked body without trailers goes through')
+    t.same(completed.get('/trailer/none'), [])
   })
 
   noSecretsLogged(t, sk)

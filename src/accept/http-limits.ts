@@ -1,4 +1,5 @@
 import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { Transform } from 'node:stream'
 import type { Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 
@@ -41,11 +42,39 @@ export function trackConnections(server: Server): void {
 
 /**
  * A request is forwarded whole or not at all: one with more header fields than `max` is refused
- * (431) before anything is decided or sent, never forwarded with some of them missing.
+ * (431) before anything is decided or sent, never forwarded with some of them missing. So is one
+ * that announces trailer fields (`Trailer`, RFC 9110 section 6.6.2): the upstream leg sends a
+ * body, never trailers.
  */
 export function assertWholeHead(req: IncomingMessage, max: number): void {
   const count = req.rawHeaders.length / 2
   if (count > max) {
     throw new SidekeyError('SIDEKEY_ERR_TOO_MANY_HEADERS', `the request has ${count} header fields; sidekey forwards at most ${max} (--max-headers) and never forwards part of a request: send fewer headers`)
   }
+  if (req.headers.trailer !== undefined) throw trailersRefused()
+}
+
+/** A body read whole before forwarding: refuse it when trailer fields came after it. */
+export function assertNoTrailers(req: IncomingMessage): void {
+  if (req.rawTrailers.length > 0) throw trailersRefused()
+}
+
+/**
+ * For a chunked body streamed upstream: trailer fields are known only once the body has ended.
+ * Fail the upload then, so the upstream is left with an unfinished body it must discard (no last
+ * chunk is sent), never a complete request without its trailers.
+ */
+export function refuseTrailersAtEnd(req: IncomingMessage): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, chunk)
+    },
+    flush(done) {
+      done(req.rawTrailers.length > 0 ? trailersRefused() : null)
+    },
+  })
+}
+
+function trailersRefused(): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_TRAILERS_REFUSED', 'the request carries trailer fields after its body, which sidekey cannot forward; it is refused rather than forwarded without them: send them as headers')
 }

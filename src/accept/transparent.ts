@@ -30,8 +30,17 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
     socket.once('close', () => open.delete(socket))
     socket.on('error', () => socket.destroy())
     let buffered = Buffer.alloc(0)
+    let finished = false
     // The ClientHello is this listener's request head: the same head timeout applies.
-    const timer = setTimeout(() => done(null), ctx.config.headTimeoutMs)
+    const acceptedAt = performance.now()
+    const timer = setTimeout(() => {
+      if (finished) return
+      finished = true
+      const audit = newAuditRecord('tunnel', randomUUID())
+      Object.assign(audit, { method: 'TLS', workload: ctx.config.workload, decision: 'deny', reason: 'head-timeout', error: 'SIDEKEY_ERR_HEAD_TIMEOUT', bytes_up: buffered.length })
+      finishAudit(ctx, audit, acceptedAt)
+      socket.destroy()
+    }, ctx.config.headTimeoutMs)
     timer.unref()
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk])
@@ -39,7 +48,6 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
       if (r.state === 'incomplete') return
       done(r.state === 'done' ? r.serverName : null)
     }
-    let finished = false
     const done = (serverName: string | null): void => {
       if (finished) return
       finished = true
