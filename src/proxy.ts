@@ -397,7 +397,11 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
  * token is revoked or its workload quarantined, and closed after the tunnel idle timeout.
  */
 function holdUpgrade(ctx: ProxyContext, socket: Socket, tunnel: Tunnel | null, audit: AuditRecord, facts: RequestFacts): void {
-  ctx.connections.hold(tunnel?.client ?? socket, { audit, allowedUnder: (policy) => requestDecision(ctx, policy, facts).action !== 'deny' })
+  const allowedUnder = (policy: Policy): boolean => {
+    const decision = requestDecision(ctx, policy, facts)
+    return decision.reportOnly || decision.action !== 'deny'
+  }
+  ctx.connections.hold(tunnel?.client ?? socket, { audit, allowedUnder })
   socket.setTimeout(ctx.config.tunnelIdleTimeoutMs)
   socket.once('timeout', () => {
     audit.closed ??= 'idle'
@@ -493,8 +497,10 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
  */
 function holdTunnel(ctx: ProxyContext, socket: Socket, audit: AuditRecord, caller: Caller, authority: { host: string; port: number }, blind: boolean): void {
   const allowedUnder = (policy: Policy): boolean => {
-    const action = connectDecision(ctx, policy, caller, authority).action
-    return blind ? action === 'tunnel' : action !== 'deny'
+    const decision = connectDecision(ctx, policy, caller, authority)
+    // Report-only mode logs what enforcement would refuse; it closes nothing.
+    if (decision.reportOnly) return true
+    return blind ? decision.action === 'tunnel' : decision.action !== 'deny'
   }
   ctx.connections.hold(socket, { audit, allowedUnder })
 }
