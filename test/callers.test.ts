@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { ProxyAgent, request, WebSocket } from 'undici'
 import { WebSocketServer } from 'ws'
+import { CLOSE_GRACE_MS } from '../src/accept/connections.js'
 import { configFrom } from '../src/config.js'
 import { SidekeyError } from '../src/errors.js'
 import { callerRefusal } from '../src/identity/standing.js'
@@ -80,7 +81,16 @@ const status = (answer: string | null): number => Number(/^HTTP\/1\.1 ([0-9]{3})
 
 t.test('revocation, quarantine and reload reach connections already open', async (t) => {
   const trust = await upstreamTrust()
-  const api = await startUpstream(undefined, { trust, host: 'api.test' })
+  const api = await startUpstream((req, res) => {
+    if (req.url === '/v1/slow') return void setTimeout(() => res.end('{"slow":true}'), 300)
+    if (req.url === '/v1/stream') {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      const tick = setInterval(() => res.write('data: tick\n\n'), 100)
+      res.once('close', () => clearInterval(tick))
+      return
+    }
+    res.end('{"ok":true}')
+  }, { trust, host: 'api.test' })
   const echo = await echoServer()
   const ws = await wsEcho()
   t.teardown(async () => {
@@ -144,6 +154,26 @@ ${blind}
     t.match(line, { workload: 'agent', identity: 'run-token', decision: 'tunnel' })
     t.ok(sk.sink.lines.some((l) => l.event === 'connections_closed' && l.why === 'token-revoked' && l.count === 3), 'one line says three connections were closed')
     other.socket.destroy()
+  })
+
+  t.test('a response already on its way gets a moment to finish; a stream is cut after it', async (t) => {
+    const token = mint('agent')
+    const tunnel = await openTunnel(sk.proxyPort, 'api.test:443', { auth: token.auth, tls: { ca } })
+    const slow = tunnel.get('/v1/slow')
+    await pollFor(() => api.seen.some((s) => s.url === '/v1/slow'), Boolean)
+    sk.runTokens.revoke(token.id)
+    t.equal(status(await slow), 200, 'the answer in flight when the token was revoked is delivered')
+    await tunnel.closed
+    t.pass('then the tunnel is closed')
+
+    const streaming = mint('agent')
+    const stream = await openTunnel(sk.proxyPort, 'api.test:443', { auth: streaming.auth, tls: { ca } })
+    t.equal(status(await stream.get('/v1/stream')), 200)
+    const revokedAt = Date.now()
+    sk.runTokens.revoke(streaming.id)
+    await stream.closed
+    const after = Date.now() - revokedAt
+    t.ok(after >= CLOSE_GRACE_MS - 100 && after < CLOSE_GRACE_MS + 3000, `a stream that does not end is cut after the grace (${after} ms)`)
   })
 
   t.test('every request in a tunnel re-checks its token (the guard, without the sweep)', async (t) => {

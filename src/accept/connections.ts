@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { SidekeyError } from '../errors.js'
 import type { Caller } from '../identity/identify.js'
@@ -18,6 +19,13 @@ import type { Policy } from '../policy/types.js'
  * Connections are keyed by the TCP socket the listener accepted; a TLS socket sidekey terminates
  * inside a tunnel runs on that socket, so destroying it ends everything the connection carries.
  */
+
+/**
+ * How long a connection being closed may take to finish the HTTP response it is writing (the
+ * refusal of a held request whose denial caused the quarantine, an answer already on its way).
+ * Blind tunnels and WebSockets, which carry nothing sidekey decides, are closed at once.
+ */
+export const CLOSE_GRACE_MS = 1000
 
 /** Something long-lived on a connection (a tunnel, a WebSocket) that a policy change can end. */
 export interface Hold {
@@ -45,6 +53,10 @@ interface Entry {
   /** The workload this connection counts against; null until a caller is known. */
   counted: string | null
   readonly holds: Hold[]
+  /** HTTP responses being written on it now. */
+  inFlight: number
+  /** Set when it is to close as soon as its responses in flight end. */
+  closing: boolean
 }
 
 /** The open connections and their limits. */
@@ -73,7 +85,7 @@ export class Connections {
     if (this.#open.size >= this.limits.maxConnections) {
       return new SidekeyError('SIDEKEY_ERR_CONNECTION_LIMIT', `sidekey already holds ${this.limits.maxConnections} open connections, its limit (--max-connections); retry when some have closed`)
     }
-    const entry: Entry = { socket, caller: null, counted: null, holds: [] }
+    const entry: Entry = { socket, caller: null, counted: null, holds: [], inFlight: 0, closing: false }
     this.#open.set(socket, entry)
     socket.once('close', () => {
       this.#open.delete(socket)
@@ -106,6 +118,17 @@ export class Connections {
     return null
   }
 
+  /** An HTTP response is being written on `socket` (a connection being closed waits for it, briefly). */
+  serving(socket: Socket, res: ServerResponse): void {
+    const entry = this.#open.get(socket)
+    if (entry === undefined) return
+    entry.inFlight++
+    res.once('close', () => {
+      entry.inFlight--
+      if (entry.closing && entry.inFlight === 0) socket.destroy()
+    })
+  }
+
   /** Register a tunnel or WebSocket on `socket`, to be asked again when policy changes. */
   hold(socket: Socket, hold: Hold): void {
     this.#open.get(socket)?.holds.push(hold)
@@ -135,7 +158,14 @@ export class Connections {
       for (const hold of entry.holds) hold.audit.closed ??= why
       if (entry.counted !== null) workloads.add(entry.counted)
       count++
-      entry.socket.destroy()
+      if (entry.inFlight === 0) {
+        entry.socket.destroy()
+        continue
+      }
+      // Every new request on it is refused already (the caller is checked on each); the one in
+      // flight gets a moment to end, then the connection goes either way.
+      entry.closing = true
+      setTimeout(() => entry.socket.destroy(), CLOSE_GRACE_MS).unref()
     }
     return { count, workloads: [...workloads] }
   }

@@ -1,4 +1,4 @@
-import type { Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
@@ -18,12 +18,19 @@ export function createProxyServers(ctx: Omit<ProxyContext, 'inner' | 'connection
   const inner = createLimitedServer(ctx.config)
   trackConnections(inner)
   const full: ProxyContext = { ...ctx, inner, connections }
-  inner.on('request', (req, res) => void handleRequest(full, req, res, tunnelOf(req.socket)))
+  inner.on('request', (req, res) => {
+    const tunnel = tunnelOf(req.socket)
+    if (tunnel !== null) connections.serving(tunnel.client, res)
+    void handleRequest(full, req, res, tunnel)
+  })
   inner.on('upgrade', (req, socket: Duplex, head: Buffer) => void handleUpgrade(full, req, socket, head, tunnelOf(req.socket)))
   inner.on('clientError', (err, socket) => onClientError(full, err, socket))
 
   const proxy = createLimitedServer(ctx.config)
-  proxy.on('request', (req, res) => void handleRequest(full, req, res, null))
+  proxy.on('request', (req, res) => {
+    connections.serving(req.socket, res)
+    void handleRequest(full, req, res, null)
+  })
   proxy.on('connect', (req, socket: Socket, head: Buffer) => void handleConnect(full, req, socket, head))
   proxy.on('upgrade', (req, socket: Duplex, head: Buffer) => void handleUpgrade(full, req, socket, head, null))
   proxy.on('clientError', (err, socket) => onClientError(full, err, socket))
@@ -32,7 +39,10 @@ export function createProxyServers(ctx: Omit<ProxyContext, 'inner' | 'connection
   const transparentHttp = ctx.config.transparentHttp === null ? null : createTransparentHttpServer(full)
   // Nothing readable can be said before TLS: a refused redirected TLS connection is closed.
   if (transparentTls !== null) admitFirst(transparentTls, connections, (socket, refusal) => refuseConnection(full, socket, refusal, false))
-  if (transparentHttp !== null) admitFirst(transparentHttp, connections, (socket, refusal) => refuseConnection(full, socket, refusal, true))
+  if (transparentHttp !== null) {
+    admitFirst(transparentHttp, connections, (socket, refusal) => refuseConnection(full, socket, refusal, true))
+    transparentHttp.on('request', (req: IncomingMessage, res: ServerResponse) => connections.serving(req.socket, res))
+  }
   return {
     proxy,
     inner,
