@@ -1,4 +1,5 @@
 import { SidekeyError } from './errors.js'
+import { workloadNameProblem } from './identity/workload-name.js'
 import { normalizeHost, parseAuthority, type Authority } from './policy/host.js'
 
 /** Runtime settings of one sidekey process (not policy: policy is YAML and hot-reloads). */
@@ -27,6 +28,18 @@ export interface Config {
   readonly bodyTimeoutMs: number
   /** Largest request head accepted, in bytes (bigger: 431). */
   readonly maxHeaderSize: number
+  /** Most header fields in one request (more: 431); a request is forwarded whole or not at all. */
+  readonly maxHeaderCount: number
+  /** Open client connections, all listeners together; connections not yet identified count too. */
+  readonly maxConnections: number
+  /** Open client connections of one workload (callers without a run token count as `anonymous`). */
+  readonly maxConnectionsPerWorkload: number
+  /** A request head (or a TLS ClientHello, or the first byte after CONNECT) must be complete within this. */
+  readonly headTimeoutMs: number
+  /** A keep-alive connection (plain, or an intercepted tunnel) idle between requests is closed after this. */
+  readonly idleTimeoutMs: number
+  /** A blind tunnel or an upgraded connection with no byte either way for this long is closed. */
+  readonly tunnelIdleTimeoutMs: number
   /** Watch policy files and reload on change. */
   readonly watchPolicy: boolean
   /** Issuer URL of minted JWTs; default: the admin listener's URL, where the JWKS is served. */
@@ -55,6 +68,13 @@ export const DEFAULTS: Config = Object.freeze({
   headersTimeoutMs: 120_000,
   bodyTimeoutMs: 300_000,
   maxHeaderSize: 16 * 1024,
+  // Apache httpd's LimitRequestFields; well under what common upstreams keep (Node keeps about 1,000).
+  maxHeaderCount: 100,
+  maxConnections: 1024,
+  maxConnectionsPerWorkload: 256,
+  headTimeoutMs: 20_000,
+  idleTimeoutMs: 60_000,
+  tunnelIdleTimeoutMs: 600_000,
   watchPolicy: true,
   issuer: null,
   statePath: null,
@@ -86,6 +106,12 @@ export const SETTINGS = [
   { flag: '--connect-to', env: 'SIDEKEY_CONNECT_TO', help: 'HOST:PORT:ADDR:PORT, comma separated: dial ADDR:PORT for HOST:PORT' },
   { flag: '--upstream-timeout', env: 'SIDEKEY_UPSTREAM_TIMEOUT_MS', help: 'ms to wait for upstream response headers (default 120000)' },
   { flag: '--max-header-size', env: 'SIDEKEY_MAX_HEADER_SIZE', help: 'largest request head in bytes (default 16384)' },
+  { flag: '--max-headers', env: 'SIDEKEY_MAX_HEADERS', help: 'most header fields in one request (default 100)' },
+  { flag: '--max-connections', env: 'SIDEKEY_MAX_CONNECTIONS', help: 'open client connections in total (default 1024)' },
+  { flag: '--max-connections-per-workload', env: 'SIDEKEY_MAX_CONNECTIONS_PER_WORKLOAD', help: 'open client connections of one workload (default 256)' },
+  { flag: '--head-timeout', env: 'SIDEKEY_HEAD_TIMEOUT_MS', help: 'ms for a request head (or ClientHello) to arrive whole (default 20000)' },
+  { flag: '--idle-timeout', env: 'SIDEKEY_IDLE_TIMEOUT_MS', help: 'ms a keep-alive connection or intercepted tunnel may idle between requests (default 60000)' },
+  { flag: '--tunnel-idle-timeout', env: 'SIDEKEY_TUNNEL_IDLE_TIMEOUT_MS', help: 'ms a blind tunnel or WebSocket may carry no byte (default 600000)' },
   { flag: '--issuer', env: 'SIDEKEY_ISSUER', help: 'issuer URL of minted JWTs (default: the admin URL, which serves the JWKS)' },
   { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
   { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: 'host:port for connections redirected from port 80 (transparent mode; off by default)' },
@@ -122,6 +148,12 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     if (!/^[0-9]+$/.test(raw)) problems.push(`${flag}: "${raw}" is not a whole number`)
     return Number(raw)
   }
+  // A limit or timeout of 0 would refuse everything (or, for a timeout, never fire): refused.
+  const positive = (flag: string, fallback: number): number => {
+    const n = int(flag, fallback)
+    if (n === 0) problems.push(`${flag}: must be at least 1`)
+    return n
+  }
   const connectTo = new Map<string, Authority>()
   for (const entry of (get('--connect-to') ?? '').split(',').filter(Boolean)) {
     const m = /^(.+):([0-9]+):(.+):([0-9]+)$/.exec(entry.trim())
@@ -131,7 +163,8 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     else connectTo.set(`${from.host}:${from.port}`, to)
   }
   const workload = get('--workload') ?? null
-  if (workload !== null && !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) problems.push(`--workload: "${workload}" is not a workload name`)
+  const workloadProblem = workload === null ? null : workloadNameProblem(workload)
+  if (workloadProblem !== null) problems.push(`--workload: ${workloadProblem}`)
   const reportOnly = get('--report-only')
   const adminHosts: string[] = []
   for (const name of (get('--admin-hosts') ?? '').split(',').map((n) => n.trim()).filter(Boolean)) {
@@ -153,6 +186,12 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     headersTimeoutMs: int('--upstream-timeout', DEFAULTS.headersTimeoutMs),
     bodyTimeoutMs: DEFAULTS.bodyTimeoutMs,
     maxHeaderSize: int('--max-header-size', DEFAULTS.maxHeaderSize),
+    maxHeaderCount: positive('--max-headers', DEFAULTS.maxHeaderCount),
+    maxConnections: positive('--max-connections', DEFAULTS.maxConnections),
+    maxConnectionsPerWorkload: positive('--max-connections-per-workload', DEFAULTS.maxConnectionsPerWorkload),
+    headTimeoutMs: positive('--head-timeout', DEFAULTS.headTimeoutMs),
+    idleTimeoutMs: positive('--idle-timeout', DEFAULTS.idleTimeoutMs),
+    tunnelIdleTimeoutMs: positive('--tunnel-idle-timeout', DEFAULTS.tunnelIdleTimeoutMs),
     watchPolicy: true,
     issuer: get('--issuer') ?? null,
     statePath: get('--state') ?? null,

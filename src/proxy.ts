@@ -3,6 +3,8 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex, Transform } from 'node:stream'
 import type { Logger } from 'pino'
+import type { Connections } from './accept/connections.js'
+import { assertNoTrailers, assertWholeHead, refuseTrailersAtEnd } from './accept/http-limits.js'
 import { intercept, INTERCEPT_FAILURES, type InterceptFailure } from './accept/intercept.js'
 import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
 import { requestTarget, type RequestTarget } from './accept/target.js'
@@ -16,6 +18,7 @@ import type { UpgradeRelay } from './forward/upgrade.js'
 import type { UpstreamPools } from './forward/upstream.js'
 import { identify, type Caller } from './identity/identify.js'
 import type { RunTokens } from './identity/run-tokens.js'
+import { callerRefusal } from './identity/standing.js'
 import { withoutHopByHop } from './inject/hop-by-hop.js'
 import { injectCredential, withoutNames, type OutgoingRequest } from './inject/inject.js'
 import { signForwarded } from './inject/sigv4.js'
@@ -23,7 +26,8 @@ import { chunkResignFilter, resignBuffer, type ChunkSigning } from './inject/sig
 import type { AwsCredentials } from './credentials/provider.js'
 import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
 import { parseAuthority } from './policy/host.js'
-import { applyReportOnly, decideConnect, decideRequest, type Decision } from './policy/decide.js'
+import { applyReportOnly, decideConnect, decideRequest, type Decision, type RequestFacts } from './policy/decide.js'
+import type { Policy } from './policy/types.js'
 import type { PolicyStore } from './policy/store.js'
 import type { Throttle } from './guard/throttle.js'
 import { detected, type SecretScanner } from './guard/secret-scan.js'
@@ -63,6 +67,8 @@ export interface ProxyContext {
   readonly observe: (record: AuditRecord) => void
   /** Held requests and their decisions. */
   readonly approvals: Approvals
+  /** Every open client connection: limits, and closing what a revocation, quarantine or reload ends. */
+  readonly connections: Connections
   readonly now: () => number
 }
 
@@ -77,17 +83,35 @@ export function finishAudit(ctx: Pick<ProxyContext, 'log' | 'observe'>, audit: A
 }
 
 /**
- * Guard the caller before any decision: a quarantined workload is refused outright, a throttled
- * one when its bucket is empty.
+ * Guard the caller before any decision, on every request (inside a tunnel too, where the caller
+ * was identified once, at CONNECT): a revoked run token and a quarantined workload are refused
+ * outright (so is an anonymous caller that could be a quarantined agent: `callerRefusal`), a
+ * throttled one when its bucket is empty.
  */
 function guardCaller(ctx: ProxyContext, caller: Caller): void {
+  const refusal = callerRefusal(caller, ctx.runTokens, ctx.state)
+  if (refusal !== null) throw refusal
   const workload = caller.workload ?? 'anonymous'
-  const quarantine = ctx.state.quarantined(workload)
-  if (quarantine !== undefined) {
-    throw new SidekeyError('SIDEKEY_ERR_QUARANTINED', `workload "${workload}" is quarantined (${quarantine.reason}) until an admin releases it`)
-  }
   const wait = ctx.throttle.take(workload)
   if (wait > 0) throw new SidekeyError('SIDEKEY_ERR_THROTTLED', `workload "${workload}" is throttled; retry in ${wait} s`, { retryAfterS: wait })
+}
+
+/** Count the client connection against the caller's workload (its share of open connections). */
+function admitCaller(ctx: ProxyContext, client: Socket, caller: Caller): void {
+  const refusal = ctx.connections.identify(client, caller)
+  if (refusal !== null) throw refusal
+}
+
+/** A CONNECT (or redirected TLS connection) decided under `policy`, report-only mode applied. */
+function connectDecision(ctx: ProxyContext, policy: Policy, caller: Caller, authority: { host: string; port: number }): Decision {
+  const decision = decideConnect(policy, { workload: caller.workload, host: authority.host, port: authority.port })
+  return ctx.config.reportOnly ? applyReportOnly(decision) : decision
+}
+
+/** A request decided under `policy`, report-only mode applied. */
+function requestDecision(ctx: ProxyContext, policy: Policy, facts: RequestFacts): Decision {
+  const decision = decideRequest(policy, facts)
+  return ctx.config.reportOnly ? applyReportOnly(decision) : decision
 }
 
 /** A request that passed identify and decide, with its credential applied. */
@@ -113,12 +137,14 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   // accept: where is it going
   const target = requestTarget(req, tunnel)
   Object.assign(audit, { scheme: target.scheme, host: target.host, port: target.port }, auditPath(target.path))
+  assertWholeHead(req, ctx.config.maxHeaderCount)
 
-  // identify: a tunnel's requests belong to whoever opened the tunnel
+  // identify: a tunnel's requests belong to whoever opened the tunnel, re-checked on each one
   const caller = tunnel?.caller ?? identifyOrRecord(ctx, req, audit)
   audit.workload = caller.workload
   audit.identity = caller.via
   guardCaller(ctx, caller)
+  admitCaller(ctx, tunnel?.client ?? (req.socket as Socket), caller)
   // An agent sending a secret sidekey holds is exfiltrating it, wherever it sends it.
   if (ctx.scanner.foundInRequest(target.path, req.rawHeaders)) throw detected()
 
@@ -300,6 +326,9 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     try {
       // On the way up: what the agent sent is checked for secrets first, then chunk signatures are replaced.
       const bodyFilters: Transform[] = []
+      // Trailer fields cannot go up: a body read whole is refused now, a streamed one cut at its end.
+      if (prepared.body !== null) assertNoTrailers(req)
+      else if (req.headers['transfer-encoding'] !== undefined) bodyFilters.push(refuseTrailersAtEnd(req))
       if (prepared.body === null && ctx.scanner.size > 0) bodyFilters.push(ctx.scanner.bodyFilter())
       if (prepared.resign !== null) bodyFilters.push(chunkResignFilter(prepared.resign))
       await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: prepared.body, response }, req, res, result)
@@ -394,6 +423,7 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
           audit.status = status
           audit.upstream_ms = performance.now() - sentAt
           invalidateOn401(status, prepared)
+          if (status === 101) holdUpgrade(ctx, socket as Socket, tunnel, audit, { workload: prepared.caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname })
         },
         refused(err) {
           // A secret in a frame is the same detection as in a request: the monitor quarantines on this code.
@@ -418,6 +448,24 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
     recordError(audit, e)
     refuseSocket(socket, e, id, audit.reason)
   }
+}
+
+/**
+ * An upgraded connection (after its 101) is a relay nobody decides again: it is asked again on
+ * every policy reload (and closed when its route is gone), closed with its connection when its
+ * token is revoked or its workload quarantined, and closed after the tunnel idle timeout.
+ */
+function holdUpgrade(ctx: ProxyContext, socket: Socket, tunnel: Tunnel | null, audit: AuditRecord, facts: RequestFacts): void {
+  const allowedUnder = (policy: Policy): boolean => {
+    const decision = requestDecision(ctx, policy, facts)
+    return decision.reportOnly || decision.action !== 'deny'
+  }
+  ctx.connections.hold(tunnel?.client ?? socket, { audit, allowedUnder })
+  socket.setTimeout(ctx.config.tunnelIdleTimeoutMs)
+  socket.once('timeout', () => {
+    audit.closed ??= 'idle'
+    socket.destroy()
+  })
 }
 
 /** A tunnel's audit record, written once when its socket closes, with the bytes it carried. */
@@ -468,21 +516,22 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     audit.workload = caller.workload
     audit.identity = caller.via
     guardCaller(ctx, caller)
+    admitCaller(ctx, socket, caller)
 
     const decidedAt = performance.now()
-    let decision = decideConnect(ctx.policy.current, { workload: caller.workload, host: authority.host, port: authority.port })
-    if (ctx.config.reportOnly) decision = applyReportOnly(decision)
+    const decision = connectDecision(ctx, ctx.policy.current, caller, authority)
     recordDecision(audit, decision)
     audit.decision_ms = performance.now() - decidedAt
     if (decision.action === 'deny') throw refusalFor(decision, caller, authority)
+    holdTunnel(ctx, socket, audit, caller, authority, decision.action === 'tunnel')
 
-    const tunnel: Tunnel = { id, authority, caller, tls: false }
+    const tunnel: Tunnel = { id, authority, caller, tls: false, client: socket }
     if (decision.action === 'tunnel') {
       const upstream = await dialBlind(ctx, authority, decision.route, socket)
       if (upstream === null) return
       audit.status = 200
       socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-      relay(socket, upstream, head, () => undefined)
+      relay(socket, upstream, head, () => undefined, idleClose(ctx, audit))
       return
     }
 
@@ -490,12 +539,34 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     audit.decision = 'intercept'
     audit.status = 200
     socket.write('HTTP/1.1 200 Connection Established\r\n\r\n')
-    intercept(socket, head, tunnel, ctx.leaves, ctx.inner, interceptFailed(ctx, audit, 'intercepted tunnel failed'))
+    intercept(socket, head, tunnel, ctx.leaves, ctx.inner, ctx.config.headTimeoutMs, interceptFailed(ctx, audit, 'intercepted tunnel failed'))
   } catch (err) {
     const e = asSidekeyError(err)
     recordError(audit, e)
-    refuseSocket(socket, e, id, audit.reason)
+    // A refused CONNECT is shown by its status line alone (curl, requests, Go): it says why.
+    refuseSocket(socket, e, id, audit.reason, { sayWhy: true })
   }
+}
+
+/**
+ * Register a tunnel to be decided again on every policy reload: a blind one stays only while its
+ * destination is still a tunnel route (nothing inside it is ever decided, so a route that now
+ * inspects, or denies, ends it); an intercepted one stays unless its destination is now denied
+ * (each request inside is decided anyway).
+ */
+function holdTunnel(ctx: ProxyContext, socket: Socket, audit: AuditRecord, caller: Caller, authority: { host: string; port: number }, blind: boolean): void {
+  const allowedUnder = (policy: Policy): boolean => {
+    const decision = connectDecision(ctx, policy, caller, authority)
+    // Report-only mode logs what enforcement would refuse; it closes nothing.
+    if (decision.reportOnly) return true
+    return blind ? decision.action === 'tunnel' : decision.action !== 'deny'
+  }
+  ctx.connections.hold(socket, { audit, allowedUnder })
+}
+
+/** A blind tunnel idle for the tunnel idle timeout is closed, and its audit line says so. */
+function idleClose(ctx: ProxyContext, audit: AuditRecord): { ms: number; onIdle: () => void } {
+  return { ms: ctx.config.tunnelIdleTimeoutMs, onIdle: () => (audit.closed ??= 'idle') }
 }
 
 /** Record the first failure of an intercepted connection on its audit line, and log it as loudly as it deserves. */
@@ -528,21 +599,25 @@ export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, he
     const caller = identify(undefined, ctx.runTokens, ctx.config.workload)
     audit.workload = caller.workload
     audit.identity = caller.via
-    let decision = decideConnect(ctx.policy.current, { workload: caller.workload, host: authority.host, port: authority.port })
-    if (ctx.config.reportOnly) decision = applyReportOnly(decision)
+    const decision = connectDecision(ctx, ctx.policy.current, caller, authority)
     recordDecision(audit, decision)
-    const tunnel: Tunnel = { id, authority, caller, tls: false }
+    const tunnel: Tunnel = { id, authority, caller, tls: false, client: socket }
     if (decision.action === 'tunnel') {
       guardCaller(ctx, caller)
+      admitCaller(ctx, socket, caller)
+      holdTunnel(ctx, socket, audit, caller, authority, true)
       const upstream = await dialBlind(ctx, authority, decision.route, socket)
       if (upstream === null) return
-      relay(socket, upstream, hello, () => undefined)
+      relay(socket, upstream, hello, () => undefined, idleClose(ctx, audit))
       return
     }
     // Intercepted even when the destination is denied: each request inside is then refused with
-    // a 403 the agent can read, instead of a bare TLS failure.
+    // a 403 the agent can read, instead of a bare TLS failure. Likewise past the workload's
+    // connection limit: the connection is then not counted, and each request inside it is
+    // refused with the 429 (prepare counts it again, request by request).
     audit.decision = 'intercept'
-    intercept(socket, hello, tunnel, ctx.leaves, ctx.inner, interceptFailed(ctx, audit, 'intercepted transparent connection failed'))
+    ctx.connections.identify(socket, caller)
+    intercept(socket, hello, tunnel, ctx.leaves, ctx.inner, ctx.config.headTimeoutMs, interceptFailed(ctx, audit, 'intercepted transparent connection failed'))
   } catch (err) {
     recordError(audit, asSidekeyError(err))
     // Nothing readable can be said before TLS: close, and the audit line says why.

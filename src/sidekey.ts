@@ -5,6 +5,8 @@ import type { Logger } from 'pino'
 import { createAdminServer } from './admin/server.js'
 import { AdminHostCheck } from './admin/host-check.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
+import { closeOnChange } from './accept/close-on-change.js'
+import type { Connections } from './accept/connections.js'
 import { createProxyServers } from './accept/server.js'
 import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
 import { LeafCache } from './ca/cache.js'
@@ -46,6 +48,8 @@ export interface RunningSidekey {
   readonly metrics: Metrics
   readonly log: Logger
   readonly state: StateStore
+  /** The client connections open now (limits; closed when a token is revoked, a workload quarantined, a route removed). */
+  readonly connections: Connections
   /** Ports of the transparent-mode listeners, when configured. */
   readonly transparentHttpPort: number | null
   readonly transparentHttpsPort: number | null
@@ -148,7 +152,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   })
   // The gauge follows the store, so quarantines made or lifted by other replicas count too.
   const unsubscribeQuarantine = state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length))
-  const { proxy, inner, transparentHttp, transparentTls, closeTunnels } = createProxyServers({
+  const { proxy, inner, transparentHttp, transparentTls, connections, closeTunnels } = createProxyServers({
     config,
     log,
     policy,
@@ -170,6 +174,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     approvals,
     now,
   })
+  const stopClosingOnChange = closeOnChange(connections, { runTokens, state, policy, log })
 
   let ready = false
   let closing: Promise<void> | null = null
@@ -207,6 +212,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     metrics,
     log,
     state,
+    connections,
     transparentHttpPort: transparentHttp === null ? null : (transparentHttp.address() as AddressInfo).port,
     transparentHttpsPort: transparentTls === null ? null : (transparentTls.address() as AddressInfo).port,
     privatePaths: currentPrivatePaths,
@@ -224,6 +230,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     ready = false
     unsubscribeApprovals()
     unsubscribeQuarantine()
+    stopClosingOnChange()
     events.removeAllListeners()
     policy.close()
     upgrades.close()

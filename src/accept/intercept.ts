@@ -9,9 +9,6 @@ import { bindTunnel, type Tunnel } from './tunnel.js'
 /** First byte of a TLS record carrying a handshake (RFC 8446 section 5.1, ContentType 22). */
 const TLS_HANDSHAKE = 0x16
 
-/** How long an accepted tunnel may stay silent before its first byte. */
-const FIRST_BYTE_TIMEOUT_MS = 30_000
-
 /**
  * What can happen to an intercepted tunnel that does not reach the inner HTTP server cleanly: the
  * error code its audit line carries, and how loudly it is logged. A client giving up or asking for
@@ -20,7 +17,7 @@ const FIRST_BYTE_TIMEOUT_MS = 30_000
 export const INTERCEPT_FAILURES = {
   'sni-mismatch': { code: 'SIDEKEY_ERR_HOST_MISMATCH', level: 'debug' },
   'tls-handshake-failed': { code: 'SIDEKEY_ERR_TLS_HANDSHAKE', level: 'debug' },
-  idle: { code: 'SIDEKEY_ERR_BAD_REQUEST', level: 'debug' },
+  idle: { code: 'SIDEKEY_ERR_HEAD_TIMEOUT', level: 'debug' },
   'mint-failed': { code: 'SIDEKEY_ERR_INTERNAL', level: 'error' },
 } as const satisfies Record<string, { code: ErrorCode; level: 'debug' | 'error' }>
 
@@ -31,14 +28,16 @@ export type InterceptFailure = keyof typeof INTERCEPT_FAILURES
  * Hand an accepted CONNECT tunnel to the inner HTTP server, where each request is decided on its
  * own. Look at the first byte: 0x16 starts a TLS handshake, which sidekey terminates with a leaf
  * for the CONNECT host; anything else is cleartext HTTP (undici's ProxyAgent tunnels plain http://
- * this way) and goes to the same decision path.
+ * this way) and goes to the same decision path. A tunnel that sends nothing within
+ * `firstByteTimeoutMs` (the head timeout) is closed; from the first byte on, the inner server's
+ * head and keep-alive timeouts apply, to the TLS socket as to a cleartext one.
  */
-export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: LeafCache, inner: Server, onFailure: (why: InterceptFailure, detail: string) => void): void {
+export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: LeafCache, inner: Server, firstByteTimeoutMs: number, onFailure: (why: InterceptFailure, detail: string) => void): void {
   if (head.length > 0) socket.unshift(head)
   const timer = setTimeout(() => {
     onFailure('idle', 'no bytes after CONNECT')
     socket.destroy()
-  }, FIRST_BYTE_TIMEOUT_MS)
+  }, firstByteTimeoutMs)
   timer.unref()
   const onReadable = (): void => {
     const first = socket.read(1) as Buffer | null

@@ -37,23 +37,34 @@ export function refuse(res: ServerResponse, err: SidekeyError, requestId: string
 }
 
 /**
+ * The reason phrase of a refusal whose status line is all the client shows (a refused CONNECT:
+ * curl, requests, Go print the line and never read the body): the standard phrase, then the
+ * message, in the bytes a reason phrase may hold (RFC 9112 section 4).
+ */
+function phraseWithMessage(err: SidekeyError): string {
+  const message = err.message.replace(/[^\x20-\x7e]+/g, ' ').slice(0, 300)
+  return `${STATUS_CODES[err.status] ?? 'Error'} (${err.code}: ${message})`
+}
+
+/**
  * The same answer written onto a raw socket (CONNECT, upgrade, or a request Node's parser refused),
  * then the socket is closed. Written first and ended in the write's callback: ending at once can
- * lose the answer on a decrypted TLS socket (DESIGN, habits of real clients).
+ * lose the answer on a decrypted TLS socket (DESIGN, habits of real clients). With
+ * `sayWhy`, the status line carries the message too (for CONNECT refusals).
  */
-export function refuseSocket(socket: Duplex, err: SidekeyError, requestId: string | null, reason: string | null = null): void {
+export function refuseSocket(socket: Duplex, err: SidekeyError, requestId: string | null, reason: string | null = null, options: { sayWhy?: boolean } = {}): void {
   if (socket.destroyed || !socket.writable) {
     socket.destroy()
     return
   }
   const body = refusalBody(err, requestId, reason)
   const headers = { ...refusalHeaders(err, body, requestId), connection: 'close' }
-  const head = `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? 'Error'}\r\n${Object.entries(headers)
+  const phrase = options.sayWhy === true ? phraseWithMessage(err) : (STATUS_CODES[err.status] ?? 'Error')
+  const head = `HTTP/1.1 ${err.status} ${phrase}\r\n${Object.entries(headers)
     .map(([k, v]) => `${k}: ${v}`)
     .join('\r\n')}\r\n\r\n`
-  socket.write(head + body, () => {
-    socket.end()
-    // A peer that never reads must not hold the socket open.
-    setTimeout(() => socket.destroy(), 2000).unref()
-  })
+  socket.write(head + body, () => socket.end())
+  // A peer that never reads (or a TLS handshake that never completes, so the write never leaves)
+  // must not hold the socket open.
+  setTimeout(() => socket.destroy(), 2000).unref()
 }

@@ -1,84 +1,84 @@
-import { createServer, type Server } from 'node:http'
+import type { IncomingMessage, Server, ServerResponse } from 'node:http'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
-import { SidekeyError, type ErrorCode } from '../errors.js'
+import type { SidekeyError } from '../errors.js'
 import { newAuditRecord } from '../observe/audit.js'
 import { finishAudit, handleConnect, handleRequest, handleUpgrade, type ProxyContext } from '../proxy.js'
+import { onClientError } from './client-error.js'
+import { Connections } from './connections.js'
+import { createLimitedServer, trackConnections } from './http-limits.js'
 import { refuseSocket } from './refuse.js'
 import { createTransparentHttpServer, createTransparentTlsServer } from './transparent.js'
 import { tunnelOf } from './tunnel.js'
 
-/**
- * Node's parser errors and the refusal each becomes. Node's strict defaults do the rejecting
- * (both Content-Length and Transfer-Encoding, obs-fold, bad header bytes: DESIGN rule 10); this
- * only turns the rejection into a specific answer and an audit line.
- */
-const PARSER_ERRORS: Record<string, [ErrorCode, string]> = {
-  HPE_HEADER_OVERFLOW: ['SIDEKEY_ERR_HEADERS_TOO_LARGE', 'the request headers are too large'],
-  HPE_UNEXPECTED_CONTENT_LENGTH: ['SIDEKEY_ERR_BAD_REQUEST', 'Content-Length together with Transfer-Encoding is refused (request smuggling)'],
-  HPE_INVALID_TRANSFER_ENCODING: ['SIDEKEY_ERR_BAD_REQUEST', 'invalid Transfer-Encoding'],
-  HPE_INVALID_CONTENT_LENGTH: ['SIDEKEY_ERR_BAD_REQUEST', 'invalid Content-Length'],
-  HPE_INVALID_HEADER_TOKEN: ['SIDEKEY_ERR_INVALID_HEADER', 'a header has bytes HTTP does not allow'],
-  HPE_LF_EXPECTED: ['SIDEKEY_ERR_BAD_REQUEST', 'bare LF or obs-fold in the request head'],
-  HPE_CR_EXPECTED: ['SIDEKEY_ERR_BAD_REQUEST', 'bare CR in the request head'],
-}
-
-/** The inner server that intercepted tunnels are handed to, and the listening proxy server. */
-export function createProxyServers(ctx: Omit<ProxyContext, 'inner'>): { proxy: Server; inner: Server; transparentHttp: Server | null; transparentTls: (NetServer & { closeAll(): void }) | null; closeTunnels(): void } {
-  const options = {
-    maxHeaderSize: ctx.config.maxHeaderSize,
-    // A client that opens a connection and sends nothing (or dribbles a head) must not hold it.
-    headersTimeout: 30_000,
-    requestTimeout: 0,
-    keepAliveTimeout: 60_000,
-  }
-  const inner = createServer(options)
-  const full: ProxyContext = { ...ctx, inner }
-  inner.on('request', (req, res) => void handleRequest(full, req, res, tunnelOf(req.socket)))
+/** The inner server that intercepted tunnels are handed to, the listening servers, and the registry of open connections. */
+export function createProxyServers(ctx: Omit<ProxyContext, 'inner' | 'connections'>): { proxy: Server; inner: Server; transparentHttp: Server | null; transparentTls: (NetServer & { closeAll(): void }) | null; connections: Connections; closeTunnels(): void } {
+  const connections = new Connections(ctx.config)
+  const inner = createLimitedServer(ctx.config)
+  trackConnections(inner)
+  const full: ProxyContext = { ...ctx, inner, connections }
+  inner.on('request', (req, res) => {
+    const tunnel = tunnelOf(req.socket)
+    if (tunnel !== null) connections.serving(tunnel.client, res)
+    void handleRequest(full, req, res, tunnel)
+  })
   inner.on('upgrade', (req, socket: Duplex, head: Buffer) => void handleUpgrade(full, req, socket, head, tunnelOf(req.socket)))
   inner.on('clientError', (err, socket) => onClientError(full, err, socket))
 
-  const proxy = createServer(options)
-  proxy.on('request', (req, res) => void handleRequest(full, req, res, null))
-  // CONNECT sockets leave the HTTP server's bookkeeping once upgraded; track them for shutdown.
-  const tunnels = new Set<Socket>()
-  proxy.on('connect', (req, socket: Socket, head: Buffer) => {
-    tunnels.add(socket)
-    socket.once('close', () => tunnels.delete(socket))
-    void handleConnect(full, req, socket, head)
+  const proxy = createLimitedServer(ctx.config)
+  proxy.on('request', (req, res) => {
+    connections.serving(req.socket, res)
+    void handleRequest(full, req, res, null)
   })
+  proxy.on('connect', (req, socket: Socket, head: Buffer) => void handleConnect(full, req, socket, head))
   proxy.on('upgrade', (req, socket: Duplex, head: Buffer) => void handleUpgrade(full, req, socket, head, null))
   proxy.on('clientError', (err, socket) => onClientError(full, err, socket))
+  admitFirst(proxy, connections, (socket, refusal) => refuseConnection(full, socket, refusal, true))
   const transparentTls = ctx.config.transparentHttps === null ? null : createTransparentTlsServer(full)
   const transparentHttp = ctx.config.transparentHttp === null ? null : createTransparentHttpServer(full)
+  // Nothing readable can be said before TLS: a refused redirected TLS connection is closed.
+  if (transparentTls !== null) admitFirst(transparentTls, connections, (socket, refusal) => refuseConnection(full, socket, refusal, false))
+  if (transparentHttp !== null) {
+    admitFirst(transparentHttp, connections, (socket, refusal) => refuseConnection(full, socket, refusal, true))
+    transparentHttp.on('request', (req: IncomingMessage, res: ServerResponse) => connections.serving(req.socket, res))
+  }
   return {
     proxy,
     inner,
     transparentHttp,
     transparentTls,
+    connections,
     closeTunnels() {
-      for (const socket of tunnels) socket.destroy()
-      transparentTls?.closeAll()
+      connections.closeAll()
     },
   }
 }
 
-function onClientError(ctx: ProxyContext, err: Error & { code?: string }, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
-    socket.destroy()
-    return
-  }
-  const [code, message] = PARSER_ERRORS[err.code ?? ''] ?? (err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? ['SIDEKEY_ERR_BAD_REQUEST', 'the request head did not arrive in time'] : ['SIDEKEY_ERR_BAD_REQUEST', 'malformed HTTP request'])
+/**
+ * Put the total connection cap in front of a listener: a connection past it never reaches the
+ * server's own handler (no HTTP parser, no decision), it is answered and closed.
+ */
+function admitFirst(server: NetServer, connections: Connections, onRefused: (socket: Socket, refusal: SidekeyError) => void): void {
+  const handlers = server.listeners('connection') as ((socket: Socket) => void)[]
+  server.removeAllListeners('connection')
+  server.on('connection', (socket: Socket) => {
+    const refusal = connections.admit(socket)
+    if (refusal !== null) return onRefused(socket, refusal)
+    for (const handler of handlers) handler.call(server, socket)
+  })
+}
+
+/**
+ * A connection past the total cap: one audit line, and an HTTP answer when the client speaks
+ * HTTP (its status line says why, since a CONNECT client shows nothing else), before any request.
+ */
+function refuseConnection(ctx: ProxyContext, socket: Socket, refusal: SidekeyError, http: boolean): void {
+  socket.on('error', () => socket.destroy())
   const id = randomUUID()
-  const audit = newAuditRecord('request', id, tunnelOf(socket)?.id ?? null)
-  audit.decision = 'deny'
-  audit.reason = 'malformed-request'
-  audit.error = code
-  const refusal = new SidekeyError(code, message)
-  audit.status = refusal.status
-  const tunnel = tunnelOf(socket)
-  if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
+  const audit = newAuditRecord('connect', id)
+  Object.assign(audit, { decision: 'deny', reason: 'connection-limit', error: refusal.code, status: refusal.status })
   finishAudit(ctx, audit, performance.now())
-  refuseSocket(socket, refusal, id, 'malformed-request')
+  if (http) refuseSocket(socket, refusal, id, 'connection-limit', { sayWhy: true })
+  else socket.destroy()
 }

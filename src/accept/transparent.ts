@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { createServer as createHttpServer, type IncomingMessage, type Server as HttpServer, type ServerResponse } from 'node:http'
+import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { SidekeyError } from '../errors.js'
@@ -8,6 +8,8 @@ import { newAuditRecord } from '../observe/audit.js'
 import { parseAuthority } from '../policy/host.js'
 import { finishAudit, handleRequest, handleTransparentTls, handleUpgrade, type ProxyContext } from '../proxy.js'
 import { parseClientHello } from './client-hello.js'
+import { onClientError } from './client-error.js'
+import { createLimitedServer } from './http-limits.js'
 import { refuse } from './refuse.js'
 import { bindTunnel, tunnelOf, type Tunnel } from './tunnel.js'
 
@@ -20,9 +22,6 @@ import { bindTunnel, tunnelOf, type Tunnel } from './tunnel.js'
  * trace of it that Node can read.
  */
 
-/** How long a redirected TLS connection may take to send its ClientHello. */
-const HELLO_TIMEOUT_MS = 10_000
-
 /** Accept redirected TLS connections: read the SNI, then tunnel or intercept by policy. */
 export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetServer & { closeAll(): void } {
   const open = new Set<Socket>()
@@ -31,7 +30,17 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
     socket.once('close', () => open.delete(socket))
     socket.on('error', () => socket.destroy())
     let buffered = Buffer.alloc(0)
-    const timer = setTimeout(() => done(null), HELLO_TIMEOUT_MS)
+    let finished = false
+    // The ClientHello is this listener's request head: the same head timeout applies.
+    const acceptedAt = performance.now()
+    const timer = setTimeout(() => {
+      if (finished) return
+      finished = true
+      const audit = newAuditRecord('tunnel', randomUUID())
+      Object.assign(audit, { method: 'TLS', workload: ctx.config.workload, decision: 'deny', reason: 'head-timeout', error: 'SIDEKEY_ERR_HEAD_TIMEOUT', bytes_up: buffered.length })
+      finishAudit(ctx, audit, acceptedAt)
+      socket.destroy()
+    }, ctx.config.headTimeoutMs)
     timer.unref()
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk])
@@ -39,7 +48,6 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
       if (r.state === 'incomplete') return
       done(r.state === 'done' ? r.serverName : null)
     }
-    let finished = false
     const done = (serverName: string | null): void => {
       if (finished) return
       finished = true
@@ -59,13 +67,13 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
 
 /** Accept redirected cleartext HTTP: the Host header names the destination (port 80). */
 export function createTransparentHttpServer(ctx: ProxyContext, port = 80): HttpServer {
-  const server = createHttpServer({ maxHeaderSize: ctx.config.maxHeaderSize, headersTimeout: 30_000, requestTimeout: 0, keepAliveTimeout: 60_000 })
+  const server = createLimitedServer(ctx.config)
   const tunnelFor = (req: IncomingMessage): Tunnel | null => {
     const bound = tunnelOf(req.socket)
     if (bound !== null) return bound
     const claimed = req.headers.host === undefined ? null : parseAuthority(req.headers.host, port)
     if (claimed === null) return null
-    const tunnel: Tunnel = { id: randomUUID(), authority: { host: claimed.host, port }, caller: identify(undefined, ctx.runTokens, ctx.config.workload), tls: false }
+    const tunnel: Tunnel = { id: randomUUID(), authority: { host: claimed.host, port }, caller: identify(undefined, ctx.runTokens, ctx.config.workload), tls: false, client: req.socket }
     bindTunnel(req.socket, tunnel)
     return tunnel
   }
@@ -82,7 +90,7 @@ export function createTransparentHttpServer(ctx: ProxyContext, port = 80): HttpS
     }
     void handleUpgrade(ctx, req, socket, head, tunnel)
   })
-  server.on('clientError', (_err, socket: Duplex) => socket.destroy())
+  server.on('clientError', (err, socket: Duplex) => onClientError(ctx, err, socket))
   return server
 }
 

@@ -1,5 +1,4 @@
 import { connect, type Socket } from 'node:net'
-import type { Duplex } from 'node:stream'
 import type { Caller } from '../identity/identify.js'
 import type { Authority } from '../policy/host.js'
 import type { CheckedAddress } from '../forward/ssrf.js'
@@ -9,6 +8,8 @@ export interface Tunnel {
   readonly id: string
   readonly authority: Authority
   readonly caller: Caller
+  /** The client's TCP connection the tunnel runs on (what the connection registry tracks). */
+  readonly client: Socket
   /** True once the agent started TLS inside the tunnel (then requests are https). */
   tls: boolean
 }
@@ -44,8 +45,20 @@ export function dialTunnel(to: CheckedAddress, timeoutMs: number): Promise<Socke
   })
 }
 
-/** Copy both ways until either side ends; `done` runs once with the byte counts. */
-export function relay(client: Duplex, upstream: Socket, head: Buffer, done: (bytesUp: number, bytesDown: number) => void): void {
+/**
+ * Copy both ways until either side ends; `done` runs once with the byte counts. With `idle`, a
+ * relay that carries no byte either way for `idle.ms` is closed (`idle.onIdle` runs first): a
+ * blind tunnel nobody uses must not hold a connection (and its upstream socket) for ever.
+ */
+export function relay(client: Socket, upstream: Socket, head: Buffer, done: (bytesUp: number, bytesDown: number) => void, idle?: { readonly ms: number; readonly onIdle: () => void }): void {
+  if (idle !== undefined) {
+    // Every byte read from or written to the client socket re-arms its timer: that is both directions.
+    client.setTimeout(idle.ms)
+    client.once('timeout', () => {
+      idle.onIdle()
+      client.destroy()
+    })
+  }
   let up = head.length
   let down = 0
   if (head.length > 0) upstream.write(head)

@@ -8,6 +8,7 @@ import { request } from 'undici'
 import { CA_FILES } from '../ca/authority.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
+import { workloadNameProblem } from '../identity/workload-name.js'
 import { createLogger } from '../observe/logger.js'
 import { formatAuthority, parseAuthority, type Authority } from '../policy/host.js'
 import { probeSandbox, startSandbox } from '../sandbox/bwrap.js'
@@ -72,6 +73,12 @@ export async function run(argv: string[]): Promise<number> {
   const { flags } = parse(argv.slice(0, split), START_FLAGS, ['report-only', 'no-sandbox'])
   const command = argv.slice(split + 1)
   const workload = (flags.workload as string | undefined) ?? process.env.SIDEKEY_WORKLOAD ?? 'agent'
+  // Refused before anything starts: no run token is minted for a name that cannot identify a caller.
+  const problem = workloadNameProblem(workload)
+  if (problem !== null) {
+    console.error(`sidekey run: --workload ${problem}`)
+    return 2
+  }
   const config = configFrom({ ...flags, 'no-sandbox': undefined, workload: undefined })
   const sandboxed = flags['no-sandbox'] !== true
   if (sandboxed) {

@@ -6,6 +6,8 @@ export interface Caller {
   readonly workload: string | null
   /** How the caller was identified, for the audit line. */
   readonly via: 'run-token' | 'default' | 'anonymous'
+  /** The run token's id when `via` is `run-token`: a connection opened with it is re-checked against it. */
+  readonly tokenId: string | null
 }
 
 /**
@@ -16,12 +18,12 @@ export interface Caller {
  */
 export function identify(proxyAuthorization: string | undefined, tokens: RunTokens, defaultWorkload: string | null): Caller {
   if (proxyAuthorization === undefined || proxyAuthorization === '') {
-    return defaultWorkload === null ? { workload: null, via: 'anonymous' } : { workload: defaultWorkload, via: 'default' }
+    return defaultWorkload === null ? { workload: null, via: 'anonymous', tokenId: null } : { workload: defaultWorkload, via: 'default', tokenId: null }
   }
   const token = tokenFrom(proxyAuthorization)
   const info = token === null ? undefined : tokens.lookup(token)
   if (info === undefined) throw new SidekeyError('SIDEKEY_ERR_PROXY_AUTH_INVALID', 'the proxy credentials are not a valid sidekey run token')
-  return { workload: info.workload, via: 'run-token' }
+  return { workload: info.workload, via: 'run-token', tokenId: info.id }
 }
 
 function tokenFrom(header: string): string | null {

@@ -1,4 +1,6 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
+import { SidekeyError } from '../errors.js'
+import { workloadNameProblem } from './workload-name.js'
 
 /** A registered run token, as the admin API shows it (never the token itself). */
 export interface RunTokenInfo {
@@ -15,10 +17,16 @@ export interface RunTokenInfo {
 export class RunTokens {
   readonly #byDigest = new Map<string, RunTokenInfo>()
   readonly #digestById = new Map<string, string>()
+  readonly #revokeListeners = new Set<(info: RunTokenInfo) => void>()
 
-  /** Mint a token for `workload`. The returned token is shown once, to the caller. */
+  /**
+   * Mint a token for `workload`. The returned token is shown once, to the caller. A name that
+   * cannot identify a caller (malformed, or the reserved `anonymous`) is refused with
+   * SIDEKEY_ERR_BAD_REQUEST: it arrives from the admin API and the CLI.
+   */
   mint(workload: string): { token: string; info: RunTokenInfo } {
-    if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) throw new TypeError(`invalid workload name: ${workload}`)
+    const problem = workloadNameProblem(workload)
+    if (problem !== null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', `no run token minted: ${problem}`)
     const token = `sk_run_${randomBytes(24).toString('base64url')}`
     const info: RunTokenInfo = Object.freeze({ id: randomUUID(), workload, createdAt: new Date().toISOString() })
     const digest = digestOf(token)
@@ -32,13 +40,29 @@ export class RunTokens {
     return this.#byDigest.get(digestOf(token))
   }
 
-  /** Revoke by id. Returns false when there was no such token. */
+  /** True while the token with this id is registered (not revoked). */
+  isLive(id: string): boolean {
+    return this.#digestById.has(id)
+  }
+
+  /**
+   * Revoke by id. Returns false when there was no such token. Listeners hear of it at once, so
+   * connections opened with the token (tunnels, WebSockets) are closed, not left running on it.
+   */
   revoke(id: string): boolean {
     const digest = this.#digestById.get(id)
     if (digest === undefined) return false
+    const info = this.#byDigest.get(digest)!
     this.#digestById.delete(id)
     this.#byDigest.delete(digest)
+    for (const listener of this.#revokeListeners) listener(info)
     return true
+  }
+
+  /** Call `listener` with every token revoked from now on. Returns an unsubscribe. */
+  onRevoke(listener: (info: RunTokenInfo) => void): () => void {
+    this.#revokeListeners.add(listener)
+    return () => this.#revokeListeners.delete(listener)
   }
 
   list(): RunTokenInfo[] {

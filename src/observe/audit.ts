@@ -31,6 +31,11 @@ export interface AuditRecord {
   approval: string | null
   /** Echoed secrets masked in the response (headers and body), when any were. */
   scrubbed?: number
+  /**
+   * Why sidekey closed a tunnel or upgraded connection that was in use: `token-revoked`,
+   * `quarantined`, `route-gone` (a reload no longer allows it), `idle`.
+   */
+  closed?: string
   credential: string | null
   credential_source: string | null
   status: number | null

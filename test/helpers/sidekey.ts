@@ -32,7 +32,7 @@ export interface TestSidekey extends RunningSidekey {
 export async function startTestSidekey(
   t: Test,
   policy: string,
-  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string; transparent?: boolean } = {},
+  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string; transparent?: boolean; config?: Partial<Config> } = {},
 ): Promise<TestSidekey> {
   process.env.TEST_OPENAI_KEY = SECRETS.OPENAI
   process.env.TEST_GITHUB_TOKEN = SECRETS.GITHUB
@@ -57,6 +57,8 @@ export async function startTestSidekey(
     statePath: options.statePath ?? null,
     transparentHttp: options.transparent ? { host: '127.0.0.1', port: 0 } : null,
     transparentHttps: options.transparent ? { host: '127.0.0.1', port: 0 } : null,
+    // Anything else a test sets (small limits, short timeouts), last so it wins.
+    ...options.config,
   }
   const sink = new LogSink()
   const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}) })

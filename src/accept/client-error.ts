@@ -1,0 +1,47 @@
+import { randomUUID } from 'node:crypto'
+import type { Duplex } from 'node:stream'
+import { SidekeyError, type ErrorCode } from '../errors.js'
+import { newAuditRecord } from '../observe/audit.js'
+import { finishAudit, type ProxyContext } from '../proxy.js'
+import { refuseSocket } from './refuse.js'
+import { tunnelOf } from './tunnel.js'
+
+/**
+ * Node's parser errors and the refusal each becomes. Node's strict defaults do the rejecting
+ * (both Content-Length and Transfer-Encoding, obs-fold, bad header bytes: DESIGN rule 10); this
+ * only turns the rejection into a specific answer and an audit line.
+ */
+const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {
+  HPE_HEADER_OVERFLOW: ['SIDEKEY_ERR_HEADERS_TOO_LARGE', 'the request headers are too large', 'malformed-request'],
+  HPE_UNEXPECTED_CONTENT_LENGTH: ['SIDEKEY_ERR_BAD_REQUEST', 'Content-Length together with Transfer-Encoding is refused (request smuggling)', 'malformed-request'],
+  HPE_INVALID_TRANSFER_ENCODING: ['SIDEKEY_ERR_BAD_REQUEST', 'invalid Transfer-Encoding', 'malformed-request'],
+  HPE_INVALID_CONTENT_LENGTH: ['SIDEKEY_ERR_BAD_REQUEST', 'invalid Content-Length', 'malformed-request'],
+  HPE_INVALID_HEADER_TOKEN: ['SIDEKEY_ERR_INVALID_HEADER', 'a header has bytes HTTP does not allow', 'malformed-request'],
+  HPE_LF_EXPECTED: ['SIDEKEY_ERR_BAD_REQUEST', 'bare LF or obs-fold in the request head', 'malformed-request'],
+  HPE_CR_EXPECTED: ['SIDEKEY_ERR_BAD_REQUEST', 'bare CR in the request head', 'malformed-request'],
+  // Node's head timeout (headersTimeout): the head was not complete in time (a slow-loris client).
+  ERR_HTTP_REQUEST_TIMEOUT: ['SIDEKEY_ERR_HEAD_TIMEOUT', 'the request head did not arrive whole in time (--head-timeout); the connection is closed', 'head-timeout'],
+}
+
+/**
+ * A request Node's parser refused, or whose head did not arrive in time, on any of sidekey's HTTP
+ * servers: a specific answer on the socket (inside a tunnel too) and one audit line.
+ */
+export function onClientError(ctx: ProxyContext, err: Error & { code?: string }, socket: Duplex): void {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const [code, message, reason] = PARSER_ERRORS[err.code ?? ''] ?? ['SIDEKEY_ERR_BAD_REQUEST', 'malformed HTTP request', 'malformed-request']
+  const id = randomUUID()
+  const tunnel = tunnelOf(socket)
+  const audit = newAuditRecord('request', id, tunnel?.id ?? null)
+  audit.decision = 'deny'
+  audit.reason = reason
+  audit.error = code
+  const refusal = new SidekeyError(code, message)
+  audit.status = refusal.status
+  if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
+  finishAudit(ctx, audit, performance.now())
+  refuseSocket(socket, refusal, id, reason)
+}

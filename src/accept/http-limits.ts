@@ -1,0 +1,80 @@
+import { createServer, type IncomingMessage, type Server } from 'node:http'
+import { Transform } from 'node:stream'
+import type { Config } from '../config.js'
+import { SidekeyError } from '../errors.js'
+
+/**
+ * The limits every HTTP server that reads agents' requests shares (the proxy port, the inner
+ * server of intercepted tunnels, the transparent HTTP listener), so a slow head, an idle
+ * keep-alive connection or a request with too many headers meets the same rule on every path.
+ */
+
+/**
+ * An HTTP server with sidekey's limits:
+ * - the head must be complete within `headTimeoutMs` (Node checks on an interval, set here to a
+ *   fraction of the timeout so a slow head is closed close to its deadline, not up to 30 s late);
+ * - a keep-alive connection idle between requests closes after `idleTimeoutMs`;
+ * - no limit on the whole request (uploads and approvals may take long; upstream timeouts bound them);
+ * - Node's header-count cap is lifted: past it Node drops further headers without a word (about
+ *   1,000 of 2,601 reached the upstream), so sidekey counts them itself and refuses instead
+ *   (`assertWholeHead`); `maxHeaderSize` still bounds the head in bytes.
+ */
+export function createLimitedServer(config: Config): Server {
+  const server = createServer({
+    maxHeaderSize: config.maxHeaderSize,
+    headersTimeout: config.headTimeoutMs,
+    requestTimeout: 0,
+    keepAliveTimeout: config.idleTimeoutMs,
+    connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headTimeoutMs / 4))),
+  })
+  server.maxHeadersCount = 0
+  return server
+}
+
+/**
+ * Node applies the head timeout only to servers that listen (connection tracking starts on
+ * `listening`). The inner server of intercepted tunnels never listens: it is handed sockets. Start
+ * its tracking the same way, so a slow head inside a tunnel is closed like one on the proxy port.
+ */
+export function trackConnections(server: Server): void {
+  server.emit('listening')
+}
+
+/**
+ * A request is forwarded whole or not at all: one with more header fields than `max` is refused
+ * (431) before anything is decided or sent, never forwarded with some of them missing. So is one
+ * that announces trailer fields (`Trailer`, RFC 9110 section 6.6.2): the upstream leg sends a
+ * body, never trailers.
+ */
+export function assertWholeHead(req: IncomingMessage, max: number): void {
+  const count = req.rawHeaders.length / 2
+  if (count > max) {
+    throw new SidekeyError('SIDEKEY_ERR_TOO_MANY_HEADERS', `the request has ${count} header fields; sidekey forwards at most ${max} (--max-headers) and never forwards part of a request: send fewer headers`)
+  }
+  if (req.headers.trailer !== undefined) throw trailersRefused()
+}
+
+/** A body read whole before forwarding: refuse it when trailer fields came after it. */
+export function assertNoTrailers(req: IncomingMessage): void {
+  if (req.rawTrailers.length > 0) throw trailersRefused()
+}
+
+/**
+ * For a chunked body streamed upstream: trailer fields are known only once the body has ended.
+ * Fail the upload then, so the upstream is left with an unfinished body it must discard (no last
+ * chunk is sent), never a complete request without its trailers.
+ */
+export function refuseTrailersAtEnd(req: IncomingMessage): Transform {
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      done(null, chunk)
+    },
+    flush(done) {
+      done(req.rawTrailers.length > 0 ? trailersRefused() : null)
+    },
+  })
+}
+
+function trailersRefused(): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_TRAILERS_REFUSED', 'the request carries trailer fields after its body, which sidekey cannot forward; it is refused rather than forwarded without them: send them as headers')
+}
