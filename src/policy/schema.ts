@@ -111,6 +111,7 @@ export interface RouteV1 {
   approval?: { when?: string; timeout_s?: number }
   scrub?: boolean
   pin_sha256?: string
+  method_override?: boolean
 }
 
 /** How a credential is injected, as written. */
@@ -339,6 +340,7 @@ export const policyFileSchema = {
           },
           scrub: { type: 'boolean' },
           pin_sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
+          method_override: { type: 'boolean' },
         },
       },
     },
