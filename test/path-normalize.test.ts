@@ -59,6 +59,10 @@ t.test('normalizePath: normal form and ambiguity, form by form', async (t) => {
     ['/v1/%%32%66', '/v1/%252f', '%'],
     ['/v1/100%', '/v1/100%25', '%'],
     ['/v1/%zz', '/v1/%25zz', '%'],
+    ['/v1/%c0%af', '/v1/%C0%AF', '%C0%AF'],
+    ['/v1/%C0%AE%C0%AE/admin', '/v1/%C0%AE%C0%AE/admin', '%C0%AE%C0%AE'],
+    ['/v1/%e9t%e9', '/v1/%E9t%E9', '%E9'],
+    ['/v1/%F0%9F%98%80', '/v1/%F0%9F%98%80', null],
   ]
   for (const [raw, normal, form] of table) {
     const n = normalizePath(raw)

@@ -19,9 +19,10 @@
  * `\` (one server splits the segment, another does not), an encoded `.` (a dot segment or not),
  * `;` (Tomcat, Jetty and Spring strip `;params` from each segment, so `/x/..;/admin` is
  * `/admin` to them), control bytes, `%25` before hex (a server that decodes twice reads another
- * character), a `%` that starts no escape, and a raw `\`. They are kept in the path (encoded) and
- * reported as an `ambiguity`; policy refuses them on destinations whose routes match paths
- * (see `decide.ts`). The list follows Spring Security's StrictHttpFirewall.
+ * character), a `%` that starts no escape, escaped bytes that are not UTF-8, and a raw `\`. They
+ * are kept in the path (encoded) and reported as an `ambiguity`; policy refuses them on
+ * destinations whose routes match paths (see `decide.ts`). The list follows Spring Security's
+ * StrictHttpFirewall.
  */
 
 /** Why a path has no single meaning, for the refusal the agent reads. */
@@ -53,7 +54,11 @@ const AMBIGUOUS = {
   control: { why: 'a control byte (such as %00), which servers truncate at or refuse', instead: 'remove it from the path' },
   doubleEncoding: { why: 'a double encoding ("%25" followed by hex), which servers that decode twice read as another character', instead: 'encode the path exactly once' },
   barePercent: { why: 'a "%" that starts no percent-encoding', instead: 'send a literal "%" as "%25"' },
+  invalidUtf8: { why: 'percent-encoded bytes that are not UTF-8 (such as the overlong "%C0%AF", which old servers decode to "/")', instead: 'percent-encode the UTF-8 bytes of each character' },
 } as const
+
+/** Rejects bytes that are not UTF-8, overlong forms included (WHATWG Encoding, "fatal"). */
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
 
 const HEX = '0123456789ABCDEF'
 
@@ -145,6 +150,15 @@ export function normalizePath(target: string): NormalizedPath {
   // "%25%33%32" became "%2532"): whatever is "%25" before hex now is double encoding.
   const double = /%25[0-9A-Fa-f]{2}/.exec(escaped)
   if (double !== null) found(double[0], 'doubleEncoding')
+  // Escaped bytes above 0x7F must spell UTF-8: Tomcat and IIS once decoded overlong forms such as
+  // %C0%AE to "." (CVE-2008-2938), so anything else has no single meaning.
+  for (const run of escaped.match(/(?:%[89A-F][0-9A-F])+/g) ?? []) {
+    try {
+      UTF8.decode(Buffer.from(run.replaceAll('%', ''), 'hex'))
+    } catch {
+      found(run, 'invalidUtf8')
+    }
+  }
 
   return { pathname: removeDotSegments(escaped), search, ambiguity }
 }
