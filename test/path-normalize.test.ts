@@ -187,6 +187,8 @@ t.test('decideRequest: ambiguous paths refused where any route for the destinati
     ['cel.test', '/admin%2Fx', 'SIDEKEY_ERR_AMBIGUOUS_PATH'],
   ]
   for (const [host, raw, want] of table) t.equal(decide(host, raw), want, `${host}${raw}`)
+  const anonymous = normalizePath('/v1/admin%2Fx')
+  t.equal(decideRequest(POLICY, { workload: null, host: 'api.test', port: 443, method: 'GET', path: anonymous.pathname, ambiguity: anonymous.ambiguity }).reason, 'anonymous-not-allowed', 'authentication is asked for first (report-only never lets it through)')
   const { decision, trace } = explainRequest(POLICY, { workload: 'w', host: 'api.test', port: 443, method: 'GET', path: '/v1/admin%2Fx', ambiguity: normalizePath('/v1/admin%2Fx').ambiguity })
   t.equal(decision.reason, 'ambiguous-path', 'explain gives the same decision')
   t.ok(trace.length > 0)

@@ -59,9 +59,12 @@ export function methodOverride(rawHeaders: readonly string[], path: string): Met
   if (found.length === 0) return null
   const methods = new Set(found.map((f) => f.value.trim().toUpperCase()))
   const via = found.map((f) => f.via).join(' and ')
-  const [method] = methods
-  if (methods.size > 1 || !/^[A-Z]{1,20}$/.test(method!)) {
-    throw new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', `the method override in ${via} is not one method name: servers would disagree on the method; send the method itself as the request method`)
+  if (methods.size > 1) {
+    throw new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', `the method overrides in ${via} name different methods (${[...methods].map((m) => JSON.stringify(m.slice(0, 20))).join(', ')}), and servers disagree on which applies: send one method as the request method, without overrides`)
+  }
+  const [method] = methods as Set<string>
+  if (!/^[A-Z]{1,20}$/.test(method!)) {
+    throw new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', `the method override in ${via} is not a method name: send the method itself as the request method`)
   }
   return { method: method!, via }
 }

@@ -76,8 +76,10 @@ function allowWith(action: Decision['action'], reason: DecisionReason, route: Ro
  * either refuses, and the route allowing the overridden method must accept overrides.
  */
 export function decideRequest(policy: Policy, q: RequestFacts): Decision {
-  if (q.ambiguity != null && readsPaths(policy, q)) return deny('ambiguous-path')
   const sent = firstMatch(policy, q)
+  // A caller without a token is asked to authenticate first: report-only mode never lets that through.
+  if (sent.reason === 'anonymous-not-allowed') return sent
+  if (q.ambiguity != null && readsPaths(policy, q)) return deny('ambiguous-path')
   if (q.override == null || sent.action === 'deny') return sent
   const overridden = firstMatch(policy, { ...q, method: q.override.method })
   if (overridden.action === 'deny' || overridden.route?.methodOverride === true) return overridden
