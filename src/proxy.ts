@@ -246,7 +246,7 @@ function refusalFor(decision: Decision, caller: Caller, target: { host: string; 
   const who = caller.workload === null ? 'an anonymous caller' : `workload "${caller.workload}"`
   const where = `${target.host}:${target.port}`
   const message = {
-    'route-denies': `route "${decision.route?.name}" denies ${where}${override === null ? '' : ` for ${override.method} (named by the method override in ${override.via})`}`,
+    'route-denies': `route "${decision.route?.name}" denies ${where}${override === null ? '' : ` (the method override in ${override.via} names ${override.method}; a request is decided on its own method and on the overridden one)`}`,
     'ambiguous-path': target.ambiguity ? describeAmbiguity(target.ambiguity, where) : 'the path has no single meaning',
     'method-override': `route "${decision.route?.name}" does not accept method overrides, and ${override?.via ?? 'the request'} names ${override?.method ?? 'another method'}: send ${override?.method ?? 'that method'} as the request method (or an admin sets method_override: true on the route)`,
     'no-route': `no route allows ${where} for ${who} (default deny)`,

@@ -203,7 +203,7 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
   const { decision, trace } = explainRequest(policy, facts)
   const connect = target.scheme === 'https' ? decideConnect(policy, facts) : null
   return {
-    request: { method, host: target.host, port: target.port, path: target.path, workload: facts.workload, ambiguity: target.ambiguity && describeAmbiguity(target.ambiguity, `${target.host}:${target.port}`), method_override: override?.method ?? null },
+    request: { method, host: target.host, port: target.port, path: target.pathname, workload: facts.workload, ambiguity: target.ambiguity && describeAmbiguity(target.ambiguity, `${target.host}:${target.port}`), method_override: override?.method ?? null },
     connect: connect && { action: connect.action, reason: connect.reason, route: connect.route?.name ?? null },
     decision: { action: decision.action, reason: decision.reason, route: decision.route?.name ?? null, code: decision.code },
     credential: decision.action === 'allow' && decision.route?.credential ? decision.route.credential.name : null,
