@@ -9,7 +9,8 @@ import { explain } from '../src/admin/server.js'
 import { loadPolicyPath } from '../src/policy/load.js'
 import { curl } from './helpers/clients.js'
 import { startGoServer, startPythonServer } from './helpers/servers.js'
-import { noSecretsLogged, startTestSidekey } from './helpers/sidekey.js'
+import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
+import { startUpstream, upstreamTrust } from './helpers/upstream.js'
 
 // Issue #20 item 2: with "deny /v1/admin/**, allow /v1/**", percent-encoding and other path forms
 // walked past the deny rule into the admin handlers of real servers that decode paths. Each
@@ -293,5 +294,48 @@ t.test('path forms that real servers decode cannot walk past a deny rule', async
     t.match(check.stderr, /broken\.yaml:5: routes\[0\]\.paths\[0\]: "\/v1\/a%2Fb\/\*\*" holds "%2F".*could never match/)
   })
 
+  noSecretsLogged(t, sk)
+})
+
+t.test('intercepted HTTPS: the path decided inside the tunnel is the path forwarded', async (t) => {
+  const trust = await upstreamTrust()
+  const api = await startUpstream(undefined, { trust, host: 'api.tls.test' })
+  t.teardown(() => api.close())
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+credentials:
+  key: { type: static, env: TEST_OPENAI_KEY }
+routes:
+  - { name: no-admin, host: api.tls.test, paths: ["/v1/admin/**"], action: deny }
+  - { name: no-deletes, host: api.tls.test, methods: [DELETE], action: deny }
+  - { name: api, host: api.tls.test, paths: ["/v1/**"], credential: key, addresses: [127.0.0.1] }
+`,
+    { upstreamCaFile: trust.caFile, connectTo: { 'api.tls.test:443': { host: '127.0.0.1', port: api.port } } },
+  )
+  const proxy = sk.proxyUrlFor('agent')
+  const get = (path: string, ...extra: string[]) => curl(['-x', proxy, '--cacert', sk.ca.certPath, '--path-as-is', ...extra, `https://api.tls.test${path}`])
+  const cases: [string, number, string | null][] = [
+    ['/v1/%61dmin/x', 403, 'SIDEKEY_ERR_ROUTE_DENIED'],
+    ['/v1/admin%2Fx', 400, 'SIDEKEY_ERR_AMBIGUOUS_PATH'],
+    ['/v1/x/..;/admin', 400, 'SIDEKEY_ERR_AMBIGUOUS_PATH'],
+    ['/v1//admin/x', 403, 'SIDEKEY_ERR_ROUTE_DENIED'],
+    ['/V1/ADMIN/x', 403, 'SIDEKEY_ERR_ROUTE_DENIED'],
+    ['/v1/admin/.', 403, 'SIDEKEY_ERR_ROUTE_DENIED'],
+  ]
+  for (const [path, status, code] of cases) {
+    const r = await get(path)
+    t.equal(r.status, status, `${path}: ${r.stderr}`)
+    t.match(r.headers, new RegExp(`x-sidekey-error: ${code}`, 'i'), `${path}: ${code}`)
+  }
+  t.equal(api.seen.length, 0, 'nothing reached the upstream')
+  const ok = await get('/v1/%6Dodels//list/./x')
+  t.equal(ok.status, 200, ok.stderr)
+  t.equal(api.seen.at(-1)!.url, '/v1/models/list/x', 'forwarded in the form it was decided in')
+  t.equal(api.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)
+  const override = await get('/v1/items/7', '-X', 'POST', '-H', 'X-HTTP-Method-Override: DELETE')
+  t.equal(override.status, 403, 'a method override inside TLS is decided too')
+  t.equal(api.seen.length, 1)
   noSecretsLogged(t, sk)
 })
