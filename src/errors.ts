@@ -11,6 +11,8 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_BAD_REQUEST: { status: 400, meaning: 'The request is not valid HTTP or names no usable destination.' },
   SIDEKEY_ERR_NOT_PROXY_REQUEST: { status: 400, meaning: 'An origin-form request reached the proxy port; send absolute-form or CONNECT.' },
   SIDEKEY_ERR_UNSUPPORTED_SCHEME: { status: 400, meaning: 'Only http, https, ws and wss destinations are proxied.' },
+  SIDEKEY_ERR_AMBIGUOUS_PATH: { status: 400, meaning: 'The path holds a form servers read differently (an encoded "/", "\\" or ".", ";", a control byte, double encoding) and a route for the destination matches paths; the message says what to send instead.' },
+  SIDEKEY_ERR_METHOD_OVERRIDE: { status: 400, meaning: 'The request names another method in X-HTTP-Method-Override (or X-HTTP-Method, X-Method-Override, _method) and no route accepting overrides allows it, or the override is unclear, or it is a _method body field.' },
   SIDEKEY_ERR_INVALID_HEADER: { status: 400, meaning: 'A header name or value has bytes HTTP does not allow.' },
   SIDEKEY_ERR_HEADERS_TOO_LARGE: { status: 431, meaning: 'The request headers exceed the configured limit.' },
   SIDEKEY_ERR_TOO_MANY_HEADERS: { status: 431, meaning: 'The request has more header fields than sidekey forwards whole (`--max-headers`); nothing was forwarded.' },

@@ -8,6 +8,7 @@ import { assertNoTrailers, assertWholeHead, refuseTrailersAtEnd } from './accept
 import { intercept, INTERCEPT_FAILURES, type InterceptFailure } from './accept/intercept.js'
 import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
 import { requestTarget, type RequestTarget } from './accept/target.js'
+import { bodyOverrideFilter, methodOverride, refuseBodyOverride, type MethodOverride } from './accept/method-override.js'
 import { dialTunnel, relay, type Tunnel } from './accept/tunnel.js'
 import type { LeafCache } from './ca/cache.js'
 import type { Config } from './config.js'
@@ -26,6 +27,7 @@ import { chunkResignFilter, resignBuffer, type ChunkSigning } from './inject/sig
 import type { AwsCredentials } from './credentials/provider.js'
 import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
 import { parseAuthority } from './policy/host.js'
+import { describeAmbiguity } from './policy/path.js'
 import { applyReportOnly, decideConnect, decideRequest, type Decision, type RequestFacts } from './policy/decide.js'
 import type { Policy } from './policy/types.js'
 import type { PolicyStore } from './policy/store.js'
@@ -148,13 +150,16 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   // An agent sending a secret sidekey holds is exfiltrating it, wherever it sends it.
   if (ctx.scanner.foundInRequest(target.path, req.rawHeaders)) throw detected()
 
-  // decide
+  // decide (on the method the upstream would run, when an override names one)
+  const override = methodOverride(req.rawHeaders, target.path)
+  if (override !== null) audit.method_override = override.method
+  const method = override?.method ?? req.method ?? 'GET'
   const decidedAt = performance.now()
-  let decision: Decision = decideRequest(ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname })
+  let decision: Decision = decideRequest(ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname, ambiguity: target.ambiguity, override })
   if (ctx.config.reportOnly) decision = applyReportOnly(decision)
   recordDecision(audit, decision)
   audit.decision_ms = performance.now() - decidedAt
-  if (decision.action === 'deny') throw refusalFor(decision, caller, target)
+  if (decision.action === 'deny') throw refusalFor(decision, caller, target, override)
   const route = decision.route
   if (upgrade) decision = guardUpgrade(ctx, req, decision, audit)
 
@@ -162,7 +167,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   let guarded: GuardResult = NOTHING_TO_GUARD
   if (route !== null && !decision.reportOnly) {
     try {
-      guarded = await guardRequest(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', pathname: target.pathname, path: target.path, rawHeaders: req.rawHeaders, signal, reportOnly: ctx.config.reportOnly }, req)
+      guarded = await guardRequest(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: req.rawHeaders, signal, reportOnly: ctx.config.reportOnly }, req)
     } catch (err) {
       if (err instanceof ConditionRefusal) audit.condition = err.condition
       throw err
@@ -176,6 +181,8 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
     // The store was down and the route fails open: say which limits this request was not counted against.
     if (guarded.uncounted.length > 0) audit.uncounted = guarded.uncounted
     if (guarded.approval !== null) audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
+    // A body already read is checked whole for a `_method` field; a streamed one on its way up.
+    if (guarded.body !== null) refuseBodyOverride(req.rawHeaders, guarded.body)
   }
 
   // guard the destination before anything is obtained for it
@@ -282,11 +289,13 @@ function recordDecision(audit: AuditRecord, decision: Decision): void {
   audit.report_only = decision.reportOnly
 }
 
-function refusalFor(decision: Decision, caller: Caller, target: { host: string; port: number }): SidekeyError {
+function refusalFor(decision: Decision, caller: Caller, target: { host: string; port: number; ambiguity?: RequestTarget['ambiguity'] }, override: MethodOverride | null = null): SidekeyError {
   const who = caller.workload === null ? 'an anonymous caller' : `workload "${caller.workload}"`
   const where = `${target.host}:${target.port}`
   const message = {
-    'route-denies': `route "${decision.route?.name}" denies ${where}`,
+    'route-denies': `route "${decision.route?.name}" denies ${where}${override === null ? '' : ` (the method override in ${override.via} names ${override.method}; a request is decided on its own method and on the overridden one)`}`,
+    'ambiguous-path': target.ambiguity ? describeAmbiguity(target.ambiguity, where) : 'the path has no single meaning',
+    'method-override': `route "${decision.route?.name}" does not accept method overrides, and ${override?.via ?? 'the request'} names ${override?.method ?? 'another method'}: send ${override?.method ?? 'that method'} as the request method (or an admin sets method_override: true on the route)`,
     'no-route': `no route allows ${where} for ${who} (default deny)`,
     'workload-not-allowed': `a route matches ${where} but not ${who}`,
     'anonymous-not-allowed': `no route allows ${where} without a run token; authenticate with the token \`sidekey run\` provides`,
@@ -330,6 +339,8 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
       if (prepared.body !== null) assertNoTrailers(req)
       else if (req.headers['transfer-encoding'] !== undefined) bodyFilters.push(refuseTrailersAtEnd(req))
       if (prepared.body === null && ctx.scanner.size > 0) bodyFilters.push(ctx.scanner.bodyFilter())
+      const overrideFilter = prepared.body === null && !prepared.decision.reportOnly ? bodyOverrideFilter(req.rawHeaders) : null
+      if (overrideFilter !== null) bodyFilters.push(overrideFilter)
       if (prepared.resign !== null) bodyFilters.push(chunkResignFilter(prepared.resign))
       await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: prepared.body, response }, req, res, result)
     } finally {

@@ -64,8 +64,10 @@ routes:
     const r = await curl(['-x', proxy, '--path-as-is', `${target}/v1/../admin/secrets`])
     t.equal(r.status, 403)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_NO_ROUTE/i)
+    // Issue #20 item 2: an encoded dot is refused as ambiguous (400) where routes match paths.
     const encoded = await curl(['-x', proxy, '--path-as-is', `${target}/v1/%2e%2e/admin/secrets`])
-    t.equal(encoded.status, 403)
+    t.equal(encoded.status, 400)
+    t.match(encoded.headers, /x-sidekey-error: SIDEKEY_ERR_AMBIGUOUS_PATH/i)
     t.notOk(upstream.seen.some((s) => s.url.includes('admin')))
   })
 

@@ -1,24 +1,37 @@
 import type { IncomingMessage } from 'node:http'
 import { SidekeyError } from '../errors.js'
 import { parseAuthority, type Authority } from '../policy/host.js'
+import { normalizePath, type PathAmbiguity } from '../policy/path.js'
 import type { Tunnel } from './tunnel.js'
 
 /**
- * An origin-form target the WHATWG URL parser would leave untouched: printable ASCII without
- * `\`, `#`, `%` or spaces, and no `.` or `..` segment.
+ * An origin-form target already in normal form (see policy/path.ts), so it is decided and
+ * forwarded as sent: RFC 3986 pchars and "/" without "%" or ";", no empty, `.` or `..` segment,
+ * and a query of printable ASCII without `"`, `#`, `<` or `>`.
  */
-const SIMPLE_PATH = /^(?!.*\/\.\.?(?:[/?]|$))\/[!$&-;=?-[\]-~]*$/
+const SIMPLE_PATH = /^(?!.*\/\.\.?(?:[/?]|$))(?![^?]*\/\/)\/[\w\-.~!$&'()*+,=:@/]*(?:\?[!$-;=?-~]*)?$/
 
 /** `http(s)://host[:port]` (lower case, no user info) and an optional origin-form rest. */
 const SIMPLE_ABSOLUTE = /^(https?):\/\/([a-z0-9.-]+(?::[0-9]{1,5})?)(\/.*)?$/
 
+/**
+ * An absolute-form target split where the WHATWG URL parser ends the authority of a special
+ * scheme (at `/`, `\`, `?` or `#`), so the path can be normalised from its raw text.
+ */
+const ABSOLUTE_PARTS = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/\\?#]*(.*)$/s
+
+/** An absolute-form target whose authority ends in `:port`. */
+const EXPLICIT_PORT = /^[a-zA-Z][a-zA-Z0-9+.-]*:\/\/[^/\\?#]*:[0-9]+(?:[/\\?#]|$)/
+
 /** Where a request is going, as sidekey will decide and forward it. */
 export interface RequestTarget extends Authority {
   readonly scheme: 'http' | 'https'
-  /** Normalised origin-form path with query (dot segments resolved), exactly what is forwarded. */
+  /** Normalised origin-form path with query (see policy/path.ts), exactly what is forwarded. */
   readonly path: string
   /** The path without query, for matching. */
   readonly pathname: string
+  /** A form in the path servers read differently (refused where routes match paths), or null. */
+  readonly ambiguity: PathAmbiguity | null
 }
 
 /**
@@ -33,33 +46,7 @@ export function requestTarget(req: IncomingMessage, tunnel: Tunnel | null): Requ
     if (raw.startsWith('/')) {
       throw new SidekeyError('SIDEKEY_ERR_NOT_PROXY_REQUEST', 'this is the sidekey proxy port: send absolute-form requests (http://host/path) or CONNECT')
     }
-    // Fast path: a canonical authority and a path the URL parser would not change.
-    const simple = SIMPLE_ABSOLUTE.exec(raw)
-    if (simple !== null && (simple[3] === undefined || SIMPLE_PATH.test(simple[3]))) {
-      const scheme = simple[1] as 'http' | 'https'
-      const authority = parseAuthority(simple[2]!, scheme === 'https' ? 443 : 80)
-      if (authority !== null) {
-        const path = simple[3] ?? '/'
-        const q = path.indexOf('?')
-        return { ...authority, scheme, path, pathname: q < 0 ? path : path.slice(0, q) }
-      }
-    }
-    let url: URL
-    try {
-      url = new URL(raw)
-    } catch {
-      throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request target is not an absolute URL')
-    }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-      throw new SidekeyError('SIDEKEY_ERR_UNSUPPORTED_SCHEME', `scheme ${url.protocol.slice(0, -1)} is not proxied`)
-    }
-    if (url.username !== '' || url.password !== '') {
-      throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'credentials in the request URL are refused; sidekey injects credentials')
-    }
-    const scheme = url.protocol === 'https:' ? 'https' : 'http'
-    const authority = parseAuthority(url.host, scheme === 'https' ? 443 : 80)
-    if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request target names no valid host')
-    return { ...authority, scheme, path: url.pathname + url.search, pathname: url.pathname }
+    return absoluteTarget(raw)
   }
 
   const scheme = tunnel.tls ? 'https' : 'http'
@@ -70,25 +57,64 @@ export function requestTarget(req: IncomingMessage, tunnel: Tunnel | null): Requ
   if (claimed === null || claimed.host !== tunnel.authority.host || !samePort(claimed, tunnel.authority, hostHeader!)) {
     throw new SidekeyError('SIDEKEY_ERR_HOST_MISMATCH', `the Host header does not name the tunnel's destination ${tunnel.authority.host}:${tunnel.authority.port}`)
   }
-  if (raw.startsWith('/') && SIMPLE_PATH.test(raw)) {
-    // Fast path: nothing the URL parser would change (no dot segments, no escapes of dots, no
-    // backslashes, no fragment), so the path is forwarded and decided exactly as sent.
-    const q = raw.indexOf('?')
-    return { ...tunnel.authority, scheme, path: raw, pathname: q < 0 ? raw : raw.slice(0, q) }
+  if (raw.startsWith('/')) return { ...tunnel.authority, scheme, ...originPath(raw) }
+  const inner = absoluteTarget(raw)
+  // Without an explicit port the target names the tunnel's port, as a Host header without one does.
+  const portMatches = inner.port === tunnel.authority.port || !EXPLICIT_PORT.test(raw)
+  if (inner.host !== tunnel.authority.host || !portMatches) {
+    throw new SidekeyError('SIDEKEY_ERR_HOST_MISMATCH', "the request target does not name the tunnel's destination")
+  }
+  return { ...inner, ...tunnel.authority, scheme }
+}
+
+/**
+ * An absolute-form target (`http://host[:port]/path?query`): the authority as the WHATWG URL
+ * parser reads it, the path normalised from the raw text (the URL parser's own path handling is
+ * not RFC 3986's: it reads `%2e` as a dot and `\` as `/`, hiding forms that must be refused).
+ * Also what `sidekey explain` parses, so it decides on the same target as the proxy.
+ */
+export function absoluteTarget(raw: string): RequestTarget {
+  // Fast path: a canonical authority and a path already in normal form.
+  const simple = SIMPLE_ABSOLUTE.exec(raw)
+  if (simple !== null && (simple[3] === undefined || SIMPLE_PATH.test(simple[3]))) {
+    const scheme = simple[1] as 'http' | 'https'
+    const authority = parseAuthority(simple[2]!, scheme === 'https' ? 443 : 80)
+    if (authority !== null) {
+      const path = simple[3] ?? '/'
+      const q = path.indexOf('?')
+      return { ...authority, scheme, path, pathname: q < 0 ? path : path.slice(0, q), ambiguity: null }
+    }
   }
   let url: URL
   try {
-    url = raw.startsWith('/') ? new URL(raw, `${scheme}://placeholder.invalid`) : new URL(raw)
+    url = new URL(raw)
   } catch {
-    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request target is not a valid path')
+    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request target is not an absolute URL')
   }
-  if (!raw.startsWith('/')) {
-    const inner = parseAuthority(url.host, defaultPort)
-    if (inner === null || inner.host !== tunnel.authority.host || inner.port !== tunnel.authority.port) {
-      throw new SidekeyError('SIDEKEY_ERR_HOST_MISMATCH', "the request target does not name the tunnel's destination")
-    }
+  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
+    throw new SidekeyError('SIDEKEY_ERR_UNSUPPORTED_SCHEME', `scheme ${url.protocol.slice(0, -1)} is not proxied`)
   }
-  return { ...tunnel.authority, scheme, path: url.pathname + url.search, pathname: url.pathname }
+  if (url.username !== '' || url.password !== '') {
+    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'credentials in the request URL are refused; sidekey injects credentials')
+  }
+  const scheme = url.protocol === 'https:' ? 'https' : 'http'
+  const authority = parseAuthority(url.host, scheme === 'https' ? 443 : 80)
+  if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request target names no valid host')
+  // The URL parser also accepts `http:host/path` and `http:\\host`; a proxy request names its
+  // destination as `scheme://authority`, and only that form has a raw path to normalise.
+  const rest = ABSOLUTE_PARTS.exec(raw)?.[1]
+  if (rest === undefined) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'write the request target as http(s)://host[:port]/path')
+  return { ...authority, scheme, ...originPath(rest.startsWith('/') || rest.startsWith('\\') ? rest : `/${rest}`) }
+}
+
+/** Normalise an origin-form path with query, taking the fast path when it is already normal. */
+function originPath(raw: string): Pick<RequestTarget, 'path' | 'pathname' | 'ambiguity'> {
+  if (SIMPLE_PATH.test(raw)) {
+    const q = raw.indexOf('?')
+    return { path: raw, pathname: q < 0 ? raw : raw.slice(0, q), ambiguity: null }
+  }
+  const n = normalizePath(raw)
+  return { path: n.pathname + n.search, pathname: n.pathname, ambiguity: n.ambiguity }
 }
 
 function samePort(claimed: Authority, tunnel: Authority, hostHeader: string): boolean {

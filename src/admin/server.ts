@@ -2,7 +2,9 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { CertificateAuthority } from '../ca/authority.js'
 import { SidekeyError } from '../errors.js'
 import type { RunTokens } from '../identity/run-tokens.js'
-import { parseAuthority } from '../policy/host.js'
+import { absoluteTarget } from '../accept/target.js'
+import { methodOverride } from '../accept/method-override.js'
+import { describeAmbiguity } from '../policy/path.js'
 import { decideConnect, explainRequest } from '../policy/decide.js'
 import type { PolicyStore } from '../policy/store.js'
 import type { RouteTrace } from '../policy/decide.js'
@@ -213,7 +215,8 @@ export function describeGuards(r: Route): string[] {
 
 /** The answer of explain, for the admin API (JSON) and the CLI (text). */
 export interface ExplainAnswer {
-  request: { method: string; host: string; port: number; path: string; workload: string | null }
+  /** `path` is normalised as the proxy normalises it; `ambiguity` says why such a path is refused where routes match paths. */
+  request: { method: string; host: string; port: number; path: string; workload: string | null; ambiguity: string | null; method_override: string | null }
   connect: { action: string; reason: string; route: string | null } | null
   decision: { action: string; reason: string; route: string | null; code: string | null }
   credential: string | null
@@ -227,24 +230,19 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
   const method = (params.get('method') ?? 'GET').toUpperCase()
   const rawUrl = params.get('url')
   const workload = params.get('workload')
-  let url: URL
-  try {
-    url = new URL(rawUrl ?? '')
-  } catch {
-    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'explain needs url=http(s)://host/path')
-  }
-  const scheme = url.protocol === 'https:' || url.protocol === 'wss:' ? 'https' : 'http'
-  const authority = parseAuthority(url.host, scheme === 'https' ? 443 : 80)
-  if (authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the url names no valid host')
-  const facts = { workload: workload === null || workload === '' ? null : workload, host: authority.host, port: authority.port, method, path: url.pathname }
+  if (rawUrl === null || !/^(https?|wss?):\/\//i.test(rawUrl)) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'explain needs url=http(s)://host/path')
+  // The same parsing and normalisation as the proxy (a WebSocket URL is decided as its HTTP request).
+  const target = absoluteTarget(rawUrl.replace(/^ws/i, 'http'))
+  const override = methodOverride([], target.path)
+  const facts = { workload: workload === null || workload === '' ? null : workload, host: target.host, port: target.port, method, path: target.pathname, ambiguity: target.ambiguity, override }
   const { decision, trace } = explainRequest(policy, facts)
-  const connect = scheme === 'https' ? decideConnect(policy, facts) : null
+  const connect = target.scheme === 'https' ? decideConnect(policy, facts) : null
   return {
-    request: { method, host: authority.host, port: authority.port, path: url.pathname, workload: facts.workload },
+    request: { method, host: target.host, port: target.port, path: target.pathname, workload: facts.workload, ambiguity: target.ambiguity && describeAmbiguity(target.ambiguity, `${target.host}:${target.port}`), method_override: override?.method ?? null },
     connect: connect && { action: connect.action, reason: connect.reason, route: connect.route?.name ?? null },
     decision: { action: decision.action, reason: decision.reason, route: decision.route?.name ?? null, code: decision.code },
     credential: decision.action === 'allow' && decision.route?.credential ? decision.route.credential.name : null,
-    conditions: decision.action === 'allow' && decision.route !== null ? explainConditions(decision.route, { ...facts, path: url.pathname + url.search }, params.get('body')) : [],
+    conditions: decision.action === 'allow' && decision.route !== null ? explainConditions(decision.route, { ...facts, method: override?.method ?? method, path: target.path }, params.get('body')) : [],
     trace,
   }
 }

@@ -24,9 +24,12 @@ export async function explain(argv: string[]): Promise<number> {
     console.log(JSON.stringify(answer, null, 2))
   } else {
     const r = answer.request
-    console.log(`${r.method} ${r.host}:${r.port}${r.path}  (workload: ${r.workload ?? 'anonymous'})`)
-    if (answer.connect) console.log(`  CONNECT: ${answer.connect.action} (${answer.connect.reason}${answer.connect.route ? `, route ${answer.connect.route}` : ''})`)
     const d = answer.decision
+    console.log(`${r.method} ${r.host}:${r.port}${r.path}  (workload: ${r.workload ?? 'anonymous'})`)
+    // The path shown is the normalised one, as the proxy decides and forwards it.
+    if (r.method_override) console.log(`  method override: decided as ${r.method_override}`)
+    if (r.ambiguity && d.code === 'SIDEKEY_ERR_AMBIGUOUS_PATH') console.log(`  path refused: ${r.ambiguity}`)
+    if (answer.connect) console.log(`  CONNECT: ${answer.connect.action} (${answer.connect.reason}${answer.connect.route ? `, route ${answer.connect.route}` : ''})`)
     console.log(`  decision: ${d.action} (${d.reason})${d.route ? ` by route "${d.route}"` : ''}${d.code ? `  -> ${d.code}` : ''}`)
     // The headline must not read "allow" for a request its route's conditions refuse.
     if (refusedBy !== undefined) console.log(`  outcome: refused by ${refusedBy.condition} (${refusedBy.result})`)

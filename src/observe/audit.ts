@@ -13,6 +13,8 @@ export interface AuditRecord {
   workload: string | null
   identity: 'run-token' | 'default' | 'anonymous' | 'invalid' | null
   method: string | null
+  /** The method an override header or `_method` query parameter named (policy decided on it). */
+  method_override?: string
   scheme: 'http' | 'https' | 'ws' | 'wss' | null
   host: string | null
   port: number | null

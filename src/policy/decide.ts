@@ -1,4 +1,5 @@
 import type { ErrorCode } from '../errors.js'
+import type { PathAmbiguity } from './path.js'
 import type { Policy, Route } from './types.js'
 
 /**
@@ -25,6 +26,8 @@ export type DecisionReason =
   | 'workload-not-allowed'
   | 'anonymous-not-allowed'
   | 'intercept-for-inspection'
+  | 'ambiguous-path'
+  | 'method-override'
 
 /** What is known about a request when it is decided. */
 export interface RequestFacts {
@@ -33,8 +36,12 @@ export interface RequestFacts {
   host: string
   port: number
   method: string
-  /** Path without query string. */
+  /** Path without query string, normalised (policy/path.ts). */
   path: string
+  /** A form in the path servers read differently (from normalisation), if any. */
+  ambiguity?: PathAmbiguity | null
+  /** A method named by an override header or query parameter, if any (accept/method-override.ts). */
+  override?: { readonly method: string; readonly via: string } | null
 }
 
 /** What is known about a CONNECT when it is decided. */
@@ -45,6 +52,8 @@ const DENY_CODES = {
   'no-route': 'SIDEKEY_ERR_NO_ROUTE',
   'workload-not-allowed': 'SIDEKEY_ERR_WORKLOAD_NOT_ALLOWED',
   'anonymous-not-allowed': 'SIDEKEY_ERR_PROXY_AUTH_REQUIRED',
+  'ambiguous-path': 'SIDEKEY_ERR_AMBIGUOUS_PATH',
+  'method-override': 'SIDEKEY_ERR_METHOD_OVERRIDE',
 } as const satisfies Partial<Record<DecisionReason, ErrorCode>>
 
 function deny(reason: keyof typeof DENY_CODES, route: Route | null = null): Decision {
@@ -58,8 +67,31 @@ function allowWith(action: Decision['action'], reason: DecisionReason, route: Ro
 /**
  * Decide one HTTP request. Routes are tried in order (files by name, routes as written); the first
  * whose host, port, method and path match and that admits the workload decides. Default deny.
+ *
+ * Two forms are decided before that. A path with no single meaning (an encoded `/`, `;`, ...: see
+ * policy/path.ts) is refused when any route for the destination reads paths, whatever the route
+ * that would match: `deny /v1/admin/**` must hold against `/v1/admin%2Fx` even though it is the
+ * allow route (with or without paths) that would match it. And a request with a method override
+ * is decided on both methods, since the upstream may run either: both must be allowed, a deny on
+ * either refuses, and the route allowing the overridden method must accept overrides.
  */
 export function decideRequest(policy: Policy, q: RequestFacts): Decision {
+  const sent = firstMatch(policy, q)
+  // A caller without a token is asked to authenticate first: report-only mode never lets that through.
+  if (sent.reason === 'anonymous-not-allowed') return sent
+  if (q.ambiguity != null && readsPaths(policy, q)) return deny('ambiguous-path')
+  if (q.override == null || sent.action === 'deny') return sent
+  const overridden = firstMatch(policy, { ...q, method: q.override.method })
+  if (overridden.action === 'deny' || overridden.route?.methodOverride === true) return overridden
+  return deny('method-override', overridden.route)
+}
+
+/** True when a route for this destination matches paths (or reads them in CEL), for any workload. */
+function readsPaths(policy: Policy, q: RequestFacts): boolean {
+  return policy.routes.some((r) => r.readsPath && r.host.matches(q.host) && r.ports.matches(q.port))
+}
+
+function firstMatch(policy: Policy, q: RequestFacts): Decision {
   let destinationMatched = false
   for (const route of policy.routes) {
     if (!route.host.matches(q.host) || !route.ports.matches(q.port)) continue
@@ -124,11 +156,13 @@ export interface RouteTrace {
 
 /** Explain a request decision: the decision plus, for each route, what matched and what did not. */
 export function explainRequest(policy: Policy, q: RequestFacts): { decision: Decision; trace: RouteTrace[] } {
+  // With an override, the routes are traced for the method the upstream would run.
+  const method = q.override?.method ?? q.method
   const trace: RouteTrace[] = policy.routes.map((route) => {
     const checks = [
       [route.host.matches(q.host), route.host.explain()],
       [route.ports.matches(q.port), route.ports.explain()],
-      [route.methods.matches(q.method), route.methods.explain()],
+      [route.methods.matches(method), route.methods.explain()],
       [route.paths.matches(q.path), route.paths.explain()],
       [route.workloads.matches(q.workload), route.workloads.explain()],
     ] as const

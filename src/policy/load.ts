@@ -9,6 +9,7 @@ import { createCredentialRuntime, type CredentialRuntime } from '../credentials/
 import { DEFAULTS } from '../config.js'
 import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
+import { normalizeGlob } from './path.js'
 import { policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
 import type { AnomalyResponse, ApprovalSettings, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
 import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_BODY_BYTES, DEFAULT_MAX_HELD_PER_WORKLOAD } from './conditions.js'
@@ -231,10 +232,15 @@ function compileRoute(
       if (!addCidr(addresses!, cidr)) problems.push(at.problem([...path, 'addresses', i], `"${cidr}" is not an IP address or CIDR range`))
     })
   }
+  const globs = r.paths?.map((glob, i) => {
+    const n = normalizeGlob(glob)
+    if ('problem' in n) problems.push(at.problem([...path, 'paths', i], n.problem))
+    return 'glob' in n ? n.glob : glob
+  })
   const conditions = compileConditions(r.conditions, (p, m) => problems.push(at.problem([...path, 'conditions', ...p], m)))
   const approval = compileApproval(r.approval, defaultApprovalTimeoutMs, (p, m) => problems.push(at.problem([...path, 'approval', ...p], m)))
   if (action !== 'allow') {
-    for (const key of ['conditions', 'approval', 'pin_sha256', 'upgrades'] as const) {
+    for (const key of ['conditions', 'approval', 'pin_sha256', 'upgrades', 'method_override'] as const) {
       if (r[key] !== undefined) problems.push(at.problem([...path, key], `${key} applies to action allow only, not ${action}`))
     }
   }
@@ -253,7 +259,7 @@ function compileRoute(
     host,
     ports: new PortMatcher(r.ports === '*' ? null : r.ports ?? [80, 443]),
     methods: new MethodMatcher(r.methods ?? null),
-    paths: new PathMatcher(r.paths ?? null),
+    paths: new PathMatcher(globs ?? null, { broad: action === 'deny' }),
     workloads: new WorkloadMatcher(r.workloads ?? ['*']),
     action,
     credential,
@@ -265,6 +271,8 @@ function compileRoute(
     wholeHost: r.methods === undefined && r.paths === undefined && conditions === null && approval === null && r.pin_sha256 === undefined,
     conditions,
     approval,
+    readsPath: globs !== undefined || [...(conditions?.cel ?? []), ...(approval?.when ? [approval.when] : [])].some((p) => /\bpath\b/.test(p.source)),
+    methodOverride: r.method_override ?? false,
     scrub: r.scrub ?? true,
     pinSha256: r.pin_sha256?.toLowerCase() ?? null,
     inspectBodyBytes: conditions?.maxBodyBytes ?? DEFAULT_INSPECT_BODY_BYTES,

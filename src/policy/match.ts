@@ -84,16 +84,31 @@ export class MethodMatcher implements Matcher<string> {
 }
 
 /**
- * Path globs: `*` is any run of characters within one segment, `**` any run including `/`.
- * Matched against the path without its query string.
+ * Path globs: `*` is any run of characters within one segment, `**` any run including `/`; a
+ * trailing `/**` also matches the path above it (`/x/**` matches `/x`), and a `**` segment inside a
+ * glob may also be no segment at all (`/a/` then `**` then `/b` matches `/a/b`). Matched against the normalised path without its query
+ * (policy/path.ts); globs are in the same normal form (checked at load).
+ *
+ * Which side decides letter case: the upstream does, and sidekey cannot know how, so a deny rule
+ * is matched broadly (any letter case, with or without a trailing slash: `/V1/Admin/` is denied by
+ * `/v1/admin/**` and `/v1/admin`) while an allow rule stays exact (a path in another case falls
+ * through to the next route, and at the end to default deny). A deny is then never escaped by a
+ * server that routes case-insensitively or ignores a trailing slash, and an allow never admits
+ * more than it names.
  */
 export class PathMatcher implements Matcher<string> {
   readonly #globs: readonly string[] | null
   readonly #regexps: readonly RegExp[]
 
-  constructor(globs: readonly string[] | null) {
+  /** `broad`: match in any letter case and with or without a trailing slash (deny rules). */
+  constructor(globs: readonly string[] | null, options: { broad?: boolean } = {}) {
     this.#globs = globs
-    this.#regexps = (globs ?? []).map(globToRegExp)
+    this.#regexps = (globs ?? []).map((g) => globToRegExp(g, options.broad ?? false))
+  }
+
+  /** True when the matcher looks at the path at all. */
+  get constrains(): boolean {
+    return this.#globs !== null
   }
 
   matches(path: string): boolean {
@@ -106,21 +121,33 @@ export class PathMatcher implements Matcher<string> {
 
   /**
    * Conservative: true only when each of `other`'s globs is one of these, or lies under one of
-   * these that ends in `/**`. It may miss a cover; it never claims a false one.
+   * these that ends in `/**`. Globs are compared as written: a deny rule's broader matching (letter
+   * case, trailing slash) is not counted, so a deny after an allow that covers its globs is still
+   * reported: it would only ever catch those variants, which is not what its author meant.
    */
   covers(other: PathMatcher): boolean {
     if (this.#globs === null) return true
     if (other.#globs === null) return false
-    return other.#globs.every((g) => this.#globs!.some((mine) => mine === g || (mine.endsWith('/**') && g.startsWith(mine.slice(0, -2)))))
+    return other.#globs.every((g) => this.#globs!.some((mine) => mine === g || (mine.endsWith('/**') && (g.startsWith(mine.slice(0, -2)) || g === mine.slice(0, -3)))))
   }
 }
 
-function globToRegExp(glob: string): RegExp {
+function globToRegExp(glob: string, broad: boolean): RegExp {
+  const g = broad && glob.length > 1 && glob.endsWith('/') ? glob.slice(0, -1) : glob
   let out = '^'
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i]!
+  for (let i = 0; i < g.length; i++) {
+    if (g.startsWith('/**', i) && i + 3 === g.length) {
+      out += '(?:/.*)?'
+      break
+    }
+    if (g.startsWith('/**/', i)) {
+      out += '/(?:.*/)?'
+      i += 3
+      continue
+    }
+    const c = g[i]!
     if (c === '*') {
-      if (glob[i + 1] === '*') {
+      if (g[i + 1] === '*') {
         out += '.*'
         i++
       } else {
@@ -130,7 +157,7 @@ function globToRegExp(glob: string): RegExp {
       out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
     }
   }
-  return new RegExp(out + '$')
+  return new RegExp(out + (broad ? '/?$' : '$'), broad ? 'i' : '')
 }
 
 /** Which workloads may use a route. `*` is any identified workload; `anonymous` must be named. */

@@ -115,6 +115,7 @@ export interface RouteV1 {
   scrub?: boolean
   pin_sha256?: string
   upgrades?: 'websocket'[]
+  method_override?: boolean
 }
 
 /** How a credential is injected, as written. */
@@ -353,6 +354,7 @@ export const policyFileSchema = {
           pin_sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },
           // Only WebSocket frames can be inspected, so it is the only protocol a route can allow.
           upgrades: { type: 'array', uniqueItems: true, items: { enum: ['websocket'] } },
+          method_override: { type: 'boolean' },
         },
       },
     },

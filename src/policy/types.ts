@@ -53,6 +53,16 @@ export interface Route {
   readonly conditions: Conditions | null
   /** Human approval, when required. */
   readonly approval: ApprovalRule | null
+  /**
+   * True when the route's paths, or a CEL expression of its conditions or approval, read the
+   * path: requests to its destination must then have a path with one meaning (policy/path.ts).
+   */
+  readonly readsPath: boolean
+  /**
+   * True when a method override (`X-HTTP-Method-Override` and the like, `?_method=`) may name a
+   * method this route allows; policy then decides on the overridden method. Off by default.
+   */
+  readonly methodOverride: boolean
   /** Replace managed secrets echoed in responses (on by default for routes that inject). */
   readonly scrub: boolean
   /** Lower-case hex SHA-256 every 2xx response body must have (pinned download). */

@@ -1,0 +1,207 @@
+import { Transform } from 'node:stream'
+import { SidekeyError } from '../errors.js'
+
+/**
+ * Method overrides: a request sent as POST that the upstream runs as another method because a
+ * header, a query parameter or a body field names one. Policy decides on methods, so an override
+ * it did not see would walk past "deny DELETE" (issue #20, item 6). Where servers read them:
+ *
+ * - headers `X-HTTP-Method-Override` (Rack, Symfony/Laravel, Express method-override, ASP.NET Core,
+ *   Jersey, Google APIs), `X-HTTP-Method` (OData, Microsoft), `X-Method-Override`;
+ * - `_method` in the query (Laravel/Symfony, Jersey) or in a form body (Rails/Rack, Laravel, Spring's
+ *   HiddenHttpMethodFilter, Slim's `_METHOD`), urlencoded or multipart; Rack reads a POST body
+ *   without Content-Type as a form;
+ * - `_method` in a JSON body (Laravel reads JSON input as the request's parameters).
+ *
+ * Header and query overrides are found before the decision, so policy can decide on them (a route
+ * accepts them with `method_override: true`). A body is not read before the decision (that would
+ * mean holding every body), so a `_method` body field is refused on every route, by a filter on the
+ * body's way up: the chunk that completes the field is never sent, so the upstream never receives
+ * a whole request carrying it.
+ */
+
+/** A method named by an override, and where it was found. */
+export interface MethodOverride {
+  /** Upper case, as servers apply it. */
+  readonly method: string
+  /** Where it was found, for the refusal message and the audit line. */
+  readonly via: string
+}
+
+const OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override'])
+
+/**
+ * A query or form field name servers read as `_method`: any letter case (Slim reads `_METHOD`),
+ * PHP's renaming of a leading `.`, space or `[` to `_`, and PHP's array form `_method[]`.
+ */
+function isOverrideField(name: string): boolean {
+  const n = name.replace(/^ +/, '').toLowerCase()
+  return /^[_. []method(?:\[|$)/.test(n)
+}
+
+/**
+ * The override a request carries in its headers or query, or null. Refuses (400) an override that
+ * is not one method name, and two that name different methods: which one the upstream applies is
+ * not knowable.
+ */
+export function methodOverride(rawHeaders: readonly string[], path: string): MethodOverride | null {
+  const found: { value: string; via: string }[] = []
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    if (OVERRIDE_HEADERS.has(rawHeaders[i]!.toLowerCase())) found.push({ value: rawHeaders[i + 1]!, via: `header ${rawHeaders[i]}` })
+  }
+  const q = path.indexOf('?')
+  // Cheap test first: a field read as _method has "method" in it, or an escape.
+  if (q >= 0 && /method|%/i.test(path.slice(q))) {
+    for (const [name, value] of new URLSearchParams(path.slice(q + 1))) {
+      if (isOverrideField(name)) found.push({ value, via: `query parameter ${JSON.stringify(name)}` })
+    }
+  }
+  if (found.length === 0) return null
+  const methods = new Set(found.map((f) => f.value.trim().toUpperCase()))
+  const via = found.map((f) => f.via).join(' and ')
+  if (methods.size > 1) {
+    throw new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', `the method overrides in ${via} name different methods (${[...methods].map((m) => JSON.stringify(m.slice(0, 20))).join(', ')}), and servers disagree on which applies: send one method as the request method, without overrides`)
+  }
+  const [method] = methods as Set<string>
+  if (!/^[A-Z]{1,20}$/.test(method!)) {
+    throw new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', `the method override in ${via} is not a method name: send the method itself as the request method`)
+  }
+  return { method: method!, via }
+}
+
+/** How a `_method` field looks in one body format, as a pattern over the body's bytes (latin1). */
+interface FieldPattern {
+  readonly source: string
+  /** The longest match: that many trailing bytes are held back until the next chunk. */
+  readonly longest: number
+  /** Read as if before the first byte (so a field at the very start has a separator before it). */
+  readonly start: string
+}
+
+/** Each letter of "method", raw or percent-encoded in either case. */
+const FORM_METHOD = [...'method'].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)}|%${c.toUpperCase().charCodeAt(0).toString(16)})`).join('')
+
+/**
+ * `application/x-www-form-urlencoded`: a field name (after `&` or `;`, which Rack also splits on,
+ * or spaces PHP strips) read as `_method`, ended by `=`, a separator, `[` or the end of the body.
+ * Over-matching `+_method=` inside a value refuses a request nobody sends; missing one would not.
+ */
+const FORM: FieldPattern = {
+  source: `(?:[&; +]|%20)(?:[_.[ +]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[=&;[]|%5b|$)`,
+  longest: 32,
+  start: '&',
+}
+
+/** JSON: the string `"_method"`, any character possibly a `\u` escape. */
+const JSON_FIELD: FieldPattern = {
+  source: `"${[...'_method'].map((c) => `(?:${c}|\\\\u00${c.charCodeAt(0).toString(16)})`).join('')}"`,
+  longest: 48,
+  start: '',
+}
+
+/** multipart/form-data: a part whose Content-Disposition names the field `_method`. */
+const MULTIPART: FieldPattern = {
+  source: `content-disposition:[^\\r\\n]{0,256}?\\bname\\s*=\\s*"?[_.[ ]method(?=[\\s";[]|$)`,
+  longest: 320,
+  start: '',
+}
+
+/**
+ * The patterns for a request's body, by every Content-Type it declares (none: a Rack form); none
+ * for a request without a body.
+ */
+function bodyPatterns(rawHeaders: readonly string[]): FieldPattern[] {
+  const types: string[] = []
+  let body = false
+  for (let i = 0; i < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase()
+    if (name === 'content-type') types.push(rawHeaders[i + 1]!.toLowerCase())
+    else if (name === 'transfer-encoding' || (name === 'content-length' && rawHeaders[i + 1]!.trim() !== '0')) body = true
+  }
+  if (!body) return []
+  if (types.length === 0) return [FORM]
+  const patterns = new Set<FieldPattern>()
+  for (const t of types) {
+    if (t.includes('x-www-form-urlencoded')) patterns.add(FORM)
+    if (t.trimStart().startsWith('multipart/')) patterns.add(MULTIPART)
+    if (t.includes('/json') || t.includes('+json')) patterns.add(JSON_FIELD)
+  }
+  return [...patterns]
+}
+
+/** Finds a `_method` field in a body, chunk by chunk. Stateless: one per set of patterns. */
+class OverrideFieldScanner {
+  readonly #regexp: RegExp
+  readonly #keep: number
+  readonly #start: string
+
+  constructor(patterns: readonly FieldPattern[]) {
+    this.#regexp = new RegExp(patterns.map((p) => p.source).join('|'), 'gi')
+    this.#keep = Math.max(...patterns.map((p) => p.longest))
+    this.#start = patterns.map((p) => p.start).join('')
+  }
+
+  static #made = new Map<string, OverrideFieldScanner>()
+
+  /** The scanner for these patterns, compiled once per process. */
+  static for(patterns: readonly FieldPattern[]): OverrideFieldScanner {
+    const key = patterns.map((p) => p.source).join('|')
+    let scanner = OverrideFieldScanner.#made.get(key)
+    if (scanner === undefined) OverrideFieldScanner.#made.set(key, (scanner = new OverrideFieldScanner(patterns)))
+    return scanner
+  }
+
+  get keep(): number {
+    return this.#keep
+  }
+
+  /**
+   * True when `window` holds a whole field. Before the end of the body a match that reaches the
+   * window's last byte may still grow (`_methods`), so it is decided with the next chunk.
+   */
+  found(window: Buffer, atStart: boolean, atEnd: boolean): boolean {
+    const text = (atStart ? this.#start : '') + window.toString('latin1')
+    for (const m of text.matchAll(this.#regexp)) if (atEnd || m.index + m[0].length < text.length) return true
+    return false
+  }
+}
+
+function bodyOverrideRefusal(): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', 'the request body has a _method field, which servers (Rails, Laravel, Spring) read as the request method: sidekey decides on the method before reading bodies, so it refuses this; send the method itself (DELETE, PUT, ...) as the request method')
+}
+
+/**
+ * A filter for a request body on its way up that fails the body if it carries a `_method` field,
+ * or null when there is no body or its Content-Type is one servers do not read fields from.
+ * Bodies are read as sent: a compressed body is not decompressed.
+ */
+export function bodyOverrideFilter(rawHeaders: readonly string[]): Transform | null {
+  const patterns = bodyPatterns(rawHeaders)
+  if (patterns.length === 0) return null
+  const scanner = OverrideFieldScanner.for(patterns)
+  let held: Buffer = Buffer.alloc(0)
+  let atStart = true
+  return new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      const window = held.length === 0 ? chunk : Buffer.concat([held, chunk])
+      if (scanner.found(window, atStart, false)) {
+        done(bodyOverrideRefusal())
+        return
+      }
+      const cut = Math.max(0, window.length - scanner.keep)
+      held = window.subarray(cut)
+      if (cut > 0) atStart = false
+      done(null, cut > 0 ? window.subarray(0, cut) : undefined)
+    },
+    flush(done) {
+      if (scanner.found(held, atStart, true)) done(bodyOverrideRefusal())
+      else done(null, held.length > 0 ? held : undefined)
+    },
+  })
+}
+
+/** Refuse a body already read whole (by the guard) that carries a `_method` field. */
+export function refuseBodyOverride(rawHeaders: readonly string[], body: Buffer): void {
+  const patterns = bodyPatterns(rawHeaders)
+  if (patterns.length > 0 && OverrideFieldScanner.for(patterns).found(body, true, true)) throw bodyOverrideRefusal()
+}
