@@ -84,6 +84,20 @@ export function auditPath(pathWithQuery: string): { path: string; query_keys: st
   return { path: pathWithQuery.slice(0, q), query_keys: keys }
 }
 
+/**
+ * Mask managed secrets in every text field of a record, in place, before it is written or handed
+ * on: an agent that puts a secret in a host, path, query key or header name must not have sidekey
+ * copy it into the audit log, security events, alerts, metrics labels, baselines or the console
+ * (all of which are built from this record). `mask` returns its argument when it holds none.
+ */
+export function maskAuditRecord(record: AuditRecord, mask: (text: string) => string): void {
+  const fields = record as unknown as Record<string, unknown>
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === 'string') fields[name] = mask(value)
+    else if (Array.isArray(value)) fields[name] = value.map((v: unknown) => (typeof v === 'string' ? mask(v) : v))
+  }
+}
+
 const round = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000)
 
 /** Write the line, at a level that follows the outcome: info when served, warn when refused, error on faults. */
