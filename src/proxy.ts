@@ -70,7 +70,7 @@ export interface ProxyContext {
  * from the record is then free of it.
  */
 export function finishAudit(ctx: Pick<ProxyContext, 'log' | 'observe' | 'scanner'>, audit: AuditRecord, startedAt: number): void {
-  maskAuditRecord(audit, (text) => ctx.scanner.mask(text))
+  maskAuditRecord(audit, ctx.scanner)
   writeAudit(ctx.log, audit, startedAt)
   try {
     ctx.observe(audit)

@@ -1,5 +1,7 @@
 import { createServer, type IncomingMessage } from 'node:http'
-import type { AddressInfo, Socket } from 'node:net'
+import { once } from 'node:events'
+import { connect as netConnect, type AddressInfo, type Socket } from 'node:net'
+import { connect as tlsConnect } from 'node:tls'
 import { Readable } from 'node:stream'
 import t, { type Test } from 'tap'
 import { ProxyAgent, request } from 'undici'
@@ -240,6 +242,19 @@ routes:
   const invalid = await curl(['-x', sk.proxyUrl.replace('http://', 'http://leaky:wrong@'), `http://${secret}.paste.test/`])
   t.equal(invalid.status, 407)
   t.match(await sk.sink.waitForAudit((a) => a.reason === 'invalid-run-token'), { host: /^\[redacted\]/ })
+  // Inside an allowed tunnel, a TLS ClientHello whose SNI names another host (the secret): refused,
+  // and the failure's log detail, which quotes the SNI, is masked.
+  const url = new URL(sk.proxyUrlFor('sni-agent'))
+  const socket = netConnect(Number(url.port), '127.0.0.1')
+  await once(socket, 'connect')
+  socket.write(`CONNECT ok.paste.test:443 HTTP/1.1\r\nHost: ok.paste.test:443\r\nProxy-Authorization: Basic ${Buffer.from(`${url.username}:${url.password}`).toString('base64')}\r\n\r\n`)
+  const [established] = (await once(socket, 'data')) as [Buffer]
+  t.match(established.toString(), /^HTTP\/1\.1 200/)
+  const tls = tlsConnect({ socket, servername: `${secret}.other.test`, rejectUnauthorized: false })
+  await once(tls, 'error').catch(() => undefined)
+  tls.destroy()
+  const failed = await pollFor(() => sk.sink.lines.find((l) => l.event === 'intercept_failed'), (l) => l !== undefined, 5000)
+  t.match(failed, { why: 'sni-mismatch', detail: /^SNI \[redacted\]\**\.other\.test does not match/ })
   await assertNothingWritten(t, sk, [secret, pct], alerts, 2)
 })
 

@@ -80,7 +80,8 @@ export class SecretScanner {
       if (rawHeaders[i]!.length === 19 && rawHeaders[i]!.toLowerCase() === 'proxy-authorization') continue
       fields.push(rawHeaders[i]!, rawHeaders[i + 1]!)
     }
-    return this.foundInFields(fields)
+    // Node hands the request line and header bytes over as latin1 text: this gives back the bytes.
+    return new Detector(this.#automaton).push(Buffer.from(fields.join(FIELD_SEPARATOR), 'latin1'))
   }
 
   /** True when any of `fields` holds a known secret (each searched on its own, in one pass). */
