@@ -32,11 +32,12 @@ export function recordFraming(contentType: string | undefined): RecordFraming | 
 }
 
 /**
- * A partial match this long at the end of a record holds it back; a shorter one (a lone `s` that
- * begins `sk-...`, which ordinary text does all the time) does not, so ordinary streams are not
- * delayed, at the cost of at most this many minus one leading bytes of a split secret.
+ * A partial match this long at the end of a record holds it back; a shorter one (an `s` that
+ * begins `sk-...`, which ordinary text ends with all the time) does not, so ordinary streams are
+ * not delayed, at the cost of at most this many minus one leading bytes of a split secret. Three
+ * bytes (a streamed token is often that long) that begin one of a secret's forms are rare in text.
  */
-export const HOLD_FROM_DEPTH = 4
+export const HOLD_FROM_DEPTH = 3
 
 /** A record larger than this is not held whole: it passes through with byte-level scrubbing only. */
 export const MAX_RECORD_BYTES = 256 * 1024
