@@ -30,8 +30,22 @@ export class PercentDecoder {
   push(bytes: Uint8Array, from = 0, to = bytes.length): Buffer {
     const out = Buffer.allocUnsafe(to - from + 2)
     let n = 0
-    for (let i = from; i < to; i++) {
+    let i = from
+    while (i < to) {
+      if (this.#pending === 0) {
+        // Runs without `%` are copied as they are (most of any body).
+        let next = bytes.indexOf(PERCENT, i)
+        if (next < 0 || next >= to) next = to
+        if (next > i) {
+          out.set(bytes.subarray(i, next), n)
+          n += next - i
+        }
+        if (next < to) this.#pending = 1
+        i = next + 1
+        continue
+      }
       const b = bytes[i]!
+      i++
       if (this.#pending === 1) {
         if (hex(b) >= 0) {
           this.#hiByte = b
@@ -39,8 +53,7 @@ export class PercentDecoder {
           continue
         }
         out[n++] = PERCENT
-        this.#pending = 0
-      } else if (this.#pending === 2) {
+      } else {
         const lo = hex(b)
         if (lo >= 0) {
           out[n++] = (hex(this.#hiByte) << 4) | lo
@@ -49,10 +62,10 @@ export class PercentDecoder {
         }
         out[n++] = PERCENT
         out[n++] = this.#hiByte
-        this.#pending = 0
       }
-      if (b === PERCENT) this.#pending = 1
-      else out[n++] = b
+      // Not an escape after all: `b` starts over (it may be a `%` itself).
+      this.#pending = 0
+      i--
     }
     return out.subarray(0, n)
   }

@@ -10,6 +10,9 @@ const MIN_SECRET_LENGTH = 8
 /** Bound on remembered secrets (tokens rotate; the oldest are forgotten first). */
 const MAX_SECRETS = 1000
 
+/** The byte that begins a percent-escape. */
+const PERCENT = 0x25
+
 /** Separates the fields of one request when they are searched in one pass (no needle holds NUL). */
 const FIELD_SEPARATOR = '\0'
 
@@ -134,12 +137,15 @@ export class SecretScanner {
 
 /**
  * Searches one stream, carrying its state from chunk to chunk, in two views at once: the bytes as
- * sent and their percent-decoding. Until the first `%` both views are the same bytes, so only one
- * search runs; from there on each view has its own state.
+ * sent and their percent-decoding. The views differ only from a `%` on: the search state depends on
+ * no more than the last `longest` bytes read, so once both views have read the same `longest`
+ * bytes after an escape they are in the same state again and one search serves both. A body with
+ * an escape every few hundred bytes (binary data) is searched twice only near its escapes.
  */
 class Detector {
   #raw = ROOT
   #decoded = ROOT
+  /** Set while the views differ (from a `%` until they converge). */
   #decoder: PercentDecoder | null = null
 
   constructor(private readonly automaton: NeedleAutomaton) {}
@@ -147,22 +153,34 @@ class Detector {
   /** Search the next chunk; true when a secret ended in it. */
   push(bytes: Uint8Array): boolean {
     const a = this.automaton
-    let from = 0
-    if (this.#decoder === null) {
-      const percent = bytes.indexOf(0x25)
-      this.#raw = a.detect(bytes, 0, percent < 0 ? bytes.length : percent, this.#raw)
+    let i = 0
+    while (i < bytes.length) {
+      if (this.#decoder === null) {
+        // One view: search up to the next `%`, where the decoded view parts from this state.
+        const percent = bytes.indexOf(PERCENT, i)
+        const end = percent < 0 ? bytes.length : percent
+        this.#raw = a.detect(bytes, i, end, this.#raw)
+        if (this.#raw < 0) return true
+        if (percent < 0) return false
+        this.#decoder = new PercentDecoder()
+        this.#decoded = this.#raw
+        i = percent
+        continue
+      }
+      // Two views, until `longest` bytes follow the last escape (an open one needs its digits).
+      const pending = this.#decoder.pending
+      let converges = i + (pending === 0 ? 0 : 3 - pending) + a.longest
+      for (let p = bytes.indexOf(PERCENT, i); p >= 0 && p < converges && p < bytes.length; p = bytes.indexOf(PERCENT, p + 1)) converges = p + 3 + a.longest
+      const end = Math.min(converges, bytes.length)
+      this.#raw = a.detect(bytes, i, end, this.#raw)
       if (this.#raw < 0) return true
-      if (percent < 0) return false
-      // The views part here: the decoded one starts from the state both shared so far.
-      this.#decoder = new PercentDecoder()
-      this.#decoded = this.#raw
-      from = percent
+      const decoded = this.#decoder.push(bytes, i, end)
+      this.#decoded = a.detect(decoded, 0, decoded.length, this.#decoded)
+      if (this.#decoded < 0) return true
+      if (end === converges) this.#decoder = null
+      i = end
     }
-    this.#raw = a.detect(bytes, from, bytes.length, this.#raw)
-    if (this.#raw < 0) return true
-    const decoded = this.#decoder.push(bytes, from, bytes.length)
-    this.#decoded = a.detect(decoded, 0, decoded.length, this.#decoded)
-    return this.#decoded < 0
+    return false
   }
 
   /**
