@@ -24,6 +24,8 @@ const FOLD = new Uint8Array(256).map((_, b) => (b >= 0x41 && b <= 0x5a ? b + 0x2
 export class NeedleAutomaton {
   /** Byte (as received) -> class (folded, then numbered; 0 for bytes in no needle). */
   readonly #classOf = new Uint8Array(256)
+  /** Byte (as received) -> the state after it from the root: one lookup for most bytes. */
+  readonly #fromRoot = new Int32Array(256)
   readonly #classes: number
   /** States below this have a row in `#table`. */
   readonly #dense: number
@@ -130,6 +132,7 @@ export class NeedleAutomaton {
         for (let t = this.#firstChild[s]!; t >= 0; t = this.#nextSibling[t]!) this.#table[row + this.#label[t]!] = t
       }
     }
+    for (let b = 0; b < 256; b++) this.#fromRoot[b] = this.#table[this.#classOf[b]!]!
   }
 
   /** How many trailing bytes of what was searched could be the start of a needle. */
@@ -143,6 +146,7 @@ export class NeedleAutomaton {
    */
   detect(bytes: Uint8Array, from: number, to: number, state: number): number {
     const classOf = this.#classOf
+    const fromRoot = this.#fromRoot
     const table = this.#table
     const match = this.#match
     const k = this.#classes
@@ -151,11 +155,13 @@ export class NeedleAutomaton {
     for (let i = from; i < to; i++) {
       if (s === ROOT) {
         // The common case: bytes that begin no needle, skipped without leaving this loop.
-        while (i < to && table[classOf[bytes[i]!]!] === ROOT) i++
+        while (i < to && fromRoot[bytes[i]!] === ROOT) i++
         if (i === to) break
+        s = fromRoot[bytes[i]!]!
+      } else {
+        const c = classOf[bytes[i]!]!
+        s = s < dense ? table[s * k + c]! : this.#step(s, c)
       }
-      const c = classOf[bytes[i]!]!
-      s = s < dense ? table[s * k + c]! : this.#step(s, c)
       if (match[s] !== 0) return -1
     }
     return s
@@ -168,6 +174,7 @@ export class NeedleAutomaton {
    */
   collect(bytes: Uint8Array, from: number, to: number, state: number, found: number[]): number {
     const classOf = this.#classOf
+    const fromRoot = this.#fromRoot
     const table = this.#table
     const match = this.#match
     const k = this.#classes
@@ -175,11 +182,13 @@ export class NeedleAutomaton {
     let s = state
     for (let i = from; i < to; i++) {
       if (s === ROOT) {
-        while (i < to && table[classOf[bytes[i]!]!] === ROOT) i++
+        while (i < to && fromRoot[bytes[i]!] === ROOT) i++
         if (i === to) break
+        s = fromRoot[bytes[i]!]!
+      } else {
+        const c = classOf[bytes[i]!]!
+        s = s < dense ? table[s * k + c]! : this.#step(s, c)
       }
-      const c = classOf[bytes[i]!]!
-      s = s < dense ? table[s * k + c]! : this.#step(s, c)
       const m = match[s]!
       if (m !== 0) found.push(i + 1 - m, i + 1)
     }
