@@ -25,7 +25,7 @@ import { injectCredential, withoutNames, type OutgoingRequest } from './inject/i
 import { signForwarded } from './inject/sigv4.js'
 import { chunkResignFilter, resignBuffer, type ChunkSigning } from './inject/sigv4-chunked.js'
 import type { AwsCredentials } from './credentials/provider.js'
-import { auditPath, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
+import { auditPath, maskAuditRecord, newAuditRecord, writeAudit, type AuditRecord } from './observe/audit.js'
 import { parseAuthority } from './policy/host.js'
 import { describeAmbiguity } from './policy/path.js'
 import { applyReportOnly, decideConnect, decideRequest, type Decision, type RequestFacts } from './policy/decide.js'
@@ -74,8 +74,13 @@ export interface ProxyContext {
   readonly now: () => number
 }
 
-/** Write the one audit line and hand the record to the monitor. */
-export function finishAudit(ctx: Pick<ProxyContext, 'log' | 'observe'>, audit: AuditRecord, startedAt: number): void {
+/**
+ * Write the one audit line and hand the record to the monitor, with any managed secret the agent
+ * put in it (a host, a path, a query key) masked first: every log, event, alert and label built
+ * from the record is then free of it.
+ */
+export function finishAudit(ctx: Pick<ProxyContext, 'log' | 'observe' | 'scanner'>, audit: AuditRecord, startedAt: number): void {
+  maskAuditRecord(audit, ctx.scanner)
   writeAudit(ctx.log, audit, startedAt)
   try {
     ctx.observe(audit)
@@ -147,8 +152,10 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   audit.identity = caller.via
   guardCaller(ctx, caller)
   admitCaller(ctx, tunnel?.client ?? (req.socket as Socket), caller)
-  // An agent sending a secret sidekey holds is exfiltrating it, wherever it sends it.
-  if (ctx.scanner.foundInRequest(target.path, req.rawHeaders)) throw detected()
+  // An agent sending a secret sidekey holds is exfiltrating it, wherever it sends it: the target as
+  // sent (with its host, in absolute form), the host and path as normalised (what is resolved and
+  // forwarded), every header name and value. Before any DNS lookup, which would carry the host out.
+  if (ctx.scanner.foundInRequest(req.url ?? '', req.rawHeaders) || ctx.scanner.foundInFields([target.host, target.path])) throw detected()
 
   // decide (on the method the upstream would run, when an override names one)
   const override = methodOverride(req.rawHeaders, target.path)
@@ -254,20 +261,15 @@ function invalidateOn401(status: number | null, prepared: Prepared): void {
 
 /**
  * The response guard for a prepared request: scrub echoed secrets when a credential was injected
- * (with every form sidekey knows plus the credential exactly as sent), check a pinned download.
+ * (every form of every secret sidekey knows), check a pinned download.
  */
 function planResponse(ctx: ProxyContext, p: Prepared, stats: { scrubbed: number }): ResponsePlan | null {
   const route = p.decision.route
   if (route === null || p.decision.reportOnly) return null
-  let needles: Buffer[] | null = null
-  if (p.secret !== null && route.scrub) {
-    const extra: string[] = []
-    if (route.injection?.kind === 'basic') {
-      const i = p.outgoing.headers.findIndex((h, n) => n % 2 === 0 && h.toLowerCase() === 'authorization')
-      if (i >= 0) extra.push(p.outgoing.headers[i + 1]!.replace(/^Basic /i, ''))
-    }
-    needles = ctx.scanner.needles(extra)
-  }
+  // The injected value's own encodings (the base64 of a whole Basic or "Bearer ..." value) are
+  // covered by the secret's base64 forms at every alignment: the scanner's shared needles (and
+  // their automaton, built once) serve every response.
+  const needles = p.secret !== null && route.scrub ? ctx.scanner.needles() : null
   return responseGuard(route, needles, stats)
 }
 
@@ -528,6 +530,9 @@ export async function handleConnect(ctx: ProxyContext, req: IncomingMessage, soc
     audit.identity = caller.via
     guardCaller(ctx, caller)
     admitCaller(ctx, socket, caller)
+    // A secret in the authority would leave in the DNS query for it (a `*.example` route resolves
+    // `<secret>.example`), before any request inside the tunnel could be scanned.
+    if (ctx.scanner.foundInRequest(req.url ?? '', req.rawHeaders)) throw detected()
 
     const decidedAt = performance.now()
     const decision = connectDecision(ctx, ctx.policy.current, caller, authority)
@@ -587,7 +592,8 @@ function interceptFailed(ctx: ProxyContext, audit: AuditRecord, message: string)
     const { code, level } = INTERCEPT_FAILURES[why]
     audit.error = code
     audit.reason = why
-    ctx.log[level]({ event: 'intercept_failed', id: audit.id, why, detail }, message)
+    // The detail may quote the agent's SNI.
+    ctx.log[level]({ event: 'intercept_failed', id: audit.id, why, detail: ctx.scanner.mask(detail) }, message)
   }
 }
 
@@ -610,6 +616,8 @@ export async function handleTransparentTls(ctx: ProxyContext, socket: Socket, he
     const caller = identify(undefined, ctx.runTokens, ctx.config.workload)
     audit.workload = caller.workload
     audit.identity = caller.via
+    // The SNI is resolved (a tunnel route) or minted for: a secret in it is caught before either.
+    if (ctx.scanner.foundIn(authority.host)) throw detected()
     const decision = connectDecision(ctx, ctx.policy.current, caller, authority)
     recordDecision(audit, decision)
     const tunnel: Tunnel = { id, authority, caller, tls: false, client: socket }

@@ -123,7 +123,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   }
   await learnSecrets()
   policy.onReload(() => void learnSecrets())
-  const alerts = new AlertSender(log, () => metrics.alertFailures.inc())
+  const alerts = new AlertSender(log, () => metrics.alertFailures.inc(), undefined, (json) => scanner.mask(json))
   const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now })
   await monitor.start()
   const events = new EventHub()

@@ -16,6 +16,7 @@ const fileSha = createHash('sha256').update(file).digest('hex')
 
 t.test('secret-echo scrubbing and pinned downloads', async (t) => {
   let release: () => void = () => undefined
+  let paced: () => unknown = () => undefined
   const upstream = await startUpstream((req, res) => {
     const url = req.url ?? '/'
     const auth = String(req.headers.authorization ?? req.headers['x-api-key'] ?? '')
@@ -41,6 +42,32 @@ t.test('secret-echo scrubbing and pinned downloads', async (t) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' })
       res.write(`data: {"delta":"hello"}\n\n`)
       release = () => res.end(`data: {"delta":"${token}"}\n\n`)
+    } else if (url.startsWith('/b64-echo')) {
+      // What a debug endpoint that base64-encodes the request headers it saw sends back.
+      const body = JSON.stringify({ headers: { authorization: Buffer.from(auth).toString('base64'), 'x-json': Buffer.from(JSON.stringify({ auth })).toString('base64url') } })
+      res.writeHead(200, { 'content-type': 'application/json', 'x-auth-b64': Buffer.from(auth).toString('base64'), [`x-seen-${token}`]: '1', 'content-length': Buffer.byteLength(body) })
+      res.end(body)
+    } else if (url.startsWith('/stream-split')) {
+      // A streamed completion that echoes the key a few characters per event, and the issue's
+      // plain-data example.
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      const text = `Your key is ${token}, keep it safe.`
+      const events = url.includes('plain') ? [`data: ${token.slice(0, 5)}\n\n`, `data: ${token.slice(5)}\n\n`] : []
+      for (let i = 0; i < text.length && !url.includes('plain'); i += 3) events.push(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text.slice(i, i + 3) } }] })}\n\n`)
+      events.push('data: [DONE]\n\n')
+      let i = 0
+      const next = (): void => {
+        if (i === events.length) return void res.end()
+        res.write(events[i++])
+        setTimeout(next, 2)
+      }
+      next()
+    } else if (url.startsWith('/stream-paced')) {
+      // One event at a time, the next only once the test has seen the previous.
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      let n = 0
+      paced = () => (n < 5 ? res.write(`data: ${JSON.stringify({ delta: `word ${n++} ` })}\n\n`) : res.end())
+      paced()
     } else if (url.startsWith('/file')) {
       const body = url.includes('tampered') ? Buffer.concat([file.subarray(0, file.length - 1), Buffer.from('X')]) : file
       if (url.includes('chunked')) {
@@ -135,6 +162,48 @@ routes:
     for await (const c of res.body) chunks.push((c as Buffer).toString())
     t.notMatch(chunks.join(''), secret)
     t.match(chunks.join(''), /\[redacted\]/)
+  })
+
+  t.test('base64 and base64url of the whole injected value, and a header name, are masked', async (t) => {
+    const r = await get(`http://api.test:${port}/b64-echo`)
+    t.equal(r.status, 200)
+    const bearer = Buffer.from(`Bearer ${secret}`).toString('base64')
+    t.notMatch(r.body, bearer.slice(12, 28), 'no run of the base64 of "Bearer <secret>" that encodes the secret')
+    t.notMatch(String(r.headers['x-auth-b64']), bearer.slice(12, 28))
+    t.match(String(r.headers['x-auth-b64']), /^QmVhcmVyI.*\[redacted\]/, 'what encodes "Bearer " survives; the secret is masked')
+    const json = JSON.parse(r.body) as { headers: { 'x-json': string } }
+    t.notMatch(Buffer.from(json.headers['x-json'], 'base64url').toString('latin1'), /5f2b8e0c1d/, 'base64url of JSON holding the value')
+    t.equal(Number(r.headers['content-length']), Buffer.byteLength(r.body))
+    const names = Object.keys(r.headers)
+    t.notOk(names.some((n) => n.includes(secret)), 'no header name holds the secret')
+    t.ok(names.some((n) => /^x-seen-redacted\*+$/.test(n)), `the name is masked with token characters: ${names.join(', ')}`)
+  })
+
+  for (const variant of ['deltas', 'plain']) {
+    t.test(`a secret split across server-sent events (${variant}) is masked in what the agent joins`, async (t) => {
+      const res = await request(`http://api.test:${port}/stream-split-${variant}`, { dispatcher })
+      const raw = await res.body.text()
+      const events = raw.split('\n\n').filter((e) => e.startsWith('data: ') && e !== 'data: [DONE]')
+      const joined = variant === 'plain' ? events.map((e) => e.slice(6)).join('') : events.map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { content: string } }[] }).choices[0]!.delta.content).join('')
+      t.notMatch(joined, secret.slice(4), 'the agent cannot assemble the secret from the events')
+      t.match(joined, variant === 'plain' ? /^\[reda/ : /^Your key is .{0,2}\[re.*, keep it safe\.$/)
+      t.match(raw, /data: \[DONE\]\n\n$/, 'the stream ends as it was sent')
+    })
+  }
+
+  t.test('ordinary events are not held back: each arrives before the next is sent', async (t) => {
+    const res = await request(`http://api.test:${port}/stream-paced`, { dispatcher })
+    const seen: string[] = []
+    let buffered = ''
+    for await (const chunk of res.body) {
+      buffered += (chunk as Buffer).toString()
+      const complete = buffered.split('\n\n')
+      buffered = complete.pop()!
+      seen.push(...complete)
+      // Only now does the upstream write the next event: a held event would stall the stream.
+      paced()
+    }
+    t.same(seen, [0, 1, 2, 3, 4].map((n) => `data: {"delta":"word ${n} "}`))
   })
 
   t.test('scrub: false passes echoes through (the documented opt-out)', async (t) => {

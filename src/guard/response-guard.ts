@@ -3,13 +3,17 @@ import type { Duplex } from 'node:stream'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { SidekeyError } from '../errors.js'
 import type { Route } from '../policy/types.js'
-import { filterStream, maskIn, scrubFilter, type ChunkFilter } from './secret-scan.js'
+import type { NeedleAutomaton } from './needle-automaton.js'
+import { recordFraming, recordScrubFilter } from './record-scrub.js'
+import { automatonFor, filterStream, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK, type ChunkFilter } from './secret-scan.js'
 
 /**
  * The guard on the way back: an upstream that echoes request headers (debug endpoints, error
  * pages) would hand the injected secret to the agent, and a download may not be what its route
- * pinned. For a credentialed route, every managed secret (as is, URL-encoded, base64, and the
- * credential exactly as injected) is masked in response headers and bodies; a compressed body is
+ * pinned. For a credentialed route, every managed secret (in every form `secretForms` lists: as
+ * is, URL-encoded, base64 and base64url at every alignment, so also inside the base64 of the whole
+ * injected header value) is masked in response header names and values and in bodies, and across
+ * the events of a streamed answer (`recordScrubFilter`); a compressed body is
  * decoded first (gzip, deflate, br), since a masked-out secret inside gzip is no scrubbing at
  * all, and anything else is refused. A pinned route's 2xx body is hashed as it streams, and its
  * last bytes are held until the hash matches, so a wrong file never arrives whole.
@@ -48,21 +52,19 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
   const scrub = needles !== null && needles.length > 0
   const pin = route.pinSha256
   if (!scrub && pin === null) return null
-  const texts = scrub ? needles.map((n) => n.toString('latin1')) : []
+  const automaton = scrub ? automatonFor(needles) : null
   return {
     // A pin is over the bytes as served uncompressed; scrubbing needs a coding it can decode.
     acceptEncoding: pin !== null ? 'identity' : DECODABLE,
     begin(status, headers) {
-      const out = { ...headers }
+      let out = { ...headers }
       const decoders: Duplex[] = []
       const filters: ChunkFilter[] = []
-      if (scrub) {
-        for (const [name, value] of Object.entries(out)) {
-          const masked = Array.isArray(value) ? value.map((v) => maskIn(v, texts)) : maskIn(value, texts)
-          if (JSON.stringify(masked) !== JSON.stringify(value)) {
-            stats.scrubbed++
-            out[name] = masked
-          }
+      if (automaton !== null) {
+        const masked = maskHeaders(automaton, out)
+        if (masked !== null) {
+          stats.scrubbed += masked.count
+          out = masked.headers
         }
         const coding = String(out['content-encoding'] ?? 'identity').toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity')
         for (const c of coding.reverse()) {
@@ -74,7 +76,9 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           delete out['content-encoding']
           delete out['content-length']
         }
-        filters.push(scrubFilter(needles, () => stats.scrubbed++))
+        filters.push(scrubWith(automaton, () => stats.scrubbed++))
+        const framing = recordFraming(String(out['content-type'] ?? ''))
+        if (framing !== null) filters.push(recordScrubFilter(automaton, framing, () => stats.scrubbed++))
       }
       if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
       const filter = compose(filters)
@@ -82,6 +86,33 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
       return { headers: out, filter: null, stages: filter === null ? decoders : [...decoders, filterStream(filter)] }
     },
   }
+}
+
+/**
+ * The headers with every secret masked in names (with token characters, so the name stays a
+ * valid field name) and values, and how many were masked; null when none holds one (the common
+ * case costs one search over all of them).
+ */
+function maskHeaders(automaton: NeedleAutomaton, headers: Record<string, string | string[]>): { headers: Record<string, string | string[]>; count: number } | null {
+  const texts: string[] = []
+  for (const [name, value] of Object.entries(headers)) texts.push(name, ...(Array.isArray(value) ? value : [value]))
+  if (!foundInTexts(automaton, texts)) return null
+  const out: Record<string, string | string[]> = {}
+  let count = 0
+  for (const [name, value] of Object.entries(headers)) {
+    const maskedName = maskText(automaton, name, TOKEN_MASK)
+    const values = (Array.isArray(value) ? value : [value]).map((v) => {
+      const m = maskText(automaton, v, VALUE_MASK)
+      if (m !== v) count++
+      return m
+    })
+    if (maskedName !== name) count++
+    const previous = out[maskedName]
+    // Two names masked alike keep both values.
+    const merged = previous === undefined ? values : [...(Array.isArray(previous) ? previous : [previous]), ...values]
+    out[maskedName] = merged.length === 1 ? merged[0]! : merged
+  }
+  return { headers: out, count }
 }
 
 /**

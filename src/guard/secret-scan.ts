@@ -1,5 +1,8 @@
 import { Transform } from 'node:stream'
 import { SidekeyError } from '../errors.js'
+import { NeedleAutomaton, ROOT } from './needle-automaton.js'
+import { PercentDecoder, percentDecodeMapped } from './percent-decode.js'
+import { secretForms } from './secret-forms.js'
 
 /** Secrets shorter than this are not scanned for (too many false matches, too little to steal). */
 const MIN_SECRET_LENGTH = 8
@@ -7,105 +10,262 @@ const MIN_SECRET_LENGTH = 8
 /** Bound on remembered secrets (tokens rotate; the oldest are forgotten first). */
 const MAX_SECRETS = 1000
 
+/** The byte that begins a percent-escape. */
+const PERCENT = 0x25
+
+/** Separates the fields of one request when they are searched in one pass (no needle holds NUL). */
+const FIELD_SEPARATOR = '\0'
+
 /**
- * Outbound secret detection. sidekey holds the secrets; an agent that sends one (in the URL, a
- * header or the body) learned it somewhere it should not have and is, most likely, exfiltrating
- * it. The scanner remembers every secret sidekey reads or obtains, in the forms an agent would use
- * to smuggle it (as is, URL-encoded, base64, base64url), and checks the agent's own request before
- * anything is injected.
+ * Outbound secret detection, a tripwire. sidekey holds the secrets; an agent that sends one (in
+ * the host, the URL, a header name or value, or the body) learned it somewhere it should not have
+ * and is, most likely, exfiltrating it. The scanner remembers every secret sidekey reads or
+ * obtains, in every form `secretForms` lists (computed once, when the secret is learned), and
+ * searches the agent's own request for all of them in one pass, before anything is injected:
+ * once as sent, and once percent-decoded (so `%73k-...` and a base64 form with `%2B` are caught;
+ * a stray `%` leaves the rest decodable). Letter case is ignored (a host is case-insensitive and
+ * an agent may change case to get past an exact match).
+ *
+ * The same automaton masks echoed secrets in responses (`scrubber`) and in what sidekey writes
+ * about a request (`mask`: audit lines, security events, alerts).
  */
 export class SecretScanner {
-  /** Secret value -> the needles (forms) it is searched as. Insertion order is age. */
+  /** Secret value -> its forms. Insertion order is age. */
   readonly #secrets = new Map<string, Buffer[]>()
   #needles: Buffer[] = []
-  /** The same needles as strings, for URL and header checks (built once, not per request). */
-  #texts: string[] = []
-  #longest = 0
 
   /** Remember a secret (idempotent). */
   add(secret: string): void {
     if (secret.length < MIN_SECRET_LENGTH) return
     if (this.#secrets.has(secret)) return
-    const forms = new Set([secret, encodeURIComponent(secret), Buffer.from(secret).toString('base64'), Buffer.from(secret).toString('base64url')])
-    this.#secrets.set(secret, [...forms].map((f) => Buffer.from(f)))
+    this.#secrets.set(secret, secretForms(secret, MIN_SECRET_LENGTH))
     if (this.#secrets.size > MAX_SECRETS) this.#secrets.delete(this.#secrets.keys().next().value as string)
+    // A new array: the automaton for it is built once, at its first use (automatonFor caches it).
     this.#needles = [...this.#secrets.values()].flat()
-    this.#texts = this.#needles.map((n) => n.toString())
-    this.#longest = Math.max(0, ...this.#needles.map((n) => n.length))
   }
 
   get size(): number {
     return this.#secrets.size
   }
 
-  /** Every form of every known secret, plus `extra` forms (e.g. a Basic credential as sent). */
+  /** Every form of every known secret, plus `extra` forms (e.g. a credential exactly as sent). */
   needles(extra: readonly string[] = []): Buffer[] {
-    // The common case (no extra form) shares the array built when a secret was added.
+    // The common case (no extra form) shares the array built when a secret was added, and so the
+    // automaton built for it.
     if (extra.length === 0) return this.#needles
     return [...this.#needles, ...extra.filter((e) => e.length >= MIN_SECRET_LENGTH).map((e) => Buffer.from(e))]
   }
 
-  /** True when `text` holds any known secret in any of its forms. */
+  get #automaton(): NeedleAutomaton {
+    return automatonFor(this.#needles)
+  }
+
+  /** True when `text` (a host, a URL, one header value) holds any known secret in any form. */
   foundIn(text: string): boolean {
     if (this.#needles.length === 0 || text.length < MIN_SECRET_LENGTH) return false
-    for (const needle of this.#texts) if (text.includes(needle)) return true
-    return false
+    return new Detector(this.#automaton).push(Buffer.from(text, 'latin1'))
   }
 
   /** True when a buffered body holds any known secret in any of its forms. */
   foundInBuffer(body: Buffer): boolean {
-    for (const needle of this.#needles) if (body.includes(needle)) return true
-    return false
+    if (this.#needles.length === 0) return false
+    return new Detector(this.#automaton).push(body)
   }
 
-  /** True when any header value (or the URL) holds a known secret. */
+  /**
+   * True when the request target (with its host, for absolute-form) or any header name or value
+   * holds a known secret. Proxy-Authorization is sidekey's own (the run token), never forwarded.
+   */
   foundInRequest(path: string, rawHeaders: readonly string[]): boolean {
     if (this.#needles.length === 0) return false
-    if (this.foundIn(safeDecode(path))) return true
+    const fields = [path]
     for (let i = 0; i < rawHeaders.length; i += 2) {
-      if (rawHeaders[i]!.toLowerCase() === 'proxy-authorization') continue
-      if (this.foundIn(rawHeaders[i + 1]!)) return true
+      if (rawHeaders[i]!.length === 19 && rawHeaders[i]!.toLowerCase() === 'proxy-authorization') continue
+      fields.push(rawHeaders[i]!, rawHeaders[i + 1]!)
+    }
+    // Node hands the request line and header bytes over as latin1 text: this gives back the bytes.
+    return new Detector(this.#automaton).push(Buffer.from(fields.join(FIELD_SEPARATOR), 'latin1'))
+  }
+
+  /** True when any of `fields` holds a known secret (each searched on its own, in one pass). */
+  foundInFields(fields: readonly string[]): boolean {
+    if (this.#needles.length === 0) return false
+    return foundInTexts(this.#automaton, fields)
+  }
+
+  /**
+   * A pass-through for the request body that fails with SIDEKEY_ERR_SECRET_DETECTED when a known
+   * secret goes by. At the end of each chunk it holds back only the bytes that could still become
+   * a secret (as sent or percent-decoded) with what comes next, so a secret split across chunks is
+   * caught before any part of it is forwarded, and other bytes are not delayed.
+   */
+  bodyFilter(): Transform {
+    if (this.#needles.length === 0) return new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, chunk) })
+    const detector = new Detector(this.#automaton)
+    let held: Buffer | null = null
+    return new Transform({
+      transform(chunk: Buffer, _enc, done) {
+        if (detector.push(chunk)) {
+          done(detected())
+          return
+        }
+        const window = held === null ? chunk : Buffer.concat([held, chunk])
+        const cut = window.length - Math.min(window.length, detector.holdBack())
+        held = cut < window.length ? Buffer.from(window.subarray(cut)) : null
+        done(null, cut > 0 ? window.subarray(0, cut) : undefined)
+      },
+      flush(done) {
+        done(null, held ?? undefined)
+      },
+    })
+  }
+
+  /**
+   * `text` with every known secret masked, found as written or percent-decoded (the whole escaped
+   * span is masked then). For what sidekey writes about a request: audit fields, security events.
+   */
+  mask(text: string): string {
+    if (this.#needles.length === 0 || text.length < MIN_SECRET_LENGTH) return text
+    return maskText(this.#automaton, text, VALUE_MASK)
+  }
+
+  /** A streaming scrubber of every known secret for a response body (see `scrubFilter`). */
+  scrubber(onScrub: () => void = () => undefined): ChunkFilter {
+    return scrubWith(this.#automaton, onScrub)
+  }
+}
+
+/**
+ * Searches one stream, carrying its state from chunk to chunk, in two views at once: the bytes as
+ * sent and their percent-decoding. The views differ only from a `%` on: the search state depends on
+ * no more than the last `longest` bytes read, so once both views have read the same `longest`
+ * bytes after an escape they are in the same state again and one search serves both. A body with
+ * an escape every few hundred bytes (binary data) is searched twice only near its escapes.
+ */
+class Detector {
+  #raw = ROOT
+  #decoded = ROOT
+  /** Set while the views differ (from a `%` until they converge). */
+  #decoder: PercentDecoder | null = null
+
+  constructor(private readonly automaton: NeedleAutomaton) {}
+
+  /** Search the next chunk; true when a secret ended in it. */
+  push(bytes: Uint8Array): boolean {
+    const a = this.automaton
+    let i = 0
+    while (i < bytes.length) {
+      if (this.#decoder === null) {
+        // One view: search up to the next `%`, where the decoded view parts from this state.
+        const percent = bytes.indexOf(PERCENT, i)
+        const end = percent < 0 ? bytes.length : percent
+        this.#raw = a.detect(bytes, i, end, this.#raw)
+        if (this.#raw < 0) return true
+        if (percent < 0) return false
+        this.#decoder = new PercentDecoder()
+        this.#decoded = this.#raw
+        i = percent
+        continue
+      }
+      // Two views, until `longest` bytes follow the last escape (an open one needs its digits).
+      const pending = this.#decoder.pending
+      let converges = i + (pending === 0 ? 0 : 3 - pending) + a.longest
+      for (let p = bytes.indexOf(PERCENT, i); p >= 0 && p < converges && p < bytes.length; p = bytes.indexOf(PERCENT, p + 1)) converges = p + 3 + a.longest
+      const end = Math.min(converges, bytes.length)
+      this.#raw = a.detect(bytes, i, end, this.#raw)
+      if (this.#raw < 0) return true
+      const decoded = this.#decoder.push(bytes, i, end)
+      this.#decoded = a.detect(decoded, 0, decoded.length, this.#decoded)
+      if (this.#decoded < 0) return true
+      if (end === converges) this.#decoder = null
+      i = end
     }
     return false
   }
 
   /**
-   * A pass-through for the request body that fails with SIDEKEY_ERR_SECRET_DETECTED when a known
-   * secret goes by. It holds back the last (longest needle - 1) bytes of each chunk until the next
-   * one arrives, so a secret split across chunks is caught before any part of it is forwarded.
+   * Trailing bytes that could still become a secret: the longest partial match as sent, or as
+   * decoded (each decoded byte came from at most 3 bytes, plus an escape still open).
    */
-  bodyFilter(): Transform {
-    const needles = this.#needles
-    const keep = Math.max(0, this.#longest - 1)
-    let held: Buffer = Buffer.alloc(0)
-    return new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        const window = held.length === 0 ? chunk : Buffer.concat([held, chunk])
-        if (needles.some((n) => window.includes(n))) {
-          done(detected())
-          return
-        }
-        const cut = Math.max(0, window.length - keep)
-        held = window.subarray(cut)
-        done(null, cut > 0 ? window.subarray(0, cut) : undefined)
-      },
-      flush(done) {
-        done(null, held.length > 0 ? held : undefined)
-      },
-    })
+  holdBack(): number {
+    const raw = this.automaton.depth(this.#raw)
+    if (this.#decoder === null) return raw
+    return Math.max(raw, 3 * this.automaton.depth(this.#decoded) + this.#decoder.pending)
   }
+}
+
+/** Automata by needle array: the scanner's array changes only when it learns a secret. */
+const automata = new WeakMap<readonly Uint8Array[], NeedleAutomaton>()
+
+/** The automaton for `needles`, built at the first call for this array and kept with it. */
+export function automatonFor(needles: readonly Uint8Array[]): NeedleAutomaton {
+  let a = automata.get(needles)
+  if (a === undefined) {
+    a = new NeedleAutomaton(needles)
+    automata.set(needles, a)
+  }
+  return a
+}
+
+/** Masks for header values and bodies: `[redacted]` padded with `*` (or cut) to the length it replaces. */
+export const VALUE_MASK = '[redacted]'
+/** Masks for header names: only token characters (RFC 9110 section 5.6.2), so the name stays valid. */
+export const TOKEN_MASK = 'redacted'
+
+/** `pattern` padded with `*` (or cut) to `length`, so Content-Length stays true. */
+function maskOf(length: number, pattern: string): string {
+  return pattern.padEnd(length, '*').slice(0, length)
+}
+
+/**
+ * `text` with every match of `automaton` masked, as written or percent-decoded. Text that is not
+ * latin1 (a JSON string may hold any character) is searched and rebuilt as UTF-8.
+ */
+export function maskText(automaton: NeedleAutomaton, text: string, pattern: string): string {
+  const encoding = encodingOf(text)
+  const bytes = Buffer.from(text, encoding)
+  const found: number[] = []
+  automaton.collect(bytes, 0, bytes.length, ROOT, found)
+  const view = percentDecodeMapped(bytes)
+  if (view !== null) {
+    const inView: number[] = []
+    automaton.collect(view.decoded, 0, view.decoded.length, ROOT, inView)
+    for (let i = 0; i < inView.length; i += 2) found.push(view.from[inView[i]!]!, view.from[inView[i + 1]!]!)
+  }
+  if (found.length === 0) return text
+  for (let i = 0; i < found.length; i += 2) bytes.write(maskOf(found[i + 1]! - found[i]!, pattern), found[i]!, 'latin1')
+  return bytes.toString(encoding)
+}
+
+/** True when any of `texts` holds a match of `automaton` as written or percent-decoded. */
+export function foundInTexts(automaton: NeedleAutomaton, texts: readonly string[]): boolean {
+  if (automaton.count === 0) return false
+  const joined = texts.join(FIELD_SEPARATOR)
+  return new Detector(automaton).push(Buffer.from(joined, encodingOf(joined)))
+}
+
+/**
+ * How text becomes the bytes to search: latin1 when every character fits (Node and undici hand
+ * header bytes over as latin1 text, so this gives back the bytes as received), else UTF-8.
+ */
+function encodingOf(text: string): 'latin1' | 'utf8' {
+  // eslint-disable-next-line no-control-regex
+  return /^[\x00-\xff]*$/.test(text) ? 'latin1' : 'utf8'
 }
 
 /** Replace each occurrence of a needle in `text` with a mask of the same length. */
 export function maskIn(text: string, needles: readonly string[]): string {
-  let out = text
-  for (const n of needles) if (out.includes(n)) out = out.split(n).join(mask(n.length))
-  return out
+  return maskText(automatonFor(textNeedles(needles)), text, VALUE_MASK)
 }
 
-/** `[redacted]` padded with `*` (or cut) to `length`, so Content-Length stays true. */
-function mask(length: number): string {
-  return '[redacted]'.padEnd(length, '*').slice(0, length)
+const byTexts = new WeakMap<readonly string[], Buffer[]>()
+function textNeedles(needles: readonly string[]): Buffer[] {
+  let b = byTexts.get(needles)
+  if (b === undefined) {
+    b = needles.map((n) => Buffer.from(n, 'latin1'))
+    byTexts.set(needles, b)
+  }
+  return b
 }
 
 /** A synchronous filter over a body's chunks: what to pass on now, and what is left at the end. */
@@ -122,38 +282,33 @@ export interface ChunkFilter {
  * server-sent events are not delayed. Synchronous, so the common path needs no stream machinery.
  */
 export function scrubFilter(needles: readonly Buffer[], onScrub: () => void = () => undefined): ChunkFilter {
-  const masks = needles.map((n) => Buffer.from(mask(n.length)))
-  const firsts = new Set(needles.map((n) => n[0]!))
-  const longest = Math.max(0, ...needles.map((n) => n.length))
+  return scrubWith(automatonFor(needles), onScrub)
+}
+
+/** `scrubFilter` with an automaton already built. */
+export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () => undefined): ChunkFilter {
+  let state = ROOT
   let held: Buffer | null = null
-  const scrub = (window: Buffer): Buffer => {
-    let out: Buffer | null = null
-    for (let i = 0; i < needles.length; i++) {
-      const needle = needles[i]!
-      let at = (out ?? window).indexOf(needle)
-      while (at >= 0) {
-        out ??= Buffer.from(window)
-        masks[i]!.copy(out, at)
-        onScrub()
-        at = out.indexOf(needle, at + needle.length)
-      }
-    }
-    return out ?? window
-  }
-  /** Where the tail that might begin a needle starts (window.length when none can). */
-  const partialStart = (window: Buffer): number => {
-    for (let p = Math.max(0, window.length - longest + 1); p < window.length; p++) {
-      if (!firsts.has(window[p]!)) continue
-      const tail = window.subarray(p)
-      if (needles.some((n) => n.length > tail.length && n.subarray(0, tail.length).equals(tail))) return p
-    }
-    return window.length
-  }
+  const found: number[] = []
   return {
     push(chunk) {
-      const window = scrub(held === null ? chunk : Buffer.concat([held, chunk]))
-      const cut = partialStart(window)
-      held = cut < window.length ? Buffer.from(window.subarray(cut)) : null
+      found.length = 0
+      state = automaton.collect(chunk, 0, chunk.length, state, found)
+      const offset = held === null ? 0 : held.length
+      // A copy when masking, never the caller's buffer.
+      let window = held === null ? chunk : Buffer.concat([held, chunk])
+      if (found.length > 0) {
+        if (window === chunk) window = Buffer.from(chunk)
+        for (let i = 0; i < found.length; i += 2) {
+          // A match reaches back at most into what was held (the automaton's depth when it was).
+          const start = Math.max(0, found[i]! + offset)
+          window.write(maskOf(found[i + 1]! + offset - start, VALUE_MASK), start, 'latin1')
+          onScrub()
+        }
+      }
+      const keep = Math.min(window.length, automaton.depth(state))
+      const cut = window.length - keep
+      held = keep > 0 ? Buffer.from(window.subarray(cut)) : null
       return cut > 0 ? window.subarray(0, cut) : null
     },
     end() {
@@ -183,12 +338,4 @@ export function filterStream(filter: ChunkFilter): Transform {
 /** The refusal for a request that carries a managed secret. */
 export function detected(): SidekeyError {
   return new SidekeyError('SIDEKEY_ERR_SECRET_DETECTED', 'the request carries a secret that sidekey manages; it was refused and reported')
-}
-
-function safeDecode(s: string): string {
-  try {
-    return `${s}\n${decodeURIComponent(s)}`
-  } catch {
-    return s
-  }
 }

@@ -25,10 +25,16 @@ export class AlertSender {
   /** Deliveries that succeeded and that were given up, for tests and metrics. */
   readonly stats = { delivered: 0, failed: 0, dropped: 0 }
 
+  /**
+   * `mask` is applied to each alert's JSON before it is queued: the events are built from masked
+   * audit records already, and this keeps any other alert (an approval) from carrying a managed
+   * secret to a third party too.
+   */
   constructor(
     private readonly log: Logger,
     private readonly onFailure: () => void = () => undefined,
     private readonly backoffBaseMs = 500,
+    private readonly mask: (json: string) => string = (json) => json,
   ) {}
 
   send(event: unknown, target: WebhookTarget | null): void {
@@ -38,7 +44,7 @@ export class AlertSender {
       this.stats.dropped++
       this.log.warn({ event: 'alert_dropped' }, 'alert queue full; oldest alert dropped')
     }
-    this.#queue.push({ body: JSON.stringify(event), target, attempt: 0 })
+    this.#queue.push({ body: this.mask(JSON.stringify(event)), target, attempt: 0 })
     if (!this.#running) void this.#drain()
   }
 

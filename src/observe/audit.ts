@@ -91,6 +91,34 @@ export function auditPath(pathWithQuery: string): { path: string; query_keys: st
   return { path: pathWithQuery.slice(0, q), query_keys: keys }
 }
 
+/** What masking needs from the secret scanner. */
+export interface SecretMasker {
+  /** True when any of `texts` holds a managed secret (one pass over all of them). */
+  foundInFields(texts: readonly string[]): boolean
+  /** `text` with every managed secret masked. */
+  mask(text: string): string
+}
+
+/**
+ * Mask managed secrets in every text field of a record, in place, before it is written or handed
+ * on: an agent that puts a secret in a host, path, query key or header name must not have sidekey
+ * copy it into the audit log, security events, alerts, metrics labels, baselines or the console
+ * (all of which are built from this record). The common case (none) costs one search.
+ */
+export function maskAuditRecord(record: AuditRecord, masker: SecretMasker): void {
+  const fields = record as unknown as Record<string, unknown>
+  const texts: string[] = []
+  for (const value of Object.values(fields)) {
+    if (typeof value === 'string') texts.push(value)
+    else if (Array.isArray(value)) for (const v of value as unknown[]) if (typeof v === 'string') texts.push(v)
+  }
+  if (!masker.foundInFields(texts)) return
+  for (const [name, value] of Object.entries(fields)) {
+    if (typeof value === 'string') fields[name] = masker.mask(value)
+    else if (Array.isArray(value)) fields[name] = value.map((v: unknown) => (typeof v === 'string' ? masker.mask(v) : v))
+  }
+}
+
 const round = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000)
 
 /** Write the line, at a level that follows the outcome: info when served, warn when refused, error on faults. */

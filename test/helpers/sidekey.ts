@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Test } from 'tap'
 import { DEFAULTS, type Config } from '../../src/config.js'
+import type { Resolver } from '../../src/forward/ssrf.js'
 import type { Authority } from '../../src/policy/host.js'
 import { startSidekey, type RunningSidekey } from '../../src/sidekey.js'
 import { LogSink } from './log-sink.js'
@@ -32,7 +33,7 @@ export interface TestSidekey extends RunningSidekey {
 export async function startTestSidekey(
   t: Test,
   policy: string,
-  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string; transparent?: boolean; config?: Partial<Config> } = {},
+  options: { connectTo?: Record<string, Authority>; upstreamCaFile?: string; workload?: string | null; reportOnly?: boolean; headersTimeoutMs?: number; watchPolicy?: boolean; now?: () => number; dir?: string; statePath?: string; transparent?: boolean; config?: Partial<Config>; resolver?: Resolver } = {},
 ): Promise<TestSidekey> {
   process.env.TEST_OPENAI_KEY = SECRETS.OPENAI
   process.env.TEST_GITHUB_TOKEN = SECRETS.GITHUB
@@ -61,7 +62,7 @@ export async function startTestSidekey(
     ...options.config,
   }
   const sink = new LogSink()
-  const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}) })
+  const sidekey = await startSidekey(config, { logger: sink.logger(), ...(options.now ? { now: options.now } : {}), ...(options.resolver ? { resolver: options.resolver } : {}) })
   t.teardown(() => {
     // A failure in CI is often a timing one that does not reproduce: leave sidekey's own account of
     // what went wrong (warnings, errors, failed interceptions and refused requests) in the output.
