@@ -1,4 +1,5 @@
 import { writeFile } from 'node:fs/promises'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
 import { join } from 'node:path'
 import t from 'tap'
 import { createRemoteJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose'
@@ -152,7 +153,22 @@ ${hosts
 
   t.test('200 concurrent requests cause one token request', async (t) => {
     const before = as.tokenRequests
-    const results = await Promise.all(Array.from({ length: 200 }, () => get('burst', 'post')))
+    // 200 absolute-form requests at once on 200 connections, as 200 `curl -x` would send them, from
+    // one process: 200 curl processes at once outlast their own time limit on a loaded 2-core machine.
+    const proxy = new URL(via('burst'))
+    const agent = new HttpAgent({ maxSockets: 200 })
+    t.teardown(() => agent.destroy())
+    const proxyAuthorization = `Basic ${Buffer.from(`${decodeURIComponent(proxy.username)}:${decodeURIComponent(proxy.password)}`).toString('base64')}`
+    const absolute = (): Promise<{ status: number }> =>
+      new Promise((resolve, reject) => {
+        const req = httpRequest({ agent, host: proxy.hostname, port: proxy.port, path: `http://post.test:${api.port}/`, headers: { host: `post.test:${api.port}`, 'proxy-authorization': proxyAuthorization } }, (res) => {
+          res.resume()
+          res.once('end', () => resolve({ status: res.statusCode ?? 0 }))
+        })
+        req.once('error', reject)
+        req.end()
+      })
+    const results = await Promise.all(Array.from({ length: 200 }, absolute))
     t.same(results.filter((r) => r.status !== 200).map((r) => r.status), [])
     t.equal(as.tokenRequests - before, 1)
     const lines = sk!.sink.audits.filter((a) => a.workload === 'burst')
