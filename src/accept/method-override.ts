@@ -72,10 +72,18 @@ export function methodOverride(rawHeaders: readonly string[], path: string): Met
 /** How a `_method` field looks in one body format, as a pattern over the body's bytes (latin1). */
 interface FieldPattern {
   readonly source: string
-  /** The longest match: that many trailing bytes are held back until the next chunk. */
+  /** The longest match: at most that many trailing bytes are held back until the next chunk. */
   readonly longest: number
+  /**
+   * Bytes a match can begin with: only from the last of them in a chunk's tail is anything held
+   * back, so a body that cannot be starting a field streams on without waiting (a request stream
+   * whose client waits for an answer must not stall on bytes held for nothing).
+   */
+  readonly begins: string
   /** Read as if before the first byte (so a field at the very start has a separator before it). */
   readonly start: string
+  /** Bytes a field can begin with at the very start of the body (where `start` stands before it). */
+  readonly beginsAtStart: string
 }
 
 /** Each letter of "method", raw or percent-encoded in either case. */
@@ -90,6 +98,8 @@ const FORM: FieldPattern = {
   source: `(?:[&; +]|%20)(?:[_.[ +]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[=&;[]|%5b|$)`,
   longest: 32,
   start: '&',
+  begins: '&; +%',
+  beginsAtStart: '_.[ +%',
 }
 
 /** JSON: the string `"_method"`, any character possibly a `\u` escape. */
@@ -97,6 +107,8 @@ const JSON_FIELD: FieldPattern = {
   source: `"${[...'_method'].map((c) => `(?:${c}|\\\\u00${c.charCodeAt(0).toString(16)})`).join('')}"`,
   longest: 48,
   start: '',
+  begins: '"',
+  beginsAtStart: '',
 }
 
 /** multipart/form-data: a part whose Content-Disposition names the field `_method`. */
@@ -104,6 +116,9 @@ const MULTIPART: FieldPattern = {
   source: `content-disposition:[^\\r\\n]{0,256}?\\bname\\s*=\\s*"?[_.[ ]method(?=[\\s";[]|$)`,
   longest: 320,
   start: '',
+  // A part's headers start on a line of their own.
+  begins: '\n',
+  beginsAtStart: 'cC',
 }
 
 /**
@@ -134,11 +149,15 @@ class OverrideFieldScanner {
   readonly #regexp: RegExp
   readonly #keep: number
   readonly #start: string
+  readonly #begins: ReadonlySet<number>
+  readonly #beginsAtStart: ReadonlySet<number>
 
   constructor(patterns: readonly FieldPattern[]) {
     this.#regexp = new RegExp(patterns.map((p) => p.source).join('|'), 'gi')
     this.#keep = Math.max(...patterns.map((p) => p.longest))
     this.#start = patterns.map((p) => p.start).join('')
+    this.#begins = new Set(Buffer.from(patterns.map((p) => p.begins).join(''), 'latin1'))
+    this.#beginsAtStart = new Set(Buffer.from(patterns.map((p) => p.beginsAtStart).join(''), 'latin1'))
   }
 
   static #made = new Map<string, OverrideFieldScanner>()
@@ -151,8 +170,15 @@ class OverrideFieldScanner {
     return scanner
   }
 
-  get keep(): number {
-    return this.#keep
+  /**
+   * Where the bytes that could still grow into a field begin: the first byte a match can begin
+   * with in the final `longest` bytes (the earliest, since a match holds such bytes inside it too),
+   * the very start while nothing was passed on, or the window's end when nothing needs holding.
+   */
+  holdFrom(window: Buffer, atStart: boolean): number {
+    const from = Math.max(0, window.length - this.#keep)
+    for (let i = from; i < window.length; i++) if (this.#begins.has(window[i]!)) return i
+    return atStart && window.length > 0 && window.length <= this.#keep && this.#beginsAtStart.has(window[0]!) ? 0 : window.length
   }
 
   /**
@@ -188,7 +214,7 @@ export function bodyOverrideFilter(rawHeaders: readonly string[]): Transform | n
         done(bodyOverrideRefusal())
         return
       }
-      const cut = Math.max(0, window.length - scanner.keep)
+      const cut = scanner.holdFrom(window, atStart)
       held = window.subarray(cut)
       if (cut > 0) atStart = false
       done(null, cut > 0 ? window.subarray(0, cut) : undefined)
