@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { connect as netConnect } from 'node:net'
-import { connect as tlsConnect } from 'node:tls'
+import { checkServerIdentity, connect as tlsConnect } from 'node:tls'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import { curl } from './helpers/clients.js'
@@ -161,6 +161,31 @@ routes:
     t.match(outcome, /^error/)
     const line = await sk.sink.waitForAudit((a) => a.event === 'tunnel' && a.reason === 'sni-mismatch')
     t.equal(line.error, 'SIDEKEY_ERR_HOST_MISMATCH')
+  })
+
+  t.test('an SNI naming the CONNECT host with its own port is the same destination (Go clients such as hey); another port is not', async (t) => {
+    const handshake = async (servername: string): Promise<string> => {
+      const socket = netConnect(sk.proxyPort, '127.0.0.1')
+      await new Promise((r) => socket.once('connect', r))
+      const auth = Buffer.from(new URL(proxy).username + ':' + new URL(proxy).password).toString('base64')
+      socket.write(`CONNECT api.openai.test:443 HTTP/1.1\r\nHost: api.openai.test:443\r\nProxy-Authorization: Basic ${auth}\r\n\r\n`)
+      await new Promise<string>((r) => socket.once('data', (d: Buffer) => r(d.toString())))
+      return new Promise<string>((resolve) => {
+        // Like hey, which sends `host:port` as the server name: the certificate is checked for the host.
+        const tls = tlsConnect({ socket, servername, ca: sk.ca.certPem, checkServerIdentity: (_name, cert) => checkServerIdentity('api.openai.test', cert) })
+        tls.once('secureConnect', () => {
+          tls.write('GET /v1/models HTTP/1.1\r\nHost: api.openai.test\r\nConnection: close\r\n\r\n')
+          let answer = ''
+          tls.on('data', (d: Buffer) => (answer += d.toString()))
+          tls.once('end', () => resolve(answer.split('\r\n')[0]!))
+        })
+        tls.once('error', (e) => resolve(`error: ${e.message}`))
+      })
+    }
+    t.match(await handshake('api.openai.test:443'), /^HTTP\/1\.1 200/)
+    t.match(await handshake('API.openai.test:443'), /^HTTP\/1\.1 200/, 'the name compares case-insensitively, as a host does')
+    t.match(await handshake('api.openai.test:8443'), /^error/, 'the host with another port names another destination')
+    t.match(await handshake('api.openai.test.evil:443'), /^error/)
   })
 
   t.test('an upstream certificate for another name is refused with 502, nothing sent', async (t) => {
