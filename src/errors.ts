@@ -45,7 +45,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_APPROVAL_SETTLED: { status: 409, meaning: 'The approval was already decided (or expired); the first decision stands.' },
   SIDEKEY_ERR_APPROVAL_UNAVAILABLE: { status: 503, meaning: 'The request needs approval and the approval store cannot be reached (fail closed).' },
   SIDEKEY_ERR_PIN_MISMATCH: { status: 502, meaning: 'A pinned download did not have the pinned SHA-256; the response was cut before its end.' },
-  SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE: { status: 502, meaning: 'The upstream answered in a content encoding sidekey cannot scrub for echoed secrets.' },
+  SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE: { status: 502, meaning: 'The upstream answered in a content coding sidekey cannot decode to scrub echoed secrets, or framed it with a transfer coding other than chunked; nothing of it was relayed.' },
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed (does it trust sidekey's CA?)." },
   SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: 'The destination resolves to a loopback, private, link-local, CGNAT or otherwise internal address that no route names.' },
   SIDEKEY_ERR_DNS: { status: 502, meaning: 'The destination host name could not be resolved.' },

@@ -9,6 +9,7 @@ import { intercept, INTERCEPT_FAILURES, type InterceptFailure } from './accept/i
 import { asSidekeyError, refuse, refuseSocket } from './accept/refuse.js'
 import { requestTarget, type RequestTarget } from './accept/target.js'
 import { bodyOverrideFilter, methodOverride, refuseBodyOverride, type MethodOverride } from './accept/method-override.js'
+import { refusePathOverride } from './accept/path-override.js'
 import { dialTunnel, relay, type Tunnel } from './accept/tunnel.js'
 import type { LeafCache } from './ca/cache.js'
 import type { Config } from './config.js'
@@ -38,7 +39,7 @@ import { echoScrubber, secretTripwire } from './guard/websocket-frames.js'
 import type { StateStore } from './state/store.js'
 import type { Approvals } from './approvals/approvals.js'
 import { guardRequest, NOTHING_TO_GUARD, type GuardResult } from './guard/request-guard.js'
-import { responseGuard, type ResponsePlan } from './guard/response-guard.js'
+import { requestHeadersFor, responseGuard, type ResponsePlan } from './guard/response-guard.js'
 
 /**
  * The request path, stage by stage: accept, identify, decide, obtain, inject, forward, audit.
@@ -157,7 +158,8 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   // forwarded), every header name and value. Before any DNS lookup, which would carry the host out.
   if (ctx.scanner.foundInRequest(req.url ?? '', req.rawHeaders) || ctx.scanner.foundInFields([target.host, target.path])) throw detected()
 
-  // decide (on the method the upstream would run, when an override names one)
+  // decide (on the path and method the upstream would run, when an override names a method)
+  refusePathOverride(req.rawHeaders)
   const override = methodOverride(req.rawHeaders, target.path)
   if (override !== null) audit.method_override = override.method
   const method = override?.method ?? req.method ?? 'GET'
@@ -332,7 +334,7 @@ export async function handleRequest(ctx: ProxyContext, req: IncomingMessage, res
     const prepared = await prepare(ctx, req, tunnel, audit, gone.signal)
     const { target, to, outgoing } = prepared
     const response = planResponse(ctx, prepared, scrubbed)
-    if (response?.acceptEncoding != null) outgoing.headers = [...withoutNames(outgoing.headers, ['accept-encoding']), 'accept-encoding', response.acceptEncoding]
+    outgoing.headers = requestHeadersFor(response, outgoing.headers)
     // forward
     try {
       // On the way up: what the agent sent is checked for secrets first, then chunk signatures are replaced.
@@ -398,8 +400,7 @@ export async function handleUpgrade(ctx: ProxyContext, req: IncomingMessage, soc
     const response = planResponse(ctx, prepared, scrubbed)
     // Frames are read on their way through, so none may be compressed (RFC 7692): no extension is
     // offered upstream. An answer other than 101 must come in a coding the response guard decodes.
-    let sent = withoutNames(outgoing.headers, ['sec-websocket-extensions'])
-    if (response?.acceptEncoding != null) sent = [...withoutNames(sent, ['accept-encoding']), 'accept-encoding', response.acceptEncoding]
+    const sent = requestHeadersFor(response, withoutNames(outgoing.headers, ['sec-websocket-extensions']))
     const headers: Record<string, string> = {}
     for (let i = 0; i < sent.length; i += 2) {
       const name = sent[i]!.toLowerCase()

@@ -52,7 +52,8 @@ export function methodOverride(rawHeaders: readonly string[], path: string): Met
   const q = path.indexOf('?')
   // Cheap test first: a field read as _method has "method" in it, or an escape.
   if (q >= 0 && /method|%/i.test(path.slice(q))) {
-    for (const [name, value] of new URLSearchParams(path.slice(q + 1))) {
+    // `;` separates parameters too for Rack before 3 and Python before 3.9.2.
+    for (const [name, value] of new URLSearchParams(path.slice(q + 1).replaceAll(';', '&'))) {
       if (isOverrideField(name)) found.push({ value, via: `query parameter ${JSON.stringify(name)}` })
     }
   }

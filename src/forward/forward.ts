@@ -4,7 +4,7 @@ import type { ResponsePlan } from '../guard/response-guard.js'
 import type { ChunkFilter } from '../guard/secret-scan.js'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
-import { responseWithoutHopByHop } from '../inject/hop-by-hop.js'
+import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
 import type { CheckedAddress } from './ssrf.js'
 import type { UpstreamPools } from './upstream.js'
 
@@ -99,6 +99,13 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       onResponseStart(c, statusCode, headers) {
         result.firstByteMs = performance.now() - started
         let shaped = responseWithoutHopByHop(headers)
+        try {
+          refuseTransferCodings(headers)
+        } catch (err) {
+          c.abort(err as Error)
+          settle(err)
+          return
+        }
         if (plan.response) {
           let stages
           try {

@@ -7,7 +7,7 @@ import { SidekeyError } from '../errors.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import { filterStream } from '../guard/secret-scan.js'
 import { FrameRewriter, type PayloadGuard } from '../guard/websocket-frames.js'
-import { responseWithoutHopByHop } from '../inject/hop-by-hop.js'
+import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
 import { GuardedAgentSide } from './guarded-agent-side.js'
 import type { CheckedAddress } from './ssrf.js'
 
@@ -151,6 +151,13 @@ function answerGuarded(req: IncomingMessage, socket: Duplex, res: IncomingMessag
   const status = res.statusCode ?? 502
   let headers = responseWithoutHopByHop(res.headers)
   let stages: Duplex[] = []
+  try {
+    refuseTransferCodings(res.headers)
+  } catch (err) {
+    res.destroy()
+    events.failed(err as Error, false)
+    return false
+  }
   if (response !== null) {
     try {
       const shaped = response.begin(status, headers)

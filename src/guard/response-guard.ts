@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib'
 import { SidekeyError } from '../errors.js'
+import { withoutNames } from '../inject/inject.js'
 import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
 import { recordFraming, recordScrubFilter } from './record-scrub.js'
@@ -25,8 +26,23 @@ const DECODABLE = 'gzip, deflate, br'
 export interface ResponsePlan {
   /** Replace the agent's Accept-Encoding with what the guard can handle (null: leave it). */
   readonly acceptEncoding: string | null
+  /** True when bodies are scrubbed for echoed secrets. */
+  readonly scrubs: boolean
   /** Shape the response once its head arrives; throws a SidekeyError before anything is sent. */
   begin(status: number, headers: Record<string, string | string[]>): ShapedResponse
+}
+
+/**
+ * The request's headers as the response guard needs them sent upstream: Accept-Encoding limited to
+ * the codings it decodes, and, when it scrubs, no `Range` or `If-Range`. A secret echoed in a body
+ * fetched in byte ranges would come back split across responses, each piece too short to know,
+ * so a scrubbed route always asks for the whole body (an upstream may answer 200 to any Range).
+ */
+export function requestHeadersFor(plan: ResponsePlan | null, headers: readonly string[]): string[] {
+  if (plan === null) return [...headers]
+  const drop = plan.scrubs ? ['range', 'if-range'] : []
+  if (plan.acceptEncoding === null) return withoutNames(headers, drop)
+  return [...withoutNames(headers, [...drop, 'accept-encoding']), 'accept-encoding', plan.acceptEncoding]
 }
 
 /**
@@ -56,6 +72,7 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
   return {
     // A pin is over the bytes as served uncompressed; scrubbing needs a coding it can decode.
     acceptEncoding: pin !== null ? 'identity' : DECODABLE,
+    scrubs: scrub,
     begin(status, headers) {
       let out = { ...headers }
       const decoders: Duplex[] = []

@@ -1,3 +1,4 @@
+import { SidekeyError } from '../errors.js'
 /**
  * Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection and are never forwarded.
  * `proxy-authorization` carries the run token and is consumed here; `expect` is answered by sidekey
@@ -55,4 +56,18 @@ export function responseWithoutHopByHop(headers: Record<string, string | string[
     out[name] = value
   }
   return out
+}
+
+/**
+ * Refuse a response framed with a transfer coding besides `chunked` (RFC 9112 section 6.1:
+ * `Transfer-Encoding: gzip, chunked`). Both HTTP clients sidekey uses remove only the chunked
+ * framing; the header is hop-by-hop and dropped, so the agent would get bytes it cannot know to
+ * decode, and the response guard would read compressed bytes it cannot scrub or pin.
+ */
+export function refuseTransferCodings(headers: Record<string, string | string[] | undefined>): void {
+  const value = headers['transfer-encoding']
+  if (value === undefined) return
+  const codings = [value].flat().join(',').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '')
+  if (codings.every((c) => c === 'chunked')) return
+  throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream framed its answer with transfer coding "${codings.join(', ').slice(0, 80)}": sidekey relays only chunked framing, since it cannot inspect a body it would have to decode; nothing of it was relayed (the upstream can use Content-Encoding instead)`)
 }

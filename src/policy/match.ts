@@ -94,7 +94,9 @@ export class MethodMatcher implements Matcher<string> {
  * `/v1/admin/**` and `/v1/admin`) while an allow rule stays exact (a path in another case falls
  * through to the next route, and at the end to default deny). A deny is then never escaped by a
  * server that routes case-insensitively or ignores a trailing slash, and an allow never admits
- * more than it names.
+ * more than it names. A deny rule also covers what servers strip from the end of a segment before
+ * routing: a format suffix (`/v1/admin.json` reaches Rails' and legacy Spring's `/v1/admin`), a
+ * trailing dot and an encoded trailing space (IIS): `deny /v1/admin/**` refuses each of them.
  */
 export class PathMatcher implements Matcher<string> {
   readonly #globs: readonly string[] | null
@@ -132,12 +134,17 @@ export class PathMatcher implements Matcher<string> {
   }
 }
 
+/** What a broad (deny) match allows after a glob's last literal segment: `.json`, `.`, `%20`. */
+const STRIPPED_SUFFIX = '(?:\\.[^/]*|%20)*'
+
 function globToRegExp(glob: string, broad: boolean): RegExp {
   const g = broad && glob.length > 1 && glob.endsWith('/') ? glob.slice(0, -1) : glob
   let out = '^'
+  let ended = false
   for (let i = 0; i < g.length; i++) {
     if (g.startsWith('/**', i) && i + 3 === g.length) {
-      out += '(?:/.*)?'
+      out += (broad ? STRIPPED_SUFFIX : '') + '(?:/.*)?'
+      ended = true
       break
     }
     if (g.startsWith('/**/', i)) {
@@ -157,6 +164,7 @@ function globToRegExp(glob: string, broad: boolean): RegExp {
       out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
     }
   }
+  if (broad && !ended) out += STRIPPED_SUFFIX
   return new RegExp(out + (broad ? '/?$' : '$'), broad ? 'i' : '')
 }
 

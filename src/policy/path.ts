@@ -51,6 +51,7 @@ const AMBIGUOUS = {
   backslash: { why: 'a "\\", which some servers read as a path separator and others as a character', instead: 'send "/" where you mean a separator' },
   encodedDot: { why: 'an encoded "." that some servers read as part of a dot segment ("..")', instead: 'send "." unencoded' },
   semicolon: { why: 'a ";" (matrix parameters, or "..;/"), which Java servers strip from the segment before routing', instead: 'put parameters in the query string instead of the path' },
+  encodedDelimiter: { why: 'an encoded "?" or "#", which a server that decodes the path and parses it again reads as the start of a query or fragment', instead: 'send a query after a literal "?", and no fragment' },
   control: { why: 'a control byte (such as %00), which servers truncate at or refuse', instead: 'remove it from the path' },
   doubleEncoding: { why: 'a double encoding ("%25" followed by hex), which servers that decode twice read as another character', instead: 'encode the path exactly once' },
   barePercent: { why: 'a "%" that starts no percent-encoding', instead: 'send a literal "%" as "%25"' },
@@ -129,6 +130,7 @@ export function normalizePath(target: string): NormalizedPath {
       if (byte === 0x2f) found(form, 'encodedSlash')
       else if (byte === 0x5c) found(form, 'encodedBackslash')
       else if (byte === 0x3b) found(form, 'semicolon')
+      else if (byte === 0x3f || byte === 0x23) found(form, 'encodedDelimiter')
       else if (byte < 0x20 || byte === 0x7f) found(form, 'control')
       escaped += form
     } else if (c === 0x5c) {
