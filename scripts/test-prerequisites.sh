@@ -47,7 +47,7 @@ for line in "${packages[@]}"; do
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
-echo "npm test: installing Debian packages the tests drive as real peers:" >&2
+echo "npm test: Debian packages the tests drive as real peers are missing:" >&2
 printf '%s\n' "${reasons[@]}" >&2
 
 if [ "$(id -u)" -eq 0 ]; then
@@ -63,6 +63,7 @@ if ! command -v apt-get >/dev/null 2>&1; then
   echo "No apt-get here (sidekey's tests expect Debian or Ubuntu). Install the equivalents of: ${missing[*]}" >&2
   exit 1
 fi
+echo "Installing them with apt-get." >&2
 export DEBIAN_FRONTEND=noninteractive
 "${as_root[@]}" apt-get update -qq
 "${as_root[@]}" apt-get install -y -qq "${missing[@]}" >&2
