@@ -164,8 +164,7 @@ async function prepare(ctx: ProxyContext, req: IncomingMessage, tunnel: Tunnel |
   if (override !== null) audit.method_override = override.method
   const method = override?.method ?? req.method ?? 'GET'
   const decidedAt = performance.now()
-  let decision: Decision = decideRequest(ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname, ambiguity: target.ambiguity, override })
-  if (ctx.config.reportOnly) decision = applyReportOnly(decision)
+  let decision = requestDecision(ctx, ctx.policy.current, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname, ambiguity: target.ambiguity, override })
   recordDecision(audit, decision)
   audit.decision_ms = performance.now() - decidedAt
   if (decision.action === 'deny') throw refusalFor(decision, caller, target, override)
