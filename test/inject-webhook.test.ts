@@ -150,9 +150,21 @@ t.test('injection webhook', async (t) => {
     const original = pod({ 'sidekey.dev/inject': 'true', 'sidekey.dev/workload': '../../etc', 'sidekey.dev/mode': 'sideways' })
     const r = await post(admissionReview(original))
     t.equal(r.json.response.allowed, true)
-    t.match(r.json.response.warnings, [/unknown sidekey.dev\/mode "sideways"/, /not a valid name/])
+    t.match(r.json.response.warnings, [/unknown sidekey.dev\/mode "sideways"/, /not a workload name/])
     const spec = patched(original, r.json).spec as Spec
     t.match(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'default'])
+  })
+
+  t.test('the reserved name anonymous falls back to "default" with a warning, so the sidecar can start', async (t) => {
+    for (const name of ['anonymous', 'Anonymous']) {
+      const original = pod({ 'sidekey.dev/inject': 'true', 'sidekey.dev/workload': name })
+      const r = await post(admissionReview(original))
+      t.equal(r.json.response.allowed, true)
+      t.match(r.json.response.warnings, [/reserved for callers without a run token/])
+      const spec = patched(original, r.json).spec as Spec
+      const args = spec.initContainers![0]!.args!
+      t.equal(args[args.indexOf('--workload') + 1], 'default')
+    }
   })
 
   t.test('hostile or broken requests get a specific 400', async (t) => {

@@ -1,3 +1,4 @@
+import { workloadNameProblem } from '../identity/workload-name.js'
 import { agentEnv, iptablesInitContainer, PATHS, sidecarVolumes, sidekeyContainer, type PodChoices, type SidecarSettings } from './sidecar.js'
 
 /**
@@ -61,8 +62,11 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
   const mode = annotations[ANNOTATIONS.mode] ?? 'explicit'
   if (mode !== 'explicit' && mode !== 'transparent') warnings.push(`sidekey: unknown ${ANNOTATIONS.mode} "${mode}"; using explicit`)
   const workload = annotations[ANNOTATIONS.workload] ?? pod.metadata?.labels?.['app.kubernetes.io/name'] ?? pod.metadata?.labels?.app ?? pod.spec?.serviceAccountName ?? 'default'
-  const validWorkload = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload) ? workload : 'default'
-  if (validWorkload !== workload) warnings.push(`sidekey: workload "${workload.slice(0, 80)}" is not a valid name; using "default"`)
+  // The same rule as --workload (a sidecar given a name it refuses would never start): the reserved
+  // name `anonymous` falls back too.
+  const problem = workloadNameProblem(workload)
+  const validWorkload = problem === null ? workload : 'default'
+  if (problem !== null) warnings.push(`sidekey: workload ${problem}; using "default"`)
   const choices: PodChoices = {
     workload: validWorkload,
     mode: mode === 'transparent' ? 'transparent' : 'explicit',
