@@ -175,6 +175,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     now,
   })
   const stopClosingOnChange = closeOnChange(connections, { runTokens, state, policy, log })
+  metrics.openConnections = () => connections.size
 
   let ready = false
   let closing: Promise<void> | null = null

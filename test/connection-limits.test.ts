@@ -126,6 +126,7 @@ t.test('connection caps', async (t) => {
   t.test('in total: connections that never say anything count, and the next one is told why', async (t) => {
     const idle = await Promise.all(Array.from({ length: 12 }, () => rawConnection(sk.proxyPort)))
     await pollFor(() => sk.connections.size, (n) => n === 12)
+    t.match((await curl([`${sk.adminUrl}/metrics`])).body, /^sidekey_open_connections 12$/m, 'the metric shows how full the cap is')
     const over = await rawConnection(sk.proxyPort)
     over.socket.write(`CONNECT blind.test:${echoPort} HTTP/1.1\r\nHost: blind.test\r\n\r\n`)
     await over.closed

@@ -43,6 +43,14 @@ export class Metrics {
     labelNames: ['reason'],
     registers: [this.registry],
   })
+  /** Read at scrape time; set by whoever owns the connection registry. */
+  openConnections: () => number = () => 0
+  readonly connectionsOpen: Gauge = new Gauge({
+    name: 'sidekey_open_connections',
+    help: 'Client connections open now on the proxy and transparent listeners (what --max-connections caps)',
+    registers: [this.registry],
+    collect: (): void => this.connectionsOpen.set(this.openConnections()),
+  })
   /** Read at scrape time; set by whoever owns the policy store. */
   policyStatus: () => { readonly loadedAt: Date; readonly stale: boolean } = () => ({ loadedAt: new Date(0), stale: false })
   readonly policyLoadedAt: Gauge = new Gauge({
