@@ -1,6 +1,9 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { gzipSync } from 'node:zlib'
+import { Readable } from 'node:stream'
 import t from 'tap'
+import { ProxyAgent, request } from 'undici'
+import { JsonEscapeDecoder, jsonUnescaped } from '../src/guard/json-unescape.js'
 import { curl } from './helpers/clients.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
 import { startUpstream } from './helpers/upstream.js'
@@ -121,6 +124,41 @@ routes:
     t.equal(r.status, 400)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_METHOD_OVERRIDE/i)
     t.equal(upstream.seen.length, before)
+  })
+
+  t.test('a secret spelled with JSON escapes is caught going out, whole or split across chunks', async (t) => {
+    const escapedFirst = `\\u${secret.charCodeAt(0).toString(16).padStart(4, '0')}${secret.slice(1)}`
+    const escapedMiddle = `${secret.slice(0, 10)}\\u00${secret.charCodeAt(10).toString(16)}${secret.slice(11)}`
+    for (const [i, spelled] of [escapedFirst, escapedMiddle, secret.replaceAll('-', '\\u002D')].entries()) {
+      const before = upstream.seen.length
+      const r = await curl(['-x', sk.proxyUrlFor(`json-${i}`), '-H', 'content-type: application/json', '--data-binary', `{"k":"${spelled}"}`, `http://open.test:${port}/p`])
+      t.equal(r.status, 403, spelled)
+      t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_SECRET_DETECTED/i)
+      t.equal(upstream.seen.length, before, 'nothing reached the upstream')
+    }
+    // Streamed: the escape is split between two chunks; the request is cut, never completed upstream.
+    const before = upstream.seen.length
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('json-stream'), proxyTunnel: false })
+    t.teardown(() => dispatcher.close())
+    async function* chunks() {
+      yield `{"note":"${'n'.repeat(64)}","k":"${secret.slice(0, 6)}\\u00`
+      yield `${secret.charCodeAt(6).toString(16)}${secret.slice(7)}"}`
+    }
+    const res = await request(`http://open.test:${port}/p`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body: Readable.from(chunks()) }).catch((err: Error) => ({ statusCode: 0, headers: {}, body: null, err }))
+    if ('body' in res && res.body !== null) await res.body.dump()
+    t.equal(upstream.seen.length, before, 'the upstream never got a whole request')
+    const line = await sk.sink.waitForAudit((a) => a.workload === 'json-stream' && a.event === 'request')
+    t.equal(line.error, 'SIDEKEY_ERR_SECRET_DETECTED', 'caught as the split escape completed')
+
+    t.test('the decoder, split at every byte', async (t) => {
+      const text = Buffer.from('a\\u0073\\/b\\\\u0041\\u00e9\\u00Zx\\')
+      const whole = jsonUnescaped(text)!.toString('latin1')
+      t.equal(whole, 'as/b\\\\u0041\\u00e9\\u00Zx\\', 'ASCII escapes and \\/ decoded; \\\\, non-ASCII and broken escapes kept')
+      for (let cut = 0; cut <= text.length; cut++) {
+        const d = new JsonEscapeDecoder()
+        t.equal(Buffer.concat([d.push(text.subarray(0, cut)), d.push(text.subarray(cut)), d.end()]).toString('latin1'), whole, `split at ${cut}`)
+      }
+    })
   })
 
   noSecretsLogged(t, sk)

@@ -1,6 +1,7 @@
 import { Transform } from 'node:stream'
 import { SidekeyError } from '../errors.js'
 import { NeedleAutomaton, ROOT } from './needle-automaton.js'
+import { JSON_ESCAPE_WIDTH, JsonEscapeDecoder, jsonUnescaped } from './json-unescape.js'
 import { PercentDecoder, percentDecodeMapped } from './percent-decode.js'
 import { secretForms } from './secret-forms.js'
 
@@ -12,6 +13,7 @@ const MAX_SECRETS = 1000
 
 /** The byte that begins a percent-escape. */
 const PERCENT = 0x25
+const BACKSLASH = 0x5c
 
 /** Separates the fields of one request when they are searched in one pass (no needle holds NUL). */
 const FIELD_SEPARATOR = '\0'
@@ -66,10 +68,12 @@ export class SecretScanner {
     return new Detector(this.#automaton).push(Buffer.from(text, 'latin1'))
   }
 
-  /** True when a buffered body holds any known secret in any of its forms. */
+  /** True when a buffered body holds any known secret in any of its forms (JSON escapes decoded too). */
   foundInBuffer(body: Buffer): boolean {
     if (this.#needles.length === 0) return false
-    return new Detector(this.#automaton).push(body)
+    if (new Detector(this.#automaton).push(body)) return true
+    const unescaped = jsonUnescaped(body)
+    return unescaped !== null && new Detector(this.#automaton).push(unescaped)
   }
 
   /**
@@ -97,11 +101,16 @@ export class SecretScanner {
    * A pass-through for the request body that fails with SIDEKEY_ERR_SECRET_DETECTED when a known
    * secret goes by. At the end of each chunk it holds back only the bytes that could still become
    * a secret (as sent or percent-decoded) with what comes next, so a secret split across chunks is
-   * caught before any part of it is forwarded, and other bytes are not delayed.
+   * caught before any part of it is forwarded, and other bytes are not delayed. From the first
+   * backslash on, the body is also searched with its JSON escapes decoded (`"\u0073k-..."`).
    */
   bodyFilter(): Transform {
     if (this.#needles.length === 0) return new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, chunk) })
-    const detector = new Detector(this.#automaton)
+    const automaton = this.#automaton
+    const detector = new Detector(automaton)
+    // The JSON-escape view starts at the first backslash, over the bytes still held and that chunk:
+    // a secret's escaped form cannot have begun in bytes already passed on (they held no prefix).
+    let json: { decoder: JsonEscapeDecoder; detector: Detector } | null = null
     let held: Buffer | null = null
     return new Transform({
       transform(chunk: Buffer, _enc, done) {
@@ -110,7 +119,17 @@ export class SecretScanner {
           return
         }
         const window = held === null ? chunk : Buffer.concat([held, chunk])
-        const cut = window.length - Math.min(window.length, detector.holdBack())
+        let feed: Buffer = chunk
+        if (json === null && chunk.indexOf(BACKSLASH) >= 0) {
+          json = { decoder: new JsonEscapeDecoder(), detector: new Detector(automaton) }
+          feed = window
+        }
+        if (json !== null && json.detector.push(json.decoder.push(feed))) {
+          done(detected())
+          return
+        }
+        const hold = json === null ? detector.holdBack() : Math.max(detector.holdBack(), JSON_ESCAPE_WIDTH * json.detector.holdBack() + json.decoder.pending)
+        const cut = window.length - Math.min(window.length, hold)
         held = cut < window.length ? Buffer.from(window.subarray(cut)) : null
         done(null, cut > 0 ? window.subarray(0, cut) : undefined)
       },
