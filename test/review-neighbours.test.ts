@@ -118,12 +118,20 @@ routes:
     }
   })
 
-  t.test('a `;`-separated _method in the query is an override too', async (t) => {
+  t.test('a `;`-separated _method in the query, and an RFC 5987 multipart field name, are overrides too', async (t) => {
     const before = upstream.seen.length
     const r = await curl(['-x', proxy, '-X', 'POST', '--data', 'x', `${at}/v1/x?a=1;_method=PATCH`])
     t.equal(r.status, 400)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_METHOD_OVERRIDE/i)
     t.equal(upstream.seen.length, before)
+    for (const name of [`name*=UTF-8''%5Fmethod`, `name*=utf-8'en'_method`, `name*="UTF-8''_%6Dethod"`]) {
+      const body = `--b\r\nContent-Disposition: form-data; ${name}\r\n\r\nPATCH\r\n--b--\r\n`
+      const seen = upstream.seen.length
+      const m = await curl(['-x', proxy, '-H', 'content-type: multipart/form-data; boundary=b', '--data-binary', body, `${at}/v1/x`])
+      t.equal(m.status, 400, name)
+      t.match(m.headers, /x-sidekey-error: SIDEKEY_ERR_METHOD_OVERRIDE/i)
+      t.equal(upstream.seen.length, seen, `${name}: the upstream never got the whole request`)
+    }
   })
 
   t.test('a secret spelled with JSON escapes is caught going out, whole or split across chunks', async (t) => {

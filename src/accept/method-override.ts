@@ -114,7 +114,9 @@ const JSON_FIELD: FieldPattern = {
 
 /** multipart/form-data: a part whose Content-Disposition names the field `_method`. */
 const MULTIPART: FieldPattern = {
-  source: `content-disposition:[^\\r\\n]{0,256}?\\bname\\s*=\\s*"?[_.[ ]method(?=[\\s";[]|$)`,
+  // `name*=UTF-8''%5Fmethod` (RFC 7578 section 4.2 points to RFC 5987's extended form) is read as
+  // `_method` by parsers that decode it (Werkzeug): the charset prefix and escapes count too.
+  source: `content-disposition:[^\\r\\n]{0,256}?\\bname\\*?\\s*=\\s*"?(?:[\\w!#$&+^\`{}~.-]*'[\\w-]*')?(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[\\s";[]|$)`,
   longest: 320,
   start: '',
   // A part's headers start on a line of their own.
