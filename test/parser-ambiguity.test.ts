@@ -1,8 +1,6 @@
-import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { execFile } from 'node:child_process'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { createInterface } from 'node:readline'
 import { promisify } from 'node:util'
 import t, { type Test } from 'tap'
 import { ProxyAgent, request } from 'undici'
@@ -11,6 +9,7 @@ import { celInput } from '../src/guard/request-guard.js'
 import { findAmbiguousKeys } from '../src/guard/json-keys.js'
 import { repeatedQueryParam } from '../src/guard/query-repeats.js'
 import { curl } from './helpers/clients.js'
+import { startGoServer } from './helpers/servers.js'
 import { noSecretsLogged, startTestSidekey } from './helpers/sidekey.js'
 
 // Issue #20 item 4: a condition is only worth what the upstream agrees it checked. CEL read
@@ -21,21 +20,11 @@ import { noSecretsLogged, startTestSidekey } from './helpers/sidekey.js'
 
 const run = promisify(execFile)
 const root = new URL('../..', import.meta.url).pathname
+const fixture = new URL('../../test/fixtures/go-upstream/refunds.go', import.meta.url)
 
 /** Build and start the Go refunds service; resolves with its port. */
 async function startGoUpstream(t: Test): Promise<number> {
-  const work = await mkdtemp(join(tmpdir(), 'sidekey-go-upstream-'))
-  const binary = join(work, 'refunds')
-  await run('go', ['build', '-o', binary, join(root, 'test', 'fixtures', 'go-upstream', 'refunds.go')], { env: { ...process.env, GO111MODULE: 'off', GOCACHE: join(tmpdir(), 'sidekey-go-cache') } })
-  const child: ChildProcess = spawn(binary, [], { stdio: ['ignore', 'pipe', 'inherit'] })
-  t.teardown(() => {
-    child.kill()
-  })
-  const first = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve)
-    child.once('exit', (code) => reject(new Error(`the Go upstream exited with ${code}`)))
-  })
-  return Number(first)
+  return (await startGoServer(t, await readFile(fixture, 'utf8'))).port
 }
 
 type GoAnswer = { refunded: number; task: string; order_amount: number; query_amount: string; query_amount_last: string }

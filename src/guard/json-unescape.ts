@@ -6,17 +6,12 @@
  * as sent (issue #20: a secret with one letter escaped got past the tripwire).
  */
 
+import { hex } from './percent-decode.js'
+
 const BACKSLASH = 0x5c
 
 /** Raw bytes one decoded byte can come from at most (`\u0073`). */
 export const JSON_ESCAPE_WIDTH = 6
-
-/** The value of an ASCII hex digit, or -1. */
-function hex(b: number): number {
-  if (b >= 0x30 && b <= 0x39) return b - 0x30
-  const l = b | 0x20
-  return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1
-}
 
 /** A streaming decoder; `pending` is how many bytes of an unfinished escape it holds (0 to 5). */
 export class JsonEscapeDecoder {

@@ -6,7 +6,7 @@
  */
 
 /** The value of an ASCII hex digit, or -1. */
-function hex(b: number): number {
+export function hex(b: number): number {
   if (b >= 0x30 && b <= 0x39) return b - 0x30
   const l = b | 0x20
   return l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1
