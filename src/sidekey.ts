@@ -6,8 +6,10 @@ import { createAdminServer } from './admin/server.js'
 import { AdminHostCheck } from './admin/host-check.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
 import { closeOnChange } from './accept/close-on-change.js'
-import type { Connections } from './accept/connections.js'
+import { Connections } from './accept/connections.js'
 import { createProxyServers } from './accept/server.js'
+import type { ProxyContext } from './pipeline/context.js'
+import { entryHandlers } from './pipeline/handlers.js'
 import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
 import { LeafCache } from './ca/cache.js'
 import { dialableHost, type Config } from './config.js'
@@ -152,13 +154,13 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   })
   // The gauge follows the store, so quarantines made or lifted by other replicas count too.
   const unsubscribeQuarantine = state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length))
-  const { proxy, inner, transparentHttp, transparentTls, connections, closeTunnels } = createProxyServers({
+  const connections = new Connections(config)
+  const ctx: ProxyContext = {
     config,
     log,
     policy,
     runTokens,
     pools,
-    leaves,
     upgrades,
     resolver: options.resolver ?? cachingResolver(systemResolver),
     upstreamCa,
@@ -172,8 +174,10 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
       events.emit('decision', summary)
     },
     approvals,
+    connections,
     now,
-  })
+  }
+  const { proxy, inner, transparentHttp, transparentTls } = createProxyServers({ config, leaves, connections, handlers: entryHandlers(ctx) })
   const stopClosingOnChange = closeOnChange(connections, { runTokens, state, policy, log })
   metrics.openConnections = () => connections.size
 
@@ -235,7 +239,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     events.removeAllListeners()
     policy.close()
     upgrades.close()
-    closeTunnels()
+    connections.closeAll()
     await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner), ...(transparentHttp ? [closeServer(transparentHttp)] : []), ...(transparentTls ? [new Promise<void>((r) => transparentTls.close(() => r()))] : [])])
     await pools.close()
     await credentials.close()

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { Duplex } from 'node:stream'
 import { SidekeyError, type ErrorCode } from '../errors.js'
 import { newAuditRecord } from '../observe/audit.js'
-import { finishAudit, type ProxyContext } from '../proxy.js'
+import type { EntryHandlers } from './entry-handlers.js'
 import { refuseSocket } from './refuse.js'
 import { tunnelOf } from './tunnel.js'
 
 /**
  * Node's parser errors and the refusal each becomes. Node's strict defaults do the rejecting
- * (both Content-Length and Transfer-Encoding, obs-fold, bad header bytes: DESIGN rule 10); this
+ * (both Content-Length and Transfer-Encoding, obs-fold, bad header bytes: docs/architecture.md, rule 10); this
  * only turns the rejection into a specific answer and an audit line.
  */
 const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {
@@ -27,7 +27,7 @@ const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {
  * A request Node's parser refused, or whose head did not arrive in time, on any of sidekey's HTTP
  * servers: a specific answer on the socket (inside a tunnel too) and one audit line.
  */
-export function onClientError(ctx: ProxyContext, err: Error & { code?: string }, socket: Duplex): void {
+export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
     socket.destroy()
     return
@@ -42,6 +42,6 @@ export function onClientError(ctx: ProxyContext, err: Error & { code?: string },
   const refusal = new SidekeyError(code, message)
   audit.status = refusal.status
   if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
-  finishAudit(ctx, audit, performance.now())
+  handlers.audit(audit, performance.now())
   refuseSocket(socket, refusal, id, reason)
 }

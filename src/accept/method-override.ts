@@ -1,5 +1,6 @@
 import { Transform } from 'node:stream'
 import { SidekeyError } from '../errors.js'
+import { rawHeadersHaveBody } from '../http/message.js'
 
 /**
  * Method overrides: a request sent as POST that the upstream runs as another method because a
@@ -130,13 +131,10 @@ const MULTIPART: FieldPattern = {
  */
 function bodyPatterns(rawHeaders: readonly string[]): FieldPattern[] {
   const types: string[] = []
-  let body = false
+  if (!rawHeadersHaveBody(rawHeaders)) return []
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase()
-    if (name === 'content-type') types.push(rawHeaders[i + 1]!.toLowerCase())
-    else if (name === 'transfer-encoding' || (name === 'content-length' && rawHeaders[i + 1]!.trim() !== '0')) body = true
+    if (rawHeaders[i]!.toLowerCase() === 'content-type') types.push(rawHeaders[i + 1]!.toLowerCase())
   }
-  if (!body) return []
   if (types.length === 0) return [FORM]
   const patterns = new Set<FieldPattern>()
   for (const t of types) {

@@ -2,13 +2,13 @@ import { randomUUID } from 'node:crypto'
 import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node:http'
 import { createServer as createNetServer, type Server as NetServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
+import type { Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
-import { identify } from '../identity/identify.js'
 import { newAuditRecord } from '../observe/audit.js'
 import { parseAuthority } from '../policy/host.js'
-import { finishAudit, handleRequest, handleTransparentTls, handleUpgrade, type ProxyContext } from '../proxy.js'
 import { parseClientHello } from './client-hello.js'
 import { onClientError } from './client-error.js'
+import type { EntryHandlers, HandOverTunnel } from './entry-handlers.js'
 import { createLimitedServer } from './http-limits.js'
 import { refuse } from './refuse.js'
 import { bindTunnel, tunnelOf, type Tunnel } from './tunnel.js'
@@ -23,7 +23,7 @@ import { bindTunnel, tunnelOf, type Tunnel } from './tunnel.js'
  */
 
 /** Accept redirected TLS connections: read the SNI, then tunnel or intercept by policy. */
-export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetServer & { closeAll(): void } {
+export function createTransparentTlsServer(config: Config, handlers: EntryHandlers, handOver: HandOverTunnel, port = 443): NetServer & { closeAll(): void } {
   const open = new Set<Socket>()
   const server = createNetServer((socket) => {
     open.add(socket)
@@ -37,10 +37,10 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
       if (finished) return
       finished = true
       const audit = newAuditRecord('tunnel', randomUUID())
-      Object.assign(audit, { method: 'TLS', workload: ctx.config.workload, decision: 'deny', reason: 'head-timeout', error: 'SIDEKEY_ERR_HEAD_TIMEOUT', bytes_up: buffered.length })
-      finishAudit(ctx, audit, acceptedAt)
+      Object.assign(audit, { method: 'TLS', workload: config.workload, decision: 'deny', reason: 'head-timeout', error: 'SIDEKEY_ERR_HEAD_TIMEOUT', bytes_up: buffered.length })
+      handlers.audit(audit, acceptedAt)
       socket.destroy()
-    }, ctx.config.headTimeoutMs)
+    }, config.headTimeoutMs)
     timer.unref()
     const onData = (chunk: Buffer): void => {
       buffered = Buffer.concat([buffered, chunk])
@@ -54,7 +54,7 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
       clearTimeout(timer)
       socket.off('data', onData)
       socket.pause()
-      void handleTransparentTls(ctx, socket, buffered, serverName, port)
+      handlers.transparentTls(socket, buffered, serverName, port, handOver)
     }
     socket.on('data', onData)
   })
@@ -66,21 +66,21 @@ export function createTransparentTlsServer(ctx: ProxyContext, port = 443): NetSe
 }
 
 /** Accept redirected cleartext HTTP: the Host header names the destination (port 80). */
-export function createTransparentHttpServer(ctx: ProxyContext, port = 80): HttpServer {
-  const server = createLimitedServer(ctx.config)
+export function createTransparentHttpServer(config: Config, handlers: EntryHandlers, port = 80): HttpServer {
+  const server = createLimitedServer(config)
   const tunnelFor = (req: IncomingMessage): Tunnel | null => {
     const bound = tunnelOf(req.socket)
     if (bound !== null) return bound
     const claimed = req.headers.host === undefined ? null : parseAuthority(req.headers.host, port)
     if (claimed === null) return null
-    const tunnel: Tunnel = { id: randomUUID(), authority: { host: claimed.host, port }, caller: identify(undefined, ctx.runTokens, ctx.config.workload), tls: false, client: req.socket }
+    const tunnel: Tunnel = { id: randomUUID(), authority: { host: claimed.host, port }, caller: handlers.sidecarCaller(), tls: false, client: req.socket }
     bindTunnel(req.socket, tunnel)
     return tunnel
   }
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const tunnel = tunnelFor(req)
-    if (tunnel === null) return refuseNoHost(ctx, req, res)
-    void handleRequest(ctx, req, res, tunnel)
+    if (tunnel === null) return refuseNoHost(config, handlers, req, res)
+    handlers.request(req, res, tunnel)
   })
   server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     const tunnel = tunnelFor(req)
@@ -88,18 +88,18 @@ export function createTransparentHttpServer(ctx: ProxyContext, port = 80): HttpS
       socket.destroy()
       return
     }
-    void handleUpgrade(ctx, req, socket, head, tunnel)
+    handlers.upgrade(req, socket, head, tunnel)
   })
-  server.on('clientError', (err, socket: Duplex) => onClientError(ctx, err, socket))
+  server.on('clientError', (err, socket: Duplex) => onClientError(handlers, err, socket))
   return server
 }
 
-function refuseNoHost(ctx: ProxyContext, req: IncomingMessage, res: ServerResponse): void {
+function refuseNoHost(config: Config, handlers: EntryHandlers, req: IncomingMessage, res: ServerResponse): void {
   const startedAt = performance.now()
   const id = randomUUID()
   const audit = newAuditRecord('request', id)
   const err = new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'a redirected request without a valid Host header names no destination to decide on')
-  Object.assign(audit, { method: req.method ?? null, decision: 'deny', reason: 'no-host', error: err.code, status: err.status, workload: ctx.config.workload })
+  Object.assign(audit, { method: req.method ?? null, decision: 'deny', reason: 'no-host', error: err.code, status: err.status, workload: config.workload })
   refuse(res, err, id, 'no-host')
-  finishAudit(ctx, audit, startedAt)
+  handlers.audit(audit, startedAt)
 }

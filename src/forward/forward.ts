@@ -4,6 +4,7 @@ import type { ResponsePlan } from '../guard/response-guard.js'
 import type { ChunkFilter } from '../guard/secret-scan.js'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
+import { requestHasBody } from '../http/message.js'
 import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
 import type { CheckedAddress } from './ssrf.js'
 import type { UpstreamPools } from './upstream.js'
@@ -48,7 +49,7 @@ export interface ForwardResult {
  */
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
-    const hasBody = req.headers['content-length'] !== undefined ? req.headers['content-length'] !== '0' : req.headers['transfer-encoding'] !== undefined
+    const hasBody = requestHasBody(req.headers)
     let body: Transform | Buffer | null = null
     if (plan.body != null) {
       body = plan.body

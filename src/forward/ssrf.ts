@@ -88,11 +88,20 @@ export type Resolver = (host: string) => Promise<{ address: string; family: numb
 /** The system resolver (getaddrinfo, so /etc/hosts applies as it does for every other client). */
 export const systemResolver: Resolver = (host) => lookup(host, { all: true, verbatim: true })
 
-/** Where to connect: the checked address and port. */
-export interface CheckedAddress {
-  readonly address: string
-  readonly port: number
+/**
+ * Where to connect: an address and port the SSRF guard approved. Only `resolveChecked` makes one
+ * (the class is not exported as a value, and its private member makes the type nominal), and
+ * `dialChecked` dials nothing else.
+ */
+class Checked {
+  /** Type-only: a private member makes the class nominal, so no object literal passes for one. */
+  declare private readonly approved: true
+  constructor(
+    readonly address: string,
+    readonly port: number,
+  ) {}
 }
+export type CheckedAddress = Checked
 
 /**
  * Resolve once, check every address, and return the one to connect to (DESIGN rule 6). The
@@ -126,7 +135,7 @@ export async function resolveChecked(
       throw new SidekeyError('SIDEKEY_ERR_DESTINATION_BLOCKED', `${host} resolves to a ${blocked} address; a route must name it (addresses:) to allow it`)
     }
   }
-  return { address: addresses[0]!, port: target.port }
+  return new Checked(addresses[0]!, target.port)
 }
 
 /** Per route, the answers of its `addresses` list for addresses already checked. */

@@ -1,6 +1,7 @@
 import { Agent as HttpAgent, ServerResponse, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import { Agent as HttpsAgent } from 'node:https'
-import { isIP, type LookupFunction, type Socket } from 'node:net'
+import { checkServerIdentity, type PeerCertificate } from 'node:tls'
+import { isIP, type Socket } from 'node:net'
 import { pipeline, type Duplex } from 'node:stream'
 import httpProxy from 'http-proxy'
 import { SidekeyError } from '../errors.js'
@@ -8,6 +9,7 @@ import type { ResponsePlan } from '../guard/response-guard.js'
 import { filterStream } from '../guard/secret-scan.js'
 import { FrameRewriter, type PayloadGuard } from '../guard/websocket-frames.js'
 import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
+import { dialChecked } from './dial.js'
 import { GuardedAgentSide } from './guarded-agent-side.js'
 import type { CheckedAddress } from './ssrf.js'
 
@@ -45,9 +47,8 @@ export interface UpgradeEvents {
  * frame passes its guard (guard/websocket-frames.ts). Any other answer is not relayed as bytes:
  * it goes through the same response guard as a plain response (scrubbed, decoded, pin checked),
  * or is refused. http-proxy never touches the HTTP request path (its Content-Length handling
- * there has a known smuggling bug, see DESIGN). The connection is made to the address the SSRF
- * guard checked, through an agent whose lookup returns only that address, while TLS still
- * verifies the real host name.
+ * there has a known smuggling bug). The connection is dialled to the address the SSRF guard
+ * checked (`dialChecked`), while TLS still verifies the real host name.
  */
 export class UpgradeRelay {
   readonly #proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false, toProxy: true })
@@ -63,12 +64,7 @@ export class UpgradeRelay {
 
   /** Relay `socket` to the planned upstream, guarding whatever it answers. */
   relay(req: IncomingMessage, socket: Duplex, head: Buffer, plan: UpgradePlan, events: UpgradeEvents): void {
-    const pinned: LookupFunction = (_hostname, options, cb) => {
-      const family = isIP(plan.to.address)
-      if ((options as { all?: boolean }).all) (cb as (e: null, a: { address: string; family: number }[]) => void)(null, [{ address: plan.to.address, family }])
-      else cb(null, plan.to.address, family)
-    }
-    const agent = plan.scheme === 'https' ? new HttpsAgent({ lookup: pinned, ca: plan.ca, keepAlive: false }) : new HttpAgent({ lookup: pinned, keepAlive: false })
+    const agent = checkedAgent(plan)
     // The path is forwarded exactly as decided (toProxy: no url.parse rewriting by http-proxy).
     req.url = plan.path
     req.headers = { ...plan.headers, connection: 'Upgrade', upgrade: 'websocket' }
@@ -125,6 +121,18 @@ export class UpgradeRelay {
   close(): void {
     this.#proxy.close()
   }
+}
+
+/**
+ * A one-connection agent for http-proxy whose every connection is `dialChecked` to the plan's
+ * checked address: the host name only names the TLS server and the certificate checked.
+ */
+function checkedAgent(plan: UpgradePlan): HttpAgent {
+  const agent = plan.scheme === 'https' ? new HttpsAgent({ keepAlive: false }) : new HttpAgent({ keepAlive: false })
+  // An IP-literal host sends no SNI (RFC 6066 section 3) and is still the name the certificate must carry.
+  const tls = plan.scheme === 'https' ? { ca: plan.ca, ...(isIP(plan.host) === 0 ? { servername: plan.host } : { checkServerIdentity: (_: string, cert: PeerCertificate) => checkServerIdentity(plan.host, cert) }) } : undefined
+  agent.createConnection = () => dialChecked(plan.to, tls)
+  return agent
 }
 
 /**

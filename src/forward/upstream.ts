@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
-import { Pool } from 'undici'
+import { errors as undiciErrors, Pool, type buildConnector } from 'undici'
+import { dialChecked, type DialTls } from './dial.js'
 import type { CheckedAddress } from './ssrf.js'
 
 /** Upstream timeouts and trust. */
@@ -48,18 +49,17 @@ export class UpstreamPools {
       return pool
     }
     const address = isIP(to.address) === 6 ? `[${to.address}]` : to.address
+    const tls: DialTls | undefined =
+      scheme === 'https'
+        ? {
+            secureContext: this.#secureContext,
+            rejectUnauthorized: true,
+            // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
+            ...(isIP(host) === 0 ? { servername: host } : {}),
+          }
+        : undefined
     pool = new Pool(`${scheme}://${address}:${to.port}`, {
-      connect: {
-        timeout: this.#options.connectTimeoutMs,
-        ...(scheme === 'https'
-          ? {
-              secureContext: this.#secureContext,
-              rejectUnauthorized: true,
-              // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
-              ...(isIP(host) === 0 ? { servername: host } : {}),
-            }
-          : {}),
-      },
+      connect: checkedConnector(to, tls, this.#options.connectTimeoutMs),
       headersTimeout: this.#options.headersTimeoutMs,
       bodyTimeout: this.#options.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
@@ -80,5 +80,32 @@ export class UpstreamPools {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)))
+  }
+}
+
+/**
+ * An undici connector that dials through `dialChecked`: the pool's origin is only a key, the
+ * connection goes to the checked address. Calls back once, connected (TLS verified) or failed.
+ */
+function checkedConnector(to: CheckedAddress, tls: DialTls | undefined, timeoutMs: number): buildConnector.connector {
+  return (_options, callback) => {
+    const socket = dialChecked(to, tls)
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 60_000)
+    let settled = false
+    const settle = (err: Error | null): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.off('error', settle)
+      if (err === null) callback(null, socket)
+      else {
+        socket.destroy()
+        callback(err, null)
+      }
+    }
+    const timer = setTimeout(() => settle(new undiciErrors.ConnectTimeoutError()), timeoutMs)
+    socket.once(tls === undefined ? 'connect' : 'secureConnect', () => settle(null))
+    socket.once('error', settle)
   }
 }

@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Approvals, HoldOutcome } from '../approvals/approvals.js'
 import { ConditionRefusal } from '../errors.js'
+import { foldHeaders } from '../http/message.js'
 import type { CelInput } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
 import type { StateStore } from '../state/store.js'
@@ -107,18 +108,16 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
   return { approval, uncounted }
 }
 
+/** Headers CEL never sees: the run token. */
+const NOT_FOR_CEL: ReadonlySet<string> = new Set(['proxy-authorization'])
+
 /**
  * The variables CEL expressions see. Proxy-Authorization (the run token) is never among them.
  * `json` is the body already parsed, when the caller has it.
  */
 export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: Buffer | null, json: unknown = parseJsonBody(body)): CelInput {
   // Null-prototype maps: a header or query parameter named __proto__ is just a name.
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>
-  for (let i = 0; i < g.rawHeaders.length; i += 2) {
-    const name = g.rawHeaders[i]!.toLowerCase()
-    if (name === 'proxy-authorization') continue
-    headers[name] = headers[name] === undefined ? g.rawHeaders[i + 1]! : `${headers[name]}, ${g.rawHeaders[i + 1]}`
-  }
+  const headers = foldHeaders(g.rawHeaders, NOT_FOR_CEL)
   const query: Record<string, string> = Object.create(null) as Record<string, string>
   const q = g.path.indexOf('?')
   if (q >= 0) {

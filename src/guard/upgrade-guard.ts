@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { SidekeyError } from '../errors.js'
+import { requestHasBody } from '../http/message.js'
 import type { Route } from '../policy/types.js'
 
 /**
@@ -23,7 +24,7 @@ export function checkUpgradeRequest(method: string, headers: IncomingHttpHeaders
     throw new SidekeyError('SIDEKEY_ERR_UPGRADE_REFUSED', `the upgrade to ${named} is refused: sidekey relays only WebSocket upgrades (Upgrade: websocket), whose frames it can inspect; send the request without Upgrade, or use a tunnel route for other protocols`)
   }
   if (method !== 'GET') throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', `a WebSocket upgrade must be a GET (RFC 6455 section 4.1), not ${method}`)
-  if (headers['transfer-encoding'] !== undefined || (headers['content-length'] !== undefined && headers['content-length'] !== '0')) {
+  if (requestHasBody(headers)) {
     throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'a WebSocket upgrade request cannot carry a body (Content-Length or Transfer-Encoding)')
   }
 }

@@ -76,3 +76,12 @@ export function parseAuthority(raw: string, defaultPort?: number): Authority | n
 export function formatAuthority(a: Authority): string {
   return `${isIP(a.host) === 6 ? `[${a.host}]` : a.host}:${a.port}`
 }
+
+/**
+ * The Host header (and URL authority) for `a` as `scheme` names it: the port left out when it is
+ * the scheme's default (RFC 9110 section 7.2), an IPv6 literal in brackets either way.
+ */
+export function hostHeader(a: Authority, scheme: 'http' | 'https'): string {
+  if (a.port === (scheme === 'https' ? 443 : 80)) return isIP(a.host) === 6 ? `[${a.host}]` : a.host
+  return formatAuthority(a)
+}

@@ -1,0 +1,48 @@
+import type { Transform } from 'node:stream'
+import { assertNoTrailers, refuseTrailersAtEnd } from '../../accept/http-limits.js'
+import { bodyOverrideFilter } from '../../accept/method-override.js'
+import { forward } from '../../forward/forward.js'
+import { requestHeadersFor } from '../../guard/response-guard.js'
+import { chunkResignFilter } from '../../inject/sigv4-chunked.js'
+import type { ProxyContext } from '../context.js'
+import { known, type RequestExchange } from '../exchange.js'
+import { invalidateOn401, recordScrubbed } from './guard-response.js'
+
+/**
+ * The forward stage for an HTTP request: send it up over a pooled connection to the checked
+ * address and stream the answer back through the response guard. On the way up the body passes
+ * its filters: trailers refused, managed secrets looked for, a `_method` field refused, chunk
+ * signatures replaced. Resolves when the answer has ended or failed, with the audit line's
+ * status, bytes and timing recorded either way.
+ */
+export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promise<void> {
+  if (ex.reply.kind !== 'response') return
+  const { res, result } = ex.reply
+  const req = ex.req
+  try {
+    const target = known(ex.target, 'a target')
+    const outgoing = known(ex.outgoing, 'an outgoing request')
+    const decision = known(ex.decision, 'a decision')
+    const to = known(ex.to, 'a checked address')
+    outgoing.headers = requestHeadersFor(ex.response, outgoing.headers)
+    try {
+      const bodyFilters: Transform[] = []
+      // Trailer fields cannot go up: a body read whole is refused now, a streamed one cut at its end.
+      if (ex.body !== null) assertNoTrailers(req)
+      else if (req.headers['transfer-encoding'] !== undefined) bodyFilters.push(refuseTrailersAtEnd(req))
+      if (ex.body === null && ctx.scanner.size > 0) bodyFilters.push(ctx.scanner.bodyFilter())
+      const overrideFilter = ex.body === null && !decision.reportOnly ? bodyOverrideFilter(req.rawHeaders) : null
+      if (overrideFilter !== null) bodyFilters.push(overrideFilter)
+      if (ex.resign !== null) bodyFilters.push(chunkResignFilter(ex.resign))
+      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response }, req, res, result)
+    } finally {
+      invalidateOn401(result.status, ex)
+    }
+    ex.audit.status = result.status
+  } finally {
+    ex.audit.bytes_up = result.bytesUp
+    ex.audit.bytes_down = result.bytesDown
+    ex.audit.upstream_ms = result.firstByteMs || null
+    recordScrubbed(ex.audit, ex.scrubbed)
+  }
+}

@@ -1,0 +1,52 @@
+import type { Socket } from 'node:net'
+import type { Caller } from '../../identity/identify.js'
+import type { AuditRecord } from '../../observe/audit.js'
+import type { RequestFacts } from '../../policy/decide.js'
+import type { Authority } from '../../policy/host.js'
+import type { Policy } from '../../policy/types.js'
+import type { ProxyContext } from '../context.js'
+import { connectDecision, requestDecision } from './decide.js'
+
+/**
+ * Connections that outlive their decision (tunnels, upgraded connections) are registered to be
+ * decided again on every policy reload, and closed when the answer changes; the registry also
+ * closes them when their token is revoked or their workload quarantined.
+ */
+
+/**
+ * A blind tunnel stays only while its destination is still a tunnel route (nothing inside it is
+ * ever decided, so a route that now inspects, or denies, ends it); an intercepted one stays unless
+ * its destination is now denied (each request inside is decided anyway).
+ */
+export function holdTunnel(ctx: ProxyContext, socket: Socket, audit: AuditRecord, caller: Caller, authority: Authority, blind: boolean): void {
+  const allowedUnder = (policy: Policy): boolean => {
+    const decision = connectDecision(ctx, policy, caller, authority)
+    // Report-only mode logs what enforcement would refuse; it closes nothing.
+    if (decision.reportOnly) return true
+    return blind ? decision.action === 'tunnel' : decision.action !== 'deny'
+  }
+  ctx.connections.hold(socket, { audit, allowedUnder })
+}
+
+/**
+ * An upgraded connection (after its 101) is a relay nobody decides again: it is asked again on
+ * every policy reload (and closed when its route is gone), closed with its connection when its
+ * token is revoked or its workload quarantined, and closed after the tunnel idle timeout.
+ */
+export function holdUpgrade(ctx: ProxyContext, client: Socket, socket: Socket, audit: AuditRecord, facts: RequestFacts): void {
+  const allowedUnder = (policy: Policy): boolean => {
+    const decision = requestDecision(ctx, policy, facts)
+    return decision.reportOnly || decision.action !== 'deny'
+  }
+  ctx.connections.hold(client, { audit, allowedUnder })
+  socket.setTimeout(ctx.config.tunnelIdleTimeoutMs)
+  socket.once('timeout', () => {
+    audit.closed ??= 'idle'
+    socket.destroy()
+  })
+}
+
+/** A blind tunnel idle for the tunnel idle timeout is closed, and its audit line says so. */
+export function idleClose(ctx: ProxyContext, audit: AuditRecord): { ms: number; onIdle: () => void } {
+  return { ms: ctx.config.tunnelIdleTimeoutMs, onIdle: () => (audit.closed ??= 'idle') }
+}

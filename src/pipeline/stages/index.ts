@@ -1,0 +1,33 @@
+import type { ConnectionExchange, RequestExchange, Stage } from '../exchange.js'
+import { acceptConnection, acceptRequest } from './accept.js'
+import { decideConnection, decideRequest } from './decide.js'
+import { forwardConnection } from './forward-tunnel.js'
+import { forwardHttp } from './forward-http.js'
+import { relayUpgrade } from './forward-upgrade.js'
+import { guardRequest } from './guard.js'
+import { guardConnectionHead, guardRequestHead } from './guard-head.js'
+import { guardResponseStage } from './guard-response.js'
+import { identifyConnection, identifyRequest } from './identify.js'
+import { injectCredentialStage } from './inject.js'
+import { obtainCredential } from './obtain.js'
+
+/** Forward a request up: over a pooled connection, or as an upgrade relayed after its 101. */
+const forwardRequest: Stage<RequestExchange> = {
+  name: 'forward',
+  run: (ctx, ex) => (ex.reply.kind === 'response' ? forwardHttp(ctx, ex) : relayUpgrade(ctx, ex)),
+}
+
+/**
+ * The request path for one HTTP request, in order. Every entry point that carries requests (the
+ * proxy port, an intercepted tunnel, a transparent connection, an upgrade) runs exactly these; the
+ * audit stage runs after them (`runStages`), whatever happened. The response guard is planned
+ * before forwarding because it runs on the answer as it streams back.
+ */
+export const REQUEST_STAGES: readonly Stage<RequestExchange>[] = [acceptRequest, identifyRequest, guardRequestHead, decideRequest, guardRequest, obtainCredential, injectCredentialStage, guardResponseStage, forwardRequest]
+
+/**
+ * The path for one connection decided on its authority (CONNECT, redirected TLS): nothing is
+ * obtained or injected for a connection; a tunnel route relays it blind, anything else hands it
+ * over so each request inside runs `REQUEST_STAGES`.
+ */
+export const CONNECTION_STAGES: readonly Stage<ConnectionExchange>[] = [acceptConnection, identifyConnection, guardConnectionHead, decideConnection, forwardConnection]
