@@ -5,6 +5,7 @@ import type { ChunkFilter } from '../guard/secret-scan.js'
 import { errors as undiciErrors, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
 import { requestHasBody } from '../http/message.js'
+import { hostHeader } from '../policy/host.js'
 import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
 import type { CheckedAddress } from './ssrf.js'
 import type { UpstreamPools } from './upstream.js'
@@ -65,8 +66,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       }
       from.pipe(counted)
     }
-    const defaultPort = plan.scheme === 'https' ? 443 : 80
-    const hostHeader = plan.port === defaultPort ? plan.host : `${plan.host.includes(':') ? `[${plan.host}]` : plan.host}:${plan.port}`
+    const host = hostHeader(plan, plan.scheme)
     const started = performance.now()
     let controller: Dispatcher.DispatchController | null = null
     let settled = false
@@ -164,7 +164,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       },
     }
     try {
-      pools.get(plan.scheme, plan.host, plan.port, plan.to).dispatch({ method: plan.method, path: plan.path, headers: [...plan.headers, 'host', hostHeader], body }, handler)
+      pools.get(plan.scheme, plan.host, plan.port, plan.to).dispatch({ method: plan.method, path: plan.path, headers: [...plan.headers, 'host', host], body }, handler)
     } catch (err) {
       settle(err)
     }

@@ -1,6 +1,8 @@
 import { awsScope, signAws } from '../credentials/cloud/aws.js'
 import type { AwsCredentials } from '../credentials/provider.js'
 import { SidekeyError } from '../errors.js'
+import { foldHeaders } from '../http/message.js'
+import { hostHeader } from '../policy/host.js'
 import type { Injection } from '../policy/types.js'
 import type { OutgoingRequest } from './inject.js'
 import { signingKey, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, type ChunkSigning } from './sigv4-chunked.js'
@@ -26,13 +28,9 @@ export async function signForwarded(
 ): Promise<ChunkSigning | null> {
   const scope = awsScope(request.agentAuthorization, request.host, injection)
   if (scope === null) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credentialName}": cannot tell which AWS service and region ${request.host} is; set inject.sigv4.service and region on the route`)
-  const headers: Record<string, string> = {}
-  for (let i = 0; i < out.headers.length; i += 2) {
-    const name = out.headers[i]!.toLowerCase()
-    headers[name] = headers[name] === undefined ? out.headers[i + 1]! : `${headers[name]},${out.headers[i + 1]}`
-  }
-  const defaultPort = request.scheme === 'https' ? 443 : 80
-  headers.host ??= request.port === defaultPort ? request.host : `${request.host}:${request.port}`
+  // Signed as sent: repeated fields are sent folded, in the one form every stage uses.
+  const headers = foldHeaders(out.headers)
+  headers.host ??= hostHeader(request, request.scheme)
   let payloadHash: string | undefined
   const claimed = headers['x-amz-content-sha256']
   // A STREAMING-* body is framed for that mode (aws-chunked): it keeps its mode whatever the route.
