@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseDuration, type Approvals } from '../approvals/approvals.js'
 import { SidekeyError } from '../errors.js'
 import type { EventHub } from '../observe/events.js'
-import type { StateStore } from '../state/store.js'
+import type { ApprovalStore, DecisionHistory } from '../state/store.js'
 
 /**
  * The admin API for approvals and the console's live feed. Every call here needs the admin token
@@ -15,7 +15,7 @@ export const APPROVALS_PATHS = /^\/v1\/(approvals(\/[0-9a-f-]{36}(\/(approve|den
 
 export interface ApprovalsApiContext {
   readonly approvals: Approvals
-  readonly state: StateStore
+  readonly state: ApprovalStore & DecisionHistory
   readonly events: EventHub
 }
 

@@ -21,6 +21,7 @@ import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
 import type { CelPredicate } from '../policy/cel.js'
 import type { PrivatePaths } from '../sandbox/private-paths.js'
+import type { StoreStatus } from '../state/store.js'
 
 /** What the admin API reads and changes. */
 export interface AdminContext extends ApprovalsApiContext {
@@ -28,6 +29,8 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly runTokens: RunTokens
   readonly ca: CertificateAuthority
   readonly adminToken: string
+  /** Approvals and decisions (for the approvals API), and whether the store answers (for readiness). */
+  readonly state: ApprovalsApiContext['state'] & StoreStatus
   /** False until the proxy listener is up. */
   ready(): boolean
   /** The proxy listener's host:port, once listening. */

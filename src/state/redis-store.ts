@@ -4,7 +4,8 @@ import type { Logger } from 'pino'
 import { SidekeyError } from '../errors.js'
 import { applyDelta, type BaselineDelta, type BaselineState } from '../observe/baseline.js'
 import type { RedisSettings } from './config.js'
-import { settledRecord, type ApprovalRecord, type ApprovalSettlement, type CountResult, type DecisionSummary, type QuarantineRecord, type StateStore } from './store.js'
+import type { CountResult } from './counters.js'
+import { settledRecord, type ApprovalRecord, type ApprovalSettlement, type DecisionSummary, type QuarantineRecord, type StateStore } from './store.js'
 
 /**
  * The shared store: every replica of a workload's sidecar counts, asks, quarantines and learns
@@ -36,7 +37,7 @@ return {1, c, 0}
 `
 
 /**
- * The sliding-window estimate of store.ts slidingAdmit, atomically. KEYS[1] a hash (w, c, p);
+ * The sliding-window estimate of counters.ts slidingAdmit, atomically. KEYS[1] a hash (w, c, p);
  * ARGV limit, window ms, now ms. A replica whose clock is behind counts in the newer window.
  */
 const SLIDING_SCRIPT = `
