@@ -1,5 +1,5 @@
 import { applyDelta, type BaselineDelta, type BaselineState } from '../observe/baseline.js'
-import { slidingAdmit, type CountResult, type Counters } from './counters.js'
+import { slidingCount, type CountResult, type Counters, type SlidingWindow } from './counters.js'
 
 /**
  * State that must outlive a request and that replicas share: counters, approvals and grants,
@@ -161,7 +161,7 @@ export class MemoryStore implements StateStore {
   readonly #quarantineListeners = new Set<() => void>()
   readonly #quarantined = new Map<string, QuarantineRecord>()
   readonly #fixed = new Map<string, { count: number; expiresAt: number }>()
-  readonly #sliding = new Map<string, { window: number; current: number; previous: number; windowMs: number }>()
+  readonly #sliding = new Map<string, SlidingWindow & { readonly windowMs: number }>()
   #operations = 0
   readonly #approvals = new Map<string, ApprovalRecord>()
   readonly #approvalListeners = new Set<(record: ApprovalRecord) => void>()
@@ -282,12 +282,9 @@ export class MemoryStore implements StateStore {
 
   async countSliding(key: string, limit: number, windowMs: number, nowMs: number): Promise<CountResult> {
     this.#sweep()
-    const window = Math.floor(nowMs / windowMs)
-    let entry = this.#sliding.get(key)
-    if (entry === undefined || entry.window < window - 1) entry = { window, current: 0, previous: 0, windowMs }
-    else if (entry.window === window - 1) entry = { window, current: 0, previous: entry.current, windowMs }
-    this.#sliding.set(key, entry)
-    return slidingAdmit(entry, limit, windowMs, nowMs)
+    const { result, next } = slidingCount(this.#sliding.get(key), limit, windowMs, nowMs)
+    this.#sliding.set(key, { ...next, windowMs })
+    return result
   }
 
   /** Forget expired counters now and then, so idle keys do not pile up. */
