@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { RunTokens } from '../identity/run-tokens.js'
 import { callerRefusal } from '../identity/standing.js'
 import type { PolicyStore } from '../policy/store.js'
-import type { StateStore } from '../state/store.js'
+import type { QuarantineStore } from '../state/store.js'
 import type { Closed, Connections } from './connections.js'
 
 /**
@@ -19,7 +19,7 @@ import type { Closed, Connections } from './connections.js'
  * Each sweep is logged with how many it closed; each closed tunnel's audit line says why.
  * Returns an unsubscribe for the subscriptions that have one.
  */
-export function closeOnChange(connections: Connections, deps: { runTokens: RunTokens; state: StateStore; policy: PolicyStore; log: Logger }): () => void {
+export function closeOnChange(connections: Connections, deps: { runTokens: RunTokens; state: QuarantineStore; policy: PolicyStore; log: Logger }): () => void {
   const { runTokens, state, policy, log } = deps
   const report = (closed: Closed, why: string, detail: Record<string, unknown>): void => {
     if (closed.count === 0) return

@@ -2,62 +2,52 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseDuration, type Approvals } from '../approvals/approvals.js'
 import { SidekeyError } from '../errors.js'
 import type { EventHub } from '../observe/events.js'
-import type { StateStore } from '../state/store.js'
+import type { ApprovalStore, DecisionHistory } from '../state/store.js'
+import { readJson, send } from './json.js'
+import type { AdminCall, AdminRoute } from './route-table.js'
 
 /**
- * The admin API for approvals and the console's live feed. Every call here needs the admin token
- * (checked by the caller): approval records carry body summaries, and deciding one is the whole
- * point of keeping it from the agent.
+ * The admin API for approvals and the console's live feed. Every route here needs the admin
+ * token: approval records carry whole requests but their credentials, and deciding one is the
+ * whole point of keeping it from the agent.
  */
-
-/** The paths this module answers, for the admin server's token gate. */
-export const APPROVALS_PATHS = /^\/v1\/(approvals(\/[0-9a-f-]{36}(\/(approve|deny))?)?|decisions|events)$/
 
 export interface ApprovalsApiContext {
   readonly approvals: Approvals
-  readonly state: StateStore
+  readonly state: ApprovalStore & DecisionHistory
   readonly events: EventHub
 }
 
-type Send = (res: ServerResponse, status: number, body: unknown) => void
+/** An approval's id, as `Approvals` makes them. */
+const APPROVAL_ID = '[0-9a-f-]{36}'
 
-export async function approvalsApi(ctx: ApprovalsApiContext, method: string, path: string, req: IncomingMessage, res: ServerResponse, send: Send, readJson: (req: IncomingMessage) => Promise<unknown>): Promise<boolean> {
-  if (method === 'GET' && path === '/v1/approvals') {
-    send(res, 200, { approvals: await ctx.approvals.list() })
-    return true
+export const APPROVALS_ROUTES: readonly AdminRoute<ApprovalsApiContext>[] = [
+  { method: 'GET', path: '/v1/approvals', access: 'admin', handle: async (ctx, { res }) => send(res, 200, { approvals: await ctx.approvals.list() }) },
+  { method: 'GET', path: '/v1/decisions', access: 'admin', handle: async (ctx, { res }) => send(res, 200, { decisions: await ctx.state.recentDecisions() }) },
+  { method: 'GET', path: '/v1/events', access: 'admin', handle: (ctx, { req, res }) => streamEvents(ctx, req, res) },
+  { method: 'GET', path: `/v1/approvals/:id(${APPROVAL_ID})`, access: 'admin', handle: showApproval },
+  { method: 'POST', path: `/v1/approvals/:id(${APPROVAL_ID})/:verdict(approve|deny)`, access: 'admin', handle: decideApproval },
+]
+
+async function showApproval(ctx: ApprovalsApiContext, { res, params }: AdminCall): Promise<void> {
+  const record = await ctx.state.getApproval(params.id!)
+  if (record === undefined) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no approval ${params.id}`)
+  send(res, 200, record)
+}
+
+async function decideApproval(ctx: ApprovalsApiContext, { req, res, params }: AdminCall): Promise<void> {
+  const verdict = params.verdict as 'approve' | 'deny'
+  const body = (await readJson(req)) as { for?: unknown; note?: unknown; by?: unknown }
+  let grantMs: number | undefined
+  if (body.for !== undefined && body.for !== null && body.for !== '') {
+    const parsed = typeof body.for === 'string' || typeof body.for === 'number' ? parseDuration(String(body.for)) : null
+    if (parsed === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', '"for" must be a duration such as 30s, 10m, 2h or 1d (at most 30d)')
+    if (verdict === 'deny') throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', '"for" grants a period and goes with approve, not deny')
+    grantMs = parsed
   }
-  if (method === 'GET' && path === '/v1/decisions') {
-    send(res, 200, { decisions: await ctx.state.recentDecisions() })
-    return true
-  }
-  if (method === 'GET' && path === '/v1/events') {
-    streamEvents(ctx, req, res)
-    return true
-  }
-  const one = /^\/v1\/approvals\/([0-9a-f-]{36})$/.exec(path)
-  if (method === 'GET' && one) {
-    const record = await ctx.state.getApproval(one[1]!)
-    if (record === undefined) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no approval ${one[1]}`)
-    send(res, 200, record)
-    return true
-  }
-  const action = /^\/v1\/approvals\/([0-9a-f-]{36})\/(approve|deny)$/.exec(path)
-  if (method === 'POST' && action) {
-    const body = (await readJson(req)) as { for?: unknown; note?: unknown; by?: unknown }
-    let grantMs: number | undefined
-    if (body.for !== undefined && body.for !== null && body.for !== '') {
-      const parsed = typeof body.for === 'string' || typeof body.for === 'number' ? parseDuration(String(body.for)) : null
-      if (parsed === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', '"for" must be a duration such as 30s, 10m, 2h or 1d (at most 30d)')
-      if (action[2] === 'deny') throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', '"for" grants a period and goes with approve, not deny')
-      grantMs = parsed
-    }
-    const by = typeof body.by === 'string' && /^[\w .@:-]{1,64}$/.test(body.by) ? body.by : 'admin'
-    const note = typeof body.note === 'string' && body.note !== '' ? body.note : undefined
-    const record = await ctx.approvals.decide(action[1]!, action[2] as 'approve' | 'deny', by, { grantMs, note })
-    send(res, 200, record)
-    return true
-  }
-  return false
+  const by = typeof body.by === 'string' && /^[\w .@:-]{1,64}$/.test(body.by) ? body.by : 'admin'
+  const note = typeof body.note === 'string' && body.note !== '' ? body.note : undefined
+  send(res, 200, await ctx.approvals.decide(params.id!, verdict, by, { grantMs, note }))
 }
 
 /**

@@ -10,9 +10,25 @@
  * the page's Content-Security-Policy allows no other origin. A pending approval shows the whole
  * request but its credentials, never cut or scrolled out of sight (issue #20, item 5).
  */
+import type { ServerResponse } from 'node:http'
 import { visible } from '../approvals/visible.js'
+import type { AdminRoute } from './route-table.js'
 
-export const CONSOLE_HTML = `<!doctype html>
+/** The page, at both spellings of its path. It holds no data, so it is public; everything it shows needs the token. */
+export const CONSOLE_ROUTES: readonly AdminRoute<unknown>[] = ['/console', '/console/'].map((path): AdminRoute<unknown> => ({ method: 'GET', path, access: 'public', handle: (_, { res }) => serveConsole(res) }))
+
+function serveConsole(res: ServerResponse): void {
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
+    'x-frame-options': 'DENY',
+    'referrer-policy': 'no-referrer',
+  })
+  res.end(CONSOLE_HTML)
+}
+
+const CONSOLE_HTML = `<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">

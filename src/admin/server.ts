@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer, type Server } from 'node:http'
 import type { CertificateAuthority } from '../ca/authority.js'
 import { SidekeyError } from '../errors.js'
 import type { RunTokens } from '../identity/run-tokens.js'
@@ -9,18 +9,20 @@ import { decideConnect, explainRequest } from '../policy/decide.js'
 import type { PolicyStore } from '../policy/store.js'
 import type { RouteTrace } from '../policy/decide.js'
 import type { Policy, Route } from '../policy/types.js'
-import { isAdmin } from './token.js'
 import type { AdminHostCheck } from './host-check.js'
 import type { CredentialRuntime } from '../credentials/runtime.js'
 import { SIGNING_ALG } from '../credentials/signing-keys.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Monitor } from '../observe/monitor.js'
-import { APPROVALS_PATHS, approvalsApi, type ApprovalsApiContext } from './approvals-api.js'
-import { CONSOLE_HTML } from './console.js'
+import { APPROVALS_ROUTES, type ApprovalsApiContext } from './approvals-api.js'
+import { CONSOLE_ROUTES } from './console.js'
+import { readJson, send } from './json.js'
+import { noEndpoint, RouteTable, type AdminCall } from './route-table.js'
 import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
 import type { CelPredicate } from '../policy/cel.js'
 import type { PrivatePaths } from '../sandbox/private-paths.js'
+import type { StoreStatus } from '../state/store.js'
 
 /** What the admin API reads and changes. */
 export interface AdminContext extends ApprovalsApiContext {
@@ -28,6 +30,8 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly runTokens: RunTokens
   readonly ca: CertificateAuthority
   readonly adminToken: string
+  /** Approvals and decisions (for the approvals API), and whether the store answers (for readiness). */
+  readonly state: ApprovalsApiContext['state'] & StoreStatus
   /** False until the proxy listener is up. */
   ready(): boolean
   /** The proxy listener's host:port, once listening. */
@@ -42,9 +46,6 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly hosts: AdminHostCheck
 }
 
-/** Largest admin request body accepted. */
-const MAX_BODY = 16 * 1024
-
 /**
  * The admin listener (loopback by default): health, readiness, the loaded routes (never a secret),
  * explain, and run-token registration for `sidekey run`. Calls that change state need the admin
@@ -56,7 +57,11 @@ export function createAdminServer(ctx: AdminContext): Server {
     // page may read anything this listener answers (issue #20, item 12).
     void (async () => {
       ctx.hosts.check(req)
-      await route(ctx, req, res)
+      const url = new URL(req.url ?? '/', 'http://admin.invalid')
+      const method = req.method ?? 'GET'
+      const path = url.pathname
+      const { route, params } = ADMIN_ROUTES.admit(method, path, req.headers.authorization, ctx.adminToken)
+      await route.handle(ctx, { req, res, method, path, url, params })
     })().catch((err: unknown) => {
       const e = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_INTERNAL', 'internal error')
       send(res, e.status, { error: { code: e.code, message: e.message } }, { 'x-sidekey-error': e.code })
@@ -64,97 +69,106 @@ export function createAdminServer(ctx: AdminContext): Server {
   })
 }
 
-async function route(ctx: AdminContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://admin.invalid')
-  const method = req.method ?? 'GET'
-  const path = url.pathname
-
-  if (method === 'GET' && path === '/healthz') return send(res, 200, { status: 'ok' })
-  if (method === 'GET' && path === '/readyz') {
-    const ready = ctx.ready()
-    // The state store and a refused reload are reported, not required: with the store down only
-    // what needs it refuses, and a stale policy is still a whole, valid one (README).
-    return send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available }, policy: policyStatus(ctx.policy) })
-  }
-  if (method === 'GET' && path === '/v1/routes') {
-    const current = ctx.policy.current
-    // secret_env lists the names (never values) of sidekey's variables that hold secrets, so
-    // `sidekey run` can give the agent placeholders instead.
-    return send(res, 200, { routes: current.routes.map(describeRoute), secret_env: current.secretEnvNames, loaded_at: current.loadedAt })
-  }
-  if (method === 'GET' && path === '/v1/explain') return send(res, 200, explain(ctx.policy.current, url.searchParams))
+/**
+ * Every admin endpoint. Public: what holds no secret and changes nothing (health, readiness, the
+ * routes, explain, the JWKS that minted JWTs are verified against, metrics, workloads, the CA
+ * certificate, the console page). Admin: what changes state, lists run tokens, or shows what
+ * approvers and `sidekey run` see.
+ */
+export const ADMIN_ROUTES = new RouteTable<AdminContext>([
+  { method: 'GET', path: '/healthz', access: 'public', handle: (_, { res }) => send(res, 200, { status: 'ok' }) },
+  { method: 'GET', path: '/readyz', access: 'public', handle: readiness },
+  { method: 'GET', path: '/v1/routes', access: 'public', handle: listRoutes },
+  { method: 'GET', path: '/v1/explain', access: 'public', handle: (ctx, { res, url }) => send(res, 200, explain(ctx.policy.current, url.searchParams)) },
   // Minted JWTs are verified against these (OpenID Connect Discovery 1.0, RFC 7517).
-  if (method === 'GET' && path === '/.well-known/jwks.json') return send(res, 200, await ctx.credentials.keys.jwks())
-  if (method === 'GET' && path === '/.well-known/openid-configuration') {
-    const issuer = ctx.credentials.issuer
-    return send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: [SIGNING_ALG], subject_types_supported: ['public'], response_types_supported: ['id_token'] })
-  }
-  // Prometheus text exposition; label values are bounded and carry no secret.
-  if (method === 'GET' && path === '/metrics') {
-    res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType })
-    res.end(await ctx.metrics.registry.metrics())
-    return
-  }
-  if (method === 'GET' && path === '/v1/workloads') return send(res, 200, { workloads: ctx.monitor.workloads() })
-  // The console page holds no data; it asks for the admin token and calls the API with it.
-  if (method === 'GET' && (path === '/console' || path === '/console/')) {
-    res.writeHead(200, {
-      'content-type': 'text/html; charset=utf-8',
-      'cache-control': 'no-store',
-      'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
-      'x-frame-options': 'DENY',
-      'referrer-policy': 'no-referrer',
-    })
-    res.end(CONSOLE_HTML)
-    return
-  }
-  if (method === 'GET' && path === '/v1/ca.pem') {
-    res.writeHead(200, { 'content-type': 'application/x-pem-file' })
-    res.end(ctx.ca.certPem)
-    return
-  }
+  { method: 'GET', path: '/.well-known/jwks.json', access: 'public', handle: async (ctx, { res }) => send(res, 200, await ctx.credentials.keys.jwks()) },
+  { method: 'GET', path: '/.well-known/openid-configuration', access: 'public', handle: openidConfiguration },
+  { method: 'GET', path: '/metrics', access: 'public', handle: metrics },
+  { method: 'GET', path: '/v1/workloads', access: 'public', handle: (ctx, { res }) => send(res, 200, { workloads: ctx.monitor.workloads() }) },
+  { method: 'GET', path: '/v1/ca.pem', access: 'public', handle: caCertificate },
+  ...CONSOLE_ROUTES,
+  ...APPROVALS_ROUTES,
+  { method: 'GET', path: '/v1/run-tokens', access: 'admin', handle: (ctx, { res }) => send(res, 200, { tokens: ctx.runTokens.list() }) },
+  { method: 'POST', path: '/v1/run-tokens', access: 'admin', handle: mintRunToken },
+  { method: 'DELETE', path: '/v1/run-tokens/:id', access: 'admin', handle: revokeRunToken },
+  // Where sidekey keeps its secrets is for `sidekey run`, not for whoever reaches the port.
+  { method: 'GET', path: '/v1/sandbox', access: 'admin', handle: (ctx, { res }) => send(res, 200, ctx.privatePaths()) },
+  { method: 'POST', path: '/v1/workloads/:workload/quarantine', access: 'admin', handle: quarantineWorkload },
+  { method: 'POST', path: '/v1/workloads/:workload/release', access: 'admin', handle: releaseWorkload },
+  { method: 'POST', path: '/v1/policy/reload', access: 'admin', handle: reloadPolicy },
+])
 
-  // Everything below is admin-only (it changes state or lists run tokens). Unknown paths are 404
-  // before the token check, so the answer does not depend on holding the token.
-  if (!/^\/v1\/(run-tokens(\/[^/]+)?|sandbox|policy\/reload|workloads\/[^/]+\/(quarantine|release))$/.test(path) && !APPROVALS_PATHS.test(path)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
-  if (!isAdmin(req.headers.authorization, ctx.adminToken)) {
-    throw new SidekeyError('SIDEKEY_ERR_ADMIN_UNAUTHORIZED', 'this admin call needs the admin token (Authorization: Bearer, from certs/admin.token)')
+function readiness(ctx: AdminContext, { res }: AdminCall): void {
+  const ready = ctx.ready()
+  // The state store and a refused reload are reported, not required: with the store down only
+  // what needs it refuses, and a stale policy is still a whole, valid one (README).
+  send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available }, policy: policyStatus(ctx.policy) })
+}
+
+function listRoutes(ctx: AdminContext, { res }: AdminCall): void {
+  const current = ctx.policy.current
+  // secret_env lists the names (never values) of sidekey's variables that hold secrets, so
+  // `sidekey run` can give the agent placeholders instead.
+  send(res, 200, { routes: current.routes.map(describeRoute), secret_env: current.secretEnvNames, loaded_at: current.loadedAt })
+}
+
+function openidConfiguration(ctx: AdminContext, { res }: AdminCall): void {
+  const issuer = ctx.credentials.issuer
+  send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: [SIGNING_ALG], subject_types_supported: ['public'], response_types_supported: ['id_token'] })
+}
+
+/** Prometheus text exposition; label values are bounded and carry no secret. */
+async function metrics(ctx: AdminContext, { res }: AdminCall): Promise<void> {
+  res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType })
+  res.end(await ctx.metrics.registry.metrics())
+}
+
+function caCertificate(ctx: AdminContext, { res }: AdminCall): void {
+  res.writeHead(200, { 'content-type': 'application/x-pem-file' })
+  res.end(ctx.ca.certPem)
+}
+
+async function mintRunToken(ctx: AdminContext, { req, res }: AdminCall): Promise<void> {
+  const workload = (await readJson(req) as { workload?: unknown }).workload
+  if (typeof workload !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) {
+    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'workload must be a name of letters, digits, dot, dash or underscore')
   }
-  if (await approvalsApi(ctx, method, path, req, res, send, readJson)) return
-  if (method === 'GET' && path === '/v1/run-tokens') return send(res, 200, { tokens: ctx.runTokens.list() })
-  // Admin-only: where sidekey keeps its secrets is for `sidekey run`, not for whoever reaches the port.
-  if (method === 'GET' && path === '/v1/sandbox') return send(res, 200, ctx.privatePaths())
-  if (method === 'POST' && path === '/v1/run-tokens') {
-    const body = await readJson(req)
-    const workload = (body as { workload?: unknown }).workload
-    if (typeof workload !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) {
-      throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'workload must be a name of letters, digits, dot, dash or underscore')
-    }
-    const { token, info } = ctx.runTokens.mint(workload)
-    return send(res, 201, { ...info, token })
-  }
-  const revoke = /^\/v1\/run-tokens\/([0-9a-f-]{36})$/.exec(path)
-  if (method === 'DELETE' && revoke) {
-    if (!ctx.runTokens.revoke(revoke[1]!)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', 'no such run token')
-    return send(res, 200, { revoked: revoke[1] })
-  }
-  const workloadAction = /^\/v1\/workloads\/([a-zA-Z0-9][a-zA-Z0-9_.-]{0,63})\/(quarantine|release)$/.exec(path)
-  if (method === 'POST' && workloadAction) {
-    const [, workload, action] = workloadAction as unknown as [string, string, 'quarantine' | 'release']
-    if (action === 'quarantine') {
-      const reason = (await readJson(req) as { reason?: unknown }).reason
-      await ctx.monitor.quarantine(workload, typeof reason === 'string' && reason !== '' ? reason.slice(0, 200) : 'quarantined by an admin', 'admin')
-      return send(res, 200, { workload, quarantined: true })
-    }
-    const released = await ctx.monitor.release(workload, 'admin')
-    if (!released) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `workload "${workload}" is neither quarantined nor throttled`)
-    return send(res, 200, { workload, released: true })
-  }
-  if (method === 'POST' && path === '/v1/policy/reload') {
-    const ok = await ctx.policy.reload()
-    return send(res, ok ? 200 : 422, { reloaded: ok, routes: ctx.policy.current.routes.length })
-  }
-  throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `no admin endpoint ${method} ${path}`)
+  const { token, info } = ctx.runTokens.mint(workload)
+  send(res, 201, { ...info, token })
+}
+
+/** The id is checked here rather than in the path, so every path under /v1/run-tokens/ is the admin's: without the token it answers 401, whatever follows. */
+function revokeRunToken(ctx: AdminContext, { res, method, path, params }: AdminCall): void {
+  const id = params.id!
+  if (!/^[0-9a-f-]{36}$/.test(id)) throw noEndpoint(method, path)
+  if (!ctx.runTokens.revoke(id)) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', 'no such run token')
+  send(res, 200, { revoked: id })
+}
+
+/** The workload named in the path; checked here rather than in the path for the reason `revokeRunToken` gives. */
+function workloadParam({ method, path, params }: AdminCall): string {
+  const workload = params.workload!
+  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) throw noEndpoint(method, path)
+  return workload
+}
+
+async function quarantineWorkload(ctx: AdminContext, call: AdminCall): Promise<void> {
+  const workload = workloadParam(call)
+  const reason = (await readJson(call.req) as { reason?: unknown }).reason
+  await ctx.monitor.quarantine(workload, typeof reason === 'string' && reason !== '' ? reason.slice(0, 200) : 'quarantined by an admin', 'admin')
+  send(call.res, 200, { workload, quarantined: true })
+}
+
+async function releaseWorkload(ctx: AdminContext, call: AdminCall): Promise<void> {
+  const workload = workloadParam(call)
+  const released = await ctx.monitor.release(workload, 'admin')
+  if (!released) throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `workload "${workload}" is neither quarantined nor throttled`)
+  send(call.res, 200, { workload, released: true })
+}
+
+async function reloadPolicy(ctx: AdminContext, { res }: AdminCall): Promise<void> {
+  const ok = await ctx.policy.reload()
+  send(res, ok ? 200 : 422, { reloaded: ok, routes: ctx.policy.current.routes.length })
 }
 
 /** Most reload problems `/readyz` lists (the log has them all). */
@@ -277,25 +291,4 @@ function explainConditions(route: Route, facts: { workload: string | null; host:
     }
   }
   return out
-}
-
-function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
-  const text = JSON.stringify(body, null, 2)
-  res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers })
-  res.end(text)
-}
-
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  let size = 0
-  const chunks: Buffer[] = []
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length
-    if (size > MAX_BODY) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'admin request body too large')
-    chunks.push(chunk)
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}')
-  } catch {
-    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'admin request body is not JSON')
-  }
 }

@@ -5,7 +5,7 @@ import { withoutHopByHop } from '../inject/hop-by-hop.js'
 import { withoutNames } from '../inject/inject.js'
 import type { AlertSender } from '../observe/alerts.js'
 import type { ApprovalSettings, Route } from '../policy/types.js'
-import type { ApprovalRecord, StateStore } from '../state/store.js'
+import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.js'
 
 /**
  * Human approval for high-stakes requests. A request on a route whose `approval` applies is held
@@ -53,7 +53,8 @@ export interface HoldRequest {
 export type HoldOutcome = { readonly via: 'approved'; readonly record: ApprovalRecord } | { readonly via: 'grant'; readonly until: number }
 
 export interface ApprovalsOptions {
-  readonly state: StateStore
+  /** Where held requests wait; a shared store's records are also re-read, in case an announcement was missed. */
+  readonly state: ApprovalStore & Pick<StoreStatus, 'shared'>
   readonly log: Logger
   readonly alerts: AlertSender
   readonly settings: () => ApprovalSettings

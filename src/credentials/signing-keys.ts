@@ -2,6 +2,7 @@ import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:
 import { open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
 import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
+import type { SharedValues } from '../state/store.js'
 
 /** The file beside the CA that holds the minting keys (mode 0600). */
 export const SIGNING_KEYS_FILE = 'jwt-keys.json'
@@ -22,11 +23,8 @@ export interface SigningKey {
   readonly key: CryptoKey
 }
 
-/** Where replicas share their signing keys (the state store's compare-and-set values). */
-export interface SharedKeyStore {
-  getBlob(name: string): Promise<string | null>
-  casBlob(name: string, expected: string | null, next: string): Promise<boolean>
-}
+/** Where replicas share their signing keys: the state store's compare-and-set values. */
+export type SharedKeyStore = SharedValues
 
 /** The shared value's name, and how often a replica re-reads it (to publish keys others made). */
 const SHARED_NAME = 'jwt-keys'

@@ -2,7 +2,7 @@ import { ConditionRefusal, SidekeyError } from '../errors.js'
 import type { CelInput, CelPredicate } from '../policy/cel.js'
 import { localTime } from '../policy/time-window.js'
 import type { Conditions, Quota, Route } from '../policy/types.js'
-import type { CountResult, StateStore } from '../state/store.js'
+import type { CountResult, Counters } from '../state/counters.js'
 
 /**
  * Conditional access: a route's conditions, checked after the route allowed the request and before
@@ -43,7 +43,7 @@ export function checkCel(p: CelPredicate, input: CelInput): void {
  * store cannot count, the route's `on_store_error` decides: refuse (503, the default) or let the
  * request on uncounted; the names of the limits that were skipped that way are returned (audited).
  */
-export async function countRequest(route: Route, workload: string | null, nowMs: number, state: StateStore): Promise<string[]> {
+export async function countRequest(route: Route, workload: string | null, nowMs: number, state: Counters): Promise<string[]> {
   const c = route.conditions
   const skipped: string[] = []
   if (c === null) return skipped

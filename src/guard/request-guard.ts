@@ -4,7 +4,7 @@ import { ConditionRefusal } from '../errors.js'
 import { foldHeaders } from '../http/message.js'
 import type { CelInput } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
-import type { StateStore } from '../state/store.js'
+import type { Counters } from '../state/counters.js'
 import { ambiguity } from './ambiguity.js'
 import { parseJsonBody, readBody } from './body.js'
 import { checkConditions, countRequest } from './conditions.js'
@@ -18,7 +18,8 @@ import { detected, type SecretScanner } from './secret-scan.js'
  */
 
 export interface GuardDeps {
-  readonly state: StateStore
+  /** Where rate limits and quotas count. */
+  readonly state: Counters
   readonly approvals: Approvals
   readonly now: () => number
   /** Managed secrets, looked for in a buffered body before anything reads, shows or holds it. */

@@ -1,5 +1,5 @@
 import { SidekeyError } from '../errors.js'
-import type { StateStore } from '../state/store.js'
+import type { QuarantineStore } from '../state/store.js'
 import type { Caller } from './identify.js'
 import type { RunTokens } from './run-tokens.js'
 import { ANONYMOUS } from './workload-name.js'
@@ -15,7 +15,7 @@ import { ANONYMOUS } from './workload-name.js'
  * token must not carry on as `anonymous` (fail closed). A sidecar (`--workload`) has no anonymous
  * callers: a caller without a token is the pod's workload, quarantined by that name.
  */
-export function callerRefusal(caller: Caller, tokens: Pick<RunTokens, 'isLive'>, state: Pick<StateStore, 'quarantined' | 'listQuarantined'>): SidekeyError | null {
+export function callerRefusal(caller: Caller, tokens: Pick<RunTokens, 'isLive'>, state: Pick<QuarantineStore, 'quarantined' | 'listQuarantined'>): SidekeyError | null {
   if (caller.tokenId !== null && !tokens.isLive(caller.tokenId)) {
     return new SidekeyError('SIDEKEY_ERR_PROXY_AUTH_INVALID', 'the run token this connection was opened with has been revoked; nothing more is sent on it')
   }

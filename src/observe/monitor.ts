@@ -2,7 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { Throttle } from '../guard/throttle.js'
 import type { PolicyStore } from '../policy/store.js'
-import type { StateStore } from '../state/store.js'
+import type { BaselineStore, QuarantineStore, StoreStatus } from '../state/store.js'
 import type { AlertSender } from './alerts.js'
 import type { AuditRecord } from './audit.js'
 import { Baseline, type Anomaly, type BaselineState } from './baseline.js'
@@ -16,7 +16,8 @@ export const BASELINE_SYNC_MS = 2_000
 /** What the monitor needs. `now` is replaceable so tests can drive hours of traffic quickly. */
 export interface MonitorDeps {
   readonly policy: PolicyStore
-  readonly state: StateStore
+  /** Quarantines, and baselines merged through it when it is shared. */
+  readonly state: QuarantineStore & BaselineStore & Pick<StoreStatus, 'shared'>
   readonly throttle: Throttle
   readonly metrics: Metrics
   readonly alerts: AlertSender

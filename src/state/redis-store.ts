@@ -4,7 +4,8 @@ import type { Logger } from 'pino'
 import { SidekeyError } from '../errors.js'
 import { applyDelta, type BaselineDelta, type BaselineState } from '../observe/baseline.js'
 import type { RedisSettings } from './config.js'
-import { settledRecord, type ApprovalRecord, type ApprovalSettlement, type CountResult, type DecisionSummary, type QuarantineRecord, type StateStore } from './store.js'
+import { SLIDING_WINDOW_LUA, type CountResult } from './counters.js'
+import { settledRecord, type ApprovalRecord, type ApprovalSettlement, type DecisionSummary, type QuarantineRecord, type StateStore } from './store.js'
 
 /**
  * The shared store: every replica of a workload's sidecar counts, asks, quarantines and learns
@@ -33,38 +34,6 @@ end
 c = redis.call('INCR', KEYS[1])
 if c == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return {1, c, 0}
-`
-
-/**
- * The sliding-window estimate of store.ts slidingAdmit, atomically. KEYS[1] a hash (w, c, p);
- * ARGV limit, window ms, now ms. A replica whose clock is behind counts in the newer window.
- */
-const SLIDING_SCRIPT = `
-local limit = tonumber(ARGV[1])
-local windowMs = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-local win = math.floor(now / windowMs)
-local h = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
-local w = tonumber(h[1])
-local cur = tonumber(h[2]) or 0
-local prev = tonumber(h[3]) or 0
-if w == nil or w < win - 1 then cur = 0; prev = 0
-elseif w == win - 1 then prev = cur; cur = 0
-elseif w > win then win = w; now = w * windowMs end
-local elapsed = now - win * windowMs
-local estimate = prev * (1 - elapsed / windowMs) + cur
-if estimate + 1 > limit then
-  local needed = estimate + 1 - limit
-  local wait = windowMs - elapsed
-  if prev > 0 then wait = math.min(wait, needed / prev * windowMs) end
-  redis.call('HSET', KEYS[1], 'w', win, 'c', cur, 'p', prev)
-  redis.call('PEXPIRE', KEYS[1], windowMs * 2)
-  return {0, math.ceil(estimate), math.max(1, math.ceil(wait))}
-end
-cur = cur + 1
-redis.call('HSET', KEYS[1], 'w', win, 'c', cur, 'p', prev)
-redis.call('PEXPIRE', KEYS[1], windowMs * 2)
-return {1, math.ceil(estimate + 1), 0}
 `
 
 /** Settle an approval if it is still pending. KEYS[1] approval hash; ARGV status, settlement JSON. */
@@ -157,7 +126,7 @@ export class RedisStore implements StateStore {
     this.#p = settings.keyPrefix
     this.#client = createRedisClient(settings)
     this.#sub = this.#client.duplicate()
-    for (const [name, lua, keys] of [['skFixed', FIXED_SCRIPT, 1], ['skSliding', SLIDING_SCRIPT, 1], ['skSettle', SETTLE_SCRIPT, 1], ['skCas', CAS_SCRIPT, 1]] as const) {
+    for (const [name, lua, keys] of [['skFixed', FIXED_SCRIPT, 1], ['skSliding', SLIDING_WINDOW_LUA, 1], ['skSettle', SETTLE_SCRIPT, 1], ['skCas', CAS_SCRIPT, 1]] as const) {
       this.#client.defineCommand(name, { lua, numberOfKeys: keys })
     }
     this.#scripts = this.#client as unknown as Scripts

@@ -1,9 +1,12 @@
 import { applyDelta, type BaselineDelta, type BaselineState } from '../observe/baseline.js'
+import { slidingCount, type CountResult, type Counters, type SlidingWindow } from './counters.js'
 
 /**
- * State that guards share and that must outlive a request: quarantined workloads and learned
- * baselines. Behind one small interface so a shared implementation (Redis, for many replicas) is a
- * second class, not a rewrite. The in-memory store is the default: one process, nothing to run.
+ * State that must outlive a request and that replicas share: counters, approvals and grants,
+ * quarantined workloads, learned baselines, the console's recent decisions and a few named
+ * values. One small interface per concern, so each user names only what it uses and a shared
+ * implementation (Redis, for many replicas) is a second class, not a rewrite. The in-memory store
+ * is the default: one process, nothing to run.
  */
 
 /** Why and when a workload was quarantined. */
@@ -13,15 +16,6 @@ export interface QuarantineRecord {
   readonly since: string
   /** `anomaly:<kind>`, `admin`, ... */
   readonly by: string
-}
-
-/** The answer of a counter: admitted, or refused with how long until a request may pass. */
-export interface CountResult {
-  readonly allowed: boolean
-  /** Requests counted in the window, this one included when admitted. */
-  readonly count: number
-  /** Milliseconds until the window admits again (0 when admitted). */
-  readonly retryAfterMs: number
 }
 
 /**
@@ -86,11 +80,16 @@ export interface DecisionSummary {
   readonly condition: string | null
 }
 
-export interface StateStore {
-  /** True when other processes share this state (Redis): baselines are then merged through it. */
+/** What a store says about itself. */
+export interface StoreStatus {
+  /** True when other processes share this state (Redis): baselines are then merged through it, held approvals re-read. */
   readonly shared: boolean
   /** Whether the store answers right now (readiness, metrics); always true in memory. */
   readonly available: boolean
+}
+
+/** Approvals waiting for (or settled by) a person, and the grants an approval can give. */
+export interface ApprovalStore {
   /** Store a new approval (pending) and tell every subscriber. */
   putApproval(record: ApprovalRecord): Promise<void>
   /** End a pending approval; null when it is unknown or no longer pending (someone else decided). */
@@ -104,19 +103,10 @@ export interface StateStore {
   putGrant(workload: string, route: string, untilMs: number): Promise<void>
   /** When the workload's grant for the route ends (epoch ms), or null. */
   grantUntil(workload: string, route: string): Promise<number | null>
-  /** Remember a finished request for the console (bounded; oldest forgotten first). */
-  recordDecision(summary: DecisionSummary): void
-  recentDecisions(): Promise<DecisionSummary[]>
-  /**
-   * Fixed-window counter: admit and count one request when fewer than `limit` were counted under
-   * `key`, which names its window (e.g. the local date) and is forgotten `ttlMs` after first use.
-   */
-  countFixed(key: string, limit: number, ttlMs: number): Promise<CountResult>
-  /**
-   * Sliding-window counter (the previous fixed window weighted by how much of it still overlaps,
-   * plus the current one): admit and count one request while that estimate is below `limit`.
-   */
-  countSliding(key: string, limit: number, windowMs: number, nowMs: number): Promise<CountResult>
+}
+
+/** Workloads refused until an admin releases them. */
+export interface QuarantineStore {
   quarantine(record: QuarantineRecord): Promise<void>
   release(workload: string): Promise<boolean>
   /** Synchronous on the request path: implementations keep a local view (a shared one refreshes it). */
@@ -124,14 +114,36 @@ export interface StateStore {
   listQuarantined(): QuarantineRecord[]
   /** Called whenever the quarantine list changes, here or (shared store) on another replica. Returns an unsubscribe. */
   onQuarantineChange(listener: () => void): () => void
+}
+
+/** Each workload's learned behaviour, merged across replicas when the store is shared. */
+export interface BaselineStore {
   /** Every stored baseline (a shared store's merged ones). */
   loadBaselines(): Promise<Record<string, BaselineState>>
   /** Merge one process's observations into the workload's stored baseline; returns the merged one. */
   mergeBaseline(workload: string, delta: BaselineDelta, windowMs: number): Promise<BaselineState>
-  /** A small named value (the encrypted signing keys), or null. */
+}
+
+/** The console's list of recently finished requests. */
+export interface DecisionHistory {
+  /** Remember a finished request for the console (bounded; oldest forgotten first). */
+  recordDecision(summary: DecisionSummary): void
+  recentDecisions(): Promise<DecisionSummary[]>
+}
+
+/** Small named values replicas agree on by compare and set (the encrypted signing keys). */
+export interface SharedValues {
+  /** The named value, or null. */
   getBlob(name: string): Promise<string | null>
   /** Replace a named value only if it is still `expected` (compare and set); false when someone else changed it first. */
   casBlob(name: string, expected: string | null, next: string): Promise<boolean>
+}
+
+/**
+ * Everything the state store keeps, as the process wiring opens and closes it. Each user takes
+ * only the part it needs (`Counters`, `ApprovalStore`, `QuarantineStore`, ...).
+ */
+export interface StateStore extends StoreStatus, Counters, ApprovalStore, QuarantineStore, BaselineStore, DecisionHistory, SharedValues {
   close(): Promise<void>
 }
 
@@ -149,7 +161,7 @@ export class MemoryStore implements StateStore {
   readonly #quarantineListeners = new Set<() => void>()
   readonly #quarantined = new Map<string, QuarantineRecord>()
   readonly #fixed = new Map<string, { count: number; expiresAt: number }>()
-  readonly #sliding = new Map<string, { window: number; current: number; previous: number; windowMs: number }>()
+  readonly #sliding = new Map<string, SlidingWindow & { readonly windowMs: number }>()
   #operations = 0
   readonly #approvals = new Map<string, ApprovalRecord>()
   readonly #approvalListeners = new Set<(record: ApprovalRecord) => void>()
@@ -270,12 +282,9 @@ export class MemoryStore implements StateStore {
 
   async countSliding(key: string, limit: number, windowMs: number, nowMs: number): Promise<CountResult> {
     this.#sweep()
-    const window = Math.floor(nowMs / windowMs)
-    let entry = this.#sliding.get(key)
-    if (entry === undefined || entry.window < window - 1) entry = { window, current: 0, previous: 0, windowMs }
-    else if (entry.window === window - 1) entry = { window, current: 0, previous: entry.current, windowMs }
-    this.#sliding.set(key, entry)
-    return slidingAdmit(entry, limit, windowMs, nowMs)
+    const { result, next } = slidingCount(this.#sliding.get(key), limit, windowMs, nowMs)
+    this.#sliding.set(key, { ...next, windowMs })
+    return result
   }
 
   /** Forget expired counters now and then, so idle keys do not pile up. */
@@ -310,22 +319,4 @@ export class MemoryStore implements StateStore {
   listQuarantined(): QuarantineRecord[] {
     return [...this.#quarantined.values()]
   }
-}
-
-/**
- * The sliding-window estimate (as Cloudflare and nginx-style limiters use it): the previous
- * window's count weighted by the share of it that still overlaps the last `windowMs`, plus the
- * current window's. Admitting increments the current count in place.
- */
-export function slidingAdmit(entry: { window: number; current: number; previous: number }, limit: number, windowMs: number, nowMs: number): CountResult {
-  const elapsed = nowMs - entry.window * windowMs
-  const estimate = entry.previous * (1 - elapsed / windowMs) + entry.current
-  if (estimate + 1 > limit) {
-    // When enough of the previous window will have slid out, or the current one ends.
-    const needed = estimate + 1 - limit
-    const wait = entry.previous > 0 ? Math.min(windowMs - elapsed, (needed / entry.previous) * windowMs) : windowMs - elapsed
-    return { allowed: false, count: Math.ceil(estimate), retryAfterMs: Math.max(1, Math.ceil(wait)) }
-  }
-  entry.current++
-  return { allowed: true, count: Math.ceil(estimate + 1), retryAfterMs: 0 }
 }
