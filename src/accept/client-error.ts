@@ -8,7 +8,7 @@ import { tunnelOf } from './tunnel.js'
 
 /**
  * Node's parser errors and the refusal each becomes. Node's strict defaults do the rejecting
- * (both Content-Length and Transfer-Encoding, obs-fold, bad header bytes: DESIGN rule 10); this
+ * (both Content-Length and Transfer-Encoding, obs-fold, bad header bytes: docs/architecture.md, rule 10); this
  * only turns the rejection into a specific answer and an audit line.
  */
 const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {

@@ -45,7 +45,7 @@ export interface UpgradeEvents {
  * frame passes its guard (guard/websocket-frames.ts). Any other answer is not relayed as bytes:
  * it goes through the same response guard as a plain response (scrubbed, decoded, pin checked),
  * or is refused. http-proxy never touches the HTTP request path (its Content-Length handling
- * there has a known smuggling bug, see DESIGN). The connection is made to the address the SSRF
+ * there has a known smuggling bug, see docs/architecture.md, "Performance choices"). The connection is made to the address the SSRF
  * guard checked, through an agent whose lookup returns only that address, while TLS still
  * verifies the real host name.
  */
