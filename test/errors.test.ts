@@ -2,14 +2,14 @@ import { readFile } from 'node:fs/promises'
 import t from 'tap'
 import { ERROR_CODES, SidekeyError } from '../src/errors.js'
 
-// Every error code is documented in the README with its status (after fastify's
-// test/internals/errors.test.js), and the README documents no code that does not exist.
+// Every error code is documented in docs/errors.md with its status (after fastify's
+// test/internals/errors.test.js), and the page documents no code that does not exist.
 
-t.test('every error code is in the README with its status', async (t) => {
-  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+t.test('every error code is in docs/errors.md with its status', async (t) => {
+  const readme = await readFile(new URL('../../docs/errors.md', import.meta.url), 'utf8')
   for (const [code, { status }] of Object.entries(ERROR_CODES)) {
     const row = readme.split('\n').find((line) => line.startsWith(`| \`${code}\` |`))
-    t.ok(row, `${code} has a row in the README's error table`)
+    t.ok(row, `${code} has a row in the error table of docs/errors.md`)
     t.match(row ?? '', new RegExp(`\\| ${status} \\|`), `${code} is documented with status ${status}`)
   }
   const documented = [...readme.matchAll(/\| `(SIDEKEY_ERR_[A-Z_]+)` \|/g)].map((m) => m[1])

@@ -72,7 +72,7 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
     secureContext: context,
     ALPNProtocols: ['http/1.1'],
     // The SNI must name the CONNECT host: a client asking for another name inside this tunnel is
-    // trying to reach a destination policy did not decide on (DESIGN rule 2).
+    // trying to reach a destination policy did not decide on (docs/architecture.md, rule 2).
     SNICallback: (servername, cb) => {
       if (!sniNamesTunnel(servername, tunnel)) {
         onFailure('sni-mismatch', `SNI ${servername.slice(0, 255)} does not match the CONNECT host ${host}`)
@@ -96,7 +96,7 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
  * True when a ClientHello's server name names the tunnel's destination: its host, or its host with
  * the tunnel's own port. Go clients (hey, and any that copy `req.Host` into the TLS ServerName)
  * send `host:port` when the URL has a port; that is the same destination. Any other name, or the
- * host with another port, is a different destination and refused (DESIGN rule 2).
+ * host with another port, is a different destination and refused (docs/architecture.md, rule 2).
  */
 export function sniNamesTunnel(servername: string, tunnel: Pick<Tunnel, 'authority'>): boolean {
   const { host, port } = tunnel.authority

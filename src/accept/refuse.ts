@@ -49,7 +49,7 @@ function phraseWithMessage(err: SidekeyError): string {
 /**
  * The same answer written onto a raw socket (CONNECT, upgrade, or a request Node's parser refused),
  * then the socket is closed. Written first and ended in the write's callback: ending at once can
- * lose the answer on a decrypted TLS socket (DESIGN, habits of real clients). With
+ * lose the answer on a decrypted TLS socket (docs/architecture.md, "Habits of real clients"). With
  * `sayWhy`, the status line carries the message too (for CONNECT refusals).
  */
 export function refuseSocket(socket: Duplex, err: SidekeyError, requestId: string | null, reason: string | null = null, options: { sayWhy?: boolean } = {}): void {

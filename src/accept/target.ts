@@ -37,7 +37,7 @@ export interface RequestTarget extends Authority {
 /**
  * Work out the destination of a request. Outside a tunnel it is the absolute-form request target.
  * Inside a tunnel it is the CONNECT authority and nothing else: a Host header (or absolute-form
- * target) naming another host or port is refused (DESIGN rule 2). The path is normalised once,
+ * target) naming another host or port is refused (docs/architecture.md, rule 2). The path is normalised once,
  * here, so the path policy decides on is the path the upstream receives.
  */
 export function requestTarget(req: IncomingMessage, tunnel: Tunnel | null): RequestTarget {

@@ -101,7 +101,7 @@ export const ADMIN_ROUTES = new RouteTable<AdminContext>([
 function readiness(ctx: AdminContext, { res }: AdminCall): void {
   const ready = ctx.ready()
   // The state store and a refused reload are reported, not required: with the store down only
-  // what needs it refuses, and a stale policy is still a whole, valid one (README).
+  // what needs it refuses, and a stale policy is still a whole, valid one (docs/operations.md).
   send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available }, policy: policyStatus(ctx.policy) })
 }
 
@@ -222,7 +222,7 @@ export function describeGuards(r: Route): string[] {
   if (r.approval) out.push(r.approval.when ? `approval when ${r.approval.when.source} (${r.approval.timeoutMs / 1000} s)` : `approval always (${r.approval.timeoutMs / 1000} s)`)
   if (r.pinSha256) out.push(`pin_sha256 ${r.pinSha256.slice(0, 12)}...`)
   if (r.credential && r.scrub) out.push('scrub echoed secrets')
-  // The opt-in the README asks for on credentialed routes; without a credential WebSocket is the default.
+  // The opt-in docs/security.md asks for on credentialed routes; without a credential WebSocket is the default.
   if (r.credential && r.upgrades.includes('websocket')) out.push('upgrades: websocket (frames guarded)')
   return out
 }

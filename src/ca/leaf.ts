@@ -7,7 +7,7 @@ import type { CertificateAuthority } from './authority.js'
 /** Lifetime of a minted leaf. Short, since leaves are minted on demand and never stored. */
 export const LEAF_LIFETIME_MS = 7 * 24 * 60 * 60 * 1000
 
-/** The single leaf key pair of this process (DESIGN: one leaf key pair per process). */
+/** The single leaf key pair of this process (docs/architecture.md, "Performance choices"). */
 export interface LeafKey {
   readonly privateKeyPem: string
   readonly publicKey: forge.pki.rsa.PublicKey

@@ -44,7 +44,7 @@ export interface ForwardResult {
 /**
  * Send `req` upstream as planned and stream the answer back to `res`, chunk by chunk with
  * backpressure both ways (server-sent events arrive as they are produced). Redirects are returned
- * to the agent, never followed (DESIGN rule 3). Errors before the response starts are thrown as
+ * to the agent, never followed (docs/architecture.md, rule 3). Errors before the response starts are thrown as
  * SidekeyErrors for the caller to answer; a failure mid-body ends the agent's response abruptly,
  * which is the only honest signal once a status has been sent.
  */

@@ -104,7 +104,7 @@ class Checked {
 export type CheckedAddress = Checked
 
 /**
- * Resolve once, check every address, and return the one to connect to (DESIGN rule 6). The
+ * Resolve once, check every address, and return the one to connect to (docs/architecture.md, rule 6). The
  * forwarder connects to exactly this address, so a second DNS answer (rebinding) is never used.
  * If any answer is blocked the destination is refused, rather than hoping the good one is chosen.
  * `connectTo` redirects the connection (like curl --connect-to); the redirected address is checked

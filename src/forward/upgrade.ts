@@ -47,7 +47,7 @@ export interface UpgradeEvents {
  * frame passes its guard (guard/websocket-frames.ts). Any other answer is not relayed as bytes:
  * it goes through the same response guard as a plain response (scrubbed, decoded, pin checked),
  * or is refused. http-proxy never touches the HTTP request path (its Content-Length handling
- * there has a known smuggling bug). The connection is dialled to the address the SSRF guard
+ * there has a known smuggling bug, see docs/architecture.md, "Performance choices"). The connection is dialled to the address the SSRF guard
  * checked (`dialChecked`), while TLS still verifies the real host name.
  */
 export class UpgradeRelay {

@@ -22,7 +22,7 @@ export const HOP_BY_HOP = new Set([
  * Copy raw headers (name, value, name, value, ...) without hop-by-hop headers, without every name
  * the `Connection` header lists, and without `extraDrop`. Dropping what Connection names happens
  * before injection, so an agent sending `Connection: authorization` cannot remove the injected
- * credential (DESIGN rule 4). `host` is dropped too: the forwarder sets it from the destination.
+ * credential (docs/architecture.md, rule 4). `host` is dropped too: the forwarder sets it from the destination.
  */
 export function withoutHopByHop(rawHeaders: readonly string[], extraDrop: readonly string[] = []): string[] {
   const drop = new Set(extraDrop)

@@ -12,7 +12,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 
 /**
  * Remove what the agent sent in the route's credential slots, then apply the secret the route's
- * injection names. Replace, never append (DESIGN rule 5): an SDK's placeholder key is dropped here.
+ * injection names. Replace, never append (docs/architecture.md, rule 5): an SDK's placeholder key is dropped here.
  * Throws SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE when the secret cannot be a header value, so a
  * malformed secret fails closed instead of being sent mangled.
  */

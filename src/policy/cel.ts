@@ -6,7 +6,7 @@ import { Environment, type ASTNode } from '@marcbachmann/cel-js'
  * checker, so a typo or a type error is a policy error with file and line, not a surprise at
  * request time.
  *
- * Variables an expression sees (see README "Conditions"):
+ * Variables an expression sees (see docs/policy.md, "Conditions"):
  * - `request.method`, `request.host`, `request.port`, `request.path` (no query),
  *   `request.query` (map: name -> first value), `request.headers` (map: lower-case name -> value,
  *   repeated headers joined with ", ")

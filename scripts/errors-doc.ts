@@ -1,0 +1,39 @@
+/**
+ * Renders `docs/errors.md` from the error registry, so the page an agent's operator reads and the
+ * codes sidekey answers with cannot drift apart. `write-errors-doc.ts` writes it to disk;
+ * `test/unit/errors-doc.test.ts` fails when the committed page differs from this rendering.
+ */
+import { ERROR_CODES } from '../src/errors.js'
+
+/** The command that regenerates the page, named wherever a stale page is reported. */
+export const REGENERATE_COMMAND = 'npm run docs:errors'
+
+/** One registry entry as the page shows it. */
+export interface ErrorCodeEntry {
+  readonly status: number
+  readonly meaning: string
+}
+
+/** A table cell: a `|` in the text would end the cell early. */
+function cell(text: string): string {
+  return text.replaceAll('|', '\\|')
+}
+
+/** The whole Markdown page for `codes` (the registry by default), ending in one newline. */
+export function renderErrorsDoc(codes: Readonly<Record<string, ErrorCodeEntry>> = ERROR_CODES): string {
+  const rows = Object.entries(codes).map(([code, { status, meaning }]) => `| \`${code}\` | ${status} | ${cell(meaning)} |`)
+  return [
+    '# Error codes',
+    '',
+    `<!-- Generated from ERROR_CODES in src/errors.ts by \`${REGENERATE_COMMAND}\`: edit the registry, not this page. -->`,
+    '',
+    'Every refusal answers with the status below, a JSON body',
+    '`{"error":{"code","message","reason","request_id"}}` and the header `x-sidekey-error: CODE`.',
+    'A refused CONNECT also carries the code and message in its status line, since most clients print only that line.',
+    '',
+    '| code | status | meaning |',
+    '| --- | --- | --- |',
+    ...rows,
+    '',
+  ].join('\n')
+}
