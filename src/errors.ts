@@ -3,8 +3,7 @@
  * generated from `ERROR_CODES` by `npm run docs:errors`, and a test fails when it is stale.
  * `accept/refuse.ts` turns any of them into the HTTP answer the agent sees.
  *
- * Modelled on jose's `util/errors.ts`: one base class, one subclass per code, so callers can
- * `instanceof` and tests can assert the code.
+ * One base class, one subclass per code, so callers can `instanceof` and tests can assert the code.
  */
 
 /**

@@ -5,7 +5,7 @@ import { rawHeadersHaveBody } from '../http/message.js'
 /**
  * Method overrides: a request sent as POST that the upstream runs as another method because a
  * header, a query parameter or a body field names one. Policy decides on methods, so an override
- * it did not see would walk past "deny DELETE" (issue #20, item 6). Where servers read them:
+ * it did not see would walk past "deny DELETE" (docs/security.md). Where servers read them:
  *
  * - headers `X-HTTP-Method-Override` (Rack, Symfony/Laravel, Express method-override, ASP.NET Core,
  *   Jersey, Google APIs), `X-HTTP-Method` (OData, Microsoft), `X-Method-Override`;

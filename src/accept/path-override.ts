@@ -4,7 +4,7 @@ import { SidekeyError } from '../errors.js'
  * Request headers that some servers route on instead of the request target: `X-Original-URL` and
  * `X-Rewrite-URL` (Symfony before CVE-2018-14773, Zend Framework, IIS URL Rewrite). An agent
  * sending one could reach a path that policy never decided on, as method overrides reach a method
- * (issue #20). They are set by reverse proxies, never by clients, so sidekey refuses them always.
+ * (docs/security.md). They are set by reverse proxies, never by clients, so sidekey refuses them always.
  */
 const PATH_OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-original-url', 'x-rewrite-url', 'x-override-url'])
 

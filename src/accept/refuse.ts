@@ -28,7 +28,7 @@ function refusalHeaders(err: SidekeyError, body: string, requestId: string | nul
 
 /**
  * The one way sidekey answers a refusal on a live HTTP exchange: the code's status, a JSON body
- * naming the code, and `x-sidekey-error` (after smokescreen's `rejectResponse`).
+ * naming the code, and `x-sidekey-error`.
  */
 export function refuse(res: ServerResponse, err: SidekeyError, requestId: string | null, reason: string | null = null): void {
   const body = refusalBody(err, requestId, reason)

@@ -8,7 +8,7 @@
  * Everything the agent controls (paths, queries, headers, bodies, workload names) is written with
  * textContent, never as HTML, after `visible` made control and bidirectional characters visible;
  * the page's Content-Security-Policy allows no other origin. A pending approval shows the whole
- * request but its credentials, never cut or scrolled out of sight (issue #20, item 5).
+ * request but its credentials, never cut or scrolled out of sight (docs/security.md).
  */
 import type { ServerResponse } from 'node:http'
 import { visible } from '../approvals/visible.js'

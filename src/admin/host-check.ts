@@ -11,9 +11,9 @@ const LOG_EVERY_MS = 60_000
 const LOGGED_NAMES_MAX = 256
 
 /**
- * The Host names the admin listener answers to: the defence against DNS rebinding (issue #20,
- * item 12). A page on `evil.example` that re-points its own name at 127.0.0.1 is, to the browser,
- * still same-origin with itself, so it may read whatever the admin listener answers: routes,
+ * The Host names the admin listener answers to: the defence against DNS rebinding
+ * (docs/security.md). A page on `evil.example` that re-points its own name at 127.0.0.1 is, to
+ * the browser, still same-origin with itself, so it may read whatever the admin listener answers: routes,
  * workloads, metrics, explain. What the browser cannot change is the Host header, which carries
  * the attacker's name (RFC 9110 section 7.2). So the listener answers only requests whose Host
  * (and absolute-form target, RFC 9112 section 3.2.2) names it: `localhost`, a loopback address

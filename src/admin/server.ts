@@ -54,7 +54,7 @@ export interface AdminContext extends ApprovalsApiContext {
 export function createAdminServer(ctx: AdminContext): Server {
   return createServer((req, res) => {
     // The Host check comes before every handler, /healthz and /metrics included: a rebinding
-    // page may read anything this listener answers (issue #20, item 12).
+    // page may read anything this listener answers (docs/security.md).
     void (async () => {
       ctx.hosts.check(req)
       const url = new URL(req.url ?? '/', 'http://admin.invalid')

@@ -14,7 +14,7 @@ import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.
  * `sidekey approvals` or the web console. No answer before the timeout is a denial; an agent that
  * hangs up cancels its request. An approval can also grant the workload the route for a while.
  *
- * Approvers see the whole request but its credentials (issue #20, item 5): a body larger than
+ * Approvers see the whole request but its credentials (docs/security.md): a body larger than
  * `approvals.max_body_bytes` is refused rather than held, so nothing is shown cut. Held requests
  * keep their bodies in this process's memory, so how many may wait is capped per workload and in
  * total (item 13); past a cap the request is refused at once, with Retry-After set to when the

@@ -44,7 +44,7 @@ export async function approvals(argv: string[]): Promise<number> {
 /**
  * One approval as an approver reads it in a terminal: the request line, why it waits, every query
  * parameter with its value, the headers that go upstream (credentials left out) and the whole body
- * (issue #20, item 5: nothing is cut). Agent-controlled text goes through `visible`.
+ * (docs/security.md: nothing is cut). Agent-controlled text goes through `visible`.
  */
 function describe(a: ApprovalRecord): string {
   const lines = [`${a.id}  ${a.status.padEnd(9)} ${visible(a.workload ?? 'anonymous')}  ${a.method} ${a.host}:${a.port}${visible(a.path)}  expires ${a.expires}`, `    why: ${visible(a.why)}`]

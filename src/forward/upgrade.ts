@@ -108,7 +108,7 @@ export class UpgradeRelay {
       return
     }
     // http-proxy has just attached its own 'response' listener, which writes any answer but a 101
-    // to the agent's socket raw: unscrubbed, undecoded, unchecked (issue #20, item 1). It is
+    // to the agent's socket raw: unscrubbed, undecoded, unchecked (docs/security.md). It is
     // replaced by one that guards the answer like any response.
     const proxyReq: ClientRequest = outgoing
     proxyReq.removeAllListeners('response')

@@ -6,7 +6,7 @@ import { repeatedQueryParam } from './query-repeats.js'
 
 /**
  * Requests that a route's conditions (or the person approving them) would read one way and the
- * upstream another (issue #20, item 4). A condition is only worth what the upstream agrees it
+ * upstream another (docs/security.md). A condition is only worth what the upstream agrees it
  * checked, so on routes that read the query or the body such requests are refused, naming what is
  * ambiguous, before any condition is evaluated:
  * - a query parameter a condition reads, given more than once (see `query-repeats.ts`);

@@ -3,7 +3,7 @@
  * code point below 0x80 (`"\u0073k-..."` is `"sk-..."` to every JSON parser) and `\/`. Decoded
  * as a stream, so an escape split across chunks is decoded whole; every other byte, and every
  * other escape, stays as it was. Outbound detection searches this view of a body besides the bytes
- * as sent (issue #20: a secret with one letter escaped got past the tripwire).
+ * as sent (a secret with one letter escaped would otherwise get past the tripwire).
  */
 
 import { hex } from './percent-decode.js'

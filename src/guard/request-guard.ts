@@ -69,7 +69,7 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
   const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
   // A secret in a held body would reach the console, the admin API, the webhook and the state
-  // store: scan before anything else sees it (issue #20, item 10).
+  // store: scan before anything else sees it (docs/security.md).
   if (body !== null && deps.scanner.size > 0 && deps.scanner.foundInBuffer(body)) throw detected()
   try {
     const { approval, uncounted } = await check(deps, route, g, body, declared, req.headers['content-type'])

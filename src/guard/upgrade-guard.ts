@@ -9,7 +9,7 @@ import type { Route } from '../policy/types.js'
  * two sides send afterwards is no longer HTTP. sidekey relays only WebSocket, because it can read
  * WebSocket frames (guard/websocket-frames.ts) and nothing else, and only on a route that allows
  * it: a route with a credential allows no upgrade unless it says `upgrades: [websocket]`
- * (issue #20, item 1).
+ * (docs/security.md).
  */
 
 /**

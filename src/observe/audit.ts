@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 
 /**
  * The canonical audit line: exactly one per request, tunnel or upgraded connection, written when it
- * ends (after smokescreen's `logProxy`). Field names are fixed; tests and log pipelines rely on them.
+ * ends. Field names are fixed; tests and log pipelines rely on them.
  * It never holds a secret, a header value or a query value.
  */
 export interface AuditRecord {

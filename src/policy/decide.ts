@@ -4,7 +4,7 @@ import type { Policy, Route } from './types.js'
 
 /**
  * The decision for one request or tunnel: a value with a fixed reason string (tests assert them)
- * and the route that decided, never a bare boolean (after smokescreen's `Decide`).
+ * and the route that decided, never a bare boolean.
  */
 export interface Decision {
   /** allow: forward (inject if the route has a credential); tunnel: relay blind; deny: refuse. */

@@ -277,7 +277,7 @@ function compileRoute(
     pinSha256: r.pin_sha256?.toLowerCase() ?? null,
     inspectBodyBytes: conditions?.maxBodyBytes ?? DEFAULT_INSPECT_BODY_BYTES,
     // An upgrade carries the injected credential into a connection that lives on: a route that
-    // injects one opts in (issue #20, item 1).
+    // injects one opts in (docs/security.md).
     upgrades: Object.freeze(r.upgrades ?? (r.credential === undefined ? ['websocket' as const] : [])),
   })
 }

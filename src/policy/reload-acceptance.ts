@@ -5,7 +5,7 @@ const CONFIRM = 'To remove its routes on purpose, write `routes: []` in it (or d
 
 /**
  * Why `next` may not replace `current` on a reload, even though it is valid policy: it lost routes
- * in a way a file cut short looks exactly like (issue #20, item 11). An editor or `cp` that writes
+ * in a way a file cut short looks exactly like (docs/security.md). An editor or `cp` that writes
  * in place truncates the file first; read at that moment, it is empty, or valid YAML with fewer
  * routes. Loaded, the routes it held are gone: a deny rule in `00-deny.yaml` vanishes, and the
  * allow rule of the next file lets the denied path through. So a reload is refused when

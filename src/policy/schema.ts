@@ -1,7 +1,7 @@
 /**
  * The YAML shape users write (policy format `version: v1`), as a JSON Schema validated by ajv with
- * every error collected. Kept apart from the domain types in `types.ts` (after smokescreen's
- * `acl/v1/yaml_loader.go`): this file changes only when the file format does.
+ * every error collected. Kept apart from the domain types in `types.ts`: this file changes only when
+ * the file format does.
  */
 
 /** A policy file as written. */

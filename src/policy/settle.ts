@@ -17,7 +17,7 @@ export type SettledRead =
  *
  * `cp`, shell redirection and many editors write a file in place: truncate, then write, possibly in
  * several writes with pauses between. A read in between sees a file cut short, and a YAML file cut
- * at a line end is usually still valid YAML, only with fewer routes (issue #20, item 11). Waiting
+ * at a line end is usually still valid YAML, only with fewer routes (docs/security.md). Waiting
  * until the bytes stop changing closes that window for every writer whose pauses are shorter than
  * the interval; writing a new file and renaming it over the old one (atomic on POSIX) closes it
  * for every writer, which is why the docs recommend it.
