@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http'
 import type { CertificateAuthority } from '../ca/authority.js'
 import { SidekeyError } from '../errors.js'
 import type { RunTokens } from '../identity/run-tokens.js'
+import { isWorkloadName } from '../identity/workload-name.js'
 import { absoluteTarget } from '../accept/target.js'
 import { methodOverride } from '../accept/method-override.js'
 import { describeAmbiguity } from '../policy/path.js'
@@ -130,7 +131,7 @@ function caCertificate(ctx: AdminContext, { res }: AdminCall): void {
 
 async function mintRunToken(ctx: AdminContext, { req, res }: AdminCall): Promise<void> {
   const workload = (await readJson(req) as { workload?: unknown }).workload
-  if (typeof workload !== 'string' || !/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) {
+  if (typeof workload !== 'string' || !isWorkloadName(workload)) {
     throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'workload must be a name of letters, digits, dot, dash or underscore')
   }
   const { token, info } = ctx.runTokens.mint(workload)
@@ -148,7 +149,7 @@ function revokeRunToken(ctx: AdminContext, { res, method, path, params }: AdminC
 /** The workload named in the path; checked here rather than in the path for the reason `revokeRunToken` gives. */
 function workloadParam({ method, path, params }: AdminCall): string {
   const workload = params.workload!
-  if (!/^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/.test(workload)) throw noEndpoint(method, path)
+  if (!isWorkloadName(workload)) throw noEndpoint(method, path)
   return workload
 }
 

@@ -9,7 +9,19 @@
 /** The policy name of a caller with no run token (and no sidecar identity). */
 export const ANONYMOUS = 'anonymous'
 
-const WORKLOAD_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$/
+/**
+ * The one rule for names sidekey keys things by (workloads, and in policy files routes and
+ * credentials): a letter or digit, then letters, digits, dot, dash or underscore, at most 64.
+ * As a JSON Schema `pattern` (the policy schema uses it as is).
+ */
+export const NAME_PATTERN = '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$'
+
+const WORKLOAD_NAME = new RegExp(NAME_PATTERN)
+
+/** True when `name` has the shape of a workload name (the reserved `anonymous` included). */
+export function isWorkloadName(name: string): boolean {
+  return WORKLOAD_NAME.test(name)
+}
 
 /** Why `name` cannot identify a caller, or null when it can. */
 export function workloadNameProblem(name: string): string | null {
