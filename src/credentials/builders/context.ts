@@ -3,7 +3,7 @@ import type { SecretRefV1 } from '../../policy/schema.js'
 import type { CredentialProvider } from '../provider.js'
 import type { CredentialRuntime } from '../runtime.js'
 import { EnvSource, FileSource, type SecretSource } from '../secret-source.js'
-import type { IdpTransport } from '../token-endpoint.js'
+import type { IdpTransport } from '../provider-http.js'
 
 /** Where a credential definition is, and how to report a problem in it. */
 export interface BuildContext {

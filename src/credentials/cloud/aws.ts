@@ -1,7 +1,7 @@
 import type { AwsCredentials, CredentialProvider, ObtainedCredential } from '../provider.js'
 import type { SecretSource } from '../secret-source.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
-import type { IdpTransport } from '../token-endpoint.js'
+import type { IdpTransport } from '../provider-http.js'
 import { callProvider, providerFailure } from '../provider-http.js'
 import { signAws } from './aws-sigv4.js'
 
