@@ -225,8 +225,11 @@ const subjectToken = {
   properties: { env: envName, file: { type: 'string', minLength: 1 }, credential: { type: 'string', minLength: 1 }, type: { type: 'string', minLength: 1 } },
 }
 
-/** Every field some credential type takes (beyond `type`): the keys of each member of the union. */
-type CredentialField = CredentialV1 extends infer D ? (D extends unknown ? Exclude<keyof D, 'type'> : never) : never
+/** The keys of each member of a union (`keyof` of a union keeps only the keys all members share). */
+type KeysOfEach<U> = U extends unknown ? keyof U : never
+
+/** Every field some credential type takes (beyond `type`). */
+type CredentialField = Exclude<KeysOfEach<CredentialV1>, 'type'>
 
 /** The shape of each credential field, the same whichever type takes it. */
 const credentialFieldShapes = {
@@ -300,6 +303,7 @@ function credentialTypeSchema<D extends CredentialV1>(type: D['type'], fields: F
   }
 }
 
+/** The fields both OAuth 2.0 grants take (OAuth2GrantV1). */
 const oauth2Grant = {
   issuer: 'optional', token_endpoint: 'optional', client_auth: 'optional', client_secret: 'optional', private_key: 'optional', key_id: 'optional', alg: 'optional',
   scopes: 'optional', audience: 'optional', resource: 'optional', params: 'optional', timeout_ms: 'optional', refresh_at: 'optional',
