@@ -1,5 +1,5 @@
 import t from 'tap'
-import { signAws } from '../src/credentials/cloud/aws.js'
+import { signAws } from '../src/credentials/cloud/aws-sigv4.js'
 import { SidekeyError } from '../src/errors.js'
 import { ChunkResigner, resignBuffer, signingKey, type ChunkSigning } from '../src/inject/sigv4-chunked.js'
 

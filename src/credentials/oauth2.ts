@@ -4,6 +4,9 @@ import type { SecretSource } from './secret-source.js'
 import type { TokenCache } from './token-cache.js'
 import type { TokenEndpoint } from './token-endpoint.js'
 
+/** RFC 8693 section 3 token type for a JWT. */
+export const JWT_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:jwt'
+
 /** Request parameters shared by both grants. */
 export interface TokenRequestSettings {
   readonly scopes: readonly string[]

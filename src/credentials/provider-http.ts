@@ -1,6 +1,11 @@
-import { request } from 'undici'
+import { request, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
-import type { IdpTransport } from './token-endpoint.js'
+
+/** How sidekey reaches credential providers: the runtime's connection pool, and how long a call may take. */
+export interface IdpTransport {
+  readonly dispatcher: Dispatcher
+  readonly timeoutMs: number
+}
 
 /**
  * One call to a credential provider's API (token endpoints, AWS STS, Google IAM Credentials, Vault), with

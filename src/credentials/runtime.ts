@@ -2,7 +2,7 @@ import { createSecureContext } from 'node:tls'
 import { Agent } from 'undici'
 import { SigningKeys, type SharedKeyStore } from './signing-keys.js'
 import { TokenCache } from './token-cache.js'
-import type { IdpTransport } from './token-endpoint.js'
+import type { IdpTransport } from './provider-http.js'
 
 /**
  * What credential providers share across policy reloads: the token cache (so a reload does not

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { importPKCS8, SignJWT, type CryptoKey, type KeyObject } from 'jose'
-import { request, type Dispatcher } from 'undici'
-import { SidekeyError } from '../errors.js'
+import type { SidekeyError } from '../errors.js'
 import type { SecretSource } from './secret-source.js'
 import type { FetchedToken } from './token-cache.js'
-import { callProvider, jsonOf, providerFailure } from './provider-http.js'
+import { callProvider, jsonOf, providerFailure, type IdpTransport } from './provider-http.js'
 
 /** How sidekey authenticates to the token endpoint (RFC 6749 section 2.3, RFC 7523). */
 export type ClientAuth =
@@ -17,12 +16,6 @@ export type ClientAuth =
 
 /** Where the token endpoint is: given, or discovered from the issuer (RFC 8414, OpenID Discovery). */
 export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string }
-
-/** Transport settings for talking to identity providers. */
-export interface IdpTransport {
-  readonly dispatcher: Dispatcher
-  readonly timeoutMs: number
-}
 
 /** Successful token response fields sidekey uses (RFC 6749 section 5.1, RFC 8693 section 2.2.1). */
 interface TokenResponse {
@@ -80,27 +73,24 @@ export class TokenEndpoint {
     return this.#discovering
   }
 
+  /**
+   * RFC 8414 section 3 first, then OpenID Connect Discovery 1.0 section 4. An answer that is not
+   * metadata moves on to the next; an issuer that does not answer, or is unreachable, fails at once
+   * (the provider call's timeout and message): asking the same host again would only wait twice.
+   */
   async #discover(): Promise<string> {
     const issuer = (this.source as { issuer: string }).issuer.replace(/\/$/, '')
-    // RFC 8414 section 3 first, then OpenID Connect Discovery 1.0 section 4.
     for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-      try {
-        const res = await request(`${issuer}${path}`, { dispatcher: this.transport.dispatcher, headersTimeout: this.transport.timeoutMs, bodyTimeout: this.transport.timeoutMs })
-        if (res.statusCode !== 200) {
-          await res.body.dump()
-          continue
-        }
-        const metadata = (await res.body.json()) as { issuer?: unknown; token_endpoint?: unknown }
-        if (typeof metadata.token_endpoint !== 'string') continue
-        // RFC 8414 section 3.3: the metadata must name the issuer it was fetched for.
-        if (typeof metadata.issuer === 'string' && metadata.issuer.replace(/\/$/, '') !== issuer) {
-          throw this.#fail(`discovery at ${issuer} names another issuer`)
-        }
-        this.#endpoint = metadata.token_endpoint
-        return metadata.token_endpoint
-      } catch (cause) {
-        if (cause instanceof SidekeyError) throw cause
+      const { status, text } = await callProvider(this.transport, this.credential, `issuer ${issuer}`, `${issuer}${path}`, { method: 'GET' })
+      if (status !== 200) continue
+      const metadata = metadataOf(text)
+      if (metadata === null || typeof metadata.token_endpoint !== 'string') continue
+      // RFC 8414 section 3.3: the metadata must name the issuer it was fetched for.
+      if (typeof metadata.issuer === 'string' && metadata.issuer.replace(/\/$/, '') !== issuer) {
+        throw this.#fail(`discovery at ${issuer} names another issuer`)
       }
+      this.#endpoint = metadata.token_endpoint
+      return metadata.token_endpoint
     }
     throw this.#fail(`cannot discover the token endpoint of ${issuer}`)
   }
@@ -163,5 +153,15 @@ export class TokenEndpoint {
 
   #fail(why: string, cause?: unknown): SidekeyError {
     return providerFailure(this.credential, why, cause)
+  }
+}
+
+/** Authorization server metadata (RFC 8414 section 2), or null when `text` is not a JSON object. */
+function metadataOf(text: string): { issuer?: unknown; token_endpoint?: unknown } | null {
+  try {
+    const parsed: unknown = JSON.parse(text)
+    return typeof parsed === 'object' && parsed !== null ? parsed : null
+  } catch {
+    return null
   }
 }

@@ -1,9 +1,10 @@
-import { awsScope, signAws } from '../credentials/cloud/aws.js'
+import { signAws } from '../credentials/cloud/aws-sigv4.js'
 import type { AwsCredentials } from '../credentials/provider.js'
 import { SidekeyError } from '../errors.js'
 import { foldHeaders } from '../http/message.js'
 import { hostHeader } from '../policy/host.js'
 import type { Injection } from '../policy/types.js'
+import { awsScope } from './aws-scope.js'
 import type { OutgoingRequest } from './inject.js'
 import { signingKey, STREAMING_SIGNED, STREAMING_SIGNED_TRAILER, type ChunkSigning } from './sigv4-chunked.js'
 

@@ -10,7 +10,7 @@ import { DEFAULTS } from '../config.js'
 import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 import { normalizeGlob } from './path.js'
-import { policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
+import { CREDENTIAL_FIELDS, policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
 import type { AnomalyResponse, ApprovalSettings, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
 import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_BODY_BYTES, DEFAULT_MAX_HELD_PER_WORKLOAD } from './conditions.js'
 import { ANOMALY_KINDS, DEFAULT_THRESHOLDS, type AnomalyKind } from '../observe/baseline.js'
@@ -123,7 +123,8 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
     }
     if (!validateFile(data)) {
       // Errors inside a oneOf branch repeat the oneOf's own error less clearly; keep the latter.
-      for (const e of validateFile.errors ?? []) if (!e.schemaPath.includes('/oneOf/')) problems.push(at.schemaProblem(e))
+      // An if/then's own error ("must match then") only repeats the errors of its then.
+      for (const e of validateFile.errors ?? []) if (!e.schemaPath.includes('/oneOf/') && e.keyword !== 'if') problems.push(at.schemaProblem(e))
       continue
     }
     if (data.routes?.length === 0) emptyFiles.set(source.file, 'declared')
@@ -421,18 +422,28 @@ class Locator {
 
   schemaProblem(e: ErrorObject): PolicyProblem {
     const path = e.instancePath.split('/').slice(1).map(unescapePointer).map((s) => (/^[0-9]+$/.test(s) ? Number(s) : s))
+    // A credential's fields depend on its type: a field another type takes is named with the type.
+    const credentialType = this.credentialTypeAt(path)
     if (e.keyword === 'additionalProperties') {
       const key = String((e.params as { additionalProperty: string }).additionalProperty)
-      return { file: this.file, line: this.keyLine(path, key), path: formatPath([...path, key]), message: 'unknown property (check the spelling against the policy reference)' }
+      const message = credentialType !== null && CREDENTIAL_FIELDS.has(key) ? `${credentialType} credentials do not take ${key}` : 'unknown property (check the spelling against the policy reference)'
+      return { file: this.file, line: this.keyLine(path, key), path: formatPath([...path, key]), message }
     }
     if (e.keyword === 'required') {
       const key = String((e.params as { missingProperty: string }).missingProperty)
-      return { file: this.file, line: this.lineOf(path), path: formatPath(path), message: `${key} is required` }
+      return { file: this.file, line: this.lineOf(path), path: formatPath(path), message: credentialType === null ? `${key} is required` : `${key} is required for ${credentialType}` }
     }
     let message = e.message ?? 'is invalid'
     if (e.keyword === 'enum') message = `must be one of ${((e.params as { allowedValues: unknown[] }).allowedValues).join(', ')}`
     if (e.keyword === 'oneOf' && path.at(-1) === 'ports') message = 'must be a list of port numbers or "*"'
     return { file: this.file, line: this.lineOf(path), path: formatPath(path), message }
+  }
+
+  /** The type of the credential definition at `path` (`credentials.<name>`), or null when `path` is not one. */
+  credentialTypeAt(path: readonly (string | number)[]): string | null {
+    if (path.length !== 2 || path[0] !== 'credentials') return null
+    const type: unknown = this.doc.getIn([...path, 'type'])
+    return typeof type === 'string' ? type : null
   }
 }
 

@@ -42,28 +42,30 @@ export interface MonitoringV1 {
   webhook?: { url: string | SecretRefV1; timeout_ms?: number; retries?: number }
 }
 
-/** A secret reference: one of sidekey's environment variables, or a file. */
-export interface SecretRefV1 {
+/** A secret reference: one of sidekey's environment variables, or a file (exactly one). */
+export type SecretRefV1 = { env: string; file?: undefined } | { file: string; env?: undefined }
+
+/** A subject or actor token for token exchange: one of file, env or credential (checked when built). */
+export interface SubjectTokenV1 {
   env?: string
   file?: string
-}
-
-/** A subject or actor token for token exchange. */
-export interface SubjectTokenV1 extends SecretRefV1 {
   /** A jwt credential whose minted token is the subject. */
   credential?: string
   /** RFC 8693 token type URI (default urn:ietf:params:oauth:token-type:jwt). */
   type?: string
 }
 
-/** A credential definition as written. Which fields a type takes is checked in credentials/build.ts. */
-export interface CredentialV1 {
-  type: 'static' | 'oauth2-client-credentials' | 'oauth2-token-exchange' | 'jwt' | 'aws-web-identity' | 'gcp-workload-identity' | 'azure-workload-identity' | 'vault'
+/** A static secret: exactly one of env or file (checked when built). */
+export interface StaticCredentialV1 {
+  type: 'static'
   env?: string
   file?: string
+}
+
+/** What both OAuth 2.0 grants take: where the token endpoint is, how sidekey authenticates, what it asks for. */
+interface OAuth2GrantV1 {
   issuer?: string
   token_endpoint?: string
-  client_id?: string
   client_auth?: 'client_secret_basic' | 'client_secret_post' | 'private_key_jwt' | 'none'
   client_secret?: SecretRefV1
   private_key?: SecretRefV1
@@ -75,27 +77,94 @@ export interface CredentialV1 {
   params?: Record<string, string>
   timeout_ms?: number
   refresh_at?: number
-  subject_token?: SubjectTokenV1
+}
+
+/** OAuth 2.0 client credentials grant (RFC 6749 section 4.4). */
+export interface ClientCredentialsV1 extends OAuth2GrantV1 {
+  type: 'oauth2-client-credentials'
+  client_id: string
+}
+
+/** OAuth 2.0 token exchange (RFC 8693). */
+export interface TokenExchangeV1 extends OAuth2GrantV1 {
+  type: 'oauth2-token-exchange'
+  client_id?: string
+  subject_token: SubjectTokenV1
   actor_token?: SubjectTokenV1
   requested_token_type?: string
+}
+
+/** A JWT sidekey mints and signs for the calling workload. */
+export interface JwtCredentialV1 {
+  type: 'jwt'
+  audience: string
   lifetime_s?: number
-  token_file?: string
-  role_arn?: string
+  refresh_at?: number
+}
+
+/** AWS STS AssumeRoleWithWebIdentity with a projected token, optionally chained into another role. */
+export interface AwsWebIdentityV1 {
+  type: 'aws-web-identity'
+  role_arn: string
+  token_file: string
   chain_role_arn?: string
   session_name?: string
   sts_endpoint?: string
   sts_region?: string
   duration_s?: number
-  service_account?: string
-  iam_endpoint?: string
-  tenant_id?: string
-  authority?: string
-  address?: string
-  namespace?: string
-  auth?: { method: 'kubernetes'; role: string; mount?: string; token_file?: string } | { method: 'approle'; role_id: SecretRefV1; secret_id: SecretRefV1; mount?: string }
-  secret?: { kv2?: { mount?: string; path: string }; path?: string; field: string }
-  kv_refresh_s?: number
+  timeout_ms?: number
+  refresh_at?: number
 }
+
+/** Google workload identity federation (STS), optionally impersonating a service account. */
+export interface GcpWorkloadIdentityV1 {
+  type: 'gcp-workload-identity'
+  audience: string
+  token_file: string
+  service_account?: string
+  scopes?: string[]
+  sts_endpoint?: string
+  iam_endpoint?: string
+  lifetime_s?: number
+  timeout_ms?: number
+  refresh_at?: number
+}
+
+/** Microsoft Entra workload identity federation: a projected token as the client assertion. */
+export interface AzureWorkloadIdentityV1 {
+  type: 'azure-workload-identity'
+  tenant_id: string
+  client_id: string
+  token_file: string
+  scopes: string[]
+  authority?: string
+  timeout_ms?: number
+  refresh_at?: number
+}
+
+/** A secret read from HashiCorp Vault (or OpenBao). */
+export interface VaultCredentialV1 {
+  type: 'vault'
+  address: string
+  auth: { method: 'kubernetes'; role: string; mount?: string; token_file?: string } | { method: 'approle'; role_id: SecretRefV1; secret_id: SecretRefV1; mount?: string }
+  /** Exactly one of kv2 or path (checked when built). */
+  secret: { kv2?: { mount?: string; path: string }; path?: string; field: string }
+  namespace?: string
+  kv_refresh_s?: number
+  timeout_ms?: number
+  refresh_at?: number
+}
+
+/** A credential definition as written: which fields it takes depends on its `type`. */
+export type CredentialV1 =
+  | StaticCredentialV1
+  | ClientCredentialsV1
+  | TokenExchangeV1
+  | JwtCredentialV1
+  | AwsWebIdentityV1
+  | GcpWorkloadIdentityV1
+  | AzureWorkloadIdentityV1
+  | VaultCredentialV1
 
 /** A route as written. */
 export interface RouteV1 {
@@ -149,10 +218,122 @@ const webhook = {
 }
 const celSource = { type: 'string', minLength: 1, maxLength: 2048 }
 const clock = { type: 'string', pattern: '^([01][0-9]|2[0-4]):[0-5][0-9]$' }
+const vaultPath = { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' }
 const subjectToken = {
   type: 'object',
   additionalProperties: false,
   properties: { env: envName, file: { type: 'string', minLength: 1 }, credential: { type: 'string', minLength: 1 }, type: { type: 'string', minLength: 1 } },
+}
+
+/** The keys of each member of a union (`keyof` of a union keeps only the keys all members share). */
+type KeysOfEach<U> = U extends unknown ? keyof U : never
+
+/** Every field some credential type takes (beyond `type`). */
+type CredentialField = Exclude<KeysOfEach<CredentialV1>, 'type'>
+
+/** The shape of each credential field, the same whichever type takes it. */
+const credentialFieldShapes = {
+  env: envName,
+  file: { type: 'string', minLength: 1 },
+  issuer: { type: 'string', minLength: 1 },
+  token_endpoint: { type: 'string', minLength: 1 },
+  client_id: { type: 'string', minLength: 1 },
+  client_auth: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] },
+  client_secret: secretRef,
+  private_key: secretRef,
+  key_id: { type: 'string', minLength: 1 },
+  alg: { enum: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] },
+  scopes: { type: 'array', items: { type: 'string', pattern: '^[!#-\\[\\]-~]+$' } },
+  audience: { type: 'string', minLength: 1 },
+  resource: { type: 'string', minLength: 1 },
+  params: { type: 'object', additionalProperties: { type: 'string' } },
+  timeout_ms: { type: 'integer', minimum: 100, maximum: 120000 },
+  refresh_at: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
+  subject_token: subjectToken,
+  actor_token: subjectToken,
+  requested_token_type: { type: 'string', minLength: 1 },
+  lifetime_s: { type: 'integer', minimum: 30, maximum: 3600 },
+  token_file: { type: 'string', minLength: 1 },
+  role_arn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$' },
+  chain_role_arn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$' },
+  session_name: { type: 'string', pattern: '^[\\w+=,.@-]{2,64}$' },
+  sts_endpoint: { type: 'string', pattern: '^https?://' },
+  sts_region: { type: 'string', pattern: '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' },
+  duration_s: { type: 'integer', minimum: 900, maximum: 43200 },
+  service_account: { type: 'string', pattern: '^[^@\\s/]+@[^@\\s/]+$' },
+  iam_endpoint: { type: 'string', pattern: '^https?://' },
+  tenant_id: { type: 'string', pattern: '^[A-Za-z0-9.-]{1,64}$' },
+  authority: { type: 'string', pattern: '^https?://' },
+  address: { type: 'string', pattern: '^https?://' },
+  namespace: { type: 'string', minLength: 1 },
+  auth: {
+    type: 'object',
+    required: ['method'],
+    oneOf: [
+      { additionalProperties: false, required: ['method', 'role'], properties: { method: { const: 'kubernetes' }, role: { type: 'string', minLength: 1 }, mount: vaultPath, token_file: { type: 'string', minLength: 1 } } },
+      { additionalProperties: false, required: ['method', 'role_id', 'secret_id'], properties: { method: { const: 'approle' }, role_id: secretRef, secret_id: secretRef, mount: vaultPath } },
+    ],
+  },
+  secret: {
+    type: 'object',
+    additionalProperties: false,
+    required: ['field'],
+    properties: {
+      kv2: { type: 'object', additionalProperties: false, required: ['path'], properties: { mount: vaultPath, path: vaultPath } },
+      path: vaultPath,
+      field: { type: 'string', minLength: 1 },
+    },
+  },
+  kv_refresh_s: { type: 'integer', minimum: 10, maximum: 86400 },
+} satisfies Record<CredentialField, object>
+
+/** Every field name some credential type takes: an unknown one is a typo, a known one is the wrong type's. */
+export const CREDENTIAL_FIELDS: ReadonlySet<string> = new Set(Object.keys(credentialFieldShapes))
+
+/** Each field of a definition (but `type`), marked as its interface marks it; the compiler keeps the two in step. */
+type FieldPresence<D> = { [K in Exclude<keyof D, 'type'>]-?: object extends Pick<D, K> ? 'optional' : 'required' }
+
+/** The schema of one credential type: exactly its fields, its required ones required. */
+function credentialTypeSchema<D extends CredentialV1>(type: D['type'], fields: FieldPresence<D>): object {
+  const presence = Object.entries(fields) as [CredentialField, 'optional' | 'required'][]
+  return {
+    additionalProperties: false,
+    required: presence.filter(([, p]) => p === 'required').map(([name]) => name),
+    properties: { type: { const: type }, ...Object.fromEntries(presence.map(([name]) => [name, credentialFieldShapes[name]])) },
+  }
+}
+
+/** The fields both OAuth 2.0 grants take (OAuth2GrantV1). */
+const oauth2Grant = {
+  issuer: 'optional', token_endpoint: 'optional', client_auth: 'optional', client_secret: 'optional', private_key: 'optional', key_id: 'optional', alg: 'optional',
+  scopes: 'optional', audience: 'optional', resource: 'optional', params: 'optional', timeout_ms: 'optional', refresh_at: 'optional',
+} as const
+
+/** One schema per credential type, by type. */
+const credentialTypeSchemas: Record<CredentialV1['type'], object> = {
+  static: credentialTypeSchema<StaticCredentialV1>('static', { env: 'optional', file: 'optional' }),
+  'oauth2-client-credentials': credentialTypeSchema<ClientCredentialsV1>('oauth2-client-credentials', { ...oauth2Grant, client_id: 'required' }),
+  'oauth2-token-exchange': credentialTypeSchema<TokenExchangeV1>('oauth2-token-exchange', { ...oauth2Grant, client_id: 'optional', subject_token: 'required', actor_token: 'optional', requested_token_type: 'optional' }),
+  jwt: credentialTypeSchema<JwtCredentialV1>('jwt', { audience: 'required', lifetime_s: 'optional', refresh_at: 'optional' }),
+  'aws-web-identity': credentialTypeSchema<AwsWebIdentityV1>('aws-web-identity', {
+    role_arn: 'required', token_file: 'required', chain_role_arn: 'optional', session_name: 'optional', sts_endpoint: 'optional', sts_region: 'optional', duration_s: 'optional', timeout_ms: 'optional', refresh_at: 'optional',
+  }),
+  'gcp-workload-identity': credentialTypeSchema<GcpWorkloadIdentityV1>('gcp-workload-identity', {
+    audience: 'required', token_file: 'required', service_account: 'optional', scopes: 'optional', sts_endpoint: 'optional', iam_endpoint: 'optional', lifetime_s: 'optional', timeout_ms: 'optional', refresh_at: 'optional',
+  }),
+  'azure-workload-identity': credentialTypeSchema<AzureWorkloadIdentityV1>('azure-workload-identity', { tenant_id: 'required', client_id: 'required', token_file: 'required', scopes: 'required', authority: 'optional', timeout_ms: 'optional', refresh_at: 'optional' }),
+  vault: credentialTypeSchema<VaultCredentialV1>('vault', { address: 'required', auth: 'required', secret: 'required', namespace: 'optional', kv_refresh_s: 'optional', timeout_ms: 'optional', refresh_at: 'optional' }),
+}
+
+/**
+ * A credential definition: `type` picks the one schema that applies (if/then rather than oneOf,
+ * so an error comes from that type's schema alone and names the field that is wrong for it).
+ */
+const credentialDefinition = {
+  type: 'object',
+  required: ['type'],
+  properties: { type: { enum: Object.keys(credentialTypeSchemas) } },
+  allOf: Object.entries(credentialTypeSchemas).map(([type, schema]) => ({ if: { required: ['type'], properties: { type: { const: type } } }, then: schema })),
 }
 
 /** JSON Schema for one policy file. `additionalProperties: false` everywhere: a typo is an error. */
@@ -165,68 +346,7 @@ export const policyFileSchema = {
     credentials: {
       type: 'object',
       propertyNames: { pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$' },
-      additionalProperties: {
-        // Which fields each type takes is checked in credentials/build.ts, where the message can
-        // name the type; here every field's shape is.
-        type: 'object',
-        additionalProperties: false,
-        required: ['type'],
-        properties: {
-          type: { enum: ['static', 'oauth2-client-credentials', 'oauth2-token-exchange', 'jwt', 'aws-web-identity', 'gcp-workload-identity', 'azure-workload-identity', 'vault'] },
-          env: envName,
-          file: { type: 'string', minLength: 1 },
-          issuer: { type: 'string', minLength: 1 },
-          token_endpoint: { type: 'string', minLength: 1 },
-          client_id: { type: 'string', minLength: 1 },
-          client_auth: { enum: ['client_secret_basic', 'client_secret_post', 'private_key_jwt', 'none'] },
-          client_secret: secretRef,
-          private_key: secretRef,
-          key_id: { type: 'string', minLength: 1 },
-          alg: { enum: ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384', 'EdDSA'] },
-          scopes: { type: 'array', items: { type: 'string', pattern: '^[!#-\\[\\]-~]+$' } },
-          audience: { type: 'string', minLength: 1 },
-          resource: { type: 'string', minLength: 1 },
-          params: { type: 'object', additionalProperties: { type: 'string' } },
-          timeout_ms: { type: 'integer', minimum: 100, maximum: 120000 },
-          refresh_at: { type: 'number', exclusiveMinimum: 0, exclusiveMaximum: 1 },
-          subject_token: subjectToken,
-          actor_token: subjectToken,
-          requested_token_type: { type: 'string', minLength: 1 },
-          lifetime_s: { type: 'integer', minimum: 30, maximum: 3600 },
-          token_file: { type: 'string', minLength: 1 },
-          role_arn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$' },
-          chain_role_arn: { type: 'string', pattern: '^arn:aws[a-z-]*:iam::[0-9]{12}:role/[\\w+=,.@/-]{1,512}$' },
-          session_name: { type: 'string', pattern: '^[\\w+=,.@-]{2,64}$' },
-          sts_endpoint: { type: 'string', pattern: '^https?://' },
-          sts_region: { type: 'string', pattern: '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' },
-          duration_s: { type: 'integer', minimum: 900, maximum: 43200 },
-          service_account: { type: 'string', pattern: '^[^@\\s/]+@[^@\\s/]+$' },
-          iam_endpoint: { type: 'string', pattern: '^https?://' },
-          tenant_id: { type: 'string', pattern: '^[A-Za-z0-9.-]{1,64}$' },
-          authority: { type: 'string', pattern: '^https?://' },
-          address: { type: 'string', pattern: '^https?://' },
-          namespace: { type: 'string', minLength: 1 },
-          auth: {
-            type: 'object',
-            required: ['method'],
-            oneOf: [
-              { additionalProperties: false, required: ['method', 'role'], properties: { method: { const: 'kubernetes' }, role: { type: 'string', minLength: 1 }, mount: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' }, token_file: { type: 'string', minLength: 1 } } },
-              { additionalProperties: false, required: ['method', 'role_id', 'secret_id'], properties: { method: { const: 'approle' }, role_id: secretRef, secret_id: secretRef, mount: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' } } },
-            ],
-          },
-          secret: {
-            type: 'object',
-            additionalProperties: false,
-            required: ['field'],
-            properties: {
-              kv2: { type: 'object', additionalProperties: false, required: ['path'], properties: { mount: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' }, path: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' } } },
-              path: { type: 'string', pattern: '^[\\w.-]+(/[\\w.-]+)*$' },
-              field: { type: 'string', minLength: 1 },
-            },
-          },
-          kv_refresh_s: { type: 'integer', minimum: 10, maximum: 86400 },
-        },
-      },
+      additionalProperties: credentialDefinition,
     },
     monitoring: {
       type: 'object',

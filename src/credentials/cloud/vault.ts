@@ -1,7 +1,7 @@
 import type { CredentialProvider, ObtainedCredential } from '../provider.js'
 import type { SecretSource } from '../secret-source.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
-import type { IdpTransport } from '../token-endpoint.js'
+import type { IdpTransport } from '../provider-http.js'
 import { callProvider, jsonOf, providerFailure } from '../provider-http.js'
 
 /**

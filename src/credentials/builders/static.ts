@@ -1,0 +1,15 @@
+import type { StaticCredentialV1 } from '../../policy/schema.js'
+import { EnvSecretProvider, FileSecretProvider } from '../static.js'
+import { exactlyOne, secretFile, type CredentialBuilder } from './context.js'
+
+/** A static secret from one of sidekey's environment variables or a file. */
+export const buildStatic: CredentialBuilder<StaticCredentialV1> = (name, def, ctx) => {
+  const source = exactlyOne({ env: def.env, file: def.file })
+  if (source === null) {
+    ctx.problem(null, 'a static credential takes exactly one of env or file')
+    return null
+  }
+  if (source.key === 'file') return new FileSecretProvider(name, secretFile(source.value, ctx))
+  ctx.secretEnv(source.value)
+  return new EnvSecretProvider(name, source.value)
+}

@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto'
+import { Hash } from '@smithy/hash-node'
+import { SignatureV4 } from '@smithy/signature-v4'
+import type { AwsCredentials } from '../provider.js'
+
+/**
+ * AWS Signature Version 4: signs a request with AWS keys, for the requests sidekey forwards
+ * (inject/sigv4.ts) and for STS role chaining (cloud/aws.ts). Signing is `@smithy/signature-v4`,
+ * the AWS SDK for JavaScript's own signer.
+ */
+
+/** A request to sign: the URL's path and query exactly as they go on the wire. */
+export interface SignableRequest {
+  readonly method: string
+  readonly url: URL
+  /** Lower-case names; `host` included. */
+  readonly headers: Record<string, string>
+  /** The body, or null when there is none; ignored when `payloadHash` is given. */
+  readonly body: Buffer | null
+  /** The payload hash to sign (`x-amz-content-sha256` as sent, `UNSIGNED-PAYLOAD`), instead of hashing the body. */
+  readonly payloadHash?: string
+  /** Headers to sign even where the signer would leave them out (`date`, ...): those the agent's SDK signed. */
+  readonly signableHeaders?: readonly string[]
+}
+
+/**
+ * Sign with SigV4 and return the headers to add: authorization, x-amz-date, and
+ * x-amz-security-token for temporary credentials. S3 signs its path as sent; every other
+ * service's path is normalised and encoded once more, as the SDKs do.
+ */
+export async function signAws(req: SignableRequest, credentials: AwsCredentials | Omit<AwsCredentials, 'sessionToken'>, scope: { service: string; region: string }, at: Date = new Date()): Promise<Record<string, string>> {
+  const signer = signerFor(credentials, scope)
+  const query: Record<string, string | string[]> = {}
+  for (const part of req.url.search.slice(1).split('&').filter(Boolean)) {
+    const eq = part.indexOf('=')
+    const key = decodeURIComponent((eq < 0 ? part : part.slice(0, eq)).replace(/\+/g, '%20'))
+    const value = eq < 0 ? '' : decodeURIComponent(part.slice(eq + 1).replace(/\+/g, '%20'))
+    const prev = query[key]
+    query[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value]
+  }
+  const headers = { ...req.headers }
+  if (req.payloadHash !== undefined) headers['x-amz-content-sha256'] = req.payloadHash
+  const signed = await signer.sign(
+    {
+      method: req.method,
+      protocol: req.url.protocol,
+      hostname: req.url.hostname,
+      ...(req.url.port !== '' ? { port: Number(req.url.port) } : {}),
+      path: req.url.pathname,
+      query,
+      headers,
+      body: req.body ?? undefined,
+    },
+    { signingDate: at, ...(req.signableHeaders !== undefined ? { signableHeaders: new Set(req.signableHeaders) } : {}) },
+  )
+  const out: Record<string, string> = {}
+  for (const [name, value] of Object.entries(signed.headers)) {
+    const lower = name.toLowerCase()
+    if (lower === 'authorization' || lower === 'x-amz-date' || lower === 'x-amz-security-token' || (lower === 'x-amz-content-sha256' && req.payloadHash !== undefined)) out[lower] = value
+  }
+  return out
+}
+
+/** Signers by keys and scope: each keeps its derived signing key for the day, so it is derived once, not per request. */
+const signers = new Map<string, SignatureV4>()
+const MAX_SIGNERS = 64
+
+function signerFor(credentials: AwsCredentials | Omit<AwsCredentials, 'sessionToken'>, scope: { service: string; region: string }): SignatureV4 {
+  const key = `${credentials.accessKeyId}\0${credentials.secretAccessKey}\0${'sessionToken' in credentials ? credentials.sessionToken : ''}\0${scope.service}\0${scope.region}`
+  let signer = signers.get(key)
+  if (signer === undefined) {
+    // Keys rotate hourly: old signers are simply dropped once there are many.
+    if (signers.size >= MAX_SIGNERS) signers.clear()
+    signer = new SignatureV4({ service: scope.service, region: scope.region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: scope.service !== 's3', applyChecksum: false })
+    signers.set(key, signer)
+  }
+  return signer
+}
+
+/** SHA-256 of a body in hex, as SigV4 wants it. */
+export function payloadSha256(body: Buffer | null): string {
+  return createHash('sha256').update(body ?? Buffer.alloc(0)).digest('hex')
+}
