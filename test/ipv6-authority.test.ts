@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import { ProxyAgent, WebSocket, request } from 'undici'
 import { WebSocketServer } from 'ws'
-import { signAws } from '../src/credentials/cloud/aws.js'
+import { signAws } from '../src/credentials/cloud/aws-sigv4.js'
 import { signForwarded } from '../src/inject/sigv4.js'
 import { noSecretsLogged, startTestSidekey } from './helpers/sidekey.js'
 

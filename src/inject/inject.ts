@@ -19,7 +19,7 @@ const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/
 export function injectCredential(out: OutgoingRequest, route: Route, secret: string): void {
   out.headers = withoutNames(out.headers, route.strip)
   const injection = route.injection
-  // SigV4 is applied by signAwsRequest (it needs the body's hash and the obtained keys).
+  // SigV4 is applied by signForwarded (inject/sigv4.ts) (it needs the body's hash and the obtained keys).
   if (injection === null || injection.kind === 'sigv4') return
   if (injection.kind === 'query') {
     out.path = withQueryParam(out.path, injection.name, injection.value.render(secret))

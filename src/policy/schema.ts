@@ -1,3 +1,5 @@
+import { NAME_PATTERN } from '../identity/workload-name.js'
+
 /**
  * The YAML shape users write (policy format `version: v1`), as a JSON Schema validated by ajv with
  * every error collected. Kept apart from the domain types in `types.ts`: this file changes only when
@@ -345,7 +347,7 @@ export const policyFileSchema = {
     version: { const: 'v1' },
     credentials: {
       type: 'object',
-      propertyNames: { pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$' },
+      propertyNames: { pattern: NAME_PATTERN },
       additionalProperties: credentialDefinition,
     },
     monitoring: {
@@ -399,7 +401,7 @@ export const policyFileSchema = {
         additionalProperties: false,
         required: ['name', 'host'],
         properties: {
-          name: { type: 'string', pattern: '^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,63}$' },
+          name: { type: 'string', pattern: NAME_PATTERN },
           host: { type: 'string', minLength: 1, maxLength: 255 },
           ports: {
             oneOf: [
