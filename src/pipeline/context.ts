@@ -10,7 +10,8 @@ import type { Throttle } from '../guard/throttle.js'
 import type { RunTokens } from '../identity/run-tokens.js'
 import type { AuditRecord } from '../observe/audit.js'
 import type { PolicyStore } from '../policy/store.js'
-import type { StateStore } from '../state/store.js'
+import type { Counters } from '../state/counters.js'
+import type { QuarantineStore } from '../state/store.js'
 
 /** What the request path needs from the running process: the parts every stage may use. */
 export interface ProxyContext {
@@ -23,8 +24,8 @@ export interface ProxyContext {
   readonly resolver: Resolver
   /** PEM roots for upstream TLS. */
   readonly upstreamCa: string[]
-  /** Quarantined workloads. */
-  readonly state: StateStore
+  /** Quarantined workloads (refused at identify), and the counters of rate limits and quotas (guard). */
+  readonly state: Counters & Pick<QuarantineStore, 'quarantined' | 'listQuarantined'>
   readonly throttle: Throttle
   /** Every secret sidekey holds, to catch an agent sending one out. */
   readonly scanner: SecretScanner
