@@ -33,6 +33,10 @@ import { RedisStore } from './state/redis-store.js'
 import { Approvals } from './approvals/approvals.js'
 import { EventHub, summarizeDecision } from './observe/events.js'
 import { SecretScanner } from './guard/secret-scan.js'
+import { learnStaticSecrets } from './guard/learn-secrets.js'
+import { DenialQuarantine } from './approvals/denial-quarantine.js'
+import { OpenedResources, type CloseFailure } from './opened-resources.js'
+import { formatAuthority } from './policy/host.js'
 import { privatePaths, type PrivatePaths } from './sandbox/private-paths.js'
 
 /** A running sidekey: its addresses and parts, and how to stop it. */
@@ -75,26 +79,33 @@ export const BASELINES_FILE = 'baselines.json'
 
 /**
  * Start sidekey: load (or create) the CA and admin token, load policy (refusing to start on a
- * broken one), then open the proxy and admin listeners.
+ * broken one), then open the proxy and admin listeners. A step that fails closes everything the
+ * steps before it opened (listeners, Redis connections, the policy watcher, timers) before the
+ * error is thrown, so a refused start leaves nothing behind that keeps the process alive.
  */
 export async function startSidekey(config: Config, options: StartOptions = {}): Promise<RunningSidekey> {
   const log = options.logger ?? createLogger()
+  const opened = new OpenedResources()
+  try {
+    return await openSidekey(config, options, log, opened)
+  } catch (err) {
+    reportCloseFailures(log, await opened.closeAll())
+    throw err
+  }
+}
+
+/** The wiring: each step registers in `opened` how to close what it opened, as it opens it. */
+async function openSidekey(config: Config, options: StartOptions, log: Logger, opened: OpenedResources): Promise<RunningSidekey> {
   const { ca, created } = await loadOrCreateCA(config.certsDir)
   if (created) log.info({ event: 'ca_created', cert: ca.certPath }, 'created a new CA; agents must trust its certificate')
   if (config.publishCaDir !== null) await publishCa(ca, config.publishCaDir)
   const adminToken = await loadOrCreateAdminToken(config.certsDir)
-  const upstreamCa = [await systemRootsPem()]
-  if (config.upstreamCaFile !== null) {
-    try {
-      upstreamCa.push(await readFile(config.upstreamCaFile, 'utf8'))
-    } catch (cause) {
-      throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read --upstream-ca ${config.upstreamCaFile}`, { cause })
-    }
-  }
+  const upstreamCa = await upstreamTrust(config)
   const now = options.now ?? Date.now
   const metrics = new Metrics()
   const stateSettings = config.statePath === null ? MEMORY_STATE : await loadStateSettings(config.statePath)
   const state: StateStore = stateSettings.redis === null ? new MemoryStore(now) : await RedisStore.open(stateSettings.redis, log, (op) => metrics.stateErrors.inc({ op }))
+  opened.add('the state store', () => state.close())
   metrics.stateAvailable = () => state.available
   if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS')
   // Identity providers are trusted like upstreams: system roots plus --upstream-ca.
@@ -104,33 +115,33 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     ca: upstreamCa,
     sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
   })
+  opened.add('the credential runtime', () => credentials.close())
   const policy = await PolicyStore.open(config.policyPath, log, credentials)
+  opened.add('the policy store', () => policy.close())
   if (config.watchPolicy) await policy.watch()
   metrics.policyStatus = () => ({ loadedAt: policy.current.loadedAt, stale: policy.failure !== null })
   policy.onReloadFailure((failure) => metrics.policyReloadFailures.inc({ reason: failure.reason }))
 
   const pools = new UpstreamPools({ ca: upstreamCa, connectTimeoutMs: config.connectTimeoutMs, headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
+  opened.add('the upstream pools', () => pools.close())
   const leaves = new LeafCache(ca)
   const runTokens = new RunTokens()
   const upgrades = new UpgradeRelay()
+  opened.add('the upgrade relay', () => upgrades.close())
   const throttle = new Throttle(now)
   const scanner = new SecretScanner()
-  // Know every static secret before the first request, so one the agent somehow learned is caught
-  // even before sidekey has injected it; again after each reload.
-  const learnSecrets = async (): Promise<void> => {
-    for (const provider of policy.current.credentials.values()) {
-      if (provider.type !== 'static') continue
-      await provider.obtain(null).then((c) => scanner.add(c.secret), () => undefined)
-    }
-  }
-  await learnSecrets()
-  policy.onReload(() => void learnSecrets())
+  await learnStaticSecrets(policy, scanner)
   const alerts = new AlertSender(log, () => metrics.alertFailures.inc(), undefined, (json) => scanner.mask(json))
   const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now })
   await monitor.start()
+  opened.add('the monitor', () => monitor.close())
   const events = new EventHub()
-  // A workload whose held requests keep being denied is trying something people keep refusing.
-  const denials = new Map<string, number[]>()
+  opened.add('the event hub', () => events.removeAllListeners())
+  const denials = new DenialQuarantine({
+    limit: () => policy.current.approvals.quarantineAfterDenials,
+    now,
+    quarantine: (workload, reason) => void monitor.quarantine(workload, reason, 'approvals'),
+  })
   const approvals = new Approvals({
     state,
     log,
@@ -138,22 +149,13 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     now,
     settings: () => policy.current.approvals,
     onHeld: (n) => metrics.approvalsPending.set(n),
-    onDenied: (workload) => {
-      const limit = policy.current.approvals.quarantineAfterDenials
-      const recent = (denials.get(workload) ?? []).filter((t) => t > now() - 3_600_000)
-      recent.push(now())
-      denials.set(workload, recent)
-      if (limit > 0 && recent.length >= limit) {
-        denials.delete(workload)
-        void monitor.quarantine(workload, `${recent.length} requests denied by approvers within an hour`, 'approvals')
-      }
-    },
+    onDenied: (workload) => denials.denied(workload),
   })
-  const unsubscribeApprovals = state.onApproval((r) => {
+  opened.add('the approvals metric', state.onApproval((r) => {
     if (r.status !== 'pending') metrics.approvals.inc({ status: r.status })
-  })
+  }))
   // The gauge follows the store, so quarantines made or lifted by other replicas count too.
-  const unsubscribeQuarantine = state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length))
+  opened.add('the quarantine gauge', state.onQuarantineChange(() => metrics.quarantined.set(state.listQuarantined().length)))
   const connections = new Connections(config)
   const ctx: ProxyContext = {
     config,
@@ -178,7 +180,13 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     now,
   }
   const { proxy, inner, transparentHttp, transparentTls } = createProxyServers({ config, leaves, connections, handlers: entryHandlers(ctx) })
-  const stopClosingOnChange = closeOnChange(connections, { runTokens, state, policy, log })
+  // Tunnels first: a listener's close waits for every connection it accepted, and a CONNECT
+  // tunnel is one the HTTP server no longer closes itself. Servers that never listened close at once.
+  opened.add('the proxy listeners', async () => {
+    connections.closeAll()
+    await Promise.all([closeServer(proxy), closeServer(inner), ...(transparentHttp ? [closeServer(transparentHttp)] : []), ...(transparentTls ? [closeServer(transparentTls)] : [])])
+  })
+  opened.add('closing connections on change', closeOnChange(connections, { runTokens, state, policy, log }))
   metrics.openConnections = () => connections.size
 
   let ready = false
@@ -188,23 +196,25 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
   // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
   const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
   const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths, hosts })
-  await listen(proxy, config.listen.host, config.listen.port)
-  await listen(admin, config.admin.host, config.admin.port)
-  if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!.host, config.transparentHttp!.port)
-  if (transparentTls !== null) await listen(transparentTls, config.transparentHttps!.host, config.transparentHttps!.port)
+  opened.add('the admin listener', () => closeServer(admin))
+  await listen(proxy, config.listen, 'the proxy')
+  await listen(admin, config.admin, 'the admin API')
+  if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!, 'transparent HTTP')
+  if (transparentTls !== null) await listen(transparentTls, config.transparentHttps!, 'transparent HTTPS')
   ready = true
+  opened.add('readiness', () => {
+    ready = false
+  })
   const proxyPort = (proxy.address() as AddressInfo).port
   const adminPort = (admin.address() as AddressInfo).port
-  const host = config.listen.host.includes(':') ? `[${config.listen.host}]` : config.listen.host
-  const adminHost = config.admin.host.includes(':') ? `[${config.admin.host}]` : config.admin.host
-  proxyAddress = `${host}:${proxyPort}`
+  proxyAddress = formatAuthority({ host: config.listen.host, port: proxyPort })
   // Where a client on this host calls the admin listener, by a name it answers to.
   const adminBase = `http://${dialableHost(config.admin.host)}:${adminPort}`
   credentials.issuer = config.issuer ?? adminBase
-  log.info({ event: 'started', proxy: `${host}:${proxyPort}`, admin: `${adminHost}:${adminPort}`, routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparentHttp || transparentTls ? { transparent: { http: transparentHttp?.address() ?? null, https: transparentTls?.address() ?? null } } : {}) }, 'sidekey started')
+  log.info({ event: 'started', proxy: proxyAddress, admin: formatAuthority({ host: config.admin.host, port: adminPort }), routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparentHttp || transparentTls ? { transparent: { http: transparentHttp?.address() ?? null, https: transparentTls?.address() ?? null } } : {}) }, 'sidekey started')
 
   return {
-    proxyUrl: `http://${host}:${proxyPort}`,
+    proxyUrl: `http://${proxyAddress}`,
     proxyPort,
     adminUrl: adminBase,
     ca,
@@ -226,41 +236,53 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
     acceptProxyConnection: (socket) => void proxy.emit('connection', socket),
     // Idempotent: a second call waits for the first instead of closing twice.
     close() {
-      closing ??= shutdown()
+      closing ??= opened.closeAll().then((failures) => {
+        reportCloseFailures(log, failures)
+        if (failures.length > 0) throw failures[0]!.error
+      })
       return closing
     },
   }
+}
 
-  async function shutdown(): Promise<void> {
-    ready = false
-    unsubscribeApprovals()
-    unsubscribeQuarantine()
-    stopClosingOnChange()
-    events.removeAllListeners()
-    policy.close()
-    upgrades.close()
-    connections.closeAll()
-    await Promise.all([closeServer(proxy), closeServer(admin), closeServer(inner), ...(transparentHttp ? [closeServer(transparentHttp)] : []), ...(transparentTls ? [new Promise<void>((r) => transparentTls.close(() => r()))] : [])])
-    await pools.close()
-    await credentials.close()
-    await monitor.close()
-    await state.close()
+/** System roots plus --upstream-ca: what upstreams and identity providers are trusted by. */
+async function upstreamTrust(config: Config): Promise<string[]> {
+  const roots = [await systemRootsPem()]
+  if (config.upstreamCaFile === null) return roots
+  try {
+    return [...roots, await readFile(config.upstreamCaFile, 'utf8')]
+  } catch (cause) {
+    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read --upstream-ca ${config.upstreamCaFile}`, { cause })
   }
 }
 
-function listen(server: Server | NetServer, host: string, port: number): Promise<void> {
+function reportCloseFailures(log: Logger, failures: readonly CloseFailure[]): void {
+  for (const { what, error } of failures) log.error({ event: 'close_failed', what, err: (error as Error).message }, `could not close ${what}`)
+}
+
+/** Why a listener could not open, in words, for the codes an operator can act on. */
+const LISTEN_ERRORS: Readonly<Record<string, string>> = {
+  EADDRINUSE: 'address in use',
+  EADDRNOTAVAIL: 'no such address on this host',
+  EACCES: 'permission denied',
+}
+
+function listen(server: Server | NetServer, at: { host: string; port: number }, purpose: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot listen on ${host}:${port} (${err.code})`, { cause: err })),
-    )
-    server.listen(port, host, () => resolve())
+    server.once('error', (err: NodeJS.ErrnoException) => {
+      const words = err.code === undefined ? undefined : LISTEN_ERRORS[err.code]
+      const why = words === undefined ? (err.code ?? err.message) : `${words} (${err.code})`
+      reject(new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot listen on ${formatAuthority(at)} for ${purpose}: ${why}`, { cause: err }))
+    })
+    server.listen(at.port, at.host, () => resolve())
   })
 }
 
-function closeServer(server: Server): Promise<void> {
+/** Stop accepting and wait until the server's connections are gone (an HTTP server's are cut now). */
+function closeServer(server: Server | NetServer): Promise<void> {
   return new Promise((resolve) => {
     server.close(() => resolve())
-    server.closeAllConnections()
+    if ('closeAllConnections' in server) server.closeAllConnections()
   })
 }
 

@@ -74,11 +74,6 @@ export class Approvals {
     this.#o = options
   }
 
-  /** Requests held right now in this process. */
-  get held(): number {
-    return this.#held.size
-  }
-
   /**
    * Hold a request until a person decides. Resolves when it may go on; throws a SidekeyError
    * (denied, timed out, cancelled) otherwise.

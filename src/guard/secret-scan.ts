@@ -28,8 +28,8 @@ const FIELD_SEPARATOR = '\0'
  * a stray `%` leaves the rest decodable). Letter case is ignored (a host is case-insensitive and
  * an agent may change case to get past an exact match).
  *
- * The same automaton masks echoed secrets in responses (`scrubber`) and in what sidekey writes
- * about a request (`mask`: audit lines, security events, alerts).
+ * The same automaton masks echoed secrets in responses (the response guard builds on `needles`)
+ * and in what sidekey writes about a request (`mask`: audit lines, security events, alerts).
  */
 export class SecretScanner {
   /** Secret value -> its forms. Insertion order is age. */
@@ -146,11 +146,6 @@ export class SecretScanner {
   mask(text: string): string {
     if (this.#needles.length === 0 || text.length < MIN_SECRET_LENGTH) return text
     return maskText(this.#automaton, text, VALUE_MASK)
-  }
-
-  /** A streaming scrubber of every known secret for a response body (see `scrubFilter`). */
-  scrubber(onScrub: () => void = () => undefined): ChunkFilter {
-    return scrubWith(this.#automaton, onScrub)
   }
 }
 
@@ -270,21 +265,6 @@ export function foundInTexts(automaton: NeedleAutomaton, texts: readonly string[
 function encodingOf(text: string): 'latin1' | 'utf8' {
   // eslint-disable-next-line no-control-regex
   return /^[\x00-\xff]*$/.test(text) ? 'latin1' : 'utf8'
-}
-
-/** Replace each occurrence of a needle in `text` with a mask of the same length. */
-export function maskIn(text: string, needles: readonly string[]): string {
-  return maskText(automatonFor(textNeedles(needles)), text, VALUE_MASK)
-}
-
-const byTexts = new WeakMap<readonly string[], Buffer[]>()
-function textNeedles(needles: readonly string[]): Buffer[] {
-  let b = byTexts.get(needles)
-  if (b === undefined) {
-    b = needles.map((n) => Buffer.from(n, 'latin1'))
-    byTexts.set(needles, b)
-  }
-  return b
 }
 
 /** A synchronous filter over a body's chunks: what to pass on now, and what is left at the end. */

@@ -108,11 +108,6 @@ export class PathMatcher implements Matcher<string> {
     this.#regexps = (globs ?? []).map((g) => globToRegExp(g, options.broad ?? false))
   }
 
-  /** True when the matcher looks at the path at all. */
-  get constrains(): boolean {
-    return this.#globs !== null
-  }
-
   matches(path: string): boolean {
     return this.#globs === null || this.#regexps.some((r) => r.test(path))
   }
@@ -180,11 +175,6 @@ export class WorkloadMatcher implements Matcher<string | null> {
   matches(workload: string | null): boolean {
     if (workload === null) return this.#names.has('anonymous')
     return this.#names.has('*') || this.#names.has(workload)
-  }
-
-  /** True when the route accepts callers without a run token. */
-  get allowsAnonymous(): boolean {
-    return this.#names.has('anonymous')
   }
 
   explain(): string {

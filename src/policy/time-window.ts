@@ -52,12 +52,8 @@ export function localTime(epochMs: number, zone: string): LocalTime {
   }
 }
 
-/** A compiled window. `to` before `from` means the window runs past midnight. */
+/** A compiled window (see `timeWindow`): what it says, and whether an instant lies in it. */
 export interface TimeWindow {
-  readonly days: ReadonlySet<DayName>
-  readonly from: number
-  readonly to: number
-  readonly zone: string
   /** For refusals and explain: `mon-fri 09:00-18:00 Europe/Berlin`. */
   readonly text: string
   contains(epochMs: number): boolean
@@ -92,10 +88,6 @@ export function timeWindow(days: readonly string[], from: number, to: number, zo
   const overnight = to <= from
   const text = `${days.join(',')} ${clock(from)}-${clock(to)} ${zone}`
   return Object.freeze({
-    days: set,
-    from,
-    to,
-    zone,
     text,
     contains(epochMs: number): boolean {
       const now = localTime(epochMs, zone)
