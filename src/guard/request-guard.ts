@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Approvals, HoldOutcome } from '../approvals/approvals.js'
 import { ConditionRefusal } from '../errors.js'
-import { foldHeaders } from '../http/message.js'
+import { foldHeaders, requestHasBody } from '../http/message.js'
 import type { CelInput } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
 import type { Counters } from '../state/counters.js'
@@ -67,7 +67,7 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
   // The body is read when CEL reads it, a held request carries it, it is signed, or its size is only known by reading.
   const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
-  const body = mustRead && (streamed || (declared ?? 0) > 0) ? await readBody(req, route.inspectBodyBytes) : null
+  const body = mustRead && requestHasBody(req.headers) ? await readBody(req, route.inspectBodyBytes) : null
   // A secret in a held body would reach the console, the admin API, the webhook and the state
   // store: scan before anything else sees it (docs/security.md).
   if (body !== null && deps.scanner.size > 0 && deps.scanner.foundInBuffer(body)) throw detected()
