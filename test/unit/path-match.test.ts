@@ -99,27 +99,31 @@ t.test('forms with no single meaning: each one found, explained, and told what t
 })
 
 t.test('normalizeGlob: a policy glob in the normal form requests are matched in, or the reason it never could match', async (t) => {
-  const table: [glob: string, result: string][] = [
-    ['/v1/*', '/v1/*'],
-    ['/v1/**', '/v1/**'],
-    ['/v1/*.json', '/v1/*.json'],
-    ['/v1/%7Euser', '/v1/~user'],
-    ['/v1/a b', '/v1/a%20b'],
-    ['/v1/é', '/v1/%C3%A9'],
-    ['/v1/a%25b', '/v1/a%25b'],
-    ['/v1/x/', '/v1/x/'],
-    ['/', '/'],
-    ['', '/'],
-    ['v1/x', '/v1/x'],
-    ['/v1/x#y', 'problem: "/v1/x#y" holds "?" or "#": globs match the path only, never the query'],
-    ['/v1/a%2541', 'problem: "/v1/a%2541" holds "%2541", a double encoding ("%25" followed by hex), which servers that decode twice read as another character: requests with it are refused where routes match paths, so the glob could never match'],
-    ['/v1/\\x', 'problem: "/v1/\\x" holds "\\\\", a "\\", which some servers read as a path separator and others as a character: requests with it are refused where routes match paths, so the glob could never match'],
-    ['/v1/.', 'problem: "/v1/." holds an empty or dot segment; requests are matched after those are resolved: write "/v1/"'],
-    ['/v1/../x/**', 'problem: "/v1/../x/**" holds an empty or dot segment; requests are matched after those are resolved: write "/x/**"'],
+  const table: [rule: string, cases: [glob: string, result: string][]][] = [
+    ['wildcards and literal text kept', [['/v1/*', '/v1/*'], ['/v1/**', '/v1/**'], ['/v1/*.json', '/v1/*.json'], ['/v1/x/', '/v1/x/'], ['/v1/a%25b', '/v1/a%25b']]],
+    ['escapes and characters in the form requests take', [['/v1/%7Euser', '/v1/~user'], ['/v1/a b', '/v1/a%20b'], ['/v1/é', '/v1/%C3%A9']]],
+    ['an empty or relative glob is rooted', [['/', '/'], ['', '/'], ['v1/x', '/v1/x']]],
+    ['a query or fragment', [['/v1/x#y', 'problem: "/v1/x#y" holds "?" or "#": globs match the path only, never the query']]],
+    [
+      'a form requests are refused for',
+      [
+        ['/v1/a%2541', 'problem: "/v1/a%2541" holds "%2541", a double encoding ("%25" followed by hex), which servers that decode twice read as another character: requests with it are refused where routes match paths, so the glob could never match'],
+        ['/v1/\\x', 'problem: "/v1/\\x" holds "\\\\", a "\\", which some servers read as a path separator and others as a character: requests with it are refused where routes match paths, so the glob could never match'],
+      ],
+    ],
+    [
+      'an empty or dot segment, which no normalised request path holds',
+      [
+        ['/v1/.', 'problem: "/v1/." holds an empty or dot segment; requests are matched after those are resolved: write "/v1/"'],
+        ['/v1/../x/**', 'problem: "/v1/../x/**" holds an empty or dot segment; requests are matched after those are resolved: write "/x/**"'],
+      ],
+    ],
   ]
-  for (const [glob, result] of table) {
-    const n = normalizeGlob(glob)
-    t.equal('glob' in n ? n.glob : `problem: ${n.problem}`, result, JSON.stringify(glob))
+  for (const [rule, cases] of table) {
+    for (const [glob, result] of cases) {
+      const n = normalizeGlob(glob)
+      t.equal('glob' in n ? n.glob : `problem: ${n.problem}`, result, `${rule}: ${JSON.stringify(glob)}`)
+    }
   }
 })
 
