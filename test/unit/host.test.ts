@@ -27,7 +27,7 @@ t.test('normalizeHost: IP addresses', async (t) => {
   const table: Table<string, string | null> = [
     { rule: 'dotted IPv4', cases: [['127.0.0.1', '127.0.0.1'], ['127.0.0.1.', '127.0.0.1'], ['１２７.０.０.１', '127.0.0.1'], ['[1.2.3.4]', '1.2.3.4']] },
     // Hex, octal, fewer parts or one number are names here, not the dotted address the URL parser
-    // and getaddrinfo read them as (see test/unit/target.test.ts for where that shows).
+    // and getaddrinfo read them as (target.test.ts shows where that matters).
     { rule: 'other IPv4 notations are kept as written', cases: [['0x7f.1', '0x7f.1'], ['2130706433', '2130706433'], ['127.1', '127.1'], ['0177.0.0.1', '0177.0.0.1'], ['0x7f000001', '0x7f000001'], ['256.1.1.1', '256.1.1.1'], ['1.2.3.4.5', '1.2.3.4.5'], ['0', '0']] },
     { rule: 'IPv6: brackets dropped, hex digits lower-cased, the text otherwise as written', cases: [['::1', '::1'], ['[::1]', '::1'], ['[::FFFF:127.0.0.1]', '::ffff:127.0.0.1'], ['::ffff:7f00:1', '::ffff:7f00:1'], ['[0:0:0:0:0:0:0:1]', '0:0:0:0:0:0:0:1'], ['[fe80::1%eth0]', 'fe80::1%eth0']] },
     { rule: 'IPv6 without its closing bracket', cases: [['[::1', null]] },

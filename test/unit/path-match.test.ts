@@ -4,7 +4,7 @@ import { describeAmbiguity, normalizeGlob, normalizePath } from '../../src/polic
 
 // Path matching, table-driven: the normal form a path is decided and forwarded in (RFC 3986
 // section 6.2.2), the forms with no single meaning, path globs, and the broader matching of deny
-// rules. test/path-normalize.test.ts holds the first table of raw paths; these are the rules one
+// rules. path-normalize.test.ts holds the first table of raw paths; these are the rules one
 // by one.
 
 /** The normal form as one string: path, query, and the ambiguous form found, if any. */

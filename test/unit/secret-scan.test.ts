@@ -6,7 +6,7 @@ import { SecretScanner } from '../../src/guard/secret-scan.js'
 
 // The outbound secret scanner, table-driven: each form a managed secret takes on the wire, in each
 // place an agent can put it (request target, header name or value, buffered body, streamed body in
-// chunks of every size), and near misses that must not trip it. test/secret-encodings.test.ts
+// chunks of every size), and near misses that must not trip it. secret-encodings.test.ts
 // checks the pieces (forms, decoders, automaton) against each other; this checks what the scanner
 // answers.
 
