@@ -5,7 +5,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import type { ApprovalRecord } from '../src/state/store.js'
-import { pollFor } from './helpers/poll.js'
+import { pollFor, waitFor } from './helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -21,14 +21,8 @@ async function admin(sk: TestSidekey, method: string, path: string, body?: unkno
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> }
 }
 
-async function waitForPending(sk: TestSidekey, pred: (a: ApprovalRecord) => boolean = () => true): Promise<ApprovalRecord> {
-  for (let i = 0; i < 250; i++) {
-    const { body } = await admin(sk, 'GET', '/v1/approvals')
-    const hit = (body.approvals as ApprovalRecord[]).find((a) => a.status === 'pending' && pred(a))
-    if (hit) return hit
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  throw new Error('no pending approval appeared')
+function waitForPending(sk: TestSidekey, pred: (a: ApprovalRecord) => boolean = () => true): Promise<ApprovalRecord> {
+  return waitFor('a pending approval', async () => ((await admin(sk, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((a) => a.status === 'pending' && pred(a)), 10_000, 20)
 }
 
 t.test('human approval', async (t) => {
@@ -139,11 +133,7 @@ routes:
     const a = await waitForPending(sk, (x) => x.workload === 'quitter')
     abort.abort()
     t.ok((await pending) instanceof Error)
-    for (let i = 0; i < 100; i++) {
-      const { body } = await admin(sk, 'GET', `/v1/approvals/${a.id}`)
-      if (body.status === 'cancelled') break
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    await pollFor(async () => (await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body.status, (status) => status === 'cancelled', 5000, 20)
     t.equal((await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body.status, 'cancelled')
   })
 
@@ -258,7 +248,7 @@ routes:
       await admin(sk, 'POST', `/v1/approvals/${a.id}/deny`, {})
       t.equal((await pending).error, 'SIDEKEY_ERR_APPROVAL_DENIED')
     }
-    for (let i = 0; i < 50 && (await send('pay.test', { amount: 1 }, 'pushy')).error !== 'SIDEKEY_ERR_QUARANTINED'; i++) await new Promise((r) => setTimeout(r, 20))
+    await pollFor(async () => (await send('pay.test', { amount: 1 }, 'pushy')).error, (error) => error === 'SIDEKEY_ERR_QUARANTINED', 5000, 20)
     const r = await send('pay.test', { amount: 1 }, 'pushy')
     t.equal(r.error, 'SIDEKEY_ERR_QUARANTINED')
     t.match(r.text, /denied by approvers/)

@@ -334,20 +334,32 @@ routes:
     t.equal((await call(sk, 'https://api.internal.test/db/x')).status, 200)
     const first = api.seen.at(-1)!.headers.authorization
     t.equal(first, `Basic ${Buffer.from('agent:dynamic-password-1-A1a').toString('base64')}`)
-    // In use: refreshed in the background at half its 2 s lease, by renewing the lease.
-    for (let i = 0; i < 6; i++) {
-      await new Promise((r) => setTimeout(r, 400))
-      await call(sk, 'https://api.internal.test/db/x')
-    }
+    // In use: refreshed in the background at half its 2 s lease, by renewing the lease. Requests
+    // go on until one is sent after a renewal.
+    await pollFor(
+      async () => {
+        const renewals = v.leaseRenewals
+        await call(sk, 'https://api.internal.test/db/x')
+        return renewals
+      },
+      (renewals) => renewals >= 1,
+      10_000,
+      400,
+    )
     t.ok(v.leaseRenewals >= 1, `lease renewed (${v.leaseRenewals} times)`)
     t.equal(api.seen.at(-1)!.headers.authorization, first, 'same credentials while the lease is renewed')
     // Vault now grants renewals too short to be worth keeping (the lease's max TTL is near).
     v.renewTtl = 1
     v.leaseTtl = 60
-    for (let i = 0; i < 8 && api.seen.at(-1)!.headers.authorization === first; i++) {
-      await new Promise((r) => setTimeout(r, 400))
-      await call(sk, 'https://api.internal.test/db/x')
-    }
+    await pollFor(
+      async () => {
+        await call(sk, 'https://api.internal.test/db/x')
+        return api.seen.at(-1)!.headers.authorization
+      },
+      (authorization) => authorization !== first,
+      10_000,
+      400,
+    )
     t.not(api.seen.at(-1)!.headers.authorization, first, 'new credentials read before the old ones expired')
   })
 
@@ -391,12 +403,8 @@ routes:
     t.equal(r.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
     t.match(r.text, /Vault secret read is unreachable|did not answer/)
     v.mode = 'ok'
-    let status = 0
     // After a failure sidekey backs off (jittered, from 1 s) before asking Vault again.
-    for (let i = 0; i < 40 && status !== 200; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      status = (await call(sk, 'https://api.internal.test/kv/x')).status
-    }
+    const status = await pollFor(async () => (await call(sk, 'https://api.internal.test/kv/x')).status, (s) => s === 200, 10_000, 100)
     t.equal(status, 200, 'and recovers when Vault is back')
   })
 

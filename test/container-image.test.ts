@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
+import { pollFor } from './helpers/poll.js'
 import { freePort } from './helpers/redis.js'
 
 // The Dockerfile, without a Docker engine (none runs here): what it copies exists, the runtime
@@ -98,11 +99,7 @@ t.test('the Dockerfile', async (t) => {
     child.stderr.on('data', (d: Buffer) => (logs += d.toString()))
     const health = (): Promise<number | null> =>
       new Promise((resolve) => spawn(process.execPath, [cli, 'health'], { env: { ...childEnv }, stdio: 'ignore' }).once('exit', resolve))
-    let code: number | null = 1
-    for (let i = 0; i < 300 && code !== 0; i++) {
-      await new Promise((r) => setTimeout(r, 100))
-      code = await health()
-    }
+    const code = await pollFor(health, (exit) => exit === 0, 30_000, 100)
     t.equal(code, 0, 'HEALTHCHECK passes')
     t.match(logs, /"event":"started"/)
     t.ok(existsSync(join(dir, 'etc/sidekey/ca/ca.pem')) && existsSync(join(dir, 'etc/sidekey/ca/bundle.pem')), 'the CA is published for the agent')

@@ -97,13 +97,15 @@ routes:
   })
 
   t.test('a client that vanishes mid-request does not disturb others', async (t) => {
+    const vanished: Promise<unknown>[] = []
     for (let i = 0; i < 20; i++) {
       const s = netConnect(sk.proxyPort, '127.0.0.1')
       s.on('error', () => undefined)
       s.write(`POST ${target}/v1/x HTTP/1.1\r\nHost: api.test\r\nContent-Length: 100000\r\n\r\npartial`)
       setTimeout(() => s.destroy(), 20)
+      vanished.push(new Promise((r) => s.once('close', r)))
     }
-    await new Promise((r) => setTimeout(r, 100))
+    await Promise.all(vanished)
     const r = await curl(['-x', sk.proxyUrl, `${target}/v1/still-fine`])
     t.equal(r.status, 200)
     t.equal(upstream.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)

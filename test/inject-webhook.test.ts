@@ -8,6 +8,7 @@ import t from 'tap'
 import { Agent, request } from 'undici'
 import { createCA } from '../src/ca/authority.js'
 import { createLeafKey, mintLeaf } from '../src/ca/leaf.js'
+import { pollFor } from './helpers/poll.js'
 import { freePort, waitForPort } from './helpers/redis.js'
 
 // `sidekey inject-webhook` as the API server sees it: a real HTTPS server (the process the CLI
@@ -69,9 +70,7 @@ t.test('injection webhook', async (t) => {
   // Started when it says so (or fail with what it said): slow under a loaded parallel test run.
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`inject-webhook exited ${code}: ${logs}`))))
   exited.catch(() => undefined)
-  await Promise.race([exited, (async () => {
-    for (let i = 0; i < 600 && !logs.includes('"event":"webhook_started"'); i++) await new Promise((r) => setTimeout(r, 50))
-  })()])
+  await Promise.race([exited, pollFor(() => logs, (l) => l.includes('"event":"webhook_started"'), 30_000)])
   await waitForPort(port, 1000)
   const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'sidekey-webhook.sidekey.svc' } })
   t.teardown(() => dispatcher.close())

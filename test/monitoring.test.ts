@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import parsePrometheus from 'parse-prometheus-text-format'
+import { pollFor } from './helpers/poll.js'
 import { startTestSidekey } from './helpers/sidekey.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -170,7 +171,7 @@ routes:
   })
 
   t.test('alerts reach the webhook, retried after a failure', async (t) => {
-    for (let i = 0; i < 50 && alerts.filter((a) => a.type === 'anomaly').length < 5; i++) await new Promise((r) => setTimeout(r, 100))
+    await pollFor(() => alerts.filter((a) => a.type === 'anomaly').length, (n) => n >= 5, 5000, 100)
     const kinds = alerts.filter((a) => a.type === 'anomaly').map((a) => a.kind)
     t.same([...new Set(kinds)].sort(), ['new-destination', 'off-hours', 'probing', 'rate', 'volume'])
     t.ok(alerts.some((a) => a.type === 'quarantine'), 'the quarantine was alerted too')

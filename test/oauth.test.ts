@@ -5,6 +5,7 @@ import t from 'tap'
 import { createRemoteJWKSet, generateKeyPair, jwtVerify, SignJWT } from 'jose'
 import { curl } from './helpers/clients.js'
 import { CLIENT_SECRETS, CRM_AUDIENCE, startOidc } from './helpers/oidc.js'
+import { pollFor } from './helpers/poll.js'
 import { startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream } from './helpers/upstream.js'
 
@@ -241,11 +242,17 @@ ${hosts
 
   t.test('short-lived tokens are refreshed ahead of expiry; an outage is ridden out, then fails closed, then recovers', async (t) => {
     const statuses: number[] = []
-    const deadline = Date.now() + 7000
-    while (Date.now() < deadline) {
-      statuses.push((await get('steady', 'short')).status)
-      await new Promise((r) => setTimeout(r, 200))
-    }
+    // Steady traffic until a request goes out after the background refresh (at half the 6 s lifetime).
+    await pollFor(
+      async () => {
+        const tokenRequests = shortLived.tokenRequests
+        statuses.push((await get('steady', 'short')).status)
+        return tokenRequests
+      },
+      (tokenRequests) => tokenRequests >= 2,
+      15_000,
+      200,
+    )
     t.same([...new Set(statuses)], [200])
     t.ok(shortLived.tokenRequests >= 2, `refreshed in the background (${shortLived.tokenRequests} token requests)`)
     const lines = sk!.sink.audits.filter((a) => a.workload === 'steady')
@@ -254,20 +261,11 @@ ${hosts
     await shortLived.stop()
     const first = await get('steady', 'short')
     t.equal(first.status, 200, 'the cached token still serves while the server is down')
-    let failed: Awaited<ReturnType<typeof get>> | null = null
-    for (let i = 0; i < 60 && failed === null; i++) {
-      const r = await get('steady', 'short')
-      if (r.status !== 200) failed = r
-      else await new Promise((r) => setTimeout(r, 200))
-    }
+    const failed = await pollFor(() => get('steady', 'short'), (r) => r.status !== 200, 15_000, 200)
     t.equal(failed?.status, 502, 'once expired: 502')
     t.match(failed?.body ?? '', /credential \\"crm-short\\"/)
     await shortLived.restart()
-    let recovered = false
-    for (let i = 0; i < 80 && !recovered; i++) {
-      recovered = (await get('steady', 'short')).status === 200
-      if (!recovered) await new Promise((r) => setTimeout(r, 250))
-    }
+    const recovered = (await pollFor(() => get('steady', 'short'), (r) => r.status === 200, 20_000, 250)).status === 200
     t.ok(recovered, 'recovered without restarting sidekey')
   })
 

@@ -28,17 +28,12 @@ t.test('policy hot reload', async (t) => {
   const proxy = sk.proxyUrlFor('agent')
   const file = join(sk.policyDir, 'policy.yaml')
   const status = async (host: string, path = '/') => (await curl(['-x', proxy, `http://${host}:${port}${path}`])).status
-  const until = async (pred: () => Promise<boolean>) => {
-    for (let i = 0; i < 50; i++) {
-      if (await pred()) return true
-      await new Promise((r) => setTimeout(r, 100))
-    }
-    return false
-  }
+  const until = (pred: () => Promise<boolean>) => pollFor(pred, (holds) => holds, 5000, 100)
 
   t.equal(await status('two.test'), 403)
   const inFlight = curl(['-x', proxy, `http://one.test:${port}/slow`])
-  await new Promise((r) => setTimeout(r, 50))
+  // In flight: the upstream has it, and answers it 400 ms later.
+  await pollFor(() => upstream.seen.some((s) => s.url === '/slow'), (arrived) => arrived)
   await writeFile(file, `version: v1\nroutes:\n${route('one', 'one.test', port)}${route('two', 'two.test', port)}`)
   t.ok(await until(async () => (await status('two.test')) === 200), 'the new route took effect without a restart')
   t.equal((await inFlight).status, 200, 'the request in flight during the reload completed')

@@ -6,6 +6,7 @@ import { createLogger } from '../src/observe/logger.js'
 import { loadStateSettings } from '../src/state/config.js'
 import { RedisStore } from '../src/state/redis-store.js'
 import type { ApprovalRecord } from '../src/state/store.js'
+import { waitFor } from './helpers/poll.js'
 import { freePort, startRedis, waitForPort, type TestRedis } from './helpers/redis.js'
 
 // The Redis store behind Sentinel and on a Cluster, with real Debian redis-server processes on
@@ -14,14 +15,6 @@ import { freePort, startRedis, waitForPort, type TestRedis } from './helpers/red
 // script's keys share a hash tag, so a wrong key layout fails here with CROSSSLOT.
 
 const silent = createLogger({ level: 'silent' })
-
-async function until(what: string, probe: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
-  const end = Date.now() + ms
-  while (!(await probe())) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
-}
 
 function run(cmd: string, args: string[]): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -54,7 +47,7 @@ async function contract(t: Test, stateYaml: string, dir: string): Promise<void> 
     created: new Date().toISOString(), expires: new Date(Date.now() + 60_000).toISOString(), status: 'pending', decided_by: null, decided_at: null, grant_until: null, note: null,
   }
   await one.putApproval(record)
-  await until('the announcement', () => heard.some((r) => r.id === record.id && r.status === 'pending'))
+  await waitFor('the announcement', () => heard.some((r) => r.id === record.id && r.status === 'pending'))
   t.equal((await two.listApprovals())[0]?.id, record.id)
   const settled = await two.settleApproval(record.id, { status: 'denied', decided_by: 'x', decided_at: new Date().toISOString(), grant_until: null, note: 'n' })
   t.equal(settled?.status, 'denied')
@@ -63,10 +56,10 @@ async function contract(t: Test, stateYaml: string, dir: string): Promise<void> 
 
   await one.quarantine({ workload: 'bad', reason: 'r', by: 'admin', since: new Date().toISOString() })
   const quarantinedAt = Date.now()
-  await until('the quarantine on the other store', () => two.quarantined('bad') !== undefined, 5000)
+  await waitFor('the quarantine on the other store', () => two.quarantined('bad') !== undefined, 5000)
   t.ok(Date.now() - quarantinedAt < 1000, `quarantine reached the other store within a second (${Date.now() - quarantinedAt} ms)`)
   t.equal(await two.release('bad'), true)
-  await until('the release', () => one.quarantined('bad') === undefined, 5000)
+  await waitFor('the release', () => one.quarantined('bad') === undefined, 5000)
   t.pass('released on both')
 
   const delta = { firstSeen: 1, requests: 3, denied: 0, destinations: ['a:443'], hours: new Array<number>(24).fill(0), window: { index: 5, requests: 3, bytesUp: 10, flagged: [] }, lastAlert: {} }
@@ -97,7 +90,7 @@ t.test('on a three-node Cluster', async (t) => {
   t.teardown(() => Promise.all(nodes.map((n) => n.stop())))
   await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
   // Every node must agree before use: one that has not heard of the slots yet answers CLUSTERDOWN.
-  await until('cluster_state:ok on every node', async () => (await Promise.all(nodes.map((n) => n.cli('CLUSTER', 'INFO')))).every((info) => info.includes('cluster_state:ok')), 20_000)
+  await waitFor('cluster_state:ok on every node', async () => (await Promise.all(nodes.map((n) => n.cli('CLUSTER', 'INFO')))).every((info) => info.includes('cluster_state:ok')), 20_000)
   await contract(t, `store: redis\nredis:\n  mode: cluster\n  nodes: ["127.0.0.1:${nodes[0]!.port}", "127.0.0.1:${nodes[1]!.port}"]\n  command_timeout_ms: 1000\n`, nodes[0]!.dir)
   // The keys really are spread over the nodes (not all on one by accident).
   const perNode = await Promise.all(nodes.map((n) => n.cli('DBSIZE')))

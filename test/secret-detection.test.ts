@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { Readable } from 'node:stream'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
+import { pollFor } from './helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
 
 // Outbound secret detection: an agent that sends a secret sidekey holds (it should never have
@@ -54,7 +55,8 @@ routes:
     const before = received.length
     async function* chunks() {
       yield 'payload=' + 'a'.repeat(100) + secret.slice(0, 10)
-      await new Promise((r) => setTimeout(r, 50))
+      // The second part only once the first has been read and what could be passed on reached the upstream.
+      await pollFor(() => received.slice(before).join(''), (got) => got.endsWith('a'.repeat(100)))
       yield secret.slice(10) + 'zzz'
     }
     t.same(await send('agent-b', '/upload', { method: 'POST', body: Readable.from(chunks()) }), { status: 403, error: 'SIDEKEY_ERR_SECRET_DETECTED' })

@@ -4,6 +4,7 @@ import { createLogger } from '../src/observe/logger.js'
 import { RedisStore } from '../src/state/redis-store.js'
 import { MemoryStore, type ApprovalRecord } from '../src/state/store.js'
 import { loadStateSettings } from '../src/state/config.js'
+import { pollFor, waitFor } from './helpers/poll.js'
 import { startRedis, writeStateFile } from './helpers/redis.js'
 import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from './helpers/sidekey.js'
 import { startUpstream } from './helpers/upstream.js'
@@ -19,16 +20,6 @@ const silent = createLogger({ level: "silent" })
 async function admin(sk: TestSidekey, method: string, path: string, body?: unknown) {
   const res = await request(`${sk.adminUrl}${path}`, { method: method as 'GET', headers: { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })
   return { status: res.statusCode, body: (await res.body.json()) as Record<string, unknown> }
-}
-
-async function until<T>(what: string, probe: () => Promise<T | undefined | null | false>, ms = 5000): Promise<T> {
-  const end = Date.now() + ms
-  for (;;) {
-    const v = await probe()
-    if (v !== undefined && v !== null && v !== false) return v
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((r) => setTimeout(r, 25))
-  }
 }
 
 t.test('RedisStore counters agree with the in-memory ones and never over-admit', async (t) => {
@@ -80,7 +71,7 @@ t.test('RedisStore counters agree with the in-memory ones and never over-admit',
     t.equal(settled?.status, 'approved')
     t.same(settled?.query, [['a', '1'], ['a', '2']], 'arrays survive the round trip')
     t.equal(await stores[2]!.settleApproval(record.id, { ...settlement, status: 'denied' }), null, 'the first decision stands')
-    await until('every store heard of the decision', async () => seen.every((s) => s.some((r) => r.id === record.id && r.status === 'approved')))
+    await waitFor('every store heard of the decision', async () => seen.every((s) => s.some((r) => r.id === record.id && r.status === 'approved')))
     t.pass('every store heard of the decision')
   })
 
@@ -164,7 +155,7 @@ routes:
 
   t.test('an approval held by replica A is listed and approved through replica B; A forwards it', async (t) => {
     const pending = send(a, 'pay', 'agent', { method: 'POST', body: '{"amount":5}' })
-    const listed = await until('the approval on B', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.route === 'pay'))
+    const listed = await waitFor('the approval on B', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.route === 'pay'))
     t.equal((await admin(c, 'GET', `/v1/approvals/${listed.id}`)).body.status, 'pending', 'C sees it too')
     const decided = await admin(b, 'POST', `/v1/approvals/${listed.id}/approve`, { by: 'alice' })
     t.equal(decided.status, 200)
@@ -176,7 +167,7 @@ routes:
 
   t.test('denied through C: A refuses the held request', async (t) => {
     const pending = send(a, 'pay', 'agent', { method: 'POST', body: '{}' })
-    const listed = await until('the approval on C', async () => ((await admin(c, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending'))
+    const listed = await waitFor('the approval on C', async () => ((await admin(c, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending'))
     await admin(c, 'POST', `/v1/approvals/${listed.id}/deny`, { note: 'no' })
     const r = await pending
     t.equal(r.status, 403)
@@ -185,7 +176,7 @@ routes:
 
   t.test('a grant made through B covers the workload on A', async (t) => {
     const pending = send(a, 'pay', 'granted', { method: 'POST', body: '{}' })
-    const listed = await until('the approval', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'granted'))
+    const listed = await waitFor('the approval', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'granted'))
     await admin(b, 'POST', `/v1/approvals/${listed.id}/approve`, { for: '10m' })
     t.equal((await pending).status, 200)
     t.equal((await send(c, 'pay', 'granted', { method: 'POST', body: '{}' })).status, 200, 'C does not ask again')
@@ -193,7 +184,7 @@ routes:
 
   t.test('a decision whose pub/sub announcement is lost still reaches the holder (it re-reads the record)', async (t) => {
     const pending = send(a, 'pay', 'lost-message', { method: 'POST', body: '{}' })
-    const listed = await until('the approval', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'lost-message'))
+    const listed = await waitFor('the approval', async () => ((await admin(b, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'lost-message'))
     // Settled behind sidekey's back: written to Redis, announced to nobody.
     await redis.cli('HSET', `sidekey:{approvals}:${listed.id}`, 'status', 'approved', 'settlement', JSON.stringify({ status: 'approved', decided_by: 'redis-cli', decided_at: new Date().toISOString(), grant_until: null, note: null }))
     t.equal((await pending).status, 200, 'forwarded within the re-read interval, long before the 30 s timeout')
@@ -204,19 +195,19 @@ routes:
     // Propagation is measured where it happens (each replica's view of the store, polled every
     // 25 ms), so a loaded CI machine's slow proxied requests do not count against the second.
     const started = Date.now()
-    const arrived = Promise.all([b, c].map((sk) => until('the quarantine', async () => sk.state.quarantined('suspect') !== undefined && Date.now(), 5000)))
+    const arrived = Promise.all([b, c].map((sk) => waitFor('the quarantine', async () => sk.state.quarantined('suspect') !== undefined && Date.now(), 5000)))
     t.equal((await admin(a, 'POST', '/v1/workloads/suspect/quarantine', { reason: 'test' })).status, 200)
     const seenAt = await arrived
     const slowest = Math.max(...seenAt) - started
     t.ok(slowest < 1000, `in force on every replica within a second (${slowest} ms, admin call included)`)
     for (const sk of [b, c]) {
-      await until('the refusal', async () => (await send(sk, 'free', 'suspect')).error === 'SIDEKEY_ERR_QUARANTINED', 5000)
+      await waitFor('the refusal', async () => (await send(sk, 'free', 'suspect')).error === 'SIDEKEY_ERR_QUARANTINED', 5000)
     }
     t.pass('refused everywhere')
     const metrics = await (await request(`${c.adminUrl}/metrics`)).body.text()
     t.match(metrics, /sidekey_quarantined_workloads 1/)
     t.equal((await admin(c, 'POST', '/v1/workloads/suspect/release', {})).status, 200)
-    for (const sk of [a, b]) await until('the release', async () => (await send(sk, 'free', 'suspect')).status === 200, 5000)
+    for (const sk of [a, b]) await waitFor('the release', async () => (await send(sk, 'free', 'suspect')).status === 200, 5000)
     t.pass('released everywhere')
   })
 
@@ -236,7 +227,7 @@ routes:
 
   t.test('recent decisions of every replica are listed by any', async (t) => {
     await send(c, 'free', 'from-c')
-    const found = await until('the decision of C on A', async () => ((await admin(a, 'GET', '/v1/decisions')).body.decisions as { workload: string }[]).find((d) => d.workload === 'from-c'))
+    const found = await waitFor('the decision of C on A', async () => ((await admin(a, 'GET', '/v1/decisions')).body.decisions as { workload: string }[]).find((d) => d.workload === 'from-c'))
     t.ok(found)
   })
 
@@ -264,11 +255,14 @@ routes:
   })
 
   t.test('Redis killed mid-traffic: no request hangs, each route fails as it says; then it recovers', async (t) => {
+    let answered = 0
     const traffic = Promise.all(Array.from({ length: 30 }, async (_, i) => {
+      // Spread over 600 ms, so Redis goes away while requests are still being sent.
       await new Promise((r) => setTimeout(r, i * 20))
-      return send(replicas[i % 3]!, 'strict', 'agent', { timeoutMs: 8000 })
+      return send(replicas[i % 3]!, 'strict', 'agent', { timeoutMs: 8000 }).finally(() => answered++)
     }))
-    await new Promise((r) => setTimeout(r, 150))
+    // Mid-traffic: once a first request has been answered (and counted in Redis).
+    await pollFor(() => answered, (n) => n >= 1, 5000, 10)
     await redis.stop()
     const during = await traffic
     t.equal(during.length, 30, 'every request answered (none hung past its timeout)')
@@ -294,13 +288,13 @@ routes:
     t.equal((await send(a, 'free', 'outage-suspect')).error, 'SIDEKEY_ERR_QUARANTINED')
 
     await redis.start()
-    for (const sk of replicas) await until('reconnection', async () => (await admin(sk, 'GET', '/readyz')).body.state && ((await admin(sk, 'GET', '/readyz')).body.state as { available: boolean }).available, 10_000)
+    for (const sk of replicas) await waitFor('reconnection', async () => (await admin(sk, 'GET', '/readyz')).body.state && ((await admin(sk, 'GET', '/readyz')).body.state as { available: boolean }).available, 10_000)
     t.equal((await send(a, 'strict')).status, 200, 'counted again after reconnecting by itself')
     t.equal((await send(b, 'strict')).status, 200)
-    await until('the outage quarantine reached C', async () => (await send(c, 'free', 'outage-suspect')).error === 'SIDEKEY_ERR_QUARANTINED', 5000)
+    await waitFor('the outage quarantine reached C', async () => (await send(c, 'free', 'outage-suspect')).error === 'SIDEKEY_ERR_QUARANTINED', 5000)
     t.pass('the quarantine made during the outage reached the other replicas')
     const pending = send(c, 'pay', 'after', { method: 'POST', body: '{}' })
-    const listed = await until('an approval after recovery', async () => ((await admin(a, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'after'))
+    const listed = await waitFor('an approval after recovery', async () => ((await admin(a, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'after'))
     await admin(a, 'POST', `/v1/approvals/${listed.id}/approve`, {})
     t.equal((await pending).status, 200, 'approvals work again, pub/sub resubscribed')
   })

@@ -6,8 +6,6 @@ import { createLocalJWKSet, jwtVerify, SignJWT } from 'jose'
 import { SigningKeys } from '../src/credentials/signing-keys.js'
 import { pollFor } from './helpers/poll.js'
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
-
 t.test('minting keys: created 0600, persisted, rotated with overlap', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'sidekey-keys-'))
   const keys = new SigningKeys(dir, 1000, 1000)
@@ -19,9 +17,8 @@ t.test('minting keys: created 0600, persisted, rotated with overlap', async (t) 
   t.notOk('d' in jwks.keys[0]!, 'the JWKS holds no private part')
   const oldToken = await new SignJWT({}).setProtectedHeader({ alg: 'ES256', kid: first.kid }).setExpirationTime('1m').sign(first.key)
 
-  // Seconds apart, not milliseconds: CI's loaded machine can be late by a few hundred.
-  await sleep(1100)
-  const second = await keys.current()
+  // Rotation is due after rotateAfterMs (1 s): polled for, since CI's loaded machine can be late.
+  const second = await pollFor(() => keys.current(), (k) => k.kid !== first.kid, 8000, 100)
   t.not(second.kid, first.kid, 'rotated after rotateAfterMs')
   const both = await keys.jwks()
   t.same(both.keys.map((k) => k.kid).sort(), [first.kid, second.kid].sort(), 'the previous key stays published')

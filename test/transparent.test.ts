@@ -8,6 +8,7 @@ import { promisify } from 'node:util'
 import t from 'tap'
 import { parseClientHello } from '../src/accept/client-hello.js'
 import { curl } from './helpers/clients.js'
+import { pollFor } from './helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from './helpers/sidekey.js'
 import { requireTools } from './helpers/tools.js'
 import { startUpstream, upstreamTrust } from './helpers/upstream.js'
@@ -215,7 +216,7 @@ routes:
   sidekey.stdout.on('data', (d: Buffer) => (logs += d.toString()))
   sidekey.stderr.on('data', (d: Buffer) => (logs += d.toString()))
   t.teardown(() => void sidekey.kill('SIGKILL'))
-  for (let i = 0; i < 100 && !logs.includes('"event":"started"'); i++) await new Promise((r) => setTimeout(r, 100))
+  await pollFor(() => logs, (l) => l.includes('"event":"started"'), 10_000, 100)
   t.match(logs, /"event":"started"/, 'sidekey started in the namespace')
 
   // The rules the chart's init container applies (`sidekey iptables --apply`): the agent's outbound

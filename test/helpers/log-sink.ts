@@ -1,6 +1,7 @@
 import { Writable } from 'node:stream'
 import { createLogger } from '../../src/observe/logger.js'
 import type { AuditRecord } from '../../src/observe/audit.js'
+import { pollFor } from './poll.js'
 
 /** Captures pino output as parsed lines, so tests assert on audit lines and on absent secrets. */
 export class LogSink extends Writable {
@@ -22,13 +23,9 @@ export class LogSink extends Writable {
 
   /** Wait until an audit line matching `pred` is written (audit lines are written at close). */
   async waitForAudit(pred: (a: AuditRecord) => boolean, timeoutMs = 5000): Promise<AuditRecord> {
-    const deadline = Date.now() + timeoutMs
-    for (;;) {
-      const hit = this.audits.find(pred)
-      if (hit !== undefined) return hit
-      if (Date.now() > deadline) throw new Error(`no matching audit line; have:\n${this.raw.join('\n')}`)
-      await new Promise((r) => setTimeout(r, 20))
-    }
+    const hit = await pollFor(() => this.audits.find(pred), (a) => a !== undefined, timeoutMs, 20)
+    if (hit === undefined) throw new Error(`no matching audit line; have:\n${this.raw.join('\n')}`)
+    return hit
   }
 
   /** Lines (raw text) containing any of `secrets`. */

@@ -12,3 +12,17 @@ export async function pollFor<T>(attempt: () => Promise<T> | T, done: (answer: T
     await new Promise((r) => setTimeout(r, everyMs))
   }
 }
+
+/** What `waitFor` keeps polling past: no value yet. */
+type Nothing = undefined | null | false
+
+/**
+ * Poll `probe` until it gives a value (anything but undefined, null or false) and return that
+ * value; throw, naming `what`, when `ms` pass first. For a wait that is not itself asserted on
+ * (a server started, a record appeared), where `pollFor`'s last answer would have nothing to fail.
+ */
+export async function waitFor<T>(what: string, probe: () => Promise<T | Nothing> | T | Nothing, ms = 10_000, everyMs = 50): Promise<T> {
+  const answer = await pollFor(probe, (a) => a !== undefined && a !== null && a !== false, ms, everyMs)
+  if (answer === undefined || answer === null || answer === false) throw new Error(`timed out after ${ms} ms waiting for ${what}`)
+  return answer
+}

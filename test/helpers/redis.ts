@@ -3,6 +3,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises'
 import { createServer, connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { pollFor } from './poll.js'
 import { requireTools } from './tools.js'
 
 /**
@@ -32,19 +33,15 @@ export async function freePort(): Promise<number> {
 
 /** Resolve once something accepts connections on the port (or fail after `ms`). */
 export async function waitForPort(port: number, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms
-  for (;;) {
-    const ok = await new Promise<boolean>((resolve) => {
+  const accepts = (): Promise<boolean> =>
+    new Promise((resolve) => {
       const sock = connect(port, '127.0.0.1', () => {
         sock.destroy()
         resolve(true)
       })
       sock.once('error', () => resolve(false))
     })
-    if (ok) return
-    if (Date.now() > until) throw new Error(`nothing listens on ${port} after ${ms} ms`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
+  if (!(await pollFor(accepts, (ok) => ok, ms))) throw new Error(`nothing listens on ${port} after ${ms} ms`)
 }
 
 /**
