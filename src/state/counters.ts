@@ -42,7 +42,7 @@ export interface SlidingWindow {
  * A reading older than the stored window (a replica whose clock is behind, or a request that
  * reached the counter after a later one) counts at the start of the stored window: a window
  * never moves back, and the previous one never weighs more than its whole count.
- * `SLIDING_WINDOW_LUA` is the same steps for Redis; test/state-sliding-window.test.ts holds the two
+ * `SLIDING_WINDOW_LUA` is the same steps for Redis; test/e2e/state-sliding-window.test.ts holds the two
  * to the same answers.
  */
 export function slidingCount(stored: SlidingWindow | undefined, limit: number, windowMs: number, nowMs: number): { readonly result: CountResult; readonly next: SlidingWindow } {

@@ -1,0 +1,270 @@
+import { execFile } from 'node:child_process'
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { promisify } from 'node:util'
+import { Ajv } from 'ajv'
+import t, { type Test } from 'tap'
+import { parse, parseAllDocuments } from 'yaml'
+import { Deployment } from 'kubernetes-models/apps/v1'
+import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
+import { configFrom } from '../../src/config.js'
+import { compilePolicy } from '../../src/policy/load.js'
+import { agentEnv, sidekeyContainer } from '../../src/kube/sidecar.js'
+import { loadStateSettings } from '../../src/state/config.js'
+import { requireTools } from '../helpers/tools.js'
+
+requireTools('go')
+
+// The Helm chart, rendered for each documented combination of values with Go's text/template and
+// sprig (Debian's golang-go and golang-github-masterminds-sprig-dev: the engine and function
+// library Helm uses, with Helm's include, tpl, required, toYaml added in test/helm/render.go).
+// Values are checked against values.schema.json first, as Helm does; every rendered object is
+// validated against the Kubernetes schemas (kubernetes-models), then its content is asserted.
+// With a helm binary on PATH, `helm lint` and `helm template` run too.
+
+const run = promisify(execFile)
+const root = new URL('../../..', import.meta.url).pathname
+const chart = join(root, 'helm', 'sidekey')
+
+type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }
+type Values = Record<string, unknown>
+
+/** Helm's values merge: maps merge deeply, anything else replaces, null deletes. */
+function merge(base: Values, over: Values): Values {
+  const out: Values = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k]
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])) out[k] = merge(out[k] as Values, v as Values)
+    else out[k] = v
+  }
+  return out
+}
+
+const VALIDATORS: Record<string, new (o: never) => { validate(): void }> = {
+  'apps/v1/Deployment': Deployment as never,
+  'v1/ConfigMap': ConfigMap as never,
+  'v1/Service': Service as never,
+  'v1/ServiceAccount': ServiceAccount as never,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as never,
+}
+
+t.test('Helm chart', async (t) => {
+  const work = await mkdtemp(join(tmpdir(), 'sidekey-helm-'))
+  const renderer = join(work, 'render')
+  await run('go', ['build', '-o', renderer, join(root, 'test', 'helm', 'render.go')], { env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(tmpdir(), 'sidekey-go-cache') } })
+  const defaults = parse(await readFile(join(chart, 'values.yaml'), 'utf8')) as Values
+  const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(await readFile(join(chart, 'values.schema.json'), 'utf8')) as object)
+  let n = 0
+
+  /** Render with `over` merged into the chart's values; objects by kind/name. */
+  const render = async (over: Values): Promise<{ objects: Obj[]; notes: string; byKind(kind: string, name?: string): Obj }> => {
+    const values = merge(defaults, over)
+    if (!validateValues(values)) throw new Error(`values.schema.json: ${JSON.stringify(validateValues.errors)}`)
+    const file = join(work, `values-${n++}.json`)
+    await writeFile(file, JSON.stringify(values))
+    const { stdout } = await run(renderer, [chart, file, 'demo', 'agents'])
+    const out = JSON.parse(stdout) as Record<string, string>
+    const objects: Obj[] = []
+    for (const [name, text] of Object.entries(out)) {
+      if (name.endsWith('NOTES.txt')) continue
+      for (const doc of parseAllDocuments(text)) {
+        if (doc.errors.length > 0) throw new Error(`${name}: ${doc.errors[0]!.message}`)
+        const o = doc.toJS() as Obj | null
+        if (o !== null) objects.push(o)
+      }
+    }
+    return {
+      objects,
+      notes: out['sidekey/templates/NOTES.txt'] ?? '',
+      byKind(kind, name) {
+        const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name))
+        if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`)
+        return found
+      },
+    }
+  }
+  const validateAll = (t: Test, objects: Obj[]): void => {
+    for (const o of objects) {
+      const V = VALIDATORS[`${o.apiVersion}/${o.kind}`]
+      t.ok(V, `${o.apiVersion} ${o.kind} is a known kind`)
+      t.doesNotThrow(() => new V!(o as never).validate(), `${o.kind} ${o.metadata.name} is valid against the Kubernetes schema`)
+    }
+  }
+  const agent = { agent: { image: { repository: 'ghcr.io/example/agent', tag: '1.2.3' } } }
+  type Pod = { initContainers?: Record<string, unknown>[]; containers: Record<string, unknown>[]; volumes: { name: string }[]; serviceAccountName: string }
+  const podOf = (d: Obj): Pod => (d as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec
+
+  t.test('defaults with an agent image: native sidecar, explicit mode', async (t) => {
+    const r = await render(agent)
+    validateAll(t, r.objects)
+    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'ServiceAccount'])
+    const pod = podOf(r.byKind('Deployment'))
+    const sidekey = pod.initContainers!.find((c) => c.name === 'sidekey')!
+    t.equal(sidekey.restartPolicy, 'Always', 'a native sidecar')
+    const expected = sidekeyContainer(
+      { image: 'ghcr.io/sidekey-dev/sidekey:0.1.0', imagePullPolicy: 'IfNotPresent', policiesConfigMap: 'demo-sidekey-policies', caSecret: null, stateConfigMap: null, uid: 10001, native: true, noProxy: '', resources: {}, tokenAudience: null },
+      { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true },
+    )
+    t.same(sidekey.args, expected.args, 'the same arguments as the injection webhook gives')
+    t.same(sidekey.securityContext, expected.securityContext, 'non-root, read-only root, no privilege escalation, every capability dropped')
+    t.same(sidekey.volumeMounts, expected.volumeMounts)
+    t.same(sidekey.startupProbe, expected.startupProbe)
+    t.notOk((sidekey.env as { name: string }[]).some((e) => e.name === 'SIDEKEY_ADMIN_HOSTS'), 'the admin listener stays on loopback and answers to loopback names only')
+    const agentContainer = pod.containers.find((c) => c.name === 'agent')!
+    t.equal(agentContainer.image, 'ghcr.io/example/agent:1.2.3')
+    t.same(agentContainer.env, agentEnv('explicit', 'localhost,127.0.0.1,::1,.svc,.cluster.local'), 'proxy and CA-trust variables, the same list as the webhook')
+    t.same(agentContainer.volumeMounts, [{ name: 'sidekey-ca-public', mountPath: '/etc/sidekey/ca', readOnly: true }], 'the agent mounts only the public CA files')
+    t.notOk(JSON.stringify(agentContainer).includes('sidekey-certs'), 'never the CA key or admin token')
+    t.same(pod.volumes.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies'])
+    const policy = r.byKind('ConfigMap', 'demo-sidekey-policies') as unknown as { data: Record<string, string> }
+    t.doesNotThrow(() => compilePolicy([{ file: 'default.yaml', text: policy.data['default.yaml']! }]), 'the default policy file is a valid policy')
+    t.equal((r.byKind('ServiceAccount') as unknown as { automountServiceAccountToken: boolean }).automountServiceAccountToken, false)
+    t.match(r.notes, /Mode: explicit/)
+  })
+
+  t.test('transparent mode: iptables init container first, with NET_ADMIN only there', async (t) => {
+    const r = await render({ ...agent, mode: 'transparent', transparent: { blockOtherEgress: false } })
+    validateAll(t, r.objects)
+    const pod = podOf(r.byKind('Deployment'))
+    t.same(pod.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey'])
+    const init = pod.initContainers![0]!
+    t.same(init.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--http-port', '15080', '--https-port', '15443'])
+    t.same((init.securityContext as { capabilities: unknown }).capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] })
+    t.match(pod.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'demo', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443'])
+    const env = pod.containers[0]!.env as { name: string }[]
+    t.notOk(env.some((e) => e.name === 'HTTPS_PROXY'), 'no proxy variables: the redirect does it')
+    t.ok(env.some((e) => e.name === 'SSL_CERT_FILE'), 'the CA is still trusted')
+  })
+
+  t.test('a plain second container on clusters without native sidecars', async (t) => {
+    const r = await render({ ...agent, sidecar: { native: false } })
+    validateAll(t, r.objects)
+    const pod = podOf(r.byKind('Deployment'))
+    t.equal(pod.initContainers, undefined)
+    t.same(pod.containers.map((c) => c.name), ['agent', 'sidekey'])
+    t.equal(pod.containers[1]!.restartPolicy, undefined)
+  })
+
+  t.test('Redis state, secrets, existing CA, federation token, report-only', async (t) => {
+    const r = await render({
+      ...agent,
+      workload: 'support-bot',
+      secrets: [{ env: 'OPENAI_API_KEY', secretName: 'openai', key: 'api-key' }],
+      ca: { existingSecret: 'sidekey-ca' },
+      federation: { token: { enabled: true, audience: 'sts.amazonaws.com' } },
+      sidecar: { reportOnly: true },
+      state: { store: 'redis', redis: { url: 'rediss://redis.sidekey:6379', passwordSecret: { name: 'redis', key: 'password' }, tlsSecret: 'redis-tls' }, signingKeysSecret: { name: 'sidekey-state', key: 'key' } },
+    })
+    validateAll(t, r.objects)
+    const pod = podOf(r.byKind('Deployment'))
+    const sidekey = pod.initContainers!.find((c) => c.name === 'sidekey')!
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.same((sidekey.env as unknown[])[1], { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'openai', key: 'api-key' } } }, 'the secret goes to sidekey only')
+    t.notOk(JSON.stringify(pod.containers).includes('OPENAI_API_KEY'), 'never to the agent')
+    t.same(pod.volumes.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies', 'sidekey-ca-secret', 'sidekey-state', 'sidekey-redis-password', 'sidekey-redis-tls', 'sidekey-signing-keys', 'sidekey-token'])
+    t.same(pod.volumes.find((v) => v.name === 'sidekey-token'), { name: 'sidekey-token', projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 3600, path: 'token' } }] } })
+    const stateYaml = (r.byKind('ConfigMap', 'demo-sidekey-state') as unknown as { data: Record<string, string> }).data['state.yaml']!
+    t.same(parse(stateYaml), {
+      store: 'redis',
+      redis: { mode: 'standalone', url: 'rediss://redis.sidekey:6379', password_file: '/var/run/secrets/sidekey-redis/password', tls: { ca_file: '/var/run/secrets/sidekey-redis-tls/ca.crt' }, key_prefix: 'sidekey:', command_timeout_ms: 1000 },
+      signing_keys: { encryption_key_file: '/var/run/secrets/sidekey-signing/key' },
+    })
+    const path = join(work, 'state.yaml')
+    await writeFile(path, stateYaml)
+    // The file's shape passes sidekey's own check; only the mounted secret files are missing here.
+    await t.rejects(loadStateSettings(path), { message: /cannot read (redis.password_file \/var\/run\/secrets\/sidekey-redis\/password|tls.ca_file \/var\/run\/secrets\/sidekey-redis-tls\/ca.crt) \(ENOENT\)/ })
+  })
+
+  t.test('Sentinel and Cluster state files are what sidekey accepts', async (t) => {
+    for (const redis of [{ mode: 'sentinel', nodes: ['s1:26379', 's2:26379'], sentinelMaster: 'mymaster' }, { mode: 'cluster', nodes: ['r1:6379', 'r2:6379'] }]) {
+      const r = await render({ ...agent, state: { store: 'redis', redis } })
+      validateAll(t, r.objects)
+      const path = join(work, `state-${redis.mode}.yaml`)
+      await writeFile(path, (r.byKind('ConfigMap', 'demo-sidekey-state') as unknown as { data: Record<string, string> }).data['state.yaml']!)
+      const settings = await loadStateSettings(path)
+      t.equal(settings.redis?.mode, redis.mode)
+      t.equal(settings.redis?.nodes.length, 2)
+    }
+  })
+
+  t.test('ServiceMonitor and NetworkPolicy', async (t) => {
+    const r = await render({ ...agent, metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } } }, networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], extraEgress: [{ to: [{ podSelector: { matchLabels: { app: 'redis' } } }], ports: [{ port: 6379, protocol: 'TCP' }] }] } })
+    validateAll(t, r.objects)
+    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'Service', 'ServiceAccount', 'ServiceMonitor'])
+    const sidekey = podOf(r.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '0.0.0.0:3129'], 'the admin listener is exposed for scraping')
+    const np = r.byKind('NetworkPolicy') as unknown as { spec: { egress: { to?: { ipBlock?: { cidr: string; except?: string[] } }[]; ports: { port: number }[] }[]; ingress: unknown[] } }
+    t.same(np.spec.egress[1]!.to, [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }], 'cloud metadata is never reachable')
+    t.same(np.spec.egress[1]!.ports.map((p) => p.port), [443, 80])
+    t.equal(np.spec.egress.length, 3, 'DNS, web, and the extra Redis rule')
+    t.same(np.spec.ingress, [{ ports: [{ port: 3129, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }])
+    t.match(r.byKind('ServiceMonitor'), { metadata: { labels: { release: 'prom' } }, spec: { endpoints: [{ port: 'metrics', path: '/metrics' }] } })
+    // The exposed admin listener answers only to its own names (DNS rebinding): Prometheus scrapes
+    // the pod IP, people may use the Service name; the kubelet expands $(SIDEKEY_POD_IPS).
+    const env = sidekey.env as { name: string; value?: string; valueFrom?: unknown }[]
+    t.same(env.find((e) => e.name === 'SIDEKEY_POD_IPS'), { name: 'SIDEKEY_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } })
+    const service = r.byKind('Service').metadata.name
+    const adminHosts = env.find((e) => e.name === 'SIDEKEY_ADMIN_HOSTS')!.value!
+    t.equal(adminHosts, `$(SIDEKEY_POD_IPS),${service},${service}.agents,${service}.agents.svc`)
+    t.ok(env.findIndex((e) => e.name === 'SIDEKEY_POD_IPS') < env.findIndex((e) => e.name === 'SIDEKEY_ADMIN_HOSTS'), 'defined before it is referenced, as the kubelet requires')
+    const expanded = adminHosts.replace('$(SIDEKEY_POD_IPS)', '10.244.1.7,fd00:10:244::7')
+    t.same(configFrom({}, { SIDEKEY_ADMIN_HOSTS: expanded }).adminHosts, ['10.244.1.7', 'fd00:10:244::7', service, `${service}.agents`, `${service}.agents.svc`], 'sidekey reads what the pod gets')
+    const more = await render({ ...agent, metrics: { serviceMonitor: { enabled: true }, adminHosts: ['metrics-gateway.monitoring.svc'] } })
+    const moreEnv = podOf(more.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!.env as { name: string; value?: string }[]
+    t.match(moreEnv.find((e) => e.name === 'SIDEKEY_ADMIN_HOSTS')?.value, /,metrics-gateway\.monitoring\.svc$/, 'metrics.adminHosts adds names')
+    await t.rejects(render({ ...agent, metrics: { adminHosts: ['evil.example/x'] } }), /values.schema.json.*adminHosts/)
+  })
+
+  t.test('agent.enabled=false: only what an existing Deployment needs, and a patch that adds the sidecar', async (t) => {
+    const r = await render({ agent: { enabled: false }, agentContainers: ['worker'], policies: { existingConfigMap: 'my-policies' }, mode: 'transparent' })
+    validateAll(t, r.objects)
+    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'ServiceAccount'], 'no Deployment, no policies ConfigMap (an existing one is used)')
+    const patch = parse((r.byKind('ConfigMap', 'demo-sidekey-sidecar-patch') as unknown as { data: Record<string, string> }).data['patch.yaml']!) as { spec: { template: { spec: Pod } } }
+    const spec = patch.spec.template.spec
+    t.same(spec.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey'])
+    t.equal(spec.containers[0]!.name, 'worker')
+    t.same(spec.volumes.find((v) => v.name === 'sidekey-policies'), { name: 'sidekey-policies', configMap: { name: 'my-policies' } })
+    // Applied to an existing Deployment (strategic merge by container name), the result is valid.
+    const existing = { apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'worker' }, spec: { selector: { matchLabels: { app: 'w' } }, template: { metadata: { labels: { app: 'w' } }, spec: { containers: [{ name: 'worker', image: 'w:1', env: [{ name: 'A', value: 'b' }] }] } } } }
+    const merged = structuredClone(existing) as typeof existing & { spec: { template: { spec: Record<string, unknown> } } }
+    const target = merged.spec.template.spec as unknown as Omit<Pod, 'containers'> & { containers: { name: string; env?: unknown[]; volumeMounts?: unknown[] }[] }
+    target.initContainers = spec.initContainers
+    target.volumes = spec.volumes
+    target.serviceAccountName = spec.serviceAccountName
+    for (const c of spec.containers as { name: string; env: unknown[]; volumeMounts: unknown[] }[]) {
+      const into = target.containers.find((x) => x.name === c.name)!
+      into.env = [...(into.env ?? []), ...c.env]
+      into.volumeMounts = [...(into.volumeMounts ?? []), ...c.volumeMounts]
+    }
+    t.doesNotThrow(() => new Deployment(merged as never).validate())
+    t.match(r.notes, /ConfigMap demo-sidekey-sidecar-patch/)
+  })
+
+  t.test('bad values are refused with what is wrong', async (t) => {
+    await t.rejects(render({ ...agent, mode: 'sideways' }), /values.schema.json.*mode/)
+    await t.rejects(render({ ...agent, sidecar: { uid: 0 } }), /values.schema.json.*uid/, 'sidekey never runs as root')
+    await t.rejects(render({ ...agent, secrets: [{ env: 'X' }] }), /values.schema.json.*secretName/)
+    await t.rejects(render({ ...agent, colour: 'blue' }), /values.schema.json.*additionalProperties/)
+    await t.rejects(render({}), /agent.image.repository is required when agent.enabled is true/)
+    await t.rejects(render({ ...agent, state: { store: 'redis' } }), /state.redis.url is required/)
+    await t.rejects(render({ ...agent, state: { store: 'redis', redis: { mode: 'sentinel', nodes: ['s:26379'] } } }), /sentinelMaster is required/)
+  })
+
+  t.test('helm lint and helm template, when a helm binary is on PATH', async (t) => {
+    const which = await run('sh', ['-c', 'command -v helm']).catch(() => null)
+    if (which === null) {
+      t.comment('no helm binary on PATH: the Go text/template + sprig rendering above stands in for it')
+      t.pass('rendered without helm')
+      return
+    }
+    const values = join(work, 'lint-values.yaml')
+    await writeFile(values, 'agent:\n  image:\n    repository: example/agent\n')
+    await run('helm', ['lint', chart, '-f', values])
+    const { stdout } = await run('helm', ['template', 'demo', chart, '-f', values])
+    t.match(stdout, /kind: Deployment/)
+  })
+})

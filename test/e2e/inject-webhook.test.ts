@@ -1,0 +1,204 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import jsonpatch from 'fast-json-patch'
+import { Pod } from 'kubernetes-models/v1'
+import t from 'tap'
+import { Agent, request } from 'undici'
+import { createCA } from '../../src/ca/authority.js'
+import { createLeafKey, mintLeaf } from '../../src/ca/leaf.js'
+import { pollFor } from '../helpers/poll.js'
+import { freePort, waitForPort } from '../helpers/redis.js'
+
+// `sidekey inject-webhook` as the API server sees it: a real HTTPS server (the process the CLI
+// starts), real AdmissionReview objects posted to /mutate, and the JSONPatch it answers applied to
+// the pod (fast-json-patch, RFC 6902), whose result must be a valid Pod (kubernetes-models).
+
+const cli = new URL('../../../src/cli/main.js', import.meta.url).pathname
+
+interface ReviewAnswer {
+  apiVersion: string
+  kind: string
+  response: { uid: string; allowed: boolean; patchType?: string; patch?: string; warnings?: string[] }
+}
+
+function admissionReview(pod: Record<string, unknown>, uid = '705ab4f5-6393-11e8-b7cc-42010a800002'): Record<string, unknown> {
+  // The shape of Kubernetes' own example (admission.k8s.io/v1, a Pod CREATE).
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: '', version: 'v1', kind: 'Pod' },
+      resource: { group: '', version: 'v1', resource: 'pods' },
+      requestKind: { group: '', version: 'v1', kind: 'Pod' },
+      requestResource: { group: '', version: 'v1', resource: 'pods' },
+      namespace: 'agents',
+      operation: 'CREATE',
+      userInfo: { username: 'system:serviceaccount:kube-system:replicaset-controller', uid: 'x', groups: ['system:serviceaccounts'] },
+      object: pod,
+      oldObject: null,
+      dryRun: false,
+      options: { apiVersion: 'meta.k8s.io/v1', kind: 'CreateOptions' },
+    },
+  }
+}
+
+function pod(annotations: Record<string, string> | undefined, spec: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: { generateName: 'support-bot-7d9f-', labels: { 'app.kubernetes.io/name': 'support-bot' }, ...(annotations ? { annotations } : {}) },
+    spec: { containers: [{ name: 'agent', image: 'example/agent:1' }], ...spec },
+  }
+}
+
+t.test('injection webhook', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-webhook-'))
+  const ca = await createCA(join(dir, 'ca'))
+  const key = createLeafKey()
+  await writeFile(join(dir, 'tls.crt'), await mintLeaf(ca, key, 'sidekey-webhook.sidekey.svc'))
+  await writeFile(join(dir, 'tls.key'), key.privateKeyPem)
+  await writeFile(join(dir, 'inject.yaml'), 'image: registry.example/sidekey:0.1.0\npoliciesConfigMap: agent-policies\nstateConfigMap: sidekey-state\ntokenAudience: sts.amazonaws.com\n')
+  const port = await freePort()
+  const child = spawn(process.execPath, [cli, 'inject-webhook', '--listen', `127.0.0.1:${port}`, '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--config', join(dir, 'inject.yaml')], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let logs = ''
+  child.stdout.on('data', (d: Buffer) => (logs += d.toString()))
+  child.stderr.on('data', (d: Buffer) => (logs += d.toString()))
+  t.teardown(() => void child.kill('SIGTERM'))
+  // Started when it says so (or fail with what it said): slow under a loaded parallel test run.
+  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`inject-webhook exited ${code}: ${logs}`))))
+  exited.catch(() => undefined)
+  await Promise.race([exited, pollFor(() => logs, (l) => l.includes('"event":"webhook_started"'), 30_000)])
+  await waitForPort(port, 1000)
+  const dispatcher = new Agent({ connect: { ca: ca.certPem, servername: 'sidekey-webhook.sidekey.svc' } })
+  t.teardown(() => dispatcher.close())
+  const post = async (body: unknown): Promise<{ status: number; error: string | undefined; json: ReviewAnswer }> => {
+    const res = await request(`https://127.0.0.1:${port}/mutate?timeout=10s`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body: typeof body === 'string' ? body : JSON.stringify(body) })
+    return { status: res.statusCode, error: res.headers['x-sidekey-error'] as string | undefined, json: (await res.body.json()) as ReviewAnswer }
+  }
+  const patched = (p: Record<string, unknown>, answer: ReviewAnswer): Record<string, unknown> => {
+    const ops = JSON.parse(Buffer.from(answer.response.patch!, 'base64').toString('utf8')) as jsonpatch.Operation[]
+    return jsonpatch.applyPatch(structuredClone(p), ops, true, false).newDocument
+  }
+  type Spec = { initContainers?: { name: string; args?: string[]; command?: string[] }[]; containers: { name: string; env?: { name: string; value: string }[]; volumeMounts?: { name: string }[] }[]; volumes?: { name: string }[] }
+
+  t.test('a pod without the annotation is allowed unchanged', async (t) => {
+    const r = await post(admissionReview(pod(undefined)))
+    t.equal(r.status, 200)
+    t.same(r.json, { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: '705ab4f5-6393-11e8-b7cc-42010a800002', allowed: true } })
+  })
+
+  t.test('explicit mode: a native sidecar, the volumes, and the agent variables', async (t) => {
+    const original = pod({ 'sidekey.dev/inject': 'true' })
+    const r = await post(admissionReview(original, 'uid-explicit'))
+    t.equal(r.json.response.uid, 'uid-explicit', 'the answer carries the request uid')
+    t.equal(r.json.response.patchType, 'JSONPatch')
+    const result = patched(original, r.json)
+    t.doesNotThrow(() => new Pod(result as never).validate(), 'the patched pod is a valid Pod')
+    const spec = result.spec as Spec
+    t.same(spec.initContainers!.map((c) => c.name), ['sidekey'])
+    t.match(spec.initContainers![0], { restartPolicy: 'Always', image: 'registry.example/sidekey:0.1.0' })
+    t.match(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--state', '/etc/sidekey/state/state.yaml'])
+    t.same(spec.volumes!.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies', 'sidekey-state', 'sidekey-token'])
+    const env = Object.fromEntries(spec.containers[0]!.env!.map((e) => [e.name, e.value]))
+    t.equal(env.HTTPS_PROXY, 'http://127.0.0.1:3128')
+    t.equal(env.SSL_CERT_FILE, '/etc/sidekey/ca/bundle.pem')
+    t.equal(env.NODE_EXTRA_CA_CERTS, '/etc/sidekey/ca/ca.pem')
+    t.same(spec.containers[0]!.volumeMounts, [{ name: 'sidekey-ca-public', mountPath: '/etc/sidekey/ca', readOnly: true }])
+    t.equal((result.metadata as { annotations: Record<string, string> }).annotations['sidekey.dev/status'], 'injected')
+    t.match(logs, /"event":"admission"/)
+  })
+
+  t.test('transparent mode with existing init containers, env, volumes and a workload annotation', async (t) => {
+    const original = pod(
+      { 'sidekey.dev/inject': 'true', 'sidekey.dev/mode': 'transparent', 'sidekey.dev/workload': 'billing-agent', 'sidekey.dev/report-only': 'true' },
+      {
+        initContainers: [{ name: 'migrate', image: 'example/migrate:1' }],
+        containers: [
+          { name: 'agent', image: 'example/agent:1', env: [{ name: 'MODEL', value: 'gpt-4o-mini' }], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
+          { name: 'tools', image: 'example/tools:1' },
+        ],
+        volumes: [{ name: 'work', emptyDir: {} }],
+      },
+    )
+    const r = await post(admissionReview(original))
+    const result = patched(original, r.json)
+    t.doesNotThrow(() => new Pod(result as never).validate())
+    const spec = result.spec as Spec
+    t.same(spec.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey', 'migrate'], 'iptables first, then sidekey, then the pod\'s own')
+    t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--http-port', '15080', '--https-port', '15443', '--block-other-egress'])
+    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.equal(spec.containers[0]!.env![0]!.name, 'MODEL', 'existing variables kept')
+    t.notOk(spec.containers[0]!.env!.some((e) => e.name === 'HTTPS_PROXY'), 'no proxy variables in transparent mode')
+    t.ok(spec.containers[1]!.env!.some((e) => e.name === 'SSL_CERT_FILE'), 'every container trusts the CA')
+    t.same(spec.containers[0]!.volumeMounts!.map((m) => m.name), ['work', 'sidekey-ca-public'])
+    t.same(spec.volumes!.map((v) => v.name)[0], 'work')
+  })
+
+  t.test('an injected pod is not injected twice', async (t) => {
+    const original = pod({ 'sidekey.dev/inject': 'true' })
+    const once = patched(original, (await post(admissionReview(original))).json)
+    const r = await post(admissionReview(once))
+    t.equal(r.json.response.patch, undefined)
+    t.match(r.json.response.warnings, [/already injected/])
+  })
+
+  t.test('a bad workload annotation falls back with a warning; never a denial', async (t) => {
+    const original = pod({ 'sidekey.dev/inject': 'true', 'sidekey.dev/workload': '../../etc', 'sidekey.dev/mode': 'sideways' })
+    const r = await post(admissionReview(original))
+    t.equal(r.json.response.allowed, true)
+    t.match(r.json.response.warnings, [/unknown sidekey.dev\/mode "sideways"/, /not a workload name/])
+    const spec = patched(original, r.json).spec as Spec
+    t.match(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'default'])
+  })
+
+  t.test('the reserved name anonymous falls back to "default" with a warning, so the sidecar can start', async (t) => {
+    for (const name of ['anonymous', 'Anonymous']) {
+      const original = pod({ 'sidekey.dev/inject': 'true', 'sidekey.dev/workload': name })
+      const r = await post(admissionReview(original))
+      t.equal(r.json.response.allowed, true)
+      t.match(r.json.response.warnings, [/reserved for callers without a run token/])
+      const spec = patched(original, r.json).spec as Spec
+      const args = spec.initContainers![0]!.args!
+      t.equal(args[args.indexOf('--workload') + 1], 'default')
+    }
+  })
+
+  t.test('hostile or broken requests get a specific 400', async (t) => {
+    for (const [body, why] of [
+      ['{not json', /not JSON/],
+      [{ apiVersion: 'admission.k8s.io/v1beta1', kind: 'AdmissionReview', request: { uid: 'x' } }, /admission.k8s.io\/v1/],
+      [{ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' }, /request.uid/],
+      [admissionReview({ metadata: { annotations: { 'sidekey.dev/inject': 'true' } }, spec: {} }), /no containers/],
+      ['null', /AdmissionReview/],
+    ] as const) {
+      const res = await request(`https://127.0.0.1:${port}/mutate`, { dispatcher, method: 'POST', body: typeof body === 'string' ? body : JSON.stringify(body) })
+      const json = (await res.body.json()) as { error: { message: string } }
+      t.equal(res.statusCode, 400)
+      t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_BAD_REQUEST')
+      t.match(json.error.message, why)
+    }
+    const big = await request(`https://127.0.0.1:${port}/mutate`, { dispatcher, method: 'POST', body: Buffer.alloc(4 * 1024 * 1024, 0x20) }).catch((err: Error) => err)
+    if (!(big instanceof Error)) {
+      t.equal(big.statusCode, 413)
+      await big.body.dump()
+    } else t.pass('an oversized body is cut off')
+    const health = await request(`https://127.0.0.1:${port}/healthz`, { dispatcher })
+    t.equal(health.statusCode, 200, 'and the webhook still answers')
+    await health.body.dump()
+  })
+
+  t.test('settings errors stop the webhook at start with what is wrong', async (t) => {
+    await writeFile(join(dir, 'bad.yaml'), 'image: x\nuid: 0\ncolour: blue\n')
+    const out = await new Promise<{ code: number | null; text: string }>((resolve) => {
+      const p = spawn(process.execPath, [cli, 'inject-webhook', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--config', join(dir, 'bad.yaml')])
+      let text = ''
+      p.stderr.on('data', (d: Buffer) => (text += d.toString()))
+      p.once('exit', (code) => resolve({ code, text }))
+    })
+    t.equal(out.code, 1)
+    t.match(out.text, /unknown setting\(s\) colour/)
+  })
+})

@@ -1,0 +1,248 @@
+import { randomBytes } from 'node:crypto'
+import t from 'tap'
+import { NeedleAutomaton, ROOT } from '../../src/guard/needle-automaton.js'
+import { PercentDecoder, percentDecodeMapped } from '../../src/guard/percent-decode.js'
+import { HOLD_FROM_DEPTH, jsonStrings, MAX_RECORD_BYTES, recordFraming, recordScrubFilter } from '../../src/guard/record-scrub.js'
+import { base64Aligned, formEncode, secretForms } from '../../src/guard/secret-forms.js'
+import { automatonFor, SecretScanner, scrubFilter } from '../../src/guard/secret-scan.js'
+import { maskAuditRecord, newAuditRecord } from '../../src/observe/audit.js'
+
+// Unit tests for the pieces of secret detection and scrubbing: the forms of a secret, lenient
+// percent-decoding, the one-pass search, the scanner's views and stream hold-back, scrubbing
+// across the records of an event stream, and masking of audit records.
+
+const secret = 'sk-test-openai-5f2b8e0c1d'
+
+/** A small deterministic generator, so random cases are the same on every run. */
+function random(seed: number): () => number {
+  let s = seed
+  return () => {
+    s = (s * 1103515245 + 12345) & 0x7fffffff
+    return s / 0x7fffffff
+  }
+}
+
+t.test('base64 at every alignment is found inside any longer base64 text', async (t) => {
+  const rnd = random(3)
+  for (let n = 0; n < 300; n++) {
+    const value = Buffer.from(Array.from({ length: 8 + Math.floor(rnd() * 40) }, () => Math.floor(rnd() * 256)))
+    const before = Buffer.from(Array.from({ length: Math.floor(rnd() * 7) }, () => Math.floor(rnd() * 256)))
+    const after = Buffer.from(Array.from({ length: Math.floor(rnd() * 7) }, () => Math.floor(rnd() * 256)))
+    for (const encoding of ['base64', 'base64url'] as const) {
+      const whole = Buffer.concat([before, value, after]).toString(encoding)
+      const needle = base64Aligned(value, (before.length % 3) as 0 | 1 | 2, encoding)
+      if (!whole.includes(needle)) t.fail(`${encoding} of ${before.length}+${value.length}+${after.length} bytes misses its aligned form`)
+    }
+  }
+  t.equal(base64Aligned(Buffer.from(secret), 0, 'base64'), Buffer.from(secret).toString('base64').replace(/=+$/, '').slice(0, -1), 'a length not a multiple of 3 drops the last, partial character')
+  t.ok(Buffer.from(`x:${secret}`).toString('base64').includes(base64Aligned(Buffer.from(secret), 2, 'base64')), 'the Basic credential of "x:" + secret')
+})
+
+t.test('the forms of a secret', async (t) => {
+  const forms = secretForms('a b/c+d"e\\f', 8).map((f) => f.toString('latin1'))
+  for (const expected of ['a b/c+d"e\\f', encodeURIComponent('a b/c+d"e\\f'), 'a+b%2Fc%2Bd%22e%5Cf', 'a+b/c+d"e\\f', 'a b/c+d\\"e\\\\f', 'a b\\/c+d\\"e\\\\f']) {
+    t.ok(forms.includes(expected), `has ${expected}`)
+  }
+  t.equal(formEncode('a b/c'), 'a+b%2Fc')
+  const plain = secretForms(secret, 8).map((f) => f.toString('latin1'))
+  t.same(new Set(plain).size, plain.length, 'no duplicates')
+  t.ok(plain.every((f) => f.length >= 8), 'nothing shorter than the minimum')
+  t.equal(plain.length, 1 + 3, 'as is, and base64 at three alignments (base64url is the same text when no + or / occurs)')
+  t.equal(secretForms('~~~~~~~~>>>?', 8).length, 3 + 6 + 6, 'as is, percent- and form-encoded (~ differs), base64 and base64url apart, of the secret and of its percent-encoding')
+})
+
+t.test('lenient percent-decoding', async (t) => {
+  const decode = (s: string): string => new PercentDecoder().push(Buffer.from(s)).toString('latin1')
+  t.equal(decode('%73k%2Dtest'), 'sk-test')
+  t.equal(decode('100%%20sure%zz%4'), '100% sure%zz', 'a stray % leaves the rest decodable (an escape open at the end waits)')
+  const d = new PercentDecoder()
+  const parts = ['a%', '7', '3b%2', 'dc%']
+  const out = parts.map((p) => d.push(Buffer.from(p)).toString('latin1')).join('') + d.end().toString('latin1')
+  t.equal(out, 'asb-c%', 'escapes split across chunks decode whole')
+  const mapped = percentDecodeMapped(Buffer.from('x%73k%zz'))!
+  t.equal(mapped.decoded.toString('latin1'), 'xsk%zz')
+  t.same([...mapped.from], [0, 1, 4, 5, 6, 7, 8], 'each decoded byte knows where it began')
+  t.equal(percentDecodeMapped(Buffer.from('no escapes')), null)
+})
+
+t.test('the automaton finds what a naive search finds, across chunks, ignoring case', async (t) => {
+  const rnd = random(11)
+  const alphabet = 'abcAB-_'
+  const word = (n: number): string => Array.from({ length: n }, () => alphabet[Math.floor(rnd() * alphabet.length)]).join('')
+  for (let round = 0; round < 40; round++) {
+    const needles = Array.from({ length: 1 + Math.floor(rnd() * 6) }, () => word(2 + Math.floor(rnd() * 5)))
+    const text = word(200)
+    const a = new NeedleAutomaton(needles.map((n) => Buffer.from(n)))
+    // Naive: for each end position, the longest needle ending there (case-insensitive).
+    const expected: number[] = []
+    const lower = text.toLowerCase()
+    for (let end = 1; end <= text.length; end++) {
+      const hit = needles.map((n) => n.toLowerCase()).filter((n) => lower.slice(0, end).endsWith(n)).sort((x, y) => y.length - x.length)[0]
+      if (hit !== undefined) expected.push(end - hit.length, end)
+    }
+    // The same text in random chunks, the state carried over.
+    const found: number[] = []
+    let state = ROOT
+    for (let at = 0; at < text.length; ) {
+      const to = Math.min(text.length, at + 1 + Math.floor(rnd() * 30))
+      const chunk = Buffer.from(text.slice(at, to))
+      const local: number[] = []
+      state = a.collect(chunk, 0, chunk.length, state, local)
+      for (const x of local) found.push(x + at)
+      at = to
+    }
+    if (JSON.stringify(found) !== JSON.stringify(expected)) t.fail(`round ${round}: ${JSON.stringify(needles)} in ${text}`)
+    t.equal(a.detect(Buffer.from(text), 0, text.length, ROOT) < 0, expected.length > 0)
+  }
+  const a = new NeedleAutomaton([Buffer.from('secret-value')])
+  const s = a.detect(Buffer.from('xx SECRET-VAL'), 0, 13, ROOT)
+  t.equal(a.depth(s), 10, 'the depth is the partial match that must be held back')
+  t.equal(a.detect(Buffer.from('ue'), 0, 2, s), -1)
+})
+
+t.test('a large set of needles stays correct past the dense-table budget', async (t) => {
+  const secrets = Array.from({ length: 1000 }, () => `sk-${randomBytes(24).toString('base64url')}`)
+  const scanner = new SecretScanner()
+  for (const s of secrets) scanner.add(s)
+  t.equal(scanner.size, 1000)
+  for (const s of [secrets[0]!, secrets[499]!, secrets[999]!]) {
+    t.ok(scanner.foundIn(`/c?k=${s}`))
+    t.ok(scanner.foundIn(`Basic ${Buffer.from(`u:${s}`).toString('base64')}`))
+  }
+  t.notOk(scanner.foundIn(`/c?k=sk-${randomBytes(24).toString('base64url')}`))
+})
+
+t.test('the scanner: views, fields and the body filter', async (t) => {
+  const scanner = new SecretScanner()
+  t.notOk(scanner.foundIn(secret), 'knows nothing yet')
+  scanner.add('short')
+  t.equal(scanner.size, 0, 'too short to scan for')
+  scanner.add(secret)
+  t.ok(scanner.foundInRequest('/', ['X-Sk-Test-Openai-5f2b8e0c1d', '1']), 'a header name')
+  t.ok(scanner.foundInRequest('/x?bad=%&k=%73%6B-test-openai-5f2b8e0c1d', []), 'a stray % does not turn decoding off')
+  t.notOk(scanner.foundInRequest('/', ['Proxy-Authorization', secret]), "the run token's header is sidekey's own")
+  t.notOk(scanner.foundInRequest('/', ['x-a', 'sk-test-openai', 'x-b', '-5f2b8e0c1d']), 'fields are searched apart')
+  t.ok(scanner.foundInFields(['ok', `${secret}.example`]))
+
+  const run = async (chunks: string[]): Promise<{ passed: string[]; error: string | null }> => {
+    const filter = scanner.bodyFilter()
+    const passed: string[] = []
+    filter.on('data', (c: Buffer) => passed.push(c.toString('latin1')))
+    const error = await new Promise<string | null>((resolve) => {
+      filter.once('error', (err: Error & { code?: string }) => resolve(err.code ?? err.message))
+      filter.once('end', () => resolve(null))
+      for (const c of chunks) filter.write(Buffer.from(c))
+      filter.end()
+      filter.resume()
+    })
+    return { passed, error }
+  }
+  const pct = [...secret].map((c) => `%${c.charCodeAt(0).toString(16)}`).join('')
+  const caught = await run(['k=plain+text&s=', pct.slice(0, 10), pct.slice(10)])
+  t.equal(caught.error, 'SIDEKEY_ERR_SECRET_DETECTED')
+  t.equal(caught.passed.join(''), 'k=plain+text&s=', 'the text before it passed; none of the escapes did')
+  const fine = await run(['100% ', 'ordinary %41 text ', 'with sk- in it'])
+  t.equal(fine.error, null)
+  t.equal(fine.passed.join(''), '100% ordinary %41 text with sk- in it', 'an ordinary body passes whole')
+})
+
+t.test('the two views agree with decoding the whole text first, however it is chunked', async (t) => {
+  const scanner = new SecretScanner()
+  scanner.add(secret)
+  const needles = scanner.needles().map((n) => n.toString('latin1').toLowerCase())
+  const rnd = random(29)
+  const pieces = ['%', '%2', '%zz', 'x', '%25', '%73k', 'sk-te', '%2D', 'st-openai-5f2b8e0c1d', ...secret.split('').map((c) => `%${c.charCodeAt(0).toString(16)}`), 'c2stdGVzdC1vcGVuYWktNWYyYjhlMGMxZ']
+  let disagreements = 0
+  let found = 0
+  for (let round = 0; round < 2000; round++) {
+    const text = Array.from({ length: 5 + Math.floor(rnd() * 40) }, () => pieces[Math.floor(rnd() * pieces.length)]).join('')
+    const decoded = percentDecodeMapped(Buffer.from(text, 'latin1'))?.decoded.toString('latin1') ?? text
+    const expected = needles.some((n) => text.toLowerCase().includes(n) || decoded.toLowerCase().includes(n))
+    // The same text through the streaming filter, in random chunks.
+    const filter = scanner.bodyFilter()
+    let caught = false
+    filter.on('error', () => (caught = true))
+    filter.resume()
+    for (let at = 0; at < text.length && !caught; ) {
+      const to = Math.min(text.length, at + 1 + Math.floor(rnd() * 12))
+      filter.write(Buffer.from(text.slice(at, to), 'latin1'))
+      at = to
+    }
+    await new Promise((r) => setImmediate(r))
+    if (caught !== expected || scanner.foundInBuffer(Buffer.from(text, 'latin1')) !== expected) disagreements++
+    if (expected) found++
+  }
+  t.equal(disagreements, 0)
+  t.ok(found > 200 && found < 1800, `${found} of 2000 hold a secret (both outcomes are exercised)`)
+})
+
+t.test('masking for audit fields and headers', async (t) => {
+  const scanner = new SecretScanner()
+  scanner.add(secret)
+  t.equal(scanner.mask(`/a/${secret}/b`), `/a/[redacted]***************/b`)
+  t.equal(scanner.mask(`/a/%73k-test-openai-5f2b8e0c1d`), `/a/[redacted]*****************`, 'the whole escaped span')
+  t.equal(scanner.mask(`${secret.toUpperCase()}.example`), `[redacted]***************.example`)
+  t.equal(scanner.mask('/nothing/here'), '/nothing/here')
+  const record = newAuditRecord('request', 'id-1')
+  Object.assign(record, { host: `${secret}.example`, path: `/p/${secret}`, query_keys: [secret, 'x'], method: 'GET' })
+  maskAuditRecord(record, scanner)
+  t.notMatch(JSON.stringify(record), /sk-test/i)
+  t.match(record, { host: /^\[redacted\]\**\.example$/, query_keys: [/^\[redacted\]/, 'x'], method: 'GET', id: 'id-1' })
+})
+
+t.test('scrubbing: same-length masks, a secret split across chunks', async (t) => {
+  const scanner = new SecretScanner()
+  scanner.add(secret)
+  const filter = scrubFilter(scanner.needles())
+  const out = [filter.push(Buffer.from(`a ${secret.slice(0, 9)}`)), filter.push(Buffer.from(`${secret.slice(9)} b`)), filter.end()].map((b) => b?.toString() ?? '').join('')
+  t.equal(out, 'a [redacted]*************** b')
+  t.equal(automatonFor(scanner.needles()), automatonFor(scanner.needles()), 'built once per set of secrets')
+})
+
+t.test('event streams: a secret split across records is masked, others are not held', async (t) => {
+  const scanner = new SecretScanner()
+  scanner.add(secret)
+  const automaton = automatonFor(scanner.needles())
+  t.equal(recordFraming('text/event-stream; charset=utf-8'), 'sse')
+  t.equal(recordFraming('application/x-ndjson'), 'ndjson')
+  t.equal(recordFraming('application/json'), null)
+
+  const sse = recordScrubFilter(automaton, 'sse')
+  const step = (s: string): string => sse.push(Buffer.from(s))?.toString() ?? ''
+  t.equal(step('data: {"delta":"hello"}\n\n'), 'data: {"delta":"hello"}\n\n', 'a complete ordinary event passes at once')
+  t.equal(step('data: {"delta":"s"}\n\n'), 'data: {"delta":"s"}\n\n', `a partial match shorter than ${HOLD_FROM_DEPTH} bytes is not held`)
+  const held = step('data: {"delta":"k-test"}\r\n\r\n')
+  t.notMatch(held, /k-test/, 'a longer one is held')
+  const rest = step('event: message\ndata: {"delta":"-openai-5f2b"}\n\n') + step('data: {"delta":"8e0c1d!"}\n\n') + (sse.end()?.toString() ?? '')
+  const all = held + rest
+  t.notMatch(all, /k-test|openai|5f2b|8e0c1d/, 'every held part of the secret is masked')
+  t.match(all, /"delta":"\[redacted\]\**"/)
+  t.match(all, /"delta":"\[redac!"/, 'the text after the secret survives')
+  for (const event of all.split(/\r?\n\r?\n/).filter((e) => e !== '')) {
+    const data = event.split(/\r?\n/).find((l) => l.startsWith('data: '))!.slice(6)
+    t.doesNotThrow(() => JSON.parse(data), `still JSON: ${data}`)
+  }
+
+  const plain = recordScrubFilter(automaton, 'sse')
+  const text = ['data: sk-te\n\n', 'data: st-openai-5f2b8e0c1d\n\n'].map((s) => plain.push(Buffer.from(s))?.toString() ?? '').join('') + (plain.end()?.toString() ?? '')
+  t.equal(text, 'data: [reda\n\ndata: [redacted]**********\n\n', 'plain data lines too (the issue example)')
+
+  const escaped = recordScrubFilter(automaton, 'ndjson')
+  const line = `{"a":"\\u0073k-test-openai-5f2b8e0c1d","n":1}\n`
+  const masked = (escaped.push(Buffer.from(line))?.toString() ?? '') + (escaped.end()?.toString() ?? '')
+  t.notMatch(masked, /openai/, 'JSON escapes are decoded before searching')
+  t.same(Object.keys(JSON.parse(masked) as object), ['a', 'n'])
+
+  const big = recordScrubFilter(automaton, 'sse')
+  const huge = `data: ${'x'.repeat(MAX_RECORD_BYTES + 10)}`
+  t.equal(big.push(Buffer.from(huge))?.length, huge.length, 'an oversized record is passed on, not held without bound')
+})
+
+t.test('JSON strings by key path', async (t) => {
+  const seen: [string, string][] = []
+  const ok = jsonStrings(Buffer.from('{"id":"x","choices":[{"delta":{"content":"a\\"b\\u00e9"}},"s"],"n":[1,{"k":"v"}]}'), (path, bytes) => seen.push([path, Buffer.from(bytes).toString('utf8')]))
+  t.ok(ok)
+  t.same(seen, [['.id', 'x'], ['.choices[].delta.content', 'a"bé'], ['.choices[]', 's'], ['.n[].k', 'v']])
+  t.notOk(jsonStrings(Buffer.from('not json'), () => undefined))
+  t.notOk(jsonStrings(Buffer.from('{"open": "never closed'), () => undefined))
+})
