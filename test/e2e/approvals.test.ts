@@ -14,7 +14,7 @@ import { startUpstream } from '../helpers/upstream.js'
 // an agent that hangs up cancels its approval; approvers get a webhook.
 
 const run = promisify(execFile)
-const cli = new URL('../../../src/cli/main.js', import.meta.url).pathname
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
 
 async function admin(sk: TestSidekey, method: string, path: string, body?: unknown, token: string | null = sk.adminToken) {
   const res = await request(`${sk.adminUrl}${path}`, { method: method as 'GET', headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) })

@@ -25,7 +25,7 @@ import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
 // closes the tunnels and WebSockets that depended on it. A quarantined agent cannot carry on by
 // dropping its token, and no token can be minted for the reserved name `anonymous`.
 
-const CLI = fileURLToPath(new URL('../../../src/cli/main.js', import.meta.url))
+const CLI = fileURLToPath(new URL('../../src/cli/main.js', import.meta.url))
 
 /** A TCP echo server: what a blind tunnel reaches. */
 async function echoServer(): Promise<{ port: number; server: NetServer }> {

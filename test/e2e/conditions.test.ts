@@ -191,7 +191,7 @@ routes:
   })
 
   t.test('sidekey explain names the condition', async (t) => {
-    const cli = new URL('../../../src/cli/main.js', import.meta.url).pathname
+    const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
     const args = [cli, 'explain', 'POST', 'http://pay.test/refund', '--policies', sk.policyDir, '--workload', 'agent', '--body', '{"amount": 5000}']
     // Ports in the URL: the route matches only the stand-in's port.
     args[3] = `http://pay.test:${port}/refund`

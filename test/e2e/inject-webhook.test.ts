@@ -15,7 +15,7 @@ import { freePort, waitForPort } from '../helpers/redis.js'
 // starts), real AdmissionReview objects posted to /mutate, and the JSONPatch it answers applied to
 // the pod (fast-json-patch, RFC 6902), whose result must be a valid Pod (kubernetes-models).
 
-const cli = new URL('../../../src/cli/main.js', import.meta.url).pathname
+const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
 
 interface ReviewAnswer {
   apiVersion: string

@@ -207,7 +207,7 @@ routes:
   - { name: openai, host: api.openai.test, credential: openai, addresses: [${hostIp}] }
 `,
   )
-  const cli = new URL('../../../src/cli/main.js', import.meta.url).pathname
+  const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
   const sidekey = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443', '--workload', 'agent', '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--upstream-ca', join(dir, 'up.pem'), '--connect-to', `api.openai.test:443:${hostIp}:${upstreamPort}`], {
     env: { ...process.env, TEST_OPENAI_KEY: SECRETS.OPENAI },
     stdio: ['ignore', 'pipe', 'pipe'],
