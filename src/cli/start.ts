@@ -1,22 +1,47 @@
 import { configFrom, SETTINGS } from '../config.js'
+import { bufferedStdout } from '../observe/log-destination.js'
+import { createLogger } from '../observe/logger.js'
 import { startSidekey } from '../sidekey.js'
 import { parse } from './args.js'
 
 export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
 
-/** `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. */
+/**
+ * `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. Log lines (the
+ * audit line of every exchange among them) are buffered and written in batches; every way the
+ * process ends flushes them first, so none is lost: a signal (after in-flight exchanges are
+ * closed and audited), an uncaught error (logged as fatal, then exit 1), or any other exit.
+ */
 export async function start(argv: string[]): Promise<number> {
   const { flags } = parse(argv, START_FLAGS, ['report-only'])
   const config = configFrom(flags)
-  const sidekey = await startSidekey(config)
-  process.on('SIGHUP', () => void sidekey.policy.reload())
+  const out = bufferedStdout()
+  const log = createLogger({ destination: out.destination })
+  process.on('exit', () => out.flushNow())
+  const crash = (err: unknown): void => {
+    log.fatal({ event: 'uncaught_error', err: err instanceof Error ? err.stack : String(err) }, 'uncaught error; sidekey exits')
+    out.flushNow()
+    process.exit(1)
+  }
+  process.on('uncaughtException', crash)
+  process.on('unhandledRejection', crash)
+  let sidekey
+  try {
+    sidekey = await startSidekey(config, { logger: log })
+  } catch (err) {
+    out.close()
+    throw err
+  }
+  const running = sidekey
+  process.on('SIGHUP', () => void running.policy.reload())
   await new Promise<void>((resolve) => {
     const stop = (): void => {
-      sidekey.log.info({ event: 'stopping' }, 'sidekey stopping')
-      void sidekey.close().then(resolve)
+      running.log.info({ event: 'stopping' }, 'sidekey stopping')
+      void running.close().then(resolve)
     }
     process.once('SIGINT', stop)
     process.once('SIGTERM', stop)
   })
+  out.close()
   return 0
 }
