@@ -1,3 +1,5 @@
+// First: see warm-up.ts.
+import './warm-up.js'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'

@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// First: see warm-up.ts.
+import '../warm-up.js'
 import { formatProblem, isSidekeyError, PolicyInvalidError } from '../errors.js'
 import { SETTINGS } from '../config.js'
 import { approvals } from './approvals.js'
