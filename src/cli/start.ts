@@ -25,14 +25,10 @@ export async function start(argv: string[]): Promise<number> {
   }
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
-  let sidekey
-  try {
-    sidekey = await startSidekey(config, { logger: log })
-  } catch (err) {
+  const running = await startSidekey(config, { logger: log }).catch((err: unknown) => {
     out.close()
     throw err
-  }
-  const running = sidekey
+  })
   process.on('SIGHUP', () => void running.policy.reload())
   await new Promise<void>((resolve) => {
     const stop = (): void => {

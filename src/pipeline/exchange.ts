@@ -83,6 +83,8 @@ export interface ConnectionExchange {
   readonly sent: { readonly target: string; readonly rawHeaders: readonly string[] }
   /** The destination, or null when what was sent names none. */
   readonly authority: Authority | null
+  /** The refusal's message when `authority` is null: what the client should have sent. */
+  readonly unnamed: string
   /** Who opens it: read from the request (CONNECT) or the sidecar's own workload (transparent). */
   readonly identifyCaller: () => Caller
   /**

@@ -21,6 +21,7 @@ export function serveConnect(ctx: ProxyContext, req: IncomingMessage, socket: So
       head,
       sent: { target: req.url ?? '', rawHeaders: req.rawHeaders },
       authority: parseAuthority(req.url ?? ''),
+      unnamed: 'CONNECT needs host:port',
       identifyCaller: connectCaller(ctx, req),
       refusalsInside: false,
       established: () => {

@@ -23,6 +23,7 @@ export function serveTransparentTls(ctx: ProxyContext, socket: Socket, hello: Bu
       head: hello,
       sent: { target: authority?.host ?? '', rawHeaders: [] },
       authority,
+      unnamed: 'a redirected TLS connection without a server name (SNI) names no destination to decide on',
       identifyCaller: () => sidecarCaller(ctx),
       refusalsInside: true,
       established: null,

@@ -22,7 +22,7 @@ export const acceptRequest: Stage<RequestExchange> = {
 export const acceptConnection: Stage<ConnectionExchange> = {
   name: 'accept',
   run(_ctx, ex) {
-    if (ex.authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', ex.refusalsInside ? 'a redirected TLS connection without a server name (SNI) names no destination to decide on' : 'CONNECT needs host:port')
+    if (ex.authority === null) throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', ex.unnamed)
     Object.assign(ex.audit, { host: ex.authority.host, port: ex.authority.port })
   },
 }

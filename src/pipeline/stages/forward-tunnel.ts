@@ -59,7 +59,7 @@ export const forwardConnection: Stage<ConnectionExchange> = {
       if (ex.audit.error !== null) return
       recordFailure(ex.audit, code, why)
       // The detail may quote the agent's SNI.
-      ctx.log[level]({ event: 'intercept_failed', id: ex.id, why, detail: ctx.scanner.mask(detail) }, ex.refusalsInside ? 'intercepted transparent connection failed' : 'intercepted tunnel failed')
+      ctx.log[level]({ event: 'intercept_failed', id: ex.id, via: ex.audit.method, why, detail: ctx.scanner.mask(detail) }, 'intercepted connection failed')
     })
   },
 }

@@ -1,7 +1,8 @@
 import { refuseBodyOverride } from '../../accept/method-override.js'
 import { ConditionRefusal } from '../../errors.js'
-import { resolveChecked } from '../../forward/ssrf.js'
+import { resolveChecked, type CheckedAddress } from '../../forward/ssrf.js'
 import { guardRequest as guardUnderRoute } from '../../guard/request-guard.js'
+import type { Route } from '../../policy/types.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
 import { reasonOf, recordWouldRefuse } from './audit.js'
@@ -46,6 +47,6 @@ export const guardRequest: Stage<RequestExchange> = {
 }
 
 /** The address to connect to for `authority`, checked by the SSRF guard (`--connect-to` applied). */
-export function checkedDestination(ctx: ProxyContext, authority: { host: string; port: number }, route: Parameters<typeof resolveChecked>[2]): ReturnType<typeof resolveChecked> {
+export function checkedDestination(ctx: ProxyContext, authority: { host: string; port: number }, route: Route | null): Promise<CheckedAddress> {
   return resolveChecked(authority.host, authority.port, route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`))
 }

@@ -45,11 +45,11 @@ export const identifyConnection: Stage<ConnectionExchange> = {
 }
 
 /** The caller a plain request names in Proxy-Authorization (or the default workload). */
-export function callerOfRequest(ctx: ProxyContext, req: IncomingMessage, audit: AuditRecord): Caller {
-  return recordingInvalid(audit, () => identify(req.headers['proxy-authorization'], ctx.runTokens, ctx.config.workload))
+function callerOfRequest(ctx: ProxyContext, req: IncomingMessage, audit: AuditRecord): Caller {
+  return recordingInvalid(audit, connectCaller(ctx, req))
 }
 
-/** The caller of a CONNECT request (Proxy-Authorization, or the default workload). */
+/** The caller a request names in Proxy-Authorization (or the default workload): CONNECT, absolute-form. */
 export function connectCaller(ctx: ProxyContext, req: IncomingMessage): () => Caller {
   return () => identify(req.headers['proxy-authorization'], ctx.runTokens, ctx.config.workload)
 }
