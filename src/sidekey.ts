@@ -31,7 +31,6 @@ import { Metrics } from './observe/metrics.js'
 import { Monitor } from './observe/monitor.js'
 import { MemoryStore, type StateStore } from './state/store.js'
 import { loadStateSettings, MEMORY_STATE } from './state/config.js'
-import { RedisStore } from './state/redis-store.js'
 import { Approvals } from './approvals/approvals.js'
 import { EventHub, summarizeDecision } from './observe/events.js'
 import { SecretScanner } from './guard/secret-scan.js'
@@ -106,7 +105,8 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const now = options.now ?? Date.now
   const metrics = new Metrics()
   const stateSettings = config.statePath === null ? MEMORY_STATE : await loadStateSettings(config.statePath)
-  const state: StateStore = stateSettings.redis === null ? new MemoryStore(now) : await RedisStore.open(stateSettings.redis, log, (op) => metrics.stateErrors.inc({ op }))
+  // The Redis client is loaded only when the state file names Redis.
+  const state: StateStore = stateSettings.redis === null ? new MemoryStore(now) : await (await import('./state/redis-store.js')).RedisStore.open(stateSettings.redis, log, (op) => metrics.stateErrors.inc({ op }))
   opened.add('the state store', () => state.close())
   metrics.stateAvailable = () => state.available
   if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS')

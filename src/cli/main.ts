@@ -3,19 +3,26 @@
 import '../warm-up.js'
 import { formatProblem, isSidekeyError, PolicyInvalidError } from '../errors.js'
 import { SETTINGS } from '../config.js'
-import { approvals } from './approvals.js'
-import { ca } from './ca.js'
-import { demo } from './demo.js'
-import { explain } from './explain.js'
-import { health } from './health.js'
-import { iptables } from './iptables.js'
-import { policy } from './policy.js'
-import { run } from './run.js'
-import { start } from './start.js'
-import { workloads } from './workloads.js'
-import { injectWebhook } from './inject-webhook.js'
 
-const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = { start, run, ca, policy, explain, workloads, approvals, health, iptables, 'inject-webhook': injectWebhook, demo: () => demo() }
+type Command = (argv: string[]) => Promise<number>
+
+/** Each command's module, loaded when that command runs: `sidekey start` never loads the demo, the webhook or the CLI clients. */
+const COMMANDS: Record<string, () => Promise<Command>> = {
+  start: async () => (await import('./start.js')).start,
+  run: async () => (await import('./run.js')).run,
+  ca: async () => (await import('./ca.js')).ca,
+  policy: async () => (await import('./policy.js')).policy,
+  explain: async () => (await import('./explain.js')).explain,
+  workloads: async () => (await import('./workloads.js')).workloads,
+  approvals: async () => (await import('./approvals.js')).approvals,
+  health: async () => (await import('./health.js')).health,
+  iptables: async () => (await import('./iptables.js')).iptables,
+  'inject-webhook': async () => (await import('./inject-webhook.js')).injectWebhook,
+  demo: async () => {
+    const { demo } = await import('./demo.js')
+    return () => demo()
+  },
+}
 
 const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
@@ -42,8 +49,8 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE)
     return name === undefined ? 2 : 0
   }
-  const command = COMMANDS[name]
-  if (command === undefined) {
+  const load = COMMANDS[name]
+  if (load === undefined) {
     console.error(`sidekey: unknown command "${name}"\n\n${USAGE}`)
     return 2
   }
@@ -53,6 +60,7 @@ async function main(argv: string[]): Promise<number> {
     console.log(USAGE)
     return 0
   }
+  const command = await load()
   return command(rest).catch((err: unknown) => {
     const code = (err as { code?: string }).code
     if (code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { SignJWT } from 'jose'
+import { jose } from './jose.js'
 import type { CredentialProvider, ObtainedCredential } from './provider.js'
 import type { CredentialRuntime } from './runtime.js'
 import { SIGNING_ALG } from './signing-keys.js'
@@ -42,7 +42,7 @@ export class MintedJwtProvider implements CredentialProvider {
     const { kid, key } = await this.runtime.keys.current()
     const now = Math.floor(Date.now() / 1000)
     const exp = now + this.settings.lifetimeS
-    const value = await new SignJWT({})
+    const value = await new (jose().SignJWT)({})
       .setProtectedHeader({ alg: SIGNING_ALG, kid, typ: 'JWT' })
       .setIssuer(this.runtime.issuer)
       .setSubject(workload ?? 'anonymous')

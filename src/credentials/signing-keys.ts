@@ -1,7 +1,8 @@
 import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
 import { open, readFile, rename } from 'node:fs/promises'
 import { join } from 'node:path'
-import { exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose'
+import type { CryptoKey, JWK } from 'jose'
+import { jose } from './jose.js'
 import type { SharedValues } from '../state/store.js'
 
 /** The file beside the CA that holds the minting keys (mode 0600). */
@@ -68,7 +69,7 @@ export class SigningKeys {
       await this.#loading
     }
     const key = this.#keys.at(-1)!
-    return { kid: key.kid, key: (await importJWK(key.jwk, SIGNING_ALG)) as CryptoKey }
+    return { kid: key.kid, key: (await jose().importJWK(key.jwk, SIGNING_ALG)) as CryptoKey }
   }
 
   /** The public JWK Set: every key still inside its overlap window. Never a private part. */
@@ -110,10 +111,10 @@ export class SigningKeys {
   }
 
   async #rotate(): Promise<void> {
-    const { privateKey } = await generateKeyPair(SIGNING_ALG, { extractable: true })
+    const { privateKey } = await jose().generateKeyPair(SIGNING_ALG, { extractable: true })
     const now = Date.now()
     const retireBefore = now - this.rotateAfterMs - this.overlapMs
-    const next = [...this.#keys.filter((k) => k.created > retireBefore), { kid: randomUUID(), created: now, jwk: await exportJWK(privateKey) }]
+    const next = [...this.#keys.filter((k) => k.created > retireBefore), { kid: randomUUID(), created: now, jwk: await jose().exportJWK(privateKey) }]
     if (this.#shared !== null) {
       const raw = encryptKeys(next, this.#shared.key)
       if (await this.#shared.store.casBlob(SHARED_NAME, this.#sharedRaw, raw)) {

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto'
-import { importPKCS8, SignJWT, type CryptoKey, type KeyObject } from 'jose'
+import type { CryptoKey, KeyObject } from 'jose'
+import { jose } from './jose.js'
 import type { SidekeyError } from '../errors.js'
 import type { SecretSource } from './secret-source.js'
 import type { FetchedToken } from './token-cache.js'
@@ -124,12 +125,12 @@ export class TokenEndpoint {
     const pem = await this.#read(auth.key, 'private key', false)
     let key: CryptoKey | KeyObject
     try {
-      key = await importPKCS8(pem, auth.alg)
+      key = await jose().importPKCS8(pem, auth.alg)
     } catch (cause) {
       throw this.#fail(`private key is not a PKCS#8 PEM key for ${auth.alg}`, cause)
     }
     const now = Math.floor(Date.now() / 1000)
-    const assertion = await new SignJWT({})
+    const assertion = await new (jose().SignJWT)({})
       .setProtectedHeader({ alg: auth.alg, typ: 'JWT', ...(auth.keyId ? { kid: auth.keyId } : {}) })
       .setIssuer(auth.clientId)
       .setSubject(auth.clientId)

@@ -3,7 +3,8 @@ import { Agent as HttpsAgent } from 'node:https'
 import { checkServerIdentity, type PeerCertificate } from 'node:tls'
 import { isIP, type Socket } from 'node:net'
 import { pipeline, type Duplex } from 'node:stream'
-import httpProxy from 'http-proxy'
+import type Server from 'http-proxy'
+import { lazyModule } from '../lazy-module.js'
 import { SidekeyError } from '../errors.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import { filterStream } from '../guard/secret-scan.js'
@@ -50,16 +51,23 @@ export interface UpgradeEvents {
  * there has a known smuggling bug, see docs/architecture.md, "Performance choices"). The connection is dialled to the address the SSRF guard
  * checked (`dialChecked`), while TLS still verifies the real host name.
  */
+/** http-proxy, loaded by the first upgrade: a workload that never opens a WebSocket never loads it. */
+const httpProxy = lazyModule<typeof import('http-proxy')>('http-proxy')
+
 export class UpgradeRelay {
-  readonly #proxy = httpProxy.createProxyServer({ ws: true, xfwd: false, prependPath: false, toProxy: true })
+  #server: Server | null = null
   /** The outgoing request of each relay call, handed over by http-proxy's `proxyReqWs`. */
   readonly #outgoing = new WeakMap<IncomingMessage, (proxyReq: ClientRequest) => void>()
 
-  constructor() {
-    this.#proxy.on('proxyReqWs', (proxyReq, req) => this.#outgoing.get(req)?.(proxyReq))
+  /** The relay's http-proxy server, made on the first upgrade. */
+  get #proxy(): Server {
+    if (this.#server !== null) return this.#server
+    const server = httpProxy().createProxyServer({ ws: true, xfwd: false, prependPath: false, toProxy: true })
+    server.on('proxyReqWs', (proxyReq, req) => this.#outgoing.get(req)?.(proxyReq))
     // http-proxy also emits errors on the server object; the per-call callback handles them, this
     // keeps an unhandled 'error' from ever crashing the process.
-    this.#proxy.on('error', () => undefined)
+    server.on('error', () => undefined)
+    return (this.#server = server)
   }
 
   /** Relay `socket` to the planned upstream, guarding whatever it answers. */
@@ -119,7 +127,7 @@ export class UpgradeRelay {
   }
 
   close(): void {
-    this.#proxy.close()
+    this.#server?.close()
   }
 }
 

@@ -1,4 +1,5 @@
-import { Environment, type ASTNode } from '@marcbachmann/cel-js'
+import type { ASTNode, Environment } from '@marcbachmann/cel-js'
+import { lazyModule } from '../lazy-module.js'
 
 /**
  * CEL (Common Expression Language) predicates over a request, compiled once when policy loads.
@@ -17,12 +18,18 @@ import { Environment, type ASTNode } from '@marcbachmann/cel-js'
 /** Largest expression accepted, in characters (keeps parse time and AST size bounded). */
 const MAX_SOURCE = 2048
 
-const environment = new Environment({
-  limits: { maxAstNodes: 500, maxDepth: 32, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
-})
-  .registerVariable('request', 'map')
-  .registerVariable('workload', 'string')
-  .registerVariable('body', 'dyn')
+const celJs = lazyModule<typeof import('@marcbachmann/cel-js')>('@marcbachmann/cel-js')
+let celEnvironment: Environment | undefined
+
+/** The CEL environment, made when the first condition is compiled (a policy without conditions never loads CEL). */
+function environment(): Environment {
+  return (celEnvironment ??= new (celJs().Environment)({
+    limits: { maxAstNodes: 500, maxDepth: 32, maxListElements: 256, maxMapEntries: 256, maxCallArguments: 8 },
+  })
+    .registerVariable('request', 'map')
+    .registerVariable('workload', 'string')
+    .registerVariable('body', 'dyn'))
+}
 
 /** What a compiled predicate is evaluated against. */
 export interface CelInput {
@@ -66,9 +73,9 @@ export interface CelPredicate {
  */
 export function compileCel(source: string, label: string): CelPredicate | string {
   if (source.length > MAX_SOURCE) return `expression is longer than ${MAX_SOURCE} characters`
-  let run: ReturnType<typeof environment.parse>
+  let run: ReturnType<Environment['parse']>
   try {
-    run = environment.parse(source)
+    run = environment().parse(source)
   } catch (err) {
     return `not valid CEL: ${firstLine(err)}`
   }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
-import { Hash } from '@smithy/hash-node'
-import { SignatureV4 } from '@smithy/signature-v4'
+import type { SignatureV4 } from '@smithy/signature-v4'
+import { lazyModule } from '../../lazy-module.js'
 import type { AwsCredentials } from '../provider.js'
 
 /**
@@ -61,6 +61,10 @@ export async function signAws(req: SignableRequest, credentials: AwsCredentials 
   return out
 }
 
+/** Loaded by the first AWS request: a policy without AWS credentials never loads the SDK's signer. */
+const signatureV4 = lazyModule<typeof import('@smithy/signature-v4')>('@smithy/signature-v4')
+const hashNode = lazyModule<typeof import('@smithy/hash-node')>('@smithy/hash-node')
+
 /** Signers by keys and scope: each keeps its derived signing key for the day, so it is derived once, not per request. */
 const signers = new Map<string, SignatureV4>()
 const MAX_SIGNERS = 64
@@ -71,7 +75,7 @@ function signerFor(credentials: AwsCredentials | Omit<AwsCredentials, 'sessionTo
   if (signer === undefined) {
     // Keys rotate hourly: old signers are simply dropped once there are many.
     if (signers.size >= MAX_SIGNERS) signers.clear()
-    signer = new SignatureV4({ service: scope.service, region: scope.region, credentials, sha256: Hash.bind(null, 'sha256'), uriEscapePath: scope.service !== 's3', applyChecksum: false })
+    signer = new (signatureV4().SignatureV4)({ service: scope.service, region: scope.region, credentials, sha256: hashNode().Hash.bind(null, 'sha256'), uriEscapePath: scope.service !== 's3', applyChecksum: false })
     signers.set(key, signer)
   }
   return signer
