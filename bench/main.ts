@@ -247,6 +247,21 @@ routes:
     await new Promise((r) => setTimeout(r, 300))
     await rm(dir, { recursive: true, force: true })
   }
+  if (!process.env.BENCH_ONLY && process.env.BENCH_PEERS !== '0') await peerComparison()
+}
+
+/**
+ * The same scenarios against squid and a plain Node proxy, in the same run (bench/peers.sh, the
+ * peer benchmark beside the project): the figures above are ratios against a direct call, these
+ * put squid's row beside sidekey's. Skipped, saying why, where the peer benchmark cannot run.
+ */
+async function peerComparison(): Promise<void> {
+  console.log('\nagainst squid and a plain Node proxy, same run (bench/peers.sh; BENCH_PEERS=0 skips it):')
+  const code = await new Promise<number | null>((resolve) => {
+    const child = spawn('bash', [join(ROOT, 'bench', 'peers.sh')], { stdio: 'inherit' })
+    child.once('exit', resolve)
+  })
+  if (code !== 0) console.log(`peer comparison not run (exit ${code}); see the message above`)
 }
 
 /** A rate-limited route through sidekey with the in-memory store and with Redis (Debian's redis-server), interleaved. */

@@ -1,4 +1,4 @@
-import type { Logger } from 'pino'
+import { pino, type DestinationStream, type Logger } from 'pino'
 
 /**
  * The canonical audit line: exactly one per request, tunnel or upgraded connection, written when it
@@ -121,12 +121,24 @@ export function maskAuditRecord(record: AuditRecord, masker: SecretMasker): void
 
 const round = (ms: number | null): number | null => (ms === null ? null : Math.round(ms * 1000) / 1000)
 
-/** Write the line, at a level that follows the outcome: info when served, warn when refused, error on faults. */
+/**
+ * Write the line, at a level that follows the outcome: info when served, warn when refused, error
+ * on faults.
+ *
+ * The line is the one pino would write (level label, ISO time, the logger's bindings, the fields,
+ * `msg`), on the logger's own destination, but serialized with one `JSON.stringify` of the
+ * fixed-shape record: pino's field-by-field serializer cost about 15 µs a line, the largest part
+ * of sidekey's own work per request. The logger's level still decides whether it is written.
+ */
 export function writeAudit(log: Logger, record: AuditRecord, startedAt: number): void {
   record.total_ms = round(performance.now() - startedAt)!
   record.decision_ms = round(record.decision_ms)
   record.credential_ms = round(record.credential_ms)
   record.upstream_ms = round(record.upstream_ms)
   const level = record.decision === 'deny' ? 'warn' : record.error !== null || (record.status ?? 0) >= 500 ? 'error' : 'info'
-  log[level](record, 'audit')
+  if (!log.isLevelEnabled(level)) return
+  const fields = JSON.stringify(record)
+  const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? ''
+  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!
+  stream.write(`{"level":"${level}","time":"${new Date().toISOString()}"${bindings},${fields.slice(1, -1)},"msg":"audit"}\n`)
 }
