@@ -45,7 +45,8 @@ export function agentEnv(base: NodeJS.ProcessEnv, s: AgentSettings): NodeJS.Proc
   for (const name of s.secretEnvNames) env[name] = PLACEHOLDER
   for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy']) env[name] = s.proxyUrl
   Object.assign(env, trustEnv(s.certPath, s.bundlePath))
-  // Node 24+ honours the proxy variables natively with this; on Node 20 and 22 the preload does it.
+  // Node 24+ honours the proxy variables natively with this (the preload then does nothing); on
+  // Node 20 and 22 the preload makes fetch honour them.
   env.NODE_USE_ENV_PROXY = '1'
   const preload = pathToFileURL(join(fileURLToPath(new URL('.', import.meta.url)), 'preload.js')).href
   env.NODE_OPTIONS = `${base.NODE_OPTIONS ?? ''} --import=${preload}`.trim()
