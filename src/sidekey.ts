@@ -153,6 +153,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     onHeld: (n) => metrics.approvalsPending.set(n),
     onDenied: (workload) => denials.denied(workload),
   })
+  opened.add('the approvals', () => approvals.close())
   opened.add('the approvals metric', state.onApproval((r) => {
     if (r.status !== 'pending') metrics.approvals.inc({ status: r.status })
   }))

@@ -50,6 +50,8 @@ export interface ApprovalRecord {
   /** Set when an approval also granted the workload the route for a while. */
   readonly grant_until: string | null
   readonly note: string | null
+  /** `async` when the agent was answered at once and sends the request again once approved; absent when it was held. */
+  readonly mode?: 'wait' | 'async'
 }
 
 /** How a pending approval ends. */
@@ -103,6 +105,12 @@ export interface ApprovalStore {
   putGrant(workload: string, route: string, untilMs: number): Promise<void>
   /** When the workload's grant for the route ends (epoch ms), or null. */
   grantUntil(workload: string, route: string): Promise<number | null>
+  /** Asynchronous approvals: remember for `ttlMs` that the request with this hash is asked about in approval `id`. */
+  bindRequest(hash: string, id: string, ttlMs: number): Promise<void>
+  /** The approval last bound to the request with this hash, or null. */
+  boundApproval(hash: string): Promise<string | null>
+  /** Use an approval that lets its request through once: true for the first caller only (across replicas), for `ttlMs`. */
+  claimOnce(id: string, ttlMs: number): Promise<boolean>
 }
 
 /** Workloads refused until an admin releases them. */
@@ -166,6 +174,9 @@ export class MemoryStore implements StateStore {
   readonly #approvals = new Map<string, ApprovalRecord>()
   readonly #approvalListeners = new Set<(record: ApprovalRecord) => void>()
   readonly #grants = new Map<string, number>()
+  /** Request hash -> approval id, and used one-time approvals; each with when it is forgotten. */
+  readonly #bound = new Map<string, { id: string; until: number }>()
+  readonly #claimed = new Map<string, number>()
   readonly #decisions: DecisionSummary[] = []
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -211,6 +222,30 @@ export class MemoryStore implements StateStore {
       return null
     }
     return until
+  }
+
+  async bindRequest(hash: string, id: string, ttlMs: number): Promise<void> {
+    this.#forgetExpired(this.#bound, (b) => b.until)
+    this.#bound.set(hash, { id, until: this.now() + ttlMs })
+  }
+
+  async boundApproval(hash: string): Promise<string | null> {
+    const bound = this.#bound.get(hash)
+    return bound !== undefined && bound.until > this.now() ? bound.id : null
+  }
+
+  async claimOnce(id: string, ttlMs: number): Promise<boolean> {
+    this.#forgetExpired(this.#claimed, (until) => until)
+    if ((this.#claimed.get(id) ?? 0) > this.now()) return false
+    this.#claimed.set(id, this.now() + ttlMs)
+    return true
+  }
+
+  /** Drop entries past their time, so bindings of requests never sent again do not pile up. */
+  #forgetExpired<V>(map: Map<string, V>, until: (v: V) => number): void {
+    if (map.size < 1024) return
+    const now = this.now()
+    for (const [key, v] of map) if (until(v) <= now) map.delete(key)
   }
 
   recordDecision(summary: DecisionSummary): void {
