@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { ApprovalRecord } from '../../src/state/store.js'
 import { curl } from '../helpers/clients.js'
 import { pollFor, waitFor } from '../helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
+import { startWebhookSink } from '../helpers/webhook.js'
 import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
 
 // Asynchronous approval (issue #19): a request on an `approval.mode: async` route is answered at
@@ -46,24 +45,14 @@ t.test('asynchronous approval', async (t) => {
   t.teardown(() => plain.close())
   const secure = await startUpstream(undefined, { trust, host: 'pay.test' })
   t.teardown(() => secure.close())
-  const notified: Record<string, unknown>[] = []
-  const hook = createServer((req, res) => {
-    let text = ''
-    req.on('data', (c: Buffer) => (text += c.toString()))
-    req.on('end', () => {
-      notified.push(JSON.parse(text) as Record<string, unknown>)
-      res.end('ok')
-    })
-  })
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => hook.close(() => r())))
+  const { url: hookUrl, received: notified } = await startWebhookSink(t)
   const port = plain.port
   const sk = await startTestSidekey(
     t,
     `
 version: v1
 approvals:
-  webhook: { url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/slack", retries: 0, format: slack }
+  webhook: { url: "${hookUrl}/slack", retries: 0, format: slack }
   quarantine_after_denials: 0       # this file denies on purpose
 credentials:
   key: { type: static, env: TEST_OPENAI_KEY }
