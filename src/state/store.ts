@@ -69,6 +69,10 @@ export function settledRecord(record: ApprovalRecord, settlement: ApprovalSettle
 /** One finished request as the console lists it (from the audit line; no secret, no query value). */
 export interface DecisionSummary {
   readonly id: string
+  /** `request`, `tunnel`, `upgrade` or `connect`, as on the audit line. */
+  readonly event: string
+  /** The CONNECT tunnel a request travelled in (its id), so the console folds the tunnel under its requests. */
+  readonly tunnel: string | null
   readonly time: string
   readonly workload: string | null
   readonly method: string | null
@@ -80,6 +84,11 @@ export interface DecisionSummary {
   readonly status: number | null
   readonly error: string | null
   readonly condition: string | null
+  /** How it ended for the agent (`observe/outcome.ts`): what the console colours the row by. */
+  readonly outcome: string
+  /** The approval it waited on or was answered about, or `grant`. */
+  readonly approval: string | null
+  readonly total_ms: number
 }
 
 /** What a store says about itself. */
