@@ -26,6 +26,7 @@ export function summarizeDecision(a: AuditRecord): DecisionSummary {
     workload: a.workload,
     method: a.method,
     host: a.host,
+    port: a.port,
     path: a.path,
     route: a.route,
     decision: a.decision,

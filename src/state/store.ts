@@ -77,6 +77,7 @@ export interface DecisionSummary {
   readonly workload: string | null
   readonly method: string | null
   readonly host: string | null
+  readonly port: number | null
   readonly path: string | null
   readonly route: string | null
   readonly decision: string
