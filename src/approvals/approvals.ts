@@ -13,6 +13,8 @@ import { requestHash } from './request-hash.js'
  * approvers are told through the log and the approvals webhook, and answer through the admin API,
  * `sidekey approvals` or the web console. No answer before the timeout is a denial; an agent that
  * hangs up cancels its request. An approval can also grant the workload the route for a while.
+ * On a route with `approval.mode: async` nothing is held: the agent is answered at once and sends
+ * the identical request again, which goes through once a person approved it (`#ask`).
  *
  * Approvers see the whole request but its credentials (docs/security.md): a body larger than
  * `approvals.max_body_bytes` is refused rather than held, so nothing is shown cut. Held requests
@@ -134,9 +136,6 @@ export class Approvals {
     this.#o.onHeld?.(this.#held.size)
     try {
       await state.putApproval(record)
-      // Bound for as long as any answer to a retry can depend on it: the wait, then the longest of
-      // an approval's use, a one-time approval's window and a denial's memory.
-      await state.bindRequest(hash, record.id, rule.timeoutMs + Math.max(rule.approvedForMs ?? 0, rule.timeoutMs, DENIAL_WINDOW_MS))
     } catch (cause) {
       this.#held.delete(record.id)
       this.#o.onHeld?.(this.#held.size)
@@ -146,6 +145,15 @@ export class Approvals {
     const timer = setTimeout(() => void this.#expire(record.id), rule.timeoutMs)
     timer.unref()
     this.#expiry.set(record.id, timer)
+    try {
+      // Bound for as long as any answer to a retry can depend on it: the wait, then the longest of
+      // an approval's use, a one-time approval's window and a denial's memory.
+      await state.bindRequest(hash, record.id, rule.timeoutMs + Math.max(rule.approvedForMs ?? 0, rule.timeoutMs, DENIAL_WINDOW_MS))
+    } catch (cause) {
+      // A record no retry can find is no question to put to anyone: end it now.
+      void this.#expire(record.id)
+      throw unavailable(log, record.id, cause)
+    }
     this.#announce(record, 'a request is answered "pending" until a person approves it')
     throw pending(record, rule, known)
   }
