@@ -166,7 +166,7 @@ function chart(s) {
   });
   if (points.length > 1) g.append(svg("polyline", { class: "p95", points: points.join(" ") }));
   box.append(g);
-  box.append(el("div", s.requests + " requests, " + s.refusals + " refused or failed, p95 " + (s.p95_ms === null ? "-" : "<= " + s.p95_ms + " ms"), "muted summary"));
+  box.append(el("div", s.requests + (s.requests === 1 ? " request, " : " requests, ") + s.refusals + " refused or failed, p95 " + (s.p95_ms === null ? "-" : "<= " + s.p95_ms + " ms"), "muted summary"));
   for (const a of s.anomalies) box.append(el("div", "anomaly: " + a.kind + " at " + when(a.at), "anomaly"));
   return box;
 }

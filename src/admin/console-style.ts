@@ -25,7 +25,7 @@ export const CONSOLE_STYLE = `
   #pending-table td { border: 0; padding: 2px 8px; }
   #pending-table td::before { content: attr(data-label); display: block; font-size: .8em; color: #666; }
 
-  #decisions-table col.c-time { width: 10.5em; } #decisions-table col.c-who { width: 8em; } #decisions-table col.c-route { width: 8em; } #decisions-table col.c-outcome { width: 13em; } #decisions-table col.c-status { width: 5em; }
+  #decisions-table col.c-time { width: 12em; } #decisions-table col.c-who { width: 8em; } #decisions-table col.c-route { width: 8em; } #decisions-table col.c-outcome { width: 13em; } #decisions-table col.c-status { width: 5em; }
   tr.outcome-served { background: #edf7ee; } tr.outcome-upstream-error { background: #fff6df; }
   tr.outcome-pending { background: #e7f0fb; } tr.outcome-refused { background: #fdeaea; } tr.outcome-failed { background: #f6e3f0; }
   .chip { display: inline-block; padding: 0 .4em; border-radius: 3px; font-size: .85em; color: #fff; }

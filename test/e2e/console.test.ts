@@ -269,7 +269,8 @@ routes:
     t.ok((await deployer.locator('rect.bar').count()) >= 1, 'requests are drawn')
     t.ok((await deployer.locator('rect.refused').count()) >= 1, 'and refusals over them')
     t.match(await page.locator('#activity-workloads .chart[data-series=leaker] .anomaly').innerText(), /^anomaly: secret-detected at \d{4}-/, 'the anomaly raised for the leaker')
-    t.match(await page.locator('#activity-routes .chart[data-series=deploys] .summary').innerText(), /requests/)
+    t.match(await page.locator('#activity-routes .chart[data-series=deploys] .summary').innerText(), /^\d+ requests, /)
+    t.match(await page.locator('#activity-workloads .chart[data-series=leaker] .summary').innerText(), /^1 request, 1 refused/, 'one request is one request')
   })
 
   t.test('layout at 800 and 1280 px: no horizontal overflow, the body readable', async (t) => {
