@@ -25,6 +25,7 @@ packages=(
   "curl|command -v curl|curl is an agent under test (proxy, CONNECT, sidekey run)"
   "openssl|command -v openssl|certificates and TLS handshakes are checked with the openssl CLI"
   "python3|command -v python3|Python's urllib is an agent under test; python3 serves upstreams"
+  "python3-httpx|/usr/bin/python3 -c 'import httpx'|Python's httpx is an agent under test (asynchronous approvals)"
   "chromium|test -x /usr/bin/chromium|the web console is tested in headless Chromium"
   "redis-server|command -v redis-server|shared state is tested on real Redis (standalone, Sentinel, Cluster)"
   "redis-tools|command -v redis-cli|Redis topologies are set up with redis-cli"

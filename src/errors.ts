@@ -40,6 +40,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_CONDITION_UNDECIDABLE: { status: 403, meaning: 'A CEL condition could not be evaluated (body not JSON, a field missing, a type error); refused, never guessed.' },
   SIDEKEY_ERR_RATE_LIMITED: { status: 429, meaning: "The route's rate limit for this workload is used up; `Retry-After` says when to try again." },
   SIDEKEY_ERR_QUOTA_EXCEEDED: { status: 429, meaning: "The route's hourly or daily quota for this workload is used up; `Retry-After` says when it resets." },
+  SIDEKEY_ERR_APPROVAL_PENDING: { status: 403, meaning: 'The route asks a person asynchronously (`approval.mode: async`): nothing was sent; the body names the approval (`approval_id`) and `Retry-After` says when to send the identical request again. Once approved, that identical request (same method, URL, body and workload) goes through.' },
   SIDEKEY_ERR_APPROVAL_DENIED: { status: 403, meaning: 'A person denied the held request (the note, if any, is in the message).' },
   SIDEKEY_ERR_APPROVAL_TIMEOUT: { status: 403, meaning: 'Nobody decided the held request before its timeout: no decision means deny.' },
   SIDEKEY_ERR_APPROVAL_BODY_TOO_LARGE: { status: 413, meaning: 'The request needs approval and its body is larger than approvers are shown whole (`approvals.max_body_bytes`, default 64 KiB); it is not held.' },
@@ -78,13 +79,16 @@ export class SidekeyError extends Error {
   readonly status: number
   /** Seconds the agent should wait before retrying (sent as Retry-After), for 429s. */
   readonly retryAfterS: number | undefined
+  /** Fields the refusal's JSON body carries besides code and message (an approval's id); never a secret. */
+  readonly details: Readonly<Record<string, string | number>> | undefined
 
-  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterS?: number }) {
+  constructor(code: ErrorCode, message: string, options?: { cause?: unknown; retryAfterS?: number; details?: Readonly<Record<string, string | number>> }) {
     super(message, options)
     this.name = 'SidekeyError'
     this.code = code
     this.status = ERROR_CODES[code].status
     this.retryAfterS = options?.retryAfterS
+    this.details = options?.details
   }
 }
 

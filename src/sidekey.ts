@@ -26,6 +26,7 @@ import { createLogger } from './observe/logger.js'
 import { PolicyStore } from './policy/store.js'
 import { join } from 'node:path'
 import { Throttle } from './guard/throttle.js'
+import { Activity } from './observe/activity.js'
 import { AlertSender } from './observe/alerts.js'
 import { Metrics } from './observe/metrics.js'
 import { Monitor } from './observe/monitor.js'
@@ -134,7 +135,8 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const scanner = new SecretScanner()
   await learnStaticSecrets(policy, scanner)
   const alerts = new AlertSender(log, () => metrics.alertFailures.inc(), undefined, (json) => scanner.mask(json))
-  const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now })
+  const activity = new Activity(now)
+  const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now, onAnomaly: (workload, kind) => activity.anomaly(workload, kind) })
   await monitor.start()
   opened.add('the monitor', () => monitor.close())
   const events = new EventHub()
@@ -153,6 +155,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     onHeld: (n) => metrics.approvalsPending.set(n),
     onDenied: (workload) => denials.denied(workload),
   })
+  opened.add('the approvals', () => approvals.close())
   opened.add('the approvals metric', state.onApproval((r) => {
     if (r.status !== 'pending') metrics.approvals.inc({ status: r.status })
   }))
@@ -173,6 +176,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     scanner,
     observe: (record) => {
       monitor.observe(record)
+      activity.observe(record)
       const summary = summarizeDecision(record)
       state.recordDecision(summary)
       events.emit('decision', summary)
@@ -197,7 +201,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
   // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
   const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths, hosts })
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, activity, privatePaths: currentPrivatePaths, hosts })
   opened.add('the admin listener', () => closeServer(admin))
   await listen(proxy, config.listen, 'the proxy')
   await listen(admin, config.admin, 'the admin API')

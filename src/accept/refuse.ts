@@ -10,7 +10,7 @@ export function asSidekeyError(err: unknown): SidekeyError {
 }
 
 function refusalBody(err: SidekeyError, requestId: string | null, reason: string | null): string {
-  return JSON.stringify({ error: { code: err.code, message: err.message, reason, request_id: requestId } })
+  return JSON.stringify({ error: { code: err.code, message: err.message, reason, request_id: requestId, ...err.details } })
 }
 
 function refusalHeaders(err: SidekeyError, body: string, requestId: string | null): Record<string, string> {

@@ -1,13 +1,14 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { parseDuration, type Approvals } from '../approvals/approvals.js'
 import { SidekeyError } from '../errors.js'
+import type { Activity } from '../observe/activity.js'
 import type { EventHub } from '../observe/events.js'
 import type { ApprovalStore, DecisionHistory } from '../state/store.js'
 import { readJson, send } from './json.js'
 import type { AdminCall, AdminRoute } from './route-table.js'
 
 /**
- * The admin API for approvals and the console's live feed. Every route here needs the admin
+ * The admin API for approvals and the console's live feed and charts. Every route here needs the admin
  * token: approval records carry whole requests but their credentials, and deciding one is the
  * whole point of keeping it from the agent.
  */
@@ -16,6 +17,8 @@ export interface ApprovalsApiContext {
   readonly approvals: Approvals
   readonly state: ApprovalStore & DecisionHistory
   readonly events: EventHub
+  /** The last hour per workload and route, for the console's charts. */
+  readonly activity: Pick<Activity, 'snapshot'>
 }
 
 /** An approval's id, as `Approvals` makes them. */
@@ -24,6 +27,7 @@ const APPROVAL_ID = '[0-9a-f-]{36}'
 export const APPROVALS_ROUTES: readonly AdminRoute<ApprovalsApiContext>[] = [
   { method: 'GET', path: '/v1/approvals', access: 'admin', handle: async (ctx, { res }) => send(res, 200, { approvals: await ctx.approvals.list() }) },
   { method: 'GET', path: '/v1/decisions', access: 'admin', handle: async (ctx, { res }) => send(res, 200, { decisions: await ctx.state.recentDecisions() }) },
+  { method: 'GET', path: '/v1/activity', access: 'admin', handle: (ctx, { res }) => send(res, 200, ctx.activity.snapshot()) },
   { method: 'GET', path: '/v1/events', access: 'admin', handle: (ctx, { req, res }) => streamEvents(ctx, req, res) },
   { method: 'GET', path: `/v1/approvals/:id(${APPROVAL_ID})`, access: 'admin', handle: showApproval },
   { method: 'POST', path: `/v1/approvals/:id(${APPROVAL_ID})/:verdict(approve|deny)`, access: 'admin', handle: decideApproval },

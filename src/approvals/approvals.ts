@@ -1,11 +1,11 @@
-import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
 import { SidekeyError } from '../errors.js'
-import { withoutHopByHop } from '../inject/hop-by-hop.js'
-import { withoutNames } from '../inject/inject.js'
 import type { AlertSender } from '../observe/alerts.js'
-import type { ApprovalSettings, Route } from '../policy/types.js'
+import type { ApprovalRule, ApprovalSettings } from '../policy/types.js'
 import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.js'
+import { DENIAL_WINDOW_MS } from './denial-quarantine.js'
+import { newApprovalRecord, type HoldRequest } from './record.js'
+import { requestHash } from './request-hash.js'
 
 /**
  * Human approval for high-stakes requests. A request on a route whose `approval` applies is held
@@ -13,6 +13,8 @@ import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.
  * approvers are told through the log and the approvals webhook, and answer through the admin API,
  * `sidekey approvals` or the web console. No answer before the timeout is a denial; an agent that
  * hangs up cancels its request. An approval can also grant the workload the route for a while.
+ * On a route with `approval.mode: async` nothing is held: the agent is answered at once and sends
+ * the identical request again, which goes through once a person approved it (`#ask`).
  *
  * Approvers see the whole request but its credentials (docs/security.md): a body larger than
  * `approvals.max_body_bytes` is refused rather than held, so nothing is shown cut. Held requests
@@ -23,31 +25,6 @@ import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.
 
 /** How often a held request re-reads its record from a shared store (pub/sub is the fast path). */
 const SHARED_POLL_MS = 2_000
-
-/**
- * Headers never shown to approvers, besides hop-by-hop ones and the route's injected and stripped
- * headers: the agent's own credentials (a placeholder or a key it holds) are not the approver's
- * business, and the record is stored and sent on.
- */
-const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie']
-
-/** What is known about the request being held. */
-export interface HoldRequest {
-  readonly workload: string | null
-  readonly route: Route
-  readonly method: string
-  readonly host: string
-  readonly port: number
-  /** The path, without the query. */
-  readonly path: string
-  /** The raw query string, without `?`. */
-  readonly query: string
-  readonly rawHeaders: readonly string[]
-  readonly body: Buffer | null
-  readonly why: string
-  /** Aborted when the agent disconnects. */
-  readonly signal: AbortSignal
-}
 
 /** How a held request went on: asked and approved, or covered by an earlier grant. */
 export type HoldOutcome = { readonly via: 'approved'; readonly record: ApprovalRecord } | { readonly via: 'grant'; readonly until: number }
@@ -67,16 +44,26 @@ export interface ApprovalsOptions {
 
 export class Approvals {
   readonly #o: ApprovalsOptions
-  /** Requests held right now in this process: approval id -> its workload and when its wait ends. */
-  readonly #held = new Map<string, { workload: string; expiresAt: number }>()
+  /**
+   * Requests waiting for a decision in this process: approval id -> its workload and when its wait
+   * ends. Held requests (their bodies in memory) and asynchronous approvals asked from here (their
+   * bodies in the store) count alike toward the caps.
+   */
+  readonly #held = new Map<string, { workload: string; expiresAt: number; async: boolean }>()
+  /** Asynchronous approvals asked from here: the timer that expires each one undecided. */
+  readonly #expiry = new Map<string, NodeJS.Timeout>()
+  readonly #unsubscribe: () => void
 
   constructor(options: ApprovalsOptions) {
     this.#o = options
+    this.#unsubscribe = options.state.onApproval((r) => {
+      if (r.status !== 'pending') this.#asyncSettled(r)
+    })
   }
 
   /**
    * Hold a request until a person decides. Resolves when it may go on; throws a SidekeyError
-   * (denied, timed out, cancelled) otherwise.
+   * (denied, timed out, cancelled) otherwise. On an `async` route it never waits: see `#ask`.
    */
   async hold(h: HoldRequest): Promise<HoldOutcome> {
     const { state, log, now } = this.#o
@@ -89,34 +76,13 @@ export class Approvals {
     }
     if (until !== null) return { via: 'grant', until }
     if (h.signal.aborted) throw cancelled()
+    if (h.route.approval!.mode === 'async') return this.#ask(h, workload)
 
     const created = now()
     // Checked here and taken below with no await between, so concurrent holds cannot pass a cap together.
     this.#admit(workload, h.body, created)
-    const body = shownBody(h.body)
-    const record: ApprovalRecord = Object.freeze({
-      id: randomUUID(),
-      workload: h.workload,
-      route: h.route.name,
-      method: h.method,
-      host: h.host,
-      port: h.port,
-      path: h.path,
-      query: Object.freeze([...new URLSearchParams(h.query)].map((pair) => Object.freeze(pair))),
-      headers: shownHeaders(h.rawHeaders, h.route),
-      body: body.text,
-      body_encoding: body.encoding,
-      body_bytes: h.body?.length ?? 0,
-      why: h.why,
-      created: new Date(created).toISOString(),
-      expires: new Date(created + h.route.approval!.timeoutMs).toISOString(),
-      status: 'pending',
-      decided_by: null,
-      decided_at: null,
-      grant_until: null,
-      note: null,
-    })
-    this.#held.set(record.id, { workload, expiresAt: created + h.route.approval!.timeoutMs })
+    const record = newApprovalRecord(h, created, 'wait')
+    this.#held.set(record.id, { workload, expiresAt: created + h.route.approval!.timeoutMs, async: false })
     this.#o.onHeld?.(this.#held.size)
     try {
       const { settled, cancel: cancelWait } = this.#waitFor(record, h.route.approval!.timeoutMs, h.signal)
@@ -126,13 +92,12 @@ export class Approvals {
         cancelWait()
         throw unavailable(log, record.id, cause)
       }
-      log.warn({ event: 'approval_requested', approval: record.id, workload, route: record.route, method: record.method, host: record.host, path: record.path, expires: record.expires }, 'a request waits for approval')
-      this.#o.alerts.send({ type: 'approval_requested', approval: record }, this.#o.settings().webhook)
+      this.#announce(record, 'a request waits for approval')
       const final = await settled
       if (final.status === 'approved') return { via: 'approved', record: final }
       if (final.status === 'denied') {
         if (h.workload !== null) this.#o.onDenied?.(h.workload)
-        throw new SidekeyError('SIDEKEY_ERR_APPROVAL_DENIED', `approval ${record.id} was denied by ${final.decided_by ?? 'an approver'}${final.note ? `: ${final.note}` : ''}`)
+        throw denied(final, false)
       }
       if (final.status === 'expired') throw new SidekeyError('SIDEKEY_ERR_APPROVAL_TIMEOUT', `approval ${record.id} was not decided within ${h.route.approval!.timeoutMs / 1000} s (no decision means deny)`)
       throw cancelled()
@@ -140,6 +105,115 @@ export class Approvals {
       this.#held.delete(record.id)
       this.#o.onHeld?.(this.#held.size)
     }
+  }
+
+  /**
+   * Asynchronous approval: the agent is never kept waiting (a client's read timeout, httpx's 5 s,
+   * would cancel a held request before anyone could act). The first request is answered at once
+   * with APPROVAL_PENDING and an approval bound to its hash; the identical request sent again
+   * finds that approval and goes on once it is approved, is refused while it waits or once denied,
+   * and asks anew when the approval expired, was used up, or is gone.
+   */
+  async #ask(h: HoldRequest, workload: string): Promise<HoldOutcome> {
+    const { state, log, now } = this.#o
+    const rule = h.route.approval!
+    const hash = requestHash(h)
+    let known: ApprovalRecord | undefined
+    try {
+      const id = await state.boundApproval(hash)
+      known = id === null ? undefined : await state.getApproval(id)
+      const answer = known === undefined ? null : await this.#answer(known, rule)
+      if (answer !== null) return answer
+    } catch (cause) {
+      if (cause instanceof SidekeyError) throw cause
+      throw unavailable(log, 'request', cause)
+    }
+
+    const created = now()
+    this.#admit(workload, h.body, created)
+    const record = newApprovalRecord(h, created, 'async')
+    this.#held.set(record.id, { workload, expiresAt: created + rule.timeoutMs, async: true })
+    this.#o.onHeld?.(this.#held.size)
+    try {
+      await state.putApproval(record)
+    } catch (cause) {
+      this.#held.delete(record.id)
+      this.#o.onHeld?.(this.#held.size)
+      throw unavailable(log, record.id, cause)
+    }
+    // Settled in the store after its timeout even though nobody waits, so approvers see it lapse.
+    const timer = setTimeout(() => void this.#expire(record.id), rule.timeoutMs)
+    timer.unref()
+    this.#expiry.set(record.id, timer)
+    try {
+      // Bound for as long as any answer to a retry can depend on it: the wait, then the longest of
+      // an approval's use, a one-time approval's window and a denial's memory.
+      await state.bindRequest(hash, record.id, rule.timeoutMs + Math.max(rule.approvedForMs ?? 0, rule.timeoutMs, DENIAL_WINDOW_MS))
+    } catch (cause) {
+      // A record no retry can find is no question to put to anyone: end it now.
+      void this.#expire(record.id)
+      throw unavailable(log, record.id, cause)
+    }
+    this.#announce(record, 'a request is answered "pending" until a person approves it')
+    throw pending(record, rule, known)
+  }
+
+  /**
+   * What a retry of an asked request gets from its approval: a pass (approved, within its use),
+   * a refusal (pending, or denied within the denial's memory), or null to ask anew.
+   */
+  async #answer(known: ApprovalRecord, rule: ApprovalRule): Promise<HoldOutcome | null> {
+    const nowMs = this.#o.now()
+    const decidedAt = known.decided_at === null ? 0 : Date.parse(known.decided_at)
+    switch (known.status) {
+      case 'pending':
+        if (Date.parse(known.expires) > nowMs) throw pending(known, rule)
+        // Its process is gone or its timer late: end it here, then ask anew.
+        await this.#expire(known.id)
+        return null
+      case 'approved':
+        if (rule.approvedForMs !== null) return decidedAt + rule.approvedForMs > nowMs ? { via: 'approved', record: known } : null
+        if (decidedAt + rule.timeoutMs <= nowMs) return null
+        return (await this.#o.state.claimOnce(known.id, rule.timeoutMs)) ? { via: 'approved', record: known } : null
+      case 'denied':
+        if (decidedAt + DENIAL_WINDOW_MS > nowMs) throw denied(known, true)
+        return null
+      default:
+        return null
+    }
+  }
+
+  /** End an asynchronous approval nobody decided in time; a decision made first stands. */
+  async #expire(id: string): Promise<void> {
+    try {
+      await this.#o.state.settleApproval(id, { status: 'expired', decided_by: 'sidekey', decided_at: new Date(this.#o.now()).toISOString(), grant_until: null, note: null })
+    } catch (err) {
+      this.#o.log.error({ event: 'approval_store_failed', approval: id, err: (err as Error).message }, 'could not expire an asynchronous approval')
+    }
+  }
+
+  /** An asynchronous approval asked from here was settled (here or on another replica). */
+  #asyncSettled(r: ApprovalRecord): void {
+    const mine = this.#held.get(r.id)
+    if (mine === undefined || !mine.async) return
+    clearTimeout(this.#expiry.get(r.id))
+    this.#expiry.delete(r.id)
+    this.#held.delete(r.id)
+    this.#o.onHeld?.(this.#held.size)
+    if (r.status === 'denied' && r.workload !== null) this.#o.onDenied?.(r.workload)
+  }
+
+  /** Tell approvers: the log, and the approvals webhook when one is set. */
+  #announce(record: ApprovalRecord, message: string): void {
+    this.#o.log.warn({ event: 'approval_requested', approval: record.id, mode: record.mode ?? 'wait', workload: record.workload ?? 'anonymous', route: record.route, method: record.method, host: record.host, path: record.path, expires: record.expires }, message)
+    this.#o.alerts.send({ type: 'approval_requested', approval: record }, this.#o.settings().webhook)
+  }
+
+  /** Stop expiring asynchronous approvals and listening to the store (sidekey is closing). */
+  close(): void {
+    this.#unsubscribe()
+    for (const timer of this.#expiry.values()) clearTimeout(timer)
+    this.#expiry.clear()
   }
 
   /**
@@ -245,6 +319,28 @@ function unavailable(log: Logger, approval: string, cause: unknown): SidekeyErro
   return new SidekeyError('SIDEKEY_ERR_APPROVAL_UNAVAILABLE', 'this request needs approval and approvals cannot be stored right now', { cause })
 }
 
+/**
+ * The answer to a request that waits for a person asynchronously, written for an LLM that reads
+ * only this: what happened (nothing was sent), what to do (send the same request again, when),
+ * and what would not help (changing it asks again).
+ */
+function pending(record: ApprovalRecord, rule: ApprovalRule, lapsed?: ApprovalRecord): SidekeyError {
+  const use = rule.approvedForMs === null ? 'once' : `as often as it is sent for ${rule.approvedForMs / 1000} s`
+  const before = lapsed?.status === 'expired' ? ` (approval ${lapsed.id} for it expired undecided)` : ''
+  return new SidekeyError(
+    'SIDEKEY_ERR_APPROVAL_PENDING',
+    `a person must approve this request before sidekey sends it; nothing was sent${before}. Approval ${record.id} (route "${record.route}": ${record.why}) is pending until ${record.expires}. Send the identical request again in ${rule.retryAfterS} s: once approved it goes through (${use}); a changed method, URL or body asks again`,
+    { retryAfterS: rule.retryAfterS, details: { approval_id: record.id, approval_expires: record.expires } },
+  )
+}
+
+/** A person's denial; `again` when this is a retry of a request already denied. */
+function denied(record: ApprovalRecord, again: boolean): SidekeyError {
+  const by = `${record.decided_by ?? 'an approver'}${record.note ? `: ${record.note}` : ''}`
+  const message = again ? `a person denied this request (approval ${record.id}, by ${by}); sending it again will not change that` : `approval ${record.id} was denied by ${by}`
+  return new SidekeyError('SIDEKEY_ERR_APPROVAL_DENIED', message, { details: { approval_id: record.id } })
+}
+
 function cancelled(): SidekeyError {
   return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent closed the connection while its request waited for approval')
 }
@@ -253,26 +349,6 @@ function cancelled(): SidekeyError {
 function secondsUntilFirst(waits: readonly { expiresAt: number }[], nowMs: number): number {
   const first = Math.min(...waits.map((w) => w.expiresAt))
   return Math.max(1, Math.ceil((first - nowMs) / 1000))
-}
-
-const utf8 = new TextDecoder('utf-8', { fatal: true })
-
-/** The whole body for approvers: as text when it is UTF-8, else base64 (never a lossy decoding). */
-function shownBody(body: Buffer | null): { text: string | null; encoding: 'utf8' | 'base64' | null } {
-  if (body === null || body.length === 0) return { text: null, encoding: null }
-  try {
-    return { text: utf8.decode(body), encoding: 'utf8' }
-  } catch {
-    return { text: body.toString('base64'), encoding: 'base64' }
-  }
-}
-
-/** The headers that go upstream, as pairs, without hop-by-hop headers and credentials. */
-function shownHeaders(rawHeaders: readonly string[], route: Route): readonly (readonly [string, string])[] {
-  const kept = withoutNames(withoutHopByHop(rawHeaders), [...CREDENTIAL_HEADERS, ...route.strip])
-  const pairs: (readonly [string, string])[] = []
-  for (let i = 0; i < kept.length; i += 2) pairs.push(Object.freeze([kept[i]!.toLowerCase(), kept[i + 1]!] as const))
-  return Object.freeze(pairs)
 }
 
 /** `10m`, `2h`, `30s`, `1d` or plain seconds to milliseconds; null when it is none of those. */

@@ -1,12 +1,15 @@
 import type { Logger } from 'pino'
 import { request } from 'undici'
 import type { SecretSource } from '../credentials/secret-source.js'
+import { slackMessage } from './slack.js'
 
 /** Where alerts go and how hard to try. */
 export interface WebhookTarget {
   readonly url: SecretSource | string
   readonly timeoutMs: number
   readonly retries: number
+  /** `json`: the event as it is; `slack`: a Slack incoming-webhook message about it. */
+  readonly format: 'json' | 'slack'
 }
 
 /** Most alerts kept waiting for delivery; past this the oldest is dropped (and logged). */
@@ -44,7 +47,8 @@ export class AlertSender {
       this.stats.dropped++
       this.log.warn({ event: 'alert_dropped' }, 'alert queue full; oldest alert dropped')
     }
-    this.#queue.push({ body: this.mask(JSON.stringify(event)), target, attempt: 0 })
+    const payload = target.format === 'slack' ? slackMessage(event) : event
+    this.#queue.push({ body: this.mask(JSON.stringify(payload)), target, attempt: 0 })
     if (!this.#running) void this.#drain()
   }
 

@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { DecisionSummary } from '../state/store.js'
 import type { AuditRecord } from './audit.js'
+import { outcomeOf } from './outcome.js'
 
 /**
  * Live events for the web console (served as server-sent events by the admin listener): each
@@ -19,10 +20,13 @@ export class EventHub extends EventEmitter<{ decision: [DecisionSummary] }> {
 export function summarizeDecision(a: AuditRecord): DecisionSummary {
   return {
     id: a.id,
+    event: a.event,
+    tunnel: a.tunnel,
     time: new Date().toISOString(),
     workload: a.workload,
     method: a.method,
     host: a.host,
+    port: a.port,
     path: a.path,
     route: a.route,
     decision: a.decision,
@@ -30,5 +34,8 @@ export function summarizeDecision(a: AuditRecord): DecisionSummary {
     status: a.status,
     error: a.error,
     condition: a.condition,
+    outcome: outcomeOf(a),
+    approval: a.approval,
+    total_ms: a.total_ms,
   }
 }

@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AuditRecord } from './audit.js'
+import { outcomeOf } from './outcome.js'
 import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
 
 /**
@@ -10,7 +11,12 @@ import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
  */
 export class Metrics {
   readonly registry = new Registry()
-  readonly requests = new Counter({ name: 'sidekey_requests_total', help: 'Requests, tunnels and upgrades by workload, route and decision', labelNames: ['workload', 'route', 'decision', 'event'], registers: [this.registry] })
+  readonly requests = new Counter({
+    name: 'sidekey_requests_total',
+    help: 'Requests, tunnels and upgrades by workload, route, decision and outcome (served, upstream-error, pending, refused, failed)',
+    labelNames: ['workload', 'route', 'decision', 'event', 'outcome'],
+    registers: [this.registry],
+  })
   readonly duration = new Histogram({
     name: 'sidekey_request_duration_seconds',
     help: 'Time spent per stage: decision, credential, upstream (to response headers) and total',
@@ -74,7 +80,7 @@ export class Metrics {
   /** Count one finished request, tunnel or upgrade from its audit line. */
   observe(a: AuditRecord): void {
     const workload = a.workload ?? 'anonymous'
-    this.requests.inc({ workload, route: a.route ?? 'none', decision: a.decision, event: a.event })
+    this.requests.inc({ workload, route: a.route ?? 'none', decision: a.decision, event: a.event, outcome: outcomeOf(a) })
     if (a.decision_ms !== null) this.duration.observe({ stage: 'decision' }, a.decision_ms / 1000)
     if (a.credential_ms !== null) this.duration.observe({ stage: 'credential' }, a.credential_ms / 1000)
     if (a.upstream_ms !== null) this.duration.observe({ stage: 'upstream' }, a.upstream_ms / 1000)

@@ -25,6 +25,8 @@ export interface MonitorDeps {
   /** File the baselines persist to, or null to keep them in memory only. */
   readonly file: string | null
   readonly now?: () => number
+  /** Told of each anomaly raised (and each secret detected), for the console's charts. */
+  readonly onAnomaly?: (workload: string, kind: string) => void
 }
 
 /**
@@ -77,6 +79,7 @@ export class Monitor {
     if (a.error === 'SIDEKEY_ERR_SECRET_DETECTED') {
       const workload = a.workload ?? 'anonymous'
       this.deps.metrics.anomalies.inc({ workload, kind: 'secret-detected' })
+      this.deps.onAnomaly?.(workload, 'secret-detected')
       const event = { event: 'security_event', type: 'secret_detected', workload, host: a.host, port: a.port, path: a.path, request: a.id }
       this.deps.log.warn(event, `outbound secret detected from workload ${workload}`)
       this.deps.alerts.send(event, this.deps.policy.current.monitoring.webhook)
@@ -112,6 +115,7 @@ export class Monitor {
     const event = { event: 'security_event', type: 'anomaly', ...anomaly, response }
     this.deps.log.warn(event, `anomaly: ${anomaly.kind} for workload ${anomaly.workload}`)
     this.deps.metrics.anomalies.inc({ workload: anomaly.workload, kind: anomaly.kind })
+    this.deps.onAnomaly?.(anomaly.workload, anomaly.kind)
     this.deps.alerts.send(event, settings.webhook)
     if (response === 'throttle') {
       this.deps.throttle.limit(anomaly.workload, settings.throttle.rps, settings.throttle.burst, this.#now() + settings.throttle.durationMs)

@@ -21,6 +21,9 @@ export const DEFAULT_APPROVAL_TIMEOUT_MS = 300_000
 export const DEFAULT_MAX_HELD = 100
 export const DEFAULT_MAX_HELD_PER_WORKLOAD = 10
 
+/** Retry-After of an asynchronous approval's pending answer when the route sets no `retry_after_s`. */
+export const DEFAULT_APPROVAL_RETRY_AFTER_S = 15
+
 /** Largest body a held request may carry (`approvals.max_body_bytes`): shown whole to approvers. */
 export const DEFAULT_MAX_HELD_BODY_BYTES = 64 * 1024
 
@@ -63,5 +66,14 @@ export function compileApproval(a: RouteV1['approval'], defaultTimeoutMs: number
     if (typeof p === 'string') problem(['when'], p)
     else when = p
   }
-  return Object.freeze({ when, timeoutMs: a.timeout_s === undefined ? defaultTimeoutMs : a.timeout_s * 1000 })
+  const mode = a.mode ?? 'wait'
+  // Both shape how an agent retries; a held request is never retried, so they mean nothing there.
+  if (mode === 'wait') for (const key of ['retry_after_s', 'approved_for_s'] as const) if (a[key] !== undefined) problem([key], `${key} goes with mode: async (a held request is not sent again)`)
+  return Object.freeze({
+    when,
+    timeoutMs: a.timeout_s === undefined ? defaultTimeoutMs : a.timeout_s * 1000,
+    mode,
+    retryAfterS: a.retry_after_s ?? DEFAULT_APPROVAL_RETRY_AFTER_S,
+    approvedForMs: a.approved_for_s === undefined ? null : a.approved_for_s * 1000,
+  })
 }

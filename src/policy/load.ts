@@ -351,7 +351,7 @@ function compileWebhook(w: MonitoringV1['webhook'], baseDir: string | null, secr
     secretEnvNames.push(w.url.env)
     url = new EnvSource(w.url.env)
   } else url = new FileSource(resolve(baseDir ?? '.', w.url.file!))
-  return Object.freeze({ url, timeoutMs: w.timeout_ms ?? 5000, retries: w.retries ?? 5 })
+  return Object.freeze({ url, timeoutMs: w.timeout_ms ?? 5000, retries: w.retries ?? 5, format: w.format ?? 'json' })
 }
 
 /** Approval notification settings with defaults: no webhook (the log only), five minutes to decide. */

@@ -17,7 +17,7 @@ export interface PolicyFileV1 {
 
 /** Where approvers are notified, and the default wait (one file at most). */
 export interface ApprovalsV1 {
-  webhook?: { url: string | SecretRefV1; timeout_ms?: number; retries?: number }
+  webhook?: WebhookV1
   timeout_s?: number
   quarantine_after_denials?: number
   max_held?: number
@@ -41,7 +41,15 @@ export interface MonitoringV1 {
   thresholds?: { sigma?: number; factor?: number; min_requests?: number; min_bytes?: number; off_hours_share?: number; probing_share?: number }
   responses?: Partial<Record<'new-destination' | 'probing' | 'rate' | 'volume' | 'off-hours', 'alert' | 'throttle' | 'quarantine'>>
   throttle?: { rps?: number; burst?: number; duration_s?: number }
-  webhook?: { url: string | SecretRefV1; timeout_ms?: number; retries?: number }
+  webhook?: WebhookV1
+}
+
+/** A webhook as written: where, how long to wait, how often to retry, and the payload's shape. */
+export interface WebhookV1 {
+  url: string | SecretRefV1
+  timeout_ms?: number
+  retries?: number
+  format?: 'json' | 'slack'
 }
 
 /** A secret reference: one of sidekey's environment variables, or a file (exactly one). */
@@ -182,7 +190,7 @@ export interface RouteV1 {
   strip?: string[]
   addresses?: string[]
   conditions?: ConditionsV1
-  approval?: { when?: string; timeout_s?: number }
+  approval?: { when?: string; timeout_s?: number; mode?: 'wait' | 'async'; retry_after_s?: number; approved_for_s?: number }
   scrub?: boolean
   pin_sha256?: string
   upgrades?: 'websocket'[]
@@ -216,6 +224,7 @@ const webhook = {
     url: { oneOf: [{ type: 'string', pattern: '^https?://' }, secretRef] },
     timeout_ms: { type: 'integer', minimum: 100, maximum: 60000 },
     retries: { type: 'integer', minimum: 0, maximum: 10 },
+    format: { enum: ['json', 'slack'] },
   },
 }
 const celSource = { type: 'string', minLength: 1, maxLength: 2048 }
@@ -470,7 +479,13 @@ export const policyFileSchema = {
           approval: {
             type: 'object',
             additionalProperties: false,
-            properties: { when: celSource, timeout_s: { type: 'integer', minimum: 1, maximum: 86400 } },
+            properties: {
+              when: celSource,
+              timeout_s: { type: 'integer', minimum: 1, maximum: 86400 },
+              mode: { enum: ['wait', 'async'] },
+              retry_after_s: { type: 'integer', minimum: 1, maximum: 3600 },
+              approved_for_s: { type: 'integer', minimum: 1, maximum: 2592000 },
+            },
           },
           scrub: { type: 'boolean' },
           pin_sha256: { type: 'string', pattern: '^[0-9a-fA-F]{64}$' },

@@ -1,7 +1,7 @@
 import type { BlockList } from 'node:net'
 import type { CredentialProvider } from '../credentials/provider.js'
-import type { SecretSource } from '../credentials/secret-source.js'
 import type { AnomalyKind, Thresholds } from '../observe/baseline.js'
+import type { WebhookTarget } from '../observe/alerts.js'
 import type { CelPredicate } from './cel.js'
 import type { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 import type { TimeWindow } from './time-window.js'
@@ -111,12 +111,22 @@ export interface Conditions {
 export interface ApprovalRule {
   /** Null: every request on the route needs approval. */
   readonly when: CelPredicate | null
+  /** How long a person has to decide. */
   readonly timeoutMs: number
+  /**
+   * `wait`: the request is held open until a person decides. `async`: it is answered at once with
+   * `SIDEKEY_ERR_APPROVAL_PENDING`, and the identical request sent again after approval goes through.
+   */
+  readonly mode: 'wait' | 'async'
+  /** Async: the Retry-After sent with a pending answer. */
+  readonly retryAfterS: number
+  /** Async: how long an approved request may be sent again; null: once, within `timeoutMs` of the decision. */
+  readonly approvedForMs: number | null
 }
 
 /** Where approvers are told about held requests. */
 export interface ApprovalSettings {
-  readonly webhook: { readonly url: SecretSource | string; readonly timeoutMs: number; readonly retries: number } | null
+  readonly webhook: WebhookTarget | null
   /** Default wait for a decision when a route does not set one. */
   readonly defaultTimeoutMs: number
   /** Denials within an hour that quarantine a workload (0: never). */
@@ -138,7 +148,7 @@ export interface MonitoringSettings {
   readonly thresholds: Thresholds
   readonly responses: Readonly<Record<AnomalyKind, AnomalyResponse>>
   readonly throttle: { readonly rps: number; readonly burst: number; readonly durationMs: number }
-  readonly webhook: { readonly url: SecretSource | string; readonly timeoutMs: number; readonly retries: number } | null
+  readonly webhook: WebhookTarget | null
 }
 
 /** A loaded, validated policy set. */

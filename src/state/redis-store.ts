@@ -292,6 +292,21 @@ export class RedisStore implements StateStore {
     })
   }
 
+  bindRequest(hash: string, id: string, ttlMs: number): Promise<void> {
+    return this.#do('approval', async () => {
+      await this.#client.set(`${this.#p}{approvals}:request:${hash}`, id, 'PX', Math.max(1, ttlMs))
+    })
+  }
+
+  boundApproval(hash: string): Promise<string | null> {
+    return this.#do('approval', () => this.#client.get(`${this.#p}{approvals}:request:${hash}`))
+  }
+
+  claimOnce(id: string, ttlMs: number): Promise<boolean> {
+    // SET NX: of two replicas claiming at once, exactly one gets OK.
+    return this.#do('approval', async () => (await this.#client.set(`${this.#p}{approvals}:claimed:${id}`, '1', 'PX', Math.max(1, ttlMs), 'NX')) === 'OK')
+  }
+
   // --- recent decisions -----------------------------------------------------------------------
 
   recordDecision(summary: DecisionSummary): void {

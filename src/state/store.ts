@@ -50,6 +50,8 @@ export interface ApprovalRecord {
   /** Set when an approval also granted the workload the route for a while. */
   readonly grant_until: string | null
   readonly note: string | null
+  /** `async` when the agent was answered at once and sends the request again once approved; absent when it was held. */
+  readonly mode?: 'wait' | 'async'
 }
 
 /** How a pending approval ends. */
@@ -67,10 +69,15 @@ export function settledRecord(record: ApprovalRecord, settlement: ApprovalSettle
 /** One finished request as the console lists it (from the audit line; no secret, no query value). */
 export interface DecisionSummary {
   readonly id: string
+  /** `request`, `tunnel`, `upgrade` or `connect`, as on the audit line. */
+  readonly event: string
+  /** The CONNECT tunnel a request travelled in (its id), so the console folds the tunnel under its requests. */
+  readonly tunnel: string | null
   readonly time: string
   readonly workload: string | null
   readonly method: string | null
   readonly host: string | null
+  readonly port: number | null
   readonly path: string | null
   readonly route: string | null
   readonly decision: string
@@ -78,6 +85,11 @@ export interface DecisionSummary {
   readonly status: number | null
   readonly error: string | null
   readonly condition: string | null
+  /** How it ended for the agent (`observe/outcome.ts`): what the console colours the row by. */
+  readonly outcome: string
+  /** The approval it waited on or was answered about, or `grant`. */
+  readonly approval: string | null
+  readonly total_ms: number
 }
 
 /** What a store says about itself. */
@@ -103,6 +115,12 @@ export interface ApprovalStore {
   putGrant(workload: string, route: string, untilMs: number): Promise<void>
   /** When the workload's grant for the route ends (epoch ms), or null. */
   grantUntil(workload: string, route: string): Promise<number | null>
+  /** Asynchronous approvals: remember for `ttlMs` that the request with this hash is asked about in approval `id`. */
+  bindRequest(hash: string, id: string, ttlMs: number): Promise<void>
+  /** The approval last bound to the request with this hash, or null. */
+  boundApproval(hash: string): Promise<string | null>
+  /** Use an approval that lets its request through once: true for the first caller only (across replicas), for `ttlMs`. */
+  claimOnce(id: string, ttlMs: number): Promise<boolean>
 }
 
 /** Workloads refused until an admin releases them. */
@@ -166,6 +184,9 @@ export class MemoryStore implements StateStore {
   readonly #approvals = new Map<string, ApprovalRecord>()
   readonly #approvalListeners = new Set<(record: ApprovalRecord) => void>()
   readonly #grants = new Map<string, number>()
+  /** Request hash -> approval id, and used one-time approvals; each with when it is forgotten. */
+  readonly #bound = new Map<string, { id: string; until: number }>()
+  readonly #claimed = new Map<string, number>()
   readonly #decisions: DecisionSummary[] = []
 
   constructor(private readonly now: () => number = Date.now) {}
@@ -211,6 +232,30 @@ export class MemoryStore implements StateStore {
       return null
     }
     return until
+  }
+
+  async bindRequest(hash: string, id: string, ttlMs: number): Promise<void> {
+    this.#forgetExpired(this.#bound, (b) => b.until)
+    this.#bound.set(hash, { id, until: this.now() + ttlMs })
+  }
+
+  async boundApproval(hash: string): Promise<string | null> {
+    const bound = this.#bound.get(hash)
+    return bound !== undefined && bound.until > this.now() ? bound.id : null
+  }
+
+  async claimOnce(id: string, ttlMs: number): Promise<boolean> {
+    this.#forgetExpired(this.#claimed, (until) => until)
+    if ((this.#claimed.get(id) ?? 0) > this.now()) return false
+    this.#claimed.set(id, this.now() + ttlMs)
+    return true
+  }
+
+  /** Drop entries past their time, so bindings of requests never sent again do not pile up. */
+  #forgetExpired<V>(map: Map<string, V>, until: (v: V) => number): void {
+    if (map.size < 1024) return
+    const now = this.now()
+    for (const [key, v] of map) if (until(v) <= now) map.delete(key)
   }
 
   recordDecision(summary: DecisionSummary): void {

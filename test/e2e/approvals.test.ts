@@ -1,12 +1,11 @@
 import { execFile } from 'node:child_process'
-import { createServer } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import { promisify } from 'node:util'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import type { ApprovalRecord } from '../../src/state/store.js'
 import { pollFor, waitFor } from '../helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
+import { startWebhookSink } from '../helpers/webhook.js'
 import { startUpstream } from '../helpers/upstream.js'
 
 // Human approval through the real proxy: a held request completes when approved through the admin
@@ -28,24 +27,14 @@ function waitForPending(sk: TestSidekey, pred: (a: ApprovalRecord) => boolean = 
 t.test('human approval', async (t) => {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
-  const notified: Record<string, unknown>[] = []
-  const hook = createServer((req, res) => {
-    let text = ''
-    req.on('data', (c: Buffer) => (text += c.toString()))
-    req.on('end', () => {
-      notified.push(JSON.parse(text) as Record<string, unknown>)
-      res.end('ok')
-    })
-  })
-  await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r))
-  t.teardown(() => new Promise<void>((r) => hook.close(() => r())))
+  const { url: hookUrl, received: notified } = await startWebhookSink(t)
   const port = upstream.port
   const sk = await startTestSidekey(
     t,
     `
 version: v1
 approvals:
-  webhook: { url: "http://127.0.0.1:${(hook.address() as AddressInfo).port}/approvals", retries: 0 }
+  webhook: { url: "${hookUrl}/approvals", retries: 0 }
   quarantine_after_denials: 2
 credentials:
   key: { type: static, env: TEST_OPENAI_KEY }

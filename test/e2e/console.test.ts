@@ -1,32 +1,49 @@
-import { mkdtemp } from 'node:fs/promises'
+import { mkdtemp, readFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
-import { chromium } from 'playwright-core'
+import { chromium, type Locator, type Page } from 'playwright-core'
 import { ProxyAgent, request } from 'undici'
+import { curl } from '../helpers/clients.js'
 import { pollFor } from '../helpers/poll.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
-import { startUpstream } from '../helpers/upstream.js'
+import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
 
-// The web console in a real headless Chromium (Debian's, driven by playwright-core): open it with
-// the admin token in the URL fragment, see a held request appear live, click Approve, and the
-// agent's request completes. Agent-controlled text (the body summary) is shown as text, never run.
+// The web console in a real headless Chromium (Debian's, driven by playwright-core): sign in with
+// the admin token (or a link carrying it) and a name, see a held request appear live, approve it,
+// deny one after a note and a confirmation, and read the outcome of each request: rows coloured by
+// how they ended, tunnels folded under their requests, filters, the last hour as charts. The
+// layout is checked at 800 and 1280 px, with screenshots. Agent-controlled text is shown as text.
 
 const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
+const APPROVER = 'Alice Approver'
+
+/** Deny a pending row through the console's own confirmation (an optional note, then Deny). */
+async function denyIn(page: Page, row: Locator, note?: string): Promise<void> {
+  await row.locator('button[data-action=deny]').click()
+  await page.locator('#deny-dialog[open]').waitFor()
+  if (note !== undefined) await page.fill('#deny-note', note)
+  await page.click('#deny-confirm')
+}
 
 requireTools('chromium')
 
 t.test('web console', async (t) => {
   const upstream = await startUpstream()
   t.teardown(() => upstream.close())
+  const trust = await upstreamTrust()
+  const secure = await startUpstream(undefined, { trust, host: 'tls.test' })
+  t.teardown(() => secure.close())
   const port = upstream.port
+  delete process.env.TEST_CONSOLE_UNSET
   const sk = await startTestSidekey(
     t,
     `
 version: v1
 credentials:
   key: { type: static, env: TEST_OPENAI_KEY }
+  unset: { type: static, env: TEST_CONSOLE_UNSET }
 routes:
   - name: deploys
     host: ci.test
@@ -34,8 +51,25 @@ routes:
     addresses: [127.0.0.1]
     credential: key
     approval: { when: 'body.env == "production"', timeout_s: 60 }
+  - name: no-credential
+    host: nocred.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    credential: unset
+  # The first route for tls.test is another workload's: the tunnel is decided by the second.
+  - name: tls-others
+    host: tls.test
+    workloads: [someone-else]
+    addresses: [127.0.0.1]
+  - name: tls-read
+    host: tls.test
+    methods: [GET]
+    addresses: [127.0.0.1]
 `,
-    { connectTo: { [`ci.test:${port}`]: { host: '127.0.0.1', port } } },
+    {
+      upstreamCaFile: trust.caFile,
+      connectTo: { [`ci.test:${port}`]: { host: '127.0.0.1', port }, [`nocred.test:${port}`]: { host: '127.0.0.1', port }, 'tls.test:443': { host: '127.0.0.1', port: secure.port } },
+    },
   )
   const browser = await chromium.launch({
     executablePath: CHROMIUM,
@@ -52,19 +86,37 @@ routes:
     void d.dismiss()
   })
 
-  t.test('without a token it asks for one; a wrong one is refused', async (t) => {
+  t.test('without a token it asks for one and a name; a wrong token is refused', async (t) => {
     await page.goto(`${sk.adminUrl}/console`)
     await page.waitForSelector('#login:not([hidden])')
     await page.fill('#token', 'wrong-token')
     await page.click('#login button')
+    await page.locator('#status', { hasText: 'Give your name' }).waitFor()
+    t.ok(await page.isVisible('#login'), 'no name, no console')
+    await page.fill('#name', APPROVER)
+    await page.click('#login button')
     await page.locator('#status', { hasText: 'refused' }).waitFor()
     t.ok(await page.isVisible('#login'))
+  })
+
+  t.test('a token from a link still asks for a name first', async (t) => {
+    const fresh = await context.browser()!.newContext()
+    t.teardown(() => fresh.close())
+    const other = await fresh.newPage()
+    await other.goto(`${sk.adminUrl}/console#token=${encodeURIComponent(sk.adminToken)}`)
+    await other.waitForSelector('#login:not([hidden])')
+    t.notOk(await other.isVisible('#token'), 'the token is known; only the name is asked')
+    await other.fill('#name', 'bob')
+    await other.click('#login button')
+    await other.locator('#status', { hasText: /^live$/ }).waitFor()
+    t.equal(await other.locator('#who').innerText(), 'signed in as bob')
   })
 
   t.test('a held request appears live; Approve lets it complete', async (t) => {
     await page.goto(`${sk.adminUrl}/console#token=${encodeURIComponent(sk.adminToken)}`)
     await page.locator('#status', { hasText: /^live$/ }).waitFor()
     t.equal(new URL(page.url()).hash, '', 'the token is taken out of the address bar')
+    t.equal(await page.locator('#who').innerText(), `signed in as ${APPROVER}`, 'the name given at sign-in is kept for the tab')
     const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('deployer'), proxyTunnel: false })
     t.teardown(() => dispatcher.close())
     const hostile = '<img src=x onerror=alert(1)>'
@@ -82,6 +134,8 @@ routes:
     t.equal(upstream.seen.at(-1)!.url, '/deploy')
     await page.locator('#pending tr[data-approval]').waitFor({ state: 'detached' })
     await page.locator('#settled', { hasText: 'approved' }).waitFor()
+    t.match(await page.locator('#settled').innerText(), APPROVER, 'the approver is recorded by name')
+    t.equal((await sk.state.listApprovals()).find((a) => a.status === 'approved')?.decided_by, APPROVER)
     await page.locator('#decisions', { hasText: 'deployer' }).waitFor()
     t.match(await page.locator('#routes').innerText(), /deploys/)
     t.match(await page.locator('#routes').innerText(), /approval when body.env == "production"/)
@@ -109,7 +163,7 @@ routes:
     t.ok(box.scroll <= box.client + 1, `no part of the body is scrolled out of sight (${box.scroll} <= ${box.client})`)
     await pre.scrollIntoViewIfNeeded()
     t.ok(await row.getByText('attacker-iban').isVisible())
-    await row.locator('button[data-action=deny]').click()
+    await denyIn(page, row)
     t.same(await agent, { status: 403, error: 'SIDEKEY_ERR_APPROVAL_DENIED' })
   })
 
@@ -126,21 +180,120 @@ routes:
     await row.waitFor({ timeout: 10_000 })
     t.equal(await page.locator('#pending tr', { hasText: 'leaker' }).count(), 0, 'no row for the refused request')
     t.notOk((await page.content()).includes(SECRETS.OPENAI), 'the secret is nowhere on the page')
-    await row.locator('button[data-action=deny]').click()
+    await denyIn(page, row)
     t.equal(await agent, 403)
     // Detection quarantined the leaker; release it so the workloads table is as the next test expects.
     await pollFor(() => sk.state.quarantined('leaker'), (q) => q !== undefined)
     await request(`${sk.adminUrl}/v1/workloads/leaker/release`, { method: 'POST', headers: { authorization: `Bearer ${sk.adminToken}` }, body: '{}' }).then((r) => r.body.dump())
   })
 
-  t.test('Deny refuses the request', async (t) => {
+  t.test('Deny asks for a note and a confirmation; Cancel leaves the request waiting', async (t) => {
     const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('deployer'), proxyTunnel: false })
     t.teardown(() => dispatcher.close())
-    const agent = request(`http://ci.test:${port}/deploy`, { dispatcher, method: 'POST', body: '{"env":"production"}' }).then((r) => ({ status: r.statusCode, error: r.headers['x-sidekey-error'] }))
+    const agent = request(`http://ci.test:${port}/deploy`, { dispatcher, method: 'POST', body: '{"env":"production"}' }).then(async (r) => ({ status: r.statusCode, error: r.headers['x-sidekey-error'], body: await r.body.text() }))
     const row = page.locator('#pending tr[data-approval]')
     await row.waitFor({ timeout: 10_000 })
+    const id = (await row.getAttribute('data-approval'))!
     await row.locator('button[data-action=deny]').click()
-    t.same(await agent, { status: 403, error: 'SIDEKEY_ERR_APPROVAL_DENIED' })
+    await page.locator('#deny-dialog[open]').waitFor()
+    t.match(await page.locator('#deny-what').innerText(), /POST ci\.test.* from deployer/)
+    await page.click('#deny-cancel')
+    await page.locator('#deny-dialog[open]').waitFor({ state: 'detached' })
+    t.equal((await sk.state.getApproval(id))?.status, 'pending', 'Cancel denies nothing')
+    await denyIn(page, row, 'wrong change window')
+    const refused = await agent
+    t.same([refused.status, refused.error], [403, 'SIDEKEY_ERR_APPROVAL_DENIED'])
+    t.match(refused.body, `denied by ${APPROVER}: wrong change window`, 'the agent reads who denied it and why')
+    t.match(await sk.state.getApproval(id), { status: 'denied', decided_by: APPROVER, note: 'wrong change window' })
+  })
+
+  t.test('rows are coloured by outcome, not by decision; tunnels fold under their requests', async (t) => {
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('deployer'), proxyTunnel: false })
+    t.teardown(() => dispatcher.close())
+    const missing = await request(`http://nocred.test:${port}/x`, { dispatcher })
+    await missing.body.dump()
+    t.equal(missing.statusCode, 502, 'a missing credential is a 502')
+    const proxy = sk.proxyUrlFor('deployer')
+    t.equal((await curl(['-x', proxy, '--cacert', sk.ca.certPath, 'https://tls.test/read'])).status, 200)
+    const handshake = await curl(['-x', proxy, 'https://tls.test/read'])
+    t.not(handshake.code, 0, "curl without sidekey's CA fails its handshake")
+
+    const rows = page.locator('#decisions tr[data-outcome]')
+    const byOutcome = async (): Promise<Record<string, string[]>> => {
+      const seen: Record<string, string[]> = {}
+      for (const r of await rows.all()) (seen[(await r.getAttribute('data-outcome'))!] ??= []).push(await r.innerText())
+      return seen
+    }
+    const seen = await pollFor(byOutcome, (s) => (s.failed ?? []).some((x) => /CONNECT tls\.test/.test(x)) && (s.failed ?? []).some((x) => /nocred/.test(x)), 10_000, 100)
+    t.ok((seen.refused ?? []).some((x) => /POST ci\.test\/deploy[\s\S]*approval-denied/.test(x)), 'an approver-denied request reads as refused')
+    t.ok((seen.failed ?? []).some((x) => /nocred\.test[\s\S]*credential-unavailable[\s\S]*502/.test(x)), 'a 502 for a missing credential reads as failed')
+    t.ok((seen.failed ?? []).some((x) => /CONNECT tls\.test:443[\s\S]*tls-handshake/.test(x)), `a failed handshake reads as failed: ${JSON.stringify(seen.failed)}`)
+    t.ok((seen.served ?? []).some((x) => /GET tls\.test\/read/.test(x)), 'the served request reads as served')
+    const tint = (outcome: string) => page.locator(`#decisions tr[data-outcome=${outcome}]`).first().evaluate((e) => (globalThis as unknown as { getComputedStyle(e: unknown): { backgroundColor: string } }).getComputedStyle(e).backgroundColor).then((c) => c.match(/[0-9]+/g)!.map(Number))
+    const [sr, sg] = await tint('served')
+    t.ok(sg > sr, 'served is green')
+    for (const outcome of ['refused', 'failed']) {
+      const [r, g] = await tint(outcome)
+      t.ok(r > g, `${outcome} is not green`)
+    }
+    t.match(await rows.first().locator('td').first().innerText(), /^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/, 'the time has its date')
+
+    // The tunnel that carried GET /read is one folded row under it, naming the route that decided the tunnel.
+    const served = page.locator('#decisions tr[data-outcome=served]', { hasText: 'GET tls.test/read' })
+    const folded = served.locator('xpath=following-sibling::tr[1]')
+    await folded.locator('summary', { hasText: 'via CONNECT tls.test:443 (1 request, tunnel decided by route tls-read)' }).waitFor({ timeout: 10_000 })
+    t.equal(await page.locator('#decisions > tr[data-outcome]', { hasText: 'CONNECT tls.test:443' }).count(), 1, 'only the tunnel that carried nothing (the failed handshake) has a row of its own')
+    await folded.locator('summary').click()
+    t.match(await folded.innerText(), /served/)
+  })
+
+  t.test('filters by workload, route and outcome', async (t) => {
+    await page.selectOption('#f-outcome', 'failed')
+    const outcomes = await page.locator('#decisions tr[data-outcome]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-outcome')))
+    t.ok(outcomes.length >= 2 && outcomes.every((o) => o === 'failed'), `only failed rows (${outcomes.join(', ')})`)
+    await page.selectOption('#f-outcome', '')
+    await page.selectOption('#f-route', 'deploys')
+    const routes = await page.locator('#decisions tr[data-outcome] td:nth-child(4)').allInnerTexts()
+    t.ok(routes.length >= 2 && routes.every((r) => r === 'deploys'), 'only the route chosen')
+    await page.selectOption('#f-route', '')
+    await page.selectOption('#f-workload', 'leaker')
+    t.same(await page.locator('#decisions tr[data-outcome] td:nth-child(2)').allInnerTexts(), ['leaker'])
+    await page.selectOption('#f-workload', '')
+  })
+
+  t.test('the last hour per workload and per route: requests, refusals, p95 and anomalies', async (t) => {
+    await page.reload()
+    await page.locator('#status', { hasText: /^live$/ }).waitFor()
+    const deployer = page.locator('#activity-workloads .chart[data-series=deployer]')
+    t.match(await deployer.locator('.summary').innerText(), /^\d+ requests, [1-9]\d* refused or failed, p95 <= \d+ ms$/)
+    t.ok((await deployer.locator('rect.bar').count()) >= 1, 'requests are drawn')
+    t.ok((await deployer.locator('rect.refused').count()) >= 1, 'and refusals over them')
+    t.match(await page.locator('#activity-workloads .chart[data-series=leaker] .anomaly').innerText(), /^anomaly: secret-detected at \d{4}-/, 'the anomaly raised for the leaker')
+    t.match(await page.locator('#activity-routes .chart[data-series=deploys] .summary').innerText(), /^\d+ requests, /)
+    t.match(await page.locator('#activity-workloads .chart[data-series=leaker] .summary').innerText(), /^1 request, 1 refused/, 'one request is one request')
+  })
+
+  t.test('layout at 800 and 1280 px: no horizontal overflow, the body readable', async (t) => {
+    // A pending approval with a long body and path, so the widest content is on the page.
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('deployer'), proxyTunnel: false })
+    t.teardown(() => dispatcher.close())
+    const agent = request(`http://ci.test:${port}/deploy/${'segment-'.repeat(40)}`, { dispatcher, method: 'POST', body: JSON.stringify({ env: 'production', manifest: 'x'.repeat(3000) }) }).then((r) => r.statusCode)
+    const row = page.locator('#pending tr[data-approval]')
+    await row.waitFor({ timeout: 10_000 })
+    const dir = await mkdtemp(join(tmpdir(), 'sidekey-console-'))
+    for (const width of [800, 1280]) {
+      await page.setViewportSize({ width, height: 900 })
+      const layout = (await page.evaluate('({ scroll: document.documentElement.scrollWidth, inner: innerWidth })')) as { scroll: number; inner: number }
+      t.ok(layout.scroll <= layout.inner, `no horizontal overflow at ${width} px (${layout.scroll} <= ${layout.inner})`)
+      const body = await row.locator('pre.body').evaluate((e) => e.getBoundingClientRect().width)
+      t.ok(body >= 0.6 * (width - 40) || body >= 500, `the body column is readable at ${width} px (${Math.round(body)} px wide)`)
+      const file = join(dir, `console-${width}.png`)
+      await page.screenshot({ path: file, fullPage: true })
+      const png = await readFile(file)
+      t.equal(png.readUInt32BE(16), width, `the screenshot is ${width} px wide: ${file}`)
+    }
+    await denyIn(page, row)
+    t.equal(await agent, 403)
   })
 
   t.test('a quarantined workload can be released from the console', async (t) => {
@@ -155,7 +308,7 @@ routes:
     t.equal(workloads.find((w) => w.workload === 'rogue')?.quarantined ?? null, null)
   })
 
-  t.test('the page ran without errors or dialogs', async (t) => {
+  t.test('the page ran without errors or browser dialogs', async (t) => {
     t.same(pageErrors, [])
     t.same(dialogs, [])
   })

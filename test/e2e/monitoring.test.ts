@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import t from 'tap'
+import { OUTCOMES } from '../../src/observe/outcome.js'
 import { ProxyAgent, request } from 'undici'
 import parsePrometheus from 'parse-prometheus-text-format'
 import { pollFor } from '../helpers/poll.js'
@@ -182,8 +183,10 @@ routes:
     const text = await (await fetch(`${sk.adminUrl}/metrics`)).text()
     const families = parsePrometheus(text) as { name: string; metrics: { labels?: Record<string, string>; value?: string }[] }[]
     const family = (name: string) => families.find((f) => f.name === name)!
-    const allowed = family('sidekey_requests_total').metrics.find((m) => m.labels?.workload === 'analyst' && m.labels.route === 'crm' && m.labels.decision === 'allow')
+    const allowed = family('sidekey_requests_total').metrics.find((m) => m.labels?.workload === 'analyst' && m.labels.route === 'crm' && m.labels.decision === 'allow' && m.labels.outcome === 'served')
     t.ok(Number(allowed?.value) > 1500)
+    const outcomes = new Set(family('sidekey_requests_total').metrics.map((m) => m.labels?.outcome))
+    t.ok([...outcomes].every((o) => (OUTCOMES as readonly (string | undefined)[]).includes(o)), `outcome is one of a fixed set (${[...outcomes].join(', ')})`)
     for (const kind of ['new-destination', 'probing', 'rate', 'volume', 'off-hours']) {
       t.equal(family('sidekey_anomalies_total').metrics.find((m) => m.labels?.kind === kind)?.value, '1', `one ${kind} anomaly`)
     }

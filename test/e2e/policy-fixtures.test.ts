@@ -24,6 +24,7 @@ const broken: [file: string, line: number, path: string, message: RegExp][] = [
   ['port-out-of-range.yaml', 5, 'routes[0].ports', /list of port numbers/],
   ['upgrades-h2c.yaml', 5, 'routes[0].upgrades[1]', /must be one of websocket/],
   ['upgrades-on-tunnel.yaml', 6, 'routes[0].upgrades', /upgrades applies to action allow only/],
+  ['approval-retry-without-async.yaml', 6, 'routes[0].approval.retry_after_s', /goes with mode: async/],
 ]
 
 for (const [file, line, path, message] of broken) {

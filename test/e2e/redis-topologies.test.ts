@@ -11,7 +11,7 @@ import { freePort, startRedis, waitForPort, type TestRedis } from '../helpers/re
 
 // The Redis store behind Sentinel and on a Cluster, with real Debian redis-server processes on
 // loopback: the same contract as standalone (exact counting across stores, approvals announced
-// between stores, quarantine everywhere, merged baselines, compare-and-set). On a Cluster every
+// between stores, asynchronous approvals bound and claimed once, quarantine everywhere, merged baselines, compare-and-set). On a Cluster every
 // script's keys share a hash tag, so a wrong key layout fails here with CROSSSLOT.
 
 const silent = createLogger({ level: 'silent' })
@@ -53,6 +53,14 @@ async function contract(t: Test, stateYaml: string, dir: string): Promise<void> 
   t.equal(settled?.status, 'denied')
   t.equal((await one.getApproval(record.id))?.note, 'n')
   off()
+
+  // Asynchronous approval: a request's hash names its approval on every store, and a one-time
+  // approval is claimed by exactly one of many retries racing on two stores.
+  await one.bindRequest('ab'.repeat(32), record.id, 60_000)
+  t.equal(await two.boundApproval('ab'.repeat(32)), record.id)
+  t.equal(await two.boundApproval('cd'.repeat(32)), null)
+  const claims = await Promise.all(Array.from({ length: 10 }, (_, i) => (i % 2 ? one : two).claimOnce(record.id, 60_000)))
+  t.equal(claims.filter(Boolean).length, 1, 'claimed once across two stores')
 
   await one.quarantine({ workload: 'bad', reason: 'r', by: 'admin', since: new Date().toISOString() })
   const quarantinedAt = Date.now()

@@ -1,5 +1,5 @@
 import { refuseBodyOverride } from '../../accept/method-override.js'
-import { ConditionRefusal } from '../../errors.js'
+import { ConditionRefusal, SidekeyError } from '../../errors.js'
 import { resolveChecked, type CheckedAddress } from '../../forward/ssrf.js'
 import { guardRequest as guardUnderRoute } from '../../guard/request-guard.js'
 import type { Route } from '../../policy/types.js'
@@ -27,6 +27,8 @@ export const guardRequest: Stage<RequestExchange> = {
         guarded = await guardUnderRoute(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly }, ex.req)
       } catch (err) {
         if (err instanceof ConditionRefusal) ex.audit.condition = err.condition
+        // A request answered "pending" or denied names its approval on the audit line too.
+        if (err instanceof SidekeyError && typeof err.details?.approval_id === 'string') ex.audit.approval = err.details.approval_id
         throw err
       }
       ex.guarded = guarded
