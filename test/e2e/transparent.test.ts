@@ -220,10 +220,11 @@ routes:
   t.match(logs, /"event":"started"/, 'sidekey started in the namespace')
 
   // The rules the chart's init container applies (`sidekey iptables --apply`): the agent's outbound
-  // 80 and 443 go to sidekey, anything else of the agent's is rejected; sidekey's own user (root
-  // here) is excluded, so its upstream connections are not looped back to itself.
-  const applied = await inNs([process.execPath, cli, 'iptables', '--apply', '--uid', '0', '--http-port', '15080', '--https-port', '15443', '--block-other-egress'])
-  t.match(applied.stdout, /outbound 80 -> 15080, 443 -> 15443 for every user but 0; other egress rejected/)
+  // 80 and 443 go to sidekey, anything else of the agent's is rejected; sidekey's own user and
+  // group (root here) are excluded, so its upstream connections are not looped back to itself.
+  // transparent-escape.test.ts runs the chart's exact commands, with IPv6, DNS and more ports.
+  const applied = await inNs([process.execPath, cli, 'iptables', '--apply', '--uid', '0', '--redirect', '443:15443,80:15080', '--block-other-egress'])
+  t.match(applied.stdout, /outbound TCP 443 -> 15443, 80 -> 15080 for every user but 0:0; IPv6 to those ports refused; other egress refused/)
 
   // The agent: plain curl as nobody, no proxy settings, trusting sidekey's CA (as the chart's
   // CA-trust variables make every client do).
