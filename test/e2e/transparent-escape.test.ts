@@ -1,14 +1,12 @@
-import { execFile, spawn } from 'node:child_process'
 import { createSocket } from 'node:dgram'
-import { chmod, chown, copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { chmod, chown, copyFile, mkdir, mkdtemp } from 'node:fs/promises'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createTcpServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import t from 'tap'
 import { chartRenderer, podOf } from '../helpers/helm.js'
-import { pollFor } from '../helpers/poll.js'
+import { podNamespace, sidekeyFiles, startSidekeyIn } from '../helpers/netns.js'
 import { SECRETS } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
 import { upstreamTrust } from '../helpers/upstream.js'
@@ -23,7 +21,6 @@ requireTools('ip', 'iptables', 'curl', 'go')
 // group, and then the agent (the user id of the chart's agent securityContext, and sidekey's user id
 // with another group) tries every way out: other ports, IPv6, UDP (QUIC), port 53 of any host.
 
-const run = promisify(execFile)
 const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
 const probeScript = new URL('../helpers/net-probe.js', import.meta.url).pathname
 
@@ -58,28 +55,14 @@ t.test('transparent mode leaves the agent no way around sidekey', async (t) => {
   const initWithoutBlock = (await rendered(false)).initContainers!.find((c) => c.name === 'sidekey-iptables') as Container
 
   // The "pod": 10.213.1.2 and fd00:213:1::2; "the internet": .1 (also the nameserver) and .5.
-  const ns = `ske${process.pid}`
   const net = { host: '10.213.1.1', other: '10.213.1.5', pod: '10.213.1.2', host6: 'fd00:213:1::1', other6: 'fd00:213:1::5', pod6: 'fd00:213:1::2' }
-  const sh = (cmd: string[]) => run(cmd[0]!, cmd.slice(1))
-  const inNs = (cmd: string[]) => run('ip', ['netns', 'exec', ns, ...cmd])
-  await sh(['ip', 'netns', 'add', ns])
-  t.teardown(async () => {
-    await sh(['ip', 'netns', 'del', ns]).catch(() => undefined)
-    await sh(['ip', 'link', 'del', `${ns}h`]).catch(() => undefined)
-    await rm(`/etc/netns/${ns}`, { recursive: true, force: true })
-  })
-  await sh(['ip', 'link', 'add', `${ns}h`, 'type', 'veth', 'peer', 'name', `${ns}n`])
-  await sh(['ip', 'link', 'set', `${ns}n`, 'netns', ns])
-  for (const a of [`${net.host}/29`, `${net.other}/29`]) await sh(['ip', 'addr', 'add', a, 'dev', `${ns}h`])
-  // nodad: usable at once, without duplicate address detection's wait.
-  for (const a of [`${net.host6}/64`, `${net.other6}/64`]) await sh(['ip', '-6', 'addr', 'add', a, 'dev', `${ns}h`, 'nodad'])
-  await sh(['ip', 'link', 'set', `${ns}h`, 'up'])
-  await inNs(['ip', 'addr', 'add', `${net.pod}/29`, 'dev', `${ns}n`])
-  await inNs(['ip', '-6', 'addr', 'add', `${net.pod6}/64`, 'dev', `${ns}n`, 'nodad'])
-  await inNs(['ip', 'link', 'set', `${ns}n`, 'up'])
-  await inNs(['ip', 'link', 'set', 'lo', 'up'])
-  await mkdir(`/etc/netns/${ns}`, { recursive: true })
-  await writeFile(`/etc/netns/${ns}/resolv.conf`, `search agents.svc.cluster.local\nnameserver ${net.host}\nnameserver ${net.host6}\noptions ndots:5\n`)
+  const ns = await podNamespace(
+    t,
+    `ske${process.pid}`,
+    { host: [`${net.host}/29`, `${net.other}/29`, `${net.host6}/64`, `${net.other6}/64`], pod: [`${net.pod}/29`, `${net.pod6}/64`] },
+    `search agents.svc.cluster.local\nnameserver ${net.host}\nnameserver ${net.host6}\noptions ndots:5\n`,
+  )
+  const inNs = ns.exec
 
   // "The internet": HTTPS on the redirected ports, and plain TCP and UDP listeners to be reached (or not).
   const trust = await upstreamTrust()
@@ -148,33 +131,17 @@ t.test('transparent mode leaves the agent no way around sidekey', async (t) => {
 
   // sidekey, as the chart runs it (its arguments, its user and group), with the pod's paths here.
   const dir = await mkdtemp(join(tmpdir(), 'sidekey-escape-'))
-  await mkdir(join(dir, 'policies'))
-  await mkdir(join(dir, 'certs'))
-  await mkdir(join(dir, 'ca'))
-  await writeFile(join(dir, 'up.pem'), trust.caPem)
-  await writeFile(
-    join(dir, 'policies', 'p.yaml'),
-    `version: v1
-credentials:
-  openai: { type: static, env: TEST_OPENAI_KEY }
-routes:
-  - { name: api, host: api.test, ports: [443, 8443], credential: openai, addresses: [${net.host}] }
-`,
-  )
+  await sidekeyFiles(dir, `{ name: api, host: api.test, ports: [443, 8443], credential: openai, addresses: [${net.host}] }`, trust.caPem)
   await chmod(dir, 0o755)
-  for (const d of ['certs', 'ca']) await chown(join(dir, d), 10001, 10001)
+  for (const d of ['certs', 'ca']) {
+    await mkdir(join(dir, d))
+    await chown(join(dir, d), 10001, 10001)
+  }
   const paths: Record<string, string> = { '/etc/sidekey/policies': join(dir, 'policies'), '/var/run/sidekey/certs': join(dir, 'certs'), '/etc/sidekey/ca': join(dir, 'ca') }
   const args = sidekeyContainer.args!.map((a) => paths[a] ?? a)
-  const sidekey = spawn('ip', ['netns', 'exec', ns, ...sidekeyUser, process.execPath, cli, ...args, '--upstream-ca', join(dir, 'up.pem'), '--connect-to', `api.test:443:${net.host}:443,api.test:8443:${net.host}:8443`], {
-    env: { ...process.env, TEST_OPENAI_KEY: SECRETS.OPENAI },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let logs = ''
-  sidekey.stdout.on('data', (d: Buffer) => (logs += d.toString()))
-  sidekey.stderr.on('data', (d: Buffer) => (logs += d.toString()))
-  t.teardown(() => void sidekey.kill('SIGKILL'))
-  await pollFor(() => logs, (l) => l.includes('"event":"started"') || sidekey.exitCode !== null, 20_000, 100)
-  t.match(logs, /"event":"started"/, 'sidekey started in the pod as 10001:10001')
+  t.equal(args[0], 'start')
+  const sidekey = await startSidekeyIn(t, ns, sidekeyUser, [...args.slice(1), '--upstream-ca', join(dir, 'up.pem'), '--connect-to', `api.test:443:${net.host}:443,api.test:8443:${net.host}:8443`])
+  t.match(sidekey.logs(), /"event":"started"/, 'sidekey started in the pod as 10001:10001')
   await copyFile(join(dir, 'ca', 'ca.pem'), join(dir, 'agent-ca.pem'))
   await chmod(join(dir, 'agent-ca.pem'), 0o644)
 
@@ -213,16 +180,16 @@ routes:
     cases.forEach(([kind, host, port, expected, what], i) => t.equal(seen[i], expected, `${what} (${kind} ${host} ${port})`))
   })
 
-  await t.test('sidekey\'s user id with another group is the agent, not sidekey', async (t) => {
-    t.equal(await probe(agentAsSidekeyUid, 'tcp', net.host, 9443), 'refused')
-    t.equal(await probe(agentAsSidekeyUid, 'tcp', net.host6, 443), 'refused')
+  await t.test('sidekey\'s user id with another group is the agent; sidekey itself (user and group) is left alone, IPv6 included', async (t) => {
+    const cases = [
+      [agentAsSidekeyUid, 'tcp', net.host, 9443, 'refused'],
+      [agentAsSidekeyUid, 'tcp', net.host6, 443, 'refused'],
+      [sidekeyUser, 'tcp', net.host, 9443, 'open'],
+      [sidekeyUser, 'tcp', net.host6, 443, 'open'],
+      [sidekeyUser, 'udp', net.other, 53, 'open'],
+    ] as const
+    for (const [who, kind, host, port, expected] of cases) t.equal(await probe([...who], kind, host, port), expected, `${who.slice(1, 5).join(' ')}: ${kind} ${host} ${port}`)
   })
 
-  await t.test('sidekey itself (user and group) is left alone, IPv6 included', async (t) => {
-    t.equal(await probe(sidekeyUser, 'tcp', net.host, 9443), 'open')
-    t.equal(await probe(sidekeyUser, 'tcp', net.host6, 443), 'open')
-    t.equal(await probe(sidekeyUser, 'udp', net.other, 53), 'open')
-  })
-
-  t.notMatch(logs, new RegExp(SECRETS.OPENAI), 'no secret in sidekey\'s log')
+  t.notMatch(sidekey.logs(), new RegExp(SECRETS.OPENAI), 'no secret in sidekey\'s log')
 })
