@@ -1,5 +1,6 @@
 import { createSocket } from 'node:dgram'
-import { chmod, chown, copyFile, mkdir, mkdtemp } from 'node:fs/promises'
+import { execFile } from 'node:child_process'
+import { chmod, chown, copyFile, mkdir, mkdtemp, writeFile } from 'node:fs/promises'
 import { createServer as createHttpsServer } from 'node:https'
 import { createServer as createTcpServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -192,4 +193,27 @@ t.test('transparent mode leaves the agent no way around sidekey', async (t) => {
   })
 
   t.notMatch(sidekey.logs(), new RegExp(SECRETS.OPENAI), 'no secret in sidekey\'s log')
+})
+
+t.test('sidekey iptables says what it cannot do, and applies nothing then', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-iptables-'))
+  const iptables = (args: string[]) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      execFile(process.execPath, [cli, 'iptables', ...args], (err, stdout, stderr) => resolve({ code: err === null ? 0 : (err as { code?: number }).code ?? null, stdout, stderr }))
+    })
+  const usage = await iptables(['--redirect', '443'])
+  t.equal(usage.code, 2)
+  t.match(usage.stderr, /usage: sidekey iptables .*--redirect PORT:LISTENPORT/)
+  t.equal((await iptables(['--redirect', '443:15443,443:15444'])).code, 2, 'a port redirected twice')
+  const noResolv = await iptables(['--apply', '--block-other-egress', '--resolv-conf', join(dir, 'missing'), '--iptables', '/bin/true', '--ip6tables', '/bin/true'])
+  t.equal(noResolv.code, 1)
+  t.match(noResolv.stderr, /cannot read .*missing \(ENOENT\): no DNS server would be reachable/)
+  await writeFile(join(dir, 'resolv.conf'), 'search cluster.local\n')
+  const noNameserver = await iptables(['--block-other-egress', '--resolv-conf', join(dir, 'resolv.conf')])
+  t.equal(noNameserver.code, 0)
+  t.match(noNameserver.stderr, /names no nameserver: DNS is refused to every user but sidekey's/)
+  t.notMatch(noNameserver.stdout, /--dport 53/)
+  const failing = await iptables(['--apply', '--iptables', '/bin/false', '--ip6tables', '/bin/false'])
+  t.equal(failing.code, 1)
+  t.match(failing.stderr, /^sidekey: \/bin\/false -t nat -N SIDEKEY_OUTPUT 2>\/dev\/null \|\| \/bin\/false -t nat -F SIDEKEY_OUTPUT failed/)
 })
