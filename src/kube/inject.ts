@@ -69,7 +69,7 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
   }
   const containers = pod.spec?.containers
   if (!Array.isArray(containers) || containers.length === 0) throw new BadReview('the pod has no containers')
-  if (pod.spec?.hostNetwork === true) return allow({ warnings: ['sidekey: not injected into a hostNetwork pod: its rules would rewrite the node\'s own iptables (cutting off the kubelet) and its listeners would serve every process on the node'] })
+  if (pod.spec?.hostNetwork === true) return allow({ warnings: ['sidekey: not injected into a hostNetwork pod: its listeners would serve every process on the node, and transparent mode\'s rules would rewrite the node\'s own iptables (cutting off the kubelet)'] })
 
   const warnings: string[] = []
   const mode = annotations[ANNOTATIONS.mode] ?? 'explicit'
@@ -90,7 +90,7 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
   if (choices.mode === 'transparent') {
     const problems = agentSecurityProblems(pod.spec!, s.uid)
     const why = `sidekey: in transparent mode these containers could get around sidekey: ${problems.join('; ')}`
-    if (problems.length > 0 && s.agentSecurity === 'refuse') return deny(`${why}. Set them, or let the webhook's operator set agentSecurity: warn`)
+    if (problems.length > 0 && s.agentSecurity === 'refuse') return deny(`${why}. Fix their securityContext (a fixed non-root runAsUser other than ${s.uid}, runAsNonRoot: true, capabilities dropped), or have the webhook's operator set agentSecurity: warn`)
     if (problems.length > 0) warnings.push(why)
   }
   const patch: PatchOp[] = []

@@ -159,7 +159,7 @@ t.test('injection webhook', async (t) => {
     t.equal(r.status, 200)
     t.same(r.json.response.allowed, false)
     t.equal(r.json.response.status?.code, 403)
-    t.match(r.json.response.status?.message, /in transparent mode these containers could get around sidekey: container "setup" runs as root, which can take sidekey's user id; container "agent" runs as sidekey's user id 10001, whose traffic is not redirected; container "tools" adds capabilities \(NET_ADMIN\)\. Set them, or let the webhook's operator set agentSecurity: warn/)
+    t.match(r.json.response.status?.message, /in transparent mode these containers could get around sidekey: container "setup" runs as root, which can take sidekey's user id; container "agent" runs as sidekey's user id 10001, whose traffic is not redirected; container "tools" adds capabilities \(NET_ADMIN\)\. Fix their securityContext \(a fixed non-root runAsUser other than 10001, runAsNonRoot: true, capabilities dropped\), or have the webhook's operator set agentSecurity: warn/)
     t.equal(r.json.response.patch, undefined)
     const refusedLine = /"level":"warn"[^\n]*"event":"admission","allowed":false[^\n]*"refused":"sidekey: in transparent mode/
     t.match(await pollFor(() => logs, (l) => refusedLine.test(l), 5000), refusedLine, 'a warning line in the webhook\'s log')
@@ -173,7 +173,7 @@ t.test('injection webhook', async (t) => {
       const r = await post(admissionReview(original, `uid-host-${mode}`))
       t.equal(r.json.response.allowed, true)
       t.equal(r.json.response.patch, undefined, `${mode}: no patch`)
-      t.match(r.json.response.warnings, [/not injected into a hostNetwork pod: its rules would rewrite the node's own iptables/])
+      t.match(r.json.response.warnings, [/not injected into a hostNetwork pod: its listeners would serve every process on the node, and transparent mode's rules would rewrite the node's own iptables/])
     }
     const skippedLine = /"level":"warn"[^\n]*"event":"admission","allowed":true[^\n]*"injected":false,"warnings":\["sidekey: not injected into a hostNetwork pod/
     t.match(await pollFor(() => logs, (l) => skippedLine.test(l), 5000), skippedLine, 'a warning line in the webhook\'s log')
