@@ -46,11 +46,22 @@ export interface Config {
   readonly issuer: string | null
   /** State file (`state.yaml`: memory or Redis); null: in memory, one process. */
   readonly statePath: string | null
-  /** Transparent mode: listeners for connections iptables redirected from ports 80 and 443 (null: off). */
-  readonly transparentHttp: { readonly host: string; readonly port: number } | null
-  readonly transparentHttps: { readonly host: string; readonly port: number } | null
+  /** Transparent mode: listeners for cleartext HTTP connections iptables redirected (empty: off). */
+  readonly transparentHttp: readonly TransparentListener[]
+  /** Transparent mode: listeners for TLS connections iptables redirected (empty: off). */
+  readonly transparentHttps: readonly TransparentListener[]
   /** Directory to copy the public CA certificate and trust bundle into (the agent's read-only mount); null: none. */
   readonly publishCaDir: string | null
+}
+
+/**
+ * One transparent-mode listener: connections to outbound TCP port `from` that iptables redirected
+ * to `listen`. Node cannot read a redirected connection's original destination (`SO_ORIGINAL_DST`),
+ * so each redirected port has its own listener, which knows the port it stands for.
+ */
+export interface TransparentListener {
+  readonly from: number
+  readonly listen: { readonly host: string; readonly port: number }
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -78,8 +89,8 @@ export const DEFAULTS: Config = Object.freeze({
   watchPolicy: true,
   issuer: null,
   statePath: null,
-  transparentHttp: null,
-  transparentHttps: null,
+  transparentHttp: [],
+  transparentHttps: [],
   publishCaDir: null,
 })
 
@@ -114,9 +125,9 @@ export const SETTINGS = [
   { flag: '--tunnel-idle-timeout', env: 'SIDEKEY_TUNNEL_IDLE_TIMEOUT_MS', help: 'ms a blind tunnel or WebSocket may carry no byte (default 600000)' },
   { flag: '--issuer', env: 'SIDEKEY_ISSUER', help: 'issuer URL of minted JWTs (default: the admin URL, which serves the JWKS)' },
   { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
-  { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: 'host:port for connections redirected from port 80 (transparent mode; off by default)' },
+  { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: '[PORT=]host:port, comma separated: a listener for HTTP redirected from PORT (default 80; transparent mode, off by default)' },
   { flag: '--publish-ca', env: 'SIDEKEY_PUBLISH_CA', help: 'directory to copy ca.pem and bundle.pem into for the agent (never the key)' },
-  { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: 'host:port for connections redirected from port 443 (transparent mode; off by default)' },
+  { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: '[PORT=]host:port, comma separated: a listener for TLS redirected from PORT (default 443; transparent mode, off by default)' },
 ] as const
 
 /**
@@ -132,8 +143,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     if (v === true) return 'true'
     return env[setting.env]
   }
-  const address = (flag: string, fallback: { host: string; port: number }): { host: string; port: number } => {
-    const raw = get(flag)
+  const address = (flag: string, fallback: { host: string; port: number }, raw = get(flag)): { host: string; port: number } => {
     if (raw === undefined) return fallback
     const m = /^(?:(.*):)?([0-9]{1,5})$/.exec(raw)
     if (m === null || Number(m[2]) > 65535) {
@@ -141,6 +151,19 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
       return fallback
     }
     return { host: (m[1] ?? fallback.host).replace(/^\[(.*)\]$/, '$1') || fallback.host, port: Number(m[2]) }
+  }
+  // `[PORT=]host:port,...`: one listener per redirected port.
+  const transparent = (flag: string, defaultFrom: number): TransparentListener[] => {
+    const listeners: TransparentListener[] = []
+    for (const entry of (get(flag) ?? '').split(',').map((e) => e.trim()).filter(Boolean)) {
+      const m = /^(?:([0-9]{1,5})=)?(.*)$/.exec(entry)!
+      const from = m[1] === undefined ? defaultFrom : Number(m[1])
+      const before = problems.length
+      const listen = address(flag, DEFAULTS.listen, m[2]!)
+      if (from < 1 || from > 65535) problems.push(`${flag}: "${entry}": ${from} is not a port`)
+      else if (problems.length === before) listeners.push({ from, listen })
+    }
+    return listeners
   }
   const int = (flag: string, fallback: number): number => {
     const raw = get(flag)
@@ -195,10 +218,13 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     watchPolicy: true,
     issuer: get('--issuer') ?? null,
     statePath: get('--state') ?? null,
-    transparentHttp: get('--transparent-http') === undefined ? null : address('--transparent-http', DEFAULTS.listen),
+    transparentHttp: transparent('--transparent-http', 80),
+    transparentHttps: transparent('--transparent-https', 443),
     publishCaDir: get('--publish-ca') ?? null,
-    transparentHttps: get('--transparent-https') === undefined ? null : address('--transparent-https', DEFAULTS.listen),
   }
+  const redirected = [...config.transparentHttp, ...config.transparentHttps]
+  const twice = redirected.map((l) => l.from).filter((from, i, all) => all.indexOf(from) !== i)
+  if (twice.length > 0) problems.push(`--transparent-http/--transparent-https: port ${twice.join(', ')} has more than one listener`)
   if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))
   return Object.freeze(config)

@@ -9,7 +9,7 @@ import { AdminHostCheck } from './admin/host-check.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
 import { closeOnChange } from './accept/close-on-change.js'
 import { Connections } from './accept/connections.js'
-import { createProxyServers } from './accept/server.js'
+import { createProxyServers, type TransparentServer } from './accept/server.js'
 import type { ProxyContext } from './pipeline/context.js'
 import { entryHandlers } from './pipeline/handlers.js'
 import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
@@ -58,9 +58,11 @@ export interface RunningSidekey {
   readonly state: StateStore
   /** The client connections open now (limits; closed when a token is revoked, a workload quarantined, a route removed). */
   readonly connections: Connections
-  /** Ports of the transparent-mode listeners, when configured. */
+  /** Bound ports of the first transparent HTTP and TLS listeners, when configured. */
   readonly transparentHttpPort: number | null
   readonly transparentHttpsPort: number | null
+  /** Every transparent listener: redirected port -> bound port. */
+  readonly transparentPorts: ReadonlyMap<number, number>
   /** What `sidekey run`'s sandbox hides from the agent, from the configuration and policy in force. */
   privatePaths(): PrivatePaths
   /** Serve a connection accepted elsewhere (the sandbox's Unix socket) as the proxy listener would. */
@@ -185,12 +187,12 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     connections,
     now,
   }
-  const { proxy, inner, transparentHttp, transparentTls } = createProxyServers({ config, leaves, connections, handlers: entryHandlers(ctx) })
+  const { proxy, inner, transparent } = createProxyServers({ config, leaves, connections, handlers: entryHandlers(ctx) })
   // Tunnels first: a listener's close waits for every connection it accepted, and a CONNECT
   // tunnel is one the HTTP server no longer closes itself. Servers that never listened close at once.
   opened.add('the proxy listeners', async () => {
     connections.closeAll()
-    await Promise.all([closeServer(proxy), closeServer(inner), ...(transparentHttp ? [closeServer(transparentHttp)] : []), ...(transparentTls ? [closeServer(transparentTls)] : [])])
+    await Promise.all([closeServer(proxy), closeServer(inner), ...transparent.map((t) => closeServer(t.server))])
   })
   opened.add('closing connections on change', closeOnChange(connections, { runTokens, state, policy, log }))
   metrics.openConnections = () => connections.size
@@ -205,8 +207,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   opened.add('the admin listener', () => closeServer(admin))
   await listen(proxy, config.listen, 'the proxy')
   await listen(admin, config.admin, 'the admin API')
-  if (transparentHttp !== null) await listen(transparentHttp, config.transparentHttp!, 'transparent HTTP')
-  if (transparentTls !== null) await listen(transparentTls, config.transparentHttps!, 'transparent HTTPS')
+  for (const t of transparent) await listen(t.server, t.listener.listen, `transparent ${t.tls ? 'HTTPS' : 'HTTP'} (port ${t.listener.from})`)
   ready = true
   opened.add('readiness', () => {
     ready = false
@@ -217,7 +218,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   // Where a client on this host calls the admin listener, by a name it answers to.
   const adminBase = `http://${dialableHost(config.admin.host)}:${adminPort}`
   credentials.issuer = config.issuer ?? adminBase
-  log.info({ event: 'started', proxy: proxyAddress, admin: formatAuthority({ host: config.admin.host, port: adminPort }), routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparentHttp || transparentTls ? { transparent: { http: transparentHttp?.address() ?? null, https: transparentTls?.address() ?? null } } : {}) }, 'sidekey started')
+  log.info({ event: 'started', proxy: proxyAddress, admin: formatAuthority({ host: config.admin.host, port: adminPort }), routes: policy.current.routes.length, report_only: config.reportOnly, ...(transparent.length > 0 ? { transparent: transparent.map((t) => ({ port: t.listener.from, tls: t.tls, listen: t.server.address() })) } : {}) }, 'sidekey started')
 
   return {
     proxyUrl: `http://${proxyAddress}`,
@@ -234,8 +235,9 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     log,
     state,
     connections,
-    transparentHttpPort: transparentHttp === null ? null : (transparentHttp.address() as AddressInfo).port,
-    transparentHttpsPort: transparentTls === null ? null : (transparentTls.address() as AddressInfo).port,
+    transparentHttpPort: transparentPort(transparent, false),
+    transparentHttpsPort: transparentPort(transparent, true),
+    transparentPorts: new Map(transparent.map((t) => [t.listener.from, (t.server.address() as AddressInfo).port])),
     privatePaths: currentPrivatePaths,
     // The same server, so identification (the run token in Proxy-Authorization) and every stage
     // after it are the listener's own; only the transport differs.
@@ -249,6 +251,11 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
       return closing
     },
   }
+}
+
+function transparentPort(servers: readonly TransparentServer[], tls: boolean): number | null {
+  const first = servers.find((t) => t.tls === tls)
+  return first === undefined ? null : (first.server.address() as AddressInfo).port
 }
 
 /** System roots plus --upstream-ca: what upstreams and identity providers are trusted by. */

@@ -3,7 +3,7 @@ import type { Server as NetServer, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import type { LeafCache } from '../ca/cache.js'
-import type { Config } from '../config.js'
+import type { Config, TransparentListener } from '../config.js'
 import type { SidekeyError } from '../errors.js'
 import { newAuditRecord } from '../observe/audit.js'
 import { onClientError } from './client-error.js'
@@ -25,12 +25,18 @@ export interface ProxyServerParts {
   readonly handlers: EntryHandlers
 }
 
-/** The proxy listener, the inner server intercepted tunnels are handed to, and the transparent listeners when configured. */
+/** A transparent listener and the redirected port it stands for. */
+export interface TransparentServer {
+  readonly server: NetServer
+  readonly listener: TransparentListener
+  readonly tls: boolean
+}
+
+/** The proxy listener, the inner server intercepted tunnels are handed to, and one transparent listener per redirected port. */
 export interface ProxyServers {
   readonly proxy: Server
   readonly inner: Server
-  readonly transparentHttp: Server | null
-  readonly transparentTls: (NetServer & { closeAll(): void }) | null
+  readonly transparent: readonly TransparentServer[]
 }
 
 /** Create the listening servers (not yet listening) and route what they accept to `handlers`. */
@@ -59,15 +65,21 @@ export function createProxyServers({ config, leaves, connections, handlers }: Pr
   proxy.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handlers.upgrade(req, socket, head, null))
   proxy.on('clientError', (err, socket) => onClientError(handlers, err, socket))
   admitFirst(proxy, connections, (socket, refusal) => refuseConnection(handlers, socket, refusal, true))
-  const transparentTls = config.transparentHttps === null ? null : createTransparentTlsServer(config, handlers, handOver)
-  const transparentHttp = config.transparentHttp === null ? null : createTransparentHttpServer(config, handlers)
-  // Nothing readable can be said before TLS: a refused redirected TLS connection is closed.
-  if (transparentTls !== null) admitFirst(transparentTls, connections, (socket, refusal) => refuseConnection(handlers, socket, refusal, false))
-  if (transparentHttp !== null) {
-    admitFirst(transparentHttp, connections, (socket, refusal) => refuseConnection(handlers, socket, refusal, true))
-    transparentHttp.on('request', (req: IncomingMessage, res: ServerResponse) => connections.serving(req.socket, res))
-  }
-  return { proxy, inner, transparentHttp, transparentTls }
+  const transparent: TransparentServer[] = [
+    ...config.transparentHttp.map((listener) => {
+      const server = createTransparentHttpServer(config, handlers, listener.from)
+      admitFirst(server, connections, (socket, refusal) => refuseConnection(handlers, socket, refusal, true))
+      server.on('request', (req: IncomingMessage, res: ServerResponse) => connections.serving(req.socket, res))
+      return { server, listener, tls: false }
+    }),
+    ...config.transparentHttps.map((listener) => {
+      const server = createTransparentTlsServer(config, handlers, handOver, listener.from)
+      // Nothing readable can be said before TLS: a refused redirected TLS connection is closed.
+      admitFirst(server, connections, (socket, refusal) => refuseConnection(handlers, socket, refusal, false))
+      return { server, listener, tls: true }
+    }),
+  ]
+  return { proxy, inner, transparent }
 }
 
 /**

@@ -14,12 +14,13 @@ import { refuse } from './refuse.js'
 import { bindTunnel, tunnelOf, type Tunnel } from './tunnel.js'
 
 /**
- * Transparent mode: listeners for connections iptables redirected to sidekey (outbound TCP 80 and
- * 443 of the agent's network namespace, sidekey's own user excluded). The agent knows nothing
- * about a proxy. On the TLS port the destination is the SNI of the ClientHello; on the HTTP port
- * it is the Host header of the first request, and the connection stays bound to that host.
- * Either way the port is the one the listener stands for (443 or 80), since a redirect keeps no
- * trace of it that Node can read.
+ * Transparent mode: listeners for connections iptables redirected to sidekey (the agent network
+ * namespace's outbound TCP to each redirected port, sidekey's own user excluded), one listener per
+ * redirected port. The agent knows nothing about a proxy. On a TLS listener the destination is the
+ * SNI of the ClientHello; on an HTTP listener it is the Host header of the first request, and the
+ * connection stays bound to that host. Either way the port is the one the listener stands for
+ * (`port`: 443, 80 or another redirected port), since a redirect keeps no trace of it that Node
+ * can read.
  */
 
 /** Accept redirected TLS connections: read the SNI, then tunnel or intercept by policy. */
@@ -65,7 +66,7 @@ export function createTransparentTlsServer(config: Config, handlers: EntryHandle
   })
 }
 
-/** Accept redirected cleartext HTTP: the Host header names the destination (port 80). */
+/** Accept redirected cleartext HTTP: the Host header names the destination host, `port` its port. */
 export function createTransparentHttpServer(config: Config, handlers: EntryHandlers, port = 80): HttpServer {
   const server = createLimitedServer(config)
   const tunnelFor = (req: IncomingMessage): Tunnel | null => {

@@ -4,7 +4,7 @@ import { createServer } from 'node:https'
 import { parse as parseYaml } from 'yaml'
 import { SidekeyError } from '../errors.js'
 import { BadReview, review } from '../kube/inject.js'
-import type { SidecarSettings } from '../kube/sidecar.js'
+import { DEFAULT_REDIRECTS, PORTS, type RedirectedPort, type SidecarSettings } from '../kube/sidecar.js'
 import { createLogger } from '../observe/logger.js'
 import { parse } from './args.js'
 
@@ -27,13 +27,17 @@ export async function loadInjectSettings(path: string | null): Promise<SidecarSe
     if (typeof v !== 'string' || v === '') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${key} must be a non-empty string`)
     return v
   }
-  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience']
+  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience', 'transparentPorts', 'agentSecurity']
   const unknown = Object.keys(file).filter((k) => !known.includes(k))
   if (unknown.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: unknown setting(s) ${unknown.join(', ')} (known: ${known.join(', ')})`)
   const pull = str('imagePullPolicy', 'IfNotPresent')
   if (!['Always', 'IfNotPresent', 'Never'].includes(pull!)) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: imagePullPolicy must be Always, IfNotPresent or Never`)
   const uid = file.uid ?? 10001
   if (typeof uid !== 'number' || !Number.isInteger(uid) || uid < 1) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: uid must be a positive integer (sidekey never runs as root)`)
+  const agentSecurity = str('agentSecurity', 'refuse')
+  if (agentSecurity !== 'refuse' && agentSecurity !== 'warn') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: agentSecurity must be refuse or warn`)
+  const redirects = file.transparentPorts === undefined ? DEFAULT_REDIRECTS : redirectedPorts(file.transparentPorts)
+  if (typeof redirects === 'string') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: transparentPorts ${redirects}`)
   return {
     image: str('image', 'ghcr.io/sidekey-dev/sidekey:0.1.0')!,
     imagePullPolicy: pull as SidecarSettings['imagePullPolicy'],
@@ -45,7 +49,26 @@ export async function loadInjectSettings(path: string | null): Promise<SidecarSe
     noProxy: str('noProxy', 'localhost,127.0.0.1,::1,.svc,.cluster.local')!,
     resources: (file.resources as Record<string, unknown> | undefined) ?? { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     tokenAudience: str('tokenAudience', null),
+    redirects,
+    agentSecurity,
   }
+}
+
+/** `transparentPorts` of the settings file, or what is wrong with it. */
+function redirectedPorts(value: unknown): RedirectedPort[] | string {
+  if (!Array.isArray(value) || value.length === 0) return 'must be a non-empty list of { port, listenPort, protocol }'
+  const ports: RedirectedPort[] = []
+  const isPort = (n: unknown, min: number): n is number => typeof n === 'number' && Number.isInteger(n) && n >= min && n <= 65535
+  for (const [i, entry] of value.entries()) {
+    const { port, listenPort, protocol, ...rest } = (entry ?? {}) as Record<string, unknown>
+    if (Object.keys(rest).length > 0) return `[${i}]: unknown key(s) ${Object.keys(rest).join(', ')}`
+    if (!isPort(port, 1)) return `[${i}].port must be a port number`
+    if (!isPort(listenPort, 1024) || (Object.values(PORTS) as number[]).includes(listenPort)) return `[${i}].listenPort must be a port from 1024 that sidekey does not use otherwise`
+    if (protocol !== 'http' && protocol !== 'https') return `[${i}].protocol must be http or https`
+    if (ports.some((p) => p.port === port || p.listenPort === listenPort)) return `[${i}]: port ${port} or listenPort ${listenPort} is given twice`
+    ports.push({ port, listenPort, protocol })
+  }
+  return ports
 }
 
 /**
@@ -100,7 +123,9 @@ async function handle(req: IncomingMessage, res: ServerResponse, settings: Sidec
     const body: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'))
     const answer = review(body, settings)
     const pod = ((body as { request?: { namespace?: string; name?: string; object?: { metadata?: { generateName?: string } } } }).request) ?? {}
-    log.info({ event: 'admission', namespace: pod.namespace ?? null, pod: pod.name ?? pod.object?.metadata?.generateName ?? null, injected: answer.response.patch !== undefined, warnings: answer.response.warnings ?? [] }, 'admission review answered')
+    // A refusal or a warning (a pod left without sidekey, or allowed with a way around it) is for the operator to see.
+    const level = answer.response.allowed && answer.response.warnings === undefined ? 'info' : 'warn'
+    log[level]({ event: 'admission', allowed: answer.response.allowed, namespace: pod.namespace ?? null, pod: pod.name ?? pod.object?.metadata?.generateName ?? null, injected: answer.response.patch !== undefined, warnings: answer.response.warnings ?? [], ...(answer.response.status ? { refused: answer.response.status.message } : {}) }, 'admission review answered')
     send(res, 200, answer)
   } catch (err) {
     const message = err instanceof BadReview ? err.message : err instanceof SyntaxError ? 'the body is not JSON' : 'cannot process the AdmissionReview'

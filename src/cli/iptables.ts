@@ -1,77 +1,76 @@
 import { execFile } from 'node:child_process'
+import { existsSync } from 'node:fs'
+import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
 import { parse } from './args.js'
+import { formatStep, nameserversOf, transparentRules, type TransparentRules } from './iptables-rules.js'
 
 /**
- * `sidekey iptables`: the rules of transparent mode, printed or applied (the chart's init
- * container runs it with NET_ADMIN). In the pod's network namespace, outbound TCP to ports 80 and
- * 443 from every user but sidekey's own is redirected to sidekey's transparent listeners; with
- * `--block-other-egress`, every other outbound connection of those users is rejected too, except
- * DNS and loopback, so the agent reaches the network only through sidekey. Sidekey's own traffic
- * (its user id) is never redirected, or its upstream connections would loop back to itself.
+ * `sidekey iptables`: transparent mode's rules (see iptables-rules.ts), printed as shell lines or
+ * applied. The chart's init container runs it with `--apply`, as root with NET_ADMIN only (the nft
+ * backend of iptables needs no NET_RAW), before any other container of the pod starts; applying
+ * twice in the same network namespace gives the same rules.
  */
 
-export interface TransparentRules {
-  /** sidekey's user id (its traffic is left alone). */
-  readonly uid: number
-  readonly httpPort: number
-  readonly httpsPort: number
-  readonly blockOtherEgress: boolean
-}
+const USAGE = 'usage: sidekey iptables [--uid N] [--gid N] [--redirect PORT:LISTENPORT,...] [--block-other-egress] [--resolv-conf FILE] [--apply] [--iptables PATH] [--ip6tables PATH]'
 
-/** The iptables invocations, in order (arguments after `iptables`). */
-export function transparentRules(r: TransparentRules): string[][] {
-  const uid = String(r.uid)
-  const rules = [
-    ['-t', 'nat', '-N', 'SIDEKEY_OUTPUT'],
-    ['-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '-j', 'SIDEKEY_OUTPUT'],
-    ['-t', 'nat', '-A', 'SIDEKEY_OUTPUT', '-m', 'owner', '--uid-owner', uid, '-j', 'RETURN'],
-    ['-t', 'nat', '-A', 'SIDEKEY_OUTPUT', '-d', '127.0.0.0/8', '-j', 'RETURN'],
-    ['-t', 'nat', '-A', 'SIDEKEY_OUTPUT', '-p', 'tcp', '--dport', '443', '-j', 'REDIRECT', '--to-ports', String(r.httpsPort)],
-    ['-t', 'nat', '-A', 'SIDEKEY_OUTPUT', '-p', 'tcp', '--dport', '80', '-j', 'REDIRECT', '--to-ports', String(r.httpPort)],
-  ]
-  if (r.blockOtherEgress) {
-    rules.push(
-      ['-N', 'SIDEKEY_EGRESS'],
-      ['-A', 'OUTPUT', '-j', 'SIDEKEY_EGRESS'],
-      ['-A', 'SIDEKEY_EGRESS', '-m', 'owner', '--uid-owner', uid, '-j', 'RETURN'],
-      // Loopback, and the connections just redirected to sidekey (their destination is already
-      // rewritten to 127.0.0.1 by the nat rules above, which run first).
-      ['-A', 'SIDEKEY_EGRESS', '-o', 'lo', '-j', 'RETURN'],
-      ['-A', 'SIDEKEY_EGRESS', '-d', '127.0.0.0/8', '-j', 'RETURN'],
-      ['-A', 'SIDEKEY_EGRESS', '-m', 'conntrack', '--ctstate', 'DNAT', '-j', 'RETURN'],
-      ['-A', 'SIDEKEY_EGRESS', '-p', 'udp', '--dport', '53', '-j', 'RETURN'],
-      ['-A', 'SIDEKEY_EGRESS', '-p', 'tcp', '--dport', '53', '-j', 'RETURN'],
-      ['-A', 'SIDEKEY_EGRESS', '-p', 'tcp', '-j', 'REJECT', '--reject-with', 'tcp-reset'],
-      ['-A', 'SIDEKEY_EGRESS', '-j', 'REJECT'],
-    )
+/** `443:15443,80:15080` -> redirects; null when malformed or a port is given twice. */
+export function parseRedirects(text: string): TransparentRules['redirects'] | null {
+  const redirects: { from: number; to: number }[] = []
+  for (const entry of text.split(',')) {
+    const m = /^\s*([0-9]{1,5}):([0-9]{1,5})\s*$/.exec(entry)
+    if (m === null) return null
+    const [from, to] = [Number(m[1]), Number(m[2])]
+    if ([from, to].some((p) => p < 1 || p > 65535) || redirects.some((r) => r.from === from || r.to === to)) return null
+    redirects.push({ from, to })
   }
-  return rules
+  return redirects
 }
 
 export async function iptables(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, ['uid', 'http-port', 'https-port', 'iptables'], ['block-other-egress', 'apply'])
-  const num = (v: string | boolean | undefined, fallback: number): number => (typeof v === 'string' && /^[0-9]{1,5}$/.test(v) ? Number(v) : v === undefined ? fallback : NaN)
-  const r: TransparentRules = { uid: num(flags.uid, 10001), httpPort: num(flags['http-port'], 15080), httpsPort: num(flags['https-port'], 15443), blockOtherEgress: flags['block-other-egress'] === true }
-  if ([r.uid, r.httpPort, r.httpsPort].some((n) => !Number.isInteger(n))) {
-    console.error('usage: sidekey iptables [--uid N] [--http-port N] [--https-port N] [--block-other-egress] [--apply] [--iptables PATH]')
+  const { flags } = parse(argv, ['uid', 'gid', 'redirect', 'resolv-conf', 'iptables', 'ip6tables'], ['block-other-egress', 'apply'])
+  const id = (v: string | boolean | undefined, fallback: number): number => (v === undefined ? fallback : typeof v === 'string' && /^[0-9]{1,10}$/.test(v) ? Number(v) : NaN)
+  const uid = id(flags.uid, 10001)
+  const gid = id(flags.gid, uid)
+  const redirects = parseRedirects(typeof flags.redirect === 'string' ? flags.redirect : '443:15443,80:15080')
+  if (!Number.isInteger(uid) || !Number.isInteger(gid) || redirects === null) {
+    console.error(USAGE)
     return 2
   }
-  const binary = typeof flags.iptables === 'string' ? flags.iptables : 'iptables'
-  const rules = transparentRules(r)
+  const blockOtherEgress = flags['block-other-egress'] === true
+  const resolvConf = typeof flags['resolv-conf'] === 'string' ? flags['resolv-conf'] : '/etc/resolv.conf'
+  let nameservers: string[] = []
+  if (blockOtherEgress) {
+    try {
+      nameservers = nameserversOf(await readFile(resolvConf, 'utf8'))
+    } catch (err) {
+      console.error(`sidekey: cannot read ${resolvConf} (${(err as NodeJS.ErrnoException).code ?? 'error'}): no DNS server would be reachable`)
+      return 1
+    }
+    if (nameservers.length === 0) console.error(`sidekey: ${resolvConf} names no nameserver: DNS is refused to every user but sidekey's`)
+  }
+  const binaries = { ipv4: typeof flags.iptables === 'string' ? flags.iptables : 'iptables', ipv6: typeof flags.ip6tables === 'string' ? flags.ip6tables : 'ip6tables' }
+  // A kernel booted without IPv6 has no /proc/net/if_inet6 and no ip6tables tables: nothing to go around by.
+  const ipv6 = existsSync('/proc/net/if_inet6')
+  const steps = transparentRules({ uid, gid, redirects, blockOtherEgress, nameservers }).filter((s) => ipv6 || s.family === 'ipv4')
   if (flags.apply !== true) {
-    for (const args of rules) console.log([binary, ...args].join(' '))
+    for (const step of steps) console.log(formatStep(step, binaries))
     return 0
   }
   const run = promisify(execFile)
-  for (const args of rules) {
+  for (const step of steps) {
+    const binary = binaries[step.family]
     try {
-      await run(binary, args)
+      await run(binary, [...step.args]).catch((err: unknown) => {
+        if (step.orElse === undefined) throw err
+        return run(binary, [...step.orElse])
+      })
     } catch (err) {
-      console.error(`sidekey: ${binary} ${args.join(' ')} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`)
+      console.error(`sidekey: ${formatStep(step, binaries)} failed: ${(err as { stderr?: string }).stderr?.trim() || (err as Error).message}`)
       return 1
     }
   }
-  console.log(`transparent mode: outbound 80 -> ${r.httpPort}, 443 -> ${r.httpsPort} for every user but ${r.uid}${r.blockOtherEgress ? '; other egress rejected' : ''}`)
+  const ports = redirects.map((r) => `${r.from} -> ${r.to}`).join(', ')
+  console.log(`transparent mode: outbound TCP ${ports} for every user but ${uid}:${gid}; IPv6 to those ports refused${ipv6 ? '' : ' (no IPv6 here)'}${blockOtherEgress ? `; other egress refused but DNS to ${nameservers.join(', ') || 'no nameserver'}` : ''}`)
   return 0
 }

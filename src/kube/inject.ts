@@ -1,12 +1,16 @@
 import { workloadNameProblem } from '../identity/workload-name.js'
+import { agentSecurityProblems, type ContainerLike, type SecurityContextLike } from './agent-security.js'
 import { agentEnv, iptablesInitContainer, PATHS, sidecarVolumes, sidekeyContainer, type PodChoices, type SidecarSettings } from './sidecar.js'
 
 /**
  * The admission decision of `sidekey inject-webhook`: for a Pod annotated
  * `sidekey.dev/inject: "true"`, a JSONPatch (RFC 6902) that adds the sidekey sidecar, transparent
  * mode's init container when `sidekey.dev/mode: transparent`, the volumes, and the proxy and
- * CA-trust variables on every agent container. Pods without the annotation, or already injected,
- * are allowed unchanged. Never denies a pod: a webhook that fails closed would stop deployments.
+ * CA-trust variables on every agent container. Pods without the annotation, already injected, or
+ * on the node's network (`hostNetwork`: the init container would rewrite the node's own rules and
+ * sidekey's listeners would serve the whole node) are allowed unchanged, with a warning. The one
+ * pod it denies is a transparent-mode pod whose containers could get around sidekey (root,
+ * sidekey's user id, capabilities; see agent-security.ts), unless the settings say only to warn.
  */
 
 export const ANNOTATIONS = Object.freeze({
@@ -30,7 +34,7 @@ export interface PatchOp {
 export interface AdmissionReviewResponse {
   apiVersion: 'admission.k8s.io/v1'
   kind: 'AdmissionReview'
-  response: { uid: string; allowed: true; patchType?: 'JSONPatch'; patch?: string; warnings?: string[] }
+  response: { uid: string; allowed: boolean; status?: { code: number; message: string }; patchType?: 'JSONPatch'; patch?: string; warnings?: string[] }
 }
 
 /** Thrown for a request that is not an AdmissionReview of a Pod (answered 400). */
@@ -38,7 +42,14 @@ export class BadReview extends Error {}
 
 interface Pod {
   metadata?: { name?: string; generateName?: string; annotations?: Record<string, string>; labels?: Record<string, string> }
-  spec?: { containers?: { name: string; env?: unknown[]; volumeMounts?: { name: string; mountPath: string }[] }[]; initContainers?: { name: string }[]; volumes?: { name: string }[]; serviceAccountName?: string }
+  spec?: {
+    containers?: (ContainerLike & { env?: unknown[]; volumeMounts?: { name: string; mountPath: string }[] })[]
+    initContainers?: ContainerLike[]
+    volumes?: { name: string }[]
+    serviceAccountName?: string
+    hostNetwork?: boolean
+    securityContext?: SecurityContextLike
+  }
 }
 
 /** Answer one AdmissionReview request body. */
@@ -48,6 +59,7 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
   const r = req.request
   if (r === undefined || typeof r.uid !== 'string' || r.uid === '') throw new BadReview('the AdmissionReview has no request.uid')
   const allow = (extra: Partial<AdmissionReviewResponse['response']> = {}): AdmissionReviewResponse => ({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: r.uid as string, allowed: true, ...extra } })
+  const deny = (message: string): AdmissionReviewResponse => allow({ allowed: false, status: { code: 403, message } })
   if (r.kind?.kind !== 'Pod' || r.object === null || typeof r.object !== 'object') return allow()
   const pod = r.object as Pod
   const annotations = pod.metadata?.annotations ?? {}
@@ -57,6 +69,7 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
   }
   const containers = pod.spec?.containers
   if (!Array.isArray(containers) || containers.length === 0) throw new BadReview('the pod has no containers')
+  if (pod.spec?.hostNetwork === true) return allow({ warnings: ['sidekey: not injected into a hostNetwork pod: its listeners would serve every process on the node, and transparent mode\'s rules would rewrite the node\'s own iptables (cutting off the kubelet)'] })
 
   const warnings: string[] = []
   const mode = annotations[ANNOTATIONS.mode] ?? 'explicit'
@@ -74,6 +87,12 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
     blockOtherEgress: annotations[ANNOTATIONS.blockOtherEgress] !== 'false',
   }
   const s: SidecarSettings = { ...settings, policiesConfigMap: annotations[ANNOTATIONS.policies] ?? settings.policiesConfigMap }
+  if (choices.mode === 'transparent') {
+    const problems = agentSecurityProblems(pod.spec!, s.uid)
+    const why = `sidekey: in transparent mode these containers could get around sidekey: ${problems.join('; ')}`
+    if (problems.length > 0 && s.agentSecurity === 'refuse') return deny(`${why}. Fix their securityContext (a fixed non-root runAsUser other than ${s.uid}, runAsNonRoot: true, capabilities dropped), or have the webhook's operator set agentSecurity: warn`)
+    if (problems.length > 0) warnings.push(why)
+  }
   const patch: PatchOp[] = []
 
   // Init containers run in order: iptables first, then sidekey (a native sidecar keeps running),

@@ -15,7 +15,21 @@ export const PATHS = Object.freeze({
   token: '/var/run/secrets/sidekey',
 })
 
-export const PORTS = Object.freeze({ proxy: 3128, admin: 3129, transparentHttp: 15080, transparentHttps: 15443 })
+export const PORTS = Object.freeze({ proxy: 3128, admin: 3129 })
+
+/** A port transparent mode redirects: the agent's outbound TCP to `port` goes to sidekey's listener on 127.0.0.1:`listenPort`. */
+export interface RedirectedPort {
+  readonly port: number
+  readonly listenPort: number
+  /** What the agent speaks on that port: TLS (named by its SNI) or cleartext HTTP (by its Host header). */
+  readonly protocol: 'https' | 'http'
+}
+
+/** The ports redirected unless configured otherwise (the chart's `transparent.ports` default). */
+export const DEFAULT_REDIRECTS: readonly RedirectedPort[] = Object.freeze([
+  { port: 443, listenPort: 15443, protocol: 'https' },
+  { port: 80, listenPort: 15080, protocol: 'http' },
+])
 
 /** Variables that make runtimes trust the CA: Node adds NODE_EXTRA_CA_CERTS; the others replace the system roots, so they get the bundle (system roots plus the CA). */
 export const CA_TRUST_ENV: readonly (readonly [string, 'ca.pem' | 'bundle.pem'])[] = [
@@ -45,6 +59,10 @@ export interface SidecarSettings {
   readonly resources: Record<string, unknown>
   /** Audience of the projected service-account token for federation; null: none mounted. */
   readonly tokenAudience: string | null
+  /** Transparent mode's redirected ports, one sidekey listener each. */
+  readonly redirects: readonly RedirectedPort[]
+  /** A transparent-mode pod whose containers could get around sidekey (root, sidekey's user id, capabilities): refused, or only warned about. */
+  readonly agentSecurity: 'refuse' | 'warn'
 }
 
 export interface PodChoices {
@@ -86,7 +104,7 @@ export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
       '--certs', PATHS.certs,
       '--publish-ca', PATHS.ca,
       '--workload', p.workload,
-      ...(p.mode === 'transparent' ? ['--transparent-http', `127.0.0.1:${PORTS.transparentHttp}`, '--transparent-https', `127.0.0.1:${PORTS.transparentHttps}`] : []),
+      ...(p.mode === 'transparent' ? transparentArgs(s.redirects) : []),
       ...(s.stateConfigMap !== null ? ['--state', `${PATHS.state}/state.yaml`] : []),
       ...(p.reportOnly ? ['--report-only'] : []),
     ],
@@ -115,20 +133,32 @@ export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
   }
 }
 
-/** The init container that programs iptables for transparent mode (the only one with NET_ADMIN). */
+/** sidekey's transparent listeners: one per redirected port, each told the port it stands for. */
+function transparentArgs(redirects: readonly RedirectedPort[]): string[] {
+  return (['http', 'https'] as const).flatMap((protocol) => {
+    const mine = redirects.filter((r) => r.protocol === protocol)
+    return mine.length === 0 ? [] : [`--transparent-${protocol}`, mine.map((r) => `${r.port}=127.0.0.1:${r.listenPort}`).join(',')]
+  })
+}
+
+/**
+ * The init container that programs iptables for transparent mode: the only one with a capability
+ * (NET_ADMIN; the nft backend needs no NET_RAW). It excludes sidekey's user and group id (the
+ * sidekey container runs with both set to `uid`) and allows DNS only to the pod's resolv.conf.
+ */
 export function iptablesInitContainer(s: SidecarSettings, p: PodChoices): Json {
   return {
     name: 'sidekey-iptables',
     image: s.image,
     imagePullPolicy: s.imagePullPolicy,
-    command: ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', String(s.uid), '--http-port', String(PORTS.transparentHttp), '--https-port', String(PORTS.transparentHttps), ...(p.blockOtherEgress ? ['--block-other-egress'] : [])],
+    command: ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', String(s.uid), '--gid', String(s.uid), '--redirect', s.redirects.map((r) => `${r.port}:${r.listenPort}`).join(','), ...(p.blockOtherEgress ? ['--block-other-egress'] : [])],
     resources: { requests: { cpu: '10m', memory: '32Mi' }, limits: { memory: '64Mi' } },
     securityContext: {
       runAsUser: 0,
       runAsNonRoot: false,
       allowPrivilegeEscalation: false,
       readOnlyRootFilesystem: true,
-      capabilities: { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] },
+      capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] },
     },
   }
 }

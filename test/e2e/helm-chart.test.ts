@@ -1,19 +1,19 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
+import { mkdtemp, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Ajv } from 'ajv'
 import t, { type Test } from 'tap'
-import { parse, parseAllDocuments } from 'yaml'
+import { parse } from 'yaml'
 import { Deployment } from 'kubernetes-models/apps/v1'
 import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import { configFrom } from '../../src/config.js'
 import { compilePolicy } from '../../src/policy/load.js'
-import { agentEnv, sidekeyContainer } from '../../src/kube/sidecar.js'
+import { agentEnv, DEFAULT_REDIRECTS, iptablesInitContainer, sidekeyContainer, type SidecarSettings } from '../../src/kube/sidecar.js'
 import { loadStateSettings } from '../../src/state/config.js'
+import { CHART_DIR as chart, chartRenderer, podOf, type Obj, type PodSpec as Pod } from '../helpers/helm.js'
 import { requireTools } from '../helpers/tools.js'
 
 requireTools('go')
@@ -26,22 +26,6 @@ requireTools('go')
 // With a helm binary on PATH, `helm lint` and `helm template` run too.
 
 const run = promisify(execFile)
-const root = new URL('../../..', import.meta.url).pathname
-const chart = join(root, 'helm', 'sidekey')
-
-type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }
-type Values = Record<string, unknown>
-
-/** Helm's values merge: maps merge deeply, anything else replaces, null deletes. */
-function merge(base: Values, over: Values): Values {
-  const out: Values = { ...base }
-  for (const [k, v] of Object.entries(over)) {
-    if (v === null) delete out[k]
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])) out[k] = merge(out[k] as Values, v as Values)
-    else out[k] = v
-  }
-  return out
-}
 
 const VALIDATORS: Record<string, new (o: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment as never,
@@ -54,39 +38,7 @@ const VALIDATORS: Record<string, new (o: never) => { validate(): void }> = {
 
 t.test('Helm chart', async (t) => {
   const work = await mkdtemp(join(tmpdir(), 'sidekey-helm-'))
-  const renderer = join(work, 'render')
-  await run('go', ['build', '-o', renderer, join(root, 'test', 'helm', 'render.go')], { env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(tmpdir(), 'sidekey-go-cache') } })
-  const defaults = parse(await readFile(join(chart, 'values.yaml'), 'utf8')) as Values
-  const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(await readFile(join(chart, 'values.schema.json'), 'utf8')) as object)
-  let n = 0
-
-  /** Render with `over` merged into the chart's values; objects by kind/name. */
-  const render = async (over: Values): Promise<{ objects: Obj[]; notes: string; byKind(kind: string, name?: string): Obj }> => {
-    const values = merge(defaults, over)
-    if (!validateValues(values)) throw new Error(`values.schema.json: ${JSON.stringify(validateValues.errors)}`)
-    const file = join(work, `values-${n++}.json`)
-    await writeFile(file, JSON.stringify(values))
-    const { stdout } = await run(renderer, [chart, file, 'demo', 'agents'])
-    const out = JSON.parse(stdout) as Record<string, string>
-    const objects: Obj[] = []
-    for (const [name, text] of Object.entries(out)) {
-      if (name.endsWith('NOTES.txt')) continue
-      for (const doc of parseAllDocuments(text)) {
-        if (doc.errors.length > 0) throw new Error(`${name}: ${doc.errors[0]!.message}`)
-        const o = doc.toJS() as Obj | null
-        if (o !== null) objects.push(o)
-      }
-    }
-    return {
-      objects,
-      notes: out['sidekey/templates/NOTES.txt'] ?? '',
-      byKind(kind, name) {
-        const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name))
-        if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`)
-        return found
-      },
-    }
-  }
+  const render = await chartRenderer()
   const validateAll = (t: Test, objects: Obj[]): void => {
     for (const o of objects) {
       const V = VALIDATORS[`${o.apiVersion}/${o.kind}`]
@@ -95,8 +47,8 @@ t.test('Helm chart', async (t) => {
     }
   }
   const agent = { agent: { image: { repository: 'ghcr.io/example/agent', tag: '1.2.3' } } }
-  type Pod = { initContainers?: Record<string, unknown>[]; containers: Record<string, unknown>[]; volumes: { name: string }[]; serviceAccountName: string }
-  const podOf = (d: Obj): Pod => (d as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec
+  // What the chart's values mean, as the webhook's settings: the two must render the same containers.
+  const settings = (over: Partial<SidecarSettings> = {}): SidecarSettings => ({ image: 'ghcr.io/sidekey-dev/sidekey:0.1.0', imagePullPolicy: 'IfNotPresent', policiesConfigMap: 'demo-sidekey-policies', caSecret: null, stateConfigMap: null, uid: 10001, native: true, noProxy: '', resources: {}, tokenAudience: null, redirects: DEFAULT_REDIRECTS, agentSecurity: 'refuse', ...over })
 
   t.test('defaults with an agent image: native sidecar, explicit mode', async (t) => {
     const r = await render(agent)
@@ -105,10 +57,7 @@ t.test('Helm chart', async (t) => {
     const pod = podOf(r.byKind('Deployment'))
     const sidekey = pod.initContainers!.find((c) => c.name === 'sidekey')!
     t.equal(sidekey.restartPolicy, 'Always', 'a native sidecar')
-    const expected = sidekeyContainer(
-      { image: 'ghcr.io/sidekey-dev/sidekey:0.1.0', imagePullPolicy: 'IfNotPresent', policiesConfigMap: 'demo-sidekey-policies', caSecret: null, stateConfigMap: null, uid: 10001, native: true, noProxy: '', resources: {}, tokenAudience: null },
-      { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true },
-    )
+    const expected = sidekeyContainer(settings(), { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true })
     t.same(sidekey.args, expected.args, 'the same arguments as the injection webhook gives')
     t.same(sidekey.securityContext, expected.securityContext, 'non-root, read-only root, no privilege escalation, every capability dropped')
     t.same(sidekey.volumeMounts, expected.volumeMounts)
@@ -132,12 +81,59 @@ t.test('Helm chart', async (t) => {
     const pod = podOf(r.byKind('Deployment'))
     t.same(pod.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey'])
     const init = pod.initContainers![0]!
-    t.same(init.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--http-port', '15080', '--https-port', '15443'])
-    t.same((init.securityContext as { capabilities: unknown }).capabilities, { drop: ['ALL'], add: ['NET_ADMIN', 'NET_RAW'] })
-    t.match(pod.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'demo', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443'])
+    const choices = { workload: 'demo', mode: 'transparent', reportOnly: false, blockOtherEgress: false } as const
+    t.same(init.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,80:15080'])
+    t.same(init.command, iptablesInitContainer(settings(), choices).command, 'the same command as the webhook gives')
+    t.same(init.securityContext, iptablesInitContainer(settings(), choices).securityContext)
+    t.same((init.securityContext as { capabilities: unknown }).capabilities, { drop: ['ALL'], add: ['NET_ADMIN'] }, 'NET_ADMIN only: no NET_RAW')
+    t.match(pod.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'demo', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443'])
+    t.same(pod.initContainers![1]!.args, sidekeyContainer(settings(), choices).args)
     const env = pod.containers[0]!.env as { name: string }[]
     t.notOk(env.some((e) => e.name === 'HTTPS_PROXY'), 'no proxy variables: the redirect does it')
     t.ok(env.some((e) => e.name === 'SSL_CERT_FILE'), 'the CA is still trusted')
+  })
+
+  t.test('transparent mode: a list of redirected ports, one listener each', async (t) => {
+    const ports = [{ port: 443, listenPort: 15443, protocol: 'https' }, { port: 8443, listenPort: 15444, protocol: 'https' }, { port: 80, listenPort: 15080, protocol: 'http' }, { port: 8080, listenPort: 15081, protocol: 'http' }] as const
+    const r = await render({ ...agent, mode: 'transparent', transparent: { ports }, networkPolicy: { enabled: true } })
+    validateAll(t, r.objects)
+    const pod = podOf(r.byKind('Deployment'))
+    const choices = { workload: 'demo', mode: 'transparent', reportOnly: false, blockOtherEgress: true } as const
+    t.same(pod.initContainers![0]!.command, iptablesInitContainer(settings({ redirects: ports }), choices).command)
+    t.match(pod.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,8443:15444,80:15080,8080:15081', '--block-other-egress'])
+    t.same(pod.initContainers![1]!.args, sidekeyContainer(settings({ redirects: ports }), choices).args)
+    const args = pod.initContainers![1]!.args as string[]
+    t.equal(args[args.indexOf('--transparent-https') + 1], '443=127.0.0.1:15443,8443=127.0.0.1:15444')
+    t.same(configFrom({ 'transparent-https': args[args.indexOf('--transparent-https') + 1], 'transparent-http': args[args.indexOf('--transparent-http') + 1] }, {}).transparentHttps.map((l) => [l.from, l.listen.port]), [[443, 15443], [8443, 15444]], 'sidekey reads one listener per redirected port')
+    const np = r.byKind('NetworkPolicy') as unknown as { spec: { egress: { ports: { port: number }[] }[] } }
+    t.same(np.spec.egress[1]!.ports.map((p) => p.port), [443, 80, 8443, 8080], 'sidekey may call the redirected ports')
+    await t.rejects(render({ ...agent, mode: 'transparent', transparent: { ports: [{ port: 443, listenPort: 15443, protocol: 'https' }, { port: 443, listenPort: 15444, protocol: 'https' }] } }), /each port and each listenPort may appear once/)
+    await t.rejects(render({ ...agent, mode: 'transparent', transparent: { ports: [{ port: 443, listenPort: 3128, protocol: 'https' }] } }), /values.schema.json.*listenPort/, 'not the proxy port')
+    await t.rejects(render({ ...agent, mode: 'transparent', transparent: { ports: [{ port: 443, listenPort: 15443, protocol: 'quic' }] } }), /values.schema.json.*protocol/)
+  })
+
+  t.test('transparent mode refuses an agent that could get around sidekey (or warns, when told)', async (t) => {
+    const safe = { runAsNonRoot: true, runAsUser: 1000, allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }
+    const withAgent = (securityContext: Record<string, unknown>, transparent: Record<string, unknown> = {}) => ({ agent: { image: { repository: 'ghcr.io/example/agent' }, securityContext }, mode: 'transparent', transparent })
+    await t.resolves(render(withAgent(safe)), 'the default agent security context passes')
+    for (const [securityContext, why] of [
+      [{ ...safe, runAsUser: 10001 }, /runAsUser is sidekey's user id 10001/],
+      [{ ...safe, runAsUser: 0, runAsNonRoot: false }, /runAsUser is 0: root can take sidekey's user id; agent.securityContext.runAsNonRoot is not true/],
+      // null removes a default value (Helm's merge).
+      [{ ...safe, runAsUser: null }, /runAsUser is not set \(the image's user could be root or sidekey's 10001\)/],
+      [{ ...safe, capabilities: { drop: ['NET_RAW'] } }, /capabilities.drop does not include ALL/],
+      [{ ...safe, capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] } }, /capabilities.add is not empty \(NET_ADMIN\)/],
+      [{ ...safe, privileged: true }, /privileged is true/],
+      [{ runAsUser: null, runAsNonRoot: null, capabilities: null }, /runAsUser is not set.*runAsNonRoot is not true.*drop does not include ALL/],
+    ] as const) {
+      await t.rejects(render(withAgent(securityContext)), new RegExp(`mode transparent: the agent could get around sidekey: .*${why.source}.*set transparent.agentSecurity=warn`), JSON.stringify(securityContext))
+    }
+    await t.resolves(render({ ...withAgent({ ...safe, runAsUser: 10001 }), mode: 'explicit' }), 'explicit mode does not depend on user ids')
+    const warned = await render(withAgent({ ...safe, runAsUser: 10001 }, { agentSecurity: 'warn' }))
+    t.match(warned.notes, /WARNING \(transparent.agentSecurity=warn\): the agent could get around sidekey: agent.securityContext.runAsUser is sidekey's user id 10001/)
+    t.notMatch((await render(withAgent(safe, { agentSecurity: 'warn' }))).notes, /WARNING/, 'no warning when there is nothing to warn about')
+    const patch = await render({ agent: { enabled: false }, mode: 'transparent' })
+    t.match(patch.notes, /cannot see your Deployment's containers/, 'the patch for an existing Deployment says what it cannot check')
   })
 
   t.test('a plain second container on clusters without native sidecars', async (t) => {
@@ -198,7 +194,10 @@ t.test('Helm chart', async (t) => {
     const sidekey = podOf(r.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!
     t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '0.0.0.0:3129'], 'the admin listener is exposed for scraping')
     const np = r.byKind('NetworkPolicy') as unknown as { spec: { egress: { to?: { ipBlock?: { cidr: string; except?: string[] } }[]; ports: { port: number }[] }[]; ingress: unknown[] } }
+    t.same(np.spec.egress[0], { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }, 'DNS to kube-dns only, not to any address')
     t.same(np.spec.egress[1]!.to, [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }], 'cloud metadata is never reachable')
+    const nodeLocal = await render({ ...agent, networkPolicy: { enabled: true, dnsTo: [{ ipBlock: { cidr: '169.254.20.10/32' } }] } })
+    t.same((nodeLocal.byKind('NetworkPolicy') as unknown as typeof np).spec.egress[0]!.to, [{ ipBlock: { cidr: '169.254.20.10/32' } }], 'networkPolicy.dnsTo names another DNS (NodeLocal DNSCache)')
     t.same(np.spec.egress[1]!.ports.map((p) => p.port), [443, 80])
     t.equal(np.spec.egress.length, 3, 'DNS, web, and the extra Redis rule')
     t.same(np.spec.ingress, [{ ports: [{ port: 3129, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }])

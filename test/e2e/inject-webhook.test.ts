@@ -8,6 +8,8 @@ import t from 'tap'
 import { Agent, request } from 'undici'
 import { createCA } from '../../src/ca/authority.js'
 import { createLeafKey, mintLeaf } from '../../src/ca/leaf.js'
+import { loadInjectSettings } from '../../src/cli/inject-webhook.js'
+import { review } from '../../src/kube/inject.js'
 import { pollFor } from '../helpers/poll.js'
 import { freePort, waitForPort } from '../helpers/redis.js'
 
@@ -20,8 +22,11 @@ const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
 interface ReviewAnswer {
   apiVersion: string
   kind: string
-  response: { uid: string; allowed: boolean; patchType?: string; patch?: string; warnings?: string[] }
+  response: { uid: string; allowed: boolean; status?: { code: number; message: string }; patchType?: string; patch?: string; warnings?: string[] }
 }
+
+/** What transparent mode asks of every container of the pod, with a user id from the pod or the container. */
+const DROP_ALL = { allowPrivilegeEscalation: false, capabilities: { drop: ['ALL'] } }
 
 function admissionReview(pod: Record<string, unknown>, uid = '705ab4f5-6393-11e8-b7cc-42010a800002'): Record<string, unknown> {
   // The shape of Kubernetes' own example (admission.k8s.io/v1, a Pod CREATE).
@@ -115,10 +120,11 @@ t.test('injection webhook', async (t) => {
     const original = pod(
       { 'sidekey.dev/inject': 'true', 'sidekey.dev/mode': 'transparent', 'sidekey.dev/workload': 'billing-agent', 'sidekey.dev/report-only': 'true' },
       {
-        initContainers: [{ name: 'migrate', image: 'example/migrate:1' }],
+        securityContext: { runAsUser: 1000, runAsNonRoot: true },
+        initContainers: [{ name: 'migrate', image: 'example/migrate:1', securityContext: DROP_ALL }],
         containers: [
-          { name: 'agent', image: 'example/agent:1', env: [{ name: 'MODEL', value: 'gpt-4o-mini' }], volumeMounts: [{ name: 'work', mountPath: '/work' }] },
-          { name: 'tools', image: 'example/tools:1' },
+          { name: 'agent', image: 'example/agent:1', env: [{ name: 'MODEL', value: 'gpt-4o-mini' }], volumeMounts: [{ name: 'work', mountPath: '/work' }], securityContext: DROP_ALL },
+          { name: 'tools', image: 'example/tools:1', securityContext: { ...DROP_ALL, runAsUser: 1001 } },
         ],
         volumes: [{ name: 'work', emptyDir: {} }],
       },
@@ -128,13 +134,71 @@ t.test('injection webhook', async (t) => {
     t.doesNotThrow(() => new Pod(result as never).validate())
     const spec = result.spec as Spec
     t.same(spec.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey', 'migrate'], 'iptables first, then sidekey, then the pod\'s own')
-    t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--http-port', '15080', '--https-port', '15443', '--block-other-egress'])
-    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,80:15080', '--block-other-egress'])
+    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.same(r.json.response.warnings, undefined, 'nothing to warn about')
     t.equal(spec.containers[0]!.env![0]!.name, 'MODEL', 'existing variables kept')
     t.notOk(spec.containers[0]!.env!.some((e) => e.name === 'HTTPS_PROXY'), 'no proxy variables in transparent mode')
     t.ok(spec.containers[1]!.env!.some((e) => e.name === 'SSL_CERT_FILE'), 'every container trusts the CA')
     t.same(spec.containers[0]!.volumeMounts!.map((m) => m.name), ['work', 'sidekey-ca-public'])
     t.same(spec.volumes!.map((v) => v.name)[0], 'work')
+  })
+
+  t.test('transparent mode: a pod whose containers could get around sidekey is refused, saying which and why', async (t) => {
+    const original = pod(
+      { 'sidekey.dev/inject': 'true', 'sidekey.dev/mode': 'transparent' },
+      {
+        initContainers: [{ name: 'setup', image: 'example/setup:1', securityContext: { ...DROP_ALL, runAsUser: 0, runAsNonRoot: true } }],
+        containers: [
+          { name: 'agent', image: 'example/agent:1', securityContext: { ...DROP_ALL, runAsUser: 10001, runAsNonRoot: true } },
+          { name: 'tools', image: 'example/tools:1', securityContext: { runAsUser: 1000, runAsNonRoot: true, capabilities: { drop: ['ALL'], add: ['NET_ADMIN'] } } },
+        ],
+      },
+    )
+    const r = await post(admissionReview(original, 'uid-unsafe'))
+    t.equal(r.status, 200)
+    t.same(r.json.response.allowed, false)
+    t.equal(r.json.response.status?.code, 403)
+    t.match(r.json.response.status?.message, /in transparent mode these containers could get around sidekey: container "setup" runs as root, which can take sidekey's user id; container "agent" runs as sidekey's user id 10001, whose traffic is not redirected; container "tools" adds capabilities \(NET_ADMIN\)\. Fix their securityContext \(a fixed non-root runAsUser other than 10001, runAsNonRoot: true, capabilities dropped\), or have the webhook's operator set agentSecurity: warn/)
+    t.equal(r.json.response.patch, undefined)
+    const refusedLine = /"level":"warn"[^\n]*"event":"admission","allowed":false[^\n]*"refused":"sidekey: in transparent mode/
+    t.match(await pollFor(() => logs, (l) => refusedLine.test(l), 5000), refusedLine, 'a warning line in the webhook\'s log')
+    const explicit = await post(admissionReview(pod({ 'sidekey.dev/inject': 'true' }, { containers: [{ name: 'agent', image: 'example/agent:1', securityContext: { runAsUser: 10001 } }] })))
+    t.equal(explicit.json.response.allowed, true, 'explicit mode does not depend on user ids')
+  })
+
+  t.test('a hostNetwork pod is never injected: allowed unchanged, with a warning and a log line', async (t) => {
+    for (const mode of ['transparent', 'explicit']) {
+      const original = pod({ 'sidekey.dev/inject': 'true', 'sidekey.dev/mode': mode }, { hostNetwork: true, securityContext: { runAsUser: 1000, runAsNonRoot: true }, containers: [{ name: 'agent', image: 'example/agent:1', securityContext: DROP_ALL }] })
+      const r = await post(admissionReview(original, `uid-host-${mode}`))
+      t.equal(r.json.response.allowed, true)
+      t.equal(r.json.response.patch, undefined, `${mode}: no patch`)
+      t.match(r.json.response.warnings, [/not injected into a hostNetwork pod: its listeners would serve every process on the node, and transparent mode's rules would rewrite the node's own iptables/])
+    }
+    const skippedLine = /"level":"warn"[^\n]*"event":"admission","allowed":true[^\n]*"injected":false,"warnings":\["sidekey: not injected into a hostNetwork pod/
+    t.match(await pollFor(() => logs, (l) => skippedLine.test(l), 5000), skippedLine, 'a warning line in the webhook\'s log')
+  })
+
+  t.test('settings: agentSecurity warn, and more redirected ports', async (t) => {
+    await writeFile(join(dir, 'warn.yaml'), 'agentSecurity: warn\ntransparentPorts:\n  - { port: 443, listenPort: 15443, protocol: https }\n  - { port: 8443, listenPort: 15444, protocol: https }\n')
+    const settings = await loadInjectSettings(join(dir, 'warn.yaml'))
+    const original = pod({ 'sidekey.dev/inject': 'true', 'sidekey.dev/mode': 'transparent' }, { containers: [{ name: 'agent', image: 'example/agent:1', securityContext: { ...DROP_ALL, runAsUser: 10001, runAsNonRoot: true } }] })
+    const answer = review(admissionReview(original), settings) as ReviewAnswer
+    t.equal(answer.response.allowed, true)
+    t.match(answer.response.warnings, [/container "agent" runs as sidekey's user id 10001/])
+    const spec = patched(original, answer).spec as Spec
+    t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,8443:15444'])
+    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--transparent-https', '443=127.0.0.1:15443,8443=127.0.0.1:15444'])
+    for (const [yaml, why] of [
+      ['agentSecurity: maybe\n', /agentSecurity must be refuse or warn/],
+      ['transparentPorts: []\n', /transparentPorts must be a non-empty list/],
+      ['transparentPorts:\n  - { port: 443, listenPort: 3128, protocol: https }\n', /transparentPorts \[0\]\.listenPort must be a port from 1024 that sidekey does not use otherwise/],
+      ['transparentPorts:\n  - { port: 443, listenPort: 15443, protocol: https }\n  - { port: 443, listenPort: 15444, protocol: https }\n', /transparentPorts \[1\]: port 443 or listenPort 15444 is given twice/],
+      ['transparentPorts:\n  - { port: 443, listenPort: 15443, protocol: quic }\n', /\[0\]\.protocol must be http or https/],
+    ] as const) {
+      await writeFile(join(dir, 'bad-ports.yaml'), yaml)
+      await t.rejects(loadInjectSettings(join(dir, 'bad-ports.yaml')), { code: 'SIDEKEY_ERR_CONFIG', message: why })
+    }
   })
 
   t.test('an injected pod is not injected twice', async (t) => {

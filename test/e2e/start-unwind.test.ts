@@ -49,7 +49,7 @@ function configFor(w: { policies: string; certs: string }, overrides: Partial<Co
 t.test('a taken port: the start is refused naming it, and the ports already bound are free again', async (t) => {
   const cases = [
     { taken: 'admin', purpose: 'the admin API', bound: ['proxy'] },
-    { taken: 'transparent HTTPS', purpose: 'transparent HTTPS', bound: ['proxy', 'admin', 'transparent HTTP'] },
+    { taken: 'transparent HTTPS', purpose: 'transparent HTTPS (port 443)', bound: ['proxy', 'admin', 'transparent HTTP'] },
   ] as const
   for (const c of cases) {
     t.test(`${c.taken} port taken`, async (t) => {
@@ -59,7 +59,7 @@ t.test('a taken port: the start is refused naming it, and the ports already boun
       const config = configFor(w, {
         listen: { host: '127.0.0.1', port: ports.proxy },
         admin: { host: '127.0.0.1', port: ports.admin },
-        ...(c.taken === 'transparent HTTPS' ? { transparentHttp: { host: '127.0.0.1', port: ports['transparent HTTP'] }, transparentHttps: { host: '127.0.0.1', port: taken } } : {}),
+        ...(c.taken === 'transparent HTTPS' ? { transparentHttp: [{ from: 80, listen: { host: '127.0.0.1', port: ports['transparent HTTP'] } }], transparentHttps: [{ from: 443, listen: { host: '127.0.0.1', port: taken } }] } : {}),
       })
       await t.rejects(startSidekey(config, { logger: new LogSink().logger() }), {
         code: 'SIDEKEY_ERR_CONFIG',

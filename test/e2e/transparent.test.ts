@@ -1,14 +1,12 @@
-import { execFile, spawn } from 'node:child_process'
-import { chmod, copyFile, mkdtemp, mkdir, writeFile } from 'node:fs/promises'
+import { chmod, copyFile, mkdtemp, writeFile } from 'node:fs/promises'
 import { connect as netConnect, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connect as tlsConnect } from 'node:tls'
-import { promisify } from 'node:util'
 import t from 'tap'
 import { parseClientHello } from '../../src/accept/client-hello.js'
 import { curl } from '../helpers/clients.js'
-import { pollFor } from '../helpers/poll.js'
+import { podNamespace, sidekeyFiles, startSidekeyIn } from '../helpers/netns.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
 import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
@@ -19,8 +17,6 @@ requireTools('ip', 'iptables', 'curl')
 // on loopback (curl --connect-to stands in for the redirect), then for real: a network namespace
 // with a veth pair and iptables REDIRECT of the agent user's outbound 80 and 443, sidekey running
 // in the namespace as another user (excluded from the redirect), and plain curl as the agent.
-
-const run = promisify(execFile)
 
 /** The first bytes a real TLS client (Node's) sends, for `servername`. */
 async function realClientHello(servername: string | undefined, host = '127.0.0.1'): Promise<Buffer> {
@@ -164,23 +160,10 @@ routes:
 })
 
 t.test('for real: network namespace, veth pair, iptables REDIRECT, agent as another user', async (t) => {
-  const ns = `sk${process.pid}`
   const hostIp = '10.213.0.1'
   const nsIp = '10.213.0.2'
-  const sh = (cmd: string[]) => run(cmd[0]!, cmd.slice(1))
-  const inNs = (cmd: string[]) => run('ip', ['netns', 'exec', ns, ...cmd])
-  await sh(['ip', 'netns', 'add', ns])
-  t.teardown(async () => {
-    await sh(['ip', 'netns', 'del', ns]).catch(() => undefined)
-    await sh(['ip', 'link', 'del', `${ns}h`]).catch(() => undefined)
-  })
-  await sh(['ip', 'link', 'add', `${ns}h`, 'type', 'veth', 'peer', 'name', `${ns}n`])
-  await sh(['ip', 'link', 'set', `${ns}n`, 'netns', ns])
-  await sh(['ip', 'addr', 'add', `${hostIp}/30`, 'dev', `${ns}h`])
-  await sh(['ip', 'link', 'set', `${ns}h`, 'up'])
-  await inNs(['ip', 'addr', 'add', `${nsIp}/30`, 'dev', `${ns}n`])
-  await inNs(['ip', 'link', 'set', `${ns}n`, 'up'])
-  await inNs(['ip', 'link', 'set', 'lo', 'up'])
+  const pod = await podNamespace(t, `sk${process.pid}`, { host: [`${hostIp}/30`], pod: [`${nsIp}/30`] })
+  const inNs = pod.exec
 
   // The upstream lives outside the namespace, on the host end of the veth pair.
   const trust = await upstreamTrust()
@@ -196,34 +179,17 @@ t.test('for real: network namespace, veth pair, iptables REDIRECT, agent as anot
 
   // sidekey in the namespace (as root, uid 0), listening for redirected connections.
   const dir = await mkdtemp(join(tmpdir(), 'sidekey-netns-'))
-  await mkdir(join(dir, 'policies'))
-  await writeFile(join(dir, 'up.pem'), trust.caPem)
-  await writeFile(
-    join(dir, 'policies', 'p.yaml'),
-    `version: v1
-credentials:
-  openai: { type: static, env: TEST_OPENAI_KEY }
-routes:
-  - { name: openai, host: api.openai.test, credential: openai, addresses: [${hostIp}] }
-`,
-  )
+  await sidekeyFiles(dir, `{ name: openai, host: api.openai.test, credential: openai, addresses: [${hostIp}] }`, trust.caPem)
   const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
-  const sidekey = spawn('ip', ['netns', 'exec', ns, process.execPath, cli, 'start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443', '--workload', 'agent', '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--upstream-ca', join(dir, 'up.pem'), '--connect-to', `api.openai.test:443:${hostIp}:${upstreamPort}`], {
-    env: { ...process.env, TEST_OPENAI_KEY: SECRETS.OPENAI },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let logs = ''
-  sidekey.stdout.on('data', (d: Buffer) => (logs += d.toString()))
-  sidekey.stderr.on('data', (d: Buffer) => (logs += d.toString()))
-  t.teardown(() => void sidekey.kill('SIGKILL'))
-  await pollFor(() => logs, (l) => l.includes('"event":"started"'), 10_000, 100)
-  t.match(logs, /"event":"started"/, 'sidekey started in the namespace')
+  const sidekey = await startSidekeyIn(t, pod, [], ['--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--transparent-http', '127.0.0.1:15080', '--transparent-https', '127.0.0.1:15443', '--workload', 'agent', '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--upstream-ca', join(dir, 'up.pem'), '--connect-to', `api.openai.test:443:${hostIp}:${upstreamPort}`])
+  t.match(sidekey.logs(), /"event":"started"/, 'sidekey started in the namespace')
 
   // The rules the chart's init container applies (`sidekey iptables --apply`): the agent's outbound
-  // 80 and 443 go to sidekey, anything else of the agent's is rejected; sidekey's own user (root
-  // here) is excluded, so its upstream connections are not looped back to itself.
-  const applied = await inNs([process.execPath, cli, 'iptables', '--apply', '--uid', '0', '--http-port', '15080', '--https-port', '15443', '--block-other-egress'])
-  t.match(applied.stdout, /outbound 80 -> 15080, 443 -> 15443 for every user but 0; other egress rejected/)
+  // 80 and 443 go to sidekey, anything else of the agent's is rejected; sidekey's own user and
+  // group (root here) are excluded, so its upstream connections are not looped back to itself.
+  // transparent-escape.test.ts runs the chart's exact commands, with IPv6, DNS and more ports.
+  const applied = await inNs([process.execPath, cli, 'iptables', '--apply', '--uid', '0', '--redirect', '443:15443,80:15080', '--block-other-egress'])
+  t.match(applied.stdout, /outbound TCP 443 -> 15443, 80 -> 15080 for every user but 0:0; IPv6 to those ports refused; other egress refused/)
 
   // The agent: plain curl as nobody, no proxy settings, trusting sidekey's CA (as the chart's
   // CA-trust variables make every client do).
@@ -250,5 +216,5 @@ routes:
   t.match(direct.body, /Connection refused|Failed to connect/)
   const plainHttp = await agentCurl(['--resolve', `api.openai.test:80:${hostIp}`, 'http://api.openai.test/v1/models'])
   t.equal(plainHttp.status, 502, 'port 80 is redirected too: sidekey answers (no upstream on 80 here), the agent never reaches the host itself')
-  t.notMatch(logs, new RegExp(SECRETS.OPENAI), 'no secret in sidekey\'s log')
+  t.notMatch(sidekey.logs(), new RegExp(SECRETS.OPENAI), 'no secret in sidekey\'s log')
 })

@@ -56,8 +56,8 @@ export async function startTestSidekey(
     headersTimeoutMs: options.headersTimeoutMs ?? DEFAULTS.headersTimeoutMs,
     watchPolicy: options.watchPolicy ?? false,
     statePath: options.statePath ?? null,
-    transparentHttp: options.transparent ? { host: '127.0.0.1', port: 0 } : null,
-    transparentHttps: options.transparent ? { host: '127.0.0.1', port: 0 } : null,
+    transparentHttp: options.transparent ? [{ from: 80, listen: { host: '127.0.0.1', port: 0 } }] : [],
+    transparentHttps: options.transparent ? [{ from: 443, listen: { host: '127.0.0.1', port: 0 } }] : [],
     // Anything else a test sets (small limits, short timeouts), last so it wins.
     ...options.config,
   }

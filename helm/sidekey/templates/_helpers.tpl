@@ -81,10 +81,15 @@ exec:
     - --workload
     - {{ include "sidekey.workload" . | quote }}
     {{- if eq .Values.mode "transparent" }}
-    - --transparent-http
-    - {{ printf "127.0.0.1:%d" (int .Values.transparent.httpPort) }}
-    - --transparent-https
-    - {{ printf "127.0.0.1:%d" (int .Values.transparent.httpsPort) }}
+    {{- range list "http" "https" }}
+    {{- $protocol := . }}
+    {{- $listeners := list }}
+    {{- range $.Values.transparent.ports }}{{ if eq .protocol $protocol }}{{ $listeners = append $listeners (printf "%d=127.0.0.1:%d" (int .port) (int .listenPort)) }}{{ end }}{{ end }}
+    {{- with $listeners }}
+    - --transparent-{{ $protocol }}
+    - {{ join "," . }}
+    {{- end }}
+    {{- end }}
     {{- end }}
     {{- if eq .Values.state.store "redis" }}
     - --state
@@ -193,8 +198,12 @@ exec:
     {{- end }}
 {{- end -}}
 
-{{/* Transparent mode's init container: the only one with NET_ADMIN, runs once before sidekey. */}}
+{{/* Transparent mode's init container: the only one with a capability (NET_ADMIN; the nft backend
+needs no NET_RAW), runs before sidekey; the same as src/kube/sidecar.ts (a test compares them). */}}
 {{- define "sidekey.iptablesInit" -}}
+{{- $redirects := list }}{{ $from := list }}{{ $to := list }}
+{{- range .Values.transparent.ports }}{{ $redirects = append $redirects (printf "%d:%d" (int .port) (int .listenPort)) }}{{ $from = append $from (int .port) }}{{ $to = append $to (int .listenPort) }}{{ end }}
+{{- if or (ne (len (uniq $from)) (len $from)) (ne (len (uniq $to)) (len $to)) }}{{ fail "transparent.ports: each port and each listenPort may appear once" }}{{ end }}
 - name: sidekey-iptables
   image: {{ include "sidekey.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
@@ -205,10 +214,10 @@ exec:
     - --apply
     - --uid
     - {{ .Values.sidecar.uid | int | quote }}
-    - --http-port
-    - {{ .Values.transparent.httpPort | int | quote }}
-    - --https-port
-    - {{ .Values.transparent.httpsPort | int | quote }}
+    - --gid
+    - {{ .Values.sidecar.uid | int | quote }}
+    - --redirect
+    - {{ join "," $redirects }}
     {{- if .Values.transparent.blockOtherEgress }}
     - --block-other-egress
     {{- end }}
@@ -222,7 +231,28 @@ exec:
     readOnlyRootFilesystem: true
     capabilities:
       drop: [ALL]
-      add: [NET_ADMIN, NET_RAW]
+      add: [NET_ADMIN]
+{{- end -}}
+
+{{/* Transparent mode: why the agent container could get around sidekey, "; "-separated (empty:
+it cannot). The same checks as src/kube/agent-security.ts: the rules leave sidekey's user id
+alone, and root or a capability can take that id or rewrite the rules. */}}
+{{- define "sidekey.agentSecurityProblems" -}}
+{{- $sc := .Values.agent.securityContext | default dict -}}
+{{- $caps := $sc.capabilities | default dict -}}
+{{- $problems := list -}}
+{{- if not (hasKey $sc "runAsUser") -}}
+{{- $problems = append $problems (printf "agent.securityContext.runAsUser is not set (the image's user could be root or sidekey's %d)" (int .Values.sidecar.uid)) -}}
+{{- else if eq (int $sc.runAsUser) 0 -}}
+{{- $problems = append $problems "agent.securityContext.runAsUser is 0: root can take sidekey's user id" -}}
+{{- else if eq (int $sc.runAsUser) (int .Values.sidecar.uid) -}}
+{{- $problems = append $problems (printf "agent.securityContext.runAsUser is sidekey's user id %d, whose traffic is not redirected" (int .Values.sidecar.uid)) -}}
+{{- end -}}
+{{- if not (eq $sc.runAsNonRoot true) -}}{{- $problems = append $problems "agent.securityContext.runAsNonRoot is not true" -}}{{- end -}}
+{{- if $sc.privileged -}}{{- $problems = append $problems "agent.securityContext.privileged is true" -}}{{- end -}}
+{{- if not (has "ALL" ($caps.drop | default list)) -}}{{- $problems = append $problems "agent.securityContext.capabilities.drop does not include ALL" -}}{{- end -}}
+{{- with $caps.add -}}{{- $problems = append $problems (printf "agent.securityContext.capabilities.add is not empty (%s)" (join ", " .)) -}}{{- end -}}
+{{- join "; " $problems -}}
 {{- end -}}
 
 {{/* The pod volumes sidekey uses. */}}
