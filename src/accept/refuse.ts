@@ -23,6 +23,9 @@ function refusalHeaders(err: SidekeyError, body: string, requestId: string | nul
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(body)),
     'x-sidekey-error': err.code,
+    // The same words as the reason phrase, for clients that keep a refused CONNECT's headers but
+    // not its phrase (undici; cli/tunnel-refusal.ts reads it in agents `sidekey run` starts).
+    'x-sidekey-message': phraseMessage(err),
     'cache-control': 'no-store',
   }
   if (requestId !== null) headers['x-sidekey-request-id'] = requestId
@@ -53,9 +56,13 @@ const PHRASE_MESSAGE_MAX = 300
  * which never holds a secret (docs/architecture.md, rule 7).
  */
 export function reasonPhrase(err: SidekeyError): string {
-  let message = err.message.replace(/[^\x20-\x7e]+/g, ' ').trim()
-  if (message.length > PHRASE_MESSAGE_MAX) message = `${message.slice(0, PHRASE_MESSAGE_MAX - 3)}...`
-  return `sidekey: ${message} (${err.code})`
+  return `sidekey: ${phraseMessage(err)} (${err.code})`
+}
+
+/** The message in the bytes a reason phrase or header value may hold, at most PHRASE_MESSAGE_MAX long. */
+function phraseMessage(err: SidekeyError): string {
+  const message = err.message.replace(/[^\x20-\x7e]+/g, ' ').trim()
+  return message.length > PHRASE_MESSAGE_MAX ? `${message.slice(0, PHRASE_MESSAGE_MAX - 3)}...` : message
 }
 
 /**
