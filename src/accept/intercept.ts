@@ -89,6 +89,12 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
     if (!secured) onFailure(rejectsCertificate(err) ? 'client-rejected-certificate' : 'tls-handshake-failed', err.message)
     tls.destroy()
   })
+  // A client that checks the certificate after the handshake (pinning, its own hostname check)
+  // closes the tunnel without a word and without an alert. The end comes before the tunnel's close,
+  // and so before its audit line.
+  tls.once('end', () => {
+    if (secured && tls.bytesRead === 0) onFailure('client-rejected-certificate', 'the client ended the tunnel after the TLS handshake without sending a request')
+  })
   bindTunnel(tls, tunnel)
   inner.emit('connection', tls)
 }

@@ -209,7 +209,7 @@ ${blind}
 
     // Dropping the token: the caller is anonymous, and cannot be told apart from the quarantined agent.
     const anonymous = await openTunnel(sk.proxyPort, 'api.test:443')
-    t.match(anonymous.status, /^HTTP\/1\.1 403 .*SIDEKEY_ERR_QUARANTINED.*without a run token/, 'without its token the agent is still refused')
+    t.match(anonymous.status, /^HTTP\/1\.1 403 sidekey: .*without a run token.*\(SIDEKEY_ERR_QUARANTINED\)/, 'without its token the agent is still refused')
     const anonymousDispatcher = new ProxyAgent({ uri: sk.proxyUrl, proxyTunnel: false })
     const plain = await request('http://api.test/v1/x', { dispatcher: anonymousDispatcher })
     await plain.body.text()

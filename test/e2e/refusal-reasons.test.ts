@@ -157,5 +157,32 @@ routes:
     }
   })
 
+  t.test('a client that ends the tunnel after the handshake without a request is audited as rejecting the certificate', async (t) => {
+    // What a client that pins certificates or checks the name itself does: handshake, then leave.
+    const script = `
+import socket, ssl
+s = socket.create_connection(('127.0.0.1', ${sk.proxyPort}))
+s.sendall(b'CONNECT api.test:443 HTTP/1.1\\r\\nHost: api.test:443\\r\\n\\r\\n')
+assert s.recv(4096).startswith(b'HTTP/1.1 200')
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+t = ctx.wrap_socket(s, server_hostname='api.test')
+t.unwrap()
+t.close()
+print('left')
+`
+    const earlier = new Set(sk.sink.audits.map((a) => a.id))
+    t.match(await client(python, ['-c', script], env), /left/)
+    const line = await sk.sink.waitForAudit((a) => a.event === 'tunnel' && a.host === 'api.test' && !earlier.has(a.id))
+    t.match(line, { reason: 'client-rejected-certificate', error: 'SIDEKEY_ERR_TLS_HANDSHAKE' })
+  })
+
+  t.test('a tunnel that carried a request and ended is not', async (t) => {
+    const earlier = new Set(sk.sink.audits.map((a) => a.id))
+    t.match(await client('curl', ['-sS', '--max-time', '20', 'https://api.test/v1/trusted'], env), /"ok":true/)
+    const line = await sk.sink.waitForAudit((a) => a.event === 'tunnel' && a.host === 'api.test' && !earlier.has(a.id))
+    t.equal(line.error, null)
+    t.not(line.reason, 'client-rejected-certificate')
+  })
+
   noSecretsLogged(t, sk)
 })
