@@ -12,7 +12,8 @@ import { Connections } from './accept/connections.js'
 import { createProxyServers, type TransparentServer } from './accept/server.js'
 import type { ProxyContext } from './pipeline/context.js'
 import { entryHandlers } from './pipeline/handlers.js'
-import { loadOrCreateCA, systemRootsPem, type CertificateAuthority } from './ca/authority.js'
+import { loadOrCreateCA, systemRootsPem, writeTrustFiles, type CertificateAuthority } from './ca/authority.js'
+import { CA_FILES } from './ca/files.js'
 import { LeafCache } from './ca/cache.js'
 import { dialableHost, type Config } from './config.js'
 import { SidekeyError } from './errors.js'
@@ -300,15 +301,16 @@ function closeServer(server: Server | NetServer): Promise<void> {
 }
 
 /**
- * Copy the CA certificate and the trust bundle (system roots plus the CA) where the agent can read
- * them: in a pod, an emptyDir the agent mounts read-only, so it never sees the CA key or the
- * admin token beside them in the certs directory.
+ * Write the CA certificate and the trust files (the bundle of system roots plus the CA, the Java
+ * trust store `truststore.p12`, a wgetrc) where the agent can read them: in a pod, an emptyDir the
+ * agent mounts read-only, so it never sees the CA key or the admin token beside them in the certs
+ * directory.
  */
 async function publishCa(ca: CertificateAuthority, dir: string): Promise<void> {
   try {
     await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, 'ca.pem'), ca.certPem, { mode: 0o644 })
-    await writeFile(join(dir, 'bundle.pem'), await readFile(ca.bundlePath), { mode: 0o644 })
+    await writeFile(join(dir, CA_FILES.cert), ca.certPem, { mode: 0o644 })
+    await writeTrustFiles(dir, ca.certPem)
   } catch (cause) {
     throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot publish the CA certificate into --publish-ca ${dir} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
   }

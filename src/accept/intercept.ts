@@ -17,6 +17,7 @@ const TLS_HANDSHAKE = 0x16
 export const INTERCEPT_FAILURES = {
   'sni-mismatch': { code: 'SIDEKEY_ERR_HOST_MISMATCH', level: 'debug' },
   'tls-handshake-failed': { code: 'SIDEKEY_ERR_TLS_HANDSHAKE', level: 'debug' },
+  'client-rejected-certificate': { code: 'SIDEKEY_ERR_TLS_HANDSHAKE', level: 'debug' },
   idle: { code: 'SIDEKEY_ERR_HEAD_TIMEOUT', level: 'debug' },
   'mint-failed': { code: 'SIDEKEY_ERR_INTERNAL', level: 'error' },
 } as const satisfies Record<string, { code: ErrorCode; level: 'debug' | 'error' }>
@@ -85,11 +86,33 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
   let secured = false
   tls.once('secure', () => (secured = true))
   tls.on('error', (err: Error) => {
-    if (!secured) onFailure('tls-handshake-failed', err.message)
+    if (!secured) onFailure(rejectsCertificate(err) ? 'client-rejected-certificate' : 'tls-handshake-failed', err.message)
     tls.destroy()
+  })
+  // A client that checks the certificate after the handshake (pinning, its own hostname check)
+  // closes the tunnel without a word and without an alert. The end comes before the tunnel's close,
+  // and so before its audit line.
+  tls.once('end', () => {
+    if (secured && tls.bytesRead === 0) onFailure('client-rejected-certificate', 'the client ended the tunnel after the TLS handshake without sending a request')
   })
   bindTunnel(tls, tunnel)
   inner.emit('connection', tls)
+}
+
+/**
+ * TLS alerts a client sends when it does not accept the certificate it was shown (RFC 8446
+ * section 6.2): bad_certificate (42, Go), unsupported_certificate (43), certificate_revoked (44),
+ * certificate_expired (45), certificate_unknown (46, Java) and unknown_ca (48, OpenSSL clients:
+ * curl, Python, Node). For sidekey's leaf that almost always means the client does not trust
+ * sidekey's CA.
+ */
+const CERTIFICATE_ALERTS = new Set([42, 43, 44, 45, 46, 48])
+
+/** True when a server-side handshake failed on the client's alert that it rejects the certificate. */
+export function rejectsCertificate(err: Error): boolean {
+  // OpenSSL reports a received alert as "... SSL alert number N".
+  const alert = /SSL alert number (\d+)/.exec(err.message)
+  return alert !== null && CERTIFICATE_ALERTS.has(Number(alert[1]))
 }
 
 /**

@@ -106,6 +106,6 @@ function refuseConnection(handlers: Pick<EntryHandlers, 'audit'>, socket: Socket
   const audit = newAuditRecord('connect', id)
   Object.assign(audit, { decision: 'deny', reason: 'connection-limit', error: refusal.code, status: refusal.status })
   handlers.audit(audit, performance.now())
-  if (http) refuseSocket(socket, refusal, id, 'connection-limit', { sayWhy: true })
+  if (http) refuseSocket(socket, refusal, id, 'connection-limit')
   else socket.destroy()
 }

@@ -4,16 +4,10 @@ import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
 import forge from 'node-forge'
+import { CA_FILES } from './files.js'
 import { serialNumberHex } from './serial.js'
+import { pemCertificates, pkcs12TrustStore, wgetrc } from './truststore.js'
 import { SidekeyError } from '../errors.js'
-
-/** File names inside the certs directory. */
-export const CA_FILES = {
-  cert: 'ca.pem',
-  key: 'ca-key.pem',
-  /** System roots plus sidekey's CA, for clients that replace their trust store (Python requests). */
-  bundle: 'bundle.pem',
-} as const
 
 /** sidekey's certificate authority, loaded in memory. The key never leaves this object. */
 export interface CertificateAuthority {
@@ -103,7 +97,7 @@ export async function loadCA(dir: string): Promise<CertificateAuthority> {
       ? forge.util.hexToBytes(ski.subjectKeyIdentifier)
       : cert.generateSubjectKeyIdentifier().getBytes()
     const bundlePath = join(dir, CA_FILES.bundle)
-    await writeBundle(bundlePath, certPem)
+    await writeTrustFiles(dir, certPem)
     return Object.freeze({ certPem, certPath, bundlePath, cert, subjectKeyId, key })
   } catch (cause) {
     throw new SidekeyError('SIDEKEY_ERR_CA', `the CA in ${dir} is not a valid certificate and key pair`, { cause })
@@ -131,16 +125,24 @@ export async function systemRootsPem(): Promise<string> {
   return rootCertificates.join('\n')
 }
 
-async function writeBundle(path: string, caPem: string): Promise<void> {
+/**
+ * The public files agents trust sidekey's CA by, written into `dir` (the certs directory, or
+ * `--publish-ca`): the bundle (system roots plus the CA), the same certificates as a PKCS#12 trust
+ * store for Java, and a wgetrc naming the bundle by its path in `dir`.
+ */
+export async function writeTrustFiles(dir: string, caPem: string): Promise<void> {
   const roots = await systemRootsPem()
-  await writeAtomically(path, `${roots.trimEnd()}\n# sidekey CA\n${caPem}`)
+  const bundlePath = join(dir, CA_FILES.bundle)
+  await writeAtomically(bundlePath, `${roots.trimEnd()}\n# sidekey CA\n${caPem}`)
+  await writeAtomically(join(dir, CA_FILES.truststore), pkcs12TrustStore([...pemCertificates(caPem), ...pemCertificates(roots)]))
+  await writeAtomically(join(dir, CA_FILES.wgetrc), wgetrc(bundlePath))
 }
 
 /**
  * Write a public file so that a reader (an agent starting up, another sidekey) sees the old
  * content or the new, never a half-written file: a temporary name, then a rename.
  */
-async function writeAtomically(path: string, text: string): Promise<void> {
+async function writeAtomically(path: string, text: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(tmp, text, { mode: 0o644 })
   await rename(tmp, path)

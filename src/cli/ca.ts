@@ -1,21 +1,13 @@
 import { join, resolve } from 'node:path'
-import { CA_FILES, createCA, loadCA } from '../ca/authority.js'
+import { createCA, loadCA } from '../ca/authority.js'
+import { CA_FILES } from '../ca/files.js'
+import { CA_TRUST_ENV } from '../kube/sidecar.js'
 import { DEFAULTS } from '../config.js'
 import { parse } from './args.js'
 
-/** Environment variables that make common clients trust a CA bundle, and which file each wants. */
-export function trustEnv(certPath: string, bundlePath: string): Record<string, string> {
-  return {
-    // Node adds this to its bundled roots.
-    NODE_EXTRA_CA_CERTS: certPath,
-    // OpenSSL-based clients (Python ssl, Ruby, curl built with OpenSSL) replace their roots with
-    // these, so they get the full bundle: system roots plus sidekey's CA.
-    SSL_CERT_FILE: bundlePath,
-    REQUESTS_CA_BUNDLE: bundlePath,
-    CURL_CA_BUNDLE: bundlePath,
-    GIT_SSL_CAINFO: bundlePath,
-    AWS_CA_BUNDLE: bundlePath,
-  }
+/** The trust variables (kube/sidecar.ts CA_TRUST_ENV) for the trust files in `dir`. */
+export function trustEnv(dir: string): Record<string, string> {
+  return Object.fromEntries(CA_TRUST_ENV.map(([name, value]) => [name, value(dir)]))
 }
 
 /** `sidekey ca init [--force]` and `sidekey ca show`. */
@@ -34,7 +26,7 @@ export async function ca(argv: string[]): Promise<number> {
     const authority = await loadCA(dir)
     console.log(`# sidekey CA certificate: ${authority.certPath}`)
     console.log(`# trust bundle (system roots + sidekey CA): ${authority.bundlePath}`)
-    for (const [name, value] of Object.entries(trustEnv(authority.certPath, authority.bundlePath))) console.log(`export ${name}=${shellQuote(value)}`)
+    for (const [name, value] of Object.entries(trustEnv(dir))) console.log(`export ${name}=${shellQuote(value)}`)
     return 0
   }
   console.error('usage: sidekey ca init [--force] [--certs DIR] | sidekey ca show [--certs DIR]')

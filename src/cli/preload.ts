@@ -1,16 +1,14 @@
 /**
- * Preloaded into Node agents by `sidekey run` (NODE_OPTIONS=--import ...), for agents on Node older
- * than 24. Their built-in fetch ignores HTTP(S)_PROXY, so SDKs built on it (OpenAI, Anthropic)
- * would bypass sidekey and fail closed at the network instead of going through it. Installing
- * undici's EnvHttpProxyAgent as the global dispatcher makes fetch honour the proxy variables, with
- * no change to the agent's code.
+ * Preloaded into Node agents by `sidekey run` (NODE_OPTIONS=--import ...). Node 20's built-in
+ * fetch ignores HTTP(S)_PROXY, so SDKs built on it (OpenAI, Anthropic) would bypass sidekey and
+ * fail closed at the network instead of going through it. Installing undici's EnvHttpProxyAgent as
+ * the global dispatcher makes fetch honour the proxy variables, with no change to the agent's code
+ * (on Node 24 too, whose own proxy support would otherwise drop the reason of a refused tunnel).
  *
- * Node 24 and later honour the proxy variables themselves, for fetch and for `http.request`, when
- * NODE_USE_ENV_PROXY=1 (which `sidekey run` also sets): there the preload loads nothing and changes
- * nothing, so the agent gets Node's own, maintained proxy support.
+ * On Node 24 and later, `http.request` and `https.get` go through sidekey by Node's own proxy
+ * support (NODE_USE_ENV_PROXY=1, which `sidekey run` sets); the preload covers fetch only.
  */
-const major = Number(process.versions.node.split('.')[0])
-if (major < 24 || process.env.NODE_USE_ENV_PROXY !== '1') {
-  const { EnvHttpProxyAgent, setGlobalDispatcher } = await import('undici')
-  setGlobalDispatcher(new EnvHttpProxyAgent())
-}
+import { EnvHttpProxyAgent, setGlobalDispatcher } from 'undici'
+import { proxyClientSayingWhy } from './tunnel-refusal.js'
+
+setGlobalDispatcher(new EnvHttpProxyAgent({ clientFactory: proxyClientSayingWhy }))

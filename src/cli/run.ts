@@ -5,7 +5,7 @@ import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { pino } from 'pino'
 import { request } from 'undici'
-import { CA_FILES } from '../ca/authority.js'
+import { CA_FILES } from '../ca/files.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { workloadNameProblem } from '../identity/workload-name.js'
@@ -20,8 +20,9 @@ import { openProxySocket } from '../sandbox/proxy-socket.js'
 import { splice } from '../sandbox/splice.js'
 import { startSidekey, type RunningSidekey } from '../sidekey.js'
 import { parse } from './args.js'
-import { adminCall, adminUrl } from './admin-client.js'
+import { adminCall, adminUrl, readAdminToken } from './admin-client.js'
 import { trustEnv } from './ca.js'
+import { followRejectedCertificates, rejectedCertificateHint } from './run-hints.js'
 import { START_FLAGS } from './start.js'
 
 /** The value an agent sees in place of each secret variable sidekey holds. */
@@ -30,31 +31,59 @@ export const PLACEHOLDER = 'sidekey-placeholder'
 /** Where the agent's proxy and trust settings point. */
 export interface AgentSettings {
   proxyUrl: string
-  certPath: string
-  bundlePath: string
+  /** The directory with the public trust files (CA_FILES): the certs directory, absolute. */
+  trustDir: string
   secretEnvNames: readonly string[]
+  /** What `--no-proxy` passed, or null: the agent then gets no NO_PROXY at all. */
+  noProxy: string | null
 }
 
+/** The variables through which a client skips the proxy for the hosts they list. */
+const NO_PROXY_NAMES = ['NO_PROXY', 'no_proxy'] as const
+
 /**
- * The agent's environment: proxy variables carrying the run token, CA trust for curl, Node,
- * Python and git, the Node preload that makes fetch use the proxy, and placeholders in place of
- * every secret variable a policy names, so the real value never reaches the agent.
+ * The agent's environment: proxy variables carrying the run token, CA trust for every common
+ * client (kube/sidecar.ts CA_TRUST_ENV; docs/clients.md), the Node preload that makes fetch use
+ * the proxy, and placeholders in place of every secret variable a policy names, so the real value
+ * never reaches the agent. NO_PROXY is only what `--no-proxy` says: one inherited from the user's
+ * shell would send the agent's calls to the hosts it lists around sidekey.
  */
 export function agentEnv(base: NodeJS.ProcessEnv, s: AgentSettings): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = { ...base }
   for (const name of s.secretEnvNames) env[name] = PLACEHOLDER
   for (const name of ['HTTP_PROXY', 'HTTPS_PROXY', 'http_proxy', 'https_proxy', 'ALL_PROXY', 'all_proxy']) env[name] = s.proxyUrl
-  Object.assign(env, trustEnv(s.certPath, s.bundlePath))
-  // Node 24+ honours the proxy variables natively with this (the preload then does nothing); on
-  // Node 20 and 22 the preload makes fetch honour them.
+  for (const name of NO_PROXY_NAMES) {
+    if (s.noProxy === null) delete env[name]
+    else env[name] = s.noProxy
+  }
+  const trust = trustEnv(s.trustDir)
+  // Options the user gave the JVM stay; the trust store options follow them.
+  if (base.JAVA_TOOL_OPTIONS) trust.JAVA_TOOL_OPTIONS = `${base.JAVA_TOOL_OPTIONS} ${trust.JAVA_TOOL_OPTIONS}`
+  Object.assign(env, trust)
+  // Node 24+ honours the proxy variables natively with this (http.request, https.get); the preload
+  // makes fetch honour them on every version, and say why sidekey refused a tunnel.
   env.NODE_USE_ENV_PROXY = '1'
   const preload = pathToFileURL(join(fileURLToPath(new URL('.', import.meta.url)), 'preload.js')).href
   env.NODE_OPTIONS = `${base.NODE_OPTIONS ?? ''} --import=${preload}`.trim()
   return env
 }
 
+/**
+ * The line `sidekey run` prints when it clears a NO_PROXY the agent would have inherited, or null
+ * when there is none (or `--no-proxy` says what the agent gets).
+ */
+export function clearedNoProxyNote(base: NodeJS.ProcessEnv, noProxy: string | null): string | null {
+  if (noProxy !== null) return null
+  const inherited = NO_PROXY_NAMES.filter((name) => (base[name] ?? '') !== '')
+  if (inherited.length === 0) return null
+  return `sidekey run: cleared ${inherited.map((name) => `${name}=${base[name]}`).join(' ')} for the agent: it would send calls to those hosts around sidekey; pass --no-proxy LIST to keep hosts off the proxy on purpose`
+}
+
 /** The one line `--no-sandbox` prints: what the agent can now reach. */
 export const NO_SANDBOX_WARNING = "sidekey run: WARNING: --no-sandbox: the agent runs as your user with no boundary; it can read sidekey's secrets (the certs directory with the CA key and admin token, secret files, sidekey's environment through /proc), change its policy, and connect around the proxy"
+
+/** The public trust files the sandbox shows the agent (the certs directory itself is hidden). */
+const TRUST_FILES = [CA_FILES.cert, CA_FILES.bundle, CA_FILES.truststore, CA_FILES.wgetrc]
 
 /** sidekey's own files the sandbox shows the agent read-only: Node, the launcher, the preload. */
 const SIDEKEY_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
@@ -68,10 +97,10 @@ export async function run(argv: string[]): Promise<number> {
   const split = argv.indexOf('--')
   if (split < 0 || split === argv.length - 1) {
     console.error(split < 0 ? 'sidekey run: put -- before the agent\'s command, so its flags are not taken for sidekey\'s' : 'sidekey run: no command after --')
-    console.error('usage: sidekey run [--workload NAME] [--no-sandbox] [start flags] -- COMMAND [ARGS...]')
+    console.error('usage: sidekey run [--workload NAME] [--no-sandbox] [--no-proxy LIST] [start flags] -- COMMAND [ARGS...]')
     return 2
   }
-  const { flags } = parse(argv.slice(0, split), START_FLAGS, ['report-only', 'no-sandbox'])
+  const { flags } = parse(argv.slice(0, split), [...START_FLAGS, 'no-proxy'], ['report-only', 'no-sandbox'])
   const command = argv.slice(split + 1)
   const workload = (flags.workload as string | undefined) ?? process.env.SIDEKEY_WORKLOAD ?? 'agent'
   // Refused before anything starts: no run token is minted for a name that cannot identify a caller.
@@ -80,7 +109,8 @@ export async function run(argv: string[]): Promise<number> {
     console.error(`sidekey run: --workload ${problem}`)
     return 2
   }
-  const config = configFrom({ ...flags, 'no-sandbox': undefined, workload: undefined })
+  const config = configFrom({ ...flags, 'no-sandbox': undefined, 'no-proxy': undefined, workload: undefined })
+  const noProxy = (flags['no-proxy'] as string | undefined) ?? null
   const sandboxed = flags['no-sandbox'] !== true
   if (sandboxed) {
     // Before anything starts: a refusal leaves nothing running and no token minted.
@@ -89,20 +119,25 @@ export async function run(argv: string[]): Promise<number> {
   } else console.error(NO_SANDBOX_WARNING)
 
   const session = (await attach(config, workload)) ?? (await embed(config, workload))
+  // Absolute: an agent that changes directory must still find the CA it trusts.
+  const trustDir = resolve(config.certsDir)
+  const stopHints = followRejectedCertificates(session.admin.url, session.admin.token, workload, (host) => console.error(rejectedCertificateHint(host, join(trustDir, CA_FILES.bundle))))
+  const noProxyNote = clearedNoProxyNote(process.env, noProxy)
+  if (noProxyNote !== null) console.error(noProxyNote)
   try {
     /** The agent's settings with the proxy at `address` (host:port). */
     const settingsAt = (address: string): AgentSettings => ({
       proxyUrl: `http://${encodeURIComponent(workload)}:${session.token}@${address}`,
-      // Absolute: an agent that changes directory must still find the CA it trusts.
-      certPath: resolve(config.certsDir, CA_FILES.cert),
-      bundlePath: resolve(config.certsDir, CA_FILES.bundle),
+      trustDir,
       secretEnvNames: session.secretEnvNames,
+      noProxy,
     })
     return sandboxed ? await runSandboxed(command, settingsAt, session) : await runPlain(command, agentEnv(process.env, settingsAt(formatAuthority(session.proxy))))
   } catch (err) {
     if (!(err instanceof SandboxError)) throw err
     return refuse(err.message)
   } finally {
+    stopHints()
     await session.end()
   }
 }
@@ -133,7 +168,7 @@ async function runSandboxed(command: string[], settingsAt: (address: string) => 
   const socket = await openProxySocket(session.serve)
   try {
     const mounts = mountArgs({
-      paths: { hide: paths.hide, show: [...paths.show, settings.certPath, settings.bundlePath] },
+      paths: { hide: paths.hide, show: [...paths.show, ...TRUST_FILES.map((name) => join(settings.trustDir, name))] },
       cwd: process.cwd(),
       socketDir: socket.dir,
       needed: [process.execPath, SIDEKEY_ROOT],
@@ -168,6 +203,8 @@ async function waitForExit(child: ChildProcess, forward: (signal: NodeJS.Signals
 interface Session {
   /** Where the proxy listens. */
   proxy: Authority
+  /** Its admin listener and token (the run follows its events for hints). */
+  admin: { url: string; token: string }
   token: string
   secretEnvNames: readonly string[]
   /** What the sandbox must hide, as the sidekey in use knows it. */
@@ -197,6 +234,7 @@ async function attach(config: Config, workload: string): Promise<Session | null>
   const routes = await adminCall(config, 'GET', '/v1/routes')
   return {
     proxy,
+    admin: { url: adminUrl(config), token: await readAdminToken(config) },
     token,
     secretEnvNames: (routes.body.secret_env as string[] | undefined) ?? [],
     async privatePaths() {
@@ -225,6 +263,7 @@ async function embed(config: Config, workload: string): Promise<Session> {
   const { token, info } = sidekey.runTokens.mint(workload)
   return {
     proxy: { host: '127.0.0.1', port: sidekey.proxyPort },
+    admin: { url: sidekey.adminUrl, token: sidekey.adminToken },
     token,
     secretEnvNames: sidekey.policy.current.secretEnvNames,
     privatePaths: async () => sidekey.privatePaths(),

@@ -25,7 +25,8 @@ export class EnvSource implements SecretSource {
   async read(oneLine = true): Promise<string> {
     const raw = process.env[this.envName] ?? ''
     const value = oneLine ? stripLineBreaks(raw) : raw
-    if (value.trim() === '') throw new Error(`${this.describe} is not set`)
+    // The agent's copy is a placeholder, so the variable must be set where sidekey itself starts.
+    if (value.trim() === '') throw new Error(`${this.describe} is not set in sidekey's environment; set it where sidekey starts (the agent's own copy does not count)`)
     return value
   }
 }

@@ -132,7 +132,7 @@ export async function resolveChecked(
   for (const address of addresses) {
     const blocked = blockedClass(address)
     if (blocked !== null && !routeNamesAddress(route, address)) {
-      throw new SidekeyError('SIDEKEY_ERR_DESTINATION_BLOCKED', `${host} resolves to a ${blocked} address; a route must name it (addresses:) to allow it`)
+      throw new SidekeyError('SIDEKEY_ERR_DESTINATION_BLOCKED', `blocked address ${address}: ${host} resolves to a ${blocked} address, which sidekey refuses unless a route names it; name ${address} in the route's \`addresses\` if this is intended`)
     }
   }
   return new Checked(addresses[0]!, target.port)

@@ -5,6 +5,8 @@
  * Helm chart writes the same shape in templates, and a test holds the two to the same variables.
  */
 
+import { CA_FILES, TRUSTSTORE_PASSWORD } from '../ca/files.js'
+
 /** Where things live inside the pod. */
 export const PATHS = Object.freeze({
   certs: '/var/run/sidekey/certs',
@@ -31,16 +33,26 @@ export const DEFAULT_REDIRECTS: readonly RedirectedPort[] = Object.freeze([
   { port: 80, listenPort: 15080, protocol: 'http' },
 ])
 
-/** Variables that make runtimes trust the CA: Node adds NODE_EXTRA_CA_CERTS; the others replace the system roots, so they get the bundle (system roots plus the CA). */
-export const CA_TRUST_ENV: readonly (readonly [string, 'ca.pem' | 'bundle.pem'])[] = [
-  ['NODE_EXTRA_CA_CERTS', 'ca.pem'],
-  ['SSL_CERT_FILE', 'bundle.pem'],
-  ['REQUESTS_CA_BUNDLE', 'bundle.pem'],
-  ['CURL_CA_BUNDLE', 'bundle.pem'],
-  ['AWS_CA_BUNDLE', 'bundle.pem'],
-  ['GIT_SSL_CAINFO', 'bundle.pem'],
-  ['GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'bundle.pem'],
+/**
+ * Variables that make common clients trust sidekey's CA, each with its value for the directory
+ * that holds the trust files (`--publish-ca` in a pod, the certs directory for `sidekey run`).
+ * Node adds NODE_EXTRA_CA_CERTS to its roots; the others replace their roots, so they get the
+ * bundle (system roots plus the CA). docs/clients.md lists which client reads which.
+ */
+export const CA_TRUST_ENV: readonly (readonly [string, (dir: string) => string])[] = [
+  ['NODE_EXTRA_CA_CERTS', (dir) => `${dir}/${CA_FILES.cert}`],
+  ...['SSL_CERT_FILE', 'REQUESTS_CA_BUNDLE', 'CURL_CA_BUNDLE', 'AWS_CA_BUNDLE', 'GIT_SSL_CAINFO', 'GRPC_DEFAULT_SSL_ROOTS_FILE_PATH', 'PIP_CERT'].map((name) => [name, (dir: string) => `${dir}/${CA_FILES.bundle}`] as const),
+  // The environment outranks every npmrc, and a global npmrc with its own cafile is common.
+  ['npm_config_cafile', (dir) => `${dir}/${CA_FILES.bundle}`],
+  // wget on GnuTLS (Debian's) reads no trust variable, only its startup file.
+  ['WGETRC', (dir) => `${dir}/${CA_FILES.wgetrc}`],
+  ['JAVA_TOOL_OPTIONS', (dir) => javaTrustOptions(`${dir}/${CA_FILES.truststore}`)],
 ]
+
+/** JVM options that make Java trust the PKCS#12 store at `path` (system roots plus sidekey's CA). */
+export function javaTrustOptions(path: string): string {
+  return `-Djavax.net.ssl.trustStore=${path} -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=${TRUSTSTORE_PASSWORD}`
+}
 
 /** What every injected sidecar shares (the webhook's configuration, the chart's values). */
 export interface SidecarSettings {
@@ -76,7 +88,7 @@ type Json = Record<string, unknown>
 
 /** Variables for the agent's containers. */
 export function agentEnv(mode: PodChoices['mode'], noProxy: string): Json[] {
-  const trust = CA_TRUST_ENV.map(([name, file]) => ({ name, value: `${PATHS.ca}/${file}` }))
+  const trust = CA_TRUST_ENV.map(([name, value]) => ({ name, value: value(PATHS.ca) }))
   if (mode === 'transparent') return trust
   const proxy = `http://127.0.0.1:${PORTS.proxy}`
   return [

@@ -88,8 +88,8 @@ routes:
   const send = async (url: string, body: string, workload = 'agent'): Promise<Answer> => {
     const r = await curl(['-x', sk.proxyUrlFor(workload), '--cacert', sk.ca.certPath, '-H', 'content-type: application/json', '--data-binary', body, url])
     const header = (name: string): string | undefined => new RegExp(`^${name}: *(.*?)\\r?$`, 'im').exec(r.headers)?.[1]
-    const parsed = (r.status === 403 ? JSON.parse(r.body) : { error: {} }) as { error: { approval_id?: string; message?: string } }
-    return { status: r.status, error: header('x-sidekey-error'), retryAfter: header('retry-after'), approvalId: parsed.error.approval_id, message: parsed.error.message ?? r.body }
+    const parsed = (r.status === 403 ? JSON.parse(r.body) : {}) as { approval_id?: string; message?: string }
+    return { status: r.status, error: header('x-sidekey-error'), retryAfter: header('retry-after'), approvalId: parsed.approval_id, message: parsed.message ?? r.body }
   }
   const decide = async (id: string, verdict: 'approve' | 'deny', note?: string): Promise<void> => {
     const r = await curl(['-X', 'POST', '-H', `authorization: Bearer ${sk.adminToken}`, '--data-binary', JSON.stringify({ by: 'alice', note }), `${sk.adminUrl}/v1/approvals/${id}/${verdict}`])
@@ -194,7 +194,7 @@ routes:
     const viaCurl = await send(url, '{"amount":101}', 'tunnel-agent')
     t.same([viaCurl.status, viaCurl.error], [403, 'SIDEKEY_ERR_APPROVAL_PENDING'])
 
-    const httpx = (): Promise<{ status: number; error: string; retry_after: string; body: { error: { approval_id: string; message: string } }; seconds: number }> =>
+    const httpx = (): Promise<{ status: number; error: string; retry_after: string; body: { approval_id: string; message: string }; seconds: number }> =>
       new Promise((resolve, reject) => {
         execFile(PYTHON, ['-c', HTTPX_CLIENT, sk.proxyUrlFor('tunnel-agent'), sk.ca.certPath, url, '{"amount":101}'], { encoding: 'utf8', timeout: 20_000 }, (err, stdout, stderr) => {
           if (err !== null) reject(new Error(`httpx failed (install Debian's python3-httpx): ${stderr}`))
@@ -205,7 +205,7 @@ routes:
     t.equal(pending.status, 403)
     t.equal(pending.error, 'SIDEKEY_ERR_APPROVAL_PENDING')
     t.equal(pending.retry_after, '2')
-    t.equal(pending.body.error.approval_id, viaCurl.approvalId, 'the same request from another client is the same question')
+    t.equal(pending.body.approval_id, viaCurl.approvalId, 'the same request from another client is the same question')
     t.ok(pending.seconds < 5, `answered before httpx's 5 s timeout (${pending.seconds.toFixed(2)} s)`)
     await decide(viaCurl.approvalId!, 'approve')
     const before = secure.seen.length

@@ -205,11 +205,11 @@ ${blind}
     t.equal(line.workload, 'agent')
 
     const again = await openTunnel(sk.proxyPort, 'api.test:443', { auth: agent.auth })
-    t.match(again.status, /^HTTP\/1\.1 403 Forbidden \(SIDEKEY_ERR_QUARANTINED: workload "agent" is quarantined/, 'a new CONNECT is refused, and its status line says why')
+    t.match(again.status, /^HTTP\/1\.1 403 sidekey: workload "agent" is quarantined.*\(SIDEKEY_ERR_QUARANTINED\)/, 'a new CONNECT is refused, and its status line says why')
 
     // Dropping the token: the caller is anonymous, and cannot be told apart from the quarantined agent.
     const anonymous = await openTunnel(sk.proxyPort, 'api.test:443')
-    t.match(anonymous.status, /^HTTP\/1\.1 403 .*SIDEKEY_ERR_QUARANTINED.*without a run token/, 'without its token the agent is still refused')
+    t.match(anonymous.status, /^HTTP\/1\.1 403 sidekey: .*without a run token.*\(SIDEKEY_ERR_QUARANTINED\)/, 'without its token the agent is still refused')
     const anonymousDispatcher = new ProxyAgent({ uri: sk.proxyUrl, proxyTunnel: false })
     const plain = await request('http://api.test/v1/x', { dispatcher: anonymousDispatcher })
     await plain.body.text()

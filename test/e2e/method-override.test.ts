@@ -151,11 +151,11 @@ routes:
   t.test('an override of a method the route allows is refused unless the route accepts overrides', async (t) => {
     const r = await curl(['-x', proxy, '-X', 'POST', '-H', 'X-HTTP-Method-Override: PUT', `${api}/v1/items/7`])
     t.equal(r.status, 400)
-    const error = (JSON.parse(r.body) as { error: { code: string; message: string } }).error
+    const error = JSON.parse(r.body) as { code: string; message: string }
     t.equal(error.code, 'SIDEKEY_ERR_METHOD_OVERRIDE')
     t.match(error.message, /route "api" does not accept method overrides, and header X-HTTP-Method-Override names PUT: send PUT as the request method/)
-    const denied = JSON.parse((await curl(['-x', proxy, '-X', 'POST', '-H', 'X-HTTP-Method-Override: DELETE', `${api}/v1/items/7`])).body) as { error: { message: string } }
-    t.match(denied.error.message, /route "no-deletes" denies api\.test:\d+ \(the method override in header X-HTTP-Method-Override names DELETE; a request is decided on its own method and on the overridden one\)/)
+    const denied = JSON.parse((await curl(['-x', proxy, '-X', 'POST', '-H', 'X-HTTP-Method-Override: DELETE', `${api}/v1/items/7`])).body) as { message: string }
+    t.match(denied.message, /route "no-deletes" denies api\.test:\d+ \(the method override in header X-HTTP-Method-Override names DELETE; a request is decided on its own method and on the overridden one\)/)
     const conflicting = await curl(['-x', proxy, '-X', 'POST', '-H', 'X-HTTP-Method-Override: PUT', `${api}/v1/items/7?_method=GET`])
     t.match(conflicting.headers, /x-sidekey-error: SIDEKEY_ERR_METHOD_OVERRIDE/i, 'two overrides naming different methods')
     const line = await sk.sink.waitForAudit((a) => a.method_override === 'DELETE' && a.reason === 'route-denies')

@@ -227,11 +227,11 @@ t.test('path forms that real servers decode cannot walk past a deny rule', async
 
   t.test('the refusal says which form, why, and what to send instead; the audit line records it', async (t) => {
     const r = await curl(['-x', proxy, '--path-as-is', `http://go.test:${go.port}/v1/admin%2Fx`])
-    const body = JSON.parse(r.body) as { error: { code: string; message: string } }
-    t.equal(body.error.code, 'SIDEKEY_ERR_AMBIGUOUS_PATH')
-    t.match(body.error.message, /"%2F", an encoded "\/".*routes for go\.test:\d+ match paths.*send the path with a literal "\/"/)
-    const semicolon = JSON.parse((await curl(['-x', proxy, '--path-as-is', `http://go.test:${go.port}/v1/x/..;/admin`])).body) as { error: { message: string } }
-    t.match(semicolon.error.message, /";".*put parameters in the query string/)
+    const body = JSON.parse(r.body) as { code: string; message: string }
+    t.equal(body.code, 'SIDEKEY_ERR_AMBIGUOUS_PATH')
+    t.match(body.message, /"%2F", an encoded "\/".*routes for go\.test:\d+ match paths.*send the path with a literal "\/"/)
+    const semicolon = JSON.parse((await curl(['-x', proxy, '--path-as-is', `http://go.test:${go.port}/v1/x/..;/admin`])).body) as { message: string }
+    t.match(semicolon.message, /";".*put parameters in the query string/)
     const line = await sk.sink.waitForAudit((a) => a.error === 'SIDEKEY_ERR_AMBIGUOUS_PATH' && a.host === 'go.test')
     t.match(line, { decision: 'deny', reason: 'ambiguous-path', status: 400, workload: 'agent' })
   })

@@ -113,7 +113,7 @@ t.test('plain HTTP: decide, inject, forward', async (t) => {
     const r = await curl(['-x', proxy, 'http://unknown.test/'])
     t.equal(r.status, 403)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_NO_ROUTE/i)
-    t.match(JSON.parse(r.body), { error: { code: 'SIDEKEY_ERR_NO_ROUTE', reason: 'no-route' } })
+    t.match(JSON.parse(r.body), { code: 'SIDEKEY_ERR_NO_ROUTE', reason: 'no-route' })
   })
 
   t.test('a deny route refuses, with its name in the message', async (t) => {

@@ -65,7 +65,7 @@ routes:
       const r = await curl(['-x', proxy, `http://${host}:${port}/v1/te-gzip`])
       t.equal(r.status, 502, host)
       t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE/i)
-      t.match(JSON.parse(r.body).error.message, /transfer coding "gzip, chunked"/)
+      t.match(JSON.parse(r.body).message, /transfer coding "gzip, chunked"/)
     }
     const line = await sk.sink.waitForAudit((a) => a.path === '/v1/te-gzip' && a.host === 'api.test')
     t.match(line, { status: 502, error: 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE' })
@@ -108,13 +108,13 @@ routes:
       const r = await curl(['-x', proxy, '-H', `${name}: /v1/admin/x`, `${at}/v1/x`])
       t.equal(r.status, 400, name)
       t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_AMBIGUOUS_PATH/i)
-      t.match(JSON.parse(r.body).error.message, /routes? on instead of the request path/)
+      t.match(JSON.parse(r.body).message, /routes? on instead of the request path/)
       t.equal(upstream.seen.length, before)
     }
     for (const path of ['/v1/admin%3F', '/v1/admin%23x', '/v1/x%3f/y']) {
       const r = await curl(['-x', proxy, '--path-as-is', `${at}${path}`])
       t.equal(r.status, 400, path)
-      t.match(JSON.parse(r.body).error.message, /encoded "\?" or "#"/)
+      t.match(JSON.parse(r.body).message, /encoded "\?" or "#"/)
     }
   })
 

@@ -89,7 +89,7 @@ routes:
     const r = await upgrade(`http://api.test:${port}/v1/me`)
     t.equal(r.status, 403)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_UPGRADE_REFUSED/i)
-    t.match(JSON.parse(r.body), { error: { code: 'SIDEKEY_ERR_UPGRADE_REFUSED', message: /route "api" injects credential "key" and does not allow upgrades.*upgrades: \[websocket\]/ } })
+    t.match(JSON.parse(r.body), { code: 'SIDEKEY_ERR_UPGRADE_REFUSED', message: /route "api" injects credential "key" and does not allow upgrades.*upgrades: \[websocket\]/ })
     t.notMatch(r.body + r.headers, secret)
     t.equal(upstream.seen.length, before, 'nothing was sent upstream')
     const line = await sk.sink.waitForAudit((a) => a.event === 'upgrade' && a.path === '/v1/me')
@@ -182,14 +182,14 @@ routes:
     t.equal(open.body, 'plain ')
     const closed = await upgrade(`http://closed.test:${port}/hello`)
     t.equal(closed.status, 403)
-    t.match(JSON.parse(closed.body), { error: { code: 'SIDEKEY_ERR_UPGRADE_REFUSED', message: /route "closed" does not allow upgrades \(upgrades: \[\]\)/ } })
+    t.match(JSON.parse(closed.body), { code: 'SIDEKEY_ERR_UPGRADE_REFUSED', message: /route "closed" does not allow upgrades \(upgrades: \[\]\)/ })
   })
 
   t.test('an upstream that never answers the upgrade is given up on', async (t) => {
     const r = await upgrade(`http://api.test:${port}/ws/silent`)
     t.equal(r.status, 502)
     t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_UPGRADE_FAILED/i)
-    t.match(JSON.parse(r.body), { error: { message: /did not answer in time/ } })
+    t.match(JSON.parse(r.body), { message: /did not answer in time/ })
   })
 
   t.test('the admin API shows which credentialed routes allow WebSocket', async (t) => {

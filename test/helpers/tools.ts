@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process'
 import { accessSync, constants } from 'node:fs'
 import { delimiter, join } from 'node:path'
 
@@ -17,6 +18,11 @@ const PACKAGES = {
   iptables: 'iptables',
   bwrap: 'bubblewrap',
   go: 'golang-go',
+  wget: 'wget',
+  git: 'git',
+  npm: 'npm',
+  java: 'default-jdk-headless',
+  keytool: 'default-jdk-headless',
 } as const
 
 export type Tool = keyof typeof PACKAGES
@@ -49,4 +55,20 @@ function executable(path: string): boolean {
   } catch {
     return false
   }
+}
+
+/** The Debian package of each Python module tests use as a client. */
+const PYTHON_MODULES = { requests: 'python3-requests', httpx: 'python3-httpx' } as const
+
+/**
+ * A python3 that can import every one of `modules`: the one on PATH, else Debian's own (where
+ * apt-get installs python3-requests and python3-httpx when PATH leads to another Python, such as
+ * pyenv's). Throws naming the packages when neither can.
+ */
+export function pythonWith(...modules: (keyof typeof PYTHON_MODULES)[]): string {
+  const candidates = [findTool('python3'), '/usr/bin/python3'].filter((p): p is string => p !== null && executable(p))
+  const found = candidates.find((python) => spawnSync(python, ['-c', modules.map((m) => `import ${m}`).join('; ')]).status === 0)
+  if (found !== undefined) return found
+  const packages = modules.map((m) => PYTHON_MODULES[m])
+  throw new Error(`this test needs the Python modules ${modules.join(', ')}: install the Debian package(s) ${packages.join(' ')} (\`npm test\` installs them; or apt-get install -y ${packages.join(' ')})`)
 }

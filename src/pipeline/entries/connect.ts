@@ -32,5 +32,5 @@ export function serveConnect(ctx: ProxyContext, req: IncomingMessage, socket: So
     },
     'CONNECT',
   )
-  return runStages(ctx, ex, CONNECTION_STAGES, (err) => refuseSocket(socket, err, ex.id, ex.audit.reason, { sayWhy: true }), settled(ex.audit))
+  return runStages(ctx, ex, CONNECTION_STAGES, (err) => refuseSocket(socket, err, ex.id, ex.audit.reason), settled(ex.audit))
 }

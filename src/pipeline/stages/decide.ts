@@ -87,8 +87,8 @@ export function refusalFor(decision: Decision, caller: Caller, target: { host: s
     'route-denies': `route "${decision.route?.name}" denies ${where}${override === null ? '' : ` (the method override in ${override.via} names ${override.method}; a request is decided on its own method and on the overridden one)`}`,
     'ambiguous-path': target.ambiguity ? describeAmbiguity(target.ambiguity, where) : 'the path has no single meaning',
     'method-override': `route "${decision.route?.name}" does not accept method overrides, and ${override?.via ?? 'the request'} names ${override?.method ?? 'another method'}: send ${override?.method ?? 'that method'} as the request method (or an admin sets method_override: true on the route)`,
-    'no-route': `no route allows ${where} for ${who} (default deny)`,
-    'workload-not-allowed': `a route matches ${where} but not ${who}`,
+    'no-route': `no route allows ${where} for ${who} (default deny); to allow it, add a route for host ${target.host} port ${target.port}${caller.workload === null ? '' : ` with workload "${caller.workload}"`} to sidekey's policy`,
+    'workload-not-allowed': `a route matches ${where} but not ${who}; to allow it, add ${caller.workload === null ? 'a run token (start the agent with `sidekey run`)' : `"${caller.workload}" to that route's workloads`}`,
     'anonymous-not-allowed': `no route allows ${where} without a run token; authenticate with the token \`sidekey run\` provides`,
   }[decision.reason as 'no-route'] ?? `refused: ${decision.reason}`
   return new SidekeyError(decision.code ?? 'SIDEKEY_ERR_NO_ROUTE', message)
