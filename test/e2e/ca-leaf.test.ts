@@ -31,6 +31,8 @@ t.test('leaves verify against the CA for DNS names and IP addresses', async (t) 
   for (const host of ['api.openai.com', '127.0.0.1', '::1']) {
     const leaf = new X509Certificate(await mintLeaf(ca, key, host))
     t.ok(leaf.verify(caPublic), `${host}: signed by the CA`)
+    t.equal(leaf.publicKey.asymmetricKeyType, 'ec', `${host}: an EC key (a P-256 handshake signature costs a tenth of RSA-2048's)`)
+    t.equal(leaf.publicKey.asymmetricKeyDetails?.namedCurve, 'prime256v1')
     t.notOk(leaf.ca, `${host}: not a CA`)
     if (host.includes('.') && !/^[0-9.]+$/.test(host)) t.equal(leaf.checkHost(host), host)
     else t.equal(leaf.checkIP(host), host)
