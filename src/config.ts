@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path'
 import { SidekeyError } from './errors.js'
 import { workloadNameProblem } from './identity/workload-name.js'
 import { normalizeHost, parseAuthority, type Authority } from './policy/host.js'
@@ -98,8 +99,9 @@ export const SETTINGS = [
   { flag: '--listen', env: 'SIDEKEY_LISTEN', help: 'proxy address host:port (default 127.0.0.1:3128)' },
   { flag: '--admin', env: 'SIDEKEY_ADMIN', help: 'admin address host:port (default 127.0.0.1:3129)' },
   { flag: '--admin-hosts', env: 'SIDEKEY_ADMIN_HOSTS', help: 'more Host names the admin listener answers to, comma separated (default: loopback only)' },
-  { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default policies)' },
-  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA and admin token (default certs)' },
+  { flag: '--home', env: 'SIDEKEY_HOME', help: 'directory holding policies/ and certs/ (default: the current directory)' },
+  { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default HOME/policies)' },
+  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA, admin token and run audit log (default HOME/certs)' },
   { flag: '--workload', env: 'SIDEKEY_WORKLOAD', help: 'workload of callers without a run token (sidecar identity)' },
   { flag: '--report-only', env: 'SIDEKEY_REPORT_ONLY', help: 'log refusals but forward without credentials (rollout)' },
   { flag: '--upstream-ca', env: 'SIDEKEY_UPSTREAM_CA', help: 'extra PEM bundle trusted for upstream TLS' },
@@ -172,12 +174,16 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     if (host === null) problems.push(`--admin-hosts: "${name}" is not a host name or IP address`)
     else adminHosts.push(host)
   }
+  // Every command finds its files from anywhere through the home; without one, the current
+  // directory is the home, as before (relative paths keep reading as they did).
+  const home = get('--home')
+  const inHome = (name: string): string => (home === undefined ? name : join(resolve(home), name))
   const config: Config = {
     listen: address('--listen', DEFAULTS.listen),
     admin: address('--admin', DEFAULTS.admin),
     adminHosts,
-    policyPath: get('--policies') ?? DEFAULTS.policyPath,
-    certsDir: get('--certs') ?? DEFAULTS.certsDir,
+    policyPath: get('--policies') ?? inHome(DEFAULTS.policyPath),
+    certsDir: get('--certs') ?? inHome(DEFAULTS.certsDir),
     workload,
     reportOnly: reportOnly !== undefined && reportOnly !== 'false' && reportOnly !== '0',
     upstreamCaFile: get('--upstream-ca') ?? null,

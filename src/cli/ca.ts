@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path'
 import { CA_FILES, createCA, loadCA } from '../ca/authority.js'
-import { DEFAULTS } from '../config.js'
+import { configFrom } from '../config.js'
 import { parse } from './args.js'
 
 /** Environment variables that make common clients trust a CA bundle, and which file each wants. */
@@ -20,9 +20,9 @@ export function trustEnv(certPath: string, bundlePath: string): Record<string, s
 
 /** `sidekey ca init [--force]` and `sidekey ca show`. */
 export async function ca(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, ['certs'], ['force'])
+  const { flags, positionals } = parse(argv, ['certs', 'home'], ['force'])
   // Absolute, so the exported trust variables hold wherever the agent's shell goes next.
-  const dir = resolve((flags.certs as string | undefined) ?? process.env.SIDEKEY_CERTS ?? DEFAULTS.certsDir)
+  const dir = resolve(configFrom({ certs: flags.certs, home: flags.home }).certsDir)
   const action = positionals[0]
   if (action === 'init') {
     const authority = await createCA(dir, { force: flags.force === true })

@@ -1,4 +1,4 @@
-import { DEFAULTS } from '../config.js'
+import { configFrom } from '../config.js'
 import { formatProblem, PolicyInvalidError } from '../errors.js'
 import { loadPolicyPath } from '../policy/load.js'
 import { shadowedRoutes } from '../policy/lint.js'
@@ -17,7 +17,7 @@ export async function policy(argv: string[]): Promise<number> {
     console.error('usage: sidekey policy check [DIR|FILE ...]')
     return 2
   }
-  const paths = positionals.length > 1 ? positionals.slice(1) : [process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath]
+  const paths = positionals.length > 1 ? positionals.slice(1) : [configFrom({}).policyPath]
   let status = 0
   for (const path of paths) status = Math.max(status, await checkOne(path, paths.length > 1))
   return status

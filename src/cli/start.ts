@@ -3,11 +3,14 @@ import { bufferedStdout } from '../observe/log-destination.js'
 import { createLogger } from '../observe/logger.js'
 import { startSidekey } from '../sidekey.js'
 import { parse } from './args.js'
+import { reportStart, startWarnings } from './start-report.js'
 
 export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
 
 /**
- * `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. Log lines (the
+ * `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. Once listening it
+ * warns of what will refuse requests (an unreadable credential source, routes whose files' order
+ * decides) and, on a terminal, says where it listens and what to run next. Log lines (the
  * audit line of every exchange among them) are buffered and written in batches; every way the
  * process ends flushes them first, so none is lost: a signal (after in-flight exchanges are
  * closed and audited), an uncaught error (logged as fatal, then exit 1), or any other exit.
@@ -29,6 +32,12 @@ export async function start(argv: string[]): Promise<number> {
     out.close()
     throw err
   })
+  const policy = running.policy.current
+  reportStart(
+    { proxyUrl: running.proxyUrl, adminUrl: running.adminUrl, routes: policy.routes.length, reportOnly: config.reportOnly },
+    await startWarnings(policy),
+    { tty: process.stdout.isTTY === true, write: (text) => out.destination.write(text), log: running.log },
+  )
   process.on('SIGHUP', () => void running.policy.reload())
   await new Promise<void>((resolve) => {
     const stop = (): void => {
