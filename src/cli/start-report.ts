@@ -20,7 +20,7 @@ export async function startWarnings(policy: Policy, env: NodeJS.ProcessEnv = pro
   for (const u of await unavailableSources(policy, env)) {
     warnings.push({
       event: 'credential_unavailable',
-      fields: { credential: u.credential, source: u.source.kind, name: u.source.name },
+      fields: { credential: u.credential, [u.source.kind === 'env' ? 'variable' : 'file']: u.source.name },
       message: `credential "${u.credential}" cannot be obtained: ${u.problem}; requests that need it will be refused`,
     })
   }
@@ -40,19 +40,18 @@ export interface StartedAt {
   readonly adminUrl: string
   readonly routes: number
   readonly reportOnly: boolean
+  /** Where the log goes, when not to standard output. */
+  readonly logFile: string | null
 }
 
 /**
- * The start-up report: on a terminal, the warnings and a short summary for a person (where to
- * point clients, the console and metrics, what to run next); otherwise each warning as a JSON log
- * line, for log pipelines (the `started` line already carries the addresses).
+ * The start-up report: each warning as a log line, for log pipelines (the `started` line already
+ * carries the addresses), and on a terminal a short summary for a person too (where to point
+ * clients, the console and metrics, the warnings, what to run next).
  */
 export function reportStart(at: StartedAt, warnings: readonly StartWarning[], out: { tty: boolean; write(text: string): void; log: Logger }): void {
-  if (!out.tty) {
-    for (const w of warnings) out.log.warn({ event: w.event, ...w.fields }, w.message)
-    return
-  }
-  out.write(humanSummary(at, warnings))
+  for (const w of warnings) out.log.warn({ event: w.event, ...w.fields }, w.message)
+  if (out.tty) out.write(humanSummary(at, warnings))
 }
 
 /** The summary a person reads on a terminal (no colour: it must read the same in a pasted issue). */
@@ -63,12 +62,12 @@ export function humanSummary(at: StartedAt, warnings: readonly StartWarning[]): 
     `  proxy    ${at.proxyUrl}`,
     `  console  ${at.adminUrl}/console`,
     `  metrics  ${at.adminUrl}/metrics`,
+    ...(at.logFile === null ? [] : [`  log      ${at.logFile}`]),
     ...warnings.map((w) => `  warning: ${w.message}`),
     'next:',
     '  sidekey run -- YOUR_AGENT_COMMAND     run an agent through it (sandboxed, with a run token)',
     '  sidekey explain GET https://HOST/PATH  what would happen to a request, and why',
-    '  sidekey audit --follow               the audit lines, readable (reads this process\'s output when piped: sidekey start | sidekey audit)',
-    'JSON log lines follow.',
+    `  sidekey audit --follow               each request as it happens, readable${at.logFile === null ? ' (pipe the log in: sidekey start | sidekey audit)' : ''}`,
     '',
   ]
   return `${lines.join('\n')}\n`
