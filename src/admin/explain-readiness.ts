@@ -1,6 +1,7 @@
 import { sourceProblem } from '../credentials/availability.js'
 import { blockedClass, routeNamesAddress, systemResolver, type Resolver } from '../forward/ssrf.js'
 import { isIP } from 'node:net'
+import type { Authority } from '../policy/host.js'
 import type { Policy } from '../policy/types.js'
 import type { ExplainAnswer } from './server.js'
 
@@ -12,6 +13,12 @@ export interface ExplainReadiness {
   address: { verdict: 'allowed' | 'blocked' | 'unresolvable'; addresses: string[]; detail: string } | null
 }
 
+/** How the proxy that would serve the request resolves and redirects hosts (default: the system resolver, no redirects). */
+export interface DialSettings {
+  readonly resolver?: Resolver
+  readonly connectTo?: ReadonlyMap<string, Authority>
+}
+
 /**
  * The checks explain makes beyond the decision, in the process that would serve the request (the
  * running sidekey's admin API, or the CLI offline): whether each source of the credential can be
@@ -19,7 +26,7 @@ export interface ExplainReadiness {
  * when a route lets the request through, as the proxy itself would: explain resolves no name the
  * proxy would refuse, so it opens no DNS channel the proxy keeps closed.
  */
-export async function explainReadiness(policy: Policy, answer: ExplainAnswer, resolver: Resolver = systemResolver, env: NodeJS.ProcessEnv = process.env): Promise<ExplainReadiness> {
+export async function explainReadiness(policy: Policy, answer: ExplainAnswer, dial: DialSettings = {}, env: NodeJS.ProcessEnv = process.env): Promise<ExplainReadiness> {
   const credential_sources: ExplainReadiness['credential_sources'] = []
   for (const source of answer.credential === null ? [] : (policy.credentialSources.get(answer.credential) ?? [])) {
     credential_sources.push({ kind: source.kind, name: source.name, problem: await sourceProblem(source, env) })
@@ -27,10 +34,11 @@ export async function explainReadiness(policy: Policy, answer: ExplainAnswer, re
   const routeName = answer.decision.action === 'allow' ? answer.decision.route : answer.connect?.action === 'allow' ? answer.connect.route : null
   const route = routeName === null ? undefined : policy.routes.find((r) => r.name === routeName)
   if (route === undefined) return { credential_sources, address: null }
-  const host = answer.request.host
+  // The proxy dials the --connect-to target instead, when one is set; the guard checks that.
+  const host = dial.connectTo?.get(`${answer.request.host}:${answer.request.port}`)?.host ?? answer.request.host
   let addresses: string[]
   try {
-    addresses = isIP(host) !== 0 ? [host] : (await resolver(host)).map((a) => a.address)
+    addresses = isIP(host) !== 0 ? [host] : (await (dial.resolver ?? systemResolver)(host)).map((a) => a.address)
   } catch (err) {
     return { credential_sources, address: { verdict: 'unresolvable', addresses: [], detail: `cannot resolve ${host} (${(err as NodeJS.ErrnoException).code ?? 'error'}): refused with SIDEKEY_ERR_DNS` } }
   }

@@ -16,7 +16,7 @@ import { SIGNING_ALG } from '../credentials/signing-keys.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Monitor } from '../observe/monitor.js'
 import { APPROVALS_ROUTES, type ApprovalsApiContext } from './approvals-api.js'
-import { explainReadiness } from './explain-readiness.js'
+import { explainReadiness, type DialSettings } from './explain-readiness.js'
 import { CONSOLE_ROUTES } from './console.js'
 import { readJson, send } from './json.js'
 import { noEndpoint, RouteTable, type AdminCall } from './route-table.js'
@@ -46,6 +46,8 @@ export interface AdminContext extends ApprovalsApiContext {
   privatePaths(): PrivatePaths
   /** The Host names this listener answers to (DNS-rebinding defence). */
   readonly hosts: AdminHostCheck
+  /** How the proxy resolves and redirects hosts, so explain's address check is the proxy's. */
+  readonly dial?: DialSettings
 }
 
 /**
@@ -245,7 +247,7 @@ export interface ExplainAnswer {
 async function explainNow(ctx: AdminContext, { res, url }: AdminCall): Promise<void> {
   const policy = ctx.policy.current
   const answer = explain(policy, url.searchParams)
-  send(res, 200, { ...answer, ...(await explainReadiness(policy, answer)) })
+  send(res, 200, { ...answer, ...(await explainReadiness(policy, answer, ctx.dial)) })
 }
 
 /** Explain what would happen to METHOD URL for a workload. Shared by the admin API and the CLI. */

@@ -40,7 +40,7 @@ export async function explain(argv: string[]): Promise<number> {
   } else {
     const policy = await loadPolicyPath(config.policyPath)
     const decided = explainDecision(policy, params)
-    answer = { ...decided, ...(await explainReadiness(policy, decided)) }
+    answer = { ...decided, ...(await explainReadiness(policy, decided, { connectTo: config.connectTo })) }
     from = `the policy files in ${config.policyPath} (no sidekey answers at ${adminUrl(config)})`
   }
   const verdict = outcome(answer)
