@@ -85,6 +85,16 @@ export const DEFAULTS: Config = Object.freeze({
 })
 
 /**
+ * The log file, in the certs directory, of a sidekey that does not log to standard output: one
+ * started by `sidekey run`, or `sidekey start` on a terminal. `sidekey audit` reads it by default.
+ * The certs directory is sidekey's own (mode 0700) and hidden from sandboxed agents, so an agent
+ * can neither read nor rewrite the log.
+ */
+export function auditLogPath(config: Pick<Config, 'certsDir'>): string {
+  return join(resolve(config.certsDir), 'audit.log')
+}
+
+/**
  * The address a client dials to reach a listener bound to `host`, bracketed for a URL when IPv6:
  * loopback for a wildcard bind (0.0.0.0, ::), which is no address to call, nor a Host name the
  * admin listener answers to.

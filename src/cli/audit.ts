@@ -1,12 +1,10 @@
 import { createReadStream, fstatSync, unwatchFile, watchFile, type Stats } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { configFrom } from '../config.js'
+import { auditLogPath, configFrom } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { parse } from './args.js'
 import { AuditView, COLOURS, PLAIN, type AuditFilter } from './audit-view.js'
-import { RUN_AUDIT_LOG } from './embed.js'
 
 const USAGE = 'usage: sidekey audit [--follow] [FILE | -] [--workload W] [--route R] [--decision allow|deny|tunnel|intercept|error] [--status 403|4xx]'
 
@@ -43,7 +41,7 @@ export async function audit(argv: string[]): Promise<number> {
     const shown = view.line(text)
     if (shown !== null) process.stdout.write(`${shown}\n`)
   }
-  const source = positionals[0] ?? (stdinIsPiped() ? '-' : join(resolve(configFrom({ home: flags.home, certs: flags.certs }).certsDir), RUN_AUDIT_LOG))
+  const source = positionals[0] ?? (stdinIsPiped() ? '-' : auditLogPath(configFrom({ home: flags.home, certs: flags.certs })))
   if (source === '-') {
     for await (const text of createInterface({ input: process.stdin, crlfDelay: Infinity })) print(text)
     return 0

@@ -1,15 +1,12 @@
 import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
 import { pino } from 'pino'
-import type { Config } from '../config.js'
+import { auditLogPath, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { createLogger } from '../observe/logger.js'
 import { loadPolicyPath } from '../policy/load.js'
 import { startSidekey } from '../sidekey.js'
 import { startWarnings } from './start-report.js'
-
-/** The file, in the certs directory, where a sidekey started by `sidekey run` writes its log. */
-export const RUN_AUDIT_LOG = 'audit.log'
 
 /** A sidekey started inside `sidekey run`, with a run token minted for the agent. */
 export interface EmbeddedSidekey {
@@ -40,7 +37,7 @@ export async function startEmbedded(config: Config, workload: string, adminUrl: 
       `no sidekey answers at ${adminUrl}, and none can start here: ${problems[0]!.message}: ${policies}. Start sidekey where its policies are (sidekey start), set SIDEKEY_HOME to the directory holding policies/ and certs/, or pass --policies DIR`,
     )
   })
-  const logFile = join(resolve(config.certsDir), RUN_AUDIT_LOG)
+  const logFile = auditLogPath(config)
   // As loadOrCreateCA makes it: the CA key and admin token live here.
   await mkdir(config.certsDir, { recursive: true, mode: 0o700 })
   console.error(`sidekey run: no sidekey answers at ${adminUrl}; starting one in this process with the policies in ${policies} (its log: ${logFile}; --no-embed refuses instead)`)

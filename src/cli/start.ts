@@ -1,11 +1,9 @@
 import { mkdir } from 'node:fs/promises'
-import { join, resolve } from 'node:path'
-import { configFrom, SETTINGS } from '../config.js'
+import { auditLogPath, configFrom, SETTINGS } from '../config.js'
 import { bufferedStdout } from '../observe/log-destination.js'
 import { createLogger } from '../observe/logger.js'
 import { startSidekey } from '../sidekey.js'
 import { parse } from './args.js'
-import { RUN_AUDIT_LOG } from './embed.js'
 import { reportStart, startWarnings } from './start-report.js'
 
 export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
@@ -24,7 +22,7 @@ export async function start(argv: string[]): Promise<number> {
   const config = configFrom(flags)
   // On a terminal a person reads the summary; the log goes to a file `sidekey audit --follow` reads.
   const tty = process.stdout.isTTY === true
-  const logFile = tty ? join(resolve(config.certsDir), RUN_AUDIT_LOG) : null
+  const logFile = tty ? auditLogPath(config) : null
   // As loadOrCreateCA makes it: the CA key and admin token live here.
   if (logFile !== null) await mkdir(config.certsDir, { recursive: true, mode: 0o700 })
   const out = bufferedStdout({ file: logFile ?? undefined })

@@ -53,7 +53,8 @@ async function homeWith(files: Record<string, string>): Promise<{ home: string; 
   return { home, cwd }
 }
 
-const { SIDEKEY_HOME: _home, SIDEKEY_POLICIES: _policies, SIDEKEY_CERTS: _certs, SIDEKEY_ADMIN: _admin, SIDEKEY_WORKLOAD: _workload, ...BASE_ENV } = process.env
+/** This process's environment without the settings that would point the CLI somewhere else. */
+const BASE_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['SIDEKEY_HOME', 'SIDEKEY_POLICIES', 'SIDEKEY_CERTS', 'SIDEKEY_ADMIN', 'SIDEKEY_WORKLOAD'].includes(name)))
 
 t.test('every command finds its files in SIDEKEY_HOME, from any directory', async (t) => {
   const { home, cwd } = await homeWith({ 'p.yaml': 'version: v1\nroutes:\n  - { name: api, host: api.test }\n' })
@@ -120,7 +121,7 @@ routes:
   const audit = await sidekey(['audit', '--status', '2xx'], { cwd, env })
   t.equal(audit.code, 0, audit.stderr)
   t.match(audit.stdout, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  agent +200 GET http://127\\.0\\.0\\.1:${upstream.port}/v1/x  allow \\(route-allows\\)  route=local credential=k  \\d+ ms$`, 'm'))
-  t.notMatch(audit.stdout, /\u001b\[/, 'no colour when stdout is not a terminal')
+  t.notOk(audit.stdout.includes('\u001b['), 'no colour when stdout is not a terminal')
   t.equal((await sidekey(['audit', '--workload', 'someone-else'], { cwd, env })).stdout, '', 'the workload filter leaves nothing')
 })
 
@@ -240,4 +241,28 @@ t.test('audit --follow prints lines as they are appended, tunnels folded under t
   const lines = out.trim().split('\n')
   t.match(lines, [/agent +200 GET https:\/\/api\.test\/before/, /agent +200 GET https:\/\/api\.test\/inside/, /^ {4}└ tunnel api\.test:443 closed after 1 request\(s\), 40 ms$/, /agent +403 CONNECT refused\.test:443 {2}deny \(no-route\)/])
   t.equal(lines.length, 4)
+})
+
+t.test('npm install -g of the checkout gives a sidekey command that works from any directory', async (t) => {
+  // Offline, so no tarball: `npm install -g sidekey-*.tgz` fetches the dependencies from the
+  // registry. A checkout is linked, with its own node_modules (README: Install).
+  const { home, cwd } = await homeWith({ 'p.yaml': 'version: v1\nroutes:\n  - { name: api, host: api.test }\n' })
+  const prefix = await mkdtemp(join(tmpdir(), 'sidekey-prefix-'))
+  const install = await new Promise<Result>((resolve) => {
+    execFile('npm', ['install', '--global', '--prefix', prefix, '--offline', '--ignore-scripts', '--no-audit', '--no-fund', process.cwd()], { encoding: 'utf8', timeout: 60_000 }, (err, stdout, stderr) => {
+      resolve({ code: err === null ? 0 : 1, stdout, stderr })
+    })
+  })
+  t.equal(install.code, 0, install.stderr)
+  // The bin runs on the `node` first on PATH (#!/usr/bin/env node): the Node sidekey needs.
+  const env = { ...BASE_ENV, SIDEKEY_HOME: home, PATH: [join(process.execPath, '..'), join(prefix, 'bin'), BASE_ENV.PATH].join(':') }
+  const help = await new Promise<Result>((resolve) => {
+    execFile('sidekey', ['--help'], { cwd, env, encoding: 'utf8' }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : 1, stdout, stderr }))
+  })
+  t.equal(help.code, 0, help.stderr)
+  t.match(help.stdout, /^usage:/m)
+  const check = await new Promise<Result>((resolve) => {
+    execFile('sidekey', ['policy', 'check'], { cwd, env, encoding: 'utf8' }, (err, stdout, stderr) => resolve({ code: err === null ? 0 : 1, stdout, stderr }))
+  })
+  t.match(check.stdout, /^ok: 1 route\(s\)/, 'the policy found through SIDEKEY_HOME')
 })
