@@ -206,6 +206,20 @@ t.test('start warns of unreadable credential sources and of routes whose file or
   t.notMatch(out, /sidekey is running/, 'no human summary in a log pipe')
 })
 
+t.test('policy check warns of overlapping routes of different files, unless one shadows the other', async (t) => {
+  const { home } = await homeWith({
+    'a.yaml': 'version: v1\nroutes:\n  - { name: reads, host: "*.test", methods: [GET] }\n',
+    'b.yaml': 'version: v1\nroutes:\n  - { name: api-deny, host: api.test, action: deny }\n',
+  })
+  const check = await sidekey(['policy', 'check', join(home, 'policies')])
+  t.equal(check.code, 0, 'a warning, not an error')
+  t.match(check.stderr, new RegExp(`b\\.yaml:3: warning: route "api-deny" overlaps route "reads" \\(${join(home, 'policies', 'a.yaml')}:3\\) and decides differently; "reads" wins only because its file's name sorts first`))
+  const { home: shadowing } = await homeWith(WARNED_POLICY)
+  const shadowed = await sidekey(['policy', 'check', join(shadowing, 'policies')])
+  t.match(shadowed.stderr, /route "api-deny" is never reached/)
+  t.notMatch(shadowed.stderr, /overlaps/, 'one warning for one pair')
+})
+
 t.test('start on a terminal prints a summary for a person and logs to certs/audit.log', async (t) => {
   const { home } = await homeWith(WARNED_POLICY)
   const out = await startUntil(home, (o) => o.includes('sidekey audit --follow'), true)
