@@ -111,7 +111,7 @@ export const SETTINGS = [
   { flag: '--admin-hosts', env: 'SIDEKEY_ADMIN_HOSTS', help: 'more Host names the admin listener answers to, comma separated (default: loopback only)' },
   { flag: '--home', env: 'SIDEKEY_HOME', help: 'directory holding policies/ and certs/ (default: the current directory)' },
   { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default HOME/policies)' },
-  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA, admin token and run audit log (default HOME/certs)' },
+  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA, admin token and audit.log (default HOME/certs)' },
   { flag: '--workload', env: 'SIDEKEY_WORKLOAD', help: 'workload of callers without a run token (sidecar identity)' },
   { flag: '--report-only', env: 'SIDEKEY_REPORT_ONLY', help: 'log refusals but forward without credentials (rollout)' },
   { flag: '--upstream-ca', env: 'SIDEKEY_UPSTREAM_CA', help: 'extra PEM bundle trusted for upstream TLS' },

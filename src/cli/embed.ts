@@ -2,7 +2,7 @@ import { mkdir } from 'node:fs/promises'
 import { resolve } from 'node:path'
 import { pino } from 'pino'
 import { auditLogPath, type Config } from '../config.js'
-import { SidekeyError } from '../errors.js'
+import { PolicyInvalidError, SidekeyError } from '../errors.js'
 import { createLogger } from '../observe/logger.js'
 import { loadPolicyPath } from '../policy/load.js'
 import { startSidekey } from '../sidekey.js'
@@ -28,13 +28,12 @@ export interface EmbeddedSidekey {
 export async function startEmbedded(config: Config, workload: string, adminUrl: string): Promise<EmbeddedSidekey> {
   const policies = resolve(config.policyPath)
   const policy = await loadPolicyPath(policies).catch((err: unknown) => {
-    const problems = (err as { problems?: { file: string; line: number; message: string }[] }).problems
     // Only an absent or unreadable policy path gets this advice; a broken policy is reported as itself.
-    const missing = problems?.length === 1 && problems[0]!.file === policies && problems[0]!.line === 0
-    if (!missing) throw err
+    const unreadable = err instanceof PolicyInvalidError && err.problems.length === 1 && err.problems[0]!.file === policies && err.problems[0]!.line === 0
+    if (!unreadable) throw err
     throw new SidekeyError(
       'SIDEKEY_ERR_CONFIG',
-      `no sidekey answers at ${adminUrl}, and none can start here: ${problems[0]!.message}: ${policies}. Start sidekey where its policies are (sidekey start), set SIDEKEY_HOME to the directory holding policies/ and certs/, or pass --policies DIR`,
+      `no sidekey answers at ${adminUrl}, and none can start here: ${err.problems[0]!.message}: ${policies}. Start sidekey where its policies are (sidekey start), set SIDEKEY_HOME to the directory holding policies/ and certs/, or pass --policies DIR`,
     )
   })
   const logFile = auditLogPath(config)

@@ -59,8 +59,9 @@ const SIDEKEY_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 
 /**
  * `sidekey run --workload NAME -- CMD ...`: mint a per-run token on the running sidekey (or start
- * one inside this process when none answers, unless `--no-embed`), run CMD through it in a sandbox (Linux, bubblewrap;
- * `--no-sandbox` runs it as before, with a warning), revoke the token when CMD exits.
+ * one inside this process when none answers, unless `--no-embed`), run CMD through it in a sandbox
+ * (Linux, bubblewrap; `--no-sandbox` runs it as before, with a warning), revoke the token when CMD
+ * exits.
  */
 export async function run(argv: string[]): Promise<number> {
   const split = argv.indexOf('--')
