@@ -100,6 +100,9 @@ function printLong(a: Answer, from: string, verdict: ReturnType<typeof outcome>)
   if (a.credential) {
     console.log(`  credential: ${a.credential} ${verdict.refused === 'policy' ? 'not obtained (refused first)' : verdict.refused === 'now' ? 'cannot be injected now' : 'injected'}`)
     for (const s of a.credential_sources) console.log(`    ${s.problem === null ? `ok: ${s.kind === 'env' ? 'variable' : 'file'} ${s.name}` : `missing: ${s.problem}`}`)
+    // An older sidekey's answer has no such field (undefined): nothing is said.
+    if (a.credential_cached === true) console.log('    token: cached, usable now')
+    if (a.credential_cached === false) console.log('    token: none cached; fetched from the identity provider on first use')
   }
   if (a.address !== null) console.log(`  address guard: ${a.address.verdict}: ${a.address.detail}`)
   if (a.conditions.length > 0) {

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
+import { fetch, ProxyAgent } from 'undici'
 import { DEFAULTS } from '../../src/config.js'
 import { startSidekey } from '../../src/sidekey.js'
 import { LogSink } from '../helpers/log-sink.js'
@@ -126,13 +127,17 @@ routes:
 })
 
 t.test('explain: run\'s workload, the running sidekey\'s view, the credential and the address guard now', async (t) => {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
   const { home, cwd } = await homeWith({
     'p.yaml': `version: v1
 credentials:
   k: { type: static, env: EXPLAIN_TEST_SECRET }
+  minted: { type: jwt, audience: https://minted.test }
 routes:
   - { name: api, host: api.test, workloads: [agent], credential: k }
   - { name: local-name, host: localhost, workloads: [agent] }
+  - { name: minted, host: 127.0.0.1, ports: [${upstream.port}], workloads: [agent], credential: minted }
 `,
   })
   process.env.EXPLAIN_TEST_SECRET = 'explain-secret-0c2a'
@@ -163,6 +168,13 @@ routes:
   const anonymous = await sidekey(['explain', '--brief', '--workload=', 'GET', 'https://api.test/v1/x'], { cwd, env })
   t.equal(anonymous.code, 1)
   t.match(anonymous.stdout, /\(anonymous\): refused: anonymous-not-allowed -> SIDEKEY_ERR_PROXY_AUTH_REQUIRED/)
+
+  // A token the running sidekey fetches (here: mints) is cached after the first request.
+  const target = `http://127.0.0.1:${upstream.port}/v1/y`
+  t.match((await sidekey(['explain', 'GET', target], { cwd, env })).stdout, /credential: minted injected\n {4}token: none cached; fetched from the identity provider on first use/)
+  const through = await fetch(target, { dispatcher: new ProxyAgent(running.proxyUrl.replace('http://', `http://agent:${running.runTokens.mint('agent').token}@`)) })
+  t.equal(through.status, 200)
+  t.match((await sidekey(['explain', 'GET', target], { cwd, env })).stdout, /credential: minted injected\n {4}token: cached, usable now/)
 
   // Offline, from the files and this process's environment: the variable is missing here.
   const offline = await sidekey(['explain', 'GET', 'https://api.test/v1/x', '--policies', join(home, 'policies')], { cwd, env })
