@@ -95,6 +95,19 @@ export function auditLogPath(config: Pick<Config, 'certsDir'>): string {
 }
 
 /**
+ * Where `sidekey start` writes its log: null for standard output, else a file. `--log` / SIDEKEY_LOG
+ * decide (`stdout`, or a path); without them, standard output, except on a terminal, where a person
+ * reads the start-up summary and the log goes to `auditLogPath` (`docker run -t` is a terminal too:
+ * set SIDEKEY_LOG=stdout there to keep the log in the container's output).
+ */
+export function logFileFor(flag: string | boolean | undefined, env: NodeJS.ProcessEnv, tty: boolean, config: Pick<Config, 'certsDir'>): string | null {
+  const chosen = typeof flag === 'string' ? flag : env.SIDEKEY_LOG
+  if (chosen === 'stdout' || chosen === '-') return null
+  if (chosen !== undefined && chosen !== '') return resolve(chosen)
+  return tty ? auditLogPath(config) : null
+}
+
+/**
  * The address a client dials to reach a listener bound to `host`, bracketed for a URL when IPv6:
  * loopback for a wildcard bind (0.0.0.0, ::), which is no address to call, nor a Host name the
  * admin listener answers to.
@@ -128,6 +141,7 @@ export const SETTINGS = [
   { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
   { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: 'host:port for connections redirected from port 80 (transparent mode; off by default)' },
   { flag: '--publish-ca', env: 'SIDEKEY_PUBLISH_CA', help: 'directory to copy ca.pem and bundle.pem into for the agent (never the key)' },
+  { flag: '--log', env: 'SIDEKEY_LOG', help: 'where sidekey start logs: stdout, or a file (default stdout; on a terminal, HOME/certs/audit.log)' },
   { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: 'host:port for connections redirected from port 443 (transparent mode; off by default)' },
 ] as const
 

@@ -21,7 +21,7 @@ import { adminCall, adminUrl } from './admin-client.js'
 import { trustEnv } from './ca.js'
 import { startEmbedded } from './embed.js'
 import { runWorkload } from './run-workload.js'
-import { START_FLAGS } from './start.js'
+import { EMBED_FLAGS } from './start.js'
 
 /** The value an agent sees in place of each secret variable sidekey holds. */
 export const PLACEHOLDER = 'sidekey-placeholder'
@@ -70,7 +70,7 @@ export async function run(argv: string[]): Promise<number> {
     console.error('usage: sidekey run [--workload NAME] [--no-sandbox] [--no-embed] [start flags] -- COMMAND [ARGS...]')
     return 2
   }
-  const { flags } = parse(argv.slice(0, split), START_FLAGS, ['report-only', 'no-sandbox', 'no-embed'])
+  const { flags } = parse(argv.slice(0, split), EMBED_FLAGS, ['report-only', 'no-sandbox', 'no-embed'])
   const command = argv.slice(split + 1)
   const workload = runWorkload(flags.workload)
   // Refused before anything starts: no run token is minted for a name that cannot identify a caller.

@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises'
-import { auditLogPath, configFrom, SETTINGS } from '../config.js'
+import { auditLogPath, configFrom, logFileFor, SETTINGS } from '../config.js'
 import { bufferedStdout } from '../observe/log-destination.js'
 import { createLogger } from '../observe/logger.js'
 import { startSidekey } from '../sidekey.js'
@@ -7,6 +7,9 @@ import { parse } from './args.js'
 import { reportStart, startWarnings } from './start-report.js'
 
 export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
+
+/** The flags `sidekey run` passes on to a sidekey it embeds: not `--log` (its log is always certs/audit.log). */
+export const EMBED_FLAGS = START_FLAGS.filter((f) => f !== 'log')
 
 /**
  * `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. Once listening it
@@ -22,9 +25,9 @@ export async function start(argv: string[]): Promise<number> {
   const config = configFrom(flags)
   // On a terminal a person reads the summary; the log goes to a file `sidekey audit --follow` reads.
   const tty = process.stdout.isTTY === true
-  const logFile = tty ? auditLogPath(config) : null
-  // As loadOrCreateCA makes it: the CA key and admin token live here.
-  if (logFile !== null) await mkdir(config.certsDir, { recursive: true, mode: 0o700 })
+  const logFile = logFileFor(flags.log, process.env, tty, config)
+  // As loadOrCreateCA makes it (the CA key and admin token live there), before the log opens in it.
+  if (logFile === auditLogPath(config)) await mkdir(config.certsDir, { recursive: true, mode: 0o700 })
   const out = bufferedStdout({ file: logFile ?? undefined })
   const log = createLogger({ destination: out.destination })
   process.on('exit', () => out.flushNow())

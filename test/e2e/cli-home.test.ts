@@ -189,11 +189,12 @@ const WARNED_POLICY = {
 }
 
 /** Start `sidekey start` on free ports, read its output until `done`, then stop it with SIGINT. */
-async function startUntil(home: string, done: (out: string) => boolean, tty: boolean): Promise<string> {
+async function startUntil(home: string, done: (out: string) => boolean, tty: boolean, extraEnv: NodeJS.ProcessEnv = {}): Promise<string> {
   const args = [CLI, 'start', '--listen', '127.0.0.1:0', '--admin', '127.0.0.1:0']
   // A terminal for the child: python3's pty, so isTTY is true in it as in a person's shell.
   const pty = 'import os,pty,sys\npid,fd=pty.fork()\nif pid==0: os.execv(sys.argv[1], sys.argv[1:])\nwhile True:\n  try: b=os.read(fd,65536)\n  except OSError: break\n  if not b: break\n  sys.stdout.buffer.write(b); sys.stdout.flush()\n'
-  const child = tty ? spawn('python3', ['-c', pty, process.execPath, ...args], { env: { ...BASE_ENV, SIDEKEY_HOME: home } }) : spawn(process.execPath, args, { env: { ...BASE_ENV, SIDEKEY_HOME: home } })
+  const env = { ...BASE_ENV, SIDEKEY_HOME: home, ...extraEnv }
+  const child = tty ? spawn('python3', ['-c', pty, process.execPath, ...args], { env }) : spawn(process.execPath, args, { env })
   let out = ''
   child.stdout.on('data', (b: Buffer) => (out += b.toString('utf8')))
   const exited = new Promise((resolve) => child.once('exit', resolve))
@@ -246,6 +247,15 @@ t.test('start on a terminal prints a summary for a person and logs to certs/audi
   const log = await readFile(join(home, 'certs', 'audit.log'), 'utf8')
   t.match(log, /"event":"started"/)
   t.match(log, /"event":"route_order_decides"/)
+})
+
+t.test('start on a terminal with SIDEKEY_LOG=stdout keeps the JSON log there, after the summary', async (t) => {
+  const { home } = await homeWith(WARNED_POLICY)
+  const out = await startUntil(home, (o) => o.includes('sidekey audit --follow') && o.includes('"route_order_decides"'), true, { SIDEKEY_LOG: 'stdout' })
+  t.match(out, /sidekey is running with 3 route\(s\)/)
+  t.notMatch(out, /\n {2}log {6}/, 'no log file named')
+  t.match(out, /"event":"started"/)
+  t.same(await readdir(join(home, 'certs')).then((f) => f.includes('audit.log')), false, 'no audit.log written')
 })
 
 t.test('audit --follow prints lines as they are appended, tunnels folded under their requests', async (t) => {
