@@ -3,14 +3,14 @@ import { appendFile, mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:f
 import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { fetch, ProxyAgent } from 'undici'
 import { DEFAULTS } from '../../src/config.js'
 import { startSidekey } from '../../src/sidekey.js'
 import { LogSink } from '../helpers/log-sink.js'
 import { waitFor } from '../helpers/poll.js'
 import { requireTools } from '../helpers/tools.js'
-import { startUpstream } from '../helpers/upstream.js'
+import { startUpstream, type Upstream } from '../helpers/upstream.js'
 
 // The CLI from anywhere (issue #19): SIDEKEY_HOME instead of the current directory, `sidekey run`
 // that checks before it embeds, explain that says what would happen now, the start-up report on a
@@ -54,6 +54,13 @@ async function homeWith(files: Record<string, string>): Promise<{ home: string; 
   return { home, cwd }
 }
 
+/** An API stand-in on loopback, and a home whose one policy file (after `version: v1`) is `policy(port)`. */
+async function homeWithUpstream(t: Test, policy: (port: number) => string): Promise<{ upstream: Upstream; home: string; cwd: string }> {
+  const upstream = await startUpstream()
+  t.teardown(() => upstream.close())
+  return { upstream, ...(await homeWith({ 'p.yaml': `version: v1\n${policy(upstream.port)}` })) }
+}
+
 /** This process's environment without the settings that would point the CLI somewhere else. */
 const BASE_ENV: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !['SIDEKEY_HOME', 'SIDEKEY_POLICIES', 'SIDEKEY_CERTS', 'SIDEKEY_ADMIN', 'SIDEKEY_WORKLOAD'].includes(name)))
 
@@ -93,16 +100,11 @@ t.test('run --no-embed refuses when no sidekey answers, and starts nothing', asy
 })
 
 t.test('the embedded sidekey is announced in one line; its log goes to certs/audit.log, not the agent\'s stderr', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const { home, cwd } = await homeWith({
-    'p.yaml': `version: v1
-credentials:
+  const { upstream, home, cwd } = await homeWithUpstream(t, (port) => `credentials:
   k: { type: static, env: HOME_TEST_SECRET }
 routes:
-  - { name: local, host: 127.0.0.1, ports: [${upstream.port}], workloads: [agent], credential: k }
-`,
-  })
+  - { name: local, host: 127.0.0.1, ports: [${port}], workloads: [agent], credential: k }
+`)
   const secret = 'home-secret-6b1d'
   const env = { ...BASE_ENV, SIDEKEY_HOME: home, HOME_TEST_SECRET: secret }
   const r = await sidekey(['run', '--no-sandbox', '--admin', `127.0.0.1:${await closedPort()}`, '--', 'curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${upstream.port}/v1/x`], { cwd, env })
@@ -127,19 +129,14 @@ routes:
 })
 
 t.test('explain: run\'s workload, the running sidekey\'s view, the credential and the address guard now', async (t) => {
-  const upstream = await startUpstream()
-  t.teardown(() => upstream.close())
-  const { home, cwd } = await homeWith({
-    'p.yaml': `version: v1
-credentials:
+  const { upstream, home, cwd } = await homeWithUpstream(t, (port) => `credentials:
   k: { type: static, env: EXPLAIN_TEST_SECRET }
   minted: { type: jwt, audience: https://minted.test }
 routes:
   - { name: api, host: api.test, workloads: [agent], credential: k }
   - { name: local-name, host: localhost, workloads: [agent] }
-  - { name: minted, host: 127.0.0.1, ports: [${upstream.port}], workloads: [agent], credential: minted }
-`,
-  })
+  - { name: minted, host: 127.0.0.1, ports: [${port}], workloads: [agent], credential: minted }
+`)
   process.env.EXPLAIN_TEST_SECRET = 'explain-secret-0c2a'
   t.teardown(() => delete process.env.EXPLAIN_TEST_SECRET)
   const running = await startSidekey(
