@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path'
 import { SidekeyError } from './errors.js'
 import { workloadNameProblem } from './identity/workload-name.js'
 import { normalizeHost, parseAuthority, type Authority } from './policy/host.js'
@@ -95,6 +96,29 @@ export const DEFAULTS: Config = Object.freeze({
 })
 
 /**
+ * The log file, in the certs directory, of a sidekey that does not log to standard output: one
+ * started by `sidekey run`, or `sidekey start` on a terminal. `sidekey audit` reads it by default.
+ * The certs directory is sidekey's own (mode 0700) and hidden from sandboxed agents, so an agent
+ * can neither read nor rewrite the log.
+ */
+export function auditLogPath(config: Pick<Config, 'certsDir'>): string {
+  return join(resolve(config.certsDir), 'audit.log')
+}
+
+/**
+ * Where `sidekey start` writes its log: null for standard output, else a file. `--log` / SIDEKEY_LOG
+ * decide (`stdout`, or a path); without them, standard output, except on a terminal, where a person
+ * reads the start-up summary and the log goes to `auditLogPath` (`docker run -t` is a terminal too:
+ * set SIDEKEY_LOG=stdout there to keep the log in the container's output).
+ */
+export function logFileFor(flag: string | boolean | undefined, env: NodeJS.ProcessEnv, tty: boolean, config: Pick<Config, 'certsDir'>): string | null {
+  const chosen = typeof flag === 'string' ? flag : env.SIDEKEY_LOG
+  if (chosen === 'stdout' || chosen === '-') return null
+  if (chosen !== undefined && chosen !== '') return resolve(chosen)
+  return tty ? auditLogPath(config) : null
+}
+
+/**
  * The address a client dials to reach a listener bound to `host`, bracketed for a URL when IPv6:
  * loopback for a wildcard bind (0.0.0.0, ::), which is no address to call, nor a Host name the
  * admin listener answers to.
@@ -109,8 +133,9 @@ export const SETTINGS = [
   { flag: '--listen', env: 'SIDEKEY_LISTEN', help: 'proxy address host:port (default 127.0.0.1:3128)' },
   { flag: '--admin', env: 'SIDEKEY_ADMIN', help: 'admin address host:port (default 127.0.0.1:3129)' },
   { flag: '--admin-hosts', env: 'SIDEKEY_ADMIN_HOSTS', help: 'more Host names the admin listener answers to, comma separated (default: loopback only)' },
-  { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default policies)' },
-  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA and admin token (default certs)' },
+  { flag: '--home', env: 'SIDEKEY_HOME', help: 'directory holding policies/ and certs/ (default: the current directory)' },
+  { flag: '--policies', env: 'SIDEKEY_POLICIES', help: 'policy directory or file (default HOME/policies)' },
+  { flag: '--certs', env: 'SIDEKEY_CERTS', help: 'directory for the CA, admin token and audit.log (default HOME/certs)' },
   { flag: '--workload', env: 'SIDEKEY_WORKLOAD', help: 'workload of callers without a run token (sidecar identity)' },
   { flag: '--report-only', env: 'SIDEKEY_REPORT_ONLY', help: 'log refusals but forward without credentials (rollout)' },
   { flag: '--upstream-ca', env: 'SIDEKEY_UPSTREAM_CA', help: 'extra PEM bundle trusted for upstream TLS' },
@@ -127,6 +152,7 @@ export const SETTINGS = [
   { flag: '--state', env: 'SIDEKEY_STATE', help: 'state file (YAML): shared state in Redis for many replicas (default: in memory)' },
   { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: '[PORT=]host:port, comma separated: a listener for HTTP redirected from PORT (default 80; transparent mode, off by default)' },
   { flag: '--publish-ca', env: 'SIDEKEY_PUBLISH_CA', help: 'directory to copy ca.pem and bundle.pem into for the agent (never the key)' },
+  { flag: '--log', env: 'SIDEKEY_LOG', help: 'where sidekey start logs: stdout, or a file (default stdout; on a terminal, HOME/certs/audit.log)' },
   { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: '[PORT=]host:port, comma separated: a listener for TLS redirected from PORT (default 443; transparent mode, off by default)' },
 ] as const
 
@@ -195,12 +221,16 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     if (host === null) problems.push(`--admin-hosts: "${name}" is not a host name or IP address`)
     else adminHosts.push(host)
   }
+  // Every command finds its files from anywhere through the home; without one, the current
+  // directory is the home, as before (relative paths keep reading as they did).
+  const home = get('--home')
+  const inHome = (name: string): string => (home === undefined ? name : join(resolve(home), name))
   const config: Config = {
     listen: address('--listen', DEFAULTS.listen),
     admin: address('--admin', DEFAULTS.admin),
     adminHosts,
-    policyPath: get('--policies') ?? DEFAULTS.policyPath,
-    certsDir: get('--certs') ?? DEFAULTS.certsDir,
+    policyPath: get('--policies') ?? inHome(DEFAULTS.policyPath),
+    certsDir: get('--certs') ?? inHome(DEFAULTS.certsDir),
     workload,
     reportOnly: reportOnly !== undefined && reportOnly !== 'false' && reportOnly !== '0',
     upstreamCaFile: get('--upstream-ca') ?? null,

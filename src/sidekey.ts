@@ -204,7 +204,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
   // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
   const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, activity, privatePaths: currentPrivatePaths, hosts })
+  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, activity, privatePaths: currentPrivatePaths, hosts, dial: { resolver: ctx.resolver, connectTo: config.connectTo } })
   opened.add('the admin listener', () => closeServer(admin))
   await listen(proxy, config.listen, 'the proxy')
   await listen(admin, config.admin, 'the admin API')

@@ -16,6 +16,7 @@ import { SIGNING_ALG } from '../credentials/signing-keys.js'
 import type { Metrics } from '../observe/metrics.js'
 import type { Monitor } from '../observe/monitor.js'
 import { APPROVALS_ROUTES, type ApprovalsApiContext } from './approvals-api.js'
+import { explainReadiness, type DialSettings } from './explain-readiness.js'
 import { CONSOLE_ROUTES } from './console.js'
 import { readJson, send } from './json.js'
 import { noEndpoint, RouteTable, type AdminCall } from './route-table.js'
@@ -45,6 +46,8 @@ export interface AdminContext extends ApprovalsApiContext {
   privatePaths(): PrivatePaths
   /** The Host names this listener answers to (DNS-rebinding defence). */
   readonly hosts: AdminHostCheck
+  /** How the proxy resolves and redirects hosts, so explain's address check is the proxy's. */
+  readonly dial?: DialSettings
 }
 
 /**
@@ -80,7 +83,7 @@ export const ADMIN_ROUTES = new RouteTable<AdminContext>([
   { method: 'GET', path: '/healthz', access: 'public', handle: (_, { res }) => send(res, 200, { status: 'ok' }) },
   { method: 'GET', path: '/readyz', access: 'public', handle: readiness },
   { method: 'GET', path: '/v1/routes', access: 'public', handle: listRoutes },
-  { method: 'GET', path: '/v1/explain', access: 'public', handle: (ctx, { res, url }) => send(res, 200, explain(ctx.policy.current, url.searchParams)) },
+  { method: 'GET', path: '/v1/explain', access: 'public', handle: explainNow },
   // Minted JWTs are verified against these (OpenID Connect Discovery 1.0, RFC 7517).
   { method: 'GET', path: '/.well-known/jwks.json', access: 'public', handle: async (ctx, { res }) => send(res, 200, await ctx.credentials.keys.jwks()) },
   { method: 'GET', path: '/.well-known/openid-configuration', access: 'public', handle: openidConfiguration },
@@ -238,6 +241,13 @@ export interface ExplainAnswer {
   /** The deciding route's conditions and approval, each with what it says about this request. */
   conditions: { condition: string; result: 'pass' | 'fail' | 'undecidable' | 'counted' | 'holds' | 'no-hold' | 'needs-body'; detail: string }[]
   trace: RouteTrace[]
+}
+
+/** GET /v1/explain: the decision, and whether the credential and the host's addresses would do right now. */
+async function explainNow(ctx: AdminContext, { res, url }: AdminCall): Promise<void> {
+  const policy = ctx.policy.current
+  const answer = explain(policy, url.searchParams)
+  send(res, 200, { ...answer, ...(await explainReadiness(policy, answer, ctx.dial)) })
 }
 
 /** Explain what would happen to METHOD URL for a workload. Shared by the admin API and the CLI. */

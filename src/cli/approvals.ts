@@ -12,8 +12,8 @@ const USAGE = 'usage: sidekey approvals list [--all] [--json] | approve ID [--fo
  * certs directory, which the agent cannot read).
  */
 export async function approvals(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, ['admin', 'certs', 'for', 'note'], ['json', 'all'])
-  const config = configFrom({ admin: flags.admin, certs: flags.certs })
+  const { flags, positionals } = parse(argv, ['admin', 'certs', 'home', 'for', 'note'], ['json', 'all'])
+  const config = configFrom({ admin: flags.admin, certs: flags.certs, home: flags.home })
   const [action, id] = positionals
   if (action === 'list') {
     const { status, body } = await adminCall(config, 'GET', '/v1/approvals')

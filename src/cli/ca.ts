@@ -2,7 +2,7 @@ import { join, resolve } from 'node:path'
 import { createCA, loadCA } from '../ca/authority.js'
 import { CA_FILES } from '../ca/files.js'
 import { CA_TRUST_ENV } from '../kube/sidecar.js'
-import { DEFAULTS } from '../config.js'
+import { configFrom } from '../config.js'
 import { parse } from './args.js'
 
 /** The trust variables (kube/sidecar.ts CA_TRUST_ENV) for the trust files in `dir`. */
@@ -12,9 +12,9 @@ export function trustEnv(dir: string): Record<string, string> {
 
 /** `sidekey ca init [--force]` and `sidekey ca show`. */
 export async function ca(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, ['certs'], ['force'])
+  const { flags, positionals } = parse(argv, ['certs', 'home'], ['force'])
   // Absolute, so the exported trust variables hold wherever the agent's shell goes next.
-  const dir = resolve((flags.certs as string | undefined) ?? process.env.SIDEKEY_CERTS ?? DEFAULTS.certsDir)
+  const dir = resolve(configFrom({ certs: flags.certs, home: flags.home }).certsDir)
   const action = positionals[0]
   if (action === 'init') {
     const authority = await createCA(dir, { force: flags.force === true })

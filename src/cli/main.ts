@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   ca: async () => (await import('./ca.js')).ca,
   policy: async () => (await import('./policy.js')).policy,
   explain: async () => (await import('./explain.js')).explain,
+  audit: async () => (await import('./audit.js')).audit,
   workloads: async () => (await import('./workloads.js')).workloads,
   approvals: async () => (await import('./approvals.js')).approvals,
   health: async () => (await import('./health.js')).health,
@@ -28,16 +29,20 @@ const USAGE = `sidekey: an egress proxy that keeps secrets away from AI agents
 
 usage:
   sidekey start [flags]                      run the proxy (creates a CA on first start)
-  sidekey run [--workload NAME] [--no-sandbox] -- CMD...  run an agent in a sandbox through sidekey
+  sidekey run [--workload NAME] [--no-sandbox] [--no-embed] -- CMD...  run an agent in a sandbox through sidekey
   sidekey ca init [--force] | ca show        create the CA / print how clients trust it
   sidekey policy check [DIR]                 validate policy files offline
-  sidekey explain METHOD URL [--workload W]  what would happen to this request, and why
+  sidekey explain METHOD URL [--workload W] [--brief]  what would happen to this request now, and why
+  sidekey audit [--follow] [FILE|-] [--workload W] [--route R] [--decision D] [--status 4xx]  readable audit lines
   sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
   sidekey approvals list|approve ID [--for 10m]|deny ID|console  decide held requests
   sidekey health [--ready]                   exit 0 when the running sidekey is healthy (ready)
   sidekey iptables [--apply] ...             transparent mode's iptables rules (print or apply)
   sidekey inject-webhook [flags]             admission webhook that adds the sidecar to pods
   sidekey demo                               see it work on loopback, no accounts needed
+
+Every command finds its files in SIDEKEY_HOME (policies/, certs/; default: the current directory)
+and the running sidekey at SIDEKEY_ADMIN (default 127.0.0.1:3129).
 
 start flags (each also an environment variable):
 ${SETTINGS.map((s) => `  ${s.flag.padEnd(20)} ${s.env.padEnd(28)} ${s.help}`).join('\n')}

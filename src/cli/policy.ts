@@ -1,13 +1,14 @@
-import { DEFAULTS } from '../config.js'
+import { configFrom } from '../config.js'
 import { formatProblem, PolicyInvalidError } from '../errors.js'
 import { loadPolicyPath } from '../policy/load.js'
-import { shadowedRoutes } from '../policy/lint.js'
+import { orderDecidedRoutes, shadowedRoutes } from '../policy/lint.js'
 import { permissionWarnings } from '../policy/permissions.js'
 import { parse } from './args.js'
 
 /**
  * `sidekey policy check [DIR|FILE ...]`: validate offline; exit 1 listing every problem with file
- * and line. Routes that can never match (shadowed by an earlier one) and a policy with no route at
+ * and line. Routes that can never match (shadowed by an earlier one), overlapping routes of
+ * different files whose order decides, and a policy with no route at
  * all (sidekey would refuse everything) are warnings, and so are policy files or directories
  * another user could change. Several paths are checked one by one.
  */
@@ -17,7 +18,7 @@ export async function policy(argv: string[]): Promise<number> {
     console.error('usage: sidekey policy check [DIR|FILE ...]')
     return 2
   }
-  const paths = positionals.length > 1 ? positionals.slice(1) : [process.env.SIDEKEY_POLICIES ?? DEFAULTS.policyPath]
+  const paths = positionals.length > 1 ? positionals.slice(1) : [configFrom({}).policyPath]
   let status = 0
   for (const path of paths) status = Math.max(status, await checkOne(path, paths.length > 1))
   return status
@@ -27,8 +28,14 @@ async function checkOne(path: string, named: boolean): Promise<number> {
   const where = named ? `${path}: ` : ''
   try {
     const loaded = await loadPolicyPath(path)
-    for (const { route, by } of shadowedRoutes(loaded)) {
+    const shadowed = shadowedRoutes(loaded)
+    for (const { route, by } of shadowed) {
       console.error(`${route.file}:${route.line}: warning: route "${route.name}" is never reached: route "${by.name}" (${by.file}:${by.line}) comes first and matches everything it matches`)
+    }
+    for (const { first, second } of orderDecidedRoutes(loaded)) {
+      // Already said more precisely: the later route is never reached at all.
+      if (shadowed.some((s) => s.route === second && s.by === first)) continue
+      console.error(`${second.file}:${second.line}: warning: route "${second.name}" overlaps route "${first.name}" (${first.file}:${first.line}) and decides differently; "${first.name}" wins only because its file's name sorts first`)
     }
     if (loaded.routes.length === 0) console.error(`${where}warning: no routes: sidekey would refuse every request (default deny)`)
     // Checked as the user running this command: run it as sidekey's user for sidekey's view.

@@ -3,13 +3,11 @@ import { connect, type Socket } from 'node:net'
 import { constants } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { pino } from 'pino'
 import { request } from 'undici'
 import { CA_FILES } from '../ca/files.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { workloadNameProblem } from '../identity/workload-name.js'
-import { createLogger } from '../observe/logger.js'
 import { formatAuthority, parseAuthority, type Authority } from '../policy/host.js'
 import { probeSandbox, startSandbox } from '../sandbox/bwrap.js'
 import { SandboxError } from '../sandbox/errors.js'
@@ -18,12 +16,13 @@ import { mountArgs } from '../sandbox/mounts.js'
 import type { PrivatePaths } from '../sandbox/private-paths.js'
 import { openProxySocket } from '../sandbox/proxy-socket.js'
 import { splice } from '../sandbox/splice.js'
-import { startSidekey, type RunningSidekey } from '../sidekey.js'
 import { parse } from './args.js'
 import { adminCall, adminUrl, readAdminToken } from './admin-client.js'
 import { trustEnv } from './ca.js'
 import { followRejectedCertificates, rejectedCertificateHint } from './run-hints.js'
-import { START_FLAGS } from './start.js'
+import { startEmbedded } from './embed.js'
+import { runWorkload } from './run-workload.js'
+import { EMBED_FLAGS } from './start.js'
 
 /** The value an agent sees in place of each secret variable sidekey holds. */
 export const PLACEHOLDER = 'sidekey-placeholder'
@@ -90,26 +89,27 @@ const SIDEKEY_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
 
 /**
  * `sidekey run --workload NAME -- CMD ...`: mint a per-run token on the running sidekey (or start
- * one inside this process when none answers), run CMD through it in a sandbox (Linux, bubblewrap;
- * `--no-sandbox` runs it as before, with a warning), revoke the token when CMD exits.
+ * one inside this process when none answers, unless `--no-embed`), run CMD through it in a sandbox
+ * (Linux, bubblewrap; `--no-sandbox` runs it as before, with a warning), revoke the token when CMD
+ * exits.
  */
 export async function run(argv: string[]): Promise<number> {
   const split = argv.indexOf('--')
   if (split < 0 || split === argv.length - 1) {
     console.error(split < 0 ? 'sidekey run: put -- before the agent\'s command, so its flags are not taken for sidekey\'s' : 'sidekey run: no command after --')
-    console.error('usage: sidekey run [--workload NAME] [--no-sandbox] [--no-proxy LIST] [start flags] -- COMMAND [ARGS...]')
+    console.error('usage: sidekey run [--workload NAME] [--no-sandbox] [--no-embed] [--no-proxy LIST] [start flags] -- COMMAND [ARGS...]')
     return 2
   }
-  const { flags } = parse(argv.slice(0, split), [...START_FLAGS, 'no-proxy'], ['report-only', 'no-sandbox'])
+  const { flags } = parse(argv.slice(0, split), [...EMBED_FLAGS, 'no-proxy'], ['report-only', 'no-sandbox', 'no-embed'])
   const command = argv.slice(split + 1)
-  const workload = (flags.workload as string | undefined) ?? process.env.SIDEKEY_WORKLOAD ?? 'agent'
+  const workload = runWorkload(flags.workload)
   // Refused before anything starts: no run token is minted for a name that cannot identify a caller.
   const problem = workloadNameProblem(workload)
   if (problem !== null) {
     console.error(`sidekey run: --workload ${problem}`)
     return 2
   }
-  const config = configFrom({ ...flags, 'no-sandbox': undefined, 'no-proxy': undefined, workload: undefined })
+  const config = configFrom({ ...flags, 'no-sandbox': undefined, 'no-embed': undefined, 'no-proxy': undefined, workload: undefined })
   const noProxy = (flags['no-proxy'] as string | undefined) ?? null
   const sandboxed = flags['no-sandbox'] !== true
   if (sandboxed) {
@@ -118,7 +118,12 @@ export async function run(argv: string[]): Promise<number> {
     if (missing !== null) return refuse(missing)
   } else console.error(NO_SANDBOX_WARNING)
 
-  const session = (await attach(config, workload)) ?? (await embed(config, workload))
+  const attached = await attach(config, workload)
+  if (attached === null && flags['no-embed'] === true) {
+    console.error(`sidekey run: no sidekey answers at ${adminUrl(config)}, and --no-embed forbids starting one here: start it first (sidekey start), or point --admin / SIDEKEY_ADMIN at the one running`)
+    return 1
+  }
+  const session = attached ?? (await embed(config, workload))
   // Absolute: an agent that changes directory must still find the CA it trusts.
   const trustDir = resolve(config.certsDir)
   const stopHints = followRejectedCertificates(session.admin.url, session.admin.token, workload, (host) => console.error(rejectedCertificateHint(host, join(trustDir, CA_FILES.bundle))))
@@ -254,23 +259,16 @@ async function attach(config: Config, workload: string): Promise<Session | null>
   }
 }
 
-/** No sidekey answers: run one in this process on free loopback ports, logging to stderr. */
+/** No sidekey answers: run one in this process (see embed.ts), serving the sandbox's socket itself. */
 async function embed(config: Config, workload: string): Promise<Session> {
-  const sidekey: RunningSidekey = await startSidekey(
-    { ...config, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 } },
-    { logger: createLogger({ destination: pino.destination(2) }) },
-  )
-  const { token, info } = sidekey.runTokens.mint(workload)
+  const embedded = await startEmbedded(config, workload, adminUrl(config))
   return {
-    proxy: { host: '127.0.0.1', port: sidekey.proxyPort },
-    admin: { url: sidekey.adminUrl, token: sidekey.adminToken },
-    token,
-    secretEnvNames: sidekey.policy.current.secretEnvNames,
-    privatePaths: async () => sidekey.privatePaths(),
-    serve: (socket) => sidekey.acceptProxyConnection(socket),
-    async end() {
-      sidekey.runTokens.revoke(info.id)
-      await sidekey.close()
-    },
+    proxy: { host: '127.0.0.1', port: embedded.proxyPort },
+    admin: { url: embedded.sidekey.adminUrl, token: embedded.sidekey.adminToken },
+    token: embedded.token,
+    secretEnvNames: embedded.secretEnvNames,
+    privatePaths: async () => embedded.sidekey.privatePaths(),
+    serve: (socket) => embedded.sidekey.acceptProxyConnection(socket),
+    end: () => embedded.end(),
   }
 }

@@ -4,8 +4,8 @@ import { adminCall } from './admin-client.js'
 
 /** `sidekey workloads list | quarantine NAME [--reason TEXT] | release NAME` against the running sidekey. */
 export async function workloads(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, ['admin', 'certs', 'reason'], ['json'])
-  const config = configFrom({ admin: flags.admin, certs: flags.certs })
+  const { flags, positionals } = parse(argv, ['admin', 'certs', 'home', 'reason'], ['json'])
+  const config = configFrom({ admin: flags.admin, certs: flags.certs, home: flags.home })
   const [action, name] = positionals
   if (action === 'list') {
     const { body } = await adminCall(config, 'GET', '/v1/workloads')

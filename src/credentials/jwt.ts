@@ -37,6 +37,10 @@ export class MintedJwtProvider implements CredentialProvider {
     this.cache.invalidate(this.#key(workload), secret)
   }
 
+  cached(workload: string | null): boolean {
+    return this.cache.holds(this.#key(workload))
+  }
+
   /** Sign a fresh token for `workload` (also the subject token of a token exchange). */
   async mint(workload: string | null): Promise<FetchedToken> {
     const { kid, key } = await this.runtime.keys.current()

@@ -57,6 +57,10 @@ export class ClientCredentialsProvider implements CredentialProvider {
   invalidate(workload: string | null, secret: string): void {
     this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
   }
+
+  cached(workload: string | null): boolean {
+    return this.cache.holds(this.#prefix + (workload ?? ''))
+  }
 }
 
 /** The subject (or actor) token of an exchange: a projected token file, or a JWT sidekey mints. */
@@ -98,6 +102,10 @@ export class TokenExchangeProvider implements CredentialProvider {
 
   invalidate(workload: string | null, secret: string): void {
     this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
+  }
+
+  cached(workload: string | null): boolean {
+    return this.cache.holds(this.#prefix + (workload ?? ''))
   }
 
   async #exchange(workload: string | null) {

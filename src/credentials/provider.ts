@@ -15,6 +15,11 @@ export interface CredentialProvider {
    * obtains a fresh one. Providers without a cache leave this out.
    */
   invalidate?(workload: string | null, secret: string): void
+  /**
+   * True when a token for `workload` is cached and usable now, so a request would not wait for the
+   * identity provider (`sidekey explain`). Providers without a cache leave this out.
+   */
+  cached?(workload: string | null): boolean
 }
 
 /** A secret and where it came from, for the audit line (`source`, never `secret`). */

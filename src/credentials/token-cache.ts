@@ -117,6 +117,12 @@ export class TokenCache {
     this.#entries.clear()
   }
 
+  /** True when a token usable now is cached for `key` (no fetch, no refresh, no reordering): for `explain`. */
+  holds(key: string): boolean {
+    const entry = this.#entries.get(key)
+    return entry !== undefined && this.#valid(entry, Date.now())
+  }
+
   get size(): number {
     return this.#entries.size
   }

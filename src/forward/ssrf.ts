@@ -141,7 +141,8 @@ export async function resolveChecked(
 /** Per route, the answers of its `addresses` list for addresses already checked. */
 const routeAnswers = new WeakMap<Route, Map<string, boolean>>()
 
-function routeNamesAddress(route: Route | null, address: string): boolean {
+/** True when `route` allows `address` although the guard would block it: its literal address, or its `addresses` list. */
+export function routeNamesAddress(route: Route | null, address: string): boolean {
   if (route === null) return false
   if (route.literalAddress && route.host.pattern === address) return true
   if (route.addresses === null) return false

@@ -26,3 +26,38 @@ export function shadowedRoutes(policy: Policy): ShadowedRoute[] {
   })
   return found
 }
+
+/** Two routes from different files where the earlier file's wins only because of the files' order. */
+export interface OrderDecidedRoutes {
+  readonly first: Route
+  readonly second: Route
+}
+
+/**
+ * Routes of different files that can match the same request and decide it differently (another
+ * action or credential): which one wins depends on the files' name order, which nobody reading
+ * one file sees. Overlap is judged per dimension (host, ports, methods, paths, workloads): one
+ * route's set covers the other's. Partial overlaps (`/a/*` against `/*\/b`) are not found.
+ */
+export function orderDecidedRoutes(policy: Pick<Policy, 'routes'>): OrderDecidedRoutes[] {
+  const found: OrderDecidedRoutes[] = []
+  const routes = policy.routes
+  for (let i = 0; i < routes.length; i++) {
+    for (let j = i + 1; j < routes.length; j++) {
+      const [a, b] = [routes[i]!, routes[j]!]
+      if (a.file === b.file || sameOutcome(a, b)) continue
+      const overlap =
+        (a.host.covers(b.host) || b.host.covers(a.host)) &&
+        (a.ports.covers(b.ports) || b.ports.covers(a.ports)) &&
+        (a.methods.covers(b.methods) || b.methods.covers(a.methods)) &&
+        (a.paths.covers(b.paths) || b.paths.covers(a.paths)) &&
+        (a.workloads.covers(b.workloads) || b.workloads.covers(a.workloads))
+      if (overlap) found.push({ first: a, second: b })
+    }
+  }
+  return found
+}
+
+function sameOutcome(a: Route, b: Route): boolean {
+  return a.action === b.action && a.credential?.name === b.credential?.name
+}

@@ -11,7 +11,7 @@ import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 import { normalizeGlob } from './path.js'
 import { CREDENTIAL_FIELDS, policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
-import type { AnomalyResponse, ApprovalSettings, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
+import type { AnomalyResponse, ApprovalSettings, CredentialSource, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
 import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_BODY_BYTES, DEFAULT_MAX_HELD_PER_WORKLOAD } from './conditions.js'
 import { ANOMALY_KINDS, DEFAULT_THRESHOLDS, type AnomalyKind } from '../observe/baseline.js'
 import { EnvSource, FileSource, type SecretSource } from '../credentials/secret-source.js'
@@ -89,6 +89,7 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
   const credentials = new Map<string, CredentialProvider>()
   const secretEnvNames: string[] = []
   const secretFiles: string[] = []
+  const credentialSources = new Map<string, CredentialSource[]>()
   const routes: Route[] = []
   const routeNames = new Set<string>()
   const emptyFiles = new Map<string, 'declared' | 'blank'>()
@@ -153,8 +154,14 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
       runtime: rt,
       built: credentials,
       problem: (field, message) => problems.push(at.problem(field === null ? path : [...path, field], message)),
-      secretEnv: (env) => secretEnvNames.push(env),
-      secretFile: (file) => secretFiles.push(file),
+      secretEnv: (env) => {
+        secretEnvNames.push(env)
+        sourcesOf(credentialSources, name).push({ kind: 'env', name: env })
+      },
+      secretFile: (file) => {
+        secretFiles.push(file)
+        sourcesOf(credentialSources, name).push({ kind: 'file', name: file })
+      },
     })
     if (provider !== null) credentials.set(name, provider)
     else brokenCredentials.add(name)
@@ -186,10 +193,18 @@ export function compilePolicy(sources: readonly PolicySource[], runtime?: Creden
     emptyFiles,
     secretEnvNames: Object.freeze([...new Set(secretEnvNames)]),
     secretFiles: Object.freeze([...new Set(secretFiles)]),
+    credentialSources,
     monitoring: monitoringSettings,
     approvals: approvalSettings,
     loadedAt: new Date(),
   })
+}
+
+/** The list of `name`'s sources in `map`, created empty on first use. */
+function sourcesOf(map: Map<string, CredentialSource[]>, name: string): CredentialSource[] {
+  let list = map.get(name)
+  if (list === undefined) map.set(name, (list = []))
+  return list
 }
 
 function compileRoute(

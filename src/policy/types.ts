@@ -151,6 +151,12 @@ export interface MonitoringSettings {
   readonly webhook: WebhookTarget | null
 }
 
+/** One place a credential reads a secret from: an environment variable's name, or a file's absolute path. */
+export interface CredentialSource {
+  readonly kind: 'env' | 'file'
+  readonly name: string
+}
+
 /** A loaded, validated policy set. */
 export interface Policy {
   readonly routes: readonly Route[]
@@ -166,6 +172,8 @@ export interface Policy {
   readonly secretEnvNames: readonly string[]
   /** Absolute paths of every file a credential or webhook reads a secret from: `sidekey run`'s sandbox hides them. */
   readonly secretFiles: readonly string[]
+  /** Where each credential reads its secret from (a variable of sidekey's environment or a file), by credential name. */
+  readonly credentialSources: ReadonlyMap<string, readonly CredentialSource[]>
   readonly monitoring: MonitoringSettings
   readonly approvals: ApprovalSettings
   readonly loadedAt: Date

@@ -79,10 +79,12 @@ t.test('ca init and ca show', async (t) => {
 
 t.test('explain', async (t) => {
   const policies = join(process.cwd(), 'policies')
-  const allow = await sidekey(['explain', 'POST', 'https://api.openai.com/v1/chat/completions', '--workload', 'agent', '--policies', policies])
-  t.equal(allow.code, 0)
+  // Allowed by policy, but without OPENAI_API_KEY in the environment it would fail now: exit 3.
+  const allow = await sidekey(['explain', 'POST', 'https://api.openai.com/v1/chat/completions', '--workload', 'agent', '--policies', policies], { ...process.env, OPENAI_API_KEY: '' })
+  t.equal(allow.code, 3)
   t.match(allow.stdout, /decision: allow \(route-allows\) by route "openai"/)
-  t.match(allow.stdout, /credential: openai-key injected/)
+  t.match(allow.stdout, /outcome: refused now: credential "openai-key": variable OPENAI_API_KEY is not set in sidekey's environment/)
+  t.match(allow.stdout, /credential: openai-key cannot be injected now/)
   t.match(allow.stdout, /\+ openai .*openai\.yaml:\d+ {2}matches \(allow\)/)
   const deny = await sidekey(['explain', 'DELETE', 'https://api.github.com/repos/acme/site', '--workload', 'agent', '--policies', policies])
   t.equal(deny.code, 1)

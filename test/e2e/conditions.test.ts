@@ -192,7 +192,8 @@ routes:
 
   t.test('sidekey explain names the condition', async (t) => {
     const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
-    const args = [cli, 'explain', 'POST', 'http://pay.test/refund', '--policies', sk.policyDir, '--workload', 'agent', '--body', '{"amount": 5000}']
+    // Asked of the running sidekey, which reaches pay.test through --connect-to: the files alone cannot say the address is allowed.
+    const args = [cli, 'explain', 'POST', 'http://pay.test/refund', '--admin', sk.adminUrl.replace('http://', ''), '--workload', 'agent', '--body', '{"amount": 5000}']
     // Ports in the URL: the route matches only the stand-in's port.
     args[3] = `http://pay.test:${port}/refund`
     const out = await run(process.execPath, args).then(
@@ -202,7 +203,7 @@ routes:
     t.equal(out.code, 1, 'a failing condition exits 1')
     t.match(out.stdout, /pass\s+cel\[0\] request.method == "POST"/)
     t.match(out.stdout, /fail\s+cel\[1\] body.amount <= 1000/)
-    const ok = await run(process.execPath, [cli, 'explain', 'POST', `http://pay.test:${port}/refund`, '--policies', sk.policyDir, '--workload', 'agent', '--body', '{"amount": 5}'])
+    const ok = await run(process.execPath, [cli, 'explain', 'POST', `http://pay.test:${port}/refund`, '--admin', sk.adminUrl.replace('http://', ''), '--workload', 'agent', '--body', '{"amount": 5}'])
     t.match(ok.stdout, /pass\s+cel\[1\]/)
   })
 

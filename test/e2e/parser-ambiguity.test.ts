@@ -214,8 +214,9 @@ routes:
 
   t.test('sidekey explain tells the same truth', async (t) => {
     const cli = join(root, 'dist', 'src', 'cli', 'main.js')
+    // Asked of the running sidekey, which reaches these hosts through --connect-to.
     const explain = (url: string, body: string) =>
-      run(process.execPath, [cli, 'explain', 'POST', url, '--policies', sk.policyDir, '--workload', 'agent', '--body', body]).then(
+      run(process.execPath, [cli, 'explain', 'POST', url, '--admin', sk.adminUrl.replace('http://', ''), '--workload', 'agent', '--body', body]).then(
         (r) => ({ code: 0, stdout: r.stdout }),
         (e: { code: number; stdout: string }) => ({ code: e.code, stdout: e.stdout }),
       )

@@ -52,6 +52,10 @@ export class AwsWebIdentityProvider implements CredentialProvider {
     return { secret: aws.secretAccessKey, source: token.source, aws }
   }
 
+  cached(): boolean {
+    return this.cache.holds(this.#key)
+  }
+
   async #assume(): Promise<FetchedToken> {
     let identityToken: string
     try {

@@ -33,6 +33,10 @@ export class GcpImpersonationProvider implements CredentialProvider {
     this.cache.invalidate(this.#key + (workload ?? ''), secret)
   }
 
+  cached(workload: string | null): boolean {
+    return this.cache.holds(this.#key + (workload ?? ''))
+  }
+
   async #impersonate(workload: string | null): Promise<FetchedToken> {
     const federated = (await this.federated.obtain(workload)).secret
     const url = `${this.settings.iamEndpoint.replace(/\/$/, '')}/v1/projects/-/serviceAccounts/${encodeURIComponent(this.settings.serviceAccount)}:generateAccessToken`

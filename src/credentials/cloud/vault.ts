@@ -67,6 +67,10 @@ export class VaultProvider implements CredentialProvider {
     this.cache.invalidate(this.#key, secret)
   }
 
+  cached(): boolean {
+    return this.cache.holds(this.#key)
+  }
+
   /** Renew the current lease when Vault allows, else read the secret (again). */
   async #fetch(): Promise<FetchedToken> {
     const lease = this.#lease

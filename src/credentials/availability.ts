@@ -1,0 +1,42 @@
+import { access, constants } from 'node:fs/promises'
+import type { CredentialSource, Policy } from '../policy/types.js'
+
+/** Why a credential cannot be obtained right now from one of its sources (never its value). */
+export interface UnavailableSource {
+  readonly credential: string
+  readonly source: CredentialSource
+  /** What is wrong and what to do, for a person: `variable X is not set in sidekey's environment`. */
+  readonly problem: string
+}
+
+/**
+ * Whether one source can be read now, checked as sidekey reads it: a variable that is set and not
+ * blank, a file this process can read. Null when it can; the problem otherwise.
+ */
+export async function sourceProblem(source: CredentialSource, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
+  if (source.kind === 'env') {
+    return (env[source.name] ?? '').trim() === '' ? `variable ${source.name} is not set in sidekey's environment` : null
+  }
+  try {
+    await access(source.name, constants.R_OK)
+    return null
+  } catch (err) {
+    return `file ${source.name} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+  }
+}
+
+/**
+ * Every source of every credential in `policy` that cannot be read now: a request that needs one
+ * would be refused (SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE). `sidekey start` warns of each; explain
+ * says it for the credential it names.
+ */
+export async function unavailableSources(policy: Pick<Policy, 'credentialSources'>, env: NodeJS.ProcessEnv = process.env): Promise<UnavailableSource[]> {
+  const out: UnavailableSource[] = []
+  for (const [credential, sources] of policy.credentialSources) {
+    for (const source of sources) {
+      const problem = await sourceProblem(source, env)
+      if (problem !== null) out.push({ credential, source, problem })
+    }
+  }
+  return out
+}
