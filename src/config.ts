@@ -51,6 +51,17 @@ export interface Config {
   readonly transparentHttps: { readonly host: string; readonly port: number } | null
   /** Directory to copy the public CA certificate and trust bundle into (the agent's read-only mount); null: none. */
   readonly publishCaDir: string | null
+  /**
+   * Directory holding ca.pem and ca-key.pem to copy into `certsDir` at start (a mounted Secret,
+   * whose files are root-owned and readable by all); null: the CA in `certsDir`, or a new one.
+   */
+  readonly caFromDir: string | null
+  /** Health-only listener (/healthz, /readyz) for the kubelet's httpGet probes; null: none. */
+  readonly health: { readonly host: string; readonly port: number } | null
+  /** Metrics-only listener (/metrics) for Prometheus; null: none (the admin listener still serves /metrics). */
+  readonly metrics: { readonly host: string; readonly port: number } | null
+  /** On SIGTERM, how long requests and streams in flight may take to finish before they are cut. */
+  readonly drainTimeoutMs: number
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -81,6 +92,11 @@ export const DEFAULTS: Config = Object.freeze({
   transparentHttp: null,
   transparentHttps: null,
   publishCaDir: null,
+  caFromDir: null,
+  health: null,
+  metrics: null,
+  // Kubernetes' default terminationGracePeriodSeconds is 30: drain, then close and flush the log.
+  drainTimeoutMs: 25_000,
 })
 
 /**
@@ -117,6 +133,10 @@ export const SETTINGS = [
   { flag: '--transparent-http', env: 'SIDEKEY_TRANSPARENT_HTTP', help: 'host:port for connections redirected from port 80 (transparent mode; off by default)' },
   { flag: '--publish-ca', env: 'SIDEKEY_PUBLISH_CA', help: 'directory to copy ca.pem and bundle.pem into for the agent (never the key)' },
   { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: 'host:port for connections redirected from port 443 (transparent mode; off by default)' },
+  { flag: '--ca-from', env: 'SIDEKEY_CA_FROM', help: 'directory with ca.pem and ca-key.pem (a mounted Secret) to copy into --certs, key mode 0600, at start' },
+  { flag: '--health', env: 'SIDEKEY_HEALTH', help: 'host:port serving only /healthz and /readyz (kubelet probes; off by default)' },
+  { flag: '--metrics', env: 'SIDEKEY_METRICS', help: 'host:port serving only /metrics (Prometheus; off by default)' },
+  { flag: '--drain-timeout', env: 'SIDEKEY_DRAIN_TIMEOUT_MS', help: 'ms that requests and streams in flight get to finish after SIGTERM (default 25000)' },
 ] as const
 
 /**
@@ -198,6 +218,10 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     transparentHttp: get('--transparent-http') === undefined ? null : address('--transparent-http', DEFAULTS.listen),
     publishCaDir: get('--publish-ca') ?? null,
     transparentHttps: get('--transparent-https') === undefined ? null : address('--transparent-https', DEFAULTS.listen),
+    caFromDir: get('--ca-from') ?? null,
+    health: get('--health') === undefined ? null : address('--health', DEFAULTS.admin),
+    metrics: get('--metrics') === undefined ? null : address('--metrics', DEFAULTS.admin),
+    drainTimeoutMs: int('--drain-timeout', DEFAULTS.drainTimeoutMs),
   }
   if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))

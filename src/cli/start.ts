@@ -7,7 +7,8 @@ import { parse } from './args.js'
 export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
 
 /**
- * `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. Log lines (the
+ * `sidekey start`: run the proxy until SIGINT/SIGTERM (SIGTERM drains first, see
+ * accept/drain.ts); SIGHUP reloads policy. Log lines (the
  * audit line of every exchange among them) are buffered and written in batches; every way the
  * process ends flushes them first, so none is lost: a signal (after in-flight exchanges are
  * closed and audited), an uncaught error (logged as fatal, then exit 1), or any other exit.
@@ -35,8 +36,16 @@ export async function start(argv: string[]): Promise<number> {
       running.log.info({ event: 'stopping' }, 'sidekey stopping')
       void running.close().then(resolve)
     }
+    // SIGTERM (the kubelet, systemd) drains first; SIGINT, or a second signal, stops at once.
     process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    process.once('SIGTERM', () => {
+      process.once('SIGTERM', stop)
+      running.log.info({ event: 'draining', timeout_ms: config.drainTimeoutMs }, 'sidekey draining: new connections refused, those in flight may finish')
+      void running.drain(config.drainTimeoutMs).then((outcome) => {
+        running.log.info({ event: 'drained', ...outcome }, outcome.drained ? 'every connection finished' : `drain time up; closing ${outcome.left} connection(s) still open`)
+        stop()
+      })
+    })
   })
   out.close()
   return 0
