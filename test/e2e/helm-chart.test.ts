@@ -1,102 +1,29 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, readFile, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import { Ajv } from 'ajv'
-import t, { type Test } from 'tap'
-import { parse, parseAllDocuments } from 'yaml'
+import t from 'tap'
+import { parse } from 'yaml'
 import { Deployment } from 'kubernetes-models/apps/v1'
-import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1'
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import { configFrom } from '../../src/config.js'
 import { compilePolicy } from '../../src/policy/load.js'
 import { agentEnv, sidekeyContainer } from '../../src/kube/sidecar.js'
 import { loadStateSettings } from '../../src/state/config.js'
+import { chartRenderer, CHART_DIR as chart, podOf, type PodSpec as Pod } from '../helpers/helm.js'
 import { requireTools } from '../helpers/tools.js'
 
 requireTools('go')
 
-// The Helm chart, rendered for each documented combination of values with Go's text/template and
-// sprig (Debian's golang-go and golang-github-masterminds-sprig-dev: the engine and function
-// library Helm uses, with Helm's include, tpl, required, toYaml added in test/helm/render.go).
+// The Helm chart, rendered for each documented combination of values (test/helpers/helm.ts).
 // Values are checked against values.schema.json first, as Helm does; every rendered object is
 // validated against the Kubernetes schemas (kubernetes-models), then its content is asserted.
 // With a helm binary on PATH, `helm lint` and `helm template` run too.
 
 const run = promisify(execFile)
-const root = new URL('../../..', import.meta.url).pathname
-const chart = join(root, 'helm', 'sidekey')
-
-type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }
-type Values = Record<string, unknown>
-
-/** Helm's values merge: maps merge deeply, anything else replaces, null deletes. */
-function merge(base: Values, over: Values): Values {
-  const out: Values = { ...base }
-  for (const [k, v] of Object.entries(over)) {
-    if (v === null) delete out[k]
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])) out[k] = merge(out[k] as Values, v as Values)
-    else out[k] = v
-  }
-  return out
-}
-
-const VALIDATORS: Record<string, new (o: never) => { validate(): void }> = {
-  'apps/v1/Deployment': Deployment as never,
-  'v1/ConfigMap': ConfigMap as never,
-  'v1/Service': Service as never,
-  'v1/ServiceAccount': ServiceAccount as never,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
-  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as never,
-}
 
 t.test('Helm chart', async (t) => {
-  const work = await mkdtemp(join(tmpdir(), 'sidekey-helm-'))
-  const renderer = join(work, 'render')
-  await run('go', ['build', '-o', renderer, join(root, 'test', 'helm', 'render.go')], { env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(tmpdir(), 'sidekey-go-cache') } })
-  const defaults = parse(await readFile(join(chart, 'values.yaml'), 'utf8')) as Values
-  const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(await readFile(join(chart, 'values.schema.json'), 'utf8')) as object)
-  let n = 0
-
-  /** Render with `over` merged into the chart's values; objects by kind/name. */
-  const render = async (over: Values): Promise<{ objects: Obj[]; notes: string; byKind(kind: string, name?: string): Obj }> => {
-    const values = merge(defaults, over)
-    if (!validateValues(values)) throw new Error(`values.schema.json: ${JSON.stringify(validateValues.errors)}`)
-    const file = join(work, `values-${n++}.json`)
-    await writeFile(file, JSON.stringify(values))
-    const { stdout } = await run(renderer, [chart, file, 'demo', 'agents'])
-    const out = JSON.parse(stdout) as Record<string, string>
-    const objects: Obj[] = []
-    for (const [name, text] of Object.entries(out)) {
-      if (name.endsWith('NOTES.txt')) continue
-      for (const doc of parseAllDocuments(text)) {
-        if (doc.errors.length > 0) throw new Error(`${name}: ${doc.errors[0]!.message}`)
-        const o = doc.toJS() as Obj | null
-        if (o !== null) objects.push(o)
-      }
-    }
-    return {
-      objects,
-      notes: out['sidekey/templates/NOTES.txt'] ?? '',
-      byKind(kind, name) {
-        const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name))
-        if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`)
-        return found
-      },
-    }
-  }
-  const validateAll = (t: Test, objects: Obj[]): void => {
-    for (const o of objects) {
-      const V = VALIDATORS[`${o.apiVersion}/${o.kind}`]
-      t.ok(V, `${o.apiVersion} ${o.kind} is a known kind`)
-      t.doesNotThrow(() => new V!(o as never).validate(), `${o.kind} ${o.metadata.name} is valid against the Kubernetes schema`)
-    }
-  }
+  const { render, validateAll, work } = await chartRenderer()
   const agent = { agent: { image: { repository: 'ghcr.io/example/agent', tag: '1.2.3' } } }
-  type Pod = { initContainers?: Record<string, unknown>[]; containers: Record<string, unknown>[]; volumes: { name: string }[]; serviceAccountName: string }
-  const podOf = (d: Obj): Pod => (d as unknown as { spec: { template: { spec: Pod } } }).spec.template.spec
 
   t.test('defaults with an agent image: native sidecar, explicit mode', async (t) => {
     const r = await render(agent)
