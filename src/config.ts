@@ -62,6 +62,8 @@ export interface Config {
   readonly metrics: { readonly host: string; readonly port: number } | null
   /** On SIGTERM, how long requests and streams in flight may take to finish before they are cut. */
   readonly drainTimeoutMs: number
+  /** Serve POST /v1/shutdown on the admin listener (loopback): a Job's agent stops a plain sidecar when it is done. */
+  readonly shutdownEndpoint: boolean
 }
 
 /** Defaults, in one place (fastify keeps one defaults object too). */
@@ -97,6 +99,7 @@ export const DEFAULTS: Config = Object.freeze({
   metrics: null,
   // Kubernetes' default terminationGracePeriodSeconds is 30: drain, then close and flush the log.
   drainTimeoutMs: 25_000,
+  shutdownEndpoint: false,
 })
 
 /**
@@ -136,6 +139,7 @@ export const SETTINGS = [
   { flag: '--ca-from', env: 'SIDEKEY_CA_FROM', help: 'directory with ca.pem and ca-key.pem (a mounted Secret) to copy into --certs, key mode 0600, at start' },
   { flag: '--health', env: 'SIDEKEY_HEALTH', help: 'host:port serving only /healthz and /readyz (kubelet probes; off by default)' },
   { flag: '--metrics', env: 'SIDEKEY_METRICS', help: 'host:port serving only /metrics (Prometheus; off by default)' },
+  { flag: '--shutdown-endpoint', env: 'SIDEKEY_SHUTDOWN_ENDPOINT', help: 'serve POST /v1/shutdown on the admin listener: drain and exit (a Job\'s agent stops a plain sidecar)' },
   { flag: '--drain-timeout', env: 'SIDEKEY_DRAIN_TIMEOUT_MS', help: 'ms that requests and streams in flight get to finish after SIGTERM (default 25000)' },
 ] as const
 
@@ -186,6 +190,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
   const workloadProblem = workload === null ? null : workloadNameProblem(workload)
   if (workloadProblem !== null) problems.push(`--workload: ${workloadProblem}`)
   const reportOnly = get('--report-only')
+  const shutdownEndpoint = get('--shutdown-endpoint')
   const adminHosts: string[] = []
   for (const name of (get('--admin-hosts') ?? '').split(',').map((n) => n.trim()).filter(Boolean)) {
     const host = normalizeHost(name)
@@ -222,6 +227,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     health: get('--health') === undefined ? null : address('--health', DEFAULTS.admin),
     metrics: get('--metrics') === undefined ? null : address('--metrics', DEFAULTS.admin),
     drainTimeoutMs: int('--drain-timeout', DEFAULTS.drainTimeoutMs),
+    shutdownEndpoint: shutdownEndpoint !== undefined && shutdownEndpoint !== 'false' && shutdownEndpoint !== '0',
   }
   if (config.issuer !== null && !/^https?:\/\/\S+$/.test(config.issuer)) problems.push(`--issuer: "${config.issuer}" is not an http(s) URL`)
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', problems.join('\n'))

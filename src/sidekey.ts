@@ -78,6 +78,8 @@ export interface StartOptions {
   resolver?: Resolver
   /** The monitor's clock (baselines, windows, throttles); tests drive hours of traffic with it. */
   now?: () => number
+  /** What POST /v1/shutdown on the admin listener does (`--shutdown-endpoint`); without it the path is no endpoint. */
+  onShutdownRequest?: (() => void) | undefined
 }
 
 /** File in the certs directory where learned baselines persist across restarts. */
@@ -202,7 +204,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
   // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
   const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
-  const adminContext = { policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths, hosts }
+  const adminContext = { policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, privatePaths: currentPrivatePaths, hosts, requestShutdown: options.onShutdownRequest ?? null }
   const admin = createAdminServer(adminContext)
   opened.add('the admin listener', () => closeServer(admin))
   // Health and metrics on listeners of their own (the pod IP), so the admin API can stay on loopback.

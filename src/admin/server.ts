@@ -45,6 +45,8 @@ export interface AdminContext extends ApprovalsApiContext {
   privatePaths(): PrivatePaths
   /** The Host names this listener answers to (DNS-rebinding defence). */
   readonly hosts: AdminHostCheck
+  /** Drain and exit (`--shutdown-endpoint`); null: POST /v1/shutdown is no endpoint. */
+  readonly requestShutdown: (() => void) | null
 }
 
 /**
@@ -119,6 +121,9 @@ export const ADMIN_ROUTES = new RouteTable<AdminContext>([
   METRICS,
   { method: 'GET', path: '/v1/workloads', access: 'public', handle: (ctx, { res }) => send(res, 200, { workloads: ctx.monitor.workloads() }) },
   { method: 'GET', path: '/v1/ca.pem', access: 'public', handle: caCertificate },
+  // Public: stopping sidekey takes nothing from it and opens no way around it (the agent's calls
+  // fail closed without it); the listener is loopback, and the Host check runs first.
+  { method: 'POST', path: '/v1/shutdown', access: 'public', handle: shutdown },
   ...CONSOLE_ROUTES,
   ...APPROVALS_ROUTES,
   { method: 'GET', path: '/v1/run-tokens', access: 'admin', handle: (ctx, { res }) => send(res, 200, { tokens: ctx.runTokens.list() }) },
@@ -158,6 +163,13 @@ async function metrics(ctx: AdminContext, { res }: AdminCall): Promise<void> {
 function caCertificate(ctx: AdminContext, { res }: AdminCall): void {
   res.writeHead(200, { 'content-type': 'application/x-pem-file' })
   res.end(ctx.ca.certPem)
+}
+
+function shutdown(ctx: AdminContext, { res, method, path }: AdminCall): void {
+  const stop = ctx.requestShutdown
+  if (stop === null) throw noEndpoint(method, path)
+  send(res, 202, { stopping: true })
+  res.once('finish', stop)
 }
 
 async function mintRunToken(ctx: AdminContext, { req, res }: AdminCall): Promise<void> {

@@ -27,7 +27,7 @@ usage:
   sidekey explain METHOD URL [--workload W]  what would happen to this request, and why
   sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
   sidekey approvals list|approve ID [--for 10m]|deny ID|console  decide held requests
-  sidekey health [--ready]                   exit 0 when the running sidekey is healthy (ready)
+  sidekey health [--ready] [--wait S]        exit 0 when the running sidekey is healthy (ready); --wait: keep asking for S seconds
   sidekey iptables [--apply] ...             transparent mode's iptables rules (print or apply)
   sidekey inject-webhook [flags]             admission webhook that adds the sidecar to pods
   sidekey demo                               see it work on loopback, no accounts needed

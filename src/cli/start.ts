@@ -4,7 +4,7 @@ import { createLogger } from '../observe/logger.js'
 import { startSidekey } from '../sidekey.js'
 import { parse } from './args.js'
 
-export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
+export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only' && s.flag !== '--shutdown-endpoint').map((s) => s.flag.slice(2))
 
 /**
  * `sidekey start`: run the proxy until SIGINT/SIGTERM (SIGTERM drains first, see
@@ -14,7 +14,7 @@ export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').ma
  * closed and audited), an uncaught error (logged as fatal, then exit 1), or any other exit.
  */
 export async function start(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, START_FLAGS, ['report-only'])
+  const { flags } = parse(argv, START_FLAGS, ['report-only', 'shutdown-endpoint'])
   const config = configFrom(flags)
   const out = bufferedStdout()
   const log = createLogger({ destination: out.destination })
@@ -26,7 +26,9 @@ export async function start(argv: string[]): Promise<number> {
   }
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
-  const running = await startSidekey(config, { logger: log }).catch((err: unknown) => {
+  // POST /v1/shutdown takes the same way out as SIGTERM: drain, then close.
+  const onShutdownRequest = config.shutdownEndpoint ? () => void process.kill(process.pid, 'SIGTERM') : undefined
+  const running = await startSidekey(config, { logger: log, onShutdownRequest }).catch((err: unknown) => {
     out.close()
     throw err
   })

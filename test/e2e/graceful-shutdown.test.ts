@@ -20,15 +20,17 @@ interface Running {
   exited: Promise<number | null>
   proxyPort: number
   healthPort: number
+  adminPort: number
 }
 
-async function startCli(t: Test, upstreamPort: number, drainMs: number): Promise<Running> {
+async function startCli(t: Test, upstreamPort: number, drainMs: number, extra: string[] = []): Promise<Running> {
   const dir = await mkdtemp(join(tmpdir(), 'sidekey-drain-'))
   await mkdir(join(dir, 'policies'))
   await writeFile(join(dir, 'policies', 'p.yaml'), `version: v1\nroutes:\n  - { name: up, host: 127.0.0.1, ports: [${upstreamPort}] }\n`)
   const proxyPort = await freePort()
   const healthPort = await freePort()
-  const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${await freePort()}`, '--health', `127.0.0.1:${healthPort}`, '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'agent', '--drain-timeout', String(drainMs)], {
+  const adminPort = await freePort()
+  const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`, '--health', `127.0.0.1:${healthPort}`, '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'agent', '--drain-timeout', String(drainMs), ...extra], {
     stdio: ['ignore', 'pipe', 'pipe'],
   })
   let out = ''
@@ -38,7 +40,7 @@ async function startCli(t: Test, upstreamPort: number, drainMs: number): Promise
   t.teardown(() => void child.kill('SIGKILL'))
   const lines = (): string[] => out.split('\n').filter((l) => l !== '')
   await waitFor('sidekey started', () => lines().some((l) => l.includes('"event":"started"')), 30_000)
-  return { child, lines, exited, proxyPort, healthPort }
+  return { child, lines, exited, proxyPort, healthPort, adminPort }
 }
 
 /** An SSE upstream: the first event at once, the second and the end when the test says so. */
@@ -137,4 +139,24 @@ t.test('SIGTERM with nothing in flight: an idle keep-alive connection does not h
   await closed
   t.equal(await sk.exited, 0, 'stops at once, long before the 60 s drain time')
   t.match(logged(sk.lines(), 'drained'), { drained: true, left: 0 })
+})
+
+t.test('POST /v1/shutdown (a Job\'s agent stopping a plain sidecar): only with --shutdown-endpoint, then a drain', async (t) => {
+  const upstream = await sseUpstream(t)
+  const off = await startCli(t, upstream.port, 60_000)
+  const refused = await fetch(`http://127.0.0.1:${off.adminPort}/v1/shutdown`, { method: 'POST' })
+  t.equal(refused.status, 404, 'no such endpoint without the flag')
+  t.equal(refused.headers.get('x-sidekey-error'), 'SIDEKEY_ERR_NOT_FOUND')
+  off.child.kill('SIGTERM')
+  await off.exited
+
+  const on = await startCli(t, upstream.port, 60_000, ['--shutdown-endpoint'])
+  const stream = openStream(on.proxyPort, upstream.port)
+  await waitFor('the first event', () => stream.events.includes('data: one'))
+  const accepted = await fetch(`http://127.0.0.1:${on.adminPort}/v1/shutdown`, { method: 'POST' })
+  t.equal(accepted.status, 202)
+  await waitFor('the drain to start', () => logged(on.lines(), 'draining'))
+  upstream.finish()
+  t.equal(await stream.ended, 'end', 'what is in flight still finishes')
+  t.equal(await on.exited, 0)
 })
