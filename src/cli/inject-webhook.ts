@@ -4,7 +4,8 @@ import { createServer } from 'node:https'
 import { parse as parseYaml } from 'yaml'
 import { SidekeyError } from '../errors.js'
 import { BadReview, review } from '../kube/inject.js'
-import type { SidecarSettings } from '../kube/sidecar.js'
+import { DRAIN_SECONDS, type Json, type SidecarSettings } from '../kube/sidecar.js'
+import { readTlsFiles, watchTlsFiles } from '../kube/tls-reload.js'
 import { createLogger } from '../observe/logger.js'
 import { parse } from './args.js'
 
@@ -27,24 +28,37 @@ export async function loadInjectSettings(path: string | null): Promise<SidecarSe
     if (typeof v !== 'string' || v === '') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${key} must be a non-empty string`)
     return v
   }
-  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience']
+  const objects = (key: string): Json[] => {
+    const v = file[key] ?? []
+    if (!Array.isArray(v) || v.some((o) => o === null || typeof o !== 'object' || Array.isArray(o))) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${key} must be a list of objects`)
+    return v as Json[]
+  }
+  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience', 'caSecretCertKey', 'caSecretKeyKey', 'logLevel', 'drainSeconds', 'extraEnv', 'extraVolumeMounts', 'extraVolumes']
   const unknown = Object.keys(file).filter((k) => !known.includes(k))
   if (unknown.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: unknown setting(s) ${unknown.join(', ')} (known: ${known.join(', ')})`)
   const pull = str('imagePullPolicy', 'IfNotPresent')
   if (!['Always', 'IfNotPresent', 'Never'].includes(pull!)) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: imagePullPolicy must be Always, IfNotPresent or Never`)
   const uid = file.uid ?? 10001
   if (typeof uid !== 'number' || !Number.isInteger(uid) || uid < 1) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: uid must be a positive integer (sidekey never runs as root)`)
+  const drainSeconds = file.drainSeconds ?? DRAIN_SECONDS
+  if (typeof drainSeconds !== 'number' || !Number.isInteger(drainSeconds) || drainSeconds < 1) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: drainSeconds must be a positive integer`)
   return {
     image: str('image', 'ghcr.io/sidekey-dev/sidekey:0.1.0')!,
     imagePullPolicy: pull as SidecarSettings['imagePullPolicy'],
     policiesConfigMap: str('policiesConfigMap', 'sidekey-policies')!,
     caSecret: str('caSecret', null),
+    caSecretKeys: { cert: str('caSecretCertKey', 'ca.pem')!, key: str('caSecretKeyKey', 'ca-key.pem')! },
     stateConfigMap: str('stateConfigMap', null),
     uid,
     native: file.native !== false,
     noProxy: str('noProxy', 'localhost,127.0.0.1,::1,.svc,.cluster.local')!,
     resources: (file.resources as Record<string, unknown> | undefined) ?? { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } },
     tokenAudience: str('tokenAudience', null),
+    logLevel: str('logLevel', 'info')!,
+    drainSeconds,
+    extraEnv: objects('extraEnv'),
+    extraVolumeMounts: objects('extraVolumeMounts'),
+    extraVolumes: objects('extraVolumes'),
   }
 }
 
@@ -60,8 +74,10 @@ export async function injectWebhook(argv: string[]): Promise<number> {
   }
   const settings = await loadInjectSettings(typeof flags.config === 'string' ? flags.config : null)
   const log = createLogger()
-  const [cert, key] = await Promise.all([readFile(flags['tls-cert']), readFile(flags['tls-key'])]).catch((cause: unknown) => {
-    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read the webhook's TLS certificate or key (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+  const certPath = flags['tls-cert']
+  const keyPath = flags['tls-key']
+  const { cert, key } = await readTlsFiles(certPath, keyPath).catch((cause: unknown) => {
+    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read the webhook's TLS certificate and key (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { cause })
   })
   const listen = typeof flags.listen === 'string' ? flags.listen : '0.0.0.0:8443'
   const m = /^(.*):([0-9]{1,5})$/.exec(listen)
@@ -71,9 +87,13 @@ export async function injectWebhook(argv: string[]): Promise<number> {
     server.once('error', reject)
     server.listen(Number(m[2]), m[1]!.replace(/^\[(.*)\]$/, '$1'), resolve)
   })
+  const stopWatching = watchTlsFiles(certPath, keyPath, (files) => server.setSecureContext(files), log)
   log.info({ event: 'webhook_started', listen, image: settings.image }, 'sidekey injection webhook started')
   await new Promise<void>((resolve) => {
-    const stop = (): void => void server.close(() => resolve())
+    const stop = (): void => {
+      stopWatching()
+      server.close(() => resolve())
+    }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })

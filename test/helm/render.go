@@ -1,6 +1,6 @@
 // Renders a Helm chart the way `helm template` does, for tests on machines without Helm: Go's
 // text/template with the sprig function library (the engine and functions Helm uses), plus Helm's
-// own include, tpl, required, toYaml, fromYaml and toJson, missingkey=zero, and its built-in
+// own include, tpl, required, toYaml, fromYaml, fromYamlArray and toJson, missingkey=zero, and its built-in
 // objects (.Values, .Release, .Chart, .Capabilities, .Template). Values arrive merged, as JSON.
 //
 // usage: render CHART_DIR VALUES_JSON RELEASE NAMESPACE [KUBE_VERSION]  -> JSON {"template path": "rendered text"}
@@ -48,6 +48,14 @@ func fromYaml(s string) map[string]interface{} {
 		m["Error"] = err.Error()
 	}
 	return m
+}
+
+func fromYamlArray(s string) []interface{} {
+	a := []interface{}{}
+	if err := yaml.Unmarshal([]byte(s), &a); err != nil {
+		a = []interface{}{err.Error()}
+	}
+	return a
 }
 
 func main() {
@@ -118,6 +126,7 @@ func main() {
 	}
 	funcs["toYaml"] = toYaml
 	funcs["fromYaml"] = fromYaml
+	funcs["fromYamlArray"] = fromYamlArray
 	funcs["toJson"] = func(v interface{}) string { b, _ := json.Marshal(v); return string(b) }
 	funcs["lookup"] = func(string, string, string, string) map[string]interface{} { return map[string]interface{}{} }
 	root.Funcs(funcs)

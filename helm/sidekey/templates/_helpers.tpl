@@ -64,6 +64,11 @@ cluster has it on by default (the SidecarContainers feature is beta, on, from Ku
 {{- define "sidekey.sidecarEnv" -}}
 - name: SIDEKEY_LOG_LEVEL
   value: {{ .Values.sidecar.logLevel | quote }}
+{{- include "sidekey.secretEnv" . }}
+{{- end -}}
+
+{{/* The static secrets, as variables of the sidekey container (the webhook's sidecars get the same). */}}
+{{- define "sidekey.secretEnv" -}}
 {{- range .Values.secrets }}
 - name: {{ required "secrets[].env is required" .env }}
   valueFrom:
@@ -73,12 +78,19 @@ cluster has it on by default (the SidecarContainers feature is beta, on, from Ku
 {{- end }}
 {{- end -}}
 
-{{/* Mounts of the shared-state files (Redis password and TLS, signing-key encryption key). */}}
+{{/* Mounts of the shared-state files (state.yaml, Redis password and TLS, signing-key encryption key). */}}
 {{- define "sidekey.stateMounts" -}}
 {{- if eq .Values.state.store "redis" }}
 - name: sidekey-state
   mountPath: /etc/sidekey/state
   readOnly: true
+{{- include "sidekey.stateSecretMounts" . }}
+{{- end }}
+{{- end -}}
+
+{{/* The Secrets state.yaml names (the webhook's sidecars get the same). */}}
+{{- define "sidekey.stateSecretMounts" -}}
+{{- if eq .Values.state.store "redis" }}
 {{- if .Values.state.redis.passwordSecret.name }}
 - name: sidekey-redis-password
   mountPath: /var/run/secrets/sidekey-redis
@@ -108,6 +120,12 @@ cluster has it on by default (the SidecarContainers feature is beta, on, from Ku
 - name: sidekey-state
   configMap:
     name: {{ include "sidekey.fullname" . }}-state
+{{- include "sidekey.stateSecretVolumes" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "sidekey.stateSecretVolumes" -}}
+{{- if eq .Values.state.store "redis" }}
 {{- with .Values.state.redis.passwordSecret }}{{ if .name }}
 - name: sidekey-redis-password
   secret:
