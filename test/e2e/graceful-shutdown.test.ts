@@ -1,10 +1,7 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises'
 import { createServer, get, type IncomingMessage, type ServerResponse } from 'node:http'
 import { connect, type AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import t, { type Test } from 'tap'
+import { startCliProcess, type CliProcess } from '../helpers/cli-process.js'
 import { waitFor } from '../helpers/poll.js'
 import { freePort } from '../helpers/redis.js'
 
@@ -12,35 +9,14 @@ import { freePort } from '../helpers/redis.js'
 // requests and streams in flight finish for at most --drain-timeout, then closes. Driven through
 // the real CLI and a real signal, with a server-sent-events stream in flight.
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js')
-
-interface Running {
-  child: ChildProcess
-  lines: () => string[]
-  exited: Promise<number | null>
-  proxyPort: number
+interface Running extends CliProcess {
   healthPort: number
-  adminPort: number
 }
 
 async function startCli(t: Test, upstreamPort: number, drainMs: number, extra: string[] = []): Promise<Running> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidekey-drain-'))
-  await mkdir(join(dir, 'policies'))
-  await writeFile(join(dir, 'policies', 'p.yaml'), `version: v1\nroutes:\n  - { name: up, host: 127.0.0.1, ports: [${upstreamPort}] }\n`)
-  const proxyPort = await freePort()
   const healthPort = await freePort()
-  const adminPort = await freePort()
-  const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`, '--health', `127.0.0.1:${healthPort}`, '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'agent', '--drain-timeout', String(drainMs), ...extra], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr!.resume()
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.teardown(() => void child.kill('SIGKILL'))
-  const lines = (): string[] => out.split('\n').filter((l) => l !== '')
-  await waitFor('sidekey started', () => lines().some((l) => l.includes('"event":"started"')), 30_000)
-  return { child, lines, exited, proxyPort, healthPort, adminPort }
+  const sk = await startCliProcess(t, upstreamPort, { args: ['--health', `127.0.0.1:${healthPort}`, '--drain-timeout', String(drainMs), ...extra] })
+  return Object.assign(sk, { healthPort })
 }
 
 /** An SSE upstream: the first event at once, the second and the end when the test says so. */
