@@ -53,6 +53,19 @@ export interface Config {
   readonly transparentHttps: readonly TransparentListener[]
   /** Directory to copy the public CA certificate and trust bundle into (the agent's read-only mount); null: none. */
   readonly publishCaDir: string | null
+  /**
+   * Directory holding ca.pem and ca-key.pem to copy into `certsDir` at start (a mounted Secret,
+   * whose files are root-owned and readable by all); null: the CA in `certsDir`, or a new one.
+   */
+  readonly caFromDir: string | null
+  /** Health-only listener (/healthz, /readyz) for the kubelet's httpGet probes; null: none. */
+  readonly health: { readonly host: string; readonly port: number } | null
+  /** Metrics-only listener (/metrics) for Prometheus; null: none (the admin listener still serves /metrics). */
+  readonly metrics: { readonly host: string; readonly port: number } | null
+  /** On SIGTERM, how long requests and streams in flight may take to finish before they are cut. */
+  readonly drainTimeoutMs: number
+  /** Serve POST /v1/shutdown on the admin listener (loopback): a Job's agent stops a plain sidecar when it is done. */
+  readonly shutdownEndpoint: boolean
 }
 
 /**
@@ -93,6 +106,12 @@ export const DEFAULTS: Config = Object.freeze({
   transparentHttp: [],
   transparentHttps: [],
   publishCaDir: null,
+  caFromDir: null,
+  health: null,
+  metrics: null,
+  // Kubernetes' default terminationGracePeriodSeconds is 30: drain, then close and flush the log.
+  drainTimeoutMs: 25_000,
+  shutdownEndpoint: false,
 })
 
 /**
@@ -154,6 +173,11 @@ export const SETTINGS = [
   { flag: '--publish-ca', env: 'SIDEKEY_PUBLISH_CA', help: 'directory to copy ca.pem and bundle.pem into for the agent (never the key)' },
   { flag: '--log', env: 'SIDEKEY_LOG', help: 'where sidekey start logs: stdout, or a file (default stdout; on a terminal, HOME/certs/audit.log)' },
   { flag: '--transparent-https', env: 'SIDEKEY_TRANSPARENT_HTTPS', help: '[PORT=]host:port, comma separated: a listener for TLS redirected from PORT (default 443; transparent mode, off by default)' },
+  { flag: '--ca-from', env: 'SIDEKEY_CA_FROM', help: 'directory with ca.pem and ca-key.pem (a mounted Secret) to copy into --certs, key mode 0600, at start' },
+  { flag: '--health', env: 'SIDEKEY_HEALTH', help: 'host:port serving only /healthz and /readyz (kubelet probes; off by default)' },
+  { flag: '--metrics', env: 'SIDEKEY_METRICS', help: 'host:port serving only /metrics (Prometheus; off by default)' },
+  { flag: '--shutdown-endpoint', env: 'SIDEKEY_SHUTDOWN_ENDPOINT', help: 'serve POST /v1/shutdown on the admin listener: drain and exit (a Job\'s agent stops a plain sidecar)' },
+  { flag: '--drain-timeout', env: 'SIDEKEY_DRAIN_TIMEOUT_MS', help: 'ms that requests and streams in flight get to finish after SIGTERM (default 25000)' },
 ] as const
 
 /**
@@ -215,6 +239,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
   const workloadProblem = workload === null ? null : workloadNameProblem(workload)
   if (workloadProblem !== null) problems.push(`--workload: ${workloadProblem}`)
   const reportOnly = get('--report-only')
+  const shutdownEndpoint = get('--shutdown-endpoint')
   const adminHosts: string[] = []
   for (const name of (get('--admin-hosts') ?? '').split(',').map((n) => n.trim()).filter(Boolean)) {
     const host = normalizeHost(name)
@@ -251,6 +276,11 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     transparentHttp: transparent('--transparent-http', 80),
     transparentHttps: transparent('--transparent-https', 443),
     publishCaDir: get('--publish-ca') ?? null,
+    caFromDir: get('--ca-from') ?? null,
+    health: get('--health') === undefined ? null : address('--health', DEFAULTS.admin),
+    metrics: get('--metrics') === undefined ? null : address('--metrics', DEFAULTS.admin),
+    drainTimeoutMs: int('--drain-timeout', DEFAULTS.drainTimeoutMs),
+    shutdownEndpoint: shutdownEndpoint !== undefined && shutdownEndpoint !== 'false' && shutdownEndpoint !== '0',
   }
   const redirected = [...config.transparentHttp, ...config.transparentHttps]
   const twice = redirected.map((l) => l.from).filter((from, i, all) => all.indexOf(from) !== i)

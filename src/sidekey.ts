@@ -4,16 +4,18 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import type { Server } from 'node:http'
 import type { AddressInfo, Server as NetServer, Socket } from 'node:net'
 import type { Logger } from 'pino'
-import { createAdminServer } from './admin/server.js'
+import { createAdminServer, createHealthServer, createMetricsServer } from './admin/server.js'
 import { AdminHostCheck } from './admin/host-check.js'
 import { loadOrCreateAdminToken } from './admin/token.js'
 import { closeOnChange } from './accept/close-on-change.js'
 import { Connections } from './accept/connections.js'
+import { drainConnections, type DrainOutcome } from './accept/drain.js'
 import { createProxyServers, type TransparentServer } from './accept/server.js'
 import type { ProxyContext } from './pipeline/context.js'
 import { entryHandlers } from './pipeline/handlers.js'
 import { loadOrCreateCA, systemRootsPem, writeTrustFiles, type CertificateAuthority } from './ca/authority.js'
 import { CA_FILES } from './ca/files.js'
+import { importCa } from './ca/import.js'
 import { LeafCache } from './ca/cache.js'
 import { dialableHost, type Config } from './config.js'
 import { SidekeyError } from './errors.js'
@@ -68,6 +70,8 @@ export interface RunningSidekey {
   privatePaths(): PrivatePaths
   /** Serve a connection accepted elsewhere (the sandbox's Unix socket) as the proxy listener would. */
   acceptProxyConnection(socket: Socket): void
+  /** Graceful shutdown's first part (see accept/drain.ts): not ready, refuse new connections, let those in flight finish; `close` follows. */
+  drain(timeoutMs: number): Promise<DrainOutcome>
   close(): Promise<void>
 }
 
@@ -77,6 +81,8 @@ export interface StartOptions {
   resolver?: Resolver
   /** The monitor's clock (baselines, windows, throttles); tests drive hours of traffic with it. */
   now?: () => number
+  /** What POST /v1/shutdown on the admin listener does (`--shutdown-endpoint`); without it the path is no endpoint. */
+  onShutdownRequest?: (() => void) | undefined
 }
 
 /** File in the certs directory where learned baselines persist across restarts. */
@@ -101,6 +107,7 @@ export async function startSidekey(config: Config, options: StartOptions = {}): 
 
 /** The wiring: each step registers in `opened` how to close what it opened, as it opens it. */
 async function openSidekey(config: Config, options: StartOptions, log: Logger, opened: OpenedResources): Promise<RunningSidekey> {
+  if (config.caFromDir !== null) await importCa(config.caFromDir, config.certsDir)
   const { ca, created } = await loadOrCreateCA(config.certsDir)
   if (created) log.info({ event: 'ca_created', cert: ca.certPath }, 'created a new CA; agents must trust its certificate')
   if (config.publishCaDir !== null) await publishCa(ca, config.publishCaDir)
@@ -204,11 +211,18 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
   // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
   const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
-  const admin = createAdminServer({ policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, activity, privatePaths: currentPrivatePaths, hosts, dial: { resolver: ctx.resolver, connectTo: config.connectTo } })
+  const adminContext = { policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, activity, privatePaths: currentPrivatePaths, hosts, dial: { resolver: ctx.resolver, connectTo: config.connectTo }, requestShutdown: options.onShutdownRequest ?? null }
+  const admin = createAdminServer(adminContext)
   opened.add('the admin listener', () => closeServer(admin))
+  // Health and metrics on listeners of their own (the pod IP), so the admin API can stay on loopback.
+  const health = config.health === null ? null : createHealthServer(adminContext)
+  const metricsServer = config.metrics === null ? null : createMetricsServer(adminContext)
+  for (const server of [health, metricsServer]) if (server !== null) opened.add('a health or metrics listener', () => closeServer(server))
   await listen(proxy, config.listen, 'the proxy')
   await listen(admin, config.admin, 'the admin API')
   for (const t of transparent) await listen(t.server, t.listener.listen, `transparent ${t.tls ? 'HTTPS' : 'HTTP'} (port ${t.listener.from})`)
+  if (health !== null) await listen(health, config.health!, 'health probes')
+  if (metricsServer !== null) await listen(metricsServer, config.metrics!, 'metrics')
   ready = true
   opened.add('readiness', () => {
     ready = false
@@ -243,6 +257,10 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     // The same server, so identification (the run token in Proxy-Authorization) and every stage
     // after it are the listener's own; only the transport differs.
     acceptProxyConnection: (socket) => void proxy.emit('connection', socket),
+    drain(timeoutMs) {
+      ready = false
+      return drainConnections([proxy, ...transparent.map((t) => t.server)], connections, timeoutMs)
+    },
     // Idempotent: a second call waits for the first instead of closing twice.
     close() {
       closing ??= opened.closeAll().then((failures) => {

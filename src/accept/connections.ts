@@ -33,6 +33,11 @@ export interface Hold {
   readonly audit: AuditRecord
   /** Whether the policy now in force still allows it (asked again after every reload). */
   readonly allowedUnder: (policy: Policy) => boolean
+  /**
+   * A stream (blind tunnel, WebSocket) whose bytes sidekey cannot tell apart into requests, so a
+   * drain lets it run to its end; an intercepted tunnel is not one: it is idle between requests.
+   */
+  readonly streaming: boolean
 }
 
 /** The caps, from the runtime configuration. */
@@ -63,6 +68,7 @@ interface Entry {
 export class Connections {
   readonly #open = new Map<Socket, Entry>()
   readonly #perWorkload = new Map<string, number>()
+  readonly #emptyWaiters: (() => void)[] = []
 
   constructor(private readonly limits: ConnectionLimits) {}
 
@@ -90,6 +96,7 @@ export class Connections {
     socket.once('close', () => {
       this.#open.delete(socket)
       this.#uncount(entry)
+      if (this.#open.size === 0) for (const wake of this.#emptyWaiters.splice(0)) wake()
     })
     return null
   }
@@ -142,6 +149,25 @@ export class Connections {
   /** Close every connection carrying a tunnel or WebSocket that `policy` no longer allows. */
   closeDisallowed(policy: Policy): Closed {
     return this.#close((entry) => entry.holds.some((h) => !h.allowedUnder(policy)), 'route-gone')
+  }
+
+  /**
+   * Shutdown's drain: close every connection with nothing in flight now, every other one as soon
+   * as its responses in flight end, and leave streams (blind tunnels, WebSockets) to end by
+   * themselves; `closeAll` cuts whatever is left when the drain time is up.
+   */
+  closeWhenIdle(): void {
+    for (const entry of [...this.#open.values()]) {
+      if (entry.holds.some((h) => h.streaming)) continue
+      if (entry.inFlight === 0) entry.socket.destroy()
+      else entry.closing = true
+    }
+  }
+
+  /** Resolves once no connection is open. */
+  whenEmpty(): Promise<void> {
+    if (this.#open.size === 0) return Promise.resolve()
+    return new Promise((resolve) => this.#emptyWaiters.push(resolve))
   }
 
   /** Close everything (shutdown). */

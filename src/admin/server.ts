@@ -1,4 +1,4 @@
-import { createServer, type Server } from 'node:http'
+import { createServer, type IncomingMessage, type Server } from 'node:http'
 import type { CertificateAuthority } from '../ca/authority.js'
 import { SidekeyError } from '../errors.js'
 import type { RunTokens } from '../identity/run-tokens.js'
@@ -19,7 +19,7 @@ import { APPROVALS_ROUTES, type ApprovalsApiContext } from './approvals-api.js'
 import { explainReadiness, type DialSettings } from './explain-readiness.js'
 import { CONSOLE_ROUTES } from './console.js'
 import { readJson, send } from './json.js'
-import { noEndpoint, RouteTable, type AdminCall } from './route-table.js'
+import { noEndpoint, RouteTable, type AdminCall, type AdminRoute } from './route-table.js'
 import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
 import type { CelPredicate } from '../policy/cel.js'
@@ -48,6 +48,8 @@ export interface AdminContext extends ApprovalsApiContext {
   readonly hosts: AdminHostCheck
   /** How the proxy resolves and redirects hosts, so explain's address check is the proxy's. */
   readonly dial?: DialSettings
+  /** Drain and exit (`--shutdown-endpoint`); null: POST /v1/shutdown is no endpoint. */
+  readonly requestShutdown: (() => void) | null
 }
 
 /**
@@ -56,15 +58,37 @@ export interface AdminContext extends ApprovalsApiContext {
  * token, so an agent that can reach this port still cannot mint itself an identity.
  */
 export function createAdminServer(ctx: AdminContext): Server {
+  // The Host check comes before every handler, /healthz and /metrics included: a rebinding
+  // page may read anything this listener answers (docs/security.md).
+  return serveTable(ctx, ADMIN_ROUTES, (req) => ctx.hosts.check(req))
+}
+
+/**
+ * The health listener (`--health`): /healthz and /readyz only, for the kubelet's httpGet probes,
+ * which call the pod IP. It answers any Host: the kubelet names the pod IP, and what it serves
+ * (up, ready, why not) is what every probe log shows anyway; the admin API stays on loopback.
+ */
+export function createHealthServer(ctx: AdminContext): Server {
+  return serveTable(ctx, HEALTH_ROUTES, () => undefined)
+}
+
+/**
+ * The metrics listener (`--metrics`): /metrics only, for Prometheus on the pod IP. Counters with
+ * bounded labels and no secret, so any Host is answered, as with the health listener.
+ */
+export function createMetricsServer(ctx: AdminContext): Server {
+  return serveTable(ctx, METRICS_ROUTES, () => undefined)
+}
+
+/** A listener that serves one route table, after `check` (which throws a refusal). */
+function serveTable(ctx: AdminContext, table: RouteTable<AdminContext>, check: (req: IncomingMessage) => void): Server {
   return createServer((req, res) => {
-    // The Host check comes before every handler, /healthz and /metrics included: a rebinding
-    // page may read anything this listener answers (docs/security.md).
     void (async () => {
-      ctx.hosts.check(req)
+      check(req)
       const url = new URL(req.url ?? '/', 'http://admin.invalid')
       const method = req.method ?? 'GET'
       const path = url.pathname
-      const { route, params } = ADMIN_ROUTES.admit(method, path, req.headers.authorization, ctx.adminToken)
+      const { route, params } = table.admit(method, path, req.headers.authorization, ctx.adminToken)
       await route.handle(ctx, { req, res, method, path, url, params })
     })().catch((err: unknown) => {
       const e = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_INTERNAL', 'internal error')
@@ -79,17 +103,30 @@ export function createAdminServer(ctx: AdminContext): Server {
  * certificate, the console page). Admin: what changes state, lists run tokens, or shows what
  * approvers and `sidekey run` see.
  */
+const HEALTHZ: AdminRoute<AdminContext> = { method: 'GET', path: '/healthz', access: 'public', handle: (_, { res }) => send(res, 200, { status: 'ok' }) }
+const READYZ: AdminRoute<AdminContext> = { method: 'GET', path: '/readyz', access: 'public', handle: readiness }
+/** Prometheus text exposition; label values are bounded and carry no secret. */
+const METRICS: AdminRoute<AdminContext> = { method: 'GET', path: '/metrics', access: 'public', handle: metrics }
+
+/** What the health listener serves. */
+export const HEALTH_ROUTES = new RouteTable<AdminContext>([HEALTHZ, READYZ])
+/** What the metrics listener serves. */
+export const METRICS_ROUTES = new RouteTable<AdminContext>([METRICS])
+
 export const ADMIN_ROUTES = new RouteTable<AdminContext>([
-  { method: 'GET', path: '/healthz', access: 'public', handle: (_, { res }) => send(res, 200, { status: 'ok' }) },
-  { method: 'GET', path: '/readyz', access: 'public', handle: readiness },
+  HEALTHZ,
+  READYZ,
   { method: 'GET', path: '/v1/routes', access: 'public', handle: listRoutes },
   { method: 'GET', path: '/v1/explain', access: 'public', handle: explainNow },
   // Minted JWTs are verified against these (OpenID Connect Discovery 1.0, RFC 7517).
   { method: 'GET', path: '/.well-known/jwks.json', access: 'public', handle: async (ctx, { res }) => send(res, 200, await ctx.credentials.keys.jwks()) },
   { method: 'GET', path: '/.well-known/openid-configuration', access: 'public', handle: openidConfiguration },
-  { method: 'GET', path: '/metrics', access: 'public', handle: metrics },
+  METRICS,
   { method: 'GET', path: '/v1/workloads', access: 'public', handle: (ctx, { res }) => send(res, 200, { workloads: ctx.monitor.workloads() }) },
   { method: 'GET', path: '/v1/ca.pem', access: 'public', handle: caCertificate },
+  // Public: stopping sidekey takes nothing from it and opens no way around it (the agent's calls
+  // fail closed without it); the listener is loopback, and the Host check runs first.
+  { method: 'POST', path: '/v1/shutdown', access: 'public', handle: shutdown },
   ...CONSOLE_ROUTES,
   ...APPROVALS_ROUTES,
   { method: 'GET', path: '/v1/run-tokens', access: 'admin', handle: (ctx, { res }) => send(res, 200, { tokens: ctx.runTokens.list() }) },
@@ -121,7 +158,6 @@ function openidConfiguration(ctx: AdminContext, { res }: AdminCall): void {
   send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: [SIGNING_ALG], subject_types_supported: ['public'], response_types_supported: ['id_token'] })
 }
 
-/** Prometheus text exposition; label values are bounded and carry no secret. */
 async function metrics(ctx: AdminContext, { res }: AdminCall): Promise<void> {
   res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType })
   res.end(await ctx.metrics.registry.metrics())
@@ -130,6 +166,13 @@ async function metrics(ctx: AdminContext, { res }: AdminCall): Promise<void> {
 function caCertificate(ctx: AdminContext, { res }: AdminCall): void {
   res.writeHead(200, { 'content-type': 'application/x-pem-file' })
   res.end(ctx.ca.certPem)
+}
+
+function shutdown(ctx: AdminContext, { res, method, path }: AdminCall): void {
+  const stop = ctx.requestShutdown
+  if (stop === null) throw noEndpoint(method, path)
+  send(res, 202, { stopping: true })
+  res.once('finish', stop)
 }
 
 async function mintRunToken(ctx: AdminContext, { req, res }: AdminCall): Promise<void> {

@@ -57,17 +57,7 @@ export async function createCA(dir: string, options: { force?: boolean } = {}): 
   cert.sign(forgeKey, forge.md.sha256.create())
   const certPem = forge.pki.certificateToPem(cert)
 
-  // Write the key to a temporary name with mode 0600 from its creation, then rename: there is no
-  // moment when the key exists with wider permissions, nor a half-written key under its real name.
-  const tmpKey = `${keyPath}.${process.pid}.tmp`
-  const handle = await open(tmpKey, 'wx', 0o600)
-  try {
-    await handle.writeFile(keyPem)
-  } finally {
-    await handle.close()
-  }
-  await chmod(tmpKey, 0o600)
-  await rename(tmpKey, keyPath)
+  await writePrivateFile(keyPath, keyPem)
   await writeAtomically(certPath, certPem)
   return loadCA(dir)
 }
@@ -139,10 +129,26 @@ export async function writeTrustFiles(dir: string, caPem: string): Promise<void>
 }
 
 /**
+ * Write a private key: to a temporary name with mode 0600 from its creation, then rename, so there
+ * is no moment when the key exists with wider permissions, nor a half-written key under its real name.
+ */
+export async function writePrivateFile(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const handle = await open(tmp, 'wx', 0o600)
+  try {
+    await handle.writeFile(data)
+  } finally {
+    await handle.close()
+  }
+  await chmod(tmp, 0o600)
+  await rename(tmp, path)
+}
+
+/**
  * Write a public file so that a reader (an agent starting up, another sidekey) sees the old
  * content or the new, never a half-written file: a temporary name, then a rename.
  */
-async function writeAtomically(path: string, text: string | Buffer): Promise<void> {
+export async function writeAtomically(path: string, text: string | Buffer): Promise<void> {
   const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
   await writeFile(tmp, text, { mode: 0o644 })
   await rename(tmp, path)

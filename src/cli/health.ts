@@ -3,17 +3,41 @@ import { configFrom } from '../config.js'
 import { adminUrl } from './admin-client.js'
 import { parse } from './args.js'
 
+/** How often `--wait` asks again. */
+const WAIT_EVERY_MS = 200
+
 /**
- * `sidekey health [--ready]`: exit 0 when the running sidekey answers /healthz (or /readyz) on its
- * admin listener. The probe of the container image and of the Helm chart: the admin listener stays
- * on loopback, where the kubelet's HTTP probes cannot reach, so probes run this inside the container.
+ * `sidekey health [--ready] [--wait SECONDS]`: exit 0 when the running sidekey answers /healthz
+ * (or /readyz) on its admin listener; with --wait, ask again until it does or SECONDS pass. The
+ * container image's HEALTHCHECK, and the Helm chart's postStart hold on clusters without native
+ * sidecars (the kubelet starts the agent's container only once this returns). The chart's probes
+ * are httpGet probes on the health listener instead: this starts a whole Node process.
  */
 export async function health(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, ['admin'], ['ready'])
+  const { flags } = parse(argv, ['admin', 'wait'], ['ready'])
   const config = configFrom({ admin: flags.admin })
   const path = flags.ready === true ? '/readyz' : '/healthz'
+  const waitSeconds = typeof flags.wait === 'string' ? Number(flags.wait) : 0
+  if (!Number.isFinite(waitSeconds) || waitSeconds < 0) {
+    console.error(`sidekey: --wait "${String(flags.wait)}" is not a number of seconds`)
+    return 2
+  }
+  const deadline = Date.now() + waitSeconds * 1000
+  for (;;) {
+    const code = await askOnce(`${adminUrl(config)}${path}`, path, Date.now() + WAIT_EVERY_MS < deadline)
+    if (code === 0 || Date.now() + WAIT_EVERY_MS >= deadline) return code
+    await new Promise((resolve) => setTimeout(resolve, WAIT_EVERY_MS))
+  }
+}
+
+/** One request; `quiet` while more attempts follow (only the last failure is worth a line). */
+async function askOnce(url: string, path: string, quiet: boolean): Promise<number> {
+  const fail = (why: string): number => {
+    if (!quiet) console.error(`sidekey: ${path} ${why}`)
+    return 1
+  }
   try {
-    const res = await request(`${adminUrl(config)}${path}`, { signal: AbortSignal.timeout(3000) })
+    const res = await request(url, { signal: AbortSignal.timeout(3000) })
     const text = await res.body.text()
     if (res.statusCode === 200) {
       // Still ready (the last good policy serves), but say so: a person running this should know.
@@ -21,11 +45,9 @@ export async function health(argv: string[]): Promise<number> {
       if (stale !== null) console.error(`sidekey: ready, but the policy is stale: ${stale}`)
       return 0
     }
-    console.error(`sidekey: ${path} answered ${res.statusCode}: ${text.slice(0, 200)}`)
-    return 1
+    return fail(`answered ${res.statusCode}: ${text.slice(0, 200)}`)
   } catch (err) {
-    console.error(`sidekey: ${path} did not answer: ${(err as Error).message}`)
-    return 1
+    return fail(`did not answer: ${(err as Error).message}`)
   }
 }
 

@@ -4,7 +4,8 @@ import { createServer } from 'node:https'
 import { parse as parseYaml } from 'yaml'
 import { SidekeyError } from '../errors.js'
 import { BadReview, review } from '../kube/inject.js'
-import { DEFAULT_REDIRECTS, PORTS, type RedirectedPort, type SidecarSettings } from '../kube/sidecar.js'
+import { DEFAULT_REDIRECTS, DRAIN_SECONDS, PORTS, type Json, type RedirectedPort, type SidecarSettings } from '../kube/sidecar.js'
+import { readTlsFiles, watchTlsFiles } from '../kube/tls-reload.js'
 import { createLogger } from '../observe/logger.js'
 import { parse } from './args.js'
 
@@ -27,7 +28,12 @@ export async function loadInjectSettings(path: string | null): Promise<SidecarSe
     if (typeof v !== 'string' || v === '') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${key} must be a non-empty string`)
     return v
   }
-  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience', 'transparentPorts', 'agentSecurity']
+  const objects = (key: string): Json[] => {
+    const v = file[key] ?? []
+    if (!Array.isArray(v) || v.some((o) => o === null || typeof o !== 'object' || Array.isArray(o))) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: ${key} must be a list of objects`)
+    return v as Json[]
+  }
+  const known = ['image', 'imagePullPolicy', 'policiesConfigMap', 'caSecret', 'stateConfigMap', 'uid', 'native', 'noProxy', 'resources', 'tokenAudience', 'transparentPorts', 'agentSecurity', 'caSecretCertKey', 'caSecretKeyKey', 'logLevel', 'drainSeconds', 'extraEnv', 'extraVolumeMounts', 'extraVolumes']
   const unknown = Object.keys(file).filter((k) => !known.includes(k))
   if (unknown.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: unknown setting(s) ${unknown.join(', ')} (known: ${known.join(', ')})`)
   const pull = str('imagePullPolicy', 'IfNotPresent')
@@ -38,11 +44,14 @@ export async function loadInjectSettings(path: string | null): Promise<SidecarSe
   if (agentSecurity !== 'refuse' && agentSecurity !== 'warn') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: agentSecurity must be refuse or warn`)
   const redirects = file.transparentPorts === undefined ? DEFAULT_REDIRECTS : redirectedPorts(file.transparentPorts)
   if (typeof redirects === 'string') throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: transparentPorts ${redirects}`)
+  const drainSeconds = file.drainSeconds ?? DRAIN_SECONDS
+  if (typeof drainSeconds !== 'number' || !Number.isInteger(drainSeconds) || drainSeconds < 1) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--config ${path}: drainSeconds must be a positive integer`)
   return {
     image: str('image', 'ghcr.io/sidekey-dev/sidekey:0.1.0')!,
     imagePullPolicy: pull as SidecarSettings['imagePullPolicy'],
     policiesConfigMap: str('policiesConfigMap', 'sidekey-policies')!,
     caSecret: str('caSecret', null),
+    caSecretKeys: { cert: str('caSecretCertKey', 'ca.pem')!, key: str('caSecretKeyKey', 'ca-key.pem')! },
     stateConfigMap: str('stateConfigMap', null),
     uid,
     native: file.native !== false,
@@ -51,6 +60,11 @@ export async function loadInjectSettings(path: string | null): Promise<SidecarSe
     tokenAudience: str('tokenAudience', null),
     redirects,
     agentSecurity,
+    logLevel: str('logLevel', 'info')!,
+    drainSeconds,
+    extraEnv: objects('extraEnv'),
+    extraVolumeMounts: objects('extraVolumeMounts'),
+    extraVolumes: objects('extraVolumes'),
   }
 }
 
@@ -83,8 +97,10 @@ export async function injectWebhook(argv: string[]): Promise<number> {
   }
   const settings = await loadInjectSettings(typeof flags.config === 'string' ? flags.config : null)
   const log = createLogger()
-  const [cert, key] = await Promise.all([readFile(flags['tls-cert']), readFile(flags['tls-key'])]).catch((cause: unknown) => {
-    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read the webhook's TLS certificate or key (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+  const certPath = flags['tls-cert']
+  const keyPath = flags['tls-key']
+  const { cert, key } = await readTlsFiles(certPath, keyPath).catch((cause: unknown) => {
+    throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read the webhook's TLS certificate and key (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { cause })
   })
   const listen = typeof flags.listen === 'string' ? flags.listen : '0.0.0.0:8443'
   const m = /^(.*):([0-9]{1,5})$/.exec(listen)
@@ -94,9 +110,13 @@ export async function injectWebhook(argv: string[]): Promise<number> {
     server.once('error', reject)
     server.listen(Number(m[2]), m[1]!.replace(/^\[(.*)\]$/, '$1'), resolve)
   })
+  const stopWatching = watchTlsFiles(certPath, keyPath, (files) => server.setSecureContext(files), log)
   log.info({ event: 'webhook_started', listen, image: settings.image }, 'sidekey injection webhook started')
   await new Promise<void>((resolve) => {
-    const stop = (): void => void server.close(() => resolve())
+    const stop = (): void => {
+      stopWatching()
+      server.close(() => resolve())
+    }
     process.once('SIGTERM', stop)
     process.once('SIGINT', stop)
   })

@@ -36,7 +36,7 @@ usage:
   sidekey audit [--follow] [FILE|-] [--workload W] [--route R] [--decision D] [--status 4xx]  readable audit lines
   sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
   sidekey approvals list|approve ID [--for 10m]|deny ID|console  decide held requests
-  sidekey health [--ready]                   exit 0 when the running sidekey is healthy (ready)
+  sidekey health [--ready] [--wait S]        exit 0 when the running sidekey is healthy (ready); --wait: keep asking for S seconds
   sidekey iptables [--apply] ...             transparent mode's iptables rules (print or apply)
   sidekey inject-webhook [flags]             admission webhook that adds the sidecar to pods
   sidekey demo                               see it work on loopback, no accounts needed

@@ -6,13 +6,14 @@ import { startSidekey } from '../sidekey.js'
 import { parse } from './args.js'
 import { reportStart, startWarnings } from './start-report.js'
 
-export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only').map((s) => s.flag.slice(2))
+export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only' && s.flag !== '--shutdown-endpoint').map((s) => s.flag.slice(2))
 
 /** The flags `sidekey run` passes on to a sidekey it embeds: not `--log` (its log is always certs/audit.log). */
 export const EMBED_FLAGS = START_FLAGS.filter((f) => f !== 'log')
 
 /**
- * `sidekey start`: run the proxy until SIGINT/SIGTERM; SIGHUP reloads policy. Once listening it
+ * `sidekey start`: run the proxy until SIGINT/SIGTERM (SIGTERM drains first, see
+ * accept/drain.ts); SIGHUP reloads policy. Once listening it
  * warns of what will refuse requests (an unreadable credential source, routes whose files' order
  * decides) and, on a terminal, says where it listens and what to run next; there the log goes to
  * `certs/audit.log` (`sidekey audit --follow` shows it), elsewhere to standard output. Log lines (the
@@ -21,7 +22,7 @@ export const EMBED_FLAGS = START_FLAGS.filter((f) => f !== 'log')
  * closed and audited), an uncaught error (logged as fatal, then exit 1), or any other exit.
  */
 export async function start(argv: string[]): Promise<number> {
-  const { flags } = parse(argv, START_FLAGS, ['report-only'])
+  const { flags } = parse(argv, START_FLAGS, ['report-only', 'shutdown-endpoint'])
   const config = configFrom(flags)
   // On a terminal a person reads the summary; the log goes to a file `sidekey audit --follow` reads.
   const tty = process.stdout.isTTY === true
@@ -39,7 +40,9 @@ export async function start(argv: string[]): Promise<number> {
   }
   process.on('uncaughtException', crash)
   process.on('unhandledRejection', crash)
-  const running = await startSidekey(config, { logger: log }).catch((err: unknown) => {
+  // POST /v1/shutdown takes the same way out as SIGTERM: drain, then close.
+  const onShutdownRequest = config.shutdownEndpoint ? () => void process.kill(process.pid, 'SIGTERM') : undefined
+  const running = await startSidekey(config, { logger: log, onShutdownRequest }).catch((err: unknown) => {
     out.close()
     throw err
   })
@@ -55,8 +58,16 @@ export async function start(argv: string[]): Promise<number> {
       running.log.info({ event: 'stopping' }, 'sidekey stopping')
       void running.close().then(resolve)
     }
+    // SIGTERM (the kubelet, systemd) drains first; SIGINT, or a second signal, stops at once.
     process.once('SIGINT', stop)
-    process.once('SIGTERM', stop)
+    process.once('SIGTERM', () => {
+      process.once('SIGTERM', stop)
+      running.log.info({ event: 'draining', timeout_ms: config.drainTimeoutMs }, 'sidekey draining: new connections refused, those in flight may finish')
+      void running.drain(config.drainTimeoutMs).then((outcome) => {
+        running.log.info({ event: 'drained', ...outcome }, outcome.drained ? 'every connection finished' : `drain time up; closing ${outcome.left} connection(s) still open`)
+        stop()
+      })
+    })
   })
   out.close()
   return 0

@@ -43,13 +43,20 @@ export class BadReview extends Error {}
 interface Pod {
   metadata?: { name?: string; generateName?: string; annotations?: Record<string, string>; labels?: Record<string, string> }
   spec?: {
-    containers?: (ContainerLike & { env?: unknown[]; volumeMounts?: { name: string; mountPath: string }[] })[]
-    initContainers?: ContainerLike[]
+    containers?: PodContainer[]
+    initContainers?: PodContainer[]
     volumes?: { name: string }[]
     serviceAccountName?: string
     hostNetwork?: boolean
     securityContext?: SecurityContextLike
+    terminationGracePeriodSeconds?: number
   }
+}
+
+interface PodContainer extends ContainerLike {
+  name: string
+  env?: unknown[]
+  volumeMounts?: { name: string; mountPath: string }[]
 }
 
 /** Answer one AdmissionReview request body. */
@@ -95,28 +102,38 @@ export function review(body: unknown, settings: SidecarSettings): AdmissionRevie
   }
   const patch: PatchOp[] = []
 
+  const env = agentEnv(choices.mode, s.noProxy)
+  const mount = { name: 'sidekey-ca-public', mountPath: PATHS.ca, readOnly: true }
+  /** The proxy and CA variables and the CA mount for the pod's containers of `list` (indices before any insertion). */
+  const trustAndProxy = (list: 'containers' | 'initContainers', of: readonly PodContainer[]): void =>
+    of.forEach((c, i) => {
+      if (c.env === undefined) patch.push({ op: 'add', path: `/spec/${list}/${i}/env`, value: env })
+      // Appended: where a container sets a variable twice, the later value wins.
+      else for (const e of env) patch.push({ op: 'add', path: `/spec/${list}/${i}/env/-`, value: e })
+      if (c.volumeMounts === undefined) patch.push({ op: 'add', path: `/spec/${list}/${i}/volumeMounts`, value: [mount] })
+      else patch.push({ op: 'add', path: `/spec/${list}/${i}/volumeMounts/-`, value: mount })
+    })
+
   // Init containers run in order: iptables first, then sidekey (a native sidecar keeps running),
-  // then the pod's own init containers, whose traffic then goes through sidekey too.
+  // then the pod's own init containers, whose traffic goes through sidekey too, so they get the
+  // variables and the CA. A plain sidecar starts after every init container: theirs stay untouched.
+  if (s.native) trustAndProxy('initContainers', pod.spec?.initContainers ?? [])
   const mine = [...(choices.mode === 'transparent' ? [iptablesInitContainer(s, choices)] : []), ...(s.native ? [sidekeyContainer(s, choices)] : [])]
   if (mine.length > 0) {
     if (pod.spec?.initContainers === undefined) patch.push({ op: 'add', path: '/spec/initContainers', value: mine })
     else mine.forEach((c, i) => patch.push({ op: 'add', path: `/spec/initContainers/${i}`, value: c }))
   }
-  if (!s.native) patch.push({ op: 'add', path: '/spec/containers/-', value: sidekeyContainer(s, choices) })
+  trustAndProxy('containers', containers)
+  // A plain sidecar goes first: the kubelet starts containers in order and holds the next until
+  // sidekey's postStart hook says it is ready (after the variables above, whose indices it shifts).
+  if (!s.native) patch.push({ op: 'add', path: '/spec/containers/0', value: sidekeyContainer(s, choices) })
 
   const volumes = sidecarVolumes(s)
   if (pod.spec?.volumes === undefined) patch.push({ op: 'add', path: '/spec/volumes', value: volumes })
   else for (const v of volumes) patch.push({ op: 'add', path: '/spec/volumes/-', value: v })
-
-  const env = agentEnv(choices.mode, s.noProxy)
-  const mount = { name: 'sidekey-ca-public', mountPath: PATHS.ca, readOnly: true }
-  containers.forEach((c, i) => {
-    if (c.env === undefined) patch.push({ op: 'add', path: `/spec/containers/${i}/env`, value: env })
-    // Appended: where a container sets a variable twice, the later value wins.
-    else for (const e of env) patch.push({ op: 'add', path: `/spec/containers/${i}/env/-`, value: e })
-    if (c.volumeMounts === undefined) patch.push({ op: 'add', path: `/spec/containers/${i}/volumeMounts`, value: [mount] })
-    else patch.push({ op: 'add', path: `/spec/containers/${i}/volumeMounts/-`, value: mount })
-  })
+  // Room for sidekey's drain after SIGTERM (the API server has defaulted the field to 30 by now).
+  const grace = s.drainSeconds + 5
+  if ((pod.spec?.terminationGracePeriodSeconds ?? 30) < grace) patch.push({ op: 'add', path: '/spec/terminationGracePeriodSeconds', value: grace })
   if (pod.metadata === undefined) patch.push({ op: 'add', path: '/metadata', value: { annotations: { [ANNOTATIONS.status]: 'injected' } } })
   else if (pod.metadata.annotations === undefined) patch.push({ op: 'add', path: '/metadata/annotations', value: { [ANNOTATIONS.status]: 'injected' } })
   else patch.push({ op: 'add', path: `/metadata/annotations/${ANNOTATIONS.status.replace('/', '~1')}`, value: 'injected' })

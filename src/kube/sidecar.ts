@@ -13,11 +13,17 @@ export const PATHS = Object.freeze({
   /** The public CA files (ca.pem, bundle.pem), shared read-only with the agent. */
   ca: '/etc/sidekey/ca',
   policies: '/etc/sidekey/policies',
+  /** The existing CA's Secret (root-owned, 0444), copied by --ca-from into `certs` with the key at 0600. */
+  caSecret: '/etc/sidekey/ca-secret',
   state: '/etc/sidekey/state',
   token: '/var/run/secrets/sidekey',
 })
 
-export const PORTS = Object.freeze({ proxy: 3128, admin: 3129 })
+/** admin: loopback only; health and metrics: on the pod IP, each serving nothing else. */
+export const PORTS = Object.freeze({ proxy: 3128, admin: 3129, health: 3130, metrics: 3131 })
+
+/** A pod stops sidekey with SIGTERM, waits this long (the drain), then the kubelet's 5 s more before SIGKILL. */
+export const DRAIN_SECONDS = 25
 
 /** A port transparent mode redirects: the agent's outbound TCP to `port` goes to sidekey's listener on 127.0.0.1:`listenPort`. */
 export interface RedirectedPort {
@@ -60,8 +66,10 @@ export interface SidecarSettings {
   readonly imagePullPolicy: 'Always' | 'IfNotPresent' | 'Never'
   /** ConfigMap with the policy files. */
   readonly policiesConfigMap: string
-  /** Secret with ca.pem and ca-key.pem; null: a CA is generated per pod at start. */
+  /** Secret with the CA certificate and key; null: a CA is generated per pod at start. */
   readonly caSecret: string | null
+  /** The Secret's keys holding them (cert-manager writes tls.crt and tls.key). */
+  readonly caSecretKeys: { readonly cert: string; readonly key: string }
   /** ConfigMap with state.yaml (shared state); null: in memory. */
   readonly stateConfigMap: string | null
   readonly uid: number
@@ -75,6 +83,17 @@ export interface SidecarSettings {
   readonly redirects: readonly RedirectedPort[]
   /** A transparent-mode pod whose containers could get around sidekey (root, sidekey's user id, capabilities): refused, or only warned about. */
   readonly agentSecurity: 'refuse' | 'warn'
+  readonly logLevel: string
+  /** Seconds requests and streams in flight get after SIGTERM (--drain-timeout). */
+  readonly drainSeconds: number
+  /**
+   * What the chart's sidecar gets besides: the static secrets' variables, the Redis password and
+   * TLS files, the signing-key Secret. The chart renders them from the templates its own sidecar
+   * uses, into the webhook's settings, so an injected sidecar has the same.
+   */
+  readonly extraEnv: readonly Json[]
+  readonly extraVolumeMounts: readonly Json[]
+  readonly extraVolumes: readonly Json[]
 }
 
 export interface PodChoices {
@@ -84,7 +103,7 @@ export interface PodChoices {
   readonly blockOtherEgress: boolean
 }
 
-type Json = Record<string, unknown>
+export type Json = Record<string, unknown>
 
 /** Variables for the agent's containers. */
 export function agentEnv(mode: PodChoices['mode'], noProxy: string): Json[] {
@@ -100,9 +119,19 @@ export function agentEnv(mode: PodChoices['mode'], noProxy: string): Json[] {
   ]
 }
 
+/** httpGet probes on the health listener, with explicit timeouts (an exec probe started a whole Node process each time). */
+export function sidekeyProbes(): Json {
+  const get = (path: string): Json => ({ httpGet: { path, port: PORTS.health } })
+  return {
+    // A native sidecar holds the pod's later containers until this passes.
+    startupProbe: { ...get('/readyz'), periodSeconds: 1, timeoutSeconds: 1, failureThreshold: 120 },
+    readinessProbe: { ...get('/readyz'), periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 },
+    livenessProbe: { ...get('/healthz'), periodSeconds: 20, timeoutSeconds: 2, failureThreshold: 3 },
+  }
+}
+
 /** The sidekey container. */
 export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
-  const health = (ready: boolean): Json => ({ exec: { command: ['node', '/app/dist/src/cli/main.js', 'health', ...(ready ? ['--ready'] : [])] } })
   return {
     name: 'sidekey',
     image: s.image,
@@ -112,18 +141,25 @@ export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
       'start',
       '--listen', `127.0.0.1:${PORTS.proxy}`,
       '--admin', `127.0.0.1:${PORTS.admin}`,
+      '--health', `0.0.0.0:${PORTS.health}`,
       '--policies', PATHS.policies,
       '--certs', PATHS.certs,
+      ...(s.caSecret !== null ? ['--ca-from', PATHS.caSecret] : []),
       '--publish-ca', PATHS.ca,
       '--workload', p.workload,
+      '--drain-timeout', String(s.drainSeconds * 1000),
+      // A plain sidecar outlives a Job's agent unless the agent stops it (docs/kubernetes.md).
+      ...(s.native ? [] : ['--shutdown-endpoint']),
       ...(p.mode === 'transparent' ? transparentArgs(s.redirects) : []),
       ...(s.stateConfigMap !== null ? ['--state', `${PATHS.state}/state.yaml`] : []),
       ...(p.reportOnly ? ['--report-only'] : []),
     ],
-    // The agent starts once sidekey is ready (native sidecars hold main containers until their startup probe passes).
-    startupProbe: { ...health(true), periodSeconds: 1, failureThreshold: 60 },
-    readinessProbe: { ...health(true), periodSeconds: 10 },
-    livenessProbe: { ...health(false), periodSeconds: 20, failureThreshold: 3 },
+    env: [{ name: 'SIDEKEY_LOG_LEVEL', value: s.logLevel }, ...s.extraEnv],
+    ports: [{ name: 'health', containerPort: PORTS.health, protocol: 'TCP' }],
+    ...sidekeyProbes(),
+    // Without native sidecars the kubelet starts containers in order, the next one once this hook
+    // returns: sidekey goes first, and the agent starts when it is ready.
+    ...(s.native ? {} : { lifecycle: { postStart: { exec: { command: ['node', '/app/dist/src/cli/main.js', 'health', '--ready', '--wait', '120'] } } } }),
     resources: s.resources,
     securityContext: {
       runAsUser: s.uid,
@@ -136,10 +172,11 @@ export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
     },
     volumeMounts: [
       { name: 'sidekey-certs', mountPath: PATHS.certs },
-      ...(s.caSecret !== null ? ['ca.pem', 'ca-key.pem'].map((key) => ({ name: 'sidekey-ca-secret', mountPath: `${PATHS.certs}/${key}`, subPath: key, readOnly: true })) : []),
       { name: 'sidekey-ca-public', mountPath: PATHS.ca },
       { name: 'sidekey-policies', mountPath: PATHS.policies, readOnly: true },
+      ...(s.caSecret !== null ? [{ name: 'sidekey-ca-secret', mountPath: PATHS.caSecret, readOnly: true }] : []),
       ...(s.stateConfigMap !== null ? [{ name: 'sidekey-state', mountPath: PATHS.state, readOnly: true }] : []),
+      ...s.extraVolumeMounts,
       ...(s.tokenAudience !== null ? [{ name: 'sidekey-token', mountPath: PATHS.token, readOnly: true }] : []),
     ],
   }
@@ -181,9 +218,11 @@ export function sidecarVolumes(s: SidecarSettings): Json[] {
     { name: 'sidekey-certs', emptyDir: { medium: 'Memory', sizeLimit: '16Mi' } },
     { name: 'sidekey-ca-public', emptyDir: { sizeLimit: '4Mi' } },
     { name: 'sidekey-policies', configMap: { name: s.policiesConfigMap } },
-    // Readable by sidekey's non-root user without an fsGroup; only the sidekey container mounts it.
-    ...(s.caSecret !== null ? [{ name: 'sidekey-ca-secret', secret: { secretName: s.caSecret, defaultMode: 0o444 } }] : []),
+    // Readable by sidekey's non-root user without an fsGroup; only the sidekey container mounts it,
+    // and sidekey copies the key into the memory-backed certs directory at 0600 (--ca-from).
+    ...(s.caSecret !== null ? [{ name: 'sidekey-ca-secret', secret: { secretName: s.caSecret, defaultMode: 0o444, items: [{ key: s.caSecretKeys.cert, path: 'ca.pem' }, { key: s.caSecretKeys.key, path: 'ca-key.pem' }] } }] : []),
     ...(s.stateConfigMap !== null ? [{ name: 'sidekey-state', configMap: { name: s.stateConfigMap } }] : []),
+    ...s.extraVolumes,
     ...(s.tokenAudience !== null
       ? [{ name: 'sidekey-token', projected: { sources: [{ serviceAccountToken: { audience: s.tokenAudience, expirationSeconds: 3600, path: 'token' } }] } }]
       : []),

@@ -1,46 +1,25 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises'
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import t, { type Test } from 'tap'
 import { ProxyAgent, request } from 'undici'
+import { startCliProcess, type CliProcess } from '../helpers/cli-process.js'
 import { waitFor } from '../helpers/poll.js'
-import { freePort } from '../helpers/redis.js'
 
 // `sidekey start` writes its log (every audit line) buffered, in batches. None may be lost: under
 // load, a SIGTERM and an uncaught error each end the process, and every request a client saw
 // completed has its audit line on standard output, whole.
 
-const CLI = join(process.cwd(), 'dist/src/cli/main.js')
 const CRASH = join(process.cwd(), 'test/fixtures/crash-after.mjs')
 
-interface Running {
-  child: ChildProcess
-  lines: () => string[]
-  exited: Promise<number | null>
+interface Running extends CliProcess {
   proxy: string
 }
 
 async function startCli(t: Test, upstreamPort: number, env: Record<string, string> = {}): Promise<Running> {
-  const dir = await mkdtemp(join(tmpdir(), 'sidekey-durable-'))
-  await mkdir(join(dir, 'policies'))
-  await writeFile(join(dir, 'policies', 'p.yaml'), `version: v1\nroutes:\n  - { name: up, host: 127.0.0.1, ports: [${upstreamPort}] }\n`)
-  const port = await freePort()
-  const child = spawn(process.execPath, [CLI, 'start', '--listen', `127.0.0.1:${port}`, '--admin', `127.0.0.1:${await freePort()}`, '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'agent'], {
-    env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr!.resume()
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.teardown(() => void child.kill('SIGKILL'))
-  const lines = (): string[] => out.split('\n').filter((l) => l !== '')
-  await waitFor('sidekey started', () => lines().some((l) => l.includes('"event":"started"')), 30_000)
-  return { child, lines, exited, proxy: `http://127.0.0.1:${port}` }
+  const sk = await startCliProcess(t, upstreamPort, { env })
+  return Object.assign(sk, { proxy: `http://127.0.0.1:${sk.proxyPort}` })
 }
 
 /** Send requests from 16 clients until `stop()` says so or one fails; count those answered 200. */

@@ -1,71 +1,51 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
-import t, { type Test } from 'tap'
+import t from 'tap'
 import { parse } from 'yaml'
 import { Deployment } from 'kubernetes-models/apps/v1'
-import { ConfigMap, Service, ServiceAccount } from 'kubernetes-models/v1'
-import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
-import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 import { configFrom } from '../../src/config.js'
 import { compilePolicy } from '../../src/policy/load.js'
 import { agentEnv, DEFAULT_REDIRECTS, iptablesInitContainer, sidekeyContainer, type SidecarSettings } from '../../src/kube/sidecar.js'
 import { loadStateSettings } from '../../src/state/config.js'
-import { CHART_DIR as chart, chartRenderer, podOf, type Obj, type PodSpec as Pod } from '../helpers/helm.js'
+import { chartRenderer, CHART_DIR as chart, podOf, type PodSpec as Pod } from '../helpers/helm.js'
 import { requireTools } from '../helpers/tools.js'
 
 requireTools('go')
 
-// The Helm chart, rendered for each documented combination of values with Go's text/template and
-// sprig (Debian's golang-go and golang-github-masterminds-sprig-dev: the engine and function
-// library Helm uses, with Helm's include, tpl, required, toYaml added in test/helm/render.go).
+// The Helm chart, rendered for each documented combination of values (test/helpers/helm.ts).
 // Values are checked against values.schema.json first, as Helm does; every rendered object is
 // validated against the Kubernetes schemas (kubernetes-models), then its content is asserted.
 // With a helm binary on PATH, `helm lint` and `helm template` run too.
 
 const run = promisify(execFile)
 
-const VALIDATORS: Record<string, new (o: never) => { validate(): void }> = {
-  'apps/v1/Deployment': Deployment as never,
-  'v1/ConfigMap': ConfigMap as never,
-  'v1/Service': Service as never,
-  'v1/ServiceAccount': ServiceAccount as never,
-  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
-  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as never,
-}
-
 t.test('Helm chart', async (t) => {
-  const work = await mkdtemp(join(tmpdir(), 'sidekey-helm-'))
-  const render = await chartRenderer()
-  const validateAll = (t: Test, objects: Obj[]): void => {
-    for (const o of objects) {
-      const V = VALIDATORS[`${o.apiVersion}/${o.kind}`]
-      t.ok(V, `${o.apiVersion} ${o.kind} is a known kind`)
-      t.doesNotThrow(() => new V!(o as never).validate(), `${o.kind} ${o.metadata.name} is valid against the Kubernetes schema`)
-    }
-  }
+  const { render, validateAll, work } = await chartRenderer()
   const agent = { agent: { image: { repository: 'ghcr.io/example/agent', tag: '1.2.3' } } }
   // What the chart's values mean, as the webhook's settings: the two must render the same containers.
-  const settings = (over: Partial<SidecarSettings> = {}): SidecarSettings => ({ image: 'ghcr.io/sidekey-dev/sidekey:0.1.0', imagePullPolicy: 'IfNotPresent', policiesConfigMap: 'demo-sidekey-policies', caSecret: null, stateConfigMap: null, uid: 10001, native: true, noProxy: '', resources: {}, tokenAudience: null, redirects: DEFAULT_REDIRECTS, agentSecurity: 'refuse', ...over })
+  const settings = (over: Partial<SidecarSettings> = {}): SidecarSettings => ({ image: 'ghcr.io/sidekey-dev/sidekey:0.1.0', imagePullPolicy: 'IfNotPresent', policiesConfigMap: 'demo-sidekey-policies', caSecret: null, caSecretKeys: { cert: 'ca.pem', key: 'ca-key.pem' }, stateConfigMap: null, uid: 10001, native: true, noProxy: '', resources: { requests: { cpu: '50m', memory: '96Mi' }, limits: { memory: '256Mi' } }, tokenAudience: null, logLevel: 'info', drainSeconds: 25, extraEnv: [], extraVolumeMounts: [], extraVolumes: [], redirects: DEFAULT_REDIRECTS, agentSecurity: 'refuse', ...over })
+  const webhookSettings = settings()
+  const JAVA = 'JAVA_TOOL_OPTIONS'
 
   t.test('defaults with an agent image: native sidecar, explicit mode', async (t) => {
     const r = await render(agent)
     validateAll(t, r.objects)
-    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'ServiceAccount'])
+    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'Pod', 'PodDisruptionBudget', 'ServiceAccount'])
     const pod = podOf(r.byKind('Deployment'))
     const sidekey = pod.initContainers!.find((c) => c.name === 'sidekey')!
     t.equal(sidekey.restartPolicy, 'Always', 'a native sidecar')
-    const expected = sidekeyContainer(settings(), { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true })
-    t.same(sidekey.args, expected.args, 'the same arguments as the injection webhook gives')
-    t.same(sidekey.securityContext, expected.securityContext, 'non-root, read-only root, no privilege escalation, every capability dropped')
-    t.same(sidekey.volumeMounts, expected.volumeMounts)
-    t.same(sidekey.startupProbe, expected.startupProbe)
-    t.notOk((sidekey.env as { name: string }[]).some((e) => e.name === 'SIDEKEY_ADMIN_HOSTS'), 'the admin listener stays on loopback and answers to loopback names only')
+    const expected = sidekeyContainer(webhookSettings, { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true })
+    t.same(sidekey, expected, 'the same container as the injection webhook gives: arguments, probes, security context, mounts')
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130'], 'the admin API on loopback; only health on the pod IP')
+    t.same(sidekey.readinessProbe, { httpGet: { path: '/readyz', port: 3130 }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }, 'an httpGet probe with an explicit timeout')
+    t.notOk(JSON.stringify(sidekey).includes('exec'), 'no exec probe')
     const agentContainer = pod.containers.find((c) => c.name === 'agent')!
     t.equal(agentContainer.image, 'ghcr.io/example/agent:1.2.3')
     t.same(agentContainer.env, agentEnv('explicit', 'localhost,127.0.0.1,::1,.svc,.cluster.local'), 'proxy and CA-trust variables, the same list as the webhook')
+    const java = (agentContainer.env as { name: string; value: string }[]).find((e) => e.name === JAVA)
+    t.equal(java?.value, '-Djavax.net.ssl.trustStore=/etc/sidekey/ca/truststore.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=changeit', 'the JVM trusts the PKCS#12 store beside bundle.pem')
     t.same(agentContainer.volumeMounts, [{ name: 'sidekey-ca-public', mountPath: '/etc/sidekey/ca', readOnly: true }], 'the agent mounts only the public CA files')
     t.notOk(JSON.stringify(agentContainer).includes('sidekey-certs'), 'never the CA key or admin token')
     t.same(pod.volumes.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies'])
@@ -86,8 +66,8 @@ t.test('Helm chart', async (t) => {
     t.same(init.command, iptablesInitContainer(settings(), choices).command, 'the same command as the webhook gives')
     t.same(init.securityContext, iptablesInitContainer(settings(), choices).securityContext)
     t.same((init.securityContext as { capabilities: unknown }).capabilities, { drop: ['ALL'], add: ['NET_ADMIN'] }, 'NET_ADMIN only: no NET_RAW')
-    t.match(pod.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'demo', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443'])
     t.same(pod.initContainers![1]!.args, sidekeyContainer(settings(), choices).args)
+    t.match((pod.initContainers![1]!.args as string[]).join(' '), '--transparent-http 80=127.0.0.1:15080 --transparent-https 443=127.0.0.1:15443')
     const env = pod.containers[0]!.env as { name: string }[]
     t.notOk(env.some((e) => e.name === 'HTTPS_PROXY'), 'no proxy variables: the redirect does it')
     t.ok(env.some((e) => e.name === 'SSL_CERT_FILE'), 'the CA is still trusted')
@@ -136,13 +116,16 @@ t.test('Helm chart', async (t) => {
     t.match(patch.notes, /cannot see your Deployment's containers/, 'the patch for an existing Deployment says what it cannot check')
   })
 
-  t.test('a plain second container on clusters without native sidecars', async (t) => {
+  t.test('a plain sidecar, first, on clusters without native sidecars', async (t) => {
     const r = await render({ ...agent, sidecar: { native: false } })
     validateAll(t, r.objects)
     const pod = podOf(r.byKind('Deployment'))
     t.equal(pod.initContainers, undefined)
-    t.same(pod.containers.map((c) => c.name), ['agent', 'sidekey'])
-    t.equal(pod.containers[1]!.restartPolicy, undefined)
+    t.same(pod.containers.map((c) => c.name), ['sidekey', 'agent'], 'sidekey first: the kubelet starts containers in order')
+    t.equal(pod.containers[0]!.restartPolicy, undefined)
+    t.same(pod.containers[0], sidekeyContainer({ ...webhookSettings, native: false }, { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true }), 'the same container as the webhook gives')
+    t.same(pod.containers[0]!.lifecycle, { postStart: { exec: { command: ['node', '/app/dist/src/cli/main.js', 'health', '--ready', '--wait', '120'] } } }, 'the agent is held until sidekey is ready')
+    t.ok((pod.containers[0]!.args as string[]).includes('--shutdown-endpoint'), 'a Job\'s agent can stop it')
   })
 
   t.test('Redis state, secrets, existing CA, federation token, report-only', async (t) => {
@@ -158,8 +141,9 @@ t.test('Helm chart', async (t) => {
     validateAll(t, r.objects)
     const pod = podOf(r.byKind('Deployment'))
     const sidekey = pod.initContainers!.find((c) => c.name === 'sidekey')!
-    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--ca-from', '/etc/sidekey/ca-secret', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
     t.same((sidekey.env as unknown[])[1], { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'openai', key: 'api-key' } } }, 'the secret goes to sidekey only')
+    t.same(pod.volumes.find((v) => v.name === 'sidekey-ca-secret'), { name: 'sidekey-ca-secret', secret: { secretName: 'sidekey-ca', defaultMode: 0o444, items: [{ key: 'ca.pem', path: 'ca.pem' }, { key: 'ca-key.pem', path: 'ca-key.pem' }] } }, 'mounted apart from the certs directory (test/e2e/kubelet-layout.test.ts starts sidekey on it)')
     t.notOk(JSON.stringify(pod.containers).includes('OPENAI_API_KEY'), 'never to the agent')
     t.same(pod.volumes.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies', 'sidekey-ca-secret', 'sidekey-state', 'sidekey-redis-password', 'sidekey-redis-tls', 'sidekey-signing-keys', 'sidekey-token'])
     t.same(pod.volumes.find((v) => v.name === 'sidekey-token'), { name: 'sidekey-token', projected: { sources: [{ serviceAccountToken: { audience: 'sts.amazonaws.com', expirationSeconds: 3600, path: 'token' } }] } })
@@ -190,9 +174,11 @@ t.test('Helm chart', async (t) => {
   t.test('ServiceMonitor and NetworkPolicy', async (t) => {
     const r = await render({ ...agent, metrics: { serviceMonitor: { enabled: true, labels: { release: 'prom' } } }, networkPolicy: { enabled: true, metricsFrom: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }], extraEgress: [{ to: [{ podSelector: { matchLabels: { app: 'redis' } } }], ports: [{ port: 6379, protocol: 'TCP' }] }] } })
     validateAll(t, r.objects)
-    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'Service', 'ServiceAccount', 'ServiceMonitor'])
+    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'])
     const sidekey = podOf(r.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!
-    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '0.0.0.0:3129'], 'the admin listener is exposed for scraping')
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--metrics', '0.0.0.0:3131'], 'metrics on a listener of its own; the admin API stays on loopback')
+    t.same(sidekey.ports, [{ name: 'health', containerPort: 3130, protocol: 'TCP' }, { name: 'metrics', containerPort: 3131, protocol: 'TCP' }])
+    t.match(r.byKind('Service'), { spec: { ports: [{ name: 'metrics', port: 3131, targetPort: 3131 }] } }, 'the target port by number (EndpointSlices of 1.29-1.31 lacked named native-sidecar ports)')
     const np = r.byKind('NetworkPolicy') as unknown as { spec: { egress: { to?: { ipBlock?: { cidr: string; except?: string[] } }[]; ports: { port: number }[] }[]; ingress: unknown[] } }
     t.same(np.spec.egress[0], { to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'kube-system' } }, podSelector: { matchLabels: { 'k8s-app': 'kube-dns' } } }], ports: [{ port: 53, protocol: 'UDP' }, { port: 53, protocol: 'TCP' }] }, 'DNS to kube-dns only, not to any address')
     t.same(np.spec.egress[1]!.to, [{ ipBlock: { cidr: '0.0.0.0/0', except: ['169.254.169.254/32'] } }], 'cloud metadata is never reachable')
@@ -200,28 +186,15 @@ t.test('Helm chart', async (t) => {
     t.same((nodeLocal.byKind('NetworkPolicy') as unknown as typeof np).spec.egress[0]!.to, [{ ipBlock: { cidr: '169.254.20.10/32' } }], 'networkPolicy.dnsTo names another DNS (NodeLocal DNSCache)')
     t.same(np.spec.egress[1]!.ports.map((p) => p.port), [443, 80])
     t.equal(np.spec.egress.length, 3, 'DNS, web, and the extra Redis rule')
-    t.same(np.spec.ingress, [{ ports: [{ port: 3129, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }])
+    t.same(np.spec.ingress, [{ ports: [{ port: 3131, protocol: 'TCP' }], from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'monitoring' } } }] }])
     t.match(r.byKind('ServiceMonitor'), { metadata: { labels: { release: 'prom' } }, spec: { endpoints: [{ port: 'metrics', path: '/metrics' }] } })
-    // The exposed admin listener answers only to its own names (DNS rebinding): Prometheus scrapes
-    // the pod IP, people may use the Service name; the kubelet expands $(SIDEKEY_POD_IPS).
-    const env = sidekey.env as { name: string; value?: string; valueFrom?: unknown }[]
-    t.same(env.find((e) => e.name === 'SIDEKEY_POD_IPS'), { name: 'SIDEKEY_POD_IPS', valueFrom: { fieldRef: { fieldPath: 'status.podIPs' } } })
-    const service = r.byKind('Service').metadata.name
-    const adminHosts = env.find((e) => e.name === 'SIDEKEY_ADMIN_HOSTS')!.value!
-    t.equal(adminHosts, `$(SIDEKEY_POD_IPS),${service},${service}.agents,${service}.agents.svc`)
-    t.ok(env.findIndex((e) => e.name === 'SIDEKEY_POD_IPS') < env.findIndex((e) => e.name === 'SIDEKEY_ADMIN_HOSTS'), 'defined before it is referenced, as the kubelet requires')
-    const expanded = adminHosts.replace('$(SIDEKEY_POD_IPS)', '10.244.1.7,fd00:10:244::7')
-    t.same(configFrom({}, { SIDEKEY_ADMIN_HOSTS: expanded }).adminHosts, ['10.244.1.7', 'fd00:10:244::7', service, `${service}.agents`, `${service}.agents.svc`], 'sidekey reads what the pod gets')
-    const more = await render({ ...agent, metrics: { serviceMonitor: { enabled: true }, adminHosts: ['metrics-gateway.monitoring.svc'] } })
-    const moreEnv = podOf(more.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!.env as { name: string; value?: string }[]
-    t.match(moreEnv.find((e) => e.name === 'SIDEKEY_ADMIN_HOSTS')?.value, /,metrics-gateway\.monitoring\.svc$/, 'metrics.adminHosts adds names')
-    await t.rejects(render({ ...agent, metrics: { adminHosts: ['evil.example/x'] } }), /values.schema.json.*adminHosts/)
+    t.notOk(JSON.stringify(sidekey.env).includes('SIDEKEY_ADMIN_HOSTS'), 'no admin Host names to widen: the admin listener is loopback only')
   })
 
   t.test('agent.enabled=false: only what an existing Deployment needs, and a patch that adds the sidecar', async (t) => {
     const r = await render({ agent: { enabled: false }, agentContainers: ['worker'], policies: { existingConfigMap: 'my-policies' }, mode: 'transparent' })
     validateAll(t, r.objects)
-    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'ServiceAccount'], 'no Deployment, no policies ConfigMap (an existing one is used)')
+    t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Pod', 'ServiceAccount'], 'no Deployment, no policies ConfigMap (an existing one is used); the helm test pod')
     const patch = parse((r.byKind('ConfigMap', 'demo-sidekey-sidecar-patch') as unknown as { data: Record<string, string> }).data['patch.yaml']!) as { spec: { template: { spec: Pod } } }
     const spec = patch.spec.template.spec
     t.same(spec.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey'])
@@ -233,7 +206,7 @@ t.test('Helm chart', async (t) => {
     const target = merged.spec.template.spec as unknown as Omit<Pod, 'containers'> & { containers: { name: string; env?: unknown[]; volumeMounts?: unknown[] }[] }
     target.initContainers = spec.initContainers
     target.volumes = spec.volumes
-    target.serviceAccountName = spec.serviceAccountName
+    t.equal(spec.serviceAccountName, undefined, 'the Deployment keeps its own service account')
     for (const c of spec.containers as { name: string; env: unknown[]; volumeMounts: unknown[] }[]) {
       const into = target.containers.find((x) => x.name === c.name)!
       into.env = [...(into.env ?? []), ...c.env]

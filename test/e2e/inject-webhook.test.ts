@@ -87,7 +87,8 @@ t.test('injection webhook', async (t) => {
     const ops = JSON.parse(Buffer.from(answer.response.patch!, 'base64').toString('utf8')) as jsonpatch.Operation[]
     return jsonpatch.applyPatch(structuredClone(p), ops, true, false).newDocument
   }
-  type Spec = { initContainers?: { name: string; args?: string[]; command?: string[] }[]; containers: { name: string; env?: { name: string; value: string }[]; volumeMounts?: { name: string }[] }[]; volumes?: { name: string }[] }
+  type Container = { name: string; args?: string[]; command?: string[]; env?: { name: string; value: string }[]; volumeMounts?: { name: string }[] }
+  type Spec = { initContainers?: Container[]; containers: Container[]; volumes?: { name: string }[]; terminationGracePeriodSeconds?: number }
 
   t.test('a pod without the annotation is allowed unchanged', async (t) => {
     const r = await post(admissionReview(pod(undefined)))
@@ -105,7 +106,8 @@ t.test('injection webhook', async (t) => {
     const spec = result.spec as Spec
     t.same(spec.initContainers!.map((c) => c.name), ['sidekey'])
     t.match(spec.initContainers![0], { restartPolicy: 'Always', image: 'registry.example/sidekey:0.1.0' })
-    t.match(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--state', '/etc/sidekey/state/state.yaml'])
+    t.same(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--state', '/etc/sidekey/state/state.yaml'])
+    t.equal(spec.terminationGracePeriodSeconds, undefined, 'left alone: the default 30 s covers the 25 s drain')
     t.same(spec.volumes!.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies', 'sidekey-state', 'sidekey-token'])
     const env = Object.fromEntries(spec.containers[0]!.env!.map((e) => [e.name, e.value]))
     t.equal(env.HTTPS_PROXY, 'http://127.0.0.1:3128')
@@ -135,8 +137,11 @@ t.test('injection webhook', async (t) => {
     const spec = result.spec as Spec
     t.same(spec.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey', 'migrate'], 'iptables first, then sidekey, then the pod\'s own')
     t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,80:15080', '--block-other-egress'])
-    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.same(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--drain-timeout', '25000', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
     t.same(r.json.response.warnings, undefined, 'nothing to warn about')
+    const migrate = spec.initContainers![2]!
+    t.ok(migrate.env!.some((e) => e.name === 'SSL_CERT_FILE'), 'the pod\'s own init container (after the native sidecar) trusts the CA')
+    t.same(migrate.volumeMounts, [{ name: 'sidekey-ca-public', mountPath: '/etc/sidekey/ca', readOnly: true }])
     t.equal(spec.containers[0]!.env![0]!.name, 'MODEL', 'existing variables kept')
     t.notOk(spec.containers[0]!.env!.some((e) => e.name === 'HTTPS_PROXY'), 'no proxy variables in transparent mode')
     t.ok(spec.containers[1]!.env!.some((e) => e.name === 'SSL_CERT_FILE'), 'every container trusts the CA')
@@ -188,7 +193,7 @@ t.test('injection webhook', async (t) => {
     t.match(answer.response.warnings, [/container "agent" runs as sidekey's user id 10001/])
     const spec = patched(original, answer).spec as Spec
     t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,8443:15444'])
-    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--transparent-https', '443=127.0.0.1:15443,8443=127.0.0.1:15444'])
+    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--transparent-https', '443=127.0.0.1:15443,8443=127.0.0.1:15444'])
     for (const [yaml, why] of [
       ['agentSecurity: maybe\n', /agentSecurity must be refuse or warn/],
       ['transparentPorts: []\n', /transparentPorts must be a non-empty list/],
@@ -215,7 +220,8 @@ t.test('injection webhook', async (t) => {
     t.equal(r.json.response.allowed, true)
     t.match(r.json.response.warnings, [/unknown sidekey.dev\/mode "sideways"/, /not a workload name/])
     const spec = patched(original, r.json).spec as Spec
-    t.match(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'default'])
+    const args = spec.initContainers![0]!.args!
+    t.equal(args[args.indexOf('--workload') + 1], 'default')
   })
 
   t.test('the reserved name anonymous falls back to "default" with a warning, so the sidecar can start', async (t) => {

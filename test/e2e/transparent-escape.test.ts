@@ -42,7 +42,7 @@ function localCli(command: string[]): string[] {
 }
 
 t.test('transparent mode leaves the agent no way around sidekey', async (t) => {
-  const render = await chartRenderer()
+  const { render } = await chartRenderer()
   const ports = [
     { port: 443, listenPort: 15443, protocol: 'https' },
     { port: 8443, listenPort: 15444, protocol: 'https' },

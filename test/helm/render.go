@@ -1,9 +1,10 @@
 // Renders a Helm chart the way `helm template` does, for tests on machines without Helm: Go's
 // text/template with the sprig function library (the engine and functions Helm uses), plus Helm's
-// own include, tpl, required, toYaml, fromYaml and toJson, missingkey=zero, and its built-in
+// own include, tpl, required, toYaml, fromYaml, fromYamlArray and toJson, missingkey=zero, and its built-in
 // objects (.Values, .Release, .Chart, .Capabilities, .Template). Values arrive merged, as JSON.
 //
-// usage: render CHART_DIR VALUES_JSON RELEASE NAMESPACE  -> JSON {"template path": "rendered text"}
+// usage: render CHART_DIR VALUES_JSON RELEASE NAMESPACE [KUBE_VERSION]  -> JSON {"template path": "rendered text"}
+// KUBE_VERSION (default 1.30.0) is what .Capabilities.KubeVersion reports, as `helm template --kube-version`.
 package main
 
 import (
@@ -49,12 +50,29 @@ func fromYaml(s string) map[string]interface{} {
 	return m
 }
 
+func fromYamlArray(s string) []interface{} {
+	a := []interface{}{}
+	if err := yaml.Unmarshal([]byte(s), &a); err != nil {
+		a = []interface{}{err.Error()}
+	}
+	return a
+}
+
 func main() {
-	if len(os.Args) != 5 {
-		fmt.Fprintln(os.Stderr, "usage: render CHART_DIR VALUES_JSON RELEASE NAMESPACE")
+	if len(os.Args) != 5 && len(os.Args) != 6 {
+		fmt.Fprintln(os.Stderr, "usage: render CHART_DIR VALUES_JSON RELEASE NAMESPACE [KUBE_VERSION]")
 		os.Exit(2)
 	}
 	chartDir, valuesFile, release, namespace := os.Args[1], os.Args[2], os.Args[3], os.Args[4]
+	kubeVersion := "1.30.0"
+	if len(os.Args) == 6 {
+		kubeVersion = strings.TrimPrefix(os.Args[5], "v")
+	}
+	kubeParts := strings.SplitN(kubeVersion, ".", 3)
+	if len(kubeParts) != 3 {
+		fmt.Fprintln(os.Stderr, "KUBE_VERSION must be MAJOR.MINOR.PATCH")
+		os.Exit(2)
+	}
 	chartRaw, err := os.ReadFile(filepath.Join(chartDir, "Chart.yaml"))
 	check(err)
 	chartMeta := map[string]interface{}{}
@@ -108,9 +126,19 @@ func main() {
 	}
 	funcs["toYaml"] = toYaml
 	funcs["fromYaml"] = fromYaml
+	funcs["fromYamlArray"] = fromYamlArray
 	funcs["toJson"] = func(v interface{}) string { b, _ := json.Marshal(v); return string(b) }
 	funcs["lookup"] = func(string, string, string, string) map[string]interface{} { return map[string]interface{}{} }
 	root.Funcs(funcs)
+	// Helm refuses a cluster outside Chart.yaml's kubeVersion before it renders anything.
+	if constraint, ok := chartMeta["kubeVersion"].(string); ok && constraint != "" {
+		fits, err := funcs["semverCompare"].(func(string, string) (bool, error))(constraint, kubeVersion)
+		check(err)
+		if !fits {
+			fmt.Fprintf(os.Stderr, "chart requires kubeVersion: %s which is incompatible with Kubernetes v%s\n", constraint, kubeVersion)
+			os.Exit(1)
+		}
+	}
 
 	var names []string
 	chartName := fmt.Sprint(chartMeta["name"])
@@ -142,7 +170,7 @@ func main() {
 			"Chart":   chart,
 			"Release": map[string]interface{}{"Name": release, "Namespace": namespace, "Service": "Helm", "IsInstall": true, "IsUpgrade": false, "Revision": 1},
 			"Capabilities": map[string]interface{}{
-				"KubeVersion": map[string]interface{}{"Version": "v1.30.0", "Major": "1", "Minor": "30", "GitVersion": "v1.30.0"},
+				"KubeVersion": map[string]interface{}{"Version": "v" + kubeVersion, "Major": kubeParts[0], "Minor": kubeParts[1], "GitVersion": "v" + kubeVersion},
 				"APIVersions": apiVersions{"v1", "apps/v1", "networking.k8s.io/v1", "monitoring.coreos.com/v1"},
 			},
 			"Template": map[string]interface{}{"Name": name, "BasePath": chartName + "/templates"},

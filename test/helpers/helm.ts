@@ -4,75 +4,124 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { Ajv } from 'ajv'
+import type { Test } from 'tap'
 import { parse, parseAllDocuments } from 'yaml'
+import { MutatingWebhookConfiguration } from 'kubernetes-models/admissionregistration.k8s.io/v1'
+import { Deployment } from 'kubernetes-models/apps/v1'
+import { ConfigMap, Pod as PodModel, Secret, Service, ServiceAccount } from 'kubernetes-models/v1'
+import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
+import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
+import { ServiceMonitor } from '@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1'
 
-/**
- * The Helm chart rendered without helm: values merged into values.yaml as Helm merges them, checked
- * against values.schema.json as Helm does, then the templates run by test/helm/render.go (Go's
- * text/template with sprig, the engine and function library Helm uses).
- */
+// The Helm chart, rendered with Go's text/template and sprig (Debian's golang-go and
+// golang-github-masterminds-sprig-dev: the engine and function library Helm uses, with Helm's
+// include, tpl, required, toYaml added in test/helm/render.go), for a given Kubernetes version.
+// Values are checked against values.schema.json first, as Helm does.
 
 const run = promisify(execFile)
 const root = new URL('../../..', import.meta.url).pathname
 export const CHART_DIR = join(root, 'helm', 'sidekey')
 
-export type Obj = { apiVersion: string; kind: string; metadata: { name: string }; [k: string]: unknown }
+export type Obj = { apiVersion: string; kind: string; metadata: { name: string; annotations?: Record<string, string> }; [k: string]: unknown }
 export type Values = Record<string, unknown>
+export type Container = Record<string, unknown> & { name: string }
+export type PodSpec = Record<string, unknown> & { initContainers?: Container[]; containers: Container[]; volumes: ({ name: string } & Record<string, unknown>)[]; serviceAccountName?: string }
 
-/** One rendering: the objects, the install notes, and a finder. */
+/** Helm's values merge: maps merge deeply, anything else replaces, null deletes. */
+export function merge(base: Values, over: Values): Values {
+  const out: Values = { ...base }
+  for (const [k, v] of Object.entries(over)) {
+    if (v === null) delete out[k]
+    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])) out[k] = merge(out[k] as Values, v as Values)
+    else out[k] = v
+  }
+  return out
+}
+
+const VALIDATORS: Record<string, new (o: never) => { validate(): void }> = {
+  'apps/v1/Deployment': Deployment as never,
+  'v1/ConfigMap': ConfigMap as never,
+  'v1/Pod': PodModel as never,
+  'v1/Secret': Secret as never,
+  'v1/Service': Service as never,
+  'v1/ServiceAccount': ServiceAccount as never,
+  'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy as never,
+  'policy/v1/PodDisruptionBudget': PodDisruptionBudget as never,
+  'admissionregistration.k8s.io/v1/MutatingWebhookConfiguration': MutatingWebhookConfiguration as never,
+  'monitoring.coreos.com/v1/ServiceMonitor': ServiceMonitor as never,
+}
+
+/** One rendering: every object, NOTES.txt, and a finder. */
 export interface Rendered {
   readonly objects: Obj[]
   readonly notes: string
   byKind(kind: string, name?: string): Obj
 }
 
-/** Helm's values merge: maps merge deeply, anything else replaces, null deletes. */
-export function mergeValues(base: Values, over: Values): Values {
-  const out: Values = { ...base }
-  for (const [k, v] of Object.entries(over)) {
-    if (v === null) delete out[k]
-    else if (typeof v === 'object' && !Array.isArray(v) && typeof out[k] === 'object' && out[k] !== null && !Array.isArray(out[k])) out[k] = mergeValues(out[k] as Values, v as Values)
-    else out[k] = v
-  }
-  return out
+export interface ChartRenderer {
+  /** The chart's values.yaml. */
+  readonly defaults: Values
+  /** A scratch directory for the test. */
+  readonly work: string
+  /** Render with `over` merged into the chart's values, for Kubernetes `kubeVersion` (default 1.30.0). */
+  render(over: Values, kubeVersion?: string): Promise<Rendered>
+  /** Assert that every object is of a known kind and valid against its Kubernetes schema. */
+  validateAll(t: Test, objects: Obj[]): void
 }
 
-/** Build the renderer once; the returned function renders the chart with `over` merged into its values. */
-export async function chartRenderer(): Promise<(over: Values) => Promise<Rendered>> {
+/** Build the renderer (once per test file: `go build` takes a few seconds). */
+export async function chartRenderer(): Promise<ChartRenderer> {
   const work = await mkdtemp(join(tmpdir(), 'sidekey-helm-'))
   const renderer = join(work, 'render')
   await run('go', ['build', '-o', renderer, join(root, 'test', 'helm', 'render.go')], { env: { ...process.env, GO111MODULE: 'off', GOPATH: '/usr/share/gocode', GOCACHE: join(tmpdir(), 'sidekey-go-cache') } })
   const defaults = parse(await readFile(join(CHART_DIR, 'values.yaml'), 'utf8')) as Values
   const validateValues = new Ajv({ allErrors: true, strict: false }).compile(JSON.parse(await readFile(join(CHART_DIR, 'values.schema.json'), 'utf8')) as object)
   let n = 0
-  return async (over) => {
-    const values = mergeValues(defaults, over)
-    if (!validateValues(values)) throw new Error(`values.schema.json: ${JSON.stringify(validateValues.errors)}`)
-    const file = join(work, `values-${n++}.json`)
-    await writeFile(file, JSON.stringify(values))
-    const { stdout } = await run(renderer, [CHART_DIR, file, 'demo', 'agents'])
-    const out = JSON.parse(stdout) as Record<string, string>
-    const objects: Obj[] = []
-    for (const [name, text] of Object.entries(out)) {
-      if (name.endsWith('NOTES.txt')) continue
-      for (const doc of parseAllDocuments(text)) {
-        if (doc.errors.length > 0) throw new Error(`${name}: ${doc.errors[0]!.message}`)
-        const o = doc.toJS() as Obj | null
-        if (o !== null) objects.push(o)
+  return {
+    defaults,
+    work,
+    async render(over, kubeVersion = '1.30.0') {
+      const values = merge(defaults, over)
+      if (!validateValues(values)) throw new Error(`values.schema.json: ${JSON.stringify(validateValues.errors)}`)
+      const file = join(work, `values-${n++}.json`)
+      await writeFile(file, JSON.stringify(values))
+      const { stdout } = await run(renderer, [CHART_DIR, file, 'demo', 'agents', kubeVersion])
+      const out = JSON.parse(stdout) as Record<string, string>
+      const objects: Obj[] = []
+      for (const [name, text] of Object.entries(out)) {
+        if (name.endsWith('NOTES.txt')) continue
+        for (const doc of parseAllDocuments(text)) {
+          if (doc.errors.length > 0) throw new Error(`${name}: ${doc.errors[0]!.message}`)
+          const o = doc.toJS() as Obj | null
+          if (o !== null) objects.push(o)
+        }
       }
-    }
-    return {
-      objects,
-      notes: out['sidekey/templates/NOTES.txt'] ?? '',
-      byKind(kind, name) {
-        const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name))
-        if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`)
-        return found
-      },
-    }
+      return {
+        objects,
+        notes: out['sidekey/templates/NOTES.txt'] ?? '',
+        byKind(kind, name) {
+          const found = objects.find((o) => o.kind === kind && (name === undefined || o.metadata.name === name))
+          if (found === undefined) throw new Error(`no ${kind} ${name ?? ''} rendered`)
+          return found
+        },
+      }
+    },
+    validateAll(t, objects) {
+      for (const o of objects) {
+        const V = VALIDATORS[`${o.apiVersion}/${o.kind}`]
+        t.ok(V, `${o.apiVersion} ${o.kind} is a known kind`)
+        t.doesNotThrow(() => new V!(o as never).validate(), `${o.kind} ${o.metadata.name} is valid against the Kubernetes schema`)
+      }
+    },
   }
 }
 
-/** The pod template of a rendered Deployment. */
-export type PodSpec = { initContainers?: Record<string, unknown>[]; containers: Record<string, unknown>[]; volumes: { name: string }[]; serviceAccountName: string }
+/** The pod template of a Deployment. */
 export const podOf = (d: Obj): PodSpec => (d as unknown as { spec: { template: { spec: PodSpec } } }).spec.template.spec
+
+/** The sidekey container of a pod: a native sidecar among the init containers, or a plain container. */
+export function sidekeyOf(pod: PodSpec): Container {
+  const found = [...(pod.initContainers ?? []), ...pod.containers].find((c) => c.name === 'sidekey')
+  if (found === undefined) throw new Error('no sidekey container')
+  return found
+}

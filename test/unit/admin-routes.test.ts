@@ -18,6 +18,8 @@ const EXPECTED_PUBLIC = [
   'GET /metrics',
   'GET /v1/workloads',
   'GET /v1/ca.pem',
+  // Answers 404 unless --shutdown-endpoint; stopping sidekey fails closed.
+  'POST /v1/shutdown',
   'GET /console',
   'GET /console/',
 ]

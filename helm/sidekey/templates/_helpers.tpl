@@ -23,10 +23,14 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 
 {{- define "sidekey.policiesConfigMap" -}}{{ .Values.policies.existingConfigMap | default (printf "%s-policies" (include "sidekey.fullname" .)) }}{{- end -}}
 
-{{/* Host names the admin listener answers to when it is exposed for scraping; $(SIDEKEY_POD_IPS) is expanded by the kubelet. */}}
-{{- define "sidekey.adminHosts" -}}
-{{- $svc := printf "%s-metrics" (include "sidekey.fullname" .) -}}
-{{- join "," (concat (list "$(SIDEKEY_POD_IPS)" $svc (printf "%s.%s" $svc .Release.Namespace) (printf "%s.%s.svc" $svc .Release.Namespace)) .Values.metrics.adminHosts) -}}
+{{/*
+Native sidecar (an init container with restartPolicy Always): "true" or "". auto: where the
+cluster has it on by default (the SidecarContainers feature is beta, on, from Kubernetes 1.29).
+*/}}
+{{- define "sidekey.native" -}}
+{{- if eq (toString .Values.sidecar.native) "auto" -}}
+{{- if semverCompare ">=1.29.0-0" .Capabilities.KubeVersion.Version }}true{{ end -}}
+{{- else if .Values.sidecar.native -}}true{{- end -}}
 {{- end -}}
 
 {{- define "sidekey.image" -}}{{ printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion) }}{{- end -}}
@@ -47,39 +51,150 @@ helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version }}
 {{- end }}
 - name: NODE_EXTRA_CA_CERTS
   value: /etc/sidekey/ca/ca.pem
-{{- range list "SSL_CERT_FILE" "REQUESTS_CA_BUNDLE" "CURL_CA_BUNDLE" "AWS_CA_BUNDLE" "GIT_SSL_CAINFO" "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" }}
+{{- range list "SSL_CERT_FILE" "REQUESTS_CA_BUNDLE" "CURL_CA_BUNDLE" "AWS_CA_BUNDLE" "GIT_SSL_CAINFO" "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH" "PIP_CERT" "npm_config_cafile" }}
 - name: {{ . }}
   value: /etc/sidekey/ca/bundle.pem
 {{- end }}
+{{- /* wget on GnuTLS (Debian's) reads no trust variable, only its startup file, which sidekey publishes. */}}
+- name: WGETRC
+  value: /etc/sidekey/ca/wgetrc
+{{- /* The JVM reads no PEM variable: it trusts the PKCS#12 store sidekey publishes beside bundle.pem (system roots plus the CA). */}}
+- name: JAVA_TOOL_OPTIONS
+  value: "-Djavax.net.ssl.trustStore=/etc/sidekey/ca/truststore.p12 -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=changeit"
 {{- end -}}
 
-{{- define "sidekey.healthProbe" -}}
-exec:
-  command: ["node", "/app/dist/src/cli/main.js", "health"{{ if .ready }}, "--ready"{{ end }}]
+{{/* The sidekey container's variables: its log level and the static secrets (never the agent's). */}}
+{{- define "sidekey.sidecarEnv" -}}
+- name: SIDEKEY_LOG_LEVEL
+  value: {{ .Values.sidecar.logLevel | quote }}
+{{- include "sidekey.secretEnv" . }}
+{{- end -}}
+
+{{/* The static secrets, as variables of the sidekey container (the webhook's sidecars get the same). */}}
+{{- define "sidekey.secretEnv" -}}
+{{- range .Values.secrets }}
+- name: {{ required "secrets[].env is required" .env }}
+  valueFrom:
+    secretKeyRef:
+      name: {{ required "secrets[].secretName is required" .secretName }}
+      key: {{ required "secrets[].key is required" .key }}
+{{- end }}
+{{- end -}}
+
+{{/* Mounts of the shared-state files (state.yaml, Redis password and TLS, signing-key encryption key). */}}
+{{- define "sidekey.stateMounts" -}}
+{{- if eq .Values.state.store "redis" }}
+- name: sidekey-state
+  mountPath: /etc/sidekey/state
+  readOnly: true
+{{- include "sidekey.stateSecretMounts" . }}
+{{- end }}
+{{- end -}}
+
+{{/* The Secrets state.yaml names (the webhook's sidecars get the same). */}}
+{{- define "sidekey.stateSecretMounts" -}}
+{{- if eq .Values.state.store "redis" }}
+{{- if .Values.state.redis.passwordSecret.name }}
+- name: sidekey-redis-password
+  mountPath: /var/run/secrets/sidekey-redis
+  readOnly: true
+{{- end }}
+{{- if .Values.state.redis.sentinelPasswordSecret.name }}
+- name: sidekey-sentinel-password
+  mountPath: /var/run/secrets/sidekey-sentinel
+  readOnly: true
+{{- end }}
+{{- if .Values.state.redis.tlsSecret }}
+- name: sidekey-redis-tls
+  mountPath: /var/run/secrets/sidekey-redis-tls
+  readOnly: true
+{{- end }}
+{{- if .Values.state.signingKeysSecret.name }}
+- name: sidekey-signing-keys
+  mountPath: /var/run/secrets/sidekey-signing
+  readOnly: true
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* Volumes of the shared-state files. */}}
+{{- define "sidekey.stateVolumes" -}}
+{{- if eq .Values.state.store "redis" }}
+- name: sidekey-state
+  configMap:
+    name: {{ include "sidekey.fullname" . }}-state
+{{- include "sidekey.stateSecretVolumes" . }}
+{{- end }}
+{{- end -}}
+
+{{- define "sidekey.stateSecretVolumes" -}}
+{{- if eq .Values.state.store "redis" }}
+{{- with .Values.state.redis.passwordSecret }}{{ if .name }}
+- name: sidekey-redis-password
+  secret:
+    secretName: {{ .name }}
+    items: [{ key: {{ .key | quote }}, path: password }]
+{{- end }}{{ end }}
+{{- with .Values.state.redis.sentinelPasswordSecret }}{{ if .name }}
+- name: sidekey-sentinel-password
+  secret:
+    secretName: {{ .name }}
+    items: [{ key: {{ .key | quote }}, path: password }]
+{{- end }}{{ end }}
+{{- if .Values.state.redis.tlsSecret }}
+- name: sidekey-redis-tls
+  secret:
+    secretName: {{ .Values.state.redis.tlsSecret }}
+{{- end }}
+{{- with .Values.state.signingKeysSecret }}{{ if .name }}
+- name: sidekey-signing-keys
+  secret:
+    secretName: {{ .name }}
+    items: [{ key: {{ .key | quote }}, path: key }]
+{{- end }}{{ end }}
+{{- end }}
 {{- end -}}
 
 {{/* The sidekey container. */}}
 {{- define "sidekey.container" -}}
+{{- $native := include "sidekey.native" . -}}
 - name: sidekey
   image: {{ include "sidekey.image" . }}
   imagePullPolicy: {{ .Values.image.pullPolicy }}
-  {{- if .Values.sidecar.native }}
+  {{- if $native }}
   restartPolicy: Always
   {{- end }}
   args:
     - start
     - --listen
     - 127.0.0.1:3128
+    # The admin API (routes, explain, workloads, console, approvals) on loopback only: no other
+    # pod reaches it. Probes and Prometheus get listeners of their own, serving nothing else.
     - --admin
-    - {{ if .Values.metrics.serviceMonitor.enabled }}0.0.0.0:3129{{ else }}127.0.0.1:3129{{ end }}
+    - 127.0.0.1:3129
+    - --health
+    - 0.0.0.0:3130
+    {{- if .Values.metrics.serviceMonitor.enabled }}
+    - --metrics
+    - 0.0.0.0:3131
+    {{- end }}
     - --policies
     - /etc/sidekey/policies
     - --certs
     - /var/run/sidekey/certs
+    {{- if .Values.ca.existingSecret }}
+    - --ca-from
+    - /etc/sidekey/ca-secret
+    {{- end }}
     - --publish-ca
     - /etc/sidekey/ca
     - --workload
     - {{ include "sidekey.workload" . | quote }}
+    - --drain-timeout
+    - {{ mul (int .Values.sidecar.drainSeconds) 1000 | quote }}
+    {{- if not $native }}
+    - --shutdown-endpoint
+    {{- end }}
     {{- if eq .Values.mode "transparent" }}
     {{- range list "http" "https" }}
     {{- $protocol := . }}
@@ -102,42 +217,26 @@ exec:
     {{- toYaml . | nindent 4 }}
     {{- end }}
   env:
-    - name: SIDEKEY_LOG_LEVEL
-      value: {{ .Values.sidecar.logLevel | quote }}
-    {{- if .Values.metrics.serviceMonitor.enabled }}
-    # The admin listener answers only to names that are its own (DNS-rebinding defence): besides
-    # loopback, the pod's IPs (what Prometheus scrapes), the metrics Service and metrics.adminHosts.
-    - name: SIDEKEY_POD_IPS
-      valueFrom:
-        fieldRef:
-          fieldPath: status.podIPs
-    - name: SIDEKEY_ADMIN_HOSTS
-      value: {{ include "sidekey.adminHosts" . | quote }}
-    {{- end }}
-    {{- range .Values.secrets }}
-    - name: {{ required "secrets[].env is required" .env }}
-      valueFrom:
-        secretKeyRef:
-          name: {{ required "secrets[].secretName is required" .secretName }}
-          key: {{ required "secrets[].key is required" .key }}
-    {{- end }}
-  {{- if .Values.metrics.serviceMonitor.enabled }}
+    {{- include "sidekey.sidecarEnv" . | nindent 4 }}
   ports:
-    - name: metrics
-      containerPort: 3129
+    - name: health
+      containerPort: 3130
       protocol: TCP
+    {{- if .Values.metrics.serviceMonitor.enabled }}
+    - name: metrics
+      containerPort: 3131
+      protocol: TCP
+    {{- end }}
+  {{- include "sidekey.probes" . | nindent 2 }}
+  {{- if not $native }}
+  lifecycle:
+    # Without native sidecars the kubelet starts the containers in order and starts the next one
+    # only when this hook returns: the agent (listed after sidekey) starts once sidekey is ready,
+    # with the CA published. One Node process, once, at start.
+    postStart:
+      exec:
+        command: ["node", "/app/dist/src/cli/main.js", "health", "--ready", "--wait", "120"]
   {{- end }}
-  startupProbe:
-    {{- include "sidekey.healthProbe" (dict "ready" true) | nindent 4 }}
-    periodSeconds: 1
-    failureThreshold: 60
-  readinessProbe:
-    {{- include "sidekey.healthProbe" (dict "ready" true) | nindent 4 }}
-    periodSeconds: 10
-  livenessProbe:
-    {{- include "sidekey.healthProbe" (dict "ready" false) | nindent 4 }}
-    periodSeconds: 20
-    failureThreshold: 3
   resources:
     {{- toYaml .Values.sidecar.resources | nindent 4 }}
   securityContext:
@@ -153,49 +252,41 @@ exec:
   volumeMounts:
     - name: sidekey-certs
       mountPath: /var/run/sidekey/certs
-    {{- if .Values.ca.existingSecret }}
-    {{- range list "ca.pem" "ca-key.pem" }}
-    - name: sidekey-ca-secret
-      mountPath: /var/run/sidekey/certs/{{ . }}
-      subPath: {{ . }}
-      readOnly: true
-    {{- end }}
-    {{- end }}
     - name: sidekey-ca-public
       mountPath: /etc/sidekey/ca
     - name: sidekey-policies
       mountPath: /etc/sidekey/policies
       readOnly: true
-    {{- if eq .Values.state.store "redis" }}
-    - name: sidekey-state
-      mountPath: /etc/sidekey/state
-      readOnly: true
-    {{- if .Values.state.redis.passwordSecret.name }}
-    - name: sidekey-redis-password
-      mountPath: /var/run/secrets/sidekey-redis
+    {{- if .Values.ca.existingSecret }}
+    - name: sidekey-ca-secret
+      mountPath: /etc/sidekey/ca-secret
       readOnly: true
     {{- end }}
-    {{- if .Values.state.redis.sentinelPasswordSecret.name }}
-    - name: sidekey-sentinel-password
-      mountPath: /var/run/secrets/sidekey-sentinel
-      readOnly: true
-    {{- end }}
-    {{- if .Values.state.redis.tlsSecret }}
-    - name: sidekey-redis-tls
-      mountPath: /var/run/secrets/sidekey-redis-tls
-      readOnly: true
-    {{- end }}
-    {{- if .Values.state.signingKeysSecret.name }}
-    - name: sidekey-signing-keys
-      mountPath: /var/run/secrets/sidekey-signing
-      readOnly: true
-    {{- end }}
-    {{- end }}
+    {{- include "sidekey.stateMounts" . | indent 4 }}
     {{- if .Values.federation.token.enabled }}
     - name: sidekey-token
       mountPath: /var/run/secrets/sidekey
       readOnly: true
     {{- end }}
+{{- end -}}
+
+{{/* httpGet probes on the health listener, with explicit timeouts (an exec probe started a whole Node process each time). */}}
+{{- define "sidekey.probes" -}}
+startupProbe:
+  httpGet: { path: /readyz, port: 3130 }
+  periodSeconds: 1
+  timeoutSeconds: 1
+  failureThreshold: 120
+readinessProbe:
+  httpGet: { path: /readyz, port: 3130 }
+  periodSeconds: 10
+  timeoutSeconds: 2
+  failureThreshold: 3
+livenessProbe:
+  httpGet: { path: /healthz, port: 3130 }
+  periodSeconds: 20
+  timeoutSeconds: 2
+  failureThreshold: 3
 {{- end -}}
 
 {{/* Transparent mode's init container: the only one with a capability (NET_ADMIN; the nft backend
@@ -268,39 +359,17 @@ alone, and root or a capability can take that id or rewrite the rules. */}}
   configMap:
     name: {{ include "sidekey.policiesConfigMap" . }}
 {{- if .Values.ca.existingSecret }}
+# Root-owned and readable by all (sidekey's user has no fsGroup); only the sidekey container
+# mounts it, and sidekey copies the key into the memory-backed certs directory at mode 0600.
 - name: sidekey-ca-secret
   secret:
     secretName: {{ .Values.ca.existingSecret }}
-    defaultMode: 0444
+    defaultMode: 292 # 0444: a JSON number, read alike by every YAML parser
+    items:
+      - { key: {{ .Values.ca.certKey | quote }}, path: ca.pem }
+      - { key: {{ .Values.ca.keyKey | quote }}, path: ca-key.pem }
 {{- end }}
-{{- if eq .Values.state.store "redis" }}
-- name: sidekey-state
-  configMap:
-    name: {{ include "sidekey.fullname" . }}-state
-{{- with .Values.state.redis.passwordSecret }}{{ if .name }}
-- name: sidekey-redis-password
-  secret:
-    secretName: {{ .name }}
-    items: [{ key: {{ .key | quote }}, path: password }]
-{{- end }}{{ end }}
-{{- with .Values.state.redis.sentinelPasswordSecret }}{{ if .name }}
-- name: sidekey-sentinel-password
-  secret:
-    secretName: {{ .name }}
-    items: [{ key: {{ .key | quote }}, path: password }]
-{{- end }}{{ end }}
-{{- if .Values.state.redis.tlsSecret }}
-- name: sidekey-redis-tls
-  secret:
-    secretName: {{ .Values.state.redis.tlsSecret }}
-{{- end }}
-{{- with .Values.state.signingKeysSecret }}{{ if .name }}
-- name: sidekey-signing-keys
-  secret:
-    secretName: {{ .name }}
-    items: [{ key: {{ .key | quote }}, path: key }]
-{{- end }}{{ end }}
-{{- end }}
+{{- include "sidekey.stateVolumes" . }}
 {{- if .Values.federation.token.enabled }}
 - name: sidekey-token
   projected:

@@ -25,7 +25,7 @@ export function holdTunnel(ctx: ProxyContext, socket: Socket, audit: AuditRecord
     if (decision.reportOnly) return true
     return blind ? decision.action === 'tunnel' : decision.action !== 'deny'
   }
-  ctx.connections.hold(socket, { audit, allowedUnder })
+  ctx.connections.hold(socket, { audit, allowedUnder, streaming: blind })
 }
 
 /**
@@ -38,7 +38,7 @@ export function holdUpgrade(ctx: ProxyContext, client: Socket, socket: Socket, a
     const decision = requestDecision(ctx, policy, facts)
     return decision.reportOnly || decision.action !== 'deny'
   }
-  ctx.connections.hold(client, { audit, allowedUnder })
+  ctx.connections.hold(client, { audit, allowedUnder, streaming: true })
   socket.setTimeout(ctx.config.tunnelIdleTimeoutMs)
   socket.once('timeout', () => {
     audit.closed ??= 'idle'
