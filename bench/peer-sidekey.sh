@@ -10,7 +10,7 @@
 set -euo pipefail
 dir=${SIDEKEY_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 # Keep in step with the Dockerfile's ENTRYPOINT (docs/benchmarks.md says why).
-flags=${SIDEKEY_NODE_FLAGS-"--max-semi-space-size=2"}
+flags=${SIDEKEY_NODE_FLAGS-"--max-semi-space-size=4"}
 
 mkdir -p "$BENCH_WORK/certs" "$BENCH_WORK/policies"
 cp "$CA_CERT" "$BENCH_WORK/certs/ca.pem"
