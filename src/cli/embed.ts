@@ -58,7 +58,10 @@ export async function startEmbedded(config: Config, workload: string, adminUrl: 
     async end() {
       sidekey.runTokens.revoke(info.id)
       await sidekey.close()
-      destination.end()
+      // Written synchronously, so nothing is pending; not ended, because a part that finishes
+      // closing a moment later (a connection's close event) may still log, and a write to an
+      // ended destination throws. The file closes when this process exits.
+      destination.flushSync()
     },
   }
 }

@@ -142,7 +142,9 @@ export class RedisStore implements StateStore {
   }
 
   #say(state: 'up' | 'down', why?: string): void {
-    if (this.#said === state) return
+    // Closed on purpose: the connection's own 'close' event is no outage, and the log it would
+    // go to may already be closed too (an embedded sidekey ends its log file right after).
+    if (this.#closed || this.#said === state) return
     this.#said = state
     if (state === 'up') this.#log.info({ event: 'state_connected', store: 'redis' }, 'shared state store connected')
     else this.#log.error({ event: 'state_unavailable', store: 'redis', err: why }, 'shared state store unreachable; reconnecting')

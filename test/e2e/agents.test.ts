@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises'
+import { mkdtemp, mkdir, readFile, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import t from 'tap'
@@ -103,8 +103,12 @@ routes:
     t.ok(out.chunks.at(-1)!.at - out.chunks[0]!.at >= 2 * GAP_MS, 'chunks arrived as they were produced, not all at the end')
     t.equal(api.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)
     t.notOk(r.stdout.includes(SECRETS.OPENAI) || r.stderr.includes(SECRETS.OPENAI), 'the key is in no output of the agent or sidekey')
-    t.match(r.stderr, /"msg":"audit"/, 'sidekey wrote audit lines to stderr')
-    t.match(r.stderr, /"workload":"research-agent"/)
+    // The embedded sidekey logs to the home's certs/audit.log, never into the agent's stderr.
+    const log = await readFile(join(dir, 'certs', 'audit.log'), 'utf8')
+    t.match(log, /"msg":"audit"/, 'sidekey wrote audit lines to its log file')
+    t.match(log, /"workload":"research-agent"/)
+    t.notMatch(r.stderr, /"msg":"audit"/, 'not to the agent\'s stderr')
+    t.notOk(log.includes(SECRETS.OPENAI), 'and the key is not in the log')
   })
 
   t.test('curl with no flags at all: proxy and CA trust come from the environment run sets', async (t) => {

@@ -31,6 +31,12 @@ t.test('clients under `sidekey run`', async (t) => {
         res.end(JSON.stringify({ name: 'left-pad', 'dist-tags': { latest: '1.3.0' }, versions: { '1.3.0': { name: 'left-pad', version: '1.3.0', description: 'served by the stand-in', dist: { tarball: 'https://api.test/npm/left-pad/-/left-pad-1.3.0.tgz', shasum: '0'.repeat(40) } } } }))
         return
       }
+      if (req.url === '/pypi/simple/demo-pkg/') {
+        // A PEP 503 simple index page: what `pip index versions` reads.
+        res.writeHead(200, { 'content-type': 'text/html' })
+        res.end('<!DOCTYPE html><html><body><a href="https://api.test/pypi/files/demo_pkg-1.0.tar.gz#sha256=' + '0'.repeat(64) + '">demo_pkg-1.0.tar.gz</a></body></html>')
+        return
+      }
       if (req.url?.includes('.git/')) {
         res.writeHead(404)
         res.end()
@@ -72,6 +78,7 @@ routes:
     }
   }
   const python = pythonWith('requests', 'httpx')
+  const pip = pythonWith('pip')
   const work = await mkdtemp(join(tmpdir(), 'sidekey-run-clients-'))
   const goClient = join(work, 'get')
   await exec('go', ['build', '-o', goClient, join(process.cwd(), 'test/fixtures/clients/get.go')], { env: { ...process.env, GO111MODULE: 'off', GOFLAGS: '', GOCACHE: join(tmpdir(), 'sidekey-go-cache') }, timeout: 120_000 })
@@ -101,6 +108,7 @@ routes:
       /"object":"list"/,
     ],
     ['Go net/http', [goClient, 'https://api.test/v1/go'], '/v1/go', /^200 OK/],
+    ['pip (PIP_CERT)', [pip, '-m', 'pip', 'index', 'versions', 'demo-pkg', '--index-url', 'https://api.test/pypi/simple/', '--disable-pip-version-check', '--no-cache-dir', '--retries', '0', '--timeout', '20'], '/pypi/simple/demo-pkg/', /demo-pkg \(1\.0\)/],
     ['npm (npm_config_cafile over a user npmrc)', ['npm', 'view', 'left-pad', 'description', '--registry', 'https://api.test/npm/', '--userconfig', npmrc, '--cache', join(work, 'npm-cache'), '--fetch-retries', '0', '--update-notifier', 'false'], '/npm/left-pad', /served by the stand-in/],
     ['Java HttpClient (truststore.p12 via JAVA_TOOL_OPTIONS)', ['java', '-Djdk.http.auth.tunneling.disabledSchemes=', join(process.cwd(), 'test/fixtures/clients/Fetch.java'), 'https://api.test/v1/java'], '/v1/java', /^200 \{"object":"list"/m],
   ]
