@@ -50,10 +50,8 @@ async function modulesLoaded(t: Test, policy: string): Promise<{ modules: string
   return { modules: (await readFile(record, 'utf8')).split('\n').filter((l) => l !== ''), headers }
 }
 
-const loads = (modules: string[], name: string): boolean => modules.some((url) => url.includes(`/node_modules/${name}/`) || url.endsWith(`/dist/src/${name}`))
-
-t.test('a one-route static-key policy loads none of the optional features', async (t) => {
-  const { modules, headers } = await modulesLoaded(t, `version: v1
+/** One route injecting a static key: the smallest useful policy. */
+const STATIC_ROUTE = `version: v1
 credentials:
   key: { type: static, env: LAZY_TEST_KEY }
 routes:
@@ -62,7 +60,12 @@ routes:
     ports: [UPSTREAM_PORT]
     credential: key
     inject: { header: authorization, value: "Bearer {secret}" }
-`)
+`
+
+const loads = (modules: string[], name: string): boolean => modules.some((url) => url.includes(`/node_modules/${name}/`) || url.endsWith(`/dist/src/${name}`))
+
+t.test('a one-route static-key policy loads none of the optional features', async (t) => {
+  const { modules, headers } = await modulesLoaded(t, STATIC_ROUTE)
   t.equal(headers.authorization, 'Bearer lazy-test-key-1', 'the credential was injected')
   t.ok(loads(modules, 'undici'), 'the recording sees packages loaded with require (undici)')
   t.ok(loads(modules, 'cli/start.js'), 'and sidekey\'s own modules')
@@ -70,16 +73,7 @@ routes:
 })
 
 t.test('a policy with a CEL condition loads CEL, and still nothing else', async (t) => {
-  const { modules } = await modulesLoaded(t, `version: v1
-credentials:
-  key: { type: static, env: LAZY_TEST_KEY }
-routes:
-  - name: api
-    host: 127.0.0.1
-    ports: [UPSTREAM_PORT]
-    credential: key
-    inject: { header: authorization, value: "Bearer {secret}" }
-    conditions:
+  const { modules } = await modulesLoaded(t, `${STATIC_ROUTE}    conditions:
       cel: ['request.headers["x-kind"] == "test"']
 `)
   t.ok(loads(modules, '@marcbachmann/cel-js'), 'CEL is loaded for the condition')
