@@ -5,6 +5,20 @@ import { isIP } from 'node:net'
 const CANONICAL = /^[a-z0-9_.-]+$/
 
 /**
+ * Characters no host name holds, which a URL host parser would cut the name at or decode instead
+ * of refusing (`evil.test/.api.test` parses as `evil.test`, `ex%41mple.test` as `example.test`):
+ * refused, so a name is never silently read as another. (Control characters the IDNA step refuses.)
+ */
+const NOT_IN_A_HOST = /[/\\?#@%:\s]/
+
+/**
+ * A last label that is a number (decimal or hex): the WHATWG URL parser, curl and inet_aton read
+ * such a name as an IPv4 address (`127.1`, `2130706433`, `0x7f.1` are 127.0.0.1), and no top-level
+ * domain is numeric, so it is normalised as the address it is.
+ */
+const NUMERIC_LAST_LABEL = /(^|\.)(0x[0-9a-f]*|[0-9]+)$/
+
+/**
  * Canonical form of a host name for matching and for certificates: lower case, no trailing dot,
  * IDNA to punycode (RFC 5890), IPv6 without brackets. Returns null when the name cannot be a host.
  *
@@ -15,11 +29,12 @@ export function normalizeHost(raw: string): string | null {
   let host = raw.trim()
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
   if (host === '') return null
-  if (isIP(host) === 6) return host.toLowerCase()
+  if (isIP(host) === 6) return canonicalIPv6(host)
   if (host.endsWith('.')) host = host.slice(0, -1)
-  // Fast path for what nearly every request carries: an already canonical ASCII name.
-  if (CANONICAL.test(host) && host.length <= 253) return isIP(host) === 4 || !host.split('.').some((l) => l.length === 0 || l.length > 63) ? host : null
   if (isIP(host) === 4) return host
+  // Fast path for what nearly every request carries: an already canonical ASCII name.
+  if (CANONICAL.test(host) && host.length <= 253 && !NUMERIC_LAST_LABEL.test(host)) return host.split('.').some((l) => l.length === 0 || l.length > 63) ? null : host
+  if (NOT_IN_A_HOST.test(host)) return null
   const ascii = domainToASCII(host)
   if (ascii === '' || ascii.length > 253) return null
   // Letters, digits, hyphen and underscore (seen in real service names) per label; no empty label.
@@ -27,6 +42,19 @@ export function normalizeHost(raw: string): string | null {
     if (label.length === 0 || label.length > 63 || !/^[a-z0-9_-]+$/.test(label)) return null
   }
   return ascii
+}
+
+/**
+ * An IPv6 address in its one canonical text form (RFC 5952: lower case, zeros compressed, as the
+ * URL parser writes it), so `0:0:0:0:0:0:0:1` and `::1` are one host. A zone (`fe80::1%eth0`) is
+ * refused: it names an interface of this machine, not a destination.
+ */
+function canonicalIPv6(address: string): string | null {
+  try {
+    return new URL(`http://[${address}]/`).hostname.slice(1, -1)
+  } catch {
+    return null
+  }
 }
 
 /** A destination authority: canonical host plus port. */
