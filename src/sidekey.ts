@@ -37,6 +37,7 @@ import { MemoryStore, type StateStore } from './state/store.js'
 import { loadStateSettings, MEMORY_STATE } from './state/config.js'
 import { Approvals } from './approvals/approvals.js'
 import { EventHub, summarizeDecision } from './observe/events.js'
+import { outcomeOf } from './observe/outcome.js'
 import { SecretScanner } from './guard/secret-scan.js'
 import { learnStaticSecrets } from './guard/learn-secrets.js'
 import { DenialQuarantine } from './approvals/denial-quarantine.js'
@@ -64,8 +65,6 @@ export interface RunningSidekey {
   /** Bound ports of the first transparent HTTP and TLS listeners, when configured. */
   readonly transparentHttpPort: number | null
   readonly transparentHttpsPort: number | null
-  /** Every transparent listener: redirected port -> bound port. */
-  readonly transparentPorts: ReadonlyMap<number, number>
   /** What `sidekey run`'s sandbox hides from the agent, from the configuration and policy in force. */
   privatePaths(): PrivatePaths
   /** Serve a connection accepted elsewhere (the sandbox's Unix socket) as the proxy listener would. */
@@ -185,9 +184,11 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     throttle,
     scanner,
     observe: (record) => {
-      monitor.observe(record)
-      activity.observe(record)
-      const summary = summarizeDecision(record)
+      // Worked out once for the metrics, the console's activity and its live events.
+      const outcome = outcomeOf(record)
+      monitor.observe(record, outcome)
+      activity.observe(record, outcome)
+      const summary = summarizeDecision(record, outcome)
       state.recordDecision(summary)
       events.emit('decision', summary)
     },
@@ -252,7 +253,6 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     connections,
     transparentHttpPort: transparentPort(transparent, false),
     transparentHttpsPort: transparentPort(transparent, true),
-    transparentPorts: new Map(transparent.map((t) => [t.listener.from, (t.server.address() as AddressInfo).port])),
     privatePaths: currentPrivatePaths,
     // The same server, so identification (the run token in Proxy-Authorization) and every stage
     // after it are the listener's own; only the transport differs.

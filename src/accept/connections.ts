@@ -157,11 +157,8 @@ export class Connections {
    * themselves; `closeAll` cuts whatever is left when the drain time is up.
    */
   closeWhenIdle(): void {
-    for (const entry of [...this.#open.values()]) {
-      if (entry.holds.some((h) => h.streaming)) continue
-      if (entry.inFlight === 0) entry.socket.destroy()
-      else entry.closing = true
-    }
+    // No grace timer: the drain's own deadline (closeAll) bounds the responses in flight.
+    this.#close((entry) => !entry.holds.some((h) => h.streaming), 'shutdown', null)
   }
 
   /** Resolves once no connection is open. */
@@ -175,7 +172,8 @@ export class Connections {
     for (const entry of [...this.#open.values()]) entry.socket.destroy()
   }
 
-  #close(matches: (entry: Entry) => boolean, why: string): Closed {
+  /** Close the connections `matches` picks, saying `why` on their audit lines; one in flight gets `graceMs` (null: until it ends). */
+  #close(matches: (entry: Entry) => boolean, why: string, graceMs: number | null = CLOSE_GRACE_MS): Closed {
     const workloads = new Set<string>()
     let count = 0
     for (const entry of [...this.#open.values()]) {
@@ -191,7 +189,7 @@ export class Connections {
       // Every new request on it is refused already (the caller is checked on each); the one in
       // flight gets a moment to end, then the connection goes either way.
       entry.closing = true
-      setTimeout(() => entry.socket.destroy(), CLOSE_GRACE_MS).unref()
+      if (graceMs !== null) setTimeout(() => entry.socket.destroy(), graceMs).unref()
     }
     return { count, workloads: [...workloads] }
   }

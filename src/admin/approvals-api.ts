@@ -3,7 +3,7 @@ import { parseDuration, type Approvals } from '../approvals/approvals.js'
 import { SidekeyError } from '../errors.js'
 import type { Activity } from '../observe/activity.js'
 import type { EventHub } from '../observe/events.js'
-import type { ApprovalStore, DecisionHistory } from '../state/store.js'
+import type { ApprovalStore, DecisionHistory, DecisionSummary } from '../state/store.js'
 import { readJson, send } from './json.js'
 import type { AdminCall, AdminRoute } from './route-table.js'
 
@@ -49,16 +49,25 @@ async function decideApproval(ctx: ApprovalsApiContext, { req, res, params }: Ad
     if (verdict === 'deny') throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', '"for" grants a period and goes with approve, not deny')
     grantMs = parsed
   }
-  const by = typeof body.by === 'string' && /^[\w .@:-]{1,64}$/.test(body.by) ? body.by : 'admin'
+  const by = typeof body.by === 'string' && APPROVER_NAME.test(body.by) ? body.by : 'admin'
   const note = typeof body.note === 'string' && body.note !== '' ? body.note : undefined
   send(res, 200, await ctx.approvals.decide(params.id!, verdict, by, { grantMs, note }))
 }
 
+/** A name an approver may sign decisions with (`decided_by`); the console checks the same pattern. */
+export const APPROVER_NAME = /^[\w .@:-]{1,64}$/
+
 /**
  * Server-sent events: `approval` for every approval stored or settled, `decision` for every
- * finished request, and a comment every 15 s so idle proxies keep the stream open.
+ * finished request, and a comment every 15 s so idle proxies keep the stream open. `?workload=W`
+ * and `?reason=R` keep only the decisions with that workload and reason, tested before anything is
+ * serialized: a follower that wants one rare kind of decision (`sidekey run`'s hints) costs the
+ * request path a comparison, not a JSON line per request.
  */
 function streamEvents(ctx: ApprovalsApiContext, req: IncomingMessage, res: ServerResponse): void {
+  const query = new URL(req.url ?? '/', 'http://admin').searchParams
+  const workload = query.get('workload')
+  const reason = query.get('reason')
   res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive' })
   res.flushHeaders()
   const write = (event: string, data: unknown): void => {
@@ -69,7 +78,9 @@ function streamEvents(ctx: ApprovalsApiContext, req: IncomingMessage, res: Serve
     }
     res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
   }
-  const onDecision = (d: unknown): void => write('decision', d)
+  const onDecision = (d: DecisionSummary): void => {
+    if ((workload === null || d.workload === workload) && (reason === null || d.reason === reason)) write('decision', d)
+  }
   ctx.events.on('decision', onDecision)
   const unsubscribe = ctx.state.onApproval((a) => write('approval', a))
   const ping = setInterval(() => res.write(': ping\n\n'), 15_000)

@@ -1,4 +1,5 @@
 import { visible } from '../approvals/visible.js'
+import { APPROVER_NAME } from './approvals-api.js'
 
 /**
  * The console's script (plain browser JavaScript, no build step). Everything the agent controls is
@@ -18,7 +19,7 @@ const decisions = [];
 ${visible.toString()}
 
 // The admin API accepts these names for decided_by.
-const NAME = /^[\w .@:-]{1,64}$/;
+const NAME = ${APPROVER_NAME};
 const OUTCOME_TEXT = { "served": "served", "upstream-error": "upstream error", "pending": "waits for approval", "refused": "refused", "failed": "failed" };
 
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }

@@ -1,6 +1,5 @@
 import { sourceProblem } from '../credentials/availability.js'
-import { blockedClass, routeNamesAddress, systemResolver, type Resolver } from '../forward/ssrf.js'
-import { isIP } from 'node:net'
+import { firstBlocked, resolveAll, systemResolver, type Resolver } from '../forward/ssrf.js'
 import type { Authority } from '../policy/host.js'
 import type { Policy } from '../policy/types.js'
 import type { ExplainAnswer } from './server.js'
@@ -40,17 +39,16 @@ export async function explainReadiness(policy: Policy, answer: ExplainAnswer, di
   if (route === undefined) return { credential_sources, credential_cached, address: null }
   // The proxy dials the --connect-to target instead, when one is set; the guard checks that.
   const host = dial.connectTo?.get(`${answer.request.host}:${answer.request.port}`)?.host ?? answer.request.host
+  // The proxy's own resolution and check (forward/ssrf.ts), so explain cannot drift from it.
   let addresses: string[]
   try {
-    addresses = isIP(host) !== 0 ? [host] : (await (dial.resolver ?? systemResolver)(host)).map((a) => a.address)
+    addresses = await resolveAll(host, dial.resolver ?? systemResolver)
   } catch (err) {
-    return { credential_sources, credential_cached, address: { verdict: 'unresolvable', addresses: [], detail: `cannot resolve ${host} (${(err as NodeJS.ErrnoException).code ?? 'error'}): refused with SIDEKEY_ERR_DNS` } }
+    return { credential_sources, credential_cached, address: { verdict: 'unresolvable', addresses: [], detail: `${(err as Error).message}: refused with SIDEKEY_ERR_DNS` } }
   }
-  for (const address of addresses) {
-    const blocked = blockedClass(address)
-    if (blocked !== null && !routeNamesAddress(route, address)) {
-      return { credential_sources, credential_cached, address: { verdict: 'blocked', addresses, detail: `${address} is a ${blocked} address: refused with SIDEKEY_ERR_DESTINATION_BLOCKED; name it in route "${route.name}"'s addresses if this is intended` } }
-    }
+  const blocked = firstBlocked(addresses, route)
+  if (blocked !== null) {
+    return { credential_sources, credential_cached, address: { verdict: 'blocked', addresses, detail: `${blocked.address} is a ${blocked.kind} address: refused with SIDEKEY_ERR_DESTINATION_BLOCKED; name it in route "${route.name}"'s addresses if this is intended` } }
   }
   return { credential_sources, credential_cached, address: { verdict: 'allowed', addresses, detail: `${addresses.join(', ')}: may be dialled` } }
 }

@@ -109,9 +109,9 @@ const READYZ: AdminRoute<AdminContext> = { method: 'GET', path: '/readyz', acces
 const METRICS: AdminRoute<AdminContext> = { method: 'GET', path: '/metrics', access: 'public', handle: metrics }
 
 /** What the health listener serves. */
-export const HEALTH_ROUTES = new RouteTable<AdminContext>([HEALTHZ, READYZ])
+const HEALTH_ROUTES = new RouteTable<AdminContext>([HEALTHZ, READYZ])
 /** What the metrics listener serves. */
-export const METRICS_ROUTES = new RouteTable<AdminContext>([METRICS])
+const METRICS_ROUTES = new RouteTable<AdminContext>([METRICS])
 
 export const ADMIN_ROUTES = new RouteTable<AdminContext>([
   HEALTHZ,

@@ -183,10 +183,15 @@ export class Approvals {
     }
   }
 
+  /** Settle `id` in the store as sidekey's own ending (no person decided it); a decision made first stands. */
+  #settleAsSidekey(id: string, status: 'expired' | 'cancelled'): ReturnType<ApprovalStore['settleApproval']> {
+    return this.#o.state.settleApproval(id, { status, decided_by: 'sidekey', decided_at: new Date(this.#o.now()).toISOString(), grant_until: null, note: null })
+  }
+
   /** End an asynchronous approval nobody decided in time; a decision made first stands. */
   async #expire(id: string): Promise<void> {
     try {
-      await this.#o.state.settleApproval(id, { status: 'expired', decided_by: 'sidekey', decided_at: new Date(this.#o.now()).toISOString(), grant_until: null, note: null })
+      await this.#settleAsSidekey(id, 'expired')
     } catch (err) {
       this.#o.log.error({ event: 'approval_store_failed', approval: id, err: (err as Error).message }, 'could not expire an asynchronous approval')
     }
@@ -257,7 +262,7 @@ export class Approvals {
       })
       // Ending it ourselves: settle in the store; if someone decided first, theirs stands.
       const end = (status: 'expired' | 'cancelled'): void => {
-        state.settleApproval(record.id, { status, decided_by: 'sidekey', decided_at: new Date(this.#o.now()).toISOString(), grant_until: null, note: null }).then(
+        this.#settleAsSidekey(record.id, status).then(
           async (settled) => finish(settled ?? (await state.getApproval(record.id)) ?? { ...record, status }),
           (err: unknown) => {
             log.error({ event: 'approval_store_failed', approval: record.id, err: (err as Error).message }, 'could not settle an approval; treated as denied')

@@ -14,6 +14,9 @@ export const CA_FILES = {
   wgetrc: 'wgetrc',
 } as const
 
+/** The public trust files an agent may read (never the key): what the sandbox shows of the certs directory. */
+export const PUBLIC_CA_FILES = [CA_FILES.cert, CA_FILES.bundle, CA_FILES.truststore, CA_FILES.wgetrc] as const
+
 /**
  * The store password of `truststore.p12`. The store holds certificates only (system roots and
  * sidekey's CA, all public), so the password protects nothing; it is there because Java's

@@ -18,7 +18,7 @@ export interface LeafKey {
  * Generate the process's leaf key pair: ECDSA P-256. Every intercepted TLS handshake signs with
  * it, and a P-256 signature costs about a tenth of an RSA-2048 one (0.03 against 0.33 ms here),
  * which is most of what a new connection costs sidekey. Every TLS client in use verifies P-256;
- * the CA that signs the leaves may be RSA or EC.
+ * the CA that signs the leaves stays RSA (sha256WithRSAEncryption, as loadCA reads it).
  */
 export function createLeafKey(): LeafKey {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' })

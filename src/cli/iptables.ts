@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { promisify } from 'node:util'
+import { DEFAULT_REDIRECTS } from '../kube/sidecar.js'
 import { parse } from './args.js'
 import { formatStep, nameserversOf, transparentRules, type TransparentRules } from './iptables-rules.js'
 
@@ -32,7 +33,7 @@ export async function iptables(argv: string[]): Promise<number> {
   const id = (v: string | boolean | undefined, fallback: number): number => (v === undefined ? fallback : typeof v === 'string' && /^[0-9]{1,10}$/.test(v) ? Number(v) : NaN)
   const uid = id(flags.uid, 10001)
   const gid = id(flags.gid, uid)
-  const redirects = parseRedirects(typeof flags.redirect === 'string' ? flags.redirect : '443:15443,80:15080')
+  const redirects = parseRedirects(typeof flags.redirect === 'string' ? flags.redirect : DEFAULT_REDIRECTS.map((r) => `${r.port}:${r.listenPort}`).join(','))
   if (!Number.isInteger(uid) || !Number.isInteger(gid) || redirects === null) {
     console.error(USAGE)
     return 2

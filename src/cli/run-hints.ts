@@ -1,7 +1,7 @@
 import { request } from 'undici'
 
 /** The audit reason of a tunnel whose client refused sidekey's leaf certificate (accept/intercept.ts). */
-export const CLIENT_REJECTED_CERTIFICATE = 'client-rejected-certificate'
+const CLIENT_REJECTED_CERTIFICATE = 'client-rejected-certificate'
 
 /** The part of a decision event (admin `/v1/events`) the hints read. */
 interface DecisionEvent {
@@ -19,7 +19,8 @@ export function rejectedCertificateHint(host: string, bundlePath: string): strin
  * Follow the decisions of the sidekey the agent talks to (the admin listener's event stream) and
  * call `say` once per host whose tunnel for `workload` ended with the client rejecting sidekey's
  * certificate: the agent usually reports that as a bare TLS error, and the fix (trusting the CA)
- * is the person's. One streamed connection for the run's lifetime, nothing per request; a stream
+ * is the person's. One streamed connection for the run's lifetime, filtered by the admin listener
+ * before anything is serialized, so nothing per request; a stream
  * that cannot be opened or breaks only means no hints. Returns how to stop following.
  */
 export function followRejectedCertificates(adminBase: string, adminToken: string, workload: string, say: (host: string) => void): () => void {
@@ -37,7 +38,9 @@ export function followRejectedCertificates(adminBase: string, adminToken: string
     say(event.host)
   }
   void (async () => {
-    const res = await request(`${adminBase}/v1/events`, { headers: { authorization: `Bearer ${adminToken}` }, signal: stop.signal, bodyTimeout: 0 })
+    // Filtered by the admin listener: only this workload's rejected-certificate decisions come.
+    const query = new URLSearchParams({ workload, reason: CLIENT_REJECTED_CERTIFICATE })
+    const res = await request(`${adminBase}/v1/events?${query}`, { headers: { authorization: `Bearer ${adminToken}` }, signal: stop.signal, bodyTimeout: 0 })
     if (res.statusCode !== 200) {
       res.body.destroy()
       return

@@ -1,5 +1,5 @@
 /** The workload `sidekey run` gives an agent when neither --workload nor SIDEKEY_WORKLOAD names one. */
-export const DEFAULT_RUN_WORKLOAD = 'agent'
+const DEFAULT_RUN_WORKLOAD = 'agent'
 
 /**
  * The workload `sidekey run` runs its agent as, from the `--workload` flag or the environment:

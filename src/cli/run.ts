@@ -4,7 +4,7 @@ import { constants } from 'node:os'
 import { join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { request } from 'undici'
-import { CA_FILES } from '../ca/files.js'
+import { CA_FILES, PUBLIC_CA_FILES } from '../ca/files.js'
 import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { workloadNameProblem } from '../identity/workload-name.js'
@@ -71,7 +71,7 @@ export function agentEnv(base: NodeJS.ProcessEnv, s: AgentSettings): NodeJS.Proc
  * The line `sidekey run` prints when it clears a NO_PROXY the agent would have inherited, or null
  * when there is none (or `--no-proxy` says what the agent gets).
  */
-export function clearedNoProxyNote(base: NodeJS.ProcessEnv, noProxy: string | null): string | null {
+function clearedNoProxyNote(base: NodeJS.ProcessEnv, noProxy: string | null): string | null {
   if (noProxy !== null) return null
   const inherited = NO_PROXY_NAMES.filter((name) => (base[name] ?? '') !== '')
   if (inherited.length === 0) return null
@@ -80,9 +80,6 @@ export function clearedNoProxyNote(base: NodeJS.ProcessEnv, noProxy: string | nu
 
 /** The one line `--no-sandbox` prints: what the agent can now reach. */
 export const NO_SANDBOX_WARNING = "sidekey run: WARNING: --no-sandbox: the agent runs as your user with no boundary; it can read sidekey's secrets (the certs directory with the CA key and admin token, secret files, sidekey's environment through /proc), change its policy, and connect around the proxy"
-
-/** The public trust files the sandbox shows the agent (the certs directory itself is hidden). */
-const TRUST_FILES = [CA_FILES.cert, CA_FILES.bundle, CA_FILES.truststore, CA_FILES.wgetrc]
 
 /** sidekey's own files the sandbox shows the agent read-only: Node, the launcher, the preload. */
 const SIDEKEY_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
@@ -173,7 +170,7 @@ async function runSandboxed(command: string[], settingsAt: (address: string) => 
   const socket = await openProxySocket(session.serve)
   try {
     const mounts = mountArgs({
-      paths: { hide: paths.hide, show: [...paths.show, ...TRUST_FILES.map((name) => join(settings.trustDir, name))] },
+      paths: { hide: paths.hide, show: [...paths.show, ...PUBLIC_CA_FILES.map((name) => join(settings.trustDir, name))] },
       cwd: process.cwd(),
       socketDir: socket.dir,
       needed: [process.execPath, SIDEKEY_ROOT],

@@ -55,7 +55,7 @@ export function reportStart(at: StartedAt, warnings: readonly StartWarning[], ou
 }
 
 /** The summary a person reads on a terminal (no colour: it must read the same in a pasted issue). */
-export function humanSummary(at: StartedAt, warnings: readonly StartWarning[]): string {
+function humanSummary(at: StartedAt, warnings: readonly StartWarning[]): string {
   const lines = [
     '',
     `sidekey is running${at.reportOnly ? ' in report-only mode (refusals are logged, not enforced)' : ''} with ${at.routes} route(s)`,

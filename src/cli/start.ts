@@ -6,7 +6,7 @@ import { startSidekey } from '../sidekey.js'
 import { parse } from './args.js'
 import { reportStart, startWarnings } from './start-report.js'
 
-export const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only' && s.flag !== '--shutdown-endpoint').map((s) => s.flag.slice(2))
+const START_FLAGS = SETTINGS.filter((s) => s.flag !== '--report-only' && s.flag !== '--shutdown-endpoint').map((s) => s.flag.slice(2))
 
 /** The flags `sidekey run` passes on to a sidekey it embeds: not `--log` (its log is always certs/audit.log). */
 export const EMBED_FLAGS = START_FLAGS.filter((f) => f !== 'log')

@@ -1,10 +1,10 @@
 import { Pool, type Dispatcher } from 'undici'
 
 /** The header a refusal carries its message in (accept/refuse.ts), for clients that drop the reason phrase. */
-export const MESSAGE_HEADER = 'x-sidekey-message'
+const MESSAGE_HEADER = 'x-sidekey-message'
 
 /** An error whose message is the refusal a proxy answered a CONNECT with. */
-export class TunnelRefused extends Error {
+class TunnelRefused extends Error {
   constructor(
     readonly status: number,
     message: string,

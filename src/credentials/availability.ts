@@ -1,4 +1,4 @@
-import { access, constants } from 'node:fs/promises'
+import { FileSource } from './secret-source.js'
 import type { CredentialSource, Policy } from '../policy/types.js'
 
 /** Why a credential cannot be obtained right now from one of its sources (never its value). */
@@ -11,17 +11,19 @@ export interface UnavailableSource {
 
 /**
  * Whether one source can be read now, checked as sidekey reads it: a variable that is set and not
- * blank, a file this process can read. Null when it can; the problem otherwise.
+ * blank, a file this process can read that is not empty. Null when it can; the problem otherwise.
  */
 export async function sourceProblem(source: CredentialSource, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   if (source.kind === 'env') {
     return (env[source.name] ?? '').trim() === '' ? `variable ${source.name} is not set in sidekey's environment` : null
   }
+  // Read as a request would read it (FileSource): an empty file is as unusable as a missing one.
   try {
-    await access(source.name, constants.R_OK)
+    await new FileSource(source.name, true).read()
     return null
   } catch (err) {
-    return `file ${source.name} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'})`
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code
+    return code === undefined ? `file ${source.name} is empty` : `file ${source.name} cannot be read (${code})`
   }
 }
 

@@ -118,31 +118,41 @@ export async function resolveChecked(
   connectTo?: { host: string; port: number },
 ): Promise<CheckedAddress> {
   const target = connectTo ?? { host, port }
-  let addresses: string[]
-  if (isIP(target.host) !== 0) {
-    addresses = [target.host]
-  } else {
-    try {
-      addresses = (await resolver(target.host)).map((a) => a.address)
-    } catch (cause) {
-      throw new SidekeyError('SIDEKEY_ERR_DNS', `cannot resolve ${target.host} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
-    }
-    if (addresses.length === 0) throw new SidekeyError('SIDEKEY_ERR_DNS', `cannot resolve ${target.host} (no addresses)`)
-  }
-  for (const address of addresses) {
-    const blocked = blockedClass(address)
-    if (blocked !== null && !routeNamesAddress(route, address)) {
-      throw new SidekeyError('SIDEKEY_ERR_DESTINATION_BLOCKED', `blocked address ${address}: ${host} resolves to a ${blocked} address, which sidekey refuses unless a route names it; name ${address} in the route's \`addresses\` if this is intended`)
-    }
+  const addresses = await resolveAll(target.host, resolver)
+  const blocked = firstBlocked(addresses, route)
+  if (blocked !== null) {
+    throw new SidekeyError('SIDEKEY_ERR_DESTINATION_BLOCKED', `blocked address ${blocked.address}: ${host} resolves to a ${blocked.kind} address, which sidekey refuses unless a route names it; name ${blocked.address} in the route's \`addresses\` if this is intended`)
   }
   return new Checked(addresses[0]!, target.port)
+}
+
+/** Every address `host` stands for: itself when it is one, else what `resolver` answers (SIDEKEY_ERR_DNS when nothing). */
+export async function resolveAll(host: string, resolver: Resolver): Promise<string[]> {
+  if (isIP(host) !== 0) return [host]
+  let addresses: string[]
+  try {
+    addresses = (await resolver(host)).map((a) => a.address)
+  } catch (cause) {
+    throw new SidekeyError('SIDEKEY_ERR_DNS', `cannot resolve ${host} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })
+  }
+  if (addresses.length === 0) throw new SidekeyError('SIDEKEY_ERR_DNS', `cannot resolve ${host} (no addresses)`)
+  return addresses
+}
+
+/** The first of `addresses` the guard blocks that `route` does not name, with its class; null when none. */
+export function firstBlocked(addresses: readonly string[], route: Route | null): { address: string; kind: string } | null {
+  for (const address of addresses) {
+    const kind = blockedClass(address)
+    if (kind !== null && !routeNamesAddress(route, address)) return { address, kind }
+  }
+  return null
 }
 
 /** Per route, the answers of its `addresses` list for addresses already checked. */
 const routeAnswers = new WeakMap<Route, Map<string, boolean>>()
 
 /** True when `route` allows `address` although the guard would block it: its literal address, or its `addresses` list. */
-export function routeNamesAddress(route: Route | null, address: string): boolean {
+function routeNamesAddress(route: Route | null, address: string): boolean {
   if (route === null) return false
   if (route.literalAddress && route.host.pattern === address) return true
   if (route.addresses === null) return false

@@ -6,6 +6,7 @@
  */
 
 import { CA_FILES, TRUSTSTORE_PASSWORD } from '../ca/files.js'
+import { DEFAULTS } from '../config.js'
 
 /** Where things live inside the pod. */
 export const PATHS = Object.freeze({
@@ -23,7 +24,7 @@ export const PATHS = Object.freeze({
 export const PORTS = Object.freeze({ proxy: 3128, admin: 3129, health: 3130, metrics: 3131 })
 
 /** A pod stops sidekey with SIGTERM, waits this long (the drain), then the kubelet's 5 s more before SIGKILL. */
-export const DRAIN_SECONDS = 25
+export const DRAIN_SECONDS = DEFAULTS.drainTimeoutMs / 1000
 
 /** A port transparent mode redirects: the agent's outbound TCP to `port` goes to sidekey's listener on 127.0.0.1:`listenPort`. */
 export interface RedirectedPort {
@@ -56,7 +57,7 @@ export const CA_TRUST_ENV: readonly (readonly [string, (dir: string) => string])
 ]
 
 /** JVM options that make Java trust the PKCS#12 store at `path` (system roots plus sidekey's CA). */
-export function javaTrustOptions(path: string): string {
+function javaTrustOptions(path: string): string {
   return `-Djavax.net.ssl.trustStore=${path} -Djavax.net.ssl.trustStoreType=PKCS12 -Djavax.net.ssl.trustStorePassword=${TRUSTSTORE_PASSWORD}`
 }
 

@@ -1,5 +1,5 @@
 import type { AuditRecord } from './audit.js'
-import { outcomeOf } from './outcome.js'
+import { outcomeOf, type Outcome } from './outcome.js'
 
 /**
  * The last hour per workload and per route, minute by minute, for the console's charts:
@@ -101,9 +101,8 @@ export class Activity {
   constructor(private readonly now: () => number = Date.now) {}
 
   /** Count one finished exchange. An intercepted tunnel is counted through the requests inside it. */
-  observe(a: AuditRecord): void {
+  observe(a: AuditRecord, outcome: Outcome = outcomeOf(a)): void {
     if (a.event === 'tunnel' && a.decision === 'intercept' && a.error === null) return
-    const outcome = outcomeOf(a)
     const refused = outcome === 'refused' || outcome === 'failed' || outcome === 'pending'
     const minute = Math.floor(this.now() / MINUTE_MS)
     series(this.#workloads, a.workload ?? 'anonymous')?.add(minute, refused, a.total_ms)

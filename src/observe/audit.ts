@@ -1,4 +1,5 @@
-import { pino, type DestinationStream, type Logger } from 'pino'
+import type { Logger } from 'pino'
+import { writeSerialized } from './logger.js'
 
 /**
  * The canonical audit line: exactly one per request, tunnel or upgraded connection, written when it
@@ -35,7 +36,7 @@ export interface AuditRecord {
   scrubbed?: number
   /**
    * Why sidekey closed a tunnel or upgraded connection that was in use: `token-revoked`,
-   * `quarantined`, `route-gone` (a reload no longer allows it), `idle`.
+   * `quarantined`, `route-gone` (a reload no longer allows it), `idle`, `shutdown` (sidekey's drain).
    */
   closed?: string
   credential: string | null
@@ -136,9 +137,5 @@ export function writeAudit(log: Logger, record: AuditRecord, startedAt: number):
   record.credential_ms = round(record.credential_ms)
   record.upstream_ms = round(record.upstream_ms)
   const level = record.decision === 'deny' ? 'warn' : record.error !== null || (record.status ?? 0) >= 500 ? 'error' : 'info'
-  if (!log.isLevelEnabled(level)) return
-  const fields = JSON.stringify(record)
-  const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? ''
-  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!
-  stream.write(`{"level":"${level}","time":"${new Date().toISOString()}"${bindings},${fields.slice(1, -1)},"msg":"audit"}\n`)
+  if (log.isLevelEnabled(level)) writeSerialized(log, level, JSON.stringify(record), 'audit')
 }

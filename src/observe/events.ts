@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events'
 import type { DecisionSummary } from '../state/store.js'
 import type { AuditRecord } from './audit.js'
-import { outcomeOf } from './outcome.js'
+import { outcomeOf, type Outcome } from './outcome.js'
 
 /**
  * Live events for the web console (served as server-sent events by the admin listener): each
@@ -17,7 +17,7 @@ export class EventHub extends EventEmitter<{ decision: [DecisionSummary] }> {
 }
 
 /** The console's view of an audit line: no header, query value or secret (the audit line has none). */
-export function summarizeDecision(a: AuditRecord): DecisionSummary {
+export function summarizeDecision(a: AuditRecord, outcome: Outcome = outcomeOf(a)): DecisionSummary {
   return {
     id: a.id,
     event: a.event,
@@ -34,7 +34,7 @@ export function summarizeDecision(a: AuditRecord): DecisionSummary {
     status: a.status,
     error: a.error,
     condition: a.condition,
-    outcome: outcomeOf(a),
+    outcome,
     approval: a.approval,
     total_ms: a.total_ms,
   }

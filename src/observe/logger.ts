@@ -1,4 +1,4 @@
-import { pino, type DestinationStream, type Logger } from 'pino'
+import { pino, type DestinationStream, type Level, type Logger } from 'pino'
 
 /**
  * Paths pino censors whatever code logs them: a second line of defence behind the rule that
@@ -32,4 +32,17 @@ export function createLogger(options: { level?: string; destination?: Destinatio
     },
     options.destination,
   )
+}
+
+/**
+ * Write a line the caller serialized itself (`fields`: one JSON object) as exactly the line
+ * `log[level](fields, msg)` would write with the options above (level label, ISO time, the
+ * logger's bindings, the fields, `msg`), on the logger's own destination. For the audit line, whose
+ * fixed-shape record one `JSON.stringify` serializes several times faster than pino's
+ * field-by-field serializer; it has none of the REDACT_PATHS fields. The caller checks the level.
+ */
+export function writeSerialized(log: Logger, level: Level, fields: string, msg: string): void {
+  const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? ''
+  const stream = (log as unknown as Record<symbol, DestinationStream>)[pino.symbols.streamSym]!
+  stream.write(`{"level":"${level}","time":"${new Date().toISOString()}"${bindings},${fields.slice(1, -1)},"msg":${JSON.stringify(msg)}}\n`)
 }

@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
 import type { AuditRecord } from './audit.js'
-import { outcomeOf } from './outcome.js'
+import { outcomeOf, type Outcome } from './outcome.js'
 import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
 
 /**
@@ -78,9 +78,9 @@ export class Metrics {
   }
 
   /** Count one finished request, tunnel or upgrade from its audit line. */
-  observe(a: AuditRecord): void {
+  observe(a: AuditRecord, outcome: Outcome = outcomeOf(a)): void {
     const workload = a.workload ?? 'anonymous'
-    this.requests.inc({ workload, route: a.route ?? 'none', decision: a.decision, event: a.event, outcome: outcomeOf(a) })
+    this.requests.inc({ workload, route: a.route ?? 'none', decision: a.decision, event: a.event, outcome })
     if (a.decision_ms !== null) this.duration.observe({ stage: 'decision' }, a.decision_ms / 1000)
     if (a.credential_ms !== null) this.duration.observe({ stage: 'credential' }, a.credential_ms / 1000)
     if (a.upstream_ms !== null) this.duration.observe({ stage: 'upstream' }, a.upstream_ms / 1000)

@@ -7,6 +7,7 @@ import type { AlertSender } from './alerts.js'
 import type { AuditRecord } from './audit.js'
 import { Baseline, type Anomaly, type BaselineState } from './baseline.js'
 import type { Metrics } from './metrics.js'
+import { outcomeOf, type Outcome } from './outcome.js'
 
 /** How often baselines are written to disk (and at shutdown). */
 const SAVE_EVERY_MS = 30_000
@@ -73,8 +74,8 @@ export class Monitor {
   }
 
   /** Feed one finished request, tunnel or upgrade. Never throws, never waits. */
-  observe(a: AuditRecord): void {
-    this.deps.metrics.observe(a)
+  observe(a: AuditRecord, outcome: Outcome = outcomeOf(a)): void {
+    this.deps.metrics.observe(a, outcome)
     // Needs no baseline: an agent sending a secret it should never have held is quarantined now.
     if (a.error === 'SIDEKEY_ERR_SECRET_DETECTED') {
       const workload = a.workload ?? 'anonymous'

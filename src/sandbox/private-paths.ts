@@ -1,5 +1,5 @@
 import { join, resolve } from 'node:path'
-import { CA_FILES } from '../ca/files.js'
+import { PUBLIC_CA_FILES } from '../ca/files.js'
 import type { Config } from '../config.js'
 import type { Policy } from '../policy/types.js'
 import type { StateSettings } from '../state/config.js'
@@ -33,6 +33,6 @@ export function privatePaths(config: Config, policy: Policy, state: StateSetting
   ]
   return Object.freeze({
     hide: Object.freeze([...new Set(hide)]),
-    show: Object.freeze([CA_FILES.cert, CA_FILES.bundle, CA_FILES.truststore, CA_FILES.wgetrc].map((name) => join(certsDir, name))),
+    show: Object.freeze(PUBLIC_CA_FILES.map((name) => join(certsDir, name))),
   })
 }

@@ -235,7 +235,7 @@ export class MemoryStore implements StateStore {
   }
 
   async bindRequest(hash: string, id: string, ttlMs: number): Promise<void> {
-    this.#forgetExpired(this.#bound, (b) => b.until)
+    this.#sweep()
     this.#bound.set(hash, { id, until: this.now() + ttlMs })
   }
 
@@ -245,17 +245,10 @@ export class MemoryStore implements StateStore {
   }
 
   async claimOnce(id: string, ttlMs: number): Promise<boolean> {
-    this.#forgetExpired(this.#claimed, (until) => until)
+    this.#sweep()
     if ((this.#claimed.get(id) ?? 0) > this.now()) return false
     this.#claimed.set(id, this.now() + ttlMs)
     return true
-  }
-
-  /** Drop entries past their time, so bindings of requests never sent again do not pile up. */
-  #forgetExpired<V>(map: Map<string, V>, until: (v: V) => number): void {
-    if (map.size < 1024) return
-    const now = this.now()
-    for (const [key, v] of map) if (until(v) <= now) map.delete(key)
   }
 
   recordDecision(summary: DecisionSummary): void {
@@ -338,6 +331,9 @@ export class MemoryStore implements StateStore {
     const now = this.now()
     for (const [key, e] of this.#fixed) if (e.expiresAt <= now) this.#fixed.delete(key)
     for (const [key, e] of this.#sliding) if ((e.window + 2) * e.windowMs <= now) this.#sliding.delete(key)
+    // Bindings and claims of async approvals whose requests were never sent again.
+    for (const [hash, b] of this.#bound) if (b.until <= now) this.#bound.delete(hash)
+    for (const [id, until] of this.#claimed) if (until <= now) this.#claimed.delete(id)
   }
 
   async quarantine(record: QuarantineRecord): Promise<void> {

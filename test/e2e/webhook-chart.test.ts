@@ -64,6 +64,15 @@ t.test('the chart\'s webhook injects what the chart\'s own sidecar has', async (
       t.equal(injected.spec.initContainers![0]!.env, undefined, 'init containers run before a plain sidecar: no proxy for them')
     }
   }
+  // Transparent mode's settings reach the webhook too: its redirected ports and agent checks.
+  const ports = [{ port: 443, listenPort: 15443, protocol: 'https' }, { port: 8443, listenPort: 15444, protocol: 'https' }]
+  const transparent = await render({ ...values, mode: 'transparent', transparent: { ports, agentSecurity: 'warn' } })
+  const transparentFile = join(work, 'inject-transparent.yaml')
+  await writeFile(transparentFile, (transparent.byKind('ConfigMap', 'demo-sidekey-webhook') as unknown as { data: Record<string, string> }).data['inject.yaml']!)
+  const transparentSettings = await loadInjectSettings(transparentFile)
+  t.same(transparentSettings.redirects, ports, 'the webhook redirects the ports the chart does')
+  t.equal(transparentSettings.agentSecurity, 'warn', 'and checks agents as the chart does')
+
   const r = await render(values)
   const webhook = r.byKind('MutatingWebhookConfiguration') as unknown as { webhooks: Record<string, unknown>[] }
   t.match(webhook.webhooks[0], { failurePolicy: 'Ignore', sideEffects: 'None', namespaceSelector: { matchLabels: { 'sidekey.dev/injection': 'enabled' } }, objectSelector: { matchExpressions: [{ key: 'app.kubernetes.io/name', operator: 'NotIn', values: ['sidekey-webhook'] }] }, clientConfig: { service: { name: 'demo-sidekey-webhook', path: '/mutate' } } })

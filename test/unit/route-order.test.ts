@@ -1,5 +1,8 @@
 import t from 'tap'
-import { unavailableSources } from '../../src/credentials/availability.js'
+import { mkdtemp, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { sourceProblem, unavailableSources } from '../../src/credentials/availability.js'
 import { compilePolicy } from '../../src/policy/load.js'
 import { orderDecidedRoutes } from '../../src/policy/lint.js'
 
@@ -39,4 +42,12 @@ t.test('unavailableSources: per credential, a variable unset or blank, a file un
       ['file-missing', 'file', 'file /nonexistent/secret cannot be read (ENOENT)'],
     ],
   )
+})
+
+t.test('sourceProblem reads a file as a request would: an empty file cannot be used either', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-sources-'))
+  await writeFile(join(dir, 'empty'), '\n')
+  await writeFile(join(dir, 'key'), 'sk-test\n')
+  t.equal(await sourceProblem({ kind: 'file', name: join(dir, 'empty') }), `file ${join(dir, 'empty')} is empty`)
+  t.equal(await sourceProblem({ kind: 'file', name: join(dir, 'key') }), null)
 })
