@@ -1,4 +1,5 @@
-import { request, type Dispatcher } from 'undici'
+import type { Dispatcher } from 'undici'
+import { request } from '../http/undici.js'
 import { SidekeyError } from '../errors.js'
 
 /** How sidekey reaches credential providers: the runtime's connection pool, and how long a call may take. */

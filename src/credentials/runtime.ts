@@ -1,5 +1,5 @@
 import { createSecureContext } from 'node:tls'
-import { Agent } from 'undici'
+import { Agent } from '../http/undici.js'
 import { SigningKeys, type SharedKeyStore } from './signing-keys.js'
 import { TokenCache } from './token-cache.js'
 import type { IdpTransport } from './provider-http.js'

@@ -1,6 +1,7 @@
 import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext } from 'node:tls'
-import { errors as undiciErrors, Pool, type buildConnector } from 'undici'
+import type { buildConnector } from 'undici'
+import { Pool, undiciErrors } from '../http/undici.js'
 import { dialChecked, type DialTls } from './dial.js'
 import type { CheckedAddress } from './ssrf.js'
 

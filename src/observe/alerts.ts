@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { request } from 'undici'
+import { request } from '../http/undici.js'
 import type { SecretSource } from '../credentials/secret-source.js'
 import { slackMessage } from './slack.js'
 

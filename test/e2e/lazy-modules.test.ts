@@ -70,6 +70,7 @@ t.test('a one-route static-key policy loads none of the optional features', asyn
   t.ok(loads(modules, 'undici'), 'the recording sees packages loaded with require (undici)')
   t.ok(loads(modules, 'cli/start.js'), 'and sidekey\'s own modules')
   for (const name of [...OPTIONAL, ...OPTIONAL_OWN]) t.notOk(loads(modules, name), `${name} is not loaded`)
+  t.notOk(modules.some((url) => url.endsWith('/node_modules/undici/index.js')), 'undici\'s index (fetch, mocks, caches) is not loaded, only the parts src/http/undici.ts names')
 })
 
 t.test('a policy with a CEL condition loads CEL, and still nothing else', async (t) => {
