@@ -138,12 +138,18 @@ export function logFileFor(flag: string | boolean | undefined, env: NodeJS.Proce
 }
 
 /**
+ * The host of a listener on every address of the pod or host, IPv4 and IPv6 alike (`*:3130`): the
+ * kubelet probes the pod's IP, which is IPv6 in an IPv6-only cluster, where `0.0.0.0` would miss it.
+ */
+export const ANY_ADDRESS = '*'
+
+/**
  * The address a client dials to reach a listener bound to `host`, bracketed for a URL when IPv6:
  * loopback for a wildcard bind (0.0.0.0, ::), which is no address to call, nor a Host name the
  * admin listener answers to.
  */
 export function dialableHost(host: string): string {
-  const dial = host === '0.0.0.0' || host === '' ? '127.0.0.1' : host === '::' ? '::1' : host
+  const dial = host === '0.0.0.0' || host === '' || host === ANY_ADDRESS ? '127.0.0.1' : host === '::' ? '::1' : host
   return dial.includes(':') ? `[${dial}]` : dial
 }
 

@@ -17,7 +17,7 @@ import { loadOrCreateCA, systemRootsPem, writeTrustFiles, type CertificateAuthor
 import { CA_FILES } from './ca/files.js'
 import { importCa } from './ca/import.js'
 import { LeafCache } from './ca/cache.js'
-import { dialableHost, type Config } from './config.js'
+import { ANY_ADDRESS, dialableHost, type Config } from './config.js'
 import { SidekeyError } from './errors.js'
 import { cachingResolver } from './forward/dns-cache.js'
 import { systemResolver, type Resolver } from './forward/ssrf.js'
@@ -306,7 +306,10 @@ function listen(server: Server | NetServer, at: { host: string; port: number }, 
       const why = words === undefined ? (err.code ?? err.message) : `${words} (${err.code})`
       reject(new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot listen on ${formatAuthority(at)} for ${purpose}: ${why}`, { cause: err }))
     })
-    server.listen(at.port, at.host, () => resolve())
+    // `*`: Node's own choice of every address, `::` (which takes IPv4 too) where the host has IPv6,
+    // else 0.0.0.0, so one setting serves IPv4-only, dual-stack and IPv6-only clusters.
+    if (at.host === ANY_ADDRESS) server.listen(at.port, () => resolve())
+    else server.listen(at.port, at.host, () => resolve())
   })
 }
 

@@ -5,7 +5,7 @@ import { normalizeHost, parseAuthority } from '../policy/host.js'
 import { SidekeyError } from '../errors.js'
 
 /** Addresses a listener binds to that no client ever names in a Host header. */
-const WILDCARDS = new Set(['0.0.0.0', '::'])
+const WILDCARDS = new Set(['0.0.0.0', '::', '*'])
 /** A page can send refused requests in a loop: one log line per name and minute is enough. */
 const LOG_EVERY_MS = 60_000
 const LOGGED_NAMES_MAX = 256

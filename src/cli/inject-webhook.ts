@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { createServer } from 'node:https'
 import { parse as parseYaml } from 'yaml'
+import { ANY_ADDRESS } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { BadReview, review } from '../kube/inject.js'
 import { DEFAULT_REDIRECTS, DRAIN_SECONDS, PORTS, type Json, type RedirectedPort, type SidecarSettings } from '../kube/sidecar.js'
@@ -92,7 +93,7 @@ function redirectedPorts(value: unknown): RedirectedPort[] | string {
 export async function injectWebhook(argv: string[]): Promise<number> {
   const { flags } = parse(argv, ['listen', 'tls-cert', 'tls-key', 'config'])
   if (typeof flags['tls-cert'] !== 'string' || typeof flags['tls-key'] !== 'string') {
-    console.error('usage: sidekey inject-webhook --tls-cert FILE --tls-key FILE [--listen HOST:PORT (default 0.0.0.0:8443)] [--config FILE]')
+    console.error('usage: sidekey inject-webhook --tls-cert FILE --tls-key FILE [--listen HOST:PORT (default *:8443, every address)] [--config FILE]')
     return 2
   }
   const settings = await loadInjectSettings(typeof flags.config === 'string' ? flags.config : null)
@@ -102,13 +103,15 @@ export async function injectWebhook(argv: string[]): Promise<number> {
   const { cert, key } = await readTlsFiles(certPath, keyPath).catch((cause: unknown) => {
     throw new SidekeyError('SIDEKEY_ERR_CONFIG', `cannot read the webhook's TLS certificate and key (${(cause as NodeJS.ErrnoException).code ?? (cause as Error).message})`, { cause })
   })
-  const listen = typeof flags.listen === 'string' ? flags.listen : '0.0.0.0:8443'
+  const listen = typeof flags.listen === 'string' ? flags.listen : `${ANY_ADDRESS}:8443`
   const m = /^(.*):([0-9]{1,5})$/.exec(listen)
   if (m === null) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--listen "${listen}" is not host:port`)
   const server = createServer({ cert, key }, (req, res) => void handle(req, res, settings, log))
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject)
-    server.listen(Number(m[2]), m[1]!.replace(/^\[(.*)\]$/, '$1'), resolve)
+    const host = m[1]!.replace(/^\[(.*)\]$/, '$1')
+    if (host === ANY_ADDRESS) server.listen(Number(m[2]), resolve)
+    else server.listen(Number(m[2]), host, resolve)
   })
   const stopWatching = watchTlsFiles(certPath, keyPath, (files) => server.setSecureContext(files), log)
   log.info({ event: 'webhook_started', listen, image: settings.image }, 'sidekey injection webhook started')

@@ -6,7 +6,7 @@
  */
 
 import { CA_FILES, TRUSTSTORE_PASSWORD } from '../ca/files.js'
-import { DEFAULTS } from '../config.js'
+import { ANY_ADDRESS, DEFAULTS } from '../config.js'
 
 /** Where things live inside the pod. */
 export const PATHS = Object.freeze({
@@ -142,7 +142,7 @@ export function sidekeyContainer(s: SidecarSettings, p: PodChoices): Json {
       'start',
       '--listen', `127.0.0.1:${PORTS.proxy}`,
       '--admin', `127.0.0.1:${PORTS.admin}`,
-      '--health', `0.0.0.0:${PORTS.health}`,
+      '--health', `${ANY_ADDRESS}:${PORTS.health}`,
       '--policies', PATHS.policies,
       '--certs', PATHS.certs,
       ...(s.caSecret !== null ? ['--ca-from', PATHS.caSecret] : []),

@@ -38,7 +38,7 @@ t.test('Helm chart', async (t) => {
     t.equal(sidekey.restartPolicy, 'Always', 'a native sidecar')
     const expected = sidekeyContainer(webhookSettings, { workload: 'demo', mode: 'explicit', reportOnly: false, blockOtherEgress: true })
     t.same(sidekey, expected, 'the same container as the injection webhook gives: arguments, probes, security context, mounts')
-    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130'], 'the admin API on loopback; only health on the pod IP')
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130'], 'the admin API on loopback; only health on the pod IP')
     t.same(sidekey.readinessProbe, { httpGet: { path: '/readyz', port: 3130 }, periodSeconds: 10, timeoutSeconds: 2, failureThreshold: 3 }, 'an httpGet probe with an explicit timeout')
     t.notOk(JSON.stringify(sidekey).includes('exec'), 'no exec probe')
     const agentContainer = pod.containers.find((c) => c.name === 'agent')!
@@ -141,7 +141,7 @@ t.test('Helm chart', async (t) => {
     validateAll(t, r.objects)
     const pod = podOf(r.byKind('Deployment'))
     const sidekey = pod.initContainers!.find((c) => c.name === 'sidekey')!
-    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--ca-from', '/etc/sidekey/ca-secret', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--ca-from', '/etc/sidekey/ca-secret', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
     t.same((sidekey.env as unknown[])[1], { name: 'OPENAI_API_KEY', valueFrom: { secretKeyRef: { name: 'openai', key: 'api-key' } } }, 'the secret goes to sidekey only')
     t.same(pod.volumes.find((v) => v.name === 'sidekey-ca-secret'), { name: 'sidekey-ca-secret', secret: { secretName: 'sidekey-ca', defaultMode: 0o444, items: [{ key: 'ca.pem', path: 'ca.pem' }, { key: 'ca-key.pem', path: 'ca-key.pem' }] } }, 'mounted apart from the certs directory (test/e2e/kubelet-layout.test.ts starts sidekey on it)')
     t.notOk(JSON.stringify(pod.containers).includes('OPENAI_API_KEY'), 'never to the agent')
@@ -176,7 +176,7 @@ t.test('Helm chart', async (t) => {
     validateAll(t, r.objects)
     t.same(r.objects.map((o) => o.kind).sort(), ['ConfigMap', 'Deployment', 'NetworkPolicy', 'Pod', 'PodDisruptionBudget', 'Service', 'ServiceAccount', 'ServiceMonitor'])
     const sidekey = podOf(r.byKind('Deployment')).initContainers!.find((c) => c.name === 'sidekey')!
-    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--metrics', '0.0.0.0:3131'], 'metrics on a listener of its own; the admin API stays on loopback')
+    t.match(sidekey.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130', '--metrics', '*:3131'], 'metrics on a listener of its own; the admin API stays on loopback')
     t.same(sidekey.ports, [{ name: 'health', containerPort: 3130, protocol: 'TCP' }, { name: 'metrics', containerPort: 3131, protocol: 'TCP' }])
     t.match(r.byKind('Service'), { spec: { ports: [{ name: 'metrics', port: 3131, targetPort: 3131 }] } }, 'the target port by number (EndpointSlices of 1.29-1.31 lacked named native-sidecar ports)')
     const np = r.byKind('NetworkPolicy') as unknown as { spec: { egress: { to?: { ipBlock?: { cidr: string; except?: string[] } }[]; ports: { port: number }[] }[]; ingress: unknown[] } }

@@ -114,7 +114,7 @@ t.test('chart lifecycle and hygiene', async (t) => {
       const dir = await mkdtemp(join(tmpdir(), 'sidekey-helm-test-'))
       await mkdir(join(dir, 'policies'))
       await writeFile(join(dir, 'policies', 'default.yaml'), 'version: v1\nroutes: []\n')
-      const start = [process.execPath, CLI, 'start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'demo', ...(native ? [] : ['--shutdown-endpoint'])]
+      const start = [process.execPath, CLI, 'start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130', '--policies', join(dir, 'policies'), '--certs', join(dir, 'certs'), '--workload', 'demo', ...(native ? [] : ['--shutdown-endpoint'])]
       const shell = [
         'ip link set lo up',
         `env -u NODE_OPTIONS ${start.map(sh).join(' ')} > ${sh(join(dir, 'sidekey.log'))} 2>&1 &`,

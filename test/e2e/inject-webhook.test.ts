@@ -106,7 +106,7 @@ t.test('injection webhook', async (t) => {
     const spec = result.spec as Spec
     t.same(spec.initContainers!.map((c) => c.name), ['sidekey'])
     t.match(spec.initContainers![0], { restartPolicy: 'Always', image: 'registry.example/sidekey:0.1.0' })
-    t.same(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--state', '/etc/sidekey/state/state.yaml'])
+    t.same(spec.initContainers![0]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--state', '/etc/sidekey/state/state.yaml'])
     t.equal(spec.terminationGracePeriodSeconds, undefined, 'left alone: the default 30 s covers the 25 s drain')
     t.same(spec.volumes!.map((v) => v.name), ['sidekey-certs', 'sidekey-ca-public', 'sidekey-policies', 'sidekey-state', 'sidekey-token'])
     const env = Object.fromEntries(spec.containers[0]!.env!.map((e) => [e.name, e.value]))
@@ -137,7 +137,7 @@ t.test('injection webhook', async (t) => {
     const spec = result.spec as Spec
     t.same(spec.initContainers!.map((c) => c.name), ['sidekey-iptables', 'sidekey', 'migrate'], 'iptables first, then sidekey, then the pod\'s own')
     t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,80:15080', '--block-other-egress'])
-    t.same(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--drain-timeout', '25000', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
+    t.same(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'billing-agent', '--drain-timeout', '25000', '--transparent-http', '80=127.0.0.1:15080', '--transparent-https', '443=127.0.0.1:15443', '--state', '/etc/sidekey/state/state.yaml', '--report-only'])
     t.same(r.json.response.warnings, undefined, 'nothing to warn about')
     const migrate = spec.initContainers![2]!
     t.ok(migrate.env!.some((e) => e.name === 'SSL_CERT_FILE'), 'the pod\'s own init container (after the native sidecar) trusts the CA')
@@ -193,7 +193,7 @@ t.test('injection webhook', async (t) => {
     t.match(answer.response.warnings, [/container "agent" runs as sidekey's user id 10001/])
     const spec = patched(original, answer).spec as Spec
     t.match(spec.initContainers![0]!.command, ['node', '/app/dist/src/cli/main.js', 'iptables', '--apply', '--uid', '10001', '--gid', '10001', '--redirect', '443:15443,8443:15444'])
-    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '0.0.0.0:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--transparent-https', '443=127.0.0.1:15443,8443=127.0.0.1:15444'])
+    t.match(spec.initContainers![1]!.args, ['start', '--listen', '127.0.0.1:3128', '--admin', '127.0.0.1:3129', '--health', '*:3130', '--policies', '/etc/sidekey/policies', '--certs', '/var/run/sidekey/certs', '--publish-ca', '/etc/sidekey/ca', '--workload', 'support-bot', '--drain-timeout', '25000', '--transparent-https', '443=127.0.0.1:15443,8443=127.0.0.1:15444'])
     for (const [yaml, why] of [
       ['agentSecurity: maybe\n', /agentSecurity must be refuse or warn/],
       ['transparentPorts: []\n', /transparentPorts must be a non-empty list/],

@@ -37,3 +37,21 @@ t.test('health-only and metrics-only listeners', async (t) => {
   t.match(await get(Number(new URL(sk.adminUrl).port), '/v1/routes'), { status: 421, error: 'SIDEKEY_ERR_ADMIN_HOST' }, 'the admin listener still refuses a Host that is not its own')
   noSecretsLogged(t, sk)
 })
+
+// The chart binds the probe and metrics listeners to `*`: every address, IPv4 and IPv6, so the
+// kubelet reaches them on the pod IP in IPv4-only, dual-stack and IPv6-only clusters alike.
+t.test('a listener on * answers on IPv4 and on IPv6', async (t) => {
+  const healthPort = await freePort()
+  await startTestSidekey(t, 'version: v1\nroutes:\n  - { name: api, host: api.example.com }\n', { config: { health: { host: '*', port: healthPort } } })
+  const healthz = (host: string): Promise<number> =>
+    new Promise((resolve, reject) => {
+      const req = request({ host, port: healthPort, path: '/healthz', headers: { host: 'pod' } }, (res) => {
+        res.resume()
+        resolve(res.statusCode!)
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  t.equal(await healthz('127.0.0.1'), 200, 'on the IPv4 loopback')
+  t.equal(await healthz('::1'), 200, 'on the IPv6 loopback (this machine has IPv6, so Node bound ::, which takes both)')
+})

@@ -173,10 +173,10 @@ cluster has it on by default (the SidecarContainers feature is beta, on, from Ku
     - --admin
     - 127.0.0.1:3129
     - --health
-    - 0.0.0.0:3130
+    - "*:3130"
     {{- if .Values.metrics.serviceMonitor.enabled }}
     - --metrics
-    - 0.0.0.0:3131
+    - "*:3131"
     {{- end }}
     - --policies
     - /etc/sidekey/policies
