@@ -5,6 +5,7 @@ import type { RunTokens } from '../identity/run-tokens.js'
 import { isWorkloadName } from '../identity/workload-name.js'
 import { absoluteTarget } from '../accept/target.js'
 import { methodOverride } from '../accept/method-override.js'
+import { formatAuthority } from '../policy/host.js'
 import { describeAmbiguity } from '../policy/path.js'
 import { decideConnect, explainRequest } from '../policy/decide.js'
 import type { PolicyStore } from '../policy/store.js'
@@ -306,7 +307,7 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
   const { decision, trace } = explainRequest(policy, facts)
   const connect = target.scheme === 'https' ? decideConnect(policy, facts) : null
   return {
-    request: { method, host: target.host, port: target.port, path: target.pathname, workload: facts.workload, ambiguity: target.ambiguity && describeAmbiguity(target.ambiguity, `${target.host}:${target.port}`), method_override: override?.method ?? null },
+    request: { method, host: target.host, port: target.port, path: target.pathname, workload: facts.workload, ambiguity: target.ambiguity && describeAmbiguity(target.ambiguity, formatAuthority(target)), method_override: override?.method ?? null },
     connect: connect && { action: connect.action, reason: connect.reason, route: connect.route?.name ?? null },
     decision: { action: decision.action, reason: decision.reason, route: decision.route?.name ?? null, code: decision.code },
     credential: decision.action === 'allow' && decision.route?.credential ? decision.route.credential.name : null,

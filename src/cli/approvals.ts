@@ -1,6 +1,7 @@
 import { userInfo } from 'node:os'
 import { configFrom } from '../config.js'
 import { visible } from '../approvals/visible.js'
+import { formatAuthority } from '../policy/host.js'
 import type { ApprovalRecord } from '../state/store.js'
 import { adminCall, adminUrl, readAdminToken } from './admin-client.js'
 import { parse } from './args.js'
@@ -47,7 +48,7 @@ export async function approvals(argv: string[]): Promise<number> {
  * (docs/security.md: nothing is cut). Agent-controlled text goes through `visible`.
  */
 function describe(a: ApprovalRecord): string {
-  const lines = [`${a.id}  ${a.status.padEnd(9)} ${visible(a.workload ?? 'anonymous')}  ${a.method} ${a.host}:${a.port}${visible(a.path)}  expires ${a.expires}`, `    why: ${visible(a.why)}`]
+  const lines = [`${a.id}  ${a.status.padEnd(9)} ${visible(a.workload ?? 'anonymous')}  ${a.method} ${formatAuthority(a)}${visible(a.path)}  expires ${a.expires}`, `    why: ${visible(a.why)}`]
   // Records stored by an older sidekey have no query or headers.
   for (const [name, value] of a.query ?? []) lines.push(`    query: ${visible(name)} = ${visible(value)}`)
   for (const [name, value] of a.headers ?? []) lines.push(`    header: ${visible(name)}: ${visible(value)}`)

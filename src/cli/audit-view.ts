@@ -1,4 +1,5 @@
 import type { AuditRecord } from '../observe/audit.js'
+import { bracketed, formatAuthority } from '../policy/host.js'
 
 /** Which audit lines to show; every filter given must match. */
 export interface AuditFilter {
@@ -53,7 +54,7 @@ export class AuditView {
     if (record.event === 'tunnel') {
       const carried = this.#carried.get(record.id) ?? 0
       this.#carried.delete(record.id)
-      if (carried > 0) return this.#matches(record) ? this.colour.dim(`    └ tunnel ${record.host}:${record.port} closed after ${carried} request(s), ${Math.round(record.total_ms)} ms${record.closed ? ` (${record.closed})` : ''}`) : null
+      if (carried > 0) return this.#matches(record) ? this.colour.dim(`    └ tunnel ${authority(record)} closed after ${carried} request(s), ${Math.round(record.total_ms)} ms${record.closed ? ` (${record.closed})` : ''}`) : null
     } else if (record.tunnel !== null) {
       // Bounded: a log read from the middle may hold requests of tunnels whose line never comes.
       if (this.#carried.size > 10_000) this.#carried.clear()
@@ -93,7 +94,7 @@ export class AuditView {
   }
 
   #exchange(r: AuditRecord & { time?: string }): string {
-    const target = r.event === 'tunnel' || r.event === 'connect' ? `CONNECT ${r.host}:${r.port}` : `${r.method ?? '?'} ${r.scheme ?? 'http'}://${r.host}${defaultPort(r) ? '' : `:${r.port}`}${r.path ?? ''}`
+    const target = r.event === 'tunnel' || r.event === 'connect' ? `CONNECT ${authority(r)}` : `${r.method ?? '?'} ${r.scheme ?? 'http'}://${authority(r, defaultPort(r))}${r.path ?? ''}`
     const status = r.status === null ? '---' : String(r.status)
     const verdict = `${r.decision} (${r.reason})`
     const details = [
@@ -115,6 +116,12 @@ export class AuditView {
     if (r.status !== null && r.status >= 400) return this.colour.yellow
     return this.colour.green
   }
+}
+
+/** `host:port` of an audit line (IPv6 in brackets), without the port when `portless`; `?` for a request too broken to name one. */
+function authority(r: AuditRecord, portless = false): string {
+  if (r.host === null) return '?'
+  return portless || r.port === null ? bracketed(r.host) : formatAuthority({ host: r.host, port: r.port })
 }
 
 function defaultPort(r: AuditRecord): boolean {

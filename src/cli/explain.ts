@@ -3,6 +3,7 @@ import { explainReadiness, type ExplainReadiness } from '../admin/explain-readin
 import { explain as explainDecision, type ExplainAnswer } from '../admin/server.js'
 import { configFrom } from '../config.js'
 import { SidekeyError } from '../errors.js'
+import { formatAuthority } from '../policy/host.js'
 import { loadPolicyPath } from '../policy/load.js'
 import { parse } from './args.js'
 import { adminUrl } from './admin-client.js'
@@ -45,7 +46,7 @@ export async function explain(argv: string[]): Promise<number> {
   }
   const verdict = outcome(answer)
   if (flags.json === true) console.log(JSON.stringify({ ...answer, from, outcome: verdict.line }, null, 2))
-  else if (flags.brief === true) console.log(`${answer.request.method} ${answer.request.host}:${answer.request.port}${answer.request.path} (${answer.request.workload ?? 'anonymous'}): ${verdict.line}`)
+  else if (flags.brief === true) console.log(`${answer.request.method} ${formatAuthority(answer.request)}${answer.request.path} (${answer.request.workload ?? 'anonymous'}): ${verdict.line}`)
   else printLong(answer, from, verdict)
   return verdict.refused === 'policy' ? 1 : verdict.refused === 'now' ? 3 : 0
 }
@@ -88,7 +89,7 @@ function outcome(a: Answer): { line: string; refused: 'policy' | 'now' | null } 
 function printLong(a: Answer, from: string, verdict: ReturnType<typeof outcome>): void {
   const r = a.request
   const d = a.decision
-  console.log(`${r.method} ${r.host}:${r.port}${r.path}  (workload: ${r.workload ?? 'anonymous'})`)
+  console.log(`${r.method} ${formatAuthority(r)}${r.path}  (workload: ${r.workload ?? 'anonymous'})`)
   console.log(`  decided by: ${from}`)
   // The path shown is the normalised one, as the proxy decides and forwards it.
   if (r.method_override) console.log(`  method override: decided as ${r.method_override}`)

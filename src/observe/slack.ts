@@ -1,4 +1,5 @@
 import { visible } from '../approvals/visible.js'
+import { bracketed } from '../policy/host.js'
 
 /**
  * A webhook event as a Slack incoming-webhook message (`{"text": ...}`, which Slack, Mattermost,
@@ -17,7 +18,7 @@ export function slackMessage(event: unknown): { text: string } {
 
 function approvalText(a: Record<string, unknown>): string {
   const port = a.port === 443 || a.port === 80 ? '' : `:${String(a.port)}`
-  const target = `${String(a.method)} ${String(a.host)}${port}${String(a.path)}`
+  const target = `${String(a.method)} ${bracketed(String(a.host))}${port}${String(a.path)}`
   const asynchronous = a.mode === 'async' ? ' The agent was told to send it again; it goes through once approved.' : ' The request is held until then.'
   return [
     `:raised_hand: sidekey: workload *${escaped(String(a.workload ?? 'anonymous'))}* asks to send \`${escaped(clip(target))}\` (route \`${escaped(String(a.route))}\`).`,

@@ -102,7 +102,12 @@ export function parseAuthority(raw: string, defaultPort?: number): Authority | n
 
 /** `host:port` with IPv6 bracketed, for URLs and logs. */
 export function formatAuthority(a: Authority): string {
-  return `${isIP(a.host) === 6 ? `[${a.host}]` : a.host}:${a.port}`
+  return `${bracketed(a.host)}:${a.port}`
+}
+
+/** A host as a URL or a `host:port` names it: an IPv6 literal in brackets. */
+export function bracketed(host: string): string {
+  return isIP(host) === 6 ? `[${host}]` : host
 }
 
 /**
@@ -110,6 +115,6 @@ export function formatAuthority(a: Authority): string {
  * the scheme's default (RFC 9110 section 7.2), an IPv6 literal in brackets either way.
  */
 export function hostHeader(a: Authority, scheme: 'http' | 'https'): string {
-  if (a.port === (scheme === 'https' ? 443 : 80)) return isIP(a.host) === 6 ? `[${a.host}]` : a.host
+  if (a.port === (scheme === 'https' ? 443 : 80)) return bracketed(a.host)
   return formatAuthority(a)
 }

@@ -15,6 +15,13 @@ t.test('one line per exchange; a tunnel folds under its requests, or stands alon
   t.equal(view.line(line({ scheme: 'http', port: 8080, workload: null, status: null, credential: 'k', condition: 'rate', approval: 'ap_1' })), '03:04:05  anonymous    --- GET http://api.test:8080/x  allow (route-allows)  route=api credential=k condition=rate approval=ap_1  2 ms')
 })
 
+t.test('an IPv6 destination is bracketed, as a URL and a host:port name it', async (t) => {
+  const view = new AuditView({}, PLAIN)
+  t.equal(view.line(line({ host: '2001:db8::7', port: 8443 })), '03:04:05  agent        200 GET https://[2001:db8::7]:8443/x  allow (route-allows)  route=api  2 ms')
+  t.equal(view.line(line({ host: '2001:db8::7' })), '03:04:05  agent        200 GET https://[2001:db8::7]/x  allow (route-allows)  route=api  2 ms')
+  t.equal(view.line(line({ event: 'tunnel', id: 't3', host: '::1', method: 'CONNECT', path: null, route: null, decision: 'deny', reason: 'no-route', status: 403, error: 'SIDEKEY_ERR_NO_ROUTE' })), '03:04:05  agent        403 CONNECT [::1]:443  deny (no-route)  SIDEKEY_ERR_NO_ROUTE  2 ms')
+})
+
 t.test('other log lines: warnings and errors shown, the rest not; text that is not JSON passed through', async (t) => {
   const view = new AuditView({}, PLAIN)
   t.equal(view.line(JSON.stringify({ level: 'warn', time: '2026-01-02T03:04:05.000Z', event: 'credential_unavailable', msg: 'no key' })), '03:04:05  warning: no key (credential_unavailable)')

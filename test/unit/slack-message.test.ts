@@ -32,6 +32,12 @@ const cases: { name: string; event: unknown; has: RegExp[]; hasNot: RegExp[] }[]
     hasNot: [/told to send it again/],
   },
   {
+    name: 'an IPv6 destination is bracketed, with and without a port',
+    event: { type: 'approval_requested', approval: { ...approval, host: '2001:db8::7', port: 8443, path: '/x' } },
+    has: [/`POST \[2001:db8::7\]:8443\/x`/],
+    hasNot: [/2001:db8::7:8443/],
+  },
+  {
     name: 'control and bidirectional characters are shown escaped',
     event: { type: 'approval_requested', approval: { ...approval, path: '/a\u202eb\nc' } },
     has: [/\/a\\u\{202e\}b\\u\{000a\}c/],
