@@ -1,0 +1,114 @@
+import { ConditionRefusal, SidekeyError } from '../../errors.js'
+import { readBody } from '../../guard/body.js'
+import { guardRequest as guardUnderRoute, NOTHING_TO_GUARD } from '../../guard/request-guard.js'
+import { detected } from '../../guard/secret-scan.js'
+import { requestHasBody } from '../../http/message.js'
+import { decideMcpMessage } from '../../mcp/decide.js'
+import { celFacts, describeCall, type McpExchange } from '../../mcp/facts.js'
+import { checkMirroredHeaders, mcpHeaders } from '../../mcp/headers.js'
+import { parseMcpBody, type McpCall } from '../../mcp/jsonrpc.js'
+import { idKey } from '../../mcp/list-filter.js'
+import { refuseMcp } from '../../mcp/refusal.js'
+import type { AuditRecord } from '../../observe/audit.js'
+import { known, type RequestExchange, type Stage } from '../exchange.js'
+import { reasonOf, recordRefused, recordWouldRefuse } from './audit.js'
+
+/**
+ * The MCP guard, for a request a route with an `mcp:` block allowed (docs/mcp.md): a POST's body
+ * is read (bounded by the route's inspection limit), checked for managed secrets, parsed as
+ * JSON-RPC by sidekey itself, its mirrored headers checked against it, and every message decided:
+ * the method, then the tool, resource or prompt it names, then that rule's conditions, limits and
+ * approval. From the parse on, any refusal is a JSON-RPC error (mcp/refusal.ts). A batch is
+ * refused whole when any of its messages is. A GET stream or DELETE on a stateless route is
+ * refused: the 2026-07-28 revision has no session for them.
+ */
+export const guardMcp: Stage<RequestExchange> = {
+  name: 'guard mcp',
+  async run(ctx, ex) {
+    const decision = known(ex.decision, 'a decision')
+    const route = decision.route
+    const policy = route?.mcp ?? null
+    if (route === null || policy === null || decision.reportOnly || ex.reply.kind !== 'response') return
+    const method = ex.req.method ?? 'GET'
+    if (method !== 'POST') {
+      if (policy.stateless && (method === 'GET' || method === 'DELETE')) {
+        recordRefused(ex.audit, 'mcp-no-sessions')
+        throw new SidekeyError('SIDEKEY_ERR_MCP_NO_SESSIONS', `route "${route.name}" is a stateless MCP endpoint (revision 2026-07-28): it has no session, so no ${method === 'GET' ? 'GET stream' : 'DELETE'}; send each request as its own POST`)
+      }
+      return
+    }
+    if (!requestHasBody(ex.req.headers)) throw refused(ex.audit, new SidekeyError('SIDEKEY_ERR_MCP_INVALID', 'an MCP POST carries one JSON-RPC message in its body, and this one has none'))
+    const body = await readBody(ex.req, route.inspectBodyBytes)
+    // The body goes up as read (it is not streamed again), so it is checked for managed secrets here.
+    if (ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(body)) throw detected()
+    ex.guarded = { ...NOTHING_TO_GUARD, body }
+    const version = ex.req.headers['mcp-protocol-version']
+    let parsed
+    try {
+      parsed = parseMcpBody(body, typeof version === 'string' ? version : null)
+    } catch (err) {
+      throw refused(ex.audit, err)
+    }
+    const mcp: McpExchange = { policy, body: parsed, requests: new Map(), refusal: { subject: null } }
+    ex.mcp = mcp
+    // From here on every refusal, whatever its code, is a JSON-RPC error with the request's id.
+    ex.refusalAnswer = (res, err, requestId, reason) => refuseMcp(res, err, parsed.messages, mcp.refusal, requestId, reason, parsed.batch)
+    for (const m of parsed.messages) if (m.kind === 'request') mcp.requests.set(idKey(m.id!), m.method)
+    if (parsed.batch) ex.audit.mcp_batch = parsed.messages.length
+    try {
+      checkMirroredHeaders(mcpHeaders(ex.req.rawHeaders), parsed)
+      const verdicts = parsed.messages.map((m) => {
+        if (m.kind !== 'response') mcp.refusal.subject = describeCall(m)
+        return { m, verdict: decideMcpMessage(policy, m) }
+      })
+      // The audit line names the first message that names something (or the first).
+      const named = verdicts.find((v) => v.verdict.subject !== null) ?? verdicts[0]!
+      for (const { m, verdict } of [named, ...verdicts.filter((v) => v !== named)]) {
+        if (m.kind === 'response') continue
+        mcp.refusal.subject = describeCall(m)
+        if (m === named.m) recordCall(ex.audit, m, verdict.subject, policy.logArguments)
+        const guard = verdict.rule?.guard ?? null
+        if (guard === null) continue
+        const target = known(ex.target, 'a target')
+        const caller = known(ex.caller, 'a caller')
+        const facts = { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly }
+        const guarded = await guardUnderRoute(ctx, guard, { ...facts, alreadyRead: body, mcp: celFacts(m, verdict.subject), about: mcp.refusal.subject }, ex.req)
+        if (guarded.approval !== null) ex.audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
+        if (guarded.uncounted.length > 0) ex.audit.uncounted = guarded.uncounted
+        if (guarded.wouldRefuse !== null) {
+          ex.decision = { ...decision, reportOnly: true }
+          ex.audit.condition = `${guard.name} ${guarded.wouldRefuse.condition}`
+          recordWouldRefuse(ex.audit, reasonOf(guarded.wouldRefuse.code))
+          return
+        }
+      }
+      // A later refusal of a batch (a credential, the upstream) is about all of it.
+      if (parsed.batch) mcp.refusal.subject = null
+    } catch (err) {
+      if (err instanceof ConditionRefusal) ex.audit.condition = err.condition
+      if (err instanceof SidekeyError && typeof err.details?.approval_id === 'string') ex.audit.approval = err.details.approval_id
+      throw refused(ex.audit, err)
+    }
+  },
+}
+
+/** The MCP facts of the call on the audit line. */
+function recordCall(audit: AuditRecord, m: McpCall, subject: { kind: string; name: string } | null, logArguments: boolean): void {
+  audit.mcp_method = m.method
+  if (m.id !== null) audit.mcp_id = m.id
+  if (subject?.kind === 'tool') audit.mcp_tool = subject.name
+  else if (subject?.kind === 'resource') audit.mcp_resource = subject.name
+  else if (subject?.kind === 'prompt') audit.mcp_prompt = subject.name
+  const args = m.params?.arguments
+  // Managed secrets in it are masked with the rest of the line (observe/audit.ts maskAuditRecord).
+  if (logArguments && args !== undefined) audit.mcp_arguments = JSON.stringify(args).slice(0, 2048)
+}
+
+/** A refusal on the audit line: the reason it names (`mcp-tool-not-allowed`, ...) and the outcome. */
+function refused(audit: AuditRecord, err: unknown): unknown {
+  if (!(err instanceof SidekeyError)) return err
+  const reason = typeof err.details?.mcp_reason === 'string' ? err.details.mcp_reason : reasonOf(err.code)
+  recordRefused(audit, reason.startsWith('mcp-') ? reason : `mcp-${reason}`)
+  audit.mcp_outcome = err.code
+  return err
+}
