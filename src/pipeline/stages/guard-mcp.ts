@@ -55,20 +55,23 @@ export const guardMcp: Stage<RequestExchange> = {
     ex.refusalAnswer = (res, err, requestId, reason) => refuseMcp(res, err, parsed.messages, mcp.refusal, requestId, reason, parsed.batch)
     for (const m of parsed.messages) if (m.kind === 'request') mcp.requests.set(idKey(m.id!), m.method)
     if (parsed.batch) ex.audit.mcp_batch = parsed.messages.length
+    /** The tool rule whose conditions run, to name it with a condition that refuses. */
+    let rule: string | null = null
     try {
       checkMirroredHeaders(mcpHeaders(ex.req.rawHeaders), parsed)
-      const verdicts = parsed.messages.map((m) => {
-        if (m.kind !== 'response') mcp.refusal.subject = describeCall(m)
+      // The audit line names the first call that names something (or the first), refused or not.
+      const calls = parsed.messages.filter((m): m is McpCall => m.kind !== 'response')
+      const named = calls.find((c) => describeCall(c) !== c.method) ?? calls[0]
+      if (named !== undefined) recordCall(ex.audit, named, policy.logArguments)
+      const verdicts = calls.map((m) => {
+        mcp.refusal.subject = describeCall(m)
         return { m, verdict: decideMcpMessage(policy, m) }
       })
-      // The audit line names the first message that names something (or the first).
-      const named = verdicts.find((v) => v.verdict.subject !== null) ?? verdicts[0]!
-      for (const { m, verdict } of [named, ...verdicts.filter((v) => v !== named)]) {
-        if (m.kind === 'response') continue
+      for (const { m, verdict } of verdicts) {
         mcp.refusal.subject = describeCall(m)
-        if (m === named.m) recordCall(ex.audit, m, verdict.subject, policy.logArguments)
         const guard = verdict.rule?.guard ?? null
         if (guard === null) continue
+        rule = guard.name
         const target = known(ex.target, 'a target')
         const caller = known(ex.caller, 'a caller')
         const facts = { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly }
@@ -85,20 +88,22 @@ export const guardMcp: Stage<RequestExchange> = {
       // A later refusal of a batch (a credential, the upstream) is about all of it.
       if (parsed.batch) mcp.refusal.subject = null
     } catch (err) {
-      if (err instanceof ConditionRefusal) ex.audit.condition = err.condition
+      if (err instanceof ConditionRefusal) ex.audit.condition = rule === null ? err.condition : `${rule} ${err.condition}`
       if (err instanceof SidekeyError && typeof err.details?.approval_id === 'string') ex.audit.approval = err.details.approval_id
       throw refused(ex.audit, err)
     }
   },
 }
 
-/** The MCP facts of the call on the audit line. */
-function recordCall(audit: AuditRecord, m: McpCall, subject: { kind: string; name: string } | null, logArguments: boolean): void {
-  audit.mcp_method = m.method
-  if (m.id !== null) audit.mcp_id = m.id
-  if (subject?.kind === 'tool') audit.mcp_tool = subject.name
-  else if (subject?.kind === 'resource') audit.mcp_resource = subject.name
-  else if (subject?.kind === 'prompt') audit.mcp_prompt = subject.name
+/** The MCP facts of the call on the audit line: the name as sent (cut), whether or not it is allowed. */
+function recordCall(audit: AuditRecord, m: McpCall, logArguments: boolean): void {
+  audit.mcp_method = m.method.slice(0, 128)
+  if (m.id !== null) audit.mcp_id = typeof m.id === 'string' ? m.id.slice(0, 128) : m.id
+  const name = m.params?.name ?? m.params?.uri
+  if (typeof name === 'string') {
+    const field = m.method === 'tools/call' ? 'mcp_tool' : m.method.startsWith('resources/') ? 'mcp_resource' : m.method === 'prompts/get' ? 'mcp_prompt' : null
+    if (field !== null) audit[field] = name.slice(0, 256)
+  }
   const args = m.params?.arguments
   // Managed secrets in it are masked with the rest of the line (observe/audit.ts maskAuditRecord).
   if (logArguments && args !== undefined) audit.mcp_arguments = JSON.stringify(args).slice(0, 2048)
