@@ -68,6 +68,15 @@ export function parseMcpBody(body: Buffer, protocolVersion: string | null): McpB
   } catch {
     throw invalid('the body is not JSON', PARSE_ERROR)
   }
+  try {
+    return parseMessages(text, value, protocolVersion)
+  } catch (err) {
+    throw withId(err, value)
+  }
+}
+
+/** The parsed JSON as MCP messages. */
+function parseMessages(text: string, value: unknown, protocolVersion: string | null): McpBody {
   // Depth before anything walks the value, then keys a parser could take for one another.
   const depth = nestingDepth(text)
   if (depth > MAX_DEPTH) throw invalid(`the message nests ${depth} levels deep; sidekey reads at most ${MAX_DEPTH}`)
@@ -95,6 +104,17 @@ export function parseMcpBody(body: Buffer, protocolVersion: string | null): McpB
 /** JSON-RPC's own codes for a body that is not JSON, and for JSON that is not a valid request. */
 export const PARSE_ERROR = -32700
 export const INVALID_REQUEST = -32600
+
+/**
+ * A refusal of JSON that is one message with a usable id carries that id (`jsonrpc_id`), so the
+ * JSON-RPC error answers the request the client is waiting on.
+ */
+function withId(err: unknown, value: unknown): unknown {
+  if (!(err instanceof SidekeyError) || typeof value !== 'object' || value === null || Array.isArray(value)) return err
+  const id = (value as Record<string, unknown>).id
+  if (!isId(id)) return err
+  return new SidekeyError(err.code, err.message, { details: { ...err.details, jsonrpc_id: id } })
+}
 
 function invalid(why: string, jsonrpcCode = INVALID_REQUEST): SidekeyError {
   return new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `the MCP request is not valid JSON-RPC 2.0: ${why}`, { details: { jsonrpc_code: jsonrpcCode } })

@@ -43,7 +43,16 @@ export function refuseMcp(res: ServerResponse, err: SidekeyError, messages: read
   return status
 }
 
+/** The refusal's details for `data`, but the two that are said in the envelope itself (code and id). */
 function withoutJsonRpcCode(details: SidekeyError['details']): Record<string, string | number> {
-  const { jsonrpc_code: _, ...rest } = details ?? {}
-  return rest
+  return Object.fromEntries(Object.entries(details ?? {}).filter(([k]) => k !== 'jsonrpc_code' && k !== 'jsonrpc_id'))
+}
+
+/**
+ * The messages a refusal of a body that did not parse answers: the one request whose id could be
+ * read (`jsonrpc_id`), or none (the error then has a null id and the code's own HTTP status).
+ */
+export function unparsedMessages(err: unknown): McpMessage[] {
+  const id = err instanceof Error && 'details' in err ? (err as SidekeyError).details?.jsonrpc_id : undefined
+  return id === undefined ? [] : [{ kind: 'request', id, method: '', params: undefined }]
 }

@@ -8,7 +8,7 @@ import { celFacts, describeCall, type McpExchange } from '../../mcp/facts.js'
 import { checkMirroredHeaders, mcpHeaders } from '../../mcp/headers.js'
 import { parseMcpBody, type McpCall } from '../../mcp/jsonrpc.js'
 import { idKey } from '../../mcp/list-filter.js'
-import { refuseMcp } from '../../mcp/refusal.js'
+import { refuseMcp, unparsedMessages } from '../../mcp/refusal.js'
 import type { AuditRecord } from '../../observe/audit.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
 import { reasonOf, recordRefused, recordWouldRefuse } from './audit.js'
@@ -47,6 +47,8 @@ export const guardMcp: Stage<RequestExchange> = {
     try {
       parsed = parseMcpBody(body, typeof version === 'string' ? version : null)
     } catch (err) {
+      // Even a body that is not valid JSON-RPC gets a JSON-RPC error: with its id when one could be read.
+      ex.refusalAnswer = (res, e, requestId, reason) => refuseMcp(res, e, unparsedMessages(err), { subject: null }, requestId, reason, false)
       throw refused(ex.audit, err)
     }
     const mcp: McpExchange = { policy, body: parsed, requests: new Map(), refusal: { subject: null } }
