@@ -51,6 +51,8 @@ export interface AuditRecord {
   mcp_arguments?: string
   mcp_batch?: number
   mcp_hidden?: number
+  /** The MCP rule (its glob, as policy wrote it) that allowed the call: metrics label calls by it. */
+  mcp_rule?: string
   /**
    * Why sidekey closed a tunnel or upgraded connection that was in use: `token-revoked`,
    * `quarantined`, `route-gone` (a reload no longer allows it), `idle`, `shutdown` (sidekey's drain).

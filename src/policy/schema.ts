@@ -39,7 +39,7 @@ export interface MonitoringV1 {
   learning_s?: number
   window_s?: number
   thresholds?: { sigma?: number; factor?: number; min_requests?: number; min_bytes?: number; off_hours_share?: number; probing_share?: number }
-  responses?: Partial<Record<'new-destination' | 'probing' | 'rate' | 'volume' | 'off-hours', 'alert' | 'throttle' | 'quarantine'>>
+  responses?: Partial<Record<'new-destination' | 'new-tool' | 'probing' | 'rate' | 'volume' | 'off-hours', 'alert' | 'throttle' | 'quarantine'>>
   throttle?: { rps?: number; burst?: number; duration_s?: number }
   webhook?: WebhookV1
 }
@@ -439,7 +439,7 @@ export const policyFileSchema = {
         responses: {
           type: 'object',
           additionalProperties: false,
-          properties: Object.fromEntries(['new-destination', 'probing', 'rate', 'volume', 'off-hours'].map((k) => [k, { enum: ['alert', 'throttle', 'quarantine'] }])),
+          properties: Object.fromEntries(['new-destination', 'new-tool', 'probing', 'rate', 'volume', 'off-hours'].map((k) => [k, { enum: ['alert', 'throttle', 'quarantine'] }])),
         },
         throttle: {
           type: 'object',

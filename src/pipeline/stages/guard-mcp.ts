@@ -71,6 +71,7 @@ export const guardMcp: Stage<RequestExchange> = {
       })
       for (const { m, verdict } of verdicts) {
         mcp.refusal.subject = describeCall(m)
+        if (m === named && verdict.rule !== null) ex.audit.mcp_rule = verdict.rule.pattern
         const guard = verdict.rule?.guard ?? null
         if (guard === null) continue
         rule = guard.name
