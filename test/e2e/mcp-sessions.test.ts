@@ -1,12 +1,10 @@
 import t from 'tap'
-import { fetch as undiciFetch, ProxyAgent, request } from 'undici'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
-import type { ApprovalRecord } from '../../src/state/store.js'
 import { startMcpUpstream } from '../helpers/mcp-servers.js'
-import { waitFor } from '../helpers/poll.js'
-import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
+import { MCP_HOST, startMcpSidekey } from '../helpers/mcp-sidekey.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
 import { upstreamTrust } from '../helpers/upstream.js'
 
 // The official MCP TypeScript SDK (v1, session-based Streamable HTTP: initialize, Mcp-Session-Id,
@@ -15,39 +13,16 @@ import { upstreamTrust } from '../helpers/upstream.js'
 // JSON-RPC error the client raises, approvals and rate limits apply per tool, and progress
 // notifications arrive one by one.
 
-const HOST = 'mcp.github.test'
-
-async function admin(sk: TestSidekey, method: string, path: string): Promise<Record<string, unknown>> {
-  const res = await request(`${sk.adminUrl}${path}`, { method: method as 'GET', headers: { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined })
-  return (await res.body.json()) as Record<string, unknown>
-}
-
-function waitForPending(sk: TestSidekey): Promise<ApprovalRecord> {
-  return waitFor('a pending approval', async () => ((await admin(sk, 'GET', '/v1/approvals')).approvals as ApprovalRecord[]).find((a) => a.status === 'pending'), 10_000, 20)
-}
-
 for (const json of [false, true]) {
   t.test(`MCP SDK v1 through sidekey (${json ? 'JSON' : 'SSE'} answers)`, async (t) => {
     const trust = await upstreamTrust()
-    const server = await startMcpUpstream(trust, HOST, { json })
+    const server = await startMcpUpstream(trust, MCP_HOST, { json })
     t.teardown(() => server.close())
-    const port = server.port
-    const sk = await startTestSidekey(
+    const { sk, url, fetch, nextApproval, decide } = await startMcpSidekey(
       t,
-      `
-version: v1
-credentials:
-  github: { type: static, env: TEST_GITHUB_TOKEN }
-routes:
-  - name: github-mcp
-    host: ${HOST}
-    ports: [${port}]
-    addresses: [127.0.0.1]
-    paths: [/mcp]
-    credential: github
-    inject: { header: authorization, value: "Bearer {secret}" }
-    mcp:
-      log_arguments: true
+      server,
+      trust,
+      `      log_arguments: true
       tools:
         - name: search_issues
         - name: create_issue
@@ -60,13 +35,8 @@ routes:
       prompts:
         - name: triage
 `,
-      { connectTo: { [`${HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile },
     )
-    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: sk.ca.certPem } })
-    t.teardown(() => dispatcher.close())
-    const transport = new StreamableHTTPClientTransport(new URL(`https://${HOST}:${port}/mcp`), {
-      fetch: (url, init) => undiciFetch(url as string, { ...(init as object), dispatcher }) as unknown as Promise<Response>,
-    })
+    const transport = new StreamableHTTPClientTransport(new URL(url), { fetch })
     const client = new Client({ name: 'agent', version: '1.0.0' })
     await client.connect(transport)
     t.teardown(() => client.close())
@@ -112,17 +82,16 @@ routes:
 
     t.test('delete_* waits for a person: approved, it runs; denied, the client gets the error', async (t) => {
       const pending = client.callTool({ name: 'delete_repo', arguments: { repo: 'acme/old' } })
-      const a = await waitForPending(sk)
+      const a = await nextApproval()
       t.match(a.why, /tools\/call "delete_repo"/, 'the approver sees the tool')
       t.match(a.body, /"arguments":\{"repo":"acme\/old"\}/, 'and its arguments')
       t.equal(a.route, 'github-mcp/tool:delete_*')
-      await admin(sk, 'POST', `/v1/approvals/${a.id}/approve`)
+      await decide(a.id, 'approve')
       const r = await pending
       t.match((r.content as { text: string }[])[0]!.text, /"tool":"delete_repo"/)
 
       const refused = client.callTool({ name: 'delete_repo', arguments: { repo: 'acme/main' } }).catch((e: unknown) => e)
-      const b = await waitForPending(sk)
-      await admin(sk, 'POST', `/v1/approvals/${b.id}/deny`)
+      await decide((await nextApproval()).id, 'deny')
       const err = await refused
       t.type(err, McpError)
       t.match((err as McpError).message, /SIDEKEY_ERR_APPROVAL_DENIED/)

@@ -1,49 +1,26 @@
 import t from 'tap'
-import { fetch as undiciFetch, ProxyAgent, request } from 'undici'
+import { request } from 'undici'
 import { Client, ProtocolError, StreamableHTTPClientTransport } from '@modelcontextprotocol/client'
-import type { ApprovalRecord } from '../../src/state/store.js'
+import { MCP_HOST, startMcpSidekey } from '../helpers/mcp-sidekey.js'
 import { startStatelessMcpUpstream } from '../helpers/mcp-stateless.js'
-import { waitFor } from '../helpers/poll.js'
-import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
 import { upstreamTrust } from '../helpers/upstream.js'
 
 // The SDK v2 client and server speaking the stateless 2026-07-28 revision (Mcp-Method, Mcp-Name,
 // Mcp-Param-* on every POST, no session) through sidekey on intercepted HTTPS; then requests
 // written by hand that try to make sidekey and the server read a call differently.
 
-const HOST = 'mcp.github.test'
 const MODERN = '2026-07-28'
-
-async function admin(sk: TestSidekey, method: string, path: string): Promise<Record<string, unknown>> {
-  const res = await request(`${sk.adminUrl}${path}`, { method: method as 'GET', headers: { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined })
-  return (await res.body.json()) as Record<string, unknown>
-}
-
-function waitForPending(sk: TestSidekey): Promise<ApprovalRecord> {
-  return waitFor('a pending approval', async () => ((await admin(sk, 'GET', '/v1/approvals')).approvals as ApprovalRecord[]).find((a) => a.status === 'pending'), 10_000, 20)
-}
 
 t.test('MCP SDK v2, stateless 2026-07-28, through sidekey', async (t) => {
   const trust = await upstreamTrust()
-  const server = await startStatelessMcpUpstream(trust, HOST)
+  const server = await startStatelessMcpUpstream(trust, MCP_HOST)
   t.teardown(() => server.close())
-  const port = server.port
-  const sk = await startTestSidekey(
+  const { sk, dispatcher, url, fetch, nextApproval, decide } = await startMcpSidekey(
     t,
-    `
-version: v1
-credentials:
-  github: { type: static, env: TEST_GITHUB_TOKEN }
-routes:
-  - name: github-mcp
-    host: ${HOST}
-    ports: [${port}]
-    addresses: [127.0.0.1]
-    paths: [/mcp]
-    credential: github
-    inject: { header: authorization, value: "Bearer {secret}" }
-    mcp:
-      stateless: true
+    server,
+    trust,
+    `      stateless: true
       tools:
         - name: search_issues
         - name: create_issue
@@ -54,13 +31,9 @@ routes:
           approval: { timeout_s: 30 }
         - name: slow_report
 `,
-    { connectTo: { [`${HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile },
   )
-  const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: sk.ca.certPem } })
-  t.teardown(() => dispatcher.close())
-  const url = `https://${HOST}:${port}/mcp`
   const client = new Client({ name: 'agent', version: '2.0.0' }, { versionNegotiation: { mode: { pin: MODERN } } })
-  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch: (u, init) => undiciFetch(u as string, { ...(init as object), dispatcher }) as unknown as Promise<Response> }))
+  await client.connect(new StreamableHTTPClientTransport(new URL(url), { fetch }))
   t.teardown(() => client.close())
 
   t.test('the client speaks 2026-07-28 and sees only the tools it may call', async (t) => {
@@ -98,12 +71,12 @@ routes:
 
   t.test('approval: approved runs, denied raises', async (t) => {
     const pending = client.callTool({ name: 'delete_repo', arguments: { repo: 'acme/old' } })
-    const a = await waitForPending(sk)
+    const a = await nextApproval()
     t.match(a.why, /tools\/call "delete_repo"/)
-    await admin(sk, 'POST', `/v1/approvals/${a.id}/approve`)
+    await decide(a.id, 'approve')
     t.ok(await pending)
     const refused = client.callTool({ name: 'delete_repo', arguments: { repo: 'acme/main' } }).catch((e: unknown) => e)
-    await admin(sk, 'POST', `/v1/approvals/${(await waitForPending(sk)).id}/deny`)
+    await decide((await nextApproval()).id, 'deny')
     t.match(((await refused) as ProtocolError).data, { sidekey_error: 'SIDEKEY_ERR_APPROVAL_DENIED' })
   })
 
