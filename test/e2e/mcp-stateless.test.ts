@@ -207,3 +207,23 @@ t.test('MCP SDK v2, stateless 2026-07-28, through sidekey', async (t) => {
 
   noSecretsLogged(t, sk)
 })
+
+t.test('report-only: a call that would be refused goes on, uncredentialed, and the audit line says so', async (t) => {
+  const trust = await upstreamTrust()
+  const server = await startStatelessMcpUpstream(trust, MCP_HOST)
+  t.teardown(() => server.close())
+  const { sk, dispatcher, url } = await startMcpSidekey(t, server, trust, '      tools: [{ name: search_issues }]\n', { reportOnly: true })
+  const res = await request(url, {
+    dispatcher,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+    body: JSON.stringify({ jsonrpc: '2.0', id: 3, method: 'tools/call', params: { name: 'admin_wipe', arguments: {} } }),
+  })
+  await res.body.text()
+  t.equal(res.headers['x-sidekey-error'], undefined, 'not refused')
+  t.equal(server.seen.length, 1, 'it reached the server')
+  t.equal(server.seen[0]!.headers.authorization, undefined, 'without the credential')
+  const line = await sk.sink.waitForAudit((a) => a.mcp_tool === 'admin_wipe')
+  t.match(line, { decision: 'allow', report_only: true, reason: 'would-refuse:mcp-tool-not-allowed', credential: null, error: null })
+})
+

@@ -26,9 +26,10 @@ export interface McpSidekey {
 
 /**
  * Start sidekey with route `github-mcp` to `server` (HTTPS, intercepted; the GitHub token injected
- * as a bearer token) whose `mcp:` block is `mcp` (YAML, indented under `mcp:`).
+ * as a bearer token) whose `mcp:` block is `mcp` (YAML, indented under `mcp:`); `reportOnly` starts
+ * it in report-only mode.
  */
-export async function startMcpSidekey(t: Test, server: McpUpstream, trust: UpstreamTrust, mcp: string): Promise<McpSidekey> {
+export async function startMcpSidekey(t: Test, server: McpUpstream, trust: UpstreamTrust, mcp: string, options: { reportOnly?: boolean } = {}): Promise<McpSidekey> {
   const port = server.port
   const sk = await startTestSidekey(
     t,
@@ -46,7 +47,7 @@ routes:
     inject: { header: authorization, value: "Bearer {secret}" }
     mcp:
 ${mcp}`,
-    { connectTo: { [`${MCP_HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile },
+    { connectTo: { [`${MCP_HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile, reportOnly: options.reportOnly ?? false },
   )
   const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: sk.ca.certPem } })
   t.teardown(() => dispatcher.close())
