@@ -45,6 +45,12 @@ export interface McpAnswers {
   readonly policy: McpPolicy
   /** Request id (idKey) -> method. */
   readonly requests: ReadonlyMap<string, string>
+  /**
+   * A GET stream: it carries no answer to a request of its own, but a server resuming a stream
+   * (`Last-Event-ID`) may replay answers to earlier POSTs. Any answer whose result holds a list is
+   * filtered then, whatever its id.
+   */
+  readonly byShape?: boolean
   /** Called once per answered request: `result`, or `error:CODE`. */
   readonly onOutcome: (id: JsonRpcId, outcome: string) => void
   /** Called with how many list items were hidden. */
@@ -67,7 +73,7 @@ export function mcpResponsePlan(inner: ResponsePlan | null, answers: McpAnswers)
       if (!sse && !type.startsWith('application/json')) return shaped
       const coding = String(shaped.headers['content-encoding'] ?? 'identity').toLowerCase()
       if (shaped.stages.length === 0 && coding !== 'identity') throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP server answered in content coding "${coding}" although sidekey asked for identity; it cannot filter what it cannot read`)
-      const lists = [...answers.requests.values()].some(isListMethod)
+      const lists = answers.byShape === true || [...answers.requests.values()].some(isListMethod)
       const mine = sse ? sseFilter(answers) : jsonFilter(answers, lists)
       const out = { ...shaped.headers }
       // A filtered list changes length.
@@ -166,9 +172,17 @@ function noteAll(answers: McpAnswers, value: unknown): void {
 function note(answers: McpAnswers, m: unknown): string | null {
   if (typeof m !== 'object' || m === null) return null
   const r = m as { id?: unknown; result?: unknown; error?: { code?: unknown } }
+  if (answers.byShape === true) return listIn(r.result)
   if ((typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return null
   answers.onOutcome(r.id, 'error' in r ? `error:${String(r.error?.code ?? '?')}` : 'result')
   return answers.requests.get(idKey(r.id))!
+}
+
+/** The list method whose result `result` looks like (it holds that list's array), or null. */
+function listIn(result: unknown): string | null {
+  if (typeof result !== 'object' || result === null) return null
+  for (const [method, list] of Object.entries(LISTS)) if (Array.isArray((result as Record<string, unknown>)[list.field])) return method
+  return null
 }
 
 /** `text` with the items of any list answer to one of our requests that the agent may not see removed. */

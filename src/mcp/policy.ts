@@ -81,6 +81,9 @@ export function compileMcp(m: McpV1, route: Omit<Route, 'mcp'>, defaultApprovalT
       const conditions = compileConditions(r.conditions, (p, message) => at(['conditions', ...p], message))
       const approval = compileApproval(r.approval, defaultApprovalTimeoutMs, (p, message) => at(['approval', ...p], message))
       if (action === 'deny' && (conditions !== null || approval !== null)) at(['action'], 'conditions and approval apply to action allow only')
+      // An async approval lets through the identical request sent again, and an MCP client sends
+      // every call with a new JSON-RPC id: the retry would never match.
+      if (approval?.mode === 'async') at(['approval', 'mode'], 'mode: async does not suit MCP calls: a client sends each call with a new JSON-RPC id, so the call sent again never matches its approval; use mode: wait')
       const guard =
         conditions === null && approval === null
           ? null

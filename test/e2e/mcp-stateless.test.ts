@@ -96,7 +96,7 @@ t.test('MCP SDK v2, stateless 2026-07-28, through sidekey', async (t) => {
   const send = async (body: string | Buffer, headers: Record<string, string | null> = {}, method = 'POST') => {
     const before = server.seen.length
     const all = Object.entries({ 'content-type': 'application/json', accept: 'application/json, text/event-stream', 'mcp-protocol-version': MODERN, ...headers }).filter((e): e is [string, string] => e[1] !== null)
-    const res = await request(url, { dispatcher, method: method as 'POST', headers: Object.fromEntries(all), body: method === 'POST' ? body : undefined })
+    const res = await request(url, { dispatcher, method: method as 'POST', headers: Object.fromEntries(all), body: method === 'GET' || method === 'DELETE' ? undefined : body })
     const text = await res.body.text()
     let json: unknown = null
     try {
@@ -203,6 +203,8 @@ t.test('MCP SDK v2, stateless 2026-07-28, through sidekey', async (t) => {
     const r = await send('', { accept: 'text/event-stream' }, 'GET')
     t.match(r, { status: 405, error: 'SIDEKEY_ERR_MCP_NO_SESSIONS', reached: 0 })
     t.match(await send('', {}, 'DELETE'), { status: 405, error: 'SIDEKEY_ERR_MCP_NO_SESSIONS', reached: 0 })
+    const put = await send(call('admin_wipe'), {}, 'PUT')
+    t.match(put, { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, 'only a POST carries JSON-RPC: another method with a body is refused')
   })
 
   noSecretsLogged(t, sk)

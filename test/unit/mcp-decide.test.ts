@@ -113,4 +113,5 @@ t.test('policy problems in mcp blocks', async (t) => {
   t.match(problems('    mcp: { tools: [{ name: x, conditions: { cel: ["mcp.tool =="] } }] }\n'), [/not valid CEL/])
   t.match(problems('    action: deny\n    mcp: {}\n'), [/mcp applies to action allow only/])
   t.match(problems('    mcp: { resources: [{ name: x }] }\n'), [/uri/])
+  t.match(problems('    mcp: { tools: [{ name: x, approval: { mode: async } }] }\n'), [/mode: async does not suit MCP calls/])
 })

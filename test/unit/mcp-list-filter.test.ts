@@ -66,6 +66,18 @@ t.test('a tool result passes as it came; only its outcome is noted', async (t) =
   t.same(err.outcomes, ['error:-32602'])
 })
 
+t.test('a GET stream: lists replayed on it are filtered by their shape, whatever their id', async (t) => {
+  let hidden = 0
+  const plan = mcpResponsePlan(null, { policy, requests: new Map(), byShape: true, onOutcome: () => undefined, onHidden: (n) => (hidden += n) })
+  const f = plan.begin(200, { 'content-type': 'text/event-stream' }).filter!
+  const replay = `id: 3\ndata: ${JSON.stringify({ jsonrpc: '2.0', id: 99, result: { tools: [{ name: 'admin_wipe' }, { name: 'search_issues' }] } })}\n\n`
+  const notice = 'data: {"jsonrpc":"2.0","method":"notifications/tools/list_changed"}\n\n'
+  const out = [f.push(Buffer.from(replay + notice)), f.end()].map((b) => b?.toString() ?? '').join('')
+  t.match(out, /"tools":\[\{"name":"search_issues"\}\]/)
+  t.match(out, /list_changed/, 'notifications pass')
+  t.equal(hidden, 1)
+})
+
 t.test('a compressed answer sidekey asked not to get is refused', async (t) => {
   const plan = mcpResponsePlan(null, { policy, requests: new Map([[idKey(1), 'tools/list']]), onOutcome: () => undefined, onHidden: () => undefined })
   t.throws(() => plan.begin(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), { code: 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE' })

@@ -40,6 +40,9 @@ export const guardMcp: Stage<RequestExchange> = {
         recordRefused(ex.audit, 'mcp-no-sessions')
         throw new SidekeyError('SIDEKEY_ERR_MCP_NO_SESSIONS', `route "${route.name}" is a stateless MCP endpoint (revision 2026-07-28): it has no session, so no ${method === 'GET' ? 'GET stream' : 'DELETE'}; send each request as its own POST`)
       }
+      // Only a POST carries JSON-RPC; a server that read another method's body would run a call
+      // nobody decided.
+      if (requestHasBody(ex.req.headers)) throw refused(ex.audit, new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `on an MCP endpoint only a POST carries a JSON-RPC message; this ${method.slice(0, 16)} has a body`))
       return
     }
     try {
