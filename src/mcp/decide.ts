@@ -40,12 +40,30 @@ export interface McpVerdict {
 const TOOL_NAME = /^[A-Za-z0-9_.-]{1,128}$/
 const PRINTABLE = /^[\x21-\x7e]{1,2048}$/
 
+/**
+ * `completion/complete` asks for argument completions of a prompt (`ref/prompt`, by name) or a
+ * resource template (`ref/resource`, by URI): decided by the prompt or resource rules, so a prompt
+ * the agent may not fetch does not answer completions either.
+ */
+const COMPLETION_REFS: Readonly<Record<string, { kind: McpItemKind; field: 'name' | 'uri' }>> = Object.freeze({
+  'ref/prompt': { kind: 'prompt', field: 'name' },
+  'ref/resource': { kind: 'resource', field: 'uri' },
+})
+
 /** The subject a call names, or null for a method that names none. Throws when the name is missing or refused. */
 export function subjectOf(call: McpCall): McpSubject | null {
-  const naming = Object.hasOwn(NAMING_METHODS, call.method) ? NAMING_METHODS[call.method]! : null
+  let params = call.params
+  let naming = Object.hasOwn(NAMING_METHODS, call.method) ? NAMING_METHODS[call.method]! : null
+  if (call.method === 'completion/complete') {
+    const ref = params?.ref as Record<string, unknown> | undefined
+    const type = typeof ref?.type === 'string' ? ref.type : ''
+    naming = Object.hasOwn(COMPLETION_REFS, type) ? COMPLETION_REFS[type]! : null
+    if (naming === null) throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', 'completion/complete needs params.ref of type ref/prompt or ref/resource', { details: { jsonrpc_code: -32602 } })
+    params = ref
+  }
   if (naming === null) return null
-  const name = call.params?.[naming.field]
-  if (typeof name !== 'string') throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `${call.method} needs params.${naming.field} as a string`, { details: { jsonrpc_code: -32602 } })
+  const name = params?.[naming.field]
+  if (typeof name !== 'string') throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `${call.method} needs params.${call.method === 'completion/complete' ? 'ref.' : ''}${naming.field} as a string`, { details: { jsonrpc_code: -32602 } })
   const shape = naming.kind === 'tool' ? TOOL_NAME : PRINTABLE
   if (!shape.test(name)) {
     const what = naming.kind === 'tool' ? 'tool names are 1 to 128 of A-Z a-z 0-9 _ - . (MCP 2025-11-25)' : `${naming.kind} ${naming.field}s are printable ASCII without spaces`

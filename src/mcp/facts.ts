@@ -37,8 +37,14 @@ export function celFacts(call: McpCall, subject: McpSubject | null): McpCelFacts
   }
 }
 
+/** The tool or prompt name, or resource URI, a call carries as sent (before any check), or null. */
+export function nameIn(call: McpCall): string | null {
+  const name = call.params?.name ?? call.params?.uri
+  return typeof name === 'string' ? name : null
+}
+
 /** How a call is named in refusals and approvals: `tools/call "delete_repo"` (the name as sent, quoted and cut). */
 export function describeCall(call: McpCall): string {
-  const name = call.params?.name ?? call.params?.uri
-  return typeof name === 'string' ? `${call.method} ${shown(name)}` : shown(call.method)
+  const name = nameIn(call)
+  return name === null ? shown(call.method) : `${call.method} ${shown(name)}`
 }

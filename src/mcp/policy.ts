@@ -62,6 +62,7 @@ export const DEFAULT_MCP_METHODS: readonly string[] = Object.freeze([
   'prompts/get',
   'completion/complete',
   'logging/setLevel',
+  'subscriptions/listen',
 ])
 
 /** A glob (`*` for any run of characters, everything else literal) as an anchored expression. */

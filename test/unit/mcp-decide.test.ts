@@ -75,6 +75,10 @@ t.test('decideMcpMessage', async (t) => {
     ['a resource URI in another case', call('resources/read', { uri: 'REPO://acme/readme' }), { code: 'SIDEKEY_ERR_MCP_NAME_REFUSED' }],
     ['a URI with a non-ASCII character', call('resources/read', { uri: 'repo://acme/r\u00e9adme' }), { code: 'SIDEKEY_ERR_MCP_NAME_REFUSED' }],
     ['an allowed prompt', call('prompts/get', { name: 'triage' }), { rule: 'triage' }],
+    ['completions of an allowed prompt', call('completion/complete', { ref: { type: 'ref/prompt', name: 'triage' }, argument: { name: 'a', value: '' } }), { rule: 'triage' }],
+    ['completions of another prompt', call('completion/complete', { ref: { type: 'ref/prompt', name: 'exfiltrate' }, argument: { name: 'a', value: '' } }), { code: 'SIDEKEY_ERR_MCP_DENIED', mcp_reason: 'mcp-prompt-not-allowed' }],
+    ['completions of a resource template', call('completion/complete', { ref: { type: 'ref/resource', uri: 'repo://acme/{file}' } }), { rule: 'repo://acme/*' }],
+    ['completions without a ref', call('completion/complete', { argument: {} }), { code: 'SIDEKEY_ERR_MCP_INVALID' }],
     ['another prompt', call('prompts/get', { name: 'exfiltrate' }), { code: 'SIDEKEY_ERR_MCP_DENIED', mcp_reason: 'mcp-prompt-not-allowed' }],
   ]
   for (const [what, m, expected] of table) t.match(decide(m), expected, what)

@@ -4,7 +4,7 @@ import { guardRequest as guardUnderRoute, NOTHING_TO_GUARD } from '../../guard/r
 import { detected } from '../../guard/secret-scan.js'
 import { requestHasBody } from '../../http/message.js'
 import { decideMcpMessage } from '../../mcp/decide.js'
-import { celFacts, describeCall, type McpExchange } from '../../mcp/facts.js'
+import { celFacts, describeCall, nameIn, type McpExchange } from '../../mcp/facts.js'
 import { checkMirroredHeaders, mcpHeaders } from '../../mcp/headers.js'
 import { parseMcpBody, type McpCall } from '../../mcp/jsonrpc.js'
 import { idKey } from '../../mcp/list-filter.js'
@@ -89,7 +89,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
     checkMirroredHeaders(mcpHeaders(ex.req.rawHeaders), parsed)
     // The audit line names the first call that names something (or the first), refused or not.
     const calls = parsed.messages.filter((m): m is McpCall => m.kind !== 'response')
-    const named = calls.find((c) => describeCall(c) !== c.method) ?? calls[0]
+    const named = calls.find((c) => nameIn(c) !== null) ?? calls[0]
     if (named !== undefined) recordCall(ex.audit, named, policy.logArguments)
     const verdicts = calls.map((m) => {
       mcp.refusal.subject = describeCall(m)
@@ -127,8 +127,8 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
 function recordCall(audit: AuditRecord, m: McpCall, logArguments: boolean): void {
   audit.mcp_method = m.method.slice(0, 128)
   if (m.id !== null) audit.mcp_id = typeof m.id === 'string' ? m.id.slice(0, 128) : m.id
-  const name = m.params?.name ?? m.params?.uri
-  if (typeof name === 'string') {
+  const name = nameIn(m)
+  if (name !== null) {
     const field = m.method === 'tools/call' ? 'mcp_tool' : m.method.startsWith('resources/') ? 'mcp_resource' : m.method === 'prompts/get' ? 'mcp_prompt' : null
     if (field !== null) audit[field] = name.slice(0, 256)
   }
