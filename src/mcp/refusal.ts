@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
 import { reasonPhrase, refusalHeaders } from '../accept/refuse.js'
-import type { SidekeyError } from '../errors.js'
+import { SidekeyError } from '../errors.js'
 import { HEADER_MISMATCH } from './headers.js'
 import type { JsonRpcId, McpMessage } from './jsonrpc.js'
 
@@ -32,7 +32,7 @@ export function refuseMcp(res: ServerResponse, err: SidekeyError, messages: read
   const error = {
     code: jsonrpcCode,
     message: `sidekey refused${about}: ${err.message} (${err.code})`,
-    data: { sidekey_error: err.code, reason, request_id: requestId, ...(context.subject === null ? {} : { call: context.subject }), ...(err.retryAfterS === undefined ? {} : { retry_after_s: err.retryAfterS }), ...withoutJsonRpcCode(err.details) },
+    data: { sidekey_error: err.code, reason, request_id: requestId, ...(context.subject === null ? {} : { call: context.subject }), ...(err.retryAfterS === undefined ? {} : { retry_after_s: err.retryAfterS }), ...withoutEnvelopeFields(err.details) },
   }
   const ids: (JsonRpcId | null)[] = messages.filter((m) => m.kind === 'request').map((m) => m.id)
   const answers = (ids.length === 0 ? [null] : ids).map((id) => ({ jsonrpc: '2.0', id, error }))
@@ -44,7 +44,7 @@ export function refuseMcp(res: ServerResponse, err: SidekeyError, messages: read
 }
 
 /** The refusal's details for `data`, but the two that are said in the envelope itself (code and id). */
-function withoutJsonRpcCode(details: SidekeyError['details']): Record<string, string | number> {
+function withoutEnvelopeFields(details: SidekeyError['details']): Record<string, string | number> {
   return Object.fromEntries(Object.entries(details ?? {}).filter(([k]) => k !== 'jsonrpc_code' && k !== 'jsonrpc_id'))
 }
 
@@ -53,6 +53,6 @@ function withoutJsonRpcCode(details: SidekeyError['details']): Record<string, st
  * read (`jsonrpc_id`), or none (the error then has a null id and the code's own HTTP status).
  */
 export function unparsedMessages(err: unknown): McpMessage[] {
-  const id = err instanceof Error && 'details' in err ? (err as SidekeyError).details?.jsonrpc_id : undefined
+  const id = err instanceof SidekeyError ? err.details?.jsonrpc_id : undefined
   return id === undefined ? [] : [{ kind: 'request', id, method: '', params: undefined }]
 }
