@@ -35,18 +35,19 @@ export async function startMcpSidekey(t: Test, server: McpUpstream, trust: Upstr
     t,
     `
 version: v1
-credentials:
-  github: { type: static, env: TEST_GITHUB_TOKEN }
 routes:
   - name: github-mcp
     host: ${MCP_HOST}
-    ports: [${port}]
-    addresses: [127.0.0.1]
     paths: [/mcp]
     credential: github
     inject: { header: authorization, value: "Bearer {secret}" }
+    ports: [${port}]
+    addresses: [127.0.0.1]
     mcp:
-${mcp}`,
+${mcp}
+credentials:
+  github: { type: static, env: TEST_GITHUB_TOKEN }
+`,
     { connectTo: { [`${MCP_HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile, reportOnly: options.reportOnly ?? false },
   )
   const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: sk.ca.certPem } })
