@@ -50,9 +50,13 @@ export const guardRequest: Stage<RequestExchange> = {
   },
 }
 
+/** Nothing to add for a request that is not an MCP POST: one object for all of them. */
+const NOT_MCP: { alreadyRead?: Buffer | null; mcp?: unknown } = Object.freeze({})
+
 /** What the MCP guard already read and parsed (a POST on an MCP route): the body, and CEL's `mcp` for a single message. */
-function mcpInput(ex: RequestExchange): { alreadyRead: Buffer | null; mcp?: unknown } {
-  const single = ex.mcp !== null && !ex.mcp.body.batch ? ex.mcp.body.messages[0]! : null
+function mcpInput(ex: RequestExchange): { alreadyRead?: Buffer | null; mcp?: unknown } {
+  if (ex.mcp === null) return NOT_MCP
+  const single = ex.mcp.body.batch ? null : ex.mcp.body.messages[0]!
   if (single === null || single.kind === 'response') return { alreadyRead: ex.guarded.body }
   return { alreadyRead: ex.guarded.body, mcp: celFacts(single, subjectOf(single)) }
 }
