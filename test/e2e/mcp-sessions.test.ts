@@ -122,6 +122,14 @@ for (const json of [false, true]) {
         t.same(progress, [1])
       })
     }
+    // Last: the workload is quarantined by it.
+    t.test('a managed secret in tool arguments is refused before anything reads or logs it', async (t) => {
+      const before = server.called.length
+      await t.rejects(client.callTool({ name: 'search_issues', arguments: { query: SECRETS.GITHUB } }))
+      t.equal(server.called.length, before)
+      const line = await sk.sink.waitForAudit((a) => a.error === 'SIDEKEY_ERR_SECRET_DETECTED')
+      t.equal(line.mcp_arguments, undefined, 'never parsed, never logged')
+    })
     noSecretsLogged(t, sk)
   })
 }
