@@ -30,20 +30,24 @@ export async function startMcpUpstream(trust: UpstreamTrust, host: string, optio
 
   const build = (): McpServer => {
     const server = new McpServer({ name: 'github-like', version: '1.0.0' })
-    const tool = (name: string, shape: Record<string, z.ZodType>, run?: (args: Record<string, unknown>, extra: { sendNotification: (n: never) => Promise<void>; _meta?: { progressToken?: string | number } }) => Promise<void>) =>
+    /** A tool that records its call; `run` may send one progress notification (when the client asked for progress). */
+    const tool = (name: string, shape: Record<string, z.ZodType>, run?: (progress: () => Promise<void>) => Promise<void>) =>
       server.registerTool(name, { description: `${name} tool`, inputSchema: shape }, async (args: Record<string, unknown>, extra) => {
         const authorization = extra.requestInfo?.headers.authorization as string | undefined
         called.push({ name, args, authorization })
-        if (run) await run(args, extra as never)
+        const token = extra._meta?.progressToken
+        const progress = async (): Promise<void> => {
+          if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 1, total: 2 } })
+        }
+        if (run) await run(progress)
         return { content: [{ type: 'text' as const, text: JSON.stringify({ tool: name, args }) }] }
       })
     tool('search_issues', { query: z.string() })
     tool('create_issue', { title: z.string(), body: z.string().optional() })
     tool('delete_repo', { repo: z.string() })
     tool('admin_wipe', {})
-    tool('slow_report', { steps: z.number() }, async (_args, extra) => {
-      const token = extra._meta?.progressToken
-      if (token !== undefined) await extra.sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress: 1, total: 2 } } as never)
+    tool('slow_report', { steps: z.number() }, async (progress) => {
+      await progress()
       await gateOpen
       gateOpen = new Promise<void>((r) => (gate = r))
     })

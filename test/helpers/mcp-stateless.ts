@@ -16,19 +16,23 @@ export async function startStatelessMcpUpstream(trust: UpstreamTrust, host: stri
   let gateOpen = new Promise<void>((r) => (gate = r))
   const factory = (): McpServer => {
     const server = new McpServer({ name: 'github-like', version: '2.0.0' })
-    const tool = (name: string, schema: z.ZodObject, run?: (ctx: { mcpReq: { _meta?: { progressToken?: string | number }; notify: (n: { method: string; params: Record<string, unknown> }) => Promise<void> } }) => Promise<void>) =>
+    /** A tool that records its call; `run` may send one progress notification (when the client asked for progress). */
+    const tool = (name: string, schema: z.ZodObject, run?: (progress: () => Promise<void>) => Promise<void>) =>
       server.registerTool(name, { description: `${name} tool`, inputSchema: schema }, async (args: Record<string, unknown>, ctx) => {
         called.push({ name, args, authorization: ctx.http?.req?.headers.get('authorization') ?? undefined })
-        if (run) await run(ctx as never)
+        const token = ctx.mcpReq._meta?.progressToken
+        const progress = async (): Promise<void> => {
+          if (token !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: 1, total: 2 } })
+        }
+        if (run) await run(progress)
         return { content: [{ type: 'text' as const, text: JSON.stringify({ tool: name, args }) }] }
       })
     tool('search_issues', z.object({ query: z.string() }))
     tool('create_issue', z.object({ repo: z.string().meta({ 'x-mcp-header': 'Repo' }), title: z.string() }))
     tool('delete_repo', z.object({ repo: z.string() }))
     tool('admin_wipe', z.object({}))
-    tool('slow_report', z.object({ steps: z.number() }), async (ctx) => {
-      const token = ctx.mcpReq._meta?.progressToken
-      if (token !== undefined) await ctx.mcpReq.notify({ method: 'notifications/progress', params: { progressToken: token, progress: 1, total: 2 } })
+    tool('slow_report', z.object({ steps: z.number() }), async (progress) => {
+      await progress()
       await gateOpen
       gateOpen = new Promise<void>((r) => (gate = r))
     })
