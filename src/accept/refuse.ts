@@ -18,7 +18,8 @@ function refusalBody(err: SidekeyError, requestId: string | null, reason: string
   return JSON.stringify({ error: `sidekey: ${err.message} (${err.code})`, code: err.code, message: err.message, reason, request_id: requestId, ...err.details })
 }
 
-function refusalHeaders(err: SidekeyError, body: string, requestId: string | null): Record<string, string> {
+/** The headers of every refusal: its code, its message in header-safe bytes, the request id, Retry-After. */
+export function refusalHeaders(err: SidekeyError, body: string, requestId: string | null): Record<string, string> {
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     'content-length': String(Buffer.byteLength(body)),

@@ -8,6 +8,7 @@ import { methodOverride } from '../accept/method-override.js'
 import { formatAuthority } from '../policy/host.js'
 import { describeAmbiguity } from '../policy/path.js'
 import { decideConnect, explainRequest } from '../policy/decide.js'
+import { explainMcpCall } from '../mcp/explain.js'
 import type { PolicyStore } from '../policy/store.js'
 import type { RouteTrace } from '../policy/decide.js'
 import type { Policy, Route } from '../policy/types.js'
@@ -311,7 +312,10 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
     connect: connect && { action: connect.action, reason: connect.reason, route: connect.route?.name ?? null },
     decision: { action: decision.action, reason: decision.reason, route: decision.route?.name ?? null, code: decision.code },
     credential: decision.action === 'allow' && decision.route?.credential ? decision.route.credential.name : null,
-    conditions: decision.action === 'allow' && decision.route !== null ? explainConditions(decision.route, { ...facts, method: override?.method ?? method, path: target.path }, params.get('body')) : [],
+    conditions:
+      decision.action === 'allow' && decision.route !== null
+        ? [...explainConditions(decision.route, { ...facts, method: override?.method ?? method, path: target.path }, params.get('body')), ...explainMcpCall(decision.route, params, (rule, body, mcp) => explainConditions(rule, { ...facts, method, path: target.path }, body, mcp))]
+        : [],
     trace,
   }
 }
@@ -320,11 +324,11 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
  * What each condition of `route` says about the request: the time window is read now, CEL is
  * evaluated against `body` (JSON text) when given, counters are only named (explain counts nothing).
  */
-function explainConditions(route: Route, facts: { workload: string | null; host: string; port: number; method: string; path: string }, bodyText: string | null): ExplainAnswer['conditions'] {
+function explainConditions(route: Route, facts: { workload: string | null; host: string; port: number; method: string; path: string }, bodyText: string | null, mcp?: unknown): ExplainAnswer['conditions'] {
   const out: ExplainAnswer['conditions'] = []
   const c = route.conditions
   const pathname = facts.path.split('?')[0]!
-  const input = celInput({ workload: facts.workload, host: facts.host, port: facts.port, method: facts.method, pathname, path: facts.path, rawHeaders: [] }, bodyText === null ? null : Buffer.from(bodyText))
+  const input = celInput({ workload: facts.workload, host: facts.host, port: facts.port, method: facts.method, pathname, path: facts.path, rawHeaders: [], ...(mcp === undefined ? {} : { mcp }) }, bodyText === null ? null : Buffer.from(bodyText))
   const cel = (p: CelPredicate): ExplainAnswer['conditions'][number] => {
     if (p.usesBody && bodyText === null) return { condition: p.label, result: 'needs-body', detail: 'reads the body: pass --body JSON to evaluate it' }
     const o = p.evaluate(input)

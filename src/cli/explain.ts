@@ -11,7 +11,7 @@ import { runWorkload } from './run-workload.js'
 
 type Answer = ExplainAnswer & ExplainReadiness
 
-const USAGE = 'usage: sidekey explain METHOD URL [--workload NAME] [--body JSON] [--policies DIR | --admin HOST:PORT] [--json | --brief]'
+const USAGE = 'usage: sidekey explain METHOD URL [--workload NAME] [--body JSON | --mcp-tool NAME [--mcp-args JSON]] [--policies DIR | --admin HOST:PORT] [--json | --brief]'
 
 /**
  * `sidekey explain METHOD URL`: what would happen to this request, and why, for the workload
@@ -19,11 +19,12 @@ const USAGE = 'usage: sidekey explain METHOD URL [--workload NAME] [--body JSON]
  * anonymous caller). The running sidekey answers when one is reachable (its policy in force, its
  * environment and files); with `--policies`, or when none answers, the policy files are read here.
  * Besides the decision it says whether the credential can be obtained now and what the address
- * guard does with the host's addresses. Exit 1 when policy refuses the request, 3 when policy
+ * guard does with the host's addresses. With `--mcp-tool NAME` (and `--mcp-args JSON`), the request
+ * is a `tools/call` of NAME, decided by the route's `mcp:` rules too. Exit 1 when policy refuses the request, 3 when policy
  * allows it but it would fail now (credential source missing, address blocked or unresolvable).
  */
 export async function explain(argv: string[]): Promise<number> {
-  const { flags, positionals } = parse(argv, ['workload', 'policies', 'body', 'admin', 'home'], ['json', 'brief'])
+  const { flags, positionals } = parse(argv, ['workload', 'policies', 'body', 'admin', 'home', 'mcp-tool', 'mcp-args'], ['json', 'brief'])
   const [method, url] = positionals
   if (method === undefined || url === undefined) {
     console.error(USAGE)
@@ -31,6 +32,11 @@ export async function explain(argv: string[]): Promise<number> {
   }
   const params = new URLSearchParams({ method, url, workload: runWorkload(flags.workload) })
   if (typeof flags.body === 'string') params.set('body', flags.body)
+  // An MCP call (docs/mcp.md): decided per tool on a route with an mcp: block.
+  if (typeof flags['mcp-tool'] === 'string') {
+    params.set('mcp_tool', flags['mcp-tool'])
+    params.set('mcp_args', typeof flags['mcp-args'] === 'string' ? flags['mcp-args'] : '{}')
+  }
   const config = configFrom({ admin: flags.admin, home: flags.home, policies: flags.policies })
   const asked = typeof flags.policies === 'string' ? null : await askRunning(adminUrl(config), params)
   let answer: Answer

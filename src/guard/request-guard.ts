@@ -39,6 +39,12 @@ export interface GuardRequest {
   readonly signal: AbortSignal
   /** Report-only mode: a request that would wait for approval is refused as a condition instead (the caller lets it through, uncredentialed). */
   readonly reportOnly: boolean
+  /** The body, when an earlier stage read it already (an MCP route reads every POST): it is not read again. */
+  readonly alreadyRead?: Buffer | null
+  /** CEL's `mcp` variable: the MCP message being decided (mcp/facts.ts). */
+  readonly mcp?: unknown
+  /** What is being asked, for the approver (`tools/call "delete_repo"`), ahead of why. */
+  readonly about?: string
 }
 
 /** What the guard leaves for the next stages. */
@@ -61,13 +67,14 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   // SigV4 signs the payload's hash: unless the agent's SDK sent it (S3) or the route signs
   // UNSIGNED-PAYLOAD, the body is read to hash it.
   const hashesBody = route.injection?.kind === 'sigv4' && !route.injection.unsignedPayload && req.headers['x-amz-content-sha256'] === undefined
-  if (c === null && a === null && !hashesBody) return NOTHING_TO_GUARD
+  const given = g.alreadyRead ?? null
+  if (c === null && a === null && !hashesBody) return given === null ? NOTHING_TO_GUARD : { ...NOTHING_TO_GUARD, body: given }
 
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length'])
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
   // The body is read when CEL reads it, a held request carries it, it is signed, or its size is only known by reading.
   const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
-  const body = mustRead && requestHasBody(req.headers) ? await readBody(req, route.inspectBodyBytes) : null
+  const body = given ?? (mustRead && requestHasBody(req.headers) ? await readBody(req, route.inspectBodyBytes) : null)
   // A secret in a held body would reach the console, the admin API, the webhook and the state
   // store: scan before anything else sees it (docs/security.md).
   if (body !== null && deps.scanner.size > 0 && deps.scanner.foundInBuffer(body)) throw detected()
@@ -100,7 +107,8 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
     // A condition that cannot be evaluated asks a person rather than skipping the approval.
     const outcome = a.when?.evaluate(input) ?? { ok: true, value: true }
     if (!outcome.ok || outcome.value) {
-      const why = a.when === null ? `route "${route.name}" needs approval for every request` : outcome.ok ? `approval.when ${a.when.source}` : `approval.when ${a.when.source} (could not be evaluated: ${outcome.why})`
+      const rule = a.when === null ? `route "${route.name}" needs approval for every request` : outcome.ok ? `approval.when ${a.when.source}` : `approval.when ${a.when.source} (could not be evaluated: ${outcome.why})`
+      const why = g.about === undefined ? rule : `${g.about}: ${rule}`
       if (g.reportOnly) throw new ConditionRefusal('SIDEKEY_ERR_APPROVAL_DENIED', 'approval', `would wait for approval: ${why}`)
       const q = g.path.indexOf('?')
       approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, host: g.host, port: g.port, path: g.pathname, query: q < 0 ? '' : g.path.slice(q + 1), rawHeaders: g.rawHeaders, body, why, signal: g.signal })
@@ -116,7 +124,7 @@ const NOT_FOR_CEL: ReadonlySet<string> = new Set(['proxy-authorization'])
  * The variables CEL expressions see. Proxy-Authorization (the run token) is never among them.
  * `json` is the body already parsed, when the caller has it.
  */
-export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: Buffer | null, json: unknown = parseJsonBody(body)): CelInput {
+export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly' | 'alreadyRead'>, body: Buffer | null, json: unknown = parseJsonBody(body)): CelInput {
   // Null-prototype maps: a header or query parameter named __proto__ is just a name.
   const headers = foldHeaders(g.rawHeaders, NOT_FOR_CEL)
   const query: Record<string, string> = Object.create(null) as Record<string, string>
@@ -128,5 +136,6 @@ export function celInput(g: Omit<GuardRequest, 'signal' | 'reportOnly'>, body: B
     request: { method: g.method, host: g.host, port: g.port, path: g.pathname, query, headers },
     workload: g.workload ?? '',
     body: json,
+    ...(g.mcp === undefined ? {} : { mcp: g.mcp }),
   }
 }

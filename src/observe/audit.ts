@@ -35,6 +35,25 @@ export interface AuditRecord {
   /** Echoed secrets masked in the response (headers and body), when any were. */
   scrubbed?: number
   /**
+   * On an MCP route (docs/mcp.md): the JSON-RPC method, the tool, resource or prompt it names, the
+   * request id, and the outcome (`result`, `error:CODE` from the server, or the sidekey code that
+   * refused it); flat fields, so managed secrets in them are masked like any other. A batch
+   * records its first message that names something (or its first); `mcp_batch` counts them.
+   * `mcp_arguments` (JSON, cut) only when the route sets `log_arguments`; `mcp_hidden`: list items
+   * filtered out of the answer.
+   */
+  mcp_method?: string
+  mcp_tool?: string
+  mcp_resource?: string
+  mcp_prompt?: string
+  mcp_id?: string | number
+  mcp_outcome?: string
+  mcp_arguments?: string
+  mcp_batch?: number
+  mcp_hidden?: number
+  /** The MCP rule (its glob, as policy wrote it) that allowed the call: metrics label calls by it. */
+  mcp_rule?: string
+  /**
    * Why sidekey closed a tunnel or upgraded connection that was in use: `token-revoked`,
    * `quarantined`, `route-gone` (a reload no longer allows it), `idle`, `shutdown` (sidekey's drain).
    */

@@ -1,6 +1,7 @@
 /**
  * What a workload normally does, learned from its own traffic, and the deviations that matter for
- * an agent that may have been turned: a destination it never used, refusals where it normally
+ * an agent that may have been turned: a destination it never used, an MCP tool it never called,
+ * refusals where it normally
  * has none (probing), a request rate or an upstream byte volume far above its usual for that hour
  * (exfiltration), and activity in hours it never works.
  *
@@ -9,7 +10,7 @@
  */
 
 /** The kinds of anomaly, also the keys of `monitoring.responses` in policy. */
-export const ANOMALY_KINDS = ['new-destination', 'probing', 'rate', 'volume', 'off-hours'] as const
+export const ANOMALY_KINDS = ['new-destination', 'new-tool', 'probing', 'rate', 'volume', 'off-hours'] as const
 export type AnomalyKind = (typeof ANOMALY_KINDS)[number]
 
 /** One anomaly, with the evidence: what the baseline says against what was observed. */
@@ -72,6 +73,8 @@ export interface BaselineState {
   requests: number
   denied: number
   destinations: string[]
+  /** MCP tools called (`route tool`); absent in baselines saved before MCP routes. */
+  tools?: string[]
   /** Requests per hour of the day (UTC), learned. */
   hours: number[]
   /** Per-window request counts and bytes up, overall and per hour of the day. */
@@ -89,6 +92,8 @@ export interface Observation {
   readonly destination: string
   readonly denied: boolean
   readonly bytesUp: number
+  /** The MCP tool a call on an MCP route named (`route tool`), when it did. */
+  readonly tool?: string
 }
 
 const empty = (): Ewma => ({ mean: 0, variance: 0, n: 0 })
@@ -146,6 +151,7 @@ export class Baseline {
       if (!o.denied && !s.destinations.includes(o.destination)) {
         raise('new-destination', { destinations: s.destinations.slice(0, 20) }, { destination: o.destination })
       }
+      if (!o.denied && o.tool !== undefined && !(s.tools ?? []).includes(o.tool)) raise('new-tool', { tools: (s.tools ?? []).slice(0, 20) }, { tool: o.tool })
       const deniedShare = s.requests === 0 ? 0 : s.denied / s.requests
       if (o.denied && deniedShare < t.probingShare && this.#once('probing', index)) {
         raise('probing', { denied_share: round(deniedShare) }, { denied: o.destination })
@@ -187,6 +193,10 @@ export class Baseline {
       s.destinations.push(o.destination)
       d.destinations.push(o.destination)
     }
+    if (!o.denied && o.tool !== undefined && !(s.tools ??= []).includes(o.tool) && s.tools.length < MAX_DESTINATIONS) {
+      s.tools.push(o.tool)
+      ;(d.tools ??= []).push(o.tool)
+    }
     s.hours[hour]!++
     d.hours[hour]!++
     return found
@@ -226,6 +236,8 @@ export interface BaselineDelta {
   denied: number
   /** Destinations first seen here. */
   destinations: string[]
+  /** MCP tools first called here. */
+  tools?: string[]
   hours: number[]
   /** Counts of the window this process is in. */
   window: { index: number; requests: number; bytesUp: number; flagged: AnomalyKind[] }
@@ -259,6 +271,7 @@ export function applyDelta(state: BaselineState | undefined, d: BaselineDelta, w
   s.requests += d.requests
   s.denied += d.denied
   for (const dest of d.destinations) if (!s.destinations.includes(dest) && s.destinations.length < MAX_DESTINATIONS) s.destinations.push(dest)
+  for (const tool of d.tools ?? []) if (!(s.tools ??= []).includes(tool) && s.tools.length < MAX_DESTINATIONS) s.tools.push(tool)
   for (let h = 0; h < 24; h++) s.hours[h]! += d.hours[h] ?? 0
   if (d.window.index > s.window.index) closeWindow(s, d.window.index, windowMs)
   if (d.window.index === s.window.index) {

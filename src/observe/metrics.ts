@@ -33,6 +33,19 @@ export class Metrics {
   readonly approvalsPending = new Gauge({ name: 'sidekey_approvals_pending', help: 'Requests held in this process waiting for a human decision', registers: [this.registry] })
   readonly approvals = new Counter({ name: 'sidekey_approvals_total', help: 'Held requests by how they ended (approved, denied, expired, cancelled)', labelNames: ['status'], registers: [this.registry] })
   readonly conditionRefusals = new Counter({ name: 'sidekey_condition_refusals_total', help: 'Requests refused by a route condition, by route and condition kind', labelNames: ['route', 'condition'], registers: [this.registry] })
+  readonly mcpCalls = new Counter({
+    name: 'sidekey_mcp_calls_total',
+    help: 'MCP messages on routes with an mcp: block, by route, the rule that allowed the call (its glob; "none" for a refused or unnamed call) and outcome',
+    labelNames: ['route', 'rule', 'outcome'],
+    registers: [this.registry],
+  })
+  readonly mcpDuration = new Histogram({
+    name: 'sidekey_mcp_call_duration_seconds',
+    help: 'Time from the MCP POST to the end of its answer, by route and rule, for calls a rule allowed',
+    labelNames: ['route', 'rule'],
+    buckets: [0.005, 0.025, 0.1, 0.25, 0.5, 1, 2.5, 10, 30, 120],
+    registers: [this.registry],
+  })
   readonly alertFailures = new Counter({ name: 'sidekey_alert_delivery_failures_total', help: 'Webhook alert deliveries that failed after every retry', registers: [this.registry] })
   readonly stateErrors = new Counter({ name: 'sidekey_state_store_errors_total', help: 'Shared state store operations that failed, by operation (count, approval, grant, quarantine, baselines, decisions, blob)', labelNames: ['op'], registers: [this.registry] })
   /** Read at scrape time; set by whoever owns the store. */
@@ -92,5 +105,11 @@ export class Metrics {
     if (a.condition !== null) this.conditionRefusals.inc({ route: a.route ?? 'none', condition: a.condition.split(' ')[0]! })
     if (a.bytes_up > 0) this.bytes.inc({ workload, direction: 'up' }, a.bytes_up)
     if (a.bytes_down > 0) this.bytes.inc({ workload, direction: 'down' }, a.bytes_down)
+    // Labelled by the rule's glob, never by the tool name the agent sent (that set is unbounded).
+    if (a.mcp_method !== undefined) {
+      const rule = a.mcp_rule ?? 'none'
+      this.mcpCalls.inc({ route: a.route ?? 'none', rule, outcome })
+      if (a.mcp_rule !== undefined) this.mcpDuration.observe({ route: a.route ?? 'none', rule }, a.total_ms / 1000)
+    }
   }
 }

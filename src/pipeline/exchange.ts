@@ -18,6 +18,7 @@ import type { OutgoingRequest } from '../inject/inject.js'
 import { newAuditRecord, type AuditRecord } from '../observe/audit.js'
 import type { Authority } from '../policy/host.js'
 import type { Decision } from '../policy/decide.js'
+import type { McpExchange } from '../mcp/facts.js'
 import type { ProxyContext } from './context.js'
 import { finishAudit, recordError } from './stages/audit.js'
 
@@ -29,6 +30,12 @@ import { finishAudit, recordError } from './stages/audit.js'
 
 /** How the answer reaches the agent: an HTTP response, or the socket of an upgrade request. */
 export type Reply = { readonly kind: 'response'; readonly res: ServerResponse; readonly result: ForwardResult } | { readonly kind: 'upgrade'; readonly socket: Duplex; readonly head: Buffer }
+
+/**
+ * How a refusal is written once a stage knows the request speaks a protocol with its own error
+ * shape (an MCP POST: a JSON-RPC error with the request's id); returns the status sent.
+ */
+export type RefusalAnswer = (res: ServerResponse, err: SidekeyError, requestId: string, reason: string | null) => number
 
 /** One HTTP request (or upgrade request) on its way through the stages. */
 export interface RequestExchange {
@@ -69,6 +76,10 @@ export interface RequestExchange {
   response: ResponsePlan | null
   /** guard the response: how many echoed secrets were masked. */
   readonly scrubbed: { scrubbed: number }
+  /** guard MCP: the parsed JSON-RPC body of a POST on an MCP route. */
+  mcp: McpExchange | null
+  /** Any stage: how refusals are written from now on; null for sidekey's own JSON refusal (accept/refuse.ts). */
+  refusalAnswer: RefusalAnswer | null
 }
 
 /** One connection (CONNECT or redirected TLS) decided on its authority. */
@@ -137,6 +148,8 @@ export function newRequestExchange(req: IncomingMessage, tunnel: Tunnel | null, 
     resign: null,
     response: null,
     scrubbed: { scrubbed: 0 },
+    mcp: null,
+    refusalAnswer: null,
   }
 }
 

@@ -13,6 +13,8 @@ import { lazyModule } from '../lazy-module.js'
  *   repeated headers joined with ", ")
  * - `workload` (string; "" for an anonymous caller)
  * - `body`: the request body parsed as JSON (numbers are doubles, as in CEL's JSON mapping)
+ * - `mcp`: on an MCP route, the JSON-RPC message sidekey parsed: `mcp.method`, `mcp.tool`,
+ *   `mcp.arguments`, `mcp.resource`, `mcp.prompt` (docs/mcp.md); null elsewhere
  */
 
 /** Largest expression accepted, in characters (keeps parse time and AST size bounded). */
@@ -28,7 +30,8 @@ function environment(): Environment {
   })
     .registerVariable('request', 'map')
     .registerVariable('workload', 'string')
-    .registerVariable('body', 'dyn'))
+    .registerVariable('body', 'dyn')
+    .registerVariable('mcp', 'dyn'))
 }
 
 /** What a compiled predicate is evaluated against. */
@@ -44,6 +47,8 @@ export interface CelInput {
   readonly workload: string
   /** The parsed JSON body; `undefined` when the request has no body or it is not JSON. */
   readonly body: unknown
+  /** The MCP message being decided (mcp/facts.ts); absent off MCP routes. */
+  readonly mcp?: unknown
 }
 
 /**
@@ -83,6 +88,7 @@ export function compileCel(source: string, label: string): CelPredicate | string
   if (!checked.valid) return `not valid CEL: ${firstLine(checked.error)}`
   if (checked.type !== 'bool' && checked.type !== 'dyn') return `must be a boolean expression, not ${checked.type}`
   const usesBody = /\bbody\b/.test(source)
+  const usesMcp = /\bmcp\b/.test(source)
   return Object.freeze({
     source,
     label,
@@ -90,8 +96,9 @@ export function compileCel(source: string, label: string): CelPredicate | string
     queryReads: queryReadsOf(run.ast),
     evaluate(input: CelInput): CelOutcome {
       if (usesBody && input.body === undefined) return { ok: false, why: 'the request body is not JSON' }
+      if (usesMcp && input.mcp === undefined) return { ok: false, why: 'the request is not an MCP call this condition can read' }
       try {
-        const value: unknown = run({ request: input.request, workload: input.workload, body: input.body ?? null })
+        const value: unknown = run({ request: input.request, workload: input.workload, body: input.body ?? null, mcp: input.mcp ?? null })
         if (typeof value !== 'boolean') return { ok: false, why: `the expression gave ${typeof value}, not a boolean` }
         return { ok: true, value }
       } catch (err) {

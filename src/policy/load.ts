@@ -10,6 +10,7 @@ import { DEFAULTS } from '../config.js'
 import type { CredentialProvider } from '../credentials/provider.js'
 import { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 import { normalizeGlob } from './path.js'
+import { compileMcp } from '../mcp/policy.js'
 import { CREDENTIAL_FIELDS, policyFileSchema, type ApprovalsV1, type CredentialV1, type InjectV1, type MonitoringV1, type PolicyFileV1, type RouteV1 } from './schema.js'
 import type { AnomalyResponse, ApprovalSettings, CredentialSource, Injection, MonitoringSettings, Policy, Route, Template } from './types.js'
 import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_BODY_BYTES, DEFAULT_MAX_HELD_PER_WORKLOAD } from './conditions.js'
@@ -256,7 +257,7 @@ function compileRoute(
   const conditions = compileConditions(r.conditions, (p, m) => problems.push(at.problem([...path, 'conditions', ...p], m)))
   const approval = compileApproval(r.approval, defaultApprovalTimeoutMs, (p, m) => problems.push(at.problem([...path, 'approval', ...p], m)))
   if (action !== 'allow') {
-    for (const key of ['conditions', 'approval', 'pin_sha256', 'upgrades', 'method_override'] as const) {
+    for (const key of ['conditions', 'approval', 'pin_sha256', 'upgrades', 'method_override', 'mcp'] as const) {
       if (r[key] !== undefined) problems.push(at.problem([...path, key], `${key} applies to action allow only, not ${action}`))
     }
   }
@@ -268,7 +269,7 @@ function compileRoute(
   // The agent SDK's signature with placeholder keys, and its session token, are replaced.
   if (injection?.kind === 'sigv4') for (const h of ['authorization', 'x-amz-date', 'x-amz-security-token', ...(injection.unsignedPayload ? ['x-amz-content-sha256'] : [])]) strip.add(h)
   const hostName = r.host.startsWith('*.') ? null : host.pattern
-  return Object.freeze({
+  const compiled = {
     name: r.name,
     file: at.file,
     line: at.lineOf(path),
@@ -284,7 +285,7 @@ function compileRoute(
     addresses,
     literalAddress: hostName !== null && isIP(hostName) !== 0,
     // Conditions and approvals read each request, so a CONNECT on such a route is intercepted.
-    wholeHost: r.methods === undefined && r.paths === undefined && conditions === null && approval === null && r.pin_sha256 === undefined,
+    wholeHost: r.methods === undefined && r.paths === undefined && conditions === null && approval === null && r.pin_sha256 === undefined && r.mcp === undefined,
     conditions,
     approval,
     readsPath: globs !== undefined || [...(conditions?.cel ?? []), ...(approval?.when ? [approval.when] : [])].some((p) => /\bpath\b/.test(p.source)),
@@ -295,7 +296,11 @@ function compileRoute(
     // An upgrade carries the injected credential into a connection that lives on: a route that
     // injects one opts in (docs/security.md).
     upgrades: Object.freeze(r.upgrades ?? (r.credential === undefined ? ['websocket' as const] : [])),
-  })
+  }
+  // An MCP rule's conditions and approval run as the route with them in place (mcp/policy.ts).
+  const mcp = r.mcp === undefined ? null : compileMcp(r.mcp, compiled, defaultApprovalTimeoutMs, (p, m) => problems.push(at.problem([...path, 'mcp', ...p], m)))
+  if (problems.length > before) return null
+  return Object.freeze({ ...compiled, mcp })
 }
 
 function compileInjection(inject: InjectV1 | undefined, at: Locator, path: (string | number)[], problems: PolicyProblem[]): Injection | null {

@@ -39,7 +39,7 @@ export interface MonitoringV1 {
   learning_s?: number
   window_s?: number
   thresholds?: { sigma?: number; factor?: number; min_requests?: number; min_bytes?: number; off_hours_share?: number; probing_share?: number }
-  responses?: Partial<Record<'new-destination' | 'probing' | 'rate' | 'volume' | 'off-hours', 'alert' | 'throttle' | 'quarantine'>>
+  responses?: Partial<Record<'new-destination' | 'new-tool' | 'probing' | 'rate' | 'volume' | 'off-hours', 'alert' | 'throttle' | 'quarantine'>>
   throttle?: { rps?: number; burst?: number; duration_s?: number }
   webhook?: WebhookV1
 }
@@ -195,6 +195,28 @@ export interface RouteV1 {
   pin_sha256?: string
   upgrades?: 'websocket'[]
   method_override?: boolean
+  mcp?: McpV1
+}
+
+/** An MCP endpoint's per-method, per-tool, per-resource and per-prompt policy, as written (docs/mcp.md). */
+export interface McpV1 {
+  /** The 2026-07-28 revision: no sessions, so no GET stream and no DELETE. */
+  stateless?: boolean
+  /** Put each call's arguments on the audit line (managed secrets masked). */
+  log_arguments?: boolean
+  methods?: { allow?: string[]; deny?: string[] }
+  tools?: McpRuleV1[]
+  resources?: McpRuleV1[]
+  prompts?: McpRuleV1[]
+}
+
+/** One tool, resource or prompt rule: `name` (tools, prompts) or `uri` (resources), a glob. */
+export interface McpRuleV1 {
+  name?: string
+  uri?: string
+  action?: 'allow' | 'deny'
+  conditions?: ConditionsV1
+  approval?: RouteV1['approval']
 }
 
 /** How a credential is injected, as written. */
@@ -347,6 +369,43 @@ const credentialDefinition = {
   allOf: Object.entries(credentialTypeSchemas).map(([type, schema]) => ({ if: { required: ['type'], properties: { type: { const: type } } }, then: schema })),
 }
 
+const mcpGlobs = { type: 'array', items: { type: 'string', minLength: 1, maxLength: 256 } }
+
+/**
+ * A tool, resource or prompt rule: `key` names what its glob matches (`name` or `uri`). Its
+ * conditions and approval are a route's (the same schema, by reference).
+ */
+function mcpRules(key: 'name' | 'uri'): object {
+  return {
+    type: 'array',
+    items: {
+      type: 'object',
+      additionalProperties: false,
+      required: [key],
+      properties: {
+        [key]: { type: 'string', minLength: 1, maxLength: 1024 },
+        action: { enum: ['allow', 'deny'] },
+        conditions: { $ref: '#/properties/routes/items/properties/conditions' },
+        approval: { $ref: '#/properties/routes/items/properties/approval' },
+      },
+    },
+  }
+}
+
+/** A route's `mcp:` block (docs/mcp.md). */
+const mcpSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    stateless: { type: 'boolean' },
+    log_arguments: { type: 'boolean' },
+    methods: { type: 'object', additionalProperties: false, properties: { allow: mcpGlobs, deny: mcpGlobs } },
+    tools: mcpRules('name'),
+    resources: mcpRules('uri'),
+    prompts: mcpRules('name'),
+  },
+}
+
 /** JSON Schema for one policy file. `additionalProperties: false` everywhere: a typo is an error. */
 export const policyFileSchema = {
   type: 'object',
@@ -380,7 +439,7 @@ export const policyFileSchema = {
         responses: {
           type: 'object',
           additionalProperties: false,
-          properties: Object.fromEntries(['new-destination', 'probing', 'rate', 'volume', 'off-hours'].map((k) => [k, { enum: ['alert', 'throttle', 'quarantine'] }])),
+          properties: Object.fromEntries(['new-destination', 'new-tool', 'probing', 'rate', 'volume', 'off-hours'].map((k) => [k, { enum: ['alert', 'throttle', 'quarantine'] }])),
         },
         throttle: {
           type: 'object',
@@ -492,6 +551,7 @@ export const policyFileSchema = {
           // Only WebSocket frames can be inspected, so it is the only protocol a route can allow.
           upgrades: { type: 'array', uniqueItems: true, items: { enum: ['websocket'] } },
           method_override: { type: 'boolean' },
+          mcp: mcpSchema,
         },
       },
     },

@@ -3,6 +3,7 @@ import type { CredentialProvider } from '../credentials/provider.js'
 import type { AnomalyKind, Thresholds } from '../observe/baseline.js'
 import type { WebhookTarget } from '../observe/alerts.js'
 import type { CelPredicate } from './cel.js'
+import type { McpPolicy } from '../mcp/policy.js'
 import type { HostMatcher, MethodMatcher, PathMatcher, PortMatcher, WorkloadMatcher } from './match.js'
 import type { TimeWindow } from './time-window.js'
 
@@ -74,6 +75,8 @@ export interface Route {
    * none unless it says so; one without allows WebSocket. Frames are guarded either way.
    */
   readonly upgrades: readonly UpgradeProtocol[]
+  /** The route is an MCP endpoint: each POST's JSON-RPC body is parsed and decided (docs/mcp.md). */
+  readonly mcp: McpPolicy | null
 }
 
 /** An `Upgrade` protocol a route can allow: only WebSocket, whose frames sidekey can inspect. */

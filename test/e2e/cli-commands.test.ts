@@ -100,6 +100,29 @@ t.test('explain', async (t) => {
   t.notMatch(conditioned.stdout, /stripe-key injected/)
 })
 
+t.test('explain an MCP tool call (policies/github-mcp.yaml)', async (t) => {
+  const policies = join(process.cwd(), 'policies')
+  const env = { ...process.env, GITHUB_MCP_TOKEN: 'x' }
+  const explainTool = (tool: string, args = '{"owner":"acme"}') => sidekey(['explain', 'POST', 'https://api.githubcopilot.com/mcp', '--workload', 'coding-agent', '--policies', policies, '--mcp-tool', tool, '--mcp-args', args], env)
+  // Allowed by policy: 0, or 3 where the host does not resolve (no network here); never 1.
+  const allowed = await explainTool('search_issues')
+  t.not(allowed.code, 1, allowed.stderr)
+  t.notMatch(allowed.stdout, /outcome: refused by/)
+  t.match(allowed.stdout, /pass {8}mcp tools\/call "search_issues" {2}\(allowed by rule "search_issues"\)/)
+  const held = await explainTool('delete_repo')
+  t.not(held.code, 1)
+  t.match(held.stdout, /holds {7}github-mcp\/tool:delete_\* approval/)
+  const denied = await explainTool('admin_wipe')
+  t.equal(denied.code, 1)
+  t.match(denied.stdout, /outcome: refused by mcp tools\/call "admin_wipe" .*SIDEKEY_ERR_MCP_DENIED/)
+  const variant = await explainTool('Delete_repo')
+  t.equal(variant.code, 1)
+  t.match(variant.stdout, /SIDEKEY_ERR_MCP_NAME_REFUSED/)
+  const badArgs = await explainTool('search_issues', '{not json')
+  t.equal(badArgs.code, 1)
+  t.match(badArgs.stderr, /--mcp-args must be a JSON object/)
+})
+
 t.test('usage errors are short and clear', async (t) => {
   const unknown = await sidekey(['frobnicate'])
   t.equal(unknown.code, 2)

@@ -26,7 +26,8 @@ export function serveRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
     (err) => {
       // Once the upstream's status went out, that is the status the agent saw.
       if (result.status !== 0) ex.audit.status = result.status
-      if (!res.headersSent) refuse(res, err, ex.id, ex.audit.reason)
+      if (!res.headersSent && ex.refusalAnswer !== null) ex.audit.status = ex.refusalAnswer(res, err, ex.id, ex.audit.reason)
+      else if (!res.headersSent) refuse(res, err, ex.id, ex.audit.reason)
       else if (!res.destroyed) res.destroy()
     },
     null,

@@ -3,6 +3,8 @@ import { ConditionRefusal, SidekeyError } from '../../errors.js'
 import { resolveChecked, type CheckedAddress } from '../../forward/ssrf.js'
 import { guardRequest as guardUnderRoute } from '../../guard/request-guard.js'
 import type { Route } from '../../policy/types.js'
+import { subjectOf } from '../../mcp/decide.js'
+import { celFacts } from '../../mcp/facts.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
 import { reasonOf, recordWouldRefuse } from './audit.js'
@@ -24,7 +26,7 @@ export const guardRequest: Stage<RequestExchange> = {
       const method = ex.override?.method ?? ex.req.method ?? 'GET'
       let guarded
       try {
-        guarded = await guardUnderRoute(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly }, ex.req)
+        guarded = await guardUnderRoute(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly, ...mcpInput(ex) }, ex.req)
       } catch (err) {
         if (err instanceof ConditionRefusal) ex.audit.condition = err.condition
         // A request answered "pending" or denied names its approval on the audit line too.
@@ -46,6 +48,17 @@ export const guardRequest: Stage<RequestExchange> = {
     }
     ex.to = await checkedDestination(ctx, target, route)
   },
+}
+
+/** Nothing to add for a request that is not an MCP POST: one object for all of them. */
+const NOT_MCP: { alreadyRead?: Buffer | null; mcp?: unknown } = Object.freeze({})
+
+/** What the MCP guard already read and parsed (a POST on an MCP route): the body, and CEL's `mcp` for a single message. */
+function mcpInput(ex: RequestExchange): { alreadyRead?: Buffer | null; mcp?: unknown } {
+  if (ex.mcp === null) return NOT_MCP
+  const single = ex.mcp.body.batch ? null : ex.mcp.body.messages[0]!
+  if (single === null || single.kind === 'response') return { alreadyRead: ex.guarded.body }
+  return { alreadyRead: ex.guarded.body, mcp: celFacts(single, subjectOf(single)) }
 }
 
 /** The address to connect to for `authority`, checked by the SSRF guard (`--connect-to` applied). */

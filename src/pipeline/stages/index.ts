@@ -5,6 +5,8 @@ import { forwardConnection } from './forward-tunnel.js'
 import { forwardHttp } from './forward-http.js'
 import { relayUpgrade } from './forward-upgrade.js'
 import { guardRequest } from './guard.js'
+import { guardMcp } from './guard-mcp.js'
+import { filterMcpAnswers } from './filter-mcp.js'
 import { guardConnectionHead, guardRequestHead } from './guard-head.js'
 import { guardResponseStage } from './guard-response.js'
 import { identifyConnection, identifyRequest } from './identify.js'
@@ -23,7 +25,7 @@ const forwardRequest: Stage<RequestExchange> = {
  * audit stage runs after them (`runStages`), whatever happened. The response guard is planned
  * before forwarding because it runs on the answer as it streams back.
  */
-export const REQUEST_STAGES: readonly Stage<RequestExchange>[] = [acceptRequest, identifyRequest, guardRequestHead, decideRequest, guardRequest, obtainCredential, injectCredentialStage, guardResponseStage, forwardRequest]
+export const REQUEST_STAGES: readonly Stage<RequestExchange>[] = [acceptRequest, identifyRequest, guardRequestHead, decideRequest, guardMcp, guardRequest, obtainCredential, injectCredentialStage, guardResponseStage, filterMcpAnswers, forwardRequest]
 
 /**
  * The path for one connection decided on its authority (CONNECT, redirected TLS): nothing is

@@ -1,0 +1,222 @@
+import { StringDecoder } from 'node:string_decoder'
+import { SidekeyError } from '../errors.js'
+import type { ResponsePlan, ShapedResponse } from '../guard/response-guard.js'
+import { filterStream, type ChunkFilter } from '../guard/secret-scan.js'
+import { visible } from './decide.js'
+import type { JsonRpcId } from './jsonrpc.js'
+import type { McpItemKind, McpPolicy } from './policy.js'
+
+/**
+ * The answers to an MCP POST, on their way back: list results filtered so the agent never sees a
+ * tool, resource or prompt it may not use (`tools/list`, `resources/list`,
+ * `resources/templates/list`, `prompts/list`, each page of a paginated list on its own; the
+ * cursor passes untouched), and each call's outcome (result, or the error's code) noted for the
+ * audit line. Works on a JSON answer (read whole, at most `MAX_LIST_BYTES`) and on an SSE stream
+ * (event by event, each passed on as soon as it is complete, so progress arrives as sent). A tool's
+ * result is never read into a decision: only its outcome is noted.
+ */
+
+/** Largest JSON answer to a list request, and largest single SSE event, sidekey reads to filter. */
+export const MAX_LIST_BYTES = 8 * 1024 * 1024
+
+/** Bytes of a JSON answer kept to note its outcome; a longer result is noted as `result`, unread. */
+const OUTCOME_PEEK_BYTES = 64 * 1024
+
+/** The list methods, what their result holds, and which field names each item. */
+const LISTS: Readonly<Record<string, { field: string; kind: McpItemKind; key: string }>> = Object.freeze({
+  'tools/list': { field: 'tools', kind: 'tool', key: 'name' },
+  'resources/list': { field: 'resources', kind: 'resource', key: 'uri' },
+  'resources/templates/list': { field: 'resourceTemplates', kind: 'resource', key: 'uriTemplate' },
+  'prompts/list': { field: 'prompts', kind: 'prompt', key: 'name' },
+})
+
+/** True when `method`'s result is a list that is filtered. */
+export function isListMethod(method: string): boolean {
+  return Object.hasOwn(LISTS, method)
+}
+
+/** A request id as a map key (the string "1" and the number 1 are different ids). */
+export function idKey(id: JsonRpcId): string {
+  return `${typeof id}:${id}`
+}
+
+/** What the response guard needs to know about the POST: the requests by id (their methods), and where outcomes go. */
+export interface McpAnswers {
+  readonly policy: McpPolicy
+  /** Request id (idKey) -> method. */
+  readonly requests: ReadonlyMap<string, string>
+  /**
+   * A GET stream: it carries no answer to a request of its own, but a server resuming a stream
+   * (`Last-Event-ID`) may replay answers to earlier POSTs. Any answer whose result holds a list is
+   * filtered then, whatever its id.
+   */
+  readonly byShape?: boolean
+  /** Called once per answered request: `result`, or `error:CODE`. */
+  readonly onOutcome: (id: JsonRpcId, outcome: string) => void
+  /** Called with how many list items were hidden. */
+  readonly onHidden: (count: number) => void
+}
+
+/**
+ * `inner` (scrubbing, pins; null when none) with the MCP filter after it. The filter reads plain
+ * text: when `inner` does not decode, the upstream is asked for `identity`, and a compressed
+ * answer anyway is refused (it could not be filtered).
+ */
+export function mcpResponsePlan(inner: ResponsePlan | null, answers: McpAnswers): ResponsePlan {
+  return {
+    acceptEncoding: inner?.acceptEncoding ?? 'identity',
+    scrubs: inner?.scrubs ?? false,
+    begin(status, headers) {
+      const shaped: ShapedResponse = inner?.begin(status, headers) ?? { headers, filter: null, stages: [] }
+      const type = String(shaped.headers['content-type'] ?? '').toLowerCase()
+      const sse = type.startsWith('text/event-stream')
+      if (!sse && !type.startsWith('application/json')) return shaped
+      const coding = String(shaped.headers['content-encoding'] ?? 'identity').toLowerCase()
+      if (shaped.stages.length === 0 && coding !== 'identity') throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP server answered in content coding "${coding}" although sidekey asked for identity; it cannot filter what it cannot read`)
+      const lists = answers.byShape === true || [...answers.requests.values()].some(isListMethod)
+      const mine = sse ? sseFilter(answers) : jsonFilter(answers, lists)
+      const out = { ...shaped.headers }
+      // A filtered list changes length.
+      if (lists) delete out['content-length']
+      if (shaped.stages.length > 0) return { headers: out, filter: null, stages: [...shaped.stages, filterStream(mine)] }
+      return { headers: out, filter: shaped.filter === null ? mine : chain(shaped.filter, mine), stages: [] }
+    },
+  }
+}
+
+/** A JSON answer: a list is read whole and filtered; anything else passes as it comes, its outcome read from what was kept. */
+function jsonFilter(answers: McpAnswers, lists: boolean): ChunkFilter {
+  const kept: Buffer[] = []
+  let size = 0
+  return {
+    push(chunk) {
+      size += chunk.length
+      if (size <= (lists ? MAX_LIST_BYTES : OUTCOME_PEEK_BYTES)) kept.push(chunk)
+      return lists ? null : chunk
+    },
+    end() {
+      if (lists && size > MAX_LIST_BYTES) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP list answer is larger than ${MAX_LIST_BYTES} bytes, the most sidekey reads to filter it`)
+      const text = Buffer.concat(kept).toString('utf8')
+      if (!lists) {
+        if (size <= OUTCOME_PEEK_BYTES) noteAll(answers, parse(text))
+        return null
+      }
+      return Buffer.from(rewrite(answers, text))
+    },
+  }
+}
+
+/** An SSE stream: complete events pass on at once, a list answer's `data` rewritten. */
+function sseFilter(answers: McpAnswers): ChunkFilter {
+  // A chunk may end inside a UTF-8 sequence: the decoder holds its first bytes for the next.
+  const decoder = new StringDecoder('utf8')
+  let pending = ''
+  let overflow = false
+  return {
+    push(chunk) {
+      if (overflow) return null
+      pending += decoder.write(chunk)
+      let out = ''
+      for (;;) {
+        const end = eventEnd(pending)
+        if (end === null) break
+        out += rewriteEvent(answers, pending.slice(0, end.at), end.separator)
+        pending = pending.slice(end.at + end.separator.length)
+      }
+      // An event too long to read is not passed on unread: the stream is cut at its end.
+      if (pending.length > MAX_LIST_BYTES) {
+        overflow = true
+        pending = ''
+      }
+      return out === '' ? null : Buffer.from(out)
+    },
+    end() {
+      if (overflow) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `an MCP event is larger than ${MAX_LIST_BYTES} bytes, the most sidekey reads`)
+      // An unterminated last event is no event (the SSE rules): passed on as it came.
+      pending += decoder.end()
+      return pending === '' ? null : Buffer.from(pending)
+    },
+  }
+}
+
+/** Where the first event of `text` ends: a blank line, in any of SSE's line endings. */
+function eventEnd(text: string): { at: number; separator: string } | null {
+  const m = /\r\n\r\n|\n\n|\r\r/.exec(text)
+  return m === null ? null : { at: m.index, separator: m[0] }
+}
+
+function rewriteEvent(answers: McpAnswers, event: string, separator: string): string {
+  const lines = event.split(/\r\n|\n|\r/)
+  const data = lines.filter((l) => l.startsWith('data:')).map((l) => l.slice(l.startsWith('data: ') ? 6 : 5))
+  if (data.length === 0) return event + separator
+  const text = data.join('\n')
+  const rewritten = rewrite(answers, text)
+  if (rewritten === text) return event + separator
+  const others = lines.filter((l) => !l.startsWith('data:'))
+  return [...others, `data: ${rewritten}`].join('\n') + separator
+}
+
+function parse(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown
+  } catch {
+    return undefined
+  }
+}
+
+/** Note the outcome of every answer in `value` (one message or an array). */
+function noteAll(answers: McpAnswers, value: unknown): void {
+  for (const m of Array.isArray(value) ? value : [value]) note(answers, m)
+}
+
+function note(answers: McpAnswers, m: unknown): string | null {
+  if (typeof m !== 'object' || m === null) return null
+  const r = m as { id?: unknown; result?: unknown; error?: { code?: unknown } }
+  if (answers.byShape === true) return listIn(r.result)
+  if ((typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return null
+  answers.onOutcome(r.id, 'error' in r ? `error:${String(r.error?.code ?? '?')}` : 'result')
+  return answers.requests.get(idKey(r.id))!
+}
+
+/** The list method whose result `result` looks like (it holds that list's array), or null. */
+function listIn(result: unknown): string | null {
+  if (typeof result !== 'object' || result === null) return null
+  for (const [method, list] of Object.entries(LISTS)) if (Array.isArray((result as Record<string, unknown>)[list.field])) return method
+  return null
+}
+
+/** `text` with the items of any list answer to one of our requests that the agent may not see removed. */
+function rewrite(answers: McpAnswers, text: string): string {
+  const value = parse(text)
+  if (value === undefined) return text
+  let hidden = 0
+  for (const m of Array.isArray(value) ? value : [value]) {
+    const method = note(answers, m)
+    const list = method === null ? undefined : LISTS[method]
+    const result = (m as { result?: Record<string, unknown> }).result
+    if (list === undefined || typeof result !== 'object' || result === null || !Array.isArray(result[list.field])) continue
+    const items = result[list.field] as unknown[]
+    const shown = items.filter((item) => typeof item === 'object' && item !== null && visible(answers.policy, list.kind, (item as Record<string, unknown>)[list.key]))
+    hidden += items.length - shown.length
+    result[list.field] = shown
+  }
+  if (hidden === 0) return text
+  answers.onHidden(hidden)
+  return JSON.stringify(value)
+}
+
+/** Two filters, one after the other. */
+function chain(first: ChunkFilter, second: ChunkFilter): ChunkFilter {
+  return {
+    push(chunk) {
+      const c = first.push(chunk)
+      return c === null ? null : second.push(c)
+    },
+    end() {
+      const rest = first.end()
+      const pushed = rest === null ? null : second.push(rest)
+      const last = second.end()
+      return pushed === null ? last : last === null ? pushed : Buffer.concat([pushed, last])
+    },
+  }
+}

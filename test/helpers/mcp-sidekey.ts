@@ -1,0 +1,67 @@
+import type { Test } from 'tap'
+import { fetch as undiciFetch, ProxyAgent, request } from 'undici'
+import type { ApprovalRecord } from '../../src/state/store.js'
+import { waitFor } from './poll.js'
+import { startTestSidekey, type TestSidekey } from './sidekey.js'
+import type { McpUpstream } from './mcp-servers.js'
+import type { UpstreamTrust } from './upstream.js'
+
+/** The MCP server's host name as the agent calls it (connected to the loopback stand-in). */
+export const MCP_HOST = 'mcp.github.test'
+
+/** sidekey with one MCP route to `server`, and what an agent needs to reach it through sidekey. */
+export interface McpSidekey {
+  readonly sk: TestSidekey
+  /** The agent's proxy (workload `agent`, trusting sidekey's CA). */
+  readonly dispatcher: ProxyAgent
+  /** The MCP endpoint's URL. */
+  readonly url: string
+  /** A fetch through the proxy, for the SDK's client transports. */
+  readonly fetch: (url: string | URL, init?: RequestInit) => Promise<Response>
+  /** The next approval waiting for a decision. */
+  nextApproval(): Promise<ApprovalRecord>
+  /** Approve or deny an approval through the admin API. */
+  decide(id: string, decision: 'approve' | 'deny'): Promise<void>
+}
+
+/**
+ * Start sidekey with route `github-mcp` to `server` (HTTPS, intercepted; the GitHub token injected
+ * as a bearer token) whose `mcp:` block is `mcp` (YAML, indented under `mcp:`); `reportOnly` starts
+ * it in report-only mode.
+ */
+export async function startMcpSidekey(t: Test, server: McpUpstream, trust: UpstreamTrust, mcp: string, options: { reportOnly?: boolean } = {}): Promise<McpSidekey> {
+  const port = server.port
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+routes:
+  - name: github-mcp
+    host: ${MCP_HOST}
+    paths: [/mcp]
+    credential: github
+    inject: { header: authorization, value: "Bearer {secret}" }
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    mcp:
+${mcp}
+credentials:
+  github: { type: static, env: TEST_GITHUB_TOKEN }
+`,
+    { connectTo: { [`${MCP_HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile, reportOnly: options.reportOnly ?? false },
+  )
+  const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: sk.ca.certPem } })
+  t.teardown(() => dispatcher.close())
+  const admin = async (method: 'GET' | 'POST', path: string): Promise<Record<string, unknown>> => {
+    const res = await request(`${sk.adminUrl}${path}`, { method, headers: { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }, body: method === 'POST' ? '{}' : undefined })
+    return (await res.body.json()) as Record<string, unknown>
+  }
+  return {
+    sk,
+    dispatcher,
+    url: `https://${MCP_HOST}:${port}/mcp`,
+    fetch: (url, init) => undiciFetch(String(url), { ...(init as object), dispatcher }) as unknown as Promise<Response>,
+    nextApproval: () => waitFor('a pending approval', async () => ((await admin('GET', '/v1/approvals')).approvals as ApprovalRecord[]).find((a) => a.status === 'pending'), 10_000, 20),
+    decide: async (id, decision) => void (await admin('POST', `/v1/approvals/${id}/${decision}`)),
+  }
+}
