@@ -126,6 +126,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     issuer: config.issuer ?? '',
     ca: upstreamCa,
     sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
+    state,
   })
   opened.add('the credential runtime', () => credentials.close())
   const policy = await PolicyStore.open(config.policyPath, log, credentials)
@@ -144,6 +145,10 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const scanner = new SecretScanner()
   await learnStaticSecrets(policy, scanner)
   const alerts = new AlertSender(log, () => metrics.alertFailures.inc(), undefined, (json) => scanner.mask(json))
+  opened.add('grant alerts', credentials.grants.onAttention((alert) => {
+    log.warn({ ...alert }, `delegated grant "${alert.credential}" needs a person to connect it again`)
+    alerts.send(alert, policy.current.monitoring.webhook)
+  }))
   const activity = new Activity(now)
   const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now, onAnomaly: (workload, kind) => activity.anomaly(workload, kind) })
   await monitor.start()

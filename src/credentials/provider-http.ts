@@ -37,8 +37,8 @@ export async function callProvider(
 }
 
 /** The refusal for a credential that cannot be obtained; `why` must hold no secret. */
-export function providerFailure(credential: string, why: string, cause?: unknown): SidekeyError {
-  return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credential}": ${why}`, { cause })
+export function providerFailure(credential: string, why: string, cause?: unknown, details?: Readonly<Record<string, string>>): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credential}": ${why}`, { cause, ...(details === undefined ? {} : { details }) })
 }
 
 /** Parse a JSON answer or fail naming the provider. */

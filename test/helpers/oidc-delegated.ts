@@ -1,0 +1,103 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
+import { Provider } from 'oidc-provider'
+
+/** The API the delegated tokens are for (RFC 8707 resource indicator, the JWT access tokens' audience). */
+export const API_RESOURCE = 'https://api.test'
+export const DELEGATED_CLIENT = { id: 'sidekey-delegated', secret: 'cs-delegated-7b3e91c04d5a2f68' } as const
+
+/** What the authorization server did, from its own events. */
+export interface AsEvents {
+  /** Successful grants by grant_type, in order (`authorization_code`, `refresh_token`). */
+  readonly grants: string[]
+  /** Token endpoint errors, by error code (`invalid_grant` when a rotated refresh token is reused). */
+  readonly grantErrors: string[]
+  /** Grants revoked (through the RFC 7009 endpoint, or for a reused refresh token). */
+  revocations: number
+}
+
+/** oidc-provider as a person's account provider: authorization code + PKCE, consent, rotating refresh tokens, revocation. */
+export interface DelegatedAs {
+  readonly issuer: string
+  readonly events: AsEvents
+  /** Register sidekey's exact redirect URI (known only once sidekey listens); creates the provider. */
+  register(redirectUri: string): void
+  /** Verify an access token the way the API does: signature, issuer, audience. Returns its claims. */
+  verify(token: string): Promise<Record<string, unknown>>
+  /** Revoke a token behind sidekey's back (as a person would at the provider's account page). */
+  revokeDirectly(token: string): Promise<number>
+  close(): Promise<void>
+}
+
+/**
+ * Start the server on a loopback port; the provider is made in `register`, once sidekey's redirect
+ * URI is known. Access tokens live `accessTokenTTL` seconds; every refresh rotates the refresh
+ * token (oidc-provider then treats a reused one as theft and revokes the grant: `invalid_grant`).
+ */
+export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}): Promise<DelegatedAs> {
+  const signing = await generateKeyPair('RS256', { extractable: true })
+  const jwks = { keys: [{ ...(await exportJWK(signing.privateKey)), kid: 'delegated-as-1', alg: 'RS256', use: 'sig' }] }
+  let handle: ((req: IncomingMessage, res: ServerResponse) => void) | null = null
+  const http = createServer((req, res) => (handle === null ? res.writeHead(503).end() : handle(req, res)))
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
+  const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+  const ttl = options.accessTokenTTL ?? 60
+  const scope = 'api.read api.write'
+  const events: AsEvents = { grants: [], grantErrors: [], revocations: 0 }
+  return {
+    issuer,
+    events,
+    register(redirectUri) {
+      const provider = new Provider(issuer, {
+        clients: [
+          {
+            client_id: DELEGATED_CLIENT.id,
+            client_secret: DELEGATED_CLIENT.secret,
+            grant_types: ['authorization_code', 'refresh_token'],
+            response_types: ['code'],
+            redirect_uris: [redirectUri],
+            token_endpoint_auth_method: 'client_secret_basic',
+          },
+        ],
+        jwks,
+        cookies: { keys: ['delegated-as-cookie-key-5d1c'] },
+        scopes: ['openid', 'offline_access', 'api.read', 'api.write'],
+        findAccount: (_ctx, id) => ({ accountId: id, claims: () => ({ sub: id }) }),
+        pkce: { required: () => true },
+        rotateRefreshToken: () => true,
+        features: {
+          devInteractions: { enabled: true },
+          revocation: { enabled: true },
+          resourceIndicators: {
+            enabled: true,
+            defaultResource: () => API_RESOURCE,
+            useGrantedResource: () => true,
+            getResourceServerInfo: () => ({ scope, audience: API_RESOURCE, accessTokenTTL: ttl, accessTokenFormat: 'jwt' }),
+          },
+        },
+      })
+      provider.on('grant.success', (ctx) => events.grants.push(String((ctx.oidc.params as { grant_type?: string }).grant_type)))
+      provider.on('grant.error', (_ctx, err) => events.grantErrors.push((err as { error?: string }).error ?? 'error'))
+      provider.on('grant.revoked', () => events.revocations++)
+      handle = provider.callback()
+    },
+    async verify(token) {
+      const keys = createRemoteJWKSet(new URL(`${issuer}/jwks`))
+      return (await jwtVerify(token, keys, { issuer, audience: API_RESOURCE })).payload as Record<string, unknown>
+    },
+    async revokeDirectly(token) {
+      const res = await fetch(`${issuer}/token/revocation`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(`${DELEGATED_CLIENT.id}:${DELEGATED_CLIENT.secret}`).toString('base64')}` },
+        body: new URLSearchParams({ token }).toString(),
+      })
+      return res.status
+    },
+    close: () =>
+      new Promise<void>((r) => {
+        http.closeAllConnections()
+        http.close(() => r())
+      }),
+  }
+}
