@@ -72,7 +72,6 @@ export function createCredentialRuntime(options: CredentialRuntimeOptions): Cred
     issuer: options.issuer,
     async close() {
       cache.close()
-      grants.close()
       await dispatcher.close()
     },
   }

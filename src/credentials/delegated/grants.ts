@@ -51,7 +51,7 @@ export interface GrantAttention {
 /** How long one replica may hold the refresh lease, and how often the others look for its result. */
 const LEASE_MS = 30_000
 const LEASE_POLL_MS = 100
-/** How often grants in use are re-read, so a revocation on another replica stops use here too. */
+/** How long what a replica read about a grant is trusted before a request reads it again. */
 const STATUS_REFRESH_MS = 5_000
 
 /**
@@ -61,8 +61,8 @@ const STATUS_REFRESH_MS = 5_000
  * use it, so a server that rotates refresh tokens never sees the old one twice.
  */
 export class DelegatedGrants {
-  /** Grants this replica knows cannot be used now (read, refreshed or revoked here), by credential. */
-  readonly #unusable = new Map<string, string>()
+  /** What this replica last read about each grant: why it cannot be used (null: it can), which connection, when read. */
+  readonly #known = new Map<string, { problem: string | null; connectedAt: string | null; at: number }>()
   /** When this replica last obtained each grant's token for a request. */
   readonly #lastUsed = new Map<string, number>()
   /** Access tokens an upstream answered 401 to: refreshed rather than served again from the record. */
@@ -70,7 +70,6 @@ export class DelegatedGrants {
   readonly #attention = new Set<(alert: GrantAttention) => void>()
   /** Bumped when a grant is connected or revoked here: cached tokens of the grant before are not served. */
   readonly #epochs = new Map<string, number>()
-  #sweep: NodeJS.Timeout | null = null
   /** Refreshes this replica made (tests count one per expiry across replicas). */
   readonly stats = { refreshes: 0 }
 
@@ -86,14 +85,21 @@ export class DelegatedGrants {
   }
 
   /**
-   * Throws SIDEKEY_ERR_GRANT_RECONNECT when this replica knows the grant cannot be used: checked on
-   * every request without a store round trip (the record is re-read in the background).
+   * Throws SIDEKEY_ERR_GRANT_RECONNECT when the grant cannot be used. What this replica read is
+   * trusted for `STATUS_REFRESH_MS`, so a request reads the store at most that often per grant, and a
+   * grant revoked, broken or connected on another replica is seen here within that time.
    */
-  assertUsable(name: string): void {
-    const problem = this.#unusable.get(name)
-    if (problem !== undefined) throw reconnect(name, problem)
-    this.#lastUsed.set(name, Date.now())
-    this.#sweep ??= setInterval(() => void this.#refreshStatus(), STATUS_REFRESH_MS).unref()
+  async assertUsable(name: string): Promise<void> {
+    const now = Date.now()
+    let known = this.#known.get(name)
+    // A grant known to be unusable is read again every time: refusals are rare, and a person who
+    // just connected it on another replica should not wait for this one to notice.
+    if (known === undefined || known.problem !== null || now - known.at >= STATUS_REFRESH_MS) {
+      await this.#read(name)
+      known = this.#known.get(name)!
+    }
+    if (known.problem !== null) throw reconnect(name, known.problem)
+    this.#lastUsed.set(name, now)
   }
 
   /** The grant's epoch on this replica (see `#epochs`). */
@@ -149,7 +155,6 @@ export class DelegatedGrants {
       generation: 0,
     }
     await this.#replace(client.name, () => record)
-    this.#unusable.delete(client.name)
   }
 
   /**
@@ -190,24 +195,23 @@ export class DelegatedGrants {
     }
   }
 
-  /** Stop the background re-reads (shutdown). */
-  close(): void {
-    if (this.#sweep !== null) clearInterval(this.#sweep)
-    this.#sweep = null
-  }
-
   /** Read a grant and note here whether it can be used. */
   async #read(name: string): Promise<StoredGrant> {
     const stored = await this.vault.read(name)
-    const r = stored.record
-    if (r === null || r.status !== 'connected') this.#unusable.set(name, r === null ? 'it was never connected' : (r.problem ?? r.status))
-    else this.#unusable.delete(name)
+    this.#note(name, stored.record)
     return stored
   }
 
-  /** Re-read the grants requests used lately, so one revoked or broken on another replica stops here too. */
-  async #refreshStatus(): Promise<void> {
-    for (const name of this.#lastUsed.keys()) await this.#read(name).catch(() => undefined)
+  /**
+   * Remember what a record says. A grant that became usable or unusable, or was connected anew,
+   * starts a new epoch: no token cached for it before (nor a remembered failure) is served again.
+   */
+  #note(name: string, r: GrantRecord | null): void {
+    const problem = r === null ? 'it was never connected' : r.status === 'connected' ? null : (r.problem ?? r.status)
+    const connectedAt = r?.status === 'connected' ? r.connectedAt : null
+    const before = this.#known.get(name)
+    if (before !== undefined && ((before.problem === null) !== (problem === null) || before.connectedAt !== connectedAt)) this.#epochs.set(name, this.epoch(name) + 1)
+    this.#known.set(name, { problem, connectedAt, at: Date.now() })
   }
 
   #fresh(record: GrantRecord, refreshAt: number): boolean {
@@ -258,8 +262,9 @@ export class DelegatedGrants {
 
   /** Mark the grant as needing a person, alert once, and return the refusal to throw. */
   async #needsAttention(client: DelegatedClient, stored: StoredGrant, problem: string): Promise<SidekeyError> {
-    const written = await this.vault.write(client.name, stored.raw, blank(client, stored.record, 'needs-attention', problem))
-    this.#unusable.set(client.name, problem)
+    const next = blank(client, stored.record, 'needs-attention', problem)
+    const written = await this.vault.write(client.name, stored.raw, next)
+    this.#note(client.name, next)
     if (written !== null) {
       const alert: GrantAttention = { event: 'grant_needs_attention', credential: client.name, problem, at: new Date().toISOString() }
       for (const listener of this.#attention) listener(alert)
@@ -273,9 +278,7 @@ export class DelegatedGrants {
       const { record, raw } = await this.vault.read(name)
       const next = change(record)
       if ((await this.vault.write(name, raw, next)) !== null) {
-        this.#epochs.set(name, this.epoch(name) + 1)
-        if (next.status === 'connected') this.#unusable.delete(name)
-        else this.#unusable.set(name, next.problem ?? next.status)
+        this.#note(name, next)
         return
       }
     }

@@ -26,7 +26,7 @@ export class DelegatedGrantProvider implements CredentialProvider {
   }
 
   async obtain(): Promise<ObtainedCredential> {
-    this.grants.assertUsable(this.name)
+    await this.grants.assertUsable(this.name)
     const token = await this.cache.get(this.#key(), () => this.grants.accessToken(this.client), this.client.refreshAt)
     return { secret: token.value, source: token.source }
   }
