@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import { request, type Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
 
@@ -18,7 +19,7 @@ export async function callProvider(
   what: string,
   url: string,
   init: { method: 'GET' | 'POST' | 'PUT'; headers?: Record<string, string>; body?: string },
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   try {
     const res = await request(url, {
       method: init.method,
@@ -29,7 +30,7 @@ export async function callProvider(
       bodyTimeout: transport.timeoutMs,
       signal: AbortSignal.timeout(transport.timeoutMs),
     })
-    return { status: res.statusCode, text: await res.body.text() }
+    return { status: res.statusCode, text: await res.body.text(), headers: res.headers }
   } catch (cause) {
     const timeout = /Timeout/.test((cause as Error).name ?? '')
     throw providerFailure(credential, `${what} ${timeout ? `did not answer within ${transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`}`, cause)

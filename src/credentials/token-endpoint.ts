@@ -15,8 +15,11 @@ export type ClientAuth =
   /** A federated token (a projected Kubernetes token) as the client assertion: Azure workload identity. */
   | { readonly method: 'federated_token'; readonly clientId: string; readonly token: SecretSource }
 
-/** Where the token endpoint is: given, or discovered from the issuer (RFC 8414, OpenID Discovery). */
-export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string }
+/**
+ * Where the token endpoint is: given, discovered from the issuer (RFC 8414, OpenID Discovery), or
+ * found by another discovery (a protected resource's metadata names the issuer, RFC 9728).
+ */
+export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string } | { readonly discover: () => Promise<string> }
 
 /** Successful token response fields sidekey uses (RFC 6749 section 5.1, RFC 8693 section 2.2.1). */
 interface TokenResponse {
@@ -116,9 +119,9 @@ export class TokenEndpoint {
   }
 
   async #discover(): Promise<string> {
-    const metadata = await discoverServerMetadata(this.transport, this.credential, (this.source as { issuer: string }).issuer)
-    this.#endpoint = metadata.token_endpoint
-    return metadata.token_endpoint
+    const source = this.source
+    this.#endpoint = 'discover' in source ? await source.discover() : (await discoverServerMetadata(this.transport, this.credential, (source as { issuer: string }).issuer)).token_endpoint
+    return this.#endpoint
   }
 
   async #authenticate(endpoint: string, body: URLSearchParams, headers: Record<string, string>): Promise<void> {

@@ -23,8 +23,8 @@ export interface DelegatedAs {
   readonly events: AsEvents
   /** Register sidekey's exact redirect URI (known only once sidekey listens); creates the provider. */
   register(redirectUri: string): void
-  /** Verify an access token the way the API does: signature, issuer, audience. Returns its claims. */
-  verify(token: string): Promise<Record<string, unknown>>
+  /** Verify an access token the way the API does: signature, issuer, audience (the resource it was asked for). Returns its claims. */
+  verify(token: string, audience?: string): Promise<Record<string, unknown>>
   /** Revoke a token behind sidekey's back (as a person would at the provider's account page). */
   revokeDirectly(token: string): Promise<number>
   close(): Promise<void>
@@ -73,7 +73,7 @@ export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}
             enabled: true,
             defaultResource: () => API_RESOURCE,
             useGrantedResource: () => true,
-            getResourceServerInfo: () => ({ scope, audience: API_RESOURCE, accessTokenTTL: ttl, accessTokenFormat: 'jwt' }),
+            getResourceServerInfo: (_ctx, indicator) => ({ scope, audience: indicator, accessTokenTTL: ttl, accessTokenFormat: 'jwt' }),
           },
         },
       })
@@ -82,9 +82,9 @@ export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}
       provider.on('grant.revoked', () => events.revocations++)
       handle = provider.callback()
     },
-    async verify(token) {
+    async verify(token, audience = API_RESOURCE) {
       const keys = createRemoteJWKSet(new URL(`${issuer}/jwks`))
-      return (await jwtVerify(token, keys, { issuer, audience: API_RESOURCE })).payload as Record<string, unknown>
+      return (await jwtVerify(token, keys, { issuer, audience })).payload as Record<string, unknown>
     },
     async revokeDirectly(token) {
       const res = await fetch(`${issuer}/token/revocation`, {

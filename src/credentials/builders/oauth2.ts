@@ -49,7 +49,7 @@ function requestSettings(def: OAuth2GrantV1): TokenRequestSettings {
  * private_key_jwt; a client_id alone: client_secret_basic; nothing: none). Null after reporting a
  * combination that does not fit.
  */
-function clientAuth(def: OAuth2GrantV1, ctx: BuildContext): ClientAuth | null {
+export function clientAuth(def: OAuth2GrantV1, ctx: BuildContext): ClientAuth | null {
   const fail = (field: string, message: string): null => {
     ctx.problem(field, message)
     return null

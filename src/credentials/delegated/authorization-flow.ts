@@ -63,7 +63,7 @@ export class AuthorizationFlows {
 
   /** Start connecting `client` for `by`; the person continues at `beginPath`. */
   async start(client: DelegatedClient, by: string, redirectUri: string): Promise<StartedAuthorization> {
-    const { authorization } = await client.server.endpoints()
+    const { authorization, resource } = await client.server.endpoints()
     const flow = randomUUID()
     const state = token()
     const verifier = token()
@@ -79,7 +79,7 @@ export class AuthorizationFlows {
       code_challenge_method: 'S256',
     }
     if (client.scopes.length > 0) query.scope = client.scopes.join(' ')
-    if (client.resource !== null) query.resource = client.resource
+    if (resource !== null) query.resource = resource
     for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value)
     const pending: PendingAuthorization = { flow, credential: client.name, verifier, redirectUri, by, binding: sha256(binding) }
     const beginKey = token()
@@ -120,7 +120,8 @@ export class AuthorizationFlows {
     const client = lookup(pending.credential)
     if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
     const form: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }
-    if (client.resource !== null) form.resource = client.resource
+    const { resource } = await client.server.endpoints()
+    if (resource !== null) form.resource = resource
     let answer
     try {
       answer = await client.endpoint.requestGrant(form)

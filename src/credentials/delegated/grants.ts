@@ -14,8 +14,6 @@ export interface DelegatedClient {
   readonly endpoint: TokenEndpoint
   readonly server: AuthorizationServer
   readonly scopes: readonly string[]
-  /** RFC 8707 resource indicator sent with every authorization and token request, or null. */
-  readonly resource: string | null
   /** Extra authorization request parameters, sent as written. */
   readonly params: Readonly<Record<string, string>>
   /** Fraction of an access token's lifetime after which it is refreshed. */
@@ -230,7 +228,8 @@ export class DelegatedGrants {
       throw await this.#needsAttention(client, stored, 'the provider issued no refresh token and the access token expired')
     }
     const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: record.refreshToken }
-    if (client.resource !== null) form.resource = client.resource
+    const { resource } = await client.server.endpoints()
+    if (resource !== null) form.resource = resource
     this.stats.refreshes++
     let answer: GrantAnswer
     try {
