@@ -29,9 +29,16 @@ t.test('delegated OAuth: connect in the console, use through sidekey, keep it al
   const t = top
   const as = await startDelegatedAs({ accessTokenTTL: 10 })
   t.teardown(() => as.close())
-  // The API checks every token as a resource server does, and says whose it is.
+  // The API checks every token as a resource server does, and says whose it is. `refuse` makes it
+  // answer 401 as if the provider had revoked the access token early: once, or to every token.
+  let refuse: 'once' | 'always' | null = null
   const api = await startUpstream((req, res) => {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '')
+    if (refuse !== null) {
+      if (refuse === 'once') refuse = null
+      res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}')
+      return
+    }
     as.verify(token).then(
       (claims) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sub: claims.sub, scope: claims.scope })),
       () => res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}'),
@@ -195,6 +202,27 @@ routes:
     const res = await agentCall()
     t.equal(res.status, 200)
     t.equal((JSON.parse(res.body) as { sub: string }).sub, ACCOUNT)
+  })
+
+  t.test('a 401 to the grant\'s token: one refresh and one retry, never a loop', async (t) => {
+    const refreshes = () => as.events.grants.filter((g) => g === 'refresh_token').length
+    const hits = () => api.seen.length
+    let before = { refreshes: refreshes(), hits: hits() }
+    refuse = 'once'
+    const healed = await agentCall()
+    t.equal(healed.status, 200, 'the agent never saw the 401')
+    t.equal(refreshes() - before.refreshes, 1, 'one refresh')
+    t.equal(hits() - before.hits, 2, 'the request went up twice')
+    const audit = await sk.sink.waitForAudit((a) => (a as unknown as { retried_after_401?: boolean }).retried_after_401 === true)
+    t.equal(audit.status, 200)
+    before = { refreshes: refreshes(), hits: hits() }
+    refuse = 'always'
+    const refused = await agentCall()
+    refuse = null
+    t.equal(refused.status, 401, 'the second 401 is the agent\'s answer')
+    t.equal(refreshes() - before.refreshes, 1, 'still one refresh')
+    t.equal(hits() - before.hits, 2, 'and one retry')
+    t.equal((await agentCall()).status, 200, 'the grant is still usable')
   })
 
   t.test('callbacks that must be refused: forged state, another browser, a replay', async (t) => {

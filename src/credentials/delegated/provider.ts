@@ -10,6 +10,7 @@ import type { DelegatedClient, DelegatedGrants } from './grants.js'
  */
 export class DelegatedGrantProvider implements CredentialProvider {
   readonly type = 'oauth2-authorization-code'
+  readonly retryAfter401 = true
   readonly #prefix: string
 
   constructor(
