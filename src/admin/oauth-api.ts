@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { SidekeyError } from '../errors.js'
 import type { CredentialRuntime } from '../credentials/runtime.js'
-import { bindingCookie } from '../credentials/delegated/authorization-flow.js'
+import { bindingCookie, redirectUriOf as redirectUri } from '../credentials/delegated/authorization-flow.js'
 import type { DelegatedClient } from '../credentials/delegated/grants.js'
 import { DelegatedGrantProvider } from '../credentials/delegated/provider.js'
 import type { PolicyStore } from '../policy/store.js'
@@ -28,11 +28,6 @@ export const OAUTH_ROUTES: readonly AdminRoute<OAuthApiContext>[] = [
   { method: 'GET', path: '/oauth/begin', access: 'public', handle: begin },
   { method: 'GET', path: '/oauth/callback', access: 'public', handle: callback },
 ]
-
-/** The redirect URI registered with providers: exact (OAuth 2.1), on sidekey's admin listener as its issuer URL names it. */
-export function redirectUri(issuer: string): string {
-  return `${issuer}/oauth/callback`
-}
 
 /** The delegated credentials of the policy in force. */
 function delegated(ctx: OAuthApiContext): DelegatedClient[] {

@@ -14,6 +14,8 @@ export type ClientAuth =
   | { readonly method: 'none'; readonly clientId: string | null }
   /** A federated token (a projected Kubernetes token) as the client assertion: Azure workload identity. */
   | { readonly method: 'federated_token'; readonly clientId: string; readonly token: SecretSource }
+  /** A client registered at run time (RFC 7591): one of the above, known once registered. */
+  | { readonly method: 'registered'; readonly clientId: null; readonly resolve: () => Promise<Exclude<ClientAuth, { method: 'registered' }>> }
 
 /**
  * Where the token endpoint is: given, discovered from the issuer (RFC 8414, OpenID Discovery), or
@@ -124,8 +126,13 @@ export class TokenEndpoint {
     return this.#endpoint
   }
 
+  /** The client id sent to the authorization server (a registered client's once registered). */
+  async clientId(): Promise<string | null> {
+    return this.auth.method === 'registered' ? (await this.auth.resolve()).clientId : this.auth.clientId
+  }
+
   async #authenticate(endpoint: string, body: URLSearchParams, headers: Record<string, string>): Promise<void> {
-    const auth = this.auth
+    const auth = this.auth.method === 'registered' ? await this.auth.resolve() : this.auth
     if (auth.method === 'none') {
       if (auth.clientId !== null) body.set('client_id', auth.clientId)
       return

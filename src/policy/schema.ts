@@ -110,7 +110,8 @@ export interface TokenExchangeV1 extends OAuth2GrantV1 {
  */
 export interface AuthorizationCodeV1 extends OAuth2GrantV1 {
   type: 'oauth2-authorization-code'
-  client_id: string
+  /** Pre-registered client; without it sidekey registers itself dynamically (RFC 7591). */
+  client_id?: string
   /** With token_endpoint (no issuer): where the person is sent to consent. */
   authorization_endpoint?: string
   /** With token_endpoint (no issuer): RFC 7009 revocation endpoint. */
@@ -344,7 +345,7 @@ const credentialTypeSchemas: Record<CredentialV1['type'], object> = {
   static: credentialTypeSchema<StaticCredentialV1>('static', { env: 'optional', file: 'optional' }),
   'oauth2-client-credentials': credentialTypeSchema<ClientCredentialsV1>('oauth2-client-credentials', { ...oauth2Grant, client_id: 'required' }),
   'oauth2-token-exchange': credentialTypeSchema<TokenExchangeV1>('oauth2-token-exchange', { ...oauth2Grant, client_id: 'optional', subject_token: 'required', actor_token: 'optional', requested_token_type: 'optional' }),
-  'oauth2-authorization-code': credentialTypeSchema<AuthorizationCodeV1>('oauth2-authorization-code', { ...oauth2Grant, client_id: 'required', authorization_endpoint: 'optional', revocation_endpoint: 'optional', protected_resource: 'optional' }),
+  'oauth2-authorization-code': credentialTypeSchema<AuthorizationCodeV1>('oauth2-authorization-code', { ...oauth2Grant, client_id: 'optional', authorization_endpoint: 'optional', revocation_endpoint: 'optional', protected_resource: 'optional' }),
   jwt: credentialTypeSchema<JwtCredentialV1>('jwt', { audience: 'required', lifetime_s: 'optional', refresh_at: 'optional' }),
   'aws-web-identity': credentialTypeSchema<AwsWebIdentityV1>('aws-web-identity', {
     role_arn: 'required', token_file: 'required', chain_role_arn: 'optional', session_name: 'optional', sts_endpoint: 'optional', sts_region: 'optional', duration_s: 'optional', timeout_ms: 'optional', refresh_at: 'optional',

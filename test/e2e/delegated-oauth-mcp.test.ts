@@ -16,9 +16,9 @@ import { requireTools } from '../helpers/tools.js'
 // A remote MCP server from @modelcontextprotocol/sdk, protected by the authorization server the way
 // the MCP authorization spec has it: 401 with a WWW-Authenticate challenge naming its protected
 // resource metadata (RFC 9728), which names the authorization server (RFC 8414 / OpenID discovery).
-// sidekey's delegated credential names only the MCP server's URL and a pre-registered client; it
-// discovers the rest, sends the server's URL as the RFC 8707 resource indicator, and holds the
-// grant. The agent's MCP SDK client is configured with no credentials at all.
+// sidekey's delegated credential names only the MCP server's URL: it discovers the rest, registers
+// itself as a client (RFC 7591), sends the server's URL as the RFC 8707 resource indicator, and
+// holds the grant. The agent's MCP SDK client is configured with no credentials at all.
 
 const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
 const ACCOUNT = 'pat@example.test'
@@ -26,14 +26,13 @@ const ACCOUNT = 'pat@example.test'
 requireTools('chromium')
 
 t.test('an MCP server behind OAuth, reached through sidekey with no credentials in the agent', async (t) => {
-  const as = await startDelegatedAs({ accessTokenTTL: 60 })
+  const as = await startDelegatedAs({ accessTokenTTL: 60, registration: true })
   t.teardown(() => as.close())
   const app = express()
   const http = app.listen(0, '127.0.0.1')
   await new Promise<void>((r) => http.once('listening', () => r()))
   t.teardown(() => new Promise<void>((r) => http.close(() => r())))
   const mcpUrl = new URL(`http://127.0.0.1:${(http.address() as AddressInfo).port}/mcp`)
-  process.env.TEST_DELEGATED_SECRET = DELEGATED_CLIENT.secret
   const sk = await startTestSidekey(
     t,
     `
@@ -42,8 +41,6 @@ credentials:
   accounts-mcp:
     type: oauth2-authorization-code
     protected_resource: ${mcpUrl.href}
-    client_id: ${DELEGATED_CLIENT.id}
-    client_secret: { env: TEST_DELEGATED_SECRET }
     scopes: [openid, offline_access, api.read]
     params: { prompt: consent }
 routes:
@@ -96,6 +93,9 @@ routes:
     t.equal(asked.searchParams.get('resource'), mcpUrl.href, 'the MCP server is the RFC 8707 resource indicator')
     t.equal(asked.searchParams.get('code_challenge_method'), 'S256')
     t.equal(asked.searchParams.get('response_type'), 'code')
+    t.equal(as.events.registrations, 1, 'sidekey registered itself (RFC 7591): the credential names no client')
+    t.not(asked.searchParams.get('client_id'), DELEGATED_CLIENT.id)
+    t.ok(asked.searchParams.get('client_id'), 'the registered client id')
     await page.fill('input[name=login]', ACCOUNT)
     await page.fill('input[name=password]', 'any')
     await page.click('button[type=submit]')
@@ -115,5 +115,14 @@ routes:
     t.same(tools.tools.map((x) => x.name), ['whoami'])
     const result = await client.callTool({ name: 'whoami', arguments: {} })
     t.same(result.content, [{ type: 'text', text: ACCOUNT }], 'the MCP server saw the person\'s token, for its own resource')
+    t.equal(as.events.registrations, 1, 'one registration, reused for the code exchange')
+  })
+
+  t.test('the registered client secret and the tokens appear in no log line', async (t) => {
+    const client = JSON.parse((await sk.credentials.grants.vault.readSealed('oauth-client:accounts-mcp')).text!) as { clientSecret: string }
+    const { record } = await sk.credentials.grants.vault.read('accounts-mcp')
+    const secrets = [client.clientSecret, record!.accessToken!, record!.refreshToken!]
+    t.ok(secrets.every((x) => typeof x === 'string' && x.length > 10))
+    t.same(sk.sink.leaks(secrets), [])
   })
 })

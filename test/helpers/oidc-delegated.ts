@@ -13,6 +13,8 @@ export interface AsEvents {
   readonly grants: string[]
   /** Token endpoint errors, by error code (`invalid_grant` when a rotated refresh token is reused). */
   readonly grantErrors: string[]
+  /** Clients registered dynamically (RFC 7591). */
+  registrations: number
   /** Grants revoked (through the RFC 7009 endpoint, or for a reused refresh token). */
   revocations: number
 }
@@ -32,10 +34,10 @@ export interface DelegatedAs {
 
 /**
  * Start the server on a loopback port; the provider is made in `register`, once sidekey's redirect
- * URI is known. Access tokens live `accessTokenTTL` seconds; every refresh rotates the refresh
+ * URI is known. With `registration`, clients may also register themselves (RFC 7591). Access tokens live `accessTokenTTL` seconds; every refresh rotates the refresh
  * token (oidc-provider then treats a reused one as theft and revokes the grant: `invalid_grant`).
  */
-export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}): Promise<DelegatedAs> {
+export async function startDelegatedAs(options: { accessTokenTTL?: number; registration?: boolean } = {}): Promise<DelegatedAs> {
   const signing = await generateKeyPair('RS256', { extractable: true })
   const jwks = { keys: [{ ...(await exportJWK(signing.privateKey)), kid: 'delegated-as-1', alg: 'RS256', use: 'sig' }] }
   let handle: ((req: IncomingMessage, res: ServerResponse) => void) | null = null
@@ -44,7 +46,7 @@ export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}
   const issuer = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
   const ttl = options.accessTokenTTL ?? 60
   const scope = 'api.read api.write'
-  const events: AsEvents = { grants: [], grantErrors: [], revocations: 0 }
+  const events: AsEvents = { grants: [], grantErrors: [], registrations: 0, revocations: 0 }
   return {
     issuer,
     events,
@@ -69,6 +71,8 @@ export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}
         features: {
           devInteractions: { enabled: true },
           revocation: { enabled: true },
+          // RFC 7591, open (no initial access token), as MCP authorization servers offer it.
+          registration: { enabled: options.registration === true },
           resourceIndicators: {
             enabled: true,
             defaultResource: () => API_RESOURCE,
@@ -80,6 +84,7 @@ export async function startDelegatedAs(options: { accessTokenTTL?: number } = {}
       provider.on('grant.success', (ctx) => events.grants.push(String((ctx.oidc.params as { grant_type?: string }).grant_type)))
       provider.on('grant.error', (_ctx, err) => events.grantErrors.push((err as { error?: string }).error ?? 'error'))
       provider.on('grant.revoked', () => events.revocations++)
+      provider.on('registration_create.success', () => events.registrations++)
       handle = provider.callback()
     },
     async verify(token, audience = API_RESOURCE) {

@@ -1,6 +1,8 @@
 import type { AuthorizationCodeV1 } from '../../policy/schema.js'
 import { AuthorizationServer, type AuthorizationSource } from '../delegated/authorization-server.js'
+import { redirectUriOf } from '../delegated/authorization-flow.js'
 import { DelegatedGrantProvider } from '../delegated/provider.js'
+import { DynamicClient } from '../delegated/registration.js'
 import { providerFailure } from '../provider-http.js'
 import { TokenEndpoint } from '../token-endpoint.js'
 import { transportOf, type BuildContext, type CredentialBuilder } from './context.js'
@@ -12,17 +14,28 @@ const DEFAULT_REFRESH_AT = 0.8
 /**
  * A person's delegated grant (authorization code + PKCE). Where its authorization server is: the
  * issuer's metadata; endpoints written beside `token_endpoint`; or a protected resource (an MCP
- * server) whose RFC 9728 metadata names the issuer. The client is pre-registered (`client_id`).
+ * server) whose RFC 9728 metadata names the issuer. The client is pre-registered (`client_id`), or
+ * without one registers itself dynamically (RFC 7591).
  */
 export const buildDelegated: CredentialBuilder<AuthorizationCodeV1> = (name, def, ctx, fingerprint) => {
   const source = authorizationSource(def, ctx)
   if (source === null) return null
   const transport = transportOf(def.timeout_ms, ctx)
   const server = new AuthorizationServer(name, source, transport, def.resource ?? null)
+  const discovered = { discover: async () => (await server.endpoints()).token ?? Promise.reject(providerFailure(name, 'discovery found no token endpoint')) }
   let endpoint: TokenEndpoint | null
-  if ('protectedResource' in source) {
+  if (def.client_id === undefined) {
+    // No client_id: sidekey registers itself (RFC 7591) at the server discovery finds.
+    if (def.client_secret !== undefined || def.private_key !== undefined || def.client_auth !== undefined || 'authorizationEndpoint' in source) {
+      ctx.problem('client_id', 'without client_id sidekey registers itself dynamically: give issuer or protected_resource, and no client_secret, private_key or client_auth')
+      return null
+    }
+    const runtime = ctx.runtime
+    const dynamic = new DynamicClient(name, server, runtime.grants.vault, transport, () => redirectUriOf(runtime.issuer))
+    endpoint = new TokenEndpoint(name, discovered, { method: 'registered', clientId: null, resolve: () => dynamic.resolve() }, transport)
+  } else if ('protectedResource' in source) {
     const auth = clientAuth(def, ctx)
-    endpoint = auth === null ? null : new TokenEndpoint(name, { discover: async () => (await server.endpoints()).token ?? Promise.reject(providerFailure(name, 'discovery found no token endpoint')) }, auth, transport)
+    endpoint = auth === null ? null : new TokenEndpoint(name, discovered, auth, transport)
   } else endpoint = tokenEndpoint(name, def, ctx)
   if (endpoint === null) return null
   const client = { name, endpoint, server, scopes: def.scopes ?? [], params: def.params ?? {}, refreshAt: def.refresh_at ?? DEFAULT_REFRESH_AT }

@@ -43,6 +43,11 @@ export interface OpenedAuthorization {
   readonly authorizationUrl: string
 }
 
+/** The redirect URI registered with providers: exact (OAuth 2.1), on sidekey's admin listener as its issuer URL names it. */
+export function redirectUriOf(issuer: string): string {
+  return `${issuer}/oauth/callback`
+}
+
 /** The name of the cookie that binds a browser to one flow (scoped to the callback path). */
 export function bindingCookie(flow: string): string {
   return `sidekey_oauth_${flow.replaceAll('-', '')}`
@@ -72,7 +77,7 @@ export class AuthorizationFlows {
     const query: Record<string, string> = {
       ...client.params,
       response_type: 'code',
-      client_id: client.endpoint.auth.clientId ?? '',
+      client_id: (await client.endpoint.clientId()) ?? '',
       redirect_uri: redirectUri,
       state,
       code_challenge: sha256(verifier),

@@ -11,6 +11,10 @@ export interface AuthorizationEndpoints {
   readonly token: string | null
   /** RFC 8707 resource indicator: the definition's, else the protected resource's own identifier. */
   readonly resource: string | null
+  /** RFC 7591 registration endpoint, or null when the server offers none. */
+  readonly registration: string | null
+  /** The server says it accepts Client ID Metadata Documents (a URL as client_id). */
+  readonly clientIdMetadataDocuments: boolean
 }
 
 /**
@@ -47,7 +51,7 @@ export class AuthorizationServer {
 
   endpoints(): Promise<AuthorizationEndpoints> {
     const source = this.source
-    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource })
+    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource, registration: null, clientIdMetadataDocuments: false })
     this.#endpoints ??= this.#discover(source).catch((err: unknown) => {
       // A failed discovery is tried again on the next connect, not remembered.
       this.#endpoints = null
@@ -71,6 +75,8 @@ export class AuthorizationServer {
     const methods = metadata.code_challenge_methods_supported
     if (Array.isArray(methods) && !methods.includes('S256')) throw providerFailure(this.credential, `${issuer} does not support PKCE with S256`)
     const revocation = typeof metadata.revocation_endpoint === 'string' ? metadata.revocation_endpoint : null
-    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource }
+    const registration = typeof metadata.registration_endpoint === 'string' ? metadata.registration_endpoint : null
+    const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
+    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource, registration, clientIdMetadataDocuments }
   }
 }

@@ -82,6 +82,19 @@ export class GrantVault {
     return (await this.values.casBlob(blobName(name), expected, raw)) ? raw : null
   }
 
+  /** A value kept sealed beside the grants under `name` (a registered client), with its stored text. */
+  async readSealed(name: string): Promise<{ text: string | null; raw: string | null }> {
+    this.#usable()
+    const raw = await this.values.getBlob(name)
+    return { text: raw === null ? null : unseal(raw, await this.#keyBytes(), name), raw }
+  }
+
+  /** Replace a sealed value if it is still `expected`; false when another write came first. */
+  async writeSealed(name: string, expected: string | null, text: string): Promise<boolean> {
+    this.#usable()
+    return this.values.casBlob(name, expected, seal(text, await this.#keyBytes(), name))
+  }
+
   /** Seal an authorization in progress for the state store (it holds the PKCE verifier). */
   async sealFlow(text: string): Promise<string> {
     this.#usable()
