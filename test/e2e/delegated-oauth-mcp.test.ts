@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import express from 'express'
-import { chromium } from 'playwright-core'
 import { fetch as undiciFetch, ProxyAgent } from 'undici'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -9,7 +8,7 @@ import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js'
 import { getOAuthProtectedResourceMetadataUrl, mcpAuthMetadataRouter } from '@modelcontextprotocol/sdk/server/auth/router.js'
-import { DELEGATED_CLIENT, startDelegatedAs } from '../helpers/oidc-delegated.js'
+import { DELEGATED_CLIENT, launchChromium, signInAndConsent, startDelegatedAs } from '../helpers/oidc-delegated.js'
 import { startTestSidekey } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
 
@@ -20,7 +19,6 @@ import { requireTools } from '../helpers/tools.js'
 // itself as a client (RFC 7591), sends the server's URL as the RFC 8707 resource indicator, and
 // holds the grant. The agent's MCP SDK client is configured with no credentials at all.
 
-const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
 const ACCOUNT = 'pat@example.test'
 
 requireTools('chromium')
@@ -76,10 +74,7 @@ routes:
 
 
   t.test('a person connects it in the console; sidekey discovered the server from the MCP server', async (t) => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-    })
+    const browser = await launchChromium()
     t.teardown(() => browser.close())
     const page = await browser.newPage()
     await page.goto(`${sk.adminUrl}/console#token=${encodeURIComponent(sk.adminToken)}`)
@@ -96,11 +91,7 @@ routes:
     t.equal(as.events.registrations, 1, 'sidekey registered itself (RFC 7591): the credential names no client')
     t.not(asked.searchParams.get('client_id'), DELEGATED_CLIENT.id)
     t.ok(asked.searchParams.get('client_id'), 'the registered client id')
-    await page.fill('input[name=login]', ACCOUNT)
-    await page.fill('input[name=password]', 'any')
-    await page.click('button[type=submit]')
-    await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' })
-    await page.click('button[type=submit]')
+    await signInAndConsent(page, ACCOUNT)
     await page.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal(await page.locator('#result').innerText(), 'Connected accounts-mcp')
   })

@@ -1,8 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import t from 'tap'
-import { chromium } from 'playwright-core'
 import { ProxyAgent, request } from 'undici'
-import { API_RESOURCE, DELEGATED_CLIENT, startDelegatedAs } from '../helpers/oidc-delegated.js'
+import { delegatedCredential, launchChromium, signInAndConsent, startDelegatedAs } from '../helpers/oidc-delegated.js'
 import { freePort, startRedis, writeStateFile } from '../helpers/redis.js'
 import { startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
@@ -15,7 +14,6 @@ import { startUpstream } from '../helpers/upstream.js'
 // three in turn across several expiries: exactly one replica refreshes per expiry (a lease in
 // Redis), the others use its result, and the grant survives.
 
-const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
 const TTL_S = 6
 const REFRESH_AT = 0.5
 
@@ -36,20 +34,10 @@ t.test('three replicas, one rotating grant', async (t) => {
   const keyFile = `${redis.dir}/state-key`
   await writeFile(keyFile, 'a-long-random-shared-encryption-key\n')
   const statePath = await writeStateFile(redis.dir, redis.url, '', `signing_keys:\n  encryption_key_file: ${keyFile}\n`)
-  process.env.TEST_DELEGATED_SECRET = DELEGATED_CLIENT.secret
   const policy = `
 version: v1
 credentials:
-  crm-user:
-    type: oauth2-authorization-code
-    issuer: ${as.issuer}
-    client_id: ${DELEGATED_CLIENT.id}
-    client_secret: { env: TEST_DELEGATED_SECRET }
-    scopes: [openid, offline_access, api.read]
-    resource: ${API_RESOURCE}
-    params: { prompt: consent }
-    refresh_at: ${REFRESH_AT}
-routes:
+${delegatedCredential('crm-user', as.issuer, REFRESH_AT)}routes:
   - name: api
     host: api.test
     ports: [${api.port}]
@@ -72,10 +60,7 @@ routes:
   }
 
   t.test('connect at one replica, come back to another', async (t) => {
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-    })
+    const browser = await launchChromium()
     t.teardown(() => browser.close())
     const page = await browser.newPage()
     const first = replicas[0]!
@@ -84,12 +69,7 @@ routes:
     await page.click('#login button')
     await page.locator('#grants tr[data-grant="crm-user"] button[data-action=connect]').click()
     await page.click('#connect-continue')
-    await page.waitForSelector('input[name=login]')
-    await page.fill('input[name=login]', 'pat@example.test')
-    await page.fill('input[name=password]', 'any')
-    await page.click('button[type=submit]')
-    await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' })
-    await page.click('button[type=submit]')
+    await signInAndConsent(page, 'pat@example.test')
     await page.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal(new URL(page.url()).port, String(returnPort), 'the provider sent the person to another replica')
     t.equal(await page.locator('#result').innerText(), 'Connected crm-user')

@@ -2,10 +2,10 @@ import { spawn } from 'node:child_process'
 import { readFile, stat } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ProxyAgent, request } from 'undici'
 import { GRANTS_FILE, GRANTS_KEY_FILE } from '../../src/credentials/runtime.js'
-import { API_RESOURCE, DELEGATED_CLIENT, startDelegatedAs } from '../helpers/oidc-delegated.js'
+import { delegatedCredential, launchChromium, signInAndConsent, startDelegatedAs } from '../helpers/oidc-delegated.js'
 import { pollFor, waitFor } from '../helpers/poll.js'
 import { startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
 import { requireTools } from '../helpers/tools.js'
@@ -19,7 +19,6 @@ import { startWebhookSink } from '../helpers/webhook.js'
 // rotation, a restart that keeps the grant, a refresh refused with invalid_grant, revocation from
 // the console, and callbacks that must be refused: a forged state, another browser's, a replay.
 
-const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
 const PERSON = 'Pat Person'
 const ACCOUNT = 'pat@example.test'
 
@@ -46,22 +45,12 @@ t.test('delegated OAuth: connect in the console, use through sidekey, keep it al
   })
   t.teardown(() => api.close())
   const webhook = await startWebhookSink(t)
-  process.env.TEST_DELEGATED_SECRET = DELEGATED_CLIENT.secret
   const policy = `
 version: v1
 monitoring:
   webhook: { url: ${webhook.url} }
 credentials:
-  crm-user:
-    type: oauth2-authorization-code
-    issuer: ${as.issuer}
-    client_id: ${DELEGATED_CLIENT.id}
-    client_secret: { env: TEST_DELEGATED_SECRET }
-    scopes: [openid, offline_access, api.read]
-    resource: ${API_RESOURCE}
-    params: { prompt: consent }
-    refresh_at: 0.5
-routes:
+${delegatedCredential('crm-user', as.issuer, 0.5)}routes:
   - name: api
     host: api.test
     ports: [${api.port}]
@@ -75,10 +64,7 @@ routes:
   const dir = sk.dir
   as.register(`${sk.adminUrl}/oauth/callback`)
 
-  const browser: Browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
-  })
+  const browser: Browser = await launchChromium()
   t.teardown(() => browser.close())
   const context: BrowserContext = await browser.newContext()
   const page: Page = await context.newPage()
@@ -98,17 +84,7 @@ routes:
   const everToken = new Set<string>()
   const remember = async () => (await heldTokens()).forEach((x) => everToken.add(x))
 
-  /** Sign in (unless the provider's session remembers the person) and consent at the provider's own pages. */
-  const signInAndConsent = async (p: Page) => {
-    await p.waitForSelector('input[name=login], input[name=prompt][value=consent]', { state: 'attached' })
-    if ((await p.locator('input[name=login]').count()) > 0) {
-      await p.fill('input[name=login]', ACCOUNT)
-      await p.fill('input[name=password]', 'any-password')
-      await p.click('button[type=submit]')
-    }
-    await p.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' })
-    await p.click('button[type=submit]')
-  }
+  const signIn = (p: Page) => signInAndConsent(p, ACCOUNT)
 
   t.test('before connecting, the agent is refused with a code that says a person must connect', async (t) => {
     const res = await agentCall()
@@ -133,7 +109,7 @@ routes:
     await page.waitForURL((u) => u.origin === as.issuer)
     const authorize = new URL(page.url())
     t.equal(authorize.origin, as.issuer, 'the browser is at the provider')
-    await signInAndConsent(page)
+    await signIn(page)
     await page.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal(await page.locator('#result').innerText(), 'Connected crm-user')
     t.same(as.events.grants, ['authorization_code'], 'sidekey exchanged the code at the provider')
@@ -246,7 +222,7 @@ routes:
     t.teardown(() => other.close())
     const stranger = await other.newPage()
     await stranger.goto(authorizationUrl)
-    await signInAndConsent(stranger)
+    await signIn(stranger)
     await stranger.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal(await stranger.locator('#result').innerText(), 'Not connected', 'a browser that did not start the flow is refused')
     t.match(await stranger.locator('#detail').innerText(), /did not start this authorization.*SIDEKEY_ERR_OAUTH_CALLBACK/)
@@ -256,7 +232,7 @@ routes:
     await page.goto(`${sk.adminUrl}/console#token=${encodeURIComponent(sk.adminToken)}`)
     await row.locator('button[data-action=connect]').click()
     await page.click('#connect-continue')
-    await signInAndConsent(page)
+    await signIn(page)
     await page.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal(await page.locator('#result').innerText(), 'Connected crm-user')
     const replay = await page.goto(page.url())
@@ -275,7 +251,7 @@ routes:
     const link = await waitFor('the CLI to print the link', () => /(http:\/\/\S+\/oauth\/begin\?key=\S+)/.exec(out)?.[1])
     const cliPage = await context.newPage()
     await cliPage.goto(link)
-    await signInAndConsent(cliPage)
+    await signIn(cliPage)
     await cliPage.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal(await exited, 0, out)
     t.match(out, /connected crm-user/)
@@ -305,7 +281,7 @@ routes:
     const row = page.locator('#grants tr[data-grant="crm-user"]')
     await row.locator('button[data-action=connect]').click()
     await page.click('#connect-continue')
-    await signInAndConsent(page)
+    await signIn(page)
     await page.waitForURL((u) => u.pathname === '/oauth/callback')
     t.equal((await agentCall()).status, 200)
     const refresh = (await heldTokens())[1]!

@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import type { AddressInfo } from 'node:net'
 import { createRemoteJWKSet, exportJWK, generateKeyPair, jwtVerify } from 'jose'
 import { Provider } from 'oidc-provider'
+import { chromium, type Browser, type Page } from 'playwright-core'
 
 /** The API the delegated tokens are for (RFC 8707 resource indicator, the JWT access tokens' audience). */
 export const API_RESOURCE = 'https://api.test'
@@ -105,4 +106,41 @@ export async function startDelegatedAs(options: { accessTokenTTL?: number; regis
         http.close(() => r())
       }),
   }
+}
+
+/**
+ * The delegated credential the tests connect (YAML lines under `credentials:`): this server's
+ * pre-registered client, the scopes that get a refresh token, and consent asked every time.
+ */
+export function delegatedCredential(name: string, issuer: string, refreshAt?: number): string {
+  process.env.TEST_DELEGATED_SECRET = DELEGATED_CLIENT.secret
+  return `  ${name}:
+    type: oauth2-authorization-code
+    issuer: ${issuer}
+    client_id: ${DELEGATED_CLIENT.id}
+    client_secret: { env: TEST_DELEGATED_SECRET }
+    scopes: [openid, offline_access, api.read]
+    resource: ${API_RESOURCE}
+    params: { prompt: consent }
+${refreshAt === undefined ? '' : `    refresh_at: ${refreshAt}\n`}`
+}
+
+/** Debian's Chromium, headless, as the console tests launch it. */
+export function launchChromium(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'],
+  })
+}
+
+/** The person's part at the provider's own pages: sign in (unless its session remembers them), then consent. */
+export async function signInAndConsent(page: Page, account: string): Promise<void> {
+  await page.waitForSelector('input[name=login], input[name=prompt][value=consent]', { state: 'attached' })
+  if ((await page.locator('input[name=login]').count()) > 0) {
+    await page.fill('input[name=login]', account)
+    await page.fill('input[name=password]', 'any-password')
+    await page.click('button[type=submit]')
+  }
+  await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' })
+  await page.click('button[type=submit]')
 }
