@@ -35,7 +35,7 @@ export async function discoverResourceMetadata(transport: IdpTransport, credenti
 }
 
 /** The `resource_metadata` URL of a Bearer challenge (RFC 9728 section 5.1), or null. */
-function challengeMetadataUrl(headers: IncomingHttpHeaders): string | null {
+export function challengeMetadataUrl(headers: IncomingHttpHeaders): string | null {
   const raw = headers['www-authenticate']
   const challenge = Array.isArray(raw) ? raw.join(', ') : (raw ?? '')
   const m = /resource_metadata="([^"]+)"/i.exec(challenge) ?? /resource_metadata=([^\s,]+)/i.exec(challenge)
@@ -54,11 +54,12 @@ function parse(text: string): ResourceMetadata | null {
   }
 }
 
-/** True when `resource` is `url` or a prefix of it on the same origin (an MCP server's canonical URI). */
-function covers(resource: string, url: URL): boolean {
+/** True when `resource` is `url` or a path above it on the same origin (an MCP server's canonical URI). */
+export function covers(resource: string, url: URL): boolean {
   try {
     const r = new URL(resource)
-    return r.origin === url.origin && url.pathname.startsWith(r.pathname.replace(/\/$/, ''))
+    const base = r.pathname.replace(/\/$/, '')
+    return r.origin === url.origin && (url.pathname === base || url.pathname.startsWith(`${base}/`) || base === '')
   } catch {
     return false
   }
