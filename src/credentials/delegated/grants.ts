@@ -49,6 +49,8 @@ export interface GrantAttention {
 /** How long one replica may hold the refresh lease, and how often the others look for its result. */
 const LEASE_MS = 30_000
 const LEASE_POLL_MS = 100
+/** Access tokens remembered as refused by an upstream, at most. */
+const MAX_REJECTED = 256
 /** How long what a replica read about a grant is trusted before a request reads it again. */
 const STATUS_REFRESH_MS = 5_000
 
@@ -66,7 +68,7 @@ export class DelegatedGrants {
   /** Access tokens an upstream answered 401 to: refreshed rather than served again from the record. */
   readonly #rejected = new Set<string>()
   readonly #attention = new Set<(alert: GrantAttention) => void>()
-  /** Bumped when a grant is connected or revoked here: cached tokens of the grant before are not served. */
+  /** Bumped when this replica sees a grant connected anew, broken or revoked: tokens cached for it before are not served. */
   readonly #epochs = new Map<string, number>()
   /** Refreshes this replica made (tests count one per expiry across replicas). */
   readonly stats = { refreshes: 0 }
@@ -107,6 +109,8 @@ export class DelegatedGrants {
 
   /** Forget `token` as served from the record: an upstream answered 401 to it. */
   rejected(token: string): void {
+    // Each is removed once its grant is refreshed; the bound only guards against a record that never is.
+    if (this.#rejected.size >= MAX_REJECTED) this.#rejected.clear()
     this.#rejected.add(token)
   }
 
