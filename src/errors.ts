@@ -55,6 +55,8 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_DNS: { status: 502, meaning: 'The destination host name could not be resolved.' },
   SIDEKEY_ERR_STATE_UNAVAILABLE: { status: 503, meaning: "The shared state store (Redis) cannot be reached and the route's rate limit or quota fails closed (`on_store_error: refuse`, the default); also admin calls that need the store." },
   SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE: { status: 502, meaning: "The route's credential could not be obtained (a variable unset in sidekey's own environment, an unreadable file, bytes a header cannot carry); nothing was sent upstream." },
+  SIDEKEY_ERR_GRANT_RECONNECT: { status: 403, meaning: "The route's credential is a person's delegated OAuth grant that is missing, revoked, or was refused at refresh (`invalid_grant`): nothing was sent upstream, and retrying will not help until a person connects the account again (console: Connect, or `sidekey oauth connect NAME`). For MCP routes the same refusal is a JSON-RPC error." },
+  SIDEKEY_ERR_OAUTH_CALLBACK: { status: 400, meaning: "Admin listener: an OAuth authorization callback was refused (its state is unknown, expired or already used, the browser is not the one that started it, the provider answered an error, or the code exchange failed); start Connect again." },
   SIDEKEY_ERR_UPSTREAM_CONNECT: { status: 502, meaning: 'The upstream refused the connection or its TLS certificate did not verify for the host.' },
   SIDEKEY_ERR_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The upstream did not answer in time.' },
   SIDEKEY_ERR_UPSTREAM_RESET: { status: 502, meaning: "The upstream closed or reset the connection before a complete answer (once the status was sent, the agent's response is cut instead)." },

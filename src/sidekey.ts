@@ -119,13 +119,14 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const state: StateStore = stateSettings.redis === null ? new MemoryStore(now) : await (await import('./state/redis-store.js')).RedisStore.open(stateSettings.redis, log, (op) => metrics.stateErrors.inc({ op }))
   opened.add('the state store', () => state.close())
   metrics.stateAvailable = () => state.available
-  if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS')
+  if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS, and delegated OAuth grants cannot be kept (connecting one is refused)')
   // Identity providers are trusted like upstreams: system roots plus --upstream-ca.
   const credentials = createCredentialRuntime({
     certsDir: config.certsDir,
     issuer: config.issuer ?? '',
     ca: upstreamCa,
     sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
+    state,
   })
   opened.add('the credential runtime', () => credentials.close())
   const policy = await PolicyStore.open(config.policyPath, log, credentials)
@@ -144,6 +145,10 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const scanner = new SecretScanner()
   await learnStaticSecrets(policy, scanner)
   const alerts = new AlertSender(log, () => metrics.alertFailures.inc(), undefined, (json) => scanner.mask(json))
+  opened.add('grant alerts', credentials.grants.onAttention((alert) => {
+    log.warn({ ...alert }, `delegated grant "${alert.credential}" needs a person to connect it again`)
+    alerts.send(alert, policy.current.monitoring.webhook)
+  }))
   const activity = new Activity(now)
   const monitor = new Monitor({ policy, state, throttle, metrics, alerts, log, file: join(config.certsDir, BASELINES_FILE), now, onAnomaly: (workload, kind) => activity.anomaly(workload, kind) })
   await monitor.start()

@@ -194,6 +194,43 @@ async function loadRoutes() {
   fill($("routes"), routes.map((r) => row([r.name, el("code", r.match.join(" ")), r.action, r.credential ? r.credential.name : "", (r.guards || []).join(", ")])), "No routes loaded.", 5);
 }
 
+// Delegated grants: never a token here, only what the admin API lists about each.
+const GRANT_STATE = { "connected": "connected", "needs-attention": "NEEDS ATTENTION", "revoked": "revoked", "not-connected": "not connected" };
+async function loadGrants() {
+  const { grants } = await api("GET", "/v1/oauth/grants");
+  fill($("grants"), grants.map((g) => {
+    const state = el("span", GRANT_STATE[g.status] || g.status, g.status === "connected" ? "ok" : g.status === "needs-attention" ? "deny" : "muted");
+    const stateCell = el("span"); stateCell.append(state); if (g.problem) stateCell.append(el("div", visible(g.problem), "muted"));
+    const actions = el("span");
+    const connect = el("button", (g.status === "connected" ? "Reconnect " : "Connect ") + g.credential); connect.dataset.action = "connect"; connect.onclick = () => askConnect(g);
+    actions.append(connect);
+    if (g.status === "connected" || g.status === "needs-attention") {
+      const revoke = el("button", "Revoke", "deny"); revoke.dataset.action = "revoke";
+      revoke.onclick = async () => { try { const r = await api("DELETE", "/v1/oauth/grants/" + encodeURIComponent(g.credential), { by: approver }); say("revoked " + g.credential + (r.at_provider === true ? " (also at the provider)" : r.at_provider === false ? " (here; the provider did not confirm)" : " (here)")); await loadGrants(); } catch (e) { say("failed: " + e.message); } };
+      actions.append(" ", revoke);
+    }
+    const tr = row([g.credential, visible(g.provider), stateCell, (g.status === "not-connected" ? g.requested_scopes : g.scopes).join(" "), g.connected_by ? visible(g.connected_by) + " " + when(g.connected_at) : "", when(g.last_used), when(g.access_expires_at), actions]);
+    tr.dataset.grant = g.credential; tr.dataset.status = g.status;
+    return tr;
+  }), "No delegated credential in the policy.", 8);
+}
+
+// The scopes are shown before the person leaves for the provider; Continue starts the flow and
+// follows sidekey's one-time link, which binds this browser to it.
+function askConnect(g) {
+  const dialog = $("connect-dialog");
+  $("connect-what").textContent = g.credential;
+  $("connect-provider").textContent = visible(g.provider);
+  $("connect-scopes").replaceChildren(...(g.requested_scopes.length ? g.requested_scopes : ["(the provider's default)"]).map((s) => el("li", visible(s))));
+  dialog.returnValue = "";
+  dialog.onclose = async () => {
+    if (dialog.returnValue !== "connect") return;
+    try { const started = await api("POST", "/v1/oauth/grants/" + encodeURIComponent(g.credential) + "/connect", { by: approver }); location.assign(started.path); }
+    catch (e) { say("failed: " + e.message); }
+  };
+  dialog.showModal();
+}
+
 async function stream() {
   for (;;) {
     try {
@@ -239,11 +276,12 @@ async function open() {
     for (const a of list) approvals.set(a.id, a);
     decisions.splice(0, decisions.length, ...recent);
     renderApprovals(); renderDecisions();
-    await Promise.all([loadWorkloads(), loadRoutes(), loadActivity()]);
+    await Promise.all([loadWorkloads(), loadRoutes(), loadActivity(), loadGrants()]);
     if (!opened) {
       opened = true;
       setInterval(() => loadWorkloads().catch(() => {}), 5000);
       setInterval(() => loadActivity().catch(() => {}), 15000);
+      setInterval(() => loadGrants().catch(() => {}), 5000);
       stream();
     }
   } catch (e) { if (e.message !== "unauthorized") say("failed: " + e.message); }

@@ -70,6 +70,10 @@ const CONSOLE_HTML = `<!doctype html>
   <h2>Workloads</h2>
   <table><thead><tr><th>Workload</th><th>State</th><th>Requests</th><th>Destinations</th><th></th></tr></thead>
   <tbody id="workloads"></tbody></table>
+  <h2>Delegated accounts</h2>
+  <p class="muted">Accounts people connected for agents to use through sidekey (OAuth authorization code with PKCE). sidekey keeps the tokens; they are never shown.</p>
+  <table><thead><tr><th>Credential</th><th>Provider</th><th>State</th><th>Scopes</th><th>Connected</th><th>Last used</th><th>Token expires</th><th></th></tr></thead>
+  <tbody id="grants"></tbody></table>
   <h2>Routes</h2>
   <table><thead><tr><th>Route</th><th>Matches</th><th>Action</th><th>Credential</th><th>Guards</th></tr></thead>
   <tbody id="routes"></tbody></table>
@@ -79,6 +83,15 @@ const CONSOLE_HTML = `<!doctype html>
     <p>Deny <code id="deny-what"></code>?</p>
     <label>Note for the agent (optional):<br><textarea id="deny-note" rows="3" maxlength="200"></textarea></label>
     <p><button value="deny" class="deny" id="deny-confirm">Deny request</button> <button value="cancel" id="deny-cancel">Cancel</button></p>
+  </form>
+</dialog>
+<dialog id="connect-dialog">
+  <form method="dialog">
+    <p>Connect <code id="connect-what"></code> at <code id="connect-provider"></code>?</p>
+    <p>sidekey will ask for these scopes:</p>
+    <ul id="connect-scopes"></ul>
+    <p class="muted">You sign in at the provider and are sent back here; sidekey keeps the tokens.</p>
+    <p><button value="connect" class="ok" id="connect-continue">Continue to the provider</button> <button value="cancel" id="connect-cancel">Cancel</button></p>
   </form>
 </dialog>
 <script>${CONSOLE_SCRIPT}</script>

@@ -20,6 +20,7 @@ import type { Monitor } from '../observe/monitor.js'
 import { APPROVALS_ROUTES, type ApprovalsApiContext } from './approvals-api.js'
 import { explainReadiness, type DialSettings } from './explain-readiness.js'
 import { CONSOLE_ROUTES } from './console.js'
+import { OAUTH_ROUTES, type OAuthApiContext } from './oauth-api.js'
 import { readJson, send } from './json.js'
 import { noEndpoint, RouteTable, type AdminCall, type AdminRoute } from './route-table.js'
 import { ambiguity } from '../guard/ambiguity.js'
@@ -29,7 +30,7 @@ import type { PrivatePaths } from '../sandbox/private-paths.js'
 import type { StoreStatus } from '../state/store.js'
 
 /** What the admin API reads and changes. */
-export interface AdminContext extends ApprovalsApiContext {
+export interface AdminContext extends ApprovalsApiContext, OAuthApiContext {
   readonly policy: PolicyStore
   readonly runTokens: RunTokens
   readonly ca: CertificateAuthority
@@ -40,8 +41,8 @@ export interface AdminContext extends ApprovalsApiContext {
   ready(): boolean
   /** The proxy listener's host:port, once listening. */
   proxyAddress(): string | null
-  /** Signing keys and issuer of minted JWTs. */
-  readonly credentials: Pick<CredentialRuntime, 'keys' | 'issuer'>
+  /** Signing keys and issuer of minted JWTs; delegated grants and their authorizations. */
+  readonly credentials: Pick<CredentialRuntime, 'keys' | 'issuer' | 'grants' | 'flows'>
   readonly metrics: Metrics
   readonly monitor: Monitor
   /** What `sidekey run`'s sandbox must hide from an agent (absolute paths, never contents). */
@@ -131,6 +132,7 @@ export const ADMIN_ROUTES = new RouteTable<AdminContext>([
   { method: 'POST', path: '/v1/shutdown', access: 'public', handle: shutdown },
   ...CONSOLE_ROUTES,
   ...APPROVALS_ROUTES,
+  ...OAUTH_ROUTES,
   { method: 'GET', path: '/v1/run-tokens', access: 'admin', handle: (ctx, { res }) => send(res, 200, { tokens: ctx.runTokens.list() }) },
   { method: 'POST', path: '/v1/run-tokens', access: 'admin', handle: mintRunToken },
   { method: 'DELETE', path: '/v1/run-tokens/:id', access: 'admin', handle: revokeRunToken },

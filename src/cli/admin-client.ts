@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises'
+import { userInfo } from 'node:os'
 import { join } from 'node:path'
 import { request } from 'undici'
 import { ADMIN_TOKEN_FILE } from '../admin/token.js'
@@ -37,4 +38,19 @@ export async function adminCall(config: Config, method: 'GET' | 'POST' | 'DELETE
   }
   const text = await res.body.text()
   return { status: res.statusCode, body: text === '' ? {} : (JSON.parse(text) as Record<string, unknown>) }
+}
+
+/** Print an admin API refusal as the CLI reports it; the exit code 1. */
+export function failed(status: number, body: Record<string, unknown>): number {
+  console.error(`sidekey: ${(body.error as { message?: string } | undefined)?.message ?? `admin API answered ${status}`}`)
+  return 1
+}
+
+/** This machine's user name as an admin API actor name accepts it (`cli:NAME`). */
+export function cliUser(): string {
+  try {
+    return userInfo().username.replace(/[^\w.@-]/g, '').slice(0, 40) || 'unknown'
+  } catch {
+    return 'unknown'
+  }
 }

@@ -1,9 +1,8 @@
-import { userInfo } from 'node:os'
 import { configFrom } from '../config.js'
 import { visible } from '../approvals/visible.js'
 import { formatAuthority } from '../policy/host.js'
 import type { ApprovalRecord } from '../state/store.js'
-import { adminCall, adminUrl, readAdminToken } from './admin-client.js'
+import { adminCall, adminUrl, cliUser, failed, readAdminToken } from './admin-client.js'
 import { parse } from './args.js'
 
 const USAGE = 'usage: sidekey approvals list [--all] [--json] | approve ID [--for 10m] [--note TEXT] | deny ID [--note TEXT] | console   [--admin HOST:PORT] [--certs DIR]'
@@ -26,7 +25,7 @@ export async function approvals(argv: string[]): Promise<number> {
     return 0
   }
   if ((action === 'approve' || action === 'deny') && id !== undefined) {
-    const by = `cli:${safeUser()}`
+    const by = `cli:${cliUser()}`
     const { status, body } = await adminCall(config, 'POST', `/v1/approvals/${encodeURIComponent(id)}/${action}`, { for: flags.for, note: flags.note, by })
     if (status !== 200) return failed(status, body)
     const grant = (body as { grant_until?: string | null }).grant_until
@@ -57,17 +56,4 @@ function describe(a: ApprovalRecord): string {
     lines.push(`    body${a.body_encoding === 'base64' ? ' (not UTF-8, as base64)' : ''}: ${first}`, ...rest.map((line) => `          ${line}`))
   }
   return lines.join('\n')
-}
-
-function failed(status: number, body: Record<string, unknown>): number {
-  console.error(`sidekey: ${(body.error as { message?: string } | undefined)?.message ?? `admin API answered ${status}`}`)
-  return 1
-}
-
-function safeUser(): string {
-  try {
-    return userInfo().username.replace(/[^\w.@-]/g, '').slice(0, 40) || 'unknown'
-  } catch {
-    return 'unknown'
-  }
 }

@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Command>> = {
   audit: async () => (await import('./audit.js')).audit,
   workloads: async () => (await import('./workloads.js')).workloads,
   approvals: async () => (await import('./approvals.js')).approvals,
+  oauth: async () => (await import('./oauth.js')).oauth,
   health: async () => (await import('./health.js')).health,
   iptables: async () => (await import('./iptables.js')).iptables,
   'inject-webhook': async () => (await import('./inject-webhook.js')).injectWebhook,
@@ -36,6 +37,7 @@ usage:
   sidekey audit [--follow] [FILE|-] [--workload W] [--route R] [--decision D] [--status 4xx]  readable audit lines
   sidekey workloads list|quarantine N|release N  see and change workload state (quarantine)
   sidekey approvals list|approve ID [--for 10m]|deny ID|console  decide held requests
+  sidekey oauth list|connect NAME|revoke NAME  delegated accounts: connect one (prints a link, waits), list, revoke
   sidekey health [--ready] [--wait S]        exit 0 when the running sidekey is healthy (ready); --wait: keep asking for S seconds
   sidekey iptables [--apply] ...             transparent mode's iptables rules (print or apply)
   sidekey inject-webhook [flags]             admission webhook that adds the sidecar to pods

@@ -4,6 +4,7 @@ import type { CredentialProvider } from './provider.js'
 import type { BuildContext, CredentialBuilder } from './builders/context.js'
 import { buildAwsWebIdentity } from './builders/aws.js'
 import { buildAzureWorkloadIdentity } from './builders/azure.js'
+import { buildDelegated } from './builders/delegated.js'
 import { buildGcpWorkloadIdentity } from './builders/gcp.js'
 import { buildJwt } from './builders/jwt.js'
 import { buildClientCredentials, buildTokenExchange } from './builders/oauth2.js'
@@ -18,6 +19,7 @@ const builders: { [T in keyof DefinitionOf]: CredentialBuilder<DefinitionOf[T]> 
   static: buildStatic,
   'oauth2-client-credentials': buildClientCredentials,
   'oauth2-token-exchange': buildTokenExchange,
+  'oauth2-authorization-code': buildDelegated,
   jwt: buildJwt,
   'aws-web-identity': buildAwsWebIdentity,
   'gcp-workload-identity': buildGcpWorkloadIdentity,

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from 'node:http'
 import type { Dispatcher } from 'undici'
 import { request } from '../http/undici.js'
 import { SidekeyError } from '../errors.js'
@@ -19,7 +20,7 @@ export async function callProvider(
   what: string,
   url: string,
   init: { method: 'GET' | 'POST' | 'PUT'; headers?: Record<string, string>; body?: string },
-): Promise<{ status: number; text: string }> {
+): Promise<{ status: number; text: string; headers: IncomingHttpHeaders }> {
   try {
     const res = await request(url, {
       method: init.method,
@@ -30,7 +31,7 @@ export async function callProvider(
       bodyTimeout: transport.timeoutMs,
       signal: AbortSignal.timeout(transport.timeoutMs),
     })
-    return { status: res.statusCode, text: await res.body.text() }
+    return { status: res.statusCode, text: await res.body.text(), headers: res.headers }
   } catch (cause) {
     const timeout = /Timeout/.test((cause as Error).name ?? '')
     throw providerFailure(credential, `${what} ${timeout ? `did not answer within ${transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`}`, cause)
@@ -38,8 +39,8 @@ export async function callProvider(
 }
 
 /** The refusal for a credential that cannot be obtained; `why` must hold no secret. */
-export function providerFailure(credential: string, why: string, cause?: unknown): SidekeyError {
-  return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credential}": ${why}`, { cause })
+export function providerFailure(credential: string, why: string, cause?: unknown, details?: Readonly<Record<string, string>>): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credential}": ${why}`, { cause, ...(details === undefined ? {} : { details }) })
 }
 
 /** Parse a JSON answer or fail naming the provider. */

@@ -16,6 +16,12 @@ export interface CredentialProvider {
    */
   invalidate?(workload: string | null, secret: string): void
   /**
+   * True when a 401 to this credential is worth one refresh and one more try of the same request
+   * (a person's delegated grant: the provider may have revoked the access token early). Never more
+   * than once per request.
+   */
+  readonly retryAfter401?: boolean
+  /**
    * True when a token for `workload` is cached and usable now, so a request would not wait for the
    * identity provider (`sidekey explain`). Providers without a cache leave this out.
    */

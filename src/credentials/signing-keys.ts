@@ -1,9 +1,11 @@
-import { createCipheriv, createDecipheriv, randomBytes, randomUUID } from 'node:crypto'
-import { open, readFile, rename } from 'node:fs/promises'
+import { randomUUID } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { CryptoKey, JWK } from 'jose'
 import { jose } from './jose.js'
 import type { SharedValues } from '../state/store.js'
+import { writePrivate } from './private-file.js'
+import { seal, unseal } from './sealed-box.js'
 
 /** The file beside the CA that holds the minting keys (mode 0600). */
 export const SIGNING_KEYS_FILE = 'jwt-keys.json'
@@ -128,35 +130,18 @@ export class SigningKeys {
       return
     }
     this.#keys = next
-    // Written to a temporary file created with mode 0600, then renamed over the old one.
-    const tmp = `${this.#path}.${process.pid}.tmp`
-    const handle = await open(tmp, 'w', 0o600)
-    try {
-      await handle.writeFile(JSON.stringify({ keys: this.#keys }))
-    } finally {
-      await handle.close()
-    }
-    await rename(tmp, this.#path)
+    await writePrivate(this.#path, JSON.stringify({ keys: this.#keys }))
   }
 }
 
-/** Authenticated encryption of the key set for the shared store (the label binds it to its use). */
+/** The key set as the shared store keeps it (the label binds the box to its use). */
 function encryptKeys(keys: StoredKey[], key: Buffer): string {
-  const iv = randomBytes(12)
-  const cipher = createCipheriv('aes-256-gcm', key, iv)
-  cipher.setAAD(Buffer.from(SHARED_NAME))
-  const data = Buffer.concat([cipher.update(JSON.stringify({ keys }), 'utf8'), cipher.final()])
-  return JSON.stringify({ v: 1, iv: iv.toString('base64'), tag: cipher.getAuthTag().toString('base64'), data: data.toString('base64') })
+  return seal(JSON.stringify({ keys }), key, SHARED_NAME)
 }
 
 function decryptKeys(raw: string, key: Buffer): StoredKey[] {
   try {
-    const box = JSON.parse(raw) as { v: number; iv: string; tag: string; data: string }
-    const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(box.iv, 'base64'))
-    decipher.setAAD(Buffer.from(SHARED_NAME))
-    decipher.setAuthTag(Buffer.from(box.tag, 'base64'))
-    const plain = Buffer.concat([decipher.update(Buffer.from(box.data, 'base64')), decipher.final()]).toString('utf8')
-    const keys = (JSON.parse(plain) as { keys?: StoredKey[] }).keys
+    const keys = (JSON.parse(unseal(raw, key, SHARED_NAME)) as { keys?: StoredKey[] }).keys
     return Array.isArray(keys) ? keys : []
   } catch (cause) {
     // Never fall back to a key of our own: replicas would then disagree silently.

@@ -14,15 +14,30 @@ export type ClientAuth =
   | { readonly method: 'none'; readonly clientId: string | null }
   /** A federated token (a projected Kubernetes token) as the client assertion: Azure workload identity. */
   | { readonly method: 'federated_token'; readonly clientId: string; readonly token: SecretSource }
+  /** A client registered at run time (RFC 7591): one of the above, known once registered. */
+  | { readonly method: 'registered'; readonly clientId: null; readonly resolve: () => Promise<Exclude<ClientAuth, { method: 'registered' }>> }
 
-/** Where the token endpoint is: given, or discovered from the issuer (RFC 8414, OpenID Discovery). */
-export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string }
+/**
+ * Where the token endpoint is: given, discovered from the issuer (RFC 8414, OpenID Discovery), or
+ * found by another discovery (a protected resource's metadata names the issuer, RFC 9728).
+ */
+export type EndpointSource = { readonly tokenEndpoint: string } | { readonly issuer: string } | { readonly discover: () => Promise<string> }
 
 /** Successful token response fields sidekey uses (RFC 6749 section 5.1, RFC 8693 section 2.2.1). */
 interface TokenResponse {
   access_token: string
   expires_in?: number
   token_type?: string
+  refresh_token?: string
+  scope?: string
+}
+
+/** A token endpoint's answer as sidekey keeps it. */
+export interface GrantAnswer extends FetchedToken {
+  /** The refresh token issued with it, or null when none was. */
+  readonly refreshToken: string | null
+  /** The scope granted (RFC 6749 section 5.1), or null when the answer did not say. */
+  readonly scope: string | null
 }
 
 /** Lifetime assumed when a token response has no `expires_in` (RFC 6749 makes it optional). */
@@ -48,23 +63,54 @@ export class TokenEndpoint {
 
   /** POST the grant (`form` holds grant_type and its parameters) and return the access token. */
   async requestToken(form: Record<string, string>): Promise<FetchedToken> {
-    const endpoint = await this.endpoint()
-    const body = new URLSearchParams(form)
-    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
-    await this.#authenticate(endpoint, body, headers)
+    const { value, expiresAt } = await this.requestGrant(form)
+    return { value, expiresAt }
+  }
+
+  /**
+   * POST the grant and return the whole answer sidekey keeps: the access token and, for a
+   * delegated grant, the refresh token the server issued (RFC 6749 section 6: a new one replaces
+   * the old) and the scope it granted. A refusal's RFC 6749 `error` code is the thrown error's
+   * `details.provider_error` (`invalid_grant` means the grant is gone).
+   */
+  async requestGrant(form: Record<string, string>): Promise<GrantAnswer> {
     const requestedAt = Date.now()
-    const { status, text } = await callProvider(this.transport, this.credential, 'token endpoint', endpoint, { method: 'POST', body: body.toString(), headers })
+    const { status, text } = await this.#post(await this.endpoint(), 'token endpoint', form)
     const parsed = jsonOf<unknown>(this.credential, 'token endpoint', status, text)
     if (status !== 200) {
       // RFC 6749 section 5.2: the error code is safe to repeat; error_description is the provider's
       // text and is kept short.
       const error = (parsed as { error?: unknown }).error
-      throw this.#fail(`token endpoint answered HTTP ${status}${typeof error === 'string' ? ` (${error.slice(0, 64)})` : ''}`)
+      const code = typeof error === 'string' ? error.slice(0, 64) : null
+      throw providerFailure(this.credential, `token endpoint answered HTTP ${status}${code !== null ? ` (${code})` : ''}`, undefined, code === null ? undefined : { provider_error: code })
     }
     const token = parsed as Partial<TokenResponse>
     if (typeof token.access_token !== 'string' || token.access_token === '') throw this.#fail('token endpoint answered without an access_token')
     const lifetime = typeof token.expires_in === 'number' && token.expires_in > 0 ? token.expires_in : DEFAULT_LIFETIME_S
-    return { value: token.access_token, expiresAt: requestedAt + lifetime * 1000 }
+    return {
+      value: token.access_token,
+      expiresAt: requestedAt + lifetime * 1000,
+      refreshToken: typeof token.refresh_token === 'string' && token.refresh_token !== '' ? token.refresh_token : null,
+      scope: typeof token.scope === 'string' ? token.scope : null,
+    }
+  }
+
+  /**
+   * RFC 7009: ask the server to revoke `token` at `revocationEndpoint`, authenticated as the client
+   * is at the token endpoint. True when the server answered 200 (which it also does for a token it
+   * no longer knows, section 2.2).
+   */
+  async revoke(revocationEndpoint: string, token: string, hint: 'refresh_token' | 'access_token'): Promise<boolean> {
+    const { status } = await this.#post(revocationEndpoint, 'revocation endpoint', { token, token_type_hint: hint })
+    return status === 200
+  }
+
+  /** POST a form to one of the server's endpoints with the client's authentication. */
+  async #post(url: string, what: string, form: Record<string, string>): Promise<{ status: number; text: string }> {
+    const body = new URLSearchParams(form)
+    const headers: Record<string, string> = { 'content-type': 'application/x-www-form-urlencoded', accept: 'application/json' }
+    await this.#authenticate(url, body, headers)
+    return callProvider(this.transport, this.credential, what, url, { method: 'POST', body: body.toString(), headers })
   }
 
   /** The token endpoint URL, discovering it from the issuer's metadata on first use. */
@@ -74,30 +120,19 @@ export class TokenEndpoint {
     return this.#discovering
   }
 
-  /**
-   * RFC 8414 section 3 first, then OpenID Connect Discovery 1.0 section 4. An answer that is not
-   * metadata moves on to the next; an issuer that does not answer, or is unreachable, fails at once
-   * (the provider call's timeout and message): asking the same host again would only wait twice.
-   */
   async #discover(): Promise<string> {
-    const issuer = (this.source as { issuer: string }).issuer.replace(/\/$/, '')
-    for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-      const { status, text } = await callProvider(this.transport, this.credential, `issuer ${issuer}`, `${issuer}${path}`, { method: 'GET' })
-      if (status !== 200) continue
-      const metadata = metadataOf(text)
-      if (metadata === null || typeof metadata.token_endpoint !== 'string') continue
-      // RFC 8414 section 3.3: the metadata must name the issuer it was fetched for.
-      if (typeof metadata.issuer === 'string' && metadata.issuer.replace(/\/$/, '') !== issuer) {
-        throw this.#fail(`discovery at ${issuer} names another issuer`)
-      }
-      this.#endpoint = metadata.token_endpoint
-      return metadata.token_endpoint
-    }
-    throw this.#fail(`cannot discover the token endpoint of ${issuer}`)
+    const source = this.source
+    this.#endpoint = 'discover' in source ? await source.discover() : (await discoverServerMetadata(this.transport, this.credential, (source as { issuer: string }).issuer)).token_endpoint
+    return this.#endpoint
+  }
+
+  /** The client id sent to the authorization server (a registered client's once registered). */
+  async clientId(): Promise<string | null> {
+    return this.auth.method === 'registered' ? (await this.auth.resolve()).clientId : this.auth.clientId
   }
 
   async #authenticate(endpoint: string, body: URLSearchParams, headers: Record<string, string>): Promise<void> {
-    const auth = this.auth
+    const auth = this.auth.method === 'registered' ? await this.auth.resolve() : this.auth
     if (auth.method === 'none') {
       if (auth.clientId !== null) body.set('client_id', auth.clientId)
       return
@@ -155,6 +190,38 @@ export class TokenEndpoint {
   #fail(why: string, cause?: unknown): SidekeyError {
     return providerFailure(this.credential, why, cause)
   }
+}
+
+/** Authorization server metadata as sidekey reads it (RFC 8414 section 2): the endpoints it calls. */
+export interface ServerMetadata {
+  readonly issuer?: unknown
+  readonly token_endpoint: string
+  readonly authorization_endpoint?: unknown
+  readonly revocation_endpoint?: unknown
+  readonly registration_endpoint?: unknown
+  readonly code_challenge_methods_supported?: unknown
+}
+
+/**
+ * An authorization server's metadata: RFC 8414 section 3 first, then OpenID Connect Discovery 1.0
+ * section 4. An answer that is not metadata moves on to the next; an issuer that does not answer,
+ * or is unreachable, fails at once (the provider call's timeout and message): asking the same host
+ * again would only wait twice.
+ */
+export async function discoverServerMetadata(transport: IdpTransport, credential: string, issuerUrl: string): Promise<ServerMetadata> {
+  const issuer = issuerUrl.replace(/\/$/, '')
+  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
+    const { status, text } = await callProvider(transport, credential, `issuer ${issuer}`, `${issuer}${path}`, { method: 'GET' })
+    if (status !== 200) continue
+    const metadata = metadataOf(text)
+    if (metadata === null || typeof metadata.token_endpoint !== 'string') continue
+    // RFC 8414 section 3.3: the metadata must name the issuer it was fetched for.
+    if (typeof metadata.issuer === 'string' && metadata.issuer.replace(/\/$/, '') !== issuer) {
+      throw providerFailure(credential, `discovery at ${issuer} names another issuer`)
+    }
+    return metadata as ServerMetadata
+  }
+  throw providerFailure(credential, `cannot discover the token endpoint of ${issuer}`)
 }
 
 /** Authorization server metadata (RFC 8414 section 2), or null when `text` is not a JSON object. */

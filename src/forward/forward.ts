@@ -31,6 +31,12 @@ export interface ForwardPlan {
   readonly body?: Buffer | null
   /** Scrubbing and pin checks on the response (its stages sit between the upstream and the agent). */
   readonly response?: ResponsePlan | null
+  /**
+   * An answer with this status is not relayed: the exchange is dropped before anything reaches the
+   * agent and `result.discarded` says so, for the caller to send the request once more (a 401 to a
+   * delegated grant's token, retried once after a refresh). Only for a body the caller still holds.
+   */
+  readonly discardStatus?: number
 }
 
 /** What the forward did, for the audit line. */
@@ -40,6 +46,8 @@ export interface ForwardResult {
   bytesDown: number
   /** Milliseconds from sending to the response headers. */
   firstByteMs: number
+  /** The status of an answer dropped unrelayed (`discardStatus`), if one was. */
+  discarded?: number
 }
 
 /**
@@ -100,6 +108,13 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       },
       onResponseStart(c, statusCode, headers) {
         result.firstByteMs = performance.now() - started
+        if (statusCode === plan.discardStatus) {
+          result.discarded = statusCode
+          // Settled first: aborting reports an error synchronously, which must not become the outcome.
+          settle()
+          c.abort(Object.assign(new Error('answer dropped to send the request again'), { code: 'ABORT_ERR' }))
+          return
+        }
         let shaped = responseWithoutHopByHop(headers)
         try {
           refuseTransferCodings(headers)

@@ -60,6 +60,8 @@ export interface AuditRecord {
   closed?: string
   credential: string | null
   credential_source: string | null
+  /** Set when the upstream answered 401 to a delegated grant's token and the request was sent once more after a refresh. */
+  retried_after_401?: boolean
   status: number | null
   error: string | null
   bytes_up: number

@@ -104,6 +104,22 @@ export interface TokenExchangeV1 extends OAuth2GrantV1 {
   requested_token_type?: string
 }
 
+/**
+ * A person's delegated OAuth grant (authorization code with PKCE): connected once from the console
+ * or `sidekey oauth connect`, then held and refreshed by sidekey.
+ */
+export interface AuthorizationCodeV1 extends OAuth2GrantV1 {
+  type: 'oauth2-authorization-code'
+  /** Pre-registered client; without it sidekey registers itself dynamically (RFC 7591). */
+  client_id?: string
+  /** With token_endpoint (no issuer): where the person is sent to consent. */
+  authorization_endpoint?: string
+  /** With token_endpoint (no issuer): RFC 7009 revocation endpoint. */
+  revocation_endpoint?: string
+  /** Instead of issuer or token_endpoint: the protected resource (an MCP server's URL) whose RFC 9728 metadata names the issuer. */
+  protected_resource?: string
+}
+
 /** A JWT sidekey mints and signs for the calling workload. */
 export interface JwtCredentialV1 {
   type: 'jwt'
@@ -170,6 +186,7 @@ export type CredentialV1 =
   | StaticCredentialV1
   | ClientCredentialsV1
   | TokenExchangeV1
+  | AuthorizationCodeV1
   | JwtCredentialV1
   | AwsWebIdentityV1
   | GcpWorkloadIdentityV1
@@ -318,6 +335,9 @@ const credentialFieldShapes = {
     },
   },
   kv_refresh_s: { type: 'integer', minimum: 10, maximum: 86400 },
+  authorization_endpoint: { type: 'string', pattern: '^https?://' },
+  revocation_endpoint: { type: 'string', pattern: '^https?://' },
+  protected_resource: { type: 'string', pattern: '^https?://' },
 } satisfies Record<CredentialField, object>
 
 /** Every field name some credential type takes: an unknown one is a typo, a known one is the wrong type's. */
@@ -347,6 +367,7 @@ const credentialTypeSchemas: Record<CredentialV1['type'], object> = {
   static: credentialTypeSchema<StaticCredentialV1>('static', { env: 'optional', file: 'optional' }),
   'oauth2-client-credentials': credentialTypeSchema<ClientCredentialsV1>('oauth2-client-credentials', { ...oauth2Grant, client_id: 'required' }),
   'oauth2-token-exchange': credentialTypeSchema<TokenExchangeV1>('oauth2-token-exchange', { ...oauth2Grant, client_id: 'optional', subject_token: 'required', actor_token: 'optional', requested_token_type: 'optional' }),
+  'oauth2-authorization-code': credentialTypeSchema<AuthorizationCodeV1>('oauth2-authorization-code', { ...oauth2Grant, client_id: 'optional', authorization_endpoint: 'optional', revocation_endpoint: 'optional', protected_resource: 'optional' }),
   jwt: credentialTypeSchema<JwtCredentialV1>('jwt', { audience: 'required', lifetime_s: 'optional', refresh_at: 'optional' }),
   'aws-web-identity': credentialTypeSchema<AwsWebIdentityV1>('aws-web-identity', {
     role_arn: 'required', token_file: 'required', chain_role_arn: 'optional', session_name: 'optional', sts_endpoint: 'optional', sts_region: 'optional', duration_s: 'optional', timeout_ms: 'optional', refresh_at: 'optional',

@@ -51,6 +51,12 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
 return 1
 `
 
+/** Give a lease back if it is still the holder's. KEYS[1] lease; ARGV holder. */
+const RELEASE_SCRIPT = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
+
 /** Settled approvals kept listed (each record also expires a day after its own deadline). */
 const MAX_LISTED_APPROVALS = 500
 const MAX_DECISIONS = 200
@@ -64,6 +70,7 @@ interface Scripts {
   skSliding(key: string, limit: number, windowMs: number, nowMs: number): Promise<[number, number, number]>
   skSettle(key: string, status: string, settlement: string): Promise<string | null>
   skCas(key: string, field: string, expected: string, next: string): Promise<number>
+  skRelease(key: string, holder: string): Promise<number>
 }
 
 /** Build the ioredis client the settings describe (standalone, Sentinel or Cluster). */
@@ -126,7 +133,7 @@ export class RedisStore implements StateStore {
     this.#p = settings.keyPrefix
     this.#client = createRedisClient(settings)
     this.#sub = this.#client.duplicate()
-    for (const [name, lua, keys] of [['skFixed', FIXED_SCRIPT, 1], ['skSliding', SLIDING_WINDOW_LUA, 1], ['skSettle', SETTLE_SCRIPT, 1], ['skCas', CAS_SCRIPT, 1]] as const) {
+    for (const [name, lua, keys] of [['skFixed', FIXED_SCRIPT, 1], ['skSliding', SLIDING_WINDOW_LUA, 1], ['skSettle', SETTLE_SCRIPT, 1], ['skCas', CAS_SCRIPT, 1], ['skRelease', RELEASE_SCRIPT, 1]] as const) {
       this.#client.defineCommand(name, { lua, numberOfKeys: keys })
     }
     this.#scripts = this.#client as unknown as Scripts
@@ -487,6 +494,33 @@ export class RedisStore implements StateStore {
 
   casBlob(name: string, expected: string | null, next: string): Promise<boolean> {
     return this.#do('blob', async () => (await this.#scripts.skCas(`${this.#p}blobs`, name, expected ?? '', next)) === 1)
+  }
+
+  // --- expiring values and leases -------------------------------------------------------------
+
+  putExpiring(name: string, value: string, ttlMs: number): Promise<void> {
+    return this.#do('expiring', async () => {
+      await this.#client.set(`${this.#p}x:${name}`, value, 'PX', Math.max(1, Math.ceil(ttlMs)))
+    })
+  }
+
+  getExpiring(name: string): Promise<string | null> {
+    return this.#do('expiring', () => this.#client.get(`${this.#p}x:${name}`))
+  }
+
+  takeExpiring(name: string): Promise<string | null> {
+    // GETDEL (Redis 6.2): read and remove in one step, so a value is taken once across replicas.
+    return this.#do('expiring', () => this.#client.getdel(`${this.#p}x:${name}`))
+  }
+
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    return this.#do('lease', async () => (await this.#client.set(`${this.#p}lease:${name}`, holder, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK')
+  }
+
+  releaseLease(name: string, holder: string): Promise<void> {
+    return this.#do('lease', async () => {
+      await this.#scripts.skRelease(`${this.#p}lease:${name}`, holder)
+    })
   }
 
   async close(): Promise<void> {

@@ -158,10 +158,28 @@ export interface SharedValues {
 }
 
 /**
+ * Short-lived values taken at most once (an OAuth authorization in progress: its state must not be
+ * usable twice, whichever replica the browser comes back to), and leases replicas take turns with
+ * (one refresher of a rotating refresh token at a time).
+ */
+export interface ExpiringValues {
+  /** Keep `value` under `name` for `ttlMs`. */
+  putExpiring(name: string, value: string, ttlMs: number): Promise<void>
+  /** The value, or null when there is none (or it expired). */
+  getExpiring(name: string): Promise<string | null>
+  /** The value, removed as it is read: of two callers at once only one gets it. */
+  takeExpiring(name: string): Promise<string | null>
+  /** Hold `name` as `holder` for `ttlMs`: true for one holder at a time (across replicas). */
+  acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean>
+  /** Give a lease back early, if `holder` still holds it. */
+  releaseLease(name: string, holder: string): Promise<void>
+}
+
+/**
  * Everything the state store keeps, as the process wiring opens and closes it. Each user takes
  * only the part it needs (`Counters`, `ApprovalStore`, `QuarantineStore`, ...).
  */
-export interface StateStore extends StoreStatus, Counters, ApprovalStore, QuarantineStore, BaselineStore, DecisionHistory, SharedValues {
+export interface StateStore extends StoreStatus, Counters, ApprovalStore, QuarantineStore, BaselineStore, DecisionHistory, SharedValues, ExpiringValues {
   close(): Promise<void>
 }
 
@@ -188,8 +206,41 @@ export class MemoryStore implements StateStore {
   readonly #bound = new Map<string, { id: string; until: number }>()
   readonly #claimed = new Map<string, number>()
   readonly #decisions: DecisionSummary[] = []
+  /** Expiring values and leases, each with when it is forgotten. */
+  readonly #expiring = new Map<string, { value: string; until: number }>()
 
   constructor(private readonly now: () => number = Date.now) {}
+
+  async putExpiring(name: string, value: string, ttlMs: number): Promise<void> {
+    this.#sweep()
+    this.#expiring.set(`v:${name}`, { value, until: this.now() + ttlMs })
+  }
+
+  async getExpiring(name: string): Promise<string | null> {
+    return this.#live(`v:${name}`)
+  }
+
+  async takeExpiring(name: string): Promise<string | null> {
+    const held = this.#live(`v:${name}`)
+    this.#expiring.delete(`v:${name}`)
+    return held
+  }
+
+  async acquireLease(name: string, holder: string, ttlMs: number): Promise<boolean> {
+    this.#sweep()
+    if (this.#live(`l:${name}`) !== null) return false
+    this.#expiring.set(`l:${name}`, { value: holder, until: this.now() + ttlMs })
+    return true
+  }
+
+  async releaseLease(name: string, holder: string): Promise<void> {
+    if (this.#live(`l:${name}`) === holder) this.#expiring.delete(`l:${name}`)
+  }
+
+  #live(key: string): string | null {
+    const held = this.#expiring.get(key)
+    return held !== undefined && held.until > this.now() ? held.value : null
+  }
 
   async putApproval(record: ApprovalRecord): Promise<void> {
     this.#approvals.set(record.id, record)
@@ -334,6 +385,7 @@ export class MemoryStore implements StateStore {
     // Bindings and claims of async approvals whose requests were never sent again.
     for (const [hash, b] of this.#bound) if (b.until <= now) this.#bound.delete(hash)
     for (const [id, until] of this.#claimed) if (until <= now) this.#claimed.delete(id)
+    for (const [key, e] of this.#expiring) if (e.until <= now) this.#expiring.delete(key)
   }
 
   async quarantine(record: QuarantineRecord): Promise<void> {

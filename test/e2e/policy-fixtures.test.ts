@@ -25,6 +25,8 @@ const broken: [file: string, line: number, path: string, message: RegExp][] = [
   ['upgrades-h2c.yaml', 5, 'routes[0].upgrades[1]', /must be one of websocket/],
   ['upgrades-on-tunnel.yaml', 6, 'routes[0].upgrades', /upgrades applies to action allow only/],
   ['approval-retry-without-async.yaml', 6, 'routes[0].approval.retry_after_s', /goes with mode: async/],
+  ['delegated-token-endpoint-alone.yaml', 4, 'credentials.person.authorization_endpoint', /give authorization_endpoint too/],
+  ['delegated-registration-with-secret.yaml', 4, 'credentials.person.client_id', /registers itself dynamically/],
 ]
 
 for (const [file, line, path, message] of broken) {

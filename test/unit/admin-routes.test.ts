@@ -22,6 +22,10 @@ const EXPECTED_PUBLIC = [
   'POST /v1/shutdown',
   'GET /console',
   'GET /console/',
+  // A person's browser on its way to and back from an OAuth provider: a one-time key and a single-use
+  // state bound to that browser by a cookie stand in for the token (docs/delegated-oauth.md).
+  'GET /oauth/begin',
+  'GET /oauth/callback',
 ]
 
 /** A value for each path parameter the table uses, valid for every route that names it. */
@@ -29,6 +33,8 @@ const SAMPLES: Record<string, string> = {
   id: '0123abcd-0000-4000-8000-0123456789ab',
   workload: 'billing-agent',
   verdict: 'approve',
+  name: 'gitlab-user',
+  flow: '0123abcd-0000-4000-8000-0123456789ab',
 }
 
 const TOKEN = 'the-admin-token'

@@ -1,11 +1,11 @@
-import type { ClientCredentialsV1, SubjectTokenV1, TokenExchangeV1 } from '../../policy/schema.js'
+import type { AuthorizationCodeV1, ClientCredentialsV1, SubjectTokenV1, TokenExchangeV1 } from '../../policy/schema.js'
 import { MintedJwtProvider } from '../jwt.js'
 import { ClientCredentialsProvider, JWT_TOKEN_TYPE, TokenExchangeProvider, type ExchangeSubject, type TokenRequestSettings } from '../oauth2.js'
 import { TokenEndpoint, type ClientAuth } from '../token-endpoint.js'
 import { exactlyOne, secretSource, transportOf, type BuildContext, type CredentialBuilder } from './context.js'
 
-/** What both grants are defined with. */
-type OAuth2GrantV1 = ClientCredentialsV1 | TokenExchangeV1
+/** What every grant sidekey asks a token endpoint for is defined with. */
+type OAuth2GrantV1 = ClientCredentialsV1 | TokenExchangeV1 | AuthorizationCodeV1
 
 /** OAuth 2.0 client credentials grant: sidekey is the client. */
 export const buildClientCredentials: CredentialBuilder<ClientCredentialsV1> = (name, def, ctx, fingerprint) => {
@@ -26,7 +26,7 @@ export const buildTokenExchange: CredentialBuilder<TokenExchangeV1> = (name, def
 }
 
 /** The token endpoint client of a grant, or null after reporting what is wrong with it. */
-function tokenEndpoint(name: string, def: OAuth2GrantV1, ctx: BuildContext): TokenEndpoint | null {
+export function tokenEndpoint(name: string, def: OAuth2GrantV1, ctx: BuildContext): TokenEndpoint | null {
   const where = exactlyOne({ issuer: def.issuer, token_endpoint: def.token_endpoint })
   if (where === null) {
     ctx.problem(null, 'give exactly one of issuer (discovery) or token_endpoint')
@@ -49,7 +49,7 @@ function requestSettings(def: OAuth2GrantV1): TokenRequestSettings {
  * private_key_jwt; a client_id alone: client_secret_basic; nothing: none). Null after reporting a
  * combination that does not fit.
  */
-function clientAuth(def: OAuth2GrantV1, ctx: BuildContext): ClientAuth | null {
+export function clientAuth(def: OAuth2GrantV1, ctx: BuildContext): ClientAuth | null {
   const fail = (field: string, message: string): null => {
     ctx.problem(field, message)
     return null

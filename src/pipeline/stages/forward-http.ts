@@ -2,11 +2,14 @@ import type { Transform } from 'node:stream'
 import { assertNoTrailers, refuseTrailersAtEnd } from '../../accept/http-limits.js'
 import { bodyOverrideFilter } from '../../accept/method-override.js'
 import { forward } from '../../forward/forward.js'
+import { requestHasBody } from '../../http/message.js'
 import { requestHeadersFor } from '../../guard/response-guard.js'
 import { chunkResignFilter } from '../../inject/sigv4-chunked.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange } from '../exchange.js'
 import { invalidateOn401, recordScrubbed } from './guard-response.js'
+import { injectCredentialStage } from './inject.js'
+import { obtainCredential } from './obtain.js'
 
 /**
  * The forward stage for an HTTP request: send it up over a pooled connection to the checked
@@ -34,7 +37,17 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
       const overrideFilter = ex.body === null && !decision.reportOnly ? bodyOverrideFilter(req.rawHeaders) : null
       if (overrideFilter !== null) bodyFilters.push(overrideFilter)
       if (ex.resign !== null) bodyFilters.push(chunkResignFilter(ex.resign))
-      await forward(ctx.pools, { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response }, req, res, result)
+      const plan = { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response }
+      const retry = retriesAfter401(ex)
+      await forward(ctx.pools, retry ? { ...plan, discardStatus: 401 } : plan, req, res, result)
+      if (result.discarded === 401) {
+        // One refresh and one more try, never a loop: the second answer is relayed whatever it is.
+        ex.audit.retried_after_401 = true
+        invalidateOn401(401, ex)
+        await refreshAndInject(ctx, ex)
+        const again = known(ex.outgoing, 'an outgoing request')
+        await forward(ctx.pools, { ...plan, path: again.path, headers: requestHeadersFor(ex.response, again.headers) }, req, res, result)
+      }
     } finally {
       invalidateOn401(result.status, ex)
     }
@@ -45,4 +58,19 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
     ex.audit.upstream_ms = result.firstByteMs || null
     recordScrubbed(ex.audit, ex.scrubbed)
   }
+}
+
+/**
+ * Whether a 401 to this request is answered by one refresh and one more try: the route's credential
+ * asks for it, a credential was injected, and the request can be sent again as it was (no body, or
+ * one the guard read whole; not a chunk-signed upload).
+ */
+function retriesAfter401(ex: RequestExchange): boolean {
+  return ex.decision?.route?.credential?.retryAfter401 === true && ex.secret !== null && ex.resign === null && (ex.body !== null || !requestHasBody(ex.req.headers))
+}
+
+/** Obtain the credential again (the 401 dropped the old token, so this refreshes) and inject it afresh. */
+async function refreshAndInject(ctx: ProxyContext, ex: RequestExchange): Promise<void> {
+  await obtainCredential.run(ctx, ex)
+  await injectCredentialStage.run(ctx, ex)
 }

@@ -1,0 +1,72 @@
+import type { AuthorizationCodeV1 } from '../../policy/schema.js'
+import { AuthorizationServer, type AuthorizationSource } from '../delegated/authorization-server.js'
+import { redirectUriOf } from '../delegated/authorization-flow.js'
+import { DelegatedGrantProvider } from '../delegated/provider.js'
+import { DynamicClient } from '../delegated/registration.js'
+import { providerFailure } from '../provider-http.js'
+import { TokenEndpoint } from '../token-endpoint.js'
+import { transportOf, type BuildContext, type CredentialBuilder } from './context.js'
+import { clientAuth, tokenEndpoint } from './oauth2.js'
+
+/** Refresh at 80% of an access token's lifetime unless the definition says otherwise (as the token cache does). */
+const DEFAULT_REFRESH_AT = 0.8
+
+/**
+ * A person's delegated grant (authorization code + PKCE). Where its authorization server is: the
+ * issuer's metadata; endpoints written beside `token_endpoint`; or a protected resource (an MCP
+ * server) whose RFC 9728 metadata names the issuer. The client is pre-registered (`client_id`), or
+ * without one registers itself dynamically (RFC 7591).
+ */
+export const buildDelegated: CredentialBuilder<AuthorizationCodeV1> = (name, def, ctx, fingerprint) => {
+  const source = authorizationSource(def, ctx)
+  if (source === null) return null
+  const transport = transportOf(def.timeout_ms, ctx)
+  const server = new AuthorizationServer(name, source, transport, def.resource ?? null)
+  const discovered = { discover: async () => (await server.endpoints()).token ?? Promise.reject(providerFailure(name, 'discovery found no token endpoint')) }
+  let endpoint: TokenEndpoint | null
+  if (def.client_id === undefined) {
+    // No client_id: sidekey registers itself (RFC 7591) at the server discovery finds.
+    if (def.client_secret !== undefined || def.private_key !== undefined || def.client_auth !== undefined || 'authorizationEndpoint' in source) {
+      ctx.problem('client_id', 'without client_id sidekey registers itself dynamically: give issuer or protected_resource, and no client_secret, private_key or client_auth')
+      return null
+    }
+    const runtime = ctx.runtime
+    const dynamic = new DynamicClient(name, server, runtime.grants.vault, transport, () => redirectUriOf(runtime.issuer))
+    endpoint = new TokenEndpoint(name, discovered, { method: 'registered', clientId: null, resolve: () => dynamic.resolve() }, transport)
+  } else if ('protectedResource' in source) {
+    const auth = clientAuth(def, ctx)
+    endpoint = auth === null ? null : new TokenEndpoint(name, discovered, auth, transport)
+  } else endpoint = tokenEndpoint(name, def, ctx)
+  if (endpoint === null) return null
+  const client = { name, endpoint, server, scopes: def.scopes ?? [], params: def.params ?? {}, refreshAt: def.refresh_at ?? DEFAULT_REFRESH_AT }
+  return new DelegatedGrantProvider(client, ctx.runtime.grants, ctx.runtime.cache, fingerprint)
+}
+
+/** Where the definition says its authorization server is, or null after reporting what does not fit. */
+function authorizationSource(def: AuthorizationCodeV1, ctx: BuildContext): AuthorizationSource | null {
+  const written = def.authorization_endpoint !== undefined || def.revocation_endpoint !== undefined
+  const writtenField = def.authorization_endpoint !== undefined ? 'authorization_endpoint' : 'revocation_endpoint'
+  if (def.protected_resource !== undefined) {
+    if (def.issuer !== undefined || def.token_endpoint !== undefined || written) {
+      ctx.problem('protected_resource', 'with protected_resource everything is discovered; give no issuer, token_endpoint or other endpoint')
+      return null
+    }
+    return { protectedResource: def.protected_resource }
+  }
+  if (def.issuer !== undefined) {
+    if (written) {
+      ctx.problem(writtenField, 'with issuer the endpoints are discovered; give them only with token_endpoint')
+      return null
+    }
+    return { issuer: def.issuer }
+  }
+  if (def.token_endpoint !== undefined && def.authorization_endpoint === undefined) {
+    ctx.problem('authorization_endpoint', 'with token_endpoint, give authorization_endpoint too (or use issuer or protected_resource for discovery)')
+    return null
+  }
+  if (def.authorization_endpoint === undefined) {
+    ctx.problem(null, 'give one of issuer, protected_resource, or token_endpoint with authorization_endpoint')
+    return null
+  }
+  return { authorizationEndpoint: def.authorization_endpoint, revocationEndpoint: def.revocation_endpoint ?? null }
+}

@@ -1,0 +1,169 @@
+import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
+import { SidekeyError } from '../../errors.js'
+import type { ExpiringValues } from '../../state/store.js'
+import type { DelegatedClient, DelegatedGrants } from './grants.js'
+
+/** How long a person has from Connect to coming back from the provider. */
+const FLOW_TTL_MS = 10 * 60_000
+/** How long the CLI can still read how a flow ended. */
+const STATUS_TTL_MS = 15 * 60_000
+
+/** An authorization started and not yet finished, as stored under its state (sealed: it holds the PKCE verifier). */
+interface PendingAuthorization {
+  readonly flow: string
+  readonly credential: string
+  readonly verifier: string
+  readonly redirectUri: string
+  readonly by: string
+  /** SHA-256 of the secret the starting browser holds in a cookie (base64url). */
+  readonly binding: string
+}
+
+/** How a flow stands, for the CLI that waits on it. */
+export interface FlowStatus {
+  readonly flow: string
+  readonly credential: string
+  readonly status: 'pending' | 'connected' | 'failed'
+  readonly problem: string | null
+}
+
+/** What starting a connect gives the person: a one-time link to sidekey that sends them on to the provider. */
+export interface StartedAuthorization {
+  readonly flow: string
+  /** Path (on the admin listener) of the one-time link; the browser that opens it is the one that may finish. */
+  readonly beginPath: string
+  readonly scopes: readonly string[]
+  readonly provider: string
+}
+
+/** What opening the one-time link gives the browser: the cookie that binds it to the flow, and where to go. */
+export interface OpenedAuthorization {
+  readonly cookieName: string
+  readonly cookieValue: string
+  readonly authorizationUrl: string
+}
+
+/** The redirect URI registered with providers: exact (OAuth 2.1), on sidekey's admin listener as its issuer URL names it. */
+export function redirectUriOf(issuer: string): string {
+  return `${issuer}/oauth/callback`
+}
+
+/** The name of the cookie that binds a browser to one flow (scoped to the callback path). */
+export function bindingCookie(flow: string): string {
+  return `sidekey_oauth_${flow.replaceAll('-', '')}`
+}
+
+/**
+ * Authorization code with PKCE (RFC 7636, S256 only) as OAuth 2.1 has it: the exact redirect URI
+ * on sidekey's admin listener, a state that is random, single-use and bound to the browser that
+ * started the flow (a cookie set by sidekey's own one-time link), and no implicit grant
+ * (`response_type=code` only). The code is exchanged at sidekey; the tokens never reach the
+ * browser. Pending flows live in the state store, so the browser may come back to any replica.
+ */
+export class AuthorizationFlows {
+  constructor(
+    private readonly grants: DelegatedGrants,
+    private readonly store: ExpiringValues,
+  ) {}
+
+  /** Start connecting `client` for `by`; the person continues at `beginPath`. */
+  async start(client: DelegatedClient, by: string, redirectUri: string): Promise<StartedAuthorization> {
+    const { authorization, resource } = await client.server.endpoints()
+    const flow = randomUUID()
+    const state = token()
+    const verifier = token()
+    const binding = token()
+    const url = new URL(authorization)
+    const query: Record<string, string> = {
+      ...client.params,
+      response_type: 'code',
+      client_id: (await client.endpoint.clientId()) ?? '',
+      redirect_uri: redirectUri,
+      state,
+      code_challenge: sha256(verifier),
+      code_challenge_method: 'S256',
+    }
+    if (client.scopes.length > 0) query.scope = client.scopes.join(' ')
+    if (resource !== null) query.resource = resource
+    for (const [name, value] of Object.entries(query)) url.searchParams.set(name, value)
+    const pending: PendingAuthorization = { flow, credential: client.name, verifier, redirectUri, by, binding: sha256(binding) }
+    const beginKey = token()
+    await this.store.putExpiring(`oauth-state:${state}`, await this.grants.vault.sealFlow(JSON.stringify(pending)), FLOW_TTL_MS)
+    await this.store.putExpiring(`oauth-begin:${beginKey}`, await this.grants.vault.sealFlow(JSON.stringify({ flow, binding, authorizationUrl: url.toString() })), FLOW_TTL_MS)
+    await this.#status({ flow, credential: client.name, status: 'pending', problem: null })
+    return { flow, beginPath: `/oauth/begin?key=${beginKey}`, scopes: client.scopes, provider: client.server.provider }
+  }
+
+  /** Open the one-time link (once): the browser gets the binding cookie and goes on to the provider. */
+  async open(beginKey: string): Promise<OpenedAuthorization> {
+    const sealed = /^[\w-]{43}$/.test(beginKey) ? await this.store.takeExpiring(`oauth-begin:${beginKey}`) : null
+    if (sealed === null) throw callbackRefusal('this Connect link is unknown, expired or was already opened; start Connect again')
+    const begin = JSON.parse(await this.grants.vault.openFlow(sealed)) as { flow: string; binding: string; authorizationUrl: string }
+    return { cookieName: bindingCookie(begin.flow), cookieValue: begin.binding, authorizationUrl: begin.authorizationUrl }
+  }
+
+  /**
+   * The redirect back from the provider: check the state (known, unused, unexpired) and that this
+   * browser started it, then exchange the code. `lookup` finds the credential in the policy in force.
+   */
+  async complete(query: URLSearchParams, cookie: (name: string) => string | null, lookup: (name: string) => DelegatedClient | null): Promise<FlowStatus> {
+    const state = query.get('state') ?? ''
+    // Taken, not read: a state (and so a callback URL with its code) is good once, on any replica.
+    const sealed = /^[\w-]{43}$/.test(state) ? await this.store.takeExpiring(`oauth-state:${state}`) : null
+    if (sealed === null) throw callbackRefusal('the state is unknown, expired or was already used (a replayed or forged callback); start Connect again')
+    const pending = JSON.parse(await this.grants.vault.openFlow(sealed)) as PendingAuthorization
+    const fail = async (problem: string): Promise<SidekeyError> => {
+      await this.#status({ flow: pending.flow, credential: pending.credential, status: 'failed', problem })
+      return callbackRefusal(problem)
+    }
+    const presented = cookie(bindingCookie(pending.flow))
+    if (presented === null || !sameText(sha256(presented), pending.binding)) throw await fail('this browser did not start this authorization (the state belongs to another session)')
+    const error = query.get('error')
+    if (error !== null) throw await fail(`the provider answered ${/^[\w.-]{1,64}$/.test(error) ? error : 'an error'} instead of a code`)
+    const code = query.get('code')
+    if (code === null || code === '') throw await fail('the provider sent no code')
+    const client = lookup(pending.credential)
+    if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
+    const form: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }
+    const { resource } = await client.server.endpoints()
+    if (resource !== null) form.resource = resource
+    let answer
+    try {
+      answer = await client.endpoint.requestGrant(form)
+    } catch (err) {
+      throw await fail(`the code exchange failed: ${(err as Error).message}`)
+    }
+    await this.grants.connected(client, answer, pending.by)
+    const done: FlowStatus = { flow: pending.flow, credential: client.name, status: 'connected', problem: null }
+    await this.#status(done)
+    return done
+  }
+
+  /** How a flow stands (the CLI polls this), or null when it is unknown or long over. */
+  async status(flow: string): Promise<FlowStatus | null> {
+    if (!/^[0-9a-f-]{36}$/.test(flow)) return null
+    const raw = await this.store.getExpiring(`oauth-flow:${flow}`)
+    return raw === null ? null : (JSON.parse(raw) as FlowStatus)
+  }
+
+  async #status(status: FlowStatus): Promise<void> {
+    await this.store.putExpiring(`oauth-flow:${status.flow}`, JSON.stringify(status), STATUS_TTL_MS)
+  }
+}
+
+function callbackRefusal(problem: string): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_OAUTH_CALLBACK', problem)
+}
+
+/** 32 random bytes as base64url (43 characters): states, PKCE verifiers (RFC 7636 section 4.1), link keys. */
+function token(): string {
+  return randomBytes(32).toString('base64url')
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('base64url')
+}
+
+function sameText(a: string, b: string): boolean {
+  return a.length === b.length && timingSafeEqual(Buffer.from(a), Buffer.from(b))
+}

@@ -1,0 +1,82 @@
+import { discoverServerMetadata } from '../token-endpoint.js'
+import { providerFailure, type IdpTransport } from '../provider-http.js'
+import { discoverResourceMetadata } from './resource-metadata.js'
+
+/** Where a person is sent to consent, where tokens are asked for and revoked, and for which resource. */
+export interface AuthorizationEndpoints {
+  readonly authorization: string
+  /** RFC 7009 revocation endpoint, or null when the server advertises none. */
+  readonly revocation: string | null
+  /** The token endpoint when discovery found it (null: the definition names it). */
+  readonly token: string | null
+  /** RFC 8707 resource indicator: the definition's, else the protected resource's own identifier. */
+  readonly resource: string | null
+  /** RFC 7591 registration endpoint, or null when the server offers none. */
+  readonly registration: string | null
+  /** The server says it accepts Client ID Metadata Documents (a URL as client_id). */
+  readonly clientIdMetadataDocuments: boolean
+}
+
+/**
+ * Where the endpoints come from: written in the definition, the issuer's metadata, or a protected
+ * resource's metadata (RFC 9728) that names the issuer, as MCP servers publish.
+ */
+export type AuthorizationSource =
+  | { readonly issuer: string }
+  | { readonly authorizationEndpoint: string; readonly revocationEndpoint: string | null }
+  | { readonly protectedResource: string }
+
+/**
+ * The authorization server of a delegated credential: its authorization and revocation endpoints,
+ * as written or discovered once from the issuer's metadata (RFC 8414, OpenID Connect Discovery).
+ * A server whose metadata lists PKCE methods without S256 is refused: sidekey sends only S256
+ * (RFC 7636 section 4.2; OAuth 2.1 drops `plain`).
+ */
+export class AuthorizationServer {
+  #endpoints: Promise<AuthorizationEndpoints> | null = null
+
+  constructor(
+    readonly credential: string,
+    readonly source: AuthorizationSource,
+    private readonly transport: IdpTransport,
+    /** The definition's RFC 8707 resource indicator, or null. */
+    private readonly resource: string | null,
+  ) {}
+
+  /** The issuer, the protected resource, or the authorization endpoint's origin: what the console names as the provider. */
+  get provider(): string {
+    const source = this.source
+    return 'issuer' in source ? source.issuer : 'protectedResource' in source ? source.protectedResource : new URL(source.authorizationEndpoint).origin
+  }
+
+  endpoints(): Promise<AuthorizationEndpoints> {
+    const source = this.source
+    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource, registration: null, clientIdMetadataDocuments: false })
+    this.#endpoints ??= this.#discover(source).catch((err: unknown) => {
+      // A failed discovery is tried again on the next connect, not remembered.
+      this.#endpoints = null
+      throw err
+    })
+    return this.#endpoints
+  }
+
+  async #discover(source: { readonly issuer: string } | { readonly protectedResource: string }): Promise<AuthorizationEndpoints> {
+    let issuer: string
+    let resource = this.resource
+    if ('protectedResource' in source) {
+      const described = await discoverResourceMetadata(this.transport, this.credential, source.protectedResource)
+      issuer = described.authorizationServers[0]!
+      resource ??= described.resource
+    } else issuer = source.issuer
+    const metadata = await discoverServerMetadata(this.transport, this.credential, issuer)
+    if (typeof metadata.authorization_endpoint !== 'string' || !/^https?:\/\//.test(metadata.authorization_endpoint)) {
+      throw providerFailure(this.credential, `the metadata of ${issuer} names no authorization_endpoint`)
+    }
+    const methods = metadata.code_challenge_methods_supported
+    if (Array.isArray(methods) && !methods.includes('S256')) throw providerFailure(this.credential, `${issuer} does not support PKCE with S256`)
+    const revocation = typeof metadata.revocation_endpoint === 'string' ? metadata.revocation_endpoint : null
+    const registration = typeof metadata.registration_endpoint === 'string' ? metadata.registration_endpoint : null
+    const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
+    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource, registration, clientIdMetadataDocuments }
+  }
+}

@@ -1,0 +1,144 @@
+import { randomBytes } from 'node:crypto'
+import { mkdir, open, readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { SidekeyError } from '../../errors.js'
+import type { SharedValues } from '../../state/store.js'
+import { seal, unseal } from '../sealed-box.js'
+
+/** Whether a grant can be used, and if not, what a person has to do. */
+export type GrantStatus = 'connected' | 'needs-attention' | 'revoked'
+
+/**
+ * One delegated grant as sidekey keeps it: the tokens (only ever inside the sealed box) and what
+ * the console shows about it (provider, scopes, who connected it and when, expiry).
+ */
+export interface GrantRecord {
+  readonly credential: string
+  readonly status: GrantStatus
+  /** Why a person must act (`invalid_grant` at refresh, revoked at the provider); null when connected. */
+  readonly problem: string | null
+  /** The authorization server (issuer or token endpoint), for the console. */
+  readonly provider: string
+  /** The scopes the server granted (or, when it did not say, the ones asked for). */
+  readonly scopes: readonly string[]
+  readonly connectedBy: string
+  /** ISO times. */
+  readonly connectedAt: string
+  readonly refreshedAt: string | null
+  readonly refreshToken: string | null
+  readonly accessToken: string | null
+  /** Epoch ms: when the access token was obtained and when it expires. */
+  readonly accessObtainedAt: number
+  readonly accessExpiresAt: number
+  /** Counts refreshes, so a replica can tell a record another replica refreshed. */
+  readonly generation: number
+}
+
+/** The label sealed grants carry: a box made for anything else does not open as a grant. */
+const LABEL = 'sidekey delegated grant v1'
+const FLOW_LABEL = 'sidekey oauth authorization v1'
+
+/** A grant as read, with the stored text compare-and-set expects. */
+export interface StoredGrant {
+  readonly record: GrantRecord | null
+  readonly raw: string | null
+}
+
+/**
+ * Where delegated grants are kept, encrypted at rest (AES-256-GCM): in the shared store under the
+ * key that protects the shared signing keys (many replicas), or in a local file under a key file of
+ * its own, both mode 0600 (one sidekey). Every write is a compare and set, so two replicas that
+ * change one grant at once cannot both win (a rotated refresh token is never overwritten by an
+ * older one).
+ */
+export class GrantVault {
+  #key: Promise<Buffer> | null = null
+
+  /**
+   * `key`: the key itself (shared), or the path of a local key file created on first use.
+   * `unavailable`: why grants cannot be kept (shared state without an encryption key).
+   */
+  constructor(
+    private readonly values: SharedValues,
+    private readonly key: Buffer | { file: string },
+    readonly unavailable: string | null = null,
+  ) {}
+
+  async read(name: string): Promise<StoredGrant> {
+    this.#usable()
+    const raw = await this.values.getBlob(blobName(name))
+    if (raw === null) return { record: null, raw }
+    try {
+      return { record: JSON.parse(unseal(raw, await this.#keyBytes(), LABEL)) as GrantRecord, raw }
+    } catch (cause) {
+      throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${name}": the stored grant cannot be decrypted (is the encryption key the same on every replica?)`, { cause })
+    }
+  }
+
+  /** Replace the grant if it is still `expected`; the new stored text, or null when another write came first. */
+  async write(name: string, expected: string | null, record: GrantRecord): Promise<string | null> {
+    this.#usable()
+    const raw = seal(JSON.stringify(record), await this.#keyBytes(), LABEL)
+    return (await this.values.casBlob(blobName(name), expected, raw)) ? raw : null
+  }
+
+  /** A value kept sealed beside the grants under `name` (a registered client), with its stored text. */
+  async readSealed(name: string): Promise<{ text: string | null; raw: string | null }> {
+    this.#usable()
+    const raw = await this.values.getBlob(name)
+    return { text: raw === null ? null : unseal(raw, await this.#keyBytes(), name), raw }
+  }
+
+  /** Replace a sealed value if it is still `expected`; false when another write came first. */
+  async writeSealed(name: string, expected: string | null, text: string): Promise<boolean> {
+    this.#usable()
+    return this.values.casBlob(name, expected, seal(text, await this.#keyBytes(), name))
+  }
+
+  /** Seal an authorization in progress for the state store (it holds the PKCE verifier). */
+  async sealFlow(text: string): Promise<string> {
+    this.#usable()
+    return seal(text, await this.#keyBytes(), FLOW_LABEL)
+  }
+
+  async openFlow(box: string): Promise<string> {
+    return unseal(box, await this.#keyBytes(), FLOW_LABEL)
+  }
+
+  #usable(): void {
+    if (this.unavailable !== null) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', this.unavailable)
+  }
+
+  #keyBytes(): Promise<Buffer> {
+    const key = this.key
+    if (Buffer.isBuffer(key)) return Promise.resolve(key)
+    this.#key ??= loadOrCreateKey(key.file).catch((err: unknown) => {
+      this.#key = null
+      throw err
+    })
+    return this.#key
+  }
+}
+
+function blobName(credential: string): string {
+  return `oauth-grant:${credential}`
+}
+
+/** The local key file: 32 random bytes, created with mode 0600 on first use. */
+async function loadOrCreateKey(path: string): Promise<Buffer> {
+  try {
+    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64')
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  await mkdir(dirname(path), { recursive: true, mode: 0o700 })
+  const key = randomBytes(32)
+  // `wx`: of two processes creating it at once, the second fails instead of replacing the first's key.
+  const handle = await open(path, 'wx', 0o600)
+  try {
+    await handle.writeFile(`${key.toString('base64')}\n`)
+  } finally {
+    await handle.close()
+  }
+  return key
+}

@@ -1,0 +1,328 @@
+import { randomUUID } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { SidekeyError } from '../../errors.js'
+import type { ExpiringValues } from '../../state/store.js'
+import { providerFailure } from '../provider-http.js'
+import type { FetchedToken } from '../token-cache.js'
+import type { GrantAnswer, TokenEndpoint } from '../token-endpoint.js'
+import type { AuthorizationServer } from './authorization-server.js'
+import type { GrantRecord, GrantStatus, GrantVault, StoredGrant } from './grant-vault.js'
+
+/** What a delegated credential's definition says about its client and the grant it asks for. */
+export interface DelegatedClient {
+  readonly name: string
+  readonly endpoint: TokenEndpoint
+  readonly server: AuthorizationServer
+  readonly scopes: readonly string[]
+  /** Extra authorization request parameters, sent as written. */
+  readonly params: Readonly<Record<string, string>>
+  /** Fraction of an access token's lifetime after which it is refreshed. */
+  readonly refreshAt: number
+}
+
+/** What the console and the admin API show about a grant: never a token. */
+export interface GrantSummary {
+  readonly credential: string
+  readonly provider: string
+  readonly status: GrantStatus | 'not-connected'
+  readonly problem: string | null
+  readonly scopes: readonly string[]
+  /** Scopes the definition asks for (shown before a person continues to the provider). */
+  readonly requested_scopes: readonly string[]
+  readonly connected_by: string | null
+  readonly connected_at: string | null
+  readonly refreshed_at: string | null
+  /** When this replica last obtained the token for a request. */
+  readonly last_used: string | null
+  readonly access_expires_at: string | null
+  readonly has_refresh_token: boolean
+}
+
+/** An alert that a grant needs a person (sent to the monitoring webhook, logged). */
+export interface GrantAttention {
+  readonly event: 'grant_needs_attention'
+  readonly credential: string
+  readonly problem: string
+  readonly at: string
+}
+
+/** How long one replica may hold the refresh lease, and how often the others look for its result. */
+const LEASE_MS = 30_000
+const LEASE_POLL_MS = 100
+/** Access tokens remembered as refused by an upstream, at most. */
+const MAX_REJECTED = 256
+/** How long what a replica read about a grant is trusted before a request reads it again. */
+const STATUS_REFRESH_MS = 5_000
+
+/**
+ * The delegated grants sidekey holds for people: their access tokens, refreshed off the request
+ * path, and their state (connected, needs attention, revoked). With many replicas exactly one
+ * refreshes a grant at a time (a lease in the shared store); the others wait for its result and
+ * use it, so a server that rotates refresh tokens never sees the old one twice.
+ */
+export class DelegatedGrants {
+  /** What this replica last read about each grant: why it cannot be used (null: it can), which connection, when read. */
+  readonly #known = new Map<string, { problem: string | null; connectedAt: string | null; at: number }>()
+  /** When this replica last obtained each grant's token for a request. */
+  readonly #lastUsed = new Map<string, number>()
+  /** Access tokens an upstream answered 401 to: refreshed rather than served again from the record. */
+  readonly #rejected = new Set<string>()
+  readonly #attention = new Set<(alert: GrantAttention) => void>()
+  /** Bumped when this replica sees a grant connected anew, broken or revoked: tokens cached for it before are not served. */
+  readonly #epochs = new Map<string, number>()
+  /** Refreshes this replica made (tests count one per expiry across replicas). */
+  readonly stats = { refreshes: 0 }
+
+  constructor(
+    readonly vault: GrantVault,
+    private readonly store: ExpiringValues,
+  ) {}
+
+  /** Called when a grant starts needing a person. Returns an unsubscribe. */
+  onAttention(listener: (alert: GrantAttention) => void): () => void {
+    this.#attention.add(listener)
+    return () => this.#attention.delete(listener)
+  }
+
+  /**
+   * Throws SIDEKEY_ERR_GRANT_RECONNECT when the grant cannot be used. What this replica read is
+   * trusted for `STATUS_REFRESH_MS`, so a request reads the store at most that often per grant, and a
+   * grant revoked, broken or connected on another replica is seen here within that time.
+   */
+  async assertUsable(name: string): Promise<void> {
+    const now = Date.now()
+    let known = this.#known.get(name)
+    // A grant known to be unusable is read again every time: refusals are rare, and a person who
+    // just connected it on another replica should not wait for this one to notice.
+    if (known === undefined || known.problem !== null || now - known.at >= STATUS_REFRESH_MS) {
+      await this.#read(name)
+      known = this.#known.get(name)!
+    }
+    if (known.problem !== null) throw reconnect(name, known.problem)
+    this.#lastUsed.set(name, now)
+  }
+
+  /** The grant's epoch on this replica (see `#epochs`). */
+  epoch(name: string): number {
+    return this.#epochs.get(name) ?? 0
+  }
+
+  /** Forget `token` as served from the record: an upstream answered 401 to it. */
+  rejected(token: string): void {
+    // Each is removed once its grant is refreshed; the bound only guards against a record that never is.
+    if (this.#rejected.size >= MAX_REJECTED) this.#rejected.clear()
+    this.#rejected.add(token)
+  }
+
+  /**
+   * A usable access token for the grant: the stored one while it is fresh, otherwise a refresh
+   * (by this replica if it takes the lease, or by the replica that holds it).
+   */
+  async accessToken(client: DelegatedClient): Promise<FetchedToken> {
+    const deadline = Date.now() + LEASE_MS
+    for (;;) {
+      const stored = await this.#read(client.name)
+      const record = usable(client.name, stored.record)
+      if (this.#fresh(record, client.refreshAt)) return { value: record.accessToken!, expiresAt: record.accessExpiresAt }
+      const holder = randomUUID()
+      if (await this.store.acquireLease(leaseName(client.name), holder, LEASE_MS)) {
+        try {
+          return await this.#refresh(client)
+        } finally {
+          await this.store.releaseLease(leaseName(client.name), holder).catch(() => undefined)
+        }
+      }
+      // Another replica refreshes: wait for its result rather than spend the refresh token twice.
+      if (Date.now() > deadline) throw providerFailure(client.name, 'another replica holds the refresh of this grant and did not finish in time')
+      await sleep(LEASE_POLL_MS)
+    }
+  }
+
+  /** Store a newly connected grant (from the authorization code exchange), replacing any before it. */
+  async connected(client: DelegatedClient, answer: GrantAnswer, by: string): Promise<void> {
+    const now = Date.now()
+    const record: GrantRecord = {
+      credential: client.name,
+      status: 'connected',
+      problem: null,
+      provider: client.server.provider,
+      scopes: answer.scope === null ? client.scopes : answer.scope.split(' ').filter(Boolean),
+      connectedBy: by,
+      connectedAt: new Date(now).toISOString(),
+      refreshedAt: null,
+      refreshToken: answer.refreshToken,
+      accessToken: answer.value,
+      accessObtainedAt: now,
+      accessExpiresAt: answer.expiresAt,
+      generation: 0,
+    }
+    await this.#replace(client.name, () => record)
+  }
+
+  /**
+   * Revoke a grant: at the provider (RFC 7009) when it advertises a revocation endpoint, here in
+   * every case. Returns whether the provider confirmed it (null: it has no revocation endpoint, or
+   * there was nothing to revoke there).
+   */
+  async revoke(client: DelegatedClient, by: string): Promise<{ atProvider: boolean | null }> {
+    const { record } = await this.#read(client.name)
+    const { revocation } = await client.server.endpoints().catch(() => ({ revocation: null }))
+    let atProvider: boolean | null = null
+    if (revocation !== null && record !== null && record.status !== 'revoked') {
+      // The refresh token first: revoking it revokes the grant's access tokens too at most servers (section 2.1).
+      const token = record.refreshToken ?? record.accessToken
+      if (token !== null) atProvider = await client.endpoint.revoke(revocation, token, record.refreshToken !== null ? 'refresh_token' : 'access_token').catch(() => false)
+    }
+    await this.#replace(client.name, (current) => blank(client, current, 'revoked', `revoked by ${by}`))
+    return { atProvider }
+  }
+
+  /** What the console shows about a grant. */
+  async summary(client: DelegatedClient): Promise<GrantSummary> {
+    const { record } = await this.#read(client.name)
+    const used = this.#lastUsed.get(client.name)
+    return {
+      credential: client.name,
+      provider: record?.provider ?? client.server.provider,
+      status: record === null ? 'not-connected' : record.status,
+      problem: record?.problem ?? null,
+      scopes: record?.scopes ?? [],
+      requested_scopes: client.scopes,
+      connected_by: record?.connectedBy ?? null,
+      connected_at: record?.connectedAt ?? null,
+      refreshed_at: record?.refreshedAt ?? null,
+      last_used: used === undefined ? null : new Date(used).toISOString(),
+      access_expires_at: record?.accessToken ? new Date(record.accessExpiresAt).toISOString() : null,
+      has_refresh_token: record?.refreshToken != null,
+    }
+  }
+
+  /** Read a grant and note here whether it can be used. */
+  async #read(name: string): Promise<StoredGrant> {
+    const stored = await this.vault.read(name)
+    this.#note(name, stored.record)
+    return stored
+  }
+
+  /**
+   * Remember what a record says. A grant that became usable or unusable, or was connected anew,
+   * starts a new epoch: no token cached for it before (nor a remembered failure) is served again.
+   */
+  #note(name: string, r: GrantRecord | null): void {
+    const problem = r === null ? 'it was never connected' : r.status === 'connected' ? null : (r.problem ?? r.status)
+    const connectedAt = r?.status === 'connected' ? r.connectedAt : null
+    const before = this.#known.get(name)
+    if (before !== undefined && ((before.problem === null) !== (problem === null) || before.connectedAt !== connectedAt)) this.#epochs.set(name, this.epoch(name) + 1)
+    this.#known.set(name, { problem, connectedAt, at: Date.now() })
+  }
+
+  #fresh(record: GrantRecord, refreshAt: number): boolean {
+    if (record.accessToken === null || this.#rejected.has(record.accessToken)) return false
+    const due = record.accessObtainedAt + (record.accessExpiresAt - record.accessObtainedAt) * refreshAt
+    return Date.now() < due
+  }
+
+  /** Refresh under the lease: the record is read again first, since the last holder may have just refreshed it. */
+  async #refresh(client: DelegatedClient): Promise<FetchedToken> {
+    const stored = await this.#read(client.name)
+    const record = usable(client.name, stored.record)
+    if (this.#fresh(record, client.refreshAt)) return { value: record.accessToken!, expiresAt: record.accessExpiresAt }
+    if (record.refreshToken === null) {
+      if (record.accessToken !== null && !this.#rejected.has(record.accessToken) && record.accessExpiresAt > Date.now()) return { value: record.accessToken, expiresAt: record.accessExpiresAt }
+      throw await this.#needsAttention(client, stored, 'the provider issued no refresh token and the access token expired')
+    }
+    const form: Record<string, string> = { grant_type: 'refresh_token', refresh_token: record.refreshToken }
+    const { resource } = await client.server.endpoints()
+    if (resource !== null) form.resource = resource
+    this.stats.refreshes++
+    let answer: GrantAnswer
+    try {
+      answer = await client.endpoint.requestGrant(form)
+    } catch (err) {
+      // RFC 6749 section 5.2: invalid_grant means the refresh token is expired, revoked or was used before.
+      if (err instanceof SidekeyError && err.details?.provider_error === 'invalid_grant') throw await this.#needsAttention(client, stored, 'the provider refused the refresh token (invalid_grant)')
+      throw err
+    }
+    if (record.accessToken !== null) this.#rejected.delete(record.accessToken)
+    const now = Date.now()
+    const next: GrantRecord = {
+      ...record,
+      // RFC 6749 section 6: a new refresh token replaces the old; none issued keeps the old one.
+      refreshToken: answer.refreshToken ?? record.refreshToken,
+      accessToken: answer.value,
+      accessObtainedAt: now,
+      accessExpiresAt: answer.expiresAt,
+      refreshedAt: new Date(now).toISOString(),
+      scopes: answer.scope === null ? record.scopes : answer.scope.split(' ').filter(Boolean),
+      generation: record.generation + 1,
+    }
+    if ((await this.vault.write(client.name, stored.raw, next)) === null) {
+      // Changed under the lease: revoked or reconnected meanwhile. That change wins; use what it says.
+      usable(client.name, (await this.#read(client.name)).record)
+    }
+    return { value: next.accessToken!, expiresAt: next.accessExpiresAt }
+  }
+
+  /** Mark the grant as needing a person, alert once, and return the refusal to throw. */
+  async #needsAttention(client: DelegatedClient, stored: StoredGrant, problem: string): Promise<SidekeyError> {
+    const next = blank(client, stored.record, 'needs-attention', problem)
+    const written = await this.vault.write(client.name, stored.raw, next)
+    this.#note(client.name, next)
+    if (written !== null) {
+      const alert: GrantAttention = { event: 'grant_needs_attention', credential: client.name, problem, at: new Date().toISOString() }
+      for (const listener of this.#attention) listener(alert)
+    }
+    return reconnect(client.name, problem)
+  }
+
+  /** Compare-and-set `change` of the current record until it lands. */
+  async #replace(name: string, change: (current: GrantRecord | null) => GrantRecord): Promise<void> {
+    for (let attempt = 0; attempt < 8; attempt++) {
+      const { record, raw } = await this.vault.read(name)
+      const next = change(record)
+      if ((await this.vault.write(name, raw, next)) !== null) {
+        this.#note(name, next)
+        return
+      }
+    }
+    throw providerFailure(name, 'the stored grant kept changing under concurrent writes')
+  }
+}
+
+/** The record if it can be used, or the refusal that says a person must reconnect. */
+function usable(name: string, record: GrantRecord | null): GrantRecord {
+  if (record === null) throw reconnect(name, 'it was never connected')
+  if (record.status !== 'connected') throw reconnect(name, record.problem ?? record.status)
+  return record
+}
+
+/** A record with its tokens gone (revoked, or refused at refresh), keeping who connected it. */
+function blank(client: DelegatedClient, current: GrantRecord | null, status: GrantStatus, problem: string): GrantRecord {
+  return {
+    credential: client.name,
+    provider: current?.provider ?? client.server.provider,
+    scopes: current?.scopes ?? [],
+    connectedBy: current?.connectedBy ?? '',
+    connectedAt: current?.connectedAt ?? new Date().toISOString(),
+    refreshedAt: current?.refreshedAt ?? null,
+    status,
+    problem,
+    refreshToken: null,
+    accessToken: null,
+    accessObtainedAt: 0,
+    accessExpiresAt: 0,
+    generation: (current?.generation ?? 0) + 1,
+  }
+}
+
+function leaseName(credential: string): string {
+  return `oauth-refresh:${credential}`
+}
+
+/** The refusal an agent gets for a grant a person must connect again; names no token. */
+export function reconnect(name: string, problem: string): SidekeyError {
+  return new SidekeyError(
+    'SIDEKEY_ERR_GRANT_RECONNECT',
+    `credential "${name}" is a person's delegated account that cannot be used (${problem}); nothing was sent. A person must connect it again: console "Connect ${name}", or sidekey oauth connect ${name}`,
+  )
+}

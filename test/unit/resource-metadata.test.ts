@@ -1,0 +1,37 @@
+import type { IncomingHttpHeaders } from 'node:http'
+import t from 'tap'
+import { challengeMetadataUrl, covers } from '../../src/credentials/delegated/resource-metadata.js'
+
+// RFC 9728 as sidekey reads it: where a 401 challenge says the metadata is, and whether metadata
+// may describe the URL sidekey asked (metadata for another resource must not be used, section 3.3).
+
+t.test('the resource_metadata of a Bearer challenge', async (t) => {
+  const rows: [string | string[] | undefined, string | null][] = [
+    ['Bearer error="invalid_token", resource_metadata="https://mcp.test/.well-known/oauth-protected-resource/mcp"', 'https://mcp.test/.well-known/oauth-protected-resource/mcp'],
+    ['Bearer resource_metadata=https://mcp.test/.well-known/oauth-protected-resource, scope="read"', 'https://mcp.test/.well-known/oauth-protected-resource'],
+    [['Basic realm="x"', 'Bearer RESOURCE_METADATA="http://127.0.0.1:8080/prm"'], 'http://127.0.0.1:8080/prm'],
+    ['Bearer error="invalid_token"', null],
+    ['Bearer resource_metadata="/relative/path"', null],
+    ['Bearer resource_metadata="javascript:alert(1)"', null],
+    [undefined, null],
+  ]
+  // undici gives a repeated header as an array.
+  for (const [header, want] of rows) t.equal(challengeMetadataUrl({ 'www-authenticate': header } as unknown as IncomingHttpHeaders), want, JSON.stringify(header))
+})
+
+t.test('metadata covers the URL asked only on its origin and path', async (t) => {
+  const rows: [string, string, boolean][] = [
+    ['https://mcp.test/mcp', 'https://mcp.test/mcp', true],
+    ['https://mcp.test/', 'https://mcp.test/mcp', true],
+    ['https://mcp.test', 'https://mcp.test/tools/mcp', true],
+    ['https://mcp.test/mcp/', 'https://mcp.test/mcp', true],
+    ['https://mcp.test/other', 'https://mcp.test/mcp', false],
+    ['https://mcp.test/mcp', 'https://mcp.test/mcpx', false],
+    ['https://mcp.test/mcp', 'https://mcp.test/mcp/sub', true],
+    ['https://evil.test/mcp', 'https://mcp.test/mcp', false],
+    ['http://mcp.test/mcp', 'https://mcp.test/mcp', false],
+    ['https://mcp.test:8443/mcp', 'https://mcp.test/mcp', false],
+    ['not a url', 'https://mcp.test/mcp', false],
+  ]
+  for (const [resource, asked, want] of rows) t.equal(covers(resource, new URL(asked)), want, `${resource} for ${asked}`)
+})
