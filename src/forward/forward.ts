@@ -30,6 +30,13 @@ export interface ForwardPlan {
   readonly body?: Buffer | null
   /** Scrubbing and pin checks on the response (its stages sit between the upstream and the agent). */
   readonly response?: ResponsePlan | null
+  /**
+   * The agent's side carries trailer fields (HTTP/2): the upstream's response trailers (gRPC's
+   * `grpc-status`, `grpc-message`) are passed on, and a `te: trailers` the agent sent goes up.
+   */
+  readonly trailers?: boolean
+  /** Offer HTTP/2 to the upstream in ALPN (a route's `http2: false` turns it off). */
+  readonly http2?: boolean
 }
 
 /** What the forward did, for the audit line. */
@@ -39,6 +46,8 @@ export interface ForwardResult {
   bytesDown: number
   /** Milliseconds from sending to the response headers. */
   firstByteMs: number
+  /** The response trailers passed on to the agent, when there were any. */
+  trailers?: Record<string, string | string[]>
 }
 
 /**
@@ -127,10 +136,18 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           }
         }
         result.status = statusCode
-        res.writeHead(statusCode, shaped)
-        // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
-        // event: send the headers now. A sized one goes out with its first bytes, in one write.
-        if (shaped['content-length'] === undefined) res.flushHeaders()
+        if (shaped['grpc-status'] !== undefined) {
+          // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
+          // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
+          // writeHead would send it at once, without END_STREAM, and the client would see no status.
+          res.statusCode = statusCode
+          for (const [name, value] of Object.entries(shaped)) res.setHeader(name, value)
+        } else {
+          res.writeHead(statusCode, shaped)
+          // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
+          // event: send the headers now. A sized one goes out with its first bytes, in one write.
+          if (shaped['content-length'] === undefined) res.flushHeaders()
+        }
         out.on('drain', onDrain)
       },
       onResponseData(c, chunk) {
@@ -138,7 +155,8 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         const pass = filter === null ? chunk : filter.push(chunk)
         if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
       },
-      onResponseEnd() {
+      onResponseEnd(_c, trailers) {
+        if (plan.trailers === true) passTrailers(trailers)
         if (out !== res) {
           out.end()
           return
@@ -163,8 +181,19 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         settle(err)
       },
     }
+    /** Response trailers, hop-by-hop fields removed and echoed secrets masked, onto the agent's stream. */
+    const passTrailers = (trailers: Record<string, string | string[] | undefined>): void => {
+      let shaped = responseWithoutHopByHop(trailers)
+      if (Object.keys(shaped).length === 0) return
+      if (plan.response) shaped = plan.response.trailers(shaped)
+      result.trailers = shaped
+      res.addTrailers(shaped)
+    }
+    const headers = [...plan.headers, 'host', host]
+    // `te: trailers` is the one TE value HTTP/2 allows, and gRPC servers may insist on it.
+    if (plan.trailers === true && /\btrailers\b/i.test(String(req.headers.te ?? ''))) headers.push('te', 'trailers')
     try {
-      pools.get(plan.scheme, plan.host, plan.port, plan.to).dispatch({ method: plan.method, path: plan.path, headers: [...plan.headers, 'host', host], body }, handler)
+      pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true).dispatch({ method: plan.method, path: plan.path, headers, body }, handler)
     } catch (err) {
       settle(err)
     }

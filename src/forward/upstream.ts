@@ -1,6 +1,6 @@
 import { isIP } from 'node:net'
-import { createSecureContext, type SecureContext } from 'node:tls'
-import { errors as undiciErrors, Pool, type buildConnector } from 'undici'
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
+import { Client, errors as undiciErrors, Pool, type buildConnector } from 'undici'
 import { dialChecked, type DialTls } from './dial.js'
 import type { CheckedAddress } from './ssrf.js'
 
@@ -18,7 +18,13 @@ export interface UpstreamOptions {
 }
 
 /**
- * Keep-alive connection pools, one per (scheme, host, port, checked address). Each pool dials the
+ * Streams sidekey runs at once on one HTTP/2 upstream connection (the server's own
+ * SETTINGS_MAX_CONCURRENT_STREAMS lowers it); past it the pool opens another connection.
+ */
+const H2_STREAMS_PER_CONNECTION = 100
+
+/**
+ * Keep-alive connection pools, one per (scheme, host, port, checked address, HTTP/2 offered). Each pool dials the
  * address the SSRF guard checked, never the name, and verifies TLS against the host name (SNI and
  * certificate check use `servername`). Bounded: the least recently used pool is closed first.
  */
@@ -39,9 +45,14 @@ export class UpstreamPools {
     this.#secureContext = createSecureContext({ ca: options.ca })
   }
 
-  /** The pool for this destination, dialling `to`. */
-  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress): Pool {
-    const key = `${scheme}|${host}|${port}|${to.address}|${to.port}`
+  /**
+   * The pool for this destination, dialling `to`. Over TLS it offers HTTP/2 in ALPN unless `http2`
+   * is false: an upstream that picks h2 gets one multiplexed connection for many requests (each an
+   * HTTP/2 stream), one that picks HTTP/1.1 keep-alive connections with one request at a time.
+   */
+  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true): Pool {
+    const offersH2 = http2 && scheme === 'https'
+    const key = `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}`
     let pool = this.#pools.get(key)
     if (pool !== undefined) {
       this.#pools.delete(key)
@@ -54,17 +65,33 @@ export class UpstreamPools {
         ? {
             secureContext: this.#secureContext,
             rejectUnauthorized: true,
+            ALPNProtocols: offersH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
             // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
             ...(isIP(host) === 0 ? { servername: host } : {}),
           }
         : undefined
+    const connector = checkedConnector(to, tls, this.#options.connectTimeoutMs)
     pool = new Pool(`${scheme}://${address}:${to.port}`, {
-      connect: checkedConnector(to, tls, this.#options.connectTimeoutMs),
       headersTimeout: this.#options.headersTimeoutMs,
       bodyTimeout: this.#options.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
-      // Never pipeline: a slow response must not hold up the next request on the connection.
-      pipelining: 1,
+      allowH2: offersH2,
+      // Never pipeline HTTP/1.1: a slow response must not hold up the next request on the
+      // connection. HTTP/2 multiplexes instead: once a connection's ALPN says h2, its client runs
+      // many streams at once (undici's own default for h2 would be 1 stream, as pipelining is set).
+      factory: (origin, options) => {
+        const client: Client = new Client(origin, {
+          ...options,
+          pipelining: 1,
+          connect: (connectOptions, callback) =>
+            connector(connectOptions, (...args) => {
+              const socket = args[1]
+              if (socket !== null) client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS_PER_CONNECTION : 1
+              callback(...args)
+            }),
+        })
+        return client
+      },
     })
     this.#pools.set(key, pool)
     while (this.#pools.size > this.#max) {

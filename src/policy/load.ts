@@ -295,6 +295,7 @@ function compileRoute(
     // An upgrade carries the injected credential into a connection that lives on: a route that
     // injects one opts in (docs/security.md).
     upgrades: Object.freeze(r.upgrades ?? (r.credential === undefined ? ['websocket' as const] : [])),
+    http2: r.http2 ?? true,
   })
 }
 

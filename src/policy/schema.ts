@@ -195,6 +195,7 @@ export interface RouteV1 {
   pin_sha256?: string
   upgrades?: 'websocket'[]
   method_override?: boolean
+  http2?: boolean
 }
 
 /** How a credential is injected, as written. */
@@ -492,6 +493,7 @@ export const policyFileSchema = {
           // Only WebSocket frames can be inspected, so it is the only protocol a route can allow.
           upgrades: { type: 'array', uniqueItems: true, items: { enum: ['websocket'] } },
           method_override: { type: 'boolean' },
+          http2: { type: 'boolean' },
         },
       },
     },

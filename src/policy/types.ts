@@ -74,6 +74,8 @@ export interface Route {
    * none unless it says so; one without allows WebSocket. Frames are guarded either way.
    */
   readonly upgrades: readonly UpgradeProtocol[]
+  /** Offer HTTP/2 to the upstream (ALPN); false keeps it on HTTP/1.1 (an upstream that misbehaves on h2). */
+  readonly http2: boolean
 }
 
 /** An `Upgrade` protocol a route can allow: only WebSocket, whose frames sidekey can inspect. */
