@@ -94,7 +94,9 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     let filter: ChunkFilter | null = null
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
-      if (res.writableFinished) return
+      // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
+      // not: only an ended one that finished was answered whole.
+      if (res.writableFinished && res.writableEnded) return
       const gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
       controller?.abort(gone)
       settle(gone)
@@ -155,8 +157,8 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         const pass = filter === null ? chunk : filter.push(chunk)
         if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
       },
-      onResponseEnd(_c, trailers) {
-        if (plan.trailers === true) passTrailers(trailers)
+      onResponseEnd(c, trailers) {
+        if (plan.trailers === true) passTrailers(h2Trailers(c) ?? trailers)
         if (out !== res) {
           out.end()
           return
@@ -198,6 +200,16 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       settle(err)
     }
   })
+}
+
+/**
+ * The trailers of an HTTP/2 upstream response. undici (7.30) hands them to `onResponseEnd` through
+ * a parser for HTTP/1.1's raw name/value list, which turns HTTP/2's header object into `{}`; the
+ * object itself is on the controller as `rawTrailers`. Null for HTTP/1.1 (a list, parsed right).
+ */
+function h2Trailers(controller: Dispatcher.DispatchController): Record<string, string | string[] | undefined> | null {
+  const raw = (controller as { rawTrailers?: unknown }).rawTrailers
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, string | string[] | undefined>) : null
 }
 
 function counter(add: (n: number) => void): Transform {

@@ -28,7 +28,8 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   const gone = new AbortController()
   const closed = new Promise<void>((resolve) =>
     res.once('close', () => {
-      if (!res.writableFinished) gone.abort()
+      // A reset stream reads as finished in Node's compatibility API; one never ended was cut.
+      if (!res.writableEnded) gone.abort()
       resolve()
     }),
   )
