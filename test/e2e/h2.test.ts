@@ -10,6 +10,9 @@ import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
 // HTTP/2 server; each stream is decided, injected and audited as one request. Upstream, sidekey
 // offers h2 in ALPN and falls back to HTTP/1.1, so each side's protocol is independent.
 
+/** Bytes each way in the large-body test: many flow-control windows, a few seconds at most. */
+const LARGE = 16 * 1024 * 1024
+
 t.test('HTTP/2 agent and upstream', async (t) => {
   const trust = await upstreamTrust()
   const h2api = await startH2Upstream(trust, 'h2.api.test')
@@ -18,6 +21,56 @@ t.test('HTTP/2 agent and upstream', async (t) => {
   t.teardown(() => h1api.close())
   const both = await startH2Upstream(trust, 'both.api.test', undefined, { allowHTTP1: true })
   t.teardown(() => both.close())
+  // Streams: SSE with a pause between events, and large bodies each way with backpressure noted.
+  const sseGapMs = 150
+  const pressure = { uploadBytes: 0, downloadBlocked: 0 }
+  const streams = await startH2Upstream(
+    trust,
+    'stream.api.test',
+    (req, res) => {
+      if (req.url === '/v1/events') {
+        res.writeHead(200, { 'content-type': 'text/event-stream' })
+        let n = 0
+        const tick = setInterval(() => {
+          res.write(`data: {"n":${n}}\n\n`)
+          if (++n === 4) {
+            clearInterval(tick)
+            res.end('data: [DONE]\n\n')
+          }
+        }, sseGapMs)
+        return
+      }
+      if (req.url === '/v1/upload') {
+        // A slow reader: pause after each chunk, so the agent's side must wait on flow control.
+        req.on('data', (c: Buffer) => {
+          pressure.uploadBytes += c.length
+          req.pause()
+          setImmediate(() => req.resume())
+        })
+        req.on('end', () => res.end(JSON.stringify({ bytes: pressure.uploadBytes })))
+        return
+      }
+      // /v1/download: write until the agent's slow reading pushes back, then wait for drain.
+      res.writeHead(200, { 'content-type': 'application/octet-stream' })
+      let left = LARGE
+      const more = (): void => {
+        while (left > 0) {
+          const n = Math.min(64 * 1024, left)
+          left -= n
+          if (!res.write(Buffer.alloc(n, 1))) {
+            pressure.downloadBlocked++
+            res.once('drain', more)
+            return
+          }
+        }
+        res.end()
+      }
+      req.resume()
+      more()
+    },
+    { raw: true },
+  )
+  t.teardown(() => streams.close())
   const sk = await startTestSidekey(
     t,
     `
@@ -35,6 +88,10 @@ routes:
     host: h1.api.test
     credential: openai
     addresses: [127.0.0.1]
+  - name: streams
+    host: stream.api.test
+    credential: openai
+    addresses: [127.0.0.1]
   - name: both-forced-h1
     host: both.api.test
     credential: openai
@@ -47,6 +104,7 @@ routes:
         'h2.api.test:443': { host: '127.0.0.1', port: h2api.port },
         'h1.api.test:443': { host: '127.0.0.1', port: h1api.port },
         'both.api.test:443': { host: '127.0.0.1', port: both.port },
+        'stream.api.test:443': { host: '127.0.0.1', port: streams.port },
       },
     },
   )
@@ -104,6 +162,60 @@ routes:
     const lines = await pollFor(() => sk.sink.audits.filter((a) => a.path?.startsWith('/v1/many/') === true), (l) => l.length === 64)
     t.equal(new Set(lines.map((a) => a.tunnel)).size, 1, 'all 64 streams came on one agent connection')
     t.ok(before.size <= 1, `the upstream saw ${before.size} new connection(s) for 64 requests`)
+  })
+
+  t.test('server-sent events over h2 arrive chunk by chunk', async (t) => {
+    const session = await h2ThroughProxy(port, 'stream.api.test:443', { auth, ca: sk.ca.certPem })
+    t.teardown(() => session.close())
+    const stream = session.request({ ':method': 'GET', ':path': '/v1/events' }, { endStream: true })
+    const arrivals: number[] = []
+    let text = ''
+    for await (const chunk of stream) {
+      arrivals.push(performance.now())
+      text += String(chunk)
+    }
+    t.match(text, /data: \[DONE\]/)
+    t.ok(arrivals.length >= 3, `events arrived in ${arrivals.length} chunks`)
+    t.ok(arrivals.at(-1)! - arrivals[0]! >= 2 * sseGapMs, 'chunks were not held until the end')
+  })
+
+  t.test('a large body each way with a slow reader on the other side', async (t) => {
+    const session = await h2ThroughProxy(port, 'stream.api.test:443', { auth, ca: sk.ca.certPem })
+    t.teardown(() => session.close())
+    // Up: the upstream reads slowly; the agent's writes must wait on flow control, not pile up.
+    const up = session.request({ ':method': 'POST', ':path': '/v1/upload', 'content-type': 'application/octet-stream' })
+    let agentBlocked = 0
+    const answer = new Promise<string>((resolve, reject) => {
+      let body = ''
+      up.on('data', (c: Buffer) => (body += String(c)))
+      up.on('end', () => resolve(body))
+      up.on('error', reject)
+    })
+    const chunk = Buffer.alloc(64 * 1024, 2)
+    for (let sent = 0; sent < LARGE; sent += chunk.length) {
+      if (!up.write(chunk)) {
+        agentBlocked++
+        await new Promise((resolve) => up.once('drain', resolve))
+      }
+    }
+    up.end()
+    t.same(JSON.parse(await answer), { bytes: LARGE }, 'the upload arrived whole')
+    t.ok(agentBlocked > 0, `the agent's writes waited on flow control ${agentBlocked} times`)
+
+    // Down: the agent reads slowly; the upstream's writes must wait in turn.
+    const down = session.request({ ':method': 'GET', ':path': '/v1/download' }, { endStream: true })
+    let received = 0
+    await new Promise<void>((resolve, reject) => {
+      down.on('data', (c: Buffer) => {
+        received += c.length
+        down.pause()
+        setTimeout(() => down.resume(), 1)
+      })
+      down.on('end', resolve)
+      down.on('error', reject)
+    })
+    t.equal(received, LARGE, 'the download arrived whole')
+    t.ok(pressure.downloadBlocked > 0, `the upstream's writes waited on the slow agent ${pressure.downloadBlocked} times`)
   })
 
   t.test('a stream naming another :authority is refused; the connection serves the next', async (t) => {

@@ -22,12 +22,15 @@ export interface H2Upstream {
   close(): Promise<void>
 }
 
-/** Start an h2-only stand-in with a certificate for `host`; `handler` answers each stream (the default echoes JSON). */
-export async function startH2Upstream(trust: UpstreamTrust, host: string, handler?: (req: Http2ServerRequest, res: Http2ServerResponse, body: Buffer) => void, options: { allowHTTP1?: boolean } = {}): Promise<H2Upstream> {
+/**
+ * Start an h2-only stand-in with a certificate for `host`; `handler` answers each stream once its
+ * body has arrived (the default echoes JSON), or at once, the body unread, with `raw`.
+ */
+export async function startH2Upstream(trust: UpstreamTrust, host: string, handler?: (req: Http2ServerRequest, res: Http2ServerResponse, body: Buffer) => void, options: { allowHTTP1?: boolean; raw?: boolean } = {}): Promise<H2Upstream> {
   const seen: SeenH2[] = []
   const server = createSecureServer({ ...(await trust.cert(host)), allowHTTP1: options.allowHTTP1 ?? false })
   server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
-    if (handler !== undefined && req.headers['x-stream-handler'] !== undefined) return handler(req, res, Buffer.alloc(0))
+    if (handler !== undefined && options.raw === true) return handler(req, res, Buffer.alloc(0))
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
