@@ -70,7 +70,10 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       let from: NodeJS.ReadableStream = req
       for (const filter of plan.bodyFilters ?? []) {
         // pipe() does not pass errors on: a refusal in any stage must fail the body undici is reading.
-        filter.once('error', (err) => counted.destroy(err))
+        filter.once('error', (err) => {
+          counted.destroy(err)
+          pools.discardH2(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true)
+        })
         from = from.pipe(filter)
       }
       from.pipe(counted)

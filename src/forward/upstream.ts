@@ -52,7 +52,7 @@ export class UpstreamPools {
    */
   get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true): Pool {
     const offersH2 = http2 && scheme === 'https'
-    const key = `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}`
+    const key = poolKey(scheme, host, port, to, offersH2)
     let pool = this.#pools.get(key)
     if (pool !== undefined) {
       this.#pools.delete(key)
@@ -102,12 +102,32 @@ export class UpstreamPools {
     return pool
   }
 
+  /**
+   * Close the connections of a pool that offers HTTP/2, at once, when a request on it must be cut
+   * mid-body (a body filter refused it). Node 24's HTTP/2 client session was seen to spin in
+   * native code (Http2Session::SendPendingData, memory growing) after such a stream was reset on
+   * a connection that had carried an earlier stream; destroying the connections stops that. Other
+   * streams on them fail; the next request dials anew. Pools that never offer h2 are left alone.
+   */
+  discardH2(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2: boolean): void {
+    if (!http2 || scheme !== 'https') return
+    const key = poolKey(scheme, host, port, to, true)
+    const pool = this.#pools.get(key)
+    if (pool === undefined) return
+    this.#pools.delete(key)
+    void pool.destroy().catch(() => undefined)
+  }
+
   /** Close every pool (graceful: in-flight requests finish). */
   async close(): Promise<void> {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)))
   }
+}
+
+function poolKey(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, offersH2: boolean): string {
+  return `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}`
 }
 
 /**
