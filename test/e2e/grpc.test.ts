@@ -2,8 +2,9 @@ import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 import * as protoLoader from '@grpc/proto-loader'
 import t from 'tap'
+import { startH2Sidekey } from '../helpers/h2.js'
 import { pollFor, waitFor } from '../helpers/poll.js'
-import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
 import { upstreamTrust } from '../helpers/upstream.js'
 
 // A real gRPC client and server (@grpc/grpc-js) with sidekey between them: the client finds
@@ -86,22 +87,16 @@ t.test('gRPC through sidekey', async (t) => {
   )
   t.teardown(() => server.forceShutdown())
 
-  const sk = await startTestSidekey(
+  const sk = await startH2Sidekey(
     t,
-    `
-version: v1
-credentials:
-  openai:
-    type: static
-    env: TEST_OPENAI_KEY
-routes:
-  - name: echo
+    trust,
+    `  - name: echo
     host: grpc.api.test
     paths: [/sidekey.test.Echo/Unary, /sidekey.test.Echo/ServerStream, /sidekey.test.Echo/ClientStream, /sidekey.test.Echo/Bidi]
     credential: openai
     addresses: [127.0.0.1]
 `,
-    { upstreamCaFile: trust.caFile, connectTo: { 'grpc.api.test:443': { host: '127.0.0.1', port } } },
+    { 'grpc.api.test': port },
   )
   // The client finds sidekey as any gRPC client does, from the environment.
   const before = process.env.grpc_proxy

@@ -1,11 +1,11 @@
 import { execFile } from 'node:child_process'
 import t from 'tap'
 import { curl } from '../helpers/clients.js'
-import { h2Request, h2ThroughProxy, startH2Upstream } from '../helpers/h2.js'
-import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
+import { h2Request, h2ThroughProxy, startH2AndH1Upstreams, startH2Sidekey } from '../helpers/h2.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
 import { pythonWith } from '../helpers/tools.js'
 import { basicAuth } from '../helpers/tunnels.js'
-import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
+import { upstreamTrust } from '../helpers/upstream.js'
 
 // Real HTTP/2 clients through sidekey, unchanged: curl --http2, Node's http2 client and Python's
 // httpx with http2=True, each to an upstream that speaks only HTTP/2 and to one that speaks only
@@ -28,27 +28,10 @@ function run(command: string, args: string[]): Promise<{ code: number; stdout: s
 
 t.test('HTTP/2 clients through sidekey', async (t) => {
   const trust = await upstreamTrust()
-  const h2api = await startH2Upstream(trust, 'h2.api.test')
-  t.teardown(() => h2api.close())
-  const h1api = await startUpstream(undefined, { trust, host: 'h1.api.test' })
-  t.teardown(() => h1api.close())
-  const sk = await startTestSidekey(
-    t,
-    `
-version: v1
-credentials:
-  openai:
-    type: static
-    env: TEST_OPENAI_KEY
-routes:
-  - { name: h2, host: h2.api.test, credential: openai, addresses: [127.0.0.1] }
+  const { h2api, h1api } = await startH2AndH1Upstreams(t, trust)
+  const sk = await startH2Sidekey(t, trust, `  - { name: h2, host: h2.api.test, credential: openai, addresses: [127.0.0.1] }
   - { name: h1, host: h1.api.test, credential: openai, addresses: [127.0.0.1] }
-`,
-    {
-      upstreamCaFile: trust.caFile,
-      connectTo: { 'h2.api.test:443': { host: '127.0.0.1', port: h2api.port }, 'h1.api.test:443': { host: '127.0.0.1', port: h1api.port } },
-    },
-  )
+`, { 'h2.api.test': h2api.port, 'h1.api.test': h1api.port })
   const proxy = sk.proxyUrlFor('agent')
   const injected = `Bearer ${SECRETS.OPENAI}`
   const lastAuthorization = (host: string): unknown => (host === 'h2.api.test' ? h2api.seen.at(-1)?.headers.authorization : h1api.seen.at(-1)?.headers.authorization)

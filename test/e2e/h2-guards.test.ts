@@ -1,6 +1,6 @@
 import t from 'tap'
-import { h2Request, h2ThroughProxy, startH2Upstream } from '../helpers/h2.js'
-import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
+import { h2Request, h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
 import { basicAuth } from '../helpers/tunnels.js'
 import { upstreamTrust } from '../helpers/upstream.js'
 
@@ -21,19 +21,8 @@ t.test('guards on HTTP/2', async (t) => {
     setTimeout(() => res.end(text.slice(cut)), 20)
   })
   t.teardown(() => api.close())
-  const sk = await startTestSidekey(
-    t,
-    `
-version: v1
-credentials:
-  openai:
-    type: static
-    env: TEST_OPENAI_KEY
-routes:
-  - { name: echo, host: echo.api.test, credential: openai, addresses: [127.0.0.1] }
-`,
-    { upstreamCaFile: trust.caFile, connectTo: { 'echo.api.test:443': { host: '127.0.0.1', port: api.port } } },
-  )
+  const sk = await startH2Sidekey(t, trust, `  - { name: echo, host: echo.api.test, credential: openai, addresses: [127.0.0.1] }
+`, { 'echo.api.test': api.port })
   const port = Number(new URL(sk.proxyUrl).port)
   const connect = () => h2ThroughProxy(port, 'echo.api.test:443', { auth: basicAuth('agent', sk.runTokens.mint('agent').token), ca: sk.ca.certPem })
 

@@ -1,10 +1,10 @@
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import { pollFor } from '../helpers/poll.js'
-import { h2Request, h2ThroughProxy, startH2Upstream } from '../helpers/h2.js'
-import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
+import { h2Request, h2ThroughProxy, startH2AndH1Upstreams, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
 import { basicAuth } from '../helpers/tunnels.js'
-import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
+import { upstreamTrust } from '../helpers/upstream.js'
 
 // HTTP/2 through sidekey: an agent that picks h2 in ALPN inside an intercepted tunnel gets an
 // HTTP/2 server; each stream is decided, injected and audited as one request. Upstream, sidekey
@@ -15,10 +15,7 @@ const LARGE = 16 * 1024 * 1024
 
 t.test('HTTP/2 agent and upstream', async (t) => {
   const trust = await upstreamTrust()
-  const h2api = await startH2Upstream(trust, 'h2.api.test')
-  t.teardown(() => h2api.close())
-  const h1api = await startUpstream(undefined, { trust, host: 'h1.api.test' })
-  t.teardown(() => h1api.close())
+  const { h2api, h1api } = await startH2AndH1Upstreams(t, trust)
   const both = await startH2Upstream(trust, 'both.api.test', undefined, { allowHTTP1: true })
   t.teardown(() => both.close())
   // Streams: SSE with a pause between events, and large bodies each way with backpressure noted.
@@ -29,15 +26,10 @@ t.test('HTTP/2 agent and upstream', async (t) => {
     'stream.api.test',
     (req, res) => {
       if (req.url === '/v1/events') {
+        // Four events, one every sseGapMs, then the end.
         res.writeHead(200, { 'content-type': 'text/event-stream' })
-        let n = 0
-        const tick = setInterval(() => {
-          res.write(`data: {"n":${n}}\n\n`)
-          if (++n === 4) {
-            clearInterval(tick)
-            res.end('data: [DONE]\n\n')
-          }
-        }, sseGapMs)
+        const send = (n: number): unknown => (n === 4 ? res.end('data: [DONE]\n\n') : res.write(`data: {"n":${n}}\n\n`, () => setTimeout(() => send(n + 1), sseGapMs)))
+        send(0)
         return
       }
       if (req.url === '/v1/upload') {
@@ -71,16 +63,10 @@ t.test('HTTP/2 agent and upstream', async (t) => {
     { raw: true },
   )
   t.teardown(() => streams.close())
-  const sk = await startTestSidekey(
+  const sk = await startH2Sidekey(
     t,
-    `
-version: v1
-credentials:
-  openai:
-    type: static
-    env: TEST_OPENAI_KEY
-routes:
-  - name: h2
+    trust,
+    `  - name: h2
     host: h2.api.test
     credential: openai
     addresses: [127.0.0.1]
@@ -98,15 +84,7 @@ routes:
     addresses: [127.0.0.1]
     http2: false
 `,
-    {
-      upstreamCaFile: trust.caFile,
-      connectTo: {
-        'h2.api.test:443': { host: '127.0.0.1', port: h2api.port },
-        'h1.api.test:443': { host: '127.0.0.1', port: h1api.port },
-        'both.api.test:443': { host: '127.0.0.1', port: both.port },
-        'stream.api.test:443': { host: '127.0.0.1', port: streams.port },
-      },
-    },
+    { 'h2.api.test': h2api.port, 'h1.api.test': h1api.port, 'both.api.test': both.port, 'stream.api.test': streams.port },
   )
   const { token } = sk.runTokens.mint('agent')
   const auth = basicAuth('agent', token)
@@ -168,13 +146,11 @@ routes:
     const session = await h2ThroughProxy(port, 'stream.api.test:443', { auth, ca: sk.ca.certPem })
     t.teardown(() => session.close())
     const stream = session.request({ ':method': 'GET', ':path': '/v1/events' }, { endStream: true })
-    const arrivals: number[] = []
-    let text = ''
-    for await (const chunk of stream) {
-      arrivals.push(performance.now())
-      text += String(chunk)
-    }
-    t.match(text, /data: \[DONE\]/)
+    // When each chunk arrived, and what it said.
+    const chunks: { at: number; text: string }[] = []
+    for await (const chunk of stream) chunks.push({ at: performance.now(), text: String(chunk) })
+    const arrivals = chunks.map((c) => c.at)
+    t.match(chunks.map((c) => c.text).join(''), /data: \[DONE\]/)
     t.ok(arrivals.length >= 3, `events arrived in ${arrivals.length} chunks`)
     t.ok(arrivals.at(-1)! - arrivals[0]! >= 2 * sseGapMs, 'chunks were not held until the end')
   })

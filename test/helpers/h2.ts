@@ -1,8 +1,10 @@
 import { connect as http2Connect, createSecureServer, type ClientHttp2Session, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import type { Test } from 'tap'
+import { startTestSidekey, type TestSidekey } from './sidekey.js'
 import { openTunnel } from './tunnels.js'
-import type { UpstreamTrust } from './upstream.js'
+import { startUpstream, type Upstream, type UpstreamTrust } from './upstream.js'
 
 /** What an HTTP/2 stand-in upstream saw. */
 export interface SeenH2 {
@@ -51,12 +53,22 @@ export async function startH2Upstream(trust: UpstreamTrust, host: string, handle
     server,
     port: (server.address() as AddressInfo).port,
     seen,
-    close: () =>
-      new Promise<void>((r) => {
-        for (const s of sessions) s.destroy()
-        server.close(() => r())
-      }),
+    async close() {
+      for (const s of sessions) s.destroy()
+      await new Promise((closed) => server.close(closed))
+    },
   }
+}
+
+/**
+ * The two upstreams most HTTP/2 tests talk to: `h2.api.test`, which speaks only HTTP/2, and
+ * `h1.api.test`, which speaks only HTTP/1.1; both closed at teardown.
+ */
+export async function startH2AndH1Upstreams(t: Test, trust: UpstreamTrust): Promise<{ h2api: H2Upstream; h1api: Upstream }> {
+  const h2api = await startH2Upstream(trust, 'h2.api.test')
+  const h1api = await startUpstream(undefined, { trust, host: 'h1.api.test' })
+  t.teardown(() => Promise.all([h2api.close(), h1api.close()]))
+  return { h2api, h1api }
 }
 
 /**
@@ -99,4 +111,14 @@ export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHead
     stream.on('error', reject)
     if (body !== undefined) stream.end(body)
   })
+}
+
+/**
+ * Start sidekey for the HTTP/2 tests: the static `openai` credential (TEST_OPENAI_KEY), `routes`
+ * (YAML list items), upstream certificates checked against `trust`, and each `host` of `upstreams`
+ * reached on port 443 at the loopback port given.
+ */
+export function startH2Sidekey(t: Test, trust: UpstreamTrust, routes: string, upstreams: Record<string, number>): Promise<TestSidekey> {
+  const connectTo = Object.fromEntries(Object.entries(upstreams).map(([host, port]) => [`${host}:443`, { host: '127.0.0.1', port }]))
+  return startTestSidekey(t, `version: v1\ncredentials:\n  openai: { type: static, env: TEST_OPENAI_KEY }\nroutes:\n${routes}`, { upstreamCaFile: trust.caFile, connectTo })
 }

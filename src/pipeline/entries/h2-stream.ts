@@ -9,6 +9,9 @@ import type { ProxyContext } from '../context.js'
 import { newRequestExchange, runStages, type RequestExchange, type Stage } from '../exchange.js'
 import { REQUEST_STAGES } from '../stages/index.js'
 
+/** RST_STREAM's code for an answer cut after it began (RFC 9113 section 7). */
+const NGHTTP2_INTERNAL_ERROR = 0x2
+
 /**
  * Entry point for one HTTP/2 stream inside an intercepted tunnel or a redirected TLS connection:
  * one request through the same stages as on HTTP/1.1, one audit line per stream (`protocol: "h2"`,
@@ -36,17 +39,19 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res: res as unknown as ServerResponse, result }, gone.signal)
   ex.audit.protocol = 'h2'
   const stages = head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  const refuse = (err: SidekeyError): void => {
+    // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
+    if (result.status !== 0) ex.audit.status = result.status
+    if (res.stream.destroyed) return
+    if (res.headersSent) return res.stream.close(NGHTTP2_INTERNAL_ERROR)
+    const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
+    if (status !== null) ex.audit.grpc_status = status
+  }
   return runStages(
     ctx,
     ex,
     stages,
-    (err) => {
-      if (result.status !== 0) ex.audit.status = result.status
-      if (!res.headersSent && !res.stream.destroyed) {
-        const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
-        if (status !== null) ex.audit.grpc_status = status
-      } else if (!res.stream.destroyed) res.stream.close(0x2) // INTERNAL_ERROR: the answer was cut
-    },
+    refuse,
     closed.then(() => {
       if (grpc && ex.audit.grpc_status === undefined) {
         const status = result.trailers?.['grpc-status'] ?? res.getHeader('grpc-status')
