@@ -71,8 +71,14 @@ export function createH2Server(config: Config, connections: Connections, onReque
   let pending: Tunnel | null = null
   server.on('session', (session: ServerHttp2Session) => {
     // Emitted synchronously while `serve` hands the socket over, so `pending` is this session's tunnel.
-    if (pending !== null) sessionTunnels.set(session, pending)
+    if (pending === null) return
+    const tunnel = pending
+    sessionTunnels.set(session, tunnel)
     session.on('error', () => session.destroy())
+    // The session reads the TLS socket natively, so no one sees its end in JavaScript: when the
+    // session is over (the client closed, GOAWAY, a limit), close the client's connection too, or
+    // the tunnel (and its audit line) would wait on a half-closed socket.
+    session.once('close', () => tunnel.client.destroy())
     closeWhenIdle(session, config.idleTimeoutMs)
   })
   server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
@@ -95,6 +101,9 @@ export function createH2Server(config: Config, connections: Connections, onReque
       } finally {
         pending = null
       }
+      // HTTP/2 has GOAWAY for a graceful end; a client that closes its side of the connection is
+      // gone (curl exits), and Node leaves the socket half open: close it, so the tunnel ends.
+      socket.once('end', () => socket.destroy())
     },
   }
 }
