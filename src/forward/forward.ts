@@ -60,18 +60,26 @@ export interface ForwardResult {
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = requestHasBody(req.headers)
+    /** A body filter's refusal: what the request failed of, whatever undici reports. */
+    let refused: unknown = null
     let body: Transform | Buffer | null = null
     if (plan.body != null) {
       body = plan.body
       result.bytesUp += plan.body.length
     } else if (hasBody) {
       const counted = counter((n) => (result.bytesUp += n))
+      // Its error is a body filter's refusal, kept in `refused`; undici may have let go of the
+      // body by the time it is emitted (the connection closed first), which must not make it uncaught.
+      counted.on('error', () => undefined)
       body = counted
       let from: NodeJS.ReadableStream = req
       for (const filter of plan.bodyFilters ?? []) {
         // pipe() does not pass errors on: a refusal in any stage must fail the body undici is reading.
         filter.once('error', (err) => {
+          refused = err
           counted.destroy(err)
+          // At once: Node's native write loop this guards against (see discardH2) runs before
+          // anything deferred would. The request then fails of `refused`, not of the closing.
           pools.discardH2(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true)
         })
         from = from.pipe(filter)
@@ -88,7 +96,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       res.off('close', onClose)
       out.off('drain', onDrain)
       if (err === undefined) resolve()
-      else reject(upstreamFailure(err, plan))
+      else reject(upstreamFailure(refused ?? err, plan))
     }
     const onDrain = (): void => controller?.resume()
     /** Where upstream bytes are written: the agent's response, or the first response stage. */

@@ -42,6 +42,23 @@ t.test('guards on HTTP/2', async (t) => {
     t.ok((line.scrubbed ?? 0) >= 3, `masked ${line.scrubbed} times`)
   })
 
+  // On the upstream connection the test above used: a body refused mid-stream on a reused h2
+  // connection once left Node spinning in native code (forward/upstream.ts, discardH2).
+  t.test('request trailers are refused, as on HTTP/1.1', async (t) => {
+    const session = await connect()
+    t.teardown(() => session.close())
+    const stream = session.request({ ':method': 'POST', ':path': '/v1/with-trailers' }, { waitForTrailers: true })
+    stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': 'abc' }))
+    const answer = new Promise<{ status: number; error: unknown }>((resolve) => {
+      stream.on('response', (h) => resolve({ status: Number(h[':status']), error: h['x-sidekey-error'] }))
+      stream.on('error', () => resolve({ status: 0, error: null }))
+    })
+    stream.end('body')
+    t.same(await answer, { status: 400, error: 'SIDEKEY_ERR_TRAILERS_REFUSED' })
+    t.notOk(api.seen.some((s) => s.path === '/v1/with-trailers'), 'the upstream never received a complete request')
+  })
+
+  // Last: the secret quarantines the workload.
   t.test('a managed secret in an h2 request body is refused', async (t) => {
     const session = await connect()
     t.teardown(() => session.close())
