@@ -27,6 +27,7 @@ packages=(
   "python3|command -v python3|Python's urllib is an agent under test; python3 serves upstreams"
   "python3-requests|/usr/bin/python3 -c 'import requests'|Python requests is an agent under test (refusal reasons, trust under sidekey run)"
   "python3-httpx|/usr/bin/python3 -c 'import httpx'|Python httpx is an agent under test (refusal reasons, trust under sidekey run, asynchronous approvals)"
+  "python3-h2|/usr/bin/python3 -c 'import h2'|Python httpx speaks HTTP/2 through sidekey with it (http2=True)"
   "python3-pip|/usr/bin/python3 -c 'import pip'|pip is an agent under test (PIP_CERT under sidekey run, against a package index stand-in)"
   "wget|command -v wget|wget is an agent under test (trust through the wgetrc sidekey run points at)"
   "git|command -v git|git is an agent under test (trust and proxy under sidekey run)"

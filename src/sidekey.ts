@@ -201,12 +201,12 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     connections,
     now,
   }
-  const { proxy, inner, transparent } = createProxyServers({ config, leaves, connections, handlers: entryHandlers(ctx) })
+  const { proxy, inner, innerH2, transparent } = createProxyServers({ config, leaves, connections, handlers: entryHandlers(ctx) })
   // Tunnels first: a listener's close waits for every connection it accepted, and a CONNECT
   // tunnel is one the HTTP server no longer closes itself. Servers that never listened close at once.
   opened.add('the proxy listeners', async () => {
     connections.closeAll()
-    await Promise.all([closeServer(proxy), closeServer(inner), ...transparent.map((t) => closeServer(t.server))])
+    await Promise.all([closeServer(proxy), closeServer(inner), closeServer(innerH2), ...transparent.map((t) => closeServer(t.server))])
   })
   opened.add('closing connections on change', closeOnChange(connections, { runTokens, state, policy, log }))
   metrics.openConnections = () => connections.size

@@ -1,4 +1,3 @@
-import type { ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { SidekeyError } from '../errors.js'
 import type { Caller } from '../identity/identify.js'
@@ -126,7 +125,7 @@ export class Connections {
   }
 
   /** An HTTP response is being written on `socket` (a connection being closed waits for it, briefly). */
-  serving(socket: Socket, res: ServerResponse): void {
+  serving(socket: Socket, res: { once(event: 'close', listener: () => void): unknown }): void {
     const entry = this.#open.get(socket)
     if (entry === undefined) return
     entry.inFlight++

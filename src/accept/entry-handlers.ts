@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Caller } from '../identity/identify.js'
@@ -13,6 +14,8 @@ import type { Tunnel } from './tunnel.js'
 export interface EntryHandlers {
   /** A plain request: absolute-form on the proxy port (`tunnel` null), or inside a tunnel or transparent connection. */
   request(req: IncomingMessage, res: ServerResponse, tunnel: Tunnel | null): void
+  /** One HTTP/2 stream inside an intercepted tunnel or redirected TLS connection. */
+  h2Request(req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel): void
   /** An HTTP/1.1 upgrade request. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Tunnel | null): void
   /** A CONNECT request; `handOver` intercepts the tunnel into the inner server. */

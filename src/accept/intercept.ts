@@ -6,6 +6,15 @@ import type { ErrorCode } from '../errors.js'
 import { normalizeHost } from '../policy/host.js'
 import { bindTunnel, type Tunnel } from './tunnel.js'
 
+/** Where a TLS connection that chose HTTP/2 in ALPN goes (the HTTP/2 server of accept/h2-server.ts). */
+export type ServeH2 = (socket: TLSSocket, tunnel: Tunnel) => void
+
+/**
+ * ALPN offered to agents, preferred first (RFC 7301): HTTP/2 for clients that speak it (every gRPC
+ * client needs it), HTTP/1.1 otherwise. A client that offers no ALPN speaks HTTP/1.1.
+ */
+const ALPN = ['h2', 'http/1.1']
+
 /** First byte of a TLS record carrying a handshake (RFC 8446 section 5.1, ContentType 22). */
 const TLS_HANDSHAKE = 0x16
 
@@ -33,7 +42,7 @@ export type InterceptFailure = keyof typeof INTERCEPT_FAILURES
  * `firstByteTimeoutMs` (the head timeout) is closed; from the first byte on, the inner server's
  * head and keep-alive timeouts apply, to the TLS socket as to a cleartext one.
  */
-export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: LeafCache, inner: Server, firstByteTimeoutMs: number, onFailure: (why: InterceptFailure, detail: string) => void): void {
+export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: LeafCache, inner: Server, serveH2: ServeH2, firstByteTimeoutMs: number, onFailure: (why: InterceptFailure, detail: string) => void): void {
   if (head.length > 0) socket.unshift(head)
   const timer = setTimeout(() => {
     onFailure('idle', 'no bytes after CONNECT')
@@ -47,7 +56,7 @@ export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: 
     clearTimeout(timer)
     socket.unshift(first)
     if (first[0] === TLS_HANDSHAKE) {
-      void terminateTls(socket, tunnel, leaves, inner, onFailure)
+      void terminateTls(socket, tunnel, leaves, inner, serveH2, firstByteTimeoutMs, onFailure)
     } else {
       bindTunnel(socket, tunnel)
       inner.emit('connection', socket)
@@ -57,7 +66,13 @@ export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: 
   onReadable()
 }
 
-async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, inner: Server, onFailure: (why: InterceptFailure, detail: string) => void): Promise<void> {
+/**
+ * Terminate the agent's TLS with a leaf for the tunnel's host. The protocol the client picks in
+ * ALPN is known once the handshake is done: then the socket goes to the HTTP/2 server or to the
+ * inner HTTP/1.1 server. The handshake must finish within `handshakeTimeoutMs` (the head timeout),
+ * which until then stands in for the inner server's own.
+ */
+async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, inner: Server, serveH2: ServeH2, handshakeTimeoutMs: number, onFailure: (why: InterceptFailure, detail: string) => void): Promise<void> {
   const host = tunnel.authority.host
   let context
   try {
@@ -71,7 +86,7 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
   const tls = new TLSSocket(socket, {
     isServer: true,
     secureContext: context,
-    ALPNProtocols: ['http/1.1'],
+    ALPNProtocols: ALPN,
     // The SNI must name the CONNECT host: a client asking for another name inside this tunnel is
     // trying to reach a destination policy did not decide on (docs/architecture.md, rule 2).
     SNICallback: (servername, cb) => {
@@ -84,19 +99,34 @@ async function terminateTls(socket: Socket, tunnel: Tunnel, leaves: LeafCache, i
     },
   })
   let secured = false
-  tls.once('secure', () => (secured = true))
+  const timer = setTimeout(() => {
+    onFailure('idle', 'the TLS handshake did not finish in time')
+    tls.destroy()
+  }, handshakeTimeoutMs)
+  timer.unref()
+  tls.once('secure', () => {
+    secured = true
+    clearTimeout(timer)
+    bindTunnel(tls, tunnel)
+    // tls.Server marks its sockets connected when the handshake is done; one made by hand, as
+    // here, stays `secureConnecting`, and Node's HTTP/2 session would wait for a 'secureConnect'
+    // that a server-side socket never emits.
+    ;(tls as unknown as { secureConnecting: boolean }).secureConnecting = false
+    if (tls.alpnProtocol === 'h2') serveH2(tls, tunnel)
+    else inner.emit('connection', tls)
+  })
   tls.on('error', (err: Error) => {
+    clearTimeout(timer)
     if (!secured) onFailure(rejectsCertificate(err) ? 'client-rejected-certificate' : 'tls-handshake-failed', err.message)
     tls.destroy()
   })
+  tls.once('close', () => clearTimeout(timer))
   // A client that checks the certificate after the handshake (pinning, its own hostname check)
   // closes the tunnel without a word and without an alert. The end comes before the tunnel's close,
   // and so before its audit line.
   tls.once('end', () => {
     if (secured && tls.bytesRead === 0) onFailure('client-rejected-certificate', 'the client ended the tunnel after the TLS handshake without sending a request')
   })
-  bindTunnel(tls, tunnel)
-  inner.emit('connection', tls)
 }
 
 /**

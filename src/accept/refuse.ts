@@ -14,7 +14,7 @@ export function asSidekeyError(err: unknown): SidekeyError {
  * `... - ${body.error}`, which an object turns into `[object Object]`); the same facts follow as
  * separate fields for programs.
  */
-function refusalBody(err: SidekeyError, requestId: string | null, reason: string | null): string {
+export function refusalBody(err: SidekeyError, requestId: string | null, reason: string | null): string {
   return JSON.stringify({ error: `sidekey: ${err.message} (${err.code})`, code: err.code, message: err.message, reason, request_id: requestId, ...err.details })
 }
 
@@ -61,7 +61,7 @@ export function reasonPhrase(err: SidekeyError): string {
 }
 
 /** The message in the bytes a reason phrase or header value may hold, at most PHRASE_MESSAGE_MAX long. */
-function phraseMessage(err: SidekeyError): string {
+export function phraseMessage(err: SidekeyError): string {
   const message = err.message.replace(/[^\x20-\x7e]+/g, ' ').trim()
   return message.length > PHRASE_MESSAGE_MAX ? `${message.slice(0, PHRASE_MESSAGE_MAX - 3)}...` : message
 }

@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http'
+import type { Http2Server } from 'node:http2'
 import type { Server as NetServer, Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import { randomUUID } from 'node:crypto'
@@ -10,6 +11,7 @@ import { onClientError } from './client-error.js'
 import type { Connections } from './connections.js'
 import type { EntryHandlers, HandOverTunnel } from './entry-handlers.js'
 import { createLimitedServer, trackConnections } from './http-limits.js'
+import { createH2Server } from './h2-server.js'
 import { intercept, INTERCEPT_FAILURES } from './intercept.js'
 import { refuseSocket } from './refuse.js'
 import { createTransparentHttpServer, createTransparentTlsServer } from './transparent.js'
@@ -32,10 +34,11 @@ export interface TransparentServer {
   readonly tls: boolean
 }
 
-/** The proxy listener, the inner server intercepted tunnels are handed to, and one transparent listener per redirected port. */
+/** The proxy listener, the inner servers intercepted tunnels are handed to (HTTP/1.1, HTTP/2), and one transparent listener per redirected port. */
 export interface ProxyServers {
   readonly proxy: Server
   readonly inner: Server
+  readonly innerH2: Http2Server
   readonly transparent: readonly TransparentServer[]
 }
 
@@ -50,8 +53,9 @@ export function createProxyServers({ config, leaves, connections, handlers }: Pr
   })
   inner.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handlers.upgrade(req, socket, head, tunnelOf(req.socket)))
   inner.on('clientError', (err, socket) => onClientError(handlers, err, socket))
+  const innerH2 = createH2Server(config, connections, handlers.h2Request)
   const handOver: HandOverTunnel = (socket, head, tunnel, onFailure) =>
-    intercept(socket, head, tunnel, leaves, inner, config.headTimeoutMs, (why, detail) => {
+    intercept(socket, head, tunnel, leaves, inner, innerH2.serve, config.headTimeoutMs, (why, detail) => {
       const { code, level } = INTERCEPT_FAILURES[why]
       onFailure(code, why, detail, level)
     })
@@ -79,7 +83,7 @@ export function createProxyServers({ config, leaves, connections, handlers }: Pr
       return { server, listener, tls: true }
     }),
   ]
-  return { proxy, inner, transparent }
+  return { proxy, inner, innerH2: innerH2.server, transparent }
 }
 
 /**

@@ -37,6 +37,13 @@ export interface ForwardPlan {
    * delegated grant's token, retried once after a refresh). Only for a body the caller still holds.
    */
   readonly discardStatus?: number
+  /**
+   * The agent's side carries trailer fields (HTTP/2): the upstream's response trailers (gRPC's
+   * `grpc-status`, `grpc-message`) are passed on, and a `te: trailers` the agent sent goes up.
+   */
+  readonly trailers?: boolean
+  /** Offer HTTP/2 to the upstream in ALPN (a route's `http2: false` turns it off). */
+  readonly http2?: boolean
 }
 
 /** What the forward did, for the audit line. */
@@ -48,6 +55,8 @@ export interface ForwardResult {
   firstByteMs: number
   /** The status of an answer dropped unrelayed (`discardStatus`), if one was. */
   discarded?: number
+  /** The response trailers passed on to the agent, when there were any. */
+  trailers?: Record<string, string | string[]>
 }
 
 /**
@@ -60,17 +69,28 @@ export interface ForwardResult {
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = requestHasBody(req.headers)
+    /** A body filter's refusal: what the request failed of, whatever undici reports. */
+    let refused: unknown = null
     let body: Transform | Buffer | null = null
     if (plan.body != null) {
       body = plan.body
       result.bytesUp += plan.body.length
     } else if (hasBody) {
       const counted = counter((n) => (result.bytesUp += n))
+      // Its error is a body filter's refusal, kept in `refused`; undici may have let go of the
+      // body by the time it is emitted (the connection closed first), which must not make it uncaught.
+      counted.on('error', () => undefined)
       body = counted
       let from: NodeJS.ReadableStream = req
       for (const filter of plan.bodyFilters ?? []) {
         // pipe() does not pass errors on: a refusal in any stage must fail the body undici is reading.
-        filter.once('error', (err) => counted.destroy(err))
+        filter.once('error', (err) => {
+          refused = err
+          counted.destroy(err)
+          // At once: Node's native write loop this guards against (see discardH2) runs before
+          // anything deferred would. The request then fails of `refused`, not of the closing.
+          pools.discardH2(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true)
+        })
         from = from.pipe(filter)
       }
       from.pipe(counted)
@@ -85,7 +105,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       res.off('close', onClose)
       out.off('drain', onDrain)
       if (err === undefined) resolve()
-      else reject(upstreamFailure(err, plan))
+      else reject(upstreamFailure(refused ?? err, plan))
     }
     const onDrain = (): void => controller?.resume()
     /** Where upstream bytes are written: the agent's response, or the first response stage. */
@@ -94,7 +114,9 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     let filter: ChunkFilter | null = null
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
-      if (res.writableFinished) return
+      // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
+      // not: only an ended one that finished was answered whole.
+      if (res.writableFinished && res.writableEnded) return
       const gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
       controller?.abort(gone)
       settle(gone)
@@ -143,10 +165,18 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           }
         }
         result.status = statusCode
-        res.writeHead(statusCode, shaped)
-        // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
-        // event: send the headers now. A sized one goes out with its first bytes, in one write.
-        if (shaped['content-length'] === undefined) res.flushHeaders()
+        if (shaped['grpc-status'] !== undefined) {
+          // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
+          // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
+          // writeHead would send it at once, without END_STREAM, and the client would see no status.
+          res.statusCode = statusCode
+          for (const [name, value] of Object.entries(shaped)) res.setHeader(name, value)
+        } else {
+          res.writeHead(statusCode, shaped)
+          // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
+          // event: send the headers now. A sized one goes out with its first bytes, in one write.
+          if (shaped['content-length'] === undefined) res.flushHeaders()
+        }
         out.on('drain', onDrain)
       },
       onResponseData(c, chunk) {
@@ -154,7 +184,8 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         const pass = filter === null ? chunk : filter.push(chunk)
         if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
       },
-      onResponseEnd() {
+      onResponseEnd(c, trailers) {
+        if (plan.trailers === true) passTrailers(h2Trailers(c) ?? trailers)
         if (out !== res) {
           out.end()
           return
@@ -179,12 +210,33 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         settle(err)
       },
     }
+    /** Response trailers, hop-by-hop fields removed and echoed secrets masked, onto the agent's stream. */
+    const passTrailers = (trailers: Record<string, string | string[] | undefined>): void => {
+      let shaped = responseWithoutHopByHop(trailers)
+      if (Object.keys(shaped).length === 0) return
+      if (plan.response) shaped = plan.response.trailers(shaped)
+      result.trailers = shaped
+      res.addTrailers(shaped)
+    }
+    const headers = [...plan.headers, 'host', host]
+    // `te: trailers` is the one TE value HTTP/2 allows, and gRPC servers may insist on it.
+    if (plan.trailers === true && /\btrailers\b/i.test(String(req.headers.te ?? ''))) headers.push('te', 'trailers')
     try {
-      pools.get(plan.scheme, plan.host, plan.port, plan.to).dispatch({ method: plan.method, path: plan.path, headers: [...plan.headers, 'host', host], body }, handler)
+      pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true).dispatch({ method: plan.method, path: plan.path, headers, body }, handler)
     } catch (err) {
       settle(err)
     }
   })
+}
+
+/**
+ * The trailers of an HTTP/2 upstream response. undici (7.30) hands them to `onResponseEnd` through
+ * a parser for HTTP/1.1's raw name/value list, which turns HTTP/2's header object into `{}`; the
+ * object itself is on the controller as `rawTrailers`. Null for HTTP/1.1 (a list, parsed right).
+ */
+function h2Trailers(controller: Dispatcher.DispatchController): Record<string, string | string[] | undefined> | null {
+  const raw = (controller as { rawTrailers?: unknown }).rawTrailers
+  return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, string | string[] | undefined>) : null
 }
 
 function counter(add: (n: number) => void): Transform {

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net'
-import { createSecureContext, type SecureContext } from 'node:tls'
+import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
 import type { buildConnector } from 'undici'
-import { Pool, undiciErrors } from '../http/undici.js'
+import { Client, Pool, undiciErrors } from '../http/undici.js'
 import { dialChecked, type DialTls } from './dial.js'
 import type { CheckedAddress } from './ssrf.js'
 
@@ -19,7 +19,13 @@ export interface UpstreamOptions {
 }
 
 /**
- * Keep-alive connection pools, one per (scheme, host, port, checked address). Each pool dials the
+ * Streams sidekey runs at once on one HTTP/2 upstream connection (the server's own
+ * SETTINGS_MAX_CONCURRENT_STREAMS lowers it); past it the pool opens another connection.
+ */
+const H2_STREAMS_PER_CONNECTION = 100
+
+/**
+ * Keep-alive connection pools, one per (scheme, host, port, checked address, HTTP/2 offered). Each pool dials the
  * address the SSRF guard checked, never the name, and verifies TLS against the host name (SNI and
  * certificate check use `servername`). Bounded: the least recently used pool is closed first.
  */
@@ -40,9 +46,14 @@ export class UpstreamPools {
     this.#secureContext = createSecureContext({ ca: options.ca })
   }
 
-  /** The pool for this destination, dialling `to`. */
-  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress): Pool {
-    const key = `${scheme}|${host}|${port}|${to.address}|${to.port}`
+  /**
+   * The pool for this destination, dialling `to`. Over TLS it offers HTTP/2 in ALPN unless `http2`
+   * is false: an upstream that picks h2 gets one multiplexed connection for many requests (each an
+   * HTTP/2 stream), one that picks HTTP/1.1 keep-alive connections with one request at a time.
+   */
+  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true): Pool {
+    const offersH2 = http2 && scheme === 'https'
+    const key = poolKey(scheme, host, port, to, offersH2)
     let pool = this.#pools.get(key)
     if (pool !== undefined) {
       this.#pools.delete(key)
@@ -55,17 +66,33 @@ export class UpstreamPools {
         ? {
             secureContext: this.#secureContext,
             rejectUnauthorized: true,
+            ALPNProtocols: offersH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
             // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
             ...(isIP(host) === 0 ? { servername: host } : {}),
           }
         : undefined
+    const connector = checkedConnector(to, tls, this.#options.connectTimeoutMs)
     pool = new Pool(`${scheme}://${address}:${to.port}`, {
-      connect: checkedConnector(to, tls, this.#options.connectTimeoutMs),
       headersTimeout: this.#options.headersTimeoutMs,
       bodyTimeout: this.#options.bodyTimeoutMs,
       keepAliveTimeout: 30_000,
-      // Never pipeline: a slow response must not hold up the next request on the connection.
-      pipelining: 1,
+      allowH2: offersH2,
+      // Never pipeline HTTP/1.1: a slow response must not hold up the next request on the
+      // connection. HTTP/2 multiplexes instead: once a connection's ALPN says h2, its client runs
+      // many streams at once (undici's own default for h2 would be 1 stream, as pipelining is set).
+      factory: (origin, options) => {
+        const client: Client = new Client(origin, {
+          ...options,
+          pipelining: 1,
+          connect: (connectOptions, callback) =>
+            connector(connectOptions, (...args) => {
+              const socket = args[1]
+              if (socket !== null) client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS_PER_CONNECTION : 1
+              callback(...args)
+            }),
+        })
+        return client
+      },
     })
     this.#pools.set(key, pool)
     while (this.#pools.size > this.#max) {
@@ -76,12 +103,32 @@ export class UpstreamPools {
     return pool
   }
 
+  /**
+   * Close the connections of a pool that offers HTTP/2, at once, when a request on it must be cut
+   * mid-body (a body filter refused it). Node 24's HTTP/2 client session was seen to spin in
+   * native code (Http2Session::SendPendingData, memory growing) after such a stream was reset on
+   * a connection that had carried an earlier stream; destroying the connections stops that. Other
+   * streams on them fail; the next request dials anew. Pools that never offer h2 are left alone.
+   */
+  discardH2(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2: boolean): void {
+    if (!http2 || scheme !== 'https') return
+    const key = poolKey(scheme, host, port, to, true)
+    const pool = this.#pools.get(key)
+    if (pool === undefined) return
+    this.#pools.delete(key)
+    void pool.destroy().catch(() => undefined)
+  }
+
   /** Close every pool (graceful: in-flight requests finish). */
   async close(): Promise<void> {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)))
   }
+}
+
+function poolKey(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, offersH2: boolean): string {
+  return `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}`
 }
 
 /**

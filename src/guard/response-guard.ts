@@ -30,6 +30,8 @@ export interface ResponsePlan {
   readonly scrubs: boolean
   /** Shape the response once its head arrives; throws a SidekeyError before anything is sent. */
   begin(status: number, headers: Record<string, string | string[]>): ShapedResponse
+  /** The response's trailer fields (HTTP/2, gRPC) with echoed secrets masked, as its headers are. */
+  trailers(fields: Record<string, string | string[]>): Record<string, string | string[]>
 }
 
 /**
@@ -73,6 +75,13 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
     // A pin is over the bytes as served uncompressed; scrubbing needs a coding it can decode.
     acceptEncoding: pin !== null ? 'identity' : DECODABLE,
     scrubs: scrub,
+    trailers(fields) {
+      if (automaton === null) return fields
+      const masked = maskHeaders(automaton, fields)
+      if (masked === null) return fields
+      stats.scrubbed += masked.count
+      return masked.headers
+    },
     begin(status, headers) {
       let out = { ...headers }
       const decoders: Duplex[] = []

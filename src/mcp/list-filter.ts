@@ -66,6 +66,8 @@ export function mcpResponsePlan(inner: ResponsePlan | null, answers: McpAnswers)
   return {
     acceptEncoding: inner?.acceptEncoding ?? 'identity',
     scrubs: inner?.scrubs ?? false,
+    // Trailers (HTTP/2) are scrubbed as before; MCP answers carry nothing to filter in them.
+    trailers: (fields) => inner?.trailers(fields) ?? fields,
     begin(status, headers) {
       const shaped: ShapedResponse = inner?.begin(status, headers) ?? { headers, filter: null, stages: [] }
       const type = String(shaped.headers['content-type'] ?? '').toLowerCase()

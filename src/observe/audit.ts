@@ -32,6 +32,10 @@ export interface AuditRecord {
   uncounted?: readonly string[]
   /** The approval the request waited for (its id), or `grant` when an earlier grant covered it. */
   approval: string | null
+  /** `h2` for a request that came as an HTTP/2 stream (absent: HTTP/1.x). */
+  protocol?: 'h2'
+  /** The `grpc-status` the agent received, for a gRPC call (from the upstream's trailers, or sidekey's refusal). */
+  grpc_status?: number
   /** Echoed secrets masked in the response (headers and body), when any were. */
   scrubbed?: number
   /**

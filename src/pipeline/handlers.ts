@@ -1,6 +1,7 @@
 import type { EntryHandlers } from '../accept/entry-handlers.js'
 import type { ProxyContext } from './context.js'
 import { serveConnect } from './entries/connect.js'
+import { serveH2Stream } from './entries/h2-stream.js'
 import { serveRequest } from './entries/request.js'
 import { serveTransparentTls } from './entries/transparent-tls.js'
 import { serveUpgrade } from './entries/upgrade.js'
@@ -11,6 +12,7 @@ import { sidecarCaller } from './stages/identify.js'
 export function entryHandlers(ctx: ProxyContext): EntryHandlers {
   return {
     request: (req, res, tunnel) => void serveRequest(ctx, req, res, tunnel),
+    h2Request: (req, res, tunnel) => void serveH2Stream(ctx, req, res, tunnel),
     upgrade: (req, socket, head, tunnel) => void serveUpgrade(ctx, req, socket, head, tunnel),
     connect: (req, socket, head, handOver) => void serveConnect(ctx, req, socket, head, handOver),
     transparentTls: (socket, hello, serverName, port, handOver) => void serveTransparentTls(ctx, socket, hello, serverName, port, handOver),

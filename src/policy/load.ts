@@ -296,6 +296,7 @@ function compileRoute(
     // An upgrade carries the injected credential into a connection that lives on: a route that
     // injects one opts in (docs/security.md).
     upgrades: Object.freeze(r.upgrades ?? (r.credential === undefined ? ['websocket' as const] : [])),
+    http2: r.http2 ?? true,
   }
   // An MCP rule's conditions and approval run as the route with them in place (mcp/policy.ts).
   const mcp = r.mcp === undefined ? null : compileMcp(r.mcp, compiled, defaultApprovalTimeoutMs, (p, m) => problems.push(at.problem([...path, 'mcp', ...p], m)))

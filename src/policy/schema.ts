@@ -212,6 +212,7 @@ export interface RouteV1 {
   pin_sha256?: string
   upgrades?: 'websocket'[]
   method_override?: boolean
+  http2?: boolean
   mcp?: McpV1
 }
 
@@ -573,6 +574,7 @@ export const policyFileSchema = {
           upgrades: { type: 'array', uniqueItems: true, items: { enum: ['websocket'] } },
           method_override: { type: 'boolean' },
           mcp: mcpSchema,
+          http2: { type: 'boolean' },
         },
       },
     },

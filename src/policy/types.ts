@@ -77,6 +77,8 @@ export interface Route {
   readonly upgrades: readonly UpgradeProtocol[]
   /** The route is an MCP endpoint: each POST's JSON-RPC body is parsed and decided (docs/mcp.md). */
   readonly mcp: McpPolicy | null
+  /** Offer HTTP/2 to the upstream (ALPN); false keeps it on HTTP/1.1 (an upstream that misbehaves on h2). */
+  readonly http2: boolean
 }
 
 /** An `Upgrade` protocol a route can allow: only WebSocket, whose frames sidekey can inspect. */

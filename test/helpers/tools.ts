@@ -58,7 +58,7 @@ function executable(path: string): boolean {
 }
 
 /** The Debian package of each Python module tests use as a client. */
-const PYTHON_MODULES = { requests: 'python3-requests', httpx: 'python3-httpx', pip: 'python3-pip' } as const
+const PYTHON_MODULES = { requests: 'python3-requests', httpx: 'python3-httpx', h2: 'python3-h2', pip: 'python3-pip' } as const
 
 /**
  * A python3 that can import every one of `modules`: the one on PATH, else Debian's own (where

@@ -37,7 +37,8 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
       const overrideFilter = ex.body === null && !decision.reportOnly ? bodyOverrideFilter(req.rawHeaders) : null
       if (overrideFilter !== null) bodyFilters.push(overrideFilter)
       if (ex.resign !== null) bodyFilters.push(chunkResignFilter(ex.resign))
-      const plan = { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response }
+      // An HTTP/2 agent's stream carries trailers back (gRPC); a route may keep its upstream on HTTP/1.1.
+      const plan = { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response, trailers: req.httpVersionMajor === 2, http2: decision.route?.http2 ?? true }
       const retry = retriesAfter401(ex)
       await forward(ctx.pools, retry ? { ...plan, discardStatus: 401 } : plan, req, res, result)
       if (result.discarded === 401) {

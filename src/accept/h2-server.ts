@@ -1,0 +1,124 @@
+import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Session } from 'node:http2'
+import type { TLSSocket } from 'node:tls'
+import type { Config } from '../config.js'
+import type { Connections } from './connections.js'
+import type { ServeH2 } from './intercept.js'
+import type { Tunnel } from './tunnel.js'
+
+/**
+ * The HTTP/2 server for intercepted tunnels and redirected TLS connections whose client chose `h2`
+ * in ALPN (sidekey terminated the TLS; this server only ever sees decrypted sockets). Each stream is
+ * one request, handed to `onRequest` with the tunnel it arrived in, so it is decided like a request
+ * on HTTP/1.1.
+ *
+ * The limits, set here rather than left to defaults so they are visible and tested
+ * (test/e2e/h2-hostile.test.ts):
+ * - concurrent streams per connection, and the header list per stream (decoded size, and count:
+ *   a huge header list is refused whatever its compressed size, so an HPACK bomb costs the sender);
+ * - session memory (nghttp2's buffers, HPACK tables, queued frames): past it new streams are
+ *   refused and a flood of control frames (SETTINGS, PING) ends the session;
+ * - streams the client opens and resets at once (rapid reset, CVE-2023-44487): nghttp2's reset
+ *   rate limit, and a cap on refused streams and invalid frames after which the session ends;
+ * - CONTINUATION frames per header block (nghttp2 ends the session past its own cap);
+ * - a connection idle (no stream open) for the idle timeout is closed, as on HTTP/1.1.
+ */
+
+/** Streams one agent connection may have open at once (SETTINGS_MAX_CONCURRENT_STREAMS). */
+export const H2_MAX_CONCURRENT_STREAMS = 128
+/** nghttp2 session memory in MB before it refuses new streams or ends the session. */
+const MAX_SESSION_MEMORY_MB = 10
+/** Stream resets a client may send in a burst, then per second (CVE-2023-44487). */
+const STREAM_RESET_BURST = 200
+const STREAM_RESET_RATE = 50
+/** Streams refused (over the stream limit) and invalid frames before the session is ended. */
+const MAX_REJECTED_STREAMS = 100
+const MAX_INVALID_FRAMES = 100
+/** Pseudo-headers a request carries besides its header fields (`:method`, `:scheme`, `:authority`, `:path`). */
+const PSEUDO_HEADERS = 4
+
+/** What a stream is handed to: the pipeline's HTTP/2 entry point. */
+export type OnH2Request = (req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel) => void
+
+/** The HTTP/2 server and the function that hands it a decrypted TLS socket. */
+export interface H2Server {
+  readonly server: Http2Server
+  readonly serve: ServeH2
+}
+
+/** Which tunnel each HTTP/2 session serves (set as the session is created from its socket). */
+const sessionTunnels = new WeakMap<Http2Session, Tunnel>()
+
+/** Create the HTTP/2 server with sidekey's limits; `serve` hands it a TLS socket that chose h2. */
+export function createH2Server(config: Config, connections: Connections, onRequest: OnH2Request): H2Server {
+  const server = createServer({
+    maxSessionMemory: MAX_SESSION_MEMORY_MB,
+    maxHeaderListPairs: config.maxHeaderCount + PSEUDO_HEADERS,
+    maxSessionRejectedStreams: MAX_REJECTED_STREAMS,
+    maxSessionInvalidFrames: MAX_INVALID_FRAMES,
+    streamResetBurst: STREAM_RESET_BURST,
+    streamResetRate: STREAM_RESET_RATE,
+    // Node's default; written out because a settings flood is bounded by it.
+    maxSettings: 32,
+    maxOutstandingPings: 10,
+    settings: {
+      maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
+      maxHeaderListSize: config.maxHeaderSize,
+      // No server push, no extended CONNECT (RFC 8441): WebSocket over HTTP/2 is not offered.
+      enablePush: false,
+      enableConnectProtocol: false,
+    },
+  } as Parameters<typeof createServer>[0])
+  let pending: Tunnel | null = null
+  server.on('session', (session: ServerHttp2Session) => {
+    // Emitted synchronously while `serve` hands the socket over, so `pending` is this session's tunnel.
+    if (pending === null) return
+    const tunnel = pending
+    sessionTunnels.set(session, tunnel)
+    session.on('error', () => session.destroy())
+    // The session reads the TLS socket natively, so no one sees its end in JavaScript: when the
+    // session is over (the client closed, GOAWAY, a limit), close the client's connection too, or
+    // the tunnel (and its audit line) would wait on a half-closed socket.
+    session.once('close', () => tunnel.client.destroy())
+    closeWhenIdle(session, config.idleTimeoutMs)
+  })
+  server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const tunnel = sessionTunnels.get(req.stream.session!)
+    if (tunnel === undefined) {
+      res.stream.close()
+      return
+    }
+    connections.serving(tunnel.client, res)
+    onRequest(req, res, tunnel)
+  })
+  // A stream error (a peer's malformed frame on one stream) ends that stream only.
+  server.on('sessionError', () => undefined)
+  return {
+    server,
+    serve(socket: TLSSocket, tunnel: Tunnel) {
+      pending = tunnel
+      try {
+        server.emit('connection', socket)
+      } finally {
+        pending = null
+      }
+      // HTTP/2 has GOAWAY for a graceful end; a client that closes its side of the connection is
+      // gone (curl exits), and Node leaves the socket half open: close it, so the tunnel ends.
+      socket.once('end', () => socket.destroy())
+    },
+  }
+}
+
+/**
+ * Close a session that has had no stream open for `idleMs`, as an idle HTTP/1.1 keep-alive
+ * connection is closed; a long-lived stream (SSE, a gRPC stream, a held request) keeps it open.
+ */
+function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
+  let open = 0
+  session.setTimeout(idleMs, () => {
+    if (open === 0) session.close()
+  })
+  session.on('stream', (stream) => {
+    open++
+    stream.once('close', () => open--)
+  })
+}

@@ -1,0 +1,75 @@
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
+import type { Tunnel } from '../../accept/tunnel.js'
+import { SidekeyError } from '../../errors.js'
+import type { ForwardResult } from '../../forward/forward.js'
+import { h2RequestHead } from '../../http/h2-request.js'
+import type { ProxyContext } from '../context.js'
+import { newRequestExchange, runStages, type RequestExchange, type Stage } from '../exchange.js'
+import { REQUEST_STAGES } from '../stages/index.js'
+
+/** RST_STREAM's code for an answer cut after it began (RFC 9113 section 7). */
+const NGHTTP2_INTERNAL_ERROR = 0x2
+
+/**
+ * Entry point for one HTTP/2 stream inside an intercepted tunnel or a redirected TLS connection:
+ * one request through the same stages as on HTTP/1.1, one audit line per stream (`protocol: "h2"`,
+ * and `grpc_status` for a gRPC call), written when the stream closes. A refusal ends this stream
+ * only; a gRPC call is refused in gRPC's terms (accept/refuse-h2.ts), whatever the refusal.
+ *
+ * Node's compatibility API gives the stream as a request and a response with the members the
+ * stages use on HTTP/1.1 (method, url, headers, a readable body, trailers; writeHead, write, end,
+ * close), so the exchange holds them as such; the head is first rewritten to read as HTTP/1.1
+ * does (http/h2-request.ts).
+ */
+export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel): Promise<void> {
+  const head = h2RequestHead(req)
+  Object.defineProperties(req, { headers: { value: head.headers }, rawHeaders: { value: head.rawHeaders } })
+  const grpc = isGrpc(head.headers['content-type'])
+  const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
+  const gone = new AbortController()
+  const closed = new Promise<void>((resolve) =>
+    res.once('close', () => {
+      // A reset stream reads as finished in Node's compatibility API; one never ended was cut.
+      if (!res.writableEnded) gone.abort()
+      resolve()
+    }),
+  )
+  const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res: res as unknown as ServerResponse, result }, gone.signal)
+  ex.audit.protocol = 'h2'
+  const stages = head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  const refuse = (err: SidekeyError): void => {
+    // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
+    if (result.status !== 0) ex.audit.status = result.status
+    if (res.stream.destroyed) return
+    if (res.headersSent) return res.stream.close(NGHTTP2_INTERNAL_ERROR)
+    // A stage that parsed a protocol with its own error shape (an MCP POST: a JSON-RPC error) answers for it.
+    if (ex.refusalAnswer !== null && !grpc) {
+      ex.audit.status = ex.refusalAnswer(res as unknown as ServerResponse, err, ex.id, ex.audit.reason)
+      return
+    }
+    const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
+    if (status !== null) ex.audit.grpc_status = status
+  }
+  return runStages(
+    ctx,
+    ex,
+    stages,
+    refuse,
+    closed.then(() => {
+      if (grpc && ex.audit.grpc_status === undefined) {
+        const status = result.trailers?.['grpc-status'] ?? res.getHeader('grpc-status')
+        if (status !== undefined) ex.audit.grpc_status = Number(status)
+      }
+    }),
+  )
+}
+
+/** A stream whose `:authority` and `host` name different destinations: refused before it is decided (rule 2). */
+const TWO_AUTHORITIES: Stage<RequestExchange> = {
+  name: 'accept',
+  run() {
+    throw new SidekeyError('SIDEKEY_ERR_HOST_MISMATCH', 'the :authority and host fields of the HTTP/2 request name different destinations')
+  },
+}

@@ -1,0 +1,124 @@
+import { connect as http2Connect, createSecureServer, type ClientHttp2Session, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { connect as tlsConnect, type TLSSocket } from 'node:tls'
+import type { Test } from 'tap'
+import { startTestSidekey, type TestSidekey } from './sidekey.js'
+import { openTunnel } from './tunnels.js'
+import { startUpstream, type Upstream, type UpstreamTrust } from './upstream.js'
+
+/** What an HTTP/2 stand-in upstream saw. */
+export interface SeenH2 {
+  /** `2.0`, or `1.1` on an upstream started with `allowHTTP1`. */
+  httpVersion: string
+  method: string
+  path: string
+  headers: IncomingHttpHeaders
+  body: Buffer
+}
+
+/** An HTTPS upstream that speaks HTTP/2 only (ALPN h2, no HTTP/1.1 fallback). */
+export interface H2Upstream {
+  server: Http2SecureServer
+  port: number
+  seen: SeenH2[]
+  close(): Promise<void>
+}
+
+/**
+ * Start an h2-only stand-in with a certificate for `host`; `handler` answers each stream once its
+ * body has arrived (the default echoes JSON), or at once, the body unread, with `raw`.
+ */
+export async function startH2Upstream(trust: UpstreamTrust, host: string, handler?: (req: Http2ServerRequest, res: Http2ServerResponse, body: Buffer) => void, options: { allowHTTP1?: boolean; raw?: boolean } = {}): Promise<H2Upstream> {
+  const seen: SeenH2[] = []
+  const server = createSecureServer({ ...(await trust.cert(host)), allowHTTP1: options.allowHTTP1 ?? false })
+  server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    if (handler !== undefined && options.raw === true) return handler(req, res, Buffer.alloc(0))
+    const chunks: Buffer[] = []
+    req.on('data', (c: Buffer) => chunks.push(c))
+    req.on('end', () => {
+      const body = Buffer.concat(chunks)
+      seen.push({ httpVersion: req.httpVersion, method: req.method, path: req.url, headers: req.headers, body })
+      if (handler !== undefined) return handler(req, res, body)
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ ok: true, httpVersion: req.httpVersion, path: req.url, bytes: body.length }))
+    })
+  })
+  const sessions = new Set<{ destroy(): void }>()
+  server.on('session', (s) => {
+    sessions.add(s)
+    s.once('close', () => sessions.delete(s))
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    seen,
+    async close() {
+      for (const s of sessions) s.destroy()
+      await new Promise((closed) => server.close(closed))
+    },
+  }
+}
+
+/**
+ * The two upstreams most HTTP/2 tests talk to: `h2.api.test`, which speaks only HTTP/2, and
+ * `h1.api.test`, which speaks only HTTP/1.1; both closed at teardown.
+ */
+export async function startH2AndH1Upstreams(t: Test, trust: UpstreamTrust): Promise<{ h2api: H2Upstream; h1api: Upstream }> {
+  const h2api = await startH2Upstream(trust, 'h2.api.test')
+  const h1api = await startUpstream(undefined, { trust, host: 'h1.api.test' })
+  t.teardown(() => Promise.all([h2api.close(), h1api.close()]))
+  return { h2api, h1api }
+}
+
+/**
+ * An HTTP/2 client session through sidekey: CONNECT `authority` (with `auth` as
+ * Proxy-Authorization), then TLS offering only h2 (trusting `ca`), then HTTP/2 on it.
+ */
+export async function h2ThroughProxy(proxyPort: number, authority: string, options: { auth?: string; ca: string; servername?: string }): Promise<ClientHttp2Session> {
+  const tunnel = await openTunnel(proxyPort, authority, options.auth === undefined ? {} : { auth: options.auth })
+  if (!/ 200 /.test(tunnel.status)) throw new Error(`CONNECT refused: ${tunnel.status}`)
+  const host = authority.replace(/:[0-9]+$/, '')
+  const tls = tlsConnect({ socket: tunnel.socket, servername: options.servername ?? host, ca: options.ca, ALPNProtocols: ['h2'] })
+  await new Promise<void>((resolve, reject) => {
+    tls.once('secureConnect', resolve)
+    tls.once('error', reject)
+  })
+  if (tls.alpnProtocol !== 'h2') throw new Error(`sidekey chose ${String(tls.alpnProtocol)} in ALPN, not h2`)
+  return connectOver(tls, host)
+}
+
+function connectOver(tls: TLSSocket, host: string): Promise<ClientHttp2Session> {
+  const session = http2Connect(`https://${host}`, { createConnection: () => tls })
+  session.on('error', () => undefined)
+  return new Promise((resolve, reject) => {
+    session.once('connect', () => resolve(session))
+    session.once('error', reject)
+  })
+}
+
+/** One request on `session`: status, headers, body and trailers. */
+export function h2Request(session: ClientHttp2Session, headers: OutgoingHttpHeaders, body?: Buffer | string): Promise<{ status: number; headers: IncomingHttpHeaders; body: Buffer; trailers: IncomingHttpHeaders | null }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request(headers, { endStream: body === undefined })
+    let head: IncomingHttpHeaders = {}
+    let trailers: IncomingHttpHeaders | null = null
+    const chunks: Buffer[] = []
+    stream.on('response', (h) => (head = h))
+    stream.on('trailers', (t) => (trailers = t))
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks), trailers }))
+    stream.on('error', reject)
+    if (body !== undefined) stream.end(body)
+  })
+}
+
+/**
+ * Start sidekey for the HTTP/2 tests: the static `openai` credential (TEST_OPENAI_KEY), `routes`
+ * (YAML list items), upstream certificates checked against `trust`, and each `host` of `upstreams`
+ * reached on port 443 at the loopback port given.
+ */
+export function startH2Sidekey(t: Test, trust: UpstreamTrust, routes: string, upstreams: Record<string, number>): Promise<TestSidekey> {
+  const connectTo = Object.fromEntries(Object.entries(upstreams).map(([host, port]) => [`${host}:443`, { host: '127.0.0.1', port }]))
+  return startTestSidekey(t, `version: v1\ncredentials:\n  openai: { type: static, env: TEST_OPENAI_KEY }\nroutes:\n${routes}`, { upstreamCaFile: trust.caFile, connectTo })
+}
