@@ -96,11 +96,14 @@ function jsonFilter(answers: McpAnswers, lists: boolean): ChunkFilter {
     },
     end() {
       if (lists && size > MAX_LIST_BYTES) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP list answer is larger than ${MAX_LIST_BYTES} bytes, the most sidekey reads to filter it`)
-      const text = Buffer.concat(kept).toString('utf8')
+      // A client's fetch decodes the body as UTF-8 without its byte order mark, then parses it: so does this.
+      const text = withoutBom(Buffer.concat(kept).toString('utf8'))
       if (!lists) {
         if (size <= OUTCOME_PEEK_BYTES) noteAll(answers, parse(text))
         return null
       }
+      // A list answer sidekey cannot read is not passed on unread: a client might read it.
+      if (parse(text) === undefined) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', 'the MCP list answer is not JSON sidekey can read, so it cannot be filtered')
       return Buffer.from(rewrite(answers, text))
     },
   }
@@ -112,11 +115,21 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
   const decoder = new StringDecoder('utf8')
   let pending = ''
   let overflow = false
+  let started = false
   return {
     push(chunk) {
       if (overflow) return null
       pending += decoder.write(chunk)
       let out = ''
+      // A client's TextDecoderStream drops a byte order mark that opens the stream, and then sees
+      // `data:` where sidekey would see "\ufeffdata:": it passes on unread, and what follows is read.
+      if (!started && pending !== '') {
+        started = true
+        if (pending.startsWith('\ufeff')) {
+          out = '\ufeff'
+          pending = pending.slice(1)
+        }
+      }
       for (;;) {
         const end = eventEnd(pending)
         if (end === null) break
@@ -139,9 +152,16 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
   }
 }
 
-/** Where the first event of `text` ends: a blank line, in any of SSE's line endings. */
+/**
+ * Where an event ends: a line end followed by an empty line, each of SSE's line endings (CRLF, LF,
+ * CR) in any mix, as a client's parser reads them: `\n\r\n` and `\n\r` end an event too, and an
+ * event read past its end would pass unfiltered. A CR followed by LF is one line end, never two.
+ */
+const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)/
+
+/** Where the first event of `text` ends. */
 function eventEnd(text: string): { at: number; separator: string } | null {
-  const m = /\r\n\r\n|\n\n|\r\r/.exec(text)
+  const m = EVENT_END.exec(text)
   return m === null ? null : { at: m.index, separator: m[0] }
 }
 
@@ -154,6 +174,10 @@ function rewriteEvent(answers: McpAnswers, event: string, separator: string): st
   if (rewritten === text) return event + separator
   const others = lines.filter((l) => !l.startsWith('data:'))
   return [...others, `data: ${rewritten}`].join('\n') + separator
+}
+
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
 function parse(text: string): unknown {
@@ -172,8 +196,9 @@ function noteAll(answers: McpAnswers, value: unknown): void {
 function note(answers: McpAnswers, m: unknown): string | null {
   if (typeof m !== 'object' || m === null) return null
   const r = m as { id?: unknown; result?: unknown; error?: { code?: unknown } }
-  if (answers.byShape === true) return listIn(r.result)
-  if ((typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return null
+  // An answer that is not to one of the POST's requests as sidekey keys them is filtered by its
+  // shape: clients match ids loosely (the SDKs look up Number(id), so "1" and " 1" answer request 1).
+  if (answers.byShape === true || (typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return listIn(r.result)
   answers.onOutcome(r.id, 'error' in r ? `error:${String(r.error?.code ?? '?')}` : 'result')
   return answers.requests.get(idKey(r.id))!
 }
