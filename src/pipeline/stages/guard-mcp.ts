@@ -5,6 +5,7 @@ import { detected } from '../../guard/secret-scan.js'
 import { requestHasBody } from '../../http/message.js'
 import { decideMcpMessage } from '../../mcp/decide.js'
 import { celFacts, describeCall, nameIn, type McpExchange } from '../../mcp/facts.js'
+import { checkArgumentKeys } from '../../mcp/argument-keys.js'
 import { checkBodyEncoding } from '../../mcp/body-encoding.js'
 import { checkMirroredHeaders, mcpHeaders } from '../../mcp/headers.js'
 import { parseMcpBody, type McpCall } from '../../mcp/jsonrpc.js'
@@ -105,6 +106,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
     for (const { m, verdict } of verdicts) {
       mcp.refusal.subject = describeCall(m)
       if (m === named && verdict.rule !== null) ex.audit.mcp_rule = verdict.rule.pattern
+      if (verdict.rule !== null) checkArgumentKeys(m.params?.arguments, verdict.rule.argumentsRead)
       const guard = verdict.rule?.guard ?? null
       if (guard === null) continue
       rule = guard.name
