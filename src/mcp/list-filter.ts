@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder'
 import { SidekeyError } from '../errors.js'
+import { foldKey } from '../guard/json-keys.js'
 import type { ResponsePlan, ShapedResponse } from '../guard/response-guard.js'
 import { filterStream, type ChunkFilter } from '../guard/secret-scan.js'
 import { visible } from './decide.js'
@@ -206,27 +207,49 @@ function note(answers: McpAnswers, m: unknown): string | null {
 /** The list method whose result `result` looks like (it holds that list's array), or null. */
 function listIn(result: unknown): string | null {
   if (typeof result !== 'object' || result === null) return null
-  for (const [method, list] of Object.entries(LISTS)) if (Array.isArray((result as Record<string, unknown>)[list.field])) return method
+  const folded = new Set(Object.keys(result).map(foldKey))
+  for (const [method, list] of Object.entries(LISTS)) if (folded.has(foldKey(list.field))) return method
   return null
 }
 
-/** `text` with the items of any list answer to one of our requests that the agent may not see removed. */
+/**
+ * The keys of `object` that fold to `name` without being it. Go's encoding/json reads `"Tools"`
+ * or `"NAME"` into the field sidekey reads as `tools` or `name` (the last one written wins), so a
+ * client written in Go would see a list, or an item's name, that sidekey never looked at.
+ */
+function strayCase(object: object, name: string): string[] {
+  const folded = foldKey(name)
+  return Object.keys(object).filter((k) => k !== name && foldKey(k) === folded)
+}
+
+/**
+ * `text` with the items of any list answer to one of our requests that the agent may not see
+ * removed, and the keys a client could read as the answer's `result` or `id`, the list, or an
+ * item's name, spelled in another letter case, dropped (with the item, for a name).
+ */
 function rewrite(answers: McpAnswers, text: string): string {
   const value = parse(text)
   if (value === undefined) return text
   let hidden = 0
+  let stray = 0
   for (const m of Array.isArray(value) ? value : [value]) {
+    if (typeof m !== 'object' || m === null) continue
+    const envelope = m as Record<string, unknown>
+    for (const k of [...strayCase(envelope, 'result'), ...strayCase(envelope, 'id')]) stray += Number(delete envelope[k])
     const method = note(answers, m)
     const list = method === null ? undefined : LISTS[method]
-    const result = (m as { result?: Record<string, unknown> }).result
-    if (list === undefined || typeof result !== 'object' || result === null || !Array.isArray(result[list.field])) continue
-    const items = result[list.field] as unknown[]
-    const shown = items.filter((item) => typeof item === 'object' && item !== null && visible(answers.policy, list.kind, (item as Record<string, unknown>)[list.key]))
+    const result = envelope.result
+    if (list === undefined || typeof result !== 'object' || result === null) continue
+    const fields = result as Record<string, unknown>
+    for (const k of strayCase(fields, list.field)) stray += Number(delete fields[k])
+    if (!Array.isArray(fields[list.field])) continue
+    const items = fields[list.field] as unknown[]
+    const shown = items.filter((item) => typeof item === 'object' && item !== null && strayCase(item, list.key).length === 0 && visible(answers.policy, list.kind, (item as Record<string, unknown>)[list.key]))
     hidden += items.length - shown.length
-    result[list.field] = shown
+    fields[list.field] = shown
   }
-  if (hidden === 0) return text
-  answers.onHidden(hidden)
+  if (hidden === 0 && stray === 0) return text
+  if (hidden > 0) answers.onHidden(hidden)
   return JSON.stringify(value)
 }
 

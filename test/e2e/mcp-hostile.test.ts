@@ -386,6 +386,21 @@ t.test('list answers a client reads differently from sidekey', async (t) => {
     }
   })
 
+  t.test("keys a Go client reads in another letter case: the list, the result, an item's name", async (t) => {
+    const tools = LIST_RESULT.tools
+    for (const [what, body] of [
+      ['"Tools" beside "tools"', (id: unknown) => ({ jsonrpc: '2.0', id, result: { tools: [tools[0]], Tools: [tools[1]] } })],
+      ['"TOOLS" alone (dropped: an empty answer)', (id: unknown) => ({ jsonrpc: '2.0', id, result: { TOOLS: tools }, x: 'search_issues' })],
+      ['"Result" beside "result"', (id: unknown) => ({ jsonrpc: '2.0', id, result: { tools: [tools[0]] }, Result: { tools } })],
+      ['"Name" in an item', (id: unknown) => ({ jsonrpc: '2.0', id, result: { tools: [tools[0], { ...tools[0], Name: 'admin_wipe' }] } })],
+    ] as const) {
+      answer = (id, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body(id)))
+      onlyAllowed(t, await list(), `JSON, ${what}`)
+      sse((id) => `data: ${JSON.stringify(body(id))}\n\n`)
+      onlyAllowed(t, await list(), `SSE, ${what}`)
+    }
+  })
+
   t.test('pages: each page is filtered and its cursor passes untouched', async (t) => {
     answer = (id, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(message(id, { tools: [LIST_RESULT.tools[1]], nextCursor: 'page-2' }))
     const r = await list()
