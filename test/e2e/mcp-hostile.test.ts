@@ -77,7 +77,7 @@ t.test('hostile requests against the SDK server behind express.json()', async (t
   const trust = await upstreamTrust()
   const server = await startExpressMcp(trust)
   t.teardown(() => server.close())
-  const { sk, dispatcher, url } = await startMcpSidekey(
+  const { sk, dispatcher, url, nextApproval, decide } = await startMcpSidekey(
     t,
     server,
     trust,
@@ -86,6 +86,8 @@ t.test('hostile requests against the SDK server behind express.json()', async (t
           conditions: { cel: ['!has(mcp.arguments.force)'] }
         - name: delete_*
           approval: { timeout_s: 30 }
+        - name: create_*
+          conditions: { rate: { requests: 2, per_s: 3600 } }
       resources:
         - uri: "repo://acme/public/*"
       prompts:
@@ -167,6 +169,24 @@ t.test('hostile requests against the SDK server behind express.json()', async (t
       t.match(r.json, { id: 7, error: { code: -32602, message: /differs only in letter case from "force"/ } }, args)
     }
     t.match(await send(withArgs('{"q":"x","forced":true}')), { status: 200, error: undefined, reached: 1 }, 'other names are not touched')
+  })
+
+  t.test('approval and limits cannot be walked around in a batch or a notification', async (t) => {
+    // 2025-03-26 (no MCP-Protocol-Version) is the revision with batches.
+    const batch = (...calls: [string, number][]) => `[${calls.map(([name, id]) => call(name, id)).join(',')}]`
+    const held = send(batch(['search_issues', 1], ['delete_repo', 2]))
+    const a = await nextApproval()
+    t.match(a.why, /tools\/call "delete_repo"/, 'the delete in a batch is held for a person')
+    await decide(a.id, 'deny')
+    const r = await held
+    t.match(r, { status: 200, error: 'SIDEKEY_ERR_APPROVAL_DENIED', reached: 0 })
+    t.match(r.json, [{ id: 1, error: { code: -32003 } }, { id: 2, error: { code: -32003 } }], 'refused whole')
+    const note = send('{"jsonrpc":"2.0","method":"tools/call","params":{"name":"delete_repo","arguments":{}}}')
+    await decide((await nextApproval()).id, 'deny')
+    t.match(await note, { status: 403, error: 'SIDEKEY_ERR_APPROVAL_DENIED', reached: 0 }, 'a notification is held too')
+    const over = await send(batch(['create_issue', 1], ['create_issue', 2], ['create_issue', 3]))
+    t.match(over, { status: 200, error: 'SIDEKEY_ERR_RATE_LIMITED', reached: 0 }, 'three calls in one POST count as three')
+    t.match(over.json, [{ id: 1, error: { data: { sidekey_error: 'SIDEKEY_ERR_RATE_LIMITED' } } }, { id: 2 }, { id: 3 }])
   })
 
   t.test('method spellings: case, spaces, controls and escapes never become an allowed method', async (t) => {
