@@ -9,7 +9,7 @@ import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/
 import { z } from 'zod'
 import type { McpUpstream } from '../helpers/mcp-servers.js'
 import { MCP_HOST, startMcpSidekey } from '../helpers/mcp-sidekey.js'
-import { noSecretsLogged, startTestSidekey } from '../helpers/sidekey.js'
+import { noSecretsLogged } from '../helpers/sidekey.js'
 import { basicAuth, openTunnel } from '../helpers/tunnels.js'
 import { startUpstream, upstreamTrust, type Seen, type UpstreamTrust } from '../helpers/upstream.js'
 
@@ -143,20 +143,19 @@ t.test('hostile requests against the SDK server behind express.json()', async (t
   })
 
   t.test("letter case Go's encoding/json folds: envelope and params members are refused", async (t) => {
-    for (const body of [
-      // A response to sidekey (no "method"), a tools/call to the Go SDK, which reads "Method" as method.
-      '{"jsonrpc":"2.0","id":7,"Method":"tools/call","params":{"name":"admin_wipe"},"result":{}}',
-      '{"jsonrpc":"2.0","id":7,"METHOD":"tools/list","result":{}}',
-      // Arguments CEL would not see.
-      '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_issues","Arguments":{"q":"x"}}}',
-      '{"jsonrpc":"2.0","id":7,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","name":"triage","NAME":"exfiltrate"},"argument":{"name":"topic","value":"a"}}}',
-      '{"jsonrpc":"2.0","id":7,"method":"completion/complete","params":{"ref":{"type":"ref/prompt","Name":"exfiltrate"},"argument":{"name":"topic","value":"a"}}}',
-      // Kelvin sign and long s fold to k and s in Go.
-      '{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_issues","argument\u017f":{"q":"x"}}}',
-    ]) {
-      const r = await send(body)
-      t.match(r, { status: 200, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, body)
-      t.match(r.json, { jsonrpc: '2.0', id: 7, error: { code: -32600, message: /only in letter case/ } }, body)
+    const prompt = (ref: object) => ({ method: 'completion/complete', params: { ref: { type: 'ref/prompt', ...ref }, argument: { name: 'topic', value: 'a' } } })
+    const cases: [string, object][] = [
+      ['"Method" in a response: to sidekey it calls nothing, to the Go SDK it is a tools/call', { Method: 'tools/call', params: { name: 'admin_wipe' }, result: {} }],
+      ['"METHOD" in a response', { METHOD: 'tools/list', result: {} }],
+      ['"Arguments": arguments CEL would not see', { method: 'tools/call', params: { name: 'search_issues', Arguments: { q: 'x' } } }],
+      ['"NAME" beside name in a completion ref', prompt({ name: 'triage', NAME: 'exfiltrate' })],
+      ['"Name" alone in a completion ref', prompt({ Name: 'exfiltrate' })],
+      ['long s, which Go folds to s', { method: 'tools/call', params: { name: 'search_issues', 'argument\u017f': { q: 'x' } } }],
+    ]
+    for (const [what, message] of cases) {
+      const r = await send(JSON.stringify({ jsonrpc: '2.0', id: 7, ...message }))
+      t.match(r, { status: 200, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, what)
+      t.match(r.json, { jsonrpc: '2.0', id: 7, error: { code: -32600, message: /only in letter case/ } }, what)
     }
   })
 
@@ -340,7 +339,7 @@ t.test('list answers a client reads differently from sidekey', async (t) => {
     { trust, host: MCP_HOST },
   )
   t.teardown(() => upstream.close())
-  const { sk, dispatcher, url } = await startMcpSidekey(t, { ...upstream, called: [], openGate: () => undefined }, trust, '      tools: [{ name: search_issues }]\n')
+  const { sk, dispatcher, url } = await startMcpSidekey(t, upstream, trust, '      tools: [{ name: search_issues }]\n')
   const list = async (id: unknown = 1, method = 'POST') => {
     const res = await request(url, { dispatcher, method: method as 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: method === 'POST' ? JSON.stringify({ jsonrpc: '2.0', id, method: 'tools/list' }) : undefined })
     return { status: res.statusCode, error: res.headers['x-sidekey-error'], text: await res.body.text().catch(() => '(cut)') }
@@ -453,37 +452,19 @@ t.test('a WebSocket upgrade on an MCP route is refused, with or without upgrades
     upgrades.push(req.url ?? '')
     socket.end('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: x\r\n\r\n')
   })
-  const port = upstream.port
-  const sk = await startTestSidekey(
-    t,
-    `
-version: v1
-routes:
-  - name: open-mcp
-    host: ${MCP_HOST}
-    paths: [/mcp]
-    ports: [${port}]
-    addresses: [127.0.0.1]
-    mcp: { tools: [{ name: search_issues }] }
-  - name: ws-mcp
-    host: ${MCP_HOST}
-    paths: [/ws-mcp]
-    ports: [${port}]
-    addresses: [127.0.0.1]
-    upgrades: [websocket]
-    mcp: { tools: [{ name: search_issues }] }
-`,
-    { connectTo: { [`${MCP_HOST}:${port}`]: { host: '127.0.0.1', port } }, upstreamCaFile: trust.caFile },
-  )
-  const proxy = new URL(sk.proxyUrlFor('agent'))
-  for (const path of ['/mcp', '/ws-mcp']) {
-    const tunnel = await openTunnel(Number(proxy.port), `${MCP_HOST}:${port}`, { auth: basicAuth(proxy.username, proxy.password), tls: { ca: sk.ca.certPem } })
-    const answer = await tunnel.get(path, { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' })
-    t.match(answer, /^HTTP\/1\.1 403 /, path)
-    t.match(answer, /x-sidekey-error: SIDEKEY_ERR_UPGRADE_REFUSED/i, path)
-    t.match(answer, /is an MCP endpoint/, path)
+  for (const [what, options] of [
+    ['a route without a credential (upgrades allowed by default)', { credential: false }],
+    ['a route with upgrades: [websocket]', { route: '    upgrades: [websocket]\n' }],
+  ] as const) {
+    const { sk } = await startMcpSidekey(t, upstream, trust, '      tools: [{ name: search_issues }]\n', options)
+    const proxy = new URL(sk.proxyUrlFor('agent'))
+    const tunnel = await openTunnel(Number(proxy.port), `${MCP_HOST}:${upstream.port}`, { auth: basicAuth(proxy.username, proxy.password), tls: { ca: sk.ca.certPem } })
+    const answer = await tunnel.get('/mcp', { upgrade: 'websocket', connection: 'Upgrade', 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' })
+    t.match(answer, /^HTTP\/1\.1 403 /, what)
+    t.match(answer, /x-sidekey-error: SIDEKEY_ERR_UPGRADE_REFUSED/i, what)
+    t.match(answer, /is an MCP endpoint/, what)
     tunnel.socket.destroy()
+    noSecretsLogged(t, sk)
   }
   t.same(upgrades, [], 'no upgrade reached the server')
-  noSecretsLogged(t, sk)
 })
