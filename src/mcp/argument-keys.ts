@@ -11,7 +11,7 @@ import type { Route } from '../policy/types.js'
  * `mcp.arguments.` (or in `mcp.arguments["..."]`) are known, so this covers the first level.
  */
 
-const REFERENCE = /\bmcp\.arguments(?:\.\??([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
+const REFERENCE = /\bmcp\.arguments(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
 
 /** The argument names the CEL of `routes` (conditions and approval `when`) reads, by folded name. */
 export function argumentsRead(...routes: readonly (Pick<Route, 'conditions' | 'approval'> | null)[]): ReadonlyMap<string, string> {
