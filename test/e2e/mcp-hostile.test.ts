@@ -127,6 +127,11 @@ t.test('hostile requests against the SDK server behind express.json()', async (t
       t.match(r, { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, type)
       t.match(r.text, /charset other than UTF-8/, type)
     }
+    for (const [what, bytes] of [['UTF-16 with its byte order mark', Buffer.from(`\ufeff${call('admin_wipe')}`, 'utf16le')], ['UTF-8 with a byte order mark', Buffer.from(`\ufeff${call('admin_wipe')}`)]] as const) {
+      const r = await send(bytes)
+      t.match(r, { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, what)
+      t.match(r.json, { id: null, error: { code: -32700 } }, what)
+    }
     const twice = await send(call('search_issues'), ['content-type', 'application/json', 'content-type', 'application/json; charset=utf-7'])
     t.match(twice, { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, 'two Content-Type headers')
     t.equal(server.called.length, before, 'admin_wipe never ran')
