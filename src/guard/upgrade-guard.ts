@@ -31,6 +31,9 @@ export function checkUpgradeRequest(method: string, headers: IncomingHttpHeaders
 
 /** The policy refusal for a WebSocket upgrade on `route`, or null when the route allows it. */
 export function upgradeRefusal(route: Route): SidekeyError | null {
+  // An MCP route decides each JSON-RPC message of each POST (docs/mcp.md); messages sent over a
+  // WebSocket would reach the server undecided, so no upgrade, whatever `upgrades` says.
+  if (route.mcp !== null) return new SidekeyError('SIDEKEY_ERR_UPGRADE_REFUSED', `route "${route.name}" is an MCP endpoint: sidekey decides each JSON-RPC message sent in a POST, and a WebSocket would carry messages it never decided; use MCP's Streamable HTTP transport`)
   if (route.upgrades.includes('websocket')) return null
   const why = route.credential !== null ? `injects credential "${route.credential.name}" and does not allow upgrades` : 'does not allow upgrades (upgrades: [])'
   return new SidekeyError('SIDEKEY_ERR_UPGRADE_REFUSED', `route "${route.name}" ${why}; the WebSocket connection was not opened. A person can add \`upgrades: [websocket]\` to the route to allow it`)

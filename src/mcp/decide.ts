@@ -69,7 +69,23 @@ export function subjectOf(call: McpCall): McpSubject | null {
     const what = naming.kind === 'tool' ? 'tool names are 1 to 128 of A-Z a-z 0-9 _ - . (MCP 2025-11-25)' : `${naming.kind} ${naming.field}s are printable ASCII without spaces`
     throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the ${naming.kind} ${shown(name)} has characters sidekey does not match (look-alike letters, spaces, controls): ${what}`)
   }
+  if (naming.kind === 'resource') refuseAmbiguousUri(name)
   return { kind: naming.kind, name }
+}
+
+/**
+ * A resource URI that a server could resolve to another path than the glob saw: a dot segment
+ * (`repo://acme/public/../secrets` matches `repo://acme/public/*`), one percent-encoded (`%2e%2e`),
+ * an encoded or backslash separator (`%2f`, `%5c`, `\`), or an unreserved character encoded
+ * (`%73ecrets`, which RFC 3986 says is `secrets`, so a deny rule naming `secrets` would miss it).
+ */
+const AMBIGUOUS_URI = /(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)|%2f|%5c|\\|%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)/i
+
+function refuseAmbiguousUri(uri: string): void {
+  const path = uri.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '')
+  if (AMBIGUOUS_URI.test(path)) {
+    throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the resource ${shown(uri)} has a dot segment, an encoded separator or an encoded plain character: a server could resolve it to another resource than the rules matched; send it normalized`)
+  }
 }
 
 /** Decide one message under `policy`. Throws the refusal (MCP_DENIED, MCP_NAME_REFUSED, MCP_INVALID). */

@@ -1,5 +1,5 @@
 import { SidekeyError } from '../errors.js'
-import { findAmbiguousKeys, quoteKey } from '../guard/json-keys.js'
+import { findAmbiguousKeys, foldKey, quoteKey } from '../guard/json-keys.js'
 
 /**
  * The JSON-RPC 2.0 body of an MCP POST, parsed by sidekey itself and strictly, so that what policy
@@ -127,6 +127,12 @@ function isId(v: unknown): v is JsonRpcId {
 function message(v: unknown, where: string): McpMessage {
   if (typeof v !== 'object' || v === null || Array.isArray(v)) throw invalid(`${where}a message must be a JSON object`)
   const m = v as Record<string, unknown>
+  misspelledMember(m, ENVELOPE, where)
+  if (typeof m.params === 'object' && m.params !== null) {
+    misspelledMember(m.params as Record<string, unknown>, PARAMS, `${where}params: `)
+    const ref = (m.params as Record<string, unknown>).ref
+    if (typeof ref === 'object' && ref !== null) misspelledMember(ref as Record<string, unknown>, REF, `${where}params.ref: `)
+  }
   if (m.jsonrpc !== '2.0') throw invalid(`${where}"jsonrpc" must be "2.0"`)
   if ('method' in m) {
     if (typeof m.method !== 'string' || m.method === '') throw invalid(`${where}"method" must be a non-empty string`)
@@ -140,6 +146,28 @@ function message(v: unknown, where: string): McpMessage {
   if (!('result' in m) === !('error' in m)) throw invalid(`${where}a message without "method" is a response, with exactly one of "result" and "error"`)
   if (!('id' in m) || !(isId(m.id) || (m.id === null && 'error' in m))) throw invalid(`${where}a response needs the id of the request it answers`)
   return { kind: 'response', id: m.id as JsonRpcId | null }
+}
+
+/**
+ * The members sidekey reads a message by, in the envelope, in `params` and in a completion's
+ * `ref`. Go's encoding/json (the official Go SDK, GitHub's MCP server) fills a struct field from a
+ * key of any letter case: `{"id":1,"Method":"tools/call","params":{...},"result":{}}` is a
+ * response to sidekey (no `method`) and a tools/call to such a server, and
+ * `{"name":"x","Arguments":{...}}` has arguments CEL never saw. A key that folds to one of these
+ * without being it is refused.
+ */
+const ENVELOPE: ReadonlySet<string> = new Set(['jsonrpc', 'id', 'method', 'params', 'result', 'error'])
+const PARAMS: ReadonlySet<string> = new Set(['name', 'uri', 'arguments', 'ref', 'cursor', '_meta', 'taskId'])
+const REF: ReadonlySet<string> = new Set(['type', 'name', 'uri'])
+const FOLDED: ReadonlyMap<ReadonlySet<string>, ReadonlyMap<string, string>> = new Map([ENVELOPE, PARAMS, REF].map((set) => [set, new Map([...set].map((k) => [foldKey(k), k]))]))
+
+function misspelledMember(object: Record<string, unknown>, members: ReadonlySet<string>, where: string): void {
+  const folded = FOLDED.get(members)!
+  for (const key of Object.keys(object)) {
+    if (members.has(key)) continue
+    const meant = folded.get(foldKey(key))
+    if (meant !== undefined) throw invalid(`${where}the key ${quoteKey(key)} differs from ${quoteKey(meant)} only in letter case; some parsers take it for ${quoteKey(meant)}`)
+  }
 }
 
 /** How deep arrays and objects nest in `text` (valid JSON), counting brackets outside strings. */

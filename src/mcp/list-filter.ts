@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder'
 import { SidekeyError } from '../errors.js'
+import { foldKey } from '../guard/json-keys.js'
 import type { ResponsePlan, ShapedResponse } from '../guard/response-guard.js'
 import { filterStream, type ChunkFilter } from '../guard/secret-scan.js'
 import { visible } from './decide.js'
@@ -98,11 +99,14 @@ function jsonFilter(answers: McpAnswers, lists: boolean): ChunkFilter {
     },
     end() {
       if (lists && size > MAX_LIST_BYTES) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP list answer is larger than ${MAX_LIST_BYTES} bytes, the most sidekey reads to filter it`)
-      const text = Buffer.concat(kept).toString('utf8')
+      // A client's fetch decodes the body as UTF-8 without its byte order mark, then parses it: so does this.
+      const text = withoutBom(Buffer.concat(kept).toString('utf8'))
       if (!lists) {
         if (size <= OUTCOME_PEEK_BYTES) noteAll(answers, parse(text))
         return null
       }
+      // A list answer sidekey cannot read is not passed on unread: a client might read it.
+      if (parse(text) === undefined) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', 'the MCP list answer is not JSON sidekey can read, so it cannot be filtered')
       return Buffer.from(rewrite(answers, text))
     },
   }
@@ -114,11 +118,21 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
   const decoder = new StringDecoder('utf8')
   let pending = ''
   let overflow = false
+  let started = false
   return {
     push(chunk) {
       if (overflow) return null
       pending += decoder.write(chunk)
       let out = ''
+      // A client's TextDecoderStream drops a byte order mark that opens the stream, and then sees
+      // `data:` where sidekey would see "\ufeffdata:": it passes on unread, and what follows is read.
+      if (!started && pending !== '') {
+        started = true
+        if (pending.startsWith('\ufeff')) {
+          out = '\ufeff'
+          pending = pending.slice(1)
+        }
+      }
       for (;;) {
         const end = eventEnd(pending)
         if (end === null) break
@@ -141,9 +155,16 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
   }
 }
 
-/** Where the first event of `text` ends: a blank line, in any of SSE's line endings. */
+/**
+ * Where an event ends: a line end followed by an empty line, each of SSE's line endings (CRLF, LF,
+ * CR) in any mix, as a client's parser reads them: `\n\r\n` and `\n\r` end an event too, and an
+ * event read past its end would pass unfiltered. A CR followed by LF is one line end, never two.
+ */
+const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)/
+
+/** Where the first event of `text` ends. */
 function eventEnd(text: string): { at: number; separator: string } | null {
-  const m = /\r\n\r\n|\n\n|\r\r/.exec(text)
+  const m = EVENT_END.exec(text)
   return m === null ? null : { at: m.index, separator: m[0] }
 }
 
@@ -156,6 +177,10 @@ function rewriteEvent(answers: McpAnswers, event: string, separator: string): st
   if (rewritten === text) return event + separator
   const others = lines.filter((l) => !l.startsWith('data:'))
   return [...others, `data: ${rewritten}`].join('\n') + separator
+}
+
+function withoutBom(text: string): string {
+  return text.charCodeAt(0) === 0xfeff ? text.slice(1) : text
 }
 
 function parse(text: string): unknown {
@@ -174,8 +199,9 @@ function noteAll(answers: McpAnswers, value: unknown): void {
 function note(answers: McpAnswers, m: unknown): string | null {
   if (typeof m !== 'object' || m === null) return null
   const r = m as { id?: unknown; result?: unknown; error?: { code?: unknown } }
-  if (answers.byShape === true) return listIn(r.result)
-  if ((typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return null
+  // An answer that is not to one of the POST's requests as sidekey keys them is filtered by its
+  // shape: clients match ids loosely (the SDKs look up Number(id), so "1" and " 1" answer request 1).
+  if (answers.byShape === true || (typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return listIn(r.result)
   answers.onOutcome(r.id, 'error' in r ? `error:${String(r.error?.code ?? '?')}` : 'result')
   return answers.requests.get(idKey(r.id))!
 }
@@ -183,27 +209,49 @@ function note(answers: McpAnswers, m: unknown): string | null {
 /** The list method whose result `result` looks like (it holds that list's array), or null. */
 function listIn(result: unknown): string | null {
   if (typeof result !== 'object' || result === null) return null
-  for (const [method, list] of Object.entries(LISTS)) if (Array.isArray((result as Record<string, unknown>)[list.field])) return method
+  const folded = new Set(Object.keys(result).map(foldKey))
+  for (const [method, list] of Object.entries(LISTS)) if (folded.has(foldKey(list.field))) return method
   return null
 }
 
-/** `text` with the items of any list answer to one of our requests that the agent may not see removed. */
+/**
+ * The keys of `object` that fold to `name` without being it. Go's encoding/json reads `"Tools"`
+ * or `"NAME"` into the field sidekey reads as `tools` or `name` (the last one written wins), so a
+ * client written in Go would see a list, or an item's name, that sidekey never looked at.
+ */
+function strayCase(object: object, name: string): string[] {
+  const folded = foldKey(name)
+  return Object.keys(object).filter((k) => k !== name && foldKey(k) === folded)
+}
+
+/**
+ * `text` with the items of any list answer to one of our requests that the agent may not see
+ * removed, and the keys a client could read as the answer's `result` or `id`, the list, or an
+ * item's name, spelled in another letter case, dropped (with the item, for a name).
+ */
 function rewrite(answers: McpAnswers, text: string): string {
   const value = parse(text)
   if (value === undefined) return text
   let hidden = 0
+  let stray = 0
   for (const m of Array.isArray(value) ? value : [value]) {
+    if (typeof m !== 'object' || m === null) continue
+    const envelope = m as Record<string, unknown>
+    for (const k of [...strayCase(envelope, 'result'), ...strayCase(envelope, 'id')]) stray += Number(delete envelope[k])
     const method = note(answers, m)
     const list = method === null ? undefined : LISTS[method]
-    const result = (m as { result?: Record<string, unknown> }).result
-    if (list === undefined || typeof result !== 'object' || result === null || !Array.isArray(result[list.field])) continue
-    const items = result[list.field] as unknown[]
-    const shown = items.filter((item) => typeof item === 'object' && item !== null && visible(answers.policy, list.kind, (item as Record<string, unknown>)[list.key]))
+    const result = envelope.result
+    if (list === undefined || typeof result !== 'object' || result === null) continue
+    const fields = result as Record<string, unknown>
+    for (const k of strayCase(fields, list.field)) stray += Number(delete fields[k])
+    if (!Array.isArray(fields[list.field])) continue
+    const items = fields[list.field] as unknown[]
+    const shown = items.filter((item) => typeof item === 'object' && item !== null && strayCase(item, list.key).length === 0 && visible(answers.policy, list.kind, (item as Record<string, unknown>)[list.key]))
     hidden += items.length - shown.length
-    result[list.field] = shown
+    fields[list.field] = shown
   }
-  if (hidden === 0) return text
-  answers.onHidden(hidden)
+  if (hidden === 0 && stray === 0) return text
+  if (hidden > 0) answers.onHidden(hidden)
   return JSON.stringify(value)
 }
 

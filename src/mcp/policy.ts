@@ -1,3 +1,4 @@
+import { argumentsRead } from './argument-keys.js'
 import { compileApproval, compileConditions, type ProblemAt } from '../policy/conditions.js'
 import type { McpRuleV1, McpV1 } from '../policy/schema.js'
 import type { Route } from '../policy/types.js'
@@ -27,6 +28,8 @@ export interface McpRule {
    * rule has neither.
    */
   readonly guard: Route | null
+  /** The argument names the rule's and the route's CEL read, by folded name (argument-keys.ts). */
+  readonly argumentsRead: ReadonlyMap<string, string>
 }
 
 /** A compiled `mcp:` block. */
@@ -89,7 +92,7 @@ export function compileMcp(m: McpV1, route: Omit<Route, 'mcp'>, defaultApprovalT
         conditions === null && approval === null
           ? null
           : Object.freeze({ ...route, name: `${route.name}/${kind}:${pattern}`, conditions, approval, inspectBodyBytes: route.inspectBodyBytes, mcp: null })
-      return Object.freeze({ kind, pattern, action, exact: globExpression(pattern), folded: globExpression(pattern, 'i'), guard })
+      return Object.freeze({ kind, pattern, action, exact: globExpression(pattern), folded: globExpression(pattern, 'i'), guard, argumentsRead: argumentsRead(route, guard) })
     })
   return Object.freeze({
     stateless: m.stateless ?? false,

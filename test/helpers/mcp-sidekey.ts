@@ -26,10 +26,11 @@ export interface McpSidekey {
 
 /**
  * Start sidekey with route `github-mcp` to `server` (HTTPS, intercepted; the GitHub token injected
- * as a bearer token) whose `mcp:` block is `mcp` (YAML, indented under `mcp:`); `reportOnly` starts
- * it in report-only mode.
+ * as a bearer token unless `credential` is false) whose `mcp:` block is `mcp` (YAML, indented under
+ * `mcp:`); `route` adds lines to the route (YAML, indented under it); `reportOnly` starts it in
+ * report-only mode.
  */
-export async function startMcpSidekey(t: Test, server: McpUpstream, trust: UpstreamTrust, mcp: string, options: { reportOnly?: boolean } = {}): Promise<McpSidekey> {
+export async function startMcpSidekey(t: Test, server: Pick<McpUpstream, 'port'>, trust: UpstreamTrust, mcp: string, options: { reportOnly?: boolean; credential?: boolean; route?: string } = {}): Promise<McpSidekey> {
   const port = server.port
   const sk = await startTestSidekey(
     t,
@@ -39,9 +40,9 @@ routes:
   - name: github-mcp
     host: ${MCP_HOST}
     paths: [/mcp]
-    credential: github
+${options.credential === false ? '' : `    credential: github
     inject: { header: authorization, value: "Bearer {secret}" }
-    ports: [${port}]
+`}${options.route ?? ''}    ports: [${port}]
     addresses: [127.0.0.1]
     mcp:
 ${mcp}

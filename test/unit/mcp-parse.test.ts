@@ -54,6 +54,11 @@ t.test('parseMcpBody: what is one message, a batch, or refused', async (t) => {
     ['an empty batch', '[]', null, { jsonrpc: -32600 }],
     ['a batch reusing an id', `[${req()},${req()}]`, null, { jsonrpc: -32600, message: /id 1 is used twice/ }],
     ['initialize in a batch', '[{"jsonrpc":"2.0","id":1,"method":"initialize","params":{}}]', null, { jsonrpc: -32600 }],
+    ['"Method" alone, in what would be a response', '{"jsonrpc":"2.0","id":1,"Method":"tools/call","result":{}}', null, { jsonrpc: -32600, id: 1, message: /"Method" differs from "method" only in letter case/ }],
+    ['"ID" on a notification', '{"jsonrpc":"2.0","ID":1,"method":"tools/call","params":{"name":"x"}}', null, { jsonrpc: -32600 }],
+    ['"Arguments" in params', req().replace('"arguments"', '"Arguments"'), null, { jsonrpc: -32600, message: /params: the key "Arguments"/ }],
+    ['"URI" in a completion ref', '{"jsonrpc":"2.0","id":1,"method":"completion/complete","params":{"ref":{"type":"ref/resource","URI":"x"}}}', null, { jsonrpc: -32600, message: /params\.ref: / }],
+    ['a Kelvin sign Go folds to k', '{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"x","tas\\u212aId":"t"}}', null, { jsonrpc: -32600, message: /"tas\u212aId" differs from "taskId"/ }],
   ]
   for (const [what, body, version, expected] of refused) t.match(refusal(() => parseMcpBody(Buffer.isBuffer(body) ? body : Buffer.from(body), version)), { code: 'SIDEKEY_ERR_MCP_INVALID', ...expected }, what)
 })

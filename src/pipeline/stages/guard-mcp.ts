@@ -5,6 +5,8 @@ import { detected } from '../../guard/secret-scan.js'
 import { requestHasBody } from '../../http/message.js'
 import { decideMcpMessage } from '../../mcp/decide.js'
 import { celFacts, describeCall, nameIn, type McpExchange } from '../../mcp/facts.js'
+import { checkArgumentKeys } from '../../mcp/argument-keys.js'
+import { checkBodyEncoding } from '../../mcp/body-encoding.js'
 import { checkMirroredHeaders, mcpHeaders } from '../../mcp/headers.js'
 import { parseMcpBody, type McpCall } from '../../mcp/jsonrpc.js'
 import { idKey } from '../../mcp/list-filter.js'
@@ -64,6 +66,12 @@ export const guardMcp: Stage<RequestExchange> = {
 async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, policy: McpPolicy): Promise<void> {
   const decision = known(ex.decision, 'a decision')
   if (!requestHasBody(ex.req.headers)) throw refused(ex.audit, new SidekeyError('SIDEKEY_ERR_MCP_INVALID', 'an MCP POST carries one JSON-RPC message in its body, and this one has none'))
+  // Before the body is read: a coding or charset the server would decode it with is refused.
+  try {
+    checkBodyEncoding(ex.req.rawHeaders)
+  } catch (err) {
+    throw refused(ex.audit, err)
+  }
   const body = await readBody(ex.req, route.inspectBodyBytes)
   // The body goes up as read (it is not streamed again), so it is checked for managed secrets here.
   if (ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(body)) throw detected()
@@ -98,6 +106,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
     for (const { m, verdict } of verdicts) {
       mcp.refusal.subject = describeCall(m)
       if (m === named && verdict.rule !== null) ex.audit.mcp_rule = verdict.rule.pattern
+      if (verdict.rule !== null) checkArgumentKeys(m.params?.arguments, verdict.rule.argumentsRead)
       const guard = verdict.rule?.guard ?? null
       if (guard === null) continue
       rule = guard.name

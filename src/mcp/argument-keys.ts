@@ -1,0 +1,38 @@
+import { SidekeyError } from '../errors.js'
+import { foldKey, quoteKey } from '../guard/json-keys.js'
+import type { Route } from '../policy/types.js'
+
+/**
+ * Tool arguments a CEL condition reads, held to their exact spelling. Go's encoding/json fills a
+ * struct field from a key of any letter case (and folds `ſ` to `s`, the Kelvin sign to `k`), so
+ * for `!has(mcp.arguments.force)` an agent sending `{"Force": true}` would pass the condition
+ * (CEL sees no `force`) and a Go server would still run with force set. An argument key that folds
+ * to a name a condition reads without being it is refused. Only the names written after
+ * `mcp.arguments.` (or in `mcp.arguments["..."]`) are known, so this covers the first level.
+ */
+
+const REFERENCE = /\bmcp\.arguments(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
+
+/** The argument names the CEL of `routes` (conditions and approval `when`) reads, by folded name. */
+export function argumentsRead(...routes: readonly (Pick<Route, 'conditions' | 'approval'> | null)[]): ReadonlyMap<string, string> {
+  const out = new Map<string, string>()
+  for (const route of routes) {
+    const sources = [...(route?.conditions?.cel ?? []), ...(route?.approval?.when ? [route.approval.when] : [])].map((p) => p.source)
+    for (const source of sources) for (const m of source.matchAll(REFERENCE)) {
+      const name = m[1] ?? m[2] ?? m[3]!
+      out.set(foldKey(name), name)
+    }
+  }
+  return out
+}
+
+/** Throws SIDEKEY_ERR_MCP_INVALID when a key of `args` folds to a name in `read` without being it. */
+export function checkArgumentKeys(args: unknown, read: ReadonlyMap<string, string>): void {
+  if (read.size === 0 || typeof args !== 'object' || args === null || Array.isArray(args)) return
+  for (const key of Object.keys(args)) {
+    const meant = read.get(foldKey(key))
+    if (meant !== undefined && meant !== key) {
+      throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `the argument ${quoteKey(key)} differs only in letter case from ${quoteKey(meant)}, which a condition reads; servers that match names without case would take it for ${quoteKey(meant)}`, { details: { jsonrpc_code: -32602 } })
+    }
+  }
+}
