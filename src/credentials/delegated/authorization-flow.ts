@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { SidekeyError } from '../../errors.js'
 import type { ExpiringValues } from '../../state/store.js'
-import type { DelegatedClient, DelegatedGrants } from './grants.js'
+import { bearerOnly, type DelegatedClient, type DelegatedGrants } from './grants.js'
 
 /** How long a person has from Connect to coming back from the provider. */
 const FLOW_TTL_MS = 10 * 60_000
@@ -118,18 +118,25 @@ export class AuthorizationFlows {
     }
     const presented = cookie(bindingCookie(pending.flow))
     if (presented === null || !sameText(sha256(presented), pending.binding)) throw await fail('this browser did not start this authorization (the state belongs to another session)')
+    const client = lookup(pending.credential)
+    if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
+    const { resource, issuer, issParameter } = await client.server.endpoints()
+    // RFC 9207 (mix-up defence): one redirect URI serves every credential's authorization server, so
+    // a response must say it comes from the server this state was started at; otherwise a hostile
+    // server could have the person consent at an honest one and receive that code at its own token
+    // endpoint. Checked before the response's error or code is used (section 2.4).
+    const iss = query.get('iss')
+    if (issuer !== null && iss !== null && iss !== issuer) throw await fail(`the response comes from another authorization server than ${issuer}, where this authorization was started (RFC 9207 iss mismatch: a mix-up)`)
+    if (issuer !== null && iss === null && issParameter) throw await fail(`${issuer} promises an iss parameter (RFC 9207) and the response has none`)
     const error = query.get('error')
     if (error !== null) throw await fail(`the provider answered ${/^[\w.-]{1,64}$/.test(error) ? error : 'an error'} instead of a code`)
     const code = query.get('code')
     if (code === null || code === '') throw await fail('the provider sent no code')
-    const client = lookup(pending.credential)
-    if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
     const form: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }
-    const { resource } = await client.server.endpoints()
     if (resource !== null) form.resource = resource
     let answer
     try {
-      answer = await client.endpoint.requestGrant(form)
+      answer = bearerOnly(client.name, await client.endpoint.requestGrant(form))
     } catch (err) {
       throw await fail(`the code exchange failed: ${(err as Error).message}`)
     }

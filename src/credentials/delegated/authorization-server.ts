@@ -15,6 +15,10 @@ export interface AuthorizationEndpoints {
   readonly registration: string | null
   /** The server says it accepts Client ID Metadata Documents (a URL as client_id). */
   readonly clientIdMetadataDocuments: boolean
+  /** The issuer identifier authorization responses must carry in `iss` (RFC 9207), or null when the endpoints are written in the definition. */
+  readonly issuer: string | null
+  /** The server promises `iss` in every authorization response (`authorization_response_iss_parameter_supported`). */
+  readonly issParameter: boolean
 }
 
 /**
@@ -51,7 +55,7 @@ export class AuthorizationServer {
 
   endpoints(): Promise<AuthorizationEndpoints> {
     const source = this.source
-    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource, registration: null, clientIdMetadataDocuments: false })
+    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource, registration: null, clientIdMetadataDocuments: false, issuer: null, issParameter: false })
     this.#endpoints ??= this.#discover(source).catch((err: unknown) => {
       // A failed discovery is tried again on the next connect, not remembered.
       this.#endpoints = null
@@ -77,6 +81,9 @@ export class AuthorizationServer {
     const revocation = typeof metadata.revocation_endpoint === 'string' ? metadata.revocation_endpoint : null
     const registration = typeof metadata.registration_endpoint === 'string' ? metadata.registration_endpoint : null
     const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
-    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource, registration, clientIdMetadataDocuments }
+    const issParameter = (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true
+    const named = typeof metadata.issuer === 'string' ? metadata.issuer : issuer
+    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource, registration, clientIdMetadataDocuments, issuer: named, issParameter }
   }
 }
+
