@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import t from 'tap'
+import { downgrades } from '../../src/credentials/delegated/authorization-server.js'
 import { challengeMetadataUrl, covers } from '../../src/credentials/delegated/resource-metadata.js'
 
 // RFC 9728 as sidekey reads it: where a 401 challenge says the metadata is, and whether metadata
@@ -14,6 +15,13 @@ t.test('the resource_metadata of a Bearer challenge', async (t) => {
     ['Bearer resource_metadata="/relative/path"', null],
     ['Bearer resource_metadata="javascript:alert(1)"', null],
     [undefined, null],
+    // Tricky quoting: a resource_metadata= inside another parameter's quoted value, or a longer name, is not the parameter.
+    ['Bearer error_description="see resource_metadata=http://evil.test/x"', null],
+    ['Bearer error_description="see resource_metadata=\\"http://evil.test/x\\""', null],
+    ['Bearer xresource_metadata="http://evil.test/x"', null],
+    ['Bearer error_description="a \\"quoted\\", resource_metadata=\\"http://evil.test/\\"", resource_metadata="https://mcp.test/prm"', 'https://mcp.test/prm'],
+    ['Bearer resource_metadata="https://mcp.test/a\\"b"', null],
+    ['Bearer resource_metadata = "https://mcp.test/spaced"', 'https://mcp.test/spaced'],
   ]
   // undici gives a repeated header as an array.
   for (const [header, want] of rows) t.equal(challengeMetadataUrl({ 'www-authenticate': header } as unknown as IncomingHttpHeaders), want, JSON.stringify(header))
@@ -34,4 +42,18 @@ t.test('metadata covers the URL asked only on its origin and path', async (t) =>
     ['not a url', 'https://mcp.test/mcp', false],
   ]
   for (const [resource, asked, want] of rows) t.equal(covers(resource, new URL(asked)), want, `${resource} for ${asked}`)
+})
+
+t.test('discovery never moves from HTTPS to plain HTTP', async (t) => {
+  const rows: [string, string, boolean][] = [
+    ['https://mcp.test/mcp', 'http://as.test', true],
+    ['https://as.test', 'http://as.test/token', true],
+    ['https://as.test', 'HTTP://as.test/token', true],
+    ['https://as.test', 'https://login.as.test/token', false],
+    ['HTTPS://as.test', 'http://as.test/token', true],
+    ['https://as.test', 'not a url', true],
+    ['http://127.0.0.1:8080/mcp', 'http://127.0.0.1:9090', false],
+    ['http://127.0.0.1:8080', 'https://as.test/token', false],
+  ]
+  for (const [namer, named, want] of rows) t.equal(downgrades(namer, named), want, `${namer} naming ${named}`)
 })

@@ -71,6 +71,7 @@ export class AuthorizationServer {
       const described = await discoverResourceMetadata(this.transport, this.credential, source.protectedResource)
       issuer = described.authorizationServers[0]!
       resource ??= described.resource
+      if (downgrades(source.protectedResource, issuer)) throw providerFailure(this.credential, `the HTTPS resource ${source.protectedResource} names an authorization server without HTTPS (${issuer.slice(0, 100)}); refused`)
     } else issuer = source.issuer
     const metadata = await discoverServerMetadata(this.transport, this.credential, issuer)
     if (typeof metadata.authorization_endpoint !== 'string' || !/^https?:\/\//.test(metadata.authorization_endpoint)) {
@@ -80,6 +81,9 @@ export class AuthorizationServer {
     if (Array.isArray(methods) && !methods.includes('S256')) throw providerFailure(this.credential, `${issuer} does not support PKCE with S256`)
     const revocation = typeof metadata.revocation_endpoint === 'string' ? metadata.revocation_endpoint : null
     const registration = typeof metadata.registration_endpoint === 'string' ? metadata.registration_endpoint : null
+    for (const [what, endpoint] of [['authorization_endpoint', metadata.authorization_endpoint], ['token_endpoint', metadata.token_endpoint], ['revocation_endpoint', revocation], ['registration_endpoint', registration]] as const) {
+      if (endpoint !== null && downgrades(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} without HTTPS; refused`)
+    }
     const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
     const issParameter = (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true
     const named = typeof metadata.issuer === 'string' ? metadata.issuer : issuer
@@ -87,3 +91,21 @@ export class AuthorizationServer {
   }
 }
 
+/**
+ * True when `named` leaves HTTPS that `namer` had: an HTTPS resource naming a plain-HTTP
+ * authorization server, or an HTTPS issuer's metadata naming a plain-HTTP endpoint. sidekey would
+ * send codes, verifiers, client secrets and refresh tokens there in clear (OAuth 2.1 and RFC 9728
+ * require TLS). Plain HTTP stays possible where the operator wrote it (an `http://` issuer or
+ * resource in the definition, as on a loopback test server).
+ */
+export function downgrades(namer: string, named: string): boolean {
+  return schemeOf(namer) === 'https:' && schemeOf(named) !== 'https:'
+}
+
+function schemeOf(url: string): string {
+  try {
+    return new URL(url).protocol
+  } catch {
+    return ''
+  }
+}
