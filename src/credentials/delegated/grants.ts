@@ -258,9 +258,21 @@ export class DelegatedGrants {
     }
     if ((await this.vault.write(client.name, stored.raw, next)) === null) {
       // Changed under the lease: revoked or reconnected meanwhile. That change wins; use what it says.
-      usable(client.name, (await this.#read(client.name)).record)
+      const winner = (await this.#read(client.name)).record
+      // Revoked while this refresh was at the provider: the revocation spent the old refresh token,
+      // and the one just issued would keep the grant alive at the provider with nobody holding it.
+      if (winner?.status !== 'connected' && answer.refreshToken !== null) void this.#revokeOrphan(client, answer.refreshToken)
+      const current = usable(client.name, winner)
+      // Reconnected meanwhile (perhaps another account): serve the new connection's token, not this one.
+      return { value: current.accessToken!, expiresAt: current.accessExpiresAt }
     }
     return { value: next.accessToken!, expiresAt: next.accessExpiresAt }
+  }
+
+  /** Best effort (RFC 7009): revoke a refresh token issued after its grant was revoked here. */
+  async #revokeOrphan(client: DelegatedClient, refreshToken: string): Promise<void> {
+    const { revocation } = await client.server.endpoints().catch(() => ({ revocation: null }))
+    if (revocation !== null) await client.endpoint.revoke(revocation, refreshToken, 'refresh_token').catch(() => false)
   }
 
   /** Mark the grant as needing a person, alert once, and return the refusal to throw. */
