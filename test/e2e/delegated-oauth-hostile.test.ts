@@ -1,7 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto'
+import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import { MAX_PROVIDER_ANSWER_BYTES } from '../../src/credentials/provider-http.js'
+import { GRANTS_KEY_FILE } from '../../src/credentials/runtime.js'
+import { waitFor } from '../helpers/poll.js'
 import { startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
 import { startUpstream, type Upstream } from '../helpers/upstream.js'
 
@@ -30,8 +35,12 @@ interface Tenant {
   hugeMetadata?: number
   /** The metadata endpoint never answers. */
   silent?: boolean
+  /** A refresh waits for this before answering (a slow provider, to race a revocation against). */
+  hold?: Promise<void>
   readonly codes: Map<string, string>
   readonly tokenForms: URLSearchParams[]
+  /** Tokens revoked at its RFC 7009 endpoint. */
+  readonly revoked: string[]
 }
 
 /** Everything secret the hostile test ever saw pass: codes, verifiers, tokens. None may reach any output. */
@@ -40,7 +49,7 @@ const secrets = new Set<string>([CLIENT_SECRET])
 async function startHostileAs(): Promise<{ as: Upstream; tenants: Map<string, Tenant>; issuer: (name: string) => string; code: (name: string, challenge: string) => string }> {
   const tenants = new Map<string, Tenant>()
   let origin = ''
-  const as = await startUpstream((req, res, body) => {
+  const as = await startUpstream(async (req, res, body) => {
     const m = /^\/t\/([\w-]+)(\/.*)$/.exec((req.url ?? '').split('?')[0]!)
     const tenant = m === null ? undefined : tenants.get(m[1]!)
     if (m === null || tenant === undefined) return void res.writeHead(404).end()
@@ -66,12 +75,14 @@ async function startHostileAs(): Promise<{ as: Upstream; tenants: Map<string, Te
         tenant.codes.delete(form.get('code') ?? '')
         if (challenge === undefined || challenge !== sha256(form.get('code_verifier') ?? '')) return refused()
       } else if (form.get('grant_type') !== 'refresh_token') return refused()
+      else if (tenant.hold !== undefined) await tenant.hold
       const access = random('at')
       const refresh = random('rt')
       secrets.add(access).add(refresh)
       const scope = form.get('grant_type') === 'refresh_token' ? tenant.refreshScope : 'api.read'
       return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ access_token: access, refresh_token: refresh, token_type: 'Bearer', expires_in: 3600, scope }))
     }
+    if (m[2] === '/revoke') tenant.revoked.push(new URLSearchParams(body).get('token') ?? '')
     res.writeHead(200).end()
   })
   origin = `http://127.0.0.1:${as.port}`
@@ -93,7 +104,7 @@ t.test('delegated OAuth against hostile parties', async (t) => {
   const hostile = await startHostileAs()
   t.teardown(() => hostile.as.close())
   const tenant = (name: string, extra: Partial<Tenant> = {}): Tenant => {
-    const made: Tenant = { metadata: {}, refreshScope: 'api.read', codes: new Map(), tokenForms: [], ...extra }
+    const made: Tenant = { metadata: {}, refreshScope: 'api.read', codes: new Map(), tokenForms: [], revoked: [], ...extra }
     hostile.tenants.set(name, made)
     return made
   }
@@ -104,6 +115,7 @@ t.test('delegated OAuth against hostile parties', async (t) => {
   tenant('huge', { hugeMetadata: 8 * MAX_PROVIDER_ANSWER_BYTES })
   tenant('slow', { silent: true })
   const chal = tenant('chal')
+  const race = tenant('race')
 
   // Where a hostile party would like sidekey to send a request (a cloud metadata service, an
   // internal API). It only counts what reaches it.
@@ -111,9 +123,14 @@ t.test('delegated OAuth against hostile parties', async (t) => {
   t.teardown(() => internal.close())
   const internalUrl = `http://127.0.0.1:${internal.port}/latest/meta-data/iam/security-credentials/role`
 
+  let answeredOnce = false
   // The API the grant is for. /revoked answers 401 to every token, with a challenge naming other
   // resource metadata (as if the server had moved the agent somewhere else).
   const api = await startUpstream((req, res) => {
+    if (req.url === '/expired-once' && !answeredOnce) {
+      answeredOnce = true
+      return void res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
+    }
     if (req.url === '/revoked') return void res.writeHead(401, { 'www-authenticate': `Bearer error="invalid_token", resource_metadata="${internalUrl}"` }).end()
     res.writeHead(200, { 'content-type': 'application/json' }).end('{"ok":true}')
   })
@@ -138,7 +155,7 @@ ${extra}`
   const policy = `
 version: v1
 credentials:
-${['plain', 'mixup', 'notjson', 'dpop', 'huge'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}  chal:
+${['plain', 'mixup', 'notjson', 'dpop', 'huge', 'race'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}  chal:
     type: oauth2-authorization-code
     protected_resource: ${rsOrigin}/mcp
     client_id: sidekey-hostile
@@ -152,8 +169,16 @@ routes:
     workloads: [assistant]
     credential: plain
     inject: { header: authorization, value: "Bearer {secret}" }
+  - name: race
+    host: race.test
+    ports: [${api.port}]
+    addresses: [127.0.0.1]
+    workloads: [assistant]
+    credential: race
+    inject: { header: authorization, value: "Bearer {secret}" }
 `
-  const sk: TestSidekey = await startTestSidekey(t, policy, { connectTo: { [`api.test:${api.port}`]: { host: '127.0.0.1', port: api.port } } })
+  const connectTo = { [`api.test:${api.port}`]: { host: '127.0.0.1', port: api.port }, [`race.test:${api.port}`]: { host: '127.0.0.1', port: api.port } }
+  const sk: TestSidekey = await startTestSidekey(t, policy, { connectTo })
   const admin = { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }
   /** Every page and answer sidekey gave in this test: none may hold a secret. */
   const outputs: string[] = []
@@ -186,8 +211,8 @@ routes:
     outputs.push(text)
     return (JSON.parse(text) as { grants: { credential: string; status: string; scopes: string[] }[] }).grants.find((g) => g.credential === name)!
   }
-  const agentCall = async (path: string, workload = 'assistant', headers: Record<string, string> = {}) => {
-    const res = await request(`http://api.test:${api.port}${path}`, { headers, dispatcher: new ProxyAgent({ uri: sk.proxyUrlFor(workload), proxyTunnel: false }) })
+  const agentCall = async (path: string, workload = 'assistant', headers: Record<string, string> = {}, host = 'api.test') => {
+    const res = await request(`http://${host}:${api.port}${path}`, { headers, dispatcher: new ProxyAgent({ uri: sk.proxyUrlFor(workload), proxyTunnel: false }) })
     return { status: res.statusCode, error: res.headers['x-sidekey-error'], body: await res.body.text() }
   }
 
@@ -320,6 +345,29 @@ routes:
     t.equal(chal.tokenForms.length, 0)
   })
 
+  t.test('revocation racing a refresh: the revocation wins, and the refresh token issued meanwhile is revoked too', async (t) => {
+    const flow = await begin('race')
+    t.equal((await callback({ code: hostile.code('race', flow.challenge), state: flow.state }, flow.cookie)).status, 200)
+    let release = (): void => undefined
+    race.hold = new Promise<void>((r) => (release = r))
+    // A 401 makes sidekey refresh; the provider holds the refresh while a person revokes.
+    const call = agentCall('/expired-once', 'assistant', {}, 'race.test')
+    await waitFor('the refresh to reach the provider', () => race.tokenForms.find((f) => f.get('grant_type') === 'refresh_token'))
+    const revoked = await request(`${sk.adminUrl}/v1/oauth/grants/race`, { method: 'DELETE', headers: admin, body: '{"by":"tester"}' })
+    outputs.push(await revoked.body.text())
+    t.equal(revoked.statusCode, 200)
+    const hits = api.seen.length
+    release()
+    const res = await call
+    t.not(res.status, 200, 'the request is not retried with the token of a revoked grant')
+    t.equal(api.seen.length, hits, 'nothing more went upstream')
+    t.equal((await agentCall('/v1/me', 'assistant', {}, 'race.test')).error, 'SIDEKEY_ERR_GRANT_RECONNECT')
+    // The provider's tokens: the revocation spent the first refresh token, the refresh issued a new one.
+    const issued = await waitFor('the orphaned refresh token to be revoked', () => race.revoked.length >= 2 ? race.revoked : undefined)
+    t.equal(issued.length, 2, 'the old refresh token at revocation, then the one issued by the racing refresh')
+    t.not(issued[0], issued[1])
+  })
+
   t.test('custody: no code, verifier, token or client secret in any answer or log line', async (t) => {
     const flows = await request(`${sk.adminUrl}/v1/oauth/grants`, { headers: admin })
     outputs.push(await flows.body.text())
@@ -328,4 +376,33 @@ routes:
     t.same(outputs.filter((o) => all.some((s) => o.includes(s))), [], 'no answer holds one')
     t.same(sk.sink.leaks(all), [], 'no log line holds one')
   })
+})
+
+t.test('a grants key readable by others is not used', async (t) => {
+  const hostile = await startHostileAs()
+  t.teardown(() => hostile.as.close())
+  hostile.tenants.set('plain', { metadata: {}, refreshScope: 'api.read', codes: new Map(), tokenForms: [], revoked: [] })
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-hostile-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  const keyFile = join(dir, 'certs', GRANTS_KEY_FILE)
+  await mkdir(dirname(keyFile), { recursive: true, mode: 0o700 })
+  await writeFile(keyFile, `${randomBytes(32).toString('base64')}\n`)
+  await chmod(keyFile, 0o644)
+  const sk = await startTestSidekey(t, `
+version: v1
+credentials:
+  plain:
+    type: oauth2-authorization-code
+    issuer: ${hostile.issuer('plain')}
+    client_id: sidekey-hostile
+    client_secret: { env: HOSTILE_AS_SECRET }
+`, { dir })
+  const connect = () => request(`${sk.adminUrl}/v1/oauth/grants/plain/connect`, { method: 'POST', headers: { authorization: `Bearer ${sk.adminToken}` }, body: '{}' })
+  const refused = await connect()
+  t.equal(refused.headers['x-sidekey-error'], 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
+  t.match(await refused.body.text(), /readable by group or others \(mode 644\); run chmod 600/)
+  await chmod(keyFile, 0o600)
+  const started = await connect()
+  await started.body.dump()
+  t.equal(started.statusCode, 201, 'once tightened, the key is used')
 })
