@@ -108,16 +108,21 @@ export class AuthorizationFlows {
    */
   async complete(query: URLSearchParams, cookie: (name: string) => string | null, lookup: (name: string) => DelegatedClient | null): Promise<FlowStatus> {
     const state = query.get('state') ?? ''
-    // Taken, not read: a state (and so a callback URL with its code) is good once, on any replica.
-    const sealed = /^[\w-]{43}$/.test(state) ? await this.store.takeExpiring(`oauth-state:${state}`) : null
-    if (sealed === null) throw callbackRefusal('the state is unknown, expired or was already used (a replayed or forged callback); start Connect again')
-    const pending = JSON.parse(await this.grants.vault.openFlow(sealed)) as PendingAuthorization
+    const key = `oauth-state:${state}`
+    const unknown = 'the state is unknown, expired or was already used (a replayed or forged callback); start Connect again'
+    // Read first: a browser that did not start the flow (someone who learnt the state from a URL)
+    // is refused without spending the state, so it cannot spoil the person's own callback.
+    const peeked = /^[\w-]{43}$/.test(state) ? await this.store.getExpiring(key) : null
+    if (peeked === null) throw callbackRefusal(unknown)
+    const pending = JSON.parse(await this.grants.vault.openFlow(peeked)) as PendingAuthorization
+    const presented = cookie(bindingCookie(pending.flow))
+    if (presented === null || !sameText(sha256(presented), pending.binding)) throw callbackRefusal('this browser did not start this authorization (the state belongs to another session)')
+    // Then taken: a state (and so a callback URL with its code) is good once, on any replica.
+    if ((await this.store.takeExpiring(key)) === null) throw callbackRefusal(unknown)
     const fail = async (problem: string): Promise<SidekeyError> => {
       await this.#status({ flow: pending.flow, credential: pending.credential, status: 'failed', problem })
       return callbackRefusal(problem)
     }
-    const presented = cookie(bindingCookie(pending.flow))
-    if (presented === null || !sameText(sha256(presented), pending.binding)) throw await fail('this browser did not start this authorization (the state belongs to another session)')
     const client = lookup(pending.credential)
     if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
     const { resource, issuer, issParameter } = await client.server.endpoints()
