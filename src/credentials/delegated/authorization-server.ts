@@ -28,7 +28,7 @@ export interface AuthorizationEndpoints {
 export type AuthorizationSource =
   | { readonly issuer: string }
   | { readonly authorizationEndpoint: string; readonly revocationEndpoint: string | null }
-  | { readonly protectedResource: string }
+  | { readonly protectedResource: string; readonly pinnedIssuer: string | null }
 
 /**
  * The authorization server of a delegated credential: its authorization and revocation endpoints,
@@ -64,12 +64,17 @@ export class AuthorizationServer {
     return this.#endpoints
   }
 
-  async #discover(source: { readonly issuer: string } | { readonly protectedResource: string }): Promise<AuthorizationEndpoints> {
+  async #discover(source: { readonly issuer: string } | { readonly protectedResource: string; readonly pinnedIssuer: string | null }): Promise<AuthorizationEndpoints> {
     let issuer: string
     let resource = this.resource
     if ('protectedResource' in source) {
       const described = await discoverResourceMetadata(this.transport, this.credential, source.protectedResource)
-      issuer = described.authorizationServers[0]!
+      const pinned = source.pinnedIssuer
+      // The issuer a pre-registered client is registered at: the resource must name it among its servers.
+      if (pinned !== null && !described.authorizationServers.some((s) => s.replace(/\/$/, '') === pinned.replace(/\/$/, ''))) {
+        throw providerFailure(this.credential, `${source.protectedResource} names other authorization servers than ${pinned}, where this client is registered; refused`)
+      }
+      issuer = pinned ?? described.authorizationServers[0]!
       resource ??= described.resource
       if (downgrades(source.protectedResource, issuer)) throw providerFailure(this.credential, `the HTTPS resource ${source.protectedResource} names an authorization server without HTTPS (${issuer.slice(0, 100)}); refused`)
     } else issuer = source.issuer
