@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from 'node:crypto'
+import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -139,6 +139,8 @@ t.test('delegated OAuth against hostile parties', async (t) => {
   let rsOrigin = ''
   const rs = await startUpstream((req, res) => {
     if (req.url === '/mcp') return void res.writeHead(401, { 'www-authenticate': `Bearer resource_metadata="${internalUrl}"` }).end()
+    if (req.url === '/pinned') return void res.writeHead(401, { 'www-authenticate': 'Bearer' }).end()
+    if (req.url === '/.well-known/oauth-protected-resource/pinned') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ resource: `${rsOrigin}/pinned`, authorization_servers: [hostile.issuer('evil')] }))
     if (req.url === '/.well-known/oauth-protected-resource/mcp') return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ resource: `${rsOrigin}/mcp`, authorization_servers: [hostile.issuer('chal')] }))
     res.writeHead(404).end()
   })
@@ -158,6 +160,14 @@ credentials:
 ${['plain', 'mixup', 'notjson', 'dpop', 'huge', 'race'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}  chal:
     type: oauth2-authorization-code
     protected_resource: ${rsOrigin}/mcp
+    issuer: ${hostile.issuer('chal')}
+    client_id: sidekey-hostile
+    client_secret: { env: HOSTILE_AS_SECRET }
+    scopes: [api.read]
+  pinned:
+    type: oauth2-authorization-code
+    protected_resource: ${rsOrigin}/pinned
+    issuer: ${hostile.issuer('chal')}
     client_id: sidekey-hostile
     client_secret: { env: HOSTILE_AS_SECRET }
     scopes: [api.read]
@@ -220,6 +230,11 @@ routes:
     const anonymous = await request(`${sk.adminUrl}/v1/oauth/grants/plain/connect`, { method: 'POST', body: '{}' })
     await anonymous.body.dump()
     t.equal(anonymous.statusCode, 401, 'the agent cannot start a flow it could then complete with its own account')
+    for (const [method, path] of [['DELETE', '/v1/oauth/grants/plain'], ['GET', '/v1/oauth/grants'], ['GET', `/v1/oauth/flows/${randomUUID()}`]] as const) {
+      const res = await request(`${sk.adminUrl}${path}`, { method })
+      await res.body.dump()
+      t.equal(res.statusCode, 401, `${method} ${path} takes the admin token`)
+    }
     const guessed = await request(`${sk.adminUrl}/oauth/begin?key=${randomBytes(32).toString('base64url')}`)
     t.equal(guessed.statusCode, 400)
     t.equal(guessed.headers['x-sidekey-error'], 'SIDEKEY_ERR_OAUTH_CALLBACK')
@@ -256,6 +271,19 @@ routes:
     t.match(injected.body, /code exchange failed.*invalid_grant/)
     t.equal(sha256(plain.tokenForms.at(-1)!.get('code_verifier')!), attacker.challenge, 'the verifier sent is the one bound to the state')
     t.equal((await grant('plain')).status, 'not-connected', 'the attacker\'s account was not connected')
+    // Someone who learnt a state (from a URL, a log, the provider) cannot spend it: the person's own callback still works.
+    const person = await begin('plain')
+    const code = hostile.code('plain', person.challenge)
+    const stranger = await callback({ code, state: person.state }, null)
+    t.equal(stranger.status, 400)
+    t.match(stranger.body, /did not start this authorization/)
+    const own = await callback({ code, state: person.state }, person.cookie)
+    t.equal(own.status, 200, own.body)
+    t.match(own.body, /Connected plain/)
+    const replay = await callback({ code, state: person.state }, person.cookie)
+    t.equal(replay.status, 400, 'and it is still good once')
+    t.match(replay.body, /unknown, expired or was already used/)
+    await request(`${sk.adminUrl}/v1/oauth/grants/plain`, { method: 'DELETE', headers: admin, body: '{}' }).then((r) => r.body.dump())
   })
 
   t.test('mix-up (RFC 9207): a response whose iss names another server is refused before its code is used', async (t) => {
@@ -343,6 +371,13 @@ routes:
     t.equal(flow.authorize.searchParams.get('resource'), `${rsOrigin}/mcp`, 'the metadata on the resource\'s own origin was used')
     t.equal(flow.authorize.origin + flow.authorize.pathname, `${hostile.issuer('chal')}/authorize`)
     t.equal(chal.tokenForms.length, 0)
+  })
+
+  t.test('a pre-registered client secret goes only to the issuer it is pinned to, whatever the resource names', async (t) => {
+    const refused = await startConnect('pinned')
+    t.equal(refused.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
+    t.match(refused.text, /names other authorization servers than .*where this client is registered/)
+    t.equal(hostile.as.seen.filter((s) => s.url.startsWith('/t/evil')).length, 0, 'the server the resource named was never asked anything')
   })
 
   t.test('revocation racing a refresh: the revocation wins, and the refresh token issued meanwhile is revoked too', async (t) => {
