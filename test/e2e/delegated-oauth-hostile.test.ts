@@ -147,46 +147,26 @@ t.test('delegated OAuth against hostile parties', async (t) => {
   t.teardown(() => rs.close())
   rsOrigin = `http://127.0.0.1:${rs.port}`
 
-  const credential = (name: string, extra = '') => `  ${name}:
+  const credential = (name: string, extra = '', issuer = name) => `  ${name}:
     type: oauth2-authorization-code
-    issuer: ${hostile.issuer(name)}
+    issuer: ${hostile.issuer(issuer)}
     client_id: sidekey-hostile
     client_secret: { env: HOSTILE_AS_SECRET }
     scopes: [api.read]
 ${extra}`
+  const route = (name: string) => `  - name: ${name}
+    host: ${name}.test
+    ports: [${api.port}]
+    addresses: [127.0.0.1]
+    workloads: [assistant]
+    credential: ${name === 'api' ? 'plain' : name}
+    inject: { header: authorization, value: "Bearer {secret}" }
+`
   const policy = `
 version: v1
 credentials:
-${['plain', 'mixup', 'notjson', 'dpop', 'huge', 'race'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}  chal:
-    type: oauth2-authorization-code
-    protected_resource: ${rsOrigin}/mcp
-    issuer: ${hostile.issuer('chal')}
-    client_id: sidekey-hostile
-    client_secret: { env: HOSTILE_AS_SECRET }
-    scopes: [api.read]
-  pinned:
-    type: oauth2-authorization-code
-    protected_resource: ${rsOrigin}/pinned
-    issuer: ${hostile.issuer('chal')}
-    client_id: sidekey-hostile
-    client_secret: { env: HOSTILE_AS_SECRET }
-    scopes: [api.read]
-routes:
-  - name: api
-    host: api.test
-    ports: [${api.port}]
-    addresses: [127.0.0.1]
-    workloads: [assistant]
-    credential: plain
-    inject: { header: authorization, value: "Bearer {secret}" }
-  - name: race
-    host: race.test
-    ports: [${api.port}]
-    addresses: [127.0.0.1]
-    workloads: [assistant]
-    credential: race
-    inject: { header: authorization, value: "Bearer {secret}" }
-`
+${['plain', 'mixup', 'notjson', 'dpop', 'huge', 'race'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}${credential('chal', `    protected_resource: ${rsOrigin}/mcp\n`)}${credential('pinned', `    protected_resource: ${rsOrigin}/pinned\n`, 'chal')}routes:
+${route('api')}${route('race')}`
   const connectTo = { [`api.test:${api.port}`]: { host: '127.0.0.1', port: api.port }, [`race.test:${api.port}`]: { host: '127.0.0.1', port: api.port } }
   const sk: TestSidekey = await startTestSidekey(t, policy, { connectTo })
   const admin = { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }
