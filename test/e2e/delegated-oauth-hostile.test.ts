@@ -231,6 +231,18 @@ ${route('api')}${route('race')}`
     outputs.push(await again.body.text())
   })
 
+  t.test('neither a Host header nor the provider\'s error words can steer the browser or the page', async (t) => {
+    const spoofed = await request(`${sk.adminUrl}/v1/oauth/grants/plain/connect`, { method: 'POST', headers: { ...admin, host: 'evil.test' }, body: '{}' })
+    const text = await spoofed.body.text()
+    t.not(spoofed.statusCode, 201, 'the admin listener does not answer to another name')
+    t.notMatch(text, /evil\.test\/oauth/, 'so no link or redirect URI naming it is made')
+    const flow = await begin('plain')
+    const page = await callback({ state: flow.state, error: '<img src=x onerror=alert(1)>', error_description: '<script>alert(2)</script>' }, flow.cookie)
+    t.equal(page.status, 400)
+    t.match(page.body, /the provider answered an error instead of a code/)
+    t.notMatch(page.body, /<img|<script/, 'the provider\'s words are never markup on the page')
+  })
+
   t.test('login CSRF and code injection: a callback from another browser, or with another code, is refused', async (t) => {
     const victim = await begin('plain')
     const attacker = await begin('plain')
