@@ -1,10 +1,11 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import t from 'tap'
-import { downgrades } from '../../src/credentials/delegated/authorization-server.js'
+import { downgrades, reachesInward } from '../../src/credentials/delegated/authorization-server.js'
 import { challengeMetadataUrl, covers } from '../../src/credentials/delegated/resource-metadata.js'
 
 // RFC 9728 as sidekey reads it: where a 401 challenge says the metadata is, and whether metadata
-// may describe the URL sidekey asked (metadata for another resource must not be used, section 3.3).
+// may describe the URL sidekey asked (metadata for another resource must not be used, section 3.3);
+// and where discovered metadata may send sidekey next (never from HTTPS to HTTP, never inward).
 
 t.test('the resource_metadata of a Bearer challenge', async (t) => {
   const rows: [string | string[] | undefined, string | null][] = [
@@ -56,4 +57,20 @@ t.test('discovery never moves from HTTPS to plain HTTP', async (t) => {
     ['http://127.0.0.1:8080', 'https://as.test/token', false],
   ]
   for (const [namer, named, want] of rows) t.equal(downgrades(namer, named), want, `${namer} naming ${named}`)
+})
+
+t.test('discovery never turns inward: a public server naming an internal address', async (t) => {
+  const rows: [string, string, boolean][] = [
+    ['https://mcp.test/mcp', 'https://169.254.169.254/latest/meta-data', true],
+    ['https://mcp.test/mcp', 'https://127.0.0.1:3129/', true],
+    ['https://as.test', 'https://10.0.0.5/token', true],
+    ['https://as.test', 'https://[::1]/token', true],
+    ['https://as.test', 'https://[::ffff:127.0.0.1]/token', true],
+    ['https://as.test', 'https://localhost/token', true],
+    ['https://as.test', 'https://login.as.test/token', false],
+    ['https://as.test', 'https://8.8.8.8/token', false],
+    ['http://127.0.0.1:8080/mcp', 'http://127.0.0.1:9090', false],
+    ['http://10.0.0.4', 'http://10.0.0.5/token', false],
+  ]
+  for (const [namer, named, want] of rows) t.equal(reachesInward(namer, named), want, `${namer} naming ${named}`)
 })

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net'
+import { blockedClass } from '../../forward/ssrf.js'
 import { discoverServerMetadata } from '../token-endpoint.js'
 import { providerFailure, type IdpTransport } from '../provider-http.js'
 import { discoverResourceMetadata } from './resource-metadata.js'
@@ -76,6 +78,7 @@ export class AuthorizationServer {
       }
       issuer = pinned ?? described.authorizationServers[0]!
       resource ??= described.resource
+      if (reachesInward(source.protectedResource, issuer)) throw providerFailure(this.credential, `the resource ${source.protectedResource} names an authorization server on an internal address (${issuer.slice(0, 100)}); refused`)
       if (downgrades(source.protectedResource, issuer)) throw providerFailure(this.credential, `the HTTPS resource ${source.protectedResource} names an authorization server without HTTPS (${issuer.slice(0, 100)}); refused`)
     } else issuer = source.issuer
     const metadata = await discoverServerMetadata(this.transport, this.credential, issuer)
@@ -88,6 +91,7 @@ export class AuthorizationServer {
     const registration = typeof metadata.registration_endpoint === 'string' ? metadata.registration_endpoint : null
     for (const [what, endpoint] of [['authorization_endpoint', metadata.authorization_endpoint], ['token_endpoint', metadata.token_endpoint], ['revocation_endpoint', revocation], ['registration_endpoint', registration]] as const) {
       if (endpoint !== null && downgrades(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} without HTTPS; refused`)
+      if (endpoint !== null && reachesInward(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} on an internal address; refused`)
     }
     const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
     const issParameter = (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true
@@ -105,6 +109,27 @@ export class AuthorizationServer {
  */
 export function downgrades(namer: string, named: string): boolean {
   return schemeOf(namer) === 'https:' && schemeOf(named) !== 'https:'
+}
+
+/**
+ * True when `named` is written as an internal address (a loopback, private, link-local such as the
+ * cloud metadata service 169.254.169.254, or other range the SSRF guard blocks; or `localhost`)
+ * and `namer` is not: a server's metadata must not turn sidekey's requests inward. A server that
+ * is itself internal (the operator wrote it, as on a loopback test server) may name internal
+ * endpoints. Names that resolve to internal addresses are not caught here.
+ */
+export function reachesInward(namer: string, named: string): boolean {
+  return internalHost(named) && !internalHost(namer)
+}
+
+function internalHost(url: string): boolean {
+  let host: string
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  } catch {
+    return true
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && blockedClass(host) !== null)
 }
 
 function schemeOf(url: string): string {
