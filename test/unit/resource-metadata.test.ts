@@ -45,32 +45,27 @@ t.test('metadata covers the URL asked only on its origin and path', async (t) =>
   for (const [resource, asked, want] of rows) t.equal(covers(resource, new URL(asked)), want, `${resource} for ${asked}`)
 })
 
-t.test('discovery never moves from HTTPS to plain HTTP', async (t) => {
-  const rows: [string, string, boolean][] = [
-    ['https://mcp.test/mcp', 'http://as.test', true],
-    ['https://as.test', 'http://as.test/token', true],
-    ['https://as.test', 'HTTP://as.test/token', true],
-    ['https://as.test', 'https://login.as.test/token', false],
-    ['HTTPS://as.test', 'http://as.test/token', true],
-    ['https://as.test', 'not a url', true],
-    ['http://127.0.0.1:8080/mcp', 'http://127.0.0.1:9090', false],
-    ['http://127.0.0.1:8080', 'https://as.test/token', false],
+t.test('where discovered metadata may send sidekey: never from HTTPS to plain HTTP, never inward', async (t) => {
+  const rules = { downgrades, reachesInward }
+  const rows: [keyof typeof rules, string, string, boolean][] = [
+    ['downgrades', 'https://mcp.test/mcp', 'http://as.test', true],
+    ['downgrades', 'https://as.test', 'http://as.test/token', true],
+    ['downgrades', 'https://as.test', 'HTTP://as.test/token', true],
+    ['downgrades', 'https://as.test', 'https://login.as.test/token', false],
+    ['downgrades', 'HTTPS://as.test', 'http://as.test/token', true],
+    ['downgrades', 'https://as.test', 'not a url', true],
+    ['downgrades', 'http://127.0.0.1:8080/mcp', 'http://127.0.0.1:9090', false],
+    ['downgrades', 'http://127.0.0.1:8080', 'https://as.test/token', false],
+    ['reachesInward', 'https://mcp.test/mcp', 'https://169.254.169.254/latest/meta-data', true],
+    ['reachesInward', 'https://mcp.test/mcp', 'https://127.0.0.1:3129/', true],
+    ['reachesInward', 'https://as.test', 'https://10.0.0.5/token', true],
+    ['reachesInward', 'https://as.test', 'https://[::1]/token', true],
+    ['reachesInward', 'https://as.test', 'https://[::ffff:127.0.0.1]/token', true],
+    ['reachesInward', 'https://as.test', 'https://localhost/token', true],
+    ['reachesInward', 'https://as.test', 'https://login.as.test/token', false],
+    ['reachesInward', 'https://as.test', 'https://8.8.8.8/token', false],
+    ['reachesInward', 'http://127.0.0.1:8080/mcp', 'http://127.0.0.1:9090', false],
+    ['reachesInward', 'http://10.0.0.4', 'http://10.0.0.5/token', false],
   ]
-  for (const [namer, named, want] of rows) t.equal(downgrades(namer, named), want, `${namer} naming ${named}`)
-})
-
-t.test('discovery never turns inward: a public server naming an internal address', async (t) => {
-  const rows: [string, string, boolean][] = [
-    ['https://mcp.test/mcp', 'https://169.254.169.254/latest/meta-data', true],
-    ['https://mcp.test/mcp', 'https://127.0.0.1:3129/', true],
-    ['https://as.test', 'https://10.0.0.5/token', true],
-    ['https://as.test', 'https://[::1]/token', true],
-    ['https://as.test', 'https://[::ffff:127.0.0.1]/token', true],
-    ['https://as.test', 'https://localhost/token', true],
-    ['https://as.test', 'https://login.as.test/token', false],
-    ['https://as.test', 'https://8.8.8.8/token', false],
-    ['http://127.0.0.1:8080/mcp', 'http://127.0.0.1:9090', false],
-    ['http://10.0.0.4', 'http://10.0.0.5/token', false],
-  ]
-  for (const [namer, named, want] of rows) t.equal(reachesInward(namer, named), want, `${namer} naming ${named}`)
+  for (const [rule, namer, named, want] of rows) t.equal(rules[rule](namer, named), want, `${rule}: ${namer} naming ${named}`)
 })
