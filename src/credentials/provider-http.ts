@@ -31,11 +31,33 @@ export async function callProvider(
       bodyTimeout: transport.timeoutMs,
       signal: AbortSignal.timeout(transport.timeoutMs),
     })
-    return { status: res.statusCode, text: await res.body.text(), headers: res.headers }
+    return { status: res.statusCode, text: await boundedText(res.body, credential, what), headers: res.headers }
   } catch (cause) {
+    if (cause instanceof SidekeyError) throw cause
     const timeout = /Timeout/.test((cause as Error).name ?? '')
     throw providerFailure(credential, `${what} ${timeout ? `did not answer within ${transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`}`, cause)
   }
+}
+
+/**
+ * The most a provider's answer may hold. Token, metadata and registration answers are a few KiB;
+ * a provider (or a discovered one: an MCP server's authorization server) that streams more is
+ * refused rather than buffered, so it cannot exhaust sidekey's memory.
+ */
+export const MAX_PROVIDER_ANSWER_BYTES = 1024 * 1024
+
+async function boundedText(body: AsyncIterable<Buffer> & { destroy(): unknown }, credential: string, what: string): Promise<string> {
+  const chunks: Buffer[] = []
+  let size = 0
+  for await (const chunk of body) {
+    size += chunk.length
+    if (size > MAX_PROVIDER_ANSWER_BYTES) {
+      body.destroy()
+      throw providerFailure(credential, `${what} answered more than ${MAX_PROVIDER_ANSWER_BYTES} bytes`)
+    }
+    chunks.push(chunk)
+  }
+  return Buffer.concat(chunks).toString('utf8')
 }
 
 /** The refusal for a credential that cannot be obtained; `why` must hold no secret. */

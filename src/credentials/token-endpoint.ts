@@ -38,6 +38,8 @@ export interface GrantAnswer extends FetchedToken {
   readonly refreshToken: string | null
   /** The scope granted (RFC 6749 section 5.1), or null when the answer did not say. */
   readonly scope: string | null
+  /** The `token_type` the answer gave (RFC 6749 section 7.1), or null when it gave none. */
+  readonly tokenType: string | null
 }
 
 /** Lifetime assumed when a token response has no `expires_in` (RFC 6749 makes it optional). */
@@ -92,6 +94,7 @@ export class TokenEndpoint {
       expiresAt: requestedAt + lifetime * 1000,
       refreshToken: typeof token.refresh_token === 'string' && token.refresh_token !== '' ? token.refresh_token : null,
       scope: typeof token.scope === 'string' ? token.scope : null,
+      tokenType: typeof token.token_type === 'string' ? token.token_type : null,
     }
   }
 

@@ -27,6 +27,7 @@ const broken: [file: string, line: number, path: string, message: RegExp][] = [
   ['approval-retry-without-async.yaml', 6, 'routes[0].approval.retry_after_s', /goes with mode: async/],
   ['delegated-token-endpoint-alone.yaml', 4, 'credentials.person.authorization_endpoint', /give authorization_endpoint too/],
   ['delegated-registration-with-secret.yaml', 4, 'credentials.person.client_id', /registers itself dynamically/],
+  ['delegated-resource-secret-unpinned.yaml', 4, 'credentials.person.issuer', /give the issuer it is registered at/],
 ]
 
 for (const [file, line, path, message] of broken) {

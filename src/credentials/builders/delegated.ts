@@ -34,6 +34,12 @@ export const buildDelegated: CredentialBuilder<AuthorizationCodeV1> = (name, def
     const dynamic = new DynamicClient(name, server, runtime.grants.vault, transport, () => redirectUriOf(runtime.issuer))
     endpoint = new TokenEndpoint(name, discovered, { method: 'registered', clientId: null, resolve: () => dynamic.resolve() }, transport)
   } else if ('protectedResource' in source) {
+    // A pre-registered secret or key belongs to one authorization server. Without a pin, the
+    // resource's metadata (the MCP server's word) would choose where sidekey sends it.
+    if (source.pinnedIssuer === null && (def.client_secret !== undefined || def.private_key !== undefined)) {
+      ctx.problem('issuer', 'a pre-registered client secret or key belongs to one authorization server: with protected_resource, give the issuer it is registered at (the resource\'s metadata must name it)')
+      return null
+    }
     const auth = clientAuth(def, ctx)
     endpoint = auth === null ? null : new TokenEndpoint(name, discovered, auth, transport)
   } else endpoint = tokenEndpoint(name, def, ctx)
@@ -47,11 +53,11 @@ function authorizationSource(def: AuthorizationCodeV1, ctx: BuildContext): Autho
   const written = def.authorization_endpoint !== undefined || def.revocation_endpoint !== undefined
   const writtenField = def.authorization_endpoint !== undefined ? 'authorization_endpoint' : 'revocation_endpoint'
   if (def.protected_resource !== undefined) {
-    if (def.issuer !== undefined || def.token_endpoint !== undefined || written) {
-      ctx.problem('protected_resource', 'with protected_resource everything is discovered; give no issuer, token_endpoint or other endpoint')
+    if (def.token_endpoint !== undefined || written) {
+      ctx.problem('protected_resource', 'with protected_resource everything is discovered; give no token_endpoint or other endpoint (issuer only to pin a pre-registered client)')
       return null
     }
-    return { protectedResource: def.protected_resource }
+    return { protectedResource: def.protected_resource, pinnedIssuer: def.issuer ?? null }
   }
   if (def.issuer !== undefined) {
     if (written) {

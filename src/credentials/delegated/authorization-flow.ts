@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID, timingSafeEqual } from 'node:crypto'
 import { SidekeyError } from '../../errors.js'
 import type { ExpiringValues } from '../../state/store.js'
-import type { DelegatedClient, DelegatedGrants } from './grants.js'
+import { bearerOnly, type DelegatedClient, type DelegatedGrants } from './grants.js'
 
 /** How long a person has from Connect to coming back from the provider. */
 const FLOW_TTL_MS = 10 * 60_000
@@ -108,28 +108,40 @@ export class AuthorizationFlows {
    */
   async complete(query: URLSearchParams, cookie: (name: string) => string | null, lookup: (name: string) => DelegatedClient | null): Promise<FlowStatus> {
     const state = query.get('state') ?? ''
-    // Taken, not read: a state (and so a callback URL with its code) is good once, on any replica.
-    const sealed = /^[\w-]{43}$/.test(state) ? await this.store.takeExpiring(`oauth-state:${state}`) : null
-    if (sealed === null) throw callbackRefusal('the state is unknown, expired or was already used (a replayed or forged callback); start Connect again')
-    const pending = JSON.parse(await this.grants.vault.openFlow(sealed)) as PendingAuthorization
+    const key = `oauth-state:${state}`
+    const unknown = 'the state is unknown, expired or was already used (a replayed or forged callback); start Connect again'
+    // Read first: a browser that did not start the flow (someone who learnt the state from a URL)
+    // is refused without spending the state, so it cannot spoil the person's own callback.
+    const peeked = /^[\w-]{43}$/.test(state) ? await this.store.getExpiring(key) : null
+    if (peeked === null) throw callbackRefusal(unknown)
+    const pending = JSON.parse(await this.grants.vault.openFlow(peeked)) as PendingAuthorization
+    const presented = cookie(bindingCookie(pending.flow))
+    if (presented === null || !sameText(sha256(presented), pending.binding)) throw callbackRefusal('this browser did not start this authorization (the state belongs to another session)')
+    // Then taken: a state (and so a callback URL with its code) is good once, on any replica.
+    if ((await this.store.takeExpiring(key)) === null) throw callbackRefusal(unknown)
     const fail = async (problem: string): Promise<SidekeyError> => {
       await this.#status({ flow: pending.flow, credential: pending.credential, status: 'failed', problem })
       return callbackRefusal(problem)
     }
-    const presented = cookie(bindingCookie(pending.flow))
-    if (presented === null || !sameText(sha256(presented), pending.binding)) throw await fail('this browser did not start this authorization (the state belongs to another session)')
+    const client = lookup(pending.credential)
+    if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
+    const { resource, issuer, issParameter } = await client.server.endpoints()
+    // RFC 9207 (mix-up defence): one redirect URI serves every credential's authorization server, so
+    // a response must say it comes from the server this state was started at; otherwise a hostile
+    // server could have the person consent at an honest one and receive that code at its own token
+    // endpoint. Checked before the response's error or code is used (section 2.4).
+    const iss = query.get('iss')
+    if (issuer !== null && iss !== null && iss !== issuer) throw await fail(`the response comes from another authorization server than ${issuer}, where this authorization was started (RFC 9207 iss mismatch: a mix-up)`)
+    if (issuer !== null && iss === null && issParameter) throw await fail(`${issuer} promises an iss parameter (RFC 9207) and the response has none`)
     const error = query.get('error')
     if (error !== null) throw await fail(`the provider answered ${/^[\w.-]{1,64}$/.test(error) ? error : 'an error'} instead of a code`)
     const code = query.get('code')
     if (code === null || code === '') throw await fail('the provider sent no code')
-    const client = lookup(pending.credential)
-    if (client === null) throw await fail(`credential "${pending.credential}" is no longer a delegated credential in the policy`)
     const form: Record<string, string> = { grant_type: 'authorization_code', code, redirect_uri: pending.redirectUri, code_verifier: pending.verifier }
-    const { resource } = await client.server.endpoints()
     if (resource !== null) form.resource = resource
     let answer
     try {
-      answer = await client.endpoint.requestGrant(form)
+      answer = bearerOnly(client.name, await client.endpoint.requestGrant(form))
     } catch (err) {
       throw await fail(`the code exchange failed: ${(err as Error).message}`)
     }

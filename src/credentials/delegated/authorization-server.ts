@@ -1,3 +1,5 @@
+import { isIP } from 'node:net'
+import { blockedClass } from '../../forward/ssrf.js'
 import { discoverServerMetadata } from '../token-endpoint.js'
 import { providerFailure, type IdpTransport } from '../provider-http.js'
 import { discoverResourceMetadata } from './resource-metadata.js'
@@ -15,6 +17,10 @@ export interface AuthorizationEndpoints {
   readonly registration: string | null
   /** The server says it accepts Client ID Metadata Documents (a URL as client_id). */
   readonly clientIdMetadataDocuments: boolean
+  /** The issuer identifier authorization responses must carry in `iss` (RFC 9207), or null when the endpoints are written in the definition. */
+  readonly issuer: string | null
+  /** The server promises `iss` in every authorization response (`authorization_response_iss_parameter_supported`). */
+  readonly issParameter: boolean
 }
 
 /**
@@ -24,7 +30,7 @@ export interface AuthorizationEndpoints {
 export type AuthorizationSource =
   | { readonly issuer: string }
   | { readonly authorizationEndpoint: string; readonly revocationEndpoint: string | null }
-  | { readonly protectedResource: string }
+  | { readonly protectedResource: string; readonly pinnedIssuer: string | null }
 
 /**
  * The authorization server of a delegated credential: its authorization and revocation endpoints,
@@ -51,7 +57,7 @@ export class AuthorizationServer {
 
   endpoints(): Promise<AuthorizationEndpoints> {
     const source = this.source
-    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource, registration: null, clientIdMetadataDocuments: false })
+    if ('authorizationEndpoint' in source) return Promise.resolve({ authorization: source.authorizationEndpoint, revocation: source.revocationEndpoint, token: null, resource: this.resource, registration: null, clientIdMetadataDocuments: false, issuer: null, issParameter: false })
     this.#endpoints ??= this.#discover(source).catch((err: unknown) => {
       // A failed discovery is tried again on the next connect, not remembered.
       this.#endpoints = null
@@ -60,13 +66,20 @@ export class AuthorizationServer {
     return this.#endpoints
   }
 
-  async #discover(source: { readonly issuer: string } | { readonly protectedResource: string }): Promise<AuthorizationEndpoints> {
+  async #discover(source: { readonly issuer: string } | { readonly protectedResource: string; readonly pinnedIssuer: string | null }): Promise<AuthorizationEndpoints> {
     let issuer: string
     let resource = this.resource
     if ('protectedResource' in source) {
       const described = await discoverResourceMetadata(this.transport, this.credential, source.protectedResource)
-      issuer = described.authorizationServers[0]!
+      const pinned = source.pinnedIssuer
+      // The issuer a pre-registered client is registered at: the resource must name it among its servers.
+      if (pinned !== null && !described.authorizationServers.some((s) => s.replace(/\/$/, '') === pinned.replace(/\/$/, ''))) {
+        throw providerFailure(this.credential, `${source.protectedResource} names other authorization servers than ${pinned}, where this client is registered; refused`)
+      }
+      issuer = pinned ?? described.authorizationServers[0]!
       resource ??= described.resource
+      if (reachesInward(source.protectedResource, issuer)) throw providerFailure(this.credential, `the resource ${source.protectedResource} names an authorization server on an internal address (${issuer.slice(0, 100)}); refused`)
+      if (downgrades(source.protectedResource, issuer)) throw providerFailure(this.credential, `the HTTPS resource ${source.protectedResource} names an authorization server without HTTPS (${issuer.slice(0, 100)}); refused`)
     } else issuer = source.issuer
     const metadata = await discoverServerMetadata(this.transport, this.credential, issuer)
     if (typeof metadata.authorization_endpoint !== 'string' || !/^https?:\/\//.test(metadata.authorization_endpoint)) {
@@ -76,7 +89,53 @@ export class AuthorizationServer {
     if (Array.isArray(methods) && !methods.includes('S256')) throw providerFailure(this.credential, `${issuer} does not support PKCE with S256`)
     const revocation = typeof metadata.revocation_endpoint === 'string' ? metadata.revocation_endpoint : null
     const registration = typeof metadata.registration_endpoint === 'string' ? metadata.registration_endpoint : null
+    for (const [what, endpoint] of [['authorization_endpoint', metadata.authorization_endpoint], ['token_endpoint', metadata.token_endpoint], ['revocation_endpoint', revocation], ['registration_endpoint', registration]] as const) {
+      if (endpoint !== null && downgrades(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} without HTTPS; refused`)
+      if (endpoint !== null && reachesInward(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} on an internal address; refused`)
+    }
     const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
-    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource, registration, clientIdMetadataDocuments }
+    const issParameter = (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true
+    const named = typeof metadata.issuer === 'string' ? metadata.issuer : issuer
+    return { authorization: metadata.authorization_endpoint, revocation, token: metadata.token_endpoint, resource, registration, clientIdMetadataDocuments, issuer: named, issParameter }
+  }
+}
+
+/**
+ * True when `named` leaves HTTPS that `namer` had: an HTTPS resource naming a plain-HTTP
+ * authorization server, or an HTTPS issuer's metadata naming a plain-HTTP endpoint. sidekey would
+ * send codes, verifiers, client secrets and refresh tokens there in clear (OAuth 2.1 and RFC 9728
+ * require TLS). Plain HTTP stays possible where the operator wrote it (an `http://` issuer or
+ * resource in the definition, as on a loopback test server).
+ */
+export function downgrades(namer: string, named: string): boolean {
+  return schemeOf(namer) === 'https:' && schemeOf(named) !== 'https:'
+}
+
+/**
+ * True when `named` is written as an internal address (a loopback, private, link-local such as the
+ * cloud metadata service 169.254.169.254, or other range the SSRF guard blocks; or `localhost`)
+ * and `namer` is not: a server's metadata must not turn sidekey's requests inward. A server that
+ * is itself internal (the operator wrote it, as on a loopback test server) may name internal
+ * endpoints. Names that resolve to internal addresses are not caught here.
+ */
+export function reachesInward(namer: string, named: string): boolean {
+  return internalHost(named) && !internalHost(namer)
+}
+
+function internalHost(url: string): boolean {
+  let host: string
+  try {
+    host = new URL(url).hostname.replace(/^\[|\]$/g, '')
+  } catch {
+    return true
+  }
+  return host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && blockedClass(host) !== null)
+}
+
+function schemeOf(url: string): string {
+  try {
+    return new URL(url).protocol
+  } catch {
+    return ''
   }
 }

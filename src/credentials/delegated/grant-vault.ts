@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, open, readFile } from 'node:fs/promises'
+import { mkdir, open } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import { SidekeyError } from '../../errors.js'
 import type { SharedValues } from '../../state/store.js'
@@ -126,10 +126,23 @@ function blobName(credential: string): string {
 
 /** The local key file: 32 random bytes, created with mode 0600 on first use. */
 async function loadOrCreateKey(path: string): Promise<Buffer> {
+  let existing
   try {
-    return Buffer.from((await readFile(path, 'utf8')).trim(), 'base64')
+    existing = await open(path, 'r')
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+  }
+  if (existing !== undefined) {
+    try {
+      // As for the CA key: a key others can read opens every grant sealed with it, so it is not used.
+      const { mode } = await existing.stat()
+      if ((mode & 0o077) !== 0) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `${path} (the key that seals delegated grants) is readable by group or others (mode ${(mode & 0o777).toString(8)}); run chmod 600 on it`)
+      const key = Buffer.from((await existing.readFile('utf8')).trim(), 'base64')
+      if (key.length !== 32) throw new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `${path} (the key that seals delegated grants) does not hold 32 base64 bytes`)
+      return key
+    } finally {
+      await existing.close()
+    }
   }
   await mkdir(dirname(path), { recursive: true, mode: 0o700 })
   const key = randomBytes(32)

@@ -237,7 +237,7 @@ export class DelegatedGrants {
     this.stats.refreshes++
     let answer: GrantAnswer
     try {
-      answer = await client.endpoint.requestGrant(form)
+      answer = bearerOnly(client.name, await client.endpoint.requestGrant(form))
     } catch (err) {
       // RFC 6749 section 5.2: invalid_grant means the refresh token is expired, revoked or was used before.
       if (err instanceof SidekeyError && err.details?.provider_error === 'invalid_grant') throw await this.#needsAttention(client, stored, 'the provider refused the refresh token (invalid_grant)')
@@ -258,9 +258,21 @@ export class DelegatedGrants {
     }
     if ((await this.vault.write(client.name, stored.raw, next)) === null) {
       // Changed under the lease: revoked or reconnected meanwhile. That change wins; use what it says.
-      usable(client.name, (await this.#read(client.name)).record)
+      const winner = (await this.#read(client.name)).record
+      // Revoked while this refresh was at the provider: the revocation spent the old refresh token,
+      // and the one just issued would keep the grant alive at the provider with nobody holding it.
+      if (winner?.status !== 'connected' && answer.refreshToken !== null) void this.#revokeOrphan(client, answer.refreshToken)
+      const current = usable(client.name, winner)
+      // Reconnected meanwhile (perhaps another account): serve the new connection's token, not this one.
+      return { value: current.accessToken!, expiresAt: current.accessExpiresAt }
     }
     return { value: next.accessToken!, expiresAt: next.accessExpiresAt }
+  }
+
+  /** Best effort (RFC 7009): revoke a refresh token issued after its grant was revoked here. */
+  async #revokeOrphan(client: DelegatedClient, refreshToken: string): Promise<void> {
+    const { revocation } = await client.server.endpoints().catch(() => ({ revocation: null }))
+    if (revocation !== null) await client.endpoint.revoke(revocation, refreshToken, 'refresh_token').catch(() => false)
   }
 
   /** Mark the grant as needing a person, alert once, and return the refusal to throw. */
@@ -287,6 +299,17 @@ export class DelegatedGrants {
     }
     throw providerFailure(name, 'the stored grant kept changing under concurrent writes')
   }
+}
+
+/**
+ * The answer if its token is a Bearer token (RFC 6750), as sidekey injects it. A token of another
+ * type (DPoP, RFC 9449: bound to a key sidekey does not hold; or a MAC token) is refused rather than
+ * sent as a Bearer token. An answer without `token_type` is taken as Bearer (RFC 6749 requires the
+ * field; some providers leave it out).
+ */
+export function bearerOnly(name: string, answer: GrantAnswer): GrantAnswer {
+  if (answer.tokenType !== null && answer.tokenType.toLowerCase() !== 'bearer') throw providerFailure(name, `the token endpoint issued a token of type ${/^[\w.-]{1,32}$/.test(answer.tokenType) ? answer.tokenType : '(unreadable)'}, not Bearer; sidekey injects Bearer tokens only`)
+  return answer
 }
 
 /** The record if it can be used, or the refusal that says a person must reconnect. */

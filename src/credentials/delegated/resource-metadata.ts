@@ -20,7 +20,11 @@ export interface ResourceMetadata {
 export async function discoverResourceMetadata(transport: IdpTransport, credential: string, resourceUrl: string): Promise<ResourceMetadata> {
   const url = new URL(resourceUrl)
   const probe = await callProvider(transport, credential, `protected resource ${url.origin}`, resourceUrl, { method: 'GET' })
-  const fromChallenge = probe.status === 401 ? challengeMetadataUrl(probe.headers) : null
+  // Only a challenge naming metadata on the resource's own origin is followed: the resource's answer
+  // must not be able to point sidekey's fetch at another host (an internal address, a cloud metadata
+  // service: SSRF). Metadata elsewhere is still found through the well-known URLs below.
+  const named = probe.status === 401 ? challengeMetadataUrl(probe.headers) : null
+  const fromChallenge = named !== null && new URL(named).origin === url.origin ? named : null
   const path = url.pathname === '/' ? '' : url.pathname.replace(/\/$/, '')
   const candidates = [...(fromChallenge === null ? [] : [fromChallenge]), `${url.origin}/.well-known/oauth-protected-resource${path}`, `${url.origin}/.well-known/oauth-protected-resource`]
   for (const candidate of [...new Set(candidates)]) {
@@ -34,13 +38,25 @@ export async function discoverResourceMetadata(transport: IdpTransport, credenti
   throw providerFailure(credential, `${resourceUrl} publishes no protected resource metadata (RFC 9728) naming an authorization server`)
 }
 
-/** The `resource_metadata` URL of a Bearer challenge (RFC 9728 section 5.1), or null. */
+/**
+ * The `resource_metadata` URL of a Bearer challenge (RFC 9728 section 5.1), or null. The header is
+ * read as auth-params (RFC 9110 section 11.2): a quoted string is one value, so a
+ * `resource_metadata=` written inside another parameter's quoted value (an error_description the
+ * server echoes) is not taken for the parameter, nor is a longer name that ends with it.
+ */
 export function challengeMetadataUrl(headers: IncomingHttpHeaders): string | null {
   const raw = headers['www-authenticate']
   const challenge = Array.isArray(raw) ? raw.join(', ') : (raw ?? '')
-  const m = /resource_metadata="([^"]+)"/i.exec(challenge) ?? /resource_metadata=([^\s,]+)/i.exec(challenge)
-  return m !== null && /^https?:\/\//.test(m[1]!) ? m[1]! : null
+  for (const m of challenge.matchAll(AUTH_PARAM)) {
+    if (m[1] === undefined || m[1].toLowerCase() !== 'resource_metadata') continue
+    const value = m[2]!.startsWith('"') ? m[2]!.slice(1, -1).replace(/\\(.)/g, '$1') : m[2]!
+    return /^https?:\/\/[^\s"\\]+$/.test(value) ? value : null
+  }
+  return null
 }
+
+/** One auth-param `name=value` (value a token or a whole quoted string), or any other token or quoted string, skipped whole. */
+const AUTH_PARAM = /([!#$%&'*+.^_`|~\w-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^\s,"]+)|"(?:[^"\\]|\\.)*"|[^\s,="]+|[\s,="]/g
 
 function parse(text: string): ResourceMetadata | null {
   try {
