@@ -62,7 +62,7 @@ export function haveH2load(): Promise<boolean> {
 /** Run h2load for `seconds` against `url`, connecting to `connectTo` (host:port) instead. */
 export function h2load(url: string, connectTo: string, seconds: number): Promise<H2loadResult> {
   return new Promise((resolve) => {
-    execFile('h2load', [...H2LOAD_SHAPE, '-D', String(seconds), `--connect-to=${connectTo}`, url], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (_err, out) => {
+    execFile('h2load', [...H2LOAD_SHAPE, '-D', `${Math.max(1, Math.round(seconds))}`, `--connect-to=${connectTo}`, url], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (_err, out) => {
       const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
       // "time for request:  min  max  mean  sd  +/- sd", each with its unit.
       const ms = (v: string | undefined): number => (v === undefined ? NaN : v.endsWith('us') ? parseFloat(v) / 1000 : v.endsWith('ms') ? parseFloat(v) : parseFloat(v) * 1000)

@@ -250,7 +250,8 @@ routes:
             proxyUrl: proxy,
             upstreamCaPem: await readFile(upstreamCa.certPath, 'utf8'),
             sidekeyCaPem: await readFile(caFile, 'utf8'),
-            seconds: Number.parseFloat(DURATION),
+            // hey's duration syntax (10s, 500ms, 1m) in seconds.
+            seconds: Number.parseFloat(DURATION) * (DURATION.endsWith('ms') ? 0.001 : DURATION.endsWith('m') ? 60 : 1),
             sidekeyCpuS: async () => (await procStats(sidekey.pid!)).cpuS,
           },
           KEY,
