@@ -15,6 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { createCA } from '../src/ca/authority.js'
 import { LeafCache } from '../src/ca/cache.js'
 import { createLeafKey, mintLeaf } from '../src/ca/leaf.js'
+import { h2Scenarios } from './h2.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DURATION = process.env.BENCH_DURATION ?? '10s'
@@ -89,8 +90,10 @@ async function hey(url: string, extra: string[]): Promise<HeyResult> {
 const UPSTREAM = `
 import { createServer as http } from 'node:http'
 import { createServer as https } from 'node:https'
+import { createSecureServer as h2 } from 'node:http2'
 import { Provider } from 'oidc-provider'
-const { KEY_PEM, CERT_PEM, BENCH_KEY, CLIENT_SECRET } = process.env
+import { startBenchGrpcServer } from '../dist/bench/h2.js'
+const { KEY_PEM, CERT_PEM, H2_CERT_PEM, GRPC_CERT_PEM, BENCH_KEY, CLIENT_SECRET } = process.env
 const handler = (req, res) => {
   const auth = req.headers.authorization ?? ''
   const body = JSON.stringify({ ok: true, static_key_injected: auth === 'Bearer ' + BENCH_KEY, bearer: auth.startsWith('Bearer ') })
@@ -99,6 +102,8 @@ const handler = (req, res) => {
 }
 const plain = http(handler).listen(0, '127.0.0.1')
 const secure = https({ key: KEY_PEM, cert: CERT_PEM }, handler).listen(0, '127.0.0.1')
+const secureH2 = h2({ key: KEY_PEM, cert: H2_CERT_PEM }, handler).listen(0, '127.0.0.1')
+const grpcPort = await startBenchGrpcServer(BENCH_KEY, KEY_PEM, GRPC_CERT_PEM)
 const idp = http()
 await new Promise((r) => idp.listen(0, '127.0.0.1', r))
 const issuer = 'http://127.0.0.1:' + idp.address().port
@@ -109,7 +114,7 @@ const provider = new Provider(issuer, {
 })
 idp.on('request', provider.callback())
 await new Promise((r) => setTimeout(r, 100))
-console.log(JSON.stringify({ http: plain.address().port, https: secure.address().port, issuer }))
+console.log(JSON.stringify({ http: plain.address().port, https: secure.address().port, h2: secureH2.address().port, grpc: grpcPort, issuer }))
 `
 
 async function main(): Promise<void> {
@@ -125,11 +130,19 @@ async function main(): Promise<void> {
     const upstreamScript = join(ROOT, 'bench', `.upstream-${process.pid}.mjs`)
     await writeFile(upstreamScript, UPSTREAM)
     const upstream = spawn(process.execPath, [upstreamScript], {
-      env: { ...process.env, KEY_PEM: leafKey.privateKeyPem, CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'api.bench.test'), BENCH_KEY: KEY, CLIENT_SECRET },
+      env: {
+        ...process.env,
+        KEY_PEM: leafKey.privateKeyPem,
+        CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'api.bench.test'),
+        H2_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'h2.bench.test'),
+        GRPC_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'grpc.bench.test'),
+        BENCH_KEY: KEY,
+        CLIENT_SECRET,
+      },
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     children.push(upstream)
-    const ports = await new Promise<{ http: number; https: number; issuer: string }>((resolve) => upstream.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+    const ports = await new Promise<{ http: number; https: number; h2: number; grpc: number; issuer: string }>((resolve) => upstream.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
     await rm(upstreamScript)
 
     await mkdir(join(dir, 'policies'))
@@ -145,6 +158,9 @@ credentials:
     client_secret: { env: BENCH_CLIENT_SECRET }
 routes:
   - { name: static, host: api.bench.test, ports: [80, 443], credential: static-key, addresses: [127.0.0.1] }
+  # Issue #15: an HTTP/2 upstream (h2load through the transparent TLS listener) and gRPC.
+  - { name: h2, host: h2.bench.test, ports: [443], credential: static-key, addresses: [127.0.0.1] }
+  - { name: grpc, host: grpc.bench.test, ports: [443], credential: static-key, addresses: [127.0.0.1] }
   - { name: oauth, host: oauth.bench.test, ports: [80], credential: oauth-token, addresses: [127.0.0.1] }
   # Counted on every request (a limit no benchmark reaches): the state store is on the path.
   - name: limited
@@ -167,7 +183,7 @@ routes:
           '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`,
           '--policies', join(dir, 'policies'), '--certs', join(dir, certs), '--workload', 'bench',
           '--upstream-ca', upstreamCa.certPath,
-          '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http},limited.bench.test:80:127.0.0.1:${ports.http}`,
+          '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http},limited.bench.test:80:127.0.0.1:${ports.http},h2.bench.test:443:127.0.0.1:${ports.h2},grpc.bench.test:443:127.0.0.1:${ports.grpc}`,
           ...extra,
         ],
         // Audit lines are written as in production (one JSON line per request) and discarded.
@@ -177,7 +193,9 @@ routes:
       await waitFor(`http://127.0.0.1:${adminPort}/readyz`)
       return { proc, proxyPort }
     }
-    const { proc: sidekey, proxyPort } = await startProxy([], 'certs')
+    // h2load cannot use a CONNECT proxy: it reaches sidekey's transparent TLS listener (port 443's).
+    const transparentPort = await freePort()
+    const { proc: sidekey, proxyPort } = await startProxy(['--transparent-https', `443=127.0.0.1:${transparentPort}`], 'certs')
     console.log(`sidekey RSS after start: ${(await procStats(sidekey.pid!)).peakRssMiB.toFixed(1)} MiB`)
     const proxy = `http://127.0.0.1:${proxyPort}`
 
@@ -189,7 +207,11 @@ routes:
       const ok = url.includes('oauth') ? body.bearer === true : body.static_key_injected === true
       if (!ok) throw new Error(`credential was not injected for ${url}: ${r.stdout} ${r.stderr}`)
     }
-    console.log('injection checked with curl: static key over http and https, OAuth token over http\n')
+    // The h2 row's path: HTTP/2 to the transparent listener, and HTTP/2 from sidekey to the upstream.
+    const h2check = await run('curl', ['-sS', '--http2', '-w', '\n%{http_version}', '--cacert', caFile, '--connect-to', `h2.bench.test:443:127.0.0.1:${transparentPort}`, 'https://h2.bench.test/'])
+    const [h2body, h2version] = h2check.stdout.split('\n')
+    if (h2version !== '2' || (JSON.parse(h2body || '{}') as { static_key_injected?: boolean }).static_key_injected !== true) throw new Error(`HTTP/2 through the transparent listener did not inject: ${h2check.stdout} ${h2check.stderr}`)
+    console.log('injection checked with curl: static key over http, https and h2 (transparent TLS), OAuth token over http\n')
 
     const scenarios: { name: string; direct: [string, string[]]; through: [string, string[]] }[] = [
       { name: 'plain HTTP, static key injected', direct: [`http://127.0.0.1:${ports.http}/`, []], through: ['http://api.bench.test/', ['-x', proxy]] },
@@ -204,15 +226,38 @@ routes:
       )
       results.push({ scenario: name, direct: d, sidekey: s, ratio, sidekeyCpuMsPerRequest: cpuMsPerReq })
     }
-    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling).
+    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling); h2 runs keep-alive and the h2 rows.
     const only = process.env.BENCH_ONLY
-    for (const sc of scenarios.filter((x) => !only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection' }[only] ?? only))) {
+    for (const sc of scenarios.filter((x) => !only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection', h2: 'keep-alive' }[only] ?? only))) {
       const d = await hey(sc.direct[0], sc.direct[1])
       const before = await procStats(sidekey.pid!)
       const s = await hey(sc.through[0], sc.through[1])
       const after = await procStats(sidekey.pid!)
       line(sc.name, d, s, ((after.cpuS - before.cpuS) * 1000) / Math.max(1, s.ok))
       console.log(`${''.padEnd(48)} sidekey peak RSS so far ${after.peakRssMiB.toFixed(1)} MiB`)
+    }
+    // Issue #15's rows: HTTP/2 and gRPC, held against this run's HTTP/1.1 keep-alive share.
+    if (!only || only === 'h2') {
+      const keepAlive = results.find((r) => r.scenario === 'intercepted HTTPS, keep-alive')?.ratio as number | undefined
+      results.push(
+        ...(await h2Scenarios(
+          {
+            h2Host: 'h2.bench.test',
+            h2Port: ports.h2,
+            grpcHost: 'grpc.bench.test',
+            grpcPort: ports.grpc,
+            transparentPort,
+            proxyUrl: proxy,
+            upstreamCaPem: await readFile(upstreamCa.certPath, 'utf8'),
+            sidekeyCaPem: await readFile(caFile, 'utf8'),
+            // hey's duration syntax (10s, 500ms, 1m) in seconds.
+            seconds: Number.parseFloat(DURATION) * (DURATION.endsWith('ms') ? 0.001 : DURATION.endsWith('m') ? 60 : 1),
+            sidekeyCpuS: async () => (await procStats(sidekey.pid!)).cpuS,
+          },
+          KEY,
+          keepAlive,
+        )),
+      )
     }
     // Issue 3's bar: a route whose token comes from the cache, against a static-secret route.
     // Interleaved, two rounds each, to spread the machine's noise over both.

@@ -1,0 +1,192 @@
+/**
+ * Issue #15's figures for `npm run bench`: HTTP/2 and gRPC through sidekey against a direct call
+ * to the same upstream, in the same run.
+ *
+ * - Many streams over few connections: Debian's `h2load` (nghttp2-client). It cannot speak to a
+ *   CONNECT proxy, so it reaches sidekey's transparent TLS listener instead, with `--connect-to`:
+ *   the request URI keeps the upstream's name, so the SNI and `:authority` name it, as they would
+ *   for a redirected connection.
+ * - gRPC unary calls: `@grpc/grpc-js` in this process, a few concurrent callers on one channel,
+ *   finding sidekey through `grpc_proxy` (CONNECT) as any gRPC client does; the server (in the
+ *   upstream process) refuses a call without the credential sidekey injects.
+ */
+import { execFile } from 'node:child_process'
+import * as grpc from '@grpc/grpc-js'
+
+/** The unary method both sides use: raw bytes each way, so no .proto file is needed. */
+export const BENCH_GRPC_PATH = '/sidekey.bench.Echo/Unary'
+const identity = (b: Buffer): Buffer => b
+const ECHO_SERVICE: grpc.ServiceDefinition = {
+  Unary: { path: BENCH_GRPC_PATH, requestStream: false, responseStream: false, requestSerialize: identity, requestDeserialize: identity, responseSerialize: identity, responseDeserialize: identity },
+}
+
+/** Where the HTTP/2 scenarios run; names are the routes' hosts, ports are loopback ones. */
+export interface H2BenchTargets {
+  /** Host of the HTTP/2 upstream's route, served at `h2Port`. */
+  h2Host: string
+  h2Port: number
+  /** Host of the gRPC server's route, served at `grpcPort`. */
+  grpcHost: string
+  grpcPort: number
+  /** sidekey's transparent TLS listener (standing for port 443). */
+  transparentPort: number
+  /** sidekey's proxy URL (CONNECT), for grpc_proxy. */
+  proxyUrl: string
+  /** PEM of the CA that signed the upstreams' certificates (the direct client trusts it). */
+  upstreamCaPem: string
+  /** PEM of sidekey's CA (the client through sidekey trusts it). */
+  sidekeyCaPem: string
+  /** Seconds each measurement runs. */
+  seconds: number
+  /** CPU seconds of sidekey so far, to charge each scenario its share. */
+  sidekeyCpuS: () => Promise<number>
+}
+
+/** One h2load run: requests per second and the mean and max time per request. */
+export interface H2loadResult {
+  rps: number
+  meanMs: number
+  maxMs: number
+  ok: number
+  other: string
+}
+
+/** h2load's option for this shape: 4 connections, 32 streams in flight on each. */
+const H2LOAD_SHAPE = ['-c', '4', '-m', '32', '-t', '1']
+
+/** True when Debian's h2load is on PATH. */
+export function haveH2load(): Promise<boolean> {
+  return new Promise((resolve) => execFile('sh', ['-c', 'command -v h2load'], (err) => resolve(err === null)))
+}
+
+/** Run h2load for `seconds` against `url`, connecting to `connectTo` (host:port) instead. */
+export function h2load(url: string, connectTo: string, seconds: number): Promise<H2loadResult> {
+  return new Promise((resolve) => {
+    execFile('h2load', [...H2LOAD_SHAPE, '-D', `${Math.max(1, Math.round(seconds))}`, `--connect-to=${connectTo}`, url], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (_err, out) => {
+      const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
+      // "time for request:  min  max  mean  sd  +/- sd", each with its unit.
+      const ms = (v: string | undefined): number => (v === undefined ? NaN : v.endsWith('us') ? parseFloat(v) / 1000 : v.endsWith('ms') ? parseFloat(v) : parseFloat(v) * 1000)
+      const timing = /time for request:\s+(\S+)\s+(\S+)\s+(\S+)/.exec(out)
+      const ok = num(/([0-9]+) 2xx/)
+      const failed = num(/([0-9]+) failed/)
+      const errored = num(/([0-9]+) errored/)
+      const non2xx = [3, 4, 5].map((c) => [c, num(new RegExp(`([0-9]+) ${c}xx`))] as const).filter(([, n]) => n > 0)
+      const other = [...non2xx.map(([c, n]) => `${n}x${c}xx`), failed > 0 ? `${failed} failed` : '', errored > 0 ? `${errored} errored` : '', Number.isNaN(ok) ? `h2load: ${out.trim().split('\n').slice(-2).join('; ')}` : ''].filter(Boolean).join(' ')
+      resolve({ rps: num(/finished in [0-9.]+m?s, ([0-9.]+) req\/s/), meanMs: ms(timing?.[3]), maxMs: ms(timing?.[2]), ok: Number.isNaN(ok) ? 0 : ok, other })
+    })
+  })
+}
+
+/** Calls per second of `callers` concurrent unary calls for `seconds`, and any failures. */
+async function unaryLoad(client: grpc.Client, metadata: grpc.Metadata, callers: number, seconds: number): Promise<{ cps: number; ok: number; failures: string }> {
+  const call = (): Promise<void> =>
+    new Promise((resolve, reject) =>
+      client.makeUnaryRequest(BENCH_GRPC_PATH, identity, identity, Buffer.from('ping'), metadata, (err) => (err ? reject(err) : resolve())),
+    )
+  await call() // connect (and through sidekey: CONNECT, TLS, h2) before the clock starts
+  const end = performance.now() + seconds * 1000
+  let ok = 0
+  const failures = new Map<string, number>()
+  const started = performance.now()
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (performance.now() < end) {
+        try {
+          await call()
+          ok++
+        } catch (err) {
+          const key = (err as grpc.ServiceError).details ?? String(err)
+          failures.set(key, (failures.get(key) ?? 0) + 1)
+        }
+      }
+    }),
+  )
+  const elapsedS = (performance.now() - started) / 1000
+  return { cps: ok / elapsedS, ok, failures: [...failures].map(([k, n]) => `${n}x ${k}`).join('; ') }
+}
+
+/** A gRPC channel to the bench server: direct (no proxy, the upstream's CA) or through sidekey. */
+function grpcClient(t: H2BenchTargets, through: boolean): grpc.Client {
+  const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo')
+  if (!through) {
+    return new Echo(`127.0.0.1:${t.grpcPort}`, grpc.credentials.createSsl(Buffer.from(t.upstreamCaPem)), {
+      'grpc.enable_http_proxy': 0,
+      'grpc.ssl_target_name_override': t.grpcHost,
+      'grpc.default_authority': t.grpcHost,
+    })
+  }
+  // grpc-js reads the proxy from the environment when the channel is made.
+  const before = process.env.grpc_proxy
+  process.env.grpc_proxy = t.proxyUrl
+  try {
+    return new Echo(`${t.grpcHost}:443`, grpc.credentials.createSsl(Buffer.from(t.sidekeyCaPem)))
+  } finally {
+    if (before === undefined) delete process.env.grpc_proxy
+    else process.env.grpc_proxy = before
+  }
+}
+
+/** The gRPC server run by the bench upstream: answers only calls carrying `Bearer <key>`. */
+export function startBenchGrpcServer(key: string, keyPem: string, certPem: string): Promise<number> {
+  const server = new grpc.Server()
+  server.addService(ECHO_SERVICE, {
+    Unary(call: grpc.ServerUnaryCall<Buffer, Buffer>, cb: grpc.sendUnaryData<Buffer>) {
+      if (call.metadata.get('authorization')[0] !== `Bearer ${key}`) cb({ code: grpc.status.UNAUTHENTICATED, details: 'no injected credential' })
+      else cb(null, Buffer.from('pong'))
+    },
+  })
+  return new Promise((resolve, reject) =>
+    server.bindAsync('127.0.0.1:0', grpc.ServerCredentials.createSsl(null, [{ private_key: Buffer.from(keyPem), cert_chain: Buffer.from(certPem) }]), (err, port) => (err ? reject(err) : resolve(port))),
+  )
+}
+
+/** Concurrent gRPC callers on the one channel. */
+const GRPC_CALLERS = 32
+
+/**
+ * Run both scenarios and print one line each, with the share of direct and the issue's goal:
+ * h2 at least `keepAliveShare` (the HTTP/1.1 keep-alive share of this run), gRPC at least 0.5.
+ */
+export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare: number | undefined): Promise<Record<string, unknown>[]> {
+  const results: Record<string, unknown>[] = []
+  const cpuPer = async <T>(work: () => Promise<T>, count: (r: T) => number): Promise<[T, number]> => {
+    const before = await t.sidekeyCpuS()
+    const r = await work()
+    return [r, (((await t.sidekeyCpuS()) - before) * 1000) / Math.max(1, count(r))]
+  }
+  const goal = (share: number, bar: number | undefined): string => (bar === undefined || Number.isNaN(bar) ? '' : ` | goal >= ${bar.toFixed(2)}: ${share >= bar ? 'met' : 'NOT met'}`)
+
+  if (await haveH2load()) {
+    const url = `https://${t.h2Host}/`
+    const d = await h2load(url, `127.0.0.1:${t.h2Port}`, t.seconds)
+    const [s, cpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${t.transparentPort}`, t.seconds), (r) => r.ok)
+    const share = s.rps / d.rps
+    console.log(
+      `${'HTTP/2, h2load -c 4 -m 32 (transparent TLS)'.padEnd(48)} direct ${d.rps.toFixed(0).padStart(6)} req/s mean ${d.meanMs.toFixed(1).padStart(5)} max ${d.maxMs.toFixed(1).padStart(6)} ms | sidekey ${s.rps.toFixed(0).padStart(6)} req/s mean ${s.meanMs.toFixed(1).padStart(5)} max ${s.maxMs.toFixed(1).padStart(6)} ms | ratio ${share.toFixed(2)} | sidekey CPU ${cpuMs.toFixed(3)} ms/req${goal(share, keepAliveShare)}${d.other || s.other ? `  !! ${d.other} ${s.other}` : ''}`,
+    )
+    results.push({ scenario: 'HTTP/2 many streams (h2load -c 4 -m 32)', direct: d, sidekey: s, ratio: share, sidekeyCpuMsPerRequest: cpuMs, goal: keepAliveShare })
+  } else {
+    console.log('HTTP/2 scenario skipped: h2load not installed (apt-get install nghttp2-client)')
+    results.push({ scenario: 'HTTP/2 many streams (h2load -c 4 -m 32)', skipped: 'no h2load' })
+  }
+
+  const direct = grpcClient(t, false)
+  const through = grpcClient(t, true)
+  try {
+    // Direct, the client sends the credential itself; through sidekey it holds none.
+    const withKey = new grpc.Metadata()
+    withKey.set('authorization', `Bearer ${key}`)
+    const d = await unaryLoad(direct, withKey, GRPC_CALLERS, t.seconds)
+    const [s, cpuMs] = await cpuPer(() => unaryLoad(through, new grpc.Metadata(), GRPC_CALLERS, t.seconds), (r) => r.ok)
+    const share = s.cps / d.cps
+    const failures = [d.failures && `direct: ${d.failures}`, s.failures && `sidekey: ${s.failures}`].filter(Boolean).join(' ')
+    console.log(
+      `${`gRPC unary, ${GRPC_CALLERS} callers on one channel (grpc-js)`.padEnd(48)} direct ${d.cps.toFixed(0).padStart(6)} calls/s | sidekey ${s.cps.toFixed(0).padStart(6)} calls/s | ratio ${share.toFixed(2)} | sidekey CPU ${cpuMs.toFixed(3)} ms/call${goal(share, 0.5)}${failures ? `  !! ${failures}` : ''}`,
+    )
+    results.push({ scenario: 'gRPC unary (grpc-js)', callers: GRPC_CALLERS, direct: d, sidekey: s, ratio: share, sidekeyCpuMsPerCall: cpuMs, goal: 0.5 })
+  } finally {
+    direct.close()
+    through.close()
+  }
+  return results
+}
