@@ -1,6 +1,6 @@
 import type { Http2ServerResponse } from 'node:http2'
 import type { SidekeyError } from '../errors.js'
-import { phraseMessage, refusalBody, refusalHeaders } from './refuse.js'
+import { reasonPhrase, refusalBody, refusalHeaders } from './refuse.js'
 
 /**
  * How a refusal reaches a client on an HTTP/2 stream. The stream ends with the answer; the
@@ -77,7 +77,7 @@ export function refuseStream(res: Http2ServerResponse, err: SidekeyError, reques
   res.statusCode = 200
   res.setHeader('content-type', 'application/grpc')
   res.setHeader('grpc-status', String(status))
-  res.setHeader('grpc-message', grpcMessage(`sidekey: ${phraseMessage(err)} (${err.code})`))
+  res.setHeader('grpc-message', grpcMessage(reasonPhrase(err)))
   res.setHeader('x-sidekey-error', err.code)
   if (requestId !== null) res.setHeader('x-sidekey-request-id', requestId)
   // Ending before anything was written sends the head with END_STREAM: the Trailers-Only form.

@@ -8,6 +8,14 @@ export interface FetchedToken {
 }
 
 /** Cache tuning. Defaults follow envoy's oauth2 token provider and jose's remote JWKS. */
+/** The share of a token's lifetime after which it is refreshed, unless a credential says otherwise. */
+export const DEFAULT_REFRESH_AT = 0.8
+
+/** When a token obtained at `obtainedAt` and expiring at `expiresAt` is due for refresh (ms since the epoch). */
+export function refreshDue(obtainedAt: number, expiresAt: number, refreshAt: number): number {
+  return obtainedAt + (expiresAt - obtainedAt) * refreshAt
+}
+
 export interface TokenCacheOptions {
   /** Fraction of a token's lifetime after which it is refreshed in the background. */
   readonly refreshAt?: number
@@ -58,7 +66,7 @@ export class TokenCache {
   readonly stats = { fetches: 0, failures: 0, backgroundRefreshes: 0 }
 
   constructor(options: TokenCacheOptions = {}) {
-    this.#refreshAt = options.refreshAt ?? 0.8
+    this.#refreshAt = options.refreshAt ?? DEFAULT_REFRESH_AT
     this.#max = options.maxEntries ?? 1000
     this.#backoffMin = options.backoffMinMs ?? 1000
     this.#backoffMax = options.backoffMaxMs ?? 60_000
@@ -139,8 +147,7 @@ export class TokenCache {
   }
 
   #refreshDue(entry: Entry): number {
-    const token = entry.token!
-    return entry.obtainedAt + (token.expiresAt - entry.obtainedAt) * entry.refreshAt
+    return refreshDue(entry.obtainedAt, entry.token!.expiresAt, entry.refreshAt)
   }
 
   /** Background refresh: never awaited by a request; errors only schedule a retry. */

@@ -165,7 +165,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           }
         }
         result.status = statusCode
-        if (shaped['grpc-status'] !== undefined) {
+        if (plan.trailers === true && shaped['grpc-status'] !== undefined) {
           // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
           // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
           // writeHead would send it at once, without END_STREAM, and the client would see no status.

@@ -39,6 +39,8 @@ export class UpstreamPools {
    * (the benchmark's top cost with new connections, and most of its memory).
    */
   readonly #secureContext: SecureContext
+  /** Pools (by key) on which some connection negotiated h2: the only ones `discardH2` must cut. */
+  readonly #negotiatedH2 = new Set<string>()
 
   constructor(options: UpstreamOptions) {
     this.#options = options
@@ -87,7 +89,9 @@ export class UpstreamPools {
           connect: (connectOptions, callback) =>
             connector(connectOptions, (...args) => {
               const socket = args[1]
-              if (socket !== null) client.pipelining = (socket as TLSSocket).alpnProtocol === 'h2' ? H2_STREAMS_PER_CONNECTION : 1
+              const h2 = socket !== null && (socket as TLSSocket).alpnProtocol === 'h2'
+              if (h2) this.#negotiatedH2.add(key)
+              if (socket !== null) client.pipelining = h2 ? H2_STREAMS_PER_CONNECTION : 1
               callback(...args)
             }),
         })
@@ -98,6 +102,7 @@ export class UpstreamPools {
     while (this.#pools.size > this.#max) {
       const [oldestKey, oldest] = this.#pools.entries().next().value as [string, Pool]
       this.#pools.delete(oldestKey)
+      this.#negotiatedH2.delete(oldestKey)
       void oldest.close().catch(() => undefined)
     }
     return pool
@@ -108,14 +113,16 @@ export class UpstreamPools {
    * mid-body (a body filter refused it). Node 24's HTTP/2 client session was seen to spin in
    * native code (Http2Session::SendPendingData, memory growing) after such a stream was reset on
    * a connection that had carried an earlier stream; destroying the connections stops that. Other
-   * streams on them fail; the next request dials anew. Pools that never offer h2 are left alone.
+   * streams on them fail; the next request dials anew. Pools whose upstream never chose h2 (the
+   * bug is in the HTTP/2 client only) are left alone, so their other requests go on.
    */
   discardH2(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2: boolean): void {
     if (!http2 || scheme !== 'https') return
     const key = poolKey(scheme, host, port, to, true)
     const pool = this.#pools.get(key)
-    if (pool === undefined) return
+    if (pool === undefined || !this.#negotiatedH2.has(key)) return
     this.#pools.delete(key)
+    this.#negotiatedH2.delete(key)
     void pool.destroy().catch(() => undefined)
   }
 
@@ -123,6 +130,7 @@ export class UpstreamPools {
   async close(): Promise<void> {
     const pools = [...this.#pools.values()]
     this.#pools.clear()
+    this.#negotiatedH2.clear()
     await Promise.all(pools.map((p) => p.close().catch(() => undefined)))
   }
 }

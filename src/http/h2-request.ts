@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { Http2ServerRequest } from 'node:http2'
+import { parseAuthority } from '../policy/host.js'
 
 /**
  * An HTTP/2 request as the stages read an HTTP/1.1 one. They read `headers` and `rawHeaders` (to
@@ -50,5 +51,16 @@ export function h2RequestHead(req: Http2ServerRequest): H2RequestHead {
     rawHeaders.push('host', named)
   }
   if (!req.stream.endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
-  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && authority !== host }
+  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host) }
+}
+
+/**
+ * Whether `:authority` and `host` name one destination, read as the Host check reads a Host header
+ * (policy/host.ts): `API.x` and `api.x`, or `api.x` and `api.x:443`, are the same; a value that
+ * does not parse is a conflict.
+ */
+function sameDestination(authority: string, host: string): boolean {
+  const a = parseAuthority(authority, 443)
+  const b = parseAuthority(host, 443)
+  return a !== null && b !== null && a.host === b.host && a.port === b.port
 }

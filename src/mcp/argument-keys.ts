@@ -7,21 +7,17 @@ import type { Route } from '../policy/types.js'
  * struct field from a key of any letter case (and folds `ſ` to `s`, the Kelvin sign to `k`), so
  * for `!has(mcp.arguments.force)` an agent sending `{"Force": true}` would pass the condition
  * (CEL sees no `force`) and a Go server would still run with force set. An argument key that folds
- * to a name a condition reads without being it is refused. Only the names written after
- * `mcp.arguments.` (or in `mcp.arguments["..."]`) are known, so this covers the first level.
+ * to a name a condition reads without being it is refused. The names are those the parsed
+ * expression reads of `mcp.arguments` by a literal name (policy/cel.ts `fieldNamesRead`), so this
+ * covers the first level.
  */
-
-const REFERENCE = /\bmcp\.arguments(?:\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:"([^"]+)"|'([^']+)')\s*\])/g
 
 /** The argument names the CEL of `routes` (conditions and approval `when`) reads, by folded name. */
 export function argumentsRead(...routes: readonly (Pick<Route, 'conditions' | 'approval'> | null)[]): ReadonlyMap<string, string> {
   const out = new Map<string, string>()
   for (const route of routes) {
-    const sources = [...(route?.conditions?.cel ?? []), ...(route?.approval?.when ? [route.approval.when] : [])].map((p) => p.source)
-    for (const source of sources) for (const m of source.matchAll(REFERENCE)) {
-      const name = m[1] ?? m[2] ?? m[3]!
-      out.set(foldKey(name), name)
-    }
+    const predicates = [...(route?.conditions?.cel ?? []), ...(route?.approval?.when ? [route.approval.when] : [])]
+    for (const p of predicates) for (const name of p.argumentReads) out.set(foldKey(name), name)
   }
   return out
 }

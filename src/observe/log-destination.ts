@@ -82,6 +82,9 @@ class LineBatch implements DestinationStream {
   }
 }
 
+/** Nothing ever wakes it: waiting on it is a 1 ms sleep. */
+const PAUSE = new Int32Array(new SharedArrayBuffer(4))
+
 /** One buffer, all of it: a non-blocking pipe that is full (EAGAIN) is waited on, briefly, and retried. */
 function writeFully(fd: number, data: Buffer): void {
   let offset = 0
@@ -90,7 +93,7 @@ function writeFully(fd: number, data: Buffer): void {
       offset += writeSync(fd, data, offset, data.length - offset)
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 1)
+      Atomics.wait(PAUSE, 0, 0, 1)
     }
   }
 }

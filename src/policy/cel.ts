@@ -69,6 +69,8 @@ export interface CelPredicate {
   readonly usesBody: boolean
   /** The `request.query` parameters the expression reads (a repeated one is refused as ambiguous). */
   readonly queryReads: QueryReads
+  /** The names of `mcp.arguments` the expression reads literally (`.force`, `["force"]`, `"force" in ...`). */
+  readonly argumentReads: ReadonlySet<string>
   evaluate(input: CelInput): CelOutcome
 }
 
@@ -87,13 +89,16 @@ export function compileCel(source: string, label: string): CelPredicate | string
   const checked = run.check()
   if (!checked.valid) return `not valid CEL: ${firstLine(checked.error)}`
   if (checked.type !== 'bool' && checked.type !== 'dyn') return `must be a boolean expression, not ${checked.type}`
-  const usesBody = /\bbody\b/.test(source)
-  const usesMcp = /\bmcp\b/.test(source)
+  // Read from the parsed expression, not the text: a string such as "mcp.example.com" or a header
+  // named "body" is not a use of the variable.
+  const usesBody = readsVariable(run.ast, 'body')
+  const usesMcp = readsVariable(run.ast, 'mcp')
   return Object.freeze({
     source,
     label,
     usesBody,
     queryReads: queryReadsOf(run.ast),
+    argumentReads: fieldNamesRead(run.ast, 'mcp', 'arguments'),
     evaluate(input: CelInput): CelOutcome {
       if (usesBody && input.body === undefined) return { ok: false, why: 'the request body is not JSON' }
       if (usesMcp && input.mcp === undefined) return { ok: false, why: 'the request is not an MCP call this condition can read' }
@@ -137,6 +142,32 @@ export function queryReadsOf(ast: ASTNode): QueryReads {
   }
   visit(ast)
   return any ? 'any' : names
+}
+
+/** Whether `ast` names the variable `name` anywhere. */
+function readsVariable(ast: ASTNode, name: string): boolean {
+  return (ast.op === 'id' && ast.args === name) || children(ast).some((c) => readsVariable(c, name))
+}
+
+/**
+ * The keys of `root.field` (or `root["field"]`) that `ast` reads by a literal name: `.key`,
+ * `["key"]`, `.?key`, `has(root.field.key)` and `"key" in root.field`. A key computed at run time
+ * is not known here.
+ */
+export function fieldNamesRead(ast: ASTNode, root: string, field: string): ReadonlySet<string> {
+  const names = new Set<string>()
+  const literal = (n: ASTNode): string | null => (n.op === 'value' && typeof n.args === 'string' ? n.args : null)
+  const isRoot = (n: ASTNode): boolean => n.op === 'id' && n.args === root
+  const isField = (n: ASTNode): boolean =>
+    ((n.op === '.' || n.op === '.?') && isRoot(n.args[0]) && n.args[1] === field) || ((n.op === '[]' || n.op === '[?]') && isRoot(n.args[0]) && literal(n.args[1]) === field)
+  const visit = (n: ASTNode): void => {
+    if ((n.op === '.' || n.op === '.?') && isField(n.args[0])) names.add(n.args[1])
+    else if ((n.op === '[]' || n.op === '[?]') && isField(n.args[0]) && literal(n.args[1]) !== null) names.add(literal(n.args[1])!)
+    else if (n.op === 'in' && isField(n.args[1]) && literal(n.args[0]) !== null) names.add(literal(n.args[0])!)
+    for (const child of children(n)) visit(child)
+  }
+  visit(ast)
+  return names
 }
 
 /** The sub-expressions of a node, whatever its shape. */

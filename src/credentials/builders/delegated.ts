@@ -4,12 +4,10 @@ import { redirectUriOf } from '../delegated/authorization-flow.js'
 import { DelegatedGrantProvider } from '../delegated/provider.js'
 import { DynamicClient } from '../delegated/registration.js'
 import { providerFailure } from '../provider-http.js'
+import { DEFAULT_REFRESH_AT } from '../token-cache.js'
 import { TokenEndpoint } from '../token-endpoint.js'
 import { transportOf, type BuildContext, type CredentialBuilder } from './context.js'
 import { clientAuth, tokenEndpoint } from './oauth2.js'
-
-/** Refresh at 80% of an access token's lifetime unless the definition says otherwise (as the token cache does). */
-const DEFAULT_REFRESH_AT = 0.8
 
 /**
  * A person's delegated grant (authorization code + PKCE). Where its authorization server is: the
@@ -33,16 +31,19 @@ export const buildDelegated: CredentialBuilder<AuthorizationCodeV1> = (name, def
     const runtime = ctx.runtime
     const dynamic = new DynamicClient(name, server, runtime.grants.vault, transport, () => redirectUriOf(runtime.issuer))
     endpoint = new TokenEndpoint(name, discovered, { method: 'registered', clientId: null, resolve: () => dynamic.resolve() }, transport)
-  } else if ('protectedResource' in source) {
+  } else if ('authorizationEndpoint' in source) endpoint = tokenEndpoint(name, def, ctx)
+  else {
     // A pre-registered secret or key belongs to one authorization server. Without a pin, the
     // resource's metadata (the MCP server's word) would choose where sidekey sends it.
-    if (source.pinnedIssuer === null && (def.client_secret !== undefined || def.private_key !== undefined)) {
+    if ('protectedResource' in source && source.pinnedIssuer === null && (def.client_secret !== undefined || def.private_key !== undefined)) {
       ctx.problem('issuer', 'a pre-registered client secret or key belongs to one authorization server: with protected_resource, give the issuer it is registered at (the resource\'s metadata must name it)')
       return null
     }
+    // Discovered (an issuer, or a protected resource's): the token endpoint is the one the
+    // authorization server's checked metadata names (no downgrade, nothing inward), read once.
     const auth = clientAuth(def, ctx)
     endpoint = auth === null ? null : new TokenEndpoint(name, discovered, auth, transport)
-  } else endpoint = tokenEndpoint(name, def, ctx)
+  }
   if (endpoint === null) return null
   const client = { name, endpoint, server, scopes: def.scopes ?? [], params: def.params ?? {}, refreshAt: def.refresh_at ?? DEFAULT_REFRESH_AT }
   return new DelegatedGrantProvider(client, ctx.runtime.grants, ctx.runtime.cache, fingerprint)

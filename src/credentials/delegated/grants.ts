@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { SidekeyError } from '../../errors.js'
 import type { ExpiringValues } from '../../state/store.js'
 import { providerFailure } from '../provider-http.js'
-import type { FetchedToken } from '../token-cache.js'
+import { refreshDue, type FetchedToken } from '../token-cache.js'
 import type { GrantAnswer, TokenEndpoint } from '../token-endpoint.js'
 import type { AuthorizationServer } from './authorization-server.js'
 import type { GrantRecord, GrantStatus, GrantVault, StoredGrant } from './grant-vault.js'
@@ -209,7 +209,7 @@ export class DelegatedGrants {
    * starts a new epoch: no token cached for it before (nor a remembered failure) is served again.
    */
   #note(name: string, r: GrantRecord | null): void {
-    const problem = r === null ? 'it was never connected' : r.status === 'connected' ? null : (r.problem ?? r.status)
+    const problem = problemOf(r)
     const connectedAt = r?.status === 'connected' ? r.connectedAt : null
     const before = this.#known.get(name)
     if (before !== undefined && ((before.problem === null) !== (problem === null) || before.connectedAt !== connectedAt)) this.#epochs.set(name, this.epoch(name) + 1)
@@ -218,8 +218,7 @@ export class DelegatedGrants {
 
   #fresh(record: GrantRecord, refreshAt: number): boolean {
     if (record.accessToken === null || this.#rejected.has(record.accessToken)) return false
-    const due = record.accessObtainedAt + (record.accessExpiresAt - record.accessObtainedAt) * refreshAt
-    return Date.now() < due
+    return Date.now() < refreshDue(record.accessObtainedAt, record.accessExpiresAt, refreshAt)
   }
 
   /** Refresh under the lease: the record is read again first, since the last holder may have just refreshed it. */
@@ -312,11 +311,17 @@ export function bearerOnly(name: string, answer: GrantAnswer): GrantAnswer {
   return answer
 }
 
+/** Why a grant cannot be used, in words for the refusal and the console; null when it can. */
+function problemOf(record: GrantRecord | null): string | null {
+  if (record === null) return 'it was never connected'
+  return record.status === 'connected' ? null : (record.problem ?? record.status)
+}
+
 /** The record if it can be used, or the refusal that says a person must reconnect. */
 function usable(name: string, record: GrantRecord | null): GrantRecord {
-  if (record === null) throw reconnect(name, 'it was never connected')
-  if (record.status !== 'connected') throw reconnect(name, record.problem ?? record.status)
-  return record
+  const problem = problemOf(record)
+  if (problem !== null) throw reconnect(name, problem)
+  return record!
 }
 
 /** A record with its tokens gone (revoked, or refused at refresh), keeping who connected it. */
