@@ -147,7 +147,7 @@ const GRPC_CALLERS = 32
  * Run both scenarios and print one line each, with the share of direct and the issue's goal:
  * h2 at least `keepAliveShare` (the HTTP/1.1 keep-alive share of this run), gRPC at least 0.5.
  */
-export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare: number | undefined): Promise<Record<string, unknown>[]> {
+export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare: number | undefined, grpcOnly = false): Promise<Record<string, unknown>[]> {
   const results: Record<string, unknown>[] = []
   const cpuPer = async <T>(work: () => Promise<T>, count: (r: T) => number): Promise<[T, number]> => {
     const before = await t.sidekeyCpuS()
@@ -156,7 +156,9 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
   }
   const goal = (share: number, bar: number | undefined): string => (bar === undefined || Number.isNaN(bar) ? '' : ` | goal >= ${bar.toFixed(2)}: ${share >= bar ? 'met' : 'NOT met'}`)
 
-  if (await haveH2load()) {
+  if (grpcOnly) {
+    // BENCH_ONLY=grpc: the gRPC row alone.
+  } else if (await haveH2load()) {
     const url = `https://${t.h2Host}/`
     const d = await h2load(url, `127.0.0.1:${t.h2Port}`, t.seconds)
     const [s, cpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${t.transparentPort}`, t.seconds), (r) => r.ok)

@@ -226,9 +226,10 @@ routes:
       )
       results.push({ scenario: name, direct: d, sidekey: s, ratio, sidekeyCpuMsPerRequest: cpuMsPerReq })
     }
-    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling); h2 runs keep-alive and the h2 rows.
+    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling); h2 runs keep-alive and the h2 rows;
+    // grpc runs the gRPC row alone.
     const only = process.env.BENCH_ONLY
-    for (const sc of scenarios.filter((x) => !only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection', h2: 'keep-alive' }[only] ?? only))) {
+    for (const sc of scenarios.filter((x) => only !== 'grpc' && (!only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection', h2: 'keep-alive' }[only] ?? only)))) {
       const d = await hey(sc.direct[0], sc.direct[1])
       const before = await procStats(sidekey.pid!)
       const s = await hey(sc.through[0], sc.through[1])
@@ -237,7 +238,7 @@ routes:
       console.log(`${''.padEnd(48)} sidekey peak RSS so far ${after.peakRssMiB.toFixed(1)} MiB`)
     }
     // Issue #15's rows: HTTP/2 and gRPC, held against this run's HTTP/1.1 keep-alive share.
-    if (!only || only === 'h2') {
+    if (!only || only === 'h2' || only === 'grpc') {
       const keepAlive = results.find((r) => r.scenario === 'intercepted HTTPS, keep-alive')?.ratio as number | undefined
       results.push(
         ...(await h2Scenarios(
@@ -256,18 +257,21 @@ routes:
           },
           KEY,
           keepAlive,
+          only === 'grpc',
         )),
       )
     }
     // Issue 3's bar: a route whose token comes from the cache, against a static-secret route.
     // Interleaved, two rounds each, to spread the machine's noise over both.
     const rounds: { s: HeyResult; o: HeyResult }[] = []
-    for (let i = 0; i < 2; i++) rounds.push({ s: await hey('http://api.bench.test/', ['-x', proxy]), o: await hey('http://oauth.bench.test/', ['-x', proxy]) })
+    for (let i = 0; i < 2 && only !== 'grpc'; i++) rounds.push({ s: await hey('http://api.bench.test/', ['-x', proxy]), o: await hey('http://oauth.bench.test/', ['-x', proxy]) })
     const mean = (xs: HeyResult[]): HeyResult => ({ ...xs[0]!, rps: xs.reduce((a, x) => a + x.rps, 0) / xs.length, other: xs.map((x) => x.other).filter(Boolean).join(' ') })
+    if (rounds.length > 0) {
     const staticRoute = mean(rounds.map((r) => r.s))
     const oauthRoute = mean(rounds.map((r) => r.o))
     console.log(`\ncached OAuth token route vs static-secret route (both through sidekey): ${oauthRoute.rps.toFixed(0)} vs ${staticRoute.rps.toFixed(0)} req/s, ratio ${(oauthRoute.rps / staticRoute.rps).toFixed(3)}${oauthRoute.other || staticRoute.other ? `  !! ${oauthRoute.other} ${staticRoute.other}` : ''}`)
     results.push({ scenario: 'oauth cached vs static', static: staticRoute, oauth: oauthRoute, ratio: oauthRoute.rps / staticRoute.rps })
+    }
 
     // Issue 8's figure: the same rate-limited route counted in memory and in a shared Redis.
     if (!only || only === 'state') results.push(await stateStoreScenario(startProxy, proxy, dir))
