@@ -87,9 +87,6 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         filter.once('error', (err) => {
           refused = err
           counted.destroy(err)
-          // At once: Node's native write loop this guards against (see discardH2) runs before
-          // anything deferred would. The request then fails of `refused`, not of the closing.
-          pools.discardH2(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true)
         })
         from = from.pipe(filter)
       }

@@ -1,8 +1,10 @@
 import { isIP } from 'node:net'
 import { createSecureContext, type SecureContext, type TLSSocket } from 'node:tls'
-import type { buildConnector } from 'undici'
-import { Client, Pool, undiciErrors } from '../http/undici.js'
+import type { buildConnector, Dispatcher } from 'undici'
+import { Pool, undiciErrors } from '../http/undici.js'
+import { bracketed } from '../policy/host.js'
 import { dialChecked, type DialTls } from './dial.js'
+import { H2Sessions, StreamController, type UpstreamRequest } from './h2-sessions.js'
 import type { CheckedAddress } from './ssrf.js'
 
 /** Upstream timeouts and trust. */
@@ -18,19 +20,19 @@ export interface UpstreamOptions {
   readonly maxPools?: number
 }
 
-/**
- * Streams sidekey runs at once on one HTTP/2 upstream connection (the server's own
- * SETTINGS_MAX_CONCURRENT_STREAMS lowers it); past it the pool opens another connection.
- */
-const H2_STREAMS_PER_CONNECTION = 100
+/** Where an upstream request goes: an HTTP/1.1 pool or HTTP/2 connections, chosen by ALPN. */
+export interface UpstreamDispatcher {
+  /** Send `request`; `handler` hears the answer (undici's handler interface) or the failure. */
+  dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void
+}
 
 /**
- * Keep-alive connection pools, one per (scheme, host, port, checked address, HTTP/2 offered). Each pool dials the
- * address the SSRF guard checked, never the name, and verifies TLS against the host name (SNI and
- * certificate check use `servername`). Bounded: the least recently used pool is closed first.
+ * One upstream per (scheme, host, port, checked address, HTTP/2 offered). Each dials the address the
+ * SSRF guard checked, never the name, and verifies TLS against the host name (SNI and certificate
+ * check use `servername`). Bounded: the least recently used upstream is closed first.
  */
 export class UpstreamPools {
-  readonly #pools = new Map<string, Pool>()
+  readonly #origins = new Map<string, Origin>()
   readonly #options: UpstreamOptions
   readonly #max: number
   /**
@@ -39,8 +41,6 @@ export class UpstreamPools {
    * (the benchmark's top cost with new connections, and most of its memory).
    */
   readonly #secureContext: SecureContext
-  /** Pools (by key) on which some connection negotiated h2: the only ones `discardH2` must cut. */
-  readonly #negotiatedH2 = new Set<string>()
 
   constructor(options: UpstreamOptions) {
     this.#options = options
@@ -49,91 +49,162 @@ export class UpstreamPools {
   }
 
   /**
-   * The pool for this destination, dialling `to`. Over TLS it offers HTTP/2 in ALPN unless `http2`
-   * is false: an upstream that picks h2 gets one multiplexed connection for many requests (each an
-   * HTTP/2 stream), one that picks HTTP/1.1 keep-alive connections with one request at a time.
+   * The upstream for this destination, dialling `to`. Over TLS it offers HTTP/2 in ALPN unless
+   * `http2` is false: an upstream that picks h2 gets multiplexed connections (each request a
+   * stream), one that picks HTTP/1.1 keep-alive connections with one request at a time.
    */
-  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true): Pool {
+  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true): UpstreamDispatcher {
     const offersH2 = http2 && scheme === 'https'
     const key = poolKey(scheme, host, port, to, offersH2)
-    let pool = this.#pools.get(key)
-    if (pool !== undefined) {
-      this.#pools.delete(key)
-      this.#pools.set(key, pool)
-      return pool
+    let origin = this.#origins.get(key)
+    if (origin !== undefined) {
+      this.#origins.delete(key)
+      this.#origins.set(key, origin)
+      return origin
     }
-    const address = isIP(to.address) === 6 ? `[${to.address}]` : to.address
-    const tls: DialTls | undefined =
-      scheme === 'https'
-        ? {
-            secureContext: this.#secureContext,
-            rejectUnauthorized: true,
-            ALPNProtocols: offersH2 ? ['h2', 'http/1.1'] : ['http/1.1'],
-            // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
-            ...(isIP(host) === 0 ? { servername: host } : {}),
-          }
-        : undefined
-    const connector = checkedConnector(to, tls, this.#options.connectTimeoutMs)
-    pool = new Pool(`${scheme}://${address}:${to.port}`, {
-      headersTimeout: this.#options.headersTimeoutMs,
-      bodyTimeout: this.#options.bodyTimeoutMs,
-      keepAliveTimeout: 30_000,
-      allowH2: offersH2,
-      // Never pipeline HTTP/1.1: a slow response must not hold up the next request on the
-      // connection. HTTP/2 multiplexes instead: once a connection's ALPN says h2, its client runs
-      // many streams at once (undici's own default for h2 would be 1 stream, as pipelining is set).
-      factory: (origin, options) => {
-        const client: Client = new Client(origin, {
-          ...options,
-          pipelining: 1,
-          connect: (connectOptions, callback) =>
-            connector(connectOptions, (...args) => {
-              const socket = args[1]
-              const h2 = socket !== null && (socket as TLSSocket).alpnProtocol === 'h2'
-              if (h2) this.#negotiatedH2.add(key)
-              if (socket !== null) client.pipelining = h2 ? H2_STREAMS_PER_CONNECTION : 1
-              callback(...args)
-            }),
-        })
-        return client
-      },
-    })
-    this.#pools.set(key, pool)
-    while (this.#pools.size > this.#max) {
-      const [oldestKey, oldest] = this.#pools.entries().next().value as [string, Pool]
-      this.#pools.delete(oldestKey)
-      this.#negotiatedH2.delete(oldestKey)
-      void oldest.close().catch(() => undefined)
+    origin = new Origin(scheme, host, to, offersH2, this.#secureContext, this.#options)
+    this.#origins.set(key, origin)
+    while (this.#origins.size > this.#max) {
+      const [oldestKey, oldest] = this.#origins.entries().next().value as [string, Origin]
+      this.#origins.delete(oldestKey)
+      void oldest.close()
     }
-    return pool
+    return origin
   }
 
-  /**
-   * Close the connections of a pool that offers HTTP/2, at once, when a request on it must be cut
-   * mid-body (a body filter refused it). Node 24's HTTP/2 client session was seen to spin in
-   * native code (Http2Session::SendPendingData, memory growing) after such a stream was reset on
-   * a connection that had carried an earlier stream; destroying the connections stops that. Other
-   * streams on them fail; the next request dials anew. Pools whose upstream never chose h2 (the
-   * bug is in the HTTP/2 client only) are left alone, so their other requests go on.
-   */
-  discardH2(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2: boolean): void {
-    if (!http2 || scheme !== 'https') return
-    const key = poolKey(scheme, host, port, to, true)
-    const pool = this.#pools.get(key)
-    if (pool === undefined || !this.#negotiatedH2.has(key)) return
-    this.#pools.delete(key)
-    this.#negotiatedH2.delete(key)
-    void pool.destroy().catch(() => undefined)
-  }
-
-  /** Close every pool (graceful: in-flight requests finish). */
+  /** Close every upstream (graceful: in-flight requests finish). */
   async close(): Promise<void> {
-    const pools = [...this.#pools.values()]
-    this.#pools.clear()
-    this.#negotiatedH2.clear()
-    await Promise.all(pools.map((p) => p.close().catch(() => undefined)))
+    const origins = [...this.#origins.values()]
+    this.#origins.clear()
+    await Promise.all(origins.map((o) => o.close()))
   }
 }
+
+/**
+ * One destination at one checked address. Plain HTTP, and HTTPS with HTTP/2 not offered, go to an
+ * undici pool. With HTTP/2 offered the first connection's ALPN decides: h2 and the destination's
+ * requests run on `H2Sessions`, more connections dialled only when every stream slot is taken;
+ * HTTP/1.1 and that connection becomes the pool's first, the pool offering HTTP/1.1 only from then on.
+ */
+class Origin implements UpstreamDispatcher {
+  readonly #scheme: 'http' | 'https'
+  readonly #host: string
+  readonly #to: CheckedAddress
+  readonly #secureContext: SecureContext
+  readonly #options: UpstreamOptions
+  #mode: 'negotiate' | 'h2' | 'h1'
+  #pool: Pool | null = null
+  #h2: H2Sessions
+  /** Requests waiting for a connection being dialled (HTTP/2 offered, no stream free). */
+  readonly #queue: [UpstreamRequest, Dispatcher.DispatchHandler][] = []
+  #dialing = 0
+  /** Connections dialled offering h2 whose upstream chose HTTP/1.1: the pool's next connects take them. */
+  readonly #spare: TLSSocket[] = []
+
+  constructor(scheme: 'http' | 'https', host: string, to: CheckedAddress, offersH2: boolean, secureContext: SecureContext, options: UpstreamOptions) {
+    this.#scheme = scheme
+    this.#host = host
+    this.#to = to
+    this.#secureContext = secureContext
+    this.#options = options
+    this.#mode = offersH2 ? 'negotiate' : 'h1'
+    this.#h2 = new H2Sessions(`https://${bracketed(host)}:${to.port}`, {
+      headersTimeoutMs: options.headersTimeoutMs,
+      bodyTimeoutMs: options.bodyTimeoutMs,
+      idleTimeoutMs: KEEP_ALIVE_MS,
+    })
+  }
+
+  dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+    if (this.#mode === 'h1') {
+      this.#h1().dispatch(request, handler)
+      return
+    }
+    if (this.#queue.length === 0 && this.#h2.dispatch(request, handler)) return
+    this.#queue.push([request, handler])
+    this.#dialIfShort()
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#spare.splice(0)) socket.destroy()
+    await Promise.all([this.#h2.close(), this.#pool?.close().catch(() => undefined)])
+  }
+
+  /** Dial when the queued requests need more stream slots than the connections being dialled bring. */
+  #dialIfShort(): void {
+    if (this.#queue.length <= this.#dialing * this.#h2.streamsPerConnection) return
+    this.#dialing++
+    const socket = dialChecked(this.#to, this.#tls(['h2', 'http/1.1'])) as TLSSocket
+    socket.setNoDelay(true)
+    socket.setKeepAlive(true, 60_000)
+    const timer = setTimeout(() => socket.destroy(new undiciErrors.ConnectTimeoutError()), this.#options.connectTimeoutMs)
+    const failed = (err: Error): void => {
+      clearTimeout(timer)
+      this.#dialing--
+      // Nothing to run the waiting requests on: each fails with the dial's error.
+      if (this.#dialing === 0) for (const [, handler] of this.#queue.splice(0)) handler.onResponseError?.(new StreamController(null), err)
+    }
+    socket.once('error', failed)
+    socket.once('secureConnect', () => {
+      clearTimeout(timer)
+      socket.off('error', failed)
+      this.#dialing--
+      if (socket.alpnProtocol === 'h2') {
+        this.#mode = 'h2'
+        this.#h2.add(socket)
+      } else {
+        this.#mode = 'h1'
+        this.#spare.push(socket)
+      }
+      this.#drain()
+    })
+  }
+
+  /** Run the waiting requests in order, on the HTTP/1.1 pool or on free streams. */
+  #drain(): void {
+    while (this.#queue.length > 0) {
+      const [request, handler] = this.#queue[0]!
+      if (this.#mode === 'h1') this.#h1().dispatch(request, handler)
+      else if (!this.#h2.dispatch(request, handler)) break
+      this.#queue.shift()
+    }
+    if (this.#queue.length > 0) this.#dialIfShort()
+  }
+
+  /** The HTTP/1.1 pool, made on first use: keep-alive connections, one request at a time on each. */
+  #h1(): Pool {
+    if (this.#pool !== null) return this.#pool
+    const address = isIP(this.#to.address) === 6 ? `[${this.#to.address}]` : this.#to.address
+    const connector = checkedConnector(this.#to, this.#scheme === 'https' ? this.#tls(['http/1.1']) : undefined, this.#options.connectTimeoutMs)
+    this.#pool = new Pool(`${this.#scheme}://${address}:${this.#to.port}`, {
+      headersTimeout: this.#options.headersTimeoutMs,
+      bodyTimeout: this.#options.bodyTimeoutMs,
+      keepAliveTimeout: KEEP_ALIVE_MS,
+      // Never pipeline: a slow response must not hold up the next request on the connection.
+      pipelining: 1,
+      connect: (options, callback) => {
+        const spare = this.#spare.pop()
+        // Later, not now: undici's client ignores a connection reported while it is still dispatching.
+        if (spare !== undefined && !spare.destroyed) process.nextTick(callback, null, spare)
+        else connector(options, callback)
+      },
+    })
+    return this.#pool
+  }
+
+  #tls(alpn: string[]): DialTls {
+    return {
+      secureContext: this.#secureContext,
+      rejectUnauthorized: true,
+      ALPNProtocols: alpn,
+      // SNI must not be an IP address (RFC 6066 section 3); Node then checks the IP SAN.
+      ...(isIP(this.#host) === 0 ? { servername: this.#host } : {}),
+    }
+  }
+}
+
+/** How long an idle upstream connection is kept. */
+const KEEP_ALIVE_MS = 30_000
 
 function poolKey(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, offersH2: boolean): string {
   return `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}`

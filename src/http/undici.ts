@@ -17,9 +17,6 @@ const require = createRequire(import.meta.url)
 /** undici's connection pool (one per destination and checked address, forward/upstream.ts). */
 export const Pool = require('undici/lib/dispatcher/pool.js') as typeof Undici.Pool
 export type Pool = Undici.Pool
-/** undici's single-connection client (an HTTP/2 upstream's own connection, forward/upstream.ts). */
-export const Client = require('undici/lib/dispatcher/client.js') as typeof Undici.Client
-export type Client = Undici.Client
 /** undici's agent (the credential providers' connection pool, credentials/runtime.ts). */
 export const Agent = require('undici/lib/dispatcher/agent.js') as typeof Undici.Agent
 export type Agent = Undici.Agent

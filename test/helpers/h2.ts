@@ -1,4 +1,4 @@
-import { connect as http2Connect, createSecureServer, type ClientHttp2Session, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import { connect as http2Connect, createSecureServer, type ClientHttp2Session, type Http2SecureServer, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders, type Settings } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { connect as tlsConnect, type TLSSocket } from 'node:tls'
 import type { Test } from 'tap'
@@ -21,6 +21,8 @@ export interface H2Upstream {
   server: Http2SecureServer
   port: number
   seen: SeenH2[]
+  /** HTTP/2 connections (sessions) the stand-in has accepted so far. */
+  readonly connections: number
   close(): Promise<void>
 }
 
@@ -28,14 +30,17 @@ export interface H2Upstream {
  * Start an h2-only stand-in with a certificate for `host`; `handler` answers each stream once its
  * body has arrived (the default echoes JSON), or at once, the body unread, with `raw`.
  */
-export async function startH2Upstream(trust: UpstreamTrust, host: string, handler?: (req: Http2ServerRequest, res: Http2ServerResponse, body: Buffer) => void, options: { allowHTTP1?: boolean; raw?: boolean } = {}): Promise<H2Upstream> {
+export async function startH2Upstream(trust: UpstreamTrust, host: string, handler?: (req: Http2ServerRequest, res: Http2ServerResponse, body: Buffer) => void, options: { allowHTTP1?: boolean; raw?: boolean; settings?: Settings } = {}): Promise<H2Upstream> {
   const seen: SeenH2[] = []
-  const server = createSecureServer({ ...(await trust.cert(host)), allowHTTP1: options.allowHTTP1 ?? false })
+  const server = createSecureServer({ ...(await trust.cert(host)), allowHTTP1: options.allowHTTP1 ?? false, ...(options.settings ? { settings: options.settings } : {}) })
   server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
     if (handler !== undefined && options.raw === true) return handler(req, res, Buffer.alloc(0))
     const chunks: Buffer[] = []
     req.on('data', (c: Buffer) => chunks.push(c))
     req.on('end', () => {
+      // Node's compatibility API ends a request whose stream was reset (RST_STREAM) too, after
+      // 'aborted': that request never arrived whole, and is not one the upstream received.
+      if (req.aborted) return
       const body = Buffer.concat(chunks)
       seen.push({ httpVersion: req.httpVersion, method: req.method, path: req.url, headers: req.headers, body })
       if (handler !== undefined) return handler(req, res, body)
@@ -44,7 +49,9 @@ export async function startH2Upstream(trust: UpstreamTrust, host: string, handle
     })
   })
   const sessions = new Set<{ destroy(): void }>()
+  let sessionsOpened = 0
   server.on('session', (s) => {
+    sessionsOpened++
     sessions.add(s)
     s.once('close', () => sessions.delete(s))
   })
@@ -53,6 +60,9 @@ export async function startH2Upstream(trust: UpstreamTrust, host: string, handle
     server,
     port: (server.address() as AddressInfo).port,
     seen,
+    get connections() {
+      return sessionsOpened
+    },
     async close() {
       for (const s of sessions) s.destroy()
       await new Promise((closed) => server.close(closed))

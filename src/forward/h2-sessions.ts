@@ -1,0 +1,318 @@
+import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http2'
+import type { TLSSocket } from 'node:tls'
+import type { Readable } from 'node:stream'
+import type { Dispatcher } from 'undici'
+import { undiciErrors } from '../http/undici.js'
+
+/** One request as `forward` hands it to an upstream: undici's dispatch options, the part sidekey uses. */
+export interface UpstreamRequest {
+  readonly method: string
+  /** Origin-form path with query. */
+  readonly path: string
+  /** Raw headers (name, value, ...), `host` among them. */
+  readonly headers: string[]
+  readonly body: Buffer | Readable | null
+}
+
+/** Timeouts of an upstream exchange, as undici's pools have them. */
+export interface ExchangeTimeouts {
+  /** Time to the response headers. */
+  readonly headersTimeoutMs: number
+  /** Longest silence inside a response body while the agent is reading. */
+  readonly bodyTimeoutMs: number
+  /** An HTTP/2 session with no stream this long is closed. */
+  readonly idleTimeoutMs: number
+}
+
+/**
+ * Streams sidekey runs at once on one HTTP/2 upstream connection (the server's own
+ * SETTINGS_MAX_CONCURRENT_STREAMS lowers it); past it another connection is dialled.
+ */
+export const H2_STREAMS_PER_CONNECTION = 100
+
+/**
+ * Per-stream and per-connection receive windows offered to upstreams: a 64 KiB stream window (the
+ * protocol's default) holds a large download to one window per round trip.
+ */
+const STREAM_WINDOW = 256 * 1024
+const CONNECTION_WINDOW = 1024 * 1024
+
+/** Header fields HTTP/2 forbids (RFC 9113 section 8.2.2); `te` is allowed only as "trailers". */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'host'])
+
+interface Session {
+  readonly session: ClientHttp2Session
+  /** Streams open on it now. */
+  active: number
+  /** Streams it may carry at once: ours, or the server's lower SETTINGS_MAX_CONCURRENT_STREAMS. */
+  max: number
+  /** GOAWAY received or closing: no new streams. */
+  draining: boolean
+}
+
+/**
+ * The HTTP/2 connections to one upstream origin at one checked address, each multiplexing up to
+ * `H2_STREAMS_PER_CONNECTION` requests, whatever their method or body. (undici's HTTP/2 client runs
+ * a POST, or any request with a streamed body, only on a connection with no other stream: every
+ * concurrent gRPC call or streamed upload opened a connection of its own, 31 for 32 gRPC callers.)
+ *
+ * The sockets come in already connected and verified: `add` takes one whose ALPN chose h2, dialled
+ * by the caller through `dialChecked`. Each request is dispatched with undici's handler interface
+ * (`onRequestStart`, `onResponseStart`, `onResponseData`, `onResponseEnd`, `onResponseError`), so
+ * `forward` drives an HTTP/2 upstream and an HTTP/1.1 pool alike.
+ */
+export class H2Sessions {
+  readonly #authority: string
+  readonly #timeouts: ExchangeTimeouts
+  readonly #sessions: Session[] = []
+  /**
+   * Streams one connection to this origin may carry, as its last SETTINGS said: a new connection
+   * starts with it before its own SETTINGS arrive, so a server that allows few streams is not sent
+   * more (they would wait in the HTTP/2 library's queue instead of going to another connection).
+   */
+  #streamsPerConnection = H2_STREAMS_PER_CONNECTION
+
+  /** `origin` is `https://host:port` as the session's default authority (every request names its own). */
+  constructor(origin: string, timeouts: ExchangeTimeouts) {
+    this.#authority = origin
+    this.#timeouts = timeouts
+  }
+
+  /** Streams a new connection is expected to carry at once. */
+  get streamsPerConnection(): number {
+    return this.#streamsPerConnection
+  }
+
+  /** Take a connected TLS socket whose ALPN chose h2 as a new connection. */
+  add(socket: TLSSocket): void {
+    const session = connect(this.#authority, {
+      createConnection: () => socket,
+      peerMaxConcurrentStreams: H2_STREAMS_PER_CONNECTION,
+      settings: { enablePush: false, initialWindowSize: STREAM_WINDOW },
+    })
+    const entry: Session = { session, active: 0, max: this.#streamsPerConnection, draining: false }
+    this.#sessions.push(entry)
+    session.on('connect', () => {
+      try {
+        session.setLocalWindowSize(CONNECTION_WINDOW)
+      } catch {
+        // Closed before it connected: its streams report that.
+      }
+    })
+    session.on('remoteSettings', (settings) => {
+      entry.max = Math.max(1, Math.min(H2_STREAMS_PER_CONNECTION, settings.maxConcurrentStreams ?? H2_STREAMS_PER_CONNECTION))
+      this.#streamsPerConnection = entry.max
+    })
+    const retire = (): void => {
+      entry.draining = true
+      const at = this.#sessions.indexOf(entry)
+      if (at !== -1) this.#sessions.splice(at, 1)
+    }
+    session.on('goaway', retire)
+    session.on('close', retire)
+    // A session error also fails its streams, which report it to their requests.
+    session.on('error', retire)
+    session.on('frameError', () => undefined)
+    // Idle connections do not keep the process alive, and close after a while without a stream.
+    session.unref()
+    session.setTimeout(this.#timeouts.idleTimeoutMs, () => {
+      if (entry.active === 0) session.close()
+    })
+  }
+
+  /**
+   * Run one request on a connection with a free stream. Returns false, having done nothing, when
+   * none has one (the caller dials another and asks again).
+   */
+  dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): boolean {
+    const entry = this.#sessions.find((s) => !s.draining && s.active < s.max && !s.session.closed && !s.session.destroyed)
+    if (entry === undefined) return false
+    const body = request.body
+    if (body !== null && !Buffer.isBuffer(body) && (body.destroyed || body.errored !== null)) {
+      // The body failed while the request waited for a connection (a body filter refused it):
+      // nothing of it goes upstream, not even the head.
+      handler.onResponseError?.(new StreamController(null), body.errored ?? new Error('the request body was cut before it was sent'))
+      return true
+    }
+    let headers: OutgoingHttpHeaders
+    let stream: ClientHttp2Stream
+    try {
+      headers = h2RequestHeaders(request)
+      stream = entry.session.request(headers, { endStream: body === null || (Buffer.isBuffer(body) && body.length === 0) })
+    } catch (err) {
+      // Headers Node refuses to send (a repeated single-value field): nothing went upstream.
+      handler.onResponseError?.(new StreamController(null), err as Error)
+      return true
+    }
+    entry.active++
+    entry.session.ref()
+    runStream(stream, request, handler, this.#timeouts, () => {
+      entry.active--
+      if (entry.active === 0) entry.session.unref()
+    })
+    return true
+  }
+
+  /** Close every connection: streams running finish, no new ones start. */
+  async close(): Promise<void> {
+    const sessions = this.#sessions.splice(0)
+    await Promise.all(sessions.map((s) => new Promise<void>((resolve) => (s.session.closed ? resolve() : s.session.close(() => resolve())))))
+  }
+
+  /** Destroy every connection at once; their streams fail. */
+  destroy(): void {
+    for (const s of this.#sessions.splice(0)) s.session.destroy()
+  }
+}
+
+/** The request's headers as HTTP/2 fields: `host` becomes `:authority`, connection-specific fields go. */
+function h2RequestHeaders(request: UpstreamRequest): OutgoingHttpHeaders {
+  const headers: OutgoingHttpHeaders = { ':method': request.method, ':path': request.path, ':scheme': 'https' }
+  const raw = request.headers
+  for (let i = 0; i + 1 < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase()
+    const value = raw[i + 1]!
+    if (name === 'host') {
+      headers[':authority'] = value
+      continue
+    }
+    if (CONNECTION_SPECIFIC.has(name) || (name === 'te' && value.trim().toLowerCase() !== 'trailers')) continue
+    const before = headers[name]
+    headers[name] = before === undefined ? value : Array.isArray(before) ? [...before, value] : [String(before), value]
+  }
+  return headers
+}
+
+/**
+ * The controller undici's handler interface hands each callback: abort, pause and resume one
+ * stream. Without a stream (a request that failed before one opened) it only records an abort.
+ */
+export class StreamController implements Dispatcher.DispatchController {
+  #aborted = false
+  #paused = false
+  #reason: Error | null = null
+  readonly #stream: ClientHttp2Stream | null
+  /** Called once on abort, to report the reason to the handler. */
+  onAbort: ((reason: Error) => void) | null = null
+  /** Called when the handler pauses or resumes (the body timer stops while the agent is not reading). */
+  onPauseChange: ((paused: boolean) => void) | null = null
+
+  constructor(stream: ClientHttp2Stream | null) {
+    this.#stream = stream
+  }
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  get paused(): boolean {
+    return this.#paused
+  }
+
+  get reason(): Error | null {
+    return this.#reason
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+    this.onAbort?.(reason)
+  }
+
+  pause(): void {
+    if (this.#paused) return
+    this.#paused = true
+    this.#stream?.pause()
+    this.onPauseChange?.(true)
+  }
+
+  resume(): void {
+    if (!this.#paused) return
+    this.#paused = false
+    this.#stream?.resume()
+    this.onPauseChange?.(false)
+  }
+}
+
+/**
+ * Send the body on `stream` and report the answer to `handler`, exactly once ending in
+ * `onResponseEnd` or `onResponseError`. `closed` runs when the stream is gone.
+ */
+function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void): void {
+  const controller = new StreamController(stream)
+  let done = false
+  let trailers: IncomingHttpHeaders = {}
+  let timer: NodeJS.Timeout | null = null
+  const clearTimer = (): void => {
+    if (timer !== null) clearTimeout(timer)
+    timer = null
+  }
+  const fail = (err: Error): void => {
+    if (done) return
+    done = true
+    clearTimer()
+    // destroy(err), not close(CANCEL): Node's close() ends the writable side first, which sends
+    // END_STREAM before the RST_STREAM, and a server may take the request as complete in between.
+    // destroy(err) sends only RST_STREAM (INTERNAL_ERROR): a refused body never reads as whole.
+    if (!stream.destroyed) stream.destroy(err)
+    handler.onResponseError?.(controller, err)
+  }
+  const arm = (make: () => Error, ms: number): void => {
+    clearTimer()
+    if (ms > 0) timer = setTimeout(() => fail(make()), ms)
+  }
+  controller.onAbort = fail
+  let started = false
+  controller.onPauseChange = (paused) => {
+    if (!started || done) return
+    if (paused) clearTimer()
+    else arm(() => new undiciErrors.BodyTimeoutError(), timeouts.bodyTimeoutMs)
+  }
+
+  arm(() => new undiciErrors.HeadersTimeoutError(), timeouts.headersTimeoutMs)
+  stream.on('response', (head) => {
+    if (done) return
+    started = true
+    const status = Number(head[':status'])
+    const headers: IncomingHttpHeaders = {}
+    for (const name in head) if (name.charCodeAt(0) !== 58 /* ':' */) headers[name] = head[name]
+    if (!controller.paused) arm(() => new undiciErrors.BodyTimeoutError(), timeouts.bodyTimeoutMs)
+    else clearTimer()
+    handler.onResponseStart?.(controller, status, headers, '')
+  })
+  stream.on('data', (chunk: Buffer) => {
+    if (done) return
+    if (timer !== null) timer.refresh()
+    handler.onResponseData?.(controller, chunk)
+  })
+  stream.on('trailers', (head: IncomingHttpHeaders) => {
+    trailers = {}
+    for (const name in head) if (name.charCodeAt(0) !== 58) trailers[name] = head[name]
+  })
+  stream.on('end', () => {
+    if (done) return
+    if (!started) {
+      fail(Object.assign(new Error('the upstream ended the stream without a response'), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+      return
+    }
+    done = true
+    clearTimer()
+    handler.onResponseEnd?.(controller, trailers)
+  })
+  stream.on('error', (err) => fail(err))
+  stream.on('close', () => {
+    closed()
+    fail(Object.assign(new Error(`the upstream closed the stream (HTTP/2 error ${stream.rstCode ?? 'unknown'})`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+  })
+
+  handler.onRequestStart?.(controller, {})
+  const body = request.body
+  if (Buffer.isBuffer(body)) {
+    if (body.length > 0) stream.end(body)
+  } else if (body !== null) {
+    // A failing body (a body filter's refusal) cancels the stream; pipe() does not pass errors on.
+    body.once('error', (err) => fail(err))
+    body.pipe(stream)
+  }
+}

@@ -1,0 +1,122 @@
+import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2'
+import t from 'tap'
+import { h2Request, h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
+import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
+import { basicAuth } from '../helpers/tunnels.js'
+import { upstreamTrust } from '../helpers/upstream.js'
+
+// sidekey's own HTTP/2 client to upstreams (src/forward/h2-sessions.ts): requests of every kind,
+// POSTs with streamed bodies among them (every gRPC call), share one multiplexed connection per
+// destination; a server's SETTINGS_MAX_CONCURRENT_STREAMS spreads them over more connections; a body
+// refused mid-stream resets only its own stream, with no END_STREAM before the reset, and the
+// other streams on that connection go on.
+
+t.test('HTTP/2 upstream connections', async (t) => {
+  const trust = await upstreamTrust()
+  const answer = (path: string | undefined, res: import('node:http2').Http2ServerResponse, body: Buffer, auth: unknown): void => {
+    const send = (): void => {
+      res.writeHead(200, { 'content-type': 'application/json' })
+      res.end(JSON.stringify({ path, bytes: body.length, injected: auth === `Bearer ${SECRETS.OPENAI}` }))
+    }
+    if (path === '/slow') setTimeout(send, 400)
+    else send()
+  }
+  const api = await startH2Upstream(trust, 'mux.api.test', (req, res, body) => answer(req.url, res, body, req.headers.authorization))
+  const narrow = await startH2Upstream(trust, 'narrow.api.test', (req, res, body) => answer(req.url, res, body, req.headers.authorization), { settings: { maxConcurrentStreams: 2 } })
+  t.teardown(() => Promise.all([api.close(), narrow.close()]))
+  const sk = await startH2Sidekey(
+    t,
+    trust,
+    `  - { name: mux, host: mux.api.test, credential: openai, addresses: [127.0.0.1] }
+  - { name: narrow, host: narrow.api.test, credential: openai, addresses: [127.0.0.1] }
+`,
+    { 'mux.api.test': api.port, 'narrow.api.test': narrow.port },
+  )
+  const port = Number(new URL(sk.proxyUrl).port)
+  const connect = (authority: string): Promise<ClientHttp2Session> => h2ThroughProxy(port, authority, { auth: basicAuth('agent', sk.runTokens.mint('agent').token), ca: sk.ca.certPem })
+
+  t.test('32 concurrent POSTs with streamed bodies share one upstream connection', async (t) => {
+    const session = await connect('mux.api.test:443')
+    t.teardown(() => session.close())
+    const results = await Promise.all(
+      Array.from({ length: 32 }, (_, i) => streamedPost(session, `/upload-${i}`, ['part one, ', `part two of ${i}`], 30)),
+    )
+    t.same(
+      results.map((r) => r.status),
+      Array(32).fill(200),
+      'every stream answered',
+    )
+    t.ok(
+      results.every((r, i) => {
+        const body = JSON.parse(r.body) as { path: string; bytes: number; injected: boolean }
+        return body.path === `/upload-${i}` && body.bytes === `part one, part two of ${i}`.length && body.injected
+      }),
+      'each body arrived whole, with the credential injected',
+    )
+    t.equal(api.connections, 1, 'one upstream connection carried all 32 streams')
+  })
+
+  t.test('a server allowing 2 streams per connection gets its streams spread over more connections', async (t) => {
+    const session = await connect('narrow.api.test:443')
+    t.teardown(() => session.close())
+    t.equal((await h2Request(session, { ':method': 'GET', ':path': '/first' })).status, 200, 'a first request learns the server\'s SETTINGS')
+    const started = performance.now()
+    const results = await Promise.all(Array.from({ length: 6 }, () => h2Request(session, { ':method': 'GET', ':path': '/slow' })))
+    const elapsed = performance.now() - started
+    t.same(
+      results.map((r) => r.status),
+      Array(6).fill(200),
+      'all six answered',
+    )
+    t.equal(narrow.connections, 3, 'three connections of two streams each')
+    // Six 400 ms answers two at a time on one connection would take 1.2 s: on three, about 0.4 s.
+    t.ok(elapsed < 1100, `they ran side by side (${Math.round(elapsed)} ms)`)
+  })
+
+  // Last: the secret quarantines the workload.
+  t.test('a body refused mid-stream resets only its stream; the others on the connection go on', async (t) => {
+    const session = await connect('mux.api.test:443')
+    t.teardown(() => session.close())
+    const connectionsBefore = api.connections
+    const seenBefore = api.seen.length
+    const slow = h2Request(session, { ':method': 'POST', ':path': '/slow', 'content-type': 'text/plain' }, 'an innocent body')
+    // The refused stream's head and first chunk reach the upstream before the secret is seen.
+    await new Promise((r) => setTimeout(r, 50))
+    const refused = await streamedPost(session, '/refused', ['leading text ', `${SECRETS.OPENAI} trailing text`], 100)
+    t.equal(refused.status, 403)
+    t.equal(refused.headers['x-sidekey-error'], 'SIDEKEY_ERR_SECRET_DETECTED')
+    const done = await slow
+    t.equal(done.status, 200, 'the stream beside it was answered')
+    t.match(JSON.parse(done.body.toString()), { path: '/slow', injected: true })
+    t.same(
+      api.seen.slice(seenBefore).map((s) => s.path),
+      ['/slow'],
+      'the upstream received the other request whole, and never the refused one (a reset stream, no END_STREAM)',
+    )
+    t.equal(api.connections, connectionsBefore, 'the connection was kept')
+  })
+
+  noSecretsLogged(t, sk)
+})
+
+/** POST `parts` as separate DATA frames, `gapMs` apart, and read the whole answer. */
+function streamedPost(session: ClientHttp2Session, path: string, parts: string[], gapMs: number): Promise<{ status: number; headers: IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const stream = session.request({ ':method': 'POST', ':path': path, 'content-type': 'text/plain' }, { endStream: false })
+    let head: IncomingHttpHeaders = {}
+    const chunks: Buffer[] = []
+    stream.on('response', (h) => (head = h))
+    stream.on('data', (c: Buffer) => chunks.push(c))
+    stream.on('end', () => resolve({ status: Number(head[':status']), headers: head, body: Buffer.concat(chunks).toString() }))
+    stream.on('error', reject)
+    const send = (i: number): void => {
+      if (stream.destroyed || stream.writableEnded) return
+      if (i === parts.length - 1) stream.end(parts[i])
+      else {
+        stream.write(parts[i])
+        setTimeout(() => send(i + 1), gapMs)
+      }
+    }
+    send(0)
+  })
+}
