@@ -23,14 +23,19 @@ t.test('HTTP/2 upstream connections', async (t) => {
   }
   const api = await startH2Upstream(trust, 'mux.api.test', (req, res, body) => answer(req.url, res, body, req.headers.authorization))
   const narrow = await startH2Upstream(trust, 'narrow.api.test', (req, res, body) => answer(req.url, res, body, req.headers.authorization), { settings: { maxConcurrentStreams: 2 } })
-  t.teardown(() => Promise.all([api.close(), narrow.close()]))
+  const bloated = await startH2Upstream(trust, 'bloated.api.test', (_req, res) => {
+    res.writeHead(200, { 'x-bloat': 'b'.repeat(20_000) })
+    res.end('should not arrive')
+  })
+  t.teardown(() => Promise.all([api.close(), narrow.close(), bloated.close()]))
   const sk = await startH2Sidekey(
     t,
     trust,
     `  - { name: mux, host: mux.api.test, credential: openai, addresses: [127.0.0.1] }
   - { name: narrow, host: narrow.api.test, credential: openai, addresses: [127.0.0.1] }
+  - { name: bloated, host: bloated.api.test, credential: openai, addresses: [127.0.0.1] }
 `,
-    { 'mux.api.test': api.port, 'narrow.api.test': narrow.port },
+    { 'mux.api.test': api.port, 'narrow.api.test': narrow.port, 'bloated.api.test': bloated.port },
   )
   const port = Number(new URL(sk.proxyUrl).port)
   const connect = (authority: string): Promise<ClientHttp2Session> => h2ThroughProxy(port, authority, { auth: basicAuth('agent', sk.runTokens.mint('agent').token), ca: sk.ca.certPem })
@@ -71,6 +76,16 @@ t.test('HTTP/2 upstream connections', async (t) => {
     t.equal(narrow.connections, 3, 'three connections of two streams each')
     // Six 400 ms answers two at a time on one connection would take 1.2 s: on three, about 0.4 s.
     t.ok(elapsed < 1100, `they ran side by side (${Math.round(elapsed)} ms)`)
+  })
+
+  t.test('a response head over 16 KiB is refused, never passed on', async (t) => {
+    const session = await connect('bloated.api.test:443')
+    t.teardown(() => session.close())
+    const r = await h2Request(session, { ':method': 'GET', ':path': '/bloat' })
+    t.equal(r.status, 502)
+    t.equal(r.headers['x-sidekey-error'], 'SIDEKEY_ERR_UPSTREAM_RESET')
+    t.equal(r.headers['x-bloat'], undefined, 'no part of the head reached the agent')
+    t.notOk(r.body.toString().includes('should not arrive'))
   })
 
   // Last: the secret quarantines the workload.
