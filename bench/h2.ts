@@ -25,6 +25,9 @@ export interface H2BenchTargets {
   /** Host of the HTTP/2 upstream's route, served at `h2Port`. */
   h2Host: string
   h2Port: number
+  /** Host of the HTTP/1.1 row's route (`http2: false`), served at `h1Port` by the same kind of server. */
+  h1Host: string
+  h1Port: number
   /** Host of the gRPC server's route, served at `grpcPort`. */
   grpcHost: string
   grpcPort: number
@@ -53,6 +56,8 @@ export interface H2loadResult {
 
 /** h2load's option for this shape: 4 connections, 32 streams in flight on each. */
 const H2LOAD_SHAPE = ['-c', '4', '-m', '32', '-t', '1']
+/** The same 128 requests in flight over HTTP/1.1: 128 keep-alive connections, one request at a time. */
+const H1LOAD_SHAPE = ['--h1', '-c', '128', '-m', '1', '-t', '1']
 
 /** True when Debian's h2load is on PATH. */
 export function haveH2load(): Promise<boolean> {
@@ -60,9 +65,9 @@ export function haveH2load(): Promise<boolean> {
 }
 
 /** Run h2load for `seconds` against `url`, connecting to `connectTo` (host:port) instead. */
-export function h2load(url: string, connectTo: string, seconds: number): Promise<H2loadResult> {
+export function h2load(url: string, connectTo: string, seconds: number, shape: string[] = H2LOAD_SHAPE): Promise<H2loadResult> {
   return new Promise((resolve) => {
-    execFile('h2load', [...H2LOAD_SHAPE, '-D', `${Math.max(1, Math.round(seconds))}`, `--connect-to=${connectTo}`, url], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (_err, out) => {
+    execFile('h2load', [...shape, '-D', `${Math.max(1, Math.round(seconds))}`, `--connect-to=${connectTo}`, url], { encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 }, (_err, out) => {
       const num = (re: RegExp): number => Number(re.exec(out)?.[1] ?? NaN)
       // "time for request:  min  max  mean  sd  +/- sd", each with its unit.
       const ms = (v: string | undefined): number => (v === undefined ? NaN : v.endsWith('us') ? parseFloat(v) / 1000 : v.endsWith('ms') ? parseFloat(v) : parseFloat(v) * 1000)
@@ -159,14 +164,25 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
   if (grpcOnly) {
     // BENCH_ONLY=grpc: the gRPC row alone.
   } else if (await haveH2load()) {
-    const url = `https://${t.h2Host}/`
-    const d = await h2load(url, `127.0.0.1:${t.h2Port}`, t.seconds)
-    const [s, cpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${t.transparentPort}`, t.seconds), (r) => r.ok)
-    const share = s.rps / d.rps
-    console.log(
-      `${'HTTP/2, h2load -c 4 -m 32 (transparent TLS)'.padEnd(48)} direct ${d.rps.toFixed(0).padStart(6)} req/s mean ${d.meanMs.toFixed(1).padStart(5)} max ${d.maxMs.toFixed(1).padStart(6)} ms | sidekey ${s.rps.toFixed(0).padStart(6)} req/s mean ${s.meanMs.toFixed(1).padStart(5)} max ${s.maxMs.toFixed(1).padStart(6)} ms | ratio ${share.toFixed(2)} | sidekey CPU ${cpuMs.toFixed(3)} ms/req${goal(share, keepAliveShare)}${d.other || s.other ? `  !! ${d.other} ${s.other}` : ''}`,
-    )
-    results.push({ scenario: 'HTTP/2 many streams (h2load -c 4 -m 32)', direct: d, sidekey: s, ratio: share, sidekeyCpuMsPerRequest: cpuMs, goal: keepAliveShare })
+    // Both rows with h2load, 128 requests in flight, against the same kind of server (Node's http2
+    // server, the HTTP/1.1 one with allowHTTP1): HTTP/1.1 keep-alive on both legs, then HTTP/2 on both.
+    const rows: [string, string, string, number, string[]][] = [
+      ['HTTP/1.1 keep-alive, h2load --h1 -c 128', 'h1', t.h1Host, t.h1Port, H1LOAD_SHAPE],
+      ['HTTP/2, h2load -c 4 -m 32 (transparent TLS)', 'h2', t.h2Host, t.h2Port, H2LOAD_SHAPE],
+    ]
+    let h1Share: number | undefined
+    for (const [name, kind, host, port, shape] of rows) {
+      const url = `https://${host}/`
+      const d = await h2load(url, `127.0.0.1:${port}`, t.seconds, shape)
+      const [s, cpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${t.transparentPort}`, t.seconds, shape), (r) => r.ok)
+      const share = s.rps / d.rps
+      if (kind === 'h1') h1Share = share
+      const goals = kind === 'h1' ? '' : `${goal(share, h1Share).replace('goal', 'goal (h2load HTTP/1.1 row)')}${goal(share, keepAliveShare).replace('goal', 'goal (hey keep-alive row)')}`
+      console.log(
+        `${name.padEnd(48)} direct ${d.rps.toFixed(0).padStart(6)} req/s mean ${d.meanMs.toFixed(1).padStart(5)} max ${d.maxMs.toFixed(1).padStart(6)} ms | sidekey ${s.rps.toFixed(0).padStart(6)} req/s mean ${s.meanMs.toFixed(1).padStart(5)} max ${s.maxMs.toFixed(1).padStart(6)} ms | ratio ${share.toFixed(2)} | sidekey CPU ${cpuMs.toFixed(3)} ms/req${goals}${d.other || s.other ? `  !! ${d.other} ${s.other}` : ''}`,
+      )
+      results.push({ scenario: name, direct: d, sidekey: s, ratio: share, sidekeyCpuMsPerRequest: cpuMs, ...(kind === 'h2' ? { goalH1Row: h1Share, goalHeyKeepAlive: keepAliveShare } : {}) })
+    }
   } else {
     console.log('HTTP/2 scenario skipped: h2load not installed (apt-get install nghttp2-client)')
     results.push({ scenario: 'HTTP/2 many streams (h2load -c 4 -m 32)', skipped: 'no h2load' })

@@ -93,7 +93,7 @@ import { createServer as https } from 'node:https'
 import { createSecureServer as h2 } from 'node:http2'
 import { Provider } from 'oidc-provider'
 import { startBenchGrpcServer } from '../dist/bench/h2.js'
-const { KEY_PEM, CERT_PEM, H2_CERT_PEM, GRPC_CERT_PEM, BENCH_KEY, CLIENT_SECRET } = process.env
+const { KEY_PEM, CERT_PEM, H2_CERT_PEM, H1_CERT_PEM, GRPC_CERT_PEM, BENCH_KEY, CLIENT_SECRET } = process.env
 const handler = (req, res) => {
   const auth = req.headers.authorization ?? ''
   const body = JSON.stringify({ ok: true, static_key_injected: auth === 'Bearer ' + BENCH_KEY, bearer: auth.startsWith('Bearer ') })
@@ -103,6 +103,8 @@ const handler = (req, res) => {
 const plain = http(handler).listen(0, '127.0.0.1')
 const secure = https({ key: KEY_PEM, cert: CERT_PEM }, handler).listen(0, '127.0.0.1')
 const secureH2 = h2({ key: KEY_PEM, cert: H2_CERT_PEM }, handler).listen(0, '127.0.0.1')
+// The same server, answering HTTP/1.1 too: the HTTP/1.1 row h2load measures beside the HTTP/2 one.
+const secureH1 = h2({ key: KEY_PEM, cert: H1_CERT_PEM, allowHTTP1: true }, handler).listen(0, '127.0.0.1')
 const grpcPort = await startBenchGrpcServer(BENCH_KEY, KEY_PEM, GRPC_CERT_PEM)
 const idp = http()
 await new Promise((r) => idp.listen(0, '127.0.0.1', r))
@@ -114,7 +116,7 @@ const provider = new Provider(issuer, {
 })
 idp.on('request', provider.callback())
 await new Promise((r) => setTimeout(r, 100))
-console.log(JSON.stringify({ http: plain.address().port, https: secure.address().port, h2: secureH2.address().port, grpc: grpcPort, issuer }))
+console.log(JSON.stringify({ http: plain.address().port, https: secure.address().port, h2: secureH2.address().port, h1: secureH1.address().port, grpc: grpcPort, issuer }))
 `
 
 async function main(): Promise<void> {
@@ -135,6 +137,7 @@ async function main(): Promise<void> {
         KEY_PEM: leafKey.privateKeyPem,
         CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'api.bench.test'),
         H2_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'h2.bench.test'),
+        H1_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'h1.bench.test'),
         GRPC_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'grpc.bench.test'),
         BENCH_KEY: KEY,
         CLIENT_SECRET,
@@ -142,7 +145,7 @@ async function main(): Promise<void> {
       stdio: ['ignore', 'pipe', 'inherit'],
     })
     children.push(upstream)
-    const ports = await new Promise<{ http: number; https: number; h2: number; grpc: number; issuer: string }>((resolve) => upstream.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+    const ports = await new Promise<{ http: number; https: number; h2: number; h1: number; grpc: number; issuer: string }>((resolve) => upstream.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
     await rm(upstreamScript)
 
     await mkdir(join(dir, 'policies'))
@@ -160,6 +163,8 @@ routes:
   - { name: static, host: api.bench.test, ports: [80, 443], credential: static-key, addresses: [127.0.0.1] }
   # Issue #15: an HTTP/2 upstream (h2load through the transparent TLS listener) and gRPC.
   - { name: h2, host: h2.bench.test, ports: [443], credential: static-key, addresses: [127.0.0.1] }
+  # The HTTP/1.1 row beside it: the same kind of server, HTTP/1.1 on both legs.
+  - { name: h1, host: h1.bench.test, ports: [443], credential: static-key, addresses: [127.0.0.1], http2: false }
   - { name: grpc, host: grpc.bench.test, ports: [443], credential: static-key, addresses: [127.0.0.1] }
   - { name: oauth, host: oauth.bench.test, ports: [80], credential: oauth-token, addresses: [127.0.0.1] }
   # Counted on every request (a limit no benchmark reaches): the state store is on the path.
@@ -183,7 +188,7 @@ routes:
           '--listen', `127.0.0.1:${proxyPort}`, '--admin', `127.0.0.1:${adminPort}`,
           '--policies', join(dir, 'policies'), '--certs', join(dir, certs), '--workload', 'bench',
           '--upstream-ca', upstreamCa.certPath,
-          '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http},limited.bench.test:80:127.0.0.1:${ports.http},h2.bench.test:443:127.0.0.1:${ports.h2},grpc.bench.test:443:127.0.0.1:${ports.grpc}`,
+          '--connect-to', `api.bench.test:80:127.0.0.1:${ports.http},api.bench.test:443:127.0.0.1:${ports.https},oauth.bench.test:80:127.0.0.1:${ports.http},limited.bench.test:80:127.0.0.1:${ports.http},h2.bench.test:443:127.0.0.1:${ports.h2},h1.bench.test:443:127.0.0.1:${ports.h1},grpc.bench.test:443:127.0.0.1:${ports.grpc}`,
           ...extra,
         ],
         // Audit lines are written as in production (one JSON line per request) and discarded.
@@ -245,6 +250,8 @@ routes:
           {
             h2Host: 'h2.bench.test',
             h2Port: ports.h2,
+            h1Host: 'h1.bench.test',
+            h1Port: ports.h1,
             grpcHost: 'grpc.bench.test',
             grpcPort: ports.grpc,
             transparentPort,
