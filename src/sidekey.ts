@@ -121,10 +121,12 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   metrics.stateAvailable = () => state.available
   if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS, and delegated OAuth grants cannot be kept (connecting one is refused)')
   // Identity providers are trusted like upstreams: system roots plus --upstream-ca.
+  const resolver = options.resolver ?? cachingResolver(systemResolver)
   const credentials = createCredentialRuntime({
     certsDir: config.certsDir,
     issuer: config.issuer ?? '',
     ca: upstreamCa,
+    resolver,
     sharedKeys: stateSettings.signingKeysKey === null ? null : { store: state, key: stateSettings.signingKeysKey },
     state,
   })
@@ -183,7 +185,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     runTokens,
     pools,
     upgrades,
-    resolver: options.resolver ?? cachingResolver(systemResolver),
+    resolver,
     upstreamCa,
     state,
     throttle,

@@ -7,6 +7,13 @@ import { SidekeyError } from '../errors.js'
 export interface IdpTransport {
   readonly dispatcher: Dispatcher
   readonly timeoutMs: number
+  /**
+   * Mark the host of a URL that discovery found (an authorization server or endpoint named by a
+   * server's metadata, not by the operator): connections to that name are refused when it resolves
+   * to an internal address (loopback, private, link-local such as the cloud metadata service), at
+   * connect time, so a second DNS answer cannot slip one in. Absent: nothing is marked.
+   */
+  readonly discovered?: (url: string) => void
 }
 
 /**
@@ -35,9 +42,14 @@ export async function callProvider(
   } catch (cause) {
     if (cause instanceof SidekeyError) throw cause
     const timeout = /Timeout/.test((cause as Error).name ?? '')
-    throw providerFailure(credential, `${what} ${timeout ? `did not answer within ${transport.timeoutMs} ms` : `is unreachable (${(cause as { code?: string }).code ?? (cause as Error).message})`}`, cause)
+    const code = (cause as { code?: string }).code
+    const why = timeout ? `did not answer within ${transport.timeoutMs} ms` : code === INTERNAL_ADDRESS ? `is refused: ${(cause as Error).message}` : `is unreachable (${code ?? (cause as Error).message})`
+    throw providerFailure(credential, `${what} ${why}`, cause)
   }
 }
+
+/** The error code of a connection refused because a discovered name resolved to an internal address. */
+export const INTERNAL_ADDRESS = 'SIDEKEY_INTERNAL_ADDRESS'
 
 /**
  * The most a provider's answer may hold. Token, metadata and registration answers are a few KiB;

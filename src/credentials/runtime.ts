@@ -10,6 +10,8 @@ import { subkey } from './sealed-box.js'
 import { SigningKeys, type SharedKeyStore } from './signing-keys.js'
 import { TokenCache } from './token-cache.js'
 import type { IdpTransport } from './provider-http.js'
+import type { Resolver } from '../forward/ssrf.js'
+import { DiscoveredHosts } from './discovered-hosts.js'
 
 /**
  * What credential providers share across policy reloads: the token cache (so a reload does not
@@ -39,6 +41,8 @@ export interface CredentialRuntimeOptions {
   readonly sharedKeys?: { store: SharedKeyStore; key: Buffer } | null
   /** The state store: pending authorizations and refresh leases, and (shared) the delegated grants. */
   readonly state?: SharedValues & ExpiringValues & StoreStatus
+  /** How names found by discovery are resolved and checked (the proxy's resolver; the system's by default). */
+  readonly resolver?: Resolver
 }
 
 /** Files beside the CA that keep delegated grants for a single sidekey (both mode 0600). */
@@ -61,11 +65,13 @@ export function createCredentialRuntime(options: CredentialRuntimeOptions): Cred
   const cache = new TokenCache()
   const state = options.state ?? new MemoryStore()
   const grants = new DelegatedGrants(grantVault(options, state), state)
-  // One TLS context with the roots, shared by every connection (see forward/upstream.ts).
-  const dispatcher = new Agent({ connect: options.ca ? { secureContext: createSecureContext({ ca: options.ca }) } : {}, keepAliveTimeout: 30_000 })
+  const discovered = new DiscoveredHosts(options.resolver)
+  // One TLS context with the roots, shared by every connection (see forward/upstream.ts); names
+  // discovery found are resolved by a lookup that refuses internal addresses.
+  const dispatcher = new Agent({ connect: { ...(options.ca ? { secureContext: createSecureContext({ ca: options.ca }) } : {}), lookup: discovered.lookup }, keepAliveTimeout: 30_000 })
   return {
     cache,
-    transport: { dispatcher, timeoutMs: options.idpTimeoutMs ?? 10_000 },
+    transport: { dispatcher, timeoutMs: options.idpTimeoutMs ?? 10_000, discovered: (url) => discovered.mark(url) },
     keys: new SigningKeys(options.certsDir, undefined, undefined, options.sharedKeys ?? null),
     grants,
     flows: new AuthorizationFlows(grants, state),

@@ -5,6 +5,7 @@ import type { SidekeyError } from '../errors.js'
 import type { SecretSource } from './secret-source.js'
 import type { FetchedToken } from './token-cache.js'
 import { callProvider, jsonOf, providerFailure, type IdpTransport } from './provider-http.js'
+import { noteDiscovered } from './discovered-hosts.js'
 
 /** How sidekey authenticates to the token endpoint (RFC 6749 section 2.3, RFC 7523). */
 export type ClientAuth =
@@ -125,7 +126,12 @@ export class TokenEndpoint {
 
   async #discover(): Promise<string> {
     const source = this.source
-    this.#endpoint = 'discover' in source ? await source.discover() : (await discoverServerMetadata(this.transport, this.credential, (source as { issuer: string }).issuer)).token_endpoint
+    if ('discover' in source) this.#endpoint = await source.discover()
+    else {
+      const { issuer } = source as { issuer: string }
+      this.#endpoint = (await discoverServerMetadata(this.transport, this.credential, issuer)).token_endpoint
+      noteDiscovered(this.transport, issuer, this.#endpoint)
+    }
     return this.#endpoint
   }
 

@@ -6,6 +6,7 @@ import t from 'tap'
 import { ProxyAgent, request } from 'undici'
 import { MAX_PROVIDER_ANSWER_BYTES } from '../../src/credentials/provider-http.js'
 import { GRANTS_KEY_FILE } from '../../src/credentials/runtime.js'
+import { systemResolver, type Resolver } from '../../src/forward/ssrf.js'
 import { waitFor } from '../helpers/poll.js'
 import { startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
 import { startUpstream, type Upstream } from '../helpers/upstream.js'
@@ -116,12 +117,27 @@ t.test('delegated OAuth against hostile parties', async (t) => {
   tenant('slow', { silent: true })
   const chal = tenant('chal')
   const race = tenant('race')
+  // Written by name, its token endpoint on another name: both resolve to 127.0.0.1 (the test's resolver).
+  const inward = tenant('inward')
 
   // Where a hostile party would like sidekey to send a request (a cloud metadata service, an
   // internal API). It only counts what reaches it.
   const internal = await startUpstream()
   t.teardown(() => internal.close())
   const internalUrl = `http://127.0.0.1:${internal.port}/latest/meta-data/iam/security-credentials/role`
+  // The issuer the operator wrote by name, and the name its metadata gives the token endpoint: both
+  // resolve to loopback, where only the first was written by the operator.
+  const byNameIssuer = `http://as-by-name.test:${hostile.as.port}/t/inward`
+  inward.metadata = {
+    issuer: byNameIssuer,
+    authorization_endpoint: `${byNameIssuer}/authorize`,
+    revocation_endpoint: `${byNameIssuer}/revoke`,
+    token_endpoint: `http://metadata-by-name.test:${internal.port}/latest/meta-data/token`,
+  }
+  const resolver: Resolver = async (host) => {
+    if (host === 'as-by-name.test' || host === 'metadata-by-name.test') return [{ address: '127.0.0.1', family: 4 }]
+    return systemResolver(host)
+  }
 
   let answeredOnce = false
   // The API the grant is for. /revoked answers 401 to every token, with a challenge naming other
@@ -165,10 +181,16 @@ ${extra}`
   const policy = `
 version: v1
 credentials:
-${['plain', 'mixup', 'notjson', 'dpop', 'huge', 'race'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}${credential('chal', `    protected_resource: ${rsOrigin}/mcp\n`)}${credential('pinned', `    protected_resource: ${rsOrigin}/pinned\n`, 'chal')}routes:
+${['plain', 'mixup', 'notjson', 'dpop', 'huge', 'race'].map((n) => credential(n)).join('')}${credential('slow', '    timeout_ms: 1500\n')}${credential('chal', `    protected_resource: ${rsOrigin}/mcp\n`)}${credential('pinned', `    protected_resource: ${rsOrigin}/pinned\n`, 'chal')}  inward:
+    type: oauth2-authorization-code
+    issuer: ${byNameIssuer}
+    client_id: sidekey-hostile
+    client_secret: { env: HOSTILE_AS_SECRET }
+    scopes: [api.read]
+routes:
 ${route('api')}${route('race')}`
   const connectTo = { [`api.test:${api.port}`]: { host: '127.0.0.1', port: api.port }, [`race.test:${api.port}`]: { host: '127.0.0.1', port: api.port } }
-  const sk: TestSidekey = await startTestSidekey(t, policy, { connectTo })
+  const sk: TestSidekey = await startTestSidekey(t, policy, { connectTo, resolver })
   const admin = { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }
   /** Every page and answer sidekey gave in this test: none may hold a secret. */
   const outputs: string[] = []
@@ -363,6 +385,17 @@ ${route('api')}${route('race')}`
     t.equal(flow.authorize.searchParams.get('resource'), `${rsOrigin}/mcp`, 'the metadata on the resource\'s own origin was used')
     t.equal(flow.authorize.origin + flow.authorize.pathname, `${hostile.issuer('chal')}/authorize`)
     t.equal(chal.tokenForms.length, 0)
+  })
+
+  t.test('SSRF through discovery by name: a discovered endpoint whose name resolves inward is not connected to', async (t) => {
+    const seenBefore = internal.seen.length
+    const flow = await begin('inward')
+    t.equal(flow.authorize.origin, 'http://as-by-name.test:' + hostile.as.port, 'the issuer the operator wrote by name may be internal')
+    const a = await callback({ code: hostile.code('inward', flow.challenge), state: flow.state }, flow.cookie)
+    t.equal(a.status, 400)
+    t.match(a.body, /metadata-by-name\.test, which discovery found in a server(?:'|&#39;)s metadata, resolves to an internal address \(127\.0\.0\.1\)/)
+    t.equal(internal.seen.length, seenBefore, 'nothing reached the internal address, the client secret least of all')
+    t.equal((await grant('inward')).status, 'not-connected')
   })
 
   t.test('a pre-registered client secret goes only to the issuer it is pinned to, whatever the resource names', async (t) => {

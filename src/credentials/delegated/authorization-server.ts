@@ -1,5 +1,4 @@
-import { isIP } from 'node:net'
-import { blockedClass } from '../../forward/ssrf.js'
+import { internalHost, noteDiscovered } from '../discovered-hosts.js'
 import { discoverServerMetadata } from '../token-endpoint.js'
 import { providerFailure, type IdpTransport } from '../provider-http.js'
 import { discoverResourceMetadata } from './resource-metadata.js'
@@ -78,6 +77,7 @@ export class AuthorizationServer {
       }
       issuer = pinned ?? described.authorizationServers[0]!
       resource ??= described.resource
+      noteDiscovered(this.transport, source.protectedResource, issuer)
       if (reachesInward(source.protectedResource, issuer)) throw providerFailure(this.credential, `the resource ${source.protectedResource} names an authorization server on an internal address (${issuer.slice(0, 100)}); refused`)
       if (downgrades(source.protectedResource, issuer)) throw providerFailure(this.credential, `the HTTPS resource ${source.protectedResource} names an authorization server without HTTPS (${issuer.slice(0, 100)}); refused`)
     } else issuer = source.issuer
@@ -92,6 +92,7 @@ export class AuthorizationServer {
     for (const [what, endpoint] of [['authorization_endpoint', metadata.authorization_endpoint], ['token_endpoint', metadata.token_endpoint], ['revocation_endpoint', revocation], ['registration_endpoint', registration]] as const) {
       if (endpoint !== null && downgrades(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} without HTTPS; refused`)
       if (endpoint !== null && reachesInward(issuer, endpoint)) throw providerFailure(this.credential, `the metadata of ${issuer} names a ${what} on an internal address; refused`)
+      if (endpoint !== null) noteDiscovered(this.transport, issuer, endpoint)
     }
     const clientIdMetadataDocuments = (metadata as { client_id_metadata_document_supported?: unknown }).client_id_metadata_document_supported === true
     const issParameter = (metadata as { authorization_response_iss_parameter_supported?: unknown }).authorization_response_iss_parameter_supported === true
@@ -116,20 +117,11 @@ export function downgrades(namer: string, named: string): boolean {
  * cloud metadata service 169.254.169.254, or other range the SSRF guard blocks; or `localhost`)
  * and `namer` is not: a server's metadata must not turn sidekey's requests inward. A server that
  * is itself internal (the operator wrote it, as on a loopback test server) may name internal
- * endpoints. Names that resolve to internal addresses are not caught here.
+ * endpoints. Names that resolve to internal addresses are caught when connecting
+ * (`DiscoveredHosts`, marked by `noteDiscovered`).
  */
 export function reachesInward(namer: string, named: string): boolean {
   return internalHost(named) && !internalHost(namer)
-}
-
-function internalHost(url: string): boolean {
-  let host: string
-  try {
-    host = new URL(url).hostname.replace(/^\[|\]$/g, '')
-  } catch {
-    return true
-  }
-  return host === 'localhost' || host.endsWith('.localhost') || (isIP(host) !== 0 && blockedClass(host) !== null)
 }
 
 function schemeOf(url: string): string {
