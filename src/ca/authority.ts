@@ -1,5 +1,5 @@
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto'
-import { chmod, mkdir, open, readFile, rename, stat, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, stat, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { rootCertificates } from 'node:tls'
@@ -8,6 +8,7 @@ import { CA_FILES } from './files.js'
 import { serialNumberHex } from './serial.js'
 import { pemCertificates, pkcs12TrustStore, wgetrc } from './truststore.js'
 import { SidekeyError } from '../errors.js'
+import { writePrivate } from '../credentials/private-file.js'
 
 /** sidekey's certificate authority, loaded in memory. The key never leaves this object. */
 export interface CertificateAuthority {
@@ -57,7 +58,7 @@ export async function createCA(dir: string, options: { force?: boolean } = {}): 
   cert.sign(forgeKey, forge.md.sha256.create())
   const certPem = forge.pki.certificateToPem(cert)
 
-  await writePrivateFile(keyPath, keyPem)
+  await writePrivate(keyPath, keyPem)
   await writeAtomically(certPath, certPem)
   return loadCA(dir)
 }
@@ -126,22 +127,6 @@ export async function writeTrustFiles(dir: string, caPem: string): Promise<void>
   await writeAtomically(bundlePath, `${roots.trimEnd()}\n# sidekey CA\n${caPem}`)
   await writeAtomically(join(dir, CA_FILES.truststore), pkcs12TrustStore([...pemCertificates(caPem), ...pemCertificates(roots)]))
   await writeAtomically(join(dir, CA_FILES.wgetrc), wgetrc(bundlePath))
-}
-
-/**
- * Write a private key: to a temporary name with mode 0600 from its creation, then rename, so there
- * is no moment when the key exists with wider permissions, nor a half-written key under its real name.
- */
-export async function writePrivateFile(path: string, data: string | Buffer): Promise<void> {
-  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
-  const handle = await open(tmp, 'wx', 0o600)
-  try {
-    await handle.writeFile(data)
-  } finally {
-    await handle.close()
-  }
-  await chmod(tmp, 0o600)
-  await rename(tmp, path)
 }
 
 /**

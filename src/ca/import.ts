@@ -1,7 +1,8 @@
 import { mkdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { SidekeyError } from '../errors.js'
-import { writeAtomically, writePrivateFile } from './authority.js'
+import { writeAtomically } from './authority.js'
+import { writePrivate } from '../credentials/private-file.js'
 import { CA_FILES } from './files.js'
 
 /**
@@ -26,7 +27,7 @@ export async function importCa(fromDir: string, certsDir: string): Promise<void>
   }
   try {
     await mkdir(certsDir, { recursive: true, mode: 0o700 })
-    await writePrivateFile(join(certsDir, CA_FILES.key), key)
+    await writePrivate(join(certsDir, CA_FILES.key), key)
     await writeAtomically(join(certsDir, CA_FILES.cert), cert)
   } catch (cause) {
     throw new SidekeyError('SIDEKEY_ERR_CA', `cannot copy the CA from --ca-from ${fromDir} into --certs ${certsDir} (${(cause as NodeJS.ErrnoException).code ?? 'error'})`, { cause })

@@ -1,13 +1,20 @@
-import { open, rename } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { chmod, open, rename } from 'node:fs/promises'
 
-/** Write `text` to `path` through a temporary file created with mode 0600, then renamed over it. */
-export async function writePrivate(path: string, text: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.tmp`
-  const handle = await open(tmp, 'w', 0o600)
+/**
+ * Write a private file (a key, sealed grants) so that nobody but the owner can ever read it and a
+ * reader sees the old content or the new, never half: a temporary file created exclusively (`wx`:
+ * a file or symlink someone planted at that name makes the write fail instead of writing through
+ * it) with mode 0600, chmod'ed again against a umask or ACL that widened it, then renamed over `path`.
+ */
+export async function writePrivate(path: string, data: string | Buffer): Promise<void> {
+  const tmp = `${path}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`
+  const handle = await open(tmp, 'wx', 0o600)
   try {
-    await handle.writeFile(text)
+    await handle.writeFile(data)
   } finally {
     await handle.close()
   }
+  await chmod(tmp, 0o600)
   await rename(tmp, path)
 }
