@@ -125,7 +125,8 @@ for (const json of [false, true]) {
     // Last: the workload is quarantined by it.
     t.test('a managed secret in tool arguments is refused before anything reads or logs it', async (t) => {
       const before = server.called.length
-      await t.rejects(client.callTool({ name: 'search_issues', arguments: { query: SECRETS.GITHUB } }))
+      // A JSON-RPC error, as every refusal on an MCP route: the client reads the reason.
+      await t.rejects(client.callTool({ name: 'search_issues', arguments: { query: SECRETS.GITHUB } }), { code: -32003, message: /sidekey refused.*SIDEKEY_ERR_SECRET_DETECTED/ })
       t.equal(server.called.length, before)
       const line = await sk.sink.waitForAudit((a) => a.error === 'SIDEKEY_ERR_SECRET_DETECTED')
       t.equal(line.mcp_arguments, undefined, 'never parsed, never logged')

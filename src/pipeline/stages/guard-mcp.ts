@@ -62,6 +62,14 @@ export const guardMcp: Stage<RequestExchange> = {
   },
 }
 
+/**
+ * The body goes up as read (it is not streamed again), so it is checked for managed secrets here,
+ * before anything of it is decided, recorded or logged.
+ */
+function secretFree(ctx: ProxyContext, body: Buffer): void {
+  if (ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(body)) throw detected()
+}
+
 /** A POST on an MCP route: read, parse, check and decide its body, then run the rules' guards. */
 async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, policy: McpPolicy): Promise<void> {
   const decision = known(ex.decision, 'a decision')
@@ -73,8 +81,6 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
     throw refused(ex.audit, err)
   }
   const body = await readBody(ex.req, route.inspectBodyBytes)
-  // The body goes up as read (it is not streamed again), so it is checked for managed secrets here.
-  if (ctx.scanner.size > 0 && ctx.scanner.foundInBuffer(body)) throw detected()
   ex.guarded = { ...NOTHING_TO_GUARD, body }
   const version = ex.req.headers['mcp-protocol-version']
   let parsed
@@ -83,12 +89,15 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
   } catch (err) {
     // Even a body that is not valid JSON-RPC gets a JSON-RPC error: with its id when one could be read.
     ex.refusalAnswer = (res, e, requestId, reason) => refuseMcp(res, e, unparsedMessages(err), { subject: null }, requestId, reason, false)
+    secretFree(ctx, body)
     throw refused(ex.audit, err)
   }
   const mcp: McpExchange = { policy, body: parsed, requests: new Map(), refusal: { subject: null } }
-  ex.mcp = mcp
-  // From here on every refusal, whatever its code, is a JSON-RPC error with the request's id.
+  // From here on every refusal, whatever its code, is a JSON-RPC error with the request's id: a
+  // managed secret in the arguments too, so the agent's MCP client reads why.
   ex.refusalAnswer = (res, err, requestId, reason) => refuseMcp(res, err, parsed.messages, mcp.refusal, requestId, reason, parsed.batch)
+  secretFree(ctx, body)
+  ex.mcp = mcp
   for (const m of parsed.messages) if (m.kind === 'request') mcp.requests.set(idKey(m.id!), m.method)
   if (parsed.batch) ex.audit.mcp_batch = parsed.messages.length
   /** The tool rule whose conditions run, to name it with a condition that refuses. */
