@@ -118,7 +118,10 @@ export function createH2Server(config: Config, connections: Connections, onReque
  * Streams are counted in `state` by each stream's request (accept/h2-server-request.ts).
  */
 function closeWhenIdle(session: ServerHttp2Session, state: H2SessionState, idleMs: number): void {
-  session.setTimeout(idleMs, () => {
+  // Not setTimeout's callback: Node registers that with `once`, so a timeout that found a stream
+  // open would be the last one, and the session would never again be closed for idling.
+  session.setTimeout(idleMs)
+  session.on('timeout', () => {
     if (state.open === 0) session.close()
   })
 }
