@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Http2ServerRequest, type ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
-import { h2RequestHead, type H2RequestHead } from '../http/h2-request.js'
+import { h2RequestHead } from '../http/h2-request.js'
 import type { Tunnel } from './tunnel.js'
 
 /**
@@ -16,8 +16,8 @@ import type { Tunnel } from './tunnel.js'
  *
  * Doing this in the constructor Node calls anyway saves, per stream, a second `stream` listener on
  * the session (an emit with two listeners copies its listener array), a lookup of the tunnel, and
- * redefining `headers` and `rawHeaders` on each request object (which cost more than reading the
- * head itself).
+ * redefining `headers` and `rawHeaders` on each request object with Object.defineProperties
+ * (which cost more than reading the head itself).
  */
 
 /** What a session's streams need from it: set on the session as it is created (accept/h2-server.ts). */
@@ -34,14 +34,23 @@ type WithState = { [SESSION_STATE]?: H2SessionState }
 
 /** One HTTP/2 stream's request, as the stages read it. */
 export class H2ServerRequest extends Http2ServerRequest {
-  /** The head rewritten as HTTP/1.1 (what `headers` and `rawHeaders` return). */
-  readonly head: H2RequestHead
+  // Own fields, shadowing the accessors of Node's class: the stages read `headers` and
+  // `rawHeaders` many times per request, and a plain field is the cheapest read there is.
+  /** The head's fields as HTTP/1.1 reads them (http/h2-request.ts). */
+  override readonly headers: IncomingHttpHeaders
+  /** The fields to forward: no pseudo-headers, Host from `:authority`. */
+  override readonly rawHeaders: string[]
+  /** The `:authority` and `host` fields disagree: the request names two destinations. */
+  readonly authorityConflict: boolean
   /** The tunnel (or redirected connection) the stream arrived in; null for a session sidekey did not hand over. */
   readonly tunnel: Tunnel | null
 
   constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: ConstructorParameters<typeof Readable>[0], rawHeaders: readonly string[]) {
     super(stream, headers, options ?? {}, rawHeaders)
-    this.head = h2RequestHead(rawHeaders, stream.endAfterHeaders)
+    const head = h2RequestHead(rawHeaders, stream.endAfterHeaders)
+    this.headers = head.headers
+    this.rawHeaders = head.rawHeaders
+    this.authorityConflict = head.authorityConflict
     const state = (stream.session as WithState | undefined)?.[SESSION_STATE]
     this.tunnel = state?.tunnel ?? null
     if (state !== undefined) {
@@ -51,21 +60,6 @@ export class H2ServerRequest extends Http2ServerRequest {
     }
   }
 }
-
-// `headers` and `rawHeaders` are accessors on Node's class; TypeScript declares them as fields,
-// which a subclass may not override with accessors, so they are defined on the prototype here.
-Object.defineProperties(H2ServerRequest.prototype, {
-  headers: {
-    get(this: H2ServerRequest): IncomingHttpHeaders {
-      return this.head.headers
-    },
-  },
-  rawHeaders: {
-    get(this: H2ServerRequest): string[] {
-      return this.head.rawHeaders
-    },
-  },
-})
 
 /** A stream's close: one fewer open on its session (`this` is the stream). */
 function streamClosed(this: ServerHttp2Stream & WithState): void {

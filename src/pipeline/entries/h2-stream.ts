@@ -24,8 +24,7 @@ const NGHTTP2_INTERNAL_ERROR = 0x2
  * already read as HTTP/1.1 reads it (accept/h2-server-request.ts, http/h2-request.ts).
  */
 export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel): Promise<void> {
-  const head = (req as H2ServerRequest).head
-  const grpc = isGrpc(head.headers['content-type'])
+  const grpc = isGrpc(req.headers['content-type'])
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
   const gone = new AbortController()
   const closed = new Promise<void>((resolve) =>
@@ -37,7 +36,7 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   )
   const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res: res as unknown as ServerResponse, result }, gone.signal)
   ex.audit.protocol = 'h2'
-  const stages = head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  const stages = (req as H2ServerRequest).authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
     if (result.status !== 0) ex.audit.status = result.status
