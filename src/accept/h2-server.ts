@@ -1,7 +1,8 @@
-import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type Http2Session, type ServerHttp2Session } from 'node:http2'
+import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2'
 import type { TLSSocket } from 'node:tls'
 import type { Config } from '../config.js'
 import type { Connections } from './connections.js'
+import { H2ServerRequest, SESSION_STATE, type H2SessionState } from './h2-server-request.js'
 import type { ServeH2 } from './intercept.js'
 import type { Tunnel } from './tunnel.js'
 
@@ -36,7 +37,10 @@ const MAX_INVALID_FRAMES = 100
 /** Pseudo-headers a request carries besides its header fields (`:method`, `:scheme`, `:authority`, `:path`). */
 const PSEUDO_HEADERS = 4
 
-/** What a stream is handed to: the pipeline's HTTP/2 entry point. */
+/**
+ * What a stream is handed to: the pipeline's HTTP/2 entry point. `req` is an H2ServerRequest
+ * (accept/h2-server-request.ts): its head already reads as HTTP/1.1.
+ */
 export type OnH2Request = (req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel) => void
 
 /** The HTTP/2 server and the function that hands it a decrypted TLS socket. */
@@ -44,9 +48,6 @@ export interface H2Server {
   readonly server: Http2Server
   readonly serve: ServeH2
 }
-
-/** Which tunnel each HTTP/2 session serves (set as the session is created from its socket). */
-const sessionTunnels = new WeakMap<Http2Session, Tunnel>()
 
 /** Create the HTTP/2 server with sidekey's limits; `serve` hands it a TLS socket that chose h2. */
 export function createH2Server(config: Config, connections: Connections, onRequest: OnH2Request): H2Server {
@@ -60,6 +61,8 @@ export function createH2Server(config: Config, connections: Connections, onReque
     // Node's default; written out because a settings flood is bounded by it.
     maxSettings: 32,
     maxOutstandingPings: 10,
+    // Each stream's request is made with its head read as HTTP/1.1, its tunnel, and counted open.
+    Http2ServerRequest: H2ServerRequest,
     settings: {
       maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
       maxHeaderListSize: config.maxHeaderSize,
@@ -73,17 +76,18 @@ export function createH2Server(config: Config, connections: Connections, onReque
     // Emitted synchronously while `serve` hands the socket over, so `pending` is this session's tunnel.
     if (pending === null) return
     const tunnel = pending
-    sessionTunnels.set(session, tunnel)
+    const state: H2SessionState = { tunnel, open: 0 }
+    ;(session as ServerHttp2Session & { [SESSION_STATE]?: H2SessionState })[SESSION_STATE] = state
     session.on('error', () => session.destroy())
     // The session reads the TLS socket natively, so no one sees its end in JavaScript: when the
     // session is over (the client closed, GOAWAY, a limit), close the client's connection too, or
     // the tunnel (and its audit line) would wait on a half-closed socket.
     session.once('close', () => tunnel.client.destroy())
-    closeWhenIdle(session, config.idleTimeoutMs)
+    closeWhenIdle(session, state, config.idleTimeoutMs)
   })
   server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
-    const tunnel = sessionTunnels.get(req.stream.session!)
-    if (tunnel === undefined) {
+    const tunnel = (req as H2ServerRequest).tunnel
+    if (tunnel === null) {
       res.stream.close()
       return
     }
@@ -111,14 +115,13 @@ export function createH2Server(config: Config, connections: Connections, onReque
 /**
  * Close a session that has had no stream open for `idleMs`, as an idle HTTP/1.1 keep-alive
  * connection is closed; a long-lived stream (SSE, a gRPC stream, a held request) keeps it open.
+ * Streams are counted in `state` by each stream's request (accept/h2-server-request.ts).
  */
-function closeWhenIdle(session: ServerHttp2Session, idleMs: number): void {
-  let open = 0
-  session.setTimeout(idleMs, () => {
-    if (open === 0) session.close()
-  })
-  session.on('stream', (stream) => {
-    open++
-    stream.once('close', () => open--)
+function closeWhenIdle(session: ServerHttp2Session, state: H2SessionState, idleMs: number): void {
+  // Not setTimeout's callback: Node registers that with `once`, so a timeout that found a stream
+  // open would be the last one, and the session would never again be closed for idling.
+  session.setTimeout(idleMs)
+  session.on('timeout', () => {
+    if (state.open === 0) session.close()
   })
 }

@@ -1,5 +1,4 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import type { Http2ServerRequest } from 'node:http2'
 import { parseAuthority } from '../policy/host.js'
 
 /**
@@ -22,9 +21,12 @@ export interface H2RequestHead {
   readonly authorityConflict: boolean
 }
 
-/** The head of `req` without pseudo-headers, with Host from `:authority`, and body presence as HTTP/1.1 reads it. */
-export function h2RequestHead(req: Http2ServerRequest): H2RequestHead {
-  const source = req.rawHeaders
+/**
+ * The head of a request (`source`: its fields as received, pseudo-headers included) without
+ * pseudo-headers, with Host from `:authority`, and body presence as HTTP/1.1 reads it;
+ * `endAfterHeaders` is true when its HEADERS frame ended the stream (no body).
+ */
+export function h2RequestHead(source: readonly string[], endAfterHeaders: boolean): H2RequestHead {
   const rawHeaders: string[] = []
   const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders
   let authority: string | undefined
@@ -50,7 +52,7 @@ export function h2RequestHead(req: Http2ServerRequest): H2RequestHead {
     headers.host = named
     rawHeaders.push('host', named)
   }
-  if (!req.stream.endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
+  if (!endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
   return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host) }
 }
 

@@ -125,6 +125,9 @@ export interface SecretMasker {
   mask(text: string): string
 }
 
+/** maskAuditRecord's texts to search, reused from one record to the next. */
+const RECORD_TEXTS: string[] = []
+
 /**
  * Mask managed secrets in every text field of a record, in place, before it is written or handed
  * on: an agent that puts a secret in a host, path, query key or header name must not have sidekey
@@ -133,12 +136,18 @@ export interface SecretMasker {
  */
 export function maskAuditRecord(record: AuditRecord, masker: SecretMasker): void {
   const fields = record as unknown as Record<string, unknown>
-  const texts: string[] = []
-  for (const value of Object.values(fields)) {
+  // Every exchange passes here: the texts are gathered into one reused array (the search is
+  // synchronous) and read in place, not copied out with Object.values first.
+  const texts = RECORD_TEXTS
+  for (const name in fields) {
+    const value = fields[name]
     if (typeof value === 'string') texts.push(value)
     else if (Array.isArray(value)) for (const v of value as unknown[]) if (typeof v === 'string') texts.push(v)
   }
-  if (!masker.foundInFields(texts)) return
+  const found = masker.foundInFields(texts)
+  // Emptied at once, so it holds no record's text past this call.
+  texts.length = 0
+  if (!found) return
   for (const [name, value] of Object.entries(fields)) {
     if (typeof value === 'string') fields[name] = masker.mask(value)
     else if (Array.isArray(value)) fields[name] = value.map((v: unknown) => (typeof v === 'string' ? masker.mask(v) : v))

@@ -4,7 +4,7 @@ import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
 import type { Tunnel } from '../../accept/tunnel.js'
 import { SidekeyError } from '../../errors.js'
 import type { ForwardResult } from '../../forward/forward.js'
-import { h2RequestHead } from '../../http/h2-request.js'
+import type { H2ServerRequest } from '../../accept/h2-server-request.js'
 import type { ProxyContext } from '../context.js'
 import { newRequestExchange, runStages, type RequestExchange, type Stage } from '../exchange.js'
 import { REQUEST_STAGES } from '../stages/index.js'
@@ -20,13 +20,11 @@ const NGHTTP2_INTERNAL_ERROR = 0x2
  *
  * Node's compatibility API gives the stream as a request and a response with the members the
  * stages use on HTTP/1.1 (method, url, headers, a readable body, trailers; writeHead, write, end,
- * close), so the exchange holds them as such; the head is first rewritten to read as HTTP/1.1
- * does (http/h2-request.ts).
+ * close), so the exchange holds them as such; the server made the request with its head
+ * already read as HTTP/1.1 reads it (accept/h2-server-request.ts, http/h2-request.ts).
  */
 export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel): Promise<void> {
-  const head = h2RequestHead(req)
-  Object.defineProperties(req, { headers: { value: head.headers }, rawHeaders: { value: head.rawHeaders } })
-  const grpc = isGrpc(head.headers['content-type'])
+  const grpc = isGrpc(req.headers['content-type'])
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
   const gone = new AbortController()
   const closed = new Promise<void>((resolve) =>
@@ -38,7 +36,7 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   )
   const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res: res as unknown as ServerResponse, result }, gone.signal)
   ex.audit.protocol = 'h2'
-  const stages = head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  const stages = (req as H2ServerRequest).authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
     if (result.status !== 0) ex.audit.status = result.status
