@@ -112,7 +112,9 @@ export class VaultProvider implements CredentialProvider {
       ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
     })
     if (status === 403 && !retried) {
-      this.#token = null
+      // Forget the token this call used, not one a renewal or login got meanwhile (forgetting
+      // that would cost a second login for one revocation).
+      if (this.#token?.value === token) this.#token = null
       return this.#call(method, path, what, body, true)
     }
     const answer = jsonOf<T & { errors?: unknown }>(this.name, `Vault ${what}`, status, text || '{}')
