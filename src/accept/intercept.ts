@@ -49,10 +49,20 @@ export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: 
     socket.destroy()
   }, firstByteTimeoutMs)
   timer.unref()
+  // A client that closes the tunnel before its first byte (Go's transport closes the spare
+  // connections it dialled, right after CONNECT): close it now. The proxy port's sockets allow half
+  // open, so nothing else would, and until the head timeout it would count against the
+  // workload's connections (a Go client at -c 32 held 256 such tunnels, and was refused with 429).
+  const onEnd = (): void => {
+    clearTimeout(timer)
+    socket.off('readable', onReadable)
+    socket.destroy()
+  }
   const onReadable = (): void => {
     const first = socket.read(1) as Buffer | null
     if (first === null) return
     socket.off('readable', onReadable)
+    socket.off('end', onEnd)
     clearTimeout(timer)
     socket.unshift(first)
     if (first[0] === TLS_HANDSHAKE) {
@@ -62,6 +72,7 @@ export function intercept(socket: Socket, head: Buffer, tunnel: Tunnel, leaves: 
       inner.emit('connection', socket)
     }
   }
+  socket.once('end', onEnd)
   socket.on('readable', onReadable)
   onReadable()
 }

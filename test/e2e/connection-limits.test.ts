@@ -112,6 +112,22 @@ t.test('connection caps', async (t) => {
     await noneOpen()
   })
 
+  t.test('a tunnel the client closes before its first byte is closed at once and frees its place', async (t) => {
+    // Go's transport closes the spare connections it dialled right after the CONNECT's 200.
+    const spare = mint('spare')
+    const tunnels = await Promise.all(Array.from({ length: 4 }, () => openTunnel(sk.proxyPort, 'api.test:443', { auth: spare.auth })))
+    t.same(tunnels.map((h) => h.status.slice(0, 12)), Array(4).fill('HTTP/1.1 200'))
+    const started = performance.now()
+    for (const tunnel of tunnels) tunnel.socket.end()
+    await Promise.all(tunnels.map((tunnel) => tunnel.closed))
+    t.ok(performance.now() - started < 5000, 'closed by sidekey long before the 20 s head timeout')
+    await pollFor(() => sk.connections.countOf('spare'), (n) => n === 0, 3000)
+    const next = await openTunnel(sk.proxyPort, 'api.test:443', { auth: spare.auth })
+    t.match(next.status, /^HTTP\/1\.1 200 /, 'the workload can open a tunnel again')
+    next.socket.destroy()
+    await noneOpen()
+  })
+
   t.test('plain requests count too: a workload at its cap gets 429 on a new connection', async (t) => {
     const pooled = mint('pooled')
     const held = await Promise.all(Array.from({ length: 4 }, () => openTunnel(sk.proxyPort, 'api.test:443', { auth: pooled.auth, tls: { ca } })))
