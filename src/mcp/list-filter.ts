@@ -20,9 +20,6 @@ import type { McpItemKind, McpPolicy } from './policy.js'
 /** Largest JSON answer to a list request, and largest single SSE event, sidekey reads to filter. */
 export const MAX_LIST_BYTES = 8 * 1024 * 1024
 
-/** Bytes of a JSON answer kept to note its outcome; a longer result is noted as `result`, unread. */
-const OUTCOME_PEEK_BYTES = 64 * 1024
-
 /** The list methods, what their result holds, and which field names each item. */
 const LISTS: Readonly<Record<string, { field: string; kind: McpItemKind; key: string }>> = Object.freeze({
   'tools/list': { field: 'tools', kind: 'tool', key: 'name' },
@@ -76,38 +73,46 @@ export function mcpResponsePlan(inner: ResponsePlan | null, answers: McpAnswers)
       if (!sse && !type.startsWith('application/json')) return shaped
       const coding = String(shaped.headers['content-encoding'] ?? 'identity').toLowerCase()
       if (shaped.stages.length === 0 && coding !== 'identity') throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP server answered in content coding "${coding}" although sidekey asked for identity; it cannot filter what it cannot read`)
-      const lists = answers.byShape === true || [...answers.requests.values()].some(isListMethod)
-      const mine = sse ? sseFilter(answers) : jsonFilter(answers, lists)
+      const mine = sse ? sseFilter(answers) : jsonFilter(answers)
       const out = { ...shaped.headers }
       // A filtered list changes length.
-      if (lists) delete out['content-length']
+      delete out['content-length']
       if (shaped.stages.length > 0) return { headers: out, filter: null, stages: [...shaped.stages, filterStream(mine)] }
       return { headers: out, filter: shaped.filter === null ? mine : chain(shaped.filter, mine), stages: [] }
     },
   }
 }
 
-/** A JSON answer: a list is read whole and filtered; anything else passes as it comes, its outcome read from what was kept. */
-function jsonFilter(answers: McpAnswers, lists: boolean): ChunkFilter {
+/**
+ * A JSON answer, read whole (a client parses it only once it is whole anyway) and rewritten: a
+ * list answer to one of the POST's requests filtered, and so is one under any other id, by its
+ * shape. An answer to a call is read too: a hostile server could put in it an answer to another
+ * request the client is waiting on (a `tools/list` sent on another POST), which the client would
+ * take by its id, unfiltered.
+ */
+function jsonFilter(answers: McpAnswers): ChunkFilter {
+  const lists = answers.byShape === true || [...answers.requests.values()].some(isListMethod)
   const kept: Buffer[] = []
   let size = 0
   return {
     push(chunk) {
       size += chunk.length
-      if (size <= (lists ? MAX_LIST_BYTES : OUTCOME_PEEK_BYTES)) kept.push(chunk)
-      return lists ? null : chunk
+      if (size <= MAX_LIST_BYTES) kept.push(chunk)
+      return null
     },
     end() {
-      if (lists && size > MAX_LIST_BYTES) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP list answer is larger than ${MAX_LIST_BYTES} bytes, the most sidekey reads to filter it`)
+      if (size > MAX_LIST_BYTES) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the MCP ${lists ? 'list ' : ''}answer is larger than ${MAX_LIST_BYTES} bytes, the most sidekey reads to filter it`)
       // A client's fetch decodes the body as UTF-8 without its byte order mark, then parses it: so does this.
       const text = withoutBom(Buffer.concat(kept).toString('utf8'))
-      if (!lists) {
-        if (size <= OUTCOME_PEEK_BYTES) noteAll(answers, parse(text))
-        return null
+      // A list answer sidekey cannot read is not passed on unread: a client might read it. Another
+      // answer that is not JSON holds no list a client could take: it passes as it came.
+      if (parse(text) === undefined) {
+        if (lists) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', 'the MCP list answer is not JSON sidekey can read, so it cannot be filtered')
+        return Buffer.concat(kept)
       }
-      // A list answer sidekey cannot read is not passed on unread: a client might read it.
-      if (parse(text) === undefined) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', 'the MCP list answer is not JSON sidekey can read, so it cannot be filtered')
-      return Buffer.from(rewrite(answers, text))
+      const rewritten = rewrite(answers, text)
+      // Unchanged, the answer goes on byte for byte as it came.
+      return rewritten === text ? Buffer.concat(kept) : Buffer.from(rewritten)
     },
   }
 }
@@ -189,11 +194,6 @@ function parse(text: string): unknown {
   } catch {
     return undefined
   }
-}
-
-/** Note the outcome of every answer in `value` (one message or an array). */
-function noteAll(answers: McpAnswers, value: unknown): void {
-  for (const m of Array.isArray(value) ? value : [value]) note(answers, m)
 }
 
 function note(answers: McpAnswers, m: unknown): string | null {

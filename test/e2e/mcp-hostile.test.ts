@@ -401,6 +401,19 @@ t.test('list answers a client reads differently from sidekey', async (t) => {
     onlyAllowed(t, await list(), 'split')
   })
 
+  t.test('a JSON answer to a call that holds a list answer under another id is filtered by its shape', async (t) => {
+    // A client waiting on a tools/list sent on another POST would take it by its id, unfiltered.
+    const call = async () => {
+      const res = await request(url, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: JSON.stringify({ jsonrpc: '2.0', id: 5, method: 'tools/call', params: { name: 'search_issues', arguments: {} } }) })
+      return { status: res.statusCode, text: await res.body.text() }
+    }
+    json('', () => 7)
+    onlyAllowed(t, await call(), 'a list for id 7 in the answer to call 5')
+    answer = (id, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ jsonrpc: '2.0', id, result: { content: [{ type: 'text', text: 'found 3 issues' }] } }))
+    const plain = await call()
+    t.match(plain, { status: 200, text: /found 3 issues/ }, 'the call\'s own answer passes as it came')
+  })
+
   t.test('an answer whose id the SDKs match loosely (Number(id)) is filtered too', async (t) => {
     for (const [what, idOf] of [['string for a number', (id: unknown) => String(id)], ['padded', (id: unknown) => ` ${String(id)}`], ['exponent', () => '1e0']] as const) {
       json('', idOf)
