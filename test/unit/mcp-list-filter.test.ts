@@ -60,7 +60,7 @@ t.test('a tool result passes as it came, once whole; only its outcome is noted',
   const body = JSON.stringify({ jsonrpc: '2.0', id: 1, result: { content: [{ type: 'text', text: '{"tools":[{"name":"admin_wipe"}]}' }] } })
   const r = run('tools/call', 'application/json', [body.slice(0, 15), body.slice(15)])
   t.equal(r.out.join(''), body, 'byte for byte: a list inside a tool\'s text is the tool\'s result, not a list answer')
-  t.equal(r.out.length, 1, 'held until whole: it is read for answers under other ids (a client parses it only once whole anyway)')
+  t.same(r.out.slice(0, -1), ['', ''], 'held until whole: it is read for answers under other ids (a client parses it only once whole anyway)')
   t.same(r.outcomes, ['result'])
   const err = run('tools/call', 'application/json', [JSON.stringify({ jsonrpc: '2.0', id: 1, error: { code: -32602, message: 'bad' } })])
   t.same(err.outcomes, ['error:-32602'])
