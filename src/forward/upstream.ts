@@ -174,9 +174,8 @@ class Origin implements UpstreamDispatcher {
   /** The HTTP/1.1 pool, made on first use: keep-alive connections, one request at a time on each. */
   #h1(): Pool {
     if (this.#pool !== null) return this.#pool
-    const address = isIP(this.#to.address) === 6 ? `[${this.#to.address}]` : this.#to.address
     const connector = checkedConnector(this.#to, this.#scheme === 'https' ? this.#tls(['http/1.1']) : undefined, this.#options.connectTimeoutMs)
-    this.#pool = new Pool(`${this.#scheme}://${address}:${this.#to.port}`, {
+    this.#pool = new Pool(`${this.#scheme}://${bracketed(this.#to.address)}:${this.#to.port}`, {
       headersTimeout: this.#options.headersTimeoutMs,
       bodyTimeout: this.#options.bodyTimeoutMs,
       keepAliveTimeout: KEEP_ALIVE_MS,
