@@ -213,14 +213,17 @@ export interface ServerMetadata {
 
 /**
  * An authorization server's metadata: RFC 8414 section 3 first, then OpenID Connect Discovery 1.0
- * section 4. An answer that is not metadata moves on to the next; an issuer that does not answer,
- * or is unreachable, fails at once (the provider call's timeout and message): asking the same host
- * again would only wait twice.
+ * section 4, at the URLs `metadataUrls` gives. An answer that is not metadata moves on to the next;
+ * an issuer that does not answer, or is unreachable, fails at once (the provider call's timeout and
+ * message): asking the same host again would only wait twice.
  */
 export async function discoverServerMetadata(transport: IdpTransport, credential: string, issuerUrl: string): Promise<ServerMetadata> {
   const issuer = issuerUrl.replace(/\/$/, '')
-  for (const path of ['/.well-known/oauth-authorization-server', '/.well-known/openid-configuration']) {
-    const { status, text } = await callProvider(transport, credential, `issuer ${issuer}`, `${issuer}${path}`, { method: 'GET' })
+  const urls = metadataUrls(issuer)
+  // From a policy this was checked at load; from a protected resource's metadata it is the network's word.
+  if (urls === null) throw providerFailure(credential, `the issuer ${issuer.slice(0, 100)} is not an http(s) URL without query or fragment (RFC 8414 section 2)`)
+  for (const url of urls) {
+    const { status, text } = await callProvider(transport, credential, `issuer ${issuer}`, url, { method: 'GET' })
     if (status !== 200) continue
     const metadata = metadataOf(text)
     if (metadata === null || typeof metadata.token_endpoint !== 'string') continue
@@ -231,6 +234,23 @@ export async function discoverServerMetadata(transport: IdpTransport, credential
     return metadata as ServerMetadata
   }
   throw providerFailure(credential, `cannot discover the token endpoint of ${issuer}`)
+}
+
+/**
+ * The URLs of an issuer's metadata, in the order they are asked (the MCP authorization spec's
+ * order). At the root: `/.well-known/oauth-authorization-server`, then
+ * `/.well-known/openid-configuration`. An issuer with a path (`https://idp.example/tenant1`, as
+ * multi-tenant servers have) has its well-known suffix inserted between host and path, RFC 8414
+ * section 3.1 (`/.well-known/oauth-authorization-server/tenant1`), then OpenID Connect's the same
+ * way, then OpenID Connect Discovery 1.0's own form, appended (`/tenant1/.well-known/openid-configuration`).
+ * Null for what cannot be an issuer: not an http(s) URL, or one with a query or fragment.
+ */
+export function metadataUrls(issuer: string): string[] | null {
+  const url = URL.parse(issuer)
+  if (url === null || !/^https?:$/.test(url.protocol) || url.search !== '' || url.hash !== '' || issuer.includes('?') || issuer.includes('#')) return null
+  const path = url.pathname.replace(/\/$/, '')
+  if (path === '') return [`${url.origin}/.well-known/oauth-authorization-server`, `${url.origin}/.well-known/openid-configuration`]
+  return [`${url.origin}/.well-known/oauth-authorization-server${path}`, `${url.origin}/.well-known/openid-configuration${path}`, `${url.origin}${path}/.well-known/openid-configuration`]
 }
 
 /** Authorization server metadata (RFC 8414 section 2), or null when `text` is not a JSON object. */

@@ -1,3 +1,4 @@
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import { createServer } from 'node:net'
 import type { AddressInfo } from 'node:net'
 import t, { type Test } from 'tap'
@@ -87,4 +88,67 @@ t.test('metadata that names another issuer is refused', async (t) => {
   const issuer = `http://127.0.0.1:${idp.port}`
   const err = await failureOf(endpointFor(t, issuer).endpoint())
   t.equal(err.message, `credential "crm": discovery at ${issuer} names another issuer`)
+})
+
+t.test('an issuer with a path: the well-known suffix goes between host and path (RFC 8414 section 3.1), then OpenID Connect inserted, then appended', async (t) => {
+  const inserted = `${RFC8414}/tenant1`
+  const idp = await startUpstream((req, res) => {
+    if (req.url !== inserted) {
+      res.writeHead(404).end()
+      return
+    }
+    res.writeHead(200, { 'content-type': 'application/json' })
+    res.end(JSON.stringify({ issuer: `http://127.0.0.1:${idp.port}/tenant1`, token_endpoint: `http://127.0.0.1:${idp.port}/tenant1/token` }))
+  })
+  t.teardown(() => idp.close())
+  t.equal(await endpointFor(t, `http://127.0.0.1:${idp.port}/tenant1/`).endpoint(), `http://127.0.0.1:${idp.port}/tenant1/token`)
+  t.same(idp.seen.map((s) => s.url), [inserted], 'the RFC 8414 form first, and nothing under the path itself')
+
+  const none = await startUpstream((_req, res) => res.writeHead(404).end())
+  t.teardown(() => none.close())
+  const issuer = `http://127.0.0.1:${none.port}/realms/a/b`
+  const err = await failureOf(endpointFor(t, issuer).endpoint())
+  t.equal(err.message, `credential "crm": cannot discover the token endpoint of ${issuer}`)
+  t.same(
+    none.seen.map((s) => s.url),
+    [`${RFC8414}/realms/a/b`, `${OIDC}/realms/a/b`, `/realms/a/b${OIDC}`],
+    'the three forms, in the MCP authorization spec\'s order',
+  )
+})
+
+t.test('a real OpenID Connect server mounted under a path (oidc-provider, as Keycloak-style realms are): found at its appended discovery URL', async (t) => {
+  const { Provider } = await import('oidc-provider')
+  const http = createHttpServer()
+  await new Promise<void>((r) => http.listen(0, '127.0.0.1', r))
+  t.teardown(() => new Promise<void>((r) => http.close(() => r())))
+  const base = `http://127.0.0.1:${(http.address() as AddressInfo).port}`
+  const issuer = `${base}/realms/agents`
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: 'crm', client_secret: 'cs-mounted-8e1f', grant_types: ['client_credentials'], redirect_uris: [], response_types: [] }],
+    features: { devInteractions: { enabled: false }, clientCredentials: { enabled: true } },
+  })
+  const callback = provider.callback()
+  const asked: string[] = []
+  http.on('request', (req: IncomingMessage & { originalUrl?: string }, res: ServerResponse) => {
+    asked.push(req.url!)
+    // Mounted as oidc-provider documents it: the prefix stripped, the original URL kept.
+    if (!req.url!.startsWith('/realms/agents/')) return void res.writeHead(404).end()
+    req.originalUrl = req.url
+    req.url = req.url!.slice('/realms/agents'.length)
+    void callback(req, res)
+  })
+  const endpoint = await endpointFor(t, issuer).endpoint()
+  t.equal(endpoint, `${issuer}/token`, 'the token endpoint the server publishes')
+  t.same(asked, [`${RFC8414}/realms/agents`, `${OIDC}/realms/agents`, `/realms/agents${OIDC}`])
+})
+
+t.test('an issuer with a query, or named by the network as one, is refused before anything is asked', async (t) => {
+  const idp = await startUpstream((_req, res) => res.writeHead(404).end())
+  t.teardown(() => idp.close())
+  for (const issuer of [`http://127.0.0.1:${idp.port}/t?x=1`, `http://127.0.0.1:${idp.port}/t#f`, 'ftp://127.0.0.1/t']) {
+    const err = await failureOf(endpointFor(t, issuer).endpoint())
+    t.equal(err.code, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
+    t.match(err.message, /is not an http\(s\) URL without query or fragment \(RFC 8414 section 2\)$/)
+  }
+  t.same(idp.seen, [])
 })

@@ -122,3 +122,12 @@ for (const { type, valid, builds, broken } of table) {
 t.test('a field no credential type takes is reported as unknown, not as another type\'s', async (t) => {
   t.match(problemsOf({ type: 'jwt', audience: 'https://api.test', audiance: 'x' }), [{ path: 'credentials.c.audiance', message: /^unknown property/ }])
 })
+
+t.test('an issuer is an http(s) URL without query or fragment (RFC 8414 section 2), with or without a path', async (t) => {
+  for (const issuer of ['https://idp.test/tenant?x=1', 'https://idp.test/#f', 'https://[idp.test']) {
+    t.match(problemsOf({ type: 'oauth2-token-exchange', issuer, subject_token: { file: '/t' } }), [{ path: 'credentials.c.issuer', message: /is not an http\(s\) URL without query or fragment$/ }], `token exchange: ${issuer}`)
+    t.match(problemsOf({ type: 'oauth2-authorization-code', issuer }), [{ path: 'credentials.c.issuer', message: /is not an http\(s\) URL without query or fragment$/ }], `authorization code: ${issuer}`)
+  }
+  t.same(problemsOf({ type: 'oauth2-token-exchange', issuer: 'https://idp.test/realms/agents', subject_token: { file: '/t' } }), [], 'an issuer with a path')
+  t.same(problemsOf({ type: 'oauth2-authorization-code', issuer: 'https://idp.test/realms/agents' }), [], 'an authorization code issuer with a path')
+})

@@ -5,7 +5,7 @@ import { DelegatedGrantProvider } from '../delegated/provider.js'
 import { DynamicClient } from '../delegated/registration.js'
 import { providerFailure } from '../provider-http.js'
 import { DEFAULT_REFRESH_AT } from '../token-cache.js'
-import { TokenEndpoint } from '../token-endpoint.js'
+import { metadataUrls, TokenEndpoint } from '../token-endpoint.js'
 import { transportOf, type BuildContext, type CredentialBuilder } from './context.js'
 import { clientAuth, tokenEndpoint } from './oauth2.js'
 
@@ -59,6 +59,10 @@ function authorizationSource(def: AuthorizationCodeV1, ctx: BuildContext): Autho
       return null
     }
     return { protectedResource: def.protected_resource, pinnedIssuer: def.issuer ?? null }
+  }
+  if (def.issuer !== undefined && metadataUrls(def.issuer) === null) {
+    ctx.problem('issuer', `"${def.issuer}" is not an http(s) URL without query or fragment`)
+    return null
   }
   if (def.issuer !== undefined) {
     if (written) {

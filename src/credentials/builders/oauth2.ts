@@ -1,7 +1,7 @@
 import type { AuthorizationCodeV1, ClientCredentialsV1, SubjectTokenV1, TokenExchangeV1 } from '../../policy/schema.js'
 import { MintedJwtProvider } from '../jwt.js'
 import { ClientCredentialsProvider, JWT_TOKEN_TYPE, TokenExchangeProvider, type ExchangeSubject, type TokenRequestSettings } from '../oauth2.js'
-import { TokenEndpoint, type ClientAuth } from '../token-endpoint.js'
+import { metadataUrls, TokenEndpoint, type ClientAuth } from '../token-endpoint.js'
 import { exactlyOne, secretSource, transportOf, type BuildContext, type CredentialBuilder } from './context.js'
 
 /** What every grant sidekey asks a token endpoint for is defined with. */
@@ -32,8 +32,8 @@ export function tokenEndpoint(name: string, def: OAuth2GrantV1, ctx: BuildContex
     ctx.problem(null, 'give exactly one of issuer (discovery) or token_endpoint')
     return null
   }
-  const isUrl = /^https?:\/\/[^\s]+$/.test(where.value)
-  if (!isUrl) ctx.problem(where.key, `"${where.value}" is not an http(s) URL`)
+  const isUrl = /^https?:\/\/[^\s]+$/.test(where.value) && (where.key !== 'issuer' || metadataUrls(where.value) !== null)
+  if (!isUrl) ctx.problem(where.key, `"${where.value}" is not an http(s) URL${where.key === 'issuer' ? ' without query or fragment' : ''}`)
   const auth = clientAuth(def, ctx)
   if (!isUrl || auth === null) return null
   const source = where.key === 'issuer' ? { issuer: where.value } : { tokenEndpoint: where.value }
