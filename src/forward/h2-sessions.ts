@@ -318,7 +318,8 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
   stream.on('error', (err) => fail(err))
   stream.on('close', () => {
     closed()
-    fail(Object.assign(new Error(`the upstream closed the stream (HTTP/2 error ${stream.rstCode ?? 'unknown'})`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+    // Every stream closes, most after their end: build the error (a stack trace) only when it is one.
+    if (!done) fail(Object.assign(new Error(`the upstream closed the stream (HTTP/2 error ${stream.rstCode ?? 'unknown'})`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
   })
 
   handler.onRequestStart?.(controller, {})
