@@ -25,19 +25,20 @@ export const HOP_BY_HOP = new Set([
  * credential (docs/architecture.md, rule 4). `host` is dropped too: the forwarder sets it from the destination.
  */
 export function withoutHopByHop(rawHeaders: readonly string[], extraDrop: readonly string[] = []): string[] {
-  const drop = new Set(extraDrop)
+  // Most requests name nothing in Connection and drop nothing more: no set is made for them.
+  let drop: Set<string> | null = extraDrop.length > 0 ? new Set(extraDrop) : null
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === 'connection') {
       for (const token of rawHeaders[i + 1]!.split(',')) {
         const name = token.trim().toLowerCase()
-        if (name !== '') drop.add(name)
+        if (name !== '') (drop ??= new Set()).add(name)
       }
     }
   }
   const out: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
     const lower = rawHeaders[i]!.toLowerCase()
-    if (HOP_BY_HOP.has(lower) || drop.has(lower)) continue
+    if (HOP_BY_HOP.has(lower) || drop?.has(lower) === true) continue
     out.push(rawHeaders[i]!, rawHeaders[i + 1]!)
   }
   return out
@@ -45,14 +46,16 @@ export function withoutHopByHop(rawHeaders: readonly string[], extraDrop: readon
 
 /** The same for a response's header object (undici gives lower-case names). */
 export function responseWithoutHopByHop(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
-  const drop = new Set<string>()
   const connection = headers['connection']
-  for (const value of [connection ?? []].flat()) {
-    for (const token of value.split(',')) drop.add(token.trim().toLowerCase())
+  let drop: Set<string> | null = null
+  if (connection !== undefined) {
+    drop = new Set()
+    for (const value of [connection].flat()) for (const token of value.split(',')) drop.add(token.trim().toLowerCase())
   }
   const out: Record<string, string | string[]> = {}
-  for (const [name, value] of Object.entries(headers)) {
-    if (value === undefined || HOP_BY_HOP.has(name) || drop.has(name)) continue
+  for (const name in headers) {
+    const value = headers[name]
+    if (value === undefined || HOP_BY_HOP.has(name) || drop?.has(name) === true) continue
     out[name] = value
   }
   return out
