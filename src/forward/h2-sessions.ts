@@ -92,6 +92,10 @@ export class H2Sessions {
     const session = connect(this.#authority, {
       createConnection: () => socket,
       peerMaxConcurrentStreams: H2_STREAMS_PER_CONNECTION,
+      // Node's default, 128 fields per header block, reset the stream of a response with more (a
+      // 502 for a head of 1.3 KB that HTTP/1.1 passes on): allow as many as the 16 KiB head limit
+      // holds in HTTP/2's accounting (RFC 9113 section 6.5.2: 32 bytes a field besides its text).
+      maxHeaderListPairs: MAX_RESPONSE_HEAD / 32,
       // Asks the server to keep response heads under the limit; `runStream` enforces it.
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxHeaderListSize: MAX_RESPONSE_HEAD },
     })

@@ -92,6 +92,9 @@ const UPSTREAMS: Record<string, (conn: RawConnection, id: number) => void> = {
     conn.send(headers(id, [[':status', '200'], ['content-length', '100']]), data(id, 'the first half'))
     setTimeout(() => conn.socket.destroy(), 50)
   },
+  // 150 small header fields (1.6 KB): under the head limit, over Node's default of 128 fields.
+  'many-fields.api.test': (conn, id) =>
+    conn.send(headers(id, [[':status', '200'], ['content-length', '2'], ...Array.from({ length: 150 }, (_, i): [string, string] => [`x-field-${i}`, 'v'])]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('ok'))),
   // A complete answer, and a reset after it (RFC 9113 section 8.1 allows NO_ERROR then): whole.
   'rst-after-end.api.test': (conn, id) => conn.send(headers(id, [[':status', '200'], ['content-length', '5']]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('whole')), rstStream(id, NO_ERROR)),
 }
@@ -180,6 +183,13 @@ t.test('hostile HTTP/2 upstreams', async (t) => {
     t.notOk(h1.closed, 'the agent\'s connection is kept')
     const line = await sk.sink.waitForAudit((a) => a.path === '/whole-h1')
     t.equal(line.error, null)
+  })
+
+  t.test('a response head of 150 small fields is passed on, as on HTTP/1.1', async (t) => {
+    const h1 = await h1Get('many-fields.api.test', '/many-fields')
+    t.match(h1.text, /^HTTP\/1\.1 200 /)
+    t.match(h1.text, /\r\nx-field-149: v\r\n/, 'the last field arrived')
+    t.match(h1.text, /\r\n\r\nok$/)
   })
 
   noSecretsLogged(t, sk)
