@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { Http2ServerResponse } from 'node:http2'
 import { pipeline, Transform, type Writable } from 'node:stream'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import type { ChunkFilter } from '../guard/secret-scan.js'
@@ -193,7 +194,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
             last = filter.end()
           } catch (err) {
             // A pin mismatch: cut the response before its last bytes.
-            res.destroy()
+            cut(res, err as Error)
             settle(err)
             return
           }
@@ -203,7 +204,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       },
       onResponseError(_c, err) {
         // Once the status went out, cutting the response is the only honest signal left.
-        if (res.headersSent && !res.destroyed) res.destroy()
+        if (res.headersSent && !res.destroyed) cut(res, err)
         settle(err)
       },
     }
@@ -234,6 +235,18 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
 function h2Trailers(controller: Dispatcher.DispatchController): Record<string, string | string[] | undefined> | null {
   const raw = (controller as { rawTrailers?: unknown }).rawTrailers
   return raw !== null && typeof raw === 'object' && !Array.isArray(raw) ? (raw as Record<string, string | string[] | undefined>) : null
+}
+
+/**
+ * End the agent's response abruptly, the one honest signal once its status went out. HTTP/1.1: the
+ * connection closes. HTTP/2: the stream is reset with INTERNAL_ERROR, which destroying with an
+ * error sends; destroying without one sends RST_STREAM with NO_ERROR, which Node's HTTP/2 client
+ * (and others) read as the end of a complete response. (Not `stream.close(code)`: it ends the
+ * writable side first, an END_STREAM before the reset.)
+ */
+function cut(res: ServerResponse, err: Error): void {
+  if ((res as unknown) instanceof Http2ServerResponse) res.destroy(err)
+  else res.destroy()
 }
 
 function counter(add: (n: number) => void): Transform {

@@ -1,3 +1,4 @@
+import { subscribe } from 'node:diagnostics_channel'
 import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
 import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
@@ -91,6 +92,10 @@ export class H2Sessions {
     const session = connect(this.#authority, {
       createConnection: () => socket,
       peerMaxConcurrentStreams: H2_STREAMS_PER_CONNECTION,
+      // Node's default, 128 fields per header block, reset the stream of a response with more (a
+      // 502 for a head of 1.3 KB that HTTP/1.1 passes on): allow as many as the 16 KiB head limit
+      // holds in HTTP/2's accounting (RFC 9113 section 6.5.2: 32 bytes a field besides its text).
+      maxHeaderListPairs: MAX_RESPONSE_HEAD / 32,
       // Asks the server to keep response heads under the limit; `runStream` enforces it.
       settings: { enablePush: false, initialWindowSize: STREAM_WINDOW, maxHeaderListSize: MAX_RESPONSE_HEAD },
     })
@@ -189,6 +194,26 @@ function h2RequestHeaders(request: UpstreamRequest): string[] {
 }
 
 /**
+ * Whether each running stream's response was ended by the server (END_STREAM), as seen when Node
+ * closes the stream. Node's client ends a stream's readable side ('end', no error) not only on
+ * END_STREAM but also when the server resets it with NO_ERROR or CANCEL, or the connection closes
+ * without an error: a response cut after some of its body would read as complete. Node publishes
+ * each client stream's close on this channel from inside its close, before it ends a reset stream's
+ * readable side, so the note is there when 'end' comes (an end on END_STREAM comes before it, or
+ * after with the readable side already ended).
+ */
+const closing = new WeakMap<ClientHttp2Stream, (endedByServer: boolean) => void>()
+subscribe('http2.client.stream.close', (message) => {
+  const stream = (message as { stream: ClientHttp2Stream }).stream
+  const note = closing.get(stream)
+  if (note === undefined) return
+  closing.delete(stream)
+  // Its readable side has ended already only if END_STREAM ended it: a reset ends it after this.
+  // (`remoteClose` does not tell: nghttp2 sets it on any close.) No public field holds this.
+  note((stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true)
+})
+
+/**
  * The controller undici's handler interface hands each callback: abort, pause and resume one
  * stream. Without a stream (a request that failed before one opened) it only records an abort.
  */
@@ -268,6 +293,20 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     if (ms > 0) timer = setTimeout(() => fail(make()), ms)
   }
   controller.onAbort = fail
+  /**
+   * Run a handler callback; one that throws (the agent's side refusing what the upstream sent, as
+   * Node's HTTP/2 server does a status over 599) fails the exchange. It runs inside an event of
+   * the stream, where a throw would be uncaught and end the process; undici's clients catch them too.
+   */
+  const call = (callback: () => void): void => {
+    try {
+      callback()
+    } catch (err) {
+      fail(err as Error)
+    }
+  }
+  let endedByServer = false
+  closing.set(stream, (ended) => (endedByServer = ended))
   let started = false
   controller.onPauseChange = (paused) => {
     if (!started || done) return
@@ -295,12 +334,12 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     }
     if (!controller.paused) arm(() => new undiciErrors.BodyTimeoutError(), timeouts.bodyTimeoutMs)
     else clearTimer()
-    handler.onResponseStart?.(controller, status, headers, '')
+    call(() => handler.onResponseStart?.(controller, status, headers, ''))
   })
   stream.on('data', (chunk: Buffer) => {
     if (done) return
     if (timer !== null) timer.refresh()
-    handler.onResponseData?.(controller, chunk)
+    call(() => handler.onResponseData?.(controller, chunk))
   })
   stream.on('trailers', (head: IncomingHttpHeaders) => {
     trailers = {}
@@ -312,9 +351,21 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
       fail(Object.assign(new Error('the upstream ended the stream without a response'), { code: 'ERR_HTTP2_STREAM_ERROR' }))
       return
     }
+    // A stream still open ended on END_STREAM; a closed one did only if Node saw the server end it
+    // (`closing`): else it was reset (RST_STREAM NO_ERROR or CANCEL) or its connection lost, and
+    // the response is cut, never complete.
+    if (stream.closed && !endedByServer) {
+      fail(Object.assign(new Error(`the upstream cut the response (HTTP/2 error ${stream.rstCode ?? 'unknown'} before the end of the stream)`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+      return
+    }
     done = true
     clearTimer()
-    handler.onResponseEnd?.(controller, trailers)
+    try {
+      handler.onResponseEnd?.(controller, trailers)
+    } catch (err) {
+      // Done already, so not through `fail`: the handler still hears of it, once.
+      handler.onResponseError?.(controller, err as Error)
+    }
   })
   stream.on('error', (err) => fail(err))
   stream.on('close', () => {

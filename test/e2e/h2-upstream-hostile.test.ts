@@ -1,0 +1,196 @@
+import type { ClientHttp2Session } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import t from 'tap'
+import { FLAG, FRAME, frame, literal } from '../helpers/h2-frames.js'
+import { h2ThroughProxy, startH2Sidekey } from '../helpers/h2.js'
+import { noSecretsLogged } from '../helpers/sidekey.js'
+import { basicAuth, openTunnel } from '../helpers/tunnels.js'
+import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
+
+// Hostile and broken HTTP/2 upstreams against sidekey's own HTTP/2 client (src/forward/h2-sessions.ts),
+// each written frame by frame over TLS, where Node's http2 server would not misbehave enough. What
+// must hold: sidekey never crashes, a refusal before the response has a status and x-sidekey-error,
+// and a response the upstream cut is cut for the agent too (HTTP/1.1: the connection closes before
+// the body's end; HTTP/2: the stream is reset with an error code), never passed on as complete,
+// with the error in the audit line.
+
+/** One upstream connection as the stand-in sees it: write frames to it. */
+interface RawConnection {
+  readonly socket: TLSSocket
+  send(...frames: Buffer[]): void
+}
+
+/**
+ * An h2-only TLS server for `host` that speaks just enough HTTP/2 by hand: its SETTINGS, ACKs of
+ * the client's SETTINGS and PINGs, and `onRequest` for each request HEADERS it gets.
+ */
+async function rawH2Upstream(trust: UpstreamTrust, host: string, onRequest: (conn: RawConnection, streamId: number) => void): Promise<{ port: number; close(): Promise<void> }> {
+  const server = createTlsServer({ ...(await trust.cert(host)), ALPNProtocols: ['h2'] })
+  const sockets = new Set<TLSSocket>()
+  server.on('secureConnection', (socket: TLSSocket) => {
+    sockets.add(socket)
+    socket.once('close', () => sockets.delete(socket))
+    socket.on('error', () => undefined)
+    const conn: RawConnection = { socket, send: (...frames) => void (socket.destroyed || socket.write(Buffer.concat(frames))) }
+    socket.write(frame(FRAME.SETTINGS, 0, 0))
+    let buffered = Buffer.alloc(0)
+    let preface = false
+    socket.on('data', (chunk: Buffer) => {
+      buffered = Buffer.concat([buffered, chunk])
+      if (!preface) {
+        if (buffered.length < 24) return
+        buffered = buffered.subarray(24)
+        preface = true
+      }
+      while (buffered.length >= 9) {
+        const length = buffered.readUIntBE(0, 3)
+        if (buffered.length < 9 + length) break
+        const type = buffered[3]!
+        const flags = buffered[4]!
+        const id = buffered.readUInt32BE(5) & 0x7fffffff
+        const payload = buffered.subarray(9, 9 + length)
+        buffered = buffered.subarray(9 + length)
+        if (type === FRAME.SETTINGS && (flags & FLAG.ACK) === 0) conn.send(frame(FRAME.SETTINGS, FLAG.ACK, 0))
+        if (type === FRAME.PING && (flags & FLAG.ACK) === 0) conn.send(frame(FRAME.PING, FLAG.ACK, 0, payload))
+        if (type === FRAME.HEADERS) onRequest(conn, id)
+      }
+    })
+  })
+  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening))
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: async () => {
+      for (const s of sockets) s.destroy()
+      await new Promise((closed) => server.close(closed))
+    },
+  }
+}
+
+/** A HEADERS frame of literal fields. */
+const headers = (id: number, fields: [string, string][], end = false): Buffer =>
+  frame(FRAME.HEADERS, FLAG.END_HEADERS | (end ? FLAG.END_STREAM : 0), id, Buffer.concat(fields.map(([name, value]) => literal(name, value))))
+const data = (id: number, body: string): Buffer => frame(FRAME.DATA, 0, id, Buffer.from(body))
+const rstStream = (id: number, code: number): Buffer => {
+  const payload = Buffer.alloc(4)
+  payload.writeUInt32BE(code)
+  return frame(FRAME.RST_STREAM, 0, id, payload)
+}
+
+const NO_ERROR = 0
+const CANCEL = 8
+
+/** How each stand-in answers every request. */
+const UPSTREAMS: Record<string, (conn: RawConnection, id: number) => void> = {
+  // A status HTTP does not define: Node's HTTP/2 server refuses to send it (it threw, uncaught).
+  'status600.api.test': (conn, id) => conn.send(headers(id, [[':status', '600']], true)),
+  // Part of a body, then the stream reset without an error code before END_STREAM.
+  'rst-no-error.api.test': (conn, id) => conn.send(headers(id, [[':status', '200']]), data(id, 'the first half'), rstStream(id, NO_ERROR)),
+  'rst-cancel.api.test': (conn, id) => conn.send(headers(id, [[':status', '200']]), data(id, 'the first half'), rstStream(id, CANCEL)),
+  // Part of a sized body, then the TCP connection closed.
+  'tcp-closed.api.test': (conn, id) => {
+    conn.send(headers(id, [[':status', '200'], ['content-length', '100']]), data(id, 'the first half'))
+    setTimeout(() => conn.socket.destroy(), 50)
+  },
+  // 150 small header fields (1.6 KB): under the head limit, over Node's default of 128 fields.
+  'many-fields.api.test': (conn, id) =>
+    conn.send(headers(id, [[':status', '200'], ['content-length', '2'], ...Array.from({ length: 150 }, (_, i): [string, string] => [`x-field-${i}`, 'v'])]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('ok'))),
+  // A complete answer, and a reset after it (RFC 9113 section 8.1 allows NO_ERROR then): whole.
+  'rst-after-end.api.test': (conn, id) => conn.send(headers(id, [[':status', '200'], ['content-length', '5']]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('whole')), rstStream(id, NO_ERROR)),
+}
+
+t.test('hostile HTTP/2 upstreams', async (t) => {
+  const trust = await upstreamTrust()
+  const ports: Record<string, number> = {}
+  for (const [host, answer] of Object.entries(UPSTREAMS)) {
+    const upstream = await rawH2Upstream(trust, host, answer)
+    t.teardown(() => upstream.close())
+    ports[host] = upstream.port
+  }
+  const routes = Object.keys(UPSTREAMS)
+    .map((host) => `  - { name: ${host.split('.')[0]}, host: ${host}, credential: openai, addresses: [127.0.0.1] }\n`)
+    .join('')
+  const sk = await startH2Sidekey(t, trust, routes, ports)
+  const proxyPort = Number(new URL(sk.proxyUrl).port)
+  const auth = (): string => basicAuth('agent', sk.runTokens.mint('agent').token)
+  const h2Agent = (host: string): Promise<ClientHttp2Session> => h2ThroughProxy(proxyPort, `${host}:443`, { auth: auth(), ca: sk.ca.certPem })
+
+  /** One GET from an HTTP/2 agent: the head, the body and the stream's reset code (0: ended cleanly). */
+  const h2Get = async (host: string, path: string): Promise<{ status: number; error: unknown; body: string; rstCode: number }> => {
+    const session = await h2Agent(host)
+    try {
+      return await new Promise((resolve) => {
+        const stream = session.request({ ':method': 'GET', ':path': path })
+        let head: Record<string, unknown> = {}
+        const chunks: Buffer[] = []
+        stream.on('response', (h) => (head = h))
+        stream.on('data', (c: Buffer) => chunks.push(c))
+        stream.on('error', () => undefined)
+        stream.on('close', () => resolve({ status: Number(head[':status']), error: head['x-sidekey-error'], body: Buffer.concat(chunks).toString(), rstCode: stream.rstCode ?? -1 }))
+      })
+    } finally {
+      session.destroy()
+    }
+  }
+
+  /** One GET from an HTTP/1.1 agent in a CONNECT tunnel: what arrived before the connection closed (or 2 s passed). */
+  const h1Get = async (host: string, path: string): Promise<{ text: string; closed: boolean }> => {
+    const tunnel = await openTunnel(proxyPort, `${host}:443`, { auth: auth(), tls: { ca: sk.ca.certPem } })
+    const chunks: Buffer[] = []
+    tunnel.stream.on('data', (c: Buffer) => chunks.push(c))
+    tunnel.stream.write(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\n\r\n`)
+    await Promise.race([tunnel.closed, new Promise((r) => setTimeout(r, 2000))])
+    const result = { text: Buffer.concat(chunks).toString('latin1'), closed: tunnel.isClosed() }
+    tunnel.socket.destroy()
+    return result
+  }
+
+  t.test('a status over 599 is refused for an HTTP/2 agent (502), sidekey goes on', async (t) => {
+    const r = await h2Get('status600.api.test', '/odd-status')
+    t.equal(r.status, 502)
+    t.equal(r.error, 'SIDEKEY_ERR_UPSTREAM_RESET')
+    const line = await sk.sink.waitForAudit((a) => a.path === '/odd-status')
+    t.equal(line.error, 'SIDEKEY_ERR_UPSTREAM_RESET', 'the audit line has the error')
+    t.equal((await h2Get('rst-after-end.api.test', '/after-odd-status')).status, 200, 'sidekey still serves')
+  })
+
+  for (const [host, how] of [
+    ['rst-no-error.api.test', 'RST_STREAM NO_ERROR'],
+    ['rst-cancel.api.test', 'RST_STREAM CANCEL'],
+    ['tcp-closed.api.test', 'the TCP connection closed'],
+  ] as const) {
+    t.test(`a response cut by ${how} before END_STREAM reaches the agent cut`, async (t) => {
+      const h2 = await h2Get(host, '/cut-h2')
+      t.equal(h2.status, 200, 'HTTP/2 agent: the status had gone out')
+      t.not(h2.rstCode, 0, `HTTP/2 agent: the stream was reset with an error code (${h2.rstCode}), not ended`)
+      const h2Line = await sk.sink.waitForAudit((a) => a.host === host && a.path === '/cut-h2')
+      t.equal(h2Line.error, 'SIDEKEY_ERR_UPSTREAM_RESET', 'its audit line has the error')
+
+      const h1 = await h1Get(host, '/cut-h1')
+      t.match(h1.text, /^HTTP\/1\.1 200 /, 'HTTP/1.1 agent: the status had gone out')
+      t.ok(h1.closed, 'HTTP/1.1 agent: the connection was closed')
+      t.notMatch(h1.text, /\r\n0\r\n\r\n$/, 'no last chunk: the body does not read as complete')
+      const h1Line = await sk.sink.waitForAudit((a) => a.host === host && a.path === '/cut-h1')
+      t.equal(h1Line.error, 'SIDEKEY_ERR_UPSTREAM_RESET', 'its audit line has the error')
+    })
+  }
+
+  t.test('a reset after a complete response (END_STREAM, then RST_STREAM NO_ERROR) leaves it whole', async (t) => {
+    const h2 = await h2Get('rst-after-end.api.test', '/whole-h2')
+    t.same([h2.status, h2.body, h2.rstCode], [200, 'whole', 0])
+    const h1 = await h1Get('rst-after-end.api.test', '/whole-h1')
+    t.match(h1.text, /^HTTP\/1\.1 200 [^]*\r\n\r\nwhole$/)
+    t.notOk(h1.closed, 'the agent\'s connection is kept')
+    const line = await sk.sink.waitForAudit((a) => a.path === '/whole-h1')
+    t.equal(line.error, null)
+  })
+
+  t.test('a response head of 150 small fields is passed on, as on HTTP/1.1', async (t) => {
+    const h1 = await h1Get('many-fields.api.test', '/many-fields')
+    t.match(h1.text, /^HTTP\/1\.1 200 /)
+    t.match(h1.text, /\r\nx-field-149: v\r\n/, 'the last field arrived')
+    t.match(h1.text, /\r\n\r\nok$/)
+  })
+
+  noSecretsLogged(t, sk)
+})
