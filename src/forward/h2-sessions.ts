@@ -38,6 +38,9 @@ export const H2_STREAMS_PER_CONNECTION = 100
 const STREAM_WINDOW = 256 * 1024
 const CONNECTION_WINDOW = 1024 * 1024
 
+/** RST_STREAM's code for a stream the server did not process (RFC 9113 section 8.7). */
+const NGHTTP2_REFUSED_STREAM = 0x7
+
 /** Largest response head (decoded header list) accepted from an upstream. */
 const MAX_RESPONSE_HEAD = 16 * 1024
 
@@ -76,10 +79,19 @@ export class H2Sessions {
    */
   #streamsPerConnection = H2_STREAMS_PER_CONNECTION
 
-  /** `origin` is `https://host:port` as the session's default authority (every request names its own). */
-  constructor(origin: string, timeouts: ExchangeTimeouts) {
+  /** Requests sent once already and refused unprocessed: they are not sent a third time. */
+  readonly #retried = new WeakSet<UpstreamRequest>()
+  /** Send a request again, as the caller sends any (a free stream, or one more connection). */
+  readonly #redispatch: (request: UpstreamRequest, handler: Dispatcher.DispatchHandler) => void
+
+  /**
+   * `origin` is `https://host:port` as the session's default authority (every request names its
+   * own); `redispatch` sends a request the server refused unprocessed once more.
+   */
+  constructor(origin: string, timeouts: ExchangeTimeouts, redispatch: (request: UpstreamRequest, handler: Dispatcher.DispatchHandler) => void) {
     this.#authority = origin
     this.#timeouts = timeouts
+    this.#redispatch = redispatch
   }
 
   /** Streams a new connection is expected to carry at once. */
@@ -153,10 +165,17 @@ export class H2Sessions {
     }
     entry.active++
     entry.session.ref()
+    // RFC 9113 section 8.7: a stream refused with REFUSED_STREAM, or above a GOAWAY's last stream
+    // (nghttp2 closes those with REFUSED_STREAM), was not processed, and may be sent again: once,
+    // and only with a body sidekey still holds whole (a streamed one may be partly gone).
+    const again = this.#retried.has(request) || !(body === null || Buffer.isBuffer(body)) ? null : (): void => {
+      this.#retried.add(request)
+      this.#redispatch(request, handler)
+    }
     runStream(stream, request, handler, this.#timeouts, () => {
       entry.active--
       if (entry.active === 0) entry.session.unref()
-    })
+    }, again)
     return true
   }
 
@@ -269,7 +288,7 @@ export class StreamController implements Dispatcher.DispatchController {
  * Send the body on `stream` and report the answer to `handler`, exactly once ending in
  * `onResponseEnd` or `onResponseError`. `closed` runs when the stream is gone.
  */
-function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void): void {
+function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void, again: (() => void) | null): void {
   const controller = new StreamController(stream)
   let done = false
   let trailers: IncomingHttpHeaders = {}
@@ -282,6 +301,13 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     if (done) return
     done = true
     clearTimer()
+    if (again !== null && !started && stream.rstCode === NGHTTP2_REFUSED_STREAM) {
+      // Refused unprocessed: sent again, after this stream's close has freed its slot. The handler
+      // hears nothing of this stream; the next one starts it over.
+      // An abort in between (the agent gone) ends it there.
+      setImmediate(() => (controller.aborted ? handler.onResponseError?.(controller, controller.reason ?? err) : again()))
+      return
+    }
     // destroy(err), not close(CANCEL): Node's close() ends the writable side first, which sends
     // END_STREAM before the RST_STREAM, and a server may take the request as complete in between.
     // destroy(err) sends only RST_STREAM (INTERNAL_ERROR): a refused body never reads as whole.

@@ -112,7 +112,7 @@ class Origin implements UpstreamDispatcher {
       headersTimeoutMs: options.headersTimeoutMs,
       bodyTimeoutMs: options.bodyTimeoutMs,
       idleTimeoutMs: KEEP_ALIVE_MS,
-    })
+    }, (request, handler) => this.dispatch(request, handler))
   }
 
   dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {

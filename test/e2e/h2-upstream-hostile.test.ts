@@ -78,7 +78,24 @@ const rstStream = (id: number, code: number): Buffer => {
 }
 
 const NO_ERROR = 0
+const REFUSED_STREAM = 7
 const CANCEL = 8
+const goaway = (lastStreamId: number, code: number): Buffer => {
+  const payload = Buffer.alloc(8)
+  payload.writeUInt32BE(lastStreamId)
+  payload.writeUInt32BE(code, 4)
+  return frame(FRAME.GOAWAY, 0, 0, payload)
+}
+/** Requests each stand-in has seen, by host, and the connections they came on. */
+const seen = new Map<string, { requests: number; connections: Set<TLSSocket> }>()
+const note = (host: string, conn: RawConnection): number => {
+  const entry = seen.get(host) ?? { requests: 0, connections: new Set() }
+  seen.set(host, entry)
+  entry.connections.add(conn.socket)
+  return ++entry.requests
+}
+const answer = (conn: RawConnection, id: number, text: string): void =>
+  conn.send(headers(id, [[':status', '200'], ['content-length', String(text.length)]]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from(text)))
 
 /** How each stand-in answers every request. */
 const UPSTREAMS: Record<string, (conn: RawConnection, id: number) => void> = {
@@ -95,6 +112,24 @@ const UPSTREAMS: Record<string, (conn: RawConnection, id: number) => void> = {
   // 150 small header fields (1.6 KB): under the head limit, over Node's default of 128 fields.
   'many-fields.api.test': (conn, id) =>
     conn.send(headers(id, [[':status', '200'], ['content-length', '2'], ...Array.from({ length: 150 }, (_, i): [string, string] => [`x-field-${i}`, 'v'])]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('ok'))),
+  // Every other request refused unprocessed (REFUSED_STREAM), the next one answered.
+  'refused-once.api.test': (conn, id) => (note('refused-once.api.test', conn) % 2 === 1 ? conn.send(rstStream(id, REFUSED_STREAM)) : answer(conn, id, 'second try')),
+  // Every request refused unprocessed.
+  'refused-always.api.test': (conn, id) => {
+    note('refused-always.api.test', conn)
+    conn.send(rstStream(id, REFUSED_STREAM))
+  },
+  // A graceful shutdown: GOAWAY naming no stream processed, then the connection closed; a new
+  // connection's requests are answered.
+  'goaway.api.test': (conn, id) => {
+    const entry = seen.get('goaway.api.test')
+    const fresh = entry === undefined || !entry.connections.has(conn.socket)
+    const n = note('goaway.api.test', conn)
+    if (fresh && n % 2 === 1) {
+      conn.send(goaway(0, NO_ERROR))
+      setTimeout(() => conn.socket.end(), 20)
+    } else answer(conn, id, 'after goaway')
+  },
   // A complete answer, and a reset after it (RFC 9113 section 8.1 allows NO_ERROR then): whole.
   'rst-after-end.api.test': (conn, id) => conn.send(headers(id, [[':status', '200'], ['content-length', '5']]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('whole')), rstStream(id, NO_ERROR)),
 }
@@ -190,6 +225,39 @@ t.test('hostile HTTP/2 upstreams', async (t) => {
     t.match(h1.text, /^HTTP\/1\.1 200 /)
     t.match(h1.text, /\r\nx-field-149: v\r\n/, 'the last field arrived')
     t.match(h1.text, /\r\n\r\nok$/)
+  })
+
+  t.test('a request refused unprocessed (REFUSED_STREAM, or above a GOAWAY\'s last stream) is sent once more (RFC 9113 section 8.7)', async (t) => {
+    const h2 = await h2Get('refused-once.api.test', '/refused-h2')
+    t.same([h2.status, h2.body, h2.rstCode], [200, 'second try', 0], 'HTTP/2 agent: the second try answers')
+    const h1 = await h1Get('refused-once.api.test', '/refused-h1')
+    t.match(h1.text, /^HTTP\/1\.1 200 [^]*\r\n\r\nsecond try$/, 'HTTP/1.1 agent: the same')
+    t.equal(seen.get('refused-once.api.test')?.requests, 4, 'each sent twice')
+    t.equal((await sk.sink.waitForAudit((a) => a.path === '/refused-h1')).error, null)
+
+    const g = await h2Get('goaway.api.test', '/goaway-h2')
+    t.same([g.status, g.body], [200, 'after goaway'], 'after a GOAWAY naming it unprocessed, on a new connection')
+    t.equal(seen.get('goaway.api.test')?.connections.size, 2, 'the retry went on a new connection')
+
+    const always = await h2Get('refused-always.api.test', '/refused-always')
+    t.equal(always.status, 502, 'refused twice: a 502')
+    t.equal(always.error, 'SIDEKEY_ERR_UPSTREAM_RESET')
+    t.equal(seen.get('refused-always.api.test')?.requests, 2, 'sent twice, never a third time')
+  })
+
+  t.test('a streamed request body is not sent again: the refusal reaches the agent', async (t) => {
+    const before = seen.get('refused-always.api.test')?.requests ?? 0
+    const tunnel = await openTunnel(proxyPort, 'refused-always.api.test:443', { auth: auth(), tls: { ca: sk.ca.certPem } })
+    const chunks: Buffer[] = []
+    tunnel.stream.on('data', (c: Buffer) => chunks.push(c))
+    tunnel.stream.write('POST /streamed HTTP/1.1\r\nHost: refused-always.api.test\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n')
+    setTimeout(() => tunnel.stream.write('0\r\n\r\n'), 100)
+    const line = await sk.sink.waitForAudit((a) => a.path === '/streamed')
+    await new Promise((r) => setTimeout(r, 100))
+    tunnel.socket.destroy()
+    t.match(Buffer.concat(chunks).toString('latin1'), /^HTTP\/1\.1 502 [^]*x-sidekey-error: SIDEKEY_ERR_UPSTREAM_RESET/i)
+    t.equal(line.error, 'SIDEKEY_ERR_UPSTREAM_RESET')
+    t.equal((seen.get('refused-always.api.test')?.requests ?? 0) - before, 1, 'sent once')
   })
 
   noSecretsLogged(t, sk)
