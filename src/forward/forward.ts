@@ -137,6 +137,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         }
         let shaped = responseWithoutHopByHop(headers)
         try {
+          refuseUndefinedStatus(statusCode, plan)
           refuseTransferCodings(headers)
         } catch (err) {
           c.abort(err as Error)
@@ -256,6 +257,16 @@ function counter(add: (n: number) => void): Transform {
       done(null, chunk)
     },
   })
+}
+
+/**
+ * Refuse a status outside 100-599, which HTTP does not define (RFC 9110 section 15): Node's HTTP/1.1
+ * client takes up to 999 and its HTTP/2 server refuses to send over 599, so an agent would get it
+ * on one protocol and a reset on the other. Every agent gets this refusal instead, before any byte.
+ */
+function refuseUndefinedStatus(status: number, plan: Pick<ForwardPlan, 'host' | 'port'>): void {
+  if (status >= 100 && status <= 599) return
+  throw new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', `${plan.host}:${plan.port} answered with status ${status}, which HTTP does not define (100-599); nothing of the answer was relayed`)
 }
 
 /** Map an undici or socket error to the refusal the agent sees. Never includes the request path. */

@@ -180,12 +180,15 @@ t.test('hostile HTTP/2 upstreams', async (t) => {
     return result
   }
 
-  t.test('a status over 599 is refused for an HTTP/2 agent (502), sidekey goes on', async (t) => {
+  t.test('a status over 599 is refused for every agent (502, saying why), sidekey goes on', async (t) => {
     const r = await h2Get('status600.api.test', '/odd-status')
     t.equal(r.status, 502)
     t.equal(r.error, 'SIDEKEY_ERR_UPSTREAM_RESET')
     const line = await sk.sink.waitForAudit((a) => a.path === '/odd-status')
     t.equal(line.error, 'SIDEKEY_ERR_UPSTREAM_RESET', 'the audit line has the error')
+    t.match(r.body, /answered with status 600, which HTTP does not define/, 'the refusal says why')
+    const h1 = await h1Get('status600.api.test', '/odd-status-h1')
+    t.match(h1.text, /^HTTP\/1\.1 502 [^]*x-sidekey-error: SIDEKEY_ERR_UPSTREAM_RESET/i, 'an HTTP/1.1 agent gets the same refusal, not the 600')
     t.equal((await h2Get('rst-after-end.api.test', '/after-odd-status')).status, 200, 'sidekey still serves')
   })
 
