@@ -14,4 +14,12 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // src/http/node-http.ts says why: an ES import of node:http loads Node's bundled undici.
+    files: ['src/**/*.ts'],
+    ignores: ['src/http/node-http.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', { paths: [{ name: 'node:http', message: 'take node:http values from src/http/node-http.ts (an ES import of node:http loads Node\'s bundled undici); type imports are fine', allowTypeImports: true }, { name: 'http', message: 'use src/http/node-http.ts', allowTypeImports: true }] }],
+    },
+  },
 )

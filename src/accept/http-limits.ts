@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
+import { createServer } from '../http/node-http.js'
 import { Transform } from 'node:stream'
 import type { Config } from '../config.js'
 import { SidekeyError } from '../errors.js'

@@ -1,4 +1,5 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http'
+import type { IncomingMessage, Server } from 'node:http'
+import { createServer } from '../http/node-http.js'
 import type { CertificateAuthority } from '../ca/authority.js'
 import { SidekeyError } from '../errors.js'
 import type { RunTokens } from '../identity/run-tokens.js'

@@ -1,4 +1,5 @@
-import { Agent as HttpAgent, ServerResponse, type ClientRequest, type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
+import type { ClientRequest, IncomingHttpHeaders, IncomingMessage } from 'node:http'
+import { Agent as HttpAgent, ServerResponse } from '../http/node-http.js'
 import { Agent as HttpsAgent } from 'node:https'
 import { checkServerIdentity, type PeerCertificate } from 'node:tls'
 import { isIP, type Socket } from 'node:net'

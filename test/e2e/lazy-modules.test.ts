@@ -64,6 +64,14 @@ routes:
 
 const loads = (modules: string[], name: string): boolean => modules.some((url) => url.includes(`/node_modules/${name}/`) || url.endsWith(`/dist/src/${name}`))
 
+t.test('the recording sees the undici bundled in Node when an ES module imports node:http (what src/http/node-http.ts avoids)', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-lazy-'))
+  const record = join(dir, 'modules.txt')
+  const child = spawn(process.execPath, ['--import', RECORD, '--input-type=module', '-e', "import 'node:http'"], { env: { ...process.env, SIDEKEY_TEST_MODULES_FILE: record }, stdio: 'inherit' })
+  await new Promise((resolve) => child.once('exit', resolve))
+  t.ok((await readFile(record, 'utf8')).split('\n').includes('node-internal:internal/deps/undici/undici'))
+})
+
 t.test('a one-route static-key policy loads none of the optional features', async (t) => {
   const { modules, headers } = await modulesLoaded(t, STATIC_ROUTE)
   t.equal(headers.authorization, 'Bearer lazy-test-key-1', 'the credential was injected')
@@ -71,6 +79,7 @@ t.test('a one-route static-key policy loads none of the optional features', asyn
   t.ok(loads(modules, 'cli/start.js'), 'and sidekey\'s own modules')
   for (const name of [...OPTIONAL, ...OPTIONAL_OWN]) t.notOk(loads(modules, name), `${name} is not loaded`)
   t.notOk(modules.some((url) => url.endsWith('/node_modules/undici/index.js')), 'undici\'s index (fetch, mocks, caches) is not loaded, only the parts src/http/undici.ts names')
+  t.notOk(modules.includes('node-internal:internal/deps/undici/undici'), 'nor the undici bundled in Node (fetch, WebSocket: src/http/node-http.ts)')
 })
 
 t.test('a policy with a CEL condition loads CEL, and still nothing else', async (t) => {
