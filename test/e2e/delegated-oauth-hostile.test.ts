@@ -51,7 +51,11 @@ async function startHostileAs(): Promise<{ as: Upstream; tenants: Map<string, Te
   const tenants = new Map<string, Tenant>()
   let origin = ''
   const as = await startUpstream(async (req, res, body) => {
-    const m = /^\/t\/([\w-]+)(\/.*)$/.exec((req.url ?? '').split('?')[0]!)
+    // The metadata of issuer /t/NAME is only where RFC 8414 section 3.1 puts it,
+    // /.well-known/oauth-authorization-server/t/NAME, not under the issuer's path.
+    const asked = (req.url ?? '').split('?')[0]!
+    if (asked.endsWith('/.well-known/oauth-authorization-server')) return void res.writeHead(404).end()
+    const m = /^\/t\/([\w-]+)(\/.*)$/.exec(asked.replace(/^\/\.well-known\/oauth-authorization-server(\/t\/[\w-]+)$/, '$1/.well-known/oauth-authorization-server'))
     const tenant = m === null ? undefined : tenants.get(m[1]!)
     if (m === null || tenant === undefined) return void res.writeHead(404).end()
     const base = `${origin}/t/${m[1]}`
