@@ -365,7 +365,12 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
   stream.on('data', (chunk: Buffer) => {
     if (done) return
     if (timer !== null) timer.refresh()
-    call(() => handler.onResponseData?.(controller, chunk))
+    // As `call`, without a closure per chunk.
+    try {
+      handler.onResponseData?.(controller, chunk)
+    } catch (err) {
+      fail(err as Error)
+    }
   })
   stream.on('trailers', (head: IncomingHttpHeaders) => {
     trailers = {}
