@@ -42,6 +42,8 @@ export class H2ServerRequest extends Http2ServerRequest {
   override readonly rawHeaders: string[]
   /** The `:authority` and `host` fields disagree: the request names two destinations. */
   readonly authorityConflict: boolean
+  /** `:method` is not one sidekey forwards (http/h2-request.ts): refused before it is decided. */
+  readonly methodRefused: boolean
   /** The tunnel (or redirected connection) the stream arrived in; null for a session sidekey did not hand over. */
   readonly tunnel: Tunnel | null
 
@@ -51,6 +53,7 @@ export class H2ServerRequest extends Http2ServerRequest {
     this.headers = head.headers
     this.rawHeaders = head.rawHeaders
     this.authorityConflict = head.authorityConflict
+    this.methodRefused = head.methodRefused
     const state = (stream.session as WithState | undefined)?.[SESSION_STATE]
     this.tunnel = state?.tunnel ?? null
     if (state !== undefined) {
