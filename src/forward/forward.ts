@@ -92,6 +92,10 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         from = from.pipe(filter)
       }
       from.pipe(counted)
+      // pipe() passes no error on from its source either: a request that fails without ending (the
+      // agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) must fail the
+      // upload, or undici would wait for an end that never comes.
+      req.once('error', (err) => counted.destroy(err))
     }
     const host = hostHeader(plan, plan.scheme)
     const started = performance.now()

@@ -18,17 +18,25 @@ import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 // reaches the upstream). The upstreams: `h2.api.test` (Node's HTTP/2 server) and `loose.api.test`,
 // an HTTP/1.1 server that, like Werkzeug or Express, reads a method whatever its letter case.
 
-/** An HTTP/1.1 upstream over TLS that records each request line and answers 200. */
+/**
+ * An HTTP/1.1 upstream over TLS that records the request line of each complete request (its head,
+ * and its body to the end its content-length or last chunk marks) and answers 200.
+ */
 async function startLooseH1(trust: UpstreamTrust, host: string): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
   const lines: string[] = []
   const server = createTlsServer({ ...(await trust.cert(host)), ALPNProtocols: ['http/1.1'] }, (socket) => {
     socket.on('error', () => undefined)
-    let head = ''
+    let text = ''
     socket.on('data', (chunk: Buffer) => {
-      head += chunk.toString('latin1')
-      if (!head.includes('\r\n\r\n')) return
-      lines.push(head.slice(0, head.indexOf('\r\n')))
-      head = ''
+      text += chunk.toString('latin1')
+      const end = text.indexOf('\r\n\r\n')
+      if (end < 0) return
+      const head = text.slice(0, end).toLowerCase()
+      const body = text.slice(end + 4)
+      const length = /\r\ncontent-length: *(\d+)/.exec(head)
+      const complete = /\r\ntransfer-encoding: *chunked/.test(head) ? /(?:^|\r\n)0\r\n\r\n$/.test(body) : body.length >= Number(length?.[1] ?? 0)
+      if (!complete) return
+      lines.push(text.slice(0, text.indexOf('\r\n')))
       socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')
     })
   })
@@ -64,6 +72,7 @@ t.test('hostile HTTP/2 agents', async (t) => {
     trust,
     `  - { name: h2-no-delete, host: h2.api.test, methods: [DELETE], action: deny }
   - { name: h2-no-admin, host: h2.api.test, paths: ['/v1/admin/**'], action: deny }
+  - { name: h2-buffered, host: h2.api.test, paths: ['/buffered/**'], credential: openai, addresses: [127.0.0.1], conditions: { max_body_bytes: 1000 } }
   - { name: h2, host: h2.api.test, credential: openai, addresses: [127.0.0.1] }
   - { name: loose-no-delete, host: loose.api.test, methods: [DELETE], action: deny }
   - { name: loose, host: loose.api.test, credential: openai, addresses: [127.0.0.1] }
@@ -212,6 +221,74 @@ t.test('hostile HTTP/2 agents', async (t) => {
     const before = h2.seen.length
     t.match(await send(session, { ':method': 'GET', ':path': '/v1/name-secret', [`x-${SECRETS.OPENAI}`]: '1' }), { status: 403, error: 'SIDEKEY_ERR_SECRET_DETECTED' })
     t.equal(h2.seen.length, before, 'nothing went up')
+  })
+
+  t.test('a managed secret in request trailers never goes up, with or without a body before them', async (t) => {
+    for (const body of ['some body', null]) {
+      const workload = `trailers-${body === null ? 'no-body' : 'body'}`
+      const session = await connect('h2.api.test', workload)
+      t.teardown(() => session.close())
+      const path = `/v1/${workload}`
+      const stream = session.request({ ':method': 'POST', ':path': path }, { waitForTrailers: true })
+      stream.on('wantTrailers', () => stream.sendTrailers({ 'x-checksum': SECRETS.OPENAI }))
+      const answer = new Promise<unknown>((resolve) => {
+        stream.on('response', (h) => resolve(h['x-sidekey-error']))
+        stream.on('error', () => resolve('reset'))
+      })
+      stream.resume()
+      if (body === null) stream.end()
+      else stream.end(body)
+      t.equal(await answer, 'SIDEKEY_ERR_TRAILERS_REFUSED', workload)
+      const line = await sk.sink.waitForAudit((a) => a.workload === workload && a.event === 'request')
+      t.match(line, { status: 400, error: 'SIDEKEY_ERR_TRAILERS_REFUSED', protocol: 'h2' })
+      t.notOk(h2.seen.some((s) => s.path === path), 'the upstream never received a complete request')
+    }
+  })
+
+  t.test('a managed secret split over cookie fields is never whole upstream', async (t) => {
+    // RFC 9113 section 8.2.3: cookie crumbs are joined with "; ", so a secret split across two
+    // never reads whole (it is a split like any two fields); one whole in a crumb is found.
+    const session = await connect('h2.api.test', 'cookies')
+    t.teardown(() => session.close())
+    const cut = 9
+    const r = await send(session, { ':method': 'GET', ':path': '/v1/cookies', cookie: [`a=${SECRETS.OPENAI.slice(0, cut)}`, SECRETS.OPENAI.slice(cut)] })
+    if (r.status === 200) {
+      const seen = h2.seen.find((s) => s.path === '/v1/cookies')!
+      t.notOk(JSON.stringify(seen.headers).replace(/authorization":"[^"]*"/, '').includes(SECRETS.OPENAI), 'the joined cookie does not hold it')
+    } else t.match(r, { status: 403, error: 'SIDEKEY_ERR_SECRET_DETECTED' })
+    const whole = await connect('h2.api.test', 'cookies-whole')
+    t.teardown(() => whole.close())
+    t.match(await send(whole, { ':method': 'GET', ':path': '/v1/cookies-whole', cookie: ['a=1', `b=${SECRETS.OPENAI}`] }), { status: 403, error: 'SIDEKEY_ERR_SECRET_DETECTED' }, 'a secret whole in a crumb')
+  })
+
+  t.test('a request body the agent cut short never reaches the upstream as complete', async (t) => {
+    // Node's compatibility request ends when its stream closes, reset or not: a body read whole (a
+    // route with max_body_bytes and no content-length) was decided on and sent up complete after
+    // the agent reset its stream mid-body, and DATA that contradicts content-length (nghttp2 resets
+    // the stream) went up to an HTTP/1.1 upstream as a complete empty body with content-length: 0.
+    const post = (host: string, path: string, extra: Buffer[] = []): Buffer => frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, Buffer.concat([literal(':method', 'POST'), literal(':scheme', 'https'), literal(':authority', host), literal(':path', path), ...extra]))
+    const cases: [string, string, string, (conn: RawH2) => void][] = [
+      ['RST_STREAM CANCEL', 'h2.api.test', '/buffered/cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))],
+      ['RST_STREAM NO_ERROR', 'h2.api.test', '/buffered/no-error', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 0])))],
+      ['RST_STREAM CANCEL, streamed', 'h2.api.test', '/v1/streamed-cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))],
+      ['DATA beyond content-length', 'loose.api.test', '/v1/content-length', (conn) => conn.send(frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.from('def')))],
+    ]
+    let n = 0
+    for (const [what, host, path, cut] of cases) {
+      const workload = `cut-${n++}`
+      const conn = await rawH2(port, `${host}:443`, { auth: auth(workload), ca: sk.ca.certPem })
+      t.teardown(() => conn.socket.destroy())
+      conn.send(post(host, path, path === '/v1/content-length' ? [literal('content-length', '2')] : []), frame(FRAME.DATA, 0, 1, Buffer.from('abc')))
+      // Let the head be decided and the body start on its way.
+      await new Promise((r) => setTimeout(r, 200))
+      cut(conn)
+      const line = await sk.sink.waitForAudit((a) => a.workload === workload && a.event === 'request')
+      t.not(line.status, 200, `${what}: the audit line does not say it was answered`)
+      await new Promise((r) => setTimeout(r, 100))
+      t.notOk(h2.seen.some((s) => s.path === path), `${what}: the HTTP/2 upstream never received a complete request`)
+      t.notOk(loose.lines.some((l) => l.includes(path)), `${what}: the HTTP/1.1 upstream never received a complete request`)
+    }
+    t.equal(n, cases.length)
   })
 
   noSecretsLogged(t, sk)
