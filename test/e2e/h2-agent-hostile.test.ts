@@ -1,6 +1,6 @@
 import type { ClientHttp2Session, OutgoingHttpHeaders } from 'node:http2'
-import type { AddressInfo } from 'node:net'
-import { createServer as createTlsServer } from 'node:tls'
+import { createServer as createNetServer, type AddressInfo, type Socket } from 'node:net'
+import { TLSSocket } from 'node:tls'
 import t from 'tap'
 import { FLAG, FRAME, frame, literal, rawH2, requestBlock, type RawH2 } from '../helpers/h2-frames.js'
 import { h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
@@ -20,11 +20,15 @@ import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 
 /**
  * An HTTP/1.1 upstream over TLS that records the request line of each complete request (its head,
- * and its body to the end its content-length or last chunk marks) and answers 200.
+ * and its body to the end its content-length or last chunk marks) and answers 200 with a body of
+ * `answerBytes`. With `handshakeDelayMs`, each connection waits that long before its TLS handshake
+ * (an upstream slow to connect).
  */
-async function startLooseH1(trust: UpstreamTrust, host: string): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
+async function startLooseH1(trust: UpstreamTrust, host: string, options: { handshakeDelayMs?: number; answerBytes?: number } = {}): Promise<{ port: number; lines: string[]; close(): Promise<void> }> {
   const lines: string[] = []
-  const server = createTlsServer({ ...(await trust.cert(host)), ALPNProtocols: ['http/1.1'] }, (socket) => {
+  const context = await trust.cert(host)
+  const sockets = new Set<Socket>()
+  const serve = (socket: TLSSocket): void => {
     socket.on('error', () => undefined)
     let text = ''
     socket.on('data', (chunk: Buffer) => {
@@ -37,11 +41,28 @@ async function startLooseH1(trust: UpstreamTrust, host: string): Promise<{ port:
       const complete = /\r\ntransfer-encoding: *chunked/.test(head) ? /(?:^|\r\n)0\r\n\r\n$/.test(body) : body.length >= Number(length?.[1] ?? 0)
       if (!complete) return
       lines.push(text.slice(0, text.indexOf('\r\n')))
-      socket.end('HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok')
+      const answer = 'x'.repeat(options.answerBytes ?? 2)
+      socket.end(`HTTP/1.1 200 OK\r\ncontent-length: ${answer.length}\r\nconnection: close\r\n\r\n${answer}`)
     })
+  }
+  const server = createNetServer((raw) => {
+    sockets.add(raw)
+    raw.on('close', () => sockets.delete(raw))
+    raw.on('error', () => undefined)
+    setTimeout(() => {
+      if (!raw.destroyed) serve(new TLSSocket(raw, { isServer: true, ...context, ALPNProtocols: ['http/1.1'] }))
+    }, options.handshakeDelayMs ?? 0)
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-  return { port: (server.address() as AddressInfo).port, lines, close: () => new Promise<void>((r) => server.close(() => r())) }
+  return {
+    port: (server.address() as AddressInfo).port,
+    lines,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy()
+        server.close(() => r())
+      }),
+  }
 }
 
 /** One stream: its status, x-sidekey-error, or the code it was reset with. */
@@ -66,7 +87,8 @@ t.test('hostile HTTP/2 agents', async (t) => {
   const trust = await upstreamTrust()
   const h2 = await startH2Upstream(trust, 'h2.api.test')
   const loose = await startLooseH1(trust, 'loose.api.test')
-  t.teardown(() => Promise.all([h2.close(), loose.close()]))
+  const slow = await startLooseH1(trust, 'slow.api.test', { handshakeDelayMs: 400, answerBytes: 1 << 20 })
+  t.teardown(() => Promise.all([h2.close(), loose.close(), slow.close()]))
   const sk = await startH2Sidekey(
     t,
     trust,
@@ -76,8 +98,9 @@ t.test('hostile HTTP/2 agents', async (t) => {
   - { name: h2, host: h2.api.test, credential: openai, addresses: [127.0.0.1] }
   - { name: loose-no-delete, host: loose.api.test, methods: [DELETE], action: deny }
   - { name: loose, host: loose.api.test, credential: openai, addresses: [127.0.0.1] }
+  - { name: slow, host: slow.api.test, addresses: [127.0.0.1] }
 `,
-    { 'h2.api.test': h2.port, 'loose.api.test': loose.port },
+    { 'h2.api.test': h2.port, 'loose.api.test': loose.port, 'slow.api.test': slow.port },
   )
   const port = Number(new URL(sk.proxyUrl).port)
   const auth = (workload: string): string => basicAuth(workload, sk.runTokens.mint(workload).token)
@@ -289,6 +312,23 @@ t.test('hostile HTTP/2 agents', async (t) => {
       t.notOk(loose.lines.some((l) => l.includes(path)), `${what}: the HTTP/1.1 upstream never received a complete request`)
     }
     t.equal(n, cases.length)
+  })
+
+  t.test('a stream reset while the upstream connection is dialled never goes up', async (t) => {
+    // The forward stage aborted the upstream request on the agent's close only once undici had
+    // started it: reset while the connection was still being dialled, the request went up anyway,
+    // and its answer, written to a closed response, paused the upstream connection for good (a
+    // connection leaked per request, and sidekey's shutdown waited on it).
+    const conn = await rawH2(port, 'slow.api.test:443', { auth: auth('dial-reset'), ca: sk.ca.certPem })
+    t.teardown(() => conn.socket.destroy())
+    conn.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, requestBlock('slow.api.test', '/v1/dial-reset')))
+    await new Promise((r) => setTimeout(r, 100))
+    conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))
+    const line = await sk.sink.waitForAudit((a) => a.workload === 'dial-reset' && a.event === 'request')
+    t.match(line, { error: 'SIDEKEY_ERR_UPSTREAM_RESET' })
+    // Past the upstream's handshake, when the request would have arrived.
+    await new Promise((r) => setTimeout(r, 800))
+    t.same(slow.lines, [], 'the upstream never received the request')
   })
 
   noSecretsLogged(t, sk)
