@@ -98,6 +98,9 @@ export function createH2Server(config: Config, connections: Connections, onReque
   // Node's compatibility API hands a CONNECT stream to 'connect', or answers 405 itself (no
   // x-sidekey-error, no audit line): it goes to the stages too, which refuse it with a reason.
   server.on('connect', onStream)
+  // Likewise a stream whose `expect` is not exactly `100-continue` (Node answers it 417 itself): the
+  // accept stage refuses it (accept/http-limits.ts, `assertWholeHead`).
+  server.on('checkExpectation', onStream)
   // A stream error (a peer's malformed frame on one stream) ends that stream only.
   server.on('sessionError', () => undefined)
   return {

@@ -6,7 +6,7 @@ import { FLAG, FRAME, frame, literal, rawH2, requestBlock, type RawH2 } from '..
 import { h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
 import { pollFor } from '../helpers/poll.js'
 import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
-import { basicAuth } from '../helpers/tunnels.js'
+import { basicAuth, openTunnel } from '../helpers/tunnels.js'
 import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 
 // A hostile agent speaking HTTP/2 to sidekey inside an intercepted tunnel, using what HTTP/2's
@@ -153,6 +153,22 @@ t.test('hostile HTTP/2 agents', async (t) => {
     t.match(line, { method: 'CONNECT', status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST', host: 'h2.api.test', protocol: 'h2' })
     t.match(await send(session, { ':method': 'GET', ':path': '/v1/after-connect' }), { status: 200 }, 'the connection serves on')
     t.equal(h2.seen.length - before, 1, 'only the GET went up')
+  })
+
+  t.test('an Expect other than 100-continue is refused with a reason and an audit line, on HTTP/2 and HTTP/1.1', async (t) => {
+    // Node answered both 417 itself: no x-sidekey-error, no reason, no audit line.
+    const session = await connect('h2.api.test', 'expect-h2')
+    t.teardown(() => session.close())
+    const before = h2.seen.length
+    t.match(await send(session, { ':method': 'GET', ':path': '/v1/expect-h2', expect: 'something-else' }), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST' }, 'HTTP/2')
+    t.match(await sk.sink.waitForAudit((a) => a.path === '/v1/expect-h2'), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST', protocol: 'h2' })
+    t.match(await send(session, { ':method': 'POST', ':path': '/v1/continue', expect: '100-continue' }), { status: 200 }, '100-continue goes on')
+    const tunnel = await openTunnel(port, 'h2.api.test:443', { auth: auth('expect-h1'), tls: { ca: sk.ca.certPem } })
+    t.teardown(() => tunnel.socket.destroy())
+    const answer = await tunnel.get('/v1/expect-h1', { expect: 'something-else' })
+    t.match(answer, /^HTTP\/1\.1 400 [^]*x-sidekey-error: SIDEKEY_ERR_BAD_REQUEST/i, 'HTTP/1.1')
+    t.match(await sk.sink.waitForAudit((a) => a.path === '/v1/expect-h1'), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST' })
+    t.same(h2.seen.slice(before).map((s) => s.path), ['/v1/continue'], 'only the 100-continue request went up')
   })
 
   t.test('what nghttp2 refuses in a head never reaches the upstream, and the connection serves on', async (t) => {
