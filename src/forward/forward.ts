@@ -235,7 +235,8 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     // The agent may have gone during an earlier stage, its response's 'close' already emitted
     // (an HTTP/2 stream reset while its credential was obtained): nothing goes up.
     if (plan.agentGone?.aborted === true) {
-      onClose()
+      gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+      settle(gone)
       return
     }
     try {
