@@ -15,8 +15,10 @@ import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 // in never-indexed literals. Each rule must hold as it does for an HTTP/1.1 agent: a method deny is
 // not walked past, a managed secret does not leave, and every refusal is a status with
 // x-sidekey-error and an audit line (or, for what nghttp2 itself refuses, a reset stream that never
-// reaches the upstream). The upstreams: `h2.api.test` (Node's HTTP/2 server) and `loose.api.test`,
-// an HTTP/1.1 server that, like Werkzeug or Express, reads a method whatever its letter case.
+// reaches the upstream), and a stream reset before its END_STREAM (mid-body, or while the upstream
+// connection is dialled) never reaches the upstream as a complete request. The upstreams:
+// `h2.api.test` (Node's HTTP/2 server), `loose.api.test`, an HTTP/1.1 server that, like Werkzeug or
+// Express, reads a method whatever its letter case, and `slow.api.test`, one slow to handshake.
 
 /**
  * An HTTP/1.1 upstream over TLS that records the request line of each complete request (its head,
