@@ -1,6 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Http2ServerRequest, type ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
+import { SidekeyError } from '../errors.js'
 import { h2RequestHead } from '../http/h2-request.js'
 import type { Tunnel } from './tunnel.js'
 
@@ -32,6 +33,11 @@ export const SESSION_STATE: unique symbol = Symbol('sidekey.h2SessionState')
 
 type WithState = { [SESSION_STATE]?: H2SessionState }
 
+/** Where a stream with a body keeps its request, for `failIfCut`. */
+const REQUEST: unique symbol = Symbol('sidekey.h2Request')
+
+type WithRequest = { [REQUEST]?: H2ServerRequest; _readableState: { ended: boolean } }
+
 /** One HTTP/2 stream's request, as the stages read it. */
 export class H2ServerRequest extends Http2ServerRequest {
   // Own fields, shadowing the accessors of Node's class: the stages read `headers` and
@@ -42,6 +48,8 @@ export class H2ServerRequest extends Http2ServerRequest {
   override readonly rawHeaders: string[]
   /** The `:authority` and `host` fields disagree: the request names two destinations. */
   readonly authorityConflict: boolean
+  /** `:method` is not one sidekey forwards (http/h2-request.ts): refused before it is decided. */
+  readonly methodRefused: boolean
   /** The tunnel (or redirected connection) the stream arrived in; null for a session sidekey did not hand over. */
   readonly tunnel: Tunnel | null
 
@@ -51,6 +59,7 @@ export class H2ServerRequest extends Http2ServerRequest {
     this.headers = head.headers
     this.rawHeaders = head.rawHeaders
     this.authorityConflict = head.authorityConflict
+    this.methodRefused = head.methodRefused
     const state = (stream.session as WithState | undefined)?.[SESSION_STATE]
     this.tunnel = state?.tunnel ?? null
     if (state !== undefined) {
@@ -58,7 +67,37 @@ export class H2ServerRequest extends Http2ServerRequest {
       ;(stream as WithState)[SESSION_STATE] = state
       stream.on('close', streamClosed)
     }
+    // A body cut short must fail, never end: Node's compatibility request ends (push(null)) when its
+    // stream closes, reset or not, so a stream the agent reset mid-body (RST_STREAM, or nghttp2's
+    // reset of DATA that contradicts content-length) read as a complete body: piped up, an HTTP/1.1
+    // upstream got the last chunk (or an empty body with content-length: 0), an HTTP/2 one
+    // END_STREAM, and a body read whole for conditions was decided on as if whole. 'aborted' comes
+    // before Node ends a stream reset with NO_ERROR; 'close' (prepended: before Node's own listener
+    // ends the request) catches a reset after the response had ended.
+    if (!stream.endAfterHeaders) {
+      ;(stream as unknown as WithRequest)[REQUEST] = this
+      stream.once('aborted', failIfCut)
+      stream.prependOnceListener('close', failIfCut)
+    }
   }
+
+  /**
+   * As Node's HTTP/1.1 request does: a request failed with no one listening (a refusal sent before
+   * its body was read) is destroyed quietly, not an uncaught 'error'.
+   */
+  override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
+    callback(this.listenerCount('error') > 0 ? err : null)
+  }
+}
+
+/**
+ * The stream closed (`this`): unless the agent's END_STREAM arrived first (Node marks it by ending
+ * the stream's readable side as it arrives), the request body was cut, and its request fails.
+ */
+function failIfCut(this: ServerHttp2Stream & WithRequest): void {
+  const req = this[REQUEST]
+  if (req === undefined || req.destroyed || this._readableState.ended) return
+  req.destroy(new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent reset its HTTP/2 stream before the request body ended; nothing of it was sent as complete'))
 }
 
 /** A stream's close: one fewer open on its session (`this` is the stream). */

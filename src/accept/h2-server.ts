@@ -85,7 +85,7 @@ export function createH2Server(config: Config, connections: Connections, onReque
     session.once('close', () => tunnel.client.destroy())
     closeWhenIdle(session, state, config.idleTimeoutMs)
   })
-  server.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+  const onStream = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
     const tunnel = (req as H2ServerRequest).tunnel
     if (tunnel === null) {
       res.stream.close()
@@ -93,7 +93,14 @@ export function createH2Server(config: Config, connections: Connections, onReque
     }
     connections.serving(tunnel.client, res)
     onRequest(req, res, tunnel)
-  })
+  }
+  server.on('request', onStream)
+  // Node's compatibility API hands a CONNECT stream to 'connect', or answers 405 itself (no
+  // x-sidekey-error, no audit line): it goes to the stages too, which refuse it with a reason.
+  server.on('connect', onStream)
+  // Likewise a stream whose `expect` is not exactly `100-continue` (Node answers it 417 itself): the
+  // accept stage refuses it (accept/http-limits.ts, `assertWholeHead`).
+  server.on('checkExpectation', onStream)
   // A stream error (a peer's malformed frame on one stream) ends that stream only.
   server.on('sessionError', () => undefined)
   return {

@@ -29,8 +29,15 @@ export function createLimitedServer(config: Config): Server {
     connectionsCheckingInterval: Math.max(50, Math.min(1000, Math.floor(config.headTimeoutMs / 4))),
   })
   server.maxHeadersCount = 0
+  // An Expect other than 100-continue: Node answers 417 itself, without x-sidekey-error, reason or
+  // audit line. The request goes to the request listener instead, whose accept stage refuses it
+  // (`assertWholeHead`) like any other malformed head.
+  server.on('checkExpectation', (req, res) => server.emit('request', req, res))
   return server
 }
+
+/** What Node's HTTP/1.1 server reads as a 100-continue expectation (lib/_http_server.js). */
+const CONTINUE_EXPECTATION = /(?:^|\W)100-continue(?:$|\W)/i
 
 /**
  * Node applies the head timeout only to servers that listen (connection tracking starts on
@@ -45,7 +52,7 @@ export function trackConnections(server: Server): void {
  * A request is forwarded whole or not at all: one with more header fields than `max` is refused
  * (431) before anything is decided or sent, never forwarded with some of them missing. So is one
  * that announces trailer fields (`Trailer`, RFC 9110 section 6.6.2): the upstream leg sends a
- * body, never trailers.
+ * body, never trailers; and one with an expectation other than 100-continue.
  */
 export function assertWholeHead(req: IncomingMessage, max: number): void {
   const count = req.rawHeaders.length / 2
@@ -53,6 +60,10 @@ export function assertWholeHead(req: IncomingMessage, max: number): void {
     throw new SidekeyError('SIDEKEY_ERR_TOO_MANY_HEADERS', `the request has ${count} header fields; sidekey forwards at most ${max} (--max-headers) and never forwards part of a request: send fewer headers`)
   }
   if (req.headers.trailer !== undefined) throw trailersRefused()
+  const expect = req.headers.expect
+  if (expect !== undefined && !CONTINUE_EXPECTATION.test(expect)) {
+    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the request has an Expect field other than 100-continue, an expectation sidekey cannot meet (RFC 9110 section 10.1.1): remove it')
+  }
 }
 
 /** A body read whole before forwarding: refuse it when trailer fields came after it. */

@@ -43,6 +43,8 @@ export interface ForwardPlan {
    * `grpc-status`, `grpc-message`) are passed on, and a `te: trailers` the agent sent goes up.
    */
   readonly trailers?: boolean
+  /** Aborted when the agent has gone (its connection or stream closed before the answer was whole). */
+  readonly agentGone?: AbortSignal
   /** Offer HTTP/2 to the upstream in ALPN (a route's `http2: false` turns it off). */
   readonly http2?: boolean
 }
@@ -92,6 +94,10 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
         from = from.pipe(filter)
       }
       from.pipe(counted)
+      // pipe() passes no error on from its source either: a request that fails without ending (the
+      // agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) must fail the
+      // upload, or undici would wait for an end that never comes.
+      req.once('error', (err) => counted.destroy(err))
     }
     const host = hostHeader(plan, plan.scheme)
     const started = performance.now()
@@ -110,12 +116,18 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     let out: Writable = res
     /** Inline response filter (scrubbing, pin), when the body needs no decoding. */
     let filter: ChunkFilter | null = null
+    /** Set once the agent has gone: the upstream exchange is stopped, now or as soon as it starts. */
+    let gone: Error | null = null
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
       // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
       // not: only an ended one that finished was answered whole.
       if (res.writableFinished && res.writableEnded) return
-      const gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+      gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+      // Until undici starts the request (a connection being dialled) there is no controller to
+      // abort: onRequestStart aborts it then. (Before, the request went up anyway, and its answer,
+      // written to a closed response, paused the upstream connection for good: a connection leaked
+      // per request, and shutdown waited on it.)
       controller?.abort(gone)
       settle(gone)
     }
@@ -125,6 +137,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(c) {
         controller = c
+        if (gone !== null) c.abort(gone)
       },
       onResponseStart(c, statusCode, headers) {
         result.firstByteMs = performance.now() - started
@@ -220,6 +233,13 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     const headers = [...plan.headers, 'host', host]
     // `te: trailers` is the one TE value HTTP/2 allows, and gRPC servers may insist on it.
     if (plan.trailers === true && /\btrailers\b/i.test(String(req.headers.te ?? ''))) headers.push('te', 'trailers')
+    // The agent may have gone during an earlier stage, its response's 'close' already emitted
+    // (an HTTP/2 stream reset while its credential was obtained): nothing goes up.
+    if (plan.agentGone?.aborted === true) {
+      gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+      settle(gone)
+      return
+    }
     try {
       pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true).dispatch({ method: plan.method, path: plan.path, headers, body }, handler)
     } catch (err) {

@@ -1,5 +1,16 @@
-import type { IncomingHttpHeaders } from 'node:http'
+import { METHODS, type IncomingHttpHeaders } from 'node:http'
 import { parseAuthority } from '../policy/host.js'
+
+/**
+ * The methods an HTTP/2 stream may carry: those Node's HTTP/1.1 parser (llhttp) accepts, which is
+ * every method an HTTP/1.1 agent can send, all in upper case; CONNECT aside (a tunnel inside an
+ * intercepted tunnel is not proxied, as on HTTP/1.1). HTTP/2 itself allows any token in `:method`,
+ * and nghttp2 and undici pass it on as written: a lowercase `delete` walked past a
+ * `methods: [DELETE]` deny (policy matches methods exactly, as RFC 9110 says they are case-sensitive)
+ * to a server that reads methods without case (Werkzeug, Express), and a `:method` holding a managed
+ * secret went upstream, since the head scan reads the target and fields, not the method.
+ */
+const H2_METHODS: ReadonlySet<string> = new Set(METHODS.filter((m) => m !== 'CONNECT'))
 
 /**
  * An HTTP/2 request as the stages read an HTTP/1.1 one. They read `headers` and `rawHeaders` (to
@@ -12,13 +23,16 @@ import { parseAuthority } from '../policy/host.js'
  * - HTTP/2 has no Transfer-Encoding: a body is announced by a HEADERS frame without END_STREAM.
  *   One of unannounced length reads, in `headers` only, as `transfer-encoding: chunked` does on
  *   HTTP/1.1 ("has a body, length unknown": src/http/message.ts). It is never in `rawHeaders`, so
- *   it is never forwarded.
+ *   it is never forwarded;
+ * - `:method` must be one HTTP/1.1 could carry (`methodRefused` otherwise).
  */
 export interface H2RequestHead {
   readonly headers: IncomingHttpHeaders
   readonly rawHeaders: string[]
   /** The `:authority` and `host` fields disagree: the request names two destinations. */
   readonly authorityConflict: boolean
+  /** `:method` is not one sidekey forwards (`H2_METHODS`): the stream is refused before it is decided. */
+  readonly methodRefused: boolean
 }
 
 /**
@@ -31,11 +45,13 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
   const headers: IncomingHttpHeaders = Object.create(null) as IncomingHttpHeaders
   let authority: string | undefined
   let host: string | undefined
+  let method: string | undefined
   for (let i = 0; i < source.length; i += 2) {
     const name = source[i]!
     const value = source[i + 1]!
     if (name.charCodeAt(0) === 0x3a) {
       if (name === ':authority') authority = value
+      else if (name === ':method') method = value
       continue
     }
     if (name === 'host') {
@@ -53,7 +69,7 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
     rawHeaders.push('host', named)
   }
   if (!endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
-  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host) }
+  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || !H2_METHODS.has(method) }
 }
 
 /**

@@ -58,4 +58,9 @@ t.test('an HTTP/2 head read as HTTP/1.1 reads it', async (t) => {
   t.equal(h2RequestHead(...req([...pseudo, 'host', 'api.test'], true)).headers.host, 'api.test', 'host alone names the destination')
   t.equal(h2RequestHead(...req([...pseudo, ':authority', 'api.test', 'host', 'api.test'], true)).authorityConflict, false)
   t.equal(h2RequestHead(...req([...pseudo, ':authority', 'api.test', 'host', 'evil.test'], true)).authorityConflict, true, 'two destinations named')
+
+  // `:method`: what HTTP/1.1's parser accepts (upper case, a known method), CONNECT aside.
+  for (const [method, refused] of [['POST', false], ['DELETE', false], ['PROPFIND', false], ['delete', true], ['Get', true], ['FOO', true], ['CONNECT', true]] as const) {
+    t.equal(h2RequestHead(...req([':method', method, ':scheme', 'https', ':path', '/v1/x', ':authority', 'api.test'], true)).methodRefused, refused, `:method ${method}`)
+  }
 })

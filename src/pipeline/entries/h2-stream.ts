@@ -1,4 +1,4 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
 import type { Tunnel } from '../../accept/tunnel.js'
@@ -36,7 +36,11 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   )
   const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res: res as unknown as ServerResponse, result }, gone.signal)
   ex.audit.protocol = 'h2'
-  const stages = (req as H2ServerRequest).authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  const head = req as H2ServerRequest
+  // A method no HTTP/1.1 parser would read may be anything the agent wrote, a secret included:
+  // it is never put on the audit line (nor, through it, the console or an alert).
+  if (head.methodRefused && !KNOWN_METHODS.has(req.method)) ex.audit.method = null
+  const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
     if (result.status !== 0) ex.audit.status = result.status
@@ -62,6 +66,24 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
       }
     }),
   )
+}
+
+const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS)
+
+/**
+ * A stream whose `:method` sidekey does not forward (http/h2-request.ts): one HTTP/1.1 could not
+ * carry (lower case, an unknown token), or CONNECT. Refused before it is decided, as Node's parser
+ * refuses such a request line on HTTP/1.1; the value is not repeated in the answer.
+ */
+const UNFORWARDED_METHOD: Stage<RequestExchange> = {
+  name: 'accept',
+  run(_ctx, ex) {
+    // Like an HTTP/1.1 request Node's parser refuses (accept/client-error.ts), its audit line names
+    // the tunnel's destination and caller.
+    if (ex.tunnel !== null) Object.assign(ex.audit, { host: ex.tunnel.authority.host, port: ex.tunnel.authority.port, workload: ex.tunnel.caller.workload })
+    if (ex.req.method === 'CONNECT') throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'CONNECT inside an intercepted tunnel is refused: this stream already reaches its destination; send the request itself')
+    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the :method of the HTTP/2 request is not one sidekey forwards: methods are case-sensitive, send a standard method in upper case (GET, POST, PUT, PATCH, DELETE, ...)')
+  },
 }
 
 /** A stream whose `:authority` and `host` name different destinations: refused before it is decided (rule 2). */
