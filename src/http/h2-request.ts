@@ -1,4 +1,5 @@
-import { METHODS, type IncomingHttpHeaders } from 'node:http'
+import type { IncomingHttpHeaders } from 'node:http'
+import { METHODS } from './node-http.js'
 import { parseAuthority } from '../policy/host.js'
 
 /**

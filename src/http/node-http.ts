@@ -9,6 +9,8 @@ import { createRequire } from 'node:module'
  */
 const http = createRequire(import.meta.url)('node:http') as typeof import('node:http')
 
+/** `http.METHODS`: the methods Node's HTTP/1.1 parser accepts. */
+export const METHODS = http.METHODS
 /** `http.createServer`. */
 export const createServer = http.createServer
 /** `http.Agent`, the class and its instances' type. */

@@ -1,4 +1,5 @@
-import { METHODS, type IncomingMessage, type ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { METHODS } from '../../http/node-http.js'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
 import type { Tunnel } from '../../accept/tunnel.js'
