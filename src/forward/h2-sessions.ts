@@ -291,6 +291,8 @@ export class StreamController implements Dispatcher.DispatchController {
 function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void, again: (() => void) | null): void {
   const controller = new StreamController(stream)
   let done = false
+  /** The response head arrived (and went to the handler). */
+  let started = false
   let trailers: IncomingHttpHeaders = {}
   let timer: NodeJS.Timeout | null = null
   const clearTimer = (): void => {
@@ -303,8 +305,8 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     clearTimer()
     if (again !== null && !started && stream.rstCode === NGHTTP2_REFUSED_STREAM) {
       // Refused unprocessed: sent again, after this stream's close has freed its slot. The handler
-      // hears nothing of this stream; the next one starts it over.
-      // An abort in between (the agent gone) ends it there.
+      // hears nothing of this stream; the next one starts it over. An abort in between (the agent
+      // gone) ends it there.
       setImmediate(() => (controller.aborted ? handler.onResponseError?.(controller, controller.reason ?? err) : again()))
       return
     }
@@ -333,7 +335,6 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
   }
   let endedByServer = false
   closing.set(stream, (ended) => (endedByServer = ended))
-  let started = false
   controller.onPauseChange = (paused) => {
     if (!started || done) return
     if (paused) clearTimer()
