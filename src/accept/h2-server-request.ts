@@ -3,6 +3,7 @@ import { Http2ServerRequest, type ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
 import { SidekeyError } from '../errors.js'
 import { h2RequestHead } from '../http/h2-request.js'
+import { endedByPeer } from '../http/h2-stream-end.js'
 import type { Tunnel } from './tunnel.js'
 
 /**
@@ -36,7 +37,7 @@ type WithState = { [SESSION_STATE]?: H2SessionState }
 /** Where a stream with a body keeps its request, for `failIfCut`. */
 const REQUEST: unique symbol = Symbol('sidekey.h2Request')
 
-type WithRequest = { [REQUEST]?: H2ServerRequest; _readableState: { ended: boolean } }
+type WithRequest = { [REQUEST]?: H2ServerRequest }
 
 /** One HTTP/2 stream's request, as the stages read it. */
 export class H2ServerRequest extends Http2ServerRequest {
@@ -91,12 +92,12 @@ export class H2ServerRequest extends Http2ServerRequest {
 }
 
 /**
- * The stream closed (`this`): unless the agent's END_STREAM arrived first (Node marks it by ending
- * the stream's readable side as it arrives), the request body was cut, and its request fails.
+ * The stream closed (`this`): unless the agent's END_STREAM arrived first (`endedByPeer`), the
+ * request body was cut, and its request fails.
  */
 function failIfCut(this: ServerHttp2Stream & WithRequest): void {
   const req = this[REQUEST]
-  if (req === undefined || req.destroyed || this._readableState.ended) return
+  if (req === undefined || req.destroyed || endedByPeer(this)) return
   req.destroy(new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent reset its HTTP/2 stream before the request body ended; nothing of it was sent as complete'))
 }
 

@@ -123,7 +123,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
       // not: only an ended one that finished was answered whole.
       if (res.writableFinished && res.writableEnded) return
-      gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+      gone = agentGoneError()
       // Until undici starts the request (a connection being dialled) there is no controller to
       // abort: onRequestStart aborts it then. (Before, the request went up anyway, and its answer,
       // written to a closed response, paused the upstream connection for good: a connection leaked
@@ -236,7 +236,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     // The agent may have gone during an earlier stage, its response's 'close' already emitted
     // (an HTTP/2 stream reset while its credential was obtained): nothing goes up.
     if (plan.agentGone?.aborted === true) {
-      gone = Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+      gone = agentGoneError()
       settle(gone)
       return
     }
@@ -268,6 +268,11 @@ function h2Trailers(controller: Dispatcher.DispatchController): Record<string, s
 function cut(res: ServerResponse, err: Error): void {
   if ((res as unknown) instanceof Http2ServerResponse) res.destroy(err)
   else res.destroy()
+}
+
+/** What the upstream exchange fails with when the agent has gone (reported as the agent's close). */
+function agentGoneError(): Error {
+  return Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
 }
 
 function counter(add: (n: number) => void): Transform {

@@ -3,6 +3,7 @@ import { connect, type ClientHttp2Session, type ClientHttp2Stream, type Incoming
 import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
+import { endedByPeer } from '../http/h2-stream-end.js'
 import { undiciErrors } from '../http/undici.js'
 
 /** One request as `forward` hands it to an upstream: undici's dispatch options, the part sidekey uses. */
@@ -227,9 +228,8 @@ subscribe('http2.client.stream.close', (message) => {
   const note = closing.get(stream)
   if (note === undefined) return
   closing.delete(stream)
-  // Its readable side has ended already only if END_STREAM ended it: a reset ends it after this.
-  // (`remoteClose` does not tell: nghttp2 sets it on any close.) No public field holds this.
-  note((stream as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true)
+  // (`remoteClose` does not tell: nghttp2 sets it on any close.)
+  note(endedByPeer(stream))
 })
 
 /**
@@ -321,18 +321,6 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     if (ms > 0) timer = setTimeout(() => fail(make()), ms)
   }
   controller.onAbort = fail
-  /**
-   * Run a handler callback; one that throws (the agent's side refusing what the upstream sent, as
-   * Node's HTTP/2 server does a status over 599) fails the exchange. It runs inside an event of
-   * the stream, where a throw would be uncaught and end the process; undici's clients catch them too.
-   */
-  const call = (callback: () => void): void => {
-    try {
-      callback()
-    } catch (err) {
-      fail(err as Error)
-    }
-  }
   let endedByServer = false
   closing.set(stream, (ended) => (endedByServer = ended))
   controller.onPauseChange = (paused) => {
@@ -361,12 +349,18 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     }
     if (!controller.paused) arm(() => new undiciErrors.BodyTimeoutError(), timeouts.bodyTimeoutMs)
     else clearTimer()
-    call(() => handler.onResponseStart?.(controller, status, headers, ''))
+    // A handler that throws (the agent's side refusing what the upstream sent) fails the exchange:
+    // inside a stream event a throw would be uncaught and end the process (undici's clients catch
+    // them too). The same for each chunk below.
+    try {
+      handler.onResponseStart?.(controller, status, headers, '')
+    } catch (err) {
+      fail(err as Error)
+    }
   })
   stream.on('data', (chunk: Buffer) => {
     if (done) return
     if (timer !== null) timer.refresh()
-    // As `call`, without a closure per chunk.
     try {
       handler.onResponseData?.(controller, chunk)
     } catch (err) {

@@ -3,15 +3,20 @@ import { METHODS } from './node-http.js'
 import { parseAuthority } from '../policy/host.js'
 
 /**
- * The methods an HTTP/2 stream may carry: those Node's HTTP/1.1 parser (llhttp) accepts, which is
- * every method an HTTP/1.1 agent can send, all in upper case; CONNECT aside (a tunnel inside an
+ * The methods Node's HTTP/1.1 parser (llhttp) accepts, every method an HTTP/1.1 agent can send,
+ * all in upper case. An HTTP/2 stream may carry these, CONNECT aside (a tunnel inside an
  * intercepted tunnel is not proxied, as on HTTP/1.1). HTTP/2 itself allows any token in `:method`,
  * and nghttp2 and undici pass it on as written: a lowercase `delete` walked past a
  * `methods: [DELETE]` deny (policy matches methods exactly, as RFC 9110 says they are case-sensitive)
  * to a server that reads methods without case (Werkzeug, Express), and a `:method` holding a managed
  * secret went upstream, since the head scan reads the target and fields, not the method.
  */
-const H2_METHODS: ReadonlySet<string> = new Set(METHODS.filter((m) => m !== 'CONNECT'))
+const HTTP1_METHODS: ReadonlySet<string> = new Set(METHODS)
+
+/** True for a method an HTTP/1.1 agent can send (Node's parser's list), CONNECT included. */
+export function isHttp1Method(method: string): boolean {
+  return HTTP1_METHODS.has(method)
+}
 
 /**
  * An HTTP/2 request as the stages read an HTTP/1.1 one. They read `headers` and `rawHeaders` (to
@@ -32,7 +37,7 @@ export interface H2RequestHead {
   readonly rawHeaders: string[]
   /** The `:authority` and `host` fields disagree: the request names two destinations. */
   readonly authorityConflict: boolean
-  /** `:method` is not one sidekey forwards (`H2_METHODS`): the stream is refused before it is decided. */
+  /** `:method` is not one sidekey forwards (`isHttp1Method`, CONNECT aside): the stream is refused before it is decided. */
   readonly methodRefused: boolean
 }
 
@@ -70,7 +75,7 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
     rawHeaders.push('host', named)
   }
   if (!endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
-  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || !H2_METHODS.has(method) }
+  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || method === 'CONNECT' || !HTTP1_METHODS.has(method) }
 }
 
 /**

@@ -1,11 +1,11 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import { METHODS } from '../../http/node-http.js'
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
 import type { Tunnel } from '../../accept/tunnel.js'
 import { SidekeyError } from '../../errors.js'
 import type { ForwardResult } from '../../forward/forward.js'
 import type { H2ServerRequest } from '../../accept/h2-server-request.js'
+import { isHttp1Method } from '../../http/h2-request.js'
 import type { ProxyContext } from '../context.js'
 import { newRequestExchange, runStages, type RequestExchange, type Stage } from '../exchange.js'
 import { REQUEST_STAGES } from '../stages/index.js'
@@ -40,7 +40,7 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   const head = req as H2ServerRequest
   // A method no HTTP/1.1 parser would read may be anything the agent wrote, a secret included:
   // it is never put on the audit line (nor, through it, the console or an alert).
-  if (head.methodRefused && !KNOWN_METHODS.has(req.method)) ex.audit.method = null
+  if (head.methodRefused && !isHttp1Method(req.method)) ex.audit.method = null
   const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
@@ -68,8 +68,6 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
     }),
   )
 }
-
-const KNOWN_METHODS: ReadonlySet<string> = new Set(METHODS)
 
 /**
  * A stream whose `:method` sidekey does not forward (http/h2-request.ts): one HTTP/1.1 could not
