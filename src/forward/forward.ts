@@ -193,7 +193,17 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       },
       onResponseData(c, chunk) {
         result.bytesDown += chunk.length
-        const pass = filter === null ? chunk : filter.push(chunk)
+        let pass: Buffer | null
+        try {
+          pass = filter === null ? chunk : filter.push(chunk)
+        } catch (err) {
+          // A filter refused the body mid-way (a compressed message it cannot scrub): settled with
+          // that refusal first, then the upstream stopped and the agent's response cut.
+          settle(err)
+          c.abort(err as Error)
+          cut(res, err as Error)
+          return
+        }
         if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
       },
       onResponseEnd(c, trailers) {

@@ -5,6 +5,7 @@ import { SidekeyError } from '../errors.js'
 import { withoutNames } from '../inject/inject.js'
 import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
+import { envelopeFraming, envelopeGuard, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
 import { recordFraming, recordScrubFilter } from './record-scrub.js'
 import { automatonFor, filterStream, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK, type ChunkFilter } from './secret-scan.js'
 
@@ -42,9 +43,28 @@ export interface ResponsePlan {
  */
 export function requestHeadersFor(plan: ResponsePlan | null, headers: readonly string[]): string[] {
   if (plan === null) return [...headers]
-  const drop = plan.scrubs ? ['range', 'if-range'] : []
-  if (plan.acceptEncoding === null) return withoutNames(headers, drop)
-  return [...withoutNames(headers, [...drop, 'accept-encoding']), 'accept-encoding', plan.acceptEncoding]
+  const drop: string[] = plan.scrubs ? ['range', 'if-range', ...MESSAGE_ACCEPT_FIELDS] : []
+  if (plan.acceptEncoding !== null) drop.push('accept-encoding')
+  const out = withoutNames(headers, drop)
+  if (plan.acceptEncoding !== null) out.push('accept-encoding', plan.acceptEncoding)
+  // Messages compressed inside gRPC or Connect envelopes are out of the decoders' reach
+  // (guard/message-envelopes.ts): a scrubbed call asks for them uncompressed.
+  if (plan.scrubs) {
+    const accept = messageAcceptField(headers)
+    if (accept !== null) out.push(accept, 'identity')
+  }
+  return out
+}
+
+/** The field in which a gRPC or Connect streaming request lists the message compressions it accepts. */
+function messageAcceptField(headers: readonly string[]): string | null {
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'content-type') continue
+    const type = headers[i + 1]!.trim().toLowerCase()
+    if (type.startsWith('application/grpc')) return 'grpc-accept-encoding'
+    if (type.startsWith('application/connect+')) return 'connect-accept-encoding'
+  }
+  return null
 }
 
 /**
@@ -101,6 +121,11 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         if (coding.length > 0) {
           delete out['content-encoding']
           delete out['content-length']
+        }
+        const envelopes = envelopeFraming(String(out['content-type'] ?? ''))
+        if (envelopes !== null) {
+          refuseMessageCoding(out)
+          filters.push(envelopeGuard(envelopes))
         }
         filters.push(scrubWith(automaton, () => stats.scrubbed++))
         const framing = recordFraming(String(out['content-type'] ?? ''))

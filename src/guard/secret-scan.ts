@@ -322,7 +322,14 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
 export function filterStream(filter: ChunkFilter): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      done(null, filter.push(chunk) ?? undefined)
+      let pass: Buffer | null
+      try {
+        pass = filter.push(chunk)
+      } catch (err) {
+        done(err as Error)
+        return
+      }
+      done(null, pass ?? undefined)
     },
     flush(done) {
       try {
