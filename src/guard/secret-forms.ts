@@ -4,8 +4,11 @@
  * (WHATWG URL, application/x-www-form-urlencoded: space as `+`), escaped inside a JSON string
  * (RFC 8259 section 7, with or without `\/`), and base64 and base64url (RFC 4648 sections 4 and 5)
  * of the secret or of its percent-encoding, at each of the three byte alignments a secret can have
- * inside a longer base64 text. Computed once per secret, when sidekey learns it; the request path
- * only searches for them.
+ * inside a longer base64 text; and the secret as is and JSON-escaped in UTF-16 and UTF-32, either
+ * byte order, the other charsets a text body may declare (`charset=utf-16`: a client such as
+ * Python's requests decodes by the declared charset, so an upstream answering in UTF-16 would hand
+ * it an echoed secret whose bytes, a NUL between every two letters, match no UTF-8 form).
+ * Computed once per secret, when sidekey learns it; the request path only searches for them.
  *
  * Deliberate obfuscation (hex, reversal, compression, encryption, layered encodings, a secret
  * split across requests) is out of reach of any list of forms: see docs/security.md.
@@ -29,7 +32,22 @@ export function secretForms(secret: string, minLength: number): Buffer[] {
       forms.add(base64Aligned(bytes, alignment, 'base64url'))
     }
   }
+  for (const text of new Set([secret, json])) for (const wide of wideForms(text)) forms.add(wide.toString('latin1'))
   return [...forms].filter((f) => f.length >= minLength).map((f) => Buffer.from(f, 'latin1'))
+}
+
+/** `text` in UTF-16 and UTF-32, little- and big-endian, without a byte order mark. */
+function wideForms(text: string): Buffer[] {
+  const utf16le = Buffer.from(text, 'utf16le')
+  const utf16be = Buffer.from(utf16le).swap16()
+  const points = [...text].map((c) => c.codePointAt(0)!)
+  const utf32le = Buffer.alloc(points.length * 4)
+  const utf32be = Buffer.alloc(points.length * 4)
+  points.forEach((p, i) => {
+    utf32le.writeUInt32LE(p, i * 4)
+    utf32be.writeUInt32BE(p, i * 4)
+  })
+  return [utf16le, utf16be, utf32le, utf32be]
 }
 
 /** application/x-www-form-urlencoded serialisation of one value (WHATWG URL section 5.2). */

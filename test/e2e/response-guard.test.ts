@@ -35,6 +35,22 @@ t.test('secret-echo scrubbing and pinned downloads', async (t) => {
     } else if (url.startsWith('/br')) {
       res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'br' })
       res.end(brotliCompressSync(JSON.stringify({ echoed: auth })))
+    } else if (url.startsWith('/wide-')) {
+      // A debug endpoint answering in the charset the URL names (as a server honouring
+      // Accept-Charset would), with a byte order mark as Python's codecs write one.
+      const charset = url.slice('/wide-'.length)
+      const text = JSON.stringify({ headers: { authorization: auth } })
+      const le16 = Buffer.from(text, 'utf16le')
+      const be16 = Buffer.from(le16).swap16()
+      const be32 = Buffer.alloc(text.length * 4)
+      for (let i = 0; i < text.length; i++) be32.writeUInt32BE(text.charCodeAt(i), i * 4)
+      const le32 = Buffer.alloc(text.length * 4)
+      for (let i = 0; i < text.length; i++) le32.writeUInt32LE(text.charCodeAt(i), i * 4)
+      const body = { 'utf-16le': le16, 'utf-16be': be16, 'utf-16': Buffer.concat([Buffer.from([0xff, 0xfe]), le16]), 'utf-32be': be32, 'utf-32le': le32 }[charset]!
+      res.writeHead(200, { 'content-type': `application/json; charset=${charset}` })
+      // In two writes, split inside the secret's wide bytes.
+      res.write(body.subarray(0, 41))
+      setTimeout(() => res.end(body.subarray(41)), 20)
     } else if (url.startsWith('/zstd')) {
       res.writeHead(200, { 'content-encoding': 'zstd' })
       res.end('not really zstd')
@@ -139,6 +155,23 @@ routes:
     const br = await get(`http://api.test:${port}/br`, { 'accept-encoding': 'zstd' })
     t.notMatch(br.body, secret)
     t.match(br.body, /\[redacted\]/)
+  })
+
+  t.test('an echo in UTF-16 or UTF-32 (either byte order) is masked, as the agent decodes it', async (t) => {
+    for (const charset of ['utf-16le', 'utf-16be', 'utf-16', 'utf-32le', 'utf-32be']) {
+      const res = await request(`http://api.test:${port}/wide-${charset}`, { dispatcher })
+      const bytes = Buffer.from(await res.body.arrayBuffer())
+      t.equal(res.statusCode, 200)
+      const decoded = charset.startsWith('utf-16')
+        ? new TextDecoder(charset === 'utf-16be' ? 'utf-16be' : 'utf-16le').decode(bytes)
+        : [...Array(bytes.length / 4).keys()]
+            .map((i) => (charset === 'utf-32le' ? bytes.readUInt32LE(i * 4) : bytes.readUInt32BE(i * 4)))
+            // The mask's ASCII bytes, read four at a time, are no code point: a decoder's replacement.
+            .map((p) => (p <= 0x10ffff ? String.fromCodePoint(p) : '\ufffd'))
+            .join('')
+      t.notOk(decoded.includes(secret), `${charset}: the secret is not in the text the agent decodes`)
+      t.ok(decoded.includes('authorization'), `${charset}: the rest of the answer arrived`)
+    }
   })
 
   t.test('a coding sidekey cannot decode is refused, not passed through', async (t) => {

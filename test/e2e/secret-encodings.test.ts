@@ -47,8 +47,10 @@ t.test('the forms of a secret', async (t) => {
   const plain = secretForms(secret, 8).map((f) => f.toString('latin1'))
   t.same(new Set(plain).size, plain.length, 'no duplicates')
   t.ok(plain.every((f) => f.length >= 8), 'nothing shorter than the minimum')
-  t.equal(plain.length, 1 + 3, 'as is, and base64 at three alignments (base64url is the same text when no + or / occurs)')
-  t.equal(secretForms('~~~~~~~~>>>?', 8).length, 3 + 6 + 6, 'as is, percent- and form-encoded (~ differs), base64 and base64url apart, of the secret and of its percent-encoding')
+  t.equal(plain.length, 1 + 3 + 4, 'as is, base64 at three alignments (base64url is the same text when no + or / occurs), and UTF-16 and UTF-32 in both byte orders')
+  t.equal(secretForms('~~~~~~~~>>>?', 8).length, 3 + 6 + 6 + 4, 'as is, percent- and form-encoded (~ differs), base64 and base64url apart, of the secret and of its percent-encoding, and the four wide forms')
+  t.ok(plain.includes(Buffer.from(secret, 'utf16le').toString('latin1')), 'UTF-16LE')
+  t.ok(plain.includes(Buffer.from(secret, 'utf16le').swap16().toString('latin1')), 'UTF-16BE')
 })
 
 t.test('lenient percent-decoding', async (t) => {
