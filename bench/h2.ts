@@ -43,6 +43,8 @@ export interface H2BenchTargets {
   seconds: number
   /** CPU seconds of sidekey so far, to charge each scenario its share. */
   sidekeyCpuS: () => Promise<number>
+  /** The minimal relay (bench/floor-relay.ts), measured in each round beside sidekey; absent with BENCH_FLOOR=0. */
+  floor?: { port: number; cpuS: () => Promise<number> }
 }
 
 /** One h2load run: requests per second and the mean and max time per request. */
@@ -110,11 +112,14 @@ async function unaryLoad(client: grpc.Client, metadata: grpc.Metadata, callers: 
   return { cps: ok / elapsedS, ok, failures: [...failures].map(([k, n]) => `${n}x ${k}`).join('; ') }
 }
 
-/** A gRPC channel to the bench server: direct (no proxy, the upstream's CA) or through sidekey. */
-function grpcClient(t: H2BenchTargets, through: boolean): grpc.Client {
+/**
+ * A gRPC channel to the bench server: direct (no proxy, the upstream's CA; at `port`, the minimal
+ * relay's, which presents the upstream's certificate) or through sidekey.
+ */
+function grpcClient(t: H2BenchTargets, through: boolean, port = t.grpcPort): grpc.Client {
   const Echo = grpc.makeGenericClientConstructor(ECHO_SERVICE, 'Echo')
   if (!through) {
-    return new Echo(`127.0.0.1:${t.grpcPort}`, grpc.credentials.createSsl(Buffer.from(t.upstreamCaPem)), {
+    return new Echo(`127.0.0.1:${port}`, grpc.credentials.createSsl(Buffer.from(t.upstreamCaPem)), {
       'grpc.enable_http_proxy': 0,
       'grpc.ssl_target_name_override': t.grpcHost,
       'grpc.default_authority': t.grpcHost,
@@ -164,6 +169,9 @@ interface Round {
   share: number
   cpuMs: number
   other: string
+  /** The minimal relay's share of the same round's direct rate, and its CPU per request. */
+  floorShare?: number
+  floorCpuMs?: number
 }
 
 /**
@@ -173,11 +181,12 @@ interface Round {
  * on both sides of a share; the line gives the median of each figure and how many rounds met the goal.
  */
 export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare: number | undefined, grpcOnly = false): Promise<Record<string, unknown>[]> {
-  const cpuPer = async <T>(work: () => Promise<T>, count: (r: T) => number): Promise<[T, number]> => {
-    const before = await t.sidekeyCpuS()
+  const cpuPer = async <T>(work: () => Promise<T>, count: (r: T) => number, cpuS = t.sidekeyCpuS): Promise<[T, number]> => {
+    const before = await cpuS()
     const r = await work()
-    return [r, (((await t.sidekeyCpuS()) - before) * 1000) / Math.max(1, count(r))]
+    return [r, (((await cpuS()) - before) * 1000) / Math.max(1, count(r))]
   }
+  const floor = t.floor
   interface Row {
     name: string
     kind: 'h1' | 'h2' | 'grpc'
@@ -200,7 +209,10 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
         const url = `https://${host}/`
         const d = await h2load(url, `127.0.0.1:${port}`, t.seconds, shape)
         const [s, cpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${t.transparentPort}`, t.seconds, shape), (r) => r.ok)
-        return { direct: d.rps, sidekey: s.rps, share: s.rps / d.rps, cpuMs, other: [d.other, s.other].filter(Boolean).join(' ') }
+        const round: Round = { direct: d.rps, sidekey: s.rps, share: s.rps / d.rps, cpuMs, other: [d.other, s.other].filter(Boolean).join(' ') }
+        if (floor === undefined) return round
+        const [f, floorCpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${floor.port}`, t.seconds, shape), (r) => r.ok, floor.cpuS)
+        return { ...round, floorShare: f.rps / d.rps, floorCpuMs, other: [round.other, f.other && `floor: ${f.other}`].filter(Boolean).join(' ') }
       },
     })
     rows.push(h2loadRow('HTTP/1.1 keep-alive, h2load --h1 -c 128', 'h1', t.h1Host, t.h1Port, H1LOAD_SHAPE))
@@ -211,6 +223,7 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
 
   const direct = grpcClient(t, false)
   const through = grpcClient(t, true)
+  const toFloor = floor === undefined ? null : grpcClient(t, false, floor.port)
   // Direct, the client sends the credential itself; through sidekey it holds none.
   const withKey = new grpc.Metadata()
   withKey.set('authorization', `Bearer ${key}`)
@@ -222,7 +235,10 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
     measure: async () => {
       const d = await unaryLoad(direct, withKey, GRPC_CALLERS, t.seconds)
       const [s, cpuMs] = await cpuPer(() => unaryLoad(through, new grpc.Metadata(), GRPC_CALLERS, t.seconds), (r) => r.ok)
-      return { direct: d.cps, sidekey: s.cps, share: s.cps / d.cps, cpuMs, other: [d.failures && `direct: ${d.failures}`, s.failures && `sidekey: ${s.failures}`].filter(Boolean).join(' ') }
+      const round: Round = { direct: d.cps, sidekey: s.cps, share: s.cps / d.cps, cpuMs, other: [d.failures && `direct: ${d.failures}`, s.failures && `sidekey: ${s.failures}`].filter(Boolean).join(' ') }
+      if (floor === undefined || toFloor === null) return round
+      const [f, floorCpuMs] = await cpuPer(() => unaryLoad(toFloor, new grpc.Metadata(), GRPC_CALLERS, t.seconds), (r) => r.ok, floor.cpuS)
+      return { ...round, floorShare: f.cps / d.cps, floorCpuMs, other: [round.other, f.failures && `floor: ${f.failures}`].filter(Boolean).join(' ') }
     },
   })
   try {
@@ -230,6 +246,7 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
   } finally {
     direct.close()
     through.close()
+    toFloor?.close()
   }
 
   const h1 = rows.find((r) => r.kind === 'h1')
@@ -251,6 +268,16 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
     console.log(
       `${row.name.padEnd(48)} direct ${m((r) => r.direct).toFixed(0).padStart(6)} ${row.unit} | sidekey ${m((r) => r.sidekey).toFixed(0).padStart(6)} ${row.unit} | ratio ${share.toFixed(2)} (rounds ${row.rounds.map((r) => r.share.toFixed(2)).join(', ')}) | sidekey CPU ${m((r) => r.cpuMs).toFixed(3)} ms/${row.kind === 'grpc' ? 'call' : 'req'}${goals.join('')}${other ? `  !! ${other}` : ''}`,
     )
+    if (floor !== undefined) {
+      const floorShares = row.rounds.map((r) => r.floorShare ?? NaN)
+      let floorGoal = ''
+      if (row.kind === 'h2' && h1 !== undefined) {
+        const held = row.rounds.filter((r, i) => (r.floorShare ?? NaN) >= (h1.rounds[i]!.floorShare ?? NaN)).length
+        floorGoal = ` | its HTTP/2 share >= its HTTP/1.1 share (${median(h1.rounds.map((r) => r.floorShare ?? NaN)).toFixed(2)}): ${held} of ${row.rounds.length} rounds`
+      }
+      if (row.kind === 'grpc') floorGoal = ` | >= 0.50: ${floorShares.filter((x) => x >= 0.5).length} of ${row.rounds.length} rounds`
+      console.log(`${'  the same through a minimal Node relay'.padEnd(48)} ratio ${median(floorShares).toFixed(2)} (rounds ${floorShares.map((x) => x.toFixed(2)).join(', ')}) | relay CPU ${median(row.rounds.map((r) => r.floorCpuMs ?? NaN)).toFixed(3)} ms/${row.kind === 'grpc' ? 'call' : 'req'}${floorGoal}`)
+    }
     results.push({ scenario: row.name, rounds: row.rounds, ratio: share, directPerS: m((r) => r.direct), sidekeyPerS: m((r) => r.sidekey), sidekeyCpuMs: m((r) => r.cpuMs), ...(row.kind === 'grpc' ? { callers: GRPC_CALLERS, goal: 0.5 } : {}) })
   }
   if (rows.every((r) => r.kind === 'grpc') && !grpcOnly) results.push({ scenario: 'HTTP/2 many streams (h2load -c 4 -m 32)', skipped: 'no h2load' })

@@ -119,6 +119,23 @@ await new Promise((r) => setTimeout(r, 100))
 console.log(JSON.stringify({ http: plain.address().port, https: secure.address().port, h2: secureH2.address().port, h1: secureH1.address().port, grpc: grpcPort, issuer }))
 `
 
+/** Start bench/floor-relay.ts for `routes` (host: [upstream port, certificate PEM]). */
+async function startFloorRelay(upstreamCaPath: string, keyPem: string, routes: Record<string, [number, string]>): Promise<{ proc: ChildProcess; port: number }> {
+  const proc = spawn(process.execPath, ['--max-semi-space-size=4', join(ROOT, 'dist/bench/floor-relay.js')], {
+    env: {
+      ...process.env,
+      FLOOR_ROUTES: JSON.stringify(Object.fromEntries(Object.entries(routes).map(([host, [port, certPem]]) => [host, { port, certPem }]))),
+      KEY_PEM: keyPem,
+      UPSTREAM_CA_PEM: await readFile(upstreamCaPath, 'utf8'),
+      BENCH_KEY: KEY,
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  })
+  children.push(proc)
+  const { port } = await new Promise<{ port: number }>((resolve) => proc.stdout!.once('data', (d: Buffer) => resolve(JSON.parse(d.toString()))))
+  return { proc, port }
+}
+
 async function main(): Promise<void> {
   if ((await run('hey', ['-n', '1', 'http://127.0.0.1:1/'])).code === 127 || (await run('sh', ['-c', 'command -v hey'])).code !== 0) {
     console.error('bench needs Debian\'s hey load generator: apt-get install hey')
@@ -131,14 +148,15 @@ async function main(): Promise<void> {
     const leafKey = createLeafKey()
     const upstreamScript = join(ROOT, 'bench', `.upstream-${process.pid}.mjs`)
     await writeFile(upstreamScript, UPSTREAM)
+    const upstreamCerts = { h2: await mintLeaf(upstreamCa, leafKey, 'h2.bench.test'), h1: await mintLeaf(upstreamCa, leafKey, 'h1.bench.test'), grpc: await mintLeaf(upstreamCa, leafKey, 'grpc.bench.test') }
     const upstream = spawn(process.execPath, [upstreamScript], {
       env: {
         ...process.env,
         KEY_PEM: leafKey.privateKeyPem,
         CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'api.bench.test'),
-        H2_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'h2.bench.test'),
-        H1_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'h1.bench.test'),
-        GRPC_CERT_PEM: await mintLeaf(upstreamCa, leafKey, 'grpc.bench.test'),
+        H2_CERT_PEM: upstreamCerts.h2,
+        H1_CERT_PEM: upstreamCerts.h1,
+        GRPC_CERT_PEM: upstreamCerts.grpc,
         BENCH_KEY: KEY,
         CLIENT_SECRET,
       },
@@ -249,6 +267,8 @@ routes:
     // Issue #15's rows: HTTP/2 and gRPC, held against this run's HTTP/1.1 keep-alive share.
     if (!only || only === 'h2' || only === 'grpc') {
       const keepAlive = results.find((r) => r.scenario === 'intercepted HTTPS, keep-alive')?.ratio as number | undefined
+      // The floor beside each row: the least a Node proxy does on the same path (BENCH_FLOOR=0 skips it).
+      const floor = process.env.BENCH_FLOOR === '0' ? null : await startFloorRelay(upstreamCa.certPath, leafKey.privateKeyPem, { 'h2.bench.test': [ports.h2, upstreamCerts.h2], 'h1.bench.test': [ports.h1, upstreamCerts.h1], 'grpc.bench.test': [ports.grpc, upstreamCerts.grpc] })
       results.push(
         ...(await h2Scenarios(
           {
@@ -265,6 +285,7 @@ routes:
             // hey's duration syntax (10s, 500ms, 1m) in seconds.
             seconds: Number.parseFloat(DURATION) * (DURATION.endsWith('ms') ? 0.001 : DURATION.endsWith('m') ? 60 : 1),
             sidekeyCpuS: async () => (await procStats(sidekey.pid!)).cpuS,
+            ...(floor === null ? {} : { floor: { port: floor.port, cpuS: async () => (await procStats(floor.proc.pid!)).cpuS } }),
           },
           KEY,
           keepAlive,

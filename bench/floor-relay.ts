@@ -1,0 +1,78 @@
+/**
+ * The floor for `npm run bench`'s HTTP/2 and gRPC rows: the least a Node.js proxy can do on the
+ * same path as sidekey's transparent TLS listener, run as a process of its own so its CPU is
+ * measured apart. It terminates TLS (ALPN h2 and http/1.1, a certificate per SNI), sets one header
+ * (the injected credential), and relays: HTTP/2 streams over Node's core `http2` stream API to one
+ * HTTP/2 session per upstream (trailers passed on, as gRPC needs), HTTP/1.1 requests with
+ * `https.request` over a keep-alive agent. No policy, no audit, no scrubbing, no limits: nothing
+ * sidekey could leave out.
+ *
+ * If this relay keeps a smaller share of the direct rate on HTTP/2 than on HTTP/1.1, the #15 goal
+ * "HTTP/2 keeps at least HTTP/1.1's share" is out of reach of any proxy on Node's HTTP/2, sidekey
+ * included; the bench prints the relay's shares beside sidekey's (bench/h2.ts).
+ *
+ * Environment: FLOOR_ROUTES (JSON: host to `{ port, certPem }`), KEY_PEM (the certificates' key),
+ * UPSTREAM_CA_PEM, BENCH_KEY. Prints `{"port": n}` once listening.
+ */
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
+import { createServer as createHttpServer } from 'node:http'
+import { connect, createServer as createH2Server, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import type { AddressInfo } from 'node:net'
+import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls'
+
+const routes = JSON.parse(process.env.FLOOR_ROUTES ?? '{}') as Record<string, { port: number; certPem: string }>
+const keyPem = process.env.KEY_PEM ?? ''
+const ca = process.env.UPSTREAM_CA_PEM ?? ''
+const bearer = `Bearer ${process.env.BENCH_KEY ?? ''}`
+const contexts = new Map(Object.entries(routes).map(([host, r]) => [host, createSecureContext({ key: keyPem, cert: r.certPem })]))
+
+const hostOf = (authority: string | undefined): string => (authority ?? '').replace(/:[0-9]+$/, '')
+
+/** One HTTP/2 session per upstream host, made again once it is gone. */
+const sessions = new Map<string, ClientHttp2Session>()
+function sessionFor(host: string): ClientHttp2Session {
+  const open = sessions.get(host)
+  if (open !== undefined && !open.closed && !open.destroyed) return open
+  const session = connect(`https://127.0.0.1:${routes[host]!.port}`, { servername: host, ca })
+  session.on('error', () => undefined)
+  session.once('close', () => sessions.get(host) === session && sessions.delete(host))
+  sessions.set(host, session)
+  return session
+}
+
+const h2 = createH2Server()
+h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+  const host = hostOf(headers[':authority'])
+  if (routes[host] === undefined) return stream.respond({ ':status': 421 }, { endStream: true })
+  const up = sessionFor(host).request({ ...headers, authorization: bearer }, { endStream: stream.endAfterHeaders })
+  let trailers: IncomingHttpHeaders = {}
+  up.on('trailers', (t: IncomingHttpHeaders) => (trailers = t))
+  up.on('response', (head: IncomingHttpHeaders) => {
+    const grpc = String(head['content-type'] ?? '').startsWith('application/grpc')
+    stream.respond(head, { waitForTrailers: grpc })
+    if (grpc) stream.once('wantTrailers', () => stream.sendTrailers(trailers))
+    up.pipe(stream)
+  })
+  up.on('error', () => stream.destroy())
+  stream.on('error', () => up.destroy())
+  if (!stream.endAfterHeaders) stream.pipe(up)
+})
+
+const agent = new HttpsAgent({ keepAlive: true, ca })
+const h1 = createHttpServer((req, res) => {
+  const host = hostOf(req.headers.host)
+  if (routes[host] === undefined) return res.writeHead(421).end()
+  const up = httpsRequest({ host: '127.0.0.1', port: routes[host].port, servername: host, agent, method: req.method, path: req.url, headers: { ...req.headers, authorization: bearer } }, (answer) => {
+    res.writeHead(answer.statusCode ?? 502, answer.headers)
+    answer.pipe(res)
+  })
+  up.on('error', () => res.destroy())
+  req.pipe(up)
+})
+
+const tls = createTlsServer({ key: keyPem, cert: Object.values(routes)[0]?.certPem, ALPNProtocols: ['h2', 'http/1.1'], SNICallback: (name, cb) => cb(null, contexts.get(name)) }, (socket: TLSSocket) => {
+  socket.on('error', () => undefined)
+  if (socket.alpnProtocol === 'h2') h2.emit('connection', socket)
+  else h1.emit('connection', socket)
+})
+tls.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (tls.address() as AddressInfo).port })))
