@@ -60,6 +60,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_UPSTREAM_CONNECT: { status: 502, meaning: 'The upstream refused the connection or its TLS certificate did not verify for the host.' },
   SIDEKEY_ERR_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The upstream did not answer in time.' },
   SIDEKEY_ERR_UPSTREAM_RESET: { status: 502, meaning: "The upstream closed or reset the connection before a complete answer (once the status was sent, the agent's response is cut instead)." },
+  SIDEKEY_ERR_AGENT_GONE: { status: 499, meaning: "The agent closed its connection, or reset its HTTP/2 stream, before the exchange was over (499, nginx's \"client closed request\"): on the audit line and in metrics only, since no agent is left to read it. Whatever the request waited for (an approval, an upstream connection, the answer) was cancelled, and a request body cut short was never sent up as complete. Not the upstream's failure: that is `SIDEKEY_ERR_UPSTREAM_RESET`." },
   SIDEKEY_ERR_UPGRADE_FAILED: { status: 502, meaning: 'The upgraded (WebSocket) connection to the upstream failed.' },
   SIDEKEY_ERR_UPGRADE_REFUSED: { status: 403, meaning: 'The upgrade is not allowed: a route with a credential needs `upgrades: [websocket]`, and only a WebSocket upgrade (GET, no body) is relayed; never on an MCP route.' },
   SIDEKEY_ERR_WEBSOCKET_FRAME: { status: 400, meaning: 'A WebSocket frame broke RFC 6455 or could not be inspected (unmasked from the agent, masked from the upstream, reserved bits or opcodes, compressed); the connection was closed with 1002.' },
@@ -97,6 +98,16 @@ export class SidekeyError extends Error {
     this.retryAfterS = options?.retryAfterS
     this.details = options?.details
   }
+}
+
+/**
+ * The agent closed its connection or reset its stream before the exchange was over; `message` says
+ * when ("the agent closed the connection while its request waited for approval"). Recorded as
+ * SIDEKEY_ERR_AGENT_GONE, so an agent that hung up is never counted as an upstream that failed;
+ * also the reason an upstream exchange under way is aborted with.
+ */
+export function agentGone(message: string, cause?: unknown): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_AGENT_GONE', message, cause === undefined ? undefined : { cause })
 }
 
 /** A refusal by one of a route's conditions; `condition` names it (audit line, explain). */

@@ -28,7 +28,7 @@ const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {
  * servers: a specific answer on the socket (inside a tunnel too) and one audit line.
  */
 export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error & { code?: string }, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable || (err.code === 'HPE_INVALID_EOF_STATE' && requestInFlight(socket))) {
     socket.destroy()
     return
   }
@@ -44,4 +44,14 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
   if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
   handlers.audit(audit, performance.now())
   refuseSocket(socket, refusal, id, reason)
+}
+
+/**
+ * Whether a request on `socket` was handed to the stages and is not answered yet (Node's in-flight
+ * response, the one its own clientError handler checks). Its connection ending mid-body
+ * (HPE_INVALID_EOF_STATE) is the agent going away, which that request's own audit line reports
+ * (SIDEKEY_ERR_AGENT_GONE): a second line would count it twice, as a malformed request.
+ */
+function requestInFlight(socket: Duplex): boolean {
+  return (socket as Duplex & { _httpMessage?: unknown })._httpMessage != null
 }

@@ -5,7 +5,7 @@ import type { ResponsePlan } from '../guard/response-guard.js'
 import type { ChunkFilter } from '../guard/secret-scan.js'
 import type { Dispatcher } from 'undici'
 import { undiciErrors } from '../http/undici.js'
-import { SidekeyError } from '../errors.js'
+import { agentGone, SidekeyError } from '../errors.js'
 import { requestHasBody } from '../http/message.js'
 import { hostHeader } from '../policy/host.js'
 import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
@@ -72,7 +72,7 @@ export interface ForwardResult {
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = requestHasBody(req.headers)
-    /** A body filter's refusal: what the request failed of, whatever undici reports. */
+    /** A body filter's refusal, or the agent's body failing: what the request failed of, whatever undici reports. */
     let refused: unknown = null
     let body: Transform | Buffer | null = null
     if (plan.body != null) {
@@ -96,8 +96,12 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       from.pipe(counted)
       // pipe() passes no error on from its source either: a request that fails without ending (the
       // agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) must fail the
-      // upload, or undici would wait for an end that never comes.
-      req.once('error', (err) => counted.destroy(err))
+      // upload, or undici would wait for an end that never comes. That failure is the agent's,
+      // whatever undici reports of the upload it cut.
+      req.once('error', (err) => {
+        refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
+        counted.destroy(err)
+      })
     }
     const host = hostHeader(plan, plan.scheme)
     const started = performance.now()
@@ -109,7 +113,9 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       res.off('close', onClose)
       out.off('drain', onDrain)
       if (err === undefined) resolve()
-      else reject(upstreamFailure(refused ?? err, plan))
+      // A request that failed with its own refusal (an HTTP/2 body that broke the protocol:
+      // accept/h2-server-request.ts) may close its response before its error is emitted.
+      else reject(upstreamFailure(refused ?? (req.errored instanceof SidekeyError ? req.errored : null) ?? err, plan))
     }
     const onDrain = (): void => controller?.resume()
     /** Where upstream bytes are written: the agent's response, or the first response stage. */
@@ -270,9 +276,9 @@ function cut(res: ServerResponse, err: Error): void {
   else res.destroy()
 }
 
-/** What the upstream exchange fails with when the agent has gone (reported as the agent's close). */
-function agentGoneError(): Error {
-  return Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+/** What the upstream exchange is aborted with, and fails with, when the agent has gone. */
+function agentGoneError(): SidekeyError {
+  return agentGone('the agent closed the connection (or reset its stream) before the answer was complete; the upstream exchange was stopped')
 }
 
 function counter(add: (n: number) => void): Transform {
@@ -311,8 +317,9 @@ export function upstreamFailure(err: unknown, plan: Pick<ForwardPlan, 'host' | '
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new SidekeyError('SIDEKEY_ERR_UPSTREAM_CONNECT', `cannot connect to ${where} (${code})`, { cause: err })
   }
+  // The one exchange sidekey aborts is the one whose agent has gone.
   if (code === 'ABORT_ERR' || (err as Error).name === 'AbortError') {
-    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent closed the connection', { cause: err })
+    return agentGone('the agent closed the connection before the answer was complete', err)
   }
   return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', `${where} closed the connection before a complete answer${code ? ` (${code})` : ''}`, { cause: err })
 }

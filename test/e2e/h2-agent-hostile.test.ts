@@ -308,14 +308,16 @@ t.test('hostile HTTP/2 agents', async (t) => {
     // the agent reset its stream mid-body, and DATA that contradicts content-length (nghttp2 resets
     // the stream) went up to an HTTP/1.1 upstream as a complete empty body with content-length: 0.
     const post = (host: string, path: string, extra: Buffer[] = []): Buffer => frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, Buffer.concat([literal(':method', 'POST'), literal(':scheme', 'https'), literal(':authority', host), literal(':path', path), ...extra]))
-    const cases: [string, string, string, (conn: RawH2) => void][] = [
-      ['RST_STREAM CANCEL', 'h2.api.test', '/buffered/cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))],
-      ['RST_STREAM NO_ERROR', 'h2.api.test', '/buffered/no-error', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 0])))],
-      ['RST_STREAM CANCEL, streamed', 'h2.api.test', '/v1/streamed-cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))],
-      ['DATA beyond content-length', 'loose.api.test', '/v1/content-length', (conn) => conn.send(frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.from('def')))],
+    // An agent's reset is the agent going away (SIDEKEY_ERR_AGENT_GONE); DATA that contradicts
+    // content-length is a malformed request (nghttp2 resets the stream with PROTOCOL_ERROR).
+    const cases: [string, string, string, (conn: RawH2) => void, string][] = [
+      ['RST_STREAM CANCEL', 'h2.api.test', '/buffered/cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8]))), 'SIDEKEY_ERR_AGENT_GONE'],
+      ['RST_STREAM NO_ERROR', 'h2.api.test', '/buffered/no-error', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 0]))), 'SIDEKEY_ERR_AGENT_GONE'],
+      ['RST_STREAM CANCEL, streamed', 'h2.api.test', '/v1/streamed-cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8]))), 'SIDEKEY_ERR_AGENT_GONE'],
+      ['DATA beyond content-length', 'loose.api.test', '/v1/content-length', (conn) => conn.send(frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.from('def'))), 'SIDEKEY_ERR_BAD_REQUEST'],
     ]
     let n = 0
-    for (const [what, host, path, cut] of cases) {
+    for (const [what, host, path, cut, error] of cases) {
       const workload = `cut-${n++}`
       const conn = await rawH2(port, `${host}:443`, { auth: auth(workload), ca: sk.ca.certPem })
       t.teardown(() => conn.socket.destroy())
@@ -325,6 +327,7 @@ t.test('hostile HTTP/2 agents', async (t) => {
       cut(conn)
       const line = await sk.sink.waitForAudit((a) => a.workload === workload && a.event === 'request')
       t.not(line.status, 200, `${what}: the audit line does not say it was answered`)
+      t.equal(line.error, error, `${what}: the audit line says why`)
       await new Promise((r) => setTimeout(r, 100))
       t.notOk(h2.seen.some((s) => s.path === path), `${what}: the HTTP/2 upstream never received a complete request`)
       t.notOk(loose.lines.some((l) => l.includes(path)), `${what}: the HTTP/1.1 upstream never received a complete request`)
@@ -343,7 +346,7 @@ t.test('hostile HTTP/2 agents', async (t) => {
     await new Promise((r) => setTimeout(r, 100))
     conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))
     const line = await sk.sink.waitForAudit((a) => a.workload === 'dial-reset' && a.event === 'request')
-    t.match(line, { error: 'SIDEKEY_ERR_UPSTREAM_RESET' })
+    t.match(line, { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499 }, 'the agent went away, not the upstream')
     // Past the upstream's handshake, when the request would have arrived.
     await new Promise((r) => setTimeout(r, 800))
     t.same(slow.lines, [], 'the upstream never received the request')
