@@ -124,6 +124,22 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     let filter: ChunkFilter | null = null
     /** Set once the agent has gone: the upstream exchange is stopped, now or as soon as it starts. */
     let gone: Error | null = null
+    /**
+     * The answer's head while it waits for the first bytes of its body (or its end) to go out with:
+     * until then nothing has reached the agent, so a failure is answered with a refusal.
+     */
+    let head: { status: number; headers: Record<string, string | string[]>; trailersOnly: boolean } | null = null
+    const sendHead = (): void => {
+      if (head === null) return
+      if (head.trailersOnly) {
+        // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
+        // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
+        // writeHead would send it at once, without END_STREAM, and the client would see no status.
+        res.statusCode = head.status
+        for (const [name, value] of Object.entries(head.headers)) res.setHeader(name, value)
+      } else res.writeHead(head.status, head.headers)
+      head = null
+    }
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
       // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
@@ -183,24 +199,24 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           }
         }
         result.status = statusCode
-        if (plan.trailers === true && shaped['grpc-status'] !== undefined) {
-          // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
-          // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
-          // writeHead would send it at once, without END_STREAM, and the client would see no status.
-          res.statusCode = statusCode
-          for (const [name, value] of Object.entries(shaped)) res.setHeader(name, value)
-        } else {
-          res.writeHead(statusCode, shaped)
-          // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
-          // event: send the headers now. A sized one goes out with its first bytes, in one write.
-          if (shaped['content-length'] === undefined) res.flushHeaders()
+        head = { status: statusCode, headers: shaped, trailersOnly: plan.trailers === true && shaped['grpc-status'] !== undefined }
+        // A streamed answer (no Content-Length: SSE, chunked, one decoded in stages) may be a while
+        // producing its first event: its head goes now. A sized one goes with its first bytes, in
+        // one write, so an upstream that fails before them (its connection lost, an HTTP/2 stream
+        // reset for DATA beyond its content-length) is a 502 saying why: a head written ahead
+        // of it would leave an HTTP/1.1 agent only a closed connection, without a status.
+        if (!head.trailersOnly && (shaped['content-length'] === undefined || out !== res)) {
+          sendHead()
+          res.flushHeaders()
         }
         out.on('drain', onDrain)
       },
       onResponseData(c, chunk) {
         result.bytesDown += chunk.length
         const pass = filter === null ? chunk : filter.push(chunk)
-        if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
+        if (pass === null || pass.length === 0) return
+        sendHead()
+        if (!out.write(pass)) c.pause()
       },
       onResponseEnd(c, trailers) {
         if (plan.trailers === true) passTrailers(h2Trailers(c) ?? trailers)
@@ -213,13 +229,17 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           try {
             last = filter.end()
           } catch (err) {
-            // A pin mismatch: cut the response before its last bytes.
-            cut(res, err as Error)
+            // A pin mismatch: cut the response before its last bytes (refused, if none went out).
+            if (res.headersSent) cut(res, err as Error)
             settle(err)
             return
           }
-          if (last !== null && last.length > 0) res.write(last)
+          if (last !== null && last.length > 0) {
+            sendHead()
+            res.write(last)
+          }
         }
+        sendHead()
         res.end(() => settle())
       },
       onResponseError(_c, err) {
@@ -316,6 +336,11 @@ export function upstreamFailure(err: unknown, plan: Pick<ForwardPlan, 'host' | '
   }
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new SidekeyError('SIDEKEY_ERR_UPSTREAM_CONNECT', `cannot connect to ${where} (${code})`, { cause: err })
+  }
+  // nghttp2 found the upstream's frames invalid for the stream and reset it: Node reports its error
+  // code as ERR_HTTP2_ERROR, and the connection may well be fine.
+  if (code === 'ERR_HTTP2_ERROR') {
+    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', `${where} sent an answer that breaks HTTP/2 (such as DATA beyond its content-length), and its stream was reset`, { cause: err })
   }
   // The one exchange sidekey aborts is the one whose agent has gone.
   if (code === 'ABORT_ERR' || (err as Error).name === 'AbortError') {

@@ -44,7 +44,7 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
-    if (result.status !== 0) ex.audit.status = result.status
+    if (result.status !== 0 && res.headersSent) ex.audit.status = result.status
     if (res.stream.destroyed) return
     if (res.headersSent) return res.stream.close(NGHTTP2_INTERNAL_ERROR)
     // A stage that parsed a protocol with its own error shape (an MCP POST: a JSON-RPC error) answers for it.
