@@ -51,6 +51,8 @@ export class H2ServerRequest extends Http2ServerRequest {
   readonly authorityConflict: boolean
   /** `:method` is not one sidekey forwards (http/h2-request.ts): refused before it is decided. */
   readonly methodRefused: boolean
+  /** `:path` holds a byte HTTP/1.1 refuses raw in a target (http/raw-url-bytes.ts): refused before it is decided. */
+  readonly pathRefused: boolean
   /** The tunnel (or redirected connection) the stream arrived in; null for a session sidekey did not hand over. */
   readonly tunnel: Tunnel | null
 
@@ -61,6 +63,7 @@ export class H2ServerRequest extends Http2ServerRequest {
     this.rawHeaders = head.rawHeaders
     this.authorityConflict = head.authorityConflict
     this.methodRefused = head.methodRefused
+    this.pathRefused = head.pathRefused
     const state = (stream.session as WithState | undefined)?.[SESSION_STATE]
     this.tunnel = state?.tunnel ?? null
     if (state !== undefined) {

@@ -173,6 +173,40 @@ t.test('hostile HTTP/2 agents', async (t) => {
     t.same(h2.seen.slice(before).map((s) => s.path), ['/v1/continue'], 'only the 100-continue request went up')
   })
 
+  t.test('raw non-ASCII bytes in the path are refused on HTTP/2 as on HTTP/1.1; percent-encoded ones go up encoded once', async (t) => {
+    // Node's HTTP/1.1 parser refuses a byte over 0x7E in the request target (400); nghttp2 passes
+    // it in :path, and Node hands it on as latin1 text, so the UTF-8 of "é" (C3 A9) was encoded as
+    // two characters, and went up double-encoded as /caf%C3%83%C2%A9.
+    const tunnel = await openTunnel(port, 'h2.api.test:443', { auth: auth('raw-path-h1'), tls: { ca: sk.ca.certPem } })
+    t.teardown(() => tunnel.socket.destroy())
+    const chunks: Buffer[] = []
+    tunnel.stream.on('data', (c: Buffer) => chunks.push(c))
+    tunnel.stream.write(Buffer.concat([Buffer.from('GET /v1/caf'), Buffer.from('é'), Buffer.from(' HTTP/1.1\r\nHost: h2.api.test\r\n\r\n')]))
+    await pollFor(() => Buffer.concat(chunks).toString('latin1'), (text) => text.includes('}'), 5000)
+    const h1 = Buffer.concat(chunks).toString('latin1')
+    t.match(h1, /^HTTP\/1\.1 400 [^]*x-sidekey-error: SIDEKEY_ERR_BAD_REQUEST/i, 'HTTP/1.1: 400')
+    t.match(h1, /percent-encode the UTF-8 bytes/, 'HTTP/1.1: the reason says what to send instead')
+    t.match(await sk.sink.waitForAudit((a) => a.workload === 'raw-path-h1' && a.event === 'request'), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST', host: 'h2.api.test' }, 'HTTP/1.1: an audit line')
+
+    const conn = await raw('raw-path-h2')
+    t.teardown(() => conn.socket.destroy())
+    const before = h2.seen.length
+    // The refusal's JSON body travels in DATA frames as it is.
+    let text = ''
+    conn.socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+    conn.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, requestBlock('h2.api.test', '/v1/café')))
+    t.ok(await pollFor(() => conn.answered.has(1), (done) => done, 5000), 'HTTP/2: the stream is answered')
+    await pollFor(() => text, (got) => got.includes('percent-encode'), 2000)
+    t.match(text, /percent-encode the UTF-8 bytes/, 'HTTP/2: the refusal says what to send instead')
+    t.match(await sk.sink.waitForAudit((a) => a.workload === 'raw-path-h2' && a.event === 'request'), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST', host: 'h2.api.test', protocol: 'h2', path: null }, 'HTTP/2: an audit line, without the raw path')
+    t.equal(h2.seen.length, before, 'HTTP/2: nothing went up')
+
+    const session = await connect('h2.api.test', 'encoded-path')
+    t.teardown(() => session.close())
+    t.match(await send(session, { ':method': 'GET', ':path': '/v1/caf%C3%A9' }), { status: 200 }, 'a percent-encoded path is forwarded')
+    t.equal(h2.seen.at(-1)?.path, '/v1/caf%C3%A9', 'encoded once')
+  })
+
   t.test('what nghttp2 refuses in a head never reaches the upstream, and the connection serves on', async (t) => {
     // Each a malformed request (RFC 9113 section 8.2 and 8.3): the stream is reset, alone.
     const heads: Record<string, Buffer> = {
