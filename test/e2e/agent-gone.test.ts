@@ -49,7 +49,7 @@ t.test('an agent that goes away is reported as gone, not as an upstream failure'
       // Let the head be decided and the request start on its way.
       await new Promise((r) => setTimeout(r, 300))
       tunnel.socket.destroy()
-      t.match(await onlyLine(t, workload), { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499 }, workload)
+      t.match(await onlyLine(t, workload), { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499, level: 'info' }, workload)
     }
   })
 
@@ -67,7 +67,7 @@ t.test('an agent that goes away is reported as gone, not as an upstream failure'
       await new Promise((r) => setTimeout(r, 300))
       conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8]))) // CANCEL
       const line = await sk.sink.waitForAudit((a) => a.workload === workload && a.event === 'request')
-      t.match(line, { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499, protocol: 'h2' }, workload)
+      t.match(line, { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499, protocol: 'h2', level: 'info' }, workload)
       conn.socket.destroy()
       await onlyLine(t, workload)
     }
