@@ -11,7 +11,7 @@
  * operator (what was refused, why, and what to change). The source of `docs/errors.md`.
  */
 export const ERROR_CODES = {
-  SIDEKEY_ERR_BAD_REQUEST: { status: 400, meaning: 'The request is not valid HTTP (including Content-Length with Transfer-Encoding, obs-fold, bare CR/LF) or names no usable destination.' },
+  SIDEKEY_ERR_BAD_REQUEST: { status: 400, meaning: 'The request is not valid HTTP (including Content-Length with Transfer-Encoding, obs-fold, bare CR/LF, a raw non-ASCII byte in the request target or HTTP/2 `:path`: percent-encode it) or names no usable destination.' },
   SIDEKEY_ERR_NOT_PROXY_REQUEST: { status: 400, meaning: 'An origin-form request reached the proxy port; send absolute-form or CONNECT.' },
   SIDEKEY_ERR_UNSUPPORTED_SCHEME: { status: 400, meaning: 'Only http, https, ws and wss destinations are proxied.' },
   SIDEKEY_ERR_AMBIGUOUS_PATH: { status: 400, meaning: 'The path holds a form servers read differently (an encoded `/`, `\\` or `.`, `;`, a control byte, `%25` before hex, a bare `%`, escaped bytes that are not UTF-8, a raw `\\`) and a route for the destination matches paths; the message names the form and what to send instead.' },
@@ -48,7 +48,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_APPROVALS_FULL: { status: 503, meaning: '`approvals.max_held` (default 100) requests already wait for approval in this sidekey process; `Retry-After` says when the first ends at the latest.' },
   SIDEKEY_ERR_APPROVAL_SETTLED: { status: 409, meaning: 'Admin API: the approval was already decided, expired or cancelled; the first decision stands.' },
   SIDEKEY_ERR_APPROVAL_UNAVAILABLE: { status: 503, meaning: 'The request needs approval and the approval store cannot be reached (fail closed).' },
-  SIDEKEY_ERR_PIN_MISMATCH: { status: 502, meaning: 'A pinned download did not have the pinned SHA-256: the response is cut before its last bytes (logged on the audit line; the agent sees a failed download).' },
+  SIDEKEY_ERR_PIN_MISMATCH: { status: 502, meaning: 'A pinned download did not have the pinned SHA-256: the response is cut before its last bytes (logged on the audit line; the agent sees a failed download), or refused with this 502 when none of it had gone out yet.' },
   SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE: { status: 502, meaning: 'The upstream answered a credentialed request in a content encoding sidekey cannot scrub for echoed secrets, or framed any answer with a transfer coding other than `chunked` (`Transfer-Encoding: gzip, chunked`); nothing of it was relayed.' },
   SIDEKEY_ERR_TLS_HANDSHAKE: { status: 400, meaning: "The agent's TLS handshake inside the tunnel failed; logged on the tunnel's audit line, with the reason `client-rejected-certificate` when the client sent an alert that it does not accept sidekey's certificate (it does not trust sidekey's CA: docs/clients.md)." },
   SIDEKEY_ERR_DESTINATION_BLOCKED: { status: 403, meaning: "The destination resolves to a loopback, private, link-local, CGNAT or other internal address that no route names; the message names the address, to list in the route's `addresses` if the destination is meant to be internal." },
@@ -57,9 +57,10 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE: { status: 502, meaning: "The route's credential could not be obtained (a variable unset in sidekey's own environment, an unreadable file, bytes a header cannot carry); nothing was sent upstream." },
   SIDEKEY_ERR_GRANT_RECONNECT: { status: 403, meaning: "The route's credential is a person's delegated OAuth grant that is missing, revoked, or was refused at refresh (`invalid_grant`): nothing was sent upstream, and retrying will not help until a person connects the account again (console: Connect, or `sidekey oauth connect NAME`). For MCP routes the same refusal is a JSON-RPC error." },
   SIDEKEY_ERR_OAUTH_CALLBACK: { status: 400, meaning: "Admin listener: an OAuth authorization callback was refused (its state is unknown, expired or already used, the browser is not the one that started it, the provider answered an error, or the code exchange failed); start Connect again." },
-  SIDEKEY_ERR_UPSTREAM_CONNECT: { status: 502, meaning: 'The upstream refused the connection or its TLS certificate did not verify for the host.' },
+  SIDEKEY_ERR_UPSTREAM_CONNECT: { status: 502, meaning: 'The upstream refused the connection or its TLS certificate did not verify for the host, or, over HTTP/2, it allowed no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0) for the second sidekey waits for it to raise the limit; nothing was sent.' },
   SIDEKEY_ERR_UPSTREAM_TIMEOUT: { status: 504, meaning: 'The upstream did not answer in time.' },
-  SIDEKEY_ERR_UPSTREAM_RESET: { status: 502, meaning: "The upstream closed or reset the connection before a complete answer (once the status was sent, the agent's response is cut instead)." },
+  SIDEKEY_ERR_UPSTREAM_RESET: { status: 502, meaning: "The upstream closed or reset the connection before a complete answer, or sent one that breaks HTTP (such as HTTP/2 DATA beyond its content-length). Once the status was sent (a sized answer's goes with its first bytes), the agent's response is cut instead, never given more bytes than it declared." },
+  SIDEKEY_ERR_AGENT_GONE: { status: 499, meaning: "The agent closed its connection, or reset its HTTP/2 stream, before the exchange was over (499, nginx's \"client closed request\"): on the audit line and in metrics only, since no agent is left to read it. Whatever the request waited for (an approval, an upstream connection, the answer) was cancelled, and a request body cut short was never sent up as complete. Not the upstream's failure: that is `SIDEKEY_ERR_UPSTREAM_RESET`." },
   SIDEKEY_ERR_UPGRADE_FAILED: { status: 502, meaning: 'The upgraded (WebSocket) connection to the upstream failed.' },
   SIDEKEY_ERR_UPGRADE_REFUSED: { status: 403, meaning: 'The upgrade is not allowed: a route with a credential needs `upgrades: [websocket]`, and only a WebSocket upgrade (GET, no body) is relayed; never on an MCP route.' },
   SIDEKEY_ERR_WEBSOCKET_FRAME: { status: 400, meaning: 'A WebSocket frame broke RFC 6455 or could not be inspected (unmasked from the agent, masked from the upstream, reserved bits or opcodes, compressed); the connection was closed with 1002.' },
@@ -97,6 +98,16 @@ export class SidekeyError extends Error {
     this.retryAfterS = options?.retryAfterS
     this.details = options?.details
   }
+}
+
+/**
+ * The agent closed its connection or reset its stream before the exchange was over; `message` says
+ * when ("the agent closed the connection while its request waited for approval"). Recorded as
+ * SIDEKEY_ERR_AGENT_GONE, so an agent that hung up is never counted as an upstream that failed;
+ * also the reason an upstream exchange under way is aborted with.
+ */
+export function agentGone(message: string, cause?: unknown): SidekeyError {
+  return new SidekeyError('SIDEKEY_ERR_AGENT_GONE', message, cause === undefined ? undefined : { cause })
 }
 
 /** A refusal by one of a route's conditions; `condition` names it (audit line, explain). */

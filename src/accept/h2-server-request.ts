@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { Http2ServerRequest, type ServerHttp2Stream } from 'node:http2'
 import type { Readable } from 'node:stream'
-import { SidekeyError } from '../errors.js'
+import { agentGone, SidekeyError } from '../errors.js'
 import { h2RequestHead } from '../http/h2-request.js'
 import { endedByPeer } from '../http/h2-stream-end.js'
 import type { Tunnel } from './tunnel.js'
@@ -51,6 +51,8 @@ export class H2ServerRequest extends Http2ServerRequest {
   readonly authorityConflict: boolean
   /** `:method` is not one sidekey forwards (http/h2-request.ts): refused before it is decided. */
   readonly methodRefused: boolean
+  /** `:path` holds a byte HTTP/1.1 refuses raw in a target (http/raw-url-bytes.ts): refused before it is decided. */
+  readonly pathRefused: boolean
   /** The tunnel (or redirected connection) the stream arrived in; null for a session sidekey did not hand over. */
   readonly tunnel: Tunnel | null
 
@@ -61,6 +63,7 @@ export class H2ServerRequest extends Http2ServerRequest {
     this.rawHeaders = head.rawHeaders
     this.authorityConflict = head.authorityConflict
     this.methodRefused = head.methodRefused
+    this.pathRefused = head.pathRefused
     const state = (stream.session as WithState | undefined)?.[SESSION_STATE]
     this.tunnel = state?.tunnel ?? null
     if (state !== undefined) {
@@ -93,12 +96,19 @@ export class H2ServerRequest extends Http2ServerRequest {
 
 /**
  * The stream closed (`this`): unless the agent's END_STREAM arrived first (`endedByPeer`), the
- * request body was cut, and its request fails.
+ * request body was cut, and its request fails. Either the agent broke HTTP/2 on the stream (nghttp2
+ * found DATA that contradicts content-length, and Node destroyed the stream with ERR_HTTP2_ERROR),
+ * a malformed request; or the agent reset its stream or closed its connection: it went away, which
+ * is never the upstream's failure.
  */
 function failIfCut(this: ServerHttp2Stream & WithRequest): void {
   const req = this[REQUEST]
   if (req === undefined || req.destroyed || endedByPeer(this)) return
-  req.destroy(new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent reset its HTTP/2 stream before the request body ended; nothing of it was sent as complete'))
+  req.destroy(
+    (this.errored as { code?: string } | null)?.code === 'ERR_HTTP2_ERROR'
+      ? new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the HTTP/2 request body broke the protocol (such as DATA that contradicts content-length); its stream was reset and nothing of it was sent as complete')
+      : agentGone('the agent reset its HTTP/2 stream (or closed the connection) before the request body ended; nothing of it was sent as complete'),
+  )
 }
 
 /** A stream's close: one fewer open on its session (`this` is the stream). */

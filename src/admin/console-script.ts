@@ -20,7 +20,7 @@ ${visible.toString()}
 
 // The admin API accepts these names for decided_by.
 const NAME = ${APPROVER_NAME};
-const OUTCOME_TEXT = { "served": "served", "upstream-error": "upstream error", "pending": "waits for approval", "refused": "refused", "failed": "failed" };
+const OUTCOME_TEXT = { "served": "served", "upstream-error": "upstream error", "pending": "waits for approval", "refused": "refused", "failed": "failed", "agent-gone": "agent hung up" };
 
 function el(tag, text, cls) { const e = document.createElement(tag); if (text !== undefined && text !== null) e.textContent = String(text); if (cls) e.className = cls; return e; }
 function row(cells, labels) { const tr = document.createElement("tr"); cells.forEach((c, i) => { const td = document.createElement("td"); if (labels) td.dataset.label = labels[i]; if (c instanceof Node) td.append(c); else td.textContent = c === null || c === undefined ? "" : String(c); tr.append(td); }); return tr; }

@@ -27,10 +27,10 @@ export const CONSOLE_STYLE = `
 
   #decisions-table col.c-time { width: 12em; } #decisions-table col.c-who { width: 8em; } #decisions-table col.c-route { width: 8em; } #decisions-table col.c-outcome { width: 13em; } #decisions-table col.c-status { width: 5em; }
   tr.outcome-served { background: #edf7ee; } tr.outcome-upstream-error { background: #fff6df; }
-  tr.outcome-pending { background: #e7f0fb; } tr.outcome-refused { background: #fdeaea; } tr.outcome-failed { background: #f6e3f0; }
+  tr.outcome-pending { background: #e7f0fb; } tr.outcome-refused { background: #fdeaea; } tr.outcome-failed { background: #f6e3f0; } tr.outcome-agent-gone { background: #f1f1f1; }
   .chip { display: inline-block; padding: 0 .4em; border-radius: 3px; font-size: .85em; color: #fff; }
   .chip.outcome-served { background: #2e7d32; } .chip.outcome-upstream-error { background: #a06800; } .chip.outcome-pending { background: #1f5fa8; }
-  .chip.outcome-refused { background: #c62828; } .chip.outcome-failed { background: #8e1b62; }
+  .chip.outcome-refused { background: #c62828; } .chip.outcome-failed { background: #8e1b62; } .chip.outcome-agent-gone { background: #616161; }
   tr.tunnel-row td { padding-left: 2em; font-size: .9em; }
   tr.tunnel-row summary { cursor: pointer; color: #444; }
 

@@ -1,5 +1,5 @@
 import type { Logger } from 'pino'
-import { SidekeyError } from '../errors.js'
+import { agentGone, SidekeyError } from '../errors.js'
 import type { AlertSender } from '../observe/alerts.js'
 import type { ApprovalRule, ApprovalSettings } from '../policy/types.js'
 import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.js'
@@ -346,8 +346,9 @@ function denied(record: ApprovalRecord, again: boolean): SidekeyError {
   return new SidekeyError('SIDEKEY_ERR_APPROVAL_DENIED', message, { details: { approval_id: record.id } })
 }
 
+/** The agent hung up while its request was held: the approval is cancelled, nothing is sent. */
 function cancelled(): SidekeyError {
-  return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent closed the connection while its request waited for approval')
+  return agentGone('the agent closed the connection while its request waited for approval; nothing was sent')
 }
 
 /** Seconds until the first of `waits` ends (a slot frees by then at the latest); at least 1. */

@@ -5,7 +5,7 @@ import type { ResponsePlan } from '../guard/response-guard.js'
 import type { ChunkFilter } from '../guard/secret-scan.js'
 import type { Dispatcher } from 'undici'
 import { undiciErrors } from '../http/undici.js'
-import { SidekeyError } from '../errors.js'
+import { agentGone, SidekeyError } from '../errors.js'
 import { requestHasBody } from '../http/message.js'
 import { hostHeader } from '../policy/host.js'
 import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
@@ -72,7 +72,7 @@ export interface ForwardResult {
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = requestHasBody(req.headers)
-    /** A body filter's refusal: what the request failed of, whatever undici reports. */
+    /** A body filter's refusal, or the agent's body failing: what the request failed of, whatever undici reports. */
     let refused: unknown = null
     let body: Transform | Buffer | null = null
     if (plan.body != null) {
@@ -96,8 +96,12 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       from.pipe(counted)
       // pipe() passes no error on from its source either: a request that fails without ending (the
       // agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) must fail the
-      // upload, or undici would wait for an end that never comes.
-      req.once('error', (err) => counted.destroy(err))
+      // upload, or undici would wait for an end that never comes. That failure is the agent's,
+      // whatever undici reports of the upload it cut.
+      req.once('error', (err) => {
+        refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
+        counted.destroy(err)
+      })
     }
     const host = hostHeader(plan, plan.scheme)
     const started = performance.now()
@@ -109,7 +113,9 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       res.off('close', onClose)
       out.off('drain', onDrain)
       if (err === undefined) resolve()
-      else reject(upstreamFailure(refused ?? err, plan))
+      // A request that failed with its own refusal (an HTTP/2 body that broke the protocol:
+      // accept/h2-server-request.ts) may close its response before its error is emitted.
+      else reject(upstreamFailure(refused ?? (req.errored instanceof SidekeyError ? req.errored : null) ?? err, plan))
     }
     const onDrain = (): void => controller?.resume()
     /** Where upstream bytes are written: the agent's response, or the first response stage. */
@@ -118,6 +124,22 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     let filter: ChunkFilter | null = null
     /** Set once the agent has gone: the upstream exchange is stopped, now or as soon as it starts. */
     let gone: Error | null = null
+    /**
+     * The answer's head while it waits for the first bytes of its body (or its end) to go out with:
+     * until then nothing has reached the agent, so a failure is answered with a refusal.
+     */
+    let head: { status: number; headers: Record<string, string | string[]>; trailersOnly: boolean } | null = null
+    const sendHead = (): void => {
+      if (head === null) return
+      if (head.trailersOnly) {
+        // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
+        // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
+        // writeHead would send it at once, without END_STREAM, and the client would see no status.
+        res.statusCode = head.status
+        for (const [name, value] of Object.entries(head.headers)) res.setHeader(name, value)
+      } else res.writeHead(head.status, head.headers)
+      head = null
+    }
     // The agent went away: stop the upstream exchange too.
     const onClose = (): void => {
       // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
@@ -177,17 +199,15 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           }
         }
         result.status = statusCode
-        if (plan.trailers === true && shaped['grpc-status'] !== undefined) {
-          // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
-          // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
-          // writeHead would send it at once, without END_STREAM, and the client would see no status.
-          res.statusCode = statusCode
-          for (const [name, value] of Object.entries(shaped)) res.setHeader(name, value)
-        } else {
-          res.writeHead(statusCode, shaped)
-          // A streamed answer (no Content-Length: SSE, chunked) may be a while producing its first
-          // event: send the headers now. A sized one goes out with its first bytes, in one write.
-          if (shaped['content-length'] === undefined) res.flushHeaders()
+        head = { status: statusCode, headers: shaped, trailersOnly: plan.trailers === true && shaped['grpc-status'] !== undefined }
+        // A streamed answer (no Content-Length: SSE, chunked, one decoded in stages) may be a while
+        // producing its first event: its head goes now. A sized one goes with its first bytes, in
+        // one write, so an upstream that fails before them (its connection lost, an HTTP/2 stream
+        // reset for DATA beyond its content-length) is a 502 saying why: a head written ahead
+        // of it would leave an HTTP/1.1 agent only a closed connection, without a status.
+        if (!head.trailersOnly && (shaped['content-length'] === undefined || out !== res)) {
+          sendHead()
+          res.flushHeaders()
         }
         out.on('drain', onDrain)
       },
@@ -198,13 +218,16 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           pass = filter === null ? chunk : filter.push(chunk)
         } catch (err) {
           // A filter refused the body mid-way (a compressed message it cannot scrub): settled with
-          // that refusal first, then the upstream stopped and the agent's response cut.
+          // that refusal first, then the upstream stopped, and the agent's response cut if its head
+          // went out (refused, if not).
           settle(err)
           c.abort(err as Error)
-          cut(res, err as Error)
+          if (res.headersSent) cut(res, err as Error)
           return
         }
-        if (pass !== null && pass.length > 0 && !out.write(pass)) c.pause()
+        if (pass === null || pass.length === 0) return
+        sendHead()
+        if (!out.write(pass)) c.pause()
       },
       onResponseEnd(c, trailers) {
         if (plan.trailers === true) passTrailers(h2Trailers(c) ?? trailers)
@@ -217,13 +240,17 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           try {
             last = filter.end()
           } catch (err) {
-            // A pin mismatch: cut the response before its last bytes.
-            cut(res, err as Error)
+            // A pin mismatch: cut the response before its last bytes (refused, if none went out).
+            if (res.headersSent) cut(res, err as Error)
             settle(err)
             return
           }
-          if (last !== null && last.length > 0) res.write(last)
+          if (last !== null && last.length > 0) {
+            sendHead()
+            res.write(last)
+          }
         }
+        sendHead()
         res.end(() => settle())
       },
       onResponseError(_c, err) {
@@ -280,9 +307,9 @@ function cut(res: ServerResponse, err: Error): void {
   else res.destroy()
 }
 
-/** What the upstream exchange fails with when the agent has gone (reported as the agent's close). */
-function agentGoneError(): Error {
-  return Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' })
+/** What the upstream exchange is aborted with, and fails with, when the agent has gone. */
+function agentGoneError(): SidekeyError {
+  return agentGone('the agent closed the connection (or reset its stream) before the answer was complete; the upstream exchange was stopped')
 }
 
 function counter(add: (n: number) => void): Transform {
@@ -321,8 +348,14 @@ export function upstreamFailure(err: unknown, plan: Pick<ForwardPlan, 'host' | '
   if (code === 'ECONNREFUSED' || code === 'EHOSTUNREACH' || code === 'ENETUNREACH') {
     return new SidekeyError('SIDEKEY_ERR_UPSTREAM_CONNECT', `cannot connect to ${where} (${code})`, { cause: err })
   }
+  // nghttp2 found the upstream's frames invalid for the stream and reset it: Node reports its error
+  // code as ERR_HTTP2_ERROR, and the connection may well be fine.
+  if (code === 'ERR_HTTP2_ERROR') {
+    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', `${where} sent an answer that breaks HTTP/2 (such as DATA beyond its content-length), and its stream was reset`, { cause: err })
+  }
+  // The one exchange sidekey aborts is the one whose agent has gone.
   if (code === 'ABORT_ERR' || (err as Error).name === 'AbortError') {
-    return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', 'the agent closed the connection', { cause: err })
+    return agentGone('the agent closed the connection before the answer was complete', err)
   }
   return new SidekeyError('SIDEKEY_ERR_UPSTREAM_RESET', `${where} closed the connection before a complete answer${code ? ` (${code})` : ''}`, { cause: err })
 }

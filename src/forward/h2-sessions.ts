@@ -1,8 +1,9 @@
 import { subscribe } from 'node:diagnostics_channel'
-import { connect, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
+import { connect, constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
 import type { TLSSocket } from 'node:tls'
 import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
+import { SidekeyError } from '../errors.js'
 import { endedByPeer } from '../http/h2-stream-end.js'
 import { undiciErrors } from '../http/undici.js'
 
@@ -42,6 +43,13 @@ const CONNECTION_WINDOW = 1024 * 1024
 /** RST_STREAM's code for a stream the server did not process (RFC 9113 section 8.7). */
 const NGHTTP2_REFUSED_STREAM = 0x7
 
+/**
+ * How long a request waits for a server that allows no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0)
+ * to raise its limit. RFC 9113 section 6.5.2 asks servers to say 0 only for short durations, so a
+ * request is held that long (the HTTP/2 library sends it as soon as the limit rises), then refused.
+ */
+const STREAM_LIMIT_WAIT_MS = 1000
+
 /** Largest response head (decoded header list) accepted from an upstream. */
 const MAX_RESPONSE_HEAD = 16 * 1024
 
@@ -52,7 +60,7 @@ interface Session {
   readonly session: ClientHttp2Session
   /** Streams open on it now. */
   active: number
-  /** Streams it may carry at once: ours, or the server's lower SETTINGS_MAX_CONCURRENT_STREAMS. */
+  /** Streams it may carry at once: ours, or the server's lower SETTINGS_MAX_CONCURRENT_STREAMS (0: none for now). */
   max: number
   /** GOAWAY received or closing: no new streams. */
   draining: boolean
@@ -122,8 +130,10 @@ export class H2Sessions {
       }
     })
     session.on('remoteSettings', (settings) => {
-      entry.max = Math.max(1, Math.min(H2_STREAMS_PER_CONNECTION, settings.maxConcurrentStreams ?? H2_STREAMS_PER_CONNECTION))
-      this.#streamsPerConnection = entry.max
+      // 0 is the server allowing no new stream until it raises the limit (RFC 9113 section 5.1.2);
+      // a new connection is still expected to carry one (its own SETTINGS may say more).
+      entry.max = Math.min(H2_STREAMS_PER_CONNECTION, settings.maxConcurrentStreams ?? H2_STREAMS_PER_CONNECTION)
+      this.#streamsPerConnection = Math.max(1, entry.max)
     })
     const retire = (): void => {
       entry.draining = true
@@ -144,10 +154,14 @@ export class H2Sessions {
 
   /**
    * Run one request on a connection with a free stream. Returns false, having done nothing, when
-   * none has one (the caller dials another and asks again).
+   * none has one (the caller dials another and asks again). A connection whose server allows no
+   * stream for now (SETTINGS_MAX_CONCURRENT_STREAMS 0) takes the request rather than another
+   * connection being dialled around the server's wish: it waits there for the server to raise its
+   * limit, `STREAM_LIMIT_WAIT_MS` at most.
    */
   dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): boolean {
-    const entry = this.#sessions.find((s) => !s.draining && s.active < s.max && !s.session.closed && !s.session.destroyed)
+    const live = (s: Session): boolean => !s.draining && !s.session.closed && !s.session.destroyed
+    const entry = this.#sessions.find((s) => live(s) && s.active < s.max) ?? this.#sessions.find((s) => live(s) && s.max === 0)
     if (entry === undefined) return false
     const body = request.body
     if (body !== null && !Buffer.isBuffer(body) && (body.destroyed || body.errored !== null)) {
@@ -173,11 +187,20 @@ export class H2Sessions {
       this.#retried.add(request)
       this.#redispatch(request, handler)
     }
+    const heldRefusal = entry.max === 0 ? (): SidekeyError => this.#noStreamAllowed() : null
     runStream(stream, request, handler, this.#timeouts, () => {
       entry.active--
       if (entry.active === 0) entry.session.unref()
-    }, again)
+    }, again, heldRefusal)
     return true
+  }
+
+  /** The refusal of a request the server allowed no stream for, in time. */
+  #noStreamAllowed(): SidekeyError {
+    return new SidekeyError(
+      'SIDEKEY_ERR_UPSTREAM_CONNECT',
+      `${this.#authority.replace(/^https:\/\//, '')} allows no new HTTP/2 stream (its SETTINGS_MAX_CONCURRENT_STREAMS is 0) and did not raise the limit within ${STREAM_LIMIT_WAIT_MS} ms; nothing was sent. Try again later`,
+    )
   }
 
   /** Close every connection: streams running finish, no new ones start. */
@@ -233,6 +256,15 @@ subscribe('http2.client.stream.close', (message) => {
 })
 
 /**
+ * Whether the HTTP/2 library has sent the stream's HEADERS. One the server's limit does not allow
+ * yet is held unsent: nghttp2 has not opened it (its state reads idle, or nothing before it has an id).
+ */
+function sentYet(stream: ClientHttp2Stream): boolean {
+  const state = stream.state.state
+  return state !== undefined && state !== h2constants.NGHTTP2_STREAM_STATE_IDLE
+}
+
+/**
  * The controller undici's handler interface hands each callback: abort, pause and resume one
  * stream. Without a stream (a request that failed before one opened) it only records an abort.
  */
@@ -286,9 +318,12 @@ export class StreamController implements Dispatcher.DispatchController {
 
 /**
  * Send the body on `stream` and report the answer to `handler`, exactly once ending in
- * `onResponseEnd` or `onResponseError`. `closed` runs when the stream is gone.
+ * `onResponseEnd` or `onResponseError`. `closed` runs when the stream is gone. With
+ * `heldRefusal`, the server allowed no stream when this one was made: the HTTP/2 library holds it
+ * until the server raises its limit, and if it has not sent it `STREAM_LIMIT_WAIT_MS` later, the
+ * request fails with what `heldRefusal` makes.
  */
-function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void, again: (() => void) | null): void {
+function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void, again: (() => void) | null, heldRefusal: (() => Error) | null): void {
   const controller = new StreamController(stream)
   let done = false
   /** The response head arrived (and went to the handler). */
@@ -330,6 +365,14 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
   }
 
   arm(() => new undiciErrors.HeadersTimeoutError(), timeouts.headersTimeoutMs)
+  // Failing a stream the library still holds unsent sends nothing (nghttp2 drops its HEADERS), so
+  // the server never sees a reset of a stream it did not know.
+  const admission =
+    heldRefusal === null
+      ? null
+      : setTimeout(() => {
+          if (!sentYet(stream)) fail(heldRefusal())
+        }, STREAM_LIMIT_WAIT_MS)
   stream.on('response', (head) => {
     if (done) return
     started = true
@@ -396,6 +439,7 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
   stream.on('error', (err) => fail(err))
   stream.on('close', () => {
     closed()
+    if (admission !== null) clearTimeout(admission)
     // Every stream closes, most after their end: build the error (a stack trace) only when it is one.
     if (!done) fail(Object.assign(new Error(`the upstream closed the stream (HTTP/2 error ${stream.rstCode ?? 'unknown'})`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
   })

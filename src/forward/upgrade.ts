@@ -6,7 +6,7 @@ import { isIP, type Socket } from 'node:net'
 import { pipeline, type Duplex } from 'node:stream'
 import type Server from 'http-proxy'
 import { lazyModule } from '../lazy-module.js'
-import { SidekeyError } from '../errors.js'
+import { agentGone, SidekeyError } from '../errors.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import { filterStream } from '../guard/secret-scan.js'
 import { FrameRewriter, type PayloadGuard } from '../guard/websocket-frames.js'
@@ -105,7 +105,7 @@ export class UpgradeRelay {
       })
     })
     socket.once('close', () => {
-      if (!answered) outgoing?.destroy(Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' }))
+      if (!answered) outgoing?.destroy(agentGone('the agent closed the connection before the upstream answered its upgrade'))
     })
     // The agent's early bytes go to `side`, which reads them through the guard after the 101.
     this.#proxy.ws(req, side, Buffer.alloc(0), { target: { protocol: `${plan.scheme}:`, host: plan.host, port: plan.to.port, ca: plan.ca } as unknown as string, agent }, (err: Error) => {

@@ -1,10 +1,11 @@
 import type { IncomingMessage } from 'node:http'
-import { ConditionRefusal } from '../errors.js'
+import { agentGone, ConditionRefusal, SidekeyError } from '../errors.js'
 
 /**
  * Buffer a request body that must be read before the request is decided (CEL over `body`, a held
  * approval, a size limit without Content-Length). Bounded: past `limit` bytes the request is
- * refused with 413 and the rest is not read.
+ * refused with 413 and the rest is not read. A body the agent cut short (its connection closed, its
+ * HTTP/2 stream reset) fails with the request's own refusal, or SIDEKEY_ERR_AGENT_GONE.
  */
 export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   const declared = req.headers['content-length']
@@ -30,15 +31,21 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       chunks.push(chunk)
     }
     const onEnd = (): void => done(null)
-    const onError = (err: Error): void => done(err)
+    // An HTTP/2 request fails with its own refusal (accept/h2-server-request.ts); Node's HTTP/1.1
+    // request with ECONNRESET "aborted", which is the agent gone.
+    const onError = (err: Error): void => done(err instanceof SidekeyError ? err : cutShort(err))
     const onClose = (): void => {
-      if (!req.complete) done(Object.assign(new Error('the agent closed the connection'), { code: 'ABORT_ERR' }))
+      if (!req.complete) done(cutShort())
     }
     req.on('data', onData)
     req.on('end', onEnd)
     req.on('error', onError)
     req.on('close', onClose)
   })
+}
+
+function cutShort(cause?: unknown): SidekeyError {
+  return agentGone('the agent closed the connection before its request body ended; nothing of it was decided on or sent', cause)
 }
 
 function tooLarge(limit: number): ConditionRefusal {

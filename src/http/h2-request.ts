@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import { METHODS } from './node-http.js'
+import { hasRawNonUrlByte } from './raw-url-bytes.js'
 import { parseAuthority } from '../policy/host.js'
 
 /**
@@ -30,7 +31,8 @@ export function isHttp1Method(method: string): boolean {
  *   One of unannounced length reads, in `headers` only, as `transfer-encoding: chunked` does on
  *   HTTP/1.1 ("has a body, length unknown": src/http/message.ts). It is never in `rawHeaders`, so
  *   it is never forwarded;
- * - `:method` must be one HTTP/1.1 could carry (`methodRefused` otherwise).
+ * - `:method` must be one HTTP/1.1 could carry (`methodRefused` otherwise), and `:path` a target it
+ *   could (`pathRefused` otherwise: http/raw-url-bytes.ts).
  */
 export interface H2RequestHead {
   readonly headers: IncomingHttpHeaders
@@ -39,6 +41,8 @@ export interface H2RequestHead {
   readonly authorityConflict: boolean
   /** `:method` is not one sidekey forwards (`isHttp1Method`, CONNECT aside): the stream is refused before it is decided. */
   readonly methodRefused: boolean
+  /** `:path` holds a byte HTTP/1.1's parser refuses raw in a target (non-ASCII text): refused before it is decided. */
+  readonly pathRefused: boolean
 }
 
 /**
@@ -52,12 +56,14 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
   let authority: string | undefined
   let host: string | undefined
   let method: string | undefined
+  let pathRefused = false
   for (let i = 0; i < source.length; i += 2) {
     const name = source[i]!
     const value = source[i + 1]!
     if (name.charCodeAt(0) === 0x3a) {
       if (name === ':authority') authority = value
       else if (name === ':method') method = value
+      else if (name === ':path') pathRefused = hasRawNonUrlByte(value)
       continue
     }
     if (name === 'host') {
@@ -75,7 +81,7 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
     rawHeaders.push('host', named)
   }
   if (!endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
-  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || method === 'CONNECT' || !HTTP1_METHODS.has(method) }
+  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || method === 'CONNECT' || !HTTP1_METHODS.has(method), pathRefused }
 }
 
 /**

@@ -170,6 +170,17 @@ export function writeAudit(log: Logger, record: AuditRecord, startedAt: number):
   record.decision_ms = round(record.decision_ms)
   record.credential_ms = round(record.credential_ms)
   record.upstream_ms = round(record.upstream_ms)
-  const level = record.decision === 'deny' ? 'warn' : record.error !== null || (record.status ?? 0) >= 500 ? 'error' : 'info'
+  const level = auditLevel(record)
   if (log.isLevelEnabled(level)) writeSerialized(log, level, JSON.stringify(record), 'audit')
+}
+
+/**
+ * The level of an audit line: `warn` when refused, `error` on faults, else `info`. An agent that
+ * went away (SIDEKEY_ERR_AGENT_GONE) is neither refused nor a fault: its line is `info`, as a
+ * cancelled call is no one's failure.
+ */
+function auditLevel(record: AuditRecord): 'info' | 'warn' | 'error' {
+  if (record.error === 'SIDEKEY_ERR_AGENT_GONE') return 'info'
+  if (record.decision === 'deny') return 'warn'
+  return record.error !== null || (record.status ?? 0) >= 500 ? 'error' : 'info'
 }

@@ -13,7 +13,7 @@ export class Metrics {
   readonly registry = new Registry()
   readonly requests = new Counter({
     name: 'sidekey_requests_total',
-    help: 'Requests, tunnels and upgrades by workload, route, decision and outcome (served, upstream-error, pending, refused, failed)',
+    help: 'Requests, tunnels and upgrades by workload, route, decision and outcome (served, upstream-error, pending, refused, failed, agent-gone)',
     labelNames: ['workload', 'route', 'decision', 'event', 'outcome'],
     registers: [this.registry],
   })

@@ -14,8 +14,9 @@ import type { AuditRecord } from './audit.js'
  * | `pending` | answered `SIDEKEY_ERR_APPROVAL_PENDING`: nothing sent yet, a person must approve |
  * | `refused` | sidekey refused it: policy, a condition, a guard, an approver |
  * | `failed` | sidekey could not do it: a credential, the upstream, a handshake, an internal fault |
+ * | `agent-gone` | the agent hung up (closed its connection, reset its stream) before the end: `SIDEKEY_ERR_AGENT_GONE` |
  */
-export const OUTCOMES = ['served', 'upstream-error', 'pending', 'refused', 'failed'] as const
+export const OUTCOMES = ['served', 'upstream-error', 'pending', 'refused', 'failed', 'agent-gone'] as const
 
 export type Outcome = (typeof OUTCOMES)[number]
 
@@ -25,6 +26,8 @@ const FAULTS: ReadonlySet<string> = new Set<ErrorCode>(['SIDEKEY_ERR_TLS_HANDSHA
 export function outcomeOf(a: Pick<AuditRecord, 'decision' | 'status' | 'error'>): Outcome {
   if (a.error !== null) {
     if (a.error === 'SIDEKEY_ERR_APPROVAL_PENDING') return 'pending'
+    // Neither refused nor failed: nobody was left to answer (a 499, below 500, would read as refused).
+    if (a.error === 'SIDEKEY_ERR_AGENT_GONE') return 'agent-gone'
     const status = (ERROR_CODES as Record<string, { status: number } | undefined>)[a.error]?.status ?? a.status ?? 500
     return status >= 500 || FAULTS.has(a.error) ? 'failed' : 'refused'
   }

@@ -124,6 +124,8 @@ routes:
     t.ok((await pending) instanceof Error)
     await pollFor(async () => (await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body.status, (status) => status === 'cancelled', 5000, 20)
     t.equal((await admin(sk, 'GET', `/v1/approvals/${a.id}`)).body.status, 'cancelled')
+    const line = await sk.sink.waitForAudit((x) => x.workload === 'quitter' && x.event === 'request')
+    t.match(line, { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499 }, 'the audit line says the agent went away, not the upstream')
   })
 
   t.test('the CLI lists and approves with a grant; the grant covers later requests', async (t) => {

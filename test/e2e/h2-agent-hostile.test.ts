@@ -173,6 +173,40 @@ t.test('hostile HTTP/2 agents', async (t) => {
     t.same(h2.seen.slice(before).map((s) => s.path), ['/v1/continue'], 'only the 100-continue request went up')
   })
 
+  t.test('raw non-ASCII bytes in the path are refused on HTTP/2 as on HTTP/1.1; percent-encoded ones go up encoded once', async (t) => {
+    // Node's HTTP/1.1 parser refuses a byte over 0x7E in the request target (400); nghttp2 passes
+    // it in :path, and Node hands it on as latin1 text, so the UTF-8 of "é" (C3 A9) was encoded as
+    // two characters, and went up double-encoded as /caf%C3%83%C2%A9.
+    const tunnel = await openTunnel(port, 'h2.api.test:443', { auth: auth('raw-path-h1'), tls: { ca: sk.ca.certPem } })
+    t.teardown(() => tunnel.socket.destroy())
+    const chunks: Buffer[] = []
+    tunnel.stream.on('data', (c: Buffer) => chunks.push(c))
+    tunnel.stream.write(Buffer.concat([Buffer.from('GET /v1/caf'), Buffer.from('é'), Buffer.from(' HTTP/1.1\r\nHost: h2.api.test\r\n\r\n')]))
+    await pollFor(() => Buffer.concat(chunks).toString('latin1'), (text) => text.includes('}'), 5000)
+    const h1 = Buffer.concat(chunks).toString('latin1')
+    t.match(h1, /^HTTP\/1\.1 400 [^]*x-sidekey-error: SIDEKEY_ERR_BAD_REQUEST/i, 'HTTP/1.1: 400')
+    t.match(h1, /percent-encode the UTF-8 bytes/, 'HTTP/1.1: the reason says what to send instead')
+    t.match(await sk.sink.waitForAudit((a) => a.workload === 'raw-path-h1' && a.event === 'request'), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST', host: 'h2.api.test' }, 'HTTP/1.1: an audit line')
+
+    const conn = await raw('raw-path-h2')
+    t.teardown(() => conn.socket.destroy())
+    const before = h2.seen.length
+    // The refusal's JSON body travels in DATA frames as it is.
+    let text = ''
+    conn.socket.on('data', (c: Buffer) => (text += c.toString('latin1')))
+    conn.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, requestBlock('h2.api.test', '/v1/café')))
+    t.ok(await pollFor(() => conn.answered.has(1), (done) => done, 5000), 'HTTP/2: the stream is answered')
+    await pollFor(() => text, (got) => got.includes('percent-encode'), 2000)
+    t.match(text, /percent-encode the UTF-8 bytes/, 'HTTP/2: the refusal says what to send instead')
+    t.match(await sk.sink.waitForAudit((a) => a.workload === 'raw-path-h2' && a.event === 'request'), { status: 400, error: 'SIDEKEY_ERR_BAD_REQUEST', host: 'h2.api.test', protocol: 'h2', path: null }, 'HTTP/2: an audit line, without the raw path')
+    t.equal(h2.seen.length, before, 'HTTP/2: nothing went up')
+
+    const session = await connect('h2.api.test', 'encoded-path')
+    t.teardown(() => session.close())
+    t.match(await send(session, { ':method': 'GET', ':path': '/v1/caf%C3%A9' }), { status: 200 }, 'a percent-encoded path is forwarded')
+    t.equal(h2.seen.at(-1)?.path, '/v1/caf%C3%A9', 'encoded once')
+  })
+
   t.test('what nghttp2 refuses in a head never reaches the upstream, and the connection serves on', async (t) => {
     // Each a malformed request (RFC 9113 section 8.2 and 8.3): the stream is reset, alone.
     const heads: Record<string, Buffer> = {
@@ -308,14 +342,16 @@ t.test('hostile HTTP/2 agents', async (t) => {
     // the agent reset its stream mid-body, and DATA that contradicts content-length (nghttp2 resets
     // the stream) went up to an HTTP/1.1 upstream as a complete empty body with content-length: 0.
     const post = (host: string, path: string, extra: Buffer[] = []): Buffer => frame(FRAME.HEADERS, FLAG.END_HEADERS, 1, Buffer.concat([literal(':method', 'POST'), literal(':scheme', 'https'), literal(':authority', host), literal(':path', path), ...extra]))
-    const cases: [string, string, string, (conn: RawH2) => void][] = [
-      ['RST_STREAM CANCEL', 'h2.api.test', '/buffered/cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))],
-      ['RST_STREAM NO_ERROR', 'h2.api.test', '/buffered/no-error', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 0])))],
-      ['RST_STREAM CANCEL, streamed', 'h2.api.test', '/v1/streamed-cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))],
-      ['DATA beyond content-length', 'loose.api.test', '/v1/content-length', (conn) => conn.send(frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.from('def')))],
+    // An agent's reset is the agent going away (SIDEKEY_ERR_AGENT_GONE); DATA that contradicts
+    // content-length is a malformed request (nghttp2 resets the stream with PROTOCOL_ERROR).
+    const cases: [string, string, string, (conn: RawH2) => void, string][] = [
+      ['RST_STREAM CANCEL', 'h2.api.test', '/buffered/cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8]))), 'SIDEKEY_ERR_AGENT_GONE'],
+      ['RST_STREAM NO_ERROR', 'h2.api.test', '/buffered/no-error', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 0]))), 'SIDEKEY_ERR_AGENT_GONE'],
+      ['RST_STREAM CANCEL, streamed', 'h2.api.test', '/v1/streamed-cancel', (conn) => conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8]))), 'SIDEKEY_ERR_AGENT_GONE'],
+      ['DATA beyond content-length', 'loose.api.test', '/v1/content-length', (conn) => conn.send(frame(FRAME.DATA, FLAG.END_STREAM, 1, Buffer.from('def'))), 'SIDEKEY_ERR_BAD_REQUEST'],
     ]
     let n = 0
-    for (const [what, host, path, cut] of cases) {
+    for (const [what, host, path, cut, error] of cases) {
       const workload = `cut-${n++}`
       const conn = await rawH2(port, `${host}:443`, { auth: auth(workload), ca: sk.ca.certPem })
       t.teardown(() => conn.socket.destroy())
@@ -325,6 +361,7 @@ t.test('hostile HTTP/2 agents', async (t) => {
       cut(conn)
       const line = await sk.sink.waitForAudit((a) => a.workload === workload && a.event === 'request')
       t.not(line.status, 200, `${what}: the audit line does not say it was answered`)
+      t.equal(line.error, error, `${what}: the audit line says why`)
       await new Promise((r) => setTimeout(r, 100))
       t.notOk(h2.seen.some((s) => s.path === path), `${what}: the HTTP/2 upstream never received a complete request`)
       t.notOk(loose.lines.some((l) => l.includes(path)), `${what}: the HTTP/1.1 upstream never received a complete request`)
@@ -343,7 +380,7 @@ t.test('hostile HTTP/2 agents', async (t) => {
     await new Promise((r) => setTimeout(r, 100))
     conn.send(frame(FRAME.RST_STREAM, 0, 1, Buffer.from([0, 0, 0, 8])))
     const line = await sk.sink.waitForAudit((a) => a.workload === 'dial-reset' && a.event === 'request')
-    t.match(line, { error: 'SIDEKEY_ERR_UPSTREAM_RESET' })
+    t.match(line, { error: 'SIDEKEY_ERR_AGENT_GONE', status: 499 }, 'the agent went away, not the upstream')
     // Past the upstream's handshake, when the request would have arrived.
     await new Promise((r) => setTimeout(r, 800))
     t.same(slow.lines, [], 'the upstream never received the request')

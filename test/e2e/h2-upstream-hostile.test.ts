@@ -1,12 +1,12 @@
 import type { ClientHttp2Session } from 'node:http2'
-import type { AddressInfo } from 'node:net'
-import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
+import type { TLSSocket } from 'node:tls'
 import t from 'tap'
-import { FLAG, FRAME, frame, literal } from '../helpers/h2-frames.js'
+import { FLAG, FRAME, frame } from '../helpers/h2-frames.js'
+import { dataFrame, headersFrame, rawH2Upstream, rstStreamFrame, type RawConnection } from '../helpers/raw-h2-upstream.js'
 import { h2ThroughProxy, startH2Sidekey } from '../helpers/h2.js'
 import { noSecretsLogged } from '../helpers/sidekey.js'
 import { basicAuth, openTunnel } from '../helpers/tunnels.js'
-import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
+import { upstreamTrust } from '../helpers/upstream.js'
 
 // Hostile and broken HTTP/2 upstreams against sidekey's own HTTP/2 client (src/forward/h2-sessions.ts),
 // each written frame by frame over TLS, where Node's http2 server would not misbehave enough. What
@@ -14,68 +14,6 @@ import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 // and a response the upstream cut is cut for the agent too (HTTP/1.1: the connection closes before
 // the body's end; HTTP/2: the stream is reset with an error code), never passed on as complete,
 // with the error in the audit line.
-
-/** One upstream connection as the stand-in sees it: write frames to it. */
-interface RawConnection {
-  readonly socket: TLSSocket
-  send(...frames: Buffer[]): void
-}
-
-/**
- * An h2-only TLS server for `host` that speaks just enough HTTP/2 by hand: its SETTINGS, ACKs of
- * the client's SETTINGS and PINGs, and `onRequest` for each request HEADERS it gets.
- */
-async function rawH2Upstream(trust: UpstreamTrust, host: string, onRequest: (conn: RawConnection, streamId: number) => void): Promise<{ port: number; close(): Promise<void> }> {
-  const server = createTlsServer({ ...(await trust.cert(host)), ALPNProtocols: ['h2'] })
-  const sockets = new Set<TLSSocket>()
-  server.on('secureConnection', (socket: TLSSocket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
-    socket.on('error', () => undefined)
-    const conn: RawConnection = { socket, send: (...frames) => void (socket.destroyed || socket.write(Buffer.concat(frames))) }
-    socket.write(frame(FRAME.SETTINGS, 0, 0))
-    let buffered = Buffer.alloc(0)
-    let preface = false
-    socket.on('data', (chunk: Buffer) => {
-      buffered = Buffer.concat([buffered, chunk])
-      if (!preface) {
-        if (buffered.length < 24) return
-        buffered = buffered.subarray(24)
-        preface = true
-      }
-      while (buffered.length >= 9) {
-        const length = buffered.readUIntBE(0, 3)
-        if (buffered.length < 9 + length) break
-        const type = buffered[3]!
-        const flags = buffered[4]!
-        const id = buffered.readUInt32BE(5) & 0x7fffffff
-        const payload = buffered.subarray(9, 9 + length)
-        buffered = buffered.subarray(9 + length)
-        if (type === FRAME.SETTINGS && (flags & FLAG.ACK) === 0) conn.send(frame(FRAME.SETTINGS, FLAG.ACK, 0))
-        if (type === FRAME.PING && (flags & FLAG.ACK) === 0) conn.send(frame(FRAME.PING, FLAG.ACK, 0, payload))
-        if (type === FRAME.HEADERS) onRequest(conn, id)
-      }
-    })
-  })
-  await new Promise<void>((listening) => server.listen(0, '127.0.0.1', listening))
-  return {
-    port: (server.address() as AddressInfo).port,
-    close: async () => {
-      for (const s of sockets) s.destroy()
-      await new Promise((closed) => server.close(closed))
-    },
-  }
-}
-
-/** A HEADERS frame of literal fields. */
-const headers = (id: number, fields: [string, string][], end = false): Buffer =>
-  frame(FRAME.HEADERS, FLAG.END_HEADERS | (end ? FLAG.END_STREAM : 0), id, Buffer.concat(fields.map(([name, value]) => literal(name, value))))
-const data = (id: number, body: string): Buffer => frame(FRAME.DATA, 0, id, Buffer.from(body))
-const rstStream = (id: number, code: number): Buffer => {
-  const payload = Buffer.alloc(4)
-  payload.writeUInt32BE(code)
-  return frame(FRAME.RST_STREAM, 0, id, payload)
-}
 
 const NO_ERROR = 0
 const REFUSED_STREAM = 7
@@ -95,29 +33,29 @@ const note = (host: string, conn: RawConnection): number => {
   return ++entry.requests
 }
 const answer = (conn: RawConnection, id: number, text: string): void =>
-  conn.send(headers(id, [[':status', '200'], ['content-length', String(text.length)]]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from(text)))
+  conn.send(headersFrame(id, [[':status', '200'], ['content-length', String(text.length)]]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from(text)))
 
 /** How each stand-in answers every request. */
 const UPSTREAMS: Record<string, (conn: RawConnection, id: number) => void> = {
   // A status HTTP does not define: Node's HTTP/2 server refuses to send it (it threw, uncaught).
-  'status600.api.test': (conn, id) => conn.send(headers(id, [[':status', '600']], true)),
+  'status600.api.test': (conn, id) => conn.send(headersFrame(id, [[':status', '600']], true)),
   // Part of a body, then the stream reset without an error code before END_STREAM.
-  'rst-no-error.api.test': (conn, id) => conn.send(headers(id, [[':status', '200']]), data(id, 'the first half'), rstStream(id, NO_ERROR)),
-  'rst-cancel.api.test': (conn, id) => conn.send(headers(id, [[':status', '200']]), data(id, 'the first half'), rstStream(id, CANCEL)),
+  'rst-no-error.api.test': (conn, id) => conn.send(headersFrame(id, [[':status', '200']]), dataFrame(id, 'the first half'), rstStreamFrame(id, NO_ERROR)),
+  'rst-cancel.api.test': (conn, id) => conn.send(headersFrame(id, [[':status', '200']]), dataFrame(id, 'the first half'), rstStreamFrame(id, CANCEL)),
   // Part of a sized body, then the TCP connection closed.
   'tcp-closed.api.test': (conn, id) => {
-    conn.send(headers(id, [[':status', '200'], ['content-length', '100']]), data(id, 'the first half'))
+    conn.send(headersFrame(id, [[':status', '200'], ['content-length', '100']]), dataFrame(id, 'the first half'))
     setTimeout(() => conn.socket.destroy(), 50)
   },
   // 150 small header fields (1.6 KB): under the head limit, over Node's default of 128 fields.
   'many-fields.api.test': (conn, id) =>
-    conn.send(headers(id, [[':status', '200'], ['content-length', '2'], ...Array.from({ length: 150 }, (_, i): [string, string] => [`x-field-${i}`, 'v'])]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('ok'))),
+    conn.send(headersFrame(id, [[':status', '200'], ['content-length', '2'], ...Array.from({ length: 150 }, (_, i): [string, string] => [`x-field-${i}`, 'v'])]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('ok'))),
   // Every other request refused unprocessed (REFUSED_STREAM), the next one answered.
-  'refused-once.api.test': (conn, id) => (note('refused-once.api.test', conn) % 2 === 1 ? conn.send(rstStream(id, REFUSED_STREAM)) : answer(conn, id, 'second try')),
+  'refused-once.api.test': (conn, id) => (note('refused-once.api.test', conn) % 2 === 1 ? conn.send(rstStreamFrame(id, REFUSED_STREAM)) : answer(conn, id, 'second try')),
   // Every request refused unprocessed.
   'refused-always.api.test': (conn, id) => {
     note('refused-always.api.test', conn)
-    conn.send(rstStream(id, REFUSED_STREAM))
+    conn.send(rstStreamFrame(id, REFUSED_STREAM))
   },
   // A graceful shutdown: GOAWAY naming no stream processed, then the connection closed; a new
   // connection's requests are answered.
@@ -131,7 +69,7 @@ const UPSTREAMS: Record<string, (conn: RawConnection, id: number) => void> = {
     } else answer(conn, id, 'after goaway')
   },
   // A complete answer, and a reset after it (RFC 9113 section 8.1 allows NO_ERROR then): whole.
-  'rst-after-end.api.test': (conn, id) => conn.send(headers(id, [[':status', '200'], ['content-length', '5']]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('whole')), rstStream(id, NO_ERROR)),
+  'rst-after-end.api.test': (conn, id) => conn.send(headersFrame(id, [[':status', '200'], ['content-length', '5']]), frame(FRAME.DATA, FLAG.END_STREAM, id, Buffer.from('whole')), rstStreamFrame(id, NO_ERROR)),
 }
 
 t.test('hostile HTTP/2 upstreams', async (t) => {

@@ -2,14 +2,16 @@ import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2'
 import t from 'tap'
 import { h2Request, h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
 import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
-import { basicAuth } from '../helpers/tunnels.js'
+import { basicAuth, openTunnel } from '../helpers/tunnels.js'
 import { upstreamTrust } from '../helpers/upstream.js'
 
 // sidekey's own HTTP/2 client to upstreams (src/forward/h2-sessions.ts): requests of every kind,
 // POSTs with streamed bodies among them (every gRPC call), share one multiplexed connection per
 // destination; a server's SETTINGS_MAX_CONCURRENT_STREAMS spreads them over more connections; a body
 // refused mid-stream resets only its own stream, with no END_STREAM before the reset, and the
-// other streams on that connection go on.
+// other streams on that connection go on. A server that allows no stream at all
+// (SETTINGS_MAX_CONCURRENT_STREAMS 0) gets a short wait for it to raise its limit, then a prompt 502
+// that says so, never the full --upstream-timeout.
 
 t.test('HTTP/2 upstream connections', async (t) => {
   const trust = await upstreamTrust()
@@ -27,15 +29,22 @@ t.test('HTTP/2 upstream connections', async (t) => {
     res.writeHead(200, { 'x-bloat': 'b'.repeat(20_000) })
     res.end('should not arrive')
   })
-  t.teardown(() => Promise.all([api.close(), narrow.close(), bloated.close()]))
+  // Allows no stream (RFC 9113 section 6.5.2: a server should say 0 only for a short while).
+  const closed = await startH2Upstream(trust, 'closed.api.test', (req, res, body) => answer(req.url, res, body, req.headers.authorization), { settings: { maxConcurrentStreams: 0 } })
+  // Says 0, then raises its limit 300 ms into each connection.
+  const opening = await startH2Upstream(trust, 'opening.api.test', (req, res, body) => answer(req.url, res, body, req.headers.authorization), { settings: { maxConcurrentStreams: 0 } })
+  opening.server.on('session', (session) => setTimeout(() => session.destroyed || session.settings({ maxConcurrentStreams: 100 }), 300))
+  t.teardown(() => Promise.all([api.close(), narrow.close(), bloated.close(), closed.close(), opening.close()]))
   const sk = await startH2Sidekey(
     t,
     trust,
     `  - { name: mux, host: mux.api.test, credential: openai, addresses: [127.0.0.1] }
   - { name: narrow, host: narrow.api.test, credential: openai, addresses: [127.0.0.1] }
   - { name: bloated, host: bloated.api.test, credential: openai, addresses: [127.0.0.1] }
+  - { name: closed, host: closed.api.test, credential: openai, addresses: [127.0.0.1] }
+  - { name: opening, host: opening.api.test, credential: openai, addresses: [127.0.0.1] }
 `,
-    { 'mux.api.test': api.port, 'narrow.api.test': narrow.port, 'bloated.api.test': bloated.port },
+    { 'mux.api.test': api.port, 'narrow.api.test': narrow.port, 'bloated.api.test': bloated.port, 'closed.api.test': closed.port, 'opening.api.test': opening.port },
   )
   const port = Number(new URL(sk.proxyUrl).port)
   const connect = (authority: string): Promise<ClientHttp2Session> => h2ThroughProxy(port, authority, { auth: basicAuth('agent', sk.runTokens.mint('agent').token), ca: sk.ca.certPem })
@@ -86,6 +95,41 @@ t.test('HTTP/2 upstream connections', async (t) => {
     t.equal(r.headers['x-sidekey-error'], 'SIDEKEY_ERR_UPSTREAM_RESET')
     t.equal(r.headers['x-bloat'], undefined, 'no part of the head reached the agent')
     t.notOk(r.body.toString().includes('should not arrive'))
+  })
+
+  t.test('a server allowing no stream (SETTINGS_MAX_CONCURRENT_STREAMS 0) gets a prompt 502 saying so', async (t) => {
+    // Before, the request waited in the HTTP/2 library for a stream the server never allowed, until
+    // --upstream-timeout (120 s) and a 504 that blamed the server's speed.
+    const within = <T>(ms: number, p: Promise<T>): Promise<T | 'too late'> => Promise.race([p, new Promise<'too late'>((r) => setTimeout(() => r('too late'), ms))])
+    const session = await connect('closed.api.test:443')
+    t.teardown(() => session.close())
+    for (const path of ['/first', '/second']) {
+      const started = performance.now()
+      const r = await within(5000, h2Request(session, { ':method': 'GET', ':path': path }))
+      if (r === 'too late') {
+        t.fail(`${path}: no answer within 5 s`)
+        continue
+      }
+      t.equal(r.status, 502, `${path}: 502`)
+      t.equal(r.headers['x-sidekey-error'], 'SIDEKEY_ERR_UPSTREAM_CONNECT', `${path}: x-sidekey-error`)
+      t.match(r.body.toString(), /SETTINGS_MAX_CONCURRENT_STREAMS/, `${path}: the reason names the server's stream limit`)
+      t.ok(performance.now() - started < 3000, `${path}: answered after a short wait (${Math.round(performance.now() - started)} ms)`)
+      t.match(await sk.sink.waitForAudit((a) => a.host === 'closed.api.test' && a.path === path), { status: 502, error: 'SIDEKEY_ERR_UPSTREAM_CONNECT' }, `${path}: its audit line`)
+    }
+    const tunnel = await openTunnel(port, 'closed.api.test:443', { auth: basicAuth('agent', sk.runTokens.mint('agent').token), tls: { ca: sk.ca.certPem } })
+    t.teardown(() => tunnel.socket.destroy())
+    const h1 = await within(5000, tunnel.get('/from-h1'))
+    t.match(h1, /^HTTP\/1\.1 502 [^]*x-sidekey-error: SIDEKEY_ERR_UPSTREAM_CONNECT[^]*SETTINGS_MAX_CONCURRENT_STREAMS/i, 'an HTTP/1.1 agent gets the same refusal')
+    t.same(closed.seen, [], 'nothing reached the server')
+    t.ok(closed.connections <= 2, `no connection dialled per request to get around the limit (${closed.connections})`)
+  })
+
+  t.test('a server that raises its limit from 0 soon after gets the request', async (t) => {
+    const session = await connect('opening.api.test:443')
+    t.teardown(() => session.close())
+    const r = await h2Request(session, { ':method': 'GET', ':path': '/after-the-wait' })
+    t.equal(r.status, 200)
+    t.match(JSON.parse(r.body.toString()), { path: '/after-the-wait', injected: true })
   })
 
   // Last: the secret quarantines the workload.

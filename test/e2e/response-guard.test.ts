@@ -84,6 +84,10 @@ t.test('secret-echo scrubbing and pinned downloads', async (t) => {
       let n = 0
       paced = () => (n < 5 ? res.write(`data: ${JSON.stringify({ delta: `word ${n++} ` })}\n\n`) : res.end())
       paced()
+    } else if (url === '/tiny') {
+      // Arrives in one chunk, all of it held back until its hash is known.
+      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': 4 })
+      res.end('evil')
     } else if (url.startsWith('/file')) {
       const body = url.includes('tampered') ? Buffer.concat([file.subarray(0, file.length - 1), Buffer.from('X')]) : file
       if (url.includes('chunked')) {
@@ -112,8 +116,9 @@ routes:
   - { name: basic, host: basic.test, ports: [${port}], addresses: [127.0.0.1], credential: key, inject: { basic: { username: "user", password: "{secret}" } } }
   - { name: raw, host: raw.test, ports: [${port}], addresses: [127.0.0.1], credential: key, scrub: false }
   - { name: weights, host: files.test, ports: [${port}], addresses: [127.0.0.1], pin_sha256: "${fileSha}" }
+  - { name: tiny, host: tiny.test, ports: [${port}], addresses: [127.0.0.1], pin_sha256: "${createHash('sha256').update('good').digest('hex')}" }
 `,
-    { connectTo: Object.fromEntries(['api', 'basic', 'raw', 'files'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
+    { connectTo: Object.fromEntries(['api', 'basic', 'raw', 'files', 'tiny'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
   )
   const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), proxyTunnel: false })
   t.teardown(() => dispatcher.close())
@@ -271,6 +276,15 @@ routes:
       t.equal(audit.error, 'SIDEKEY_ERR_PIN_MISMATCH')
     })
   }
+
+  t.test('pinned download, wrong and held back whole: refused with 502 before any of it goes out', async (t) => {
+    // Its head used to be written ahead of the body: the agent got a bare close after it, no status.
+    const r = await get(`http://tiny.test:${port}/tiny`)
+    t.equal(r.status, 502)
+    t.equal(r.headers['x-sidekey-error'], 'SIDEKEY_ERR_PIN_MISMATCH')
+    t.notMatch(r.body, /evil/, 'none of the wrong file')
+    t.match(await sk.sink.waitForAudit((a) => a.path === '/tiny'), { status: 502, error: 'SIDEKEY_ERR_PIN_MISMATCH' })
+  })
 
   noSecretsLogged(t, sk)
 })

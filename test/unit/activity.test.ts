@@ -25,6 +25,8 @@ const outcomes: [name: string, fields: Partial<AuditRecord>, outcome: string][] 
   ['no route', { decision: 'deny', reason: 'no-route', route: null, status: 403, error: 'SIDEKEY_ERR_NO_ROUTE' }, 'refused'],
   ['a rate limit', { status: 429, error: 'SIDEKEY_ERR_RATE_LIMITED' }, 'refused'],
   ['a blind tunnel', { event: 'tunnel', decision: 'tunnel', status: 200 }, 'served'],
+  ['the agent hung up before the answer', { status: 499, error: 'SIDEKEY_ERR_AGENT_GONE' }, 'agent-gone'],
+  ['the agent hung up mid-answer', { status: 200, error: 'SIDEKEY_ERR_AGENT_GONE' }, 'agent-gone'],
 ]
 
 for (const [name, fields, outcome] of outcomes) {

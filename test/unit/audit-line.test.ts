@@ -45,5 +45,8 @@ t.test('the level follows the outcome, and the logger level still filters', asyn
   t.equal(lines.length, 0, 'an allowed request is info, below warn')
   writeAudit(log, record({ decision: 'deny', reason: 'no-route', status: 403, error: 'SIDEKEY_ERR_NO_ROUTE' }), performance.now())
   writeAudit(log, record({ status: 502, error: 'SIDEKEY_ERR_UPSTREAM' }), performance.now())
-  t.same(lines.map((l) => (JSON.parse(l) as { level: string }).level), ['warn', 'error'])
+  // An agent that hung up is no one's fault, before or after a decision.
+  writeAudit(log, record({ status: 499, error: 'SIDEKEY_ERR_AGENT_GONE' }), performance.now())
+  writeAudit(log, record({ decision: 'deny', reason: 'agent-gone', status: 499, error: 'SIDEKEY_ERR_AGENT_GONE' }), performance.now())
+  t.same(lines.map((l) => (JSON.parse(l) as { level: string }).level), ['warn', 'error'], 'an agent gone is info')
 })

@@ -63,4 +63,10 @@ t.test('an HTTP/2 head read as HTTP/1.1 reads it', async (t) => {
   for (const [method, refused] of [['POST', false], ['DELETE', false], ['PROPFIND', false], ['delete', true], ['Get', true], ['FOO', true], ['CONNECT', true]] as const) {
     t.equal(h2RequestHead(...req([':method', method, ':scheme', 'https', ':path', '/v1/x', ':authority', 'api.test'], true)).methodRefused, refused, `:method ${method}`)
   }
+
+  // `:path` as Node hands it on (latin1: one character per byte): what HTTP/1.1's parser takes raw in a target.
+  const utf8 = (text: string): string => Buffer.from(text, 'utf8').toString('latin1')
+  for (const [path, refused] of [['/v1/caf%C3%A9', false], ["/v1/!$&'()*+,;=:@~?q=[]{}|^`\\\"<>", false], [utf8('/v1/café'), true], [utf8('/v1/x?q=é'), true], ['/v1/\x80', true], ['/v1/\x7f', true]] as const) {
+    t.equal(h2RequestHead(...req([':method', 'GET', ':scheme', 'https', ':path', path, ':authority', 'api.test'], true)).pathRefused, refused, `:path ${JSON.stringify(path)}`)
+  }
 })

@@ -6,6 +6,7 @@ import { SidekeyError } from '../../errors.js'
 import type { ForwardResult } from '../../forward/forward.js'
 import type { H2ServerRequest } from '../../accept/h2-server-request.js'
 import { isHttp1Method } from '../../http/h2-request.js'
+import { PERCENT_ENCODE } from '../../http/raw-url-bytes.js'
 import type { ProxyContext } from '../context.js'
 import { newRequestExchange, runStages, type RequestExchange, type Stage } from '../exchange.js'
 import { REQUEST_STAGES } from '../stages/index.js'
@@ -41,10 +42,10 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
   // A method no HTTP/1.1 parser would read may be anything the agent wrote, a secret included:
   // it is never put on the audit line (nor, through it, the console or an alert).
   if (head.methodRefused && !isHttp1Method(req.method)) ex.audit.method = null
-  const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.pathRefused ? [UNFORWARDED_PATH, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
-    if (result.status !== 0) ex.audit.status = result.status
+    if (result.status !== 0 && res.headersSent) ex.audit.status = result.status
     if (res.stream.destroyed) return
     if (res.headersSent) return res.stream.close(NGHTTP2_INTERNAL_ERROR)
     // A stage that parsed a protocol with its own error shape (an MCP POST: a JSON-RPC error) answers for it.
@@ -77,12 +78,31 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
 const UNFORWARDED_METHOD: Stage<RequestExchange> = {
   name: 'accept',
   run(_ctx, ex) {
-    // Like an HTTP/1.1 request Node's parser refuses (accept/client-error.ts), its audit line names
-    // the tunnel's destination and caller.
-    if (ex.tunnel !== null) Object.assign(ex.audit, { host: ex.tunnel.authority.host, port: ex.tunnel.authority.port, workload: ex.tunnel.caller.workload })
+    auditAsUnparsed(ex)
     if (ex.req.method === 'CONNECT') throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'CONNECT inside an intercepted tunnel is refused: this stream already reaches its destination; send the request itself')
     throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the :method of the HTTP/2 request is not one sidekey forwards: methods are case-sensitive, send a standard method in upper case (GET, POST, PUT, PATCH, DELETE, ...)')
   },
+}
+
+/**
+ * A stream whose `:path` holds a byte HTTP/1.1's parser refuses raw in a request target (non-ASCII
+ * text: http/raw-url-bytes.ts), refused as that parser refuses it, before it is decided. The path is
+ * not put on the audit line: it was never read as a path.
+ */
+const UNFORWARDED_PATH: Stage<RequestExchange> = {
+  name: 'accept',
+  run(_ctx, ex) {
+    auditAsUnparsed(ex)
+    throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', `the :path of the HTTP/2 request holds a byte a URL may not carry raw (the UTF-8 of non-ASCII text), which HTTP/1.1 refuses too; ${PERCENT_ENCODE}`)
+  },
+}
+
+/**
+ * Like an HTTP/1.1 request Node's parser refuses (accept/client-error.ts), a stream refused before
+ * it is read has an audit line naming the tunnel's destination and caller.
+ */
+function auditAsUnparsed(ex: RequestExchange): void {
+  if (ex.tunnel !== null) Object.assign(ex.audit, { host: ex.tunnel.authority.host, port: ex.tunnel.authority.port, workload: ex.tunnel.caller.workload })
 }
 
 /** A stream whose `:authority` and `host` name different destinations: refused before it is decided (rule 2). */

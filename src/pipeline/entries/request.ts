@@ -24,8 +24,9 @@ export function serveRequest(ctx: ProxyContext, req: IncomingMessage, res: Serve
     ex,
     REQUEST_STAGES,
     (err) => {
-      // Once the upstream's status went out, that is the status the agent saw.
-      if (result.status !== 0) ex.audit.status = result.status
+      // Once the upstream's status went out, that is the status the agent saw (a sized answer's
+      // head waits for its first bytes: until then the agent gets the refusal).
+      if (result.status !== 0 && res.headersSent) ex.audit.status = result.status
       if (!res.headersSent && ex.refusalAnswer !== null) ex.audit.status = ex.refusalAnswer(res, err, ex.id, ex.audit.reason)
       else if (!res.headersSent) refuse(res, err, ex.id, ex.audit.reason)
       else if (!res.destroyed) res.destroy()
