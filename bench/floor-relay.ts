@@ -48,6 +48,8 @@ h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
   let trailers: IncomingHttpHeaders = {}
   up.on('trailers', (t: IncomingHttpHeaders) => (trailers = t))
   up.on('response', (head: IncomingHttpHeaders) => {
+    // The client may have cancelled meanwhile (h2load does at the end of its run).
+    if (stream.destroyed) return void up.destroy()
     const grpc = String(head['content-type'] ?? '').startsWith('application/grpc')
     stream.respond(head, { waitForTrailers: grpc })
     if (grpc) stream.once('wantTrailers', () => stream.sendTrailers(trailers))

@@ -241,6 +241,9 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
       return { ...round, floorShare: f.cps / d.cps, floorCpuMs, other: [round.other, f.failures && `floor: ${f.failures}`].filter(Boolean).join(' ') }
     },
   })
+  // BENCH_H2_ROWS=h2 (or h1, grpc, a comma list) runs only those rows, e.g. to profile one.
+  const only = process.env.BENCH_H2_ROWS?.split(',')
+  if (only !== undefined) rows.splice(0, rows.length, ...rows.filter((r) => only.includes(r.kind)))
   try {
     for (let round = 0; round < ROUNDS; round++) for (const row of rows) row.rounds.push(await row.measure())
   } finally {
