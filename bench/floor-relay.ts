@@ -12,11 +12,12 @@
  * included; the bench prints the relay's shares beside sidekey's (bench/h2.ts).
  *
  * Environment: FLOOR_ROUTES (JSON: host to `{ port, certPem }`), KEY_PEM (the certificates' key),
- * UPSTREAM_CA_PEM, BENCH_KEY. Prints `{"port": n}` once listening.
+ * UPSTREAM_CA_PEM, BENCH_KEY, and FLOOR_H2_API=compat to serve HTTP/2 through Node's compatibility
+ * API instead. Prints `{"port": n}` once listening.
  */
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { createServer as createHttpServer } from 'node:http'
-import { connect, createServer as createH2Server, type ClientHttp2Session, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
+import { connect, createServer as createH2Server, type ClientHttp2Session, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo } from 'node:net'
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls'
 
@@ -41,7 +42,25 @@ function sessionFor(host: string): ClientHttp2Session {
 }
 
 const h2 = createH2Server()
-h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
+// FLOOR_H2_API=compat: the agent side through Node's compatibility API (request and response
+// objects per stream, as sidekey's HTTP/2 server has them), to measure what that API costs.
+if (process.env.FLOOR_H2_API === 'compat') {
+  h2.on('request', (req: Http2ServerRequest, res: Http2ServerResponse) => {
+    const host = hostOf(req.headers[':authority'] as string | undefined)
+    if (routes[host] === undefined) return void res.writeHead(421).end()
+    const up = sessionFor(host).request({ ...req.headers, authorization: bearer }, { endStream: req.stream.endAfterHeaders })
+    up.on('trailers', (t: IncomingHttpHeaders) => res.addTrailers(t as Record<string, string>))
+    up.on('response', (head: IncomingHttpHeaders) => {
+      if (res.destroyed) return void up.destroy()
+      const { ':status': status, ...fields } = head
+      res.writeHead(Number(status), fields as Record<string, string>)
+      up.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+    res.on('error', () => up.destroy())
+    if (!req.stream.endAfterHeaders) req.pipe(up)
+  })
+} else h2.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders) => {
   const host = hostOf(headers[':authority'])
   if (routes[host] === undefined) return stream.respond({ ':status': 421 }, { endStream: true })
   const up = sessionFor(host).request({ ...headers, authorization: bearer }, { endStream: stream.endAfterHeaders })

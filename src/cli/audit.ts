@@ -1,4 +1,4 @@
-import { createReadStream, fstatSync, unwatchFile, watchFile, type Stats } from 'node:fs'
+import { createReadStream, fstatSync, unwatchFile, watchFile } from 'node:fs'
 import { open, stat } from 'node:fs/promises'
 import { createInterface } from 'node:readline'
 import { auditLogPath, configFrom } from '../config.js'
@@ -97,10 +97,14 @@ async function follow(path: string, from: number, print: (text: string) => void)
     }
   }
   await readMore()
-  const changed = (_now: Stats, _before: Stats): void => {
+  const changed = (): void => {
     reading = reading.then(readMore)
   }
   watchFile(path, { interval: 200 }, changed)
+  // The watcher's first look at the file is its baseline: lines appended after the read above and
+  // before that look would change nothing it compares, and would wait for the next append. Read
+  // once more now that it is watching (seen in CI under load: appended lines never printed).
+  changed()
   await new Promise<void>((done) => {
     process.once('SIGINT', done)
     process.once('SIGTERM', done)
