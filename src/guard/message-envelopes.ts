@@ -53,7 +53,7 @@ export function refuseMessageCoding(headers: Record<string, string | string[]>):
     if (named === undefined) continue
     throw new SidekeyError(
       'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE',
-      `the upstream answered with ${name} ${JSON.stringify(named.slice(0, 32))}: compressed messages sidekey cannot scrub for echoed secrets, though it asked for identity. Send the call uncompressed (no ${name.startsWith('grpc') ? 'grpc-encoding' : 'connect-content-encoding'} other than identity): some servers answer in the compression the request used`,
+      `the upstream answered with ${name} ${JSON.stringify(named.slice(0, 32))}: compressed messages sidekey cannot scrub for echoed secrets, though it asked for identity. Send the call uncompressed (no ${name} other than identity): some servers answer in the compression the request used`,
     )
   }
 }
