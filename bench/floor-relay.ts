@@ -12,13 +12,16 @@
  * included; the bench prints the relay's shares beside sidekey's (bench/h2.ts).
  *
  * Environment: FLOOR_ROUTES (JSON: host to `{ port, certPem }`), KEY_PEM (the certificates' key),
- * UPSTREAM_CA_PEM, BENCH_KEY, and FLOOR_H2_API=compat to serve HTTP/2 through Node's compatibility
- * API instead. Prints `{"port": n}` once listening.
+ * UPSTREAM_CA_PEM, BENCH_KEY, FLOOR_H2_API=compat to serve HTTP/2 through Node's compatibility
+ * API instead, and FLOOR_H1_CLIENT=undici to send HTTP/1.1 upstream through undici's `Pool`
+ * dispatch API (sidekey's HTTP/1.1 client) instead of `https.request`. Prints `{"port": n}` once
+ * listening.
  */
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https'
 import { createServer as createHttpServer } from 'node:http'
 import { connect, createServer as createH2Server, type ClientHttp2Session, type Http2ServerRequest, type Http2ServerResponse, type IncomingHttpHeaders, type ServerHttp2Stream } from 'node:http2'
 import type { AddressInfo } from 'node:net'
+import { Pool, type Dispatcher } from 'undici'
 import { createSecureContext, createServer as createTlsServer, type TLSSocket } from 'node:tls'
 
 const routes = JSON.parse(process.env.FLOOR_ROUTES ?? '{}') as Record<string, { port: number; certPem: string }>
@@ -80,9 +83,39 @@ if (process.env.FLOOR_H2_API === 'compat') {
 })
 
 const agent = new HttpsAgent({ keepAlive: true, ca })
+/** FLOOR_H1_CLIENT=undici: one undici pool per upstream host, driven as sidekey drives it (dispatch, no body stream per request). */
+const pools = new Map<string, Pool>()
+const poolFor = (host: string): Pool => {
+  let pool = pools.get(host)
+  if (pool === undefined) pools.set(host, (pool = new Pool(`https://127.0.0.1:${routes[host]!.port}`, { connect: { ca, servername: host } })))
+  return pool
+}
 const h1 = createHttpServer((req, res) => {
   const host = hostOf(req.headers.host)
   if (routes[host] === undefined) return res.writeHead(421).end()
+  if (process.env.FLOOR_H1_CLIENT === 'undici') {
+    const headers: string[] = []
+    for (let i = 0; i < req.rawHeaders.length; i += 2) if (req.rawHeaders[i]!.toLowerCase() !== 'connection') headers.push(req.rawHeaders[i]!, req.rawHeaders[i + 1]!)
+    headers.push('authorization', bearer)
+    const handler: Dispatcher.DispatchHandler = {
+      onRequestStart() {},
+      onResponseStart(controller, status, fields) {
+        res.writeHead(status, fields as Record<string, string>)
+        res.on('drain', () => controller.resume())
+      },
+      onResponseData(controller, chunk) {
+        if (!res.write(chunk)) controller.pause()
+      },
+      onResponseEnd() {
+        res.end()
+      },
+      onResponseError() {
+        res.destroy()
+      },
+    }
+    poolFor(host).dispatch({ method: req.method ?? 'GET', path: req.url ?? '/', headers, body: req.method === 'GET' || req.method === 'HEAD' ? null : req }, handler)
+    return
+  }
   const up = httpsRequest({ host: '127.0.0.1', port: routes[host].port, servername: host, agent, method: req.method, path: req.url, headers: { ...req.headers, authorization: bearer } }, (answer) => {
     res.writeHead(answer.statusCode ?? 502, answer.headers)
     answer.pipe(res)
