@@ -1,5 +1,5 @@
 import { SidekeyError } from '../errors.js'
-import type { ChunkFilter } from './secret-scan.js'
+import type { ChunkFilter } from '../http/chunk-filter.js'
 
 /**
  * Compressed messages inside a response body. gRPC, gRPC-Web and Connect's streaming protocol

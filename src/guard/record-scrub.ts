@@ -1,5 +1,6 @@
 import { ROOT, type NeedleAutomaton } from './needle-automaton.js'
-import { VALUE_MASK, type ChunkFilter } from './secret-scan.js'
+import type { ChunkFilter } from '../http/chunk-filter.js'
+import { VALUE_MASK } from './secret-scan.js'
 
 /**
  * Secrets split across the records of a streamed answer. A streamed completion sends its text a

@@ -7,7 +7,8 @@ import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
 import { envelopeFraming, envelopeGuard, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
 import { recordFraming, recordScrubFilter } from './record-scrub.js'
-import { automatonFor, filterStream, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK, type ChunkFilter } from './secret-scan.js'
+import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
+import { automatonFor, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK } from './secret-scan.js'
 
 /**
  * The guard on the way back: an upstream that echoes request headers (debug endpoints, error
@@ -132,7 +133,7 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         if (framing !== null) filters.push(recordScrubFilter(automaton, framing, () => stats.scrubbed++))
       }
       if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
-      const filter = compose(filters)
+      const filter = chainFilters(filters)
       if (decoders.length === 0) return { headers: out, filter, stages: [] }
       return { headers: out, filter: null, stages: filter === null ? decoders : [...decoders, filterStream(filter)] }
     },
@@ -184,31 +185,6 @@ function pinCheck(expected: string): ChunkFilter {
       const actual = hash.digest('hex')
       if (actual !== expected) throw new SidekeyError('SIDEKEY_ERR_PIN_MISMATCH', `the download's SHA-256 is ${actual}, not the pinned ${expected}`)
       return held
-    },
-  }
-}
-
-/** Filters applied one after the other. */
-function compose(filters: ChunkFilter[]): ChunkFilter | null {
-  if (filters.length <= 1) return filters[0] ?? null
-  return {
-    push(chunk) {
-      let c: Buffer | null = chunk
-      for (const f of filters) {
-        if (c === null) break
-        c = f.push(c)
-      }
-      return c
-    },
-    end() {
-      // What one filter still held passes through the later ones before they end.
-      let carry: Buffer | null = null
-      for (const f of filters) {
-        const pushed: Buffer | null = carry === null ? null : f.push(carry)
-        const rest = f.end()
-        carry = pushed === null ? rest : rest === null ? pushed : Buffer.concat([pushed, rest])
-      }
-      return carry
     },
   }
 }

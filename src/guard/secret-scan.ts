@@ -1,4 +1,5 @@
 import { Transform } from 'node:stream'
+import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { NeedleAutomaton, ROOT } from './needle-automaton.js'
 import { JSON_ESCAPE_WIDTH, JsonEscapeDecoder, jsonUnescaped } from './json-unescape.js'
@@ -267,13 +268,6 @@ function encodingOf(text: string): 'latin1' | 'utf8' {
   return /^[\x00-\xff]*$/.test(text) ? 'latin1' : 'utf8'
 }
 
-/** A synchronous filter over a body's chunks: what to pass on now, and what is left at the end. */
-export interface ChunkFilter {
-  push(chunk: Buffer): Buffer | null
-  /** Throws (a SidekeyError) when the body as a whole is refused. */
-  end(): Buffer | null
-}
-
 /**
  * A streaming scrubber: replaces every needle in the bytes passing through with a same-length
  * mask. At the end of each chunk it holds back only a tail that could be the start of a needle
@@ -316,29 +310,6 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
       return rest
     },
   }
-}
-
-/** A ChunkFilter as a Transform (for bodies that pass through decoders first). */
-export function filterStream(filter: ChunkFilter): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      let pass: Buffer | null
-      try {
-        pass = filter.push(chunk)
-      } catch (err) {
-        done(err as Error)
-        return
-      }
-      done(null, pass ?? undefined)
-    },
-    flush(done) {
-      try {
-        done(null, filter.end() ?? undefined)
-      } catch (err) {
-        done(err as Error)
-      }
-    },
-  })
 }
 
 /** The refusal for a request that carries a managed secret. */

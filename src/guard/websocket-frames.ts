@@ -1,5 +1,6 @@
 import { SidekeyError, type ErrorCode } from '../errors.js'
-import { detected, type ChunkFilter, type SecretScanner } from './secret-scan.js'
+import type { ChunkFilter } from '../http/chunk-filter.js'
+import { detected, type SecretScanner } from './secret-scan.js'
 
 /**
  * The guard between the two sockets of a WebSocket (RFC 6455 section 5). sidekey reads every
