@@ -1,6 +1,6 @@
 import type { IncomingMessage, Server } from 'node:http'
 import { createServer } from '../http/node-http.js'
-import { Transform } from 'node:stream'
+import type { ChunkFilter } from '../http/chunk-filter.js'
 import type { Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 
@@ -76,15 +76,14 @@ export function assertNoTrailers(req: IncomingMessage): void {
  * Fail the upload then, so the upstream is left with an unfinished body it must discard (no last
  * chunk is sent), never a complete request without its trailers.
  */
-export function refuseTrailersAtEnd(req: IncomingMessage): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      done(null, chunk)
+export function refuseTrailersAtEnd(req: IncomingMessage): ChunkFilter {
+  return {
+    push: (chunk) => chunk,
+    end() {
+      if (req.rawTrailers.length > 0) throw trailersRefused()
+      return null
     },
-    flush(done) {
-      done(req.rawTrailers.length > 0 ? trailersRefused() : null)
-    },
-  })
+  }
 }
 
 function trailersRefused(): SidekeyError {

@@ -1,4 +1,4 @@
-import { Transform } from 'node:stream'
+import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { rawHeadersHaveBody } from '../http/message.js'
 
@@ -202,29 +202,26 @@ function bodyOverrideRefusal(): SidekeyError {
  * or null when there is no body or its Content-Type is one servers do not read fields from.
  * Bodies are read as sent: a compressed body is not decompressed.
  */
-export function bodyOverrideFilter(rawHeaders: readonly string[]): Transform | null {
+export function bodyOverrideFilter(rawHeaders: readonly string[]): ChunkFilter | null {
   const patterns = bodyPatterns(rawHeaders)
   if (patterns.length === 0) return null
   const scanner = OverrideFieldScanner.for(patterns)
   let held: Buffer = Buffer.alloc(0)
   let atStart = true
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
+  return {
+    push(chunk) {
       const window = held.length === 0 ? chunk : Buffer.concat([held, chunk])
-      if (scanner.found(window, atStart, false)) {
-        done(bodyOverrideRefusal())
-        return
-      }
+      if (scanner.found(window, atStart, false)) throw bodyOverrideRefusal()
       const cut = scanner.holdFrom(window, atStart)
       held = window.subarray(cut)
       if (cut > 0) atStart = false
-      done(null, cut > 0 ? window.subarray(0, cut) : undefined)
+      return cut > 0 ? window.subarray(0, cut) : null
     },
-    flush(done) {
-      if (scanner.found(held, atStart, true)) done(bodyOverrideRefusal())
-      else done(null, held.length > 0 ? held : undefined)
+    end() {
+      if (scanner.found(held, atStart, true)) throw bodyOverrideRefusal()
+      return held.length > 0 ? held : null
     },
-  })
+  }
 }
 
 /** Refuse a body already read whole (by the guard) that carries a `_method` field. */

@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Http2ServerResponse } from 'node:http2'
 import { pipeline, Transform, type Writable } from 'node:stream'
+import { chainFilters } from '../http/chunk-filter.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import type { ChunkFilter } from '../http/chunk-filter.js'
 import type { Dispatcher } from 'undici'
@@ -24,10 +25,10 @@ export interface ForwardPlan {
   /** Raw headers (name, value, ...), hop-by-hop removed, credential injected, no Host. */
   readonly headers: string[]
   /**
-   * Stages the request body passes through on its way up, in order (outbound secret detection,
-   * re-signing of chunk-signed uploads); an error in any of them aborts the request.
+   * Filters the request body passes on its way up, in order (outbound secret detection, re-signing
+   * of chunk-signed uploads); a refusal (a throw) in any of them aborts the request.
    */
-  readonly bodyFilters?: readonly Transform[]
+  readonly bodyFilters?: readonly ChunkFilter[]
   /** The body, already read (and inspected) by the guard; sent instead of the request stream. */
   readonly body?: Buffer | null
   /** Scrubbing and pin checks on the response (its stages sit between the upstream and the agent). */
@@ -79,28 +80,25 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
       body = plan.body
       result.bytesUp += plan.body.length
     } else if (hasBody) {
-      const counted = counter((n) => (result.bytesUp += n))
-      // Its error is a body filter's refusal, kept in `refused`; undici may have let go of the
-      // body by the time it is emitted (the connection closed first), which must not make it uncaught.
-      counted.on('error', () => undefined)
-      body = counted
-      let from: NodeJS.ReadableStream = req
-      for (const filter of plan.bodyFilters ?? []) {
-        // pipe() does not pass errors on: a refusal in any stage must fail the body undici is reading.
-        filter.once('error', (err) => {
-          refused = err
-          counted.destroy(err)
-        })
-        from = from.pipe(filter)
-      }
-      from.pipe(counted)
+      // One stream stage for every filter and the count of bytes sent: a gRPC call or an upload
+      // pays one Transform and one pipe, not one per filter.
+      const up = upstreamBody(
+        chainFilters(plan.bodyFilters ?? []),
+        (n) => (result.bytesUp += n),
+        (err) => (refused = err),
+      )
+      // Its error is a filter's refusal, kept in `refused`; undici may have let go of the body by
+      // the time it is emitted (the connection closed first), which must not make it uncaught.
+      up.on('error', () => undefined)
+      body = up
+      req.pipe(up)
       // pipe() passes no error on from its source either: a request that fails without ending (the
       // agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) must fail the
       // upload, or undici would wait for an end that never comes. That failure is the agent's,
       // whatever undici reports of the upload it cut.
       req.once('error', (err) => {
         refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
-        counted.destroy(err)
+        up.destroy(err)
       })
     }
     const host = hostHeader(plan, plan.scheme)
@@ -312,11 +310,41 @@ function agentGoneError(): SidekeyError {
   return agentGone('the agent closed the connection (or reset its stream) before the answer was complete; the upstream exchange was stopped')
 }
 
-function counter(add: (n: number) => void): Transform {
+/**
+ * The request body as it goes up: `filter` run over each chunk (a throw is a refusal, reported to
+ * `refusedBy` and failing the body undici reads), and the bytes passed on counted by `sent`.
+ */
+function upstreamBody(filter: ChunkFilter | null, sent: (n: number) => void, refusedBy: (err: Error) => void): Transform {
   return new Transform({
     transform(chunk: Buffer, _enc, done) {
-      add(chunk.length)
-      done(null, chunk)
+      let pass: Buffer | null = chunk
+      if (filter !== null) {
+        try {
+          pass = filter.push(chunk)
+        } catch (err) {
+          refusedBy(err as Error)
+          done(err as Error)
+          return
+        }
+      }
+      if (pass === null || pass.length === 0) return done()
+      sent(pass.length)
+      done(null, pass)
+    },
+    flush(done) {
+      let rest: Buffer | null = null
+      if (filter !== null) {
+        try {
+          rest = filter.end()
+        } catch (err) {
+          refusedBy(err as Error)
+          done(err as Error)
+          return
+        }
+      }
+      if (rest === null || rest.length === 0) return done()
+      sent(rest.length)
+      done(null, rest)
     },
   })
 }

@@ -1,4 +1,3 @@
-import { Transform } from 'node:stream'
 import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { NeedleAutomaton, ROOT } from './needle-automaton.js'
@@ -99,45 +98,41 @@ export class SecretScanner {
   }
 
   /**
-   * A pass-through for the request body that fails with SIDEKEY_ERR_SECRET_DETECTED when a known
+   * A filter for the request body that throws SIDEKEY_ERR_SECRET_DETECTED when a known
    * secret goes by. At the end of each chunk it holds back only the bytes that could still become
    * a secret (as sent or percent-decoded) with what comes next, so a secret split across chunks is
    * caught before any part of it is forwarded, and other bytes are not delayed. From the first
    * backslash on, the body is also searched with its JSON escapes decoded (`"\u0073k-..."`).
    */
-  bodyFilter(): Transform {
-    if (this.#needles.length === 0) return new Transform({ transform: (chunk: Buffer, _enc, done) => done(null, chunk) })
+  bodyFilter(): ChunkFilter {
+    if (this.#needles.length === 0) return { push: (chunk) => chunk, end: () => null }
     const automaton = this.#automaton
     const detector = new Detector(automaton)
     // The JSON-escape view starts at the first backslash, over the bytes still held and that chunk:
     // a secret's escaped form cannot have begun in bytes already passed on (they held no prefix).
     let json: { decoder: JsonEscapeDecoder; detector: Detector } | null = null
     let held: Buffer | null = null
-    return new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        if (detector.push(chunk)) {
-          done(detected())
-          return
-        }
+    return {
+      push(chunk) {
+        if (detector.push(chunk)) throw detected()
         const window = held === null ? chunk : Buffer.concat([held, chunk])
         let feed: Buffer = chunk
         if (json === null && chunk.indexOf(BACKSLASH) >= 0) {
           json = { decoder: new JsonEscapeDecoder(), detector: new Detector(automaton) }
           feed = window
         }
-        if (json !== null && json.detector.push(json.decoder.push(feed))) {
-          done(detected())
-          return
-        }
+        if (json !== null && json.detector.push(json.decoder.push(feed))) throw detected()
         const hold = json === null ? detector.holdBack() : Math.max(detector.holdBack(), JSON_ESCAPE_WIDTH * json.detector.holdBack() + json.decoder.pending)
         const cut = window.length - Math.min(window.length, hold)
         held = cut < window.length ? Buffer.from(window.subarray(cut)) : null
-        done(null, cut > 0 ? window.subarray(0, cut) : undefined)
+        return cut > 0 ? window.subarray(0, cut) : null
       },
-      flush(done) {
-        done(null, held ?? undefined)
+      end() {
+        const rest = held
+        held = null
+        return rest
       },
-    })
+    }
   }
 
   /**

@@ -1,5 +1,5 @@
 import { createHash, createHmac } from 'node:crypto'
-import { Transform } from 'node:stream'
+import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 
 /**
@@ -203,27 +203,19 @@ export class ChunkResigner {
   }
 }
 
-/** A stream stage that re-signs a chunk-signed body on its way upstream. */
-export function chunkResignFilter(signing: ChunkSigning): Transform {
+/** A body filter that re-signs a chunk-signed body on its way upstream. */
+export function chunkResignFilter(signing: ChunkSigning): ChunkFilter {
   const resigner = new ChunkResigner(signing)
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      try {
-        for (const part of resigner.push(chunk)) this.push(part)
-        done()
-      } catch (err) {
-        done(err as Error)
-      }
+  return {
+    push(chunk) {
+      const parts = resigner.push(chunk)
+      return parts.length === 0 ? null : parts.length === 1 ? parts[0]! : Buffer.concat(parts)
     },
-    flush(done) {
-      try {
-        resigner.end()
-        done()
-      } catch (err) {
-        done(err as Error)
-      }
+    end() {
+      resigner.end()
+      return null
     },
-  })
+  }
 }
 
 /** Re-sign a body the guard already read whole. */

@@ -2,6 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
+import { filterStream } from '../../src/http/chunk-filter.js'
 import { bodyOverrideFilter, methodOverride, refuseBodyOverride } from '../../src/accept/method-override.js'
 import { absoluteTarget, requestTarget } from '../../src/accept/target.js'
 import type { Tunnel } from '../../src/accept/tunnel.js'
@@ -257,7 +258,7 @@ t.test('body override filter: a _method field in a form, multipart or JSON body,
     for (let i = 0; i < body.length; i += chunk) parts.push(Buffer.from(body.slice(i, i + chunk), 'latin1'))
     const out: Buffer[] = []
     try {
-      await pipeline(Readable.from(parts), filter, new Writable({ write: (c: Buffer, _enc, done) => (out.push(c), done()) }))
+      await pipeline(Readable.from(parts), filterStream(filter), new Writable({ write: (c: Buffer, _enc, done) => (out.push(c), done()) }))
     } catch (err) {
       t.type(err, SidekeyError)
       t.equal((err as SidekeyError).code, 'SIDEKEY_ERR_METHOD_OVERRIDE')

@@ -1,6 +1,7 @@
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
+import { filterStream } from '../../src/http/chunk-filter.js'
 import { JsonEscapeDecoder } from '../../src/guard/json-unescape.js'
 import { SecretScanner } from '../../src/guard/secret-scan.js'
 
@@ -31,7 +32,7 @@ async function filterBody(chunks: readonly Buffer[]): Promise<{ code: string | n
       done()
     },
   })
-  const code = await pipeline(Readable.from(chunks), scanner.bodyFilter(), sink).then(
+  const code = await pipeline(Readable.from(chunks), filterStream(scanner.bodyFilter()), sink).then(
     () => null,
     (err: { code?: string }) => err.code ?? 'untyped',
   )

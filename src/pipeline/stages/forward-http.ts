@@ -1,7 +1,7 @@
-import type { Transform } from 'node:stream'
 import { assertNoTrailers, refuseTrailersAtEnd } from '../../accept/http-limits.js'
 import { bodyOverrideFilter } from '../../accept/method-override.js'
 import { forward } from '../../forward/forward.js'
+import type { ChunkFilter } from '../../http/chunk-filter.js'
 import { requestHasBody } from '../../http/message.js'
 import { requestHeadersFor } from '../../guard/response-guard.js'
 import { chunkResignFilter } from '../../inject/sigv4-chunked.js'
@@ -29,7 +29,7 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
     const to = known(ex.to, 'a checked address')
     outgoing.headers = requestHeadersFor(ex.response, outgoing.headers)
     try {
-      const bodyFilters: Transform[] = []
+      const bodyFilters: ChunkFilter[] = []
       // Trailer fields cannot go up: a body read whole is refused now, a streamed one cut at its end.
       if (ex.body !== null) assertNoTrailers(req)
       else if (req.headers['transfer-encoding'] !== undefined) bodyFilters.push(refuseTrailersAtEnd(req))
