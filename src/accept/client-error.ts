@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { SidekeyError, type ErrorCode } from '../errors.js'
 import { PERCENT_ENCODE } from '../http/raw-url-bytes.js'
@@ -31,7 +32,18 @@ const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {
  * servers: a specific answer on the socket (inside a tunnel too) and one audit line.
  */
 export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error & { code?: string }, socket: Duplex): void {
-  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable || (err.code === 'HPE_INVALID_EOF_STATE' && requestInFlight(socket))) {
+  if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
+    socket.destroy()
+    return
+  }
+  const inFlight = requestInFlight(socket)
+  if (inFlight !== null) {
+    // The head was read and the request handed to the stages; what broke is its body. That
+    // request's own audit line reports it, so none is written here: the connection ending mid-body
+    // (HPE_INVALID_EOF_STATE) is the agent going away (SIDEKEY_ERR_AGENT_GONE); a body that breaks
+    // HTTP/1.1's framing (a bad chunk size, a chunk without its CRLF) fails the request with this
+    // refusal. Node's request then closes the connection, whose parser cannot go on.
+    if (err.code !== 'HPE_INVALID_EOF_STATE') inFlight.destroy(malformedBody(err.code))
     socket.destroy()
     return
   }
@@ -50,11 +62,16 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
 }
 
 /**
- * Whether a request on `socket` was handed to the stages and is not answered yet (Node's in-flight
- * response, the one its own clientError handler checks). Its connection ending mid-body
- * (HPE_INVALID_EOF_STATE) is the agent going away, which that request's own audit line reports
- * (SIDEKEY_ERR_AGENT_GONE): a second line would count it twice, as a malformed request.
+ * The request on `socket` that was handed to the stages and is not answered yet (Node's in-flight
+ * response, the one its own clientError handler checks), or null.
  */
-function requestInFlight(socket: Duplex): boolean {
-  return (socket as Duplex & { _httpMessage?: unknown })._httpMessage != null
+function requestInFlight(socket: Duplex): IncomingMessage | null {
+  const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+  return res?.req ?? null
+}
+
+/** The refusal of a request whose body broke HTTP/1.1's framing after its head was read. */
+function malformedBody(parserCode: string | undefined): SidekeyError {
+  const what = parserCode === 'HPE_INVALID_CHUNK_SIZE' ? 'a chunk size that is not one' : parserCode === 'HPE_CR_EXPECTED' || parserCode === 'HPE_LF_EXPECTED' || parserCode === 'HPE_STRICT' ? 'a chunk not ended by CRLF' : `a framing error (${parserCode ?? 'unknown'})`
+  return new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', `the request body broke HTTP/1.1's chunked framing (${what}); the connection was closed and nothing of the body was sent as complete: send a well-formed chunked body, or a Content-Length`)
 }
