@@ -1,9 +1,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Http2ServerResponse } from 'node:http2'
-import { pipeline, Transform, type Writable } from 'node:stream'
-import { chainFilters } from '../http/chunk-filter.js'
+import { pipeline, type Transform, type Writable } from 'node:stream'
+import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
-import type { ChunkFilter } from '../http/chunk-filter.js'
 import type { Dispatcher } from 'undici'
 import { undiciErrors } from '../http/undici.js'
 import { agentGone, SidekeyError } from '../errors.js'
@@ -315,37 +314,21 @@ function agentGoneError(): SidekeyError {
  * `refusedBy` and failing the body undici reads), and the bytes passed on counted by `sent`.
  */
 function upstreamBody(filter: ChunkFilter | null, sent: (n: number) => void, refusedBy: (err: Error) => void): Transform {
-  return new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      let pass: Buffer | null = chunk
-      if (filter !== null) {
-        try {
-          pass = filter.push(chunk)
-        } catch (err) {
-          refusedBy(err as Error)
-          done(err as Error)
-          return
-        }
-      }
-      if (pass === null || pass.length === 0) return done()
-      sent(pass.length)
-      done(null, pass)
-    },
-    flush(done) {
-      let rest: Buffer | null = null
-      if (filter !== null) {
-        try {
-          rest = filter.end()
-        } catch (err) {
-          refusedBy(err as Error)
-          done(err as Error)
-          return
-        }
-      }
-      if (rest === null || rest.length === 0) return done()
-      sent(rest.length)
-      done(null, rest)
-    },
+  const counted = (pass: Buffer | null): Buffer | null => {
+    if (pass !== null) sent(pass.length)
+    return pass
+  }
+  const refusing = (step: () => Buffer | null): Buffer | null => {
+    try {
+      return step()
+    } catch (err) {
+      refusedBy(err as Error)
+      throw err
+    }
+  }
+  return filterStream({
+    push: (chunk) => counted(filter === null ? chunk : refusing(() => filter.push(chunk))),
+    end: () => counted(filter === null ? null : refusing(() => filter.end())),
   })
 }
 
