@@ -27,17 +27,25 @@ const PARSER_ERRORS: Record<string, [ErrorCode, string, string]> = {
   ERR_HTTP_REQUEST_TIMEOUT: ['SIDEKEY_ERR_HEAD_TIMEOUT', 'the request head did not arrive whole in time (--head-timeout); the connection is closed', 'head-timeout'],
 }
 
+/** Marks a connection whose parser failure has been reported (its audit line written). */
+const REFUSED: unique symbol = Symbol('sidekey.parserFailureReported')
+
 /**
  * A request Node's parser refused, or whose head did not arrive in time, on any of sidekey's HTTP
- * servers: a specific answer on the socket (inside a tunnel too) and one audit line.
+ * servers: a specific answer on the socket (inside a tunnel too) and one audit line. A body that
+ * breaks after its request began fails that request instead (its own line); a malformed request
+ * pipelined behind one still being answered gets its line, and the connection closes after that
+ * answer rather than carrying a refusal the agent would read as it.
  */
 export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error & { code?: string }, socket: Duplex): void {
   if (err.code === 'ECONNRESET' || err.code === 'EPIPE' || !socket.writable) {
     socket.destroy()
     return
   }
+  // Node's parser reports each later chunk of data on a failed connection again: one line, one refusal.
+  if ((socket as Duplex & { [REFUSED]?: true })[REFUSED] === true) return
   const inFlight = requestInFlight(socket)
-  if (inFlight !== null) {
+  if (inFlight !== null && (err.code === 'HPE_INVALID_EOF_STATE' || !inFlight.complete)) {
     // The head was read and the request handed to the stages; what broke is its body. That
     // request's own audit line reports it, so none is written here: the connection ending mid-body
     // (HPE_INVALID_EOF_STATE) is the agent going away (SIDEKEY_ERR_AGENT_GONE); a body that breaks
@@ -47,6 +55,7 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
     socket.destroy()
     return
   }
+  ;(socket as Duplex & { [REFUSED]?: true })[REFUSED] = true
   const [code, message, reason] = PARSER_ERRORS[err.code ?? ''] ?? ['SIDEKEY_ERR_BAD_REQUEST', 'malformed HTTP request', 'malformed-request']
   const id = randomUUID()
   const tunnel = tunnelOf(socket)
@@ -58,7 +67,16 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
   audit.status = refusal.status
   if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
   handlers.audit(audit, performance.now())
-  refuseSocket(socket, refusal, id, reason)
+  if (inFlight === null) {
+    refuseSocket(socket, refusal, id, reason)
+    return
+  }
+  // A request pipelined after one still being answered (whose body is whole): a refusal written
+  // now would reach the agent as that request's answer. That answer goes out whole, and the
+  // connection closes after it, with nothing more read from it.
+  const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
+  res?.once('finish', () => socket.end())
+  res?.once('close', () => setTimeout(() => socket.destroy(), 2000).unref())
 }
 
 /**

@@ -59,6 +59,31 @@ t.test('a chunked body that breaks its framing after the request began: one audi
   t.test('nothing reached the upstream as a complete body', async (t) => {
     t.same(upstream.seen.map((s) => s.url), [])
   })
+  t.test('a malformed request pipelined after a whole one: the first is answered, untouched; the second has its own line', async (t) => {
+    // Node's parser fails on the second request's head while the first waits for its answer. No
+    // refusal is written into the connection then: the agent would read it as the first request's
+    // answer. The first is answered, and the connection closes after it.
+    const workload = 'pipelined'
+    const tunnel = await openTunnel(port, 'chunks.api.test:443', { auth: auth(workload), tls: { ca: sk.ca.certPem } })
+    const received: Buffer[] = []
+    tunnel.stream.on('data', (c: Buffer) => received.push(c))
+    tunnel.stream.on('error', () => undefined)
+    const closed = new Promise((r) => tunnel.stream.once('close', r))
+    tunnel.stream.write('POST /v1/first HTTP/1.1\r\nHost: chunks.api.test\r\nContent-Length: 5\r\n\r\nhello' + 'GET /v1/second HTTP/1.1\r\nHost: chunks.api.test\r\nBad Header: x\r\n\r\n')
+    await closed
+    const answer = Buffer.concat(received).toString('latin1')
+    t.match(answer, /^HTTP\/1\.1 200 /, 'the first request got its own answer')
+    t.equal(answer.match(/HTTP\/1\.1 /g)?.length, 1, 'and nothing else: no refusal in its place or after it')
+    await sk.sink.waitForAudit((a) => a.workload === workload && a.event === 'tunnel')
+    await new Promise((r) => setTimeout(r, 200))
+    const found = sk.sink.audits.filter((a) => a.workload === workload && a.event === 'request')
+    t.equal(found.length, 2, 'one line each')
+    t.match(found.find((a) => a.path === '/v1/first'), { status: 200, error: null })
+    t.match(found.find((a) => a.path !== '/v1/first'), { error: 'SIDEKEY_ERR_INVALID_HEADER', reason: 'malformed-request' })
+    t.same(upstream.seen.map((s) => s.url), ['/v1/first'], 'the first reached the upstream whole; nothing else did')
+    upstream.seen.length = 0
+  })
+
   t.test('a well-formed chunked request on the same routes still goes through', async (t) => {
     const tunnel = await openTunnel(port, 'chunks.api.test:443', { auth: auth('fine'), tls: { ca: sk.ca.certPem } })
     const received: Buffer[] = []
