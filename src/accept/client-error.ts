@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { SidekeyError, type ErrorCode } from '../errors.js'
 import { PERCENT_ENCODE } from '../http/raw-url-bytes.js'
@@ -44,14 +44,14 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
   }
   // Node's parser reports each later chunk of data on a failed connection again: one line, one refusal.
   if ((socket as Duplex & { [REFUSED]?: true })[REFUSED] === true) return
-  const inFlight = requestInFlight(socket)
-  if (inFlight !== null && (err.code === 'HPE_INVALID_EOF_STATE' || !inFlight.complete)) {
+  const inFlight = responseInFlight(socket)
+  if (inFlight !== null && (err.code === 'HPE_INVALID_EOF_STATE' || !inFlight.req.complete)) {
     // The head was read and the request handed to the stages; what broke is its body. That
     // request's own audit line reports it, so none is written here: the connection ending mid-body
     // (HPE_INVALID_EOF_STATE) is the agent going away (SIDEKEY_ERR_AGENT_GONE); a body that breaks
     // HTTP/1.1's framing (a bad chunk size, a chunk without its CRLF) fails the request with this
     // refusal. Node's request then closes the connection, whose parser cannot go on.
-    if (err.code !== 'HPE_INVALID_EOF_STATE') inFlight.destroy(malformedBody(err.code))
+    if (err.code !== 'HPE_INVALID_EOF_STATE') inFlight.req.destroy(malformedBody(err.code))
     socket.destroy()
     return
   }
@@ -74,18 +74,17 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
   // A request pipelined after one still being answered (whose body is whole): a refusal written
   // now would reach the agent as that request's answer. That answer goes out whole, and the
   // connection closes after it, with nothing more read from it.
-  const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
-  res?.once('finish', () => socket.end())
-  res?.once('close', () => setTimeout(() => socket.destroy(), 2000).unref())
+  inFlight.once('finish', () => socket.end())
+  inFlight.once('close', () => setTimeout(() => socket.destroy(), 2000).unref())
 }
 
 /**
- * The request on `socket` that was handed to the stages and is not answered yet (Node's in-flight
- * response, the one its own clientError handler checks), or null.
+ * The response to a request on `socket` that was handed to the stages and is not answered yet
+ * (Node's in-flight response, the one its own clientError handler checks; `req` is that request),
+ * or null.
  */
-function requestInFlight(socket: Duplex): IncomingMessage | null {
-  const res = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage
-  return res?.req ?? null
+function responseInFlight(socket: Duplex): ServerResponse | null {
+  return (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage ?? null
 }
 
 /** The refusal of a request whose body broke HTTP/1.1's framing after its head was read. */

@@ -318,17 +318,25 @@ function upstreamBody(filter: ChunkFilter | null, sent: (n: number) => void, ref
     if (pass !== null) sent(pass.length)
     return pass
   }
-  const refusing = (step: () => Buffer | null): Buffer | null => {
-    try {
-      return step()
-    } catch (err) {
-      refusedBy(err as Error)
-      throw err
-    }
-  }
   return filterStream({
-    push: (chunk) => counted(filter === null ? chunk : refusing(() => filter.push(chunk))),
-    end: () => counted(filter === null ? null : refusing(() => filter.end())),
+    push(chunk) {
+      if (filter === null) return counted(chunk)
+      try {
+        return counted(filter.push(chunk))
+      } catch (err) {
+        refusedBy(err as Error)
+        throw err
+      }
+    },
+    end() {
+      if (filter === null) return null
+      try {
+        return counted(filter.end())
+      } catch (err) {
+        refusedBy(err as Error)
+        throw err
+      }
+    },
   })
 }
 

@@ -2,7 +2,7 @@ import { StringDecoder } from 'node:string_decoder'
 import { SidekeyError } from '../errors.js'
 import { foldKey } from '../guard/json-keys.js'
 import type { ResponsePlan, ShapedResponse } from '../guard/response-guard.js'
-import { filterStream, type ChunkFilter } from '../http/chunk-filter.js'
+import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
 import { visible } from './decide.js'
 import type { JsonRpcId } from './jsonrpc.js'
 import type { McpItemKind, McpPolicy } from './policy.js'
@@ -78,7 +78,7 @@ export function mcpResponsePlan(inner: ResponsePlan | null, answers: McpAnswers)
       // A filtered list changes length.
       delete out['content-length']
       if (shaped.stages.length > 0) return { headers: out, filter: null, stages: [...shaped.stages, filterStream(mine)] }
-      return { headers: out, filter: shaped.filter === null ? mine : chain(shaped.filter, mine), stages: [] }
+      return { headers: out, filter: chainFilters(shaped.filter === null ? [mine] : [shaped.filter, mine]), stages: [] }
     },
   }
 }
@@ -253,20 +253,4 @@ function rewrite(answers: McpAnswers, text: string): string {
   if (hidden === 0 && stray === 0) return text
   if (hidden > 0) answers.onHidden(hidden)
   return JSON.stringify(value)
-}
-
-/** Two filters, one after the other. */
-function chain(first: ChunkFilter, second: ChunkFilter): ChunkFilter {
-  return {
-    push(chunk) {
-      const c = first.push(chunk)
-      return c === null ? null : second.push(c)
-    },
-    end() {
-      const rest = first.end()
-      const pushed = rest === null ? null : second.push(rest)
-      const last = second.end()
-      return pushed === null ? last : last === null ? pushed : Buffer.concat([pushed, last])
-    },
-  }
 }
