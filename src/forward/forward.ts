@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import { Http2ServerResponse } from 'node:http2'
-import { pipeline, type Transform, type Writable } from 'node:stream'
-import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
+import { pipeline, type Writable } from 'node:stream'
+import { chainFilters, type ChunkFilter } from '../http/chunk-filter.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import type { Dispatcher } from 'undici'
 import { undiciErrors } from '../http/undici.js'
@@ -9,6 +9,7 @@ import { agentGone, SidekeyError } from '../errors.js'
 import { requestHasBody } from '../http/message.js'
 import { hostHeader } from '../policy/host.js'
 import { refuseTransferCodings, responseWithoutHopByHop } from '../inject/hop-by-hop.js'
+import { OutgoingBody } from './outgoing-body.js'
 import type { CheckedAddress } from './ssrf.js'
 import type { UpstreamPools } from './upstream.js'
 
@@ -74,31 +75,25 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     const hasBody = requestHasBody(req.headers)
     /** A body filter's refusal, or the agent's body failing: what the request failed of, whatever undici reports. */
     let refused: unknown = null
-    let body: Transform | Buffer | null = null
+    let body: OutgoingBody | Buffer | null = null
     if (plan.body != null) {
       body = plan.body
       result.bytesUp += plan.body.length
     } else if (hasBody) {
-      // One stream stage for every filter and the count of bytes sent: a gRPC call or an upload
-      // pays one Transform and one pipe, not one per filter.
-      const up = upstreamBody(
+      // Every filter runs as a plain call on each chunk as it is read, and the bytes sent are
+      // counted there: no stream stage and no pipe per request (forward/outgoing-body.ts).
+      body = new OutgoingBody(
+        req,
         chainFilters(plan.bodyFilters ?? []),
         (n) => (result.bytesUp += n),
-        (err) => (refused = err),
+        (err, by) => {
+          // A filter's refusal is what the request failed of. A request that fails without ending
+          // (the agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) fails
+          // the upload, and that failure is the agent's, whatever the upstream side reports of it.
+          if (by === 'filter') refused = err
+          else refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
+        },
       )
-      // Its error is a filter's refusal, kept in `refused`; undici may have let go of the body by
-      // the time it is emitted (the connection closed first), which must not make it uncaught.
-      up.on('error', () => undefined)
-      body = up
-      req.pipe(up)
-      // pipe() passes no error on from its source either: a request that fails without ending (the
-      // agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) must fail the
-      // upload, or undici would wait for an end that never comes. That failure is the agent's,
-      // whatever undici reports of the upload it cut.
-      req.once('error', (err) => {
-        refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
-        up.destroy(err)
-      })
     }
     const host = hostHeader(plan, plan.scheme)
     const started = performance.now()
@@ -307,37 +302,6 @@ function cut(res: ServerResponse, err: Error): void {
 /** What the upstream exchange is aborted with, and fails with, when the agent has gone. */
 function agentGoneError(): SidekeyError {
   return agentGone('the agent closed the connection (or reset its stream) before the answer was complete; the upstream exchange was stopped')
-}
-
-/**
- * The request body as it goes up: `filter` run over each chunk (a throw is a refusal, reported to
- * `refusedBy` and failing the body undici reads), and the bytes passed on counted by `sent`.
- */
-function upstreamBody(filter: ChunkFilter | null, sent: (n: number) => void, refusedBy: (err: Error) => void): Transform {
-  const counted = (pass: Buffer | null): Buffer | null => {
-    if (pass !== null) sent(pass.length)
-    return pass
-  }
-  return filterStream({
-    push(chunk) {
-      if (filter === null) return counted(chunk)
-      try {
-        return counted(filter.push(chunk))
-      } catch (err) {
-        refusedBy(err as Error)
-        throw err
-      }
-    },
-    end() {
-      if (filter === null) return null
-      try {
-        return counted(filter.end())
-      } catch (err) {
-        refusedBy(err as Error)
-        throw err
-      }
-    },
-  })
 }
 
 /**

@@ -1,11 +1,11 @@
 import { subscribe } from 'node:diagnostics_channel'
 import { connect, constants as h2constants, type ClientHttp2Session, type ClientHttp2Stream, type IncomingHttpHeaders } from 'node:http2'
 import type { TLSSocket } from 'node:tls'
-import type { Readable } from 'node:stream'
 import type { Dispatcher } from 'undici'
 import { SidekeyError } from '../errors.js'
 import { endedByPeer } from '../http/h2-stream-end.js'
 import { undiciErrors } from '../http/undici.js'
+import type { OutgoingBody } from './outgoing-body.js'
 
 /** One request as `forward` hands it to an upstream: undici's dispatch options, the part sidekey uses. */
 export interface UpstreamRequest {
@@ -14,7 +14,8 @@ export interface UpstreamRequest {
   readonly path: string
   /** Raw headers (name, value, ...), `host` among them. */
   readonly headers: string[]
-  readonly body: Buffer | Readable | null
+  /** The body: whole, or read from the agent as it is sent (forward/outgoing-body.ts). */
+  readonly body: Buffer | OutgoingBody | null
 }
 
 /** Timeouts of an upstream exchange, as undici's pools have them. */
@@ -164,10 +165,10 @@ export class H2Sessions {
     const entry = this.#sessions.find((s) => live(s) && s.active < s.max) ?? this.#sessions.find((s) => live(s) && s.max === 0)
     if (entry === undefined) return false
     const body = request.body
-    if (body !== null && !Buffer.isBuffer(body) && (body.destroyed || body.errored !== null)) {
+    if (body !== null && !Buffer.isBuffer(body) && body.failure !== null) {
       // The body failed while the request waited for a connection (a body filter refused it):
       // nothing of it goes upstream, not even the head.
-      handler.onResponseError?.(new StreamController(null), body.errored ?? new Error('the request body was cut before it was sent'))
+      handler.onResponseError?.(new StreamController(null), body.failure)
       return true
     }
     let stream: ClientHttp2Stream
@@ -449,8 +450,7 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
   if (Buffer.isBuffer(body)) {
     if (body.length > 0) stream.end(body)
   } else if (body !== null) {
-    // A failing body (a body filter's refusal) cancels the stream; pipe() does not pass errors on.
-    body.once('error', (err) => fail(err))
-    body.pipe(stream)
+    // A failing body (a body filter's refusal, the agent gone) resets the stream, never ends it.
+    body.sendTo(stream, fail)
   }
 }

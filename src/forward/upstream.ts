@@ -117,7 +117,7 @@ class Origin implements UpstreamDispatcher {
 
   dispatch(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
     if (this.#mode === 'h1') {
-      this.#h1().dispatch(request, handler)
+      this.#h1().dispatch(undiciRequest(request), handler)
       return
     }
     if (this.#queue.length === 0 && this.#h2.dispatch(request, handler)) return
@@ -164,7 +164,7 @@ class Origin implements UpstreamDispatcher {
   #drain(): void {
     while (this.#queue.length > 0) {
       const [request, handler] = this.#queue[0]!
-      if (this.#mode === 'h1') this.#h1().dispatch(request, handler)
+      if (this.#mode === 'h1') this.#h1().dispatch(undiciRequest(request), handler)
       else if (!this.#h2.dispatch(request, handler)) break
       this.#queue.shift()
     }
@@ -200,6 +200,12 @@ class Origin implements UpstreamDispatcher {
       ...(isIP(this.#host) === 0 ? { servername: this.#host } : {}),
     }
   }
+}
+
+/** The request as undici's HTTP/1.1 client takes it: a body still being read becomes a stream it reads. */
+function undiciRequest(request: UpstreamRequest): Dispatcher.DispatchOptions {
+  const body = request.body
+  return { method: request.method, path: request.path, headers: request.headers, body: body === null || Buffer.isBuffer(body) ? body : body.readable() }
 }
 
 /** How long an idle upstream connection is kept. */
