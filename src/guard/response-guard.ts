@@ -104,7 +104,8 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
       return masked.headers
     },
     begin(status, headers) {
-      let out = { ...headers }
+      // Copied only when changed: masked, or a content coding to decode removed from it.
+      let out = headers
       const decoders: Duplex[] = []
       const filters: ChunkFilter[] = []
       if (automaton !== null) {
@@ -113,23 +114,28 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           stats.scrubbed += masked.count
           out = masked.headers
         }
-        const coding = String(out['content-encoding'] ?? 'identity').toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity')
-        for (const c of coding.reverse()) {
-          const decoder = c === 'gzip' || c === 'x-gzip' ? createGunzip() : c === 'deflate' ? createInflate() : c === 'br' ? createBrotliDecompress() : null
-          if (decoder === null) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream answered in content coding "${c}", which sidekey cannot scrub for echoed secrets`)
-          decoders.push(decoder)
+        const encoding = out['content-encoding']
+        if (encoding !== undefined) {
+          const coding = String(encoding).toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity')
+          for (const c of coding.reverse()) {
+            const decoder = c === 'gzip' || c === 'x-gzip' ? createGunzip() : c === 'deflate' ? createInflate() : c === 'br' ? createBrotliDecompress() : null
+            if (decoder === null) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream answered in content coding "${c}", which sidekey cannot scrub for echoed secrets`)
+            decoders.push(decoder)
+          }
+          if (coding.length > 0) {
+            out = { ...out }
+            delete out['content-encoding']
+            delete out['content-length']
+          }
         }
-        if (coding.length > 0) {
-          delete out['content-encoding']
-          delete out['content-length']
-        }
-        const envelopes = envelopeFraming(String(out['content-type'] ?? ''))
+        const contentType = String(out['content-type'] ?? '')
+        const envelopes = envelopeFraming(contentType)
         if (envelopes !== null) {
           refuseMessageCoding(out)
           filters.push(envelopeGuard(envelopes))
         }
         filters.push(scrubWith(automaton, () => stats.scrubbed++))
-        const framing = recordFraming(String(out['content-type'] ?? ''))
+        const framing = recordFraming(contentType)
         if (framing !== null) filters.push(recordScrubFilter(automaton, framing, () => stats.scrubbed++))
       }
       if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
@@ -140,15 +146,26 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
   }
 }
 
+/** maskHeaders' texts to search, reused from one response to the next (the search is synchronous). */
+const HEADER_TEXTS: string[] = []
+
 /**
  * The headers with every secret masked in names (with token characters, so the name stays a
  * valid field name) and values, and how many were masked; null when none holds one (the common
  * case costs one search over all of them).
  */
 function maskHeaders(automaton: NeedleAutomaton, headers: Record<string, string | string[]>): { headers: Record<string, string | string[]>; count: number } | null {
-  const texts: string[] = []
-  for (const [name, value] of Object.entries(headers)) texts.push(name, ...(Array.isArray(value) ? value : [value]))
-  if (!foundInTexts(automaton, texts)) return null
+  const texts = HEADER_TEXTS
+  for (const name in headers) {
+    const value = headers[name]!
+    texts.push(name)
+    if (Array.isArray(value)) for (const v of value) texts.push(v)
+    else texts.push(value)
+  }
+  const found = foundInTexts(automaton, texts)
+  // Emptied at once, so it holds no header's text past this call.
+  texts.length = 0
+  if (!found) return null
   const out: Record<string, string | string[]> = {}
   let count = 0
   for (const [name, value] of Object.entries(headers)) {
