@@ -3,6 +3,136 @@ import type { AuditRecord } from './audit.js'
 import { outcomeOf, type Outcome } from './outcome.js'
 import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
 
+const REQUEST_LABELS = ['workload', 'route', 'decision', 'event', 'outcome']
+const BYTE_LABELS = ['workload', 'direction']
+
+/**
+ * Counts of a labelled counter kept between scrapes, in maps nested by label value: counting an
+ * exchange walks them and adds to a number, where prom-client's `inc` builds a label object, a
+ * hash string and a result object each time. `addTo` hands the counts to prom-client's counter
+ * when the registry is read, so a scrape sees every count made before it.
+ */
+class PendingCounts {
+  readonly #names: readonly string[]
+  readonly #root = new Map<string, unknown>()
+  readonly #cells: Cell[] = []
+
+  constructor(names: readonly string[]) {
+    this.#names = names
+  }
+
+  /** Add `n` for the five label values, in the order of the names. */
+  add5(a: string, b: string, c: string, d: string, e: string, n: number): void {
+    const inner = step(step(step(step(this.#root, a), b), c), d)
+    ;((inner.get(e) as Cell | undefined) ?? this.#newCell(inner, e, [a, b, c, d, e])).n += n
+  }
+
+  /** Add `n` for the two label values, in the order of the names. */
+  add2(a: string, b: string, n: number): void {
+    const inner = step(this.#root, a)
+    ;((inner.get(b) as Cell | undefined) ?? this.#newCell(inner, b, [a, b])).n += n
+  }
+
+  /** Add what was counted since the last call to `counter`. */
+  addTo(counter: Counter): void {
+    for (const cell of this.#cells) {
+      if (cell.n === 0) continue
+      counter.inc(cell.labels, cell.n)
+      cell.n = 0
+    }
+  }
+
+  /** The first count of a label set: its labels object, made once. */
+  #newCell(map: Map<string, unknown>, key: string, values: readonly string[]): Cell {
+    const labels: Record<string, string> = {}
+    this.#names.forEach((name, i) => (labels[name] = values[i]!))
+    const cell: Cell = { labels, n: 0 }
+    map.set(key, cell)
+    this.#cells.push(cell)
+    return cell
+  }
+}
+
+/** One label set's count since the last scrape. */
+interface Cell {
+  readonly labels: Record<string, string>
+  n: number
+}
+
+/** The map under `key`, made on first use. */
+function step(map: Map<string, unknown>, key: string): Map<string, unknown> {
+  let next = map.get(key) as Map<string, unknown> | undefined
+  if (next === undefined) map.set(key, (next = new Map()))
+  return next
+}
+
+/** One series of the duration histogram, as prom-client's registry writes it. */
+interface DurationValue {
+  readonly labels: Record<string, string | number>
+  readonly value: number
+  readonly metricName: string
+}
+
+const STAGES = ['decision', 'credential', 'upstream', 'total'] as const
+const STAGE_DECISION = 0
+const STAGE_CREDENTIAL = 1
+const STAGE_UPSTREAM = 2
+const STAGE_TOTAL = 3
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10]
+
+/**
+ * `sidekey_request_duration_seconds`, a histogram by stage, registered as prom-client reads a
+ * metric (`get`) and written in the same shape as its Histogram: observing is an increment in a
+ * typed array, where prom-client's `observe` builds a closure, two objects and a hash string, four
+ * times per exchange.
+ */
+class StageDurations {
+  readonly name = 'sidekey_request_duration_seconds'
+  readonly help = 'Time spent per stage: decision, credential, upstream (to response headers) and total'
+  readonly type = 'histogram'
+  readonly aggregator = 'sum'
+  /** Per stage, the observations at or under each bucket's bound (not cumulative), then the rest. */
+  readonly #buckets = STAGES.map(() => new Float64Array(DURATION_BUCKETS.length + 1))
+  readonly #sums = new Float64Array(STAGES.length)
+  readonly #counts = new Float64Array(STAGES.length)
+
+  constructor(registry: Registry) {
+    registry.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0])
+  }
+
+  /** Count `seconds` for the stage at `stage` (an index into STAGES). */
+  observe(stage: number, seconds: number): void {
+    let i = 0
+    while (i < DURATION_BUCKETS.length && seconds > DURATION_BUCKETS[i]!) i++
+    this.#buckets[stage]![i]!++
+    this.#sums[stage]! += seconds
+    this.#counts[stage]!++
+  }
+
+  /** The series, as prom-client's Histogram gives them: cumulative buckets, `+Inf`, sum, count per stage seen. */
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: DurationValue[] }> {
+    const values: DurationValue[] = []
+    STAGES.forEach((stage, s) => {
+      if (this.#counts[s] === 0) return
+      let cumulative = 0
+      DURATION_BUCKETS.forEach((le, i) => {
+        cumulative += this.#buckets[s]![i]!
+        values.push({ labels: { le, stage }, value: cumulative, metricName: `${this.name}_bucket` })
+      })
+      values.push({ labels: { le: '+Inf', stage }, value: this.#counts[s]!, metricName: `${this.name}_bucket` })
+      values.push({ labels: { stage }, value: this.#sums[s]!, metricName: `${this.name}_sum` })
+      values.push({ labels: { stage }, value: this.#counts[s]!, metricName: `${this.name}_count` })
+    })
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values })
+  }
+
+  reset(): void {
+    for (const b of this.#buckets) b.fill(0)
+    this.#sums.fill(0)
+    this.#counts.fill(0)
+  }
+}
+
 /**
  * Prometheus metrics, served at /metrics on the admin listener. Label values come only from
  * policy (route and credential names), the fixed decision and reason strings, and workload names
@@ -11,22 +141,27 @@ import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
  */
 export class Metrics {
   readonly registry = new Registry()
-  readonly requests = new Counter({
+  /** Counted per exchange into `#requestCounts`, added here when the registry is read. */
+  readonly requests: Counter = new Counter({
     name: 'sidekey_requests_total',
     help: 'Requests, tunnels and upgrades by workload, route, decision and outcome (served, upstream-error, pending, refused, failed, agent-gone)',
-    labelNames: ['workload', 'route', 'decision', 'event', 'outcome'],
+    labelNames: REQUEST_LABELS,
     registers: [this.registry],
+    collect: (): void => this.#requestCounts.addTo(this.requests),
   })
-  readonly duration = new Histogram({
-    name: 'sidekey_request_duration_seconds',
-    help: 'Time spent per stage: decision, credential, upstream (to response headers) and total',
-    labelNames: ['stage'],
-    buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
-    registers: [this.registry],
-  })
+  readonly #requestCounts = new PendingCounts(REQUEST_LABELS)
+  readonly duration = new StageDurations(this.registry)
   readonly credentials = new Counter({ name: 'sidekey_credentials_total', help: 'Credentials obtained by credential name and source (env, file, cache, fetch)', labelNames: ['credential', 'source'], registers: [this.registry] })
   readonly credentialFailures = new Counter({ name: 'sidekey_credential_failures_total', help: 'Requests refused because their credential could not be obtained', labelNames: ['credential'], registers: [this.registry] })
-  readonly bytes = new Counter({ name: 'sidekey_bytes_total', help: 'Body bytes by workload and direction (up: to the upstream, down: to the agent)', labelNames: ['workload', 'direction'], registers: [this.registry] })
+  /** Counted per exchange into `#byteCounts`, added here when the registry is read. */
+  readonly bytes: Counter = new Counter({
+    name: 'sidekey_bytes_total',
+    help: 'Body bytes by workload and direction (up: to the upstream, down: to the agent)',
+    labelNames: BYTE_LABELS,
+    registers: [this.registry],
+    collect: (): void => this.#byteCounts.addTo(this.bytes),
+  })
+  readonly #byteCounts = new PendingCounts(BYTE_LABELS)
   readonly anomalies = new Counter({ name: 'sidekey_anomalies_total', help: 'Anomalies detected by workload and kind', labelNames: ['workload', 'kind'], registers: [this.registry] })
   readonly quarantined = new Gauge({ name: 'sidekey_quarantined_workloads', help: 'Workloads currently quarantined', registers: [this.registry] })
   readonly throttled = new Gauge({ name: 'sidekey_throttled_workloads', help: 'Workloads currently throttled', registers: [this.registry] })
@@ -93,18 +228,18 @@ export class Metrics {
   /** Count one finished request, tunnel or upgrade from its audit line. */
   observe(a: AuditRecord, outcome: Outcome = outcomeOf(a)): void {
     const workload = a.workload ?? 'anonymous'
-    this.requests.inc({ workload, route: a.route ?? 'none', decision: a.decision, event: a.event, outcome })
-    if (a.decision_ms !== null) this.duration.observe({ stage: 'decision' }, a.decision_ms / 1000)
-    if (a.credential_ms !== null) this.duration.observe({ stage: 'credential' }, a.credential_ms / 1000)
-    if (a.upstream_ms !== null) this.duration.observe({ stage: 'upstream' }, a.upstream_ms / 1000)
-    this.duration.observe({ stage: 'total' }, a.total_ms / 1000)
+    this.#requestCounts.add5(workload, a.route ?? 'none', a.decision, a.event, outcome, 1)
+    if (a.decision_ms !== null) this.duration.observe(STAGE_DECISION, a.decision_ms / 1000)
+    if (a.credential_ms !== null) this.duration.observe(STAGE_CREDENTIAL, a.credential_ms / 1000)
+    if (a.upstream_ms !== null) this.duration.observe(STAGE_UPSTREAM, a.upstream_ms / 1000)
+    this.duration.observe(STAGE_TOTAL, a.total_ms / 1000)
     if (a.credential !== null) {
       if (a.credential_source !== null) this.credentials.inc({ credential: a.credential, source: a.credential_source })
       else if (a.error === 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE') this.credentialFailures.inc({ credential: a.credential })
     }
     if (a.condition !== null) this.conditionRefusals.inc({ route: a.route ?? 'none', condition: a.condition.split(' ')[0]! })
-    if (a.bytes_up > 0) this.bytes.inc({ workload, direction: 'up' }, a.bytes_up)
-    if (a.bytes_down > 0) this.bytes.inc({ workload, direction: 'down' }, a.bytes_down)
+    if (a.bytes_up > 0) this.#byteCounts.add2(workload, 'up', a.bytes_up)
+    if (a.bytes_down > 0) this.#byteCounts.add2(workload, 'down', a.bytes_down)
     // Labelled by the rule's glob, never by the tool name the agent sent (that set is unbounded).
     if (a.mcp_method !== undefined) {
       const rule = a.mcp_rule ?? 'none'
