@@ -29,11 +29,13 @@ export function normalizeHost(raw: string): string | null {
   let host = raw.trim()
   if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1)
   if (host === '') return null
+  // Fast path for what nearly every request carries: an already canonical ASCII name, which is
+  // neither address form (no colon; a numeric last label is left to the IPv4 check below).
+  const name = host.endsWith('.') ? host.slice(0, -1) : host
+  if (CANONICAL.test(name) && name.length <= 253 && !NUMERIC_LAST_LABEL.test(name)) return labelsFit(name) ? name : null
   if (isIP(host) === 6) return canonicalIPv6(host)
-  if (host.endsWith('.')) host = host.slice(0, -1)
+  host = name
   if (isIP(host) === 4) return host
-  // Fast path for what nearly every request carries: an already canonical ASCII name.
-  if (CANONICAL.test(host) && host.length <= 253 && !NUMERIC_LAST_LABEL.test(host)) return host.split('.').some((l) => l.length === 0 || l.length > 63) ? null : host
   if (NOT_IN_A_HOST.test(host)) return null
   const ascii = domainToASCII(host)
   if (ascii === '' || ascii.length > 253) return null
@@ -42,6 +44,18 @@ export function normalizeHost(raw: string): string | null {
     if (label.length === 0 || label.length > 63 || !/^[a-z0-9_-]+$/.test(label)) return null
   }
   return ascii
+}
+
+/** Whether every dot-separated label of `name` is 1 to 63 characters long (RFC 1035 section 2.3.4). */
+function labelsFit(name: string): boolean {
+  let start = 0
+  for (let i = 0; i <= name.length; i++) {
+    if (i < name.length && name.charCodeAt(i) !== 46 /* '.' */) continue
+    const length = i - start
+    if (length === 0 || length > 63) return false
+    start = i + 1
+  }
+  return true
 }
 
 /**
