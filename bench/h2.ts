@@ -11,6 +11,8 @@
  *   upstream process) refuses a call without the credential sidekey injects.
  */
 import { execFile } from 'node:child_process'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
 
 /** The unary method both sides use: raw bytes each way, so no .proto file is needed. */
@@ -112,6 +114,58 @@ async function unaryLoad(client: grpc.Client, metadata: grpc.Metadata, callers: 
   return { cps: ok / elapsedS, ok, failures: [...failures].map(([k, n]) => `${n}x ${k}`).join('; ') }
 }
 
+/** `total` unary calls through `client`, `callers` at a time; the failures, by message. */
+async function unaryCount(client: grpc.Client, callers: number, total: number): Promise<string> {
+  let left = total
+  const failures = new Map<string, number>()
+  await Promise.all(
+    Array.from({ length: callers }, async () => {
+      while (left > 0) {
+        left--
+        await new Promise<void>((resolve) =>
+          client.makeUnaryRequest(BENCH_GRPC_PATH, identity, identity, Buffer.from('ping'), new grpc.Metadata(), (err) => {
+            if (err) failures.set(err.details ?? String(err), (failures.get(err.details ?? String(err)) ?? 0) + 1)
+            resolve()
+          }),
+        )
+      }
+    }),
+  )
+  return [...failures].map(([k, n]) => `${n}x ${k}`).join('; ')
+}
+
+/**
+ * BENCH_CALLGRIND=1: the instructions sidekey runs per gRPC unary call, counted by callgrind (sidekey
+ * runs under valgrind; its counters are zeroed before the counted calls and dumped after). BENCH_CALLGRIND_WARMUP calls (2,000) first,
+ * uncounted, so V8 has compiled the hot path; then BENCH_CALLGRIND_CALLS (2,000), counted, with
+ * the row's callers at a time; BENCH_CALLGRIND_KEEP=FILE keeps the dump, for callgrind_annotate. Instructions are what the code does, whatever else the machine is
+ * doing: a change to the per-call path can be told from the same code run again, which this
+ * shared machine's rates cannot do below about 15% (docs/benchmarks.md). It is not time: memory
+ * stalls and system calls' kernel side are not in it.
+ */
+export async function grpcInstructions(t: Pick<H2BenchTargets, 'grpcHost' | 'proxyUrl' | 'sidekeyCaPem'>, pid: number, dir: string): Promise<void> {
+  const calls = Number(process.env.BENCH_CALLGRIND_CALLS ?? 2000)
+  const warm = Number(process.env.BENCH_CALLGRIND_WARMUP ?? 2000)
+  const control = async (args: string[]): Promise<void> => {
+    await new Promise<void>((resolve, reject) => execFile('callgrind_control', [...args, String(pid)], (err) => (err ? reject(err) : resolve())))
+  }
+  const client = grpcClient(t as H2BenchTargets, true)
+  try {
+    const warmFailures = await unaryCount(client, GRPC_CALLERS, warm)
+    if (warmFailures !== '') throw new Error(`gRPC calls through sidekey failed: ${warmFailures}`)
+    await control(['-z'])
+    const failures = await unaryCount(client, GRPC_CALLERS, calls)
+    await control(['-d'])
+    const dumps = (await readdir(dir)).filter((f) => f.startsWith(`callgrind.out.${pid}.`))
+    const text = await readFile(join(dir, dumps.sort().at(-1)!), 'utf8')
+    const total = Number(/^(?:summary|totals): (\d+)/m.exec(text)?.[1] ?? NaN)
+    if (process.env.BENCH_CALLGRIND_KEEP) await writeFile(process.env.BENCH_CALLGRIND_KEEP, text)
+    console.log(`gRPC unary through sidekey under callgrind: ${(total / calls / 1e6).toFixed(3)} million instructions per call (${calls} calls counted after ${warm}, ${GRPC_CALLERS} callers)${failures ? `  !! ${failures}` : ''}`)
+  } finally {
+    client.close()
+  }
+}
+
 /**
  * A gRPC channel to the bench server: direct (no proxy, the upstream's CA; at `port`, the minimal
  * relay's, which presents the upstream's certificate) or through sidekey.
@@ -153,6 +207,9 @@ export function startBenchGrpcServer(key: string, keyPem: string, certPem: strin
 /** Concurrent gRPC callers on the one channel (BENCH_GRPC_CALLERS, for experiments). */
 const GRPC_CALLERS = Number(process.env.BENCH_GRPC_CALLERS ?? 32)
 
+/** Seconds each path of each row runs unmeasured before the rounds (BENCH_H2_WARMUP; 0 for none). */
+const WARMUP_S = Number(process.env.BENCH_H2_WARMUP ?? 8)
+
 /** Rounds of each HTTP/2 and gRPC row (BENCH_H2_ROUNDS): direct and through sidekey alternate, medians are reported. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_H2_ROUNDS ?? 3))
 
@@ -176,7 +233,8 @@ interface Round {
 
 /**
  * Run the rows and print one line each, with the share of direct and the issue's goal: h2 at least
- * the HTTP/1.1 keep-alive share, gRPC at least 0.5. Each row runs `BENCH_H2_ROUNDS` rounds (3),
+ * the HTTP/1.1 keep-alive share, gRPC at least 0.5. Each path of each row is first warmed for
+ * `BENCH_H2_WARMUP` seconds (8), unmeasured. Each row runs `BENCH_H2_ROUNDS` rounds (3),
  * direct then through sidekey, rows interleaved, so that a slow spell of this shared machine lands
  * on both sides of a share; the line gives the median of each figure and how many rounds met the goal.
  */
@@ -192,6 +250,8 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
     kind: 'h1' | 'h2' | 'grpc'
     unit: string
     measure: () => Promise<Round>
+    /** Run the load on each path for `seconds`, unmeasured. */
+    warm: (seconds: number) => Promise<void>
     rounds: Round[]
   }
   const rows: Row[] = []
@@ -213,6 +273,10 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
         if (floor === undefined) return round
         const [f, floorCpuMs] = await cpuPer(() => h2load(url, `127.0.0.1:${floor.port}`, t.seconds, shape), (r) => r.ok, floor.cpuS)
         return { ...round, floorShare: f.rps / d.rps, floorCpuMs, other: [round.other, f.other && `floor: ${f.other}`].filter(Boolean).join(' ') }
+      },
+      warm: async (seconds) => {
+        const url = `https://${host}/`
+        for (const to of [port, t.transparentPort, ...(floor === undefined ? [] : [floor.port])]) await h2load(url, `127.0.0.1:${to}`, seconds, shape)
       },
     })
     rows.push(h2loadRow('HTTP/1.1 keep-alive, h2load --h1 -c 128', 'h1', t.h1Host, t.h1Port, H1LOAD_SHAPE))
@@ -240,11 +304,21 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
       const [f, floorCpuMs] = await cpuPer(() => unaryLoad(toFloor, new grpc.Metadata(), GRPC_CALLERS, t.seconds), (r) => r.ok, floor.cpuS)
       return { ...round, floorShare: f.cps / d.cps, floorCpuMs, other: [round.other, f.failures && `floor: ${f.failures}`].filter(Boolean).join(' ') }
     },
+    warm: async (seconds) => {
+      await unaryLoad(direct, withKey, GRPC_CALLERS, seconds)
+      await unaryLoad(through, new grpc.Metadata(), GRPC_CALLERS, seconds)
+      if (toFloor !== null) await unaryLoad(toFloor, new grpc.Metadata(), GRPC_CALLERS, seconds)
+    },
   })
   // BENCH_H2_ROWS=h2 (or h1, grpc, a comma list) runs only those rows, e.g. to profile one.
   const only = process.env.BENCH_H2_ROWS?.split(',')
   if (only !== undefined) rows.splice(0, rows.length, ...rows.filter((r) => only.includes(r.kind)))
   try {
+    // Each path warmed first, unmeasured: V8 optimizes a function that runs once per call only
+    // after some thousands of calls (sidekey's per-stream functions after about 10,000 gRPC calls,
+    // --trace-opt), and until then a round measures the baseline compilers and TurboFan compiling
+    // on the other core. A sidecar runs for days; the rows measure it warm.
+    if (WARMUP_S > 0) for (const row of rows) await row.warm(WARMUP_S)
     for (let round = 0; round < ROUNDS; round++) for (const row of rows) row.rounds.push(await row.measure())
   } finally {
     direct.close()

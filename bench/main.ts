@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url'
 import { createCA } from '../src/ca/authority.js'
 import { LeafCache } from '../src/ca/cache.js'
 import { createLeafKey, mintLeaf } from '../src/ca/leaf.js'
-import { h2Scenarios } from './h2.js'
+import { grpcInstructions, h2Scenarios } from './h2.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DURATION = process.env.BENCH_DURATION ?? '10s'
@@ -43,8 +43,8 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
   })
 }
 
-async function waitFor(url: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
+async function waitFor(url: string, tries = 100): Promise<void> {
+  for (let i = 0; i < tries; i++) {
     try {
       if ((await fetch(url)).ok) return
     } catch {
@@ -197,9 +197,13 @@ routes:
     const startProxy = async (extra: string[], certs: string): Promise<{ proc: ChildProcess; proxyPort: number }> => {
       const proxyPort = await freePort()
       const adminPort = await freePort()
+      // BENCH_CALLGRIND=1: sidekey runs under valgrind's callgrind; the gRPC count zeroes its counters
+      // before the calls it counts and dumps them after (bench/h2.ts, `grpcInstructions`).
+      const callgrind = process.env.BENCH_CALLGRIND === '1'
       const proc = spawn(
-        process.execPath,
+        callgrind ? 'valgrind' : process.execPath,
         [
+          ...(callgrind ? ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`, process.execPath] : []),
           // The image's flag (Dockerfile): a 4 MiB young generation, as shipped. Peak RSS with
           // Node's default is 100 - 140 MiB higher on the HTTP/2 rows.
           '--max-semi-space-size=4',
@@ -217,7 +221,8 @@ routes:
         { env: { ...process.env, BENCH_KEY: KEY, BENCH_CLIENT_SECRET: CLIENT_SECRET }, stdio: ['ignore', 'ignore', 'inherit'] },
       )
       children.push(proc)
-      await waitFor(`http://127.0.0.1:${adminPort}/readyz`)
+      // Under callgrind, start-up is some fifty times slower.
+      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, callgrind ? 3000 : 100)
       return { proc, proxyPort }
     }
     // h2load cannot use a CONNECT proxy: it reaches sidekey's transparent TLS listener (port 443's).
@@ -226,6 +231,12 @@ routes:
     console.log(`sidekey RSS after start: ${(await procStats(sidekey.pid!)).peakRssMiB.toFixed(1)} MiB`)
     const proxy = `http://127.0.0.1:${proxyPort}`
 
+    if (process.env.BENCH_CALLGRIND === '1') {
+      // Instructions per gRPC call through sidekey, counted by callgrind: the same count on every
+      // run of the same code, where this shared machine's rates move by a third between runs.
+      await grpcInstructions({ grpcHost: 'grpc.bench.test', proxyUrl: proxy, sidekeyCaPem: await readFile(join(dir, 'certs', 'ca.pem'), 'utf8') }, sidekey.pid!, dir)
+      return
+    }
     // hey cannot show what the upstream received: check injection with curl first.
     const caFile = join(dir, 'certs', 'ca.pem')
     for (const url of ['http://api.bench.test/', 'https://api.bench.test/', 'http://oauth.bench.test/']) {
