@@ -135,17 +135,22 @@ async function unaryCount(client: grpc.Client, callers: number, total: number): 
 }
 
 /**
- * BENCH_CALLGRIND=1: the instructions sidekey runs per gRPC unary call, counted by callgrind (sidekey
- * runs under valgrind; its counters are zeroed before the counted calls and dumped after). BENCH_CALLGRIND_WARMUP calls (2,000) first,
- * uncounted, so V8 has compiled the hot path; then BENCH_CALLGRIND_CALLS (2,000), counted, with
- * the row's callers at a time; BENCH_CALLGRIND_KEEP=FILE keeps the dump, for callgrind_annotate. Instructions are what the code does, whatever else the machine is
- * doing: a change to the per-call path can be told from the same code run again, which this
- * shared machine's rates cannot do below about 15% (docs/benchmarks.md). It is not time: memory
- * stalls and system calls' kernel side are not in it.
+ * BENCH_CALLGRIND=1: the instructions sidekey runs per gRPC unary call, counted by callgrind.
+ * sidekey runs under valgrind; its counters are zeroed before the counted calls and dumped after.
+ *
+ * BENCH_CALLGRIND_WARMUP calls (12,000) come first, uncounted, so that V8 has optimized the hot
+ * path: it does so after about 10,000 calls, and with fewer the count measures V8's tier-up and
+ * moves by a fifth from run to run. Then BENCH_CALLGRIND_CALLS calls (2,000) are counted, the
+ * row's callers at a time. BENCH_CALLGRIND_KEEP=FILE keeps the dump, for callgrind_annotate.
+ *
+ * Instructions are what the code does, whatever else the machine is doing, so two builds can be
+ * counted side by side; this shared machine's rates cannot tell changes below about 15%
+ * (docs/benchmarks.md). A count is not time: memory stalls and the kernel's side of system calls
+ * are not in it.
  */
 export async function grpcInstructions(t: Pick<H2BenchTargets, 'grpcHost' | 'proxyUrl' | 'sidekeyCaPem'>, pid: number, dir: string): Promise<void> {
   const calls = Number(process.env.BENCH_CALLGRIND_CALLS ?? 2000)
-  const warm = Number(process.env.BENCH_CALLGRIND_WARMUP ?? 2000)
+  const warm = Number(process.env.BENCH_CALLGRIND_WARMUP ?? 12000)
   const control = async (args: string[]): Promise<void> => {
     await new Promise<void>((resolve, reject) => execFile('callgrind_control', [...args, String(pid)], (err) => (err ? reject(err) : resolve())))
   }
