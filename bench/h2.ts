@@ -86,22 +86,15 @@ export function h2load(url: string, connectTo: string, seconds: number, shape: s
   })
 }
 
-/** Calls per second of `callers` concurrent unary calls for `seconds`, and any failures. */
-async function unaryLoad(client: grpc.Client, metadata: grpc.Metadata, callers: number, seconds: number): Promise<{ cps: number; ok: number; failures: string }> {
-  const call = (): Promise<void> =>
-    new Promise((resolve, reject) =>
-      client.makeUnaryRequest(BENCH_GRPC_PATH, identity, identity, Buffer.from('ping'), metadata, (err) => (err ? reject(err) : resolve())),
-    )
-  await call() // connect (and through sidekey: CONNECT, TLS, h2) before the clock starts
-  const end = performance.now() + seconds * 1000
+/** Unary calls through `client`, `callers` at a time, for as long as `more()` says; the calls that succeeded and the failures, by message. */
+async function unaryCalls(client: grpc.Client, metadata: grpc.Metadata, callers: number, more: () => boolean): Promise<{ ok: number; failures: string }> {
   let ok = 0
   const failures = new Map<string, number>()
-  const started = performance.now()
   await Promise.all(
     Array.from({ length: callers }, async () => {
-      while (performance.now() < end) {
+      while (more()) {
         try {
-          await call()
+          await unaryCall(client, metadata)
           ok++
         } catch (err) {
           const key = (err as grpc.ServiceError).details ?? String(err)
@@ -110,28 +103,26 @@ async function unaryLoad(client: grpc.Client, metadata: grpc.Metadata, callers: 
       }
     }),
   )
-  const elapsedS = (performance.now() - started) / 1000
-  return { cps: ok / elapsedS, ok, failures: [...failures].map(([k, n]) => `${n}x ${k}`).join('; ') }
+  return { ok, failures: [...failures].map(([k, n]) => `${n}x ${k}`).join('; ') }
+}
+
+function unaryCall(client: grpc.Client, metadata: grpc.Metadata): Promise<void> {
+  return new Promise((resolve, reject) => client.makeUnaryRequest(BENCH_GRPC_PATH, identity, identity, Buffer.from('ping'), metadata, (err) => (err ? reject(err) : resolve())))
+}
+
+/** Calls per second of `callers` concurrent unary calls for `seconds`, and any failures. */
+async function unaryLoad(client: grpc.Client, metadata: grpc.Metadata, callers: number, seconds: number): Promise<{ cps: number; ok: number; failures: string }> {
+  await unaryCall(client, metadata) // connect (and through sidekey: CONNECT, TLS, h2) before the clock starts
+  const started = performance.now()
+  const end = started + seconds * 1000
+  const { ok, failures } = await unaryCalls(client, metadata, callers, () => performance.now() < end)
+  return { cps: ok / ((performance.now() - started) / 1000), ok, failures }
 }
 
 /** `total` unary calls through `client`, `callers` at a time; the failures, by message. */
 async function unaryCount(client: grpc.Client, callers: number, total: number): Promise<string> {
   let left = total
-  const failures = new Map<string, number>()
-  await Promise.all(
-    Array.from({ length: callers }, async () => {
-      while (left > 0) {
-        left--
-        await new Promise<void>((resolve) =>
-          client.makeUnaryRequest(BENCH_GRPC_PATH, identity, identity, Buffer.from('ping'), new grpc.Metadata(), (err) => {
-            if (err) failures.set(err.details ?? String(err), (failures.get(err.details ?? String(err)) ?? 0) + 1)
-            resolve()
-          }),
-        )
-      }
-    }),
-  )
-  return [...failures].map(([k, n]) => `${n}x ${k}`).join('; ')
+  return (await unaryCalls(client, new grpc.Metadata(), callers, () => left-- > 0)).failures
 }
 
 /**

@@ -19,6 +19,11 @@ import { grpcInstructions, h2Scenarios } from './h2.js'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
 const DURATION = process.env.BENCH_DURATION ?? '10s'
+/**
+ * BENCH_CALLGRIND=1: sidekey runs under valgrind's callgrind and the bench only counts the
+ * instructions it runs per gRPC call (bench/h2.ts, `grpcInstructions`).
+ */
+const CALLGRIND = process.env.BENCH_CALLGRIND === '1'
 const CONCURRENCY = process.env.BENCH_CONCURRENCY ?? '32'
 const KEY = 'bench-static-key-0f3a9c'
 const CLIENT_SECRET = 'bench-client-secret-7d21'
@@ -197,13 +202,10 @@ routes:
     const startProxy = async (extra: string[], certs: string): Promise<{ proc: ChildProcess; proxyPort: number }> => {
       const proxyPort = await freePort()
       const adminPort = await freePort()
-      // BENCH_CALLGRIND=1: sidekey runs under valgrind's callgrind; the gRPC count zeroes its counters
-      // before the calls it counts and dumps them after (bench/h2.ts, `grpcInstructions`).
-      const callgrind = process.env.BENCH_CALLGRIND === '1'
       const proc = spawn(
-        callgrind ? 'valgrind' : process.execPath,
+        CALLGRIND ? 'valgrind' : process.execPath,
         [
-          ...(callgrind ? ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`, process.execPath] : []),
+          ...(CALLGRIND ? ['--tool=callgrind', `--callgrind-out-file=${join(dir, 'callgrind.out.%p')}`, process.execPath] : []),
           // The image's flag (Dockerfile): a 4 MiB young generation, as shipped. Peak RSS with
           // Node's default is 100 - 140 MiB higher on the HTTP/2 rows.
           '--max-semi-space-size=4',
@@ -222,7 +224,7 @@ routes:
       )
       children.push(proc)
       // Under callgrind, start-up is some fifty times slower.
-      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, callgrind ? 3000 : 100)
+      await waitFor(`http://127.0.0.1:${adminPort}/readyz`, CALLGRIND ? 3000 : 100)
       return { proc, proxyPort }
     }
     // h2load cannot use a CONNECT proxy: it reaches sidekey's transparent TLS listener (port 443's).
@@ -231,9 +233,8 @@ routes:
     console.log(`sidekey RSS after start: ${(await procStats(sidekey.pid!)).peakRssMiB.toFixed(1)} MiB`)
     const proxy = `http://127.0.0.1:${proxyPort}`
 
-    if (process.env.BENCH_CALLGRIND === '1') {
-      // Instructions per gRPC call through sidekey, counted by callgrind: the same count on every
-      // run of the same code, where this shared machine's rates move by a third between runs.
+    if (CALLGRIND) {
+      // Instructions per gRPC call through sidekey, counted by callgrind, instead of the rows.
       await grpcInstructions({ grpcHost: 'grpc.bench.test', proxyUrl: proxy, sidekeyCaPem: await readFile(join(dir, 'certs', 'ca.pem'), 'utf8') }, sidekey.pid!, dir)
       return
     }

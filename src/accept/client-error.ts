@@ -5,7 +5,7 @@ import { SidekeyError, type ErrorCode } from '../errors.js'
 import { PERCENT_ENCODE } from '../http/raw-url-bytes.js'
 import { newAuditRecord } from '../observe/audit.js'
 import type { EntryHandlers } from './entry-handlers.js'
-import { refuseSocket } from './refuse.js'
+import { destroyAfterGrace, refuseSocket } from './refuse.js'
 import { tunnelOf } from './tunnel.js'
 
 /**
@@ -75,7 +75,7 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
   // now would reach the agent as that request's answer. That answer goes out whole, and the
   // connection closes after it, with nothing more read from it.
   inFlight.once('finish', () => socket.end())
-  inFlight.once('close', () => setTimeout(() => socket.destroy(), 2000).unref())
+  inFlight.once('close', () => destroyAfterGrace(socket))
 }
 
 /**

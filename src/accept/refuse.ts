@@ -83,7 +83,16 @@ export function refuseSocket(socket: Duplex, err: SidekeyError, requestId: strin
     .map(([k, v]) => `${k}: ${v}`)
     .join('\r\n')}\r\n\r\n`
   socket.write(head + body, () => socket.end())
-  // A peer that never reads (or a TLS handshake that never completes, so the write never leaves)
-  // must not hold the socket open.
-  setTimeout(() => socket.destroy(), 2000).unref()
+  destroyAfterGrace(socket)
+}
+
+/** How long a socket sidekey has ended may stay open for its last bytes to leave. */
+const CLOSE_GRACE_MS = 2000
+
+/**
+ * Destroy `socket` CLOSE_GRACE_MS from now: a peer that never reads (or a TLS handshake that never
+ * completes, so the last write never leaves) must not hold open a connection sidekey is closing.
+ */
+export function destroyAfterGrace(socket: Duplex): void {
+  setTimeout(() => socket.destroy(), CLOSE_GRACE_MS).unref()
 }

@@ -3,22 +3,20 @@ import type { AuditRecord } from './audit.js'
 import { outcomeOf, type Outcome } from './outcome.js'
 import { RELOAD_FAILURE_REASONS } from '../policy/store.js'
 
-const REQUEST_LABELS = ['workload', 'route', 'decision', 'event', 'outcome']
-const BYTE_LABELS = ['workload', 'direction']
-
 /**
- * Counts of a labelled counter kept between scrapes, in maps nested by label value: counting an
- * exchange walks them and adds to a number, where prom-client's `inc` builds a label object, a
- * hash string and a result object each time. `addTo` hands the counts to prom-client's counter
- * when the registry is read, so a scrape sees every count made before it.
+ * A labelled counter whose counts are kept between scrapes in maps nested by label value: counting
+ * an exchange walks them and adds to a number, where prom-client's `inc` builds a label object, a
+ * hash string and a result object each time. The prom-client counter it registers takes the counts
+ * when the registry is read (its `collect` hook), so a scrape sees every count made before it.
  */
-class PendingCounts {
+class PendingCounter {
   readonly #names: readonly string[]
   readonly #root = new Map<string, unknown>()
   readonly #cells: Cell[] = []
 
-  constructor(names: readonly string[]) {
-    this.#names = names
+  constructor(registry: Registry, options: { readonly name: string; readonly help: string; readonly labelNames: readonly string[] }) {
+    this.#names = options.labelNames
+    const counter: Counter = new Counter({ ...options, labelNames: [...options.labelNames], registers: [registry], collect: () => this.#addTo(counter) })
   }
 
   /** Add `n` for the five label values, in the order of the names. */
@@ -33,8 +31,8 @@ class PendingCounts {
     ;((inner.get(b) as Cell | undefined) ?? this.#newCell(inner, b, [a, b])).n += n
   }
 
-  /** Add what was counted since the last call to `counter`. */
-  addTo(counter: Counter): void {
+  /** Add what was counted since the last scrape to `counter`. */
+  #addTo(counter: Counter): void {
     for (const cell of this.#cells) {
       if (cell.n === 0) continue
       counter.inc(cell.labels, cell.n)
@@ -141,27 +139,19 @@ class StageDurations {
  */
 export class Metrics {
   readonly registry = new Registry()
-  /** Counted per exchange into `#requestCounts`, added here when the registry is read. */
-  readonly requests: Counter = new Counter({
+  readonly requests = new PendingCounter(this.registry, {
     name: 'sidekey_requests_total',
     help: 'Requests, tunnels and upgrades by workload, route, decision and outcome (served, upstream-error, pending, refused, failed, agent-gone)',
-    labelNames: REQUEST_LABELS,
-    registers: [this.registry],
-    collect: (): void => this.#requestCounts.addTo(this.requests),
+    labelNames: ['workload', 'route', 'decision', 'event', 'outcome'],
   })
-  readonly #requestCounts = new PendingCounts(REQUEST_LABELS)
   readonly duration = new StageDurations(this.registry)
   readonly credentials = new Counter({ name: 'sidekey_credentials_total', help: 'Credentials obtained by credential name and source (env, file, cache, fetch)', labelNames: ['credential', 'source'], registers: [this.registry] })
   readonly credentialFailures = new Counter({ name: 'sidekey_credential_failures_total', help: 'Requests refused because their credential could not be obtained', labelNames: ['credential'], registers: [this.registry] })
-  /** Counted per exchange into `#byteCounts`, added here when the registry is read. */
-  readonly bytes: Counter = new Counter({
+  readonly bytes = new PendingCounter(this.registry, {
     name: 'sidekey_bytes_total',
     help: 'Body bytes by workload and direction (up: to the upstream, down: to the agent)',
-    labelNames: BYTE_LABELS,
-    registers: [this.registry],
-    collect: (): void => this.#byteCounts.addTo(this.bytes),
+    labelNames: ['workload', 'direction'],
   })
-  readonly #byteCounts = new PendingCounts(BYTE_LABELS)
   readonly anomalies = new Counter({ name: 'sidekey_anomalies_total', help: 'Anomalies detected by workload and kind', labelNames: ['workload', 'kind'], registers: [this.registry] })
   readonly quarantined = new Gauge({ name: 'sidekey_quarantined_workloads', help: 'Workloads currently quarantined', registers: [this.registry] })
   readonly throttled = new Gauge({ name: 'sidekey_throttled_workloads', help: 'Workloads currently throttled', registers: [this.registry] })
@@ -228,7 +218,7 @@ export class Metrics {
   /** Count one finished request, tunnel or upgrade from its audit line. */
   observe(a: AuditRecord, outcome: Outcome = outcomeOf(a)): void {
     const workload = a.workload ?? 'anonymous'
-    this.#requestCounts.add5(workload, a.route ?? 'none', a.decision, a.event, outcome, 1)
+    this.requests.add5(workload, a.route ?? 'none', a.decision, a.event, outcome, 1)
     if (a.decision_ms !== null) this.duration.observe(STAGE_DECISION, a.decision_ms / 1000)
     if (a.credential_ms !== null) this.duration.observe(STAGE_CREDENTIAL, a.credential_ms / 1000)
     if (a.upstream_ms !== null) this.duration.observe(STAGE_UPSTREAM, a.upstream_ms / 1000)
@@ -238,8 +228,8 @@ export class Metrics {
       else if (a.error === 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE') this.credentialFailures.inc({ credential: a.credential })
     }
     if (a.condition !== null) this.conditionRefusals.inc({ route: a.route ?? 'none', condition: a.condition.split(' ')[0]! })
-    if (a.bytes_up > 0) this.#byteCounts.add2(workload, 'up', a.bytes_up)
-    if (a.bytes_down > 0) this.#byteCounts.add2(workload, 'down', a.bytes_down)
+    if (a.bytes_up > 0) this.bytes.add2(workload, 'up', a.bytes_up)
+    if (a.bytes_down > 0) this.bytes.add2(workload, 'down', a.bytes_down)
     // Labelled by the rule's glob, never by the tool name the agent sent (that set is unbounded).
     if (a.mcp_method !== undefined) {
       const rule = a.mcp_rule ?? 'none'
