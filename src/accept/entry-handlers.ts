@@ -1,9 +1,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Caller } from '../identity/identify.js'
 import type { AuditRecord } from '../observe/audit.js'
+import type { H2Response } from './h2-response.js'
+import type { H2ServerRequest } from './h2-server-request.js'
 import type { InterceptFailure } from './intercept.js'
 import type { Tunnel } from './tunnel.js'
 
@@ -15,7 +16,7 @@ export interface EntryHandlers {
   /** A plain request: absolute-form on the proxy port (`tunnel` null), or inside a tunnel or transparent connection. */
   request(req: IncomingMessage, res: ServerResponse, tunnel: Tunnel | null): void
   /** One HTTP/2 stream inside an intercepted tunnel or redirected TLS connection. */
-  h2Request(req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel): void
+  h2Request(req: H2ServerRequest, res: H2Response, tunnel: Tunnel): void
   /** An HTTP/1.1 upgrade request. */
   upgrade(req: IncomingMessage, socket: Duplex, head: Buffer, tunnel: Tunnel | null): void
   /** A CONNECT request; `handOver` intercepts the tunnel into the inner server. */

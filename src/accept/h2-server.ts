@@ -1,7 +1,8 @@
-import { createServer, type Http2Server, type Http2ServerRequest, type Http2ServerResponse, type ServerHttp2Session } from 'node:http2'
+import { createServer, type Http2Server, type IncomingHttpHeaders, type ServerHttp2Session, type ServerHttp2Stream } from 'node:http2'
 import type { TLSSocket } from 'node:tls'
 import type { Config } from '../config.js'
 import type { Connections } from './connections.js'
+import { H2Response } from './h2-response.js'
 import { H2ServerRequest, SESSION_STATE, type H2SessionState } from './h2-server-request.js'
 import type { ServeH2 } from './intercept.js'
 import type { Tunnel } from './tunnel.js'
@@ -38,10 +39,11 @@ const MAX_INVALID_FRAMES = 100
 const PSEUDO_HEADERS = 4
 
 /**
- * What a stream is handed to: the pipeline's HTTP/2 entry point. `req` is an H2ServerRequest
- * (accept/h2-server-request.ts): its head already reads as HTTP/1.1.
+ * What a stream is handed to: the pipeline's HTTP/2 entry point, with the stream's request (its
+ * head already read as HTTP/1.1 reads it: accept/h2-server-request.ts) and its response, written
+ * straight onto the stream (accept/h2-response.ts).
  */
-export type OnH2Request = (req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel) => void
+export type OnH2Request = (req: H2ServerRequest, res: H2Response, tunnel: Tunnel) => void
 
 /** The HTTP/2 server and the function that hands it a decrypted TLS socket. */
 export interface H2Server {
@@ -61,8 +63,6 @@ export function createH2Server(config: Config, connections: Connections, onReque
     // Node's default; written out because a settings flood is bounded by it.
     maxSettings: 32,
     maxOutstandingPings: 10,
-    // Each stream's request is made with its head read as HTTP/1.1, its tunnel, and counted open.
-    Http2ServerRequest: H2ServerRequest,
     settings: {
       maxConcurrentStreams: H2_MAX_CONCURRENT_STREAMS,
       maxHeaderListSize: config.maxHeaderSize,
@@ -85,22 +85,23 @@ export function createH2Server(config: Config, connections: Connections, onReque
     session.once('close', () => tunnel.client.destroy())
     closeWhenIdle(session, state, config.idleTimeoutMs)
   })
-  const onStream = (req: Http2ServerRequest, res: Http2ServerResponse): void => {
-    const tunnel = (req as H2ServerRequest).tunnel
+  // Every stream, CONNECT and any Expect included, is one request through the stages, which
+  // refuse what they do not forward with a reason and an audit line. (Node's compatibility API,
+  // not used here, answered a CONNECT 405 and an unknown Expect 417 itself, with neither.)
+  server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
+    // Each stream's request is made with its head read as HTTP/1.1, its tunnel, and counted open.
+    const req = new H2ServerRequest(stream, headers, undefined, rawHeaders)
+    const tunnel = req.tunnel
     if (tunnel === null) {
-      res.stream.close()
+      stream.close()
       return
     }
+    const res = new H2Response(stream)
+    // As an HTTP/1.1 server does, and Node's compatibility API did: the client may send its body.
+    if (headers.expect === '100-continue') stream.additionalHeaders({ ':status': 100 })
     connections.serving(tunnel.client, res)
     onRequest(req, res, tunnel)
-  }
-  server.on('request', onStream)
-  // Node's compatibility API hands a CONNECT stream to 'connect', or answers 405 itself (no
-  // x-sidekey-error, no audit line): it goes to the stages too, which refuse it with a reason.
-  server.on('connect', onStream)
-  // Likewise a stream whose `expect` is not exactly `100-continue` (Node answers it 417 itself): the
-  // accept stage refuses it (accept/http-limits.ts, `assertWholeHead`).
-  server.on('checkExpectation', onStream)
+  })
   // A stream error (a peer's malformed frame on one stream) ends that stream only.
   server.on('sessionError', () => undefined)
   return {

@@ -1,5 +1,5 @@
-import type { Http2ServerResponse } from 'node:http2'
 import type { SidekeyError } from '../errors.js'
+import type { H2Response } from './h2-response.js'
 import { reasonPhrase, refusalBody, refusalHeaders } from './refuse.js'
 
 /**
@@ -65,7 +65,7 @@ export function grpcMessage(text: string): string {
  * code, and `x-sidekey-error`), anything else with the JSON refusal. Returns the gRPC status sent,
  * or null for a JSON refusal.
  */
-export function refuseStream(res: Http2ServerResponse, err: SidekeyError, requestId: string | null, reason: string | null, grpc: boolean): number | null {
+export function refuseStream(res: H2Response, err: SidekeyError, requestId: string | null, reason: string | null, grpc: boolean): number | null {
   if (!grpc) {
     const body = refusalBody(err, requestId, reason)
     // HTTP/2 has no reason phrase (RFC 9113 section 8.3.2): the message travels in x-sidekey-message.

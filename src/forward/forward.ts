@@ -1,6 +1,7 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import { Http2ServerResponse } from 'node:http2'
+import type { IncomingMessage } from 'node:http'
 import { pipeline, type Writable } from 'node:stream'
+import { H2Response } from '../accept/h2-response.js'
+import type { AgentResponse } from '../http/agent-response.js'
 import { chainFilters, type ChunkFilter } from '../http/chunk-filter.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
 import type { Dispatcher } from 'undici'
@@ -70,7 +71,7 @@ export interface ForwardResult {
  * SidekeyErrors for the caller to answer; a failure mid-body ends the agent's response abruptly,
  * which is the only honest signal once a status has been sent.
  */
-export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: ServerResponse, result: ForwardResult): Promise<void> {
+export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: AgentResponse, result: ForwardResult): Promise<void> {
   return new Promise((resolve, reject) => {
     const hasBody = requestHasBody(req.headers)
     /** A body filter's refusal, or the agent's body failing: what the request failed of, whatever undici reports. */
@@ -111,7 +112,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
     }
     const onDrain = (): void => controller?.resume()
     /** Where upstream bytes are written: the agent's response, or the first response stage. */
-    let out: Writable = res
+    let out: Writable | AgentResponse = res
     /** Inline response filter (scrubbing, pin), when the body needs no decoding. */
     let filter: ChunkFilter | null = null
     /** Set once the agent has gone: the upstream exchange is stopped, now or as soon as it starts. */
@@ -184,7 +185,7 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           if (stages.length > 0) {
             out = stages[0]!
             // A failing stage (a pin mismatch) destroys the agent's response: cut, never complete.
-            pipeline([...stages, res], (err) => {
+            pipeline([...stages, res instanceof H2Response ? res.writable() : (res as unknown as Writable)], (err) => {
               if (err) controller?.abort(err)
               settle(err ?? undefined)
             })
@@ -294,8 +295,8 @@ function h2Trailers(controller: Dispatcher.DispatchController): Record<string, s
  * (and others) read as the end of a complete response. (Not `stream.close(code)`: it ends the
  * writable side first, an END_STREAM before the reset.)
  */
-function cut(res: ServerResponse, err: Error): void {
-  if ((res as unknown) instanceof Http2ServerResponse) res.destroy(err)
+function cut(res: AgentResponse, err: Error): void {
+  if (res instanceof H2Response) res.destroy(err)
   else res.destroy()
 }
 

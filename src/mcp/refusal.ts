@@ -1,6 +1,6 @@
-import type { ServerResponse } from 'node:http'
 import { reasonPhrase, refusalHeaders } from '../accept/refuse.js'
 import { SidekeyError } from '../errors.js'
+import type { AgentResponse } from '../http/agent-response.js'
 import { HEADER_MISMATCH } from './headers.js'
 import type { JsonRpcId, McpMessage } from './jsonrpc.js'
 
@@ -26,7 +26,7 @@ export interface McpRefusalContext {
 }
 
 /** Write `err` for the parsed `messages` onto `res`; returns the status sent. */
-export function refuseMcp(res: ServerResponse, err: SidekeyError, messages: readonly McpMessage[], context: McpRefusalContext, requestId: string | null, reason: string | null, batch: boolean): number {
+export function refuseMcp(res: AgentResponse, err: SidekeyError, messages: readonly McpMessage[], context: McpRefusalContext, requestId: string | null, reason: string | null, batch: boolean): number {
   const jsonrpcCode = typeof err.details?.jsonrpc_code === 'number' ? err.details.jsonrpc_code : SIDEKEY_REFUSED
   const about = context.subject === null ? '' : ` ${context.subject}`
   const error = {

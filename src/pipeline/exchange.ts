@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
 import type { Tunnel } from '../accept/tunnel.js'
@@ -12,6 +12,7 @@ import type { ForwardResult } from '../forward/forward.js'
 import type { CheckedAddress } from '../forward/ssrf.js'
 import { NOTHING_TO_GUARD, type GuardResult } from '../guard/request-guard.js'
 import type { ResponsePlan } from '../guard/response-guard.js'
+import type { AgentResponse } from '../http/agent-response.js'
 import type { Caller } from '../identity/identify.js'
 import type { ChunkSigning } from '../inject/sigv4-chunked.js'
 import type { OutgoingRequest } from '../inject/inject.js'
@@ -29,13 +30,13 @@ import { finishAudit, recordError } from './stages/audit.js'
  */
 
 /** How the answer reaches the agent: an HTTP response, or the socket of an upgrade request. */
-export type Reply = { readonly kind: 'response'; readonly res: ServerResponse; readonly result: ForwardResult } | { readonly kind: 'upgrade'; readonly socket: Duplex; readonly head: Buffer }
+export type Reply = { readonly kind: 'response'; readonly res: AgentResponse; readonly result: ForwardResult } | { readonly kind: 'upgrade'; readonly socket: Duplex; readonly head: Buffer }
 
 /**
  * How a refusal is written once a stage knows the request speaks a protocol with its own error
  * shape (an MCP POST: a JSON-RPC error with the request's id); returns the status sent.
  */
-export type RefusalAnswer = (res: ServerResponse, err: SidekeyError, requestId: string, reason: string | null) => number
+export type RefusalAnswer = (res: AgentResponse, err: SidekeyError, requestId: string, reason: string | null) => number
 
 /** One HTTP request (or upgrade request) on its way through the stages. */
 export interface RequestExchange {

@@ -1,3 +1,4 @@
+import { gzipSync } from 'node:zlib'
 import t from 'tap'
 import { h2Request, h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
 import { noSecretsLogged, SECRETS } from '../helpers/sidekey.js'
@@ -12,6 +13,19 @@ t.test('guards on HTTP/2', async (t) => {
   const trust = await upstreamTrust()
   const api = await startH2Upstream(trust, 'echo.api.test', (req, res, body) => {
     const auth = String(req.headers.authorization ?? '')
+    if (req.url.startsWith('/v1/gzip')) {
+      // A compressed answer: sidekey decodes it to scrub it (its response stages), so the agent gets
+      // it decoded. `/v1/gzip-slow` sends its second half only after a while, for the agent to reset
+      // its stream in between.
+      const zipped = gzipSync(JSON.stringify({ echoed: auth, padding: 'x'.repeat(200_000) }))
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' })
+      res.addTrailers({ 'x-echo-trailer': auth })
+      res.write(zipped.subarray(0, zipped.length >> 1))
+      const rest = zipped.subarray(zipped.length >> 1)
+      if (req.url === '/v1/gzip') res.end(rest)
+      else setTimeout(() => res.destroyed || res.end(rest), 3000)
+      return
+    }
     res.writeHead(200, { 'content-type': 'application/json', 'x-echo': auth })
     res.addTrailers({ 'x-echo-trailer': auth })
     // Split in two writes, the secret across them: the scrubber must see across DATA frames.
@@ -40,6 +54,31 @@ t.test('guards on HTTP/2', async (t) => {
     t.notOk(String(r.trailers?.['x-echo-trailer']).includes(SECRETS.OPENAI), 'not in a trailer')
     const line = await sk.sink.waitForAudit((a) => a.path === '/v1/echo')
     t.ok((line.scrubbed ?? 0) >= 3, `masked ${line.scrubbed} times`)
+  })
+
+  t.test('a compressed answer is decoded and scrubbed on its way to an HTTP/2 agent, trailers and all', async (t) => {
+    const session = await connect()
+    t.teardown(() => session.close())
+    const r = await h2Request(session, { ':method': 'GET', ':path': '/v1/gzip' })
+    t.equal(r.status, 200)
+    t.equal(r.headers['content-encoding'], undefined, 'delivered decoded')
+    const body = r.body.toString()
+    t.notOk(body.includes(SECRETS.OPENAI), 'not in the body')
+    t.match(JSON.parse(body), { echoed: /^Bearer /, padding: /^x{200000}$/ }, 'the whole body arrived')
+    t.ok(r.trailers !== null && typeof r.trailers['x-echo-trailer'] === 'string', 'the trailer arrived after the decoded body')
+    t.notOk(String(r.trailers?.['x-echo-trailer']).includes(SECRETS.OPENAI), 'not in a trailer')
+    t.match(await sk.sink.waitForAudit((a) => a.path === '/v1/gzip'), { protocol: 'h2', status: 200, error: undefined })
+  })
+
+  t.test('an agent that resets its stream during a decoded answer stops the exchange; the connection serves on', async (t) => {
+    const session = await connect()
+    t.teardown(() => session.close())
+    const stream = session.request({ ':method': 'GET', ':path': '/v1/gzip-slow' }, { endStream: true })
+    stream.on('error', () => undefined)
+    await new Promise<void>((resolve) => stream.once('data', () => resolve()))
+    stream.close(0x8 /* CANCEL */)
+    t.match(await sk.sink.waitForAudit((a) => a.path === '/v1/gzip-slow'), { protocol: 'h2', status: 200, error: 'SIDEKEY_ERR_AGENT_GONE' }, 'audited as the agent gone')
+    t.equal((await h2Request(session, { ':method': 'GET', ':path': '/v1/gzip' })).status, 200, 'the next stream is answered')
   })
 
   // On the upstream connection the test above used: a body refused mid-stream on a reused h2

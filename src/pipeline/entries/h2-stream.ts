@@ -1,5 +1,5 @@
-import type { IncomingMessage, ServerResponse } from 'node:http'
-import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2'
+import type { IncomingMessage } from 'node:http'
+import type { H2Response } from '../../accept/h2-response.js'
 import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
 import type { Tunnel } from '../../accept/tunnel.js'
 import { SidekeyError } from '../../errors.js'
@@ -20,25 +20,25 @@ const NGHTTP2_INTERNAL_ERROR = 0x2
  * and `grpc_status` for a gRPC call), written when the stream closes. A refusal ends this stream
  * only; a gRPC call is refused in gRPC's terms (accept/refuse-h2.ts), whatever the refusal.
  *
- * Node's compatibility API gives the stream as a request and a response with the members the
- * stages use on HTTP/1.1 (method, url, headers, a readable body, trailers; writeHead, write, end,
- * close), so the exchange holds them as such; the server made the request with its head
- * already read as HTTP/1.1 reads it (accept/h2-server-request.ts, http/h2-request.ts).
+ * The server gives the stream as a request and a response with the members the stages use on
+ * HTTP/1.1: the request is Node's compatibility request with its head already read as HTTP/1.1
+ * reads it (accept/h2-server-request.ts, http/h2-request.ts); the response writes onto the stream
+ * with Node's core API (accept/h2-response.ts).
  */
-export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: Http2ServerResponse, tunnel: Tunnel): Promise<void> {
+export function serveH2Stream(ctx: ProxyContext, req: H2ServerRequest, res: H2Response, tunnel: Tunnel): Promise<void> {
   const grpc = isGrpc(req.headers['content-type'])
   const result: ForwardResult = { status: 0, bytesUp: 0, bytesDown: 0, firstByteMs: 0 }
   const gone = new AbortController()
   const closed = new Promise<void>((resolve) =>
     res.once('close', () => {
-      // A reset stream reads as finished in Node's compatibility API; one never ended was cut.
+      // A stream closed before its answer was ended was cut (reset, or its connection gone).
       if (!res.writableEnded) gone.abort()
       resolve()
     }),
   )
-  const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res: res as unknown as ServerResponse, result }, gone.signal)
+  const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res, result }, gone.signal)
   ex.audit.protocol = 'h2'
-  const head = req as H2ServerRequest
+  const head = req
   // A method no HTTP/1.1 parser would read may be anything the agent wrote, a secret included:
   // it is never put on the audit line (nor, through it, the console or an alert).
   if (head.methodRefused && !isHttp1Method(req.method)) ex.audit.method = null
@@ -50,7 +50,7 @@ export function serveH2Stream(ctx: ProxyContext, req: Http2ServerRequest, res: H
     if (res.headersSent) return res.stream.close(NGHTTP2_INTERNAL_ERROR)
     // A stage that parsed a protocol with its own error shape (an MCP POST: a JSON-RPC error) answers for it.
     if (ex.refusalAnswer !== null && !grpc) {
-      ex.audit.status = ex.refusalAnswer(res as unknown as ServerResponse, err, ex.id, ex.audit.reason)
+      ex.audit.status = ex.refusalAnswer(res, err, ex.id, ex.audit.reason)
       return
     }
     const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
