@@ -168,7 +168,7 @@ export class H2Sessions {
     if (body !== null && !Buffer.isBuffer(body) && body.failure !== null) {
       // The body failed while the request waited for a connection (a body filter refused it):
       // nothing of it goes upstream, not even the head.
-      handler.onResponseError?.(new StreamController(null), body.failure)
+      handler.onResponseError?.(new StreamController(), body.failure)
       return true
     }
     let stream: ClientHttp2Stream
@@ -176,7 +176,7 @@ export class H2Sessions {
       stream = entry.session.request(h2RequestHeaders(request), { endStream: body === null || (Buffer.isBuffer(body) && body.length === 0) })
     } catch (err) {
       // Headers Node refuses to send (a repeated single-value field): nothing went upstream.
-      handler.onResponseError?.(new StreamController(null), err as Error)
+      handler.onResponseError?.(new StreamController(), err as Error)
       return true
     }
     entry.active++
@@ -184,16 +184,16 @@ export class H2Sessions {
     // RFC 9113 section 8.7: a stream refused with REFUSED_STREAM, or above a GOAWAY's last stream
     // (nghttp2 closes those with REFUSED_STREAM), was not processed, and may be sent again: once,
     // and only with a body sidekey still holds whole (a streamed one may be partly gone).
-    const again = this.#retried.has(request) || !(body === null || Buffer.isBuffer(body)) ? null : (): void => {
-      this.#retried.add(request)
-      this.#redispatch(request, handler)
-    }
+    const retry = this.#retried.has(request) || !(body === null || Buffer.isBuffer(body)) ? null : this
     const heldRefusal = entry.max === 0 ? (): SidekeyError => this.#noStreamAllowed() : null
-    runStream(stream, request, handler, this.#timeouts, () => {
-      entry.active--
-      if (entry.active === 0) entry.session.unref()
-    }, again, heldRefusal)
+    new StreamExchange(stream, request, handler, this.#timeouts, entry, retry, heldRefusal).start(body)
     return true
+  }
+
+  /** Send a request the server refused unprocessed once more; it is not sent a third time. */
+  sendAgain(request: UpstreamRequest, handler: Dispatcher.DispatchHandler): void {
+    this.#retried.add(request)
+    this.#redispatch(request, handler)
   }
 
   /** The refusal of a request the server allowed no stream for, in time. */
@@ -237,6 +237,11 @@ function h2RequestHeaders(request: UpstreamRequest): string[] {
   return headers
 }
 
+/** Where each running stream keeps its exchange, for the listeners every stream shares. */
+const EXCHANGE: unique symbol = Symbol('sidekey.upstreamStream')
+
+type WithExchange = ClientHttp2Stream & { [EXCHANGE]?: StreamExchange }
+
 /**
  * Whether each running stream's response was ended by the server (END_STREAM), as seen when Node
  * closes the stream. Node's client ends a stream's readable side ('end', no error) not only on
@@ -246,14 +251,11 @@ function h2RequestHeaders(request: UpstreamRequest): string[] {
  * readable side, so the note is there when 'end' comes (an end on END_STREAM comes before it, or
  * after with the readable side already ended).
  */
-const closing = new WeakMap<ClientHttp2Stream, (endedByServer: boolean) => void>()
 subscribe('http2.client.stream.close', (message) => {
-  const stream = (message as { stream: ClientHttp2Stream }).stream
-  const note = closing.get(stream)
-  if (note === undefined) return
-  closing.delete(stream)
+  const stream = (message as { stream: WithExchange }).stream
+  const exchange = stream[EXCHANGE]
   // (`remoteClose` does not tell: nghttp2 sets it on any close.)
-  note(endedByPeer(stream))
+  if (exchange !== undefined) exchange.endedByServer = endedByPeer(stream)
 })
 
 /**
@@ -266,21 +268,90 @@ function sentYet(stream: ClientHttp2Stream): boolean {
 }
 
 /**
- * The controller undici's handler interface hands each callback: abort, pause and resume one
- * stream. Without a stream (a request that failed before one opened) it only records an abort.
+ * The controller handed to a request that failed before a stream opened (no connection, headers
+ * Node refuses): there is nothing to abort, pause or resume.
  */
 export class StreamController implements Dispatcher.DispatchController {
   #aborted = false
+  #reason: Error | null = null
+
+  get aborted(): boolean {
+    return this.#aborted
+  }
+
+  get paused(): boolean {
+    return false
+  }
+
+  get reason(): Error | null {
+    return this.#reason
+  }
+
+  abort(reason: Error): void {
+    if (this.#aborted) return
+    this.#aborted = true
+    this.#reason = reason
+  }
+
+  pause(): void {}
+
+  resume(): void {}
+}
+
+/**
+ * One request on one upstream stream: it sends the body and reports the answer to `handler`
+ * (undici's handler interface), exactly once ending in `onResponseEnd` or `onResponseError`, and
+ * is the controller the handler is given (abort, pause, resume). One object per stream, kept on
+ * the stream, with listeners every stream shares: no closure per stream or per event.
+ *
+ * With `heldRefusal`, the server allowed no stream when this one was made: the HTTP/2 library
+ * holds it until the server raises its limit, and if it has not sent it `STREAM_LIMIT_WAIT_MS`
+ * later, the request fails with what `heldRefusal` makes.
+ */
+class StreamExchange implements Dispatcher.DispatchController {
+  readonly #stream: ClientHttp2Stream
+  readonly #request: UpstreamRequest
+  readonly #handler: Dispatcher.DispatchHandler
+  readonly #timeouts: ExchangeTimeouts
+  /** The connection's entry: its count of open streams. */
+  readonly #entry: Session
+  /** Where a request refused unprocessed is sent again; null when it may not be. */
+  readonly #retry: H2Sessions | null
+  #done = false
+  /** The response head arrived (and went to the handler). */
+  #started = false
+  #aborted = false
   #paused = false
   #reason: Error | null = null
-  readonly #stream: ClientHttp2Stream | null
-  /** Called once on abort, to report the reason to the handler. */
-  onAbort: ((reason: Error) => void) | null = null
-  /** Called when the handler pauses or resumes (the body timer stops while the agent is not reading). */
-  onPauseChange: ((paused: boolean) => void) | null = null
+  #trailers: IncomingHttpHeaders = {}
+  /** The headers timeout, then the body timeout (stopped while the agent is not reading). */
+  #timer: NodeJS.Timeout | null = null
+  #admission: NodeJS.Timeout | null = null
+  /** Set from Node's close of the stream (`subscribe` above): the server ended it with END_STREAM. */
+  endedByServer = false
 
-  constructor(stream: ClientHttp2Stream | null) {
+  constructor(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, entry: Session, retry: H2Sessions | null, heldRefusal: (() => Error) | null) {
     this.#stream = stream
+    this.#request = request
+    this.#handler = handler
+    this.#timeouts = timeouts
+    this.#entry = entry
+    this.#retry = retry
+    ;(stream as WithExchange)[EXCHANGE] = this
+    if (timeouts.headersTimeoutMs > 0) this.#timer = setTimeout(onHeadersTimeout, timeouts.headersTimeoutMs, this)
+    // Failing a stream the library still holds unsent sends nothing (nghttp2 drops its HEADERS), so
+    // the server never sees a reset of a stream it did not know.
+    if (heldRefusal !== null) {
+      this.#admission = setTimeout(() => {
+        if (!sentYet(stream)) this.fail(heldRefusal())
+      }, STREAM_LIMIT_WAIT_MS)
+    }
+    stream.on('response', onStreamResponse)
+    stream.on('data', onStreamData)
+    stream.on('trailers', onStreamTrailers)
+    stream.on('end', onStreamEnd)
+    stream.on('error', onStreamError)
+    stream.on('close', onStreamClose)
   }
 
   get aborted(): boolean {
@@ -299,84 +370,60 @@ export class StreamController implements Dispatcher.DispatchController {
     if (this.#aborted) return
     this.#aborted = true
     this.#reason = reason
-    this.onAbort?.(reason)
+    this.fail(reason)
   }
 
   pause(): void {
     if (this.#paused) return
     this.#paused = true
-    this.#stream?.pause()
-    this.onPauseChange?.(true)
+    this.#stream.pause()
+    // The body timer stops while the agent is not reading.
+    if (this.#started && !this.#done) this.#clearTimer()
   }
 
   resume(): void {
     if (!this.#paused) return
     this.#paused = false
-    this.#stream?.resume()
-    this.onPauseChange?.(false)
+    this.#stream.resume()
+    if (this.#started && !this.#done) this.#armBodyTimer()
   }
-}
 
-/**
- * Send the body on `stream` and report the answer to `handler`, exactly once ending in
- * `onResponseEnd` or `onResponseError`. `closed` runs when the stream is gone. With
- * `heldRefusal`, the server allowed no stream when this one was made: the HTTP/2 library holds it
- * until the server raises its limit, and if it has not sent it `STREAM_LIMIT_WAIT_MS` later, the
- * request fails with what `heldRefusal` makes.
- */
-function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, closed: () => void, again: (() => void) | null, heldRefusal: (() => Error) | null): void {
-  const controller = new StreamController(stream)
-  let done = false
-  /** The response head arrived (and went to the handler). */
-  let started = false
-  let trailers: IncomingHttpHeaders = {}
-  let timer: NodeJS.Timeout | null = null
-  const clearTimer = (): void => {
-    if (timer !== null) clearTimeout(timer)
-    timer = null
+  /** Start: the handler hears of the request, and the body goes up. */
+  start(body: Buffer | OutgoingBody | null): void {
+    this.#handler.onRequestStart?.(this, {})
+    if (Buffer.isBuffer(body)) {
+      if (body.length > 0) this.#stream.end(body)
+    } else if (body !== null) {
+      // A failing body (a body filter's refusal, the agent gone) resets the stream, never ends it.
+      body.sendTo(this.#stream, (err) => this.fail(err))
+    }
   }
-  const fail = (err: Error): void => {
-    if (done) return
-    done = true
-    clearTimer()
-    if (again !== null && !started && stream.rstCode === NGHTTP2_REFUSED_STREAM) {
+
+  /** Fail the exchange once: the stream is reset (or the request sent again) and the handler told. */
+  fail(err: Error): void {
+    if (this.#done) return
+    this.#done = true
+    this.#clearTimer()
+    const stream = this.#stream
+    const retry = this.#retry
+    if (retry !== null && !this.#started && stream.rstCode === NGHTTP2_REFUSED_STREAM) {
       // Refused unprocessed: sent again, after this stream's close has freed its slot. The handler
       // hears nothing of this stream; the next one starts it over. An abort in between (the agent
       // gone) ends it there.
-      setImmediate(() => (controller.aborted ? handler.onResponseError?.(controller, controller.reason ?? err) : again()))
+      setImmediate(() => (this.#aborted ? this.#handler.onResponseError?.(this, this.#reason ?? err) : retry.sendAgain(this.#request, this.#handler)))
       return
     }
     // destroy(err), not close(CANCEL): Node's close() ends the writable side first, which sends
     // END_STREAM before the RST_STREAM, and a server may take the request as complete in between.
     // destroy(err) sends only RST_STREAM (INTERNAL_ERROR): a refused body never reads as whole.
     if (!stream.destroyed) stream.destroy(err)
-    handler.onResponseError?.(controller, err)
-  }
-  const arm = (make: () => Error, ms: number): void => {
-    clearTimer()
-    if (ms > 0) timer = setTimeout(() => fail(make()), ms)
-  }
-  controller.onAbort = fail
-  let endedByServer = false
-  closing.set(stream, (ended) => (endedByServer = ended))
-  controller.onPauseChange = (paused) => {
-    if (!started || done) return
-    if (paused) clearTimer()
-    else arm(() => new undiciErrors.BodyTimeoutError(), timeouts.bodyTimeoutMs)
+    this.#handler.onResponseError?.(this, err)
   }
 
-  arm(() => new undiciErrors.HeadersTimeoutError(), timeouts.headersTimeoutMs)
-  // Failing a stream the library still holds unsent sends nothing (nghttp2 drops its HEADERS), so
-  // the server never sees a reset of a stream it did not know.
-  const admission =
-    heldRefusal === null
-      ? null
-      : setTimeout(() => {
-          if (!sentYet(stream)) fail(heldRefusal())
-        }, STREAM_LIMIT_WAIT_MS)
-  stream.on('response', (head) => {
-    if (done) return
-    started = true
+  /** The response head. */
+  response(head: IncomingHttpHeaders): void {
+    if (this.#done) return
+    this.#started = true
     const status = Number(head[':status'])
     const headers: IncomingHttpHeaders = {}
     let size = 0
@@ -388,69 +435,117 @@ function runStream(stream: ClientHttp2Stream, request: UpstreamRequest, handler:
     if (size > MAX_RESPONSE_HEAD) {
       // Node's client does not hold the server to the limit it advertised: a head over it fails
       // the whole response (502), never passed on in part, as undici's limit does on HTTP/1.1.
-      fail(Object.assign(new Error(`the upstream's response head is over ${MAX_RESPONSE_HEAD} bytes`), { code: 'UND_ERR_HEADERS_OVERFLOW' }))
+      this.fail(Object.assign(new Error(`the upstream's response head is over ${MAX_RESPONSE_HEAD} bytes`), { code: 'UND_ERR_HEADERS_OVERFLOW' }))
       return
     }
-    if (!controller.paused) arm(() => new undiciErrors.BodyTimeoutError(), timeouts.bodyTimeoutMs)
-    else clearTimer()
+    if (!this.#paused) this.#armBodyTimer()
+    else this.#clearTimer()
     // A handler that throws (the agent's side refusing what the upstream sent) fails the exchange:
     // inside a stream event a throw would be uncaught and end the process (undici's clients catch
     // them too). The same for each chunk below.
     try {
-      handler.onResponseStart?.(controller, status, headers, '')
+      this.#handler.onResponseStart?.(this, status, headers, '')
     } catch (err) {
-      fail(err as Error)
+      this.fail(err as Error)
     }
-  })
-  stream.on('data', (chunk: Buffer) => {
-    if (done) return
-    if (timer !== null) timer.refresh()
+  }
+
+  data(chunk: Buffer): void {
+    if (this.#done) return
+    if (this.#timer !== null) this.#timer.refresh()
     try {
-      handler.onResponseData?.(controller, chunk)
+      this.#handler.onResponseData?.(this, chunk)
     } catch (err) {
-      fail(err as Error)
+      this.fail(err as Error)
     }
-  })
-  stream.on('trailers', (head: IncomingHttpHeaders) => {
-    trailers = {}
+  }
+
+  trailers(head: IncomingHttpHeaders): void {
+    const trailers: IncomingHttpHeaders = {}
     for (const name in head) if (name.charCodeAt(0) !== 58) trailers[name] = head[name]
-  })
-  stream.on('end', () => {
-    if (done) return
-    if (!started) {
-      fail(Object.assign(new Error('the upstream ended the stream without a response'), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+    this.#trailers = trailers
+  }
+
+  end(): void {
+    if (this.#done) return
+    const stream = this.#stream
+    if (!this.#started) {
+      this.fail(Object.assign(new Error('the upstream ended the stream without a response'), { code: 'ERR_HTTP2_STREAM_ERROR' }))
       return
     }
     // A stream still open ended on END_STREAM; a closed one did only if Node saw the server end it
-    // (`closing`): else it was reset (RST_STREAM NO_ERROR or CANCEL) or its connection lost, and
-    // the response is cut, never complete.
-    if (stream.closed && !endedByServer) {
-      fail(Object.assign(new Error(`the upstream cut the response (HTTP/2 error ${stream.rstCode ?? 'unknown'} before the end of the stream)`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+    // (`endedByServer`): else it was reset (RST_STREAM NO_ERROR or CANCEL) or its connection lost,
+    // and the response is cut, never complete.
+    if (stream.closed && !this.endedByServer) {
+      this.fail(Object.assign(new Error(`the upstream cut the response (HTTP/2 error ${stream.rstCode ?? 'unknown'} before the end of the stream)`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
       return
     }
-    done = true
-    clearTimer()
+    this.#done = true
+    this.#clearTimer()
     try {
-      handler.onResponseEnd?.(controller, trailers)
+      this.#handler.onResponseEnd?.(this, this.#trailers)
     } catch (err) {
       // Done already, so not through `fail`: the handler still hears of it, once.
-      handler.onResponseError?.(controller, err as Error)
+      this.#handler.onResponseError?.(this, err as Error)
     }
-  })
-  stream.on('error', (err) => fail(err))
-  stream.on('close', () => {
-    closed()
-    if (admission !== null) clearTimeout(admission)
-    // Every stream closes, most after their end: build the error (a stack trace) only when it is one.
-    if (!done) fail(Object.assign(new Error(`the upstream closed the stream (HTTP/2 error ${stream.rstCode ?? 'unknown'})`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
-  })
-
-  handler.onRequestStart?.(controller, {})
-  const body = request.body
-  if (Buffer.isBuffer(body)) {
-    if (body.length > 0) stream.end(body)
-  } else if (body !== null) {
-    // A failing body (a body filter's refusal, the agent gone) resets the stream, never ends it.
-    body.sendTo(stream, fail)
   }
+
+  /** The stream is gone: its slot on the connection is free. */
+  closed(): void {
+    const entry = this.#entry
+    entry.active--
+    if (entry.active === 0) entry.session.unref()
+    if (this.#admission !== null) clearTimeout(this.#admission)
+    // Every stream closes, most after their end: build the error (a stack trace) only when it is one.
+    if (!this.#done) this.fail(Object.assign(new Error(`the upstream closed the stream (HTTP/2 error ${this.#stream.rstCode ?? 'unknown'})`), { code: 'ERR_HTTP2_STREAM_ERROR' }))
+  }
+
+  #armBodyTimer(): void {
+    const ms = this.#timeouts.bodyTimeoutMs
+    // The headers timer becomes the body timer when both are the same length.
+    if (this.#timer !== null && ms === this.#timeouts.headersTimeoutMs) {
+      this.#timer.refresh()
+      return
+    }
+    this.#clearTimer()
+    if (ms > 0) this.#timer = setTimeout(onBodyTimeout, ms, this)
+  }
+
+  #clearTimer(): void {
+    if (this.#timer !== null) clearTimeout(this.#timer)
+    this.#timer = null
+  }
+}
+
+function onHeadersTimeout(exchange: StreamExchange): void {
+  exchange.fail(new undiciErrors.HeadersTimeoutError())
+}
+
+function onBodyTimeout(exchange: StreamExchange): void {
+  exchange.fail(new undiciErrors.BodyTimeoutError())
+}
+
+// The stream's listeners, shared by every stream (`this` is the stream).
+function onStreamResponse(this: WithExchange, head: IncomingHttpHeaders): void {
+  this[EXCHANGE]!.response(head)
+}
+
+function onStreamData(this: WithExchange, chunk: Buffer): void {
+  this[EXCHANGE]!.data(chunk)
+}
+
+function onStreamTrailers(this: WithExchange, head: IncomingHttpHeaders): void {
+  this[EXCHANGE]!.trailers(head)
+}
+
+function onStreamEnd(this: WithExchange): void {
+  this[EXCHANGE]!.end()
+}
+
+function onStreamError(this: WithExchange, err: Error): void {
+  this[EXCHANGE]!.fail(err)
+}
+
+function onStreamClose(this: WithExchange): void {
+  this[EXCHANGE]!.closed()
 }

@@ -142,7 +142,7 @@ class Origin implements UpstreamDispatcher {
       clearTimeout(timer)
       this.#dialing--
       // Nothing to run the waiting requests on: each fails with the dial's error.
-      if (this.#dialing === 0) for (const [, handler] of this.#queue.splice(0)) handler.onResponseError?.(new StreamController(null), err)
+      if (this.#dialing === 0) for (const [, handler] of this.#queue.splice(0)) handler.onResponseError?.(new StreamController(), err)
     }
     socket.once('error', failed)
     socket.once('secureConnect', () => {
