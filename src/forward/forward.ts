@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http'
+import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { pipeline, type Writable } from 'node:stream'
 import { H2Response } from '../accept/h2-response.js'
 import type { AgentResponse } from '../http/agent-response.js'
@@ -72,18 +72,71 @@ export interface ForwardResult {
  * which is the only honest signal once a status has been sent.
  */
 export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMessage, res: AgentResponse, result: ForwardResult): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const hasBody = requestHasBody(req.headers)
-    /** A body filter's refusal, or the agent's body failing: what the request failed of, whatever undici reports. */
-    let refused: unknown = null
-    let body: OutgoingBody | Buffer | null = null
+  return new Promise((resolve, reject) => new Forwarding(plan, req, res, result, resolve, reject).start(pools))
+}
+
+/** The answer's head while it waits for the first bytes of its body (or its end) to go out with. */
+interface HeldHead {
+  readonly status: number
+  readonly headers: Record<string, string | string[]>
+  /** A gRPC Trailers-Only answer: the head must end the stream. */
+  readonly trailersOnly: boolean
+}
+
+/**
+ * One request forwarded: the handler the upstream reports the answer to (undici's dispatch
+ * handler interface, which `h2-sessions.ts` speaks too), writing it onto the agent's response.
+ * The dispatch API streams each chunk straight to the agent, without a promise and a body stream
+ * per request (request() cost measurably more CPU and garbage per request); and one object per
+ * request holds what the callbacks share, rather than a closure each.
+ */
+class Forwarding implements Dispatcher.DispatchHandler {
+  readonly #plan: ForwardPlan
+  readonly #req: IncomingMessage
+  readonly #res: AgentResponse
+  readonly #result: ForwardResult
+  readonly #resolve: () => void
+  readonly #reject: (err: unknown) => void
+  readonly #started = performance.now()
+  #body: OutgoingBody | Buffer | null = null
+  /** A body filter's refusal, or the agent's body failing: what the request failed of, whatever the upstream side reports. */
+  #refused: unknown = null
+  #controller: Dispatcher.DispatchController | null = null
+  #settled = false
+  /** Where upstream bytes are written: the agent's response, or the first response stage. */
+  #out: Writable | AgentResponse
+  /** Inline response filter (scrubbing, pin), when the body needs no decoding. */
+  #filter: ChunkFilter | null = null
+  /** Set once the agent has gone: the upstream exchange is stopped, now or as soon as it starts. */
+  #gone: Error | null = null
+  /**
+   * The answer's head while it waits for the first bytes of its body (or its end) to go out with:
+   * until then nothing has reached the agent, so a failure is answered with a refusal.
+   */
+  #head: HeldHead | null = null
+
+  constructor(plan: ForwardPlan, req: IncomingMessage, res: AgentResponse, result: ForwardResult, resolve: () => void, reject: (err: unknown) => void) {
+    this.#plan = plan
+    this.#req = req
+    this.#res = res
+    this.#result = result
+    this.#resolve = resolve
+    this.#reject = reject
+    this.#out = res
+  }
+
+  /** Send the request on its way (or settle at once, the agent already gone). */
+  start(pools: UpstreamPools): void {
+    const plan = this.#plan
+    const req = this.#req
     if (plan.body != null) {
-      body = plan.body
-      result.bytesUp += plan.body.length
-    } else if (hasBody) {
+      this.#body = plan.body
+      this.#result.bytesUp += plan.body.length
+    } else if (requestHasBody(req.headers)) {
       // Every filter runs as a plain call on each chunk as it is read, and the bytes sent are
       // counted there: no stream stage and no pipe per request (forward/outgoing-body.ts).
-      body = new OutgoingBody(
+      const result = this.#result
+      this.#body = new OutgoingBody(
         req,
         chainFilters(plan.bodyFilters ?? []),
         (n) => (result.bytesUp += n),
@@ -91,191 +144,191 @@ export function forward(pools: UpstreamPools, plan: ForwardPlan, req: IncomingMe
           // A filter's refusal is what the request failed of. A request that fails without ending
           // (the agent gone mid-body, an HTTP/2 stream reset: accept/h2-server-request.ts) fails
           // the upload, and that failure is the agent's, whatever the upstream side reports of it.
-          if (by === 'filter') refused = err
-          else refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
+          if (by === 'filter') this.#refused = err
+          else this.#refused ??= err instanceof SidekeyError ? err : agentGone('the agent closed the connection before its request body ended; nothing of it was sent as complete', err)
         },
       )
     }
-    const host = hostHeader(plan, plan.scheme)
-    const started = performance.now()
-    let controller: Dispatcher.DispatchController | null = null
-    let settled = false
-    const settle = (err?: unknown): void => {
-      if (settled) return
-      settled = true
-      res.off('close', onClose)
-      out.off('drain', onDrain)
-      if (err === undefined) resolve()
-      // A request that failed with its own refusal (an HTTP/2 body that broke the protocol:
-      // accept/h2-server-request.ts) may close its response before its error is emitted.
-      else reject(upstreamFailure(refused ?? (req.errored instanceof SidekeyError ? req.errored : null) ?? err, plan))
-    }
-    const onDrain = (): void => controller?.resume()
-    /** Where upstream bytes are written: the agent's response, or the first response stage. */
-    let out: Writable | AgentResponse = res
-    /** Inline response filter (scrubbing, pin), when the body needs no decoding. */
-    let filter: ChunkFilter | null = null
-    /** Set once the agent has gone: the upstream exchange is stopped, now or as soon as it starts. */
-    let gone: Error | null = null
-    /**
-     * The answer's head while it waits for the first bytes of its body (or its end) to go out with:
-     * until then nothing has reached the agent, so a failure is answered with a refusal.
-     */
-    let head: { status: number; headers: Record<string, string | string[]>; trailersOnly: boolean } | null = null
-    const sendHead = (): void => {
-      if (head === null) return
-      if (head.trailersOnly) {
-        // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
-        // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
-        // writeHead would send it at once, without END_STREAM, and the client would see no status.
-        res.statusCode = head.status
-        for (const [name, value] of Object.entries(head.headers)) res.setHeader(name, value)
-      } else res.writeHead(head.status, head.headers)
-      head = null
-    }
-    // The agent went away: stop the upstream exchange too.
-    const onClose = (): void => {
-      // Node's HTTP/2 compatibility response reads as finished once its stream is reset, ended or
-      // not: only an ended one that finished was answered whole.
-      if (res.writableFinished && res.writableEnded) return
-      gone = agentGoneError()
-      // Until undici starts the request (a connection being dialled) there is no controller to
-      // abort: onRequestStart aborts it then. (Before, the request went up anyway, and its answer,
-      // written to a closed response, paused the upstream connection for good: a connection leaked
-      // per request, and shutdown waited on it.)
-      controller?.abort(gone)
-      settle(gone)
-    }
-    res.on('close', onClose)
-    // The dispatch API streams each chunk straight to the agent, without a promise and a body
-    // stream per request (request() cost measurably more CPU and garbage per request).
-    const handler: Dispatcher.DispatchHandler = {
-      onRequestStart(c) {
-        controller = c
-        if (gone !== null) c.abort(gone)
-      },
-      onResponseStart(c, statusCode, headers) {
-        result.firstByteMs = performance.now() - started
-        if (statusCode === plan.discardStatus) {
-          result.discarded = statusCode
-          // Settled first: aborting reports an error synchronously, which must not become the outcome.
-          settle()
-          c.abort(Object.assign(new Error('answer dropped to send the request again'), { code: 'ABORT_ERR' }))
-          return
-        }
-        let shaped = responseWithoutHopByHop(headers)
-        try {
-          refuseUndefinedStatus(statusCode, plan)
-          refuseTransferCodings(headers)
-        } catch (err) {
-          c.abort(err as Error)
-          settle(err)
-          return
-        }
-        if (plan.response) {
-          let stages
-          try {
-            ;({ headers: shaped, stages, filter } = plan.response.begin(statusCode, shaped))
-          } catch (err) {
-            // Refused before anything was sent: the agent gets the refusal, not the response.
-            c.abort(err as Error)
-            settle(err)
-            return
-          }
-          if (stages.length > 0) {
-            out = stages[0]!
-            // A failing stage (a pin mismatch) destroys the agent's response: cut, never complete.
-            pipeline([...stages, res instanceof H2Response ? res.writable() : (res as unknown as Writable)], (err) => {
-              if (err) controller?.abort(err)
-              settle(err ?? undefined)
-            })
-          }
-        }
-        result.status = statusCode
-        head = { status: statusCode, headers: shaped, trailersOnly: plan.trailers === true && shaped['grpc-status'] !== undefined }
-        // A streamed answer (no Content-Length: SSE, chunked, one decoded in stages) may be a while
-        // producing its first event: its head goes now. A sized one goes with its first bytes, in
-        // one write, so an upstream that fails before them (its connection lost, an HTTP/2 stream
-        // reset for DATA beyond its content-length) is a 502 saying why: a head written ahead
-        // of it would leave an HTTP/1.1 agent only a closed connection, without a status.
-        if (!head.trailersOnly && (shaped['content-length'] === undefined || out !== res)) {
-          sendHead()
-          res.flushHeaders()
-        }
-        out.on('drain', onDrain)
-      },
-      onResponseData(c, chunk) {
-        result.bytesDown += chunk.length
-        let pass: Buffer | null
-        try {
-          pass = filter === null ? chunk : filter.push(chunk)
-        } catch (err) {
-          // A filter refused the body mid-way (a compressed message it cannot scrub): settled with
-          // that refusal first, then the upstream stopped, and the agent's response cut if its head
-          // went out (refused, if not).
-          settle(err)
-          c.abort(err as Error)
-          if (res.headersSent) cut(res, err as Error)
-          return
-        }
-        if (pass === null || pass.length === 0) return
-        sendHead()
-        if (!out.write(pass)) c.pause()
-      },
-      onResponseEnd(c, trailers) {
-        if (plan.trailers === true) passTrailers(h2Trailers(c) ?? trailers)
-        if (out !== res) {
-          out.end()
-          return
-        }
-        if (filter !== null) {
-          let last: Buffer | null
-          try {
-            last = filter.end()
-          } catch (err) {
-            // A pin mismatch: cut the response before its last bytes (refused, if none went out).
-            if (res.headersSent) cut(res, err as Error)
-            settle(err)
-            return
-          }
-          if (last !== null && last.length > 0) {
-            sendHead()
-            res.write(last)
-          }
-        }
-        sendHead()
-        res.end(() => settle())
-      },
-      onResponseError(_c, err) {
-        // Once the status went out, cutting the response is the only honest signal left.
-        if (res.headersSent && !res.destroyed) cut(res, err)
-        settle(err)
-      },
-    }
-    /** Response trailers, hop-by-hop fields removed and echoed secrets masked, onto the agent's stream. */
-    const passTrailers = (trailers: Record<string, string | string[] | undefined>): void => {
-      let shaped = responseWithoutHopByHop(trailers)
-      if (Object.keys(shaped).length === 0) return
-      if (plan.response) shaped = plan.response.trailers(shaped)
-      result.trailers = shaped
-      res.addTrailers(shaped)
-    }
-    const headers = [...plan.headers, 'host', host]
+    this.#res.on('close', this.#onClose)
+    const headers = [...plan.headers, 'host', hostHeader(plan, plan.scheme)]
     // `te: trailers` is the one TE value HTTP/2 allows, and gRPC servers may insist on it.
     if (plan.trailers === true && /\btrailers\b/i.test(String(req.headers.te ?? ''))) headers.push('te', 'trailers')
     // The agent may have gone during an earlier stage, its response's 'close' already emitted
     // (an HTTP/2 stream reset while its credential was obtained): nothing goes up.
     if (plan.agentGone?.aborted === true) {
-      gone = agentGoneError()
-      settle(gone)
+      this.#gone = agentGoneError()
+      this.#settle(this.#gone)
       return
     }
     try {
-      pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true).dispatch({ method: plan.method, path: plan.path, headers, body }, handler)
+      pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true).dispatch({ method: plan.method, path: plan.path, headers, body: this.#body }, this)
     } catch (err) {
-      settle(err)
+      this.#settle(err)
     }
-  })
+  }
+
+  onRequestStart(c: Dispatcher.DispatchController): void {
+    this.#controller = c
+    if (this.#gone !== null) c.abort(this.#gone)
+  }
+
+  onResponseStart(c: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders): void {
+    const plan = this.#plan
+    const res = this.#res
+    const result = this.#result
+    result.firstByteMs = performance.now() - this.#started
+    if (statusCode === plan.discardStatus) {
+      result.discarded = statusCode
+      // Settled first: aborting reports an error synchronously, which must not become the outcome.
+      this.#settle()
+      c.abort(Object.assign(new Error('answer dropped to send the request again'), { code: 'ABORT_ERR' }))
+      return
+    }
+    let shaped = responseWithoutHopByHop(headers)
+    try {
+      refuseUndefinedStatus(statusCode, plan)
+      refuseTransferCodings(headers)
+    } catch (err) {
+      c.abort(err as Error)
+      this.#settle(err)
+      return
+    }
+    if (plan.response) {
+      let stages
+      try {
+        ;({ headers: shaped, stages, filter: this.#filter } = plan.response.begin(statusCode, shaped))
+      } catch (err) {
+        // Refused before anything was sent: the agent gets the refusal, not the response.
+        c.abort(err as Error)
+        this.#settle(err)
+        return
+      }
+      if (stages.length > 0) {
+        this.#out = stages[0]!
+        // A failing stage (a pin mismatch) destroys the agent's response: cut, never complete.
+        pipeline([...stages, res instanceof H2Response ? res.writable() : (res as unknown as Writable)], (err) => {
+          if (err) this.#controller?.abort(err)
+          this.#settle(err ?? undefined)
+        })
+      }
+    }
+    result.status = statusCode
+    const head = (this.#head = { status: statusCode, headers: shaped, trailersOnly: plan.trailers === true && shaped['grpc-status'] !== undefined })
+    // A streamed answer (no Content-Length: SSE, chunked, one decoded in stages) may be a while
+    // producing its first event: its head goes now. A sized one goes with its first bytes, in
+    // one write, so an upstream that fails before them (its connection lost, an HTTP/2 stream
+    // reset for DATA beyond its content-length) is a 502 saying why: a head written ahead
+    // of it would leave an HTTP/1.1 agent only a closed connection, without a status.
+    if (!head.trailersOnly && (shaped['content-length'] === undefined || this.#out !== res)) {
+      this.#sendHead()
+      res.flushHeaders()
+    }
+    this.#out.on('drain', this.#onDrain)
+  }
+
+  onResponseData(c: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.#result.bytesDown += chunk.length
+    let pass: Buffer | null
+    try {
+      pass = this.#filter === null ? chunk : this.#filter.push(chunk)
+    } catch (err) {
+      // A filter refused the body mid-way (a compressed message it cannot scrub): settled with
+      // that refusal first, then the upstream stopped, and the agent's response cut if its head
+      // went out (refused, if not).
+      this.#settle(err)
+      c.abort(err as Error)
+      if (this.#res.headersSent) cut(this.#res, err as Error)
+      return
+    }
+    if (pass === null || pass.length === 0) return
+    this.#sendHead()
+    if (!this.#out.write(pass)) c.pause()
+  }
+
+  onResponseEnd(c: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
+    const res = this.#res
+    if (this.#plan.trailers === true) this.#passTrailers(h2Trailers(c) ?? trailers)
+    if (this.#out !== res) {
+      this.#out.end()
+      return
+    }
+    const filter = this.#filter
+    if (filter !== null) {
+      let last: Buffer | null
+      try {
+        last = filter.end()
+      } catch (err) {
+        // A pin mismatch: cut the response before its last bytes (refused, if none went out).
+        if (res.headersSent) cut(res, err as Error)
+        this.#settle(err)
+        return
+      }
+      if (last !== null && last.length > 0) {
+        this.#sendHead()
+        res.write(last)
+      }
+    }
+    this.#sendHead()
+    res.end(this.#onEnded)
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController, err: Error): void {
+    // Once the status went out, cutting the response is the only honest signal left.
+    if (this.#res.headersSent && !this.#res.destroyed) cut(this.#res, err)
+    this.#settle(err)
+  }
+
+  /** The agent went away: stop the upstream exchange too. */
+  readonly #onClose = (): void => {
+    // A response reads as finished once its HTTP/2 stream is reset, ended or not: only an ended
+    // one that finished was answered whole.
+    if (this.#res.writableFinished && this.#res.writableEnded) return
+    const gone = (this.#gone = agentGoneError())
+    // Until the upstream starts the request (a connection being dialled) there is no controller to
+    // abort: onRequestStart aborts it then. (Before, the request went up anyway, and its answer,
+    // written to a closed response, paused the upstream connection for good: a connection leaked
+    // per request, and shutdown waited on it.)
+    this.#controller?.abort(gone)
+    this.#settle(gone)
+  }
+
+  readonly #onDrain = (): void => this.#controller?.resume()
+
+  readonly #onEnded = (): void => this.#settle()
+
+  #settle(err?: unknown): void {
+    if (this.#settled) return
+    this.#settled = true
+    this.#res.off('close', this.#onClose)
+    this.#out.off('drain', this.#onDrain)
+    if (err === undefined) this.#resolve()
+    // A request that failed with its own refusal (an HTTP/2 body that broke the protocol:
+    // accept/h2-server-request.ts) may close its response before its error is emitted.
+    else this.#reject(upstreamFailure(this.#refused ?? (this.#req.errored instanceof SidekeyError ? this.#req.errored : null) ?? err, this.#plan))
+  }
+
+  #sendHead(): void {
+    const head = this.#head
+    if (head === null) return
+    const res = this.#res
+    if (head.trailersOnly) {
+      // A gRPC Trailers-Only answer (its status in the head, no body): on HTTP/2 the head must
+      // end the stream, which it does when it goes out with the end (gRPC PROTOCOL-HTTP2.md).
+      // writeHead would send it at once, without END_STREAM, and the client would see no status.
+      res.statusCode = head.status
+      for (const name in head.headers) res.setHeader(name, head.headers[name]!)
+    } else res.writeHead(head.status, head.headers)
+    this.#head = null
+  }
+
+  /** Response trailers, hop-by-hop fields removed and echoed secrets masked, onto the agent's stream. */
+  #passTrailers(trailers: Record<string, string | string[] | undefined>): void {
+    let shaped = responseWithoutHopByHop(trailers)
+    if (Object.keys(shaped).length === 0) return
+    if (this.#plan.response) shaped = this.#plan.response.trailers(shaped)
+    this.#result.trailers = shaped
+    this.#res.addTrailers(shaped)
+  }
 }
 
 /**
