@@ -1,25 +1,26 @@
 import type { IncomingHttpHeaders } from 'node:http'
-import { Http2ServerRequest, type ServerHttp2Stream } from 'node:http2'
-import type { Readable } from 'node:stream'
+import type { ServerHttp2Stream } from 'node:http2'
+import { Readable } from 'node:stream'
 import { agentGone, SidekeyError } from '../errors.js'
 import { h2RequestHead } from '../http/h2-request.js'
 import { endedByPeer } from '../http/h2-stream-end.js'
 import type { Tunnel } from './tunnel.js'
 
 /**
- * The request object sidekey's HTTP/2 server makes for each stream (the server's
- * `Http2ServerRequest` option), in place of Node's own. It is Node's compatibility request, with:
+ * One HTTP/2 stream's request, as the stages read a request: the members of Node's HTTP/1.1
+ * request they use, over Node's core stream API (the server's 'stream' event), in place of Node's
+ * compatibility request. It is:
  * - the head already read as HTTP/1.1 reads it (http/h2-request.ts): `headers` and `rawHeaders` are
  *   the rewritten ones, computed once as the stream arrives, so the stages find the same facts in
- *   the same places as on HTTP/1.1;
+ *   the same places as on HTTP/1.1; `method` and `url` are `:method` and `:path`;
+ * - the body as a Readable fed from the stream's DATA frames, with backpressure (the stream is
+ *   paused while the request's buffer is full), and the trailer fields that followed it;
  * - the tunnel its connection serves, read from the session;
  * - the session's count of open streams kept up to date (for closing a session idle with no stream
- *   open), with one shared listener rather than a closure and a `once` wrapper per stream.
+ *   open).
  *
- * Doing this in the constructor Node calls anyway saves, per stream, a second `stream` listener on
- * the session (an emit with two listeners copies its listener array), a lookup of the tunnel, and
- * redefining `headers` and `rawHeaders` on each request object with Object.defineProperties
- * (which cost more than reading the head itself).
+ * The stream's events reach it through listeners every stream shares (`this` is the stream), not
+ * closures; Node's compatibility request added seven listeners and two objects per stream.
  */
 
 /** What a session's streams need from it: set on the session as it is created (accept/h2-server.ts). */
@@ -34,19 +35,28 @@ export const SESSION_STATE: unique symbol = Symbol('sidekey.h2SessionState')
 
 type WithState = { [SESSION_STATE]?: H2SessionState }
 
-/** Where a stream with a body keeps its request, for `failIfCut`. */
+/** Where each stream keeps its request, for the listeners every stream shares. */
 const REQUEST: unique symbol = Symbol('sidekey.h2Request')
 
-type WithRequest = { [REQUEST]?: H2ServerRequest }
+type Stream = ServerHttp2Stream & WithState & { [REQUEST]?: H2ServerRequest }
 
 /** One HTTP/2 stream's request, as the stages read it. */
-export class H2ServerRequest extends Http2ServerRequest {
-  // Own fields, shadowing the accessors of Node's class: the stages read `headers` and
-  // `rawHeaders` many times per request, and a plain field is the cheapest read there is.
+export class H2ServerRequest extends Readable {
+  readonly stream: ServerHttp2Stream
+  /** `:method`, as sent. */
+  readonly method: string | undefined
+  /** `:path`, as sent (none for CONNECT). */
+  readonly url: string | undefined
   /** The head's fields as HTTP/1.1 reads them (http/h2-request.ts). */
-  override readonly headers: IncomingHttpHeaders
+  readonly headers: IncomingHttpHeaders
   /** The fields to forward: no pseudo-headers, Host from `:authority`. */
-  override readonly rawHeaders: string[]
+  readonly rawHeaders: string[]
+  /** Trailer fields that followed the body, as Node's HTTP/1.1 request has them (refused: accept/http-limits.ts). */
+  readonly trailers: IncomingHttpHeaders = {}
+  readonly rawTrailers: string[] = []
+  readonly httpVersionMajor = 2
+  readonly httpVersionMinor = 0
+  readonly httpVersion = '2.0'
   /** The `:authority` and `host` fields disagree: the request names two destinations. */
   readonly authorityConflict: boolean
   /** `:method` is not one sidekey forwards (http/h2-request.ts): refused before it is decided. */
@@ -55,10 +65,18 @@ export class H2ServerRequest extends Http2ServerRequest {
   readonly pathRefused: boolean
   /** The tunnel (or redirected connection) the stream arrived in; null for a session sidekey did not hand over. */
   readonly tunnel: Tunnel | null
+  /** The body was read whole, or the stream closed. */
+  #over = false
+  /** Reading the stream's DATA has begun. */
+  #reading = false
 
-  constructor(stream: ServerHttp2Stream, headers: IncomingHttpHeaders, options: ConstructorParameters<typeof Readable>[0], rawHeaders: readonly string[]) {
-    super(stream, headers, options ?? {}, rawHeaders)
+  constructor(stream: ServerHttp2Stream, rawHeaders: readonly string[]) {
+    // Not destroyed at its end: a request, like Node's, stays readable for its 'close' (below).
+    super({ autoDestroy: false })
+    this.stream = stream
     const head = h2RequestHead(rawHeaders, stream.endAfterHeaders)
+    this.method = head.method
+    this.url = head.path
     this.headers = head.headers
     this.rawHeaders = head.rawHeaders
     this.authorityConflict = head.authorityConflict
@@ -66,23 +84,41 @@ export class H2ServerRequest extends Http2ServerRequest {
     this.pathRefused = head.pathRefused
     const state = (stream.session as WithState | undefined)?.[SESSION_STATE]
     this.tunnel = state?.tunnel ?? null
+    const s = stream as Stream
+    s[REQUEST] = this
     if (state !== undefined) {
       state.open++
-      ;(stream as WithState)[SESSION_STATE] = state
-      stream.on('close', streamClosed)
+      s[SESSION_STATE] = state
     }
-    // A body cut short must fail, never end: Node's compatibility request ends (push(null)) when its
-    // stream closes, reset or not, so a stream the agent reset mid-body (RST_STREAM, or nghttp2's
-    // reset of DATA that contradicts content-length) read as a complete body: piped up, an HTTP/1.1
-    // upstream got the last chunk (or an empty body with content-length: 0), an HTTP/2 one
-    // END_STREAM, and a body read whole for conditions was decided on as if whole. 'aborted' comes
-    // before Node ends a stream reset with NO_ERROR; 'close' (prepended: before Node's own listener
-    // ends the request) catches a reset after the response had ended.
-    if (!stream.endAfterHeaders) {
-      ;(stream as unknown as WithRequest)[REQUEST] = this
-      stream.once('aborted', failIfCut)
-      stream.prependOnceListener('close', failIfCut)
+    // A stream error (the peer's reset, a frame nghttp2 refused) is reported by its close below;
+    // without a listener it would be thrown.
+    stream.on('error', ignore)
+    // Prepended: the request fails or ends before anything else hears of the close (the response's
+    // listeners, which may settle the exchange).
+    stream.prependListener('close', onStreamClose)
+    if (stream.endAfterHeaders) {
+      this.#over = true
+      this.push(null)
+      return
     }
+    stream.on('trailers', onStreamTrailers)
+    stream.on('end', onStreamEnd)
+    // 'aborted' comes before Node ends a stream reset with NO_ERROR (see `failIfCut`).
+    stream.once('aborted', onStreamAborted)
+  }
+
+  /** Whether the body has all arrived (or never will), as Node's HTTP/1.1 request says. */
+  get complete(): boolean {
+    return this.readableEnded || this.#over || this.stream.destroyed
+  }
+
+  /** Read the stream's DATA on demand: the first read starts it, later ones resume a paused stream. */
+  override _read(): void {
+    if (this.#over) return
+    if (!this.#reading) {
+      this.#reading = true
+      this.stream.on('data', onStreamData)
+    } else this.stream.resume()
   }
 
   /**
@@ -92,26 +128,67 @@ export class H2ServerRequest extends Http2ServerRequest {
   override _destroy(err: Error | null, callback: (err?: Error | null) => void): void {
     callback(this.listenerCount('error') > 0 ? err : null)
   }
+
+  /**
+   * The stream closed before the body ended: unless the agent's END_STREAM arrived first
+   * (`endedByPeer`), the body was cut, and the request fails, never ends. Either the agent broke
+   * HTTP/2 on the stream (nghttp2 found DATA that contradicts content-length, and Node destroyed
+   * the stream with ERR_HTTP2_ERROR), a malformed request; or the agent reset its stream or closed
+   * its connection: it went away, which is never the upstream's failure. (Node ends a stream's
+   * readable side on any close, reset or not, so a stream reset mid-body would read as a complete
+   * body: piped up, an HTTP/1.1 upstream got the last chunk, an HTTP/2 one END_STREAM.)
+   */
+  failIfCut(): void {
+    const stream = this.stream
+    if (this.destroyed || this.#over || endedByPeer(stream)) return
+    this.#over = true
+    this.destroy(
+      (stream.errored as { code?: string } | null)?.code === 'ERR_HTTP2_ERROR'
+        ? new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the HTTP/2 request body broke the protocol (such as DATA that contradicts content-length); its stream was reset and nothing of it was sent as complete')
+        : agentGone('the agent reset its HTTP/2 stream (or closed the connection) before the request body ended; nothing of it was sent as complete'),
+    )
+  }
+
+  /** The agent's END_STREAM: the body is whole. */
+  bodyEnded(): void {
+    if (this.#over) return
+    this.#over = true
+    this.push(null)
+  }
+
+  /** The stream closed: a body cut short fails; the request is over, and says so with 'close'. */
+  streamClosed(): void {
+    this.failIfCut()
+    if (!this.#over) this.bodyEnded()
+    // A body no one read (a refusal sent before it) is let go, as Node's HTTP/1.1 request does.
+    if (!this.#reading && !this.destroyed) this.resume()
+    this.emit('close')
+  }
 }
 
-/**
- * The stream closed (`this`): unless the agent's END_STREAM arrived first (`endedByPeer`), the
- * request body was cut, and its request fails. Either the agent broke HTTP/2 on the stream (nghttp2
- * found DATA that contradicts content-length, and Node destroyed the stream with ERR_HTTP2_ERROR),
- * a malformed request; or the agent reset its stream or closed its connection: it went away, which
- * is never the upstream's failure.
- */
-function failIfCut(this: ServerHttp2Stream & WithRequest): void {
-  const req = this[REQUEST]
-  if (req === undefined || req.destroyed || endedByPeer(this)) return
-  req.destroy(
-    (this.errored as { code?: string } | null)?.code === 'ERR_HTTP2_ERROR'
-      ? new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'the HTTP/2 request body broke the protocol (such as DATA that contradicts content-length); its stream was reset and nothing of it was sent as complete')
-      : agentGone('the agent reset its HTTP/2 stream (or closed the connection) before the request body ended; nothing of it was sent as complete'),
-  )
+function ignore(): void {}
+
+// The stream's listeners, shared by every stream (`this` is the stream).
+function onStreamData(this: Stream, chunk: Buffer): void {
+  if (!this[REQUEST]!.push(chunk)) this.pause()
 }
 
-/** A stream's close: one fewer open on its session (`this` is the stream). */
-function streamClosed(this: ServerHttp2Stream & WithState): void {
-  this[SESSION_STATE]!.open--
+function onStreamEnd(this: Stream): void {
+  this[REQUEST]!.bodyEnded()
+}
+
+function onStreamTrailers(this: Stream, trailers: IncomingHttpHeaders, _flags: number, rawTrailers: string[]): void {
+  const req = this[REQUEST]!
+  Object.assign(req.trailers, trailers)
+  req.rawTrailers.push(...rawTrailers)
+}
+
+function onStreamAborted(this: Stream): void {
+  this[REQUEST]!.failIfCut()
+}
+
+function onStreamClose(this: Stream): void {
+  const state = this[SESSION_STATE]
+  if (state !== undefined) state.open--
+  this[REQUEST]!.streamClosed()
 }

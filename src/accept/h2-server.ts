@@ -90,7 +90,7 @@ export function createH2Server(config: Config, connections: Connections, onReque
   // not used here, answered a CONNECT 405 and an unknown Expect 417 itself, with neither.)
   server.on('stream', (stream: ServerHttp2Stream, headers: IncomingHttpHeaders, _flags: number, rawHeaders: string[]) => {
     // Each stream's request is made with its head read as HTTP/1.1, its tunnel, and counted open.
-    const req = new H2ServerRequest(stream, headers, undefined, rawHeaders)
+    const req = new H2ServerRequest(stream, rawHeaders)
     const tunnel = req.tunnel
     if (tunnel === null) {
       stream.close()

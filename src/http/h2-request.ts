@@ -35,6 +35,10 @@ export function isHttp1Method(method: string): boolean {
  *   could (`pathRefused` otherwise: http/raw-url-bytes.ts).
  */
 export interface H2RequestHead {
+  /** `:method`, as sent. */
+  readonly method: string | undefined
+  /** `:path`, as sent (none for CONNECT). */
+  readonly path: string | undefined
   readonly headers: IncomingHttpHeaders
   readonly rawHeaders: string[]
   /** The `:authority` and `host` fields disagree: the request names two destinations. */
@@ -56,6 +60,7 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
   let authority: string | undefined
   let host: string | undefined
   let method: string | undefined
+  let path: string | undefined
   let pathRefused = false
   for (let i = 0; i < source.length; i += 2) {
     const name = source[i]!
@@ -63,7 +68,10 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
     if (name.charCodeAt(0) === 0x3a) {
       if (name === ':authority') authority = value
       else if (name === ':method') method = value
-      else if (name === ':path') pathRefused = hasRawNonUrlByte(value)
+      else if (name === ':path') {
+        path = value
+        pathRefused = hasRawNonUrlByte(value)
+      }
       continue
     }
     if (name === 'host') {
@@ -81,7 +89,7 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
     rawHeaders.push('host', named)
   }
   if (!endAfterHeaders && headers['content-length'] === undefined) headers['transfer-encoding'] = 'chunked'
-  return { headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || method === 'CONNECT' || !HTTP1_METHODS.has(method), pathRefused }
+  return { method, path, headers, rawHeaders, authorityConflict: authority !== undefined && host !== undefined && !sameDestination(authority, host), methodRefused: method === undefined || method === 'CONNECT' || !HTTP1_METHODS.has(method), pathRefused }
 }
 
 /**

@@ -41,7 +41,7 @@ export function serveH2Stream(ctx: ProxyContext, req: H2ServerRequest, res: H2Re
   const head = req
   // A method no HTTP/1.1 parser would read may be anything the agent wrote, a secret included:
   // it is never put on the audit line (nor, through it, the console or an alert).
-  if (head.methodRefused && !isHttp1Method(req.method)) ex.audit.method = null
+  if (head.methodRefused && (req.method === undefined || !isHttp1Method(req.method))) ex.audit.method = null
   const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.pathRefused ? [UNFORWARDED_PATH, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
