@@ -157,17 +157,16 @@ export class H2Response implements AgentResponse {
    * written here with backpressure, its end ends the response, and its failure resets the stream.
    */
   writable(): Writable {
-    const res = this
     const sink = new Writable({
-      write(chunk: Buffer, _encoding, done) {
-        if (res.write(chunk)) done()
-        else res.stream.once('drain', () => done())
+      write: (chunk: Buffer, _encoding, done) => {
+        if (this.write(chunk)) done()
+        else this.stream.once('drain', () => done())
       },
-      final(done) {
-        res.end(() => done())
+      final: (done) => {
+        this.end(() => done())
       },
-      destroy(err, done) {
-        if (err !== null) res.destroy(err)
+      destroy: (err, done) => {
+        if (err !== null) this.destroy(err)
         done(err)
       },
     })
