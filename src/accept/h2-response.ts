@@ -15,8 +15,8 @@ type WithResponse = { [RESPONSE]?: H2Response }
  * The answer to one agent HTTP/2 stream, written straight onto the stream with Node's core API:
  * the members of Node's HTTP/1.1 response that the stages use (http/agent-response.ts), and no
  * more. It replaces Node's compatibility response, which per stream is a legacy Stream with its
- * state object and five listeners on the stream (two of them closures); this one is a plain object
- * whose 'close' and 'drain' are the stream's own events.
+ * state object and five listeners on the stream; this one is a plain object with one listener
+ * (shared by every stream), whose 'close' and 'drain' are the stream's own events.
  *
  * What it keeps of the compatibility response, on purpose:
  * - the head goes out with the first `write` or `end` (or `writeHead`, `flushHeaders`);
@@ -80,7 +80,8 @@ export class H2Response implements AgentResponse {
     // trailers, sent (or none) on 'wantTrailers'.
     if (this.#ending) stream.respond(this.#fields, { endStream: true })
     else {
-      stream.once('wantTrailers', sendTrailers)
+      // 'wantTrailers' comes once per stream: `on`, without the wrapper `once` makes per call.
+      stream.on('wantTrailers', sendTrailers)
       stream.respond(this.#fields, { waitForTrailers: true })
     }
     return this

@@ -20,7 +20,8 @@ import type { Tunnel } from './tunnel.js'
  *   open).
  *
  * The stream's events reach it through listeners every stream shares (`this` is the stream), not
- * closures; Node's compatibility request added seven listeners and two objects per stream.
+ * closures: two on a stream without a body, five with one (six once it is read). Node's
+ * compatibility request added eight, and a state object.
  */
 
 /** What a session's streams need from it: set on the session as it is created (accept/h2-server.ts). */
@@ -109,7 +110,7 @@ export class H2ServerRequest extends Readable {
 
   /** Whether the body has all arrived (or never will), as Node's HTTP/1.1 request says. */
   get complete(): boolean {
-    return this.readableEnded || this.#over || this.stream.destroyed
+    return this.#over || this.stream.destroyed
   }
 
   /** Read the stream's DATA on demand: the first read starts it, later ones resume a paused stream. */

@@ -268,8 +268,10 @@ function sentYet(stream: ClientHttp2Stream): boolean {
 }
 
 /**
- * The controller handed to a request that failed before a stream opened (no connection, headers
- * Node refuses): there is nothing to abort, pause or resume.
+ * The controller undici's handler interface hands each callback: it records an abort, once. As
+ * it is, it is the controller of a request that failed before a stream opened (no connection,
+ * headers Node refuses), with nothing to stop, pause or resume; `StreamExchange` extends it for a
+ * running stream.
  */
 export class StreamController implements Dispatcher.DispatchController {
   #aborted = false
@@ -291,11 +293,15 @@ export class StreamController implements Dispatcher.DispatchController {
     if (this.#aborted) return
     this.#aborted = true
     this.#reason = reason
+    this.aborting(reason)
   }
 
   pause(): void {}
 
   resume(): void {}
+
+  /** What an abort stops, once: nothing here. */
+  protected aborting(_reason: Error): void {}
 }
 
 /**
@@ -308,7 +314,7 @@ export class StreamController implements Dispatcher.DispatchController {
  * holds it until the server raises its limit, and if it has not sent it `STREAM_LIMIT_WAIT_MS`
  * later, the request fails with what `heldRefusal` makes.
  */
-class StreamExchange implements Dispatcher.DispatchController {
+class StreamExchange extends StreamController {
   readonly #stream: ClientHttp2Stream
   readonly #request: UpstreamRequest
   readonly #handler: Dispatcher.DispatchHandler
@@ -320,9 +326,7 @@ class StreamExchange implements Dispatcher.DispatchController {
   #done = false
   /** The response head arrived (and went to the handler). */
   #started = false
-  #aborted = false
   #paused = false
-  #reason: Error | null = null
   #trailers: IncomingHttpHeaders = {}
   /** The headers timeout, then the body timeout (stopped while the agent is not reading). */
   #timer: NodeJS.Timeout | null = null
@@ -331,6 +335,7 @@ class StreamExchange implements Dispatcher.DispatchController {
   endedByServer = false
 
   constructor(stream: ClientHttp2Stream, request: UpstreamRequest, handler: Dispatcher.DispatchHandler, timeouts: ExchangeTimeouts, entry: Session, retry: H2Sessions | null, heldRefusal: (() => Error) | null) {
+    super()
     this.#stream = stream
     this.#request = request
     this.#handler = handler
@@ -354,26 +359,16 @@ class StreamExchange implements Dispatcher.DispatchController {
     stream.on('close', onStreamClose)
   }
 
-  get aborted(): boolean {
-    return this.#aborted
-  }
-
-  get paused(): boolean {
+  override get paused(): boolean {
     return this.#paused
   }
 
-  get reason(): Error | null {
-    return this.#reason
-  }
-
-  abort(reason: Error): void {
-    if (this.#aborted) return
-    this.#aborted = true
-    this.#reason = reason
+  /** An abort (the agent gone, the answer refused) fails the exchange. */
+  protected override aborting(reason: Error): void {
     this.fail(reason)
   }
 
-  pause(): void {
+  override pause(): void {
     if (this.#paused) return
     this.#paused = true
     this.#stream.pause()
@@ -381,7 +376,7 @@ class StreamExchange implements Dispatcher.DispatchController {
     if (this.#started && !this.#done) this.#clearTimer()
   }
 
-  resume(): void {
+  override resume(): void {
     if (!this.#paused) return
     this.#paused = false
     this.#stream.resume()
@@ -410,7 +405,7 @@ class StreamExchange implements Dispatcher.DispatchController {
       // Refused unprocessed: sent again, after this stream's close has freed its slot. The handler
       // hears nothing of this stream; the next one starts it over. An abort in between (the agent
       // gone) ends it there.
-      setImmediate(() => (this.#aborted ? this.#handler.onResponseError?.(this, this.#reason ?? err) : retry.sendAgain(this.#request, this.#handler)))
+      setImmediate(() => (this.aborted ? this.#handler.onResponseError?.(this, this.reason ?? err) : retry.sendAgain(this.#request, this.#handler)))
       return
     }
     // destroy(err), not close(CANCEL): Node's close() ends the writable side first, which sends

@@ -21,9 +21,9 @@ const NGHTTP2_INTERNAL_ERROR = 0x2
  * only; a gRPC call is refused in gRPC's terms (accept/refuse-h2.ts), whatever the refusal.
  *
  * The server gives the stream as a request and a response with the members the stages use on
- * HTTP/1.1: the request is Node's compatibility request with its head already read as HTTP/1.1
- * reads it (accept/h2-server-request.ts, http/h2-request.ts); the response writes onto the stream
- * with Node's core API (accept/h2-response.ts).
+ * HTTP/1.1, both over Node's core stream API: the request with its head already read as HTTP/1.1
+ * reads it (accept/h2-server-request.ts, http/h2-request.ts), the response written onto the stream
+ * (accept/h2-response.ts).
  */
 export function serveH2Stream(ctx: ProxyContext, req: H2ServerRequest, res: H2Response, tunnel: Tunnel): Promise<void> {
   const grpc = isGrpc(req.headers['content-type'])
@@ -38,11 +38,10 @@ export function serveH2Stream(ctx: ProxyContext, req: H2ServerRequest, res: H2Re
   )
   const ex = newRequestExchange(req as unknown as IncomingMessage, tunnel, { kind: 'response', res, result }, gone.signal)
   ex.audit.protocol = 'h2'
-  const head = req
   // A method no HTTP/1.1 parser would read may be anything the agent wrote, a secret included:
   // it is never put on the audit line (nor, through it, the console or an alert).
-  if (head.methodRefused && (req.method === undefined || !isHttp1Method(req.method))) ex.audit.method = null
-  const stages = head.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : head.pathRefused ? [UNFORWARDED_PATH, ...REQUEST_STAGES] : head.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
+  if (req.methodRefused && (req.method === undefined || !isHttp1Method(req.method))) ex.audit.method = null
+  const stages = req.methodRefused ? [UNFORWARDED_METHOD, ...REQUEST_STAGES] : req.pathRefused ? [UNFORWARDED_PATH, ...REQUEST_STAGES] : req.authorityConflict ? [TWO_AUTHORITIES, ...REQUEST_STAGES] : REQUEST_STAGES
   const refuse = (err: SidekeyError): void => {
     // Once the upstream's status went out, that is the status the agent saw, and the answer can only be cut.
     if (result.status !== 0 && res.headersSent) ex.audit.status = result.status
