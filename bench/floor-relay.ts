@@ -130,3 +130,5 @@ const tls = createTlsServer({ key: keyPem, cert: Object.values(routes)[0]?.certP
   else h1.emit('connection', socket)
 })
 tls.listen(0, '127.0.0.1', () => console.log(JSON.stringify({ port: (tls.address() as AddressInfo).port })))
+// Exit on SIGTERM rather than die of it, so a profile (BENCH_FLOOR_NODE_ARGS=--cpu-prof) is written.
+process.once('SIGTERM', () => process.exit(0))

@@ -126,7 +126,9 @@ console.log(JSON.stringify({ http: plain.address().port, https: secure.address()
 
 /** Start bench/floor-relay.ts for `routes` (host: [upstream port, certificate PEM]). */
 async function startFloorRelay(upstreamCaPath: string, keyPem: string, routes: Record<string, [number, string]>): Promise<{ proc: ChildProcess; port: number }> {
-  const proc = spawn(process.execPath, ['--max-semi-space-size=4', join(ROOT, 'dist/bench/floor-relay.js')], {
+  // BENCH_FLOOR_NODE_ARGS, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof-floor", to profile the relay beside sidekey.
+  const nodeArgs = ['--max-semi-space-size=4', ...(process.env.BENCH_FLOOR_NODE_ARGS ?? '').split(' ').filter(Boolean)]
+  const proc = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist/bench/floor-relay.js')], {
     env: {
       ...process.env,
       FLOOR_ROUTES: JSON.stringify(Object.fromEntries(Object.entries(routes).map(([host, [port, certPem]]) => [host, { port, certPem }]))),
