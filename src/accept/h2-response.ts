@@ -36,7 +36,6 @@ export class H2Response implements AgentResponse {
 
   constructor(stream: ServerHttp2Stream) {
     this.stream = stream
-    ;(stream as WithResponse)[RESPONSE] = this
   }
 
   get headersSent(): boolean {
@@ -81,6 +80,7 @@ export class H2Response implements AgentResponse {
     if (this.#ending) stream.respond(this.#fields, { endStream: true })
     else {
       // 'wantTrailers' comes once per stream: `on`, without the wrapper `once` makes per call.
+      ;(stream as WithResponse)[RESPONSE] = this
       stream.on('wantTrailers', sendTrailers)
       stream.respond(this.#fields, { waitForTrailers: true })
     }
@@ -181,5 +181,8 @@ export class H2Response implements AgentResponse {
 
 /** The body has gone: send the response's trailers, or an empty end (`this` is the stream). */
 function sendTrailers(this: ServerHttp2Stream & WithResponse): void {
-  this.sendTrailers(this[RESPONSE]?.pendingTrailers ?? {})
+  const response = this[RESPONSE]
+  // Let go of the response: Node's stream object outlives its close (accept/h2-server-request.ts).
+  this[RESPONSE] = undefined
+  this.sendTrailers(response?.pendingTrailers ?? {})
 }

@@ -522,25 +522,29 @@ function onBodyTimeout(exchange: StreamExchange): void {
 
 // The stream's listeners, shared by every stream (`this` is the stream).
 function onStreamResponse(this: WithExchange, head: IncomingHttpHeaders): void {
-  this[EXCHANGE]!.response(head)
+  this[EXCHANGE]?.response(head)
 }
 
 function onStreamData(this: WithExchange, chunk: Buffer): void {
-  this[EXCHANGE]!.data(chunk)
+  this[EXCHANGE]?.data(chunk)
 }
 
 function onStreamTrailers(this: WithExchange, head: IncomingHttpHeaders): void {
-  this[EXCHANGE]!.trailers(head)
+  this[EXCHANGE]?.trailers(head)
 }
 
 function onStreamEnd(this: WithExchange): void {
-  this[EXCHANGE]!.end()
+  this[EXCHANGE]?.end()
 }
 
 function onStreamError(this: WithExchange, err: Error): void {
-  this[EXCHANGE]!.fail(err)
+  this[EXCHANGE]?.fail(err)
 }
 
 function onStreamClose(this: WithExchange): void {
-  this[EXCHANGE]!.closed()
+  const exchange = this[EXCHANGE]
+  // The closed stream lets go of the exchange (and through it the request's objects): Node's
+  // stream object outlives its close by a while (accept/h2-server-request.ts says why that costs).
+  this[EXCHANGE] = undefined
+  exchange?.closed()
 }

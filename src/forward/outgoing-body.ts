@@ -113,11 +113,15 @@ export class OutgoingBody {
   }
 
   static #onSinkClose(this: Writable & Carrying): void {
-    this[BODY]!.#stopReading()
+    const body = this[BODY]!
+    // The closed sink lets go of the body, and through it of the request (see h2-sessions.ts).
+    this[BODY] = undefined
+    body.#stopReading()
   }
 
   static #onDrain(this: Writable & Carrying): void {
-    const body = this[BODY]!
+    const body = this[BODY]
+    if (body === undefined) return
     body.#waiting = false
     if (body.#failure === null && !body.#ended) body.#source.resume()
   }

@@ -1,3 +1,4 @@
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import type { ClientHttp2Session, IncomingHttpHeaders } from 'node:http2'
 import t from 'tap'
 import { h2Request, h2ThroughProxy, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
@@ -133,6 +134,43 @@ t.test('HTTP/2 upstream connections', async (t) => {
   })
 
   // Last: the secret quarantines the workload.
+  t.test('a closed stream holds none of sidekey\'s objects for the request', async (t) => {
+    // Node's stream object outlives its close for a while, and a young-generation collection
+    // copies whatever it still points to (and promotes it the second time): an exchange hung on a
+    // closed stream made every gRPC call's objects reach the old generation. Every stream that
+    // closes here, on each leg and on either side, must have let go of sidekey's request, response,
+    // upstream exchange and request body.
+    const ours = new Set(['H2ServerRequest', 'H2Response', 'StreamExchange', 'OutgoingBody', 'Forwarding'])
+    const holding: string[] = []
+    let closed = 0
+    const check = (message: unknown): void => {
+      const stream = (message as { stream: Record<string | symbol, unknown> }).stream
+      // After the stream's own 'close' listeners have run.
+      setImmediate(() => {
+        closed++
+        for (const key of Reflect.ownKeys(stream)) {
+          const value = stream[key]
+          const name = typeof value === 'object' && value !== null ? (value.constructor?.name ?? '') : ''
+          if (ours.has(name)) holding.push(`${String(key)}: ${name}`)
+        }
+      })
+    }
+    const channels = ['http2.client.stream.close', 'http2.server.stream.close']
+    for (const name of channels) subscribe(name, check)
+    t.teardown(() => channels.forEach((name) => unsubscribe(name, check)))
+    const session = await connect('mux.api.test:443')
+    const results = await Promise.all([
+      ...Array.from({ length: 4 }, (_, i) => streamedPost(session, `/held-${i}`, ['part one, ', 'part two'], 10)),
+      ...Array.from({ length: 4 }, (_, i) => h2Request(session, { ':method': 'GET', ':path': `/get-${i}` }).then((r) => ({ status: r.status }))),
+    ])
+    t.same(results.map((r) => r.status), Array(8).fill(200), 'every stream answered')
+    session.close()
+    await new Promise((r) => setTimeout(r, 200))
+    // Each request is four streams: the agent's and sidekey's server one, sidekey's client one and the upstream's.
+    t.ok(closed >= 32, `every stream of the 8 requests closed and was checked (${closed})`)
+    t.same(holding, [], 'no closed stream points to sidekey\'s objects for its request')
+  })
+
   t.test('a body refused mid-stream resets only its stream; the others on the connection go on', async (t) => {
     const session = await connect('mux.api.test:443')
     t.teardown(() => session.close())
