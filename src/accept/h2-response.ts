@@ -36,6 +36,7 @@ export class H2Response implements AgentResponse {
 
   constructor(stream: ServerHttp2Stream) {
     this.stream = stream
+    ;(stream as WithResponse)[RESPONSE] = this
   }
 
   get headersSent(): boolean {
@@ -77,10 +78,12 @@ export class H2Response implements AgentResponse {
     this.#fields[':status'] = status
     // Ending with nothing written: the head alone ends the stream. Otherwise the end waits for
     // trailers, sent (or none) on 'wantTrailers'.
-    if (this.#ending) stream.respond(this.#fields, { endStream: true })
-    else {
+    if (this.#ending) {
+      // No 'wantTrailers' will come to take the response off the stream (`sendTrailers`).
+      ;(stream as WithResponse)[RESPONSE] = undefined
+      stream.respond(this.#fields, { endStream: true })
+    } else {
       // 'wantTrailers' comes once per stream: `on`, without the wrapper `once` makes per call.
-      ;(stream as WithResponse)[RESPONSE] = this
       stream.on('wantTrailers', sendTrailers)
       stream.respond(this.#fields, { waitForTrailers: true })
     }
