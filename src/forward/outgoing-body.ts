@@ -114,7 +114,7 @@ export class OutgoingBody {
 
   static #onSinkClose(this: Writable & Carrying): void {
     const body = this[BODY]!
-    // The closed sink lets go of the body, and through it of the request (see h2-sessions.ts).
+    // The closed sink lets go of the body, and through it of the request (accept/h2-server-request.ts says why).
     this[BODY] = undefined
     body.#stopReading()
   }
