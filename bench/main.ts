@@ -336,7 +336,8 @@ routes:
     const meanMs = times.reduce((a, b) => a + b, 0) / times.length
     console.log(`leaf certificate mint: mean ${meanMs.toFixed(2)} ms, max ${Math.max(...times).toFixed(2)} ms over 50 hosts (signing runs in the thread pool)`)
     results.push({ peakRssMiB, leafMintMeanMs: meanMs, leafMintMaxMs: Math.max(...times) })
-    await writeFile(join(ROOT, 'bench', 'results.json'), JSON.stringify({ duration: DURATION, concurrency: CONCURRENCY, results }, null, 2))
+    // BENCH_RESULTS=FILE keeps this run's figures apart, e.g. to pool several runs' rounds (bench/pool.ts).
+    await writeFile(process.env.BENCH_RESULTS ?? join(ROOT, 'bench', 'results.json'), JSON.stringify({ duration: DURATION, concurrency: CONCURRENCY, results }, null, 2))
   } finally {
     children.forEach((c) => c.kill('SIGTERM'))
     await new Promise((r) => setTimeout(r, 300))
