@@ -14,6 +14,7 @@ import { execFile } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
+import { median } from './pool.js'
 
 /** The unary method both sides use: raw bytes each way, so no .proto file is needed. */
 export const BENCH_GRPC_PATH = '/sidekey.bench.Echo/Unary'
@@ -208,12 +209,6 @@ const WARMUP_S = Number(process.env.BENCH_H2_WARMUP ?? 8)
 
 /** Rounds of each HTTP/2 and gRPC row (BENCH_H2_ROUNDS): direct and through sidekey alternate, medians are reported. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_H2_ROUNDS ?? 3))
-
-function median(values: readonly number[]): number {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 
 /** One round of a row: the direct rate, the rate through sidekey, and sidekey's CPU per request. */
 interface Round {

@@ -26,7 +26,8 @@ interface Round {
 }
 
 interface Row {
-  scenario: string
+  /** Absent on the run's closing figures (peak RSS, leaf minting). */
+  scenario?: string
   rounds?: Round[]
 }
 
@@ -42,7 +43,7 @@ export function median(values: readonly number[]): number {
 export function pool(runs: readonly Row[][]): { h2: { sidekey: number[]; relay: number[]; runs: number }; grpc: { shares: number[]; relay: number[]; runs: number }; cpu: { h1: number[]; h2: number[]; grpc: number[]; relayH1: number[]; relayH2: number[]; relayGrpc: number[] } } {
   const out = { h2: { sidekey: [] as number[], relay: [] as number[], runs: 0 }, grpc: { shares: [] as number[], relay: [] as number[], runs: 0 }, cpu: { h1: [] as number[], h2: [] as number[], grpc: [] as number[], relayH1: [] as number[], relayH2: [] as number[], relayGrpc: [] as number[] } }
   for (const results of runs) {
-    const row = (prefix: string): Round[] | undefined => results.find((r) => r.scenario.startsWith(prefix))?.rounds
+    const row = (prefix: string): Round[] | undefined => results.find((r) => r.scenario?.startsWith(prefix) === true)?.rounds
     const h1 = row('HTTP/1.1 keep-alive, h2load')
     const h2 = row('HTTP/2, h2load')
     const grpc = row('gRPC unary')
