@@ -39,9 +39,19 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
 }
 
+/** What `pool` gathers: round by round for the goals, run by run for CPU (each run's median). */
+export interface Pooled {
+  /** Each round's HTTP/2 share less the same round's HTTP/1.1 share, and the relay's; runs that had both rows. */
+  h2: { sidekey: number[]; relay: number[]; runs: number }
+  /** Each round's gRPC share, and the relay's; runs that had the row. */
+  grpc: { shares: number[]; relay: number[]; runs: number }
+  /** CPU per request (ms), one median per run, sidekey's and, where it ran, the relay's. */
+  cpu: { h1: number[]; h2: number[]; grpc: number[]; relayH1: number[]; relayH2: number[]; relayGrpc: number[] }
+}
+
 /** The pooled figures of the #15 rows over `runs` (each a results file's `results`). */
-export function pool(runs: readonly Row[][]): { h2: { sidekey: number[]; relay: number[]; runs: number }; grpc: { shares: number[]; relay: number[]; runs: number }; cpu: { h1: number[]; h2: number[]; grpc: number[]; relayH1: number[]; relayH2: number[]; relayGrpc: number[] } } {
-  const out = { h2: { sidekey: [] as number[], relay: [] as number[], runs: 0 }, grpc: { shares: [] as number[], relay: [] as number[], runs: 0 }, cpu: { h1: [] as number[], h2: [] as number[], grpc: [] as number[], relayH1: [] as number[], relayH2: [] as number[], relayGrpc: [] as number[] } }
+export function pool(runs: readonly Row[][]): Pooled {
+  const out: Pooled = { h2: { sidekey: [], relay: [], runs: 0 }, grpc: { shares: [], relay: [], runs: 0 }, cpu: { h1: [], h2: [], grpc: [], relayH1: [], relayH2: [], relayGrpc: [] } }
   for (const results of runs) {
     const row = (prefix: string): Round[] | undefined => results.find((r) => r.scenario?.startsWith(prefix) === true)?.rounds
     const h1 = row('HTTP/1.1 keep-alive, h2load')
