@@ -137,7 +137,16 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   metrics.policyStatus = () => ({ loadedAt: policy.current.loadedAt, stale: policy.failure !== null })
   policy.onReloadFailure((failure) => metrics.policyReloadFailures.inc({ reason: failure.reason }))
 
-  const pools = new UpstreamPools({ ca: upstreamCa, connectTimeoutMs: config.connectTimeoutMs, headersTimeoutMs: config.headersTimeoutMs, bodyTimeoutMs: config.bodyTimeoutMs })
+  const pools = new UpstreamPools({
+    ca: upstreamCa,
+    connectTimeoutMs: config.connectTimeoutMs,
+    headersTimeoutMs: config.headersTimeoutMs,
+    bodyTimeoutMs: config.bodyTimeoutMs,
+    // After the request it followed was answered and audited: this line is where it shows. The
+    // host may come from an agent's request under a wildcard route, so it is masked like the audit line's.
+    onBrokenConnection: ({ host, address, port, why }) =>
+      log.warn({ event: 'upstream_broken_connection', host: scanner.mask(host), address, port, why: scanner.mask(why) }, 'an HTTP/1.1 upstream sent what no request asked for (or bytes that are not HTTP): its connection was dropped, nothing of it reached an agent'),
+  })
   opened.add('the upstream pools', () => pools.close())
   const leaves = new LeafCache(ca)
   const runTokens = new RunTokens()

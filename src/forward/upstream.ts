@@ -18,6 +18,24 @@ export interface UpstreamOptions {
   readonly bodyTimeoutMs: number
   /** Bound on pools kept (one per destination and address). */
   readonly maxPools?: number
+  /**
+   * Told when an HTTP/1.1 upstream sends what no request asked for (bytes after a complete
+   * response, such as a second response past the first's Content-Length) or bytes that are not
+   * HTTP. Nothing of it reaches an agent: the connection is dropped. This is the only place it
+   * shows, as the request it followed has already been answered and audited.
+   */
+  readonly onBrokenConnection?: (upstream: BrokenConnection) => void
+}
+
+/** An upstream HTTP/1.1 connection dropped for what it sent (`UpstreamOptions.onBrokenConnection`). */
+export interface BrokenConnection {
+  /** The destination's name, as policy and the audit line have it. */
+  readonly host: string
+  /** The checked address and port the connection went to. */
+  readonly address: string
+  readonly port: number
+  /** What undici found (`bad response`: a response no request was waiting for; else the parser's error). */
+  readonly why: string
 }
 
 /** Where an upstream request goes: an HTTP/1.1 pool or HTTP/2 connections, chosen by ALPN. */
@@ -188,6 +206,13 @@ class Origin implements UpstreamDispatcher {
         else connector(options, callback)
       },
     })
+    const report = this.#options.onBrokenConnection
+    if (report !== undefined) {
+      this.#pool.on('disconnect', (_origin, _clients, err) => {
+        const why = brokenBy(err)
+        if (why !== null) report({ host: this.#host, address: this.#to.address, port: this.#to.port, why })
+      })
+    }
     return this.#pool
   }
 
@@ -206,6 +231,19 @@ class Origin implements UpstreamDispatcher {
 function undiciRequest(request: UpstreamRequest): Dispatcher.DispatchOptions {
   const body = request.body
   return { method: request.method, path: request.path, headers: request.headers, body: body === null || Buffer.isBuffer(body) ? body : body.readable() }
+}
+
+/**
+ * Why undici dropped a connection when the upstream broke HTTP/1.1 on it, or null for an ordinary
+ * end (closed by either side, timed out, the pool closing). undici reports a response no request
+ * was waiting for as a socket error `bad response`, and bytes that are not HTTP as a parser error.
+ */
+function brokenBy(err: Error | null | undefined): string | null {
+  if (err === null || err === undefined) return null
+  const code = (err as { code?: unknown }).code
+  if (code === 'UND_ERR_SOCKET' && err.message === 'bad response') return 'bad response'
+  if (err.name === 'HTTPParserError' || (typeof code === 'string' && code.startsWith('HPE_'))) return err.message
+  return null
 }
 
 /** How long an idle upstream connection is kept. */
