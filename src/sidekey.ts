@@ -142,8 +142,9 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     connectTimeoutMs: config.connectTimeoutMs,
     headersTimeoutMs: config.headersTimeoutMs,
     bodyTimeoutMs: config.bodyTimeoutMs,
-    // After the request it followed was answered and audited: this line is where it shows. The
-    // host may come from an agent's request under a wildcard route, so it is masked like the audit line's.
+    // Reported for the connection, not a request (the answer before it was whole, as framed): this
+    // line is where it shows. The host may come from an agent's request under a wildcard route, so
+    // it is masked like the audit line's.
     onBrokenConnection: ({ host, address, port, why }) =>
       log.warn({ event: 'upstream_broken_connection', host: scanner.mask(host), address, port, why: scanner.mask(why) }, 'an HTTP/1.1 upstream sent what no request asked for (or bytes that are not HTTP): its connection was dropped, nothing of it reached an agent'),
   })

@@ -22,7 +22,8 @@ export interface UpstreamOptions {
    * Told when an HTTP/1.1 upstream sends what no request asked for (bytes after a complete
    * response, such as a second response past the first's Content-Length) or bytes that are not
    * HTTP. Nothing of it reaches an agent: the connection is dropped. This is the only place it
-   * shows, as the request it followed has already been answered and audited.
+   * shows: the answer before the extra bytes was whole as its Content-Length framed it, and undici
+   * reports the drop for the connection, not for a request.
    */
   readonly onBrokenConnection?: (upstream: BrokenConnection) => void
 }

@@ -15,7 +15,8 @@ import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 // head had gone, the answer is cut, never completed; no hang; one audit line, with the error.
 // Before, a failure between the head and the first body byte closed an HTTP/1.1 agent's connection
 // with no status at all (the head was written, not yet sent), and its audit line said 200.
-// An HTTP/1.1 upstream's extra bytes come after its answer was audited; a warning names the upstream.
+// An HTTP/1.1 upstream's extra bytes belong to no request (the answer before them was whole, as
+// framed): a warning names the upstream whose connection undici dropped for them.
 
 /** What an upstream's extra bytes would look like to an HTTP/1.1 client reading on. */
 const EXTRA = 'HTTP/1.1 204 Smuggled\r\nx-smuggled: 1\r\n\r\n'
@@ -149,7 +150,7 @@ t.test('upstream bodies that do not fit their content-length', async (t) => {
       const again = await h2Get(host, '/again')
       t.same([again.status, again.body], [200, 'hello'], `${host}: the next request gets its own answer, not the extra bytes`)
       for (const path of ['/h1', '/h2']) t.match(await onlyLine(t, host, path), { status: 200 }, `${host}${path}: audit line`)
-      // The answer was audited before the extra bytes were read: a warning of its own names the upstream.
+      // The extra bytes belong to no request's answer: a warning of its own names the upstream.
       const broken = sk.sink.lines.filter((l) => l.event === 'upstream_broken_connection' && l.host === host)
       t.ok(broken.length >= 2, `${host}: a warning for each connection dropped for its extra bytes (${broken.length})`)
       t.match(broken[0], { level: 'warn', address: '127.0.0.1', port: ports[host], why: 'bad response' }, `${host}: the warning says where and why`)
