@@ -14,7 +14,7 @@ import { execFile } from 'node:child_process'
 import { readdir, readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import * as grpc from '@grpc/grpc-js'
-import { median } from './pool.js'
+import { median, ROW_PREFIX, type Round } from './pool.js'
 
 /** The unary method both sides use: raw bytes each way, so no .proto file is needed. */
 export const BENCH_GRPC_PATH = '/sidekey.bench.Echo/Unary'
@@ -210,18 +210,6 @@ const WARMUP_S = Number(process.env.BENCH_H2_WARMUP ?? 8)
 /** Rounds of each HTTP/2 and gRPC row (BENCH_H2_ROUNDS): direct and through sidekey alternate, medians are reported. */
 const ROUNDS = Math.max(1, Number(process.env.BENCH_H2_ROUNDS ?? 3))
 
-/** One round of a row: the direct rate, the rate through sidekey, and sidekey's CPU per request. */
-interface Round {
-  direct: number
-  sidekey: number
-  share: number
-  cpuMs: number
-  other: string
-  /** The minimal relay's share of the same round's direct rate, and its CPU per request. */
-  floorShare?: number
-  floorCpuMs?: number
-}
-
 /**
  * Run the rows and print one line each, with the share of direct and the issue's goal: h2 at least
  * the HTTP/1.1 keep-alive share, gRPC at least 0.5. Each path of each row is first warmed for
@@ -270,8 +258,8 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
         for (const to of [port, t.transparentPort, ...(floor === undefined ? [] : [floor.port])]) await h2load(url, `127.0.0.1:${to}`, seconds, shape)
       },
     })
-    rows.push(h2loadRow('HTTP/1.1 keep-alive, h2load --h1 -c 128', 'h1', t.h1Host, t.h1Port, H1LOAD_SHAPE))
-    rows.push(h2loadRow('HTTP/2, h2load -c 4 -m 32 (transparent TLS)', 'h2', t.h2Host, t.h2Port, H2LOAD_SHAPE))
+    rows.push(h2loadRow(`${ROW_PREFIX.h1} --h1 -c 128`, 'h1', t.h1Host, t.h1Port, H1LOAD_SHAPE))
+    rows.push(h2loadRow(`${ROW_PREFIX.h2} -c 4 -m 32 (transparent TLS)`, 'h2', t.h2Host, t.h2Port, H2LOAD_SHAPE))
   } else {
     console.log('HTTP/2 scenario skipped: h2load not installed (apt-get install nghttp2-client)')
   }
@@ -283,7 +271,7 @@ export async function h2Scenarios(t: H2BenchTargets, key: string, keepAliveShare
   const withKey = new grpc.Metadata()
   withKey.set('authorization', `Bearer ${key}`)
   rows.push({
-    name: `gRPC unary, ${GRPC_CALLERS} callers on one channel (grpc-js)`,
+    name: `${ROW_PREFIX.grpc}, ${GRPC_CALLERS} callers on one channel (grpc-js)`,
     kind: 'grpc',
     unit: 'calls/s',
     rounds: [],

@@ -17,18 +17,33 @@
 import { readFile } from 'node:fs/promises'
 import { pathToFileURL } from 'node:url'
 
-/** A round as bench/h2.ts records it. */
-interface Round {
+/** One round of a bench/h2.ts row: the direct rate, the rate through sidekey, and sidekey's CPU per request. */
+export interface Round {
+  direct: number
+  sidekey: number
   share: number
   cpuMs: number
+  other: string
+  /** The minimal relay's share of the same round's direct rate, and its CPU per request. */
   floorShare?: number
   floorCpuMs?: number
 }
 
+/** How bench/h2.ts's row names begin; results files are matched on them. */
+export const ROW_PREFIX = { h1: 'HTTP/1.1 keep-alive, h2load', h2: 'HTTP/2, h2load', grpc: 'gRPC unary' } as const
+
+/** What pooling reads of a round. */
+type PooledRound = Pick<Round, 'share' | 'cpuMs' | 'floorShare' | 'floorCpuMs'>
+
 interface Row {
   /** Absent on the run's closing figures (peak RSS, leaf minting). */
   scenario?: string
-  rounds?: Round[]
+  rounds?: PooledRound[]
+}
+
+/** The relay's figures, from the rounds it ran in. */
+function relay(rounds: readonly PooledRound[], pick: 'floorShare' | 'floorCpuMs'): number[] {
+  return rounds.flatMap((r) => (r[pick] === undefined ? [] : [r[pick]]))
 }
 
 /** The median of `values` (NaN for none). */
@@ -53,10 +68,10 @@ export interface Pooled {
 export function pool(runs: readonly Row[][]): Pooled {
   const out: Pooled = { h2: { sidekey: [], relay: [], runs: 0 }, grpc: { shares: [], relay: [], runs: 0 }, cpu: { h1: [], h2: [], grpc: [], relayH1: [], relayH2: [], relayGrpc: [] } }
   for (const results of runs) {
-    const row = (prefix: string): Round[] | undefined => results.find((r) => r.scenario?.startsWith(prefix) === true)?.rounds
-    const h1 = row('HTTP/1.1 keep-alive, h2load')
-    const h2 = row('HTTP/2, h2load')
-    const grpc = row('gRPC unary')
+    const row = (prefix: string): PooledRound[] | undefined => results.find((r) => r.scenario?.startsWith(prefix) === true)?.rounds
+    const h1 = row(ROW_PREFIX.h1)
+    const h2 = row(ROW_PREFIX.h2)
+    const grpc = row(ROW_PREFIX.grpc)
     if (h1 !== undefined && h2 !== undefined && h1.length === h2.length) {
       out.h2.runs++
       h2.forEach((r, i) => {
@@ -65,8 +80,7 @@ export function pool(runs: readonly Row[][]): Pooled {
       })
       out.cpu.h1.push(median(h1.map((r) => r.cpuMs)))
       out.cpu.h2.push(median(h2.map((r) => r.cpuMs)))
-      const relayH1 = h1.flatMap((r) => (r.floorCpuMs === undefined ? [] : [r.floorCpuMs]))
-      const relayH2 = h2.flatMap((r) => (r.floorCpuMs === undefined ? [] : [r.floorCpuMs]))
+      const [relayH1, relayH2] = [relay(h1, 'floorCpuMs'), relay(h2, 'floorCpuMs')]
       if (relayH1.length > 0 && relayH2.length > 0) {
         out.cpu.relayH1.push(median(relayH1))
         out.cpu.relayH2.push(median(relayH2))
@@ -75,10 +89,10 @@ export function pool(runs: readonly Row[][]): Pooled {
     if (grpc !== undefined) {
       out.grpc.runs++
       out.grpc.shares.push(...grpc.map((r) => r.share))
-      out.grpc.relay.push(...grpc.flatMap((r) => (r.floorShare === undefined ? [] : [r.floorShare])))
+      out.grpc.relay.push(...relay(grpc, 'floorShare'))
       out.cpu.grpc.push(median(grpc.map((r) => r.cpuMs)))
-      const relay = grpc.flatMap((r) => (r.floorCpuMs === undefined ? [] : [r.floorCpuMs]))
-      if (relay.length > 0) out.cpu.relayGrpc.push(median(relay))
+      const relayCpu = relay(grpc, 'floorCpuMs')
+      if (relayCpu.length > 0) out.cpu.relayGrpc.push(median(relayCpu))
     }
   }
   return out

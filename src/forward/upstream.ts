@@ -240,10 +240,8 @@ function undiciRequest(request: UpstreamRequest): Dispatcher.DispatchOptions {
  * was waiting for as a socket error `bad response`, and bytes that are not HTTP as a parser error.
  */
 function brokenBy(err: Error | null | undefined): string | null {
-  if (err === null || err === undefined) return null
-  const code = (err as { code?: unknown }).code
-  if (code === 'UND_ERR_SOCKET' && err.message === 'bad response') return 'bad response'
-  if (err.name === 'HTTPParserError' || (typeof code === 'string' && code.startsWith('HPE_'))) return err.message
+  if (err instanceof undiciErrors.SocketError && err.message === 'bad response') return err.message
+  if (err instanceof undiciErrors.HTTPParserError) return err.message
   return null
 }
 
