@@ -4,6 +4,7 @@ import type { Config } from '../config.js'
 import type { Connections } from './connections.js'
 import { H2Response } from './h2-response.js'
 import { H2ServerRequest, SESSION_STATE, type H2SessionState } from './h2-server-request.js'
+import { UnreadStreams } from './h2-unread-streams.js'
 import type { ServeH2 } from './intercept.js'
 import type { Tunnel } from './tunnel.js'
 
@@ -51,8 +52,14 @@ export interface H2Server {
   readonly serve: ServeH2
 }
 
-/** Create the HTTP/2 server with sidekey's limits; `serve` hands it a TLS socket that chose h2. */
-export function createH2Server(config: Config, connections: Connections, onRequest: OnH2Request): H2Server {
+/** Streams nghttp2 reset before handing them over (accept/h2-unread-streams.ts): `count` ids from `firstId` on. */
+export type OnUnreadStreams = (tunnel: Tunnel, firstId: number, count: number) => void
+
+/**
+ * Create the HTTP/2 server with sidekey's limits; `serve` hands it a TLS socket that chose h2.
+ * Each stream goes to `onRequest`; streams that never reached it are told to `onUnread`.
+ */
+export function createH2Server(config: Config, connections: Connections, onRequest: OnH2Request, onUnread: OnUnreadStreams): H2Server {
   const server = createServer({
     maxSessionMemory: MAX_SESSION_MEMORY_MB,
     maxHeaderListPairs: config.maxHeaderCount + PSEUDO_HEADERS,
@@ -71,11 +78,11 @@ export function createH2Server(config: Config, connections: Connections, onReque
       enableConnectProtocol: false,
     },
   } as Parameters<typeof createServer>[0])
-  let pending: Tunnel | null = null
+  let pending: { tunnel: Tunnel; socket: TLSSocket } | null = null
   server.on('session', (session: ServerHttp2Session) => {
     // Emitted synchronously while `serve` hands the socket over, so `pending` is this session's tunnel.
     if (pending === null) return
-    const tunnel = pending
+    const { tunnel, socket } = pending
     const state: H2SessionState = { tunnel, open: 0 }
     ;(session as ServerHttp2Session & { [SESSION_STATE]?: H2SessionState })[SESSION_STATE] = state
     session.on('error', () => session.destroy())
@@ -84,6 +91,18 @@ export function createH2Server(config: Config, connections: Connections, onReque
     // the tunnel (and its audit line) would wait on a half-closed socket.
     session.once('close', () => tunnel.client.destroy())
     closeWhenIdle(session, state, config.idleTimeoutMs)
+    const unread = new UnreadStreams((firstId, count) => onUnread(tunnel, firstId, count))
+    session.on('stream', (stream: ServerHttp2Stream) => stream.id !== undefined && unread.handedOver(stream.id))
+    // The session still holds nghttp2's count when its socket ends or closes: prepended, so this
+    // runs before Node's own listener destroys the session.
+    let ended = false
+    const ending = (): void => {
+      if (ended) return
+      ended = true
+      unread.ending(session.destroyed ? undefined : session.state.lastProcStreamID)
+    }
+    socket.prependListener('end', ending)
+    socket.prependListener('close', ending)
   })
   // Every stream, CONNECT and any Expect included, is one request through the stages, which
   // refuse what they do not forward with a reason and an audit line. (Node's compatibility API,
@@ -107,7 +126,7 @@ export function createH2Server(config: Config, connections: Connections, onReque
   return {
     server,
     serve(socket: TLSSocket, tunnel: Tunnel) {
-      pending = tunnel
+      pending = { tunnel, socket }
       try {
         server.emit('connection', socket)
       } finally {

@@ -12,6 +12,7 @@ import type { Connections } from './connections.js'
 import type { EntryHandlers, HandOverTunnel } from './entry-handlers.js'
 import { createLimitedServer, trackConnections } from './http-limits.js'
 import { createH2Server } from './h2-server.js'
+import { unreadStreamsAudit } from './h2-unread-streams.js'
 import { intercept, INTERCEPT_FAILURES } from './intercept.js'
 import { refuseSocket } from './refuse.js'
 import { createTransparentHttpServer, createTransparentTlsServer } from './transparent.js'
@@ -53,7 +54,7 @@ export function createProxyServers({ config, leaves, connections, handlers }: Pr
   })
   inner.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => handlers.upgrade(req, socket, head, tunnelOf(req.socket)))
   inner.on('clientError', (err, socket) => onClientError(handlers, err, socket))
-  const innerH2 = createH2Server(config, connections, handlers.h2Request)
+  const innerH2 = createH2Server(config, connections, handlers.h2Request, (tunnel, firstId, count) => handlers.audit(unreadStreamsAudit(tunnel, firstId, count), performance.now()))
   const handOver: HandOverTunnel = (socket, head, tunnel, onFailure) =>
     intercept(socket, head, tunnel, leaves, inner, innerH2.serve, config.headTimeoutMs, (why, detail) => {
       const { code, level } = INTERCEPT_FAILURES[why]

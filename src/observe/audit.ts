@@ -34,6 +34,13 @@ export interface AuditRecord {
   approval: string | null
   /** `h2` for a request that came as an HTTP/2 stream (absent: HTTP/1.x). */
   protocol?: 'h2'
+  /**
+   * HTTP/2 streams nghttp2 reset before sidekey read them (a malformed head, over the stream limit)
+   * or that the client skipped: how many, from stream id `h2_stream` on (accept/h2-unread-streams.ts).
+   */
+  unread_streams?: number
+  /** The HTTP/2 stream id of the first of `unread_streams`. */
+  h2_stream?: number
   /** The `grpc-status` the agent received, for a gRPC call (from the upstream's trailers, or sidekey's refusal). */
   grpc_status?: number
   /** Echoed secrets masked in the response (headers and body), when any were. */

@@ -244,6 +244,31 @@ t.test('hostile HTTP/2 agents', async (t) => {
       'only the well-formed request went up',
     )
     t.equal(conn.goaway(), null, 'no GOAWAY: each was a stream error')
+    // nghttp2 reset them before sidekey read them: the ids skipped between two streams handed over
+    // get one audit line (a run of ids, however long, is one line).
+    const count = Object.keys(heads).length
+    t.match(
+      await sk.sink.waitForAudit((a) => a.workload === 'malformed' && a.unread_streams !== undefined),
+      { event: 'request', protocol: 'h2', decision: 'deny', reason: 'stream-reset-unread', error: 'SIDEKEY_ERR_BAD_REQUEST', host: 'h2.api.test', port: 443, method: null, path: null, status: null, h2_stream: 1, unread_streams: count },
+      'the streams nghttp2 reset have an audit line: the run of ids, in the tunnel\'s name',
+    )
+    t.equal(sk.sink.audits.filter((a) => a.workload === 'malformed' && a.unread_streams !== undefined).length, 1, 'one line for the run')
+    t.match(await sk.sink.waitForAudit((a) => a.workload === 'malformed' && a.path === '/r/after'), { status: 200, protocol: 'h2' }, 'and the stream after it its own')
+  })
+
+  t.test('a stream nghttp2 resets after the last one handed over is audited when the connection ends', async (t) => {
+    const conn = await raw('malformed-last')
+    conn.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 1, requestBlock('h2.api.test', '/r/first')))
+    t.ok(await pollFor(() => conn.answered.has(1), (done) => done, 5000), 'the first stream is answered')
+    conn.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 3, requestBlock('h2.api.test', '/r/upper', [literal('X-Foo', 'a')])))
+    conn.send(frame(FRAME.HEADERS, FLAG.END_HEADERS | FLAG.END_STREAM, 5, requestBlock('h2.api.test', '/r/upper', [literal('X-Foo', 'b')])))
+    t.ok(await pollFor(() => conn.reset.has(5), (done) => done, 5000), 'the malformed streams are reset')
+    conn.socket.end()
+    t.match(
+      await sk.sink.waitForAudit((a) => a.workload === 'malformed-last' && a.unread_streams !== undefined),
+      { protocol: 'h2', error: 'SIDEKEY_ERR_BAD_REQUEST', reason: 'stream-reset-unread', h2_stream: 3, unread_streams: 2 },
+      'nghttp2\'s last processed stream names them',
+    )
   })
 
   t.test('a field value holding a byte HTTP forbids is never forwarded, and never carries a secret out', async (t) => {
