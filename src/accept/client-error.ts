@@ -6,7 +6,7 @@ import { PERCENT_ENCODE } from '../http/raw-url-bytes.js'
 import { newAuditRecord } from '../observe/audit.js'
 import type { EntryHandlers } from './entry-handlers.js'
 import { destroyAfterGrace, refuseSocket } from './refuse.js'
-import { tunnelOf } from './tunnel.js'
+import { tunnelAuditFields, tunnelOf } from './tunnel.js'
 
 /**
  * Node's parser errors and the refusal each becomes. Node's strict defaults do the rejecting
@@ -65,7 +65,7 @@ export function onClientError(handlers: Pick<EntryHandlers, 'audit'>, err: Error
   audit.error = code
   const refusal = new SidekeyError(code, message)
   audit.status = refusal.status
-  if (tunnel !== null) Object.assign(audit, { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload })
+  if (tunnel !== null) Object.assign(audit, tunnelAuditFields(tunnel))
   handlers.audit(audit, performance.now())
   if (inFlight === null) {
     refuseSocket(socket, refusal, id, reason)

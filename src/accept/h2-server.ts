@@ -94,15 +94,10 @@ export function createH2Server(config: Config, connections: Connections, onReque
     const unread = new UnreadStreams((firstId, count) => onUnread(tunnel, firstId, count))
     session.on('stream', (stream: ServerHttp2Stream) => stream.id !== undefined && unread.handedOver(stream.id))
     // The session still holds nghttp2's count when its socket ends or closes: prepended, so this
-    // runs before Node's own listener destroys the session.
-    let ended = false
-    const ending = (): void => {
-      if (ended) return
-      ended = true
-      unread.ending(session.destroyed ? undefined : session.state.lastProcStreamID)
-    }
-    socket.prependListener('end', ending)
-    socket.prependListener('close', ending)
+    // runs before Node's own listener destroys the session (a destroyed one's state is empty).
+    const ending = (): void => unread.ending(session.state.lastProcStreamID)
+    socket.prependOnceListener('end', ending)
+    socket.prependOnceListener('close', ending)
   })
   // Every stream, CONNECT and any Expect included, is one request through the stages, which
   // refuse what they do not forward with a reason and an audit line. (Node's compatibility API,

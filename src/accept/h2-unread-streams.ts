@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { newAuditRecord, type AuditRecord } from '../observe/audit.js'
-import type { Tunnel } from './tunnel.js'
+import { tunnelAuditFields, type Tunnel } from './tunnel.js'
 
 /**
  * HTTP/2 streams that never reached sidekey. nghttp2 resets some streams itself before Node hands
@@ -35,6 +35,7 @@ export class UnreadStreams {
   /**
    * The session is ending; `lastProcessed` is nghttp2's last processed stream id (undefined once
    * the session is gone). Streams it read after the last one handed over never reached sidekey.
+   * Safe to call more than once: what was reported is not reported again.
    */
   ending(lastProcessed: number | undefined): void {
     if (lastProcessed === undefined || lastProcessed <= this.#last || lastProcessed % 2 === 0) return
@@ -53,9 +54,7 @@ export function unreadStreamsAudit(tunnel: Tunnel, firstId: number, count: numbe
   audit.decision = 'deny'
   audit.reason = 'stream-reset-unread'
   audit.error = 'SIDEKEY_ERR_BAD_REQUEST'
-  audit.host = tunnel.authority.host
-  audit.port = tunnel.authority.port
-  audit.workload = tunnel.caller.workload
+  Object.assign(audit, tunnelAuditFields(tunnel))
   audit.protocol = 'h2'
   audit.h2_stream = firstId
   audit.unread_streams = count

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net'
 import type { Caller } from '../identity/identify.js'
+import type { AuditRecord } from '../observe/audit.js'
 import type { Authority } from '../policy/host.js'
 
 /** A CONNECT tunnel sidekey accepted: its destination and who opened it. */
@@ -22,4 +23,12 @@ export function bindTunnel(socket: object, tunnel: Tunnel): void {
 
 export function tunnelOf(socket: object): Tunnel | null {
   return tunnels.get(socket) ?? null
+}
+
+/**
+ * The audit fields a tunnel knows, for a line written before any request inside it was read (a
+ * parser refusal, a stream refused unread): its destination and the caller who opened it.
+ */
+export function tunnelAuditFields(tunnel: Tunnel): Pick<AuditRecord, 'host' | 'port' | 'workload'> {
+  return { host: tunnel.authority.host, port: tunnel.authority.port, workload: tunnel.caller.workload }
 }

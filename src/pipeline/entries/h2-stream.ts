@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { H2Response } from '../../accept/h2-response.js'
 import { isGrpc, refuseStream } from '../../accept/refuse-h2.js'
-import type { Tunnel } from '../../accept/tunnel.js'
+import { tunnelAuditFields, type Tunnel } from '../../accept/tunnel.js'
 import { SidekeyError } from '../../errors.js'
 import type { ForwardResult } from '../../forward/forward.js'
 import type { H2ServerRequest } from '../../accept/h2-server-request.js'
@@ -101,7 +101,7 @@ const UNFORWARDED_PATH: Stage<RequestExchange> = {
  * it is read has an audit line naming the tunnel's destination and caller.
  */
 function auditAsUnparsed(ex: RequestExchange): void {
-  if (ex.tunnel !== null) Object.assign(ex.audit, { host: ex.tunnel.authority.host, port: ex.tunnel.authority.port, workload: ex.tunnel.caller.workload })
+  if (ex.tunnel !== null) Object.assign(ex.audit, tunnelAuditFields(ex.tunnel))
 }
 
 /** A stream whose `:authority` and `host` name different destinations: refused before it is decided (rule 2). */
