@@ -82,6 +82,8 @@ export interface StartOptions {
   now?: () => number
   /** What POST /v1/shutdown on the admin listener does (`--shutdown-endpoint`); without it the path is no endpoint. */
   onShutdownRequest?: (() => void) | undefined
+  /** The file the log is written to (`--log`), when not standard output: hidden from sandboxed agents. */
+  logFile?: string | null
 }
 
 /** File in the certs directory where learned baselines persist across restarts. */
@@ -226,7 +228,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   let ready = false
   let closing: Promise<void> | null = null
   let proxyAddress: string | null = null
-  const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings)
+  const currentPrivatePaths = (): PrivatePaths => privatePaths(config, policy.current, stateSettings, options.logFile ?? null)
   // The admin listener answers to loopback names, its own address, the issuer's host and --admin-hosts.
   const hosts = new AdminHostCheck([config.admin.host, ...(config.issuer === null ? [] : [new URL(config.issuer).hostname]), ...config.adminHosts], log)
   const adminContext = { policy, runTokens, ca, adminToken, ready: () => ready, proxyAddress: () => proxyAddress, credentials, metrics, monitor, approvals, state, events, activity, privatePaths: currentPrivatePaths, hosts, dial: { resolver: ctx.resolver, connectTo: config.connectTo }, requestShutdown: options.onShutdownRequest ?? null }

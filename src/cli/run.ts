@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { connect, type Socket } from 'node:net'
 import { constants } from 'node:os'
-import { join, resolve } from 'node:path'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { request } from 'undici'
 import { CA_FILES, PUBLIC_CA_FILES } from '../ca/files.js'
@@ -9,8 +9,9 @@ import { configFrom, type Config } from '../config.js'
 import { SidekeyError } from '../errors.js'
 import { workloadNameProblem } from '../identity/workload-name.js'
 import { formatAuthority, parseAuthority, type Authority } from '../policy/host.js'
-import { probeSandbox, startSandbox } from '../sandbox/bwrap.js'
+import { locateBwrap, probeSandbox, startSandbox } from '../sandbox/bwrap.js'
 import { SandboxError } from '../sandbox/errors.js'
+import { closeInheritedDescriptors } from '../sandbox/inherited-fds.js'
 import { launchCommand } from '../sandbox/launch-command.js'
 import { mountArgs } from '../sandbox/mounts.js'
 import type { PrivatePaths } from '../sandbox/private-paths.js'
@@ -83,6 +84,20 @@ export const NO_SANDBOX_WARNING = "sidekey run: WARNING: --no-sandbox: the agent
 
 /** sidekey's own files the sandbox shows the agent read-only: Node, the launcher, the preload. */
 const SIDEKEY_ROOT = fileURLToPath(new URL('../../..', import.meta.url))
+
+/**
+ * What sidekey runs from, which the agent must not change when it lies in its working directory
+ * (the Quickstart runs the agent from the checkout): the compiled code, package.json, every
+ * `node_modules` Node looks up sidekey's modules in (its own, then each directory's above it,
+ * which is where an installed sidekey's dependencies are hoisted to), and the Node binary.
+ */
+function sidekeyCode(): string[] {
+  const paths = [join(SIDEKEY_ROOT, 'dist'), join(SIDEKEY_ROOT, 'package.json'), process.execPath]
+  for (let dir = SIDEKEY_ROOT; ; dir = dirname(dir)) {
+    paths.push(join(dir, 'node_modules'))
+    if (dirname(dir) === dir) return paths
+  }
+}
 
 /**
  * `sidekey run --workload NAME -- CMD ...`: mint a per-run token on the running sidekey (or start
@@ -169,14 +184,19 @@ async function runSandboxed(command: string[], settingsAt: (address: string) => 
   const paths = await session.privatePaths()
   const socket = await openProxySocket(session.serve)
   try {
+    const bwrap = locateBwrap(process.env, process.cwd())
+    if ('missing' in bwrap) throw new SandboxError(bwrap.missing)
     const mounts = mountArgs({
-      paths: { hide: paths.hide, show: [...paths.show, ...PUBLIC_CA_FILES.map((name) => join(settings.trustDir, name))] },
+      paths: { ...paths, show: [...paths.show, ...PUBLIC_CA_FILES.map((name) => join(settings.trustDir, name))] },
       cwd: process.cwd(),
       socketDir: socket.dir,
       needed: [process.execPath, SIDEKEY_ROOT],
+      protect: sidekeyCode(),
     })
     const launch = launchCommand(proxyPort, command, agentEnv(process.env, settings))
-    const sandbox = startSandbox(mounts, launch.argv, launch.env)
+    const closed = closeInheritedDescriptors()
+    if (closed.length > 0) console.error(`sidekey run: the agent does not get the file descriptor${closed.length > 1 ? 's' : ''} ${closed.join(', ')} this process inherited open; its sandbox passes on standard input, output and error only`)
+    const sandbox = startSandbox(bwrap.path, mounts, launch.argv, launch.env)
     // The agent is in a session of its own: what the terminal sends to `sidekey run`'s group
     // (Ctrl-C, Ctrl-backslash, hang-up, window size) reaches it only this way.
     return await waitForExit(sandbox.bwrap, (signal) => sandbox.signal(signal), 'cannot start bwrap', ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGWINCH'])
@@ -241,10 +261,10 @@ async function attach(config: Config, workload: string): Promise<Session | null>
     secretEnvNames: (routes.body.secret_env as string[] | undefined) ?? [],
     async privatePaths() {
       const answer = await adminCall(config, 'GET', '/v1/sandbox')
-      const { hide, show } = answer.body as { hide?: unknown; show?: unknown }
+      const { hide, show, protect } = answer.body as { hide?: unknown; show?: unknown; protect?: unknown }
       const paths = (v: unknown): v is string[] => Array.isArray(v) && v.every((p) => typeof p === 'string' && p.startsWith('/'))
-      if (answer.status !== 200 || !paths(hide) || !paths(show)) throw new SandboxError(`the sidekey at ${adminUrl(config)} does not say which of its files to hide (GET /v1/sandbox: ${answer.status}); run a sidekey of this version`)
-      return { hide, show }
+      if (answer.status !== 200 || !paths(hide) || !paths(show) || !paths(protect)) throw new SandboxError(`the sidekey at ${adminUrl(config)} does not say which of its files to hide (GET /v1/sandbox: ${answer.status}); run a sidekey of this version`)
+      return { hide, show, protect }
     },
     // A byte pipe to the running sidekey's proxy port: it identifies the caller by its run token.
     serve(socket) {

@@ -42,7 +42,7 @@ export async function start(argv: string[]): Promise<number> {
   process.on('unhandledRejection', crash)
   // POST /v1/shutdown takes the same way out as SIGTERM: drain, then close.
   const onShutdownRequest = config.shutdownEndpoint ? () => void process.kill(process.pid, 'SIGTERM') : undefined
-  const running = await startSidekey(config, { logger: log, onShutdownRequest }).catch((err: unknown) => {
+  const running = await startSidekey(config, { logger: log, onShutdownRequest, logFile }).catch((err: unknown) => {
     out.close()
     throw err
   })

@@ -25,6 +25,14 @@ export interface MountPlan {
   /** Files and directories the agent needs to start (Node, sidekey's launcher and preload): bound
    * read-only when they are in a private temporary directory; refused when sidekey hides them. */
   readonly needed: readonly string[]
+  /**
+   * What sidekey runs from: its compiled files, every `node_modules` its modules are looked up in,
+   * its package.json, the Node binary. With what it trusts or writes through (`paths.protect`),
+   * bound read-only over the working directory where they lie in it: otherwise the agent could
+   * rewrite a module sidekey loads on first use, in this run, or what the next `sidekey` started
+   * from there runs.
+   */
+  readonly protect: readonly string[]
 }
 
 /** `child` is `parent` or lies under it. */
@@ -34,8 +42,8 @@ export function within(child: string, parent: string): boolean {
 
 /**
  * bubblewrap's mount arguments: the host read-only, fresh /dev, /proc (of the sandbox's own PID
- * namespace) and private temporary directories, the working directory writable, then every
- * private path masked (a directory by an empty read-only tmpfs, a file by an unreadable node) with
+ * namespace) and private temporary directories, the working directory writable except sidekey's
+ * code and what it trusts (read-only), then every private path masked (a directory by an empty read-only tmpfs, a file by an unreadable node) with
  * the public CA files bound back read-only. Throws SandboxError where the agent could get round
  * a mask: a working directory inside a hidden path, or a symlink to a hidden path that the agent
  * could point elsewhere.
@@ -74,6 +82,17 @@ export function mountArgs(plan: MountPlan): string[] {
     if (masked !== undefined) throw new SandboxError(`${real}, which the agent needs to start, is inside ${masked}, which sidekey keeps from the agent`)
     if (privateDirs.some((d) => within(real, d)) && !within(real, cwd)) needed.push(real)
   }
+  // sidekey's code and what it trusts, where the agent could write them: read-only. A working
+  // directory that is one of them (or inside one) cannot be shared writable at all.
+  const readOnly = new Set<string>()
+  for (const p of [...plan.protect, ...plan.paths.protect]) {
+    const real = realOrNull(p)
+    if (real === null) continue
+    if (within(cwd, real)) {
+      throw new SandboxError(`the agent's working directory ${cwd} ${real === cwd ? 'is' : 'is inside'} ${real}, which sidekey runs or trusts and the agent must not change; run the agent from another directory`)
+    }
+    if (within(real, cwd) && !masks.has(real) && inMaskedDir(real) === undefined) readOnly.add(real)
+  }
   // In a private tmpfs and not bound back: the agent never sees it.
   const unseen = (p: string): boolean => privateDirs.some((d) => within(p, d)) && ![cwd, ...needed].some((v) => within(p, v))
   // Hidden in a hidden directory, or never seen: no mask of its own.
@@ -84,8 +103,10 @@ export function mountArgs(plan: MountPlan): string[] {
   for (const p of needed) args.push('--ro-bind', p, p)
   args.push('--bind', cwd, cwd)
   // A directory that is a mount point cannot be renamed or removed (EBUSY). Without this the agent
-  // could rename `a` in `a/policies` and create its own `a/policies` for sidekey's next reload.
-  for (const dir of pinnedDirectories(effective.map(([p]) => p), cwd)) args.push('--bind', dir, dir)
+  // could rename `a` in `a/policies` and create its own `a/policies` for sidekey's next reload
+  // (or its own `a/node_modules` for sidekey's next start).
+  for (const dir of pinnedDirectories([...effective.map(([p]) => p), ...readOnly], cwd)) args.push('--bind', dir, dir)
+  for (const p of [...readOnly].sort()) args.push('--ro-bind', p, p)
   for (const [path, kind] of effective) args.push(...(kind === 'dir' ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]))
   // The public CA files, bound back read-only into the masked certs directory.
   for (const p of new Set(plan.paths.show.map(realOrNull))) {

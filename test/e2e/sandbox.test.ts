@@ -1,9 +1,10 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { closeSync, existsSync, openSync, realpathSync } from 'node:fs'
+import { chmod, copyFile, mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { homedir, networkInterfaces, tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import t from 'tap'
+import { loadOrCreateCA } from '../../src/ca/authority.js'
 import { DEFAULTS } from '../../src/config.js'
 import { probeSandbox } from '../../src/sandbox/bwrap.js'
 import { SandboxError } from '../../src/sandbox/errors.js'
@@ -13,7 +14,7 @@ import { LogSink } from '../helpers/log-sink.js'
 import { pollFor } from '../helpers/poll.js'
 import { startRedis } from '../helpers/redis.js'
 import { requireTools } from '../helpers/tools.js'
-import { startUpstream } from '../helpers/upstream.js'
+import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
 
 requireTools('bwrap', 'redis-server')
 
@@ -163,7 +164,7 @@ routes:
     t.equal(out.sidekeyPid, String(pid))
     t.notOk(out.reads[`/proc/${pid}/environ`]!.ok, `/proc/${pid}/environ (sidekey, holding the key) cannot be read`)
     t.notOk(out.processes.some((p) => p.cmdline?.includes('cli/main.js')), 'no sidekey process is visible')
-    t.match(out.processes.find((p) => p.pid === 1)?.cmdline, /^bwrap /, 'PID 1 is bubblewrap\'s init')
+    t.match(out.processes.find((p) => p.pid === 1)?.cmdline, /^(\S*\/)?bwrap /, 'PID 1 is bubblewrap\'s init')
     t.notOk(out.environs.some((e) => e.includes(SECRET.env)), 'no environment the agent can read holds the key')
   })
 
@@ -209,10 +210,17 @@ t.test('attached to a running sidekey: the sandbox hides the paths that sidekey 
   await mkdir(join(project, 'rules'))
   await writeFile(join(project, 'rules', 'p.yaml'), `version: v1\ncredentials:\n  k: { type: static, env: SANDBOX_ATTACH_KEY }\nroutes:\n  - { name: api, host: api.test, ports: [${upstream.port}], workloads: [w], credential: k, addresses: [127.0.0.1] }\n`)
   process.env.SANDBOX_ATTACH_KEY = SECRET.env
+  // Its log in a file of the project's (`sidekey start --log sidekey.log`), and an upstream CA
+  // there too: the first is hidden (every workload's audit lines), the second read-only.
+  const logFile = join(project, 'sidekey.log')
+  await writeFile(logFile, '{"msg":"audit","host":"earlier.test"}\n')
+  const upstreamCa = join(project, 'upstream-ca.pem')
+  await copyFile((await upstreamTrust()).caFile, upstreamCa)
+  const upstreamCaText = await readFile(upstreamCa, 'utf8')
   const sink = new LogSink()
   const running = await startSidekey(
-    { ...DEFAULTS, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, policyPath: join(project, 'rules'), certsDir: join(project, 'certs'), connectTo: new Map([[`api.test:${upstream.port}`, { host: '127.0.0.1', port: upstream.port }]]), watchPolicy: true },
-    { logger: sink.logger() },
+    { ...DEFAULTS, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, policyPath: join(project, 'rules'), certsDir: join(project, 'certs'), upstreamCaFile: upstreamCa, connectTo: new Map([[`api.test:${upstream.port}`, { host: '127.0.0.1', port: upstream.port }]]), watchPolicy: true },
+    { logger: sink.logger(), logFile },
   )
   t.teardown(() => running.close())
   const before = running.policy.current
@@ -220,8 +228,9 @@ t.test('attached to a running sidekey: the sandbox hides the paths that sidekey 
   const unauthenticated = await fetch(`${running.adminUrl}/v1/sandbox`)
   t.equal(unauthenticated.status, 401, 'where sidekey keeps its secrets is for the admin token only')
   const plan = {
-    read: [join(project, 'certs', 'admin.token'), join(project, 'certs', 'ca-key.pem'), join(project, 'rules', 'p.yaml')],
-    write: { [join(project, 'rules', 'allow-exfil.yaml')]: EXFIL_POLICY },
+    read: [join(project, 'certs', 'admin.token'), join(project, 'certs', 'ca-key.pem'), join(project, 'rules', 'p.yaml'), logFile, upstreamCa],
+    write: { [join(project, 'rules', 'allow-exfil.yaml')]: EXFIL_POLICY, [logFile]: '', [upstreamCa]: 'the agent\'s own CA\n' },
+    rename: { [logFile]: `${logFile}.moved`, [upstreamCa]: `${upstreamCa}.moved` },
     connect: [`127.0.0.1:${adminPort}`, `127.0.0.1:${upstream.port}`],
     fetch: [`http://api.test:${upstream.port}/v1/attached`],
   }
@@ -232,8 +241,14 @@ t.test('attached to a running sidekey: the sandbox hides the paths that sidekey 
   })
   t.equal(r.code, 0, r.stderr)
   const out = seen(r)
-  for (const path of plan.read) t.notOk(out.reads.before[path]!.ok, `${path} cannot be read (${out.reads.before[path]!.code})`)
+  for (const path of plan.read.slice(0, -1)) t.notOk(out.reads.before[path]!.ok, `${path} cannot be read (${out.reads.before[path]!.code})`)
   t.notOk(out.writes[join(project, 'rules', 'allow-exfil.yaml')]!.ok, 'the policy directory cannot be written')
+  t.notOk(out.writes[logFile]!.ok, `nor its log file, which it cannot read either (${out.writes[logFile]!.code})`)
+  t.ok(out.reads.before[upstreamCa]!.ok, 'the upstream CA it trusts is readable (it is public)')
+  t.notOk(out.writes[upstreamCa]!.ok, `but not writable (${out.writes[upstreamCa]!.code})`)
+  for (const from of Object.keys(plan.rename)) t.notOk(out.renames[from]!.ok, `nor can it be moved aside for one of the agent's (${from}: ${out.renames[from]!.code})`)
+  t.match(await readFile(logFile, 'utf8'), /earlier\.test/, 'the log is as sidekey wrote it')
+  t.equal(await readFile(upstreamCa, 'utf8'), upstreamCaText, 'and so is the CA file')
   t.equal(running.policy.current, before, 'the running sidekey\'s policy is the one it started with')
   t.not(out.connects[`127.0.0.1:${adminPort}`], 'connected', 'the admin port is out of reach')
   t.not(out.connects[`127.0.0.1:${upstream.port}`], 'connected', 'so is the upstream, without the proxy')
@@ -291,7 +306,7 @@ t.test('refusals before a leaky sandbox starts', async (t) => {
   await mkdir(cwd)
   const elsewhere = await mkdtemp(join(tmpdir(), 'sidekey-sandbox-'))
   await symlink(elsewhere, join(cwd, 'policies'))
-  const plan = (hide: string[]): Parameters<typeof mountArgs>[0] => ({ paths: { hide, show: [] }, cwd, socketDir: elsewhere, needed: [] })
+  const plan = (hide: string[]): Parameters<typeof mountArgs>[0] => ({ paths: { hide, show: [], protect: [] }, cwd, socketDir: elsewhere, needed: [], protect: [] })
   t.throws(() => mountArgs(plan([join(cwd, 'policies')])), new SandboxError(`${join(cwd, 'policies')} goes through the symlink ${join(cwd, 'policies')} inside the agent's working directory, which the agent could point elsewhere; give sidekey the real path, or run the agent from another directory`), 'a symlink the agent could point at its own policy')
   t.throws(() => mountArgs(plan([base])), /the agent's working directory .* is inside .*, which sidekey keeps from the agent/, 'a working directory inside a hidden path')
   t.throws(() => mountArgs({ ...plan([]), cwd: tmpdir() }), /does not share writable/, 'the shared temporary directory as working directory')
@@ -306,4 +321,106 @@ t.test('refusals before a leaky sandbox starts', async (t) => {
   const masked = args.findIndex((a, i) => a === '--tmpfs' && args[i + 1] === join(checkout, 'certs'))
   t.ok(bound > 0 && masked > bound, 'the checkout is shown, and its certs directory hidden after it')
   t.throws(() => mountArgs({ ...plan([checkout]), needed: [join(checkout, 'dist')] }), /which the agent needs to start, is inside/, 'nothing hidden is shown back because the agent needs it')
+})
+
+t.test('run from sidekey\'s own checkout (the Quickstart): the agent cannot change the code, dependencies or Node that sidekey runs', async (t) => {
+  // Found by a red-team run: the agent appended to node_modules/http-proxy/index.js, then made the
+  // first WebSocket upgrade, and sidekey loaded the module (on first use) with the agent's code in it.
+  const root = process.cwd()
+  const config = await mkdtemp(join(tmpdir(), 'sidekey-sandbox-'))
+  await mkdir(join(config, 'policies'))
+  await writeFile(join(config, 'policies', 'p.yaml'), 'version: v1\nroutes:\n  - { name: a, host: api.test }\n')
+  const probe = '.sidekey-sandbox-probe'
+  const created = [join(root, 'dist', probe), join(root, 'node_modules', probe), join(root, 'node_modules', 'http-proxy', probe), join(root, '.sidekey-sandbox-agent-file')]
+  t.teardown(() => Promise.all(created.map((p) => rm(p, { force: true }))))
+  // The Node binary cannot be opened for writing while it runs (ETXTBSY): a new file beside it shows the mount.
+  const node = realpathSync(process.execPath)
+  if (node.startsWith(`${root}/`)) created.splice(-1, 0, join(dirname(node), probe))
+  const plan = {
+    read: [join(root, 'node_modules', 'http-proxy', 'index.js'), join(root, 'package.json')],
+    write: Object.fromEntries(created.map((p) => [p, 'written by the agent\n'])),
+    // Opened for appending, nothing written: a file that could be opened so could be rewritten.
+    commands: [': >> package.json', ': >> node_modules/http-proxy/index.js', ': >> dist/src/cli/main.js'],
+  }
+  const r = await sidekeyRun(['--workload', 'w', '--policies', join(config, 'policies'), '--certs', join(config, 'certs'), '--admin', '127.0.0.1:1', '--', process.execPath, AGENT], {
+    cwd: root,
+    env: { ...process.env, ESCAPE_PLAN: JSON.stringify(plan), HTTP_PROXY: '', HTTPS_PROXY: '', NODE_OPTIONS: '' },
+  })
+  t.equal(r.code, 0, r.stderr)
+  const out = seen(r)
+  for (const path of plan.read) t.ok(out.reads.before[path]!.ok, `${path} can be read`)
+  for (const path of created.slice(0, -1)) t.notOk(out.writes[path]!.ok, `${path} cannot be created (${out.writes[path]!.code})`)
+  for (const command of plan.commands) {
+    t.not(out.commands[command]!.status, 0, `${command}: refused`)
+    t.match(out.commands[command]!.stderr, /Read-only file system/, command)
+  }
+  t.ok(out.writes[created.at(-1)!]!.ok, 'the rest of the working directory is the agent\'s to write')
+  for (const path of created.slice(0, -1)) t.notOk(existsSync(path), `nothing appeared at ${path}`)
+})
+
+t.test('bwrap is never taken from the agent\'s working directory, where the agent could replace it', async (t) => {
+  // Found by a red-team run: with an activated virtualenv's bin on PATH, the agent planted a bwrap
+  // there, and the next `sidekey run` ran it, outside any sandbox, with the real key in reach.
+  const project = await mkdtemp(join(tmpdir(), 'sidekey-sandbox-'))
+  await mkdir(join(project, 'policies'))
+  await mkdir(join(project, 'bin'))
+  await writeFile(join(project, 'policies', 'p.yaml'), 'version: v1\nroutes:\n  - { name: a, host: api.test }\n')
+  const real = await new Promise<string>((resolve, reject) => execFile('sh', ['-c', 'command -v bwrap'], (err, stdout) => (err === null ? resolve(stdout.trim()) : reject(err))))
+  const planted = join(project, 'planted-bwrap-ran')
+  await writeFile(join(project, 'bin', 'bwrap'), `#!/bin/sh\ntouch ${planted}\nexec ${real} "$@"\n`)
+  await chmod(join(project, 'bin', 'bwrap'), 0o755)
+  const agent = ['--', process.execPath, '-e', "require('fs').writeFileSync('ran', 'yes')"]
+  for (const first of [join(project, 'bin'), 'bin']) {
+    await rm(join(project, 'ran'), { force: true })
+    const r = await sidekeyRun(['--admin', '127.0.0.1:1', ...agent], { cwd: project, env: { ...process.env, PATH: `${first}:${process.env.PATH}` } })
+    t.equal(r.code, 0, r.stderr)
+    t.ok(existsSync(join(project, 'ran')), `with ${first} first on PATH the agent ran, in a sandbox`)
+    t.notOk(existsSync(planted), `and the bwrap in ${first} never ran`)
+  }
+  await rm(join(project, 'ran'), { force: true })
+  const only = await sidekeyRun(['--admin', '127.0.0.1:1', ...agent], { cwd: project, env: { ...process.env, PATH: join(project, 'bin') } })
+  t.equal(only.code, 1)
+  t.match(only.stderr, new RegExp(`the only bwrap on PATH \\(${join(project, 'bin', 'bwrap').replaceAll('.', '\\.')}\\) lies in the agent's working directory`))
+  t.match(only.stderr, /install bubblewrap system-wide/)
+  t.notOk(existsSync(join(project, 'ran')), 'the agent did not run')
+  t.notOk(existsSync(planted), 'nor did the planted bwrap')
+})
+
+t.test('the directory a CA is imported from is hidden; descriptors sidekey run inherited open do not reach the agent', async (t) => {
+  // Outside /tmp (which the sandbox replaces, and would hide anyway), as a mounted Secret would be.
+  const home = await mkdtemp(join(homedir(), '.sidekey-sandbox-test-'))
+  t.teardown(() => rm(home, { recursive: true, force: true }))
+  await loadOrCreateCA(join(home, 'ca-src'))
+  const caKey = await readFile(join(home, 'ca-src', 'ca-key.pem'), 'utf8')
+  await writeFile(join(home, 'outside.txt'), 'held open by the parent\n')
+  const project = await mkdtemp(join(tmpdir(), 'sidekey-sandbox-'))
+  await mkdir(join(project, 'policies'))
+  await writeFile(join(project, 'policies', 'p.yaml'), 'version: v1\nroutes:\n  - { name: a, host: api.test }\n')
+  const agent = `const fs = require('fs'); const r = {}
+try { r.key = fs.readFileSync(${JSON.stringify(join(home, 'ca-src', 'ca-key.pem'))}, 'utf8') } catch (e) { r.key = e.code }
+r.open = fs.readdirSync('/proc/self/fd').map((n) => { try { return fs.readlinkSync('/proc/self/fd/' + n) } catch { return '' } }).filter((l) => l.includes('outside'))
+console.log(JSON.stringify(r))`
+  // Descriptor 40 left open across exec by the parent, as a shell's `40<file` would (a high one:
+  // Node marks the lowest ones close-on-exec itself at start).
+  const fd = openSync(join(home, 'outside.txt'), 'r')
+  t.teardown(() => closeSync(fd))
+  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe']
+  while (stdio.length < 40) stdio.push('ignore')
+  stdio.push(fd)
+  const child = spawn(process.execPath, [CLI, 'run', '--ca-from', join(home, 'ca-src'), '--admin', '127.0.0.1:1', '--', process.execPath, '-e', agent], {
+    cwd: project,
+    env: { ...process.env, HTTP_PROXY: '', HTTPS_PROXY: '', NODE_OPTIONS: '' },
+    stdio,
+  })
+  let stdout = ''
+  let stderr = ''
+  child.stdout!.setEncoding('utf8').on('data', (d: string) => (stdout += d))
+  child.stderr!.setEncoding('utf8').on('data', (d: string) => (stderr += d))
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  t.equal(code, 0, stderr)
+  const r = JSON.parse(stdout.trim().split('\n').at(-1)!) as { key: string; open: string[] }
+  t.notOk(r.key.includes('PRIVATE KEY'), `the imported CA's key cannot be read (${r.key.slice(0, 20)})`)
+  t.equal(await readFile(join(project, 'certs', 'ca-key.pem'), 'utf8'), caKey, 'it is the key sidekey uses')
+  t.same(r.open, [], 'no descriptor of the agent\'s leads to the file the parent held open')
+  t.match(stderr, /the agent does not get the file descriptors? (\d+, )*40 this process inherited open/)
 })
