@@ -107,7 +107,7 @@ export function decideMcpMessage(policy: McpPolicy, m: McpMessage): McpVerdict {
 
 /** True when `method` is allowed: listed (or in the defaults) and not denied. */
 export function methodAllowed(policy: McpPolicy, method: string): boolean {
-  return policy.methodsAllow.some((g) => g.test(method)) && !policy.methodsDeny.some((g) => g.test(method))
+  return policy.methodsAllow.some((glob) => glob(method)) && !policy.methodsDeny.some((glob) => glob(method))
 }
 
 /**
@@ -119,8 +119,8 @@ export function methodAllowed(policy: McpPolicy, method: string): boolean {
 export function ruleFor(policy: McpPolicy, subject: McpSubject): McpRule | null {
   const rules = subject.kind === 'tool' ? policy.tools : subject.kind === 'resource' ? policy.resources : policy.prompts
   for (const rule of rules) {
-    if (rule.exact.test(subject.name)) return rule
-    if (rule.folded.test(subject.name)) {
+    if (rule.exact(subject.name)) return rule
+    if (rule.folded(subject.name)) {
       throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the ${subject.kind} ${shown(subject.name)} differs only in letter case from what rule ${shown(rule.pattern)} names; send the name as the server lists it`)
     }
   }

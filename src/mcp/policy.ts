@@ -1,5 +1,6 @@
 import { argumentsRead } from './argument-keys.js'
 import { compileApproval, compileConditions, type ProblemAt } from '../policy/conditions.js'
+import { nameGlob, type GlobTest } from '../policy/glob.js'
 import type { McpRuleV1, McpV1 } from '../policy/schema.js'
 import type { Route } from '../policy/types.js'
 
@@ -18,10 +19,10 @@ export interface McpRule {
   /** The glob as written (`delete_*`, `repo://acme/*`). */
   readonly pattern: string
   readonly action: 'allow' | 'deny'
-  /** The glob, matched exactly (letter case included). */
-  readonly exact: RegExp
+  /** The glob, matched exactly (letter case included), in time linear in the name (policy/glob.ts). */
+  readonly exact: GlobTest
   /** The glob matched without letter case: a name that only this finds is refused as ambiguous (`names.ts`). */
-  readonly folded: RegExp
+  readonly folded: GlobTest
   /**
    * The rule's conditions and approval as a route the request guard runs, named
    * `ROUTE/tool:GLOB` so its rate limits and quotas count apart from the route's; null when the
@@ -37,8 +38,8 @@ export interface McpPolicy {
   /** The 2026-07-28 revision: no sessions, so a GET stream or a DELETE is refused. */
   readonly stateless: boolean
   readonly logArguments: boolean
-  readonly methodsAllow: readonly RegExp[]
-  readonly methodsDeny: readonly RegExp[]
+  readonly methodsAllow: readonly GlobTest[]
+  readonly methodsDeny: readonly GlobTest[]
   readonly tools: readonly McpRule[]
   readonly resources: readonly McpRule[]
   readonly prompts: readonly McpRule[]
@@ -68,11 +69,6 @@ export const DEFAULT_MCP_METHODS: readonly string[] = Object.freeze([
   'subscriptions/listen',
 ])
 
-/** A glob (`*` for any run of characters, everything else literal) as an anchored expression. */
-export function globExpression(glob: string, flags = ''): RegExp {
-  return new RegExp(`^${glob.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`, flags)
-}
-
 /** Compile `m`, the `mcp:` block of `route` (built without it), reporting problems at paths below `mcp`. */
 export function compileMcp(m: McpV1, route: Omit<Route, 'mcp'>, defaultApprovalTimeoutMs: number, problem: ProblemAt): McpPolicy {
   const rules = (kind: McpItemKind, list: McpRuleV1[] | undefined, field: 'tools' | 'resources' | 'prompts'): McpRule[] =>
@@ -92,13 +88,13 @@ export function compileMcp(m: McpV1, route: Omit<Route, 'mcp'>, defaultApprovalT
         conditions === null && approval === null
           ? null
           : Object.freeze({ ...route, name: `${route.name}/${kind}:${pattern}`, conditions, approval, inspectBodyBytes: route.inspectBodyBytes, mcp: null })
-      return Object.freeze({ kind, pattern, action, exact: globExpression(pattern), folded: globExpression(pattern, 'i'), guard, argumentsRead: argumentsRead(route, guard) })
+      return Object.freeze({ kind, pattern, action, exact: nameGlob(pattern), folded: nameGlob(pattern, true), guard, argumentsRead: argumentsRead(route, guard) })
     })
   return Object.freeze({
     stateless: m.stateless ?? false,
     logArguments: m.log_arguments ?? false,
-    methodsAllow: Object.freeze((m.methods?.allow ?? DEFAULT_MCP_METHODS).map((g) => globExpression(g))),
-    methodsDeny: Object.freeze((m.methods?.deny ?? []).map((g) => globExpression(g))),
+    methodsAllow: Object.freeze((m.methods?.allow ?? DEFAULT_MCP_METHODS).map((g) => nameGlob(g))),
+    methodsDeny: Object.freeze((m.methods?.deny ?? []).map((g) => nameGlob(g))),
     tools: Object.freeze(rules('tool', m.tools, 'tools')),
     resources: Object.freeze(rules('resource', m.resources, 'resources')),
     prompts: Object.freeze(rules('prompt', m.prompts, 'prompts')),

@@ -1,3 +1,4 @@
+import { pathGlob, type GlobTest } from './glob.js'
 import { normalizeHost } from './host.js'
 
 /**
@@ -100,16 +101,17 @@ export class MethodMatcher implements Matcher<string> {
  */
 export class PathMatcher implements Matcher<string> {
   readonly #globs: readonly string[] | null
-  readonly #regexps: readonly RegExp[]
+  readonly #tests: readonly GlobTest[]
 
   /** `broad`: match in any letter case and with or without a trailing slash (deny rules). */
   constructor(globs: readonly string[] | null, options: { broad?: boolean } = {}) {
     this.#globs = globs
-    this.#regexps = (globs ?? []).map((g) => globToRegExp(g, options.broad ?? false))
+    // Matched in time linear in the path, whatever the glob (policy/glob.ts): the path is the agent's.
+    this.#tests = (globs ?? []).map((g) => pathGlob(g, options.broad ?? false))
   }
 
   matches(path: string): boolean {
-    return this.#globs === null || this.#regexps.some((r) => r.test(path))
+    return this.#globs === null || this.#tests.some((test) => test(path))
   }
 
   explain(): string {
@@ -127,40 +129,6 @@ export class PathMatcher implements Matcher<string> {
     if (other.#globs === null) return false
     return other.#globs.every((g) => this.#globs!.some((mine) => mine === g || (mine.endsWith('/**') && (g.startsWith(mine.slice(0, -2)) || g === mine.slice(0, -3)))))
   }
-}
-
-/** What a broad (deny) match allows after a glob's last literal segment: `.json`, `.`, `%20`. */
-const STRIPPED_SUFFIX = '(?:\\.[^/]*|%20)*'
-
-function globToRegExp(glob: string, broad: boolean): RegExp {
-  const g = broad && glob.length > 1 && glob.endsWith('/') ? glob.slice(0, -1) : glob
-  let out = '^'
-  let ended = false
-  for (let i = 0; i < g.length; i++) {
-    if (g.startsWith('/**', i) && i + 3 === g.length) {
-      out += (broad ? STRIPPED_SUFFIX : '') + '(?:/.*)?'
-      ended = true
-      break
-    }
-    if (g.startsWith('/**/', i)) {
-      out += '/(?:.*/)?'
-      i += 3
-      continue
-    }
-    const c = g[i]!
-    if (c === '*') {
-      if (g[i + 1] === '*') {
-        out += '.*'
-        i++
-      } else {
-        out += '[^/]*'
-      }
-    } else {
-      out += c.replace(/[.+?^${}()|[\]\\]/g, '\\$&')
-    }
-  }
-  if (broad && !ended) out += STRIPPED_SUFFIX
-  return new RegExp(out + (broad ? '/?$' : '$'), broad ? 'i' : '')
 }
 
 /** Which workloads may use a route. `*` is any identified workload; `anonymous` must be named. */
