@@ -1,6 +1,7 @@
 import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { rawHeadersHaveBody } from '../http/message.js'
+import { cgiHeaderName } from '../http/header-name.js'
 
 /**
  * Method overrides: a request sent as POST that the upstream runs as another method because a
@@ -48,7 +49,7 @@ function isOverrideField(name: string): boolean {
 export function methodOverride(rawHeaders: readonly string[], path: string): MethodOverride | null {
   const found: { value: string; via: string }[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    if (OVERRIDE_HEADERS.has(rawHeaders[i]!.toLowerCase())) found.push({ value: rawHeaders[i + 1]!, via: `header ${rawHeaders[i]}` })
+    if (OVERRIDE_HEADERS.has(cgiHeaderName(rawHeaders[i]!))) found.push({ value: rawHeaders[i + 1]!, via: `header ${rawHeaders[i]}` })
   }
   const q = path.indexOf('?')
   // Cheap test first: a field read as _method has "method" in it, or an escape.

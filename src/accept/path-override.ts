@@ -1,4 +1,5 @@
 import { SidekeyError } from '../errors.js'
+import { cgiHeaderName } from '../http/header-name.js'
 
 /**
  * Request headers that some servers route on instead of the request target: `X-Original-URL` and
@@ -11,7 +12,7 @@ const PATH_OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-original-url', 'x
 /** Throw SIDEKEY_ERR_AMBIGUOUS_PATH when the request carries a header that overrides its path. */
 export function refusePathOverride(rawHeaders: readonly string[]): void {
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase()
+    const name = cgiHeaderName(rawHeaders[i]!)
     if (PATH_OVERRIDE_HEADERS.has(name)) {
       throw new SidekeyError('SIDEKEY_ERR_AMBIGUOUS_PATH', `the request has a ${rawHeaders[i]!.slice(0, 40)} header, which some servers route on instead of the request path, so policy would decide on one path while another runs: remove it and send the path you mean as the request path`)
     }

@@ -1,4 +1,5 @@
 import { SidekeyError } from '../errors.js'
+import { cgiHeaderName } from '../http/header-name.js'
 /**
  * Hop-by-hop headers (RFC 9110 section 7.6.1) describe one connection and are never forwarded.
  * `proxy-authorization` carries the run token and is consumed here; `expect` is answered by sidekey
@@ -26,18 +27,20 @@ export const HOP_BY_HOP = new Set([
  */
 export function withoutHopByHop(rawHeaders: readonly string[], extraDrop: readonly string[] = []): string[] {
   // Most requests name nothing in Connection and drop nothing more: no set is made for them.
-  let drop: Set<string> | null = extraDrop.length > 0 ? new Set(extraDrop) : null
+  let drop: Set<string> | null = extraDrop.length > 0 ? new Set(extraDrop.map(cgiHeaderName)) : null
   for (let i = 0; i < rawHeaders.length; i += 2) {
     if (rawHeaders[i]!.toLowerCase() === 'connection') {
       for (const token of rawHeaders[i + 1]!.split(',')) {
-        const name = token.trim().toLowerCase()
+        const name = cgiHeaderName(token.trim())
         if (name !== '') (drop ??= new Set()).add(name)
       }
     }
   }
   const out: string[] = []
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const lower = rawHeaders[i]!.toLowerCase()
+    // With `_` read as `-` (http/header-name.ts): a CGI-style upstream would read the agent's
+    // `Proxy_Authorization` (its run token) as `Proxy-Authorization`.
+    const lower = cgiHeaderName(rawHeaders[i]!)
     if (HOP_BY_HOP.has(lower) || drop?.has(lower) === true) continue
     out.push(rawHeaders[i]!, rawHeaders[i + 1]!)
   }

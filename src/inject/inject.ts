@@ -1,5 +1,6 @@
 import { SidekeyError } from '../errors.js'
 import type { Route } from '../policy/types.js'
+import { cgiHeaderName } from '../http/header-name.js'
 
 /** A request about to be forwarded: its path (with query) and raw headers, changed in place. */
 export interface OutgoingRequest {
@@ -38,12 +39,17 @@ export function injectCredential(out: OutgoingRequest, route: Route, secret: str
   out.headers.push(injection.kind === 'header' ? injection.name : 'authorization', value)
 }
 
-/** Remove headers named in `names` (lower case) from the agent's request, even on routes without a credential. */
+/**
+ * Remove headers named in `names` (lower case) from the agent's request, even on routes without a
+ * credential; spelled with `_` for `-` too (http/header-name.ts), which a CGI-style upstream reads
+ * as the same header: the agent's `X_Api_Key` must not stand beside, or in for, the injected `X-Api-Key`.
+ */
 export function withoutNames(headers: readonly string[], names: readonly string[]): string[] {
   if (names.length === 0) return [...headers]
+  const drop = new Set(names.map(cgiHeaderName))
   const out: string[] = []
   for (let i = 0; i < headers.length; i += 2) {
-    if (!names.includes(headers[i]!.toLowerCase())) out.push(headers[i]!, headers[i + 1]!)
+    if (!drop.has(cgiHeaderName(headers[i]!))) out.push(headers[i]!, headers[i + 1]!)
   }
   return out
 }

@@ -1,6 +1,7 @@
 import { SidekeyError } from '../errors.js'
 import { shown } from './decide.js'
 import type { McpBody, McpCall } from './jsonrpc.js'
+import { cgiHeaderName } from '../http/header-name.js'
 
 /**
  * The headers revision 2026-07-28 mirrors from the body (SEP-2243): `Mcp-Method`, `Mcp-Name`
@@ -30,11 +31,14 @@ function mismatch(why: string): SidekeyError {
   return new SidekeyError('SIDEKEY_ERR_MCP_HEADER_MISMATCH', `HeaderMismatch: ${why}`, { details: { jsonrpc_code: HEADER_MISMATCH } })
 }
 
-/** The MCP headers of a request, by lower-case name; a name sent twice is refused (which one would a server read?). */
+/**
+ * The MCP headers of a request, by lower-case name (`_` read as `-`, as CGI-style servers do:
+ * http/header-name.ts); a name sent twice, in either spelling, is refused (which one would a server read?).
+ */
 export function mcpHeaders(rawHeaders: readonly string[]): Map<string, string> {
   const out = new Map<string, string>()
   for (let i = 0; i < rawHeaders.length; i += 2) {
-    const name = rawHeaders[i]!.toLowerCase()
+    const name = cgiHeaderName(rawHeaders[i]!)
     if (!name.startsWith('mcp-')) continue
     if (out.has(name)) throw mismatch(`the ${name} header is sent more than once`)
     out.set(name, rawHeaders[i + 1]!.trim())

@@ -117,6 +117,10 @@ routes:
     ['X-HTTP-Method-Override header', ['-H', 'X-HTTP-Method-Override: DELETE'], ''],
     ['X-HTTP-Method header', ['-H', 'X-HTTP-Method: DELETE'], ''],
     ['X-Method-Override header, lower case', ['-H', 'X-Method-Override: delete'], ''],
+    // A CGI-style server (wsgiref here) reads `_` in a header name as `-` (found by a red-team run).
+    ['X_HTTP_Method_Override header, underscores', ['-H', 'X_HTTP_Method_Override: DELETE'], ''],
+    ['X_HTTP_METHOD header, underscores', ['-H', 'X_HTTP_METHOD: DELETE'], ''],
+    ['X-Method_Override header, one underscore', ['-H', 'X-Method_Override: DELETE'], ''],
     ['_method query parameter', [], '?_method=DELETE'],
     ['_METHOD query parameter', [], '?a=1&_METHOD=delete'],
     ['%5Fmethod query parameter', [], '?%5Fmethod=DELETE'],

@@ -54,8 +54,9 @@ routes:
   - { name: no-delete, host: api.test, ports: [${port}], methods: [DELETE], action: deny }
   - { name: api, host: api.test, ports: [${port}], paths: ["/v1/**"], addresses: [127.0.0.1], credential: key }
   - { name: open, host: open.test, ports: [${port}], addresses: [127.0.0.1] }
+  - { name: keyed, host: keyed.test, ports: [${port}], addresses: [127.0.0.1], credential: key, inject: { header: x-api-key, value: "{secret}" } }
 `,
-    { connectTo: Object.fromEntries(['api', 'open'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
+    { connectTo: Object.fromEntries(['api', 'open', 'keyed'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
   )
   const proxy = sk.proxyUrlFor('agent')
   const at = `http://api.test:${port}`
@@ -103,7 +104,7 @@ routes:
   })
 
   t.test('path-override headers and encoded delimiters are refused', async (t) => {
-    for (const name of ['X-Original-URL', 'X-Rewrite-URL', 'x-original-url']) {
+    for (const name of ['X-Original-URL', 'X-Rewrite-URL', 'x-original-url', 'X_Original_URL', 'X-Rewrite_URL']) {
       const before = upstream.seen.length
       const r = await curl(['-x', proxy, '-H', `${name}: /v1/admin/x`, `${at}/v1/x`])
       t.equal(r.status, 400, name)
@@ -116,6 +117,18 @@ routes:
       t.equal(r.status, 400, path)
       t.match(JSON.parse(r.body).message, /encoded "\?" or "#"/)
     }
+  })
+
+  t.test('underscore spellings of the headers sidekey removes do not reach the upstream (a CGI-style server reads them as dashes)', async (t) => {
+    const before = upstream.seen.length
+    const r = await curl(['-x', proxy, '-H', 'X_Api_Key: the-agents-own', '-H', 'x-api_key: another', '-H', 'Proxy_Authorization: Basic c2Vjb25k', '-H', 'Keep_Alive: 5', `http://keyed.test:${port}/v1/x`])
+    t.equal(r.status, 200, r.body)
+    const seen = upstream.seen[before]!
+    t.equal(seen.headers['x-api-key'], secret, 'the injected key, once')
+    for (const name of ['x_api_key', 'x-api_key', 'proxy_authorization', 'keep_alive']) t.equal(seen.headers[name], undefined, `no ${name}`)
+    const open = upstream.seen.length
+    await curl(['-x', proxy, '-H', 'X_Custom_Header: kept', `http://open.test:${port}/v1/x`])
+    t.equal(upstream.seen[open]!.headers['x_custom_header'], 'kept', 'other underscore headers pass as before')
   })
 
   t.test('a `;`-separated _method in the query, and an RFC 5987 multipart field name, are overrides too', async (t) => {

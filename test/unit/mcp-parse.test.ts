@@ -97,6 +97,9 @@ t.test('mirrored headers must agree with the body', async (t) => {
     else t.match(r, { code: 'SIDEKEY_ERR_MCP_HEADER_MISMATCH', jsonrpc: -32020, message: refused }, what)
   }
   t.match(refusal(() => mcpHeaders(['Mcp-Name', 'a', 'mcp-name', 'b'])), { code: 'SIDEKEY_ERR_MCP_HEADER_MISMATCH', message: /more than once/ }, 'a header sent twice')
+  // A CGI-style server reads `Mcp_Method` as `Mcp-Method`: the same header, so checked as one.
+  t.match(refusal(() => mcpHeaders(['Mcp-Method', 'tools/call', 'Mcp_Method', 'tools/list'])), { code: 'SIDEKEY_ERR_MCP_HEADER_MISMATCH', message: /more than once/ }, 'the same header spelled with an underscore')
+  t.match(refusal(() => checkMirroredHeaders(mcpHeaders(['Mcp_Method', 'tools/list']), parseMcpBody(Buffer.from('{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a"}}'), null))), { code: 'SIDEKEY_ERR_MCP_HEADER_MISMATCH' }, 'and compared with the body alone')
   t.equal(decodeHeaderValue(b64('dеlete')), 'dеlete', 'base64 carries UTF-8')
   t.equal(decodeHeaderValue(`=?base64?${Buffer.from([0xff]).toString('base64')}?=`), null, 'base64 of bytes that are not UTF-8')
 })
