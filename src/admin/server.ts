@@ -3,7 +3,7 @@ import { createServer } from '../http/node-http.js'
 import type { CertificateAuthority } from '../ca/authority.js'
 import { SidekeyError } from '../errors.js'
 import type { RunTokens } from '../identity/run-tokens.js'
-import { isWorkloadName } from '../identity/workload-name.js'
+import { ANONYMOUS, isWorkloadName } from '../identity/workload-name.js'
 import { absoluteTarget } from '../accept/target.js'
 import { methodOverride } from '../accept/method-override.js'
 import { formatAuthority } from '../policy/host.js'
@@ -307,7 +307,8 @@ export function explain(policy: Policy, params: URLSearchParams): ExplainAnswer 
   // The same parsing and normalisation as the proxy (a WebSocket URL is decided as its HTTP request).
   const target = absoluteTarget(rawUrl.replace(/^ws/i, 'http'))
   const override = methodOverride([], target.path)
-  const facts = { workload: workload === null || workload === '' ? null : workload, host: target.host, port: target.port, method, path: target.pathname, ambiguity: target.ambiguity, override }
+  // `anonymous` is the reserved name policy gives a caller with no run token: explained as one.
+  const facts = { workload: workload === null || workload === '' || workload === ANONYMOUS ? null : workload, host: target.host, port: target.port, method, path: target.pathname, ambiguity: target.ambiguity, override }
   const { decision, trace } = explainRequest(policy, facts)
   const connect = target.scheme === 'https' ? decideConnect(policy, facts) : null
   return {

@@ -275,9 +275,11 @@ function compileRoute(
     line: at.lineOf(path),
     host,
     ports: new PortMatcher(r.ports === '*' ? null : r.ports ?? [80, 443]),
-    methods: new MethodMatcher(r.methods ?? null),
+    // A deny rule is matched broadly (match.ts): what the upstream may read as the same request,
+    // and every caller its workloads could mean.
+    methods: new MethodMatcher(r.methods ?? null, { broad: action === 'deny' }),
     paths: new PathMatcher(globs ?? null, { broad: action === 'deny' }),
-    workloads: new WorkloadMatcher(r.workloads ?? ['*']),
+    workloads: new WorkloadMatcher(r.workloads ?? ['*'], { broad: action === 'deny' }),
     action,
     credential,
     injection,

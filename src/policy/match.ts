@@ -66,9 +66,17 @@ export class PortMatcher implements Matcher<number> {
 /** A set of methods (upper case), or any method. */
 export class MethodMatcher implements Matcher<string> {
   readonly #methods: ReadonlySet<string> | null
+  /** As written, for `covers` (a deny's HEAD is not counted, as its broader paths are not). */
+  readonly #written: ReadonlySet<string> | null
 
-  constructor(methods: readonly string[] | null) {
-    this.#methods = methods === null ? null : new Set(methods.map((m) => m.toUpperCase()))
+  /**
+   * `broad` (deny rules): a `GET` also denies `HEAD`, which servers answer by running the GET
+   * handler (RFC 9110 section 9.3.2; Express, Flask, Rails, Spring, Go's `GET /x` patterns), side
+   * effects included (found by a red-team run). An allow rule's `GET` stays `GET` alone.
+   */
+  constructor(methods: readonly string[] | null, options: { broad?: boolean } = {}) {
+    this.#written = methods === null ? null : new Set(methods.map((m) => m.toUpperCase()))
+    this.#methods = options.broad === true && this.#written?.has('GET') === true ? new Set([...this.#written, 'HEAD']) : this.#written
   }
 
   matches(method: string): boolean {
@@ -80,7 +88,7 @@ export class MethodMatcher implements Matcher<string> {
   }
 
   covers(other: MethodMatcher): boolean {
-    return this.#methods === null || (other.#methods !== null && [...other.#methods].every((m) => this.#methods!.has(m)))
+    return this.#written === null || (other.#written !== null && [...other.#written].every((m) => this.#written!.has(m)))
   }
 }
 
@@ -131,17 +139,24 @@ export class PathMatcher implements Matcher<string> {
   }
 }
 
-/** Which workloads may use a route. `*` is any identified workload; `anonymous` must be named. */
+/**
+ * Which workloads a route applies to. `*` is any identified workload; `anonymous` (a caller with no
+ * run token) must be named, except by a deny rule (`broad`): its `*`, the default, covers callers
+ * without a token too, so leaving `workloads` out of a deny never exempts them (found by a
+ * red-team run: a deny without `workloads` refused the agent and let a token-less caller through).
+ */
 export class WorkloadMatcher implements Matcher<string | null> {
   readonly #names: ReadonlySet<string>
+  readonly #anonymous: boolean
 
-  constructor(names: readonly string[]) {
+  constructor(names: readonly string[], options: { broad?: boolean } = {}) {
     this.#names = new Set(names)
+    this.#anonymous = this.#names.has('anonymous') || (options.broad === true && this.#names.has('*'))
   }
 
   /** `workload` is null for a caller that presented no run token. */
   matches(workload: string | null): boolean {
-    if (workload === null) return this.#names.has('anonymous')
+    if (workload === null) return this.#anonymous
     return this.#names.has('*') || this.#names.has(workload)
   }
 
@@ -149,6 +164,11 @@ export class WorkloadMatcher implements Matcher<string | null> {
     return `workloads ${[...this.#names].join('|')}`
   }
 
+  /**
+   * Compared as written, as paths are: a deny rule's reach to callers without a token is not
+   * counted, so a deny after an allow for every identified workload is still reported (it would
+   * only ever catch token-less callers, which is not what its author meant).
+   */
   covers(other: WorkloadMatcher): boolean {
     for (const name of other.#names) {
       if (name === 'anonymous' ? !this.#names.has('anonymous') : !(this.#names.has('*') || this.#names.has(name))) return false

@@ -288,6 +288,8 @@ t.test('path forms that real servers decode cannot walk past a deny rule', async
     const decoded = explain(loaded, new URLSearchParams({ method: 'GET', url: `http://go.test:${go.port}/v1/%61dmin/x`, workload: 'agent' }))
     t.match(decoded, { request: { path: '/v1/admin/x', ambiguity: null }, decision: { reason: 'route-denies', route: 'go-no-admin' } }, 'the normalised path is shown')
     t.match(explain(loaded, new URLSearchParams({ method: 'GET', url: `http://go.test:${go.port}/v1/models`, workload: 'agent' })), { decision: { action: 'allow' } })
+    // The reserved name is the caller without a run token, as policy reads it, not a workload of that name.
+    for (const workload of ['anonymous', '']) t.match(explain(loaded, new URLSearchParams({ method: 'GET', url: `http://go.test:${go.port}/v1/models`, workload })), { request: { workload: null } }, `workload=${workload}`)
     await writeFile(join(dir, 'broken.yaml'), 'version: v1\nroutes:\n  - name: slashed\n    host: x.test\n    paths: ["/v1/a%2Fb/**"]\n    action: deny\n')
     const check = await sidekeyCli(['policy', 'check', dir])
     t.equal(check.code, 1)

@@ -51,12 +51,15 @@ credentials:
   key: { type: static, env: TEST_OPENAI_KEY }
 routes:
   - { name: admin-deny, host: api.test, ports: [${port}], paths: ["/v1/admin/**"], action: deny }
+  - { name: no-export, host: api.test, ports: [${port}], methods: [GET], paths: ["/v1/export"], action: deny }
+  - { name: anon-admin-deny, host: anon.test, ports: [${port}], paths: ["/v1/admin/**"], action: deny }
+  - { name: anon, host: anon.test, ports: [${port}], workloads: [anonymous, agent], addresses: [127.0.0.1], credential: key }
   - { name: no-delete, host: api.test, ports: [${port}], methods: [DELETE], action: deny }
   - { name: api, host: api.test, ports: [${port}], paths: ["/v1/**"], addresses: [127.0.0.1], credential: key }
   - { name: open, host: open.test, ports: [${port}], addresses: [127.0.0.1] }
   - { name: keyed, host: keyed.test, ports: [${port}], addresses: [127.0.0.1], credential: key, inject: { header: x-api-key, value: "{secret}" } }
 `,
-    { connectTo: Object.fromEntries(['api', 'open', 'keyed'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
+    { connectTo: Object.fromEntries(['api', 'open', 'keyed', 'anon'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
   )
   const proxy = sk.proxyUrlFor('agent')
   const at = `http://api.test:${port}`
@@ -129,6 +132,30 @@ routes:
     const open = upstream.seen.length
     await curl(['-x', proxy, '-H', 'X_Custom_Header: kept', `http://open.test:${port}/v1/x`])
     t.equal(upstream.seen[open]!.headers['x_custom_header'], 'kept', 'other underscore headers pass as before')
+  })
+
+  t.test('a deny on GET refuses HEAD, which servers answer by running the GET handler', async (t) => {
+    const before = upstream.seen.length
+    for (const args of [['-I'], ['-X', 'HEAD', '-o', '/dev/null']]) {
+      const r = await curl(['-x', proxy, ...args, `${at}/v1/export`])
+      t.equal(r.status, 403, args.join(' '))
+      t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_ROUTE_DENIED/i)
+    }
+    t.equal(upstream.seen.length, before, 'nothing reached the upstream')
+    t.equal((await curl(['-x', proxy, '-X', 'POST', '--data', 'x', `${at}/v1/export`])).status, 200, 'other methods are not that deny')
+  })
+
+  t.test('a deny without workloads refuses callers without a run token too', async (t) => {
+    const anonymousProxy = sk.proxyUrl
+    const before = upstream.seen.length
+    for (const p of [proxy, anonymousProxy]) {
+      const r = await curl(['-x', p, `http://anon.test:${port}/v1/admin/users`])
+      t.equal(r.status, 403, p === proxy ? 'the agent' : 'a caller without a token')
+      t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_ROUTE_DENIED/i)
+    }
+    t.equal(upstream.seen.length, before, 'nothing reached the upstream')
+    t.equal((await curl(['-x', anonymousProxy, `http://anon.test:${port}/v1/users`])).status, 200, 'the allow route still serves it elsewhere')
+    t.equal(upstream.seen.at(-1)!.headers.authorization, `Bearer ${secret}`)
   })
 
   t.test('a `;`-separated _method in the query, and an RFC 5987 multipart field name, are overrides too', async (t) => {

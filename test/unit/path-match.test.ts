@@ -224,4 +224,13 @@ t.test('covers: the conservative overlap check policy lint uses', async (t) => {
   t.same([anonymous.matches(null), anonymous.matches('x')], [true, false], 'anonymous must be named')
   t.same([identified.covers(new WorkloadMatcher(['x'])), identified.covers(anonymous), new WorkloadMatcher(['*', 'anonymous']).covers(new WorkloadMatcher(['anonymous', 'x']))], [true, false, true])
   t.equal(new WorkloadMatcher(['a', 'b']).explain(), 'workloads a|b')
+
+  // Deny rules (broad): a GET denies HEAD too, which servers answer with the GET handler; `*` (the
+  // default) covers callers without a run token too. Both found by a red-team run.
+  const denyGet = new MethodMatcher(['GET'], { broad: true })
+  t.same([denyGet.matches('GET'), denyGet.matches('HEAD'), denyGet.matches('POST'), methods.matches('HEAD')], [true, true, false, false], 'a deny on GET covers HEAD; an allow on GET does not')
+  t.ok(new MethodMatcher(['GET']).covers(denyGet), 'compared as written: an allow on GET still shadows a deny on GET')
+  const denyAll = new WorkloadMatcher(['*'], { broad: true })
+  t.same([denyAll.matches(null), denyAll.matches('a'), new WorkloadMatcher(['a'], { broad: true }).matches(null)], [true, true, false], 'a deny for * covers token-less callers; one naming workloads does not')
+  t.ok(identified.covers(denyAll), 'compared as written: an allow for * still shadows a deny for *')
 })
