@@ -11,7 +11,7 @@
  * operator (what was refused, why, and what to change). The source of `docs/errors.md`.
  */
 export const ERROR_CODES = {
-  SIDEKEY_ERR_BAD_REQUEST: { status: 400, meaning: 'The request is not valid HTTP (including Content-Length with Transfer-Encoding, obs-fold, bare CR/LF, a raw non-ASCII byte in the request target or HTTP/2 `:path`: percent-encode it) or names no usable destination.' },
+  SIDEKEY_ERR_BAD_REQUEST: { status: 400, meaning: 'The request is not valid HTTP (including Content-Length with Transfer-Encoding, obs-fold, bare CR/LF, a raw non-ASCII byte in the request target or HTTP/2 `:path`: percent-encode it; `Content-Type` sent twice) or names no usable destination.' },
   SIDEKEY_ERR_NOT_PROXY_REQUEST: { status: 400, meaning: 'An origin-form request reached the proxy port; send absolute-form or CONNECT.' },
   SIDEKEY_ERR_UNSUPPORTED_SCHEME: { status: 400, meaning: 'Only http, https, ws and wss destinations are proxied.' },
   SIDEKEY_ERR_AMBIGUOUS_PATH: { status: 400, meaning: 'The path holds a form servers read differently (an encoded `/`, `\\` or `.`, `;`, a control byte, `%25` before hex, a bare `%`, escaped bytes that are not UTF-8, a raw `\\`) and a route for the destination matches paths; the message names the form and what to send instead.' },

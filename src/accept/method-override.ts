@@ -127,8 +127,8 @@ const MULTIPART: FieldPattern = {
 }
 
 /**
- * The patterns for a request's body, by every Content-Type it declares (none: a Rack form); none
- * for a request without a body.
+ * The patterns for a request's body, by every Content-Type it declares (none, or an empty one: a
+ * Rack form); none for a request without a body.
  */
 function bodyPatterns(rawHeaders: readonly string[]): FieldPattern[] {
   const types: string[] = []
@@ -139,6 +139,8 @@ function bodyPatterns(rawHeaders: readonly string[]): FieldPattern[] {
   if (types.length === 0) return [FORM]
   const patterns = new Set<FieldPattern>()
   for (const t of types) {
+    // An empty Content-Type is none to Rack (its media type is nil): a form.
+    if (t.trim() === '') patterns.add(FORM)
     if (t.includes('x-www-form-urlencoded')) patterns.add(FORM)
     if (t.trimStart().startsWith('multipart/')) patterns.add(MULTIPART)
     if (t.includes('/json') || t.includes('+json')) patterns.add(JSON_FIELD)

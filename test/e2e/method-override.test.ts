@@ -127,6 +127,8 @@ routes:
     ['urlencoded form field', ['--data', 'a=1&_method=DELETE'], ''],
     ['form field, percent-encoded name', ['--data', 'a=1&%5F%6Dethod=DELETE'], ''],
     ['form field without Content-Type (Rack reads it)', ['--data', '_method=DELETE', '-H', 'Content-Type:'], ''],
+    // `Content-Type;` makes curl send the header with an empty value, which Rack reads as none.
+    ['form field with an empty Content-Type (Rack reads it)', ['--data', '_method=DELETE', '-H', 'Content-Type;'], ''],
     ['form field after 200 KB', ['--data', `@${bigForm}`], ''],
     ['multipart field', ['-F', 'a=1', '-F', '_method=DELETE'], ''],
     ['JSON field', ['--json', '{"_method":"DELETE"}'], ''],

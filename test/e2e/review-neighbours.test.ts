@@ -134,6 +134,16 @@ routes:
     t.equal(upstream.seen[open]!.headers['x_custom_header'], 'kept', 'other underscore headers pass as before')
   })
 
+  t.test('Content-Type sent twice is refused: servers disagree on which one counts', async (t) => {
+    const before = upstream.seen.length
+    const r = await curl(['-x', proxy, '-H', 'Content-Type: application/json', '-H', 'Content-Type: application/x-www-form-urlencoded', '--data', '_method=DELETE', `${at}/v1/x`])
+    t.equal(r.status, 400)
+    t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_BAD_REQUEST/i)
+    t.match(JSON.parse(r.body).message, /more than one Content-Type header/)
+    t.equal(upstream.seen.length, before, 'nothing reached the upstream')
+    t.equal((await curl(['-x', proxy, '-H', 'Content-Type: application/json', '--data', '{}', `${at}/v1/x`])).status, 200, 'one is fine')
+  })
+
   t.test('a deny on GET refuses HEAD, which servers answer by running the GET handler', async (t) => {
     const before = upstream.seen.length
     for (const args of [['-I'], ['-X', 'HEAD', '-o', '/dev/null']]) {

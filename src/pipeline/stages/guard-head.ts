@@ -1,4 +1,5 @@
 import { refusePathOverride } from '../../accept/path-override.js'
+import { refuseRepeatedSingletons } from '../../accept/singleton-fields.js'
 import { detected } from '../../guard/secret-scan.js'
 import type { ConnectionExchange, RequestExchange, Stage } from '../exchange.js'
 import { known } from '../exchange.js'
@@ -8,7 +9,8 @@ import { known } from '../exchange.js'
  * exfiltrating it, wherever it puts it: the target as sent (with its host, in absolute form), the
  * host and path as normalised (what is resolved and forwarded), every header name and value. This
  * runs before any DNS lookup, which would carry the host out. Headers that would make the upstream
- * run another path than the one decided on are refused here too.
+ * run another path than the one decided on are refused here too, and so are fields sent twice
+ * that say how the body is read (accept/singleton-fields.ts).
  */
 export const guardRequestHead: Stage<RequestExchange> = {
   name: 'guard the request head',
@@ -16,6 +18,7 @@ export const guardRequestHead: Stage<RequestExchange> = {
     const target = known(ex.target, 'a target')
     if (ctx.scanner.foundInRequest(ex.req.url ?? '', ex.req.rawHeaders) || ctx.scanner.foundInFields([target.host, target.path])) throw detected()
     refusePathOverride(ex.req.rawHeaders)
+    refuseRepeatedSingletons(ex.req.rawHeaders)
   },
 }
 
