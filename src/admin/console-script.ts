@@ -77,15 +77,37 @@ function body(a) {
 
 const PENDING_LABELS = ["Requested", "Workload", "Request", "Why", "Body", "Expires", "Decide"];
 
+// Input protection, as browsers give permission prompts: the agent decides when its requests
+// arrive and when they go (it can hang up), so it can make a card move under the approver's pointer
+// just before a click (found by a red-team run: a malicious request took the place of the benign one
+// being approved). Waiting requests are listed oldest first, so a new one never moves those above
+// it, and for a moment after the list changes its buttons do nothing but say so.
+const SETTLE_MS = 1000;
+let pendingOrder = null;
+let settleTimer = null;
+function steady() {
+  if ($("pending").dataset.steady === "true") return true;
+  say("The waiting requests just changed: look again, then click.");
+  return false;
+}
+
 function renderApprovals() {
   const all = [...approvals.values()].sort((a, b) => b.created.localeCompare(a.created));
-  fill($("pending"), all.filter((a) => a.status === "pending").map((a) => {
+  const pending = all.filter((a) => a.status === "pending").reverse();
+  const order = pending.map((a) => a.id).join(",");
+  if (order !== pendingOrder) {
+    pendingOrder = order;
+    $("pending").dataset.steady = "false";
+    clearTimeout(settleTimer);
+    settleTimer = setTimeout(() => { $("pending").dataset.steady = "true"; }, SETTLE_MS);
+  }
+  fill($("pending"), pending.map((a) => {
     const buttons = el("span");
-    const approve = el("button", "Approve", "ok"); approve.dataset.action = "approve"; approve.onclick = () => decide(a.id, "approve", {});
+    const approve = el("button", "Approve", "ok"); approve.dataset.action = "approve"; approve.onclick = () => steady() && decide(a.id, "approve", {});
     const grant = el("select"); for (const [v, t] of [["", "once"], ["10m", "10 min"], ["1h", "1 hour"], ["1d", "1 day"]]) { const o = el("option", t); o.value = v; grant.append(o); }
     grant.setAttribute("aria-label", "approve for");
-    const approveFor = el("button", "Approve for"); approveFor.onclick = () => decide(a.id, "approve", grant.value ? { for: grant.value } : {});
-    const deny = el("button", "Deny...", "deny"); deny.dataset.action = "deny"; deny.onclick = () => askDeny(a);
+    const approveFor = el("button", "Approve for"); approveFor.onclick = () => steady() && decide(a.id, "approve", grant.value ? { for: grant.value } : {});
+    const deny = el("button", "Deny...", "deny"); deny.dataset.action = "deny"; deny.onclick = () => steady() && askDeny(a);
     buttons.append(approve, " ", approveFor, grant, " ", deny);
     const tr = row([when(a.created), visible(a.workload || "anonymous"), request(a), visible(a.why), body(a), when(a.expires), buttons], PENDING_LABELS);
     tr.dataset.approval = a.id;

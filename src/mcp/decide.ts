@@ -23,6 +23,11 @@ const NAMING_METHODS: Readonly<Record<string, { kind: McpItemKind; field: 'name'
   'prompts/get': { kind: 'prompt', field: 'name' },
 })
 
+/** The `params` field that names what `method` acts on (`name` or `uri`), or null when it names nothing. */
+export function namingField(method: string): 'name' | 'uri' | null {
+  return Object.hasOwn(NAMING_METHODS, method) ? NAMING_METHODS[method]!.field : null
+}
+
 /** An allowed message: the rule that decided it (its conditions and approval still to run), if it names an item. */
 export interface McpVerdict {
   readonly reason: 'mcp-allowed' | 'mcp-response'

@@ -1,4 +1,4 @@
-import { shown, type McpSubject } from './decide.js'
+import { namingField, shown, type McpSubject } from './decide.js'
 import type { McpBody, McpCall } from './jsonrpc.js'
 import type { McpPolicy } from './policy.js'
 import type { McpRefusalContext } from './refusal.js'
@@ -37,9 +37,14 @@ export function celFacts(call: McpCall, subject: McpSubject | null): McpCelFacts
   }
 }
 
-/** The tool or prompt name, or resource URI, a call carries as sent (before any check), or null. */
+/**
+ * The tool or prompt name, or resource URI, a call carries as sent (before any check), or null: the
+ * field its method is decided on, never another (a `resources/read` with an extra `name` was
+ * audited and put to the approver under that name, not its URI: found by a red-team run).
+ */
 export function nameIn(call: McpCall): string | null {
-  const name = call.params?.name ?? call.params?.uri
+  const field = namingField(call.method)
+  const name = field === null ? undefined : call.params?.[field]
   return typeof name === 'string' ? name : null
 }
 

@@ -203,7 +203,11 @@ function note(answers: McpAnswers, m: unknown): string | null {
   // shape: clients match ids loosely (the SDKs look up Number(id), so "1" and " 1" answer request 1).
   if (answers.byShape === true || (typeof r.id !== 'string' && typeof r.id !== 'number') || !answers.requests.has(idKey(r.id))) return listIn(r.result)
   answers.onOutcome(r.id, 'error' in r ? `error:${String(r.error?.code ?? '?')}` : 'result')
-  return answers.requests.get(idKey(r.id))!
+  // By its shape too when the request was no list: a server that answers by id across a session
+  // (the SDK's) can put the answer to a `tools/list` sent on another POST under this id (found by
+  // a red-team run), and the client takes it as the list.
+  const method = answers.requests.get(idKey(r.id))!
+  return isListMethod(method) ? method : listIn(r.result)
 }
 
 /** The list method whose result `result` looks like (it holds that list's array), or null. */

@@ -19,8 +19,14 @@ import { startUpstream, upstreamTrust } from '../helpers/upstream.js'
 const CHROMIUM = process.env.SIDEKEY_CHROMIUM ?? '/usr/bin/chromium'
 const APPROVER = 'Alice Approver'
 
+/** Wait until the waiting requests have stood still long enough for their buttons to act (input protection). */
+async function steady(page: Page): Promise<void> {
+  await page.locator('#pending[data-steady=true]').waitFor({ state: 'attached' })
+}
+
 /** Deny a pending row through the console's own confirmation (an optional note, then Deny). */
 async function denyIn(page: Page, row: Locator, note?: string): Promise<void> {
+  await steady(page)
   await row.locator('button[data-action=deny]').click()
   await page.locator('#deny-dialog[open]').waitFor()
   if (note !== undefined) await page.fill('#deny-note', note)
@@ -123,11 +129,18 @@ routes:
     const agent = request(`http://ci.test:${port}/deploy`, { dispatcher, method: 'POST', body: JSON.stringify({ env: 'production', note: hostile }) }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() }))
     const row = page.locator('#pending tr[data-approval]')
     await row.waitFor({ timeout: 10_000 })
+    // Found by a red-team run: a card that just appeared (or moved) may not be the one the approver
+    // aimed at, so for a moment (a second) its buttons only say so.
+    await row.locator('button[data-action=approve]').click()
+    t.equal(await page.locator('#pending').getAttribute('data-steady'), 'false', 'the list just changed')
+    t.equal(await page.locator('#status').innerText(), 'The waiting requests just changed: look again, then click.')
+    t.equal((await sk.state.listApprovals()).filter((a) => a.status === 'approved').length, 0, 'that click decided nothing')
     t.match(await row.innerText(), /deployer/)
     t.match(await row.innerText(), /POST ci\.test/)
     t.match(await row.locator('pre.body').innerText(), hostile, 'the body is shown as text')
     t.equal(await page.locator('#pending img').count(), 0, 'and never becomes markup')
     await page.screenshot({ path: join(await mkdtemp(join(tmpdir(), 'sidekey-console-')), 'pending.png') })
+    await steady(page)
     await row.locator('button[data-action=approve]').click()
     const done = await agent
     t.equal(done.status, 200, "the agent's request completed")
@@ -194,6 +207,7 @@ routes:
     const row = page.locator('#pending tr[data-approval]')
     await row.waitFor({ timeout: 10_000 })
     const id = (await row.getAttribute('data-approval'))!
+    await steady(page)
     await row.locator('button[data-action=deny]').click()
     await page.locator('#deny-dialog[open]').waitFor()
     t.match(await page.locator('#deny-what').innerText(), /POST ci\.test.* from deployer/)

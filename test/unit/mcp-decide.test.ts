@@ -1,6 +1,7 @@
 import t from 'tap'
 import { SidekeyError } from '../../src/errors.js'
 import { decideMcpMessage, visible } from '../../src/mcp/decide.js'
+import { describeCall, nameIn } from '../../src/mcp/facts.js'
 import type { McpMessage } from '../../src/mcp/jsonrpc.js'
 import { compilePolicy } from '../../src/policy/load.js'
 
@@ -126,4 +127,14 @@ t.test('policy problems in mcp blocks', async (t) => {
   t.match(problems('    action: deny\n    mcp: {}\n'), [/mcp applies to action allow only/])
   t.match(problems('    mcp: { resources: [{ name: x }] }\n'), [/uri/])
   t.match(problems('    mcp: { tools: [{ name: x, approval: { mode: async } }] }\n'), [/mode: async does not suit MCP calls/])
+})
+
+t.test('a call is named by the field its method is decided on, never another', async (t) => {
+  // Found by a red-team run: resources/read with the URI it reads and an extra `name` was audited,
+  // and put to the approver, under the name.
+  const read = { kind: 'request', id: 1, method: 'resources/read', params: { uri: 'repo://acme/secrets', name: 'repo://acme/readme' } } as const
+  t.equal(nameIn(read), 'repo://acme/secrets')
+  t.equal(describeCall(read), 'resources/read "repo://acme/secrets"')
+  t.equal(nameIn({ kind: 'request', id: 2, method: 'tools/call', params: { name: 'search_issues', uri: 'repo://x' } }), 'search_issues')
+  t.equal(nameIn({ kind: 'request', id: 3, method: 'tools/list', params: { name: 'admin_wipe' } }), null, 'a method that names nothing has no name')
 })

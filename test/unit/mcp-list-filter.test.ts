@@ -82,3 +82,17 @@ t.test('a compressed answer sidekey asked not to get is refused', async (t) => {
   const plan = mcpResponsePlan(null, { policy, requests: new Map([[idKey(1), 'tools/list']]), onOutcome: () => undefined, onHidden: () => undefined })
   t.throws(() => plan.begin(200, { 'content-type': 'application/json', 'content-encoding': 'gzip' }), { code: 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE' })
 })
+
+t.test('a list answered under the id of a call (a server that routes answers by id across a session) is filtered', async (t) => {
+  // Found by a red-team run: tools/list sent with id 1 on one POST, tools/call with id 1 on another;
+  // the SDK's server put the list answer on the call's POST, which sidekey passed as a tool result.
+  for (const type of ['application/json', 'text/event-stream']) {
+    const list = page(['search_issues', 'admin_wipe', 'delete_repo'])
+    const r = run('tools/call', type, [type === 'text/event-stream' ? `event: message\ndata: ${list}\n\n` : list])
+    const text = r.out.join('')
+    const data = JSON.parse(type === 'text/event-stream' ? text.split('data: ')[1]! : text) as { result: { tools: { name: string }[] } }
+    t.same(data.result.tools.map((x) => x.name), ['search_issues'], `${type}: the hidden tools are removed`)
+    t.equal(r.hidden, 2)
+    t.same(r.outcomes, ['result'], 'and the outcome is noted for the call')
+  }
+})
