@@ -44,7 +44,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_APPROVAL_DENIED: { status: 403, meaning: 'A person denied the held request (the note, if any, is in the message).' },
   SIDEKEY_ERR_APPROVAL_TIMEOUT: { status: 403, meaning: 'Nobody decided the held request before its timeout: no decision means deny.' },
   SIDEKEY_ERR_APPROVAL_BODY_TOO_LARGE: { status: 413, meaning: 'The request needs approval and its body is larger than approvers are shown whole (`approvals.max_body_bytes`, default 64 KiB); it is not held.' },
-  SIDEKEY_ERR_TOO_MANY_HELD: { status: 429, meaning: 'The workload already has `approvals.max_held_per_workload` (default 10) requests waiting for approval; `Retry-After` says when the first of them ends at the latest.' },
+  SIDEKEY_ERR_TOO_MANY_HELD: { status: 429, meaning: 'The workload already has `approvals.max_held_per_workload` (default 10) requests waiting for approval (or hung up on before they were decided, until they would have timed out); `Retry-After` says when the first of them ends at the latest.' },
   SIDEKEY_ERR_APPROVALS_FULL: { status: 503, meaning: '`approvals.max_held` (default 100) requests already wait for approval in this sidekey process; `Retry-After` says when the first ends at the latest.' },
   SIDEKEY_ERR_APPROVAL_SETTLED: { status: 409, meaning: 'Admin API: the approval was already decided, expired or cancelled; the first decision stands.' },
   SIDEKEY_ERR_APPROVAL_UNAVAILABLE: { status: 503, meaning: 'The request needs approval and the approval store cannot be reached (fail closed).' },

@@ -50,6 +50,13 @@ export class Approvals {
    * bodies in the store) count alike toward the caps.
    */
   readonly #held = new Map<string, { workload: string; expiresAt: number; async: boolean }>()
+  /**
+   * Held requests their agent hung up on, until they would have expired: they still count toward
+   * their workload's cap. Otherwise an agent that holds and hangs up, over and over, puts a new
+   * request before the approvers (and a notification out) each time without limit (found by a
+   * red-team run: 250 in 4 s), pushing real decisions out of the history.
+   */
+  readonly #abandoned = new Map<string, { workload: string; expiresAt: number }>()
   /** Asynchronous approvals asked from here: the timer that expires each one undecided. */
   readonly #expiry = new Map<string, NodeJS.Timeout>()
   readonly #unsubscribe: () => void
@@ -100,6 +107,7 @@ export class Approvals {
         throw denied(final, false)
       }
       if (final.status === 'expired') throw new SidekeyError('SIDEKEY_ERR_APPROVAL_TIMEOUT', `approval ${record.id} was not decided within ${h.route.approval!.timeoutMs / 1000} s (no decision means deny)`)
+      this.#abandoned.set(record.id, this.#held.get(record.id)!)
       throw cancelled()
     } finally {
       this.#held.delete(record.id)
@@ -231,9 +239,10 @@ export class Approvals {
     if (bytes > maxBodyBytes) {
       throw new SidekeyError('SIDEKEY_ERR_APPROVAL_BODY_TOO_LARGE', `this request needs approval, and its body (${bytes} bytes) is larger than the ${maxBodyBytes} bytes approvers are shown whole (approvals.max_body_bytes), so it is not held. Send a smaller body, or ask an admin to raise the limit`)
     }
-    const mine = [...this.#held.values()].filter((x) => x.workload === workload)
+    for (const [id, a] of this.#abandoned) if (a.expiresAt <= nowMs) this.#abandoned.delete(id)
+    const mine = [...this.#held.values(), ...this.#abandoned.values()].filter((x) => x.workload === workload)
     if (mine.length >= maxHeldPerWorkload) {
-      throw new SidekeyError('SIDEKEY_ERR_TOO_MANY_HELD', `workload "${workload}" already has ${mine.length} requests waiting for approval, the most it may (approvals.max_held_per_workload); wait until one is decided before sending another that needs approval`, { retryAfterS: secondsUntilFirst(mine, nowMs) })
+      throw new SidekeyError('SIDEKEY_ERR_TOO_MANY_HELD', `workload "${workload}" already has ${mine.length} requests waiting for approval or hung up on before they were decided, the most it may (approvals.max_held_per_workload); wait until one is decided (or would have timed out) before sending another that needs approval`, { retryAfterS: secondsUntilFirst(mine, nowMs) })
     }
     if (this.#held.size >= maxHeld) {
       throw new SidekeyError('SIDEKEY_ERR_APPROVALS_FULL', `${this.#held.size} requests already wait for approval here, the most sidekey holds at once (approvals.max_held); try again later`, { retryAfterS: secondsUntilFirst([...this.#held.values()], nowMs) })

@@ -93,6 +93,26 @@ routes:
     })
   })
 
+  t.test('a request its agent hung up on keeps its slot until it would have timed out', async (t) => {
+    // Found by a red-team run: hold, hang up, repeat: each hang-up freed the slot at once, so one
+    // agent put 250 requests before the approvers (and out as notifications) in 4 s.
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('w5'), proxyTunnel: false })
+    t.teardown(() => dispatcher.close())
+    for (let i = 1; i <= 2; i++) {
+      const abort = new AbortController()
+      const sent = request(`http://held.test:${port}/pay`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"n":${i}}`, signal: abort.signal }).catch(() => null)
+      await heldBy('w5', 1)
+      abort.abort()
+      await sent
+      await pollFor(() => pendingApprovals(sk), (list) => !list.some((a) => a.workload === 'w5'))
+    }
+    const third = await send('w5')
+    t.equal(third.status, 429, 'the third is refused though none waits')
+    t.equal(third.error, 'SIDEKEY_ERR_TOO_MANY_HELD')
+    t.match(third.text, /already has 2 requests waiting for approval or hung up on before they were decided/)
+    t.ok(Number(third.retryAfter) >= 1 && Number(third.retryAfter) <= 60, `Retry-After is when the first would have timed out (${third.retryAfter})`)
+  })
+
   t.test('a body larger than approvers are shown is not held: 413 naming the limit', async (t) => {
     const big = await send('w4', JSON.stringify({ pad: 'x'.repeat(2100) }))
     t.equal(big.status, 413)
