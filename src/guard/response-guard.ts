@@ -6,6 +6,7 @@ import { withoutNames } from '../inject/inject.js'
 import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
 import { envelopeFraming, envelopeGuard, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
+import { refuseUnscrubbableCharset } from './response-charset.js'
 import { recordFraming, recordScrubFilter } from './record-scrub.js'
 import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
 import { automatonFor, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK } from './secret-scan.js'
@@ -44,7 +45,9 @@ export interface ResponsePlan {
  */
 export function requestHeadersFor(plan: ResponsePlan | null, headers: readonly string[]): string[] {
   if (plan === null) return [...headers]
-  const drop: string[] = plan.scrubs ? ['range', 'if-range', ...MESSAGE_ACCEPT_FIELDS] : []
+  // Nor `Accept-Charset`: an answer in a charset the scrubber does not read (EBCDIC, UTF-7) would
+  // carry an echoed secret past it (guard/response-charset.ts; found by a red-team run).
+  const drop: string[] = plan.scrubs ? ['range', 'if-range', 'accept-charset', ...MESSAGE_ACCEPT_FIELDS] : []
   if (plan.acceptEncoding !== null) drop.push('accept-encoding')
   const out = withoutNames(headers, drop)
   if (plan.acceptEncoding !== null) out.push('accept-encoding', plan.acceptEncoding)
@@ -129,6 +132,7 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           }
         }
         const contentType = String(out['content-type'] ?? '')
+        refuseUnscrubbableCharset(contentType)
         const envelopes = envelopeFraming(contentType)
         if (envelopes !== null) {
           refuseMessageCoding(out)

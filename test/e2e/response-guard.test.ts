@@ -51,6 +51,11 @@ t.test('secret-echo scrubbing and pinned downloads', async (t) => {
       // In two writes, split inside the secret's wide bytes.
       res.write(body.subarray(0, 41))
       setTimeout(() => res.end(body.subarray(41)), 20)
+    } else if (url.startsWith('/charset-')) {
+      // A debug endpoint answering in the charset the URL names, and telling what Accept-Charset it got.
+      const charset = url.slice('/charset-'.length)
+      res.writeHead(200, { 'content-type': `application/json; charset=${charset}`, 'x-accept-charset': String(req.headers['accept-charset'] ?? 'none') })
+      res.end(charset === 'utf-8' ? JSON.stringify({ authorization: auth }) : 'bytes the scrubber cannot read')
     } else if (url.startsWith('/zstd')) {
       res.writeHead(200, { 'content-encoding': 'zstd' })
       res.end('not really zstd')
@@ -177,6 +182,22 @@ routes:
       t.notOk(decoded.includes(secret), `${charset}: the secret is not in the text the agent decodes`)
       t.ok(decoded.includes('authorization'), `${charset}: the rest of the answer arrived`)
     }
+  })
+
+  t.test('Accept-Charset does not go up, and an answer in a charset the scrubber cannot read is refused', async (t) => {
+    // Found by a red-team run: asked for ibm037 (EBCDIC), a server echoed the key in bytes sidekey
+    // never matched, and Python's requests decoded them back to the key.
+    for (const charset of ['ibm037', 'cp500', 'cp1140', 'utf-7', '"UTF-7"']) {
+      const res = await request(`http://api.test:${port}/charset-${encodeURIComponent(charset)}`, { dispatcher, headers: { 'accept-charset': charset } })
+      const text = await res.body.text()
+      t.equal(res.statusCode, 502, charset)
+      t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE')
+      t.match(JSON.parse(text).message, /in charset ".*", in which sidekey cannot find an echoed secret/)
+    }
+    const ok = await request(`http://api.test:${port}/charset-utf-8`, { dispatcher, headers: { 'accept-charset': 'ibm037' } })
+    t.equal(ok.statusCode, 200)
+    t.equal(ok.headers['x-accept-charset'], 'none', 'the Accept-Charset was not forwarded')
+    t.notOk((await ok.body.text()).includes(secret), 'and the UTF-8 echo is masked')
   })
 
   t.test('a coding sidekey cannot decode is refused, not passed through', async (t) => {
