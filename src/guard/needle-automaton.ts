@@ -39,6 +39,14 @@ export class NeedleAutomaton {
   readonly #depth: Int32Array
   /** Length of the longest needle that ends at this state, or 0. */
   readonly #match: Int32Array
+  /**
+   * 1 where what was read ends in a long prefix of a needle (partialMatchAlarm), so `detect` stops
+   * there as at a whole needle: outbound detection refuses most of a secret, not only all of it.
+   * A request holding two thirds of a key is no accident, and it bounds what a hold-back oracle can
+   * teach an agent (found by a red-team run: the bytes a scanner held back, chunk by chunk, told it
+   * which prefix of the key was right, and it read the whole key in 35 requests).
+   */
+  readonly #alarm: Uint8Array
   /** Length of the longest needle. */
   readonly longest: number
   /** Number of distinct needles (after case folding). */
@@ -64,6 +72,8 @@ export class NeedleAutomaton {
     const nextSibling = new Int32Array(total).fill(-1)
     const depth = new Int32Array(total)
     const ends = new Int32Array(total)
+    /** The shortest needle through each node. */
+    const shortest = new Int32Array(total).fill(0x7fffffff)
     const child = (s: number, c: number): number => {
       for (let t = firstChild[s]!; t >= 0; t = nextSibling[t]!) if (label[t] === c) return t
       return -1
@@ -85,6 +95,7 @@ export class NeedleAutomaton {
           firstChild[s] = t
         }
         s = t
+        shortest[s] = Math.min(shortest[s]!, needle.length)
       }
       if (ends[s] === 0) count++
       ends[s] = needle.length
@@ -108,11 +119,13 @@ export class NeedleAutomaton {
     this.#fail = new Int32Array(nodes)
     this.#depth = new Int32Array(nodes)
     this.#match = new Int32Array(nodes)
+    this.#alarm = new Uint8Array(nodes)
     for (let n = 0; n < nodes; n++) {
       const s = order[n]!
       this.#label[n] = label[s]!
       this.#depth[n] = depth[s]!
       this.#match[n] = ends[s]!
+      if (s !== ROOT && depth[s]! >= partialMatchAlarm(shortest[s]!)) this.#alarm[n] = 1
       if (firstChild[s]! >= 0) this.#firstChild[n] = id[firstChild[s]!]!
       if (nextSibling[s]! >= 0) this.#nextSibling[n] = id[nextSibling[s]!]!
     }
@@ -124,6 +137,7 @@ export class NeedleAutomaton {
       for (let t = this.#firstChild[s]!; t >= 0; t = this.#nextSibling[t]!) {
         this.#fail[t] = s === ROOT ? ROOT : this.#step(this.#fail[s]!, this.#label[t]!)
         if (this.#match[t] === 0) this.#match[t] = this.#match[this.#fail[t]!]!
+        if (this.#alarm[t] === 0) this.#alarm[t] = this.#alarm[this.#fail[t]!]!
       }
       if (s < this.#dense) {
         // A state goes where its failure target goes, except along its own children.
@@ -142,13 +156,14 @@ export class NeedleAutomaton {
 
   /**
    * Search `bytes[from, to)` from `state`. Returns the state after the last byte, or -1 as soon as
-   * a needle ends (detection needs nothing more).
+   * a needle ends, or its first `partialMatchAlarm` bytes do (detection needs nothing more).
    */
   detect(bytes: Uint8Array, from: number, to: number, state: number): number {
     const classOf = this.#classOf
     const fromRoot = this.#fromRoot
     const table = this.#table
     const match = this.#match
+    const alarm = this.#alarm
     const k = this.#classes
     const dense = this.#dense
     let s = state
@@ -162,7 +177,7 @@ export class NeedleAutomaton {
         const c = classOf[bytes[i]!]!
         s = s < dense ? table[s * k + c]! : this.#step(s, c)
       }
-      if (match[s] !== 0) return -1
+      if (match[s] !== 0 || alarm[s] !== 0) return -1
     }
     return s
   }
@@ -210,4 +225,14 @@ export class NeedleAutomaton {
     for (let t = this.#firstChild[s]!; t >= 0; t = this.#nextSibling[t]!) if (this.#label[t] === c) return t
     return -1
   }
+}
+
+/**
+ * How many leading bytes of a needle `length` long `detect` treats as the needle: two thirds of it,
+ * and at least 8 (or all of a shorter one). A hold-back oracle can then teach an agent at most a
+ * third less one of a secret's characters, in any form; legitimate text does not hold two thirds
+ * of a managed secret.
+ */
+export function partialMatchAlarm(length: number): number {
+  return Math.max(Math.ceil((2 * length) / 3), Math.min(length, 8))
 }
