@@ -7,5 +7,22 @@
  * (found by a red-team run: `X_HTTP_Method_Override: DELETE` got past `deny DELETE`).
  */
 export function cgiHeaderName(name: string): string {
-  return name.toLowerCase().replaceAll('_', '-')
+  const lower = name.toLowerCase()
+  // Almost no header name has an underscore: those keep to one lower-casing on the hot path.
+  return lower.includes('_') ? lower.replaceAll('_', '-') : lower
+}
+
+const folded = new WeakMap<readonly string[], ReadonlySet<string>>()
+
+/**
+ * The set of `names` in CGI-style form, made once per list: a route's `strip` list is frozen when
+ * policy loads, so the set is built on its first request and reused for every one after it.
+ */
+export function cgiHeaderNameSet(names: readonly string[]): ReadonlySet<string> {
+  let set = folded.get(names)
+  if (set === undefined) {
+    set = new Set(names.map(cgiHeaderName))
+    folded.set(names, set)
+  }
+  return set
 }

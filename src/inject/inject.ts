@@ -1,6 +1,6 @@
 import { SidekeyError } from '../errors.js'
 import type { Route } from '../policy/types.js'
-import { cgiHeaderName } from '../http/header-name.js'
+import { cgiHeaderName, cgiHeaderNameSet } from '../http/header-name.js'
 
 /** A request about to be forwarded: its path (with query) and raw headers, changed in place. */
 export interface OutgoingRequest {
@@ -46,7 +46,7 @@ export function injectCredential(out: OutgoingRequest, route: Route, secret: str
  */
 export function withoutNames(headers: readonly string[], names: readonly string[]): string[] {
   if (names.length === 0) return [...headers]
-  const drop = new Set(names.map(cgiHeaderName))
+  const drop = cgiHeaderNameSet(names)
   const out: string[] = []
   for (let i = 0; i < headers.length; i += 2) {
     if (!drop.has(cgiHeaderName(headers[i]!))) out.push(headers[i]!, headers[i + 1]!)

@@ -8,10 +8,13 @@ import { foldHeaders } from '../../http/message.js'
 import { withoutNames } from '../../inject/inject.js'
 import { hostHeader } from '../../policy/host.js'
 import type { ProxyContext } from '../context.js'
+
 import { known, type RequestExchange } from '../exchange.js'
 import { recordError } from './audit.js'
 import { invalidateOn401 } from './guard-response.js'
 import { holdUpgrade } from './hold.js'
+
+const WEBSOCKET_EXTENSIONS = ['sec-websocket-extensions']
 
 /**
  * The forward stage for an HTTP/1.1 upgrade (WebSocket): the upgrade request goes up to the checked
@@ -33,7 +36,7 @@ export function relayUpgrade(ctx: ProxyContext, ex: RequestExchange): void {
   const response = ex.response
   // Frames are read on their way through, so none may be compressed (RFC 7692): no extension is
   // offered upstream. An answer other than 101 must come in a coding the response guard decodes.
-  const headers = foldHeaders(requestHeadersFor(response, withoutNames(outgoing.headers, ['sec-websocket-extensions'])))
+  const headers = foldHeaders(requestHeadersFor(response, withoutNames(outgoing.headers, WEBSOCKET_EXTENSIONS)))
   headers.host = hostHeader(target, target.scheme)
   const bytesAtStart = { read: (socket as Socket).bytesRead ?? 0, written: (socket as Socket).bytesWritten ?? 0 }
   socket.once('close', () => {
