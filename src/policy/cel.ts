@@ -1,5 +1,6 @@
 import type { ASTNode, Environment } from '@marcbachmann/cel-js'
 import { lazyModule } from '../lazy-module.js'
+import { LINEAR_MATCHES, linearMatches, re2PatternProblem } from './cel-regex.js'
 
 /**
  * CEL (Common Expression Language) predicates over a request, compiled once when policy loads.
@@ -31,7 +32,30 @@ function environment(): Environment {
     .registerVariable('request', 'map')
     .registerVariable('workload', 'string')
     .registerVariable('body', 'dyn')
-    .registerVariable('mcp', 'dyn'))
+    .registerVariable('mcp', 'dyn')
+    // `matches` in linear time (policy/cel-regex.ts): each call is renamed to these.
+    .registerFunction(`string.${LINEAR_MATCHES}(string): bool`, linearMatches)
+    .registerFunction(`${LINEAR_MATCHES}(string, string): bool`, linearMatches))
+}
+
+/**
+ * Point every `matches` call of a parsed expression at the linear-time function, and say why a
+ * literal pattern is not RE2 syntax. Done on the parsed expression before it is type-checked
+ * (which binds each call to its function), so `"matches"` inside a string is left alone.
+ */
+function useLinearMatches(ast: ASTNode): string | null {
+  let problem: string | null = null
+  const visit = (n: ASTNode): void => {
+    if ((n.op === 'rcall' || n.op === 'call') && n.args[0] === 'matches') {
+      // rcall: [name, receiver, [pattern]]; call: [name, [text, pattern]].
+      const pattern: ASTNode | undefined = n.op === 'rcall' ? n.args[2][0] : n.args[1][1]
+      if (pattern?.op === 'value' && typeof pattern.args === 'string') problem ??= re2PatternProblem(pattern.args)
+      n.args[0] = LINEAR_MATCHES
+    }
+    for (const child of children(n)) visit(child)
+  }
+  visit(ast)
+  return problem
 }
 
 /** What a compiled predicate is evaluated against. */
@@ -86,6 +110,8 @@ export function compileCel(source: string, label: string): CelPredicate | string
   } catch (err) {
     return `not valid CEL: ${firstLine(err)}`
   }
+  const patternProblem = useLinearMatches(run.ast)
+  if (patternProblem !== null) return patternProblem
   const checked = run.check()
   if (!checked.valid) return `not valid CEL: ${firstLine(checked.error)}`
   if (checked.type !== 'bool' && checked.type !== 'dyn') return `must be a boolean expression, not ${checked.type}`
@@ -184,5 +210,6 @@ function children(n: ASTNode): ASTNode[] {
 
 function firstLine(err: unknown): string {
   const message = err instanceof Error ? err.message : String(err)
-  return message.split('\n')[0]!.slice(0, 200)
+  // The renamed `matches` (useLinearMatches) is named as the policy author wrote it.
+  return message.split('\n')[0]!.replaceAll(LINEAR_MATCHES, 'matches').slice(0, 200)
 }

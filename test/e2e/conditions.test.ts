@@ -74,10 +74,16 @@ routes:
     addresses: [127.0.0.1]
     conditions:
       cel: ['body.method == "tools/call" && body.params.name in ["read_issue", "list_issues"]']
+  - name: notes
+    host: notes.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['!body.note.matches("^(a+)+$")']
 `,
     {
       now: () => clock,
-      connectTo: Object.fromEntries(['hours', 'night', 'rate', 'quota', 'pay', 'llm', 'mcp'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])),
+      connectTo: Object.fromEntries(['hours', 'night', 'rate', 'quota', 'pay', 'llm', 'mcp', 'notes'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])),
     },
   )
   const send = async (host: string, path = '/', init: { method?: string; headers?: Record<string, string>; body?: string | Readable; workload?: string } = {}) => {
@@ -190,6 +196,16 @@ routes:
     t.equal((await send('mcp.test', '/mcp', { method: 'POST', body: JSON.stringify({ jsonrpc: '2.0', id: 2, method: 'tools/list' }) })).status, 403)
   })
 
+  t.test('matches() is RE2 in linear time: a body built to backtrack is decided at once, and the next request is served', async (t) => {
+    // In JavaScript's backtracking RegExp, 35 a's and a "!" against ^(a+)+$ take minutes.
+    const hostile = sendNotes(`${'a'.repeat(30000)}!`)
+    const next = sendNotes('hello')
+    t.equal((await hostile).status, 200, 'not all a: the condition holds')
+    t.equal((await next).status, 200, 'the event loop was free for the next request')
+    t.equal((await sendNotes('aaaa')).error, 'SIDEKEY_ERR_CONDITION_FAILED', 'all a: refused')
+  })
+  const sendNotes = (note: string) => send('notes.test', '/', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ note }) })
+
   t.test('sidekey explain names the condition', async (t) => {
     const cli = new URL('../../src/cli/main.js', import.meta.url).pathname
     // Asked of the running sidekey, which reaches pay.test through --connect-to: the files alone cannot say the address is allowed.
@@ -256,6 +272,7 @@ routes:
         - 'body.amount <='
         - '1 + "a" == 2'
         - '1 + 2'
+        - 'request.path.matches("^/(?!admin)")'
       time: { from: "09:00", to: "18:00", zone: Mars/Olympus }
       quota: { requests: 1, per: day, zone: Nowhere/Atall }
   - name: b
@@ -269,8 +286,9 @@ routes:
   t.match(lines.join('\n'), /7 routes\[0\]\.conditions\.cel\[0\]: not valid CEL/)
   t.match(lines.join('\n'), /8 routes\[0\]\.conditions\.cel\[1\]: not valid CEL: no such overload/)
   t.match(lines.join('\n'), /9 routes\[0\]\.conditions\.cel\[2\]: must be a boolean expression, not int/)
-  t.match(lines.join('\n'), /10 routes\[0\]\.conditions\.time: "Mars\/Olympus" is not an IANA time zone/)
-  t.match(lines.join('\n'), /11 routes\[0\]\.conditions\.quota\.zone/)
+  t.match(lines.join('\n'), /10 routes\[0\]\.conditions\.cel\[3\]: matches\(\): "\^\/\(\?!admin\)" is not an RE2 pattern .*no look-around/, 'a look-ahead is refused when policy loads (CEL regular expressions are RE2)')
+  t.match(lines.join('\n'), /11 routes\[0\]\.conditions\.time: "Mars\/Olympus" is not an IANA time zone/)
+  t.match(lines.join('\n'), /12 routes\[0\]\.conditions\.quota\.zone/)
   t.match(lines.join('\n'), /routes\[1\]\.conditions: conditions applies to action allow only/)
   const bad = t.throws(() => load('version: v1\nroutes:\n  - { name: c, host: c.test, conditions: { time: { from: "9:00", to: "18:00" } } }\n')) as PolicyInvalidError
   t.match(bad.problems[0], { line: 3, path: 'routes[0].conditions.time.from' })
