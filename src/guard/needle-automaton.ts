@@ -40,13 +40,21 @@ export class NeedleAutomaton {
   /** Length of the longest needle that ends at this state, or 0. */
   readonly #match: Int32Array
   /**
-   * 1 where what was read ends in a long prefix of a needle (partialMatchAlarm), so `detect` stops
-   * there as at a whole needle: outbound detection refuses most of a secret, not only all of it.
-   * A request holding two thirds of a key is no accident, and it bounds what a hold-back oracle can
-   * teach an agent (found by a red-team run: the bytes a scanner held back, chunk by chunk, told it
-   * which prefix of the key was right, and it read the whole key in 35 requests).
+   * Where what was read ends in a long prefix of a needle (partialMatchAlarm), that prefix's
+   * length (the longest such), else 0. `detect` stops there as at a whole needle: outbound
+   * detection refuses most of a secret, not only all of it. A request holding two thirds of a key
+   * is no accident, and it bounds what an agent can learn from any oracle that answers for a
+   * prefix (found by a red-team run: the bytes a scanner held back, chunk by chunk, told it which
+   * prefix of the key was right, and it read the whole key in 35 requests). `collect` reports it
+   * as a match, so it is masked as one.
    */
-  readonly #alarm: Uint8Array
+  readonly #alarm: Int32Array
+  /**
+   * Where `#alarm` is set, the length of the needle whose prefix it is (the shortest through that
+   * state): `collect` masks that far whatever the bytes after the prefix turn out to be, so a mask
+   * that goes on only while the secret does cannot tell an agent whether its next character was right.
+   */
+  readonly #alarmNeedle: Int32Array
   /** Length of the longest needle. */
   readonly longest: number
   /** Number of distinct needles (after case folding). */
@@ -119,13 +127,17 @@ export class NeedleAutomaton {
     this.#fail = new Int32Array(nodes)
     this.#depth = new Int32Array(nodes)
     this.#match = new Int32Array(nodes)
-    this.#alarm = new Uint8Array(nodes)
+    this.#alarm = new Int32Array(nodes)
+    this.#alarmNeedle = new Int32Array(nodes)
     for (let n = 0; n < nodes; n++) {
       const s = order[n]!
       this.#label[n] = label[s]!
       this.#depth[n] = depth[s]!
       this.#match[n] = ends[s]!
-      if (s !== ROOT && depth[s]! >= partialMatchAlarm(shortest[s]!)) this.#alarm[n] = 1
+      if (s !== ROOT && depth[s]! >= partialMatchAlarm(shortest[s]!)) {
+        this.#alarm[n] = depth[s]!
+        this.#alarmNeedle[n] = shortest[s]!
+      }
       if (firstChild[s]! >= 0) this.#firstChild[n] = id[firstChild[s]!]!
       if (nextSibling[s]! >= 0) this.#nextSibling[n] = id[nextSibling[s]!]!
     }
@@ -137,7 +149,10 @@ export class NeedleAutomaton {
       for (let t = this.#firstChild[s]!; t >= 0; t = this.#nextSibling[t]!) {
         this.#fail[t] = s === ROOT ? ROOT : this.#step(this.#fail[s]!, this.#label[t]!)
         if (this.#match[t] === 0) this.#match[t] = this.#match[this.#fail[t]!]!
-        if (this.#alarm[t] === 0) this.#alarm[t] = this.#alarm[this.#fail[t]!]!
+        if (this.#alarm[t] === 0) {
+          this.#alarm[t] = this.#alarm[this.#fail[t]!]!
+          this.#alarmNeedle[t] = this.#alarmNeedle[this.#fail[t]!]!
+        }
       }
       if (s < this.#dense) {
         // A state goes where its failure target goes, except along its own children.
@@ -185,13 +200,22 @@ export class NeedleAutomaton {
   /**
    * Search `bytes[from, to)` from `state`, pushing `[start, end)` of every match onto `found`
    * (offsets in `bytes`; `start` is negative when the match began in an earlier chunk). Of needles
-   * ending at the same byte only the longest is reported: it covers the others. Returns the state.
+   * ending at the same byte only the longest is reported: it covers the others.
+   *
+   * Most of a needle counts as the needle: from its first `partialMatchAlarm` bytes on, the range
+   * reported is the whole needle's length from where it began, whatever follows (`end` may lie
+   * past `to`: the caller masks that many bytes of what comes next). So what masks with these
+   * ranges masks two thirds of a secret as soon as they have gone by, with nothing held back, and
+   * the mask's extent does not tell whether the bytes after them went on to spell the secret.
+   * Returns the state.
    */
   collect(bytes: Uint8Array, from: number, to: number, state: number, found: number[]): number {
     const classOf = this.#classOf
     const fromRoot = this.#fromRoot
     const table = this.#table
     const match = this.#match
+    const alarm = this.#alarm
+    const alarmNeedle = this.#alarmNeedle
     const k = this.#classes
     const dense = this.#dense
     let s = state
@@ -205,9 +229,25 @@ export class NeedleAutomaton {
         s = s < dense ? table[s * k + c]! : this.#step(s, c)
       }
       const m = match[s]!
-      if (m !== 0) found.push(i + 1 - m, i + 1)
+      const a = alarm[s]!
+      if (m === 0 && a === 0) continue
+      let start = i + 1 - m
+      let end = i + 1
+      if (a !== 0 && i + 1 - a <= start) {
+        start = i + 1 - a
+        end = Math.max(end, start + alarmNeedle[s]!)
+      }
+      // A needle read on byte by byte reports the same range again: kept as one.
+      const n = found.length
+      if (n > 0 && found[n - 2] === start) found[n - 1] = Math.max(found[n - 1]!, end)
+      else found.push(start, end)
     }
     return s
+  }
+
+  /** True when what was read ends in most of a needle (partialMatchAlarm): it is masked as one. */
+  alarmed(state: number): boolean {
+    return this.#alarm[state] !== 0
   }
 
   /** The transition from `state` on class `c`, through the table or children and failure links. */

@@ -26,6 +26,14 @@ export class PercentDecoder {
     return this.#pending
   }
 
+  /** A decoder in the same place (an escape open in this one is open in the copy). */
+  clone(): PercentDecoder {
+    const copy = new PercentDecoder()
+    copy.#pending = this.#pending
+    copy.#hiByte = this.#hiByte
+    return copy
+  }
+
   /** Decode `bytes[from, to)` into a new buffer (what is decoded so far; an open escape waits). */
   push(bytes: Uint8Array, from = 0, to = bytes.length): Buffer {
     const out = Buffer.allocUnsafe(to - from + 2)

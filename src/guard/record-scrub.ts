@@ -13,12 +13,14 @@ import { VALUE_MASK } from './secret-scan.js'
  * records into a view, searched with state carried from record to record. A match is masked
  * (same length) in every record still held that carries part of it.
  *
- * Delay stays what the byte scrubber's is: a record is passed on as soon as it is complete (a
- * client dispatches nothing before the blank line that ends an event, so holding an unfinished
- * one costs the agent nothing), unless a view ends with at least HOLD_FROM_DEPTH bytes that begin
- * a secret, in which case records from there on wait for the next one that settles it. A match
- * whose first bytes (fewer than HOLD_FROM_DEPTH) were already passed on is masked from where the
- * held bytes begin.
+ * A record is passed on as soon as it is complete (a client dispatches nothing before the blank
+ * line that ends an event, so holding an unfinished one costs the agent nothing), whatever it
+ * holds: nothing waits because it could begin a secret, so what the agent receives, and when,
+ * tells it nothing about which prefix of a key a stream spelled out (holding records whose view
+ * ended in a partial match did: a model asked to spell out candidates would have shown an agent
+ * the right one, one character at a time). Two thirds of a secret count as the secret
+ * (NeedleAutomaton.collect) and are masked from there on in every record still held; the bytes
+ * of it in records already passed on, fewer than two thirds, stay as they were.
  */
 
 /** How records are framed. */
@@ -32,14 +34,6 @@ export function recordFraming(contentType: string | undefined): RecordFraming | 
   return null
 }
 
-/**
- * A partial match this long at the end of a record holds it back; a shorter one (an `s` that
- * begins `sk-...`, which ordinary text ends with all the time) does not, so ordinary streams are
- * not delayed, at the cost of at most this many minus one leading bytes of a split secret. Three
- * bytes (a streamed token is often that long) that begin one of a secret's forms are rare in text.
- */
-export const HOLD_FROM_DEPTH = 3
-
 /** A record larger than this is not held whole: it passes through with byte-level scrubbing only. */
 export const MAX_RECORD_BYTES = 256 * 1024
 
@@ -52,6 +46,8 @@ const CR = 0x0d
 /** One joined view: its search state and where its last `longest` bytes came from in the stream. */
 interface View {
   state: number
+  /** View bytes still to be masked as they come: the rest of a secret two thirds of which went by. */
+  owed: number
   /** View bytes so far. */
   total: number
   /** Ring of absolute stream offsets [start, end) of the latest view bytes. */
@@ -78,18 +74,18 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
     let v = views.get(key)
     if (v === undefined) {
       if (views.size >= MAX_VIEWS) return null
-      v = { state: ROOT, total: 0, starts: new Float64Array(ring), ends: new Float64Array(ring) }
+      v = { state: ROOT, owed: 0, total: 0, starts: new Float64Array(ring), ends: new Float64Array(ring) }
       views.set(key, v)
     }
     return v
   }
 
-  /** Mask stream bytes [start, end) where they are still held. */
+  /** Mask stream bytes [start, end) where they are still held (a mask begun in a record passed on goes on where it left off). */
   const maskRange = (start: number, end: number): void => {
     const s = Math.max(start, base) - base
     const e = end - base
     if (e <= s) return
-    buf.write(VALUE_MASK.padEnd(e - s, '*').slice(0, e - s), s, 'latin1')
+    buf.write(VALUE_MASK.padEnd(end - start, '*').slice(s + base - start, end - start), s, 'latin1')
   }
 
   /** Append one string (decoded bytes with their stream ranges) to a view, masking what completes a secret. */
@@ -97,9 +93,22 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
     const v = viewFor(key)
     if (v === null || bytes.length === 0) return
     const found: number[] = []
+    // What a mask begun in an earlier record still covers, whatever these bytes are.
+    if (v.owed > 0) {
+      const n = Math.min(v.owed, bytes.length)
+      found.push(0, n)
+      v.owed -= n
+    }
+    const owing = found.length
     v.state = automaton.collect(bytes, 0, bytes.length, v.state, found)
     for (let m = 0; m < found.length; m += 2) {
-      onScrub()
+      // Counted once: not again for the same secret going on from the bytes before.
+      if (m >= owing && (found[m]! >= 0 || owing === 0)) onScrub()
+      // A range past these bytes (most of a secret, masked as the whole) goes on in the next ones.
+      if (found[m + 1]! > bytes.length) {
+        v.owed = Math.max(v.owed, found[m + 1]! - bytes.length)
+        found[m + 1] = bytes.length
+      }
       // Runs of contiguous stream bytes, masked one run at a time (a match spans records).
       let runStart = -1
       let runEnd = -1
@@ -135,17 +144,8 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
     }
   }
 
-  /** Where held bytes must start: an unfinished record, or a view that ends in a long partial match. */
-  const holdFrom = (): number => {
-    // An oversized record is not held, and neither is anything before it: memory stays bounded.
-    if (skipping) return base + buf.length
-    let from = recordStart
-    for (const v of views.values()) {
-      const depth = automaton.depth(v.state)
-      if (depth >= HOLD_FROM_DEPTH) from = Math.min(from, v.starts[(((v.total - depth) % ring) + ring) % ring]!)
-    }
-    return Math.max(from, base)
-  }
+  /** Where held bytes start: the unfinished record (an oversized one is not held, nor anything before it). */
+  const holdFrom = (): number => Math.max(skipping ? base + buf.length : recordStart, base)
 
   const release = (upTo: number): Buffer | null => {
     const cut = upTo - base

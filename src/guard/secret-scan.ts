@@ -1,15 +1,22 @@
 import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { NeedleAutomaton, ROOT } from './needle-automaton.js'
-import { JSON_ESCAPE_WIDTH, JsonEscapeDecoder, jsonUnescaped } from './json-unescape.js'
+import { JsonEscapeDecoder, jsonUnescaped } from './json-unescape.js'
 import { PercentDecoder, percentDecodeMapped } from './percent-decode.js'
 import { secretForms } from './secret-forms.js'
 
 /** Secrets shorter than this are not scanned for (too many false matches, too little to steal). */
 const MIN_SECRET_LENGTH = 8
 
-/** Bound on remembered secrets (tokens rotate; the oldest are forgotten first). */
+/** Bound on remembered secrets obtained at request time (tokens rotate; the oldest are forgotten first). */
 const MAX_SECRETS = 1000
+
+/**
+ * Secrets remembered per slot (a credential for a workload): the one in use and the one before it,
+ * which may still be valid until it expires. A slot whose token keeps being replaced (an upstream
+ * answering 401 on purpose) does not grow the set, nor push out other secrets.
+ */
+const PER_SLOT = 2
 
 /** The byte that begins a percent-escape. */
 const PERCENT = 0x25
@@ -32,18 +39,61 @@ const FIELD_SEPARATOR = '\0'
  * and in what sidekey writes about a request (`mask`: audit lines, security events, alerts).
  */
 export class SecretScanner {
-  /** Secret value -> its forms. Insertion order is age. */
+  /** Secret value -> its forms. Insertion order is age (a secret used again is moved to the end). */
   readonly #secrets = new Map<string, Buffer[]>()
+  /** Secrets never forgotten: the policy's static ones. */
+  readonly #pinned = new Set<string>()
+  /** Slot -> its secrets, oldest first; and each secret's slot. */
+  readonly #slots = new Map<string, string[]>()
+  readonly #slotOf = new Map<string, string>()
   #needles: Buffer[] = []
 
-  /** Remember a secret (idempotent). */
-  add(secret: string): void {
+  /**
+   * Remember a secret. `slot` names where an obtained one comes from (a credential for a
+   * workload): a slot keeps its last PER_SLOT secrets, and MAX_SECRETS bounds them all, oldest
+   * first. Without a slot the secret is pinned: a static secret of the policy is never forgotten,
+   * however many tokens come and go (found by a red-team run: a thousand forced token refreshes
+   * pushed a static key out, and the agent could then send it anywhere unnoticed).
+   */
+  add(secret: string, slot: string | null = null): void {
     if (secret.length < MIN_SECRET_LENGTH) return
-    if (this.#secrets.has(secret)) return
+    const known = this.#secrets.get(secret)
+    if (known !== undefined) {
+      if (slot === null) this.#pinned.add(secret)
+      // Used again: youngest now. The set, and so the automaton, is unchanged.
+      this.#secrets.delete(secret)
+      this.#secrets.set(secret, known)
+      return
+    }
     this.#secrets.set(secret, secretForms(secret, MIN_SECRET_LENGTH))
-    if (this.#secrets.size > MAX_SECRETS) this.#secrets.delete(this.#secrets.keys().next().value as string)
+    if (slot === null) this.#pinned.add(secret)
+    else {
+      let held = this.#slots.get(slot)
+      if (held === undefined) this.#slots.set(slot, (held = []))
+      held.push(secret)
+      this.#slotOf.set(secret, slot)
+      while (held.length > PER_SLOT) this.#forget(held[0]!)
+    }
+    if (this.#secrets.size - this.#pinned.size > MAX_SECRETS) {
+      for (const old of this.#secrets.keys()) {
+        if (this.#pinned.has(old)) continue
+        this.#forget(old)
+        break
+      }
+    }
     // A new array: the automaton for it is built once, at its first use (automatonFor caches it).
     this.#needles = [...this.#secrets.values()].flat()
+  }
+
+  /** Take an obtained secret out of its slot, and forget it unless it is pinned. */
+  #forget(secret: string): void {
+    if (!this.#pinned.has(secret)) this.#secrets.delete(secret)
+    const slot = this.#slotOf.get(secret)
+    if (slot === undefined) return
+    this.#slotOf.delete(secret)
+    const held = this.#slots.get(slot)!
+    held.splice(held.indexOf(secret), 1)
+    if (held.length === 0) this.#slots.delete(slot)
   }
 
   get size(): number {
@@ -98,39 +148,31 @@ export class SecretScanner {
   }
 
   /**
-   * A filter for the request body that throws SIDEKEY_ERR_SECRET_DETECTED when a known
-   * secret goes by. At the end of each chunk it holds back only the bytes that could still become
-   * a secret (as sent or percent-decoded) with what comes next, so a secret split across chunks is
-   * caught before any part of it is forwarded, and other bytes are not delayed. From the first
-   * backslash on, the body is also searched with its JSON escapes decoded (`"\u0073k-..."`).
+   * A filter for the request body that throws SIDEKEY_ERR_SECRET_DETECTED when a known secret,
+   * or two thirds of one (NeedleAutomaton.detect), goes by; a secret split across chunks is found
+   * with the search state carried from chunk to chunk. It holds nothing back: what it forwards,
+   * and when, does not depend on whether the bytes could begin a secret. Holding such a tail back
+   * told an agent, through an echoing upstream, which prefix of a key was right (found by a
+   * red-team run), and stalled a bidirectional stream whose message ended in a byte that begins a
+   * form of a secret until the next message came. From the first backslash on, the body is also
+   * searched with its JSON escapes decoded (`"\u0073k-..."`).
    */
   bodyFilter(): ChunkFilter {
     if (this.#needles.length === 0) return { push: (chunk) => chunk, end: () => null }
     const automaton = this.#automaton
     const detector = new Detector(automaton)
-    // The JSON-escape view starts at the first backslash, over the bytes still held and that chunk:
-    // a secret's escaped form cannot have begun in bytes already passed on (they held no prefix).
+    // The JSON-escape view starts at the first backslash. The bytes before it read the same in
+    // both views, so it starts from where the plain view stood when that chunk came.
     let json: { decoder: JsonEscapeDecoder; detector: Detector } | null = null
-    let held: Buffer | null = null
     return {
       push(chunk) {
+        if (json === null && chunk.indexOf(BACKSLASH) >= 0) json = { decoder: new JsonEscapeDecoder(), detector: detector.clone() }
         if (detector.push(chunk)) throw detected()
-        const window = held === null ? chunk : Buffer.concat([held, chunk])
-        let feed: Buffer = chunk
-        if (json === null && chunk.indexOf(BACKSLASH) >= 0) {
-          json = { decoder: new JsonEscapeDecoder(), detector: new Detector(automaton) }
-          feed = window
-        }
-        if (json !== null && json.detector.push(json.decoder.push(feed))) throw detected()
-        const hold = json === null ? detector.holdBack() : Math.max(detector.holdBack(), JSON_ESCAPE_WIDTH * json.detector.holdBack() + json.decoder.pending)
-        const cut = window.length - Math.min(window.length, hold)
-        held = cut < window.length ? Buffer.from(window.subarray(cut)) : null
-        return cut > 0 ? window.subarray(0, cut) : null
+        if (json !== null && json.detector.push(json.decoder.push(chunk))) throw detected()
+        return chunk
       },
       end() {
-        const rest = held
-        held = null
-        return rest
+        return null
       },
     }
   }
@@ -159,6 +201,15 @@ class Detector {
   #decoder: PercentDecoder | null = null
 
   constructor(private readonly automaton: NeedleAutomaton) {}
+
+  /** A detector in the same state, to search a second view that so far read the same bytes. */
+  clone(): Detector {
+    const copy = new Detector(this.automaton)
+    copy.#raw = this.#raw
+    copy.#decoded = this.#decoded
+    copy.#decoder = this.#decoder?.clone() ?? null
+    return copy
+  }
 
   /** Search the next chunk; true when a secret ended in it. */
   push(bytes: Uint8Array): boolean {
@@ -191,16 +242,6 @@ class Detector {
       i = end
     }
     return false
-  }
-
-  /**
-   * Trailing bytes that could still become a secret: the longest partial match as sent, or as
-   * decoded (each decoded byte came from at most 3 bytes, plus an escape still open).
-   */
-  holdBack(): number {
-    const raw = this.automaton.depth(this.#raw)
-    if (this.#decoder === null) return raw
-    return Math.max(raw, 3 * this.automaton.depth(this.#decoded) + this.#decoder.pending)
   }
 }
 
@@ -240,10 +281,14 @@ export function maskText(automaton: NeedleAutomaton, text: string, pattern: stri
   if (view !== null) {
     const inView: number[] = []
     automaton.collect(view.decoded, 0, view.decoded.length, ROOT, inView)
-    for (let i = 0; i < inView.length; i += 2) found.push(view.from[inView[i]!]!, view.from[inView[i + 1]!]!)
+    // A range may reach past the text (most of a secret, masked as the whole): cut at its end.
+    for (let i = 0; i < inView.length; i += 2) found.push(view.from[inView[i]!]!, view.from[Math.min(inView[i + 1]!, view.decoded.length)]!)
   }
   if (found.length === 0) return text
-  for (let i = 0; i < found.length; i += 2) bytes.write(maskOf(found[i + 1]! - found[i]!, pattern), found[i]!, 'latin1')
+  for (let i = 0; i < found.length; i += 2) {
+    const end = Math.min(found[i + 1]!, bytes.length)
+    bytes.write(maskOf(end - found[i]!, pattern), found[i]!, 'latin1')
+  }
   return bytes.toString(encoding)
 }
 
@@ -265,9 +310,14 @@ function encodingOf(text: string): 'latin1' | 'utf8' {
 
 /**
  * A streaming scrubber: replaces every needle in the bytes passing through with a same-length
- * mask. At the end of each chunk it holds back only a tail that could be the start of a needle
- * (so a secret split across chunks is still caught) and passes everything else on at once, so
- * server-sent events are not delayed. Synchronous, so the common path needs no stream machinery.
+ * mask, and two thirds of one as soon as they have gone by (NeedleAutomaton.collect), with the
+ * rest of it as it comes. It holds nothing back: what it passes on, and when, does not depend on
+ * whether the bytes could begin a secret. Holding back such a tail told an agent which prefix of
+ * a key was right (a red-team run read a key that way, one character at a time), and stalled a
+ * bidirectional stream whose message ended in a byte that begins a form of a secret (an `s`)
+ * until the next message came. A secret split across chunks before two thirds of it shows its
+ * first bytes, fewer than two thirds; the rest is masked. Synchronous, so the common path needs
+ * no stream machinery.
  */
 export function scrubFilter(needles: readonly Buffer[], onScrub: () => void = () => undefined): ChunkFilter {
   return scrubWith(automatonFor(needles), onScrub)
@@ -276,33 +326,47 @@ export function scrubFilter(needles: readonly Buffer[], onScrub: () => void = ()
 /** `scrubFilter` with an automaton already built. */
 export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () => undefined): ChunkFilter {
   let state = ROOT
-  let held: Buffer | null = null
   const found: number[] = []
+  /** Stream offset of the next chunk's first byte. */
+  let offset = 0
+  /** A mask (stream offsets) that reaches past what has come so far: most of a secret, masked as the whole. */
+  let owed: { start: number; end: number } | null = null
   return {
     push(chunk) {
       found.length = 0
       state = automaton.collect(chunk, 0, chunk.length, state, found)
-      const offset = held === null ? 0 : held.length
-      // A copy when masking, never the caller's buffer.
-      let window = held === null ? chunk : Buffer.concat([held, chunk])
-      if (found.length > 0) {
-        if (window === chunk) window = Buffer.from(chunk)
-        for (let i = 0; i < found.length; i += 2) {
-          // A match reaches back at most into what was held (the automaton's depth when it was).
-          const start = Math.max(0, found[i]! + offset)
-          window.write(maskOf(found[i + 1]! + offset - start, VALUE_MASK), start, 'latin1')
-          onScrub()
-        }
+      if (found.length === 0 && owed === null) {
+        offset += chunk.length
+        return chunk
       }
-      const keep = Math.min(window.length, automaton.depth(state))
-      const cut = window.length - keep
-      held = keep > 0 ? Buffer.from(window.subarray(cut)) : null
-      return cut > 0 ? window.subarray(0, cut) : null
+      const chunkEnd = offset + chunk.length
+      // A copy when masking, never the caller's buffer.
+      let out: Buffer | null = null
+      const going = owed
+      const mask = (start: number, end: number): void => {
+        const from = Math.max(start, offset)
+        const to = Math.min(end, chunkEnd)
+        if (to <= from) return
+        out ??= Buffer.from(chunk)
+        // The mask goes on where the last chunk's left off (`[redac`, then `ted]***`); one whose
+        // first bytes went out unmasked (fewer than two thirds of a secret) begins afresh here.
+        const at = going !== null && going.start === start ? start : from
+        out.write(maskOf(end - at, VALUE_MASK).slice(from - at, to - at), from - offset, 'latin1')
+      }
+      if (going !== null) mask(going.start, going.end)
+      for (let i = 0; i < found.length; i += 2) {
+        const start = offset + found[i]!
+        const end = offset + found[i + 1]!
+        if (going?.start !== start) onScrub()
+        mask(start, end)
+        if (end > chunkEnd && (owed === null || end > owed.end)) owed = { start, end }
+      }
+      if (owed !== null && owed.end <= chunkEnd) owed = null
+      offset = chunkEnd
+      return out ?? chunk
     },
     end() {
-      const rest = held
-      held = null
-      return rest
+      return null
     },
   }
 }

@@ -135,15 +135,16 @@ routes:
     t.test(`${name}: refused, quarantined, nothing sent`, async (t) => expectCaught(t, `b-${i}`, payload, viaCurl(`b-${i}`, ['-H', `content-type: ${contentType}`, '--data-binary', payload, `${at}/upload`])))
   })
 
-  // A streamed body: the encoded secret is split across chunks. What comes before it is passed on
-  // at once; nothing of it, not even its first escape, reaches the upstream before the rest shows
-  // it is a secret.
+  // A streamed body: the encoded secret is split across chunks, before two thirds of it. Detection
+  // holds nothing back for what it could become (a held tail told an agent which prefix of a key
+  // was right); the chunk that reaches two thirds of the secret is refused, and nothing of it is
+  // forwarded.
   const split: [name: string, visible: string, hidden: string, rest: string][] = [
     ['percent-encoded', `k=${'a'.repeat(100)}`, pctAll(secret).slice(0, 20), `${pctAll(secret).slice(20)}&z=1`],
     ['base64 at alignment 1', `d=${b64(`q${secret}`).slice(0, 2)}`, b64(`q${secret}`).slice(2, 14), b64(`q${secret}`).slice(14)],
   ]
   split.forEach(([name, visible, hidden, rest], i) => {
-    t.test(`a streamed body, ${name}, split across chunks: refused before any part of it leaves`, async (t) => {
+    t.test(`a streamed body, ${name}, split across chunks: refused before two thirds of it leave`, async (t) => {
       const workload = `s-${i}`
       let arrived = ''
       await expectCaught(t, workload, hidden + rest, async () => {
@@ -161,8 +162,10 @@ routes:
           await dispatcher.close()
         }
       })
+      // (How much of the first chunk's end goes at once is the `_method` field scan's business: a
+      // body without Content-Type is read as a form, and an escape may begin `%5Fmethod`.)
       t.ok(arrived.includes(visible), 'what came before the secret was passed on without waiting')
-      t.notOk(Buffer.concat(wire).toString('latin1').includes(visible + hidden.slice(0, 3)), 'not even the first bytes of the encoded secret were forwarded')
+      t.notOk(Buffer.concat(wire).toString('latin1').includes(hidden + rest.slice(0, 3)), 'nothing of the chunk that reached two thirds of it was forwarded')
     })
   })
 

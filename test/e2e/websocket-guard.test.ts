@@ -314,8 +314,9 @@ routes:
     t.match(json, /^\{"you":"Bearer \[redacted\]\**"\}$/)
     t.equal(json.length, `{"you":"Bearer ${SECRET}"}`.length, 'same length')
     const fragments = await next('echo-auth-fragments')
-    t.notOk(fragments.includes(SECRET.slice(0, 7)))
-    t.match(fragments, /^first Bearer \[redacted\]\** last$/)
+    // Split after 7 bytes of the secret, short of two thirds: those went out with the first
+    // fragment (nothing is held back for what it could become), the rest is masked.
+    t.equal(fragments, `first Bearer ${SECRET.slice(0, 7)}${'[redacted]'.padEnd(SECRET.length - 7, '*')} last`)
     const b64 = await next('echo-auth-b64')
     t.notOk(b64.includes(Buffer.from(SECRET).toString('base64')))
     t.match(b64, /^\[redacted\]/)

@@ -4,7 +4,7 @@ import t from 'tap'
 import { filterStream } from '../../src/http/chunk-filter.js'
 import { JsonEscapeDecoder } from '../../src/guard/json-unescape.js'
 import { partialMatchAlarm } from '../../src/guard/needle-automaton.js'
-import { SecretScanner } from '../../src/guard/secret-scan.js'
+import { scrubFilter, SecretScanner } from '../../src/guard/secret-scan.js'
 
 // The outbound secret scanner, table-driven: each form a managed secret takes on the wire, in each
 // place an agent can put it (request target, header name or value, buffered body, streamed body in
@@ -86,13 +86,15 @@ t.test('each form of a secret is found wherever the agent puts it', async (t) =>
         const body = `payload=${'a'.repeat(40)}&data=${form}&tail=1`
         const { code, passed } = await scanBody(body, size)
         t.equal(code, 'SIDEKEY_ERR_SECRET_DETECTED', `${name} in a body streamed in ${size}-byte chunks`)
-        t.ok(body.startsWith(passed) && passed.length <= formStart(body, form), `${name}: only bytes before it passed (${passed.length} of ${body.length}, ${size}-byte chunks)`)
+        // Nothing is held back, so its first bytes may have passed, never two thirds of it (which
+        // the scanner reads as the secret, decoded or not) nor all of it.
+        t.ok(body.startsWith(passed) && passed.length < formStart(body, form) + form.length && !scanner.foundInBuffer(Buffer.from(passed, 'latin1')), `${name}: less than two thirds of it passed (${passed.length} of ${body.length}, ${size}-byte chunks)`)
       }
     }
   }
 })
 
-t.test('a secret split at every point between two chunks is caught before any of it passes', async (t) => {
+t.test('a secret split at every point between two chunks is caught before two thirds of it pass', async (t) => {
   const forms = [SECRET, percentAll(SECRET), b64(`ab${SECRET}`), jsonAll(SECRET), `\\u0073k-live-4f9Qz7Xw2Lm8`]
   for (const form of forms) {
     const body = `before ${form} after`
@@ -103,10 +105,12 @@ t.test('a secret split at every point between two chunks is caught before any of
     for (let split = from + 1; split < from + form.length; split++) {
       const { code, passed } = await filterBody([Buffer.from(body.slice(0, split), 'latin1'), Buffer.from(body.slice(split), 'latin1')])
       if (code === null) missed++
-      if (passed.length > at) leaked++
+      // Nothing is held back, so what came before the split passed; the rest did not.
+      if (passed.length > Math.max(at, split)) leaked++
+      if (scanner.foundInBuffer(Buffer.from(passed, 'latin1'))) leaked++
     }
     t.equal(missed, 0, `${JSON.stringify(form)}: caught at each of ${form.length - 1} split points`)
-    t.equal(leaked, 0, `${JSON.stringify(form)}: no byte of it passed at any split point`)
+    t.equal(leaked, 0, `${JSON.stringify(form)}: nothing after the split, and never two thirds of it, passed at any split point`)
   }
 })
 
@@ -114,7 +118,7 @@ t.test('most of a secret counts as the secret: a hold-back oracle ends at two th
   // Found by a red-team run: streamed chunk by chunk through an echoing upstream, the bytes the
   // body filter held back told the agent which prefix of a key was right, one character at a time
   // (35 requests for a 20-character key). A text that holds two thirds of a secret's form is now
-  // refused as the secret is, so the agent learns at most a third less one of its characters.
+  // refused as the secret is, and nothing is held back any more (next test).
   t.equal(partialMatchAlarm(20), 14)
   t.equal(partialMatchAlarm(9), 8)
   t.equal(partialMatchAlarm(6), 6, 'all of a needle shorter than 8')
@@ -124,6 +128,36 @@ t.test('most of a secret counts as the secret: a hold-back oracle ends at two th
     t.same((await scanBody(text, 1)).code, 'SIDEKEY_ERR_SECRET_DETECTED', `${JSON.stringify(text)} streamed a byte at a time`)
   }
   t.notOk(scanner.foundIn('sk-live-4f9Qz'), 'a prefix short of two thirds is not')
+})
+
+t.test('nothing is held back: what passes, and when, does not depend on whether it begins a secret', async (t) => {
+  // The oracle itself, closed: a candidate prefix of the key, right or wrong, passes whole and at
+  // once, in a request body and through response scrubbing alike. Before, the right one's bytes
+  // were held back (and a bidirectional stream whose message ended in them stalled).
+  const alarm = partialMatchAlarm(SECRET.length)
+  const responses = scrubFilter(scanner.needles())
+  for (let k = 1; k < alarm; k++) {
+    for (const candidate of [SECRET.slice(0, k), `${SECRET.slice(0, k - 1)}#`]) {
+      const chunk = Buffer.from(`message ${candidate}`, 'latin1')
+      const body = scanner.bodyFilter()
+      t.same(body.push(chunk), chunk, `request: ${JSON.stringify(candidate)} passed whole`)
+      t.same(responses.push(chunk), chunk, `response: ${JSON.stringify(candidate)} passed whole`)
+    }
+  }
+  const body = scanner.bodyFilter()
+  t.throws(() => body.push(Buffer.from(`message ${SECRET.slice(0, alarm)}`)), { code: 'SIDEKEY_ERR_SECRET_DETECTED' }, 'two thirds of it are the secret')
+  const scrub = scrubFilter(scanner.needles())
+  t.equal(scrub.push(Buffer.from(`message ${SECRET.slice(0, alarm)}`))?.toString(), `message ${'[redacted]'.padEnd(alarm, '*')}`, 'and masked in a response as they pass')
+  t.equal(scrub.push(Buffer.from(`${SECRET.slice(alarm)} ok`))?.toString(), `${'*'.repeat(SECRET.length - alarm)} ok`, 'with the rest of it, as it comes')
+  // Past two thirds, the mask covers the secret's length whatever comes: one that stopped where
+  // the echo stopped spelling the secret would tell an agent whether its next character was right.
+  for (const next of [SECRET.slice(alarm), 'X'.repeat(SECRET.length - alarm), '#!']) {
+    const f = scrubFilter(scanner.needles())
+    const out = [f.push(Buffer.from(`a ${SECRET.slice(0, alarm)}`)), f.push(Buffer.from(`${next} tail`))].map((b) => b?.toString() ?? '').join('')
+    const masked = SECRET.length + 2
+    t.equal(out.slice(0, masked), `a ${'[redacted]'.padEnd(SECRET.length, '*')}`.slice(0, Math.min(masked, 2 + alarm + next.length + 5)), `followed by ${JSON.stringify(next)}: the same mask`)
+    t.equal(out.length, `a ${SECRET.slice(0, alarm)}${next} tail`.length, 'the same length')
+  }
 })
 
 t.test('near misses pass untouched', async (t) => {
