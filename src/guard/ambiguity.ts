@@ -1,6 +1,7 @@
 import { ConditionRefusal } from '../errors.js'
 import type { CelPredicate, QueryReads } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
+import { cgiHeaderName } from '../http/header-name.js'
 import { findAmbiguousKeys, quoteKey } from './json-keys.js'
 import { repeatedQueryParam } from './query-repeats.js'
 
@@ -10,6 +11,8 @@ import { repeatedQueryParam } from './query-repeats.js'
  * checked, so on routes that read the query or the body such requests are refused, naming what is
  * ambiguous, before any condition is evaluated:
  * - a query parameter a condition reads, given more than once (see `query-repeats.ts`);
+ * - a header a condition reads, given more than once, or spelled with `_` for `-` (which CGI-style
+ *   servers read as the same header and others as another one: http/header-name.ts);
  * - a JSON body with a key twice, or two keys differing only in letter case (see `json-keys.ts`),
  *   when a condition or an approver reads the body;
  * - a JSON body sent as a form (`application/x-www-form-urlencoded`, `multipart/form-data`) when a
@@ -19,6 +22,7 @@ import { repeatedQueryParam } from './query-repeats.js'
 /** What a route's CEL reads, gathered once per route and remembered (routes are frozen at load). */
 interface Reads {
   readonly query: QueryReads
+  readonly headers: QueryReads
   /** CEL reads `body` (as JSON). */
   readonly celBody: boolean
   /** CEL or a person reads the body. */
@@ -31,13 +35,17 @@ function readsOf(route: Route): Reads {
   const known = readsByRoute.get(route)
   if (known !== undefined) return known
   const predicates: CelPredicate[] = [...(route.conditions?.cel ?? []), ...(route.approval?.when ? [route.approval.when] : [])]
-  let query: Set<string> | 'any' = new Set()
-  for (const p of predicates) {
-    if (p.queryReads === 'any') query = 'any'
-    else if (query !== 'any') for (const name of p.queryReads) query.add(name)
+  const union = (of: (p: CelPredicate) => QueryReads, spell: (name: string) => string = (n) => n): QueryReads => {
+    const names = new Set<string>()
+    for (const p of predicates) {
+      const read = of(p)
+      if (read === 'any') return 'any'
+      for (const name of read) names.add(spell(name))
+    }
+    return names
   }
   const celBody = predicates.some((p) => p.usesBody)
-  const reads = Object.freeze({ query, celBody, body: celBody || route.approval !== null })
+  const reads = Object.freeze({ query: union((p) => p.queryReads), headers: union((p) => p.headerReads, cgiHeaderName), celBody, body: celBody || route.approval !== null })
   readsByRoute.set(route, reads)
   return reads
 }
@@ -47,6 +55,8 @@ export interface AmbiguityFacts {
   /** Origin-form path with query. */
   readonly path: string
   readonly contentType: string | undefined
+  /** The agent's headers as they go upstream (celHeaders in request-guard.ts): what CEL reads. */
+  readonly headers: readonly string[]
   /** The body as read, and as parsed JSON (undefined when it is not JSON). */
   readonly body: Buffer | null
   readonly json: unknown
@@ -67,6 +77,14 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
       )
     }
   }
+  const header = ambiguousHeader(f.headers, reads.headers)
+  if (header !== null) {
+    return new ConditionRefusal(
+      'SIDEKEY_ERR_AMBIGUOUS_HEADER',
+      'ambiguous_header',
+      `the header ${quoteKey(header.name)} is given ${header.spellings.length === 1 ? `as ${quoteKey(header.spellings[0]!)}` : `${header.spellings.length} times (${header.spellings.slice(0, 5).map(quoteKey).join(', ')})`}; route "${route.name}" has a condition that reads it, and servers disagree on ${header.spellings.length === 1 ? 'whether that is the same header (CGI-style servers read "_" as "-", others do not)' : 'which value counts (the first, or all of them joined)'}. Send it once, spelled with "-"`,
+    )
+  }
   if (!reads.body || f.json === undefined || f.body === null) return null
   if (reads.celBody && f.contentType !== undefined && /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(f.contentType)) {
     return new ConditionRefusal(
@@ -84,4 +102,24 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
       ? `has the key ${quoteKey(keys.first)} twice in ${keys.at}; parsers disagree on which value counts (JavaScript and Go keep the last, others the first or refuse)`
       : `has the keys ${quoteKey(keys.first)} and ${quoteKey(keys.second)} in ${keys.at}, which differ only in letter case; Go's encoding/json takes them for one field and keeps the last, so the upstream may act on a value other than the one checked`
   return new ConditionRefusal('SIDEKEY_ERR_AMBIGUOUS_BODY', 'ambiguous_body', `the JSON body ${what}. Route "${route.name}" reads the body, so send each key once, in one spelling`)
+}
+
+/**
+ * The first header `reads` names (all of them for `any`) that is given more than once, or spelled
+ * with an underscore, counting spellings as CGI-style servers read them; null when none is.
+ */
+function ambiguousHeader(headers: readonly string[], reads: QueryReads): { name: string; spellings: string[] } | null {
+  if (reads !== 'any' && reads.size === 0) return null
+  let seen: Map<string, string[]> | null = null
+  for (let i = 0; i < headers.length; i += 2) {
+    const name = cgiHeaderName(headers[i]!)
+    if (reads !== 'any' && !reads.has(name)) continue
+    seen ??= new Map()
+    const spellings = seen.get(name)
+    if (spellings === undefined) seen.set(name, [headers[i]!])
+    else spellings.push(headers[i]!)
+  }
+  if (seen === null) return null
+  for (const [name, spellings] of seen) if (spellings.length > 1 || spellings[0]!.includes('_')) return { name, spellings }
+  return null
 }

@@ -2,6 +2,8 @@ import type { IncomingMessage } from 'node:http'
 import type { Approvals, HoldOutcome } from '../approvals/approvals.js'
 import { ConditionRefusal } from '../errors.js'
 import { foldHeaders, requestHasBody } from '../http/message.js'
+import { withoutHopByHop } from '../inject/hop-by-hop.js'
+import { withoutNames } from '../inject/inject.js'
 import type { CelInput } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
 import type { Counters } from '../state/counters.js'
@@ -92,9 +94,10 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
   const c = route.conditions
   const a = route.approval
   const json = parseJsonBody(body)
-  const ambiguous = ambiguity(route, { path: g.path, contentType, body, json })
+  const headers = celHeaders(g.rawHeaders, route.strip)
+  const ambiguous = ambiguity(route, { path: g.path, contentType, headers, body, json })
   if (ambiguous !== null) throw ambiguous
-  const input = celInput(g, body, json)
+  const input = celInput({ ...g, rawHeaders: headers }, body, json)
   const nowMs = deps.now()
   let uncounted: string[] = []
   if (c !== null) {
@@ -117,8 +120,19 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
   return { approval, uncounted }
 }
 
-/** Headers CEL never sees: the run token. */
+/** Headers CEL never sees: the run token (celHeaders removes it too, as hop-by-hop). */
 const NOT_FOR_CEL: ReadonlySet<string> = new Set(['proxy-authorization'])
+
+/**
+ * The agent's headers as CEL reads them: as they go upstream, without hop-by-hop headers, those
+ * the agent's `Connection` names, and those the route strips. A condition read on what the agent
+ * sent was true of a header the upstream never saw (found by a red-team run: `X-Account: sandbox`
+ * with `Connection: x-account` passed `request.headers["x-account"] == "sandbox"`, and the
+ * upstream acted on its default account).
+ */
+export function celHeaders(rawHeaders: readonly string[], strip: readonly string[]): string[] {
+  return withoutNames(withoutHopByHop(rawHeaders), strip)
+}
 
 /**
  * The variables CEL expressions see. Proxy-Authorization (the run token) is never among them.

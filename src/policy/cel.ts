@@ -93,6 +93,8 @@ export interface CelPredicate {
   readonly usesBody: boolean
   /** The `request.query` parameters the expression reads (a repeated one is refused as ambiguous). */
   readonly queryReads: QueryReads
+  /** The `request.headers` names the expression reads, lower case (a repeated one is refused as ambiguous). */
+  readonly headerReads: QueryReads
   /** The names of `mcp.arguments` the expression reads literally (`.force`, `["force"]`, `"force" in ...`). */
   readonly argumentReads: ReadonlySet<string>
   evaluate(input: CelInput): CelOutcome
@@ -124,6 +126,7 @@ export function compileCel(source: string, label: string): CelPredicate | string
     label,
     usesBody,
     queryReads: queryReadsOf(run.ast),
+    headerReads: requestFieldReads(run.ast, 'headers', (name) => name.toLowerCase()),
     argumentReads: fieldNamesRead(run.ast, 'mcp', 'arguments'),
     evaluate(input: CelInput): CelOutcome {
       if (usesBody && input.body === undefined) return { ok: false, why: 'the request body is not JSON' }
@@ -141,27 +144,35 @@ export function compileCel(source: string, label: string): CelPredicate | string
 
 /** What `ast` reads of `request.query` (see QueryReads). Conservative: anything unrecognised is `any`. */
 export function queryReadsOf(ast: ASTNode): QueryReads {
+  return requestFieldReads(ast, 'query')
+}
+
+/**
+ * What `ast` reads of the map `request.<field>` (`query`, `headers`): the keys it spells out, each
+ * through `spell`, or `any`. Conservative: anything unrecognised is `any`.
+ */
+export function requestFieldReads(ast: ASTNode, field: string, spell: (name: string) => string = (name) => name): QueryReads {
   const names = new Set<string>()
   let any = false
   const isRequest = (n: ASTNode): boolean => n.op === 'id' && n.args === 'request'
   const literal = (n: ASTNode): string | null => (n.op === 'value' && typeof n.args === 'string' ? n.args : null)
-  /** `request.query` or `request["query"]`. */
-  const isQuery = (n: ASTNode): boolean =>
-    ((n.op === '.' || n.op === '.?') && isRequest(n.args[0]) && n.args[1] === 'query') || ((n.op === '[]' || n.op === '[?]') && isRequest(n.args[0]) && literal(n.args[1]) === 'query')
+  /** `request.<field>` or `request["<field>"]`. */
+  const isField = (n: ASTNode): boolean =>
+    ((n.op === '.' || n.op === '.?') && isRequest(n.args[0]) && n.args[1] === field) || ((n.op === '[]' || n.op === '[?]') && isRequest(n.args[0]) && literal(n.args[1]) === field)
   const visit = (n: ASTNode): void => {
-    if ((n.op === '.' || n.op === '.?') && isQuery(n.args[0])) return void names.add(n.args[1])
-    if ((n.op === '[]' || n.op === '[?]') && isQuery(n.args[0])) {
+    if ((n.op === '.' || n.op === '.?') && isField(n.args[0])) return void names.add(spell(n.args[1]))
+    if ((n.op === '[]' || n.op === '[?]') && isField(n.args[0])) {
       const key = literal(n.args[1])
-      if (key !== null) return void names.add(key)
+      if (key !== null) return void names.add(spell(key))
       any = true
       return visit(n.args[1])
     }
-    if (n.op === 'in' && isQuery(n.args[1]) && literal(n.args[0]) !== null) return void names.add(literal(n.args[0])!)
-    if (isQuery(n) || isRequest(n)) {
+    if (n.op === 'in' && isField(n.args[1]) && literal(n.args[0]) !== null) return void names.add(spell(literal(n.args[0])!))
+    if (isField(n) || isRequest(n)) {
       any = true
       return
     }
-    // Another field of `request` (method, path, headers...) reads no query.
+    // Another field of `request` reads none of this one.
     if ((n.op === '.' || n.op === '.?') && isRequest(n.args[0])) return
     if ((n.op === '[]' || n.op === '[?]') && isRequest(n.args[0]) && literal(n.args[1]) !== null) return
     for (const child of children(n)) visit(child)

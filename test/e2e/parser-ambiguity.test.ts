@@ -27,7 +27,7 @@ async function startGoUpstream(t: Test): Promise<number> {
   return (await startGoServer(t, await readFile(fixture, 'utf8'))).port
 }
 
-type GoAnswer = { refunded: number; task: string; order_amount: number; query_amount: string; query_amount_last: string }
+type GoAnswer = { refunded: number; task: string; order_amount: number; query_amount: string; query_amount_last: string; header_mode: string; header_account: string }
 
 t.test('the scanners find what parsers disagree on, and nothing else', async (t) => {
   t.match(findAmbiguousKeys('{"amount": 50, "AMOUNT": 5000}'), { at: 'body', first: 'amount', second: 'AMOUNT', kind: 'case' })
@@ -64,6 +64,13 @@ t.test('the scanners find what parsers disagree on, and nothing else', async (t)
   t.equal(readsOf('request.query[workload] == "1"'), 'any')
   t.equal(readsOf('size(request.query) == 0'), 'any')
   t.equal(readsOf('[request].size() == 1'), 'any', 'request passed around as a whole')
+  const headerReadsOf = (source: string) => {
+    const p = compileCel(source, 'x')
+    if (typeof p === 'string') throw new Error(p)
+    return p.headerReads === 'any' ? 'any' : [...p.headerReads]
+  }
+  t.same(headerReadsOf('request.headers["X-Mode"] == "a" && "x-b" in request.headers && has(request.headers.c) && request.query.d == "1"'), ['x-mode', 'x-b', 'c'], 'header names, lower case')
+  t.equal(headerReadsOf('request.headers.exists(k, k.startsWith("x-"))'), 'any')
 })
 
 t.test('ambiguous bodies and queries against a real Go upstream', async (t) => {
@@ -109,8 +116,25 @@ routes:
     ports: [${port}]
     addresses: [127.0.0.1]
     approval: { timeout_s: 1 }
+  - name: modes
+    host: modes.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['!("x-mode" in request.headers) || request.headers["x-mode"] != "write"']
+  - name: accounts
+    host: accounts.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['request.headers["x-account"] == "sandbox"']
+  - name: held-writes
+    host: held-writes.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    approval: { when: '"x-mode" in request.headers && request.headers["x-mode"] == "write"', timeout_s: 1 }
 `,
-    { connectTo: Object.fromEntries(['refunds', 'nested', 'tasks', 'query', 'dry', 'held'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
+    { connectTo: Object.fromEntries(['refunds', 'nested', 'tasks', 'query', 'dry', 'held', 'modes', 'accounts', 'held-writes'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) },
   )
   const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), proxyTunnel: false })
   t.teardown(() => dispatcher.close())
@@ -210,6 +234,36 @@ routes:
     t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY')
     const { body } = await request(`${sk.adminUrl}/v1/approvals`, { headers: { authorization: `Bearer ${sk.adminToken}` } })
     t.same(((await body.json()) as { approvals: unknown[] }).approvals, [], 'nothing was held')
+  })
+
+  t.test('headers a condition reads: given twice or with "_" for "-" is refused; CEL reads them as they go upstream', async (t) => {
+    // Found by a red-team run: CEL read `X-Mode: write` sent twice as "write, write", so a
+    // condition against "write" passed while Go acted on "write"; `X_Mode` is X-Mode to CGI-style
+    // servers and another header to the rest; and a header the agent's Connection named was
+    // checked by CEL and then dropped as hop-by-hop, so the upstream acted on its default.
+    const viaCurl = async (host: string, headers: string[]) => {
+      const r = await curl(['-x', sk.proxyUrlFor('curl-agent'), ...headers.flatMap((h) => ['-H', h]), '--data', '{}', `http://${host}:${port}/refund`])
+      return { status: r.status, error: /x-sidekey-error: (\S+)/i.exec(r.headers)?.[1], body: r.body }
+    }
+    const directly = await curl(['-H', 'X-Mode: write', '-H', 'X-Mode: write', '--data', '{}', `http://127.0.0.1:${port}/refund`])
+    t.equal((JSON.parse(directly.body) as GoAnswer).header_mode, 'write', 'Go acts on the first X-Mode')
+    t.equal((await viaCurl('modes.test', ['X-Mode: write'])).error, 'SIDEKEY_ERR_CONDITION_FAILED', 'one X-Mode: write is refused')
+    const twice = await viaCurl('modes.test', ['X-Mode: write', 'X-Mode: write'])
+    t.same([twice.status, twice.error], [400, 'SIDEKEY_ERR_AMBIGUOUS_HEADER'], 'twice: refused as ambiguous, not read as "write, write"')
+    t.match(twice.body, /the header \\"x-mode\\" is given 2 times/)
+    const underscore = await viaCurl('modes.test', ['X_Mode: write'])
+    t.same([underscore.status, underscore.error], [400, 'SIDEKEY_ERR_AMBIGUOUS_HEADER'], 'X_Mode: refused (wsgiref, Rack and PHP read it as X-Mode)')
+    t.match(underscore.body, /spelled with \\"-\\"/)
+    t.equal((await viaCurl('modes.test', ['X-Mode: read', 'X-Tag: a', 'X-Tag: b'])).status, 200, 'a repeated header no condition reads is left alone')
+    const held = await viaCurl('held-writes.test', ['X-Mode: write', 'X-Mode: write'])
+    t.equal(held.error, 'SIDEKEY_ERR_AMBIGUOUS_HEADER', 'approval.when reads headers the same way: not let through unasked')
+
+    const sandbox = await viaCurl('accounts.test', ['X-Account: sandbox'])
+    t.equal(sandbox.status, 200)
+    t.equal((JSON.parse(sandbox.body) as GoAnswer).header_account, 'sandbox')
+    const dropped = await viaCurl('accounts.test', ['X-Account: sandbox', 'Connection: x-account'])
+    t.equal(dropped.status, 403, 'a header the agent\'s Connection names never reaches the upstream, so CEL does not see it either')
+    t.match(dropped.error, /^SIDEKEY_ERR_CONDITION_(FAILED|UNDECIDABLE)$/)
   })
 
   t.test('sidekey explain tells the same truth', async (t) => {
