@@ -54,8 +54,8 @@ export class ClientCredentialsProvider implements CredentialProvider {
     return { secret: token.value, source: token.source }
   }
 
-  invalidate(workload: string | null, secret: string): void {
-    this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
+  invalidate(workload: string | null, secret: string): boolean {
+    return this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
   }
 
   cached(workload: string | null): boolean {
@@ -100,8 +100,8 @@ export class TokenExchangeProvider implements CredentialProvider {
     return { secret: token.value, source: token.source }
   }
 
-  invalidate(workload: string | null, secret: string): void {
-    this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
+  invalidate(workload: string | null, secret: string): boolean {
+    return this.cache.invalidate(this.#prefix + (workload ?? ''), secret)
   }
 
   cached(workload: string | null): boolean {

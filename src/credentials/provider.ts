@@ -12,9 +12,12 @@ export interface CredentialProvider {
   obtain(workload: string | null): Promise<ObtainedCredential>
   /**
    * Forget `secret` for `workload` because an upstream answered 401 to it, so the next request
-   * obtains a fresh one. Providers without a cache leave this out.
+   * obtains a fresh one (at most once per key per interval: token-cache.ts). True when it was
+   * forgotten. Providers without a cache leave this out.
    */
-  invalidate?(workload: string | null, secret: string): void
+  invalidate?(workload: string | null, secret: string): boolean
+  /** True when `invalidate` would forget the credential for `workload` now. */
+  mayInvalidate?(workload: string | null): boolean
   /**
    * True when a 401 to this credential is worth one refresh and one more try of the same request
    * (a person's delegated grant: the provider may have revoked the access token early). Never more

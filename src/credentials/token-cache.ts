@@ -26,7 +26,17 @@ export interface TokenCacheOptions {
   readonly backoffMaxMs?: number
   /** A token this close to expiry is treated as expired (clock skew, time on the wire). */
   readonly expirySkewMs?: number
+  /** After an upstream's 401 drops a key's token, further 401s for that key are ignored this long. */
+  readonly invalidateIntervalMs?: number
 }
+
+/**
+ * One 401-forced refresh per key per 10 s. An upstream that answers 401 whatever the token (a path
+ * that needs another scope, a bogus header the agent added) made every request fetch a new token:
+ * a red-team run had one agent drive the identity provider (or Vault, a new lease each time) once
+ * per request, and the scanner learning each new token slowed every workload's requests.
+ */
+export const DEFAULT_INVALIDATE_INTERVAL_MS = 10_000
 
 interface Entry {
   token: FetchedToken | null
@@ -41,6 +51,8 @@ interface Entry {
   fetch: () => Promise<FetchedToken>
   /** Fraction of the lifetime at which this entry is refreshed. */
   refreshAt: number
+  /** When a 401 last dropped this entry's token (ms since the epoch), or 0. */
+  invalidatedAt: number
 }
 
 /** What `get` returns: the token and whether a request waited for a fetch. */
@@ -62,6 +74,7 @@ export class TokenCache {
   readonly #backoffMin: number
   readonly #backoffMax: number
   readonly #skew: number
+  readonly #invalidateInterval: number
   /** Fetches started, by key, for tests and the audit trail. */
   readonly stats = { fetches: 0, failures: 0, backgroundRefreshes: 0 }
 
@@ -71,6 +84,7 @@ export class TokenCache {
     this.#backoffMin = options.backoffMinMs ?? 1000
     this.#backoffMax = options.backoffMaxMs ?? 60_000
     this.#skew = options.expirySkewMs ?? 5000
+    this.#invalidateInterval = options.invalidateIntervalMs ?? DEFAULT_INVALIDATE_INTERVAL_MS
     if (!(this.#refreshAt > 0 && this.#refreshAt < 1)) throw new TypeError('refreshAt must be between 0 and 1')
   }
 
@@ -81,7 +95,7 @@ export class TokenCache {
   async get(key: string, fetch: () => Promise<FetchedToken>, refreshAt?: number): Promise<CachedToken> {
     let entry = this.#entries.get(key)
     if (entry === undefined) {
-      entry = { token: null, obtainedAt: 0, inflight: null, failures: 0, retryAt: 0, lastError: null, timer: null, used: true, fetch, refreshAt: refreshAt ?? this.#refreshAt }
+      entry = { token: null, obtainedAt: 0, inflight: null, failures: 0, retryAt: 0, lastError: null, timer: null, used: true, fetch, refreshAt: refreshAt ?? this.#refreshAt, invalidatedAt: 0 }
       this.#entries.set(key, entry)
       this.#evict()
     } else {
@@ -107,16 +121,25 @@ export class TokenCache {
 
   /**
    * Drop the token for `key` if it is still `value` (an upstream answered 401 for it), so the
-   * next request fetches a fresh one. Called once per 401; never retries the request.
+   * next request fetches a fresh one; not again for this key within `invalidateIntervalMs`
+   * (DEFAULT_INVALIDATE_INTERVAL_MS). Called once per 401; never retries the request. True when
+   * the token was dropped.
    */
   invalidate(key: string, value: string): boolean {
     const entry = this.#entries.get(key)
-    if (entry?.token?.value !== value) return false
+    if (entry?.token?.value !== value || !this.mayInvalidate(key)) return false
+    entry.invalidatedAt = Date.now()
     entry.token = null
     entry.retryAt = 0
     if (entry.timer !== null) clearTimeout(entry.timer)
     entry.timer = null
     return true
+  }
+
+  /** True when a 401 for `key` would drop its token now (none dropped it within the interval). */
+  mayInvalidate(key: string): boolean {
+    const entry = this.#entries.get(key)
+    return entry !== undefined && Date.now() - entry.invalidatedAt >= this.#invalidateInterval
   }
 
   /** Stop every background refresh (shutdown). */

@@ -34,6 +34,7 @@ t.test('OAuth 2.0 credentials from a real authorization server', async (t) => {
     const auth = req.headers.authorization ?? ''
     const token = auth.replace(/^Bearer /, '')
     seenTokens.push(token)
+    if (req.url === '/always-401') return void res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"insufficient_scope"}')
     if (req.url === '/revoked' && revokeNext) {
       revokeNext = false
       res.writeHead(401, { 'content-type': 'application/json' }).end('{"error":"invalid_token"}')
@@ -213,6 +214,18 @@ ${hosts
     t.equal(as.tokenRequests, before, 'no fetch during the failed request')
     t.equal((await get('revokee', 'basic', '/revoked')).status, 200)
     t.equal(as.tokenRequests, before + 1, 'the next request fetched a fresh token')
+  })
+
+  t.test('an upstream that answers 401 to every token: one fresh token per 10 s, not one per request', async (t) => {
+    // Found by a red-team run: each 401 dropped the token, so an agent calling a path that needs
+    // another scope made every request a token fetch (and, with Vault, a new lease), and the
+    // scanner learning each token slowed every workload.
+    t.equal((await get('flooder', 'basic')).status, 200)
+    const before = as.tokenRequests
+    for (let i = 0; i < 20; i++) t.equal((await get('flooder', 'basic', '/always-401')).status, 401)
+    t.equal(as.tokenRequests - before, 1, 'the first 401 dropped the token once; the next 19 fetched nothing')
+    t.equal((await get('flooder', 'basic')).status, 200, 'the route still works')
+    t.equal(as.tokenRequests - before, 1)
   })
 
   for (const [mode, message] of [

@@ -87,6 +87,23 @@ t.test('invalidate drops only the token it names', async (t) => {
   t.same(await cache.get('k', fetch), { value: 'tok-2', source: 'fetch' })
 })
 
+t.test('a 401 drops a key\'s token at most once per interval', async (t) => {
+  const cache = new TokenCache({ invalidateIntervalMs: 300 })
+  t.teardown(() => cache.close())
+  let n = 0
+  const fetch = async (): Promise<FetchedToken> => ({ value: `tok-${++n}`, expiresAt: Date.now() + 60_000 })
+  await cache.get('k', fetch)
+  await cache.get('other', fetch)
+  t.ok(cache.invalidate('k', 'tok-1'))
+  t.equal((await cache.get('k', fetch)).value, 'tok-3')
+  t.notOk(cache.mayInvalidate('k'))
+  t.notOk(cache.invalidate('k', 'tok-3'), 'not again within the interval')
+  t.equal((await cache.get('k', fetch)).value, 'tok-3', 'the token is kept')
+  t.ok(cache.mayInvalidate('other'), 'another key has its own interval')
+  await new Promise((r) => setTimeout(r, 350))
+  t.ok(cache.invalidate('k', 'tok-3'), 'after the interval, a 401 drops it again')
+})
+
 t.test('entries are bounded', async (t) => {
   const cache = new TokenCache({ maxEntries: 3 })
   t.teardown(() => cache.close())

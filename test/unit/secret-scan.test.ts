@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import t from 'tap'
@@ -209,10 +210,26 @@ t.test('what the scanner remembers', async (t) => {
   fresh.add('12345678')
   fresh.add('12345678')
   t.equal(fresh.size, 1, 'adding is idempotent')
-  for (let i = 0; i < 1000; i++) fresh.add(`secret-number-${i}`)
-  t.equal(fresh.size, 1000, 'at most 1000 secrets')
-  t.notOk(fresh.foundIn('x 12345678 x'), 'the oldest is forgotten first')
-  t.ok(fresh.foundIn('x secret-number-999 x'))
+  // A static secret (no slot) is pinned: a red-team run pushed one out with a thousand forced
+  // token refreshes, after which the agent could send it anywhere unnoticed.
+  // Distinct tokens (two thirds of one would count as another sharing its prefix).
+  const token = (i: number): string => createHash('sha256').update(String(i)).digest('hex').slice(0, 24)
+  for (let i = 0; i < 1500; i++) fresh.add(token(i), `slot-${i}`)
+  t.equal(fresh.size, 1001, 'at most 1000 obtained secrets, besides the pinned ones')
+  t.ok(fresh.foundIn('x 12345678 x'), 'a pinned secret is never forgotten')
+  t.notOk(fresh.foundIn(`x ${token(499)} x`), 'the oldest obtained one is forgotten first')
+  t.ok(fresh.foundIn(`x ${token(1499)} x`))
+  const slots = new SecretScanner()
+  slots.add('static-secret-1', null)
+  for (let i = 0; i < 50; i++) slots.add(token(i), 'crm\0agent')
+  t.equal(slots.size, 3, 'a slot keeps its last two tokens, however often it is refilled')
+  t.same([token(48), token(49), token(47), 'static-secret-1'].map((x) => slots.foundIn(`x ${x} x`)), [true, true, false, true])
+  slots.add('static-secret-1', 'static\0agent')
+  for (let i = 100; i < 103; i++) slots.add(token(i), 'static\0agent')
+  t.ok(slots.foundIn('x static-secret-1 x'), 'obtained through a slot too, a pinned secret stays')
+  const needles = slots.needles()
+  slots.add(token(49), 'crm\0agent')
+  t.equal(slots.needles(), needles, 'a secret used again changes nothing to search for')
   t.equal(fresh.needles(), fresh.needles(), 'the common case shares one array (and so one automaton)')
   t.equal(fresh.needles(['short', 'long-enough-extra']).length, fresh.needles().length + 1, 'extra forms shorter than 8 are left out')
 })

@@ -29,8 +29,8 @@ export class GcpImpersonationProvider implements CredentialProvider {
     return { secret: token.value, source: token.source }
   }
 
-  invalidate(workload: string | null, secret: string): void {
-    this.cache.invalidate(this.#key + (workload ?? ''), secret)
+  invalidate(workload: string | null, secret: string): boolean {
+    return this.cache.invalidate(this.#key + (workload ?? ''), secret)
   }
 
   cached(workload: string | null): boolean {

@@ -63,8 +63,8 @@ export class VaultProvider implements CredentialProvider {
     return { secret: token.value, source: token.source }
   }
 
-  invalidate(_workload: string | null, secret: string): void {
-    this.cache.invalidate(this.#key, secret)
+  invalidate(_workload: string | null, secret: string): boolean {
+    return this.cache.invalidate(this.#key, secret)
   }
 
   cached(): boolean {

@@ -33,8 +33,14 @@ export class DelegatedGrantProvider implements CredentialProvider {
   }
 
   /** An upstream answered 401 to `secret`: the next request refreshes the grant (once) instead of reusing it. */
-  invalidate(_workload: string | null, secret: string): void {
-    if (this.cache.invalidate(this.#key(), secret)) this.grants.rejected(secret)
+  invalidate(_workload: string | null, secret: string): boolean {
+    if (!this.cache.invalidate(this.#key(), secret)) return false
+    this.grants.rejected(secret)
+    return true
+  }
+
+  mayInvalidate(): boolean {
+    return this.cache.mayInvalidate(this.#key())
   }
 
   cached(): boolean {

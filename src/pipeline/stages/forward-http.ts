@@ -67,7 +67,10 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
  * one the guard read whole; not a chunk-signed upload).
  */
 function retriesAfter401(ex: RequestExchange): boolean {
-  return ex.decision?.route?.credential?.retryAfter401 === true && ex.secret !== null && ex.resign === null && (ex.body !== null || !requestHasBody(ex.req.headers))
+  const credential = ex.decision?.route?.credential
+  // Not when a 401 would not refresh the token (one did within the interval): the same token
+  // would be sent again, and the request with it.
+  return credential?.retryAfter401 === true && credential.mayInvalidate?.(ex.caller?.workload ?? null) !== false && ex.secret !== null && ex.resign === null && (ex.body !== null || !requestHasBody(ex.req.headers))
 }
 
 /** Obtain the credential again (the 401 dropped the old token, so this refreshes) and inject it afresh. */

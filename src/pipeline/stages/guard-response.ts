@@ -24,11 +24,13 @@ export const guardResponseStage: Stage<RequestExchange> = {
 
 /**
  * An upstream that answers 401 to an injected token has revoked or rotated it: drop it from the
- * cache once, so the next request fetches a fresh one. The request itself is not replayed.
+ * cache once, so the next request fetches a fresh one (at most once per key per interval). The
+ * request itself is not replayed. True when the token was dropped.
  */
-export function invalidateOn401(status: number | null, ex: RequestExchange): void {
+export function invalidateOn401(status: number | null, ex: RequestExchange): boolean {
   const provider = ex.decision?.route?.credential
-  if (status === 401 && ex.secret !== null && provider?.invalidate && ex.caller !== null) provider.invalidate(ex.caller.workload, ex.secret)
+  if (status === 401 && ex.secret !== null && provider?.invalidate && ex.caller !== null) return provider.invalidate(ex.caller.workload, ex.secret)
+  return false
 }
 
 /** How many echoed secrets the response guard masked, on the audit line when any were. */

@@ -18,7 +18,8 @@ export const obtainCredential: Stage<RequestExchange> = {
       const obtained = await credential.obtain(caller.workload)
       ex.secret = obtained.secret
       ex.aws = obtained.aws ?? null
-      ctx.scanner.add(obtained.secret)
+      // Slotted by credential and caller: a token replaced again and again stays two secrets.
+      ctx.scanner.add(obtained.secret, `${credential.name}\0${caller.workload ?? ''}`)
       ex.audit.credential_source = obtained.source
     } catch (err) {
       // The reason (provider unreachable, what it answered) for whoever reads the log; messages name no secret.
