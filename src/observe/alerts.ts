@@ -12,17 +12,46 @@ export interface WebhookTarget {
   readonly format: 'json' | 'slack'
 }
 
-/** Most alerts kept waiting for delivery; past this the oldest is dropped (and logged). */
+/** Most alerts kept waiting for delivery, of each priority; past this a high one drops the oldest (logged). */
 const MAX_QUEUE = 1000
+
+/**
+ * Most low-priority alerts of one group (a workload's anomalies of one kind) waiting at once.
+ * Beyond it they are counted, not queued, and one `alerts_dropped` event says how many when the
+ * group's queue has drained: an agent that raises a thousand anomalies of one kind (a thousand new
+ * destinations) cannot push its other alerts, or other workloads', out of the queue.
+ */
+const MAX_PER_GROUP = 20
+
+/** How urgent an alert is: `high` ones (security events, approvals, grants) are sent first and never make way for `low` ones (anomalies). */
+export type AlertPriority = 'high' | 'low'
+
+interface QueuedAlert {
+  body: string
+  target: WebhookTarget
+  attempt: number
+  /** A low-priority alert's group (workload and kind), or null. */
+  group: string | null
+}
 
 /**
  * Delivers security events to a webhook as JSON (Slack and PagerDuty accept this through their
  * incoming-webhook and Events API adapters). Never on the request path: `send` queues and returns;
  * deliveries retry with exponential backoff and jitter; a failure after every retry is logged and
  * counted, never thrown. The URL may be a secret (Slack's are) and is never logged.
+ *
+ * Two queues: security events, approval requests and grant alerts (`high`) go before anomalies
+ * (`low`), so a slow webhook and a flood of anomalies delay neither an approver nor the news of a
+ * quarantine. Anomalies are bounded per workload and kind (MAX_PER_GROUP) and summarised beyond
+ * (found by a red-team run: a thousand requests to new destinations dropped, oldest first, the
+ * alerts that mattered, approval requests included).
  */
 export class AlertSender {
-  readonly #queue: { body: string; target: WebhookTarget; attempt: number }[] = []
+  readonly #high: QueuedAlert[] = []
+  readonly #low: QueuedAlert[] = []
+  /** Low-priority alerts queued, and dropped since the group's queue last drained, by group. */
+  readonly #queued = new Map<string, number>()
+  readonly #droppedBy = new Map<string, { count: number; event: { workload?: unknown; kind?: unknown }; target: WebhookTarget }>()
   #running = false
   #stopped = false
   /** Deliveries that succeeded and that were given up, for tests and metrics. */
@@ -40,25 +69,62 @@ export class AlertSender {
     private readonly mask: (json: string) => string = (json) => json,
   ) {}
 
-  send(event: unknown, target: WebhookTarget | null): void {
+  /**
+   * Queue `event` for `target`. A `low` alert names its `group` (workload and kind): past
+   * MAX_PER_GROUP waiting it is counted instead, and summarised once the group drains.
+   */
+  send(event: unknown, target: WebhookTarget | null, priority: AlertPriority = 'high', group: string | null = null): void {
     if (target === null || this.#stopped) return
-    if (this.#queue.length >= MAX_QUEUE) {
-      this.#queue.shift()
+    if (priority === 'low' && group !== null) {
+      const waiting = this.#queued.get(group) ?? 0
+      if (waiting >= MAX_PER_GROUP || this.#low.length >= MAX_QUEUE) {
+        this.stats.dropped++
+        const dropped = this.#droppedBy.get(group)
+        if (dropped !== undefined) dropped.count++
+        else {
+          const e = event as { workload?: unknown; kind?: unknown }
+          this.#droppedBy.set(group, { count: 1, event: { workload: e.workload, kind: e.kind }, target })
+          this.log.warn({ event: 'alert_dropped', workload: e.workload, kind: e.kind }, 'too many alerts of one kind for one workload waiting; counting the rest, a summary follows')
+        }
+        return
+      }
+      this.#queued.set(group, waiting + 1)
+    } else if (this.#high.length >= MAX_QUEUE) {
+      this.#high.shift()
       this.stats.dropped++
       this.log.warn({ event: 'alert_dropped' }, 'alert queue full; oldest alert dropped')
     }
     const payload = target.format === 'slack' ? slackMessage(event) : event
-    this.#queue.push({ body: this.mask(JSON.stringify(payload)), target, attempt: 0 })
+    const item = { body: this.mask(JSON.stringify(payload)), target, attempt: 0, group: priority === 'low' ? group : null }
+    if (priority === 'low') this.#low.push(item)
+    else this.#high.push(item)
     if (!this.#running) void this.#drain()
+  }
+
+  /** The next alert to deliver: high ones first. */
+  #next(): QueuedAlert | undefined {
+    return this.#high.shift() ?? this.#low.shift()
+  }
+
+  /** A low alert of `group` is done with (delivered or given up): when its group has drained, summarise what was dropped. */
+  #settled(group: string | null): void {
+    if (group === null) return
+    const left = (this.#queued.get(group) ?? 1) - 1
+    if (left > 0) return void this.#queued.set(group, left)
+    this.#queued.delete(group)
+    const dropped = this.#droppedBy.get(group)
+    if (dropped === undefined) return
+    this.#droppedBy.delete(group)
+    this.send({ event: 'security_event', type: 'alerts_dropped', workload: dropped.event.workload, kind: dropped.event.kind, dropped: dropped.count }, dropped.target)
   }
 
   async #drain(): Promise<void> {
     this.#running = true
-    while (this.#queue.length > 0 && !this.#stopped) {
-      const item = this.#queue.shift()!
+    for (let item = this.#next(); item !== undefined && !this.#stopped; item = this.#next()) {
       const ok = await this.#deliver(item.body, item.target)
       if (ok) {
         this.stats.delivered++
+        this.#settled(item.group)
         continue
       }
       if (item.attempt < item.target.retries) {
@@ -66,7 +132,7 @@ export class AlertSender {
         const ceiling = this.backoffBaseMs * 2 ** (item.attempt - 1)
         const delay = ceiling / 2 + Math.random() * (ceiling / 2)
         const timer = setTimeout(() => {
-          this.#queue.unshift(item)
+          ;(item.group === null ? this.#high : this.#low).unshift(item)
           if (!this.#running) void this.#drain()
         }, delay)
         timer.unref()
@@ -74,6 +140,7 @@ export class AlertSender {
         this.stats.failed++
         this.onFailure()
         this.log.error({ event: 'alert_failed', attempts: item.attempt + 1 }, 'alert webhook failed after every retry')
+        this.#settled(item.group)
       }
     }
     this.#running = false

@@ -148,10 +148,14 @@ export class Baseline {
     }
 
     if (!learning) {
-      if (!o.denied && !s.destinations.includes(o.destination)) {
+      // Once per destination; once the list is full (MAX_DESTINATIONS), once per window: a
+      // destination that cannot be remembered would otherwise raise an alert on every request
+      // (found by a red-team run, which flooded the alert queue that way).
+      if (!o.denied && !s.destinations.includes(o.destination) && (s.destinations.length < MAX_DESTINATIONS || this.#once('new-destination', index))) {
         raise('new-destination', { destinations: s.destinations.slice(0, 20) }, { destination: o.destination })
       }
-      if (!o.denied && o.tool !== undefined && !(s.tools ?? []).includes(o.tool)) raise('new-tool', { tools: (s.tools ?? []).slice(0, 20) }, { tool: o.tool })
+      const tools = s.tools ?? []
+      if (!o.denied && o.tool !== undefined && !tools.includes(o.tool) && (tools.length < MAX_DESTINATIONS || this.#once('new-tool', index))) raise('new-tool', { tools: tools.slice(0, 20) }, { tool: o.tool })
       const deniedShare = s.requests === 0 ? 0 : s.denied / s.requests
       if (o.denied && deniedShare < t.probingShare && this.#once('probing', index)) {
         raise('probing', { denied_share: round(deniedShare) }, { denied: o.destination })

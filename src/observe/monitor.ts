@@ -117,7 +117,8 @@ export class Monitor {
     this.deps.log.warn(event, `anomaly: ${anomaly.kind} for workload ${anomaly.workload}`)
     this.deps.metrics.anomalies.inc({ workload: anomaly.workload, kind: anomaly.kind })
     this.deps.onAnomaly?.(anomaly.workload, anomaly.kind)
-    this.deps.alerts.send(event, settings.webhook)
+    // Anomalies are what an agent can raise by the thousand: low priority, bounded per workload and kind.
+    this.deps.alerts.send(event, settings.webhook, 'low', `${anomaly.workload}\0${anomaly.kind}`)
     if (response === 'throttle') {
       this.deps.throttle.limit(anomaly.workload, settings.throttle.rps, settings.throttle.burst, this.#now() + settings.throttle.durationMs)
       this.deps.metrics.throttled.set(this.deps.throttle.list().length)
