@@ -247,6 +247,15 @@ routes:
     t.match(audit, { credential: 'agent-role', credential_source: 'fetch', status: 200 })
   })
 
+  t.test('a ranged GetObject: the headers sidekey changes for scrubbing are changed before it signs', async (t) => {
+    // Found by a red-team run: sidekey signed the agent's Range (and Accept-Encoding), then the
+    // response guard dropped Range and replaced Accept-Encoding, so AWS answered SignatureDoesNotMatch.
+    const before = verified.length
+    const got = await s3Client.send(new GetObjectCommand({ Bucket: 'agent-bucket', Key: 'notes/today.txt', Range: 'bytes=0-4' }))
+    t.equal(await got.Body!.transformToString(), 'hello from the agent', 'a scrubbed route asks for the whole object (a secret split across ranges would pass)')
+    t.same(verified.slice(before).map((v) => v.problem), [null], 'the signature verified')
+  })
+
   t.test('Bedrock InvokeModel: the JSON body is hashed by sidekey (no x-amz-content-sha256 from the SDK)', async (t) => {
     const out = await invoke('okmodel', 'ping')
     t.same(JSON.parse(Buffer.from(out.body).toString()), { completion: 'echo: ping' })

@@ -3,7 +3,6 @@ import { bodyOverrideFilter } from '../../accept/method-override.js'
 import { forward } from '../../forward/forward.js'
 import type { ChunkFilter } from '../../http/chunk-filter.js'
 import { requestHasBody } from '../../http/message.js'
-import { requestHeadersFor } from '../../guard/response-guard.js'
 import { chunkResignFilter } from '../../inject/sigv4-chunked.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange } from '../exchange.js'
@@ -27,7 +26,6 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
     const outgoing = known(ex.outgoing, 'an outgoing request')
     const decision = known(ex.decision, 'a decision')
     const to = known(ex.to, 'a checked address')
-    outgoing.headers = requestHeadersFor(ex.response, outgoing.headers)
     try {
       const bodyFilters: ChunkFilter[] = []
       // Trailer fields cannot go up: a body read whole is refused now, a streamed one cut at its end.
@@ -47,7 +45,7 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
         invalidateOn401(401, ex)
         await refreshAndInject(ctx, ex)
         const again = known(ex.outgoing, 'an outgoing request')
-        await forward(ctx.pools, { ...plan, path: again.path, headers: requestHeadersFor(ex.response, again.headers) }, req, res, result)
+        await forward(ctx.pools, { ...plan, path: again.path, headers: again.headers }, req, res, result)
       }
     } finally {
       invalidateOn401(result.status, ex)

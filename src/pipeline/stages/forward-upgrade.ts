@@ -2,10 +2,8 @@ import type { Socket } from 'node:net'
 import { refuseSocket } from '../../accept/refuse.js'
 import { SidekeyError } from '../../errors.js'
 import { upstreamFailure } from '../../forward/forward.js'
-import { requestHeadersFor } from '../../guard/response-guard.js'
 import { echoScrubber, secretTripwire } from '../../guard/websocket-frames.js'
 import { foldHeaders } from '../../http/message.js'
-import { withoutNames } from '../../inject/inject.js'
 import { hostHeader } from '../../policy/host.js'
 import type { ProxyContext } from '../context.js'
 
@@ -13,8 +11,6 @@ import { known, type RequestExchange } from '../exchange.js'
 import { recordError } from './audit.js'
 import { invalidateOn401 } from './guard-response.js'
 import { holdUpgrade } from './hold.js'
-
-const WEBSOCKET_EXTENSIONS = ['sec-websocket-extensions']
 
 /**
  * The forward stage for an HTTP/1.1 upgrade (WebSocket): the upgrade request goes up to the checked
@@ -34,9 +30,10 @@ export function relayUpgrade(ctx: ProxyContext, ex: RequestExchange): void {
   const to = known(ex.to, 'a checked address')
   audit.scheme = target.scheme === 'https' ? 'wss' : 'ws'
   const response = ex.response
-  // Frames are read on their way through, so none may be compressed (RFC 7692): no extension is
-  // offered upstream. An answer other than 101 must come in a coding the response guard decodes.
-  const headers = foldHeaders(requestHeadersFor(response, withoutNames(outgoing.headers, WEBSOCKET_EXTENSIONS)))
+  // The inject stage left out what the response guard cannot read: WebSocket extensions (frames
+  // are read on their way through, so none may be compressed, RFC 7692), and codings it does not
+  // decode for an answer other than 101.
+  const headers = foldHeaders(outgoing.headers)
   headers.host = hostHeader(target, target.scheme)
   const bytesAtStart = { read: (socket as Socket).bytesRead ?? 0, written: (socket as Socket).bytesWritten ?? 0 }
   socket.once('close', () => {

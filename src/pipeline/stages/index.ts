@@ -23,9 +23,11 @@ const forwardRequest: Stage<RequestExchange> = {
  * The request path for one HTTP request, in order. Every entry point that carries requests (the
  * proxy port, an intercepted tunnel, a transparent connection, an upgrade) runs exactly these; the
  * audit stage runs after them (`runStages`), whatever happened. The response guard is planned
- * before forwarding because it runs on the answer as it streams back.
+ * before forwarding because it runs on the answer as it streams back, and before injecting because
+ * what it needs of the request (no Range, Accept-Encoding it can decode) changes the headers a
+ * SigV4 route signs.
  */
-export const REQUEST_STAGES: readonly Stage<RequestExchange>[] = [acceptRequest, identifyRequest, guardRequestHead, decideRequest, guardMcp, guardRequest, obtainCredential, injectCredentialStage, guardResponseStage, filterMcpAnswers, forwardRequest]
+export const REQUEST_STAGES: readonly Stage<RequestExchange>[] = [acceptRequest, identifyRequest, guardRequestHead, decideRequest, guardMcp, guardRequest, obtainCredential, guardResponseStage, injectCredentialStage, filterMcpAnswers, forwardRequest]
 
 /**
  * The path for one connection decided on its authority (CONNECT, redirected TLS): nothing is

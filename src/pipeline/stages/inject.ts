@@ -1,10 +1,14 @@
 import { SidekeyError } from '../../errors.js'
+import { requestHeadersFor } from '../../guard/response-guard.js'
 import { requestHasBody } from '../../http/message.js'
 import { withoutHopByHop } from '../../inject/hop-by-hop.js'
 import { injectCredential, withoutNames, type OutgoingRequest } from '../../inject/inject.js'
 import { signForwarded } from '../../inject/sigv4.js'
 import { resignBuffer } from '../../inject/sigv4-chunked.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
+
+/** Not offered upstream: sidekey reads WebSocket frames uncompressed (guard/websocket-frames.ts). */
+const WEBSOCKET_EXTENSIONS = ['sec-websocket-extensions']
 
 /**
  * The inject stage: the request as it goes up. Hop-by-hop headers are removed first, so a
@@ -20,7 +24,13 @@ export const injectCredentialStage: Stage<RequestExchange> = {
     const decision = known(ex.decision, 'a decision')
     const route = decision.route
     const secret = ex.secret
-    const outgoing: OutgoingRequest = { path: target.path, headers: withoutHopByHop(ex.req.rawHeaders) }
+    // What the response guard needs of the request (no Range on a scrubbed route, Accept-Encoding
+    // it decodes), and no WebSocket extension offered (frames are read uncompressed), before
+    // anything is signed: a SigV4 route signed the agent's Accept-Encoding and Range, which were
+    // then changed, and AWS answered SignatureDoesNotMatch (found by a red-team run).
+    const agentHeaders = withoutHopByHop(ex.req.rawHeaders)
+    const headers = requestHeadersFor(ex.response, ex.reply.kind === 'response' ? agentHeaders : withoutNames(agentHeaders, WEBSOCKET_EXTENSIONS))
+    const outgoing: OutgoingRequest = { path: target.path, headers }
     ex.outgoing = outgoing
     if (route !== null && secret !== null) injectCredential(outgoing, route, secret)
     else if (route !== null && !decision.reportOnly) outgoing.headers = withoutNames(outgoing.headers, route.strip)
