@@ -75,7 +75,14 @@ export interface AuditRecord {
   retried_after_401?: boolean
   status: number | null
   error: string | null
+  /** Body bytes sent upstream. */
   bytes_up: number
+  /**
+   * Bytes of the request line and headers sent upstream (the agent's part: target and its
+   * headers, not the injected credential), when the request was forwarded. The volume anomaly
+   * counts them with `bytes_up`: data carried in a header or the query is data sent too.
+   */
+  head_bytes_up?: number
   bytes_down: number
   decision_ms: number | null
   credential_ms: number | null
@@ -190,4 +197,15 @@ function auditLevel(record: AuditRecord): 'info' | 'warn' | 'error' {
   if (record.error === 'SIDEKEY_ERR_AGENT_GONE') return 'info'
   if (record.decision === 'deny') return 'warn'
   return record.error !== null || (record.status ?? 0) >= 500 ? 'error' : 'info'
+}
+
+/**
+ * The size of a request's line and headers as they go upstream, counted from the agent's own part
+ * (the method, the target, each header name and value the agent sent), for the volume baseline.
+ */
+export function requestHeadBytes(method: string, path: string, rawHeaders: readonly string[]): number {
+  // "METHOD SP target SP HTTP/1.1 CRLF", then "name: value CRLF" per header.
+  let n = method.length + path.length + 12
+  for (let i = 0; i < rawHeaders.length; i += 2) n += rawHeaders[i]!.length + rawHeaders[i + 1]!.length + 4
+  return n
 }

@@ -81,8 +81,8 @@ routes:
   )
   const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('analyst'), proxyTunnel: false })
   t.teardown(() => dispatcher.close())
-  const call = async (host: string, path = '/', init: { method?: string; body?: Buffer } = {}) => {
-    const res = await request(`http://${host}:${port}${path}`, { dispatcher, method: init.method ?? 'GET', body: init.body })
+  const call = async (host: string, path = '/', init: { method?: string; body?: Buffer; headers?: Record<string, string> } = {}) => {
+    const res = await request(`http://${host}:${port}${path}`, { dispatcher, method: init.method ?? 'GET', body: init.body, headers: init.headers })
     await res.body.dump()
     return { status: res.statusCode, headers: res.headers }
   }
@@ -137,10 +137,18 @@ routes:
 
   t.test('an upload far above the usual volume quarantines the workload on every request', async (t) => {
     clock = DAY0 + 5 * HOUR + 10 * MINUTE
+    // Data in a header or the query is data sent too (found by a red-team run: 75 requests with
+    // 15 KB headers moved 1.1 MB unseen): the volume counts each request's line and headers.
+    await call('crm.test', `/v1/notes?q=${'q'.repeat(6000)}`, { headers: { 'x-trace': 't'.repeat(8000) } })
+    const traced = await sk.sink.waitForAudit((a) => a.path === '/v1/notes' && a.workload === 'analyst')
+    t.ok(traced.bytes_up === 0 && (traced.head_bytes_up ?? 0) > 14_000, `the head is counted: ${traced.head_bytes_up} bytes`)
     const big = Buffer.alloc(700_000, 'x')
     await call('crm.test', '/v1/upload', { method: 'POST', body: big })
     await call('crm.test', '/v1/upload', { method: 'POST', body: big })
-    t.match(anomalies().find((x) => x.kind === 'volume'), { response: 'quarantine', evidence: { observed: { bytes_up_in_window: 1_400_000 } } })
+    const volume = anomalies().find((x) => x.kind === 'volume') as { response: string; evidence: { observed: { bytes_up_in_window: number } } } | undefined
+    t.equal(volume?.response, 'quarantine')
+    const observed = volume?.evidence.observed.bytes_up_in_window ?? 0
+    t.ok(observed > 1_414_000 && observed < 1_420_000, `bodies, and the heads with the large header and query: ${observed}`)
     const refused = await call('docs.test', '/guide')
     t.equal(refused.status, 403)
     t.equal(refused.headers['x-sidekey-error'], 'SIDEKEY_ERR_QUARANTINED')

@@ -9,6 +9,7 @@ import { known, type RequestExchange } from '../exchange.js'
 import { invalidateOn401, recordScrubbed } from './guard-response.js'
 import { injectCredentialStage } from './inject.js'
 import { obtainCredential } from './obtain.js'
+import { requestHeadBytes } from '../../observe/audit.js'
 
 /**
  * The forward stage for an HTTP request: send it up over a pooled connection to the checked
@@ -53,6 +54,7 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
     ex.audit.status = result.status
   } finally {
     ex.audit.bytes_up = result.bytesUp
+    if (result.status !== null && ex.outgoing !== null) ex.audit.head_bytes_up = requestHeadBytes(ex.req.method ?? 'GET', ex.outgoing.path, ex.req.rawHeaders)
     ex.audit.bytes_down = result.bytesDown
     ex.audit.upstream_ms = result.firstByteMs || null
     recordScrubbed(ex.audit, ex.scrubbed)

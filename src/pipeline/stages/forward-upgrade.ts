@@ -11,6 +11,7 @@ import { known, type RequestExchange } from '../exchange.js'
 import { recordError } from './audit.js'
 import { invalidateOn401 } from './guard-response.js'
 import { holdUpgrade } from './hold.js'
+import { requestHeadBytes } from '../../observe/audit.js'
 
 /**
  * The forward stage for an HTTP/1.1 upgrade (WebSocket): the upgrade request goes up to the checked
@@ -36,6 +37,7 @@ export function relayUpgrade(ctx: ProxyContext, ex: RequestExchange): void {
   const headers = foldHeaders(outgoing.headers)
   headers.host = hostHeader(target, target.scheme)
   const bytesAtStart = { read: (socket as Socket).bytesRead ?? 0, written: (socket as Socket).bytesWritten ?? 0 }
+  audit.head_bytes_up = requestHeadBytes(req.method ?? 'GET', outgoing.path, req.rawHeaders)
   socket.once('close', () => {
     audit.bytes_up = ((socket as Socket).bytesRead ?? 0) - bytesAtStart.read
     audit.bytes_down = ((socket as Socket).bytesWritten ?? 0) - bytesAtStart.written
