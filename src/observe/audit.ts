@@ -55,6 +55,8 @@ export interface AuditRecord {
    */
   mcp_method?: string
   mcp_tool?: string
+  /** Every tool a JSON-RPC batch called, when it called more than one (mcp_tool names the first). */
+  mcp_tools?: string[]
   mcp_resource?: string
   mcp_prompt?: string
   mcp_id?: string | number

@@ -94,6 +94,8 @@ export interface Observation {
   readonly bytesUp: number
   /** The MCP tool a call on an MCP route named (`route tool`), when it did. */
   readonly tool?: string
+  /** Every tool a batch called (`route tool`), when it called more than one. */
+  readonly tools?: readonly string[]
 }
 
 const empty = (): Ewma => ({ mean: 0, variance: 0, n: 0 })
@@ -155,7 +157,9 @@ export class Baseline {
         raise('new-destination', { destinations: s.destinations.slice(0, 20) }, { destination: o.destination })
       }
       const tools = s.tools ?? []
-      if (!o.denied && o.tool !== undefined && !tools.includes(o.tool) && (tools.length < MAX_DESTINATIONS || this.#once('new-tool', index))) raise('new-tool', { tools: tools.slice(0, 20) }, { tool: o.tool })
+      for (const tool of calledTools(o)) {
+        if (!o.denied && !tools.includes(tool) && (tools.length < MAX_DESTINATIONS || this.#once('new-tool', index))) raise('new-tool', { tools: tools.slice(0, 20) }, { tool })
+      }
       const deniedShare = s.requests === 0 ? 0 : s.denied / s.requests
       if (o.denied && deniedShare < t.probingShare && this.#once('probing', index)) {
         raise('probing', { denied_share: round(deniedShare) }, { denied: o.destination })
@@ -197,9 +201,11 @@ export class Baseline {
       s.destinations.push(o.destination)
       d.destinations.push(o.destination)
     }
-    if (!o.denied && o.tool !== undefined && !(s.tools ??= []).includes(o.tool) && s.tools.length < MAX_DESTINATIONS) {
-      s.tools.push(o.tool)
-      ;(d.tools ??= []).push(o.tool)
+    for (const tool of calledTools(o)) {
+      if (!o.denied && !(s.tools ??= []).includes(tool) && s.tools.length < MAX_DESTINATIONS) {
+        s.tools.push(tool)
+        ;(d.tools ??= []).push(tool)
+      }
     }
     s.hours[hour]!++
     d.hours[hour]!++
@@ -228,6 +234,12 @@ export class Baseline {
     this.#delta.lastAlert[kind] = slot
     return true
   }
+}
+
+/** The tools an observation called: each of a batch's (found by a red-team run: only the first was seen), or its one. */
+function calledTools(o: Observation): readonly string[] {
+  if (o.tools !== undefined) return o.tools
+  return o.tool === undefined ? [] : [o.tool]
 }
 
 /** Destinations remembered per workload. */

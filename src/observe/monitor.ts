@@ -101,7 +101,7 @@ export class Monitor {
     }
     const settings = this.deps.policy.current.monitoring
     const anomalies = baseline.observe(
-      { at, destination: `${a.host}:${a.port}${a.route ? ` (${a.route})` : ''}`, denied: a.decision === 'deny', bytesUp: a.bytes_up + (a.head_bytes_up ?? 0), ...(a.mcp_tool === undefined ? {} : { tool: `${a.route} ${a.mcp_tool}` }) },
+      { at, destination: `${a.host}:${a.port}${a.route ? ` (${a.route})` : ''}`, denied: a.decision === 'deny', bytesUp: a.bytes_up + (a.head_bytes_up ?? 0), ...(a.mcp_tool === undefined ? {} : { tool: `${a.route} ${a.mcp_tool}` }), ...(a.mcp_tools === undefined ? {} : { tools: a.mcp_tools.map((tool) => `${a.route} ${tool}`) }) },
       settings.windowMs,
       settings.learningMs,
       settings.thresholds,

@@ -141,6 +141,7 @@ t.test('MCP SDK v2, stateless 2026-07-28, through sidekey', async (t) => {
     t.equal(r.reached, 0)
     const line = await sk.sink.waitForAudit((l) => l.mcp_batch === 2)
     t.match(line, { decision: 'deny', reason: 'mcp-tool-not-allowed', mcp_method: 'tools/call', mcp_tool: 'search_issues', mcp_id: 1 }, 'the audit line names the batch\'s first call')
+    t.same(line.mcp_tools, ['search_issues', 'admin_wipe'], 'and every tool the batch called (the new-tool anomaly learns each)')
     const listing = await send(JSON.stringify([{ jsonrpc: '2.0', id: 5, method: 'tools/list' }, JSON.parse(call('admin_wipe', {}, 6))]), { 'mcp-protocol-version': null })
     t.match(listing.json, [{ id: 5, error: { code: -32003 } }, { id: 6 }])
     t.match(await sk.sink.waitForAudit((l) => l.mcp_batch === 2 && l.mcp_id === 6), { mcp_tool: 'admin_wipe' }, 'a call that names something is named before a listing')

@@ -23,6 +23,11 @@ t.test('new-tool: raised once per tool after learning, not for refused calls, me
   t.same(applyDelta(undefined, delta, WINDOW).tools, ['gh search_issues', 'gh delete_repo', 'gh admin_wipe'])
   const old = new Baseline('agent', { ...b.state, tools: undefined }, 0)
   t.same(old.observe({ at: 3 * HOUR, destination: 'mcp.test:443 (gh)', denied: false, bytesUp: 0, tool: 'gh x' }, WINDOW, HOUR, DEFAULT_THRESHOLDS).map((a) => a.kind), ['new-tool'], 'a baseline saved before MCP routes')
+  // Found by a red-team run: a batch [search_issues, delete_repository] raised nothing, since only
+  // the first tool was observed, and delete_repository was never learned either.
+  const batch = (at: number, tools: string[]) => b.observe({ at, destination: 'mcp.test:443 (gh)', denied: false, bytesUp: 10, tool: tools[0]!, tools }, WINDOW, HOUR, DEFAULT_THRESHOLDS)
+  t.same(batch(2 * HOUR + 10, ['gh search_issues', 'gh delete_repository']).map((a) => [a.kind, a.evidence.observed]), [['new-tool', { tool: 'gh delete_repository' }]], 'a batch: each tool it calls')
+  t.same(batch(2 * HOUR + 11, ['gh search_issues', 'gh delete_repository']), [], 'and learned')
 })
 
 t.test('metrics per MCP rule', async (t) => {

@@ -108,6 +108,9 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
     const calls = parsed.messages.filter((m): m is McpCall => m.kind !== 'response')
     const named = calls.find((c) => nameIn(c) !== null) ?? calls[0]
     if (named !== undefined) recordCall(ex.audit, named, policy.logArguments)
+    // Every tool of a batch, for the audit line and the new-tool anomaly (not only the first).
+    const tools = calls.filter((c) => c.method === 'tools/call').map((c) => nameIn(c)).filter((n): n is string => n !== null)
+    if (tools.length > 1) ex.audit.mcp_tools = tools
     const verdicts = calls.map((m) => {
       mcp.refusal.subject = describeCall(m)
       return { m, verdict: decideMcpMessage(policy, m) }
