@@ -82,11 +82,33 @@ export async function countRequest(route: Route, workload: string | null, nowMs:
   return skipped
 }
 
-/** The calendar window a quota counts in: its key and the time left in it. */
+/**
+ * The calendar window a quota counts in: its key and the time left in it, to the real instant the
+ * key changes. Counting the wall clock's seconds left was wrong on the days daylight saving starts
+ * or ends: on the 25-hour day the count expired an hour before midnight while the key stayed the
+ * same, and the quota was granted again (found by a red-team run).
+ */
 export function quotaWindow(q: Quota, nowMs: number): { key: string; ttlMs: number } {
+  const keyAt = (epochMs: number): string => {
+    const t = localTime(epochMs, q.zone)
+    return q.per === 'day' ? t.date : `${t.date}T${t.hour}`
+  }
   const t = localTime(nowMs, q.zone)
+  const key = q.per === 'day' ? t.date : `${t.date}T${t.hour}`
   const secondsInto = q.per === 'day' ? t.minute * 60 + t.second : (t.minute % 60) * 60 + t.second
   const length = q.per === 'day' ? 86_400 : 3_600
-  const msInto = secondsInto * 1000 + (nowMs % 1000)
-  return { key: q.per === 'day' ? t.date : `${t.date}T${t.hour}`, ttlMs: Math.max(1000, length * 1000 - msInto) }
+  // The wall clock's guess, right unless a clock change lies between now and then.
+  let end = nowMs + length * 1000 - (secondsInto * 1000 + (nowMs % 1000))
+  if (keyAt(end) === key || keyAt(end - 1) !== key) {
+    // Search the first millisecond of the next key between now and two hours past the guess.
+    let lo = nowMs
+    let hi = end + 2 * 3_600_000
+    while (hi - lo > 1) {
+      const mid = Math.floor((lo + hi) / 2)
+      if (keyAt(mid) === key) lo = mid
+      else hi = mid
+    }
+    end = hi
+  }
+  return { key, ttlMs: Math.max(1000, end - nowMs) }
 }

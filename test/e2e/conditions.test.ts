@@ -6,6 +6,7 @@ import { ProxyAgent, request } from 'undici'
 import { compilePolicy } from '../../src/policy/load.js'
 import { PolicyInvalidError } from '../../src/errors.js'
 import { MemoryStore } from '../../src/state/store.js'
+import { quotaWindow } from '../../src/guard/conditions.js'
 import { noSecretsLogged, SECRETS, startTestSidekey } from '../helpers/sidekey.js'
 import { startUpstream } from '../helpers/upstream.js'
 
@@ -306,4 +307,24 @@ t.test('sliding window: the previous window counts by how much of it still overl
   t.notOk(refused.allowed)
   t.ok(refused.retryAfterMs > 0 && refused.retryAfterMs <= 45_000, `retry after ${refused.retryAfterMs} ms`)
   t.ok((await store.countSliding('k', 10, 60_000, at(119))).allowed, 'near the end of the window the old one has slid out')
+})
+
+t.test('a quota window lasts to the real local midnight, on the days daylight saving changes too', async (t) => {
+  // Found by a red-team run: on the 25-hour day the count expired at 23:00 local while its key (the
+  // date) stayed the same, so a daily quota was granted again for the last hour.
+  const q = (per: 'day' | 'hour', zone: string) => ({ requests: 3, per, zone, onStoreError: 'refuse' as const })
+  const cases: [name: string, at: string, per: 'day' | 'hour', zone: string, key: string, ends: string][] = [
+    ['an ordinary day', '2026-11-25T09:00:00Z', 'day', 'Europe/Berlin', '2026-11-25', '2026-11-25T23:00:00Z'],
+    ['the 25-hour day (clocks go back)', '2026-10-24T22:30:00Z', 'day', 'Europe/Berlin', '2026-10-25', '2026-10-25T23:00:00Z'],
+    ['the 23-hour day (clocks go forward)', '2026-03-28T23:30:00Z', 'day', 'Europe/Berlin', '2026-03-29', '2026-03-29T22:00:00Z'],
+    ['the repeated hour counts as one hour (both 02:00s have one key)', '2026-10-25T00:30:00Z', 'hour', 'Europe/Berlin', '2026-10-25T2', '2026-10-25T02:00:00Z'],
+    ['New York, the 25-hour day', '2026-11-01T04:30:00Z', 'day', 'America/New_York', '2026-11-01', '2026-11-02T05:00:00Z'],
+    ['a half-hour zone', '2026-11-25T09:10:00Z', 'hour', 'Asia/Kolkata', '2026-11-25T14', '2026-11-25T09:30:00Z'],
+  ]
+  for (const [name, at, per, zone, key, ends] of cases) {
+    const now = Date.parse(at)
+    const w = quotaWindow(q(per, zone), now)
+    t.equal(w.key, key, `${name}: key`)
+    t.equal(new Date(now + w.ttlMs).toISOString(), new Date(Date.parse(ends)).toISOString(), `${name}: ends when the key changes`)
+  }
 })
