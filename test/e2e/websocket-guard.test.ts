@@ -357,3 +357,37 @@ routes:
 
   noSecretsLogged(t, sk)
 })
+
+t.test('a WebSocket on a route with a time window is closed when the window ends', async (t) => {
+  // Found by a red-team run: conditions were checked once, at the upgrade, so a WebSocket opened
+  // at 17:59 relayed every message sent after hours.
+  const echo = await wsUpstream()
+  t.teardown(() => echo.close())
+  let clock = Date.parse('2026-11-23T16:59:00Z') // Monday 17:59 Berlin
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+routes:
+  - name: office
+    host: ws.test
+    addresses: [127.0.0.1]
+    upgrades: [websocket]
+    conditions:
+      time: { days: [mon-fri], from: "09:00", to: "18:00", zone: Europe/Berlin }
+`,
+    { now: () => clock, connectTo: { 'ws.test:80': { host: '127.0.0.1', port: echo.port } } },
+  )
+  const socket = await tunnel(sk, 'ws.test:80', 'late')
+  const client = new WebSocket('ws://ws.test/chat', { createConnection: () => socket })
+  await once(client, 'open')
+  client.send('before six')
+  t.equal(String((await once(client, 'message'))[0]), 'echo:before six', 'inside the window: relayed')
+  const closed = once(client, 'close')
+  clock = Date.parse('2026-11-23T22:00:00Z') // 23:00 Berlin
+  await closed
+  t.pass('closed once the window ended')
+  const line = await sk.sink.waitForAudit((a) => a.event === 'upgrade' && a.workload === 'late')
+  t.equal(line.closed, 'outside-time-window', 'the audit line says why')
+  t.notOk(echo.received.includes('after hours'), 'nothing was relayed after the window')
+})

@@ -44,6 +44,29 @@ export function holdUpgrade(ctx: ProxyContext, client: Socket, socket: Socket, a
     audit.closed ??= 'idle'
     socket.destroy()
   })
+  closeOutsideTimeWindow(ctx, socket, audit, facts)
+}
+
+/** How often an upgraded connection on a route with a time window checks it is still inside. */
+export const TIME_WINDOW_CHECK_MS = 1000
+
+/**
+ * An upgraded connection on a route with a time window ends when the window does: it was decided
+ * once, when it opened, and a WebSocket opened at 17:59 would otherwise relay all night (found by
+ * a red-team run). Checked every TIME_WINDOW_CHECK_MS on sidekey's clock; the audit line says
+ * `closed: outside-time-window`. A quota counts the upgrade once, as one request.
+ */
+function closeOutsideTimeWindow(ctx: ProxyContext, socket: Socket, audit: AuditRecord, facts: RequestFacts): void {
+  const decision = requestDecision(ctx, ctx.policy.current, facts)
+  const window = decision.reportOnly ? null : (decision.route?.conditions?.time ?? null)
+  if (window === null) return
+  const timer = setInterval(() => {
+    if (window.contains(ctx.now())) return
+    audit.closed ??= 'outside-time-window'
+    socket.destroy()
+  }, TIME_WINDOW_CHECK_MS)
+  timer.unref()
+  socket.once('close', () => clearInterval(timer))
 }
 
 /** A blind tunnel idle for the tunnel idle timeout is closed, and its audit line says so. */
