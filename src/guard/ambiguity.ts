@@ -3,6 +3,7 @@ import type { CelPredicate, QueryReads } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
 import { cgiHeaderName } from '../http/header-name.js'
 import { findAmbiguousKeys, quoteKey } from './json-keys.js'
+import { inexactNumber } from './json-numbers.js'
 import { repeatedQueryParam } from './query-repeats.js'
 
 /**
@@ -14,7 +15,8 @@ import { repeatedQueryParam } from './query-repeats.js'
  * - a header a condition reads, given more than once, or spelled with `_` for `-` (which CGI-style
  *   servers read as the same header and others as another one: http/header-name.ts);
  * - a JSON body with a key twice, or two keys differing only in letter case (see `json-keys.ts`),
- *   when a condition or an approver reads the body;
+ *   or a number a double cannot hold exactly (see `json-numbers.ts`), when a condition or an
+ *   approver reads the body;
  * - a JSON body sent as a form (`application/x-www-form-urlencoded`, `multipart/form-data`) when a
  *   condition reads it as JSON: the upstream parses the form, which can carry other fields.
  */
@@ -93,9 +95,18 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
       `the body is JSON but is declared as ${f.contentType.split(';')[0]!.trim().toLowerCase().slice(0, 40)}; route "${route.name}" checks it as JSON while the upstream would parse it as a form. Send it with Content-Type: application/json`,
     )
   }
+  const text = f.body.toString('utf8')
+  const number = inexactNumber(text)
+  if (number !== null) {
+    return new ConditionRefusal(
+      'SIDEKEY_ERR_AMBIGUOUS_BODY',
+      'ambiguous_body',
+      `the JSON body has the number ${number.slice(0, 40)}, which a double cannot hold exactly: route "${route.name}" reads the body as doubles, while the upstream may read it exactly (Go's int64, Python's int). Send integers within ±2^53, or larger ones as strings`,
+    )
+  }
   // Only objects can hold keys.
   if (typeof f.json !== 'object' || f.json === null) return null
-  const keys = findAmbiguousKeys(f.body.toString('utf8'))
+  const keys = findAmbiguousKeys(text)
   if (keys === null) return null
   const what =
     keys.kind === 'duplicate'

@@ -74,7 +74,7 @@ export function subjectOf(call: McpCall): McpSubject | null {
     const what = naming.kind === 'tool' ? 'tool names are 1 to 128 of A-Z a-z 0-9 _ - . (MCP 2025-11-25)' : `${naming.kind} ${naming.field}s are printable ASCII without spaces`
     throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the ${naming.kind} ${shown(name)} has characters sidekey does not match (look-alike letters, spaces, controls): ${what}`)
   }
-  if (naming.kind === 'resource') refuseAmbiguousUri(name)
+  if (naming.kind === 'resource') refuseAmbiguousUri(name, call.method === 'completion/complete')
   return { kind: naming.kind, name }
 }
 
@@ -86,10 +86,33 @@ export function subjectOf(call: McpCall): McpSubject | null {
  */
 const AMBIGUOUS_URI = /(?:^|[/\\])(?:\.|%2e){1,2}(?:[/\\?#]|$)|%2f|%5c|\\|%(?:[46][1-9a-f]|[57][0-9a]|3[0-9]|2d|2e|5f|7e)/i
 
-function refuseAmbiguousUri(uri: string): void {
+function refuseAmbiguousUri(uri: string, template: boolean): void {
   const path = uri.replace(/^[a-z][a-z0-9+.-]*:\/\/[^/]*/i, '')
   if (AMBIGUOUS_URI.test(path)) {
     throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the resource ${shown(uri)} has a dot segment, an encoded separator or an encoded plain character: a server could resolve it to another resource than the rules matched; send it normalized`)
+  }
+  refuseUncanonicalUri(uri, template)
+}
+
+/**
+ * A resource URI must be the one a server looks it up by. The MCP SDKs find a resource by
+ * `new URL(uri).href` (WHATWG URL), so `repo://acme:/secrets`, `repo://@acme/secrets`,
+ * `https://docs.acme.test:443/admin/keys`, `https:docs.acme.test/...`, `file://localhost/etc/x` or
+ * a backslash reach the resource a deny rule or an approval names while its glob, matched on the
+ * string, misses them (found by a red-team run against the official server SDK). A URI whose href
+ * differs from it, or that is no absolute URL, is refused, naming the form to send. A template
+ * (`completion/complete`'s `ref/resource`) is compared with its `{...}` expressions set aside.
+ */
+function refuseUncanonicalUri(uri: string, template: boolean): void {
+  const text = template ? uri.replace(/\{[^{}]*\}/g, 'x') : uri
+  let href: string
+  try {
+    href = new URL(text).href
+  } catch {
+    throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the resource ${shown(uri)} is not an absolute URI: sidekey matches resources as the server looks them up (as a URL), so it refuses one it cannot read as one`)
+  }
+  if (href !== text) {
+    throw new SidekeyError('SIDEKEY_ERR_MCP_NAME_REFUSED', `the resource ${shown(uri)} is not written the way the server reads it (${shown(template ? href.slice(0, 200) : href)}): an empty or default port, user info, a missing "//", "localhost" in a file URI or a backslash would reach a resource other than the one the rules matched; send it as the server lists it`)
   }
 }
 
@@ -101,6 +124,7 @@ export function decideMcpMessage(policy: McpPolicy, m: McpMessage): McpVerdict {
     throw new SidekeyError('SIDEKEY_ERR_MCP_DENIED', `the MCP method ${shown(m.method)} is not allowed on this route`, { details: { mcp_reason: 'mcp-method-denied' } })
   }
   const subject = subjectOf(m)
+  if (m.method === 'subscriptions/listen') decideListenedResources(policy, m)
   if (subject === null) return { reason: 'mcp-allowed', subject, rule: null }
   const rule = ruleFor(policy, subject)
   if (rule === null || rule.action === 'deny') {
@@ -108,6 +132,26 @@ export function decideMcpMessage(policy: McpPolicy, m: McpMessage): McpVerdict {
     throw new SidekeyError('SIDEKEY_ERR_MCP_DENIED', `the ${subject.kind} ${shown(subject.name)} is not allowed: ${why}`, { details: { mcp_reason: rule === null ? `mcp-${subject.kind}-not-allowed` : `mcp-${subject.kind}-denied` } })
   }
   return { reason: 'mcp-allowed', subject, rule }
+}
+
+/**
+ * `subscriptions/listen` (MCP 2026) names resources too, in `notifications.resourceSubscriptions`:
+ * each must be one the resource rules allow, as `resources/subscribe` would (found by a red-team
+ * run: a denied URI got its update notifications this way). Conditions and approvals of the
+ * rules that allow them are not asked (a listen is not a read).
+ */
+function decideListenedResources(policy: McpPolicy, m: McpCall): void {
+  const notifications = m.params?.notifications as Record<string, unknown> | undefined
+  const uris = notifications?.resourceSubscriptions
+  if (uris === undefined) return
+  if (!Array.isArray(uris)) throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', 'subscriptions/listen needs params.notifications.resourceSubscriptions as a list of URIs', { details: { jsonrpc_code: -32602 } })
+  for (const uri of uris) {
+    const subject = subjectOf({ kind: 'request', id: 0, method: 'resources/subscribe', params: { uri } })!
+    const rule = ruleFor(policy, subject)
+    if (rule === null || rule.action === 'deny') {
+      throw new SidekeyError('SIDEKEY_ERR_MCP_DENIED', `subscriptions/listen names the resource ${shown(subject.name)}, which is not allowed: ${rule === null ? 'no rule allows it (default deny)' : `rule ${shown(rule.pattern)} denies it`}`, { details: { mcp_reason: rule === null ? 'mcp-resource-not-allowed' : 'mcp-resource-denied' } })
+    }
+  }
 }
 
 /** True when `method` is allowed: listed (or in the defaults) and not denied. */

@@ -1,5 +1,6 @@
 import { SidekeyError } from '../errors.js'
 import { findAmbiguousKeys, foldKey, quoteKey } from '../guard/json-keys.js'
+import { inexactNumber } from '../guard/json-numbers.js'
 
 /**
  * The JSON-RPC 2.0 body of an MCP POST, parsed by sidekey itself and strictly, so that what policy
@@ -80,6 +81,8 @@ function parseMessages(text: string, value: unknown, protocolVersion: string | n
   // Depth before anything walks the value, then keys a parser could take for one another.
   const depth = nestingDepth(text)
   if (depth > MAX_DEPTH) throw invalid(`the message nests ${depth} levels deep; sidekey reads at most ${MAX_DEPTH}`)
+  const number = inexactNumber(text)
+  if (number !== null) throw invalid(`the number ${number.slice(0, 40)} cannot be read exactly as a double (CEL and sidekey's checks read doubles, the server may read it exactly); send an integer within ±2^53, or a string`)
   const keys = findAmbiguousKeys(text)
   if (keys !== null) {
     const at = keys.at.replace(/^body/, 'message')

@@ -486,3 +486,56 @@ t.test('a WebSocket upgrade on an MCP route is refused, with or without upgrades
   }
   t.same(upgrades, [], 'no upgrade reached the server')
 })
+
+t.test('resource URIs the server reads as a denied one, and numbers it reads exactly, against the SDK server', async (t) => {
+  // Found by a red-team run: the SDK looks a resource up by new URL(uri).href, so these reached
+  // repo://acme/secrets past a deny rule followed by a broad allow; and CEL read a 19-digit id as
+  // the nearest double while the server read it exactly.
+  const trust = await upstreamTrust()
+  const server = await startExpressMcp(trust)
+  t.teardown(() => server.close())
+  const { dispatcher, url } = await startMcpSidekey(
+    t,
+    server,
+    trust,
+    `      tools:
+        - name: delete_repo
+          conditions: { cel: ['mcp.arguments.q != "x" && !has(mcp.arguments.repo_id)'] }
+        - name: search_issues
+          conditions: { cel: ['!has(mcp.arguments.repo_id) || mcp.arguments.repo_id != 1234567890123456789'] }
+      resources:
+        - uri: "repo://acme/secrets"
+          action: deny
+        - uri: "*"
+`,
+  )
+  const send = async (message: object): Promise<{ error: string | undefined; reached: number; text: string }> => {
+    const before = server.seen.length
+    const res = await request(url, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: JSON.stringify(message) })
+    return { error: res.headers['x-sidekey-error'] as string | undefined, text: await res.body.text(), reached: server.seen.length - before }
+  }
+  const read = (uri: string) => send({ jsonrpc: '2.0', id: 7, method: 'resources/read', params: { uri } })
+  const before = server.called.length
+  for (const uri of ['repo://acme:/secrets', 'repo://@acme/secrets', 'repo://:@acme/secrets', 'repo://acme\\secrets', 'REPO://acme/secrets']) {
+    const r = await read(uri)
+    t.match(r, { error: 'SIDEKEY_ERR_MCP_NAME_REFUSED', reached: 0 }, uri)
+  }
+  t.match(await read('repo://acme/secrets'), { error: 'SIDEKEY_ERR_MCP_DENIED', reached: 0 }, 'the canonical form is denied')
+  t.equal(server.called.length, before, 'the denied resource was never read')
+  t.match(await read('repo://acme/public/readme'), { error: undefined, reached: 1 }, 'control: a canonical allowed URI is read')
+  const listen = await send({ jsonrpc: '2.0', id: 8, method: 'subscriptions/listen', params: { notifications: { resourceSubscriptions: ['repo://acme/public/readme', 'repo://acme/secrets'] } } })
+  t.match(listen, { error: 'SIDEKEY_ERR_MCP_DENIED', reached: 0 }, 'subscriptions/listen naming a denied resource')
+  const completion = await send({ jsonrpc: '2.0', id: 9, method: 'completion/complete', params: { ref: { type: 'ref/resource', uri: 'repo://acme/{path}' }, argument: { name: 'path', value: 'r' } } })
+  t.notMatch(String(completion.error), /NAME_REFUSED/, 'a template is read with its expressions set aside')
+
+  const big = await send({ jsonrpc: '2.0', id: 10, method: 'tools/call', params: { name: 'search_issues', arguments: { repo_id: 1 } } })
+  t.match(big, { error: undefined, reached: 1 }, 'control: a small id')
+  for (const literal of ['1234567890123456789', '1234567890123456700', '1e999', '-1e400', '9007199254740993']) {
+    const before = server.seen.length
+    const res = await request(url, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body: `{"jsonrpc":"2.0","id":11,"method":"tools/call","params":{"name":"search_issues","arguments":{"repo_id":${literal}}}}` })
+    const text = await res.body.text()
+    t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_MCP_INVALID', `${literal}: refused`)
+    t.match(text, /cannot be read exactly as a double/, literal)
+    t.equal(server.seen.length, before, `${literal}: nothing reached the server`)
+  }
+})

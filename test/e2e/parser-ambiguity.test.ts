@@ -196,6 +196,19 @@ routes:
     t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY')
   })
 
+  t.test('numbers a double cannot hold exactly are refused where a condition reads the body', async (t) => {
+    // CEL reads doubles: -1e999 is -Infinity (<= 1000), and an id past 2^53 is its nearest double,
+    // while an upstream in Go (int64) or Python (int) reads the literal (found by a red-team run).
+    for (const literal of ['-1e999', '1e400', '12345678901234567890', '-9007199254740993']) {
+      const r = await send('refunds.test', '/refund', `{"amount": ${literal}}`)
+      t.equal(r.status, 400, literal)
+      t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY', literal)
+      t.match(r.text, /which a double cannot hold exactly/, literal)
+    }
+    t.equal((await send('refunds.test', '/refund', '{"amount": 9007199254740991, "note": "id 12345678901234567890"}')).status, 403, 'a safe integer is read (and refused by the condition); digits in a string are text')
+    t.equal((await send('refunds.test', '/refund', '{"amount": 12.5e1}')).status, 200, 'an exponent within range is fine')
+  })
+
   t.test('a JSON body declared as a form is refused where a condition reads it as JSON', async (t) => {
     const r = await send('refunds.test', '/refund', '{"amount": 50}', { 'content-type': 'application/x-www-form-urlencoded' })
     t.equal(r.status, 400)

@@ -1,0 +1,302 @@
+import { createServer } from '../http/node-http.js';
+import { SidekeyError } from '../errors.js';
+import { ANONYMOUS, isWorkloadName } from '../identity/workload-name.js';
+import { absoluteTarget } from '../accept/target.js';
+import { methodOverride } from '../accept/method-override.js';
+import { formatAuthority } from '../policy/host.js';
+import { describeAmbiguity } from '../policy/path.js';
+import { decideConnect, explainRequest } from '../policy/decide.js';
+import { explainMcpCall } from '../mcp/explain.js';
+import { SIGNING_ALG } from '../credentials/signing-keys.js';
+import { APPROVALS_ROUTES } from './approvals-api.js';
+import { explainReadiness } from './explain-readiness.js';
+import { CONSOLE_ROUTES } from './console.js';
+import { OAUTH_ROUTES } from './oauth-api.js';
+import { readJson, send } from './json.js';
+import { noEndpoint, RouteTable } from './route-table.js';
+import { ambiguity } from '../guard/ambiguity.js';
+import { celInput } from '../guard/request-guard.js';
+/**
+ * The admin listener (loopback by default): health, readiness, the loaded routes (never a secret),
+ * explain, and run-token registration for `sidekey run`. Calls that change state need the admin
+ * token, so an agent that can reach this port still cannot mint itself an identity.
+ */
+export function createAdminServer(ctx) {
+    // The Host check comes before every handler, /healthz and /metrics included: a rebinding
+    // page may read anything this listener answers (docs/security.md).
+    return serveTable(ctx, ADMIN_ROUTES, (req) => ctx.hosts.check(req));
+}
+/**
+ * The health listener (`--health`): /healthz and /readyz only, for the kubelet's httpGet probes,
+ * which call the pod IP. It answers any Host: the kubelet names the pod IP, and what it serves
+ * (up, ready, why not) is what every probe log shows anyway; the admin API stays on loopback.
+ */
+export function createHealthServer(ctx) {
+    return serveTable(ctx, HEALTH_ROUTES, () => undefined);
+}
+/**
+ * The metrics listener (`--metrics`): /metrics only, for Prometheus on the pod IP. Counters with
+ * bounded labels and no secret, so any Host is answered, as with the health listener.
+ */
+export function createMetricsServer(ctx) {
+    return serveTable(ctx, METRICS_ROUTES, () => undefined);
+}
+/** A listener that serves one route table, after `check` (which throws a refusal). */
+function serveTable(ctx, table, check) {
+    return createServer((req, res) => {
+        void (async () => {
+            check(req);
+            const url = new URL(req.url ?? '/', 'http://admin.invalid');
+            const method = req.method ?? 'GET';
+            const path = url.pathname;
+            const { route, params } = table.admit(method, path, req.headers.authorization, ctx.adminToken);
+            await route.handle(ctx, { req, res, method, path, url, params });
+        })().catch((err) => {
+            const e = err instanceof SidekeyError ? err : new SidekeyError('SIDEKEY_ERR_INTERNAL', 'internal error');
+            send(res, e.status, { error: { code: e.code, message: e.message } }, { 'x-sidekey-error': e.code });
+        });
+    });
+}
+/**
+ * Every admin endpoint. Public: what holds no secret and changes nothing (health, readiness, the
+ * routes, explain, the JWKS that minted JWTs are verified against, metrics, workloads, the CA
+ * certificate, the console page). Admin: what changes state, lists run tokens, or shows what
+ * approvers and `sidekey run` see.
+ */
+const HEALTHZ = { method: 'GET', path: '/healthz', access: 'public', handle: (_, { res }) => send(res, 200, { status: 'ok' }) };
+const READYZ = { method: 'GET', path: '/readyz', access: 'public', handle: readiness };
+/** Prometheus text exposition; label values are bounded and carry no secret. */
+const METRICS = { method: 'GET', path: '/metrics', access: 'public', handle: metrics };
+/** What the health listener serves. */
+const HEALTH_ROUTES = new RouteTable([HEALTHZ, READYZ]);
+/** What the metrics listener serves. */
+const METRICS_ROUTES = new RouteTable([METRICS]);
+export const ADMIN_ROUTES = new RouteTable([
+    HEALTHZ,
+    READYZ,
+    { method: 'GET', path: '/v1/routes', access: 'public', handle: listRoutes },
+    { method: 'GET', path: '/v1/explain', access: 'public', handle: explainNow },
+    // Minted JWTs are verified against these (OpenID Connect Discovery 1.0, RFC 7517).
+    { method: 'GET', path: '/.well-known/jwks.json', access: 'public', handle: async (ctx, { res }) => send(res, 200, await ctx.credentials.keys.jwks()) },
+    { method: 'GET', path: '/.well-known/openid-configuration', access: 'public', handle: openidConfiguration },
+    METRICS,
+    { method: 'GET', path: '/v1/workloads', access: 'public', handle: (ctx, { res }) => send(res, 200, { workloads: ctx.monitor.workloads() }) },
+    { method: 'GET', path: '/v1/ca.pem', access: 'public', handle: caCertificate },
+    // Public: stopping sidekey takes nothing from it and opens no way around it (the agent's calls
+    // fail closed without it); the listener is loopback, and the Host check runs first.
+    { method: 'POST', path: '/v1/shutdown', access: 'public', handle: shutdown },
+    ...CONSOLE_ROUTES,
+    ...APPROVALS_ROUTES,
+    ...OAUTH_ROUTES,
+    { method: 'GET', path: '/v1/run-tokens', access: 'admin', handle: (ctx, { res }) => send(res, 200, { tokens: ctx.runTokens.list() }) },
+    { method: 'POST', path: '/v1/run-tokens', access: 'admin', handle: mintRunToken },
+    { method: 'DELETE', path: '/v1/run-tokens/:id', access: 'admin', handle: revokeRunToken },
+    // Where sidekey keeps its secrets is for `sidekey run`, not for whoever reaches the port.
+    { method: 'GET', path: '/v1/sandbox', access: 'admin', handle: (ctx, { res }) => send(res, 200, ctx.privatePaths()) },
+    { method: 'POST', path: '/v1/workloads/:workload/quarantine', access: 'admin', handle: quarantineWorkload },
+    { method: 'POST', path: '/v1/workloads/:workload/release', access: 'admin', handle: releaseWorkload },
+    { method: 'POST', path: '/v1/policy/reload', access: 'admin', handle: reloadPolicy },
+]);
+function readiness(ctx, { res }) {
+    const ready = ctx.ready();
+    // The state store and a refused reload are reported, not required: with the store down only
+    // what needs it refuses, and a stale policy is still a whole, valid one (docs/operations.md).
+    send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available }, policy: policyStatus(ctx.policy) });
+}
+function listRoutes(ctx, { res }) {
+    const current = ctx.policy.current;
+    // secret_env lists the names (never values) of sidekey's variables that hold secrets, so
+    // `sidekey run` can give the agent placeholders instead.
+    send(res, 200, { routes: current.routes.map(describeRoute), secret_env: current.secretEnvNames, loaded_at: current.loadedAt });
+}
+function openidConfiguration(ctx, { res }) {
+    const issuer = ctx.credentials.issuer;
+    send(res, 200, { issuer, jwks_uri: `${issuer}/.well-known/jwks.json`, id_token_signing_alg_values_supported: [SIGNING_ALG], subject_types_supported: ['public'], response_types_supported: ['id_token'] });
+}
+async function metrics(ctx, { res }) {
+    res.writeHead(200, { 'content-type': ctx.metrics.registry.contentType });
+    res.end(await ctx.metrics.registry.metrics());
+}
+function caCertificate(ctx, { res }) {
+    res.writeHead(200, { 'content-type': 'application/x-pem-file' });
+    res.end(ctx.ca.certPem);
+}
+function shutdown(ctx, { res, method, path }) {
+    const stop = ctx.requestShutdown;
+    if (stop === null)
+        throw noEndpoint(method, path);
+    send(res, 202, { stopping: true });
+    res.once('finish', stop);
+}
+async function mintRunToken(ctx, { req, res }) {
+    const workload = (await readJson(req)).workload;
+    if (typeof workload !== 'string' || !isWorkloadName(workload)) {
+        throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'workload must be a name of letters, digits, dot, dash or underscore');
+    }
+    const { token, info } = ctx.runTokens.mint(workload);
+    send(res, 201, { ...info, token });
+}
+/** The id is checked here rather than in the path, so every path under /v1/run-tokens/ is the admin's: without the token it answers 401, whatever follows. */
+function revokeRunToken(ctx, { res, method, path, params }) {
+    const id = params.id;
+    if (!/^[0-9a-f-]{36}$/.test(id))
+        throw noEndpoint(method, path);
+    if (!ctx.runTokens.revoke(id))
+        throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', 'no such run token');
+    send(res, 200, { revoked: id });
+}
+/** The workload named in the path; checked here rather than in the path for the reason `revokeRunToken` gives. */
+function workloadParam({ method, path, params }) {
+    const workload = params.workload;
+    if (!isWorkloadName(workload))
+        throw noEndpoint(method, path);
+    return workload;
+}
+async function quarantineWorkload(ctx, call) {
+    const workload = workloadParam(call);
+    const reason = (await readJson(call.req)).reason;
+    await ctx.monitor.quarantine(workload, typeof reason === 'string' && reason !== '' ? reason.slice(0, 200) : 'quarantined by an admin', 'admin');
+    send(call.res, 200, { workload, quarantined: true });
+}
+async function releaseWorkload(ctx, call) {
+    const workload = workloadParam(call);
+    const released = await ctx.monitor.release(workload, 'admin');
+    if (!released)
+        throw new SidekeyError('SIDEKEY_ERR_NOT_FOUND', `workload "${workload}" is neither quarantined nor throttled`);
+    send(call.res, 200, { workload, released: true });
+}
+async function reloadPolicy(ctx, { res }) {
+    const ok = await ctx.policy.reload();
+    send(res, ok ? 200 : 422, { reloaded: ok, routes: ctx.policy.current.routes.length });
+}
+/** Most reload problems `/readyz` lists (the log has them all). */
+const MAX_READYZ_PROBLEMS = 5;
+/** The policy part of `/readyz`: when the policy in force was loaded and, if a reload was refused since, why. */
+function policyStatus(policy) {
+    const failure = policy.failure;
+    return {
+        loaded_at: policy.current.loadedAt,
+        stale: failure !== null,
+        ...(failure === null
+            ? {}
+            : {
+                detail: `the last reload was refused (${failure.reason}), so the policy loaded at ${policy.current.loadedAt.toISOString()} is still in force; fix the files (they reload on change, on SIGHUP and on POST /v1/policy/reload)`,
+                reload_failure: { at: failure.at, reason: failure.reason, problems: failure.problems.slice(0, MAX_READYZ_PROBLEMS), more_problems: Math.max(0, failure.problems.length - MAX_READYZ_PROBLEMS) },
+            }),
+    };
+}
+/** A route as the admin API and `sidekey explain` show it: where it was written, what it matches, never a secret. */
+export function describeRoute(r) {
+    return {
+        name: r.name,
+        at: `${r.file}:${r.line}`,
+        match: [r.host.explain(), r.ports.explain(), r.methods.explain(), r.paths.explain(), r.workloads.explain()],
+        action: r.action,
+        credential: r.credential === null ? null : { name: r.credential.name, type: r.credential.type },
+        inject: r.injection === null
+            ? null
+            : r.injection.kind === 'basic'
+                ? { basic: true }
+                : r.injection.kind === 'sigv4'
+                    ? { sigv4: { service: r.injection.service ?? 'from the request', region: r.injection.region ?? 'from the request', unsigned_payload: r.injection.unsignedPayload } }
+                    : { [r.injection.kind]: r.injection.name, value: r.injection.value.source },
+        strip: r.strip,
+        guards: describeGuards(r),
+    };
+}
+/** A route's conditions, approval, pin, scrubbing and allowed upgrades, one short phrase each. */
+export function describeGuards(r) {
+    const c = r.conditions;
+    const out = [];
+    if (c?.time)
+        out.push(`time ${c.time.text}`);
+    if (c?.maxBodyBytes != null)
+        out.push(`max_body_bytes ${c.maxBodyBytes}`);
+    for (const p of c?.cel ?? [])
+        out.push(p.label);
+    if (c?.rate)
+        out.push(`rate ${c.rate.requests} per ${c.rate.windowMs / 1000} s (${c.rate.sliding ? 'sliding' : 'fixed'})`);
+    if (c?.quota)
+        out.push(`quota ${c.quota.requests} per ${c.quota.per} (${c.quota.zone})`);
+    if (r.approval)
+        out.push(r.approval.when ? `approval when ${r.approval.when.source} (${r.approval.timeoutMs / 1000} s)` : `approval always (${r.approval.timeoutMs / 1000} s)`);
+    if (r.pinSha256)
+        out.push(`pin_sha256 ${r.pinSha256.slice(0, 12)}...`);
+    if (r.credential && r.scrub)
+        out.push('scrub echoed secrets');
+    // The opt-in docs/security.md asks for on credentialed routes; without a credential WebSocket is the default.
+    if (r.credential && r.upgrades.includes('websocket'))
+        out.push('upgrades: websocket (frames guarded)');
+    return out;
+}
+/** GET /v1/explain: the decision, and whether the credential and the host's addresses would do right now. */
+async function explainNow(ctx, { res, url }) {
+    const policy = ctx.policy.current;
+    const answer = explain(policy, url.searchParams);
+    send(res, 200, { ...answer, ...(await explainReadiness(policy, answer, ctx.dial)) });
+}
+/** Explain what would happen to METHOD URL for a workload. Shared by the admin API and the CLI. */
+export function explain(policy, params) {
+    const method = (params.get('method') ?? 'GET').toUpperCase();
+    const rawUrl = params.get('url');
+    const workload = params.get('workload');
+    if (rawUrl === null || !/^(https?|wss?):\/\//i.test(rawUrl))
+        throw new SidekeyError('SIDEKEY_ERR_BAD_REQUEST', 'explain needs url=http(s)://host/path');
+    // The same parsing and normalisation as the proxy (a WebSocket URL is decided as its HTTP request).
+    const target = absoluteTarget(rawUrl.replace(/^ws/i, 'http'));
+    const override = methodOverride([], target.path);
+    // `anonymous` is the reserved name policy gives a caller with no run token: explained as one.
+    const facts = { workload: workload === null || workload === '' || workload === ANONYMOUS ? null : workload, host: target.host, port: target.port, method, path: target.pathname, ambiguity: target.ambiguity, override };
+    const { decision, trace } = explainRequest(policy, facts);
+    const connect = target.scheme === 'https' ? decideConnect(policy, facts) : null;
+    return {
+        request: { method, host: target.host, port: target.port, path: target.pathname, workload: facts.workload, ambiguity: target.ambiguity && describeAmbiguity(target.ambiguity, formatAuthority(target)), method_override: override?.method ?? null },
+        connect: connect && { action: connect.action, reason: connect.reason, route: connect.route?.name ?? null },
+        decision: { action: decision.action, reason: decision.reason, route: decision.route?.name ?? null, code: decision.code },
+        credential: decision.action === 'allow' && decision.route?.credential ? decision.route.credential.name : null,
+        conditions: decision.action === 'allow' && decision.route !== null
+            ? [...explainConditions(decision.route, { ...facts, method: override?.method ?? method, path: target.path }, params.get('body')), ...explainMcpCall(decision.route, params, (rule, body, mcp) => explainConditions(rule, { ...facts, method, path: target.path }, body, mcp))]
+            : [],
+        trace,
+    };
+}
+/**
+ * What each condition of `route` says about the request: the time window is read now, CEL is
+ * evaluated against `body` (JSON text) when given, counters are only named (explain counts nothing).
+ */
+function explainConditions(route, facts, bodyText, mcp) {
+    const out = [];
+    const c = route.conditions;
+    const pathname = facts.path.split('?')[0];
+    const input = celInput({ workload: facts.workload, host: facts.host, port: facts.port, method: facts.method, pathname, path: facts.path, rawHeaders: [], ...(mcp === undefined ? {} : { mcp }) }, bodyText === null ? null : Buffer.from(bodyText));
+    const cel = (p) => {
+        if (p.usesBody && bodyText === null)
+            return { condition: p.label, result: 'needs-body', detail: 'reads the body: pass --body JSON to evaluate it' };
+        const o = p.evaluate(input);
+        return o.ok ? { condition: p.label, result: o.value ? 'pass' : 'fail', detail: o.value ? 'true' : 'false: refused with SIDEKEY_ERR_CONDITION_FAILED' } : { condition: p.label, result: 'undecidable', detail: `${o.why}: refused with SIDEKEY_ERR_CONDITION_UNDECIDABLE` };
+    };
+    // What sidekey would refuse before any condition: a query or body that parsers read differently.
+    const ambiguous = ambiguity(route, { path: facts.path, contentType: undefined, headers: [], body: bodyText === null ? null : Buffer.from(bodyText), json: input.body });
+    if (ambiguous !== null)
+        out.push({ condition: ambiguous.condition, result: 'fail', detail: `${ambiguous.message}: refused with ${ambiguous.code}` });
+    if (c?.time)
+        out.push({ condition: 'time', result: c.time.contains(Date.now()) ? 'pass' : 'fail', detail: c.time.text });
+    if (c?.maxBodyBytes != null)
+        out.push({ condition: 'max_body_bytes', result: bodyText !== null && Buffer.byteLength(bodyText) > c.maxBodyBytes ? 'fail' : 'pass', detail: `at most ${c.maxBodyBytes} bytes` });
+    for (const p of c?.cel ?? [])
+        out.push(cel(p));
+    if (c?.rate)
+        out.push({ condition: 'rate', result: 'counted', detail: `${c.rate.requests} per ${c.rate.windowMs / 1000} s per workload` });
+    if (c?.quota)
+        out.push({ condition: 'quota', result: 'counted', detail: `${c.quota.requests} per ${c.quota.per} (${c.quota.zone}) per workload` });
+    if (route.approval) {
+        if (route.approval.when === null)
+            out.push({ condition: 'approval', result: 'holds', detail: 'every request waits for a person' });
+        else {
+            const r = cel(route.approval.when);
+            out.push({ condition: 'approval', result: r.result === 'fail' ? 'no-hold' : r.result === 'needs-body' ? 'needs-body' : 'holds', detail: `when ${route.approval.when.source}${r.result === 'undecidable' ? ' (undecidable, so it holds)' : ''}` });
+        }
+    }
+    return out;
+}
+//# sourceMappingURL=server.js.map

@@ -1,0 +1,62 @@
+import { randomUUID } from 'node:crypto';
+import { withoutHopByHop } from '../inject/hop-by-hop.js';
+import { withoutNames } from '../inject/inject.js';
+/**
+ * The approval record a person decides on: the whole request but its credentials
+ * (docs/security.md), made once when a request is held or asked about.
+ */
+/**
+ * Headers never shown to approvers, besides hop-by-hop ones and the route's injected and stripped
+ * headers: the agent's own credentials (a placeholder or a key it holds) are not the approver's
+ * business, and the record is stored and sent on.
+ */
+const CREDENTIAL_HEADERS = ['authorization', 'proxy-authorization', 'cookie'];
+/** A new pending record for `h`, created at `createdMs`, open for the route's approval timeout. */
+export function newApprovalRecord(h, createdMs, mode) {
+    const body = shownBody(h.body);
+    return Object.freeze({
+        id: randomUUID(),
+        workload: h.workload,
+        route: h.route.name,
+        method: h.method,
+        host: h.host,
+        port: h.port,
+        path: h.path,
+        query: Object.freeze([...new URLSearchParams(h.query)].map((pair) => Object.freeze(pair))),
+        headers: shownHeaders(h.rawHeaders, h.route),
+        body: body.text,
+        body_encoding: body.encoding,
+        body_bytes: h.body?.length ?? 0,
+        why: h.why,
+        created: new Date(createdMs).toISOString(),
+        expires: new Date(createdMs + h.route.approval.timeoutMs).toISOString(),
+        status: 'pending',
+        decided_by: null,
+        decided_at: null,
+        grant_until: null,
+        note: null,
+        // Absent for held requests, so records stay as they were for existing readers.
+        ...(mode === 'async' ? { mode } : {}),
+    });
+}
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+/** The whole body for approvers: as text when it is UTF-8, else base64 (never a lossy decoding). */
+function shownBody(body) {
+    if (body === null || body.length === 0)
+        return { text: null, encoding: null };
+    try {
+        return { text: utf8.decode(body), encoding: 'utf8' };
+    }
+    catch {
+        return { text: body.toString('base64'), encoding: 'base64' };
+    }
+}
+/** The headers that go upstream, as pairs, without hop-by-hop headers and credentials. */
+function shownHeaders(rawHeaders, route) {
+    const kept = withoutNames(withoutHopByHop(rawHeaders), [...CREDENTIAL_HEADERS, ...route.strip]);
+    const pairs = [];
+    for (let i = 0; i < kept.length; i += 2)
+        pairs.push(Object.freeze([kept[i].toLowerCase(), kept[i + 1]]));
+    return Object.freeze(pairs);
+}
+//# sourceMappingURL=record.js.map

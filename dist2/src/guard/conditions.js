@@ -1,0 +1,98 @@
+import { ConditionRefusal, SidekeyError } from '../errors.js';
+import { localTime } from '../policy/time-window.js';
+/** Check every condition but the counters, which are `countRequest`'s. Throws a ConditionRefusal. */
+export function checkConditions(conditions, facts) {
+    if (conditions.time !== null && !conditions.time.contains(facts.nowMs)) {
+        throw new ConditionRefusal('SIDEKEY_ERR_OUTSIDE_TIME_WINDOW', 'time', `this route is open ${conditions.time.text} only`);
+    }
+    if (conditions.maxBodyBytes !== null && facts.bodyBytes !== null && facts.bodyBytes > conditions.maxBodyBytes) {
+        throw new ConditionRefusal('SIDEKEY_ERR_BODY_TOO_LARGE', 'max_body_bytes', `the request body is larger than ${conditions.maxBodyBytes} bytes`);
+    }
+    for (const p of conditions.cel)
+        checkCel(p, facts.cel);
+}
+/** Evaluate one predicate: false refuses, an error refuses with the error (never a guess). */
+export function checkCel(p, input) {
+    const outcome = p.evaluate(input);
+    if (!outcome.ok)
+        throw new ConditionRefusal('SIDEKEY_ERR_CONDITION_UNDECIDABLE', p.label, `condition ${p.label} could not be evaluated: ${outcome.why}`);
+    if (!outcome.value)
+        throw new ConditionRefusal('SIDEKEY_ERR_CONDITION_FAILED', p.label, `condition ${p.label} is false for this request`);
+}
+/**
+ * Count the request against the route's rate limit and quota (for this workload). When the state
+ * store cannot count, the route's `on_store_error` decides: refuse (503, the default) or let the
+ * request on uncounted; the names of the limits that were skipped that way are returned (audited).
+ */
+export async function countRequest(route, workload, nowMs, state) {
+    const c = route.conditions;
+    const skipped = [];
+    if (c === null)
+        return skipped;
+    const who = workload ?? '-';
+    const counted = async (name, onStoreError, count) => {
+        try {
+            return await count();
+        }
+        catch (err) {
+            if (!(err instanceof SidekeyError) || err.code !== 'SIDEKEY_ERR_STATE_UNAVAILABLE')
+                throw err;
+            if (onStoreError === 'allow') {
+                skipped.push(name);
+                return null;
+            }
+            throw new ConditionRefusal('SIDEKEY_ERR_STATE_UNAVAILABLE', name, `route "${route.name}" has a ${name} limit that cannot be counted right now (shared state store unavailable; the route fails closed)`, { retryAfterS: 1 });
+        }
+    };
+    if (c.rate !== null) {
+        const rate = c.rate;
+        const key = `rate:${route.name}:${who}`;
+        const window = Math.floor(nowMs / rate.windowMs);
+        const r = await counted('rate', rate.onStoreError, () => rate.sliding ? state.countSliding(key, rate.requests, rate.windowMs, nowMs) : state.countFixed(`${key}:${window}`, rate.requests, (window + 1) * rate.windowMs - nowMs));
+        if (r !== null && !r.allowed) {
+            throw new ConditionRefusal('SIDEKEY_ERR_RATE_LIMITED', 'rate', `route "${route.name}" allows ${c.rate.requests} requests per ${c.rate.windowMs / 1000} s for this workload`, { retryAfterS: Math.ceil(r.retryAfterMs / 1000) });
+        }
+    }
+    if (c.quota !== null) {
+        const quota = c.quota;
+        const { key, ttlMs } = quotaWindow(quota, nowMs);
+        const r = await counted('quota', quota.onStoreError, () => state.countFixed(`quota:${route.name}:${who}:${key}`, quota.requests, ttlMs));
+        if (r !== null && !r.allowed) {
+            throw new ConditionRefusal('SIDEKEY_ERR_QUOTA_EXCEEDED', 'quota', `route "${route.name}" allows ${c.quota.requests} requests per ${c.quota.per} (${c.quota.zone}) for this workload`, { retryAfterS: Math.ceil(ttlMs / 1000) });
+        }
+    }
+    return skipped;
+}
+/**
+ * The calendar window a quota counts in: its key and the time left in it, to the real instant the
+ * key changes. Counting the wall clock's seconds left was wrong on the days daylight saving starts
+ * or ends: on the 25-hour day the count expired an hour before midnight while the key stayed the
+ * same, and the quota was granted again (found by a red-team run).
+ */
+export function quotaWindow(q, nowMs) {
+    const keyAt = (epochMs) => {
+        const t = localTime(epochMs, q.zone);
+        return q.per === 'day' ? t.date : `${t.date}T${t.hour}`;
+    };
+    const t = localTime(nowMs, q.zone);
+    const key = q.per === 'day' ? t.date : `${t.date}T${t.hour}`;
+    const secondsInto = q.per === 'day' ? t.minute * 60 + t.second : (t.minute % 60) * 60 + t.second;
+    const length = q.per === 'day' ? 86_400 : 3_600;
+    // The wall clock's guess, right unless a clock change lies between now and then.
+    let end = nowMs + length * 1000 - (secondsInto * 1000 + (nowMs % 1000));
+    if (keyAt(end) === key || keyAt(end - 1) !== key) {
+        // Search the first millisecond of the next key between now and two hours past the guess.
+        let lo = nowMs;
+        let hi = end + 2 * 3_600_000;
+        while (hi - lo > 1) {
+            const mid = Math.floor((lo + hi) / 2);
+            if (keyAt(mid) === key)
+                lo = mid;
+            else
+                hi = mid;
+        }
+        end = hi;
+    }
+    return { key, ttlMs: Math.max(1000, end - nowMs) };
+}
+//# sourceMappingURL=conditions.js.map

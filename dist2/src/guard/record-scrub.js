@@ -1,0 +1,325 @@
+import { ROOT } from './needle-automaton.js';
+import { VALUE_MASK } from './secret-scan.js';
+/** The framing of a response by its media type, or null for a body that is not a record stream. */
+export function recordFraming(contentType) {
+    const type = (contentType ?? '').split(';')[0].trim().toLowerCase();
+    if (type === 'text/event-stream')
+        return 'sse';
+    if (type === 'application/x-ndjson')
+        return 'ndjson';
+    return null;
+}
+/** A record larger than this is not held whole: it passes through with byte-level scrubbing only. */
+export const MAX_RECORD_BYTES = 256 * 1024;
+/** Bound on distinct views (key paths) per stream. */
+const MAX_VIEWS = 64;
+const LF = 0x0a;
+const CR = 0x0d;
+export function recordScrubFilter(automaton, framing, onScrub = () => undefined) {
+    const ring = Math.max(1, automaton.longest);
+    const views = new Map();
+    /** Bytes received and not yet passed on; `base` is the stream offset of buf[0]. */
+    let buf = Buffer.alloc(0);
+    let base = 0;
+    /** Stream offset where the unfinished record begins. */
+    let recordStart = 0;
+    /** The unfinished record outgrew MAX_RECORD_BYTES: pass it on unread until it ends. */
+    let skipping = false;
+    // Line-end state carried between chunks: at the start of a line, and after a CR (a following LF
+    // belongs to the same line end).
+    let atLineStart = true;
+    let afterCR = false;
+    const viewFor = (key) => {
+        let v = views.get(key);
+        if (v === undefined) {
+            if (views.size >= MAX_VIEWS)
+                return null;
+            v = { state: ROOT, owed: 0, total: 0, starts: new Float64Array(ring), ends: new Float64Array(ring) };
+            views.set(key, v);
+        }
+        return v;
+    };
+    /** Mask stream bytes [start, end) where they are still held (a mask begun in a record passed on goes on where it left off). */
+    const maskRange = (start, end) => {
+        const s = Math.max(start, base) - base;
+        const e = end - base;
+        if (e <= s)
+            return;
+        buf.write(VALUE_MASK.padEnd(end - start, '*').slice(s + base - start, end - start), s, 'latin1');
+    };
+    /** Append one string (decoded bytes with their stream ranges) to a view, masking what completes a secret. */
+    const feed = (key, bytes, starts, ends) => {
+        const v = viewFor(key);
+        if (v === null || bytes.length === 0)
+            return;
+        const found = [];
+        // What a mask begun in an earlier record still covers, whatever these bytes are.
+        if (v.owed > 0) {
+            const n = Math.min(v.owed, bytes.length);
+            found.push(0, n);
+            v.owed -= n;
+        }
+        const owing = found.length;
+        v.state = automaton.collect(bytes, 0, bytes.length, v.state, found);
+        for (let m = 0; m < found.length; m += 2) {
+            // Counted once: not again for the same secret going on from the bytes before.
+            if (m >= owing && (found[m] >= 0 || owing === 0))
+                onScrub();
+            // A range past these bytes (most of a secret, masked as the whole) goes on in the next ones.
+            if (found[m + 1] > bytes.length) {
+                v.owed = Math.max(v.owed, found[m + 1] - bytes.length);
+                found[m + 1] = bytes.length;
+            }
+            // Runs of contiguous stream bytes, masked one run at a time (a match spans records).
+            let runStart = -1;
+            let runEnd = -1;
+            for (let i = found[m]; i < found[m + 1]; i++) {
+                const s = i >= 0 ? starts[i] : v.starts[(((v.total + i) % ring) + ring) % ring];
+                const e = i >= 0 ? ends[i] : v.ends[(((v.total + i) % ring) + ring) % ring];
+                if (runStart >= 0 && s <= runEnd)
+                    runEnd = Math.max(runEnd, e);
+                else {
+                    if (runStart >= 0)
+                        maskRange(runStart, runEnd);
+                    runStart = s;
+                    runEnd = e;
+                }
+            }
+            if (runStart >= 0)
+                maskRange(runStart, runEnd);
+        }
+        for (let i = 0; i < bytes.length; i++) {
+            const at = (v.total + i) % ring;
+            v.starts[at] = starts[i];
+            v.ends[at] = ends[i];
+        }
+        v.total += bytes.length;
+    };
+    /** Read one complete record, stream offsets [start, end). */
+    const readRecord = (start, end) => {
+        const { data, at, event } = framing === 'sse' ? sseData(buf, start - base, end - base) : ndjsonData(buf, start - base, end - base);
+        if (data.length === 0)
+            return;
+        // `at` maps data bytes to buf offsets; views keep stream offsets.
+        const toStream = (i) => at[i] + base;
+        if (!jsonStrings(data, (path, bytes, from, to) => feed(`${event}\0${path}`, bytes, from.map(toStream), to.map(toStream)))) {
+            const from = Array.from(at, (x) => x + base);
+            feed(`${event}\0`, data, from, from.map((x) => x + 1));
+        }
+    };
+    /** Where held bytes start: the unfinished record (an oversized one is not held, nor anything before it). */
+    const holdFrom = () => Math.max(skipping ? base + buf.length : recordStart, base);
+    const release = (upTo) => {
+        const cut = upTo - base;
+        if (cut <= 0)
+            return null;
+        const out = buf.subarray(0, cut);
+        buf = buf.subarray(cut);
+        base = upTo;
+        return out;
+    };
+    return {
+        push(chunk) {
+            const chunkStart = base + buf.length;
+            // A private copy: masks are written into it.
+            buf = Buffer.concat([buf, chunk]);
+            for (let i = 0; i < chunk.length; i++) {
+                const b = chunk[i];
+                if (afterCR && b === LF) {
+                    afterCR = false;
+                    continue;
+                }
+                afterCR = b === CR;
+                if (b !== LF && b !== CR) {
+                    atLineStart = false;
+                    continue;
+                }
+                // A line ends here. SSE: a blank line ends the event. NDJSON: every line is a record.
+                const ends = framing === 'ndjson' || atLineStart;
+                atLineStart = true;
+                if (!ends)
+                    continue;
+                const end = chunkStart + i + 1;
+                if (!skipping)
+                    readRecord(recordStart, end);
+                skipping = false;
+                recordStart = end;
+            }
+            if (!skipping && base + buf.length - recordStart > MAX_RECORD_BYTES)
+                skipping = true;
+            return release(holdFrom());
+        },
+        end() {
+            if (!skipping && recordStart < base + buf.length)
+                readRecord(recordStart, base + buf.length);
+            recordStart = base + buf.length;
+            return release(base + buf.length);
+        },
+    };
+}
+/** The data of an SSE event: its `data` lines joined with LF, the buffer offset of each byte, and its type. */
+function sseData(buf, start, end) {
+    const bytes = [];
+    const at = [];
+    let event = 'message';
+    let i = start;
+    while (i < end) {
+        let e = i;
+        while (e < end && buf[e] !== LF && buf[e] !== CR)
+            e++;
+        let nameEnd = i;
+        while (nameEnd < e && buf[nameEnd] !== 0x3a)
+            nameEnd++;
+        const name = buf.toString('latin1', i, nameEnd);
+        // The value starts after the colon and one optional space.
+        let v = nameEnd + 1;
+        if (v < e && buf[v] === 0x20)
+            v++;
+        if (name === 'data') {
+            if (at.length > 0) {
+                bytes.push(LF);
+                at.push(i - 1);
+            }
+            for (let j = Math.min(v, e); j < e; j++) {
+                bytes.push(buf[j]);
+                at.push(j);
+            }
+        }
+        else if (name === 'event') {
+            event = buf.toString('latin1', Math.min(v, e), e);
+        }
+        i = e + 1;
+        if (i < end && buf[i - 1] === CR && buf[i] === LF)
+            i++;
+    }
+    return { data: Uint8Array.from(bytes), at, event };
+}
+/** The data of an NDJSON line (its line end left out). */
+function ndjsonData(buf, start, end) {
+    let e = end;
+    while (e > start && (buf[e - 1] === LF || buf[e - 1] === CR))
+        e--;
+    return { data: buf.subarray(start, e), at: Array.from({ length: e - start }, (_, i) => start + i), event: '' };
+}
+/**
+ * Call `onString` for each string value (not key) of the JSON text `data`, with its key path
+ * (array indices left out: `.choices[].delta.content`), its bytes (escapes decoded, UTF-8) and,
+ * per byte, the data offsets [from, to) it was read from (an escape maps to all its characters).
+ * Lenient: it reads structure, it does not validate. False when `data` is not JSON.
+ */
+export function jsonStrings(data, onString) {
+    let i = 0;
+    while (i < data.length && (data[i] === 0x20 || data[i] === 0x09 || data[i] === LF || data[i] === CR))
+        i++;
+    if (i === data.length || (data[i] !== 0x7b && data[i] !== 0x5b))
+        return false;
+    /** Open containers: an object's path and current key, or an array's path. */
+    const stack = [];
+    const valuePath = () => {
+        const top = stack.at(-1);
+        if (top === undefined)
+            return '';
+        return top.array ? `${top.path}[]` : `${top.path}.${top.key ?? ''}`;
+    };
+    for (; i < data.length; i++) {
+        const b = data[i];
+        if (b === 0x7b || b === 0x5b) {
+            const path = valuePath();
+            stack.push({ array: b === 0x5b, path, key: null, expectKey: b === 0x7b });
+        }
+        else if (b === 0x7d || b === 0x5d) {
+            if (stack.pop() === undefined)
+                return false;
+        }
+        else if (b === 0x3a) {
+            const top = stack.at(-1);
+            if (top !== undefined && !top.array)
+                top.expectKey = false;
+        }
+        else if (b === 0x2c) {
+            const top = stack.at(-1);
+            if (top !== undefined && !top.array)
+                top.expectKey = true;
+        }
+        else if (b === 0x22) {
+            const read = readString(data, i + 1);
+            if (read === null)
+                return false;
+            const top = stack.at(-1);
+            if (top !== undefined && !top.array && top.expectKey)
+                top.key = Buffer.from(read.bytes).toString('utf8');
+            else
+                onString(valuePath(), read.bytes, read.from, read.to);
+            i = read.end;
+        }
+    }
+    return stack.length === 0;
+}
+const ESCAPES = { 0x22: 0x22, 0x5c: 0x5c, 0x2f: 0x2f, 0x62: 0x08, 0x66: 0x0c, 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09 };
+/** Read a JSON string whose opening quote is just before `start` (RFC 8259 section 7). */
+function readString(data, start) {
+    const bytes = [];
+    const from = [];
+    const to = [];
+    let i = start;
+    while (i < data.length) {
+        const b = data[i];
+        if (b === 0x22)
+            return { bytes: Uint8Array.from(bytes), from, to, end: i };
+        if (b !== 0x5c) {
+            bytes.push(b);
+            from.push(i);
+            to.push(i + 1);
+            i++;
+            continue;
+        }
+        const e = data[i + 1];
+        if (e === undefined)
+            return null;
+        if (e !== 0x75) {
+            const decoded = ESCAPES[e];
+            if (decoded === undefined)
+                return null;
+            bytes.push(decoded);
+            from.push(i);
+            to.push(i + 2);
+            i += 2;
+            continue;
+        }
+        let unit = hex4(data, i + 2);
+        if (unit < 0)
+            return null;
+        let end = i + 6;
+        // A surrogate pair is two escapes for one character.
+        if (unit >= 0xd800 && unit < 0xdc00 && data[end] === 0x5c && data[end + 1] === 0x75) {
+            const low = hex4(data, end + 2);
+            if (low >= 0xdc00 && low < 0xe000) {
+                unit = 0x10000 + ((unit - 0xd800) << 10) + (low - 0xdc00);
+                end += 6;
+            }
+        }
+        for (const byte of Buffer.from(String.fromCodePoint(unit), 'utf8')) {
+            bytes.push(byte);
+            from.push(i);
+            to.push(end);
+        }
+        i = end;
+    }
+    return null;
+}
+/** The value of the four hex digits at `at`, or -1. */
+function hex4(data, at) {
+    if (at + 4 > data.length)
+        return -1;
+    let n = 0;
+    for (let i = at; i < at + 4; i++) {
+        const b = data[i];
+        const l = b | 0x20;
+        const d = b >= 0x30 && b <= 0x39 ? b - 0x30 : l >= 0x61 && l <= 0x66 ? l - 0x61 + 10 : -1;
+        if (d < 0)
+            return -1;
+        n = n * 16 + d;
+    }
+    return n;
+}
+//# sourceMappingURL=record-scrub.js.map

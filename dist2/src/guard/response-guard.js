@@ -1,0 +1,200 @@
+import { createHash } from 'node:crypto';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
+import { SidekeyError } from '../errors.js';
+import { withoutNames } from '../inject/inject.js';
+import { envelopeFraming, envelopeGuard, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js';
+import { refuseUnscrubbableCharset } from './response-charset.js';
+import { recordFraming, recordScrubFilter } from './record-scrub.js';
+import { chainFilters, filterStream } from '../http/chunk-filter.js';
+import { automatonFor, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK } from './secret-scan.js';
+/**
+ * The guard on the way back: an upstream that echoes request headers (debug endpoints, error
+ * pages) would hand the injected secret to the agent, and a download may not be what its route
+ * pinned. For a credentialed route, every managed secret (in every form `secretForms` lists: as
+ * is, URL-encoded, base64 and base64url at every alignment, so also inside the base64 of the whole
+ * injected header value) is masked in response header names and values and in bodies, and across
+ * the events of a streamed answer (`recordScrubFilter`); a compressed body is
+ * decoded first (gzip, deflate, br), since a masked-out secret inside gzip is no scrubbing at
+ * all, and anything else is refused. A pinned route's 2xx body is hashed as it streams, and its
+ * last bytes are held until the hash matches, so a wrong file never arrives whole.
+ */
+/** Content codings sidekey can decode to scrub; the request's Accept-Encoding is limited to them. */
+const DECODABLE = 'gzip, deflate, br';
+/**
+ * The request's headers as the response guard needs them sent upstream: Accept-Encoding limited to
+ * the codings it decodes, and, when it scrubs, no `Range` or `If-Range`. A secret echoed in a body
+ * fetched in byte ranges would come back split across responses, each piece too short to know,
+ * so a scrubbed route always asks for the whole body (an upstream may answer 200 to any Range).
+ */
+// The four lists requestHeadersFor drops, made once (withoutNames folds each list once): indexed
+// by [scrubs][acceptEncoding set].
+const SCRUBBED_DROPS = ['range', 'if-range', 'accept-charset', ...MESSAGE_ACCEPT_FIELDS];
+const DROPPED_UPSTREAM = [
+    [[], ['accept-encoding']],
+    [SCRUBBED_DROPS, [...SCRUBBED_DROPS, 'accept-encoding']],
+];
+export function requestHeadersFor(plan, headers) {
+    if (plan === null)
+        return [...headers];
+    // Nor `Accept-Charset`: an answer in a charset the scrubber does not read (EBCDIC, UTF-7) would
+    // carry an echoed secret past it (guard/response-charset.ts; found by a red-team run).
+    const out = withoutNames(headers, DROPPED_UPSTREAM[plan.scrubs ? 1 : 0][plan.acceptEncoding !== null ? 1 : 0]);
+    if (plan.acceptEncoding !== null)
+        out.push('accept-encoding', plan.acceptEncoding);
+    // Messages compressed inside gRPC or Connect envelopes are out of the decoders' reach
+    // (guard/message-envelopes.ts): a scrubbed call asks for them uncompressed.
+    if (plan.scrubs) {
+        const accept = messageAcceptField(headers);
+        if (accept !== null)
+            out.push(accept, 'identity');
+    }
+    return out;
+}
+/** The field in which a gRPC or Connect streaming request lists the message compressions it accepts. */
+function messageAcceptField(headers) {
+    for (let i = 0; i < headers.length; i += 2) {
+        if (headers[i].toLowerCase() !== 'content-type')
+            continue;
+        const type = headers[i + 1].trim().toLowerCase();
+        if (type.startsWith('application/grpc'))
+            return 'grpc-accept-encoding';
+        if (type.startsWith('application/connect+'))
+            return 'connect-accept-encoding';
+    }
+    return null;
+}
+/**
+ * The response plan for a request on `route`, or null when nothing needs guarding (no credential
+ * injected, scrubbing off, no pin).
+ */
+export function responseGuard(route, needles, stats) {
+    const scrub = needles !== null && needles.length > 0;
+    const pin = route.pinSha256;
+    if (!scrub && pin === null)
+        return null;
+    const automaton = scrub ? automatonFor(needles) : null;
+    return {
+        // A pin is over the bytes as served uncompressed; scrubbing needs a coding it can decode.
+        acceptEncoding: pin !== null ? 'identity' : DECODABLE,
+        scrubs: scrub,
+        trailers(fields) {
+            if (automaton === null)
+                return fields;
+            const masked = maskHeaders(automaton, fields);
+            if (masked === null)
+                return fields;
+            stats.scrubbed += masked.count;
+            return masked.headers;
+        },
+        begin(status, headers) {
+            // Copied only when changed: masked, or a content coding to decode removed from it.
+            let out = headers;
+            const decoders = [];
+            const filters = [];
+            if (automaton !== null) {
+                const masked = maskHeaders(automaton, out);
+                if (masked !== null) {
+                    stats.scrubbed += masked.count;
+                    out = masked.headers;
+                }
+                const encoding = out['content-encoding'];
+                if (encoding !== undefined) {
+                    const coding = String(encoding).toLowerCase().split(',').map((c) => c.trim()).filter((c) => c !== '' && c !== 'identity');
+                    for (const c of coding.reverse()) {
+                        const decoder = c === 'gzip' || c === 'x-gzip' ? createGunzip() : c === 'deflate' ? createInflate() : c === 'br' ? createBrotliDecompress() : null;
+                        if (decoder === null)
+                            throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream answered in content coding "${c}", which sidekey cannot scrub for echoed secrets`);
+                        decoders.push(decoder);
+                    }
+                    if (coding.length > 0) {
+                        out = { ...out };
+                        delete out['content-encoding'];
+                        delete out['content-length'];
+                    }
+                }
+                const contentType = String(out['content-type'] ?? '');
+                refuseUnscrubbableCharset(contentType);
+                const envelopes = envelopeFraming(contentType);
+                if (envelopes !== null) {
+                    refuseMessageCoding(out);
+                    filters.push(envelopeGuard(envelopes));
+                }
+                filters.push(scrubWith(automaton, () => stats.scrubbed++));
+                const framing = recordFraming(contentType);
+                if (framing !== null)
+                    filters.push(recordScrubFilter(automaton, framing, () => stats.scrubbed++));
+            }
+            if (pin !== null && status >= 200 && status < 300)
+                filters.push(pinCheck(pin));
+            const filter = chainFilters(filters);
+            if (decoders.length === 0)
+                return { headers: out, filter, stages: [] };
+            return { headers: out, filter: null, stages: filter === null ? decoders : [...decoders, filterStream(filter)] };
+        },
+    };
+}
+/** maskHeaders' texts to search, reused from one response to the next (the search is synchronous). */
+const HEADER_TEXTS = [];
+/**
+ * The headers with every secret masked in names (with token characters, so the name stays a
+ * valid field name) and values, and how many were masked; null when none holds one (the common
+ * case costs one search over all of them).
+ */
+function maskHeaders(automaton, headers) {
+    const texts = HEADER_TEXTS;
+    for (const name in headers) {
+        const value = headers[name];
+        texts.push(name);
+        if (Array.isArray(value))
+            for (const v of value)
+                texts.push(v);
+        else
+            texts.push(value);
+    }
+    const found = foundInTexts(automaton, texts);
+    // Emptied at once, so it holds no header's text past this call.
+    texts.length = 0;
+    if (!found)
+        return null;
+    const out = {};
+    let count = 0;
+    for (const [name, value] of Object.entries(headers)) {
+        const maskedName = maskText(automaton, name, TOKEN_MASK);
+        const values = (Array.isArray(value) ? value : [value]).map((v) => {
+            const m = maskText(automaton, v, VALUE_MASK);
+            if (m !== v)
+                count++;
+            return m;
+        });
+        if (maskedName !== name)
+            count++;
+        const previous = out[maskedName];
+        // Two names masked alike keep both values.
+        const merged = previous === undefined ? values : [...(Array.isArray(previous) ? previous : [previous]), ...values];
+        out[maskedName] = merged.length === 1 ? merged[0] : merged;
+    }
+    return { headers: out, count };
+}
+/**
+ * Hash the body while it streams; hold back the latest chunk so that, on a mismatch, the agent
+ * never receives the last bytes (a Content-Length body stays short, a chunked one unterminated).
+ */
+function pinCheck(expected) {
+    const hash = createHash('sha256');
+    let held = null;
+    return {
+        push(chunk) {
+            hash.update(chunk);
+            const previous = held;
+            held = chunk;
+            return previous;
+        },
+        end() {
+            const actual = hash.digest('hex');
+            if (actual !== expected)
+                throw new SidekeyError('SIDEKEY_ERR_PIN_MISMATCH', `the download's SHA-256 is ${actual}, not the pinned ${expected}`);
+            return held;
+        },
+    };
+}
+//# sourceMappingURL=response-guard.js.map

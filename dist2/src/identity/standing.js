@@ -1,0 +1,32 @@
+import { SidekeyError } from '../errors.js';
+import { ANONYMOUS } from './workload-name.js';
+/**
+ * Whether a caller identified earlier may still go on: checked on every request (inside a tunnel
+ * too, where the caller was identified once, at CONNECT) and for every open connection when a
+ * token is revoked or a quarantine arrives.
+ *
+ * A caller without a run token cannot be told apart from any other process that reaches the
+ * proxy: on one machine (local mode) that includes every agent running there. So while any
+ * workload is quarantined, an anonymous caller is refused too: a quarantined agent that drops its
+ * token must not carry on as `anonymous` (fail closed). A sidecar (`--workload`) has no anonymous
+ * callers: a caller without a token is the pod's workload, quarantined by that name.
+ */
+export function callerRefusal(caller, tokens, state) {
+    if (caller.tokenId !== null && !tokens.isLive(caller.tokenId)) {
+        return new SidekeyError('SIDEKEY_ERR_PROXY_AUTH_INVALID', 'the run token this connection was opened with has been revoked; nothing more is sent on it');
+    }
+    if (caller.workload !== null) {
+        const quarantine = state.quarantined(caller.workload);
+        if (quarantine === undefined)
+            return null;
+        return new SidekeyError('SIDEKEY_ERR_QUARANTINED', `workload "${caller.workload}" is quarantined (${quarantine.reason}) until an admin releases it`);
+    }
+    const own = state.quarantined(ANONYMOUS);
+    if (own !== undefined)
+        return new SidekeyError('SIDEKEY_ERR_QUARANTINED', `callers without a run token are quarantined (${own.reason}) until an admin releases them`);
+    const any = state.listQuarantined()[0];
+    if (any === undefined)
+        return null;
+    return new SidekeyError('SIDEKEY_ERR_QUARANTINED', `workload "${any.workload}" is quarantined, and a caller without a run token cannot be told apart from it: requests without a run token are refused until every quarantine is released`);
+}
+//# sourceMappingURL=standing.js.map

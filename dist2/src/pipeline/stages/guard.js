@@ -1,0 +1,70 @@
+import { refuseBodyOverride } from '../../accept/method-override.js';
+import { ConditionRefusal, SidekeyError } from '../../errors.js';
+import { resolveChecked } from '../../forward/ssrf.js';
+import { guardRequest as guardUnderRoute } from '../../guard/request-guard.js';
+import { subjectOf } from '../../mcp/decide.js';
+import { celFacts } from '../../mcp/facts.js';
+import { known } from '../exchange.js';
+import { reasonOf, recordWouldRefuse } from './audit.js';
+/**
+ * The guard stage, for a request a route allowed: the route's conditions, limits and approval
+ * (`guard/request-guard.ts`), then the destination itself: resolved once and every address checked
+ * by the SSRF guard, before anything is obtained for it. Report-only mode records what would have
+ * been refused and lets the request through without its credential.
+ */
+export const guardRequest = {
+    name: 'guard',
+    async run(ctx, ex) {
+        const target = known(ex.target, 'a target');
+        const caller = known(ex.caller, 'a caller');
+        let decision = known(ex.decision, 'a decision');
+        const route = decision.route;
+        if (route !== null && !decision.reportOnly) {
+            const method = ex.override?.method ?? ex.req.method ?? 'GET';
+            let guarded;
+            try {
+                guarded = await guardUnderRoute(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly, ...mcpInput(ex) }, ex.req);
+            }
+            catch (err) {
+                if (err instanceof ConditionRefusal)
+                    ex.audit.condition = err.condition;
+                // A request answered "pending" or denied names its approval on the audit line too.
+                if (err instanceof SidekeyError && typeof err.details?.approval_id === 'string')
+                    ex.audit.approval = err.details.approval_id;
+                throw err;
+            }
+            ex.guarded = guarded;
+            if (guarded.wouldRefuse !== null) {
+                decision = { ...decision, reportOnly: true };
+                ex.decision = decision;
+                ex.audit.condition = guarded.wouldRefuse.condition;
+                recordWouldRefuse(ex.audit, reasonOf(guarded.wouldRefuse.code));
+            }
+            // The store was down and the route fails open: say which limits this request was not counted against.
+            if (guarded.uncounted.length > 0)
+                ex.audit.uncounted = guarded.uncounted;
+            if (guarded.approval !== null)
+                ex.audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id;
+            // A body already read is checked whole for a `_method` field; a streamed one on its way up.
+            if (guarded.body !== null)
+                refuseBodyOverride(ex.req.rawHeaders, guarded.body);
+        }
+        ex.to = await checkedDestination(ctx, target, route);
+    },
+};
+/** Nothing to add for a request that is not an MCP POST: one object for all of them. */
+const NOT_MCP = Object.freeze({});
+/** What the MCP guard already read and parsed (a POST on an MCP route): the body, and CEL's `mcp` for a single message. */
+function mcpInput(ex) {
+    if (ex.mcp === null)
+        return NOT_MCP;
+    const single = ex.mcp.body.batch ? null : ex.mcp.body.messages[0];
+    if (single === null || single.kind === 'response')
+        return { alreadyRead: ex.guarded.body };
+    return { alreadyRead: ex.guarded.body, mcp: celFacts(single, subjectOf(single)) };
+}
+/** The address to connect to for `authority`, checked by the SSRF guard (`--connect-to` applied). */
+export function checkedDestination(ctx, authority, route) {
+    return resolveChecked(authority.host, authority.port, route, ctx.resolver, ctx.config.connectTo.get(`${authority.host}:${authority.port}`));
+}
+//# sourceMappingURL=guard.js.map

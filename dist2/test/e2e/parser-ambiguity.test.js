@@ -1,0 +1,281 @@
+import { execFile } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import t, {} from 'tap';
+import { ProxyAgent, request } from 'undici';
+import { compileCel } from '../../src/policy/cel.js';
+import { celInput } from '../../src/guard/request-guard.js';
+import { findAmbiguousKeys } from '../../src/guard/json-keys.js';
+import { repeatedQueryParam } from '../../src/guard/query-repeats.js';
+import { curl } from '../helpers/clients.js';
+import { startGoServer } from '../helpers/servers.js';
+import { noSecretsLogged, startTestSidekey } from '../helpers/sidekey.js';
+// Issue #20 item 4: a condition is only worth what the upstream agrees it checked. CEL read
+// {"amount": 50, "AMOUNT": 5000} as 50 while Go's encoding/json refunds 5000; CEL took the first of
+// two query parameters while PHP and Rails take the last. Against a real Go service (net/http and
+// encoding/json, built here), each such request is first shown to make Go act on the other value,
+// then shown refused by sidekey with a code and a message naming the key.
+const run = promisify(execFile);
+const root = new URL('../../..', import.meta.url).pathname;
+const fixture = new URL('../../../test/fixtures/go-upstream/refunds.go', import.meta.url);
+/** Build and start the Go refunds service; resolves with its port. */
+async function startGoUpstream(t) {
+    return (await startGoServer(t, await readFile(fixture, 'utf8'))).port;
+}
+t.test('the scanners find what parsers disagree on, and nothing else', async (t) => {
+    t.match(findAmbiguousKeys('{"amount": 50, "AMOUNT": 5000}'), { at: 'body', first: 'amount', second: 'AMOUNT', kind: 'case' });
+    t.match(findAmbiguousKeys('{"amount":50,"\\u0061mount":5000}'), { at: 'body', kind: 'duplicate' }, 'escapes are decoded before comparing');
+    t.match(findAmbiguousKeys('{"order":{"items":[{"a":1},{"b":2,"B":3}]}}'), { at: 'body.order.items[1]', first: 'b', second: 'B' });
+    t.match(findAmbiguousKeys('[{"x":1},{"x":2,"y":{"x":3,"X":4}}]'), { at: 'body[1].y' });
+    t.match(findAmbiguousKeys('{"task":"a","ta\u017fk":"b"}'), { kind: 'case' }, 'long s folds to s, as Go folds it');
+    t.match(findAmbiguousKeys('{"kind":"a","\u212aind":"b"}'), { kind: 'case' }, 'the Kelvin sign folds to k');
+    t.match(findAmbiguousKeys('{"a\\ud800":1,"a\\udbff":2}'), { kind: 'case' }, 'lone surrogates are one key to Go (both U+FFFD)');
+    t.match(findAmbiguousKeys('{"we ird\\"key":1,"WE IRD\\"KEY":2}'), { at: 'body', first: 'we ird"key' });
+    t.equal(findAmbiguousKeys('{"a":{"x":1},"b":{"x":2},"c":[{"x":3},{"x":4}]}'), null, 'one key per object is fine, however often it recurs');
+    t.equal(findAmbiguousKeys('{"note":"\\"amount\\": 5, \\"AMOUNT\\": 6","amount":5}'), null, 'keys inside strings are text');
+    t.equal(findAmbiguousKeys('{"stra\u00dfe":1,"strasse":2}'), null, 'full case folding (ß to ss) is not simple folding; Go keeps them apart');
+    t.equal(findAmbiguousKeys('"amount"'), null);
+    const reads = new Set(['amount']);
+    t.match(repeatedQueryParam('amount=50&amount=5000', reads), { name: 'amount', spellings: ['amount', 'amount'] });
+    for (const q of ['amount=50&AMOUNT=5000', 'amount=50&%61mount=5000', 'amount=50;amount=5000', 'amount=50&amount[]=5000', 'amount[x]=1&amount=2', '?amount=50&amount=5000', 'a=1&amount&amount=2']) {
+        t.ok(repeatedQueryParam(q, reads), `${q} repeats amount`);
+    }
+    t.ok(repeatedQueryParam('a_b=1&a.b=2', new Set(['a_b'])), "PHP reads a.b as a_b");
+    t.equal(repeatedQueryParam('tag=a&tag=b&amount=5', reads), null, 'a repeated parameter no condition reads is left alone');
+    t.ok(repeatedQueryParam('tag=a&tag=b', 'any'), 'a condition that reads the query as a whole refuses any repeat');
+    t.equal(repeatedQueryParam('amount=5&other=6', 'any'), null);
+    const readsOf = (source) => {
+        const p = compileCel(source, 'x');
+        if (typeof p === 'string')
+            throw new Error(p);
+        return p.queryReads === 'any' ? 'any' : [...p.queryReads];
+    };
+    t.same(readsOf('request.query.amount == "5" && request.query["to"] == "x" && has(request.query.memo) && "dry" in request.query'), ['amount', 'to', 'memo', 'dry']);
+    t.same(readsOf('request.headers["x"] == "y" && request.method == "POST" && body.amount < 5'), []);
+    t.equal(readsOf('request.query.exists(k, k == "dry")'), 'any');
+    t.equal(readsOf('request.query[workload] == "1"'), 'any');
+    t.equal(readsOf('size(request.query) == 0'), 'any');
+    t.equal(readsOf('[request].size() == 1'), 'any', 'request passed around as a whole');
+    const headerReadsOf = (source) => {
+        const p = compileCel(source, 'x');
+        if (typeof p === 'string')
+            throw new Error(p);
+        return p.headerReads === 'any' ? 'any' : [...p.headerReads];
+    };
+    t.same(headerReadsOf('request.headers["X-Mode"] == "a" && "x-b" in request.headers && has(request.headers.c) && request.query.d == "1"'), ['x-mode', 'x-b', 'c'], 'header names, lower case');
+    t.equal(headerReadsOf('request.headers.exists(k, k.startsWith("x-"))'), 'any');
+});
+t.test('ambiguous bodies and queries against a real Go upstream', async (t) => {
+    const port = await startGoUpstream(t);
+    const sk = await startTestSidekey(t, `
+version: v1
+routes:
+  - name: refunds
+    host: refunds.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    methods: [POST]
+    conditions:
+      cel: ['body.amount <= 1000']
+  - name: nested
+    host: nested.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['body.order.amount <= 1000']
+  - name: tasks
+    host: tasks.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['body.task == "read"']
+  - name: query-refunds
+    host: query.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['int(request.query.amount) <= 1000']
+  - name: dry-runs
+    host: dry.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['request.query.exists(k, k == "dry")']
+  - name: held
+    host: held.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    approval: { timeout_s: 1 }
+  - name: modes
+    host: modes.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['!("x-mode" in request.headers) || request.headers["x-mode"] != "write"']
+  - name: accounts
+    host: accounts.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['request.headers["x-account"] == "sandbox"']
+  - name: held-writes
+    host: held-writes.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    approval: { when: '"x-mode" in request.headers && request.headers["x-mode"] == "write"', timeout_s: 1 }
+`, { connectTo: Object.fromEntries(['refunds', 'nested', 'tasks', 'query', 'dry', 'held', 'modes', 'accounts', 'held-writes'].map((h) => [`${h}.test:${port}`, { host: '127.0.0.1', port }])) });
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), proxyTunnel: false });
+    t.teardown(() => dispatcher.close());
+    /** Through sidekey. */
+    const send = async (host, path, body, headers = { 'content-type': 'application/json' }) => {
+        const res = await request(`http://${host}:${port}${path}`, { dispatcher, method: 'POST', headers, body });
+        const text = await res.body.text();
+        return { status: res.statusCode, error: res.headers['x-sidekey-error'], text };
+    };
+    /** Straight to the Go service: what it acts on. */
+    const direct = async (path, body) => {
+        const res = await request(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+        return (await res.body.json());
+    };
+    /** What the route's condition made of the same request before this change (it read the body with JSON.parse, the query's first value). */
+    const conditionPasses = (source, path, body) => {
+        const p = compileCel(source, 'x');
+        if (typeof p === 'string')
+            throw new Error(p);
+        const outcome = p.evaluate(celInput({ workload: 'agent', host: 'h', port, method: 'POST', pathname: path.split('?')[0], path, rawHeaders: [] }, body === null ? null : Buffer.from(body)));
+        return outcome.ok && outcome.value;
+    };
+    t.test('a body with keys differing only in case: Go refunds the second, sidekey refuses it', async (t) => {
+        const attack = '{"amount": 50, "AMOUNT": 5000}';
+        t.equal((await direct('/refund', attack)).refunded, 5000, 'Go matches keys case-insensitively and keeps the last');
+        t.ok(conditionPasses('body.amount <= 1000', '/refund', attack), 'the condition alone reads 50 and passes');
+        const r = await send('refunds.test', '/refund', attack);
+        t.equal(r.status, 400);
+        t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY');
+        t.match(r.text, /"amount\\" and \\"AMOUNT\\" in body, which differ only in letter case/);
+        t.match(r.text, /send each key once/);
+        const audit = await sk.sink.waitForAudit((a) => a.error === 'SIDEKEY_ERR_AMBIGUOUS_BODY' && a.host === 'refunds.test');
+        t.equal(audit.condition, 'ambiguous_body');
+        t.equal(audit.status, 400);
+        const fine = await send('refunds.test', '/refund', '{"amount": 50, "note": "AMOUNT"}');
+        t.equal(fine.status, 200, 'one spelling of each key goes through');
+        t.equal(JSON.parse(fine.text).refunded, 50);
+    });
+    t.test('the same at any depth, and with exact duplicates', async (t) => {
+        const nested = '{"order": {"amount": 50, "Amount": 5000}}';
+        t.equal((await direct('/refund', nested)).order_amount, 5000);
+        t.ok(conditionPasses('body.order.amount <= 1000', '/refund', nested));
+        const r = await send('nested.test', '/refund', nested);
+        t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY');
+        t.match(r.text, /in body\.order,/, 'the message names the key path');
+        const twice = await send('refunds.test', '/refund', '{"amount": 50, "amount": 5000}');
+        t.equal(twice.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY');
+        t.match(twice.text, /the key \\"amount\\" twice in body/);
+        const escaped = await send('refunds.test', '/refund', '{"amount": 50, "\\u0061mount": 5000}');
+        t.equal(escaped.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY', 'an escaped spelling is the same key');
+    });
+    t.test('Unicode case folding: Go takes the long s for s', async (t) => {
+        const attack = '{"task": "read", "ta\u017fk": "delete"}';
+        t.equal((await direct('/refund', attack)).task, 'delete', 'Go folds \u017f to s and keeps the last');
+        t.ok(conditionPasses('body.task == "read"', '/refund', attack));
+        const r = await send('tasks.test', '/refund', attack);
+        t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY');
+    });
+    t.test('numbers a double cannot hold exactly are refused where a condition reads the body', async (t) => {
+        // CEL reads doubles: -1e999 is -Infinity (<= 1000), and an id past 2^53 is its nearest double,
+        // while an upstream in Go (int64) or Python (int) reads the literal (found by a red-team run).
+        for (const literal of ['-1e999', '1e400', '12345678901234567890', '-9007199254740993']) {
+            const r = await send('refunds.test', '/refund', `{"amount": ${literal}}`);
+            t.equal(r.status, 400, literal);
+            t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY', literal);
+            t.match(r.text, /which a double cannot hold exactly/, literal);
+        }
+        t.equal((await send('refunds.test', '/refund', '{"amount": 9007199254740991, "note": "id 12345678901234567890"}')).status, 403, 'a safe integer is read (and refused by the condition); digits in a string are text');
+        t.equal((await send('refunds.test', '/refund', '{"amount": 12.5e1}')).status, 200, 'an exponent within range is fine');
+    });
+    t.test('a JSON body declared as a form is refused where a condition reads it as JSON', async (t) => {
+        const r = await send('refunds.test', '/refund', '{"amount": 50}', { 'content-type': 'application/x-www-form-urlencoded' });
+        t.equal(r.status, 400);
+        t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY');
+        t.match(r.text, /declared as application\/x-www-form-urlencoded/);
+    });
+    t.test('a repeated query parameter a condition reads: the upstream acts on the other value, sidekey refuses', async (t) => {
+        // PHP and Rails take the last value (the Go service reports it as query_amount_last).
+        const last = await direct('/refund?amount=50&amount=5000');
+        t.equal(last.query_amount_last, '5000');
+        t.ok(conditionPasses('int(request.query.amount) <= 1000', '/refund?amount=50&amount=5000', null), 'the condition read the first value');
+        // Go's own reading: a leading `?` in the query is part of the first name to Go, not to URLSearchParams.
+        const goOwn = await direct('/refund??amount=50&amount=5000');
+        t.equal(goOwn.query_amount, '5000', "Go's Query().Get takes 5000 here");
+        t.ok(conditionPasses('int(request.query.amount) <= 1000', '/refund??amount=50&amount=5000', null), 'while the condition read 50');
+        for (const q of ['amount=50&amount=5000', 'amount=50&AMOUNT=5000', 'amount=50&%61mount=5000', 'amount=50;amount=5000', 'amount=50&amount[]=5000', '?amount=50&amount=5000']) {
+            const r = await send('query.test', `/refund?${q}`);
+            t.equal(r.status, 400, q);
+            t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_QUERY', q);
+            t.match(r.text, /the query parameter \\"amount\\" is given 2 times/, q);
+        }
+        const ok = await send('query.test', '/refund?amount=50&tag=a&tag=b');
+        t.equal(ok.status, 200, 'a repeated parameter that no condition reads is left alone');
+        t.equal(JSON.parse(ok.text).query_amount, '50');
+    });
+    t.test('a condition that reads the query as a whole refuses any repeat', async (t) => {
+        t.equal((await send('dry.test', '/refund?dry=1&x=1')).status, 200);
+        const r = await send('dry.test', '/refund?dry=1&x=1&x=2');
+        t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_QUERY');
+    });
+    t.test('a route with approval reads the body too (a person does): ambiguous keys are refused before holding', async (t) => {
+        const r = await send('held.test', '/refund', '{"amount": 50, "AMOUNT": 5000}');
+        t.equal(r.error, 'SIDEKEY_ERR_AMBIGUOUS_BODY');
+        const { body } = await request(`${sk.adminUrl}/v1/approvals`, { headers: { authorization: `Bearer ${sk.adminToken}` } });
+        t.same((await body.json()).approvals, [], 'nothing was held');
+    });
+    t.test('headers a condition reads: given twice or with "_" for "-" is refused; CEL reads them as they go upstream', async (t) => {
+        // Found by a red-team run: CEL read `X-Mode: write` sent twice as "write, write", so a
+        // condition against "write" passed while Go acted on "write"; `X_Mode` is X-Mode to CGI-style
+        // servers and another header to the rest; and a header the agent's Connection named was
+        // checked by CEL and then dropped as hop-by-hop, so the upstream acted on its default.
+        const viaCurl = async (host, headers) => {
+            const r = await curl(['-x', sk.proxyUrlFor('curl-agent'), ...headers.flatMap((h) => ['-H', h]), '--data', '{}', `http://${host}:${port}/refund`]);
+            return { status: r.status, error: /x-sidekey-error: (\S+)/i.exec(r.headers)?.[1], body: r.body };
+        };
+        const directly = await curl(['-H', 'X-Mode: write', '-H', 'X-Mode: write', '--data', '{}', `http://127.0.0.1:${port}/refund`]);
+        t.equal(JSON.parse(directly.body).header_mode, 'write', 'Go acts on the first X-Mode');
+        t.equal((await viaCurl('modes.test', ['X-Mode: write'])).error, 'SIDEKEY_ERR_CONDITION_FAILED', 'one X-Mode: write is refused');
+        const twice = await viaCurl('modes.test', ['X-Mode: write', 'X-Mode: write']);
+        t.same([twice.status, twice.error], [400, 'SIDEKEY_ERR_AMBIGUOUS_HEADER'], 'twice: refused as ambiguous, not read as "write, write"');
+        t.match(twice.body, /the header \\"x-mode\\" is given 2 times/);
+        const underscore = await viaCurl('modes.test', ['X_Mode: write']);
+        t.same([underscore.status, underscore.error], [400, 'SIDEKEY_ERR_AMBIGUOUS_HEADER'], 'X_Mode: refused (wsgiref, Rack and PHP read it as X-Mode)');
+        t.match(underscore.body, /spelled with \\"-\\"/);
+        t.equal((await viaCurl('modes.test', ['X-Mode: read', 'X-Tag: a', 'X-Tag: b'])).status, 200, 'a repeated header no condition reads is left alone');
+        const held = await viaCurl('held-writes.test', ['X-Mode: write', 'X-Mode: write']);
+        t.equal(held.error, 'SIDEKEY_ERR_AMBIGUOUS_HEADER', 'approval.when reads headers the same way: not let through unasked');
+        const sandbox = await viaCurl('accounts.test', ['X-Account: sandbox']);
+        t.equal(sandbox.status, 200);
+        t.equal(JSON.parse(sandbox.body).header_account, 'sandbox');
+        const dropped = await viaCurl('accounts.test', ['X-Account: sandbox', 'Connection: x-account']);
+        t.equal(dropped.status, 403, 'a header the agent\'s Connection names never reaches the upstream, so CEL does not see it either');
+        t.match(dropped.error, /^SIDEKEY_ERR_CONDITION_(FAILED|UNDECIDABLE)$/);
+    });
+    t.test('sidekey explain tells the same truth', async (t) => {
+        const cli = join(root, 'dist', 'src', 'cli', 'main.js');
+        // Asked of the running sidekey, which reaches these hosts through --connect-to.
+        const explain = (url, body) => run(process.execPath, [cli, 'explain', 'POST', url, '--admin', sk.adminUrl.replace('http://', ''), '--workload', 'agent', '--body', body]).then((r) => ({ code: 0, stdout: r.stdout }), (e) => ({ code: e.code, stdout: e.stdout }));
+        const body = await explain(`http://refunds.test:${port}/refund`, '{"amount": 50, "AMOUNT": 5000}');
+        t.equal(body.code, 1);
+        t.match(body.stdout, /fail\s+ambiguous_body/);
+        t.match(body.stdout, /SIDEKEY_ERR_AMBIGUOUS_BODY/);
+        const query = await explain(`http://query.test:${port}/refund?amount=50&amount=5000`, '{}');
+        t.equal(query.code, 1);
+        t.match(query.stdout, /fail\s+ambiguous_query/);
+        t.equal((await explain(`http://refunds.test:${port}/refund`, '{"amount": 50}')).code, 0);
+    });
+    t.test('curl sees the same refusal', async (t) => {
+        const r = await curl(['-x', sk.proxyUrlFor('curl-agent'), '-H', 'content-type: application/json', '--data', '{"amount":50,"AMOUNT":5000}', `http://refunds.test:${port}/refund`]);
+        t.equal(r.status, 400);
+        t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_AMBIGUOUS_BODY/i);
+    });
+    noSecretsLogged(t, sk);
+});
+//# sourceMappingURL=parser-ambiguity.test.js.map
