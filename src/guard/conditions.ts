@@ -43,7 +43,15 @@ export function checkCel(p: CelPredicate, input: CelInput): void {
  * store cannot count, the route's `on_store_error` decides: refuse (503, the default) or let the
  * request on uncounted; the names of the limits that were skipped that way are returned (audited).
  */
-export async function countRequest(route: Route, workload: string | null, nowMs: number, state: Counters): Promise<string[]> {
+export async function countRequest(route: Route, workload: string | null, nowMs: number, state: Counters, calls = 1): Promise<string[]> {
+  // A request carrying several calls (an MCP batch) counts as that many, one at a time: the first
+  // that does not fit refuses the request.
+  let skipped: string[] = []
+  for (let i = 0; i < calls; i++) skipped = await countOne(route, workload, nowMs, state)
+  return skipped
+}
+
+async function countOne(route: Route, workload: string | null, nowMs: number, state: Counters): Promise<string[]> {
   const c = route.conditions
   const skipped: string[] = []
   if (c === null) return skipped

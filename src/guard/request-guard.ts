@@ -47,6 +47,8 @@ export interface GuardRequest {
   readonly mcp?: unknown
   /** What is being asked, for the approver (`tools/call "delete_repo"`), ahead of why. */
   readonly about?: string
+  /** How many calls the request carries (an MCP batch; default 1): the route's rate limit and quota count each. */
+  readonly calls?: number
 }
 
 /** What the guard leaves for the next stages. */
@@ -102,7 +104,7 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
   let uncounted: string[] = []
   if (c !== null) {
     checkConditions(c, { workload: g.workload, nowMs, bodyBytes: body?.length ?? declared, cel: input })
-    uncounted = await countRequest(route, g.workload, nowMs, deps.state)
+    uncounted = await countRequest(route, g.workload, nowMs, deps.state, g.calls ?? 1)
   }
 
   let approval: HoldOutcome | null = null

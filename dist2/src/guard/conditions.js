@@ -24,7 +24,15 @@ export function checkCel(p, input) {
  * store cannot count, the route's `on_store_error` decides: refuse (503, the default) or let the
  * request on uncounted; the names of the limits that were skipped that way are returned (audited).
  */
-export async function countRequest(route, workload, nowMs, state) {
+export async function countRequest(route, workload, nowMs, state, calls = 1) {
+    // A request carrying several calls (an MCP batch) counts as that many, one at a time: the first
+    // that does not fit refuses the request.
+    let skipped = [];
+    for (let i = 0; i < calls; i++)
+        skipped = await countOne(route, workload, nowMs, state);
+    return skipped;
+}
+async function countOne(route, workload, nowMs, state) {
     const c = route.conditions;
     const skipped = [];
     if (c === null)

@@ -50,7 +50,7 @@ async function check(deps, route, g, body, declared, contentType) {
     let uncounted = [];
     if (c !== null) {
         checkConditions(c, { workload: g.workload, nowMs, bodyBytes: body?.length ?? declared, cel: input });
-        uncounted = await countRequest(route, g.workload, nowMs, deps.state);
+        uncounted = await countRequest(route, g.workload, nowMs, deps.state, g.calls ?? 1);
     }
     let approval = null;
     if (a !== null) {

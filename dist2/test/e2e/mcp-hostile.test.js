@@ -481,4 +481,22 @@ t.test('resource URIs the server reads as a denied one, and numbers it reads exa
         t.equal(server.seen.length, before, `${literal}: nothing reached the server`);
     }
 });
+t.test("a route's rate limit counts each call of a batch, not each POST", async (t) => {
+    // Found by a red-team run: three batches of 60 calls ran 180 under `rate: 3`.
+    const trust = await upstreamTrust();
+    const server = await startExpressMcp(trust);
+    t.teardown(() => server.close());
+    const { dispatcher, url } = await startMcpSidekey(t, server, trust, `      tools:\n        - name: search_issues\n`, { route: '    conditions: { rate: { requests: 3, per_s: 3600 } }\n' });
+    const post = async (body) => {
+        const res = await request(url, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', accept: ACCEPT }, body });
+        await res.body.dump();
+        return res.headers['x-sidekey-error'];
+    };
+    const calls = (n, from) => JSON.stringify(Array.from({ length: n }, (_, i) => ({ jsonrpc: '2.0', id: from + i, method: 'tools/call', params: { name: 'search_issues', arguments: {} } })));
+    const before = server.called.length;
+    t.equal(await post(calls(2, 1)), undefined, 'a batch of two: two of three');
+    t.equal(await post(calls(2, 10)), 'SIDEKEY_ERR_RATE_LIMITED', 'a batch of two more does not fit');
+    t.equal(await post(calls(60, 20)), 'SIDEKEY_ERR_RATE_LIMITED', 'nor one of sixty');
+    t.equal(server.called.length - before, 2, 'two calls ran in all');
+});
 //# sourceMappingURL=mcp-hostile.test.js.map
