@@ -65,28 +65,36 @@ export class H2Response implements AgentResponse {
     return this.#fields[name.toLowerCase()]
   }
 
-  /** Send the head: `status` and the fields set so far, with `headers` over them. HTTP/2 has no reason phrase. */
+  /**
+   * Send the head: `status` and the fields set so far, with `headers` over them. HTTP/2 has no
+   * reason phrase. The fields are made fit for HTTP/2 first (`h2Fields`), and kept only once the
+   * head went out: a head Node refuses leaves the response as it was, so a refusal can still be
+   * written in its place.
+   */
   writeHead(status: number, reasonOrHeaders?: string | OutgoingHttpHeaders, headers?: OutgoingHttpHeaders): this {
     const stream = this.stream
     if (stream.destroyed || stream.closed) return this
-    const fields = typeof reasonOrHeaders === 'object' ? reasonOrHeaders : headers
-    if (fields !== undefined) for (const name in fields) {
-      const value = fields[name]
-      if (value !== undefined) this.#fields[name.toLowerCase()] = value
+    const given = typeof reasonOrHeaders === 'object' ? reasonOrHeaders : headers
+    const next = Object.assign(Object.create(null) as Fields, this.#fields)
+    if (given !== undefined) for (const name in given) {
+      const value = given[name]
+      if (value !== undefined) next[name.toLowerCase()] = value
     }
-    this.statusCode = status
-    this.#fields[':status'] = status
+    const fields = h2Fields(next)
+    fields[':status'] = status
     // Ending with nothing written: the head alone ends the stream. Otherwise the end waits for
     // trailers, sent (or none) on 'wantTrailers'.
     if (this.#ending) {
+      stream.respond(fields, { endStream: true })
       // No 'wantTrailers' will come to take the response off the stream (`sendTrailers`).
       ;(stream as WithResponse)[RESPONSE] = undefined
-      stream.respond(this.#fields, { endStream: true })
     } else {
+      stream.respond(fields, { waitForTrailers: true })
       // 'wantTrailers' comes once per stream: `on`, without the wrapper `once` makes per call.
       stream.on('wantTrailers', sendTrailers)
-      stream.respond(this.#fields, { waitForTrailers: true })
     }
+    this.#fields = fields
+    this.statusCode = status
     return this
   }
 
@@ -187,5 +195,46 @@ function sendTrailers(this: ServerHttp2Stream & WithResponse): void {
   const response = this[RESPONSE]
   // Let go of the response: Node's stream object outlives its close (accept/h2-server-request.ts).
   this[RESPONSE] = undefined
-  this.sendTrailers(response?.pendingTrailers ?? {})
+  const trailers = response?.pendingTrailers ?? null
+  try {
+    this.sendTrailers(trailers === null ? {} : h2Fields(trailers, true))
+  } catch {
+    // Trailers Node will not send (the stream already ended them): the answer is cut, not complete.
+    this.close(NGHTTP2_INTERNAL_ERROR)
+  }
+}
+
+const NGHTTP2_INTERNAL_ERROR = 2
+
+/**
+ * Fields HTTP/2 forbids in a response (RFC 9113 section 8.2.2, and Node's list): connection-specific
+ * ones, which an HTTP/1.1 upstream may send and an HTTP/2 one may pass on (`HTTP2-Settings`).
+ */
+const CONNECTION_SPECIFIC = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'http2-settings', 'te'])
+
+/**
+ * Fields Node's HTTP/2 core takes once only (its `kSingleValueHeaders`). An HTTP/1.1 upstream
+ * sends some of them twice often enough (a CDN and an origin each adding `X-Content-Type-Options`).
+ */
+const SINGLE_VALUE = new Set([
+  'access-control-allow-credentials', 'access-control-max-age', 'access-control-request-method', 'age', 'authorization', 'content-encoding', 'content-language', 'content-length',
+  'content-location', 'content-md5', 'content-range', 'content-type', 'date', 'dnt', 'etag', 'expires', 'from', 'host', 'if-match', 'if-modified-since', 'if-none-match', 'if-range',
+  'if-unmodified-since', 'last-modified', 'location', 'max-forwards', 'proxy-authorization', 'range', 'referer', 'retry-after', 'tk', 'upgrade-insecure-requests', 'user-agent', 'x-content-type-options',
+])
+
+/**
+ * `fields` as HTTP/2 can carry them: without connection-specific fields (and, in trailers, without
+ * pseudo-headers), and with the first value of a field Node takes once only. Before, one such field
+ * from an upstream made Node refuse the head, the refusal written after it failed the same way, and
+ * the throw took sidekey down for every agent (found by a red-team run: `Date` twice, or
+ * `HTTP2-Settings`, from an upstream the agent chose).
+ */
+function h2Fields(fields: Fields, trailers = false): Fields {
+  const out = Object.create(null) as Fields
+  for (const name in fields) {
+    if (CONNECTION_SPECIFIC.has(name) || (trailers && name.startsWith(':'))) continue
+    const value = fields[name]!
+    out[name] = Array.isArray(value) && SINGLE_VALUE.has(name) ? value[0]! : value
+  }
+  return out
 }

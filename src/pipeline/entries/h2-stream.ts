@@ -47,13 +47,19 @@ export function serveH2Stream(ctx: ProxyContext, req: H2ServerRequest, res: H2Re
     if (result.status !== 0 && res.headersSent) ex.audit.status = result.status
     if (res.stream.destroyed) return
     if (res.headersSent) return res.stream.close(NGHTTP2_INTERNAL_ERROR)
-    // A stage that parsed a protocol with its own error shape (an MCP POST: a JSON-RPC error) answers for it.
-    if (ex.refusalAnswer !== null && !grpc) {
-      ex.audit.status = ex.refusalAnswer(res, err, ex.id, ex.audit.reason)
-      return
+    try {
+      // A stage that parsed a protocol with its own error shape (an MCP POST: a JSON-RPC error) answers for it.
+      if (ex.refusalAnswer !== null && !grpc) {
+        ex.audit.status = ex.refusalAnswer(res, err, ex.id, ex.audit.reason)
+        return
+      }
+      const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
+      if (status !== null) ex.audit.grpc_status = status
+    } catch (failed) {
+      // A refusal that cannot be written ends this stream, never the process (every agent's proxy).
+      ctx.log.error({ event: 'refusal_failed', id: ex.id, err: (failed as Error).message }, 'an HTTP/2 refusal could not be written; the stream is reset')
+      if (!res.stream.destroyed) res.stream.close(NGHTTP2_INTERNAL_ERROR)
     }
-    const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
-    if (status !== null) ex.audit.grpc_status = status
   }
   return runStages(
     ctx,
