@@ -45,6 +45,8 @@ export interface ForwardPlan {
    * `grpc-status`, `grpc-message`) are passed on, and a `te: trailers` the agent sent goes up.
    */
   readonly trailers?: boolean
+  /** Whose upstream connections this request may use: the caller's workload (upstream.ts). */
+  readonly partition?: string
   /** Aborted when the agent has gone (its connection or stream closed before the answer was whole). */
   readonly agentGone?: AbortSignal
   /** Offer HTTP/2 to the upstream in ALPN (a route's `http2: false` turns it off). */
@@ -161,7 +163,7 @@ class Forwarding implements Dispatcher.DispatchHandler {
       return
     }
     try {
-      pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true).dispatch({ method: plan.method, path: plan.path, headers, body: this.#body }, this)
+      pools.get(plan.scheme, plan.host, plan.port, plan.to, plan.http2 ?? true, plan.partition ?? '').dispatch({ method: plan.method, path: plan.path, headers, body: this.#body }, this)
     } catch (err) {
       this.#settle(err)
     }

@@ -46,7 +46,11 @@ export interface UpstreamDispatcher {
 }
 
 /**
- * One upstream per (scheme, host, port, checked address, HTTP/2 offered). Each dials the address the
+ * One upstream per (scheme, host, port, checked address, HTTP/2 offered, partition: the caller's
+ * workload). Workloads never share an upstream connection: on HTTP/2 one that stops reading its
+ * streams would otherwise hold the connection's flow-control window and the server's memory for
+ * every other (found by a red-team run: a Node server answered every other workload's stream on
+ * that connection with ENHANCE_YOUR_CALM for as long as the stall lasted). Each dials the address the
  * SSRF guard checked, never the name, and verifies TLS against the host name (SNI and certificate
  * check use `servername`). Bounded: the least recently used upstream is closed first.
  */
@@ -72,9 +76,9 @@ export class UpstreamPools {
    * `http2` is false: an upstream that picks h2 gets multiplexed connections (each request a
    * stream), one that picks HTTP/1.1 keep-alive connections with one request at a time.
    */
-  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true): UpstreamDispatcher {
+  get(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, http2 = true, partition = ''): UpstreamDispatcher {
     const offersH2 = http2 && scheme === 'https'
-    const key = poolKey(scheme, host, port, to, offersH2)
+    const key = poolKey(scheme, host, port, to, offersH2, partition)
     let origin = this.#origins.get(key)
     if (origin !== undefined) {
       this.#origins.delete(key)
@@ -248,8 +252,8 @@ function brokenBy(err: Error | null | undefined): string | null {
 /** How long an idle upstream connection is kept. */
 const KEEP_ALIVE_MS = 30_000
 
-function poolKey(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, offersH2: boolean): string {
-  return `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}`
+function poolKey(scheme: 'http' | 'https', host: string, port: number, to: CheckedAddress, offersH2: boolean, partition: string): string {
+  return `${scheme}|${host}|${port}|${to.address}|${to.port}|${offersH2 ? 'h2' : 'h1'}|${partition}`
 }
 
 /**

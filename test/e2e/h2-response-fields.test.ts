@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls'
 import t from 'tap'
 import { headersFrame, dataFrame, rawH2Upstream } from '../helpers/raw-h2-upstream.js'
-import { h2ThroughProxy, h2Request, startH2Sidekey } from '../helpers/h2.js'
+import { h2ThroughProxy, h2Request, startH2Sidekey, startH2Upstream } from '../helpers/h2.js'
 import { basicAuth } from '../helpers/tunnels.js'
 import { upstreamTrust, type UpstreamTrust } from '../helpers/upstream.js'
 
@@ -82,4 +82,35 @@ t.test('response fields HTTP/2 cannot carry as sent: the head is made fit, sidek
   t.same([passedOn.status, passedOn.headers['http2-settings'], passedOn.body.toString()], [200, undefined, 'ok'], 'from an HTTP/2 upstream too')
   t.equal((await get('/plain')).status, 200, 'sidekey still serves')
   t.notOk(sk.sink.lines.some((l) => l.event === 'uncaught_error'), 'nothing escaped')
+})
+
+t.test('a workload that stops reading does not stall another on the same HTTP/2 upstream', async (t) => {
+  // Found by a red-team run: workloads shared upstream connections, and one that opened streams
+  // to a large answer and never read them filled the connection's window and a Node server's
+  // session memory, which then refused every other workload's stream (ENHANCE_YOUR_CALM).
+  const trust = await upstreamTrust()
+  const big = Buffer.alloc(3 * 1024 * 1024, 'b')
+  const upstream = await startH2Upstream(trust, 'shared.api.test', (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/octet-stream' })
+    res.end(req.url === '/big' ? big : 'small')
+  })
+  t.teardown(() => upstream.close())
+  const sk = await startH2Sidekey(t, trust, '  - { name: shared, host: shared.api.test, addresses: [127.0.0.1] }\n', { 'shared.api.test': upstream.port })
+  const proxyPort = Number(new URL(sk.proxyUrl).port)
+  const agent = (workload: string): Promise<ClientHttp2Session> => h2ThroughProxy(proxyPort, 'shared.api.test:443', { auth: basicAuth(workload, sk.runTokens.mint(workload).token), ca: sk.ca.certPem })
+  const evil = await agent('stalls')
+  t.teardown(() => evil.destroy())
+  for (let i = 0; i < 4; i++) {
+    const stream = evil.request({ ':method': 'GET', ':path': '/big' })
+    stream.on('error', () => undefined)
+    stream.pause()
+  }
+  await new Promise((r) => setTimeout(r, 500))
+  const victim = await agent('reads')
+  t.teardown(() => victim.destroy())
+  for (let i = 0; i < 3; i++) {
+    const r = await h2Request(victim, { ':method': 'GET', ':path': '/small' })
+    t.same([r.status, r.body.toString()], [200, 'small'], `request ${i + 1} of the other workload is answered`)
+  }
+  t.ok(upstream.connections >= 2, `each workload on its own upstream connection (${upstream.connections})`)
 })

@@ -37,7 +37,7 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
       if (overrideFilter !== null) bodyFilters.push(overrideFilter)
       if (ex.resign !== null) bodyFilters.push(chunkResignFilter(ex.resign))
       // An HTTP/2 agent's stream carries trailers back (gRPC); a route may keep its upstream on HTTP/1.1.
-      const plan = { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response, trailers: req.httpVersionMajor === 2, http2: decision.route?.http2 ?? true, agentGone: ex.signal }
+      const plan = { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response, trailers: req.httpVersionMajor === 2, http2: decision.route?.http2 ?? true, partition: ex.caller?.workload ?? '', agentGone: ex.signal }
       const retry = retriesAfter401(ex)
       await forward(ctx.pools, retry ? { ...plan, discardStatus: 401 } : plan, req, res, result)
       if (result.discarded === 401) {
