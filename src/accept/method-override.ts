@@ -34,10 +34,11 @@ const OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-http-method-override',
 
 /**
  * A query or form field name servers read as `_method`: any letter case (Slim reads `_METHOD`),
- * PHP's renaming of a leading `.`, space or `[` to `_`, and PHP's array form `_method[]`.
+ * PHP's renaming of a leading `.`, space or `[` to `_`, PHP's array form `_method[]`, and PHP's
+ * cut at a NUL (`_method%00x` is `_method` to `$_GET` and `$_POST`; found by a red-team run).
  */
 function isOverrideField(name: string): boolean {
-  const n = name.replace(/^ +/, '').toLowerCase()
+  const n = name.split('\0', 1)[0]!.replace(/^ +/, '').toLowerCase()
   return /^[_. []method(?:\[|$)/.test(n)
 }
 
@@ -98,7 +99,7 @@ const FORM_METHOD = [...'method'].map((c) => `(?:${c}|%${c.charCodeAt(0).toStrin
  * Over-matching `+_method=` inside a value refuses a request nobody sends; missing one would not.
  */
 const FORM: FieldPattern = {
-  source: `(?:[&; +]|%20)(?:[_.[ +]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[=&;[]|%5b|$)`,
+  source: `(?:[&; +]|%20)(?:[_.[ +]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[=&;[\0]|%5b|%00|$)`,
   longest: 32,
   start: '&',
   begins: '&; +%',
@@ -114,14 +115,32 @@ const JSON_FIELD: FieldPattern = {
   beginsAtStart: '',
 }
 
+/** Longest Content-Disposition line of a multipart part head sidekey reads; a longer one is refused. */
+const MAX_DISPOSITION = 1024
+
 /** multipart/form-data: a part whose Content-Disposition names the field `_method`. */
 const MULTIPART: FieldPattern = {
   // `name*=UTF-8''%5Fmethod` (RFC 7578 section 4.2 points to RFC 5987's extended form) is read as
   // `_method` by parsers that decode it (Werkzeug): the charset prefix and escapes count too.
-  source: `content-disposition:[^\\r\\n]{0,256}?\\bname\\*?\\s*=\\s*"?(?:[\\w!#$&+^\`{}~.-]*'[\\w-]*')?(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[\\s";[]|$)`,
-  longest: 320,
+  source: `content-disposition:[^\\r\\n]{0,${MAX_DISPOSITION}}?\\bname\\*?\\s*=\\s*"?(?:[\\w!#$&+^\`{}~.-]*'[\\w-]*')?(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[\\s";[]|$)`,
+  longest: MAX_DISPOSITION + 64,
   start: '',
   // A part's headers start on a line of their own.
+  begins: '\n',
+  beginsAtStart: 'cC',
+}
+
+/**
+ * multipart part heads Rack reads a name from where the pattern above does not look (found by a
+ * red-team run against Rack 2.2, each run as DELETE): a `Content-ID` naming `_method` (Rack names a
+ * part without a Content-Disposition name by its Content-ID), a Content-Disposition folded onto a
+ * next line (Rack's pattern crosses lines), and one longer than MAX_DISPOSITION (past the bytes
+ * sidekey reads). Each is refused as a `_method` field would be.
+ */
+const MULTIPART_UNREADABLE: FieldPattern = {
+  source: `content-id:[ \\t]*[<"]?(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[\\s">;[]|$)|content-disposition:[^\\r\\n]{0,${MAX_DISPOSITION}}\\r?\\n[ \\t]|content-disposition:[^\\r\\n]{${MAX_DISPOSITION + 1}}`,
+  longest: MAX_DISPOSITION + 64,
+  start: '',
   begins: '\n',
   beginsAtStart: 'cC',
 }
@@ -142,7 +161,10 @@ function bodyPatterns(rawHeaders: readonly string[]): FieldPattern[] {
     // An empty Content-Type is none to Rack (its media type is nil): a form.
     if (t.trim() === '') patterns.add(FORM)
     if (t.includes('x-www-form-urlencoded')) patterns.add(FORM)
-    if (t.trimStart().startsWith('multipart/')) patterns.add(MULTIPART)
+    if (t.trimStart().startsWith('multipart/')) {
+      patterns.add(MULTIPART)
+      patterns.add(MULTIPART_UNREADABLE)
+    }
     if (t.includes('/json') || t.includes('+json')) patterns.add(JSON_FIELD)
   }
   return [...patterns]
@@ -197,7 +219,7 @@ class OverrideFieldScanner {
 }
 
 function bodyOverrideRefusal(): SidekeyError {
-  return new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', 'the request body has a _method field, which servers (Rails, Laravel, Spring) read as the request method: sidekey decides on the method before reading bodies, so it refuses this; send the method itself (DELETE, PUT, ...) as the request method')
+  return new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', 'the request body has a _method field (or a multipart part head naming one in a way sidekey does not read: a Content-ID, a folded or over-long Content-Disposition), which servers (Rails, Laravel, Spring) read as the request method: sidekey decides on the method before reading bodies, so it refuses this; send the method itself (DELETE, PUT, ...) as the request method, and plain part heads')
 }
 
 /**

@@ -46,9 +46,13 @@ export function repeatedQueryParam(query: string, reads: QueryReads): RepeatedPa
   return null
 }
 
-/** The name a lenient server files a parameter under: decoded, before any `[`, `.`/space as `_`, lower case. */
+/**
+ * The name a lenient server files a parameter under: decoded, cut at a NUL and without leading
+ * spaces (PHP: `amount%00x` and `+amount` are `amount`, found by a red-team run), before any `[`,
+ * `.`/space as `_`, lower case.
+ */
 function paramName(written: string, encoded = true): string {
-  let name = encoded ? decodeName(written) : written
+  let name = (encoded ? decodeName(written) : written).split('\0', 1)[0]!.replace(/^ +/, '')
   const bracket = name.indexOf('[')
   if (bracket > 0 && name.indexOf(']', bracket) > 0) name = name.slice(0, bracket)
   return name.replace(/[. ]/g, '_').toLowerCase()

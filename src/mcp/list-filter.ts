@@ -122,6 +122,8 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
   // A chunk may end inside a UTF-8 sequence: the decoder holds its first bytes for the next.
   const decoder = new StringDecoder('utf8')
   let pending = ''
+  /** How far into `pending` no event end was found: the next search starts just before it. */
+  let searched = 0
   let overflow = false
   let started = false
   return {
@@ -139,10 +141,16 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
         }
       }
       for (;;) {
-        const end = eventEnd(pending)
-        if (end === null) break
+        // From where the last search stopped (less a separator's length, which may straddle the
+        // chunks): an event arriving in many chunks is searched once, not once per chunk.
+        const end = eventEnd(pending, Math.max(0, searched - 3))
+        if (end === null) {
+          searched = pending.length
+          break
+        }
         out += rewriteEvent(answers, pending.slice(0, end.at), end.separator)
         pending = pending.slice(end.at + end.separator.length)
+        searched = 0
       }
       // An event too long to read is not passed on unread: the stream is cut at its end.
       if (pending.length > MAX_LIST_BYTES) {
@@ -165,10 +173,11 @@ function sseFilter(answers: McpAnswers): ChunkFilter {
  * CR) in any mix, as a client's parser reads them: `\n\r\n` and `\n\r` end an event too, and an
  * event read past its end would pass unfiltered. A CR followed by LF is one line end, never two.
  */
-const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)/
+const EVENT_END = /(?:\r\n|\n|\r(?!\n))(?:\r\n|\n|\r)/g
 
-/** Where the first event of `text` ends. */
-function eventEnd(text: string): { at: number; separator: string } | null {
+/** Where the first event of `text` ends, searching from `from`. */
+function eventEnd(text: string, from = 0): { at: number; separator: string } | null {
+  EVENT_END.lastIndex = from
   const m = EVENT_END.exec(text)
   return m === null ? null : { at: m.index, separator: m[0] }
 }

@@ -44,18 +44,24 @@ def override(environ, body):
     for header in ('HTTP_X_HTTP_METHOD_OVERRIDE', 'HTTP_X_HTTP_METHOD', 'HTTP_X_METHOD_OVERRIDE'):
         if environ.get(header):
             return environ[header]
+    # PHP files a parameter under its name cut at a NUL, without leading spaces.
+    php_name = lambda key: key.split('\\x00')[0].lstrip(' ').lower()
     for key, value in parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True):
-        if key.lower() == '_method':
+        if php_name(key) == '_method':
             return value
     ctype = environ.get('CONTENT_TYPE', '')
     if ctype == '' or 'x-www-form-urlencoded' in ctype:
         for key, value in parse_qsl(body.decode('latin-1'), keep_blank_values=True):
-            if key.lower() == '_method':
+            if php_name(key) == '_method':
                 return value
     if ctype.startswith('multipart/'):
         message = BytesParser(policy=HTTP).parsebytes(b'Content-Type: ' + ctype.encode() + b'\\r\\n\\r\\n' + body)
         for part in message.iter_parts():
-            if part.get_param('name', header='content-disposition') == '_method':
+            name = part.get_param('name', header='content-disposition')
+            # Rack names a part without a Content-Disposition name by its Content-ID.
+            if name is None:
+                name = (part.get('content-id') or '').strip(' <>')
+            if name == '_method':
                 return part.get_content().strip()
     if '/json' in ctype or '+json' in ctype:
         try:
@@ -112,6 +118,8 @@ routes:
   await writeFile(bigForm, `${'pad='.padEnd(200_000, 'x')}&_method=DELETE`)
   const bigJson = join(dir, 'big.json')
   await writeFile(bigJson, `{"method":"DELETE","big":"${'y'.repeat(300_000)}"}`)
+  /** curl arguments for a multipart body with one part whose head is `head`, saying DELETE. */
+  const multipart = (head: string): string[] => ['--data-binary', `--XX\r\n${head}\r\n\r\nDELETE\r\n--XX--\r\n`, '-H', 'Content-Type: multipart/form-data; boundary=XX']
   // [name, curl arguments after the URL's own, query to add]
   const forms: [string, string[], string][] = [
     ['X-HTTP-Method-Override header', ['-H', 'X-HTTP-Method-Override: DELETE'], ''],
@@ -133,6 +141,12 @@ routes:
     ['multipart field', ['-F', 'a=1', '-F', '_method=DELETE'], ''],
     ['JSON field', ['--json', '{"_method":"DELETE"}'], ''],
     ['JSON field with an escaped name', ['--json', '{"\\u005fmethod":"DELETE"}'], ''],
+    // Found by a red-team run against PHP 8.2 and Rack 2.2 (the stand-in reads them as they do).
+    ['_method%00 query parameter (PHP cuts names at a NUL)', [], '?_method%00x=DELETE'],
+    ['form field _method%00 (PHP)', ['--data', 'a=1&_method%00=DELETE'], ''],
+    ['multipart field named by its Content-ID (Rack)', multipart('Content-ID: _method'), ''],
+    ['multipart field, Content-Disposition folded onto a next line', multipart('Content-Disposition: form-data\r\n ; name="_method"'), ''],
+    ['multipart field, Content-Disposition over 1 KB', multipart(`Content-Disposition: form-data${' '.repeat(1100)}; name="_method"`), ''],
   ]
 
   t.test('directly, the upstream runs a DELETE for every form', async (t) => {
@@ -151,6 +165,18 @@ routes:
       t.match(r.headers, new RegExp(`x-sidekey-error: ${body}`, 'i'), `${name}: ${body}`)
     }
     // A refused body may have been partly sent; the upstream then saw no whole request to run.
+    t.same(upstream.lines.filter((m) => m !== 'POST'), [], 'the upstream ran no DELETE')
+  })
+
+  t.test('a Connection header naming Content-Type is refused: sidekey and the upstream would read the body differently', async (t) => {
+    // Found by a red-team run: Content-Type named in Connection was dropped before forwarding, so
+    // sidekey read a JSON body (no form `_method`) and Rack, given none, read a form and ran DELETE.
+    for (const connection of ['content-type', 'keep-alive, Content-Type', 'content_type', 'content-length']) {
+      const r = await curl(['-x', proxy, '-X', 'POST', '--data', 'x=1&_method=DELETE', '-H', 'Content-Type: application/json', '-H', `Connection: ${connection}`, `${api}/v1/items/7`])
+      t.equal(r.status, 400, connection)
+      t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_BAD_REQUEST/i, connection)
+      t.match(r.body, /Connection header names/, connection)
+    }
     t.same(upstream.lines.filter((m) => m !== 'POST'), [], 'the upstream ran no DELETE')
   })
 
