@@ -2,7 +2,7 @@ import { readFile, rename, writeFile } from 'node:fs/promises'
 import type { Logger } from 'pino'
 import type { Throttle } from '../guard/throttle.js'
 import type { PolicyStore } from '../policy/store.js'
-import type { BaselineStore, QuarantineStore, StoreStatus } from '../state/store.js'
+import type { BaselineStore, QuarantineStore, SharedValues, StoreStatus } from '../state/store.js'
 import type { AlertSender } from './alerts.js'
 import type { AuditRecord } from './audit.js'
 import { Baseline, type Anomaly, type BaselineState } from './baseline.js'
@@ -14,11 +14,22 @@ const SAVE_EVERY_MS = 30_000
 /** How often this replica merges what it observed into a shared store's baselines. */
 export const BASELINE_SYNC_MS = 2_000
 
+/** The shared value that holds the fleet's throttles (a shared store only). */
+const THROTTLES = 'throttles'
+
+/** One throttle as the fleet shares it. */
+interface SharedThrottle {
+  readonly rps: number
+  readonly burst: number
+  /** Epoch ms. */
+  readonly until: number
+}
+
 /** What the monitor needs. `now` is replaceable so tests can drive hours of traffic quickly. */
 export interface MonitorDeps {
   readonly policy: PolicyStore
   /** Quarantines, and baselines merged through it when it is shared. */
-  readonly state: QuarantineStore & BaselineStore & Pick<StoreStatus, 'shared'>
+  readonly state: QuarantineStore & BaselineStore & Pick<SharedValues, 'getBlob' | 'casBlob'> & Pick<StoreStatus, 'shared'>
   readonly throttle: Throttle
   readonly metrics: Metrics
   readonly alerts: AlertSender
@@ -41,6 +52,8 @@ export class Monitor {
   readonly #now: () => number
   #timer: NodeJS.Timeout | null = null
   #dirty = false
+  /** Throttles this replica holds because the fleet's shared list says so (a shared store only). */
+  readonly #shared = new Set<string>()
 
   constructor(private readonly deps: MonitorDeps) {
     this.#now = deps.now ?? Date.now
@@ -120,8 +133,7 @@ export class Monitor {
     // Anomalies are what an agent can raise by the thousand: low priority, bounded per workload and kind.
     this.deps.alerts.send(event, settings.webhook, 'low', `${anomaly.workload}\0${anomaly.kind}`)
     if (response === 'throttle') {
-      this.deps.throttle.limit(anomaly.workload, settings.throttle.rps, settings.throttle.burst, this.#now() + settings.throttle.durationMs)
-      this.deps.metrics.throttled.set(this.deps.throttle.list().length)
+      await this.throttle(anomaly.workload)
     } else if (response === 'quarantine') {
       await this.quarantine(anomaly.workload, `anomaly: ${anomaly.kind}`, `anomaly:${anomaly.kind}`)
     }
@@ -139,10 +151,82 @@ export class Monitor {
     this.deps.alerts.send(event, this.deps.policy.current.monitoring.webhook)
   }
 
-  /** Lift a quarantine and any throttle. */
+  /**
+   * Throttle a workload for the policy's `monitoring.throttle` duration, here and, with a shared
+   * store, on every replica: the anomaly is raised once for the fleet, and an agent whose requests
+   * reach several replicas was throttled on one only (found by a red-team run). Others take it up
+   * at their next sync (BASELINE_SYNC_MS); while the store is down it holds here only.
+   */
+  async throttle(workload: string): Promise<void> {
+    const settings = this.deps.policy.current.monitoring.throttle
+    const entry: SharedThrottle = { rps: settings.rps, burst: settings.burst, until: this.#now() + settings.durationMs }
+    this.deps.throttle.limit(workload, entry.rps, entry.burst, entry.until)
+    this.deps.metrics.throttled.set(this.deps.throttle.list().length)
+    if (!this.deps.state.shared) return
+    if (await this.#updateThrottles((all) => (all[workload] = entry))) this.#shared.add(workload)
+  }
+
+  /** Change the fleet's throttle list (compare and set, a few tries); false when the store would not take it. */
+  async #updateThrottles(change: (all: Record<string, SharedThrottle>) => void): Promise<boolean> {
+    try {
+      for (let attempt = 0; attempt < 5; attempt++) {
+        const raw = await this.deps.state.getBlob(THROTTLES)
+        const all = this.#liveThrottles(raw)
+        change(all)
+        if (await this.deps.state.casBlob(THROTTLES, raw, JSON.stringify(all))) return true
+      }
+    } catch (err) {
+      this.deps.log.warn({ event: 'throttle_unshared', err: (err as Error).message }, 'the throttle list could not be shared; it holds on this replica')
+    }
+    return false
+  }
+
+  /** The unexpired entries of the fleet's throttle list as stored (`raw`); a list that does not parse is empty. */
+  #liveThrottles(raw: string | null): Record<string, SharedThrottle> {
+    const live = Object.create(null) as Record<string, SharedThrottle>
+    let parsed: unknown = null
+    try {
+      parsed = raw === null ? null : JSON.parse(raw)
+    } catch {
+      parsed = null
+    }
+    if (typeof parsed !== 'object' || parsed === null) return live
+    const now = this.#now()
+    for (const [workload, e] of Object.entries(parsed as Record<string, Partial<SharedThrottle>>)) {
+      if (typeof e?.rps === 'number' && typeof e.burst === 'number' && typeof e.until === 'number' && e.until > now) live[workload] = { rps: e.rps, burst: e.burst, until: e.until }
+    }
+    return live
+  }
+
+  /** Take up the fleet's throttles, and drop those released elsewhere. */
+  async #syncThrottles(): Promise<void> {
+    const all = this.#liveThrottles(await this.deps.state.getBlob(THROTTLES))
+    const held = new Map(this.deps.throttle.list().map((x) => [x.workload, Date.parse(x.until)]))
+    for (const [workload, e] of Object.entries(all)) {
+      if (held.get(workload) !== e.until) this.deps.throttle.limit(workload, e.rps, e.burst, e.until)
+      this.#shared.add(workload)
+    }
+    for (const workload of this.#shared) {
+      if (all[workload] !== undefined) continue
+      this.#shared.delete(workload)
+      this.deps.throttle.release(workload)
+    }
+    this.deps.metrics.throttled.set(this.deps.throttle.list().length)
+  }
+
+  /** Lift a quarantine and any throttle (everywhere, with a shared store). */
   async release(workload: string, by: string): Promise<boolean> {
     const released = await this.deps.state.release(workload)
-    const unthrottled = this.deps.throttle.release(workload)
+    let unthrottled = this.deps.throttle.release(workload)
+    if (this.deps.state.shared) {
+      let listed = false
+      await this.#updateThrottles((all) => {
+        listed = all[workload] !== undefined
+        delete all[workload]
+      })
+      this.#shared.delete(workload)
+      unthrottled ||= listed
+    }
     this.deps.metrics.throttled.set(this.deps.throttle.list().length)
     if (released || unthrottled) this.deps.log.info({ event: 'security_event', type: 'release', workload, by }, `workload ${workload} released`)
     return released || unthrottled
@@ -181,6 +265,7 @@ export class Monitor {
       }
       // Workloads only other replicas have seen so far.
       for (const [workload, state] of Object.entries(stored)) if (!this.#baselines.has(workload)) this.#baselines.set(workload, new Baseline(workload, state))
+      await this.#syncThrottles()
     } catch {
       // The store logs its outage and counts the error; the next sync tries again.
     }

@@ -211,6 +211,20 @@ routes:
     t.pass('released everywhere')
   })
 
+  t.test('a throttle raised on A holds on B and C; a release on C lifts it everywhere', async (t) => {
+    // Found by a red-team run: the anomaly is raised once for the fleet, and its throttle held on
+    // the replica that raised it, so the agent's requests to the others all passed.
+    const burst = async (sk: TestSidekey) => (await Promise.all(Array.from({ length: 12 }, () => send(sk, 'free', 'noisy')))).filter((r) => r.status === 429 && r.error === 'SIDEKEY_ERR_THROTTLED').length
+    await a.monitor.throttle('noisy')
+    for (const [name, sk] of [['B', b], ['C', c]] as const) {
+      const refused = await waitFor(`the throttle on ${name}`, async () => ((await burst(sk)) > 0 ? true : undefined), 6000)
+      t.ok(refused, `throttled on ${name} too`)
+    }
+    t.equal((await admin(c, 'POST', '/v1/workloads/noisy/release', {})).status, 200, 'released through C, which only took the throttle up')
+    for (const [name, sk] of [['A', a], ['B', b]] as const) await waitFor(`the release on ${name}`, async () => ((await burst(sk)) === 0 ? true : undefined), 6000)
+    t.pass('released everywhere')
+  })
+
   t.test('a request that would be held with a managed secret in its body never reaches Redis (issue #20 item 10)', async (t) => {
     t.same(await send(a, 'pay', 'leaky', { method: 'POST', body: JSON.stringify({ note: SECRETS.OPENAI }) }), { status: 403, error: 'SIDEKEY_ERR_SECRET_DETECTED' })
     const ids = (await redis.cli('ZRANGE', 'sidekey:{approvals}', '0', '-1')).split('\n').filter(Boolean)
