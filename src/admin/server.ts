@@ -28,7 +28,7 @@ import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
 import type { CelPredicate } from '../policy/cel.js'
 import type { PrivatePaths } from '../sandbox/private-paths.js'
-import type { StoreStatus } from '../state/store.js'
+import type { QuarantineStore, StoreStatus } from '../state/store.js'
 
 /** What the admin API reads and changes. */
 export interface AdminContext extends ApprovalsApiContext, OAuthApiContext {
@@ -37,7 +37,7 @@ export interface AdminContext extends ApprovalsApiContext, OAuthApiContext {
   readonly ca: CertificateAuthority
   readonly adminToken: string
   /** Approvals and decisions (for the approvals API), and whether the store answers (for readiness). */
-  readonly state: ApprovalsApiContext['state'] & StoreStatus
+  readonly state: ApprovalsApiContext['state'] & StoreStatus & Pick<QuarantineStore, 'quarantineListKnown'>
   /** False until the proxy listener is up. */
   ready(): boolean
   /** The proxy listener's host:port, once listening. */
@@ -148,7 +148,7 @@ function readiness(ctx: AdminContext, { res }: AdminCall): void {
   const ready = ctx.ready()
   // The state store and a refused reload are reported, not required: with the store down only
   // what needs it refuses, and a stale policy is still a whole, valid one (docs/operations.md).
-  send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available }, policy: policyStatus(ctx.policy) })
+  send(res, ready ? 200 : 503, { status: ready ? 'ready' : 'starting', routes: ctx.policy.current.routes.length, ca: ctx.ca.certPath, proxy: ctx.proxyAddress(), state: { store: ctx.state.shared ? 'redis' : 'memory', available: ctx.state.available, quarantine_known: ctx.state.quarantineListKnown }, policy: policyStatus(ctx.policy) })
 }
 
 function listRoutes(ctx: AdminContext, { res }: AdminCall): void {

@@ -15,9 +15,14 @@ import { ANONYMOUS } from './workload-name.js'
  * token must not carry on as `anonymous` (fail closed). A sidecar (`--workload`) has no anonymous
  * callers: a caller without a token is the pod's workload, quarantined by that name.
  */
-export function callerRefusal(caller: Caller, tokens: Pick<RunTokens, 'isLive'>, state: Pick<QuarantineStore, 'quarantined' | 'listQuarantined'>): SidekeyError | null {
+export function callerRefusal(caller: Caller, tokens: Pick<RunTokens, 'isLive'>, state: Pick<QuarantineStore, 'quarantined' | 'listQuarantined' | 'quarantineListKnown'>): SidekeyError | null {
   if (caller.tokenId !== null && !tokens.isLive(caller.tokenId)) {
     return new SidekeyError('SIDEKEY_ERR_PROXY_AUTH_INVALID', 'the run token this connection was opened with has been revoked; nothing more is sent on it')
+  }
+  // A replica started while the shared store was unreachable does not know who is quarantined: a
+  // quarantined agent must not carry on through it (found by a red-team run).
+  if (!state.quarantineListKnown) {
+    return new SidekeyError('SIDEKEY_ERR_STATE_UNAVAILABLE', 'this sidekey has not been able to read the shared quarantine list since it started (the state store is unreachable), so it cannot tell whether this workload is quarantined and serves no one until it can; retry in a few seconds')
   }
   if (caller.workload !== null) {
     const quarantine = state.quarantined(caller.workload)

@@ -25,7 +25,7 @@ export interface ProxyContext {
   /** PEM roots for upstream TLS. */
   readonly upstreamCa: string[]
   /** Quarantined workloads (refused at identify), and the counters of rate limits and quotas (guard). */
-  readonly state: Counters & Pick<QuarantineStore, 'quarantined' | 'listQuarantined'>
+  readonly state: Counters & Pick<QuarantineStore, 'quarantined' | 'listQuarantined' | 'quarantineListKnown'>
   readonly throttle: Throttle
   /** Every secret sidekey holds, to catch an agent sending one out. */
   readonly scanner: SecretScanner

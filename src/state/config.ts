@@ -28,6 +28,7 @@ export interface StateFileV1 {
     command_timeout_ms?: number
     connect_timeout_ms?: number
     quarantine_refresh_ms?: number
+    unknown_quarantine?: 'refuse' | 'serve'
   }
   signing_keys?: { encryption_key_file: string }
 }
@@ -58,6 +59,7 @@ const schema = {
         command_timeout_ms: { type: 'integer', minimum: 50, maximum: 60000 },
         connect_timeout_ms: { type: 'integer', minimum: 100, maximum: 120000 },
         quarantine_refresh_ms: { type: 'integer', minimum: 100, maximum: 60000 },
+        unknown_quarantine: { enum: ['refuse', 'serve'] },
       },
     },
     signing_keys: {
@@ -88,6 +90,11 @@ export interface RedisSettings {
   readonly connectTimeoutMs: number
   /** How often the local view of quarantines is re-read (pub/sub makes it immediate; this is the backstop). */
   readonly quarantineRefreshMs: number
+  /**
+   * What a replica does before it has read the quarantine list once (Redis unreachable since it
+   * started): `refuse` every caller (503), or `serve` without knowing who is quarantined.
+   */
+  readonly unknownQuarantine: 'refuse' | 'serve'
 }
 
 /** The resolved state settings. */
@@ -160,6 +167,7 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
       commandTimeoutMs: r.command_timeout_ms ?? 1000,
       connectTimeoutMs: r.connect_timeout_ms ?? 5000,
       quarantineRefreshMs: r.quarantine_refresh_ms ?? 1000,
+      unknownQuarantine: r.unknown_quarantine ?? 'refuse',
     }),
     signingKeysKey: keyText === null ? null : deriveKey(keyText),
     secretFiles: Object.freeze(secretFiles),

@@ -17,7 +17,8 @@ import { settledRecord, type ApprovalRecord, type ApprovalSettlement, type Decis
  * never waits on a Redis that is gone; each call fails with SIDEKEY_ERR_STATE_UNAVAILABLE and the
  * caller decides (routes say whether limits fail open or closed; approvals fail closed). The
  * quarantine view is local and survives an outage; quarantines made during one apply here at once
- * and are written when Redis is back. Credential caches never go to Redis.
+ * and are written when Redis is back, and one Redis lost is written back. Credential caches never
+ * go to Redis.
  *
  * Keys live under the configured prefix; keys a script touches together share a hash tag, so the
  * scripts also run on a Cluster.
@@ -57,6 +58,52 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `
 
+/**
+ * Quarantines live in one hash: a field per quarantined workload (its record), and beside it
+ * `released:<workload>`, the `since` of the records released last (a workload name has no `:`).
+ * The markers tell a replica's reload apart "released on another replica" from "lost by Redis"
+ * (a restart without persistence, a failover to a replica that had not caught up): a local
+ * quarantine Redis no longer has is dropped only when a marker names it, and otherwise written
+ * back, so losing Redis's data never lifts a quarantine (found by a red-team run).
+ */
+const RELEASED = 'released:'
+/** Release markers kept per workload: enough for any record a replica could still hold. */
+const RELEASED_KEPT = 8
+
+/**
+ * Write a quarantine unless it was released. KEYS[1] the quarantine hash; ARGV workload, record,
+ * its \`since\` as a JSON string. Returns 1 written, 0 already there, -1 released (do not restore).
+ */
+const QUARANTINE_SCRIPT = `
+local m = redis.call('HGET', KEYS[1], '${RELEASED}' .. ARGV[1])
+if m and string.find(m, ARGV[3], 1, true) then return -1 end
+return redis.call('HSETNX', KEYS[1], ARGV[1], ARGV[2])
+`
+
+/**
+ * Release a quarantine and remember which. KEYS[1] the quarantine hash; ARGV workload, the
+ * \`since\` of the caller's own record ('' when it has none). Returns 1 when Redis held one.
+ */
+const RELEASE_QUARANTINE_SCRIPT = `
+local raw = redis.call('HGET', KEYS[1], ARGV[1])
+local sinces = {}
+local old = redis.call('HGET', KEYS[1], '${RELEASED}' .. ARGV[1])
+if old then
+  local ok, list = pcall(cjson.decode, old)
+  if ok and type(list) == 'table' then for _, s in ipairs(list) do table.insert(sinces, s) end end
+end
+if raw then
+  local ok, r = pcall(cjson.decode, raw)
+  if ok and type(r) == 'table' and type(r.since) == 'string' then table.insert(sinces, r.since) end
+end
+if ARGV[2] ~= '' then table.insert(sinces, ARGV[2]) end
+while #sinces > ${RELEASED_KEPT} do table.remove(sinces, 1) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+if #sinces > 0 then redis.call('HSET', KEYS[1], '${RELEASED}' .. ARGV[1], cjson.encode(sinces)) end
+if raw then return 1 end
+return 0
+`
+
 /** Settled approvals kept listed (each record also expires a day after its own deadline). */
 const MAX_LISTED_APPROVALS = 500
 const MAX_DECISIONS = 200
@@ -71,6 +118,8 @@ interface Scripts {
   skSettle(key: string, status: string, settlement: string): Promise<string | null>
   skCas(key: string, field: string, expected: string, next: string): Promise<number>
   skRelease(key: string, holder: string): Promise<number>
+  skQuarantine(key: string, workload: string, record: string, since: string): Promise<number>
+  skReleaseQuarantine(key: string, workload: string, since: string): Promise<number>
 }
 
 /** Build the ioredis client the settings describe (standalone, Sentinel or Cluster). */
@@ -108,6 +157,16 @@ export function createRedisClient(s: RedisSettings): Client {
   return new Redis(s.url!, common)
 }
 
+/** The sinces a release marker lists (an unreadable marker lists none: nothing is dropped for it). */
+function releasedSinces(raw: string): readonly string[] {
+  try {
+    const list = JSON.parse(raw) as unknown
+    return Array.isArray(list) ? list.filter((s): s is string => typeof s === 'string') : []
+  } catch {
+    return []
+  }
+}
+
 export class RedisStore implements StateStore {
   readonly shared = true
   readonly #client: Client
@@ -119,6 +178,12 @@ export class RedisStore implements StateStore {
   readonly #quarantine = new Map<string, QuarantineRecord>()
   /** Quarantines made while Redis was unreachable, written when it is back. */
   readonly #unsynced = new Map<string, QuarantineRecord>()
+  /**
+   * Whether this replica has read the shared quarantine list since it started. Until it has, it
+   * cannot tell a quarantined workload from any other (a replica started during an outage), so
+   * with \`unknown_quarantine: refuse\` (the default) it serves nobody (\`identity/standing.ts\`).
+   */
+  #listRead: boolean
   readonly #approvalListeners = new Set<(record: ApprovalRecord) => void>()
   readonly #quarantineListeners = new Set<() => void>()
   #decisions: DecisionSummary[] = []
@@ -131,9 +196,10 @@ export class RedisStore implements StateStore {
   private constructor(settings: RedisSettings, log: Logger, private readonly onError: (op: string) => void) {
     this.#log = log
     this.#p = settings.keyPrefix
+    this.#listRead = settings.unknownQuarantine === 'serve'
     this.#client = createRedisClient(settings)
     this.#sub = this.#client.duplicate()
-    for (const [name, lua, keys] of [['skFixed', FIXED_SCRIPT, 1], ['skSliding', SLIDING_WINDOW_LUA, 1], ['skSettle', SETTLE_SCRIPT, 1], ['skCas', CAS_SCRIPT, 1], ['skRelease', RELEASE_SCRIPT, 1]] as const) {
+    for (const [name, lua, keys] of [['skFixed', FIXED_SCRIPT, 1], ['skSliding', SLIDING_WINDOW_LUA, 1], ['skSettle', SETTLE_SCRIPT, 1], ['skCas', CAS_SCRIPT, 1], ['skRelease', RELEASE_SCRIPT, 1], ['skQuarantine', QUARANTINE_SCRIPT, 1], ['skReleaseQuarantine', RELEASE_QUARANTINE_SCRIPT, 1]] as const) {
       this.#client.defineCommand(name, { lua, numberOfKeys: keys })
     }
     this.#scripts = this.#client as unknown as Scripts
@@ -361,19 +427,23 @@ export class RedisStore implements StateStore {
     }
   }
 
-  async #writeQuarantine(record: QuarantineRecord): Promise<void> {
-    const added = await this.#client.hsetnx(`${this.#p}quarantine`, record.workload, JSON.stringify(record))
-    if (added === 1) await this.#client.publish(`${this.#p}quarantine`, JSON.stringify({ from: this.#id, op: 'quarantine', record }))
+  /** Write a quarantine to Redis unless it was released there; false when it was (drop it). */
+  async #writeQuarantine(record: QuarantineRecord): Promise<boolean> {
+    const written = await this.#scripts.skQuarantine(`${this.#p}quarantine`, record.workload, JSON.stringify(record), JSON.stringify(record.since))
+    if (written === 1) await this.#client.publish(`${this.#p}quarantine`, JSON.stringify({ from: this.#id, op: 'quarantine', record }))
+    return written !== -1
   }
 
   release(workload: string): Promise<boolean> {
     return this.#do('quarantine', async () => {
-      const local = this.#quarantine.delete(workload)
+      // Lifted here only once Redis has it: a release that fails leaves the quarantine in force.
+      const mine = this.#quarantine.get(workload)
+      const removed = await this.#scripts.skReleaseQuarantine(`${this.#p}quarantine`, workload, mine?.since ?? '')
+      this.#quarantine.delete(workload)
       this.#unsynced.delete(workload)
-      const removed = await this.#client.hdel(`${this.#p}quarantine`, workload)
       await this.#client.publish(`${this.#p}quarantine`, JSON.stringify({ from: this.#id, op: 'release', workload }))
       this.#notifyQuarantine()
-      return local || removed === 1
+      return mine !== undefined || removed === 1
     })
   }
 
@@ -385,6 +455,10 @@ export class RedisStore implements StateStore {
     return [...this.#quarantine.values()]
   }
 
+  get quarantineListKnown(): boolean {
+    return this.#listRead
+  }
+
   onQuarantineChange(listener: () => void): () => void {
     this.#quarantineListeners.add(listener)
     return () => this.#quarantineListeners.delete(listener)
@@ -394,32 +468,52 @@ export class RedisStore implements StateStore {
     for (const l of this.#quarantineListeners) l()
   }
 
-  /** Replace the local view with Redis's, keeping quarantines not yet written there. */
+  /**
+   * Take Redis's list, and keep what it lacks unless a release marker names it: a quarantine not
+   * yet written (made during an outage, or a write still on its way) or one Redis lost is kept
+   * and written back; one released on another replica (its announcement missed) is dropped.
+   */
   async #reloadQuarantine(): Promise<void> {
     if (!this.available) return
     const all = await this.#client.hgetall(`${this.#p}quarantine`)
     const next = new Map<string, QuarantineRecord>()
-    for (const [workload, raw] of Object.entries(all)) {
+    const released = new Map<string, readonly string[]>()
+    for (const [field, raw] of Object.entries(all)) {
+      if (field.startsWith(RELEASED)) {
+        released.set(field.slice(RELEASED.length), releasedSinces(raw))
+        continue
+      }
       try {
-        next.set(workload, JSON.parse(raw) as QuarantineRecord)
+        next.set(field, JSON.parse(raw) as QuarantineRecord)
       } catch {
-        next.set(workload, { workload, reason: 'unreadable record in the shared store', by: 'unknown', since: new Date(0).toISOString() })
+        next.set(field, { workload: field, reason: 'unreadable record in the shared store', by: 'unknown', since: new Date(0).toISOString() })
       }
     }
-    for (const [workload, record] of this.#unsynced) if (!next.has(workload)) next.set(workload, record)
+    const missing: QuarantineRecord[] = []
+    for (const [workload, record] of this.#quarantine) {
+      if (next.has(workload) || released.get(workload)?.includes(record.since) === true) continue
+      next.set(workload, record)
+      missing.push(record)
+    }
     const changed = next.size !== this.#quarantine.size || [...next.keys()].some((w) => !this.#quarantine.has(w))
     this.#quarantine.clear()
     for (const [w, r] of next) this.#quarantine.set(w, r)
+    this.#listRead = true
     if (changed) this.#notifyQuarantine()
+    for (const record of missing) {
+      if (!this.#unsynced.has(record.workload)) this.#log.warn({ event: 'quarantine_restored', store: 'redis', workload: record.workload, since: record.since }, 'a quarantine this replica holds was missing from the shared store (its data lost?): written back')
+      if (!(await this.#writeQuarantine(record)) && this.#quarantine.get(record.workload) === record) {
+        // Released between the read and the write.
+        this.#quarantine.delete(record.workload)
+        this.#notifyQuarantine()
+      }
+      this.#unsynced.delete(record.workload)
+    }
   }
 
-  /** After a reconnect: write what waited, then take Redis's view. */
+  /** After a reconnect: write what waited (the reload writes back anything Redis lacks), then take Redis's view. */
   async #resync(): Promise<void> {
     try {
-      for (const record of [...this.#unsynced.values()]) {
-        await this.#writeQuarantine(record)
-        this.#unsynced.delete(record.workload)
-      }
       await this.#reloadQuarantine()
     } catch {
       // The refresh timer tries again.

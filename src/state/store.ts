@@ -130,6 +130,11 @@ export interface QuarantineStore {
   /** Synchronous on the request path: implementations keep a local view (a shared one refreshes it). */
   quarantined(workload: string): QuarantineRecord | undefined
   listQuarantined(): QuarantineRecord[]
+  /**
+   * False while this process cannot know the list: a shared store not yet read since start (its
+   * settings say whether callers are then refused). Always true in memory.
+   */
+  readonly quarantineListKnown: boolean
   /** Called whenever the quarantine list changes, here or (shared store) on another replica. Returns an unsubscribe. */
   onQuarantineChange(listener: () => void): () => void
 }
@@ -412,4 +417,6 @@ export class MemoryStore implements StateStore {
   listQuarantined(): QuarantineRecord[] {
     return [...this.#quarantined.values()]
   }
+
+  readonly quarantineListKnown = true
 }

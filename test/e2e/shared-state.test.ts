@@ -5,7 +5,7 @@ import { RedisStore } from '../../src/state/redis-store.js'
 import { MemoryStore, type ApprovalRecord } from '../../src/state/store.js'
 import { loadStateSettings } from '../../src/state/config.js'
 import { pollFor, waitFor } from '../helpers/poll.js'
-import { startRedis, writeStateFile } from '../helpers/redis.js'
+import { freePort, startRedis, writeStateFile } from '../helpers/redis.js'
 import { noSecretsLogged, SECRETS, startTestSidekey, type TestSidekey } from '../helpers/sidekey.js'
 import { startUpstream } from '../helpers/upstream.js'
 
@@ -73,6 +73,50 @@ t.test('RedisStore counters agree with the in-memory ones and never over-admit',
     t.equal(await stores[2]!.settleApproval(record.id, { ...settlement, status: 'denied' }), null, 'the first decision stands')
     await waitFor('every store heard of the decision', async () => seen.every((s) => s.some((r) => r.id === record.id && r.status === 'approved')))
     t.pass('every store heard of the decision')
+  })
+
+  t.test('a quarantine survives Redis losing its data; one released elsewhere is not brought back', async (t) => {
+    const since = new Date().toISOString()
+    await stores[0]!.quarantine({ workload: 'lost-by-redis', reason: 'test', by: 'admin', since })
+    await waitFor('every store holds it', async () => stores.every((s) => s.quarantined('lost-by-redis') !== undefined))
+    // Redis restarted without persistence, or failed over to a replica that had not caught up.
+    await redis.cli('FLUSHALL')
+    await waitFor('written back by a reload', async () => (await redis.cli('HGET', 'sidekey:quarantine', 'lost-by-redis')).includes(since), 5000)
+    t.ok(stores.every((s) => s.quarantined('lost-by-redis')?.since === since), 'every replica still holds it')
+
+    // A release whose announcement a replica missed: what the release writes, without the publish.
+    await stores[1]!.quarantine({ workload: 'released-quietly', reason: 'test', by: 'admin', since })
+    await waitFor('every store holds it', async () => stores.every((s) => s.quarantined('released-quietly') !== undefined))
+    await redis.cli('HDEL', 'sidekey:quarantine', 'released-quietly')
+    await redis.cli('HSET', 'sidekey:quarantine', 'released:released-quietly', JSON.stringify([since]))
+    await waitFor('dropped by a reload', async () => stores.every((s) => s.quarantined('released-quietly') === undefined), 5000)
+    t.equal(await redis.cli('HEXISTS', 'sidekey:quarantine', 'released-quietly'), '0', 'and not written back')
+
+    // A release through the store: gone everywhere, and a new quarantine of the same workload holds.
+    t.equal(await stores[2]!.release('lost-by-redis'), true)
+    await waitFor('released everywhere', async () => stores.every((s) => s.quarantined('lost-by-redis') === undefined))
+    await new Promise((r) => setTimeout(r, 1500))
+    t.ok(stores.every((s) => s.quarantined('lost-by-redis') === undefined), 'a reload does not bring it back')
+    const again = new Date(Date.now() + 1).toISOString()
+    await stores[0]!.quarantine({ workload: 'lost-by-redis', reason: 'again', by: 'admin', since: again })
+    await new Promise((r) => setTimeout(r, 1500))
+    t.ok(stores.every((s) => s.quarantined('lost-by-redis')?.since === again), 'a later quarantine is not taken for the released one')
+    t.equal(await stores[0]!.release('lost-by-redis'), true)
+    t.equal(await stores[0]!.release('released-quietly'), false, 'nothing to release')
+  })
+
+  t.test('a release that cannot reach Redis lifts nothing', async (t) => {
+    await stores[0]!.quarantine({ workload: 'kept-in-outage', reason: 'test', by: 'admin', since: new Date().toISOString() })
+    const down = await RedisStore.open({ ...settings.redis!, url: `redis://127.0.0.1:${await freePort()}`, connectTimeoutMs: 300 }, silent)
+    t.teardown(() => down.close())
+    t.equal(down.quarantineListKnown, false, 'a replica that never read the list says so')
+    await down.quarantine({ workload: 'kept-in-outage', reason: 'test', by: 'admin', since: new Date().toISOString() })
+    await t.rejects(down.release('kept-in-outage'), { code: 'SIDEKEY_ERR_STATE_UNAVAILABLE' })
+    t.ok(down.quarantined('kept-in-outage'), 'still in force here')
+    const serving = await RedisStore.open({ ...settings.redis!, url: `redis://127.0.0.1:${await freePort()}`, connectTimeoutMs: 300, unknownQuarantine: 'serve' }, silent)
+    t.teardown(() => serving.close())
+    t.equal(serving.quarantineListKnown, true, 'unknown_quarantine: serve')
+    t.equal(await stores[0]!.release('kept-in-outage'), true)
   })
 
   t.test('compare and set', async (t) => {
@@ -277,6 +321,7 @@ routes:
     }))
     // Mid-traffic: once a first request has been answered (and counted in Redis).
     await pollFor(() => answered, (n) => n >= 1, 5000, 10)
+    await admin(b, 'POST', '/v1/workloads/before-outage/quarantine', { reason: 'before the outage' })
     await redis.stop()
     const during = await traffic
     t.equal(during.length, 30, 'every request answered (none hung past its timeout)')
@@ -293,7 +338,7 @@ routes:
     t.ok(Date.now() - started < 5000, 'refusals are quick (no offline queue)')
     t.equal((await admin(b, 'GET', '/v1/approvals')).status, 503, 'the admin API says the store is unavailable')
     const ready = await admin(a, 'GET', '/readyz')
-    t.same(ready.body.state, { store: 'redis', available: false })
+    t.same(ready.body.state, { store: 'redis', available: false, quarantine_known: true }, 'the list read before the outage is still known')
     t.match(await (await request(`${a.adminUrl}/metrics`)).body.text(), /sidekey_state_store_up 0/)
     t.ok(a.sink.lines.some((l) => l.event === 'state_unavailable'), 'a clear log line')
 
@@ -301,12 +346,24 @@ routes:
     await admin(a, 'POST', '/v1/workloads/outage-suspect/quarantine', { reason: 'during outage' })
     t.equal((await send(a, 'free', 'outage-suspect')).error, 'SIDEKEY_ERR_QUARANTINED')
 
+    // A replica started now cannot read the list: it serves no one rather than a quarantined agent.
+    const d = await startTestSidekey(t, policy, { connectTo, statePath })
+    const refused = await send(d, 'free', 'agent')
+    t.same(refused, { status: 503, error: 'SIDEKEY_ERR_STATE_UNAVAILABLE' }, 'a replica that never read the quarantine list refuses')
+    t.equal(((await admin(d, 'GET', '/readyz')).body.state as { quarantine_known: boolean }).quarantine_known, false, '/readyz says why')
+
+    // The Redis that comes back has lost everything (no persistence): the replicas write their quarantines back.
     await redis.start()
     for (const sk of replicas) await waitFor('reconnection', async () => (await admin(sk, 'GET', '/readyz')).body.state && ((await admin(sk, 'GET', '/readyz')).body.state as { available: boolean }).available, 10_000)
     t.equal((await send(a, 'strict')).status, 200, 'counted again after reconnecting by itself')
     t.equal((await send(b, 'strict')).status, 200)
     await waitFor('the outage quarantine reached C', async () => (await send(c, 'free', 'outage-suspect')).error === 'SIDEKEY_ERR_QUARANTINED', 5000)
     t.pass('the quarantine made during the outage reached the other replicas')
+    for (const [i, sk] of [...replicas, d].entries()) t.equal((await send(sk, 'free', 'before-outage')).error, 'SIDEKEY_ERR_QUARANTINED', `the quarantine Redis lost holds on replica ${'abcd'[i]}`)
+    t.match(await redis.cli('HGET', 'sidekey:quarantine', 'before-outage'), /before the outage/, 'and is back in Redis')
+    t.equal((await send(d, 'free', 'agent')).status, 200, 'the late replica serves once it has read the list')
+    t.ok(replicas.some((sk) => sk.sink.lines.some((l) => l.event === 'quarantine_restored' && l.workload === 'before-outage')), 'a replica said it wrote one back')
+    await admin(d, 'POST', '/v1/workloads/before-outage/release')
     const pending = send(c, 'pay', 'after', { method: 'POST', body: '{}' })
     const listed = await waitFor('an approval after recovery', async () => ((await admin(a, 'GET', '/v1/approvals')).body.approvals as ApprovalRecord[]).find((x) => x.status === 'pending' && x.workload === 'after'))
     await admin(a, 'POST', `/v1/approvals/${listed.id}/approve`, {})
