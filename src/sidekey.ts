@@ -172,7 +172,9 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const denials = new DenialQuarantine({
     limit: () => policy.current.approvals.quarantineAfterDenials,
     now,
+    state,
     quarantine: (workload, reason) => void monitor.quarantine(workload, reason, 'approvals'),
+    onStoreError: (workload, err) => log.error({ event: 'state_unavailable', op: 'denials', workload, err: err.message }, 'a denial was counted toward quarantine_after_denials on this replica only'),
   })
   const approvals = new Approvals({
     state,
@@ -181,7 +183,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     now,
     settings: () => policy.current.approvals,
     onHeld: (n) => metrics.approvalsPending.set(n),
-    onDenied: (workload) => denials.denied(workload),
+    onDenied: (workload) => void denials.denied(workload),
   })
   opened.add('the approvals', () => approvals.close())
   opened.add('the approvals metric', state.onApproval((r) => {

@@ -23,6 +23,21 @@ import { requestHash } from './request-hash.js'
  * oldest relevant wait ends at the latest.
  */
 
+/**
+ * What an asynchronous approval allows: the stricter of the terms it was asked under (in its
+ * record) and the route's in force. A reload after the decision never stretches it (found by a
+ * red-team run: a one-time approval became ten minutes of use once the policy said so), and one
+ * that tightens the route applies at once. Records from before the terms were stored take the
+ * route's.
+ */
+function termsOf(record: ApprovalRecord, rule: ApprovalRule): { approvedForMs: number | null; timeoutMs: number } {
+  const askedTimeoutMs = Date.parse(record.expires) - Date.parse(record.created)
+  const timeoutMs = Number.isFinite(askedTimeoutMs) && askedTimeoutMs > 0 ? Math.min(askedTimeoutMs, rule.timeoutMs) : rule.timeoutMs
+  const asked = record.approved_for_ms === undefined ? rule.approvedForMs : record.approved_for_ms
+  const approvedForMs = asked === null || rule.approvedForMs === null ? null : Math.min(asked, rule.approvedForMs)
+  return { approvedForMs, timeoutMs }
+}
+
 /** How often a held request re-reads its record from a shared store (pub/sub is the fast path). */
 const SHARED_POLL_MS = 2_000
 
@@ -179,10 +194,12 @@ export class Approvals {
         // Its process is gone or its timer late: end it here, then ask anew.
         await this.#expire(known.id)
         return null
-      case 'approved':
-        if (rule.approvedForMs !== null) return decidedAt + rule.approvedForMs > nowMs ? { via: 'approved', record: known } : null
-        if (decidedAt + rule.timeoutMs <= nowMs) return null
-        return (await this.#o.state.claimOnce(known.id, rule.timeoutMs)) ? { via: 'approved', record: known } : null
+      case 'approved': {
+        const { approvedForMs, timeoutMs } = termsOf(known, rule)
+        if (approvedForMs !== null) return decidedAt + approvedForMs > nowMs ? { via: 'approved', record: known } : null
+        if (decidedAt + timeoutMs <= nowMs) return null
+        return (await this.#o.state.claimOnce(known.id, timeoutMs)) ? { via: 'approved', record: known } : null
+      }
       case 'denied':
         if (decidedAt + DENIAL_WINDOW_MS > nowMs) throw denied(known, true)
         return null

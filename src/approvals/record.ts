@@ -59,7 +59,7 @@ export function newApprovalRecord(h: HoldRequest, createdMs: number, mode: 'wait
     grant_until: null,
     note: null,
     // Absent for held requests, so records stay as they were for existing readers.
-    ...(mode === 'async' ? { mode } : {}),
+    ...(mode === 'async' ? { mode, approved_for_ms: h.route.approval!.approvedForMs } : {}),
   })
 }
 

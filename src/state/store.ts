@@ -52,6 +52,12 @@ export interface ApprovalRecord {
   readonly note: string | null
   /** `async` when the agent was answered at once and sends the request again once approved; absent when it was held. */
   readonly mode?: 'wait' | 'async'
+  /**
+   * An asynchronous approval's terms when it was asked (`approved_for_s` in ms; null: once): a
+   * retry is held to the stricter of these and the policy in force, so a reload cannot stretch
+   * what an approver agreed to.
+   */
+  readonly approved_for_ms?: number | null
 }
 
 /** How a pending approval ends. */

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import t from 'tap'
 import type { ApprovalRecord } from '../../src/state/store.js'
 import { curl } from '../helpers/clients.js'
@@ -47,9 +49,7 @@ t.test('asynchronous approval', async (t) => {
   t.teardown(() => secure.close())
   const { url: hookUrl, received: notified } = await startWebhookSink(t)
   const port = plain.port
-  const sk = await startTestSidekey(
-    t,
-    `
+  const policy = `
 version: v1
 approvals:
   webhook: { url: "${hookUrl}/slack", retries: 0, format: slack }
@@ -73,7 +73,10 @@ routes:
     ports: [${port}]
     addresses: [127.0.0.1]
     approval: { mode: async, timeout_s: 1 }
-`,
+`
+  const sk = await startTestSidekey(
+    t,
+    policy,
     {
       upstreamCaFile: trust.caFile,
       connectTo: {
@@ -222,6 +225,27 @@ routes:
     t.match(slack.text, /workload \*agent\* asks to send `POST pay\.test:\d+\/v1\/refunds`/)
     t.match(slack.text, /sidekey approvals approve [0-9a-f-]{36}/)
     t.match(slack.text, /The agent was told to send it again/)
+  })
+
+  t.test('a reload after the decision holds the approval to the stricter terms, never the looser', async (t) => {
+    const once = `http://pay.test:${port}/v1/refunds?order=reload`
+    const often = `http://ci.test:${port}/deploy?reload=1`
+    const [askedOnce, askedOften] = [await send(once, '{"amount":1}'), await send(often, '{}')]
+    await decide(askedOnce.approvalId!, 'approve')
+    await decide(askedOften.approvalId!, 'approve')
+    t.equal((await approval(askedOnce.approvalId!)).approved_for_ms, null, 'the record keeps the terms it was asked under')
+    // refunds now says "for ten minutes", deploys "once".
+    const swapped = policy
+      .replace('approval: { mode: async, timeout_s: 60, retry_after_s: 2 }', 'approval: { mode: async, timeout_s: 60, retry_after_s: 2, approved_for_s: 600 }')
+      .replace('approval: { mode: async, timeout_s: 60, approved_for_s: 60 }', 'approval: { mode: async, timeout_s: 60 }')
+    t.not(swapped, policy)
+    await writeFile(join(sk.policyDir, 'policy.yaml'), swapped)
+    const reloaded = await curl(['-X', 'POST', '-H', `authorization: Bearer ${sk.adminToken}`, `${sk.adminUrl}/v1/policy/reload`])
+    t.equal(reloaded.status, 200)
+    t.equal((await send(once, '{"amount":1}')).status, 200, 'a one-time approval goes through once')
+    t.equal((await send(once, '{"amount":1}')).error, 'SIDEKEY_ERR_APPROVAL_PENDING', 'and is not stretched to ten minutes by the reload')
+    t.equal((await send(often, '{}')).status, 200, 'an approval for 60 s under a route now "once"')
+    t.equal((await send(often, '{}')).error, 'SIDEKEY_ERR_APPROVAL_PENDING', 'is used once')
   })
 
   noSecretsLogged(t, sk)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { ProxyAgent, request } from 'undici'
+import { DenialQuarantine } from '../../src/approvals/denial-quarantine.js'
 import { createLogger } from '../../src/observe/logger.js'
 import { RedisStore } from '../../src/state/redis-store.js'
 import { MemoryStore, type ApprovalRecord } from '../../src/state/store.js'
@@ -117,6 +118,14 @@ t.test('RedisStore counters agree with the in-memory ones and never over-admit',
     t.teardown(() => serving.close())
     t.equal(serving.quarantineListKnown, true, 'unknown_quarantine: serve')
     t.equal(await stores[0]!.release('kept-in-outage'), true)
+  })
+
+  t.test('denials toward quarantine_after_denials add up across replicas', async (t) => {
+    const quarantined: string[] = []
+    const rules = stores.map((state) => new DenialQuarantine({ limit: () => 3, now: () => Date.now(), state, quarantine: (w) => quarantined.push(w) }))
+    const said = await Promise.all(rules.map((r) => r.denied('denied-everywhere')))
+    t.equal(said.filter((x) => x).length, 1, 'three denials at once on three replicas: the third quarantines')
+    t.same(quarantined, ['denied-everywhere'])
   })
 
   t.test('compare and set', async (t) => {

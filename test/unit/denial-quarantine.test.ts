@@ -1,5 +1,6 @@
 import t from 'tap'
 import { DENIAL_WINDOW_MS, DenialQuarantine } from '../../src/approvals/denial-quarantine.js'
+import { MemoryStore } from '../../src/state/store.js'
 
 // Repeated denials by approvers quarantine a workload: `limit` denials within an hour do, fewer do
 // not, denials older than an hour no longer count, and a limit of 0 turns the rule off.
@@ -10,15 +11,15 @@ const MINUTE = 60_000
  * Deny at each of `denials` (ms from the start) with `limit`: the quarantines that followed, and
  * when `denied()` answered that it had quarantined.
  */
-function run(limit: number, denials: readonly { at: number; workload?: string }[]): { quarantines: { at: number; workload: string; reason: string }[]; said: number[] } {
+async function run(limit: number, denials: readonly { at: number; workload?: string }[]): Promise<{ quarantines: { at: number; workload: string; reason: string }[]; said: number[] }> {
   const start = 1_700_000_000_000
   let clock = start
   const quarantines: { at: number; workload: string; reason: string }[] = []
   const said: number[] = []
-  const rule = new DenialQuarantine({ limit: () => limit, now: () => clock, quarantine: (workload, reason) => quarantines.push({ at: clock - start, workload, reason }) })
+  const rule = new DenialQuarantine({ limit: () => limit, now: () => clock, state: new MemoryStore(() => clock), quarantine: (workload, reason) => quarantines.push({ at: clock - start, workload, reason }) })
   for (const d of denials) {
     clock = start + d.at
-    if (rule.denied(d.workload ?? 'agent')) said.push(d.at)
+    if (await rule.denied(d.workload ?? 'agent')) said.push(d.at)
   }
   return { quarantines, said }
 }
@@ -37,7 +38,7 @@ const cases: { name: string; limit: number; denials: { at: number; workload?: st
 
 for (const c of cases) {
   t.test(c.name, async (t) => {
-    const { quarantines, said } = run(c.limit, c.denials)
+    const { quarantines, said } = await run(c.limit, c.denials)
     t.same(quarantines.map(({ at, workload }) => ({ at, workload })), c.quarantines)
     t.same(said, c.quarantines.map((q) => q.at), 'denied() says when it quarantined')
     for (const q of quarantines) t.equal(q.reason, `${c.limit} requests denied by approvers within an hour`)
@@ -47,11 +48,31 @@ for (const c of cases) {
 t.test('the limit is read at each denial: a reload that lowers it applies to the next one', async (t) => {
   let limit = 5
   const quarantined: string[] = []
-  const rule = new DenialQuarantine({ limit: () => limit, now: () => 0, quarantine: (workload) => quarantined.push(workload) })
-  rule.denied('agent')
-  rule.denied('agent')
+  const rule = new DenialQuarantine({ limit: () => limit, now: () => 0, state: new MemoryStore(() => 0), quarantine: (workload) => quarantined.push(workload) })
+  await rule.denied('agent')
+  await rule.denied('agent')
   t.same(quarantined, [])
   limit = 3
-  t.equal(rule.denied('agent'), true)
+  t.equal(await rule.denied('agent'), true)
   t.same(quarantined, ['agent'])
+})
+
+t.test('replicas sharing a store count the fleet\'s denials, each once, even at the same moment', async (t) => {
+  const state = new MemoryStore(() => 0)
+  const quarantined: string[] = []
+  const replicas = [1, 2, 3].map(() => new DenialQuarantine({ limit: () => 3, now: () => 0, state, quarantine: (workload) => quarantined.push(workload) }))
+  t.same(await Promise.all(replicas.map((r) => r.denied('agent'))), [false, false, true], 'three denials on three replicas are three')
+  t.same(quarantined, ['agent'])
+  t.same(await Promise.all(replicas.map((r) => r.denied('agent'))), [false, false, true], 'and the count started again')
+})
+
+t.test('a store that cannot be reached: the denial is counted here, and said', async (t) => {
+  const errors: string[] = []
+  const quarantined: string[] = []
+  const broken = { getBlob: () => Promise.reject(new Error('down')), casBlob: () => Promise.reject(new Error('down')) }
+  const rule = new DenialQuarantine({ limit: () => 2, now: () => 0, state: broken, quarantine: (w) => quarantined.push(w), onStoreError: (w, err) => errors.push(`${w}: ${err.message}`) })
+  t.equal(await rule.denied('agent'), false)
+  t.equal(await rule.denied('agent'), true)
+  t.same(quarantined, ['agent'])
+  t.same(errors, ['agent: down', 'agent: down'])
 })
