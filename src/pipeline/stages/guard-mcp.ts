@@ -16,6 +16,7 @@ import type { McpPolicy } from '../../mcp/policy.js'
 import type { Route } from '../../policy/types.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
+import { decideMcpAgainAfterHold, heldAndApproved } from './after-hold.js'
 import { reasonOf, recordRefused, recordWouldRefuse } from './audit.js'
 
 /**
@@ -102,6 +103,8 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
   if (parsed.batch) ex.audit.mcp_batch = parsed.messages.length
   /** The tool rule whose conditions run, to name it with a condition that refuses. */
   let rule: string | null = null
+  /** Whether a call waited for a person: the policy is read again afterwards. */
+  let held = false
   try {
     checkMirroredHeaders(mcpHeaders(ex.req.rawHeaders), parsed)
     // The audit line names the first call that names something (or the first), refused or not.
@@ -127,6 +130,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
       const facts = { workload: caller.workload, host: target.host, port: target.port, method: 'POST', pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly }
       const guarded = await guardUnderRoute(ctx, guard, { ...facts, alreadyRead: body, mcp: celFacts(m, verdict.subject), about: mcp.refusal.subject }, ex.req)
       if (guarded.approval !== null) ex.audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
+      if (heldAndApproved(guarded.approval)) held = true
       if (guarded.uncounted.length > 0) ex.audit.uncounted = guarded.uncounted
       if (guarded.wouldRefuse !== null) {
         ex.decision = { ...decision, reportOnly: true }
@@ -135,6 +139,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
         return
       }
     }
+    if (held) decideMcpAgainAfterHold(ctx, ex, verdicts)
     // A later refusal of a batch (a credential, the upstream) is about all of it.
     if (parsed.batch) mcp.refusal.subject = null
   } catch (err) {

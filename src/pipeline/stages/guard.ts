@@ -7,6 +7,7 @@ import { subjectOf } from '../../mcp/decide.js'
 import { celFacts } from '../../mcp/facts.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
+import { decideAgainAfterHold, heldAndApproved } from './after-hold.js'
 import { reasonOf, recordWouldRefuse } from './audit.js'
 
 /**
@@ -21,7 +22,7 @@ export const guardRequest: Stage<RequestExchange> = {
     const target = known(ex.target, 'a target')
     const caller = known(ex.caller, 'a caller')
     let decision = known(ex.decision, 'a decision')
-    const route = decision.route
+    let route = decision.route
     if (route !== null && !decision.reportOnly) {
       const method = ex.override?.method ?? ex.req.method ?? 'GET'
       let guarded
@@ -43,6 +44,8 @@ export const guardRequest: Stage<RequestExchange> = {
       // The store was down and the route fails open: say which limits this request was not counted against.
       if (guarded.uncounted.length > 0) ex.audit.uncounted = guarded.uncounted
       if (guarded.approval !== null) ex.audit.approval = guarded.approval.via === 'grant' ? 'grant' : guarded.approval.record.id
+      // It waited for a person: a reload meanwhile may have changed what decides it.
+      if (heldAndApproved(guarded.approval)) route = decideAgainAfterHold(ctx, ex).route
       // A body already read is checked whole for a `_method` field; a streamed one on its way up.
       if (guarded.body !== null) refuseBodyOverride(ex.req.rawHeaders, guarded.body)
     }
