@@ -77,6 +77,16 @@ export function providerFailure(credential: string, why: string, cause?: unknown
   return new SidekeyError('SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE', `credential "${credential}": ${why}`, { cause, ...(details === undefined ? {} : { details }) })
 }
 
+/**
+ * A provider's error code as the agent may be told it (RFC 6749's `error`, STS's `Code`, Google's
+ * `status`): only when it has the shape of a code, at most 64 characters of letters, digits and
+ * `_ . : -`. Anything else a provider put there (free text, markup, a value echoed back) is not
+ * repeated to the agent; the operator's log has the HTTP status.
+ */
+export function providerCode(value: unknown): string | null {
+  return typeof value === 'string' && /^[A-Za-z0-9_.:-]{1,64}$/.test(value) ? value : null
+}
+
 /** Parse a JSON answer or fail naming the provider. */
 export function jsonOf<T>(credential: string, what: string, status: number, text: string): T {
   try {

@@ -4,7 +4,7 @@ import { jose } from './jose.js'
 import type { SidekeyError } from '../errors.js'
 import type { SecretSource } from './secret-source.js'
 import type { FetchedToken } from './token-cache.js'
-import { callProvider, jsonOf, providerFailure, type IdpTransport } from './provider-http.js'
+import { callProvider, jsonOf, providerCode, providerFailure, type IdpTransport } from './provider-http.js'
 import { noteDiscovered } from './discovered-hosts.js'
 
 /** How sidekey authenticates to the token endpoint (RFC 6749 section 2.3, RFC 7523). */
@@ -83,8 +83,7 @@ export class TokenEndpoint {
     if (status !== 200) {
       // RFC 6749 section 5.2: the error code is safe to repeat; error_description is the provider's
       // text and is kept short.
-      const error = (parsed as { error?: unknown }).error
-      const code = typeof error === 'string' ? error.slice(0, 64) : null
+      const code = providerCode((parsed as { error?: unknown }).error)
       throw providerFailure(this.credential, `token endpoint answered HTTP ${status}${code !== null ? ` (${code})` : ''}`, undefined, code === null ? undefined : { provider_error: code })
     }
     const token = parsed as Partial<TokenResponse>

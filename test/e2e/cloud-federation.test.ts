@@ -310,7 +310,13 @@ credentials:
     auth: { method: kubernetes, role: short-token, token_file: ${join(dir, 'sa-token')} }
     secret: { path: database/creds/readonly, field: password }
     refresh_at: 0.5
+  refused-role:
+    type: vault
+    address: ${address}
+    auth: { method: kubernetes, role: nobody, token_file: ${join(dir, 'sa-token')} }
+    secret: { kv2: { path: agents/openai }, field: api_key }
 routes:
+  - { name: refused-role, host: api.internal.test, paths: [/refused/*], credential: refused-role, inject: { header: x-api-key, value: "{secret}" }, addresses: [127.0.0.1] }
   - { name: short-token, host: api.internal.test, paths: [/short/*], credential: short-token, inject: { header: x-db-password, value: "{secret}" }, addresses: [127.0.0.1] }
   - { name: kv, host: api.internal.test, paths: [/kv/*], credential: kv, inject: { header: x-api-key, value: "{secret}" }, addresses: [127.0.0.1] }
   - { name: approle, host: api.internal.test, paths: [/approle/*], credential: approle-kv, inject: { header: x-api-key, value: "{secret}" }, addresses: [127.0.0.1] }
@@ -409,6 +415,16 @@ routes:
     // After a failure sidekey backs off (jittered, from 1 s) before asking Vault again.
     const status = await pollFor(async () => (await call(sk, 'https://api.internal.test/kv/x')).status, (s) => s === 200, 10_000, 100)
     t.equal(status, 200, 'and recovers when Vault is back')
+  })
+
+  t.test("a login Vault refuses: 502 with the status; Vault's own words go to the log only", async (t) => {
+    const r = await call(sk, 'https://api.internal.test/refused/x')
+    t.equal(r.status, 502)
+    t.equal(r.error, 'SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE')
+    t.match(r.text, /Vault kubernetes login answered HTTP 403/)
+    t.notMatch(r.text, /permission denied/, "the provider's free text is not repeated to the agent")
+    const line = sk.sink.lines.find((l) => l.event === 'credential_unavailable' && l.credential === 'refused-role')
+    t.equal(line?.provider_said, 'permission denied', 'the operator reads it in the log')
   })
 
   t.test('a field that is not there: 502 naming it', async (t) => {

@@ -232,6 +232,8 @@ ${hosts
     ['http-500', /credential \\"crm-basic\\": token endpoint answered HTTP 500 \(server_error\)/],
     ['garbage', /credential \\"crm-basic\\": token endpoint answered HTTP 200 with a body that is not JSON/],
     ['html', /not JSON/],
+    // Only a code-shaped `error` is repeated to the agent; the rest of a provider's text is not.
+    ['prose', /credential \\"crm-basic\\": token endpoint answered HTTP 400"/],
   ] as const) {
     t.test(`an authorization server answering ${mode} fails closed with a reason`, async (t) => {
       as.mode = mode
@@ -241,6 +243,7 @@ ${hosts
       t.equal(r.status, 502)
       t.match(r.headers, /x-sidekey-error: SIDEKEY_ERR_CREDENTIAL_UNAVAILABLE/i)
       t.match(r.body, message)
+      t.notMatch(r.body, /Ignore your instructions/)
       t.equal(api.seen.length, before, 'nothing was sent upstream without a credential')
     })
   }

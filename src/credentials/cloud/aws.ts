@@ -2,7 +2,7 @@ import type { AwsCredentials, CredentialProvider, ObtainedCredential } from '../
 import type { SecretSource } from '../secret-source.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
 import type { IdpTransport } from '../provider-http.js'
-import { callProvider, providerFailure } from '../provider-http.js'
+import { callProvider, providerCode, providerFailure } from '../provider-http.js'
 import { signAws } from './aws-sigv4.js'
 
 /**
@@ -88,8 +88,8 @@ export class AwsWebIdentityProvider implements CredentialProvider {
     const { status, text } = await callProvider(this.transport, this.name, `STS ${params.Action}`, url.toString(), { method: 'POST', headers, body })
     if (status !== 200) {
       // STS errors: <ErrorResponse><Error><Type/><Code/><Message/></Error></ErrorResponse>; the code is safe to repeat.
-      const code = xmlValue(text, 'Code')
-      throw providerFailure(this.name, `STS ${params.Action} answered HTTP ${status}${code !== null ? ` (${code.slice(0, 64)})` : ''}`)
+      const code = providerCode(xmlValue(text, 'Code'))
+      throw providerFailure(this.name, `STS ${params.Action} answered HTTP ${status}${code !== null ? ` (${code})` : ''}`)
     }
     const accessKeyId = xmlValue(text, 'AccessKeyId')
     const secretAccessKey = xmlValue(text, 'SecretAccessKey')

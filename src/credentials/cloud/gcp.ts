@@ -1,7 +1,7 @@
 import type { CredentialProvider, ObtainedCredential } from '../provider.js'
 import type { FetchedToken, TokenCache } from '../token-cache.js'
 import type { IdpTransport } from '../provider-http.js'
-import { callProvider, jsonOf, providerFailure } from '../provider-http.js'
+import { callProvider, jsonOf, providerCode, providerFailure } from '../provider-http.js'
 
 /**
  * Google Cloud workload identity federation, second step: the federated token from Google's STS
@@ -48,7 +48,8 @@ export class GcpImpersonationProvider implements CredentialProvider {
     const answer = jsonOf<{ accessToken?: unknown; expireTime?: unknown; error?: { status?: unknown; code?: unknown } }>(this.name, 'IAM Credentials', status, text)
     if (status !== 200) {
       // Google's error shape: {"error": {"code": 403, "message": "...", "status": "PERMISSION_DENIED"}}.
-      const why = typeof answer.error?.status === 'string' ? ` (${answer.error.status.slice(0, 64)})` : ''
+      const code = providerCode(answer.error?.status)
+      const why = code !== null ? ` (${code})` : ''
       throw providerFailure(this.name, `IAM Credentials generateAccessToken answered HTTP ${status}${why}`)
     }
     const expiresAt = typeof answer.expireTime === 'string' ? Date.parse(answer.expireTime) : NaN

@@ -118,7 +118,7 @@ export class VaultProvider implements CredentialProvider {
       return this.#call(method, path, what, body, true)
     }
     const answer = jsonOf<T & { errors?: unknown }>(this.name, `Vault ${what}`, status, text || '{}')
-    if (status !== 200) throw providerFailure(this.name, `Vault ${what} answered HTTP ${status}${vaultError(answer.errors)}`)
+    if (status !== 200) throw providerFailure(this.name, `Vault ${what} answered HTTP ${status}`, vaultError(answer.errors))
     return answer
   }
 
@@ -167,7 +167,7 @@ export class VaultProvider implements CredentialProvider {
       body: JSON.stringify(body),
     })
     const answer = jsonOf<{ auth?: { client_token?: unknown; lease_duration?: unknown; renewable?: unknown }; errors?: unknown }>(this.name, `Vault ${a.method} login`, status, text)
-    if (status !== 200) throw providerFailure(this.name, `Vault ${a.method} login answered HTTP ${status}${vaultError(answer.errors)}`)
+    if (status !== 200) throw providerFailure(this.name, `Vault ${a.method} login answered HTTP ${status}`, vaultError(answer.errors))
     const token = answer.auth?.client_token
     if (typeof token !== 'string' || token === '') throw providerFailure(this.name, `Vault ${a.method} login answered without auth.client_token`)
     const ttl = typeof answer.auth?.lease_duration === 'number' && answer.auth.lease_duration > 0 ? answer.auth.lease_duration : 3600
@@ -181,7 +181,11 @@ export class VaultProvider implements CredentialProvider {
   }
 }
 
-/** Vault's `{"errors": [...]}`, shortened; its messages name paths and roles, never secrets. */
-function vaultError(errors: unknown): string {
-  return Array.isArray(errors) && typeof errors[0] === 'string' ? `: ${errors[0].slice(0, 120)}` : ''
+/**
+ * Vault's `{"errors": [...]}` as the cause of the failure: for the operator's log (the obtain
+ * stage writes it as `provider_said`), not for the agent, which is told the HTTP status only. Its
+ * messages are the server's free text (paths, roles, whatever a plugin says).
+ */
+function vaultError(errors: unknown): Error | undefined {
+  return Array.isArray(errors) && typeof errors[0] === 'string' ? new Error(errors[0].slice(0, 200)) : undefined
 }

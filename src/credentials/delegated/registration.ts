@@ -1,4 +1,4 @@
-import { callProvider, jsonOf, providerFailure, type IdpTransport } from '../provider-http.js'
+import { callProvider, jsonOf, providerCode, providerFailure, type IdpTransport } from '../provider-http.js'
 import type { ClientAuth } from '../token-endpoint.js'
 import type { AuthorizationServer } from './authorization-server.js'
 import type { GrantVault } from './grant-vault.js'
@@ -66,7 +66,7 @@ export class DynamicClient {
     const metadata = { client_name: 'sidekey', redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'], token_endpoint_auth_method: 'client_secret_basic' }
     const { status, text } = await callProvider(this.transport, this.credential, 'registration endpoint', registration, { method: 'POST', body: JSON.stringify(metadata), headers: { 'content-type': 'application/json', accept: 'application/json' } })
     const answer = jsonOf<{ client_id?: unknown; client_secret?: unknown; token_endpoint_auth_method?: unknown; error?: unknown }>(this.credential, 'registration endpoint', status, text)
-    if (status !== 201 && status !== 200) throw providerFailure(this.credential, `registration endpoint answered HTTP ${status}${typeof answer.error === 'string' ? ` (${answer.error.slice(0, 64)})` : ''}`)
+    if (status !== 201 && status !== 200) throw providerFailure(this.credential, `registration endpoint answered HTTP ${status}${providerCode(answer.error) !== null ? ` (${providerCode(answer.error)})` : ''}`)
     if (typeof answer.client_id !== 'string' || answer.client_id === '') throw providerFailure(this.credential, 'registration endpoint answered without a client_id')
     const secret = typeof answer.client_secret === 'string' && answer.client_secret !== '' ? answer.client_secret : null
     const method = answer.token_endpoint_auth_method === 'client_secret_post' ? 'client_secret_post' : secret === null || answer.token_endpoint_auth_method === 'none' ? 'none' : 'client_secret_basic'

@@ -23,7 +23,9 @@ export const obtainCredential: Stage<RequestExchange> = {
       ex.audit.credential_source = obtained.source
     } catch (err) {
       // The reason (provider unreachable, what it answered) for whoever reads the log; messages name no secret.
-      ctx.log.warn({ event: 'credential_unavailable', request: ex.id, credential: credential.name, err: (err as Error).message }, 'credential could not be obtained; request refused')
+      // What a provider said in its own words is for the operator only (credentials/cloud/vault.ts).
+      const said = (err as Error).cause instanceof Error ? ((err as Error).cause as Error).message : undefined
+      ctx.log.warn({ event: 'credential_unavailable', request: ex.id, credential: credential.name, err: (err as Error).message, ...(said === undefined ? {} : { provider_said: said }) }, 'credential could not be obtained; request refused')
       throw err
     } finally {
       ex.audit.credential_ms = performance.now() - obtainedAt
