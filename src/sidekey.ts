@@ -41,6 +41,7 @@ import { outcomeOf } from './observe/outcome.js'
 import { SecretScanner } from './guard/secret-scan.js'
 import { learnStaticSecrets } from './guard/learn-secrets.js'
 import { DenialQuarantine } from './approvals/denial-quarantine.js'
+import { McpSessions } from './mcp/sessions.js'
 import { OpenedResources, type CloseFailure } from './opened-resources.js'
 import { formatAuthority } from './policy/host.js'
 import { privatePaths, type PrivatePaths } from './sandbox/private-paths.js'
@@ -214,6 +215,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
       events.emit('decision', summary)
     },
     approvals,
+    mcpSessions: new McpSessions(state, log, now),
     connections,
     now,
   }

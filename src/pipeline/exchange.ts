@@ -73,6 +73,8 @@ export interface RequestExchange {
   body: Buffer | null
   /** inject: a chunk-signed AWS upload whose chunks are signed again on the way up. */
   resign: ChunkSigning | null
+  /** guard mcp: the request names no MCP session, so its answer may open one (filter mcp notes it). */
+  opensMcpSession: boolean
   /** guard the response: scrubbing and pin checks on the answer. */
   response: ResponsePlan | null
   /** guard the response: how many echoed secrets were masked. */
@@ -147,6 +149,7 @@ export function newRequestExchange(req: IncomingMessage, tunnel: Tunnel | null, 
     outgoing: null,
     body: null,
     resign: null,
+    opensMcpSession: false,
     response: null,
     scrubbed: { scrubbed: 0 },
     mcp: null,

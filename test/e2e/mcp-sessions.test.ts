@@ -1,4 +1,5 @@
 import t from 'tap'
+import { fetch as undiciFetch, ProxyAgent, request } from 'undici'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { McpError } from '@modelcontextprotocol/sdk/types.js'
@@ -18,7 +19,7 @@ for (const json of [false, true]) {
     const trust = await upstreamTrust()
     const server = await startMcpUpstream(trust, MCP_HOST, { json })
     t.teardown(() => server.close())
-    const { sk, url, fetch, nextApproval, decide } = await startMcpSidekey(
+    const { sk, url, fetch, dispatcher, nextApproval, decide } = await startMcpSidekey(
       t,
       server,
       trust,
@@ -123,6 +124,41 @@ for (const json of [false, true]) {
       })
     }
     // Last: the workload is quarantined by it.
+    t.test("a session belongs to the workload that opened it: another workload naming it gets 404, as for an unknown session", async (t) => {
+      const session = transport.sessionId
+      t.ok(session, 'the SDK client has a session')
+      const intruder = new ProxyAgent({ uri: sk.proxyUrlFor('intruder'), requestTls: { ca: sk.ca.certPem } })
+      t.teardown(() => intruder.close())
+      const before = server.seen.length
+      const headers = { 'mcp-session-id': session!, 'mcp-protocol-version': '2025-06-18', accept: 'application/json, text/event-stream', 'content-type': 'application/json' }
+      const stream = await request(url, { dispatcher: intruder, method: 'GET', headers })
+      await stream.body.dump()
+      t.equal(stream.statusCode, 404, 'the GET stream of another workload\'s session is refused')
+      t.equal(stream.headers['x-sidekey-error'], 'SIDEKEY_ERR_MCP_SESSION_UNKNOWN')
+      const call = await request(url, { dispatcher: intruder, method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'tools/call', params: { name: 'search_issues', arguments: {} } }) })
+      const answer = (await call.body.json()) as { code?: string; message?: string }
+      t.equal(call.statusCode, 404, 'a POST on it too: the specification has a client open a new session on 404')
+      t.equal(answer.code, 'SIDEKEY_ERR_MCP_SESSION_UNKNOWN')
+      t.match(answer.message, /start a new session/)
+      const twice = await request(url, { dispatcher: intruder, method: 'GET', headers: { ...headers, mcp_session_id: 'another' } })
+      await twice.body.dump()
+      t.equal(twice.headers['x-sidekey-error'], 'SIDEKEY_ERR_MCP_INVALID', 'a second spelling of the header is refused')
+      const madeUp = await request(url, { dispatcher, method: 'GET', headers: { ...headers, 'mcp-session-id': 'made-up' } })
+      await madeUp.body.dump()
+      t.equal(madeUp.statusCode, 404, 'so is a session id sidekey never saw opened, from the right workload')
+      t.equal(server.seen.length, before, 'none of them reached the server')
+      const line = await sk.sink.waitForAudit((a) => a.workload === 'intruder' && a.error === 'SIDEKEY_ERR_MCP_SESSION_UNKNOWN')
+      t.equal(line.reason, 'mcp-session-unknown')
+
+      t.ok((await client.listTools()).tools.length > 0, 'the session still works for the workload that opened it')
+      const other = new Client({ name: 'intruder', version: '1.0.0' })
+      const own = new StreamableHTTPClientTransport(new URL(url), { fetch: ((u: string | URL, init?: RequestInit) => undiciFetch(u, { ...(init as object), dispatcher: intruder })) as typeof globalThis.fetch })
+      await other.connect(own)
+      t.teardown(() => other.close())
+      t.ok((await other.listTools()).tools.length > 0, 'another workload opens a session of its own and uses it')
+      t.not(own.sessionId, session)
+    })
+
     t.test('a managed secret in tool arguments is refused before anything reads or logs it', async (t) => {
       const before = server.called.length
       // A JSON-RPC error, as every refusal on an MCP route: the client reads the reason.

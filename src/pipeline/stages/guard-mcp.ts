@@ -11,6 +11,8 @@ import { checkMirroredHeaders, mcpHeaders } from '../../mcp/headers.js'
 import { parseMcpBody, type McpCall } from '../../mcp/jsonrpc.js'
 import { idKey } from '../../mcp/list-filter.js'
 import { refuseMcp, unparsedMessages } from '../../mcp/refusal.js'
+import { requestedSession } from '../../mcp/sessions.js'
+import { ANONYMOUS } from '../../identity/workload-name.js'
 import type { AuditRecord } from '../../observe/audit.js'
 import type { McpPolicy } from '../../mcp/policy.js'
 import type { Route } from '../../policy/types.js'
@@ -38,6 +40,16 @@ export const guardMcp: Stage<RequestExchange> = {
     const policy = route?.mcp ?? null
     if (route === null || policy === null || decision.reportOnly || ex.reply.kind !== 'response') return
     const method = ex.req.method ?? 'GET'
+    if (!policy.stateless) {
+      // A session belongs to the workload that opened it (mcp/sessions.ts).
+      try {
+        const session = requestedSession(ex.req.rawHeaders)
+        if (session !== null) await ctx.mcpSessions.check(route.name, session, known(ex.caller, 'a caller').workload ?? ANONYMOUS)
+        else ex.opensMcpSession = true
+      } catch (err) {
+        throw refused(ex.audit, err)
+      }
+    }
     if (method !== 'POST') {
       if (policy.stateless && (method === 'GET' || method === 'DELETE')) {
         recordRefused(ex.audit, 'mcp-no-sessions')
