@@ -1,5 +1,8 @@
 import { SidekeyError } from '../errors.js'
 
+/** The longest delay setTimeout keeps (a longer one fires at once). */
+const MAX_TIMER_MS = 2 ** 31 - 1
+
 /** A token and when it stops being usable. */
 export interface FetchedToken {
   readonly value: string
@@ -224,7 +227,8 @@ export class TokenCache {
       if (!entry.used) return
       entry.used = false
       this.#refresh(key, entry)
-    }, Math.max(0, delayMs))
+      // Node fires a delay past 2^31 - 1 ms at once: a lifetime that long is refreshed in ~24 days.
+    }, Math.min(Math.max(0, delayMs), MAX_TIMER_MS))
     entry.timer.unref()
   }
 

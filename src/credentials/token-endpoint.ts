@@ -45,6 +45,12 @@ export interface GrantAnswer extends FetchedToken {
 
 /** Lifetime assumed when a token response has no `expires_in` (RFC 6749 makes it optional). */
 const DEFAULT_LIFETIME_S = 300
+/**
+ * The longest a token is taken to live, whatever `expires_in` says: a day. It is fetched again
+ * after that (a server's 1e13 made dates JavaScript cannot write and timers Node fires at once,
+ * found by a red-team run).
+ */
+const MAX_LIFETIME_S = 86_400
 
 /**
  * A token endpoint client: discovers the endpoint once, authenticates as configured, posts the
@@ -88,7 +94,7 @@ export class TokenEndpoint {
     }
     const token = parsed as Partial<TokenResponse>
     if (typeof token.access_token !== 'string' || token.access_token === '') throw this.#fail('token endpoint answered without an access_token')
-    const lifetime = typeof token.expires_in === 'number' && token.expires_in > 0 ? token.expires_in : DEFAULT_LIFETIME_S
+    const lifetime = typeof token.expires_in === 'number' && token.expires_in > 0 ? Math.min(token.expires_in, MAX_LIFETIME_S) : DEFAULT_LIFETIME_S
     return {
       value: token.access_token,
       expiresAt: requestedAt + lifetime * 1000,

@@ -31,6 +31,8 @@ t.test('delegated OAuth: connect in the console, use through sidekey, keep it al
   // The API checks every token as a resource server does, and says whose it is. `refuse` makes it
   // answer 401 as if the provider had revoked the access token early: once, or to every token.
   let refuse: 'once' | 'always' | null = null
+  // `echo`: the API repeats the token it was sent, as an echo endpoint or a chatty error does.
+  let echo = false
   const api = await startUpstream((req, res) => {
     const token = (req.headers.authorization ?? '').replace(/^Bearer /, '')
     if (refuse !== null) {
@@ -39,7 +41,7 @@ t.test('delegated OAuth: connect in the console, use through sidekey, keep it al
       return
     }
     as.verify(token).then(
-      (claims) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sub: claims.sub, scope: claims.scope })),
+      (claims) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ sub: claims.sub, scope: claims.scope, ...(echo ? { token } : {}) })),
       () => res.writeHead(401, { 'content-type': 'application/json', 'www-authenticate': 'Bearer error="invalid_token"' }).end('{"error":"invalid_token"}'),
     )
   })
@@ -185,8 +187,13 @@ ${delegatedCredential('crm-user', as.issuer, 0.5)}routes:
     const hits = () => api.seen.length
     let before = { refreshes: refreshes(), hits: hits() }
     refuse = 'once'
+    echo = true
     const healed = await agentCall()
+    echo = false
     t.equal(healed.status, 200, 'the agent never saw the 401')
+    const fresh = await heldTokens()
+    t.ok((JSON.parse(healed.body) as { token?: string }).token, 'the API echoed the token it was sent')
+    for (const token of fresh) t.notOk(healed.body.includes(token), 'the token obtained for the retry is masked in the echo (found by a red-team run)')
     t.equal(refreshes() - before.refreshes, 1, 'one refresh')
     t.equal(hits() - before.hits, 2, 'the request went up twice')
     const audit = await sk.sink.waitForAudit((a) => (a as unknown as { retried_after_401?: boolean }).retried_after_401 === true)

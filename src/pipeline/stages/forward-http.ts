@@ -6,7 +6,7 @@ import { requestHasBody } from '../../http/message.js'
 import { chunkResignFilter } from '../../inject/sigv4-chunked.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange } from '../exchange.js'
-import { invalidateOn401, recordScrubbed } from './guard-response.js'
+import { guardResponseStage, invalidateOn401, recordScrubbed } from './guard-response.js'
 import { injectCredentialStage } from './inject.js'
 import { obtainCredential } from './obtain.js'
 import { requestHeadBytes } from '../../observe/audit.js'
@@ -46,7 +46,9 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
         invalidateOn401(401, ex)
         await refreshAndInject(ctx, ex)
         const again = known(ex.outgoing, 'an outgoing request')
-        await forward(ctx.pools, { ...plan, path: again.path, headers: again.headers }, req, res, result)
+        // With the response guard planned again: it must know the token just obtained, which an
+        // upstream may echo (found by a red-team run: the fresh token came back unmasked).
+        await forward(ctx.pools, { ...plan, path: again.path, headers: again.headers, response: ex.response }, req, res, result)
       }
     } finally {
       invalidateOn401(result.status, ex)
@@ -73,8 +75,12 @@ function retriesAfter401(ex: RequestExchange): boolean {
   return credential?.retryAfter401 === true && credential.mayInvalidate?.(ex.caller?.workload ?? null) !== false && ex.secret !== null && ex.resign === null && (ex.body !== null || !requestHasBody(ex.req.headers))
 }
 
-/** Obtain the credential again (the 401 dropped the old token, so this refreshes) and inject it afresh. */
+/**
+ * Obtain the credential again (the 401 dropped the old token, so this refreshes), inject it
+ * afresh, and plan the response guard again so it scrubs the new token too.
+ */
 async function refreshAndInject(ctx: ProxyContext, ex: RequestExchange): Promise<void> {
   await obtainCredential.run(ctx, ex)
+  await guardResponseStage.run(ctx, ex)
   await injectCredentialStage.run(ctx, ex)
 }
