@@ -370,7 +370,7 @@ async function stateStoreScenario(startProxy: (extra: string[], certs: string) =
   const redis = spawn('redis-server', ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' })
   children.push(redis)
   await new Promise((r) => setTimeout(r, 300))
-  await writeFile(join(dir, 'state.yaml'), `store: redis\nredis:\n  url: redis://127.0.0.1:${redisPort}\n`)
+  await writeFile(join(dir, 'state.yaml'), `store: redis\nredis:\n  url: redis://127.0.0.1:${redisPort}\n  allow_unauthenticated: true\n`)
   const { proc, proxyPort } = await startProxy(['--state', join(dir, 'state.yaml')], 'certs-redis')
   const redisProxy = `http://127.0.0.1:${proxyPort}`
   const rounds: { m: HeyResult; r: HeyResult; cpuR: number }[] = []

@@ -122,6 +122,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
   const state: StateStore = stateSettings.redis === null ? new MemoryStore(now) : await (await import('./state/redis-store.js')).RedisStore.open(stateSettings.redis, log, (op) => metrics.stateErrors.inc({ op }))
   opened.add('the state store', () => state.close())
   metrics.stateAvailable = () => state.available
+  if (stateSettings.redis?.unauthenticated === true) log.warn({ event: 'state_unauthenticated' }, 'the shared state store is used without a password or client certificate (redis.allow_unauthenticated): any process that reaches Redis can approve requests and lift quarantines for every workload')
   if (state.shared && stateSettings.signingKeysKey === null) log.warn({ event: 'signing_keys_per_replica' }, 'shared state without signing_keys.encryption_key_file: each replica signs minted JWTs with its own keys and serves its own JWKS, and delegated OAuth grants cannot be kept (connecting one is refused)')
   // Identity providers are trusted like upstreams: system roots plus --upstream-ca.
   const resolver = options.resolver ?? cachingResolver(systemResolver)

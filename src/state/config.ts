@@ -29,6 +29,7 @@ export interface StateFileV1 {
     connect_timeout_ms?: number
     quarantine_refresh_ms?: number
     unknown_quarantine?: 'refuse' | 'serve'
+    allow_unauthenticated?: boolean
   }
   signing_keys?: { encryption_key_file: string }
 }
@@ -60,6 +61,7 @@ const schema = {
         connect_timeout_ms: { type: 'integer', minimum: 100, maximum: 120000 },
         quarantine_refresh_ms: { type: 'integer', minimum: 100, maximum: 60000 },
         unknown_quarantine: { enum: ['refuse', 'serve'] },
+        allow_unauthenticated: { type: 'boolean' },
       },
     },
     signing_keys: {
@@ -95,6 +97,8 @@ export interface RedisSettings {
    * started): `refuse` every caller (503), or `serve` without knowing who is quarantined.
    */
   readonly unknownQuarantine: 'refuse' | 'serve'
+  /** Set when the file says Redis needs no password or client certificate (`sidekey start` warns). */
+  readonly unauthenticated: boolean
 }
 
 /** The resolved state settings. */
@@ -129,6 +133,10 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
   if (mode === 'standalone' && r.url === undefined) problems.push('redis.url is required in standalone mode')
   if (mode !== 'standalone' && (r.nodes === undefined || r.nodes.length === 0)) problems.push(`redis.nodes is required in ${mode} mode`)
   if (mode === 'sentinel' && r.sentinel_master === undefined) problems.push('redis.sentinel_master is required in sentinel mode')
+  // Whoever can write to this Redis can approve, grant, release and count for every workload, and
+  // an agent reaches what its pod reaches (found by a red-team run: an agent wrote itself a grant).
+  const authenticated = r.password_file !== undefined || r.tls?.cert_file !== undefined
+  if (!authenticated && r.allow_unauthenticated !== true) problems.push('redis needs password_file (a Redis password or ACL user) or a TLS client certificate (tls.cert_file): whoever can write to it can approve requests, grant routes and lift quarantines, and an agent reaches whatever its pod reaches; for a Redis nothing but sidekey can reach, set redis.allow_unauthenticated: true')
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--state ${path}: ${problems.join('; ')}`)
   const secretFiles: string[] = []
   const secret = async (file: string | undefined, what: string): Promise<string | null> => {
@@ -168,6 +176,7 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
       connectTimeoutMs: r.connect_timeout_ms ?? 5000,
       quarantineRefreshMs: r.quarantine_refresh_ms ?? 1000,
       unknownQuarantine: r.unknown_quarantine ?? 'refuse',
+      unauthenticated: !authenticated,
     }),
     signingKeysKey: keyText === null ? null : deriveKey(keyText),
     secretFiles: Object.freeze(secretFiles),

@@ -160,7 +160,7 @@ t.test('Helm chart', async (t) => {
   })
 
   t.test('Sentinel and Cluster state files are what sidekey accepts', async (t) => {
-    for (const redis of [{ mode: 'sentinel', nodes: ['s1:26379', 's2:26379'], sentinelMaster: 'mymaster' }, { mode: 'cluster', nodes: ['r1:6379', 'r2:6379'] }]) {
+    for (const redis of [{ mode: 'sentinel', nodes: ['s1:26379', 's2:26379'], sentinelMaster: 'mymaster', allowUnauthenticated: true }, { mode: 'cluster', nodes: ['r1:6379', 'r2:6379'], allowUnauthenticated: true }]) {
       const r = await render({ ...agent, state: { store: 'redis', redis } })
       validateAll(t, r.objects)
       const path = join(work, `state-${redis.mode}.yaml`)
@@ -223,6 +223,7 @@ t.test('Helm chart', async (t) => {
     await t.rejects(render({ ...agent, colour: 'blue' }), /values.schema.json.*additionalProperties/)
     await t.rejects(render({}), /agent.image.repository is required when agent.enabled is true/)
     await t.rejects(render({ ...agent, state: { store: 'redis' } }), /state.redis.url is required/)
+    await t.rejects(render({ ...agent, state: { store: 'redis', redis: { url: 'redis://redis.sidekey:6379' } } }), /state.redis needs passwordSecret .*whoever can write to Redis can approve requests/, 'a Redis without a password or client certificate is refused')
     await t.rejects(render({ ...agent, state: { store: 'redis', redis: { mode: 'sentinel', nodes: ['s:26379'] } } }), /sentinelMaster is required/)
   })
 

@@ -89,7 +89,7 @@ t.test('chart lifecycle and hygiene', async (t) => {
     validateAll(t, r.objects)
     const egress = (r.byKind('NetworkPolicy') as unknown as { spec: { egress: unknown[] } }).spec.egress
     t.same(egress[2], { ports: [{ port: 6380, protocol: 'TCP' }], to: [{ podSelector: { matchLabels: { app: 'redis' } } }] }, 'a rule block of its own, to the Redis port')
-    const cluster = await render({ ...agent, networkPolicy: { enabled: true }, state: { store: 'redis', redis: { mode: 'cluster', nodes: ['r1:7000', 'r2:7001'] } } })
+    const cluster = await render({ ...agent, networkPolicy: { enabled: true }, state: { store: 'redis', redis: { mode: 'cluster', nodes: ['r1:7000', 'r2:7001'], passwordSecret: { name: 'redis' } } } })
     t.same((cluster.byKind('NetworkPolicy') as unknown as { spec: { egress: unknown[] } }).spec.egress[2], { ports: [{ port: 7000, protocol: 'TCP' }, { port: 7001, protocol: 'TCP' }] })
     const memory = await render({ ...agent, networkPolicy: { enabled: true } })
     t.equal((memory.byKind('NetworkPolicy') as unknown as { spec: { egress: unknown[] } }).spec.egress.length, 2, 'no Redis rule without Redis')

@@ -89,7 +89,7 @@ t.test('behind Sentinel', async (t) => {
   const sentinel = spawn('redis-server', [conf, '--sentinel'], { stdio: 'ignore' })
   t.teardown(() => sentinel.kill('SIGKILL'))
   await waitForPort(sentinelPort)
-  await contract(t, `store: redis\nredis:\n  mode: sentinel\n  nodes: ["127.0.0.1:${sentinelPort}"]\n  sentinel_master: sidekeymaster\n  command_timeout_ms: 1000\n`, master.dir)
+  await contract(t, `store: redis\nredis:\n  mode: sentinel\n  nodes: ["127.0.0.1:${sentinelPort}"]\n  sentinel_master: sidekeymaster\n  allow_unauthenticated: true\n  command_timeout_ms: 1000\n`, master.dir)
 })
 
 t.test('on a three-node Cluster', async (t) => {
@@ -99,7 +99,7 @@ t.test('on a three-node Cluster', async (t) => {
   await run('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'])
   // Every node must agree before use: one that has not heard of the slots yet answers CLUSTERDOWN.
   await waitFor('cluster_state:ok on every node', async () => (await Promise.all(nodes.map((n) => n.cli('CLUSTER', 'INFO')))).every((info) => info.includes('cluster_state:ok')), 20_000)
-  await contract(t, `store: redis\nredis:\n  mode: cluster\n  nodes: ["127.0.0.1:${nodes[0]!.port}", "127.0.0.1:${nodes[1]!.port}"]\n  command_timeout_ms: 1000\n`, nodes[0]!.dir)
+  await contract(t, `store: redis\nredis:\n  mode: cluster\n  nodes: ["127.0.0.1:${nodes[0]!.port}", "127.0.0.1:${nodes[1]!.port}"]\n  allow_unauthenticated: true\n  command_timeout_ms: 1000\n`, nodes[0]!.dir)
   // The keys really are spread over the nodes (not all on one by accident).
   const perNode = await Promise.all(nodes.map((n) => n.cli('DBSIZE')))
   t.ok(perNode.filter((n) => Number(n) > 0).length >= 2, `keys on more than one node (${perNode.join(', ')})`)

@@ -103,6 +103,7 @@ async function startRedisOnce(extra: string[], acl: string[]): Promise<TestRedis
 /** Write a state file for sidekey pointing at `url`, with extra YAML lines under `redis:`. */
 export async function writeStateFile(dir: string, url: string, extra = '', top = ''): Promise<string> {
   const path = join(dir, `state-${Math.random().toString(36).slice(2)}.yaml`)
-  await writeFile(path, `store: redis\nredis:\n  url: ${url}\n  command_timeout_ms: 500\n  connect_timeout_ms: 2000\n${extra}${top}`)
+  // The test Redis has no password (its own tests run one with requirepass and ACL users).
+  await writeFile(path, `store: redis\nredis:\n  url: ${url}\n  allow_unauthenticated: true\n  command_timeout_ms: 500\n  connect_timeout_ms: 2000\n${extra}${top}`)
   return path
 }
