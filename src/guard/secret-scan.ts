@@ -2,6 +2,7 @@ import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { NeedleAutomaton, ROOT } from './needle-automaton.js'
 import { JsonEscapeDecoder, jsonUnescaped } from './json-unescape.js'
+import { EscapeView } from './escape-view.js'
 import { PercentDecoder, percentDecodeMapped } from './percent-decode.js'
 import { secretForms } from './secret-forms.js'
 
@@ -331,11 +332,31 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
   let offset = 0
   /** A mask (stream offsets) that reaches past what has come so far: most of a secret, masked as the whole. */
   let owed: { start: number; end: number } | null = null
+  // The body with its percent and JSON escapes decoded (guard/escape-view.ts), searched where it
+  // differs from the bytes as sent, and masked where a secret shows only there.
+  const view = new EscapeView(automaton)
+  /** Raw ranges (stream offsets) the view found in this chunk. */
+  const escaped: number[] = []
+  /** Where the view's last mask began: one reaching into the next chunk goes on there. */
+  let maskedInView = -1
   return {
     push(chunk) {
       found.length = 0
-      state = automaton.collect(chunk, 0, chunk.length, state, found)
-      if (found.length === 0 && owed === null) {
+      escaped.length = 0
+      for (let i = 0; i < chunk.length; ) {
+        if (!view.active) {
+          const p = view.nextEscape(chunk, i)
+          state = automaton.collect(chunk, i, p, state, found)
+          if (p >= chunk.length) break
+          view.activate(state, offset + p)
+          i = p
+        }
+        const end = view.window(chunk, i, offset)
+        state = automaton.collect(chunk, i, end, state, found)
+        view.push(chunk, i, end, offset, escaped)
+        i = end
+      }
+      if (found.length === 0 && owed === null && escaped.length === 0) {
         offset += chunk.length
         return chunk
       }
@@ -343,14 +364,14 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
       // A copy when masking, never the caller's buffer.
       let out: Buffer | null = null
       const going = owed
-      const mask = (start: number, end: number): void => {
+      const mask = (start: number, end: number, continued = going !== null && going.start === start): void => {
         const from = Math.max(start, offset)
         const to = Math.min(end, chunkEnd)
         if (to <= from) return
         out ??= Buffer.from(chunk)
         // The mask goes on where the last chunk's left off (`[redac`, then `ted]***`); one whose
         // first bytes went out unmasked (fewer than two thirds of a secret) begins afresh here.
-        const at = going !== null && going.start === start ? start : from
+        const at = continued ? start : from
         out.write(maskOf(end - at, VALUE_MASK).slice(from - at, to - at), from - offset, 'latin1')
       }
       if (going !== null) mask(going.start, going.end)
@@ -361,6 +382,13 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
         mask(start, end)
         if (end > chunkEnd && (owed === null || end > owed.end)) owed = { start, end }
       }
+      for (let i = 0; i < escaped.length; i += 2) {
+        const start = escaped[i]!
+        // Counted once: a secret written plainly is found in the views as well.
+        if (start >= offset && !rawFound(found, start - offset)) onScrub()
+        mask(start, escaped[i + 1]!, start === maskedInView)
+        maskedInView = start
+      }
       if (owed !== null && owed.end <= chunkEnd) owed = null
       offset = chunkEnd
       return out ?? chunk
@@ -369,6 +397,12 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
       return null
     },
   }
+}
+
+/** Whether `found` (start, end pairs) has a range starting at `start`. */
+function rawFound(found: readonly number[], start: number): boolean {
+  for (let i = 0; i < found.length; i += 2) if (found[i] === start) return true
+  return false
 }
 
 /** The refusal for a request that carries a managed secret. */

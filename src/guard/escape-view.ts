@@ -1,0 +1,257 @@
+import { hex } from './percent-decode.js'
+import { ROOT, type NeedleAutomaton } from './needle-automaton.js'
+
+/**
+ * A secret echoed in a response with some of its characters escaped: percent-encoded
+ * (`s%6b-...`, as a URL-echoing upstream or Python's `quote()` writes it) or as JSON escapes
+ * (`"s\u006b-..."`, `\/`, as serializers that escape `/`, `+` or every non-letter write it). The
+ * agent decodes it back to the key; the bytes as sent hold no needle. The response scrubber
+ * searches this view of the body too, both kinds of escape decoded, and masks the raw bytes a
+ * match came from (found by a red-team run: one escaped character carried a key past it).
+ *
+ * The view differs from the bytes as sent only at an escape that decodes (`%XX`, `\uXXXX` below
+ * 0x80, `\/`; `\n` or `\"` read the same in both), so it is searched only from such an escape
+ * until `longest` bytes after the last one, when both searches are in the same state again (as
+ * `Detector` does for outbound detection). Text with no such escape costs two `indexOf` per chunk.
+ */
+
+const PERCENT = 0x25
+const BACKSLASH = 0x5c
+const SLASH = 0x2f
+const U = 0x75
+/** The longest escape the view decodes (`\u0073`). */
+const MAX_ESCAPE = 6
+
+/**
+ * Whether the bytes at `p` begin an escape that decodes, or could once the next chunk comes (the
+ * chunk ends inside it).
+ */
+function decodesAt(chunk: Uint8Array, p: number): boolean {
+  const end = chunk.length
+  if (chunk[p] === PERCENT) return (p + 1 >= end || hex(chunk[p + 1]!) >= 0) && (p + 2 >= end || hex(chunk[p + 2]!) >= 0)
+  if (p + 1 >= end) return true
+  const next = chunk[p + 1]!
+  if (next === SLASH) return true
+  if (next !== U) return false
+  // `\u00` then a hex digit below 8: a code point below 0x80.
+  return (p + 2 >= end || chunk[p + 2] === 0x30) && (p + 3 >= end || chunk[p + 3] === 0x30) && (p + 4 >= end || (chunk[p + 4]! >= 0x30 && chunk[p + 4]! <= 0x37)) && (p + 5 >= end || hex(chunk[p + 5]!) >= 0)
+}
+
+/** The index of the next escape at or after `from` that decodes, or `chunk.length`. */
+function nextEscape(chunk: Uint8Array, from: number): number {
+  let percent = chunk.indexOf(PERCENT, from)
+  let backslash = chunk.indexOf(BACKSLASH, from)
+  for (;;) {
+    if (percent < 0 && backslash < 0) return chunk.length
+    const p = backslash < 0 || (percent >= 0 && percent < backslash) ? percent : backslash
+    if (decodesAt(chunk, p)) return p
+    if (p === percent) percent = chunk.indexOf(PERCENT, p + 1)
+    else backslash = chunk.indexOf(BACKSLASH, p + 1)
+  }
+}
+
+/** Reused output buffers of the decoder (grown as needed, never shrunk). */
+class DecodedChunk {
+  bytes = Buffer.allocUnsafe(0)
+  /** Raw stream offsets each decoded byte came from: `[from[i], to[i])`. */
+  from = new Float64Array(0)
+  to = new Float64Array(0)
+
+  reserve(size: number): void {
+    if (this.bytes.length >= size) return
+    this.bytes = Buffer.allocUnsafe(size)
+    this.from = new Float64Array(size)
+    this.to = new Float64Array(size)
+  }
+}
+
+/**
+ * A streaming decoder of both kinds of escape that says, for each decoded byte, where its raw
+ * bytes lie in the stream. An escape split across chunks is decoded whole; anything that is not
+ * one that decodes (a stray `%`, `\n`, `\u00e9`) stays as written, each byte its own.
+ */
+class MappedDecoder {
+  /** Raw bytes of an escape begun and not yet complete, and the stream offset of its first. */
+  readonly #open: number[] = []
+  #openAt = 0
+  #n = 0
+  #out: DecodedChunk | null = null
+
+  get pending(): boolean {
+    return this.#open.length > 0
+  }
+
+  #emit(byte: number, from: number, to: number): void {
+    const out = this.#out!
+    out.bytes[this.#n] = byte
+    out.from[this.#n] = from
+    out.to[this.#n] = to
+    this.#n++
+  }
+
+  /** Not an escape after all: each held byte as itself. */
+  #flush(): void {
+    for (let k = 0; k < this.#open.length; k++) this.#emit(this.#open[k]!, this.#openAt + k, this.#openAt + k + 1)
+    this.#open.length = 0
+  }
+
+  /** Decode `chunk[from, to)` (chunk byte 0 at stream offset `offset`) into `out`; returns how many bytes. */
+  push(chunk: Uint8Array, from: number, to: number, offset: number, out: DecodedChunk): number {
+    out.reserve(to - from + MAX_ESCAPE * 2)
+    this.#out = out
+    this.#n = 0
+    const open = this.#open
+    for (let i = from; i < to; i++) {
+      const b = chunk[i]!
+      const at = offset + i
+      if (open.length === 0) {
+        if (b === PERCENT || b === BACKSLASH) {
+          open.push(b)
+          this.#openAt = at
+        } else {
+          this.#emit(b, at, at + 1)
+        }
+        continue
+      }
+      if (open[0] === PERCENT) {
+        if (hex(b) < 0) {
+          this.#flush()
+          i--
+          continue
+        }
+        open.push(b)
+        if (open.length === 3) {
+          this.#emit((hex(open[1]!) << 4) | hex(open[2]!), this.#openAt, at + 1)
+          open.length = 0
+        }
+        continue
+      }
+      if (open.length === 1) {
+        if (b === SLASH) {
+          this.#emit(SLASH, this.#openAt, at + 1)
+          open.length = 0
+        } else if (b === U) {
+          open.push(b)
+        } else {
+          // `\\`, `\"`, `\n`: two bytes as written (a `\\` cannot begin another escape).
+          open.push(b)
+          this.#flush()
+        }
+        continue
+      }
+      if (hex(b) < 0) {
+        this.#flush()
+        i--
+        continue
+      }
+      open.push(b)
+      if (open.length === MAX_ESCAPE) {
+        const code = (hex(open[2]!) << 12) | (hex(open[3]!) << 8) | (hex(open[4]!) << 4) | hex(open[5]!)
+        if (code < 0x80) {
+          this.#emit(code, this.#openAt, at + 1)
+          open.length = 0
+        } else {
+          this.#flush()
+        }
+      }
+    }
+    this.#out = null
+    return this.#n
+  }
+}
+
+/**
+ * The escaped view of one response body, searched beside the scrubber's search of the bytes as
+ * sent. The scrubber hands it the stretches of each chunk where it may differ (`window`), with the
+ * plain search's state where a stretch begins; `push` adds the raw stream ranges to mask.
+ */
+export class EscapeView {
+  readonly #automaton: NeedleAutomaton
+  #decoder: MappedDecoder | null = null
+  #state = ROOT
+  /** Raw start offsets of the last `longest` decoded bytes (a match may begin before this stretch). */
+  #history: number[] = []
+  /** Stream offset from which the view reads the same as the plain bytes again. */
+  #converges = 0
+  /** Decoded bytes still to mask after a match that reaches past what has come (most of a secret, masked as the whole), from `#owedStart`. */
+  #owed = 0
+  #owedStart = 0
+  readonly #out = new DecodedChunk()
+  readonly #found: number[] = []
+
+  constructor(automaton: NeedleAutomaton) {
+    this.#automaton = automaton
+  }
+
+  get active(): boolean {
+    return this.#decoder !== null
+  }
+
+  /**
+   * Where the plain search may go on alone in `chunk` from `from`: the next escape that decodes,
+   * or the chunk's end. Only while the view is not active.
+   */
+  nextEscape(chunk: Uint8Array, from: number): number {
+    return nextEscape(chunk, from)
+  }
+
+  /** Begin at stream offset `at`, where the plain search stands in `state`. */
+  activate(state: number, at: number): void {
+    this.#decoder = new MappedDecoder()
+    this.#state = state
+    const history: number[] = []
+    for (let o = Math.max(0, at - this.#automaton.longest); o < at; o++) history.push(o)
+    this.#history = history
+    this.#converges = at
+  }
+
+  /**
+   * How far in `chunk` (at stream offset `offset`) the view must read from `from`: until
+   * `longest` bytes after the last escape that decodes, or the chunk's end.
+   */
+  window(chunk: Uint8Array, from: number, offset: number): number {
+    const longest = this.#automaton.longest
+    let converges = Math.max(this.#converges, offset + from) - offset
+    for (let p = nextEscape(chunk, from); p < chunk.length && p < converges; p = nextEscape(chunk, p + 1)) converges = Math.max(converges, p + MAX_ESCAPE + longest)
+    if (converges <= from) converges = from + MAX_ESCAPE + longest
+    this.#converges = offset + converges
+    return Math.min(converges, chunk.length)
+  }
+
+  /** Search `chunk[from, to)` in the view; append raw ranges to mask to `masks`; returns how many matches. */
+  push(chunk: Uint8Array, from: number, to: number, offset: number, masks: number[]): number {
+    const decoder = this.#decoder!
+    const out = this.#out
+    const n = decoder.push(chunk, from, to, offset, out)
+    const stretchStart = offset + from
+    const stretchEnd = offset + to
+    if (this.#owed > 0) {
+      const covered = Math.min(this.#owed, n)
+      // From where the match began (the scrubber clips it to the chunk), so the mask goes on.
+      if (covered > 0) masks.push(this.#owedStart, out.to[covered - 1]!)
+      this.#owed -= covered
+    }
+    const found = this.#found
+    found.length = 0
+    this.#state = this.#automaton.collect(out.bytes, 0, n, this.#state, found)
+    const history = this.#history
+    for (let i = 0; i < found.length; i += 2) {
+      const s = found[i]!
+      const e = found[i + 1]!
+      const start = s >= 0 ? out.from[s]! : (history[history.length + s] ?? stretchStart)
+      const end = e <= n ? (e > 0 ? out.to[e - 1]! : stretchStart) : n > 0 ? out.to[n - 1]! : stretchStart
+      if (e > n && e - n > this.#owed) {
+        this.#owed = e - n
+        this.#owedStart = start
+      }
+      masks.push(start, Math.min(end, stretchEnd))
+    }
+    const longest = this.#automaton.longest
+    for (let i = Math.max(0, n - longest); i < n; i++) history.push(out.from[i]!)
+    if (history.length > longest) history.splice(0, history.length - longest)
+    // Converged: nothing open, nothing owed, and `longest` plain bytes since the last escape.
+    if (stretchEnd >= this.#converges && !decoder.pending && this.#owed === 0) this.#decoder = null
+    else if (stretchEnd >= this.#converges) this.#converges = stretchEnd + longest
+    return found.length / 2
+  }
+}
