@@ -1,6 +1,7 @@
 import { ROOT, type NeedleAutomaton } from './needle-automaton.js'
 import type { ChunkFilter } from '../http/chunk-filter.js'
 import { VALUE_MASK } from './secret-scan.js'
+import { SidekeyError } from '../errors.js'
 
 /**
  * Secrets split across the records of a streamed answer. A streamed completion sends its text a
@@ -37,8 +38,15 @@ export function recordFraming(contentType: string | undefined): RecordFraming | 
 /** A record larger than this is not held whole: it passes through with byte-level scrubbing only. */
 export const MAX_RECORD_BYTES = 256 * 1024
 
-/** Bound on distinct views (key paths) per stream. */
-const MAX_VIEWS = 64
+/**
+ * Bound on views (key paths) per stream. Past it the view used least recently makes room (a
+ * streamed answer's text goes on in the same few paths, event after event; what an event with
+ * many paths carries once, such as an echo of the request, is what falls out), but never one that
+ * is still masking the rest of a secret: when every view is, the stream is cut (found by a
+ * red-team run: past 64 key paths new ones were not joined at all, and a key streamed three
+ * characters an event came out whole).
+ */
+export const MAX_VIEWS = 128
 
 const LF = 0x0a
 const CR = 0x0d
@@ -70,10 +78,22 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
   let atLineStart = true
   let afterCR = false
 
-  const viewFor = (key: string): View | null => {
+  const viewFor = (key: string): View => {
     let v = views.get(key)
-    if (v === undefined) {
-      if (views.size >= MAX_VIEWS) return null
+    if (v !== undefined) {
+      // Most recently used last (a Map keeps insertion order).
+      views.delete(key)
+      views.set(key, v)
+    } else {
+      if (views.size >= MAX_VIEWS) {
+        for (const [k, idle] of views) {
+          if (idle.owed === 0) {
+            views.delete(k)
+            break
+          }
+        }
+        if (views.size >= MAX_VIEWS) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the stream carries more than ${MAX_VIEWS} fields each still masking part of a secret; sidekey stops the stream rather than pass one unread`)
+      }
       v = { state: ROOT, owed: 0, total: 0, starts: new Float64Array(ring), ends: new Float64Array(ring) }
       views.set(key, v)
     }
@@ -90,8 +110,8 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
 
   /** Append one string (decoded bytes with their stream ranges) to a view, masking what completes a secret. */
   const feed = (key: string, bytes: Uint8Array, starts: ArrayLike<number>, ends: ArrayLike<number>): void => {
+    if (bytes.length === 0) return
     const v = viewFor(key)
-    if (v === null || bytes.length === 0) return
     const found: number[] = []
     // What a mask begun in an earlier record still covers, whatever these bytes are.
     if (v.owed > 0) {
