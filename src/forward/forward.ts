@@ -179,6 +179,10 @@ class Forwarding implements Dispatcher.DispatchHandler {
     const res = this.#res
     const result = this.#result
     result.firstByteMs = performance.now() - this.#started
+    // An interim answer (102 Processing, 103 Early Hints) comes before the final one: it is not
+    // relayed, and the final one follows (found by a red-team run: a 103 was written as the final
+    // head, and the real answer was lost).
+    if (statusCode >= 100 && statusCode < 200 && statusCode !== 101) return
     if (statusCode === plan.discardStatus) {
       result.discarded = statusCode
       // Settled first: aborting reports an error synchronously, which must not become the outcome.
