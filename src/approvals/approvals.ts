@@ -4,7 +4,7 @@ import type { AlertSender } from '../observe/alerts.js'
 import type { ApprovalRule, ApprovalSettings } from '../policy/types.js'
 import type { ApprovalRecord, ApprovalStore, StoreStatus } from '../state/store.js'
 import { DENIAL_WINDOW_MS } from './denial-quarantine.js'
-import { newApprovalRecord, type HoldRequest } from './record.js'
+import { grantScope, newApprovalRecord, type HoldRequest } from './record.js'
 import { requestHash } from './request-hash.js'
 
 /**
@@ -92,7 +92,7 @@ export class Approvals {
     const workload = h.workload ?? 'anonymous'
     let until: number | null
     try {
-      until = await state.grantUntil(workload, h.route.name)
+      until = await state.grantUntil(workload, grantScope(h.route))
     } catch (cause) {
       throw unavailable(log, 'grant', cause)
     }
@@ -334,7 +334,7 @@ export class Approvals {
       note: options.note?.slice(0, 200) ?? null,
     })
     if (settled === null) throw new SidekeyError('SIDEKEY_ERR_APPROVAL_SETTLED', `approval ${id} is already ${(await state.getApproval(id))?.status ?? 'gone'}`)
-    if (grantUntil !== null) await state.putGrant(current.workload ?? 'anonymous', current.route, grantUntil)
+    if (grantUntil !== null) await state.putGrant(current.workload ?? 'anonymous', current.grant_scope ?? current.route, grantUntil)
     log.warn({ event: 'approval_decided', approval: id, verdict, by, workload: current.workload, route: current.route, grant_until: settled.grant_until }, `approval ${verdict === 'approve' ? 'approved' : 'denied'}`)
     return settled
   }

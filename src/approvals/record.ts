@@ -34,6 +34,15 @@ export interface HoldRequest {
   readonly signal: AbortSignal
 }
 
+/**
+ * What an approval's grant ("approve for a period") covers: the route by its name and the host it
+ * names. A reload that points the route at another host ends the grant (found by a red-team run:
+ * a grant approved for one host went on covering the route's new one).
+ */
+export function grantScope(route: Pick<Route, 'name' | 'host'>): string {
+  return `${route.name}@${route.host.pattern}`
+}
+
 /** A new pending record for `h`, created at `createdMs`, open for the route's approval timeout. */
 export function newApprovalRecord(h: HoldRequest, createdMs: number, mode: 'wait' | 'async'): ApprovalRecord {
   const body = shownBody(h.body)
@@ -60,6 +69,7 @@ export function newApprovalRecord(h: HoldRequest, createdMs: number, mode: 'wait
     note: null,
     // Absent for held requests, so records stay as they were for existing readers.
     ...(mode === 'async' ? { mode, approved_for_ms: h.route.approval!.approvedForMs } : {}),
+    grant_scope: grantScope(h.route),
   })
 }
 

@@ -58,6 +58,8 @@ export interface ApprovalRecord {
    * what an approver agreed to.
    */
   readonly approved_for_ms?: number | null
+  /** What a grant given with this approval covers (`approvals/record.ts` grantScope); absent on older records, which grant by route name. */
+  readonly grant_scope?: string
 }
 
 /** How a pending approval ends. */

@@ -35,8 +35,8 @@ async function nextPending(sk: TestSidekey, seen: Set<string>): Promise<Approval
   return found
 }
 
-async function approve(sk: TestSidekey, id: string): Promise<void> {
-  const res = await request(`${sk.adminUrl}/v1/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }, body: '{}' })
+async function approve(sk: TestSidekey, id: string, grantFor?: string): Promise<void> {
+  const res = await request(`${sk.adminUrl}/v1/approvals/${id}/approve`, { method: 'POST', headers: { authorization: `Bearer ${sk.adminToken}`, 'content-type': 'application/json' }, body: JSON.stringify(grantFor === undefined ? {} : { for: grantFor }) })
   await res.body.dump()
   if (res.statusCode !== 200) throw new Error(`approve answered ${res.statusCode}`)
 }
@@ -59,7 +59,7 @@ routes:
     credential: key
     approval: { timeout_s: 60 }
 `
-  const sk = await startTestSidekey(t, policy, { connectTo: { [`pay.test:${port}`]: { host: '127.0.0.1', port } } })
+  const sk = await startTestSidekey(t, policy, { connectTo: { [`pay.test:${port}`]: { host: '127.0.0.1', port }, [`pay2.test:${port}`]: { host: '127.0.0.1', port } } })
   const seen = new Set<string>()
   const send = (path: string) => curl(['-x', sk.proxyUrlFor('agent'), '-X', 'POST', '--data-binary', '{"amount":5}', `http://pay.test:${port}${path}`])
   const header = (headers: string, name: string) => new RegExp(`^${name}: *(.*?)\\r?$`, 'im').exec(headers)?.[1]
@@ -109,6 +109,22 @@ routes:
     await approve(sk, (await nextPending(sk, seen)).id)
     t.equal((await pending).status, 200)
     t.equal(upstream.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.OPENAI}`)
+  })
+
+  t.test('a grant ("approve for a period") ends when a reload points the route at another host', async (t) => {
+    const pending = send('/granted')
+    await approve(sk, (await nextPending(sk, seen)).id, '1h')
+    t.equal((await pending).status, 200)
+    t.equal((await send('/under-grant')).status, 200, 'the grant covers the next request without asking')
+    // The route now names another host; the agent reaches the same address under that name.
+    await reload(sk, (p) => p.replace('    host: pay.test\n', '    host: pay2.test\n'))
+    const other = curl(['-x', sk.proxyUrlFor('agent'), '-X', 'POST', '--data-binary', '{"amount":5}', `http://pay2.test:${port}/after-move`])
+    const asked = await nextPending(sk, seen)
+    t.equal(asked.host, 'pay2.test', 'a request to the new host waits for a person again')
+    await approve(sk, asked.id)
+    t.equal((await other).status, 200)
+    await reload(sk, () => policy)
+    t.equal((await send('/back')).status, 200, 'back on the first host, the grant given for it holds again')
   })
 
   noSecretsLogged(t, sk)
