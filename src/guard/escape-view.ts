@@ -19,6 +19,8 @@ const PERCENT = 0x25
 const BACKSLASH = 0x5c
 const SLASH = 0x2f
 const U = 0x75
+/** The bytes after a backslash that make a JSON escape kept as written (RFC 8259 section 7; `/` and `u` decode). */
+const JSON_ESCAPES: ReadonlySet<number> = new Set([...'"\\bfnrt'].map((c) => c.charCodeAt(0)))
 /** The longest escape the view decodes (`\u0073`). */
 const MAX_ESCAPE = 6
 
@@ -37,16 +39,35 @@ function decodesAt(chunk: Uint8Array, p: number): boolean {
   return (p + 2 >= end || chunk[p + 2] === 0x30) && (p + 3 >= end || chunk[p + 3] === 0x30) && (p + 4 >= end || (chunk[p + 4]! >= 0x30 && chunk[p + 4]! <= 0x37)) && (p + 5 >= end || hex(chunk[p + 5]!) >= 0)
 }
 
-/** The index of the next escape at or after `from` that decodes, or `chunk.length`. */
-function nextEscape(chunk: Uint8Array, from: number): number {
-  let percent = chunk.indexOf(PERCENT, from)
-  let backslash = chunk.indexOf(BACKSLASH, from)
-  for (;;) {
-    if (percent < 0 && backslash < 0) return chunk.length
-    const p = backslash < 0 || (percent >= 0 && percent < backslash) ? percent : backslash
-    if (decodesAt(chunk, p)) return p
-    if (p === percent) percent = chunk.indexOf(PERCENT, p + 1)
-    else backslash = chunk.indexOf(BACKSLASH, p + 1)
+/**
+ * Finds, in one chunk, the escapes that decode, from left to right: each `indexOf` moves only
+ * forward, so a chunk is scanned once however many escapes it holds (calling `indexOf` afresh for
+ * each escape made a body full of one kind, `\/` or `%XX`, cost the square of its length).
+ */
+class EscapeScanner {
+  #chunk: Uint8Array = Buffer.alloc(0)
+  #percent = -1
+  #backslash = -1
+
+  reset(chunk: Uint8Array): void {
+    this.#chunk = chunk
+    this.#percent = -2
+    this.#backslash = -2
+  }
+
+  /** The index of the next escape at or after `from` that decodes, or the chunk's length. */
+  next(from: number): number {
+    const chunk = this.#chunk
+    for (;;) {
+      if (this.#percent !== -1 && this.#percent < from) this.#percent = chunk.indexOf(PERCENT, from)
+      if (this.#backslash !== -1 && this.#backslash < from) this.#backslash = chunk.indexOf(BACKSLASH, from)
+      const percent = this.#percent
+      const backslash = this.#backslash
+      if (percent < 0 && backslash < 0) return chunk.length
+      const p = backslash < 0 || (percent >= 0 && percent < backslash) ? percent : backslash
+      if (decodesAt(chunk, p)) return p
+      from = p + 1
+    }
   }
 }
 
@@ -79,6 +100,13 @@ class MappedDecoder {
 
   get pending(): boolean {
     return this.#open.length > 0
+  }
+
+  /** Begin with a backslash open (the last byte before, at stream offset `at`, escapes the next). */
+  openBackslash(at: number): void {
+    this.#open.length = 0
+    this.#open.push(BACKSLASH)
+    this.#openAt = at
   }
 
   #emit(byte: number, from: number, to: number): void {
@@ -132,10 +160,14 @@ class MappedDecoder {
           open.length = 0
         } else if (b === U) {
           open.push(b)
-        } else {
+        } else if (JSON_ESCAPES.has(b)) {
           // `\\`, `\"`, `\n`: two bytes as written (a `\\` cannot begin another escape).
           open.push(b)
           this.#flush()
+        } else {
+          // Not a JSON escape (`\%73`): the backslash as itself, and `b` starts over.
+          this.#flush()
+          i--
         }
         continue
       }
@@ -162,11 +194,13 @@ class MappedDecoder {
 
 /**
  * The escaped view of one response body, searched beside the scrubber's search of the bytes as
- * sent. The scrubber hands it the stretches of each chunk where it may differ (`window`), with the
- * plain search's state where a stretch begins; `push` adds the raw stream ranges to mask.
+ * sent. For each chunk the scrubber calls `begin`, then hands the view the stretches where it may
+ * differ (`start`, `window`), with the plain search's state where a stretch begins; `push` adds
+ * the raw stream ranges to mask, as start, end, and 1 for a new match (0 for the rest of one).
  */
 export class EscapeView {
   readonly #automaton: NeedleAutomaton
+  readonly #scanner = new EscapeScanner()
   #decoder: MappedDecoder | null = null
   #state = ROOT
   /** Raw start offsets of the last `longest` decoded bytes (a match may begin before this stretch). */
@@ -176,6 +210,14 @@ export class EscapeView {
   /** Decoded bytes still to mask after a match that reaches past what has come (most of a secret, masked as the whole), from `#owedStart`. */
   #owed = 0
   #owedStart = 0
+  /**
+   * Whether the plain bytes read while the view was off end in an odd run of backslashes: the
+   * next chunk's first byte is then escaped by it (`\\` read as a pair, never as the start of
+   * `\u...`; found by a review: a chunk ending in `\\` started the view on the pair's second half).
+   */
+  #oddBackslashes = false
+  /** Where in the current chunk the view went off (the plain bytes after it are counted for `#oddBackslashes`). */
+  #offAt = 0
   readonly #out = new DecodedChunk()
   readonly #found: number[] = []
 
@@ -187,18 +229,35 @@ export class EscapeView {
     return this.#decoder !== null
   }
 
-  /**
-   * Where the plain search may go on alone in `chunk` from `from`: the next escape that decodes,
-   * or the chunk's end. Only while the view is not active.
-   */
-  nextEscape(chunk: Uint8Array, from: number): number {
-    return nextEscape(chunk, from)
+  /** A new chunk. */
+  begin(chunk: Uint8Array): void {
+    this.#scanner.reset(chunk)
+    this.#offAt = 0
   }
 
-  /** Begin at stream offset `at`, where the plain search stands in `state`. */
-  activate(state: number, at: number): void {
-    this.#decoder = new MappedDecoder()
+  /** The next escape that decodes in the chunk at or after `from`, or its length. Only while the view is off. */
+  nextEscape(from: number): number {
+    return this.#scanner.next(from)
+  }
+
+  /**
+   * Where the view must start for an escape at `p` (not before `from`): at the start of the run of
+   * backslashes it is in, so pairs are read as pairs.
+   */
+  start(chunk: Uint8Array, p: number, from: number): number {
+    let q = p
+    while (q > from && chunk[q - 1] === BACKSLASH) q--
+    return q
+  }
+
+  /** Begin at the chunk's byte `q` (stream offset `offset + q`), where the plain search stands in `state`. */
+  activate(state: number, q: number, offset: number): void {
+    const decoder = new MappedDecoder()
+    // Only at a chunk's first byte can the backslash before it (the last chunk's) escape it.
+    if (q === 0 && this.#oddBackslashes) decoder.openBackslash(offset - 1)
+    this.#decoder = decoder
     this.#state = state
+    const at = offset + q
     const history: number[] = []
     for (let o = Math.max(0, at - this.#automaton.longest); o < at; o++) history.push(o)
     this.#history = history
@@ -212,14 +271,14 @@ export class EscapeView {
   window(chunk: Uint8Array, from: number, offset: number): number {
     const longest = this.#automaton.longest
     let converges = Math.max(this.#converges, offset + from) - offset
-    for (let p = nextEscape(chunk, from); p < chunk.length && p < converges; p = nextEscape(chunk, p + 1)) converges = Math.max(converges, p + MAX_ESCAPE + longest)
+    for (let p = this.#scanner.next(from); p < chunk.length && p < converges; p = this.#scanner.next(p + 1)) converges = Math.max(converges, p + MAX_ESCAPE + longest)
     if (converges <= from) converges = from + MAX_ESCAPE + longest
     this.#converges = offset + converges
     return Math.min(converges, chunk.length)
   }
 
-  /** Search `chunk[from, to)` in the view; append raw ranges to mask to `masks`; returns how many matches. */
-  push(chunk: Uint8Array, from: number, to: number, offset: number, masks: number[]): number {
+  /** Search `chunk[from, to)` in the view; append raw ranges to mask to `masks` (start, end, new). */
+  push(chunk: Uint8Array, from: number, to: number, offset: number, masks: number[]): void {
     const decoder = this.#decoder!
     const out = this.#out
     const n = decoder.push(chunk, from, to, offset, out)
@@ -228,7 +287,7 @@ export class EscapeView {
     if (this.#owed > 0) {
       const covered = Math.min(this.#owed, n)
       // From where the match began (the scrubber clips it to the chunk), so the mask goes on.
-      if (covered > 0) masks.push(this.#owedStart, out.to[covered - 1]!)
+      if (covered > 0) masks.push(this.#owedStart, out.to[covered - 1]!, 0)
       this.#owed -= covered
     }
     const found = this.#found
@@ -244,14 +303,28 @@ export class EscapeView {
         this.#owed = e - n
         this.#owedStart = start
       }
-      masks.push(start, Math.min(end, stretchEnd))
+      masks.push(start, Math.min(end, stretchEnd), 1)
     }
     const longest = this.#automaton.longest
     for (let i = Math.max(0, n - longest); i < n; i++) history.push(out.from[i]!)
     if (history.length > longest) history.splice(0, history.length - longest)
     // Converged: nothing open, nothing owed, and `longest` plain bytes since the last escape.
-    if (stretchEnd >= this.#converges && !decoder.pending && this.#owed === 0) this.#decoder = null
-    else if (stretchEnd >= this.#converges) this.#converges = stretchEnd + longest
-    return found.length / 2
+    if (stretchEnd >= this.#converges && !decoder.pending && this.#owed === 0) {
+      this.#decoder = null
+      this.#oddBackslashes = false
+      this.#offAt = to
+    } else if (stretchEnd >= this.#converges) {
+      this.#converges = stretchEnd + longest
+    }
+  }
+
+  /** The chunk is read: note whether the plain bytes since the view went off end in an odd run of backslashes. */
+  end(chunk: Uint8Array): void {
+    if (this.#decoder !== null) return
+    let k = chunk.length
+    while (k > this.#offAt && chunk[k - 1] === BACKSLASH) k--
+    const run = chunk.length - k
+    // A run back to where the view went off at the chunk's start goes on from the last chunk's.
+    this.#oddBackslashes = (k === 0 && this.#offAt === 0 ? this.#oddBackslashes : false) !== (run % 2 === 1)
   }
 }

@@ -39,12 +39,15 @@ export function recordFraming(contentType: string | undefined): RecordFraming | 
 export const MAX_RECORD_BYTES = 256 * 1024
 
 /**
- * Bound on views (key paths) per stream. Past it the view used least recently makes room (a
- * streamed answer's text goes on in the same few paths, event after event; what an event with
- * many paths carries once, such as an echo of the request, is what falls out), but never one that
- * is still masking the rest of a secret: when every view is, the stream is cut (found by a
- * red-team run: past 64 key paths new ones were not joined at all, and a key streamed three
- * characters an event came out whole).
+ * Bound on views (key paths) per stream. Past it a view with nothing in progress makes room, the
+ * one used least recently: in its start state and owing no mask it is exactly a new view, so
+ * dropping it loses nothing. A view partway through what could be a secret is never dropped (a
+ * review found that dropping the least recently used one lost a key's first characters when each
+ * event carried 128 other fields after them): when every view is partway, the stream is cut. A
+ * stream with that many fields each ending in what could begin a secret is one an upstream (or an
+ * agent steering it) made on purpose; cutting it harms only that answer (found by a red-team run:
+ * past 64 key paths new ones were not joined at all, and a key streamed three characters an event
+ * came out whole).
  */
 export const MAX_VIEWS = 128
 
@@ -87,12 +90,12 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
     } else {
       if (views.size >= MAX_VIEWS) {
         for (const [k, idle] of views) {
-          if (idle.owed === 0) {
+          if (idle.state === ROOT && idle.owed === 0) {
             views.delete(k)
             break
           }
         }
-        if (views.size >= MAX_VIEWS) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the stream carries more than ${MAX_VIEWS} fields each still masking part of a secret; sidekey stops the stream rather than pass one unread`)
+        if (views.size >= MAX_VIEWS) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the stream carries more than ${MAX_VIEWS} fields each ending in what could begin a secret; sidekey stops the stream rather than pass one unread`)
       }
       v = { state: ROOT, owed: 0, total: 0, starts: new Float64Array(ring), ends: new Float64Array(ring) }
       views.set(key, v)

@@ -335,7 +335,7 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
   // The body with its percent and JSON escapes decoded (guard/escape-view.ts), searched where it
   // differs from the bytes as sent, and masked where a secret shows only there.
   const view = new EscapeView(automaton)
-  /** Raw ranges (stream offsets) the view found in this chunk. */
+  /** Raw ranges (stream offsets) the view found in this chunk: start, end, 1 for a new match. */
   const escaped: number[] = []
   /** Where the view's last mask began: one reaching into the next chunk goes on there. */
   let maskedInView = -1
@@ -343,19 +343,22 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
     push(chunk) {
       found.length = 0
       escaped.length = 0
+      view.begin(chunk)
       for (let i = 0; i < chunk.length; ) {
         if (!view.active) {
-          const p = view.nextEscape(chunk, i)
-          state = automaton.collect(chunk, i, p, state, found)
-          if (p >= chunk.length) break
-          view.activate(state, offset + p)
-          i = p
+          const p = view.nextEscape(i)
+          const q = p >= chunk.length ? p : view.start(chunk, p, i)
+          state = automaton.collect(chunk, i, q, state, found)
+          if (q >= chunk.length) break
+          view.activate(state, q, offset)
+          i = q
         }
         const end = view.window(chunk, i, offset)
         state = automaton.collect(chunk, i, end, state, found)
         view.push(chunk, i, end, offset, escaped)
         i = end
       }
+      view.end(chunk)
       if (found.length === 0 && owed === null && escaped.length === 0) {
         offset += chunk.length
         return chunk
@@ -382,10 +385,10 @@ export function scrubWith(automaton: NeedleAutomaton, onScrub: () => void = () =
         mask(start, end)
         if (end > chunkEnd && (owed === null || end > owed.end)) owed = { start, end }
       }
-      for (let i = 0; i < escaped.length; i += 2) {
+      for (let i = 0; i < escaped.length; i += 3) {
         const start = escaped[i]!
-        // Counted once: a secret written plainly is found in the views as well.
-        if (start >= offset && !rawFound(found, start - offset)) onScrub()
+        // Counted once: a secret written plainly is found in the view as well.
+        if (escaped[i + 2] === 1 && !rawFound(found, start - offset)) onScrub()
         mask(start, escaped[i + 1]!, start === maskedInView)
         maskedInView = start
       }

@@ -29,7 +29,7 @@ const joined = (text: string): string => [...text.matchAll(/"delta":"([^"]*)"/g)
 
 for (const paths of [10, MAX_VIEWS + 10, 4 * MAX_VIEWS]) {
   t.test(`a first event with ${paths} key paths, then the key three characters an event`, async (t) => {
-    const junk = JSON.stringify(Object.fromEntries(Array.from({ length: paths }, (_, i) => [`field${i}`, 'plain words'])))
+    const junk = JSON.stringify(Object.fromEntries(Array.from({ length: paths }, (_, i) => [`field${i}`, 'plain words.'])))
     const pieces = SECRET.match(/.{1,3}/g)!.map((p) => JSON.stringify({ delta: p }))
     const { text, error } = run([junk, ...pieces])
     t.equal(error, null, 'not cut: those paths hold nothing in progress')
@@ -37,17 +37,20 @@ for (const paths of [10, MAX_VIEWS + 10, 4 * MAX_VIEWS]) {
   })
 }
 
-t.test('many key paths each ending in what begins the key, every event: the one in use keeps its view', async (t) => {
-  const busy = JSON.stringify(Object.fromEntries(Array.from({ length: MAX_VIEWS + 1 }, (_, i) => [`field${i}`, 'ends in s'])))
-  const pieces = SECRET.match(/.{1,3}/g)!.map((p) => JSON.stringify({ delta: p }))
-  const { text, error } = run([busy, ...pieces.flatMap((p) => [p])])
-  t.equal(error, null)
-  t.notOk(joined(text).includes(SECRET.slice(0, partialMatchAlarm(SECRET.length))), `masked: ${joined(text)}`)
+t.test('a key three characters an event, each event also carrying MAX_VIEWS other fields after it', async (t) => {
+  // Found by a review: dropping the least recently used view dropped the key's, mid-key.
+  const pieces = SECRET.match(/.{1,3}/g)!
+  for (const fresh of [false, true]) {
+    const events = pieces.map((p, e) => JSON.stringify({ delta: p, ...Object.fromEntries(Array.from({ length: MAX_VIEWS }, (_, i) => [`f${fresh ? `${e}_` : ''}${i}`, 'x.'])) }))
+    const { text, error } = run(events)
+    t.equal(error, null)
+    t.notOk(joined(text).includes(SECRET.slice(0, partialMatchAlarm(SECRET.length))), `${fresh ? 'new' : 'the same'} fields every event: masked (${joined(text)})`)
+  }
 })
 
-t.test('more key paths than MAX_VIEWS each still masking a secret: the stream is cut, not read past', async (t) => {
-  const masking = JSON.stringify(Object.fromEntries(Array.from({ length: MAX_VIEWS + 1 }, (_, i) => [`field${i}`, SECRET.slice(0, partialMatchAlarm(SECRET.length))])))
-  const { error } = run([masking])
+t.test('more than MAX_VIEWS fields each ending in what could begin the key: the stream is cut, not read past', async (t) => {
+  const busy = JSON.stringify(Object.fromEntries(Array.from({ length: MAX_VIEWS + 1 }, (_, i) => [`field${i}`, 'ends in s'])))
+  const { error } = run([busy, JSON.stringify({ delta: SECRET })])
   t.type(error, SidekeyError)
   t.equal((error as SidekeyError).code, 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE')
 })

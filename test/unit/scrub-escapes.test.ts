@@ -12,12 +12,19 @@ const scanner = new SecretScanner()
 for (const s of SECRETS) scanner.add(s)
 const automaton = automatonFor(scanner.needles())
 
-/** What an agent gets back: percent escapes, then JSON `\uXXXX` and `\/`, decoded. */
+/** A JSON string's escapes decoded left to right, as a parser reads them (`\\\\` is one backslash). */
+function jsonDecoded(text: string): string {
+  return text.replace(/\\(u[0-9a-fA-F]{4}|.)/g, (_, e: string) => (e.length === 5 ? String.fromCharCode(parseInt(e.slice(1), 16)) : e === '/' ? '/' : e === '\\' ? '\\' : `\\${e}`))
+}
+
+/** Percent escapes decoded. */
+function percentDecoded(text: string): string {
+  return text.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
+}
+
+/** Every reading an agent could make of the text. */
 function decoded(text: string): string {
-  return text
-    .replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
-    .replace(/\\u([0-9a-fA-F]{4})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
-    .replaceAll('\\/', '/')
+  return [text, jsonDecoded(text), percentDecoded(text), percentDecoded(jsonDecoded(text)), jsonDecoded(percentDecoded(text))].join('\n')
 }
 
 let seed = 7
@@ -53,7 +60,7 @@ t.test('random escapes and chunk boundaries: nothing decodes back to a secret', 
   let failures = 0
   for (let round = 0; round < 3000 && failures < 5; round++) {
     const secret = SECRETS[random(SECRETS.length)]!
-    const filler = ['{"echo":"', 'next=', 'x%zz\\n\\"', '', 'token: Bearer '][random(5)]!
+    const filler = ['{"echo":"', 'next=', 'x%zz\\n\\"', '', 'token: Bearer ', 'x\\\\', 'a%20b\\', '\\\\\\'][random(8)]!
     const body = Buffer.from(`${filler}${escaped(secret)}${['"}', '&more=1', '', '\\u00e9 done'][random(4)]}`)
     const out = scrubbed(body)
     const seen = decoded(out.toString('latin1'))
@@ -80,5 +87,22 @@ t.test('each form of escape alone, in one chunk', async (t) => {
     const out = Buffer.from(filter.push(Buffer.from(body))!).toString()
     t.notOk(decoded(out).includes(secret.slice(0, 10)), `${body.slice(0, 24)}... is masked: ${out.slice(0, 40)}`)
     t.equal(out.length, body.length)
+  }
+})
+
+t.test('the inputs a review found', async (t) => {
+  const secret = SECRETS[0]!
+  for (const chunks of [
+    // A chunk ending in an escaped backslash: the next chunk's `\u0073` is an escape all the same.
+    ['{"a":"x\\\\', `\\u0073${secret.slice(1)}"}`],
+    [`{"a":"x\\\\\\u0073${secret.slice(1)}"}`],
+    // A backslash before a percent escape is no JSON escape: `%73` still decodes.
+    [`a%20b\\%73${secret.slice(1)}`],
+    ['a%20b\\', `%73${secret.slice(1)}`],
+  ]) {
+    const filter = scrubWith(automaton)
+    const out = chunks.map((c) => Buffer.from(filter.push(Buffer.from(c))!).toString('latin1')).join('')
+    t.notOk(decoded(out).includes(secret.slice(0, partialMatchAlarm(secret.length))), `${JSON.stringify(chunks)} came out as ${JSON.stringify(out)}`)
+    t.equal(out.length, chunks.join('').length)
   }
 })
