@@ -7,6 +7,7 @@ import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js'
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js'
 import { requireBearerAuth } from '@modelcontextprotocol/sdk/server/auth/middleware/bearerAuth.js'
+import { InvalidTokenError } from '@modelcontextprotocol/sdk/server/auth/errors.js'
 import { getOAuthProtectedResourceMetadataUrl, mcpAuthMetadataRouter } from '@modelcontextprotocol/sdk/server/auth/router.js'
 import { DELEGATED_CLIENT, launchChromium, signInAndConsent, startDelegatedAs } from '../helpers/oidc-delegated.js'
 import { startTestSidekey } from '../helpers/sidekey.js'
@@ -48,16 +49,25 @@ routes:
     addresses: [127.0.0.1]
     credential: accounts-mcp
     inject: { header: authorization, value: "Bearer {secret}" }
+    mcp:
+      tools:
+        - name: whoami
 `,
   )
   as.register(`${sk.adminUrl}/oauth/callback`)
   // The MCP server's side, once the authorization server answers.
   const oauthMetadata = (await (await fetch(`${as.issuer}/.well-known/openid-configuration`)).json()) as Parameters<typeof mcpAuthMetadataRouter>[0]['oauthMetadata']
   app.use(mcpAuthMetadataRouter({ oauthMetadata, resourceServerUrl: mcpUrl, scopesSupported: ['api.read'], resourceName: 'test MCP server' }))
+  // `refuseOnce`: the server answers 401 to the next token, as if the provider had revoked it early.
+  let refuseOnce = false
   const bearer = requireBearerAuth({
     resourceMetadataUrl: getOAuthProtectedResourceMetadataUrl(mcpUrl),
     verifier: {
       async verifyAccessToken(token) {
+        if (refuseOnce) {
+          refuseOnce = false
+          throw new InvalidTokenError('revoked early')
+        }
         const claims = await as.verify(token, mcpUrl.href)
         return { token, clientId: String(claims.client_id), scopes: String(claims.scope ?? '').split(' '), expiresAt: Number(claims.exp), resource: mcpUrl, extra: { sub: claims.sub } }
       },
@@ -66,6 +76,7 @@ routes:
   app.all('/mcp', bearer, express.json(), async (req, res) => {
     const server = new McpServer({ name: 'accounts', version: '1.0.0' })
     server.registerTool('whoami', { description: 'the account this token acts for' }, (extra) => ({ content: [{ type: 'text', text: String(extra.authInfo?.extra?.sub) }] }))
+    server.registerTool('admin_wipe', { description: 'no rule allows it' }, () => ({ content: [{ type: 'text', text: 'wiped' }] }))
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined })
     res.on('close', () => void transport.close())
     await server.connect(transport)
@@ -107,6 +118,14 @@ routes:
     const result = await client.callTool({ name: 'whoami', arguments: {} })
     t.same(result.content, [{ type: 'text', text: ACCOUNT }], 'the MCP server saw the person\'s token, for its own resource')
     t.equal(as.events.registrations, 1, 'one registration, reused for the code exchange')
+
+    // A 401 answered by one refresh and a second send: that answer is filtered as the first would
+    // have been (a review found the re-planned response dropped the MCP list filter).
+    const refreshes = as.events.grants.filter((g) => g === 'refresh_token').length
+    refuseOnce = true
+    const again = await client.listTools()
+    t.equal(as.events.grants.filter((g) => g === 'refresh_token').length, refreshes + 1, 'the 401 refreshed the grant once')
+    t.same(again.tools.map((x) => x.name), ['whoami'], 'the list after the retry is filtered too')
   })
 
   t.test('the registered client secret and the tokens appear in no log line', async (t) => {

@@ -6,6 +6,7 @@ import { requestHasBody } from '../../http/message.js'
 import { chunkResignFilter } from '../../inject/sigv4-chunked.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange } from '../exchange.js'
+import { filterMcpAnswers } from './filter-mcp.js'
 import { guardResponseStage, invalidateOn401, recordScrubbed } from './guard-response.js'
 import { injectCredentialStage } from './inject.js'
 import { obtainCredential } from './obtain.js'
@@ -76,11 +77,14 @@ function retriesAfter401(ex: RequestExchange): boolean {
 }
 
 /**
- * Obtain the credential again (the 401 dropped the old token, so this refreshes), inject it
- * afresh, and plan the response guard again so it scrubs the new token too.
+ * Obtain the credential again (the 401 dropped the old token, so this refreshes), and run again
+ * the stages after it, in their order: the response guard (so it scrubs the new token too), the
+ * injection, and the MCP answer filter that wraps the response guard (a review found the re-plan
+ * had dropped it: a list answered after the retry reached the agent unfiltered).
  */
 async function refreshAndInject(ctx: ProxyContext, ex: RequestExchange): Promise<void> {
   await obtainCredential.run(ctx, ex)
   await guardResponseStage.run(ctx, ex)
   await injectCredentialStage.run(ctx, ex)
+  await filterMcpAnswers.run(ctx, ex)
 }
