@@ -271,6 +271,9 @@ function compileRoute(
   const hostName = r.host.startsWith('*.') ? null : host.pattern
   const compiled = {
     name: r.name,
+    // The route as written (and the approval timeout it inherits): one a reload did not change
+    // reads the same.
+    definition: JSON.stringify([r, defaultApprovalTimeoutMs]),
     file: at.file,
     line: at.lineOf(path),
     host,

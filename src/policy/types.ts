@@ -32,6 +32,12 @@ export type Injection =
 /** A compiled route. `file` and `line` say where it was written, for explain and audit. */
 export interface Route {
   readonly name: string
+  /**
+   * The route as its policy file writes it (JSON): a reload rebuilds every route, and this tells
+   * one it changed from one it did not (a request held for approval goes on only under the route
+   * it was approved under: pipeline/stages/after-hold.ts).
+   */
+  readonly definition: string
   readonly file: string
   readonly line: number
   readonly host: HostMatcher

@@ -93,13 +93,27 @@ routes:
     await reload(sk, () => policy)
   })
 
-  t.test('the same route with another credential: sent, with the credential it now names', async (t) => {
-    const pending = send('/kept')
+  t.test('the route rewritten (a condition added): refused with SIDEKEY_ERR_POLICY_CHANGED', async (t) => {
+    // Found by a review: matching the route by name let the request past the condition.
+    const before = upstream.seen.length
+    const pending = send('/conditioned')
     const held = await nextPending(sk, seen)
-    await reload(sk, (p) => p.replace('    credential: key\n', '    credential: other\n'))
+    await reload(sk, (p) => p.replace('    approval: { timeout_s: 60 }\n', '    approval: { timeout_s: 60 }\n    conditions: { cel: [\'body.amount < 5\'] }\n'))
     await approve(sk, held.id)
     const r = await pending
-    t.equal(r.status, 200)
+    t.equal(r.status, 409)
+    t.equal(header(r.headers, 'x-sidekey-error'), 'SIDEKEY_ERR_POLICY_CHANGED')
+    t.equal(upstream.seen.length, before)
+    await reload(sk, () => policy)
+  })
+
+  t.test('the route as it was, its credential redefined: sent, with the credential as it now reads', async (t) => {
+    const pending = send('/kept')
+    const held = await nextPending(sk, seen)
+    await reload(sk, (p) => p.replace('  key: { type: static, env: TEST_OPENAI_KEY }\n', '  key: { type: static, env: TEST_GITHUB_TOKEN }\n') + '  - name: unrelated\n    host: unrelated.test\n')
+    await approve(sk, held.id)
+    const r = await pending
+    t.equal(r.status, 200, 'another route added and the credential redefined: this route reads the same')
     t.equal(upstream.seen.at(-1)!.headers.authorization, `Bearer ${SECRETS.GITHUB}`)
     await reload(sk, () => policy)
   })

@@ -2,7 +2,6 @@ import type { HoldOutcome } from '../../approvals/approvals.js'
 import { SidekeyError } from '../../errors.js'
 import { decideMcpMessage } from '../../mcp/decide.js'
 import type { McpCall } from '../../mcp/jsonrpc.js'
-import type { McpVerdict } from '../../mcp/decide.js'
 import type { Decision } from '../../policy/decide.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange } from '../exchange.js'
@@ -18,12 +17,16 @@ export function heldAndApproved(approval: HoldOutcome | null): boolean {
  * A request held for approval waits, for minutes maybe, after the policy that allowed it was read;
  * a reload meanwhile may have removed, narrowed or replaced its route (found by a red-team run: a
  * held request was forwarded once approved although a reload had removed its route). So once
- * approved it is decided again under the policy in force, unless no reload touched its route:
- * refused as that policy refuses it, or when another route now decides it (its approval was asked
- * under this one); otherwise it goes on under the route as it now reads (its credential, its
- * upstream settings). Nothing is re-asked: the person approved this request on this route.
+ * approved it goes on only if the policy in force still decides it by the same route, written the
+ * same (its destination, conditions, approval and MCP rules as they were approved under): refused
+ * as that policy refuses it, and otherwise, when the route changed, refused with
+ * SIDEKEY_ERR_POLICY_CHANGED, to be sent again and decided (and asked about) afresh (a review
+ * found that matching the route alone let a request past a condition the reload had added). A
+ * reload that left the route as it was lets it go on, with the credentials as they now read.
+ * `mcpCalls` decides an MCP POST's calls again first, so a tool the reload denies is refused as
+ * such.
  */
-export function decideAgainAfterHold(ctx: ProxyContext, ex: RequestExchange): Decision {
+export function decideAgainAfterHold(ctx: ProxyContext, ex: RequestExchange, mcpCalls: readonly McpCall[] = []): Decision {
   const decision = known(ex.decision, 'a decision')
   const held = decision.route!
   const policy = ctx.policy.current
@@ -35,35 +38,25 @@ export function decideAgainAfterHold(ctx: ProxyContext, ex: RequestExchange): De
     recordRefused(ex.audit, 'policy-changed')
     throw refusalFor(again, caller, target, ex.override)
   }
-  if (again.route?.name !== held.name || again.reportOnly !== decision.reportOnly) {
+  const route = again.route
+  if (route?.name !== held.name || again.reportOnly !== decision.reportOnly) {
     recordRefused(ex.audit, 'policy-changed')
-    throw policyChanged(held.name, again.route === null ? 'no route decides it now' : `route "${again.route.name}" decides it now`)
+    throw policyChanged(held.name, route === null ? 'no route decides it now' : `route "${route.name}" decides it now`)
+  }
+  if (route.mcp !== null) {
+    try {
+      for (const m of mcpCalls) decideMcpMessage(route.mcp, m)
+    } catch (err) {
+      recordRefused(ex.audit, 'policy-changed')
+      throw err
+    }
+  }
+  if (route.definition !== held.definition) {
+    recordRefused(ex.audit, 'policy-changed')
+    throw policyChanged(held.name, 'its destination, conditions, approval or MCP rules were rewritten')
   }
   ex.decision = again
   return again
-}
-
-/**
- * The same for an MCP POST whose calls were approved: the route, then each call under the route's
- * `mcp:` rules as they now read (a tool a reload denied is refused; one now under another rule
- * was approved under a rule that no longer applies to it).
- */
-export function decideMcpAgainAfterHold(ctx: ProxyContext, ex: RequestExchange, verdicts: readonly { m: McpCall; verdict: McpVerdict }[]): void {
-  const before = known(ex.decision, 'a decision').route
-  const again = decideAgainAfterHold(ctx, ex)
-  if (again.route === before) return
-  const mcp = again.route!.mcp
-  if (mcp === null) {
-    recordRefused(ex.audit, 'policy-changed')
-    throw policyChanged(before!.name, 'it is no longer an MCP route')
-  }
-  for (const { m, verdict } of verdicts) {
-    const now = decideMcpMessage(mcp, m)
-    if (now.rule?.pattern !== verdict.rule?.pattern) {
-      recordRefused(ex.audit, 'policy-changed')
-      throw policyChanged(before!.name, `its call ${m.method} is under ${now.rule === null ? 'no rule' : `rule "${now.rule.pattern}"`} now`)
-    }
-  }
 }
 
 function policyChanged(route: string, now: string): SidekeyError {

@@ -18,7 +18,7 @@ import type { McpPolicy } from '../../mcp/policy.js'
 import type { Route } from '../../policy/types.js'
 import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
-import { decideMcpAgainAfterHold, heldAndApproved } from './after-hold.js'
+import { decideAgainAfterHold, heldAndApproved } from './after-hold.js'
 import { reasonOf, recordRefused, recordWouldRefuse } from './audit.js'
 
 /**
@@ -151,7 +151,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
         return
       }
     }
-    if (held) decideMcpAgainAfterHold(ctx, ex, verdicts)
+    if (held) decideAgainAfterHold(ctx, ex, calls)
     // A later refusal of a batch (a credential, the upstream) is about all of it.
     if (parsed.batch) mcp.refusal.subject = null
   } catch (err) {
