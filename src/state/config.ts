@@ -135,7 +135,7 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
   if (mode === 'sentinel' && r.sentinel_master === undefined) problems.push('redis.sentinel_master is required in sentinel mode')
   // Whoever can write to this Redis can approve, grant, release and count for every workload, and
   // an agent reaches what its pod reaches (found by a red-team run: an agent wrote itself a grant).
-  const authenticated = r.password_file !== undefined || r.tls?.cert_file !== undefined
+  const authenticated = r.password_file !== undefined || r.tls?.cert_file !== undefined || urlHasPassword(r.url)
   if (!authenticated && r.allow_unauthenticated !== true) problems.push('redis needs password_file (a Redis password or ACL user) or a TLS client certificate (tls.cert_file): whoever can write to it can approve requests, grant routes and lift quarantines, and an agent reaches whatever its pod reaches; for a Redis nothing but sidekey can reach, set redis.allow_unauthenticated: true')
   if (problems.length > 0) throw new SidekeyError('SIDEKEY_ERR_CONFIG', `--state ${path}: ${problems.join('; ')}`)
   const secretFiles: string[] = []
@@ -181,6 +181,16 @@ export async function loadStateSettings(path: string): Promise<StateSettings> {
     signingKeysKey: keyText === null ? null : deriveKey(keyText),
     secretFiles: Object.freeze(secretFiles),
   })
+}
+
+/** Whether a Redis URL carries a password itself (`redis://:pw@host`, accepted as before). */
+function urlHasPassword(url: string | undefined): boolean {
+  if (url === undefined) return false
+  try {
+    return new URL(url).password !== ''
+  } catch {
+    return false
+  }
 }
 
 /** 32 bytes for AES-256-GCM from the mounted secret (HKDF-SHA256 with a fixed label). */

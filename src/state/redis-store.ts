@@ -414,7 +414,13 @@ export class RedisStore implements StateStore {
   // --- quarantine -----------------------------------------------------------------------------
 
   async quarantine(record: QuarantineRecord): Promise<void> {
-    if (this.#quarantine.has(record.workload)) return
+    if (this.#quarantine.has(record.workload)) {
+      // Written all the same: the one held here may be one released on another replica whose
+      // announcement this one missed (its marker would drop it at the next re-read, and this new
+      // quarantine with it; found by a review). Redis keeps the one it has.
+      await this.#writeQuarantine(record).catch(() => undefined)
+      return
+    }
     // Applied here first: a quarantine must not wait for, or be lost with, the network.
     this.#quarantine.set(record.workload, record)
     this.#notifyQuarantine()
