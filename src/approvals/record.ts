@@ -85,10 +85,26 @@ function shownBody(body: Buffer | null): { text: string | null; encoding: 'utf8'
   }
 }
 
-/** The headers that go upstream, as pairs, without hop-by-hop headers and credentials. */
+/** What approvers see instead of the value of an agent's own credential header that goes upstream. */
+export const HIDDEN_VALUE = '[hidden: the agent\'s own value, sent upstream as it is]'
+
+/**
+ * The headers that go upstream, as pairs, without hop-by-hop headers and credentials. An agent's
+ * own `Authorization` or `Cookie` that goes up (the route injects another header) is listed by
+ * name with its value hidden: an upstream may act on it (a cookie a PHP app reads as a form
+ * field, a token for another account), so approvers must know it is there (found by a red-team
+ * run: both reached the upstream with nothing shown).
+ */
 function shownHeaders(rawHeaders: readonly string[], route: Route): readonly (readonly [string, string])[] {
-  const kept = withoutNames(withoutHopByHop(rawHeaders), [...CREDENTIAL_HEADERS, ...route.strip])
+  const forwarded = withoutNames(withoutHopByHop(rawHeaders), route.strip)
+  const kept = withoutNames(forwarded, CREDENTIAL_HEADERS)
   const pairs: (readonly [string, string])[] = []
   for (let i = 0; i < kept.length; i += 2) pairs.push(Object.freeze([kept[i]!.toLowerCase(), kept[i + 1]!] as const))
+  const hidden = new Set<string>()
+  for (let i = 0; i < forwarded.length; i += 2) {
+    const name = forwarded[i]!.toLowerCase()
+    if (CREDENTIAL_HEADERS.includes(name)) hidden.add(name)
+  }
+  for (const name of hidden) pairs.push(Object.freeze([name, HIDDEN_VALUE] as const))
   return Object.freeze(pairs)
 }

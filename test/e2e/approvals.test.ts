@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import t from 'tap'
+import { HIDDEN_VALUE } from '../../src/approvals/record.js'
 import { ProxyAgent, request } from 'undici'
 import type { ApprovalRecord } from '../../src/state/store.js'
 import { pollFor, waitFor } from '../helpers/poll.js'
@@ -174,7 +175,8 @@ routes:
     const names = a.headers.map(([n]) => n)
     t.ok(a.headers.some(([n, v]) => n === 'x-request-note' && v === 'quarterly refund'), 'ordinary headers are shown')
     t.ok(names.includes('content-type'))
-    for (const hidden of ['authorization', 'cookie', 'proxy-authorization', 'host']) t.notOk(names.includes(hidden), `${hidden} is not shown`)
+    for (const hidden of ['authorization', 'proxy-authorization', 'host']) t.notOk(names.includes(hidden), `${hidden} is not shown (sidekey's own Authorization replaces the agent's)`)
+    t.ok(a.headers.some(([n, v]) => n === 'cookie' && v === HIDDEN_VALUE), "the agent's own Cookie goes upstream: listed, its value hidden")
     t.notMatch(JSON.stringify(a), /agent-placeholder|agent-cookie/, 'no credential anywhere in the record')
     const hooked = await pollFor(() => notified.find((n) => (n.approval as ApprovalRecord | undefined)?.id === a.id), (hit) => hit !== undefined, 5000)
     t.same((hooked?.approval as ApprovalRecord).query, a.query, 'the webhook carries the query values')

@@ -167,7 +167,8 @@ routes:
     t.match(query, /memo = a\\u\{202e\}b/, 'a bidi override is shown escaped, not applied')
     const headers = await row.locator('pre.headers').innerText()
     t.match(headers, /x-change: CHG-42/)
-    t.notMatch(await row.innerText(), /agent-placeholder|agent-cookie|authorization|cookie/i, 'no credential header is shown')
+    t.notMatch(await row.innerText(), /agent-placeholder|agent-cookie|authorization/i, 'no credential value is shown')
+    t.match(await row.innerText(), /cookie: \[hidden: the agent's own value, sent upstream as it is\]/, "the agent's own Cookie, which goes upstream, is named with its value hidden")
     const pre = row.locator('pre.body')
     t.equal(await pre.innerText(), body, 'the whole body is on the page')
     // Whole and in sight: the box is as tall as its text (nothing hidden behind a scroll bar), and
