@@ -26,6 +26,9 @@ function serveConsole(res: ServerResponse): void {
     'cache-control': 'no-store',
     'content-security-policy': "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'",
     'x-frame-options': 'DENY',
+    // A page that opened the console (a link the agent got a person to click) keeps no handle on
+    // its window, so it cannot bring it back in front under the pointer later.
+    'cross-origin-opener-policy': 'same-origin',
     'referrer-policy': 'no-referrer',
   })
   res.end(CONSOLE_HTML)

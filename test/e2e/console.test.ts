@@ -92,6 +92,14 @@ routes:
     void d.dismiss()
   })
 
+  t.test('the page cannot be framed or kept a handle on by a page that opened it', async (t) => {
+    const res = await request(`${sk.adminUrl}/console`)
+    await res.body.dump()
+    t.match(res.headers['content-security-policy'], /frame-ancestors 'none'/)
+    t.equal(res.headers['x-frame-options'], 'DENY')
+    t.equal(res.headers['cross-origin-opener-policy'], 'same-origin')
+  })
+
   t.test('without a token it asks for one and a name; a wrong token is refused', async (t) => {
     await page.goto(`${sk.adminUrl}/console`)
     await page.waitForSelector('#login:not([hidden])')
