@@ -35,6 +35,8 @@ export interface Config {
   readonly maxConnections: number
   /** Open client connections of one workload (callers without a run token count as `anonymous`). */
   readonly maxConnectionsPerWorkload: number
+  /** Bytes of request bodies one workload may have being read whole at once (four times that in total: guard/body-budget.ts). */
+  readonly maxBufferedBodyBytes: number
   /** A request head (or a TLS ClientHello, or the first byte after CONNECT) must be complete within this. */
   readonly headTimeoutMs: number
   /** A keep-alive connection (plain, or an intercepted tunnel) idle between requests is closed after this. */
@@ -97,6 +99,7 @@ export const DEFAULTS: Config = Object.freeze({
   maxHeaderCount: 100,
   maxConnections: 1024,
   maxConnectionsPerWorkload: 256,
+  maxBufferedBodyBytes: 64 * 1024 * 1024,
   headTimeoutMs: 20_000,
   idleTimeoutMs: 60_000,
   tunnelIdleTimeoutMs: 600_000,
@@ -170,6 +173,7 @@ export const SETTINGS = [
   { flag: '--max-headers', env: 'SIDEKEY_MAX_HEADERS', help: 'most header fields in one request (default 100)' },
   { flag: '--max-connections', env: 'SIDEKEY_MAX_CONNECTIONS', help: 'open client connections in total (default 1024)' },
   { flag: '--max-connections-per-workload', env: 'SIDEKEY_MAX_CONNECTIONS_PER_WORKLOAD', help: 'open client connections of one workload (default 256)' },
+  { flag: '--max-buffered-body-bytes', env: 'SIDEKEY_MAX_BUFFERED_BODY_BYTES', help: 'bytes of request bodies one workload may have read whole at once (default 67108864)' },
   { flag: '--head-timeout', env: 'SIDEKEY_HEAD_TIMEOUT_MS', help: 'ms for a request head (or ClientHello) to arrive whole (default 20000)' },
   { flag: '--idle-timeout', env: 'SIDEKEY_IDLE_TIMEOUT_MS', help: 'ms a keep-alive connection or intercepted tunnel may idle between requests (default 60000)' },
   { flag: '--tunnel-idle-timeout', env: 'SIDEKEY_TUNNEL_IDLE_TIMEOUT_MS', help: 'ms a blind tunnel or WebSocket may carry no byte (default 600000)' },
@@ -273,6 +277,7 @@ export function configFrom(flags: Record<string, string | boolean | undefined>, 
     maxHeaderCount: positive('--max-headers', DEFAULTS.maxHeaderCount),
     maxConnections: positive('--max-connections', DEFAULTS.maxConnections),
     maxConnectionsPerWorkload: positive('--max-connections-per-workload', DEFAULTS.maxConnectionsPerWorkload),
+    maxBufferedBodyBytes: positive('--max-buffered-body-bytes', DEFAULTS.maxBufferedBodyBytes),
     headTimeoutMs: positive('--head-timeout', DEFAULTS.headTimeoutMs),
     idleTimeoutMs: positive('--idle-timeout', DEFAULTS.idleTimeoutMs),
     tunnelIdleTimeoutMs: positive('--tunnel-idle-timeout', DEFAULTS.tunnelIdleTimeoutMs),

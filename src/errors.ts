@@ -33,6 +33,8 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_QUARANTINED: { status: 403, meaning: 'The workload is quarantined (by an anomaly response or an admin) until an admin releases it.' },
   SIDEKEY_ERR_THROTTLED: { status: 429, meaning: 'The workload is throttled after an anomaly; `Retry-After` says when to try again.' },
   SIDEKEY_ERR_OUTSIDE_TIME_WINDOW: { status: 403, meaning: "The route's time window (days, hours, time zone) does not include now." },
+  SIDEKEY_ERR_BODIES_BUFFERED: { status: 429, meaning: 'The workload already has as many bytes of request bodies being read whole (for conditions, approvals, MCP) as it may hold at once (`--max-buffered-body-bytes`, default 64 MiB): end or cancel the requests in flight before sending more.' },
+  SIDEKEY_ERR_BODIES_FULL: { status: 503, meaning: 'sidekey already holds as many bytes of request bodies being read whole, all workloads together, as it holds at once (four times `--max-buffered-body-bytes`); try again shortly.' },
   SIDEKEY_ERR_BODY_TOO_LARGE: { status: 413, meaning: "The request body is larger than the route's `max_body_bytes` (or than the 1 MiB sidekey buffers to evaluate CEL or hold a request for approval)." },
   SIDEKEY_ERR_CONDITION_FAILED: { status: 403, meaning: "A CEL condition of the route is false for this request; the message and the audit line's `condition` name it." },
   SIDEKEY_ERR_AMBIGUOUS_QUERY: { status: 400, meaning: 'A query parameter that a condition reads is given more than once (counting `%61mount`, `AMOUNT`, `amount[]` and `;`-separated forms as the same name): servers disagree on which value counts. Send it once.' },

@@ -42,6 +42,7 @@ import { SecretScanner } from './guard/secret-scan.js'
 import { learnStaticSecrets } from './guard/learn-secrets.js'
 import { DenialQuarantine } from './approvals/denial-quarantine.js'
 import { McpSessions } from './mcp/sessions.js'
+import { BodyBudget } from './guard/body-budget.js'
 import { OpenedResources, type CloseFailure } from './opened-resources.js'
 import { formatAuthority } from './policy/host.js'
 import { privatePaths, type PrivatePaths } from './sandbox/private-paths.js'
@@ -63,6 +64,8 @@ export interface RunningSidekey {
   readonly state: StateStore
   /** The client connections open now (limits; closed when a token is revoked, a workload quarantined, a route removed). */
   readonly connections: Connections
+  /** What request bodies being read whole hold now, per workload and in total. */
+  readonly bodies: BodyBudget
   /** Bound ports of the first transparent HTTP and TLS listeners, when configured. */
   readonly transparentHttpPort: number | null
   readonly transparentHttpsPort: number | null
@@ -216,6 +219,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
       events.emit('decision', summary)
     },
     approvals,
+    bodies: new BodyBudget(config.maxBufferedBodyBytes),
     mcpSessions: new McpSessions(state, log, now),
     connections,
     now,
@@ -275,6 +279,7 @@ async function openSidekey(config: Config, options: StartOptions, log: Logger, o
     log,
     state,
     connections,
+    bodies: ctx.bodies,
     transparentHttpPort: transparentPort(transparent, false),
     transparentHttpsPort: transparentPort(transparent, true),
     privatePaths: currentPrivatePaths,

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import { agentGone, ConditionRefusal, SidekeyError } from '../errors.js'
+import type { BodyBudget } from './body-budget.js'
 
 /**
  * Buffer a request body that must be read before the request is decided (CEL over `body`, a held
@@ -7,7 +8,7 @@ import { agentGone, ConditionRefusal, SidekeyError } from '../errors.js'
  * refused with 413 and the rest is not read. A body the agent cut short (its connection closed, its
  * HTTP/2 stream reset) fails with the request's own refusal, or SIDEKEY_ERR_AGENT_GONE.
  */
-export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+export function readBody(req: IncomingMessage, limit: number, budget: { readonly bodies: BodyBudget; readonly workload: string }): Promise<Buffer> {
   const declared = req.headers['content-length']
   if (declared !== undefined && Number(declared) > limit) return Promise.reject(tooLarge(limit))
   return new Promise((resolve, reject) => {
@@ -18,16 +19,25 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       req.off('end', onEnd)
       req.off('error', onError)
       req.off('close', onClose)
+      // Read whole or refused: its share of the budget goes back (guard/body-budget.ts).
+      budget.bodies.give(budget.workload, size)
       if (err === null) resolve(Buffer.concat(chunks, size))
       else reject(err)
     }
     const onData = (chunk: Buffer): void => {
-      size += chunk.length
-      if (size > limit) {
+      if (size + chunk.length > limit) {
         req.pause()
         done(tooLarge(limit))
         return
       }
+      try {
+        budget.bodies.take(budget.workload, chunk.length)
+      } catch (err) {
+        req.pause()
+        done(err as Error)
+        return
+      }
+      size += chunk.length
       chunks.push(chunk)
     }
     const onEnd = (): void => done(null)

@@ -9,6 +9,8 @@ import type { Route } from '../policy/types.js'
 import type { Counters } from '../state/counters.js'
 import { ambiguity } from './ambiguity.js'
 import { parseJsonBody, readBody } from './body.js'
+import type { BodyBudget } from './body-budget.js'
+import { ANONYMOUS } from '../identity/workload-name.js'
 import { checkConditions, countRequest } from './conditions.js'
 import { detected, type SecretScanner } from './secret-scan.js'
 
@@ -26,6 +28,8 @@ export interface GuardDeps {
   readonly now: () => number
   /** Managed secrets, looked for in a buffered body before anything reads, shows or holds it. */
   readonly scanner: Pick<SecretScanner, 'size' | 'foundInBuffer'>
+  /** What bodies being read whole may hold. */
+  readonly bodies: BodyBudget
 }
 
 /** The request as the guard sees it. */
@@ -78,7 +82,7 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
   // The body is read when CEL reads it, a held request carries it, it is signed, or its size is only known by reading.
   const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
-  const body = given ?? (mustRead && requestHasBody(req.headers) ? await readBody(req, route.inspectBodyBytes) : null)
+  const body = given ?? (mustRead && requestHasBody(req.headers) ? await readBody(req, route.inspectBodyBytes, { bodies: deps.bodies, workload: g.workload ?? ANONYMOUS }) : null)
   // A secret in a held body would reach the console, the admin API, the webhook and the state
   // store: scan before anything else sees it (docs/security.md).
   if (body !== null && deps.scanner.size > 0 && deps.scanner.foundInBuffer(body)) throw detected()

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Connections } from '../accept/connections.js'
+import type { BodyBudget } from '../guard/body-budget.js'
 import type { McpSessions } from '../mcp/sessions.js'
 import type { Approvals } from '../approvals/approvals.js'
 import type { Config } from '../config.js'
@@ -34,6 +35,8 @@ export interface ProxyContext {
   readonly observe: (record: AuditRecord) => void
   /** Held requests and their decisions. */
   readonly approvals: Approvals
+  /** What request bodies being read whole may hold, per workload and in total. */
+  readonly bodies: BodyBudget
   /** Which workload opened each MCP session (mcp/sessions.ts). */
   readonly mcpSessions: McpSessions
   /** Every open client connection: limits, and closing what a revocation, quarantine or reload ends. */

@@ -13,6 +13,25 @@ import { REQUEST_STAGES } from '../stages/index.js'
 
 /** RST_STREAM's code for an answer cut after it began (RFC 9113 section 7). */
 const NGHTTP2_INTERNAL_ERROR = 0x2
+/** RST_STREAM's code after a complete answer to a request whose body is no longer wanted (RFC 9113 section 8.1). */
+const NGHTTP2_NO_ERROR = 0x0
+
+/**
+ * After a refusal, a request body still on its way is not wanted: once the answer is out, the
+ * stream is reset with NO_ERROR, which RFC 9113 section 8.1 provides for ("the server MAY request
+ * that the client abort transmission of a request without error"; the client keeps the answer).
+ * Left open, a refused stream's unread DATA held the connection's flow-control window, and every
+ * other stream on the connection stalled behind it (found while testing the body budget).
+ */
+function endUnreadBody(req: H2ServerRequest, res: H2Response): void {
+  if (req.complete) return
+  const stream = res.stream
+  const close = (): void => {
+    if (!stream.destroyed) stream.close(NGHTTP2_NO_ERROR)
+  }
+  if (stream.writableFinished) close()
+  else stream.once('finish', close)
+}
 
 /**
  * Entry point for one HTTP/2 stream inside an intercepted tunnel or a redirected TLS connection:
@@ -55,6 +74,7 @@ export function serveH2Stream(ctx: ProxyContext, req: H2ServerRequest, res: H2Re
       }
       const status = refuseStream(res, err, ex.id, ex.audit.reason, grpc)
       if (status !== null) ex.audit.grpc_status = status
+      endUnreadBody(req, res)
     } catch (failed) {
       // A refusal that cannot be written ends this stream, never the process (every agent's proxy).
       ctx.log.error({ event: 'refusal_failed', id: ex.id, err: (failed as Error).message }, 'an HTTP/2 refusal could not be written; the stream is reset')

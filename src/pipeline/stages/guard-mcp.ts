@@ -93,7 +93,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
   } catch (err) {
     throw refused(ex.audit, err)
   }
-  const body = await readBody(ex.req, route.inspectBodyBytes)
+  const body = await readBody(ex.req, route.inspectBodyBytes, { bodies: ctx.bodies, workload: known(ex.caller, 'a caller').workload ?? ANONYMOUS })
   ex.guarded = { ...NOTHING_TO_GUARD, body }
   const version = ex.req.headers['mcp-protocol-version']
   let parsed
