@@ -17,12 +17,20 @@ import { ROOT, type NeedleAutomaton } from './needle-automaton.js'
 
 const PERCENT = 0x25
 const BACKSLASH = 0x5c
+const AMPERSAND = 0x26
+const HASH = 0x23
+const SEMICOLON = 0x3b
 const SLASH = 0x2f
 const U = 0x75
-/** The bytes after a backslash that make a JSON escape kept as written (RFC 8259 section 7; `/` and `u` decode). */
+const X = 0x78
+/** The bytes after a backslash that make a JSON escape kept as written (RFC 8259 section 7; `/`, `u` and `x` decode). */
 const JSON_ESCAPES: ReadonlySet<number> = new Set([...'"\\bfnrt'].map((c) => c.charCodeAt(0)))
-/** The longest escape the view decodes (`\u0073`). */
-const MAX_ESCAPE = 6
+/** The longest escape the view decodes (`&#0000043;`, `&#x00002b;`). */
+const MAX_ESCAPE = 10
+
+function isDigit(b: number | undefined): boolean {
+  return b !== undefined && b >= 0x30 && b <= 0x39
+}
 
 /**
  * Whether the bytes at `p` begin an escape that decodes, or could once the next chunk comes (the
@@ -33,7 +41,15 @@ function decodesAt(chunk: Uint8Array, p: number): boolean {
   if (chunk[p] === PERCENT) return (p + 1 >= end || hex(chunk[p + 1]!) >= 0) && (p + 2 >= end || hex(chunk[p + 2]!) >= 0)
   if (p + 1 >= end) return true
   const next = chunk[p + 1]!
+  if (chunk[p] === AMPERSAND) {
+    // `&#` then a digit, or `&#x` then a hex digit: an HTML numeric character reference.
+    if (next !== HASH) return false
+    if (p + 2 >= end || isDigit(chunk[p + 2])) return true
+    return (chunk[p + 2]! | 0x20) === X && (p + 3 >= end || hex(chunk[p + 3]!) >= 0)
+  }
   if (next === SLASH) return true
+  // `\x` then two hex digits, the first below 8 (JavaScript, Python).
+  if (next === X) return (p + 2 >= end || (hex(chunk[p + 2]!) >= 0 && hex(chunk[p + 2]!) < 8)) && (p + 3 >= end || hex(chunk[p + 3]!) >= 0)
   if (next !== U) return false
   // `\u00` then a hex digit below 8: a code point below 0x80.
   return (p + 2 >= end || chunk[p + 2] === 0x30) && (p + 3 >= end || chunk[p + 3] === 0x30) && (p + 4 >= end || (chunk[p + 4]! >= 0x30 && chunk[p + 4]! <= 0x37)) && (p + 5 >= end || hex(chunk[p + 5]!) >= 0)
@@ -46,30 +62,33 @@ function decodesAt(chunk: Uint8Array, p: number): boolean {
  */
 class EscapeScanner {
   #chunk: Uint8Array = Buffer.alloc(0)
-  #percent = -1
-  #backslash = -1
+  /** The next `%`, `\\` and `&` at or after the last search (-1: none left; -2: not searched yet). */
+  readonly #next = [-2, -2, -2]
 
   reset(chunk: Uint8Array): void {
     this.#chunk = chunk
-    this.#percent = -2
-    this.#backslash = -2
+    this.#next.fill(-2)
   }
 
   /** The index of the next escape at or after `from` that decodes, or the chunk's length. */
   next(from: number): number {
     const chunk = this.#chunk
+    const next = this.#next
     for (;;) {
-      if (this.#percent !== -1 && this.#percent < from) this.#percent = chunk.indexOf(PERCENT, from)
-      if (this.#backslash !== -1 && this.#backslash < from) this.#backslash = chunk.indexOf(BACKSLASH, from)
-      const percent = this.#percent
-      const backslash = this.#backslash
-      if (percent < 0 && backslash < 0) return chunk.length
-      const p = backslash < 0 || (percent >= 0 && percent < backslash) ? percent : backslash
+      let p = -1
+      for (let k = 0; k < 3; k++) {
+        if (next[k] !== -1 && next[k]! < from) next[k] = chunk.indexOf(ESCAPE_BYTES[k]!, from)
+        if (next[k]! >= 0 && (p < 0 || next[k]! < p)) p = next[k]!
+      }
+      if (p < 0) return chunk.length
       if (decodesAt(chunk, p)) return p
       from = p + 1
     }
   }
 }
+
+/** The bytes an escape the view decodes begins with. */
+const ESCAPE_BYTES = [PERCENT, BACKSLASH, AMPERSAND]
 
 /** Reused output buffers of the decoder (grown as needed, never shrunk). */
 class DecodedChunk {
@@ -123,6 +142,59 @@ class MappedDecoder {
     this.#open.length = 0
   }
 
+  /**
+   * One more byte of an HTML numeric character reference begun with `&` (`&#45;`, `&#x2d;`).
+   * Returns true when `b` is not part of it and must be read again on its own.
+   */
+  #reference(b: number, at: number): boolean {
+    const open = this.#open
+    if (open.length === 1) {
+      if (b !== HASH) return this.#flushAgain()
+      open.push(b)
+      return false
+    }
+    const hexadecimal = (open[2]! | 0x20) === X
+    if (open.length === 2) {
+      if ((b | 0x20) !== X && !isDigit(b)) return this.#flushAgain()
+      open.push(b)
+      return false
+    }
+    const digits = open.length - (hexadecimal ? 3 : 2)
+    if (b === SEMICOLON && digits > 0) {
+      let code = 0
+      for (let k = hexadecimal ? 3 : 2; k < open.length; k++) code = code * (hexadecimal ? 16 : 10) + (hexadecimal ? hex(open[k]!) : open[k]! - 0x30)
+      if (code < 0x80) {
+        this.#emit(code, this.#openAt, at + 1)
+        open.length = 0
+      } else {
+        open.push(b)
+        this.#flush()
+      }
+      return false
+    }
+    if ((hexadecimal ? hex(b) >= 0 : isDigit(b)) && open.length < MAX_ESCAPE - 1) {
+      open.push(b)
+      return false
+    }
+    return this.#flushAgain()
+  }
+
+  /** What was held goes out as it was; the byte that broke it is read again. */
+  #flushAgain(): true {
+    this.#flush()
+    return true
+  }
+
+  /** The end of the text: an escape still open is what it was, bytes as written, after the `n` decoded so far. */
+  finish(out: DecodedChunk, n: number): number {
+    out.reserve(n + MAX_ESCAPE)
+    this.#out = out
+    this.#n = n
+    this.#flush()
+    this.#out = null
+    return this.#n
+  }
+
   /** Decode `chunk[from, to)` (chunk byte 0 at stream offset `offset`) into `out`; returns how many bytes. */
   push(chunk: Uint8Array, from: number, to: number, offset: number, out: DecodedChunk): number {
     out.reserve(to - from + MAX_ESCAPE * 2)
@@ -133,7 +205,7 @@ class MappedDecoder {
       const b = chunk[i]!
       const at = offset + i
       if (open.length === 0) {
-        if (b === PERCENT || b === BACKSLASH) {
+        if (b === PERCENT || b === BACKSLASH || b === AMPERSAND) {
           open.push(b)
           this.#openAt = at
         } else {
@@ -154,11 +226,15 @@ class MappedDecoder {
         }
         continue
       }
+      if (open[0] === AMPERSAND) {
+        if (this.#reference(b, at)) i--
+        continue
+      }
       if (open.length === 1) {
         if (b === SLASH) {
           this.#emit(SLASH, this.#openAt, at + 1)
           open.length = 0
-        } else if (b === U) {
+        } else if (b === U || b === X) {
           open.push(b)
         } else if (JSON_ESCAPES.has(b)) {
           // `\\`, `\"`, `\n`: two bytes as written (a `\\` cannot begin another escape).
@@ -177,8 +253,10 @@ class MappedDecoder {
         continue
       }
       open.push(b)
-      if (open.length === MAX_ESCAPE) {
-        const code = (hex(open[2]!) << 12) | (hex(open[3]!) << 8) | (hex(open[4]!) << 4) | hex(open[5]!)
+      // `\uXXXX` or `\xXX`, complete.
+      if (open.length === (open[1] === U ? 6 : 4)) {
+        let code = 0
+        for (let k = 2; k < open.length; k++) code = (code << 4) | hex(open[k]!)
         if (code < 0x80) {
           this.#emit(code, this.#openAt, at + 1)
           open.length = 0
@@ -190,6 +268,20 @@ class MappedDecoder {
     this.#out = null
     return this.#n
   }
+}
+
+/**
+ * A whole text (a header value, a trailer) with every escape the view reads decoded, and for each
+ * decoded byte the input range it came from; null when nothing in it decodes.
+ */
+export function decodedView(bytes: Uint8Array): { decoded: Buffer; from: Float64Array; to: Float64Array } | null {
+  const scanner = new EscapeScanner()
+  scanner.reset(bytes)
+  if (scanner.next(0) >= bytes.length) return null
+  const decoder = new MappedDecoder()
+  const out = new DecodedChunk()
+  const n = decoder.finish(out, decoder.push(bytes, 0, bytes.length, 0, out))
+  return { decoded: out.bytes.subarray(0, n), from: out.from.subarray(0, n), to: out.to.subarray(0, n) }
 }
 
 /**

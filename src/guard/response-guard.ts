@@ -172,7 +172,7 @@ function maskHeaders(automaton: NeedleAutomaton, headers: Record<string, string 
     if (Array.isArray(value)) for (const v of value) texts.push(v)
     else texts.push(value)
   }
-  const found = foundInTexts(automaton, texts)
+  const found = foundInTexts(automaton, texts, true)
   // Emptied at once, so it holds no header's text past this call.
   texts.length = 0
   if (!found) return null

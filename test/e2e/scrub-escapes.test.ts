@@ -15,6 +15,7 @@ const FORMS: Record<string, { body: (k: string) => string; type: string; decode:
   'json-one-character': { body: (k) => `{"echo":"${k[0]}${u(k[1]!)}${k.slice(2)}"}`, type: 'application/json', decode: (b) => (JSON.parse(b) as { echo: string }).echo },
   'json-every-other': { body: (k) => `{"echo":"${[...k].map((c, i) => (i % 2 ? u(c) : c)).join('')}"}`, type: 'application/json', decode: (b) => (JSON.parse(b) as { echo: string }).echo },
   'percent-one-character': { body: (k) => `next=${k[0]}${pct(k[1]!)}${k.slice(2)}`, type: 'text/plain', decode: (b) => decodeURIComponent(b.slice(5)) },
+  'html-references': { body: (k) => `<p>invalid credential ${[...k].map((c) => (c === '-' ? '&#x2d;' : c)).join('')}</p>`, type: 'text/html', decode: (b) => b.replace(/&#x([0-9a-f]+);/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))) },
   'percent-every-character': { body: (k) => `next=${pct(k)}`, type: 'application/x-www-form-urlencoded', decode: (b) => decodeURIComponent(b.slice(5)) },
 }
 
@@ -23,7 +24,8 @@ t.test('escaped echoes of the injected key are masked', async (t) => {
     const key = String(req.headers.authorization ?? '').replace(/^Bearer /, '')
     const form = FORMS[(req.url ?? '/').slice(1)]!
     const body = form.body(key)
-    res.writeHead(200, { 'content-type': form.type })
+    // A header as a serializer that escapes every non-letter writes it.
+    res.writeHead(200, { 'content-type': form.type, 'x-error': JSON.stringify({ error: `bad key ${key}` }).replace(/[^A-Za-z0-9 ]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`) })
     // Three bytes a write: escapes split across chunks.
     for (let i = 0; i < body.length; i += 3) res.write(body.slice(i, i + 3))
     res.end()
@@ -43,6 +45,8 @@ routes:
     const res = await request(`http://api.test:${port}/${name}`, { dispatcher })
     const text = await res.body.text()
     t.equal(res.statusCode, 200)
+    const header = String(res.headers['x-error'])
+    t.notOk(header.replace(/\\u([0-9a-f]{4})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))).includes(SECRETS.OPENAI.slice(0, 12)), `${name}: the escaped echo in a header is masked (${header.slice(0, 60)})`)
     let seen = ''
     try {
       seen = form.decode(text)

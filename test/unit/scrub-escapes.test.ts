@@ -1,6 +1,6 @@
 import t from 'tap'
 import { partialMatchAlarm } from '../../src/guard/needle-automaton.js'
-import { automatonFor, scrubWith, SecretScanner } from '../../src/guard/secret-scan.js'
+import { automatonFor, foundInTexts, maskText, scrubWith, SecretScanner } from '../../src/guard/secret-scan.js'
 
 // The response scrubber masks a secret echoed with some characters escaped, percent or JSON, as
 // the agent would decode it (found by a red-team run: `s\u006b-...` and `s%6b-...` passed). Random
@@ -22,9 +22,14 @@ function percentDecoded(text: string): string {
   return text.replace(/%([0-9a-fA-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16)))
 }
 
+/** HTML numeric character references and JavaScript `\\xXX` escapes decoded. */
+function otherDecoded(text: string): string {
+  return text.replace(/&#x([0-9a-fA-F]+);|&#([0-9]+);|\\x([0-9a-fA-F]{2})/g, (_, h?: string, d?: string, x?: string) => String.fromCharCode(h !== undefined ? parseInt(h, 16) : d !== undefined ? Number(d) : parseInt(x!, 16)))
+}
+
 /** Every reading an agent could make of the text. */
 function decoded(text: string): string {
-  return [text, jsonDecoded(text), percentDecoded(text), percentDecoded(jsonDecoded(text)), jsonDecoded(percentDecoded(text))].join('\n')
+  return [text, jsonDecoded(text), percentDecoded(text), percentDecoded(jsonDecoded(text)), jsonDecoded(percentDecoded(text)), otherDecoded(text)].join('\n')
 }
 
 let seed = 7
@@ -36,10 +41,13 @@ function random(n: number): number {
 function escaped(secret: string): string {
   return [...secret]
     .map((c) => {
-      const r = random(6)
+      const r = random(9)
       if (r === 0) return `%${c.charCodeAt(0).toString(16).padStart(2, '0')}`
       if (r === 1) return `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`
       if (r === 2 && c === '/') return '\\/'
+      if (r === 3) return `&#${c.charCodeAt(0)};`
+      if (r === 4) return `&#x${c.charCodeAt(0).toString(16)};`
+      if (r === 5) return `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`
       return c
     })
     .join('')
@@ -104,5 +112,22 @@ t.test('the inputs a review found', async (t) => {
     const out = chunks.map((c) => Buffer.from(filter.push(Buffer.from(c))!).toString('latin1')).join('')
     t.notOk(decoded(out).includes(secret.slice(0, partialMatchAlarm(secret.length))), `${JSON.stringify(chunks)} came out as ${JSON.stringify(out)}`)
     t.equal(out.length, chunks.join('').length)
+  }
+})
+
+t.test('header values and trailers: every escape form, masked in place', async (t) => {
+  const secret = SECRETS[0]!
+  const forms = [
+    `Bearer sk\\u002dtest\\u002dopenai\\u002d${secret.slice(15)}`,
+    `<p>sk&#x2d;test&#x2d;openai&#x2d;${secret.slice(15)}</p>`,
+    `sk&#45;test&#45;openai&#45;${secret.slice(15)}`,
+    `sk\\x2dtest\\x2dopenai\\x2d${secret.slice(15)}`,
+    `s%6b${secret.slice(2)}`,
+  ]
+  for (const value of forms) {
+    t.ok(foundInTexts(automaton, ['x-echo', value], true), `found: ${value.slice(0, 30)}`)
+    const masked = maskText(automaton, value, '[redacted]')
+    t.notOk(decoded(masked).includes(secret.slice(0, 12)), `masked: ${masked}`)
+    t.equal(masked.length, value.length)
   }
 })
