@@ -23,12 +23,20 @@ import type { ExpiringValues, StoreStatus } from '../state/store.js'
 export const MCP_SESSION_TTL_MS = 24 * 3_600_000
 /** Sessions one process remembers. */
 const LOCAL_MAX = 10_000
+/**
+ * Sessions one workload may have remembered at once: past it its own oldest is forgotten, never
+ * another workload's (found by a red-team run: opening 10,000 sessions pushed every other
+ * workload's out).
+ */
+const PER_WORKLOAD_MAX = 1_000
 /** The header, in the form header names are compared in (`http/header-name.ts`). */
 const SESSION_HEADER = 'mcp-session-id'
 
 export class McpSessions {
   /** Key -> the workload that opened it and when it is forgotten; oldest first. */
   readonly #local = new Map<string, { workload: string; until: number }>()
+  /** Sessions remembered per workload. */
+  readonly #counts = new Map<string, number>()
   readonly #store: Pick<ExpiringValues, 'putExpiring' | 'getExpiring'> & Pick<StoreStatus, 'shared'>
   readonly #log: Logger
   readonly #now: () => number
@@ -39,29 +47,59 @@ export class McpSessions {
     this.#now = now
   }
 
-  /** Note that the server opened session `id` on `route` for `workload`. */
-  opened(route: string, id: string, workload: string): void {
-    const key = sessionKey(route, id)
-    this.#local.delete(key)
+  /**
+   * Note that the server at `destination` (host:port) on `route` opened session `id` for
+   * `workload`, in its answer to an `initialize`. A session already known as another workload's
+   * is left as it is: a server (any one the route matches, perhaps the agent's own) naming an id
+   * it did not open would otherwise hand that session over (found by a red-team run).
+   */
+  opened(route: string, destination: string, id: string, workload: string): void {
+    const key = sessionKey(route, destination, id)
+    const known = this.#local.get(key)
+    if (known !== undefined && known.workload !== workload && known.until > this.#now()) {
+      this.#log.warn({ event: 'mcp_session_conflict', route, workload, owner: known.workload }, 'an MCP server answered with a session id already known as another workload\'s; it stays that workload\'s')
+      return
+    }
+    this.#forget(key)
     this.#local.set(key, { workload, until: this.#now() + MCP_SESSION_TTL_MS })
-    if (this.#local.size > LOCAL_MAX) this.#local.delete(this.#local.keys().next().value!)
+    this.#counts.set(workload, (this.#counts.get(workload) ?? 0) + 1)
+    if ((this.#counts.get(workload) ?? 0) > PER_WORKLOAD_MAX) {
+      for (const [k, v] of this.#local) {
+        if (v.workload === workload) {
+          this.#forget(k)
+          break
+        }
+      }
+    }
+    if (this.#local.size > LOCAL_MAX) this.#forget(this.#local.keys().next().value!)
     if (!this.#store.shared) return
+    // Written only when no other workload holds it there (NX semantics are the store's: a shared
+    // write races; the check on use compares the workload either way).
     this.#store.putExpiring(key, workload, MCP_SESSION_TTL_MS).catch((err: Error) => {
       this.#log.error({ event: 'state_unavailable', op: 'mcp-session', route, workload, err: err.message }, 'an MCP session is known on this replica only')
     })
   }
 
   /**
-   * Refuse (404) a request naming a session this caller did not open through sidekey. A shared
-   * store that cannot be asked fails closed (503).
+   * Refuse (404) a request naming a session this caller did not open through sidekey at this
+   * destination. A shared store that cannot be asked fails closed (503).
    */
-  async check(route: string, id: string, workload: string): Promise<void> {
-    const key = sessionKey(route, id)
+  async check(route: string, destination: string, id: string, workload: string): Promise<void> {
+    const key = sessionKey(route, destination, id)
     const local = this.#local.get(key)
     let owner: string | null = local !== undefined && local.until > this.#now() ? local.workload : null
     if (owner === null && this.#store.shared) owner = await this.#store.getExpiring(key)
     if (owner === workload) return
     throw new SidekeyError('SIDEKEY_ERR_MCP_SESSION_UNKNOWN', `this MCP session was not opened by workload "${workload}" through sidekey (or it was opened more than a day ago, or sidekey restarted since); start a new session: send initialize without Mcp-Session-Id`)
+  }
+
+  #forget(key: string): void {
+    const known = this.#local.get(key)
+    if (known === undefined) return
+    this.#local.delete(key)
+    const left = (this.#counts.get(known.workload) ?? 1) - 1
+    if (left > 0) this.#counts.set(known.workload, left)
+    else this.#counts.delete(known.workload)
   }
 }
 
@@ -82,6 +120,7 @@ export function answeredSession(headers: Record<string, string | string[]>): str
   return typeof value === 'string' && value !== '' ? value : null
 }
 
-function sessionKey(route: string, id: string): string {
-  return `mcp-session:${route}:${createHash('sha256').update(id).digest('hex').slice(0, 40)}`
+/** Sessions are known per route and destination: a route may match many servers. */
+function sessionKey(route: string, destination: string, id: string): string {
+  return `mcp-session:${route}:${createHash('sha256').update(`${destination}\0${id}`).digest('hex').slice(0, 40)}`
 }

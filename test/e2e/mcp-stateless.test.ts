@@ -211,6 +211,8 @@ t.test('MCP SDK v2, stateless 2026-07-28, through sidekey', async (t) => {
     t.match(await send('', {}, 'DELETE'), { status: 405, error: 'SIDEKEY_ERR_MCP_NO_SESSIONS', reached: 0 })
     const put = await send(call('admin_wipe'), {}, 'PUT')
     t.match(put, { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, 'only a POST carries JSON-RPC: another method with a body is refused')
+    // A server that also speaks a session revision would take the id as that session (found by a red-team run).
+    t.match(await send(call('search_issues'), { 'mcp-session-id': 'someone-elses-session' }), { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, 'a POST naming a session on a stateless route is refused')
   })
 
   noSecretsLogged(t, sk)

@@ -41,6 +41,7 @@ export const filterMcpAnswers: Stage<RequestExchange> = {
 function noteOpenedSession(ctx: ProxyContext, ex: RequestExchange, route: string): ResponsePlan {
   const inner = ex.response
   const workload = ex.caller?.workload ?? ANONYMOUS
+  const destination = `${ex.target!.host}:${ex.target!.port}`
   return {
     acceptEncoding: inner?.acceptEncoding ?? null,
     scrubs: inner?.scrubs ?? false,
@@ -48,7 +49,7 @@ function noteOpenedSession(ctx: ProxyContext, ex: RequestExchange, route: string
     begin(status, headers) {
       const shaped = inner?.begin(status, headers) ?? { headers, filter: null, stages: [] }
       const opened = answeredSession(headers)
-      if (opened !== null && status >= 200 && status < 300) ctx.mcpSessions.opened(route, opened, workload)
+      if (opened !== null && status >= 200 && status < 300) ctx.mcpSessions.opened(route, destination, opened, workload)
       return shaped
     },
   }

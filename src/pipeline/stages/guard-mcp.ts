@@ -40,15 +40,18 @@ export const guardMcp: Stage<RequestExchange> = {
     const policy = route?.mcp ?? null
     if (route === null || policy === null || decision.reportOnly || ex.reply.kind !== 'response') return
     const method = ex.req.method ?? 'GET'
-    if (!policy.stateless) {
-      // A session belongs to the workload that opened it (mcp/sessions.ts).
-      try {
-        const session = requestedSession(ex.req.rawHeaders)
-        if (session !== null) await ctx.mcpSessions.check(route.name, session, known(ex.caller, 'a caller').workload ?? ANONYMOUS)
-        else ex.opensMcpSession = true
-      } catch (err) {
-        throw refused(ex.audit, err)
-      }
+    // A session belongs to the workload that opened it (mcp/sessions.ts); a stateless route has
+    // none, so a request naming one is refused (a server that also speaks a session revision
+    // would take it as that session).
+    try {
+      const session = requestedSession(ex.req.rawHeaders)
+      if (session !== null && policy.stateless) throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `route "${route.name}" is a stateless MCP endpoint (revision 2026-07-28): it has no sessions, and this request names one (Mcp-Session-Id); send it without`)
+      const target = known(ex.target, 'a target')
+      if (session !== null) await ctx.mcpSessions.check(route.name, `${target.host}:${target.port}`, session, known(ex.caller, 'a caller').workload ?? ANONYMOUS)
+      // Only the answer to an initialize opens one (the POST's body says whether it is one).
+      else ex.opensMcpSession = !policy.stateless && method === 'POST'
+    } catch (err) {
+      throw refused(ex.audit, err)
     }
     if (method !== 'POST') {
       if (policy.stateless && (method === 'GET' || method === 'DELETE')) {
@@ -112,6 +115,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
   secretFree(ctx, body)
   ex.mcp = mcp
   for (const m of parsed.messages) if (m.kind === 'request') mcp.requests.set(idKey(m.id!), m.method)
+  if (!parsed.messages.some((m) => m.kind === 'request' && m.method === 'initialize')) ex.opensMcpSession = false
   if (parsed.batch) ex.audit.mcp_batch = parsed.messages.length
   /** The tool rule whose conditions run, to name it with a condition that refuses. */
   let rule: string | null = null
