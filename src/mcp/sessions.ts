@@ -73,11 +73,21 @@ export class McpSessions {
     }
     if (this.#local.size > LOCAL_MAX) this.#forget(this.#local.keys().next().value!)
     if (!this.#store.shared) return
-    // Written only when no other workload holds it there (NX semantics are the store's: a shared
-    // write races; the check on use compares the workload either way).
-    this.#store.putExpiring(key, workload, MCP_SESSION_TTL_MS).catch((err: Error) => {
-      this.#log.error({ event: 'state_unavailable', op: 'mcp-session', route, workload, err: err.message }, 'an MCP session is known on this replica only')
-    })
+    // In the shared store too, a session another workload holds stays theirs.
+    const store = this.#store
+    store
+      .getExpiring(key)
+      .then((owner) => {
+        if (owner !== null && owner !== workload) {
+          this.#forget(key)
+          this.#log.warn({ event: 'mcp_session_conflict', route, workload, owner }, 'an MCP server answered with a session id already known as another workload\'s; it stays that workload\'s')
+          return
+        }
+        return store.putExpiring(key, workload, MCP_SESSION_TTL_MS)
+      })
+      .catch((err: Error) => {
+        this.#log.error({ event: 'state_unavailable', op: 'mcp-session', route, workload, err: err.message }, 'an MCP session is known on this replica only')
+      })
   }
 
   /**

@@ -42,3 +42,17 @@ t.test('one workload opening many sessions forgets only its own', async (t) => {
   t.equal(await owns(s, 'a.mcp.test:443', 'flood-11999', 'flooder'), true, 'the newest of the flood is known')
   t.equal(await owns(s, 'a.mcp.test:443', 'flood-0', 'flooder'), false, 'its oldest is forgotten')
 })
+
+t.test('with a shared store, a session another replica noted for another workload stays theirs', async (t) => {
+  const values = new Map<string, string>()
+  const shared = { shared: true, getExpiring: async (k: string) => values.get(k) ?? null, putExpiring: async (k: string, v: string) => void values.set(k, v) }
+  const replicaA = new McpSessions(shared, log, () => 0)
+  const replicaB = new McpSessions(shared, log, () => 0)
+  replicaA.opened('mcp', 'a.mcp.test:443', 'victim-session', 'victim')
+  await new Promise((r) => setImmediate(r))
+  replicaB.opened('mcp', 'a.mcp.test:443', 'victim-session', 'intruder')
+  await new Promise((r) => setImmediate(r))
+  t.equal(await owns(replicaB, 'a.mcp.test:443', 'victim-session', 'victim'), true, 'replica B answers for the victim from the store')
+  t.equal(await owns(replicaB, 'a.mcp.test:443', 'victim-session', 'intruder'), false, 'and not for the intruder')
+  t.equal(await owns(replicaA, 'a.mcp.test:443', 'victim-session', 'victim'), true)
+})
