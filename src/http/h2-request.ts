@@ -62,6 +62,8 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
   let method: string | undefined
   let path: string | undefined
   let pathRefused = false
+  /** Where the one Cookie field's value is in `rawHeaders`, once there is one. */
+  let cookieAt = -1
   for (let i = 0; i < source.length; i += 2) {
     const name = source[i]!
     const value = source[i + 1]!
@@ -78,10 +80,20 @@ export function h2RequestHead(source: readonly string[], endAfterHeaders: boolea
       host = value
       continue
     }
-    rawHeaders.push(name, value)
     const seen = headers[name]
     // Repeated fields read as Node's HTTP/1.1 parser joins them (set-cookie never comes in a request).
     headers[name] = seen === undefined ? value : name === 'cookie' ? `${String(seen)}; ${value}` : `${String(seen)}, ${value}`
+    // HTTP/2 may split Cookie into many fields; they go on as one, joined with "; " (RFC 9113
+    // section 8.2.3): an HTTP/1.1 server that keeps only the first Cookie line would read another
+    // value than sidekey (found by a red-team run).
+    if (name === 'cookie') {
+      if (cookieAt < 0) {
+        cookieAt = rawHeaders.length + 1
+        rawHeaders.push(name, value)
+      } else rawHeaders[cookieAt] = String(headers.cookie)
+      continue
+    }
+    rawHeaders.push(name, value)
   }
   const named = authority ?? host
   if (named !== undefined) {

@@ -50,9 +50,17 @@ t.test('HTTP/2 clients through sidekey', async (t) => {
       const { token } = sk.runTokens.mint('agent')
       const session = await h2ThroughProxy(Number(new URL(sk.proxyUrl).port), `${host}:443`, { auth: basicAuth('agent', token), ca: sk.ca.certPem })
       t.teardown(() => session.close())
-      const r = await h2Request(session, { ':method': 'GET', ':path': '/v1/node', authorization: 'Bearer placeholder' })
+      const r = await h2Request(session, { ':method': 'GET', ':path': '/v1/node', authorization: 'Bearer placeholder', cookie: ['a=1', 'b=2'] })
       t.equal(r.status, 200)
       t.equal(lastAuthorization(host), injected)
+      if (host === 'h1.api.test') {
+        // RFC 9113 section 8.2.3: cookie fields split on HTTP/2 go on to HTTP/1.1 as one (found by
+        // a red-team run: two Cookie lines, of which a server may keep only the first).
+        const raw = h1api.seen.at(-1)!.rawHeaders
+        const cookies = raw.filter((_, i) => i % 2 === 0 && raw[i]!.toLowerCase() === 'cookie').length
+        t.equal(cookies, 1, 'one Cookie line')
+        t.equal(h1api.seen.at(-1)!.headers.cookie, 'a=1; b=2')
+      }
     })
 
     t.test(`Python httpx with http2=True to ${host}`, async (t) => {
