@@ -73,7 +73,7 @@ export interface RequestExchange {
   body: Buffer | null
   /** inject: a chunk-signed AWS upload whose chunks are signed again on the way up. */
   resign: ChunkSigning | null
-  /** guard mcp: the request names no MCP session, so its answer may open one (filter mcp notes it). */
+  /** guard mcp: an initialize that names no MCP session, so its answer opens one (filter mcp notes it). */
   opensMcpSession: boolean
   /** guard the response: scrubbing and pin checks on the answer. */
   response: ResponsePlan | null

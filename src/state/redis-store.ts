@@ -205,7 +205,9 @@ export class RedisStore implements StateStore {
     this.#scripts = this.#client as unknown as Scripts
     this.#client.on('ready', () => {
       this.#say('up')
-      void this.#resync()
+      // Take Redis's view; the re-read writes back what waited, and anything Redis lost (a failure
+      // is tried again by the refresh timer).
+      void this.#reloadQuarantine().catch(() => undefined)
     })
     this.#client.on('error', (err: Error) => this.#say('down', err.message))
     this.#client.on('close', () => this.#say('down', 'connection closed'))
@@ -514,15 +516,6 @@ export class RedisStore implements StateStore {
         this.#notifyQuarantine()
       }
       this.#unsynced.delete(record.workload)
-    }
-  }
-
-  /** After a reconnect: write what waited (the reload writes back anything Redis lacks), then take Redis's view. */
-  async #resync(): Promise<void> {
-    try {
-      await this.#reloadQuarantine()
-    } catch {
-      // The refresh timer tries again.
     }
   }
 

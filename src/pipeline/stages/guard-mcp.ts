@@ -43,13 +43,12 @@ export const guardMcp: Stage<RequestExchange> = {
     // A session belongs to the workload that opened it (mcp/sessions.ts); a stateless route has
     // none, so a request naming one is refused (a server that also speaks a session revision
     // would take it as that session).
+    let session: string | null
     try {
-      const session = requestedSession(ex.req.rawHeaders)
+      session = requestedSession(ex.req.rawHeaders)
       if (session !== null && policy.stateless) throw new SidekeyError('SIDEKEY_ERR_MCP_INVALID', `route "${route.name}" is a stateless MCP endpoint (revision 2026-07-28): it has no sessions, and this request names one (Mcp-Session-Id); send it without`)
       const target = known(ex.target, 'a target')
       if (session !== null) await ctx.mcpSessions.check(route.name, `${target.host}:${target.port}`, session, known(ex.caller, 'a caller').workload ?? ANONYMOUS)
-      // Only the answer to an initialize opens one (the POST's body says whether it is one).
-      else ex.opensMcpSession = !policy.stateless && method === 'POST'
     } catch (err) {
       throw refused(ex.audit, err)
     }
@@ -64,7 +63,8 @@ export const guardMcp: Stage<RequestExchange> = {
       return
     }
     try {
-      await guardPost(ctx, ex, route, policy)
+      // Without a session, an initialize's answer opens one (filter-mcp.ts notes it); a stateless route has none.
+      await guardPost(ctx, ex, route, policy, session === null && !policy.stateless)
     } catch (err) {
       // Report-only: what would have been refused is recorded, and the request goes on without its
       // credential, as on any route; a body that could not be read whole cannot go on at all.
@@ -87,7 +87,7 @@ function secretFree(ctx: ProxyContext, body: Buffer): void {
 }
 
 /** A POST on an MCP route: read, parse, check and decide its body, then run the rules' guards. */
-async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, policy: McpPolicy): Promise<void> {
+async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, policy: McpPolicy, mayOpenSession: boolean): Promise<void> {
   const decision = known(ex.decision, 'a decision')
   if (!requestHasBody(ex.req.headers)) throw refused(ex.audit, new SidekeyError('SIDEKEY_ERR_MCP_INVALID', 'an MCP POST carries one JSON-RPC message in its body, and this one has none'))
   // Before the body is read: a coding or charset the server would decode it with is refused.
@@ -115,7 +115,7 @@ async function guardPost(ctx: ProxyContext, ex: RequestExchange, route: Route, p
   secretFree(ctx, body)
   ex.mcp = mcp
   for (const m of parsed.messages) if (m.kind === 'request') mcp.requests.set(idKey(m.id!), m.method)
-  if (!parsed.messages.some((m) => m.kind === 'request' && m.method === 'initialize')) ex.opensMcpSession = false
+  ex.opensMcpSession = mayOpenSession && parsed.messages.some((m) => m.kind === 'request' && m.method === 'initialize')
   if (parsed.batch) ex.audit.mcp_batch = parsed.messages.length
   /** The tool rule whose conditions run, to name it with a condition that refuses. */
   let rule: string | null = null
