@@ -8,7 +8,11 @@ import type { ExplainAnswer } from './server.js'
 export interface ExplainReadiness {
   /** Each source of the credential the request would get, with what stops it being read (null: readable). */
   credential_sources: { kind: 'env' | 'file'; name: string; problem: string | null }[]
-  /** For a credential fetched from an identity provider: whether a token usable now is cached for the workload (null: not such a credential). */
+  /**
+   * For a credential fetched from an identity provider: whether a token usable now is cached for
+   * the workload. null: not such a credential, or the caller did not present the admin token
+   * (whether another workload has called a service lately is not for an agent to learn).
+   */
   credential_cached: boolean | null
   /** The address guard's verdict on the host as it resolves now; null when the request is refused before any connection. */
   address: { verdict: 'allowed' | 'blocked' | 'unresolvable'; addresses: string[]; detail: string } | null
@@ -27,13 +31,13 @@ export interface DialSettings {
  * when a route lets the request through, as the proxy itself would: explain resolves no name the
  * proxy would refuse, so it opens no DNS channel the proxy keeps closed.
  */
-export async function explainReadiness(policy: Policy, answer: ExplainAnswer, dial: DialSettings = {}, env: NodeJS.ProcessEnv = process.env): Promise<ExplainReadiness> {
+export async function explainReadiness(policy: Policy, answer: ExplainAnswer, dial: DialSettings = {}, env: NodeJS.ProcessEnv = process.env, showCache = true): Promise<ExplainReadiness> {
   const credential_sources: ExplainReadiness['credential_sources'] = []
   for (const source of answer.credential === null ? [] : (policy.credentialSources.get(answer.credential) ?? [])) {
     credential_sources.push({ kind: source.kind, name: source.name, problem: await sourceProblem(source, env) })
   }
   const provider = answer.credential === null ? undefined : policy.credentials.get(answer.credential)
-  const credential_cached = provider?.cached?.(answer.request.workload) ?? null
+  const credential_cached = showCache ? (provider?.cached?.(answer.request.workload) ?? null) : null
   const routeName = answer.decision.action === 'allow' ? answer.decision.route : answer.connect?.action === 'allow' ? answer.connect.route : null
   const route = routeName === null ? undefined : policy.routes.find((r) => r.name === routeName)
   if (route === undefined) return { credential_sources, credential_cached, address: null }

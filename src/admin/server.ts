@@ -23,6 +23,7 @@ import { explainReadiness, type DialSettings } from './explain-readiness.js'
 import { CONSOLE_ROUTES } from './console.js'
 import { OAUTH_ROUTES, type OAuthApiContext } from './oauth-api.js'
 import { readJson, send } from './json.js'
+import { isAdmin } from './token.js'
 import { noEndpoint, RouteTable, type AdminCall, type AdminRoute } from './route-table.js'
 import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
@@ -103,8 +104,8 @@ function serveTable(ctx: AdminContext, table: RouteTable<AdminContext>, check: (
 
 /**
  * Every admin endpoint. Public: what holds no secret and changes nothing (health, readiness, the
- * routes, explain, the JWKS that minted JWTs are verified against, metrics, workloads, the CA
- * certificate, the console page). Admin: what changes state, lists run tokens, or shows what
+ * routes, explain, the JWKS that minted JWTs are verified against, metrics, the CA certificate,
+ * the console page). Admin: what changes state, lists run tokens or workloads, or shows what
  * approvers and `sidekey run` see.
  */
 const HEALTHZ: AdminRoute<AdminContext> = { method: 'GET', path: '/healthz', access: 'public', handle: (_, { res }) => send(res, 200, { status: 'ok' }) }
@@ -126,7 +127,6 @@ export const ADMIN_ROUTES = new RouteTable<AdminContext>([
   { method: 'GET', path: '/.well-known/jwks.json', access: 'public', handle: async (ctx, { res }) => send(res, 200, await ctx.credentials.keys.jwks()) },
   { method: 'GET', path: '/.well-known/openid-configuration', access: 'public', handle: openidConfiguration },
   METRICS,
-  { method: 'GET', path: '/v1/workloads', access: 'public', handle: (ctx, { res }) => send(res, 200, { workloads: ctx.monitor.workloads() }) },
   { method: 'GET', path: '/v1/ca.pem', access: 'public', handle: caCertificate },
   // Public: stopping sidekey takes nothing from it and opens no way around it (the agent's calls
   // fail closed without it); the listener is loopback, and the Host check runs first.
@@ -139,6 +139,9 @@ export const ADMIN_ROUTES = new RouteTable<AdminContext>([
   { method: 'DELETE', path: '/v1/run-tokens/:id', access: 'admin', handle: revokeRunToken },
   // Where sidekey keeps its secrets is for `sidekey run`, not for whoever reaches the port.
   { method: 'GET', path: '/v1/sandbox', access: 'admin', handle: (ctx, { res }) => send(res, 200, ctx.privatePaths()) },
+  // What each workload did (requests, destinations, why it was quarantined) is not for another
+  // workload's agent, which reaches this port from its pod.
+  { method: 'GET', path: '/v1/workloads', access: 'admin', handle: (ctx, { res }) => send(res, 200, { workloads: ctx.monitor.workloads() }) },
   { method: 'POST', path: '/v1/workloads/:workload/quarantine', access: 'admin', handle: quarantineWorkload },
   { method: 'POST', path: '/v1/workloads/:workload/release', access: 'admin', handle: releaseWorkload },
   { method: 'POST', path: '/v1/policy/reload', access: 'admin', handle: reloadPolicy },
@@ -292,10 +295,13 @@ export interface ExplainAnswer {
 }
 
 /** GET /v1/explain: the decision, and whether the credential and the host's addresses would do right now. */
-async function explainNow(ctx: AdminContext, { res, url }: AdminCall): Promise<void> {
+async function explainNow(ctx: AdminContext, { req, res, url }: AdminCall): Promise<void> {
   const policy = ctx.policy.current
   const answer = explain(policy, url.searchParams)
-  send(res, 200, { ...answer, ...(await explainReadiness(policy, answer, ctx.dial)) })
+  // Public, but whether a token is cached for a workload says that it called the service lately:
+  // only the admin token's holder learns that (an agent may ask as any workload).
+  const showCache = isAdmin(req.headers.authorization, ctx.adminToken)
+  send(res, 200, { ...answer, ...(await explainReadiness(policy, answer, ctx.dial, process.env, showCache)) })
 }
 
 /** Explain what would happen to METHOD URL for a workload. Shared by the admin API and the CLI. */

@@ -6,7 +6,7 @@ import { SidekeyError } from '../errors.js'
 import { formatAuthority } from '../policy/host.js'
 import { loadPolicyPath } from '../policy/load.js'
 import { parse } from './args.js'
-import { adminUrl } from './admin-client.js'
+import { adminUrl, readAdminToken } from './admin-client.js'
 import { runWorkload } from './run-workload.js'
 
 type Answer = ExplainAnswer & ExplainReadiness
@@ -38,7 +38,7 @@ export async function explain(argv: string[]): Promise<number> {
     params.set('mcp_args', typeof flags['mcp-args'] === 'string' ? flags['mcp-args'] : '{}')
   }
   const config = configFrom({ admin: flags.admin, home: flags.home, policies: flags.policies })
-  const asked = typeof flags.policies === 'string' ? null : await askRunning(adminUrl(config), params)
+  const asked = typeof flags.policies === 'string' ? null : await askRunning(adminUrl(config), params, await readAdminToken(config).catch(() => null))
   let answer: Answer
   let from: string
   if (asked !== null) {
@@ -58,10 +58,10 @@ export async function explain(argv: string[]): Promise<number> {
 }
 
 /** The running sidekey's answer, or null when none answers (any other failure is reported). */
-async function askRunning(base: string, params: URLSearchParams): Promise<Answer | null> {
+async function askRunning(base: string, params: URLSearchParams, token: string | null): Promise<Answer | null> {
   let res
   try {
-    res = await request(`${base}/v1/explain?${params}`, { headersTimeout: 2000, bodyTimeout: 5000 })
+    res = await request(`${base}/v1/explain?${params}`, { headers: token === null ? {} : { authorization: `Bearer ${token}` }, headersTimeout: 2000, bodyTimeout: 5000 })
   } catch {
     return null
   }

@@ -172,6 +172,14 @@ routes:
   const through = await fetch(target, { dispatcher: new ProxyAgent(running.proxyUrl.replace('http://', `http://agent:${running.runTokens.mint('agent').token}@`)) })
   t.equal(through.status, 200)
   t.match((await sidekey(['explain', 'GET', target], { cwd, env })).stdout, /credential: minted injected\n {4}token: cached, usable now/)
+  // /v1/explain is public: an agent may ask as any workload, and whether one has a token cached
+  // says it called the service lately. Only the admin token's holder (the CLI above) learns that.
+  const asked = `${running.adminUrl}/v1/explain?method=GET&url=${encodeURIComponent(target)}&workload=agent`
+  const publicAnswer = (await (await fetch(asked)).json()) as { credential: string; credential_cached: boolean | null }
+  t.equal(publicAnswer.credential, 'minted')
+  t.equal(publicAnswer.credential_cached, null, 'not told without the admin token')
+  const adminAnswer = (await (await fetch(asked, { headers: { authorization: `Bearer ${running.adminToken}` } })).json()) as { credential_cached: boolean | null }
+  t.equal(adminAnswer.credential_cached, true)
 
   // Offline, from the files and this process's environment: the variable is missing here.
   const offline = await sidekey(['explain', 'GET', 'https://api.test/v1/x', '--policies', join(home, 'policies')], { cwd, env })

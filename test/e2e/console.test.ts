@@ -24,11 +24,27 @@ async function steady(page: Page): Promise<void> {
   await page.locator('#pending[data-steady=true]').waitFor({ state: 'attached' })
 }
 
+/**
+ * Open a pending row's Deny dialog. The console ignores a click on a table that has just changed
+ * (a refresh between the check for steadiness and the click lands there too), so a click that
+ * opened nothing is made again once the table is steady.
+ */
+async function openDeny(page: Page, row: Locator): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    await steady(page)
+    await row.locator('button[data-action=deny]').click()
+    try {
+      await page.locator('#deny-dialog[open]').waitFor({ timeout: 2000 })
+      return
+    } catch (err) {
+      if (attempt === 4) throw err
+    }
+  }
+}
+
 /** Deny a pending row through the console's own confirmation (an optional note, then Deny). */
 async function denyIn(page: Page, row: Locator, note?: string): Promise<void> {
-  await steady(page)
-  await row.locator('button[data-action=deny]').click()
-  await page.locator('#deny-dialog[open]').waitFor()
+  await openDeny(page, row)
   if (note !== undefined) await page.fill('#deny-note', note)
   await page.click('#deny-confirm')
 }
@@ -216,9 +232,7 @@ routes:
     const row = page.locator('#pending tr[data-approval]')
     await row.waitFor({ timeout: 10_000 })
     const id = (await row.getAttribute('data-approval'))!
-    await steady(page)
-    await row.locator('button[data-action=deny]').click()
-    await page.locator('#deny-dialog[open]').waitFor()
+    await openDeny(page, row)
     t.match(await page.locator('#deny-what').innerText(), /POST ci\.test.* from deployer/)
     await page.click('#deny-cancel')
     await page.locator('#deny-dialog[open]').waitFor({ state: 'detached' })
@@ -327,7 +341,7 @@ routes:
     t.match(await row.innerText(), /QUARANTINED/)
     await row.locator('button').click()
     await page.locator('#workloads tr', { hasText: 'QUARANTINED' }).waitFor({ state: 'detached' })
-    const { workloads } = (await (await request(`${sk.adminUrl}/v1/workloads`)).body.json()) as { workloads: { workload: string; quarantined: unknown }[] }
+    const { workloads } = (await (await request(`${sk.adminUrl}/v1/workloads`, { headers: { authorization: `Bearer ${sk.adminToken}` } })).body.json()) as { workloads: { workload: string; quarantined: unknown }[] }
     t.equal(workloads.find((w) => w.workload === 'rogue')?.quarantined ?? null, null)
   })
 

@@ -100,7 +100,7 @@ routes:
     }
     t.ok(requests > 2800, `${requests} requests`)
     t.same(anomalies(), [], 'no false positive')
-    const list = (await (await fetch(`${sk.adminUrl}/v1/workloads`)).json()) as { workloads: { workload: string; learning: boolean }[] }
+    const list = (await (await fetch(`${sk.adminUrl}/v1/workloads`, { headers: { authorization: `Bearer ${sk.adminToken}` } })).json()) as { workloads: { workload: string; learning: boolean }[] }
     t.match(list.workloads, [{ workload: 'analyst', learning: false }])
   })
 
@@ -208,7 +208,7 @@ routes:
     await sk.monitor.save()
     await sk.close()
     const again = await startTestSidekey(t, 'version: v1\n', { now: () => clock, dir: sk.dir })
-    const list = (await (await fetch(`${again.adminUrl}/v1/workloads`)).json()) as { workloads: { workload: string; learning: boolean; requests: number }[] }
+    const list = (await (await fetch(`${again.adminUrl}/v1/workloads`, { headers: { authorization: `Bearer ${again.adminToken}` } })).json()) as { workloads: { workload: string; learning: boolean; requests: number }[] }
     t.match(list.workloads, [{ workload: 'analyst', learning: false }])
     t.ok(list.workloads[0]!.requests > 2000)
   })

@@ -16,7 +16,6 @@ const EXPECTED_PUBLIC = [
   'GET /.well-known/jwks.json',
   'GET /.well-known/openid-configuration',
   'GET /metrics',
-  'GET /v1/workloads',
   'GET /v1/ca.pem',
   // Answers 404 unless --shutdown-endpoint; stopping sidekey fails closed.
   'POST /v1/shutdown',
