@@ -1,5 +1,6 @@
 /**
- * The console's stylesheet. Rows are tinted by outcome (`observe/outcome.ts`), never by the policy
+ * The console's stylesheet. Agent-controlled text is drawn in the order it is sent, never
+ * reordered by the bidirectional algorithm. Rows are tinted by outcome (`observe/outcome.ts`), never by the policy
  * decision. The page never scrolls sideways: long paths and bodies wrap anywhere, and each
  * pending approval is a card of its own, so its body is read at the page's full width, on an
  * 800 px screen too.
@@ -12,6 +13,9 @@ export const CONSOLE_STYLE = `
   th, td { text-align: left; padding: 4px 6px; border-bottom: 1px solid #ddd; vertical-align: top; overflow-wrap: anywhere; }
   th { background: #f4f4f4; font-weight: 600; } code, pre { font: 12px/1.3 ui-monospace, monospace; }
   pre { margin: 0; white-space: pre-wrap; overflow-wrap: anywhere; background: #fafafa; }
+  /* Agent-controlled text is drawn in the order it is sent: right-to-left letters around digits
+     would otherwise be reordered ("200 ב 100 א" for "א 100 ב 200"), and the approver read amounts swapped. */
+  code, pre, td, #deny-what { direction: ltr; unicode-bidi: bidi-override; }
   button { margin: 1px; cursor: pointer; } .deny { color: #a00; } .ok { color: #070; } .muted { color: #666; }
   #status { float: right; font-size: .9em; } .empty { color: #777; font-style: italic; }
   #who { font-size: .8em; font-weight: normal; margin-left: .6em; }

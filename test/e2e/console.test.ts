@@ -182,13 +182,28 @@ routes:
     const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('sneaky'), proxyTunnel: false })
     t.teardown(() => dispatcher.close())
     const body = JSON.stringify({ env: 'production', pad: 'x'.repeat(1100), to: 'attacker-iban' })
-    const agent = request(`http://ci.test:${port}/deploy?amount=999999&to=attacker&memo=a%E2%80%AEb`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer agent-placeholder', cookie: 'sid=agent-cookie', 'x-change': 'CHG-42' }, body }).then((r) => ({ status: r.statusCode, error: r.headers['x-sidekey-error'] }))
+    const agent = request(`http://ci.test:${port}/deploy?amount=999999&to=attacker&memo=a%E2%80%AEb&pay=%D7%90%20100%20%D7%91%20200`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json', authorization: 'Bearer agent-placeholder', cookie: 'sid=agent-cookie', 'x-change': 'CHG-42' }, body }).then((r) => ({ status: r.statusCode, error: r.headers['x-sidekey-error'] }))
     const row = page.locator('#pending tr[data-approval]', { hasText: 'sneaky' })
     await row.waitFor({ timeout: 10_000 })
     const query = await row.locator('pre.query').innerText()
     t.match(query, /amount = 999999/)
     t.match(query, /to = attacker/)
     t.match(query, /memo = a\\u\{202e\}b/, 'a bidi override is shown escaped, not applied')
+    // Right-to-left letters around digits would have a browser draw "200 ב 100 א": the approver
+    // would read the amounts swapped. Agent-controlled text is drawn in the order it is sent.
+    const order = await row.locator('pre.query').evaluate((e) => {
+      const node = [...e.childNodes].find((n) => n.textContent?.includes('pay = '))!
+      const text = node.textContent!
+      const x = (i: number): number => {
+        const r = (globalThis as unknown as { document: { createRange(): { setStart(n: unknown, i: number): void; setEnd(n: unknown, i: number): void; getBoundingClientRect(): { left: number } } } }).document.createRange()
+        r.setStart(node, i)
+        r.setEnd(node, i + 1)
+        return r.getBoundingClientRect().left
+      }
+      const at = text.indexOf('pay = ')
+      return [x(at + 6), x(text.indexOf('100', at)), x(text.indexOf('\u05d1', at)), x(text.indexOf('200', at))]
+    })
+    t.same([...order].sort((a, b) => a - b), order, `each character drawn right of the one sent before it (${order.join(', ')})`)
     const headers = await row.locator('pre.headers').innerText()
     t.match(headers, /x-change: CHG-42/)
     t.notMatch(await row.innerText(), /agent-placeholder|agent-cookie|authorization/i, 'no credential value is shown')
