@@ -267,10 +267,11 @@ routes:
       )
       results.push({ scenario: name, direct: d, sidekey: s, ratio, sidekeyCpuMsPerRequest: cpuMsPerReq })
     }
-    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling); h2 runs keep-alive and the h2 rows;
-    // grpc runs the gRPC row alone.
+    // BENCH_ONLY=plain|keepalive|newconn runs one scenario (for profiling); h2 runs keep-alive and the h2 rows
+    // (only the h2 rows when BENCH_H2_ROWS names some, so a profile holds them alone); grpc runs the gRPC row alone.
     const only = process.env.BENCH_ONLY
-    for (const sc of scenarios.filter((x) => only !== 'grpc' && (!only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection', h2: 'keep-alive' }[only] ?? only)))) {
+    const h2RowsAlone = only === 'h2' && process.env.BENCH_H2_ROWS !== undefined
+    for (const sc of scenarios.filter((x) => only !== 'grpc' && !h2RowsAlone && (!only || x.name.toLowerCase().includes({ plain: 'plain', keepalive: 'keep-alive', newconn: 'new connection', h2: 'keep-alive' }[only] ?? only)))) {
       const d = await hey(sc.direct[0], sc.direct[1])
       const before = await procStats(sidekey.pid!)
       const s = await hey(sc.through[0], sc.through[1])
@@ -310,7 +311,7 @@ routes:
     // Issue 3's bar: a route whose token comes from the cache, against a static-secret route.
     // Interleaved, two rounds each, to spread the machine's noise over both.
     const rounds: { s: HeyResult; o: HeyResult }[] = []
-    for (let i = 0; i < 2 && only !== 'grpc'; i++) rounds.push({ s: await hey('http://api.bench.test/', ['-x', proxy]), o: await hey('http://oauth.bench.test/', ['-x', proxy]) })
+    for (let i = 0; i < 2 && only !== 'grpc' && !h2RowsAlone; i++) rounds.push({ s: await hey('http://api.bench.test/', ['-x', proxy]), o: await hey('http://oauth.bench.test/', ['-x', proxy]) })
     const mean = (xs: HeyResult[]): HeyResult => ({ ...xs[0]!, rps: xs.reduce((a, x) => a + x.rps, 0) / xs.length, other: xs.map((x) => x.other).filter(Boolean).join(' ') })
     if (rounds.length > 0) {
     const staticRoute = mean(rounds.map((r) => r.s))
