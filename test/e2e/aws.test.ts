@@ -157,6 +157,11 @@ t.test('AWS web identity and SigV4 end to end', async (t) => {
               res.writeHead(200, { etag: '"1"' })
               return void res.end()
             }
+            // An upstream that echoes what it was sent (an API Gateway Lambda returning its event, an error page).
+            if (req.url!.startsWith('/echo/')) {
+              res.writeHead(200, { 'content-type': 'application/json', 'x-echo-token': String(req.headers['x-amz-security-token']) })
+              return void res.end(JSON.stringify(req.headers))
+            }
             const stored = objects.get(req.url!.split('?')[0]!)
             res.writeHead(stored === undefined ? 404 : 200, { 'content-type': 'text/plain' })
             return void res.end(stored ?? '')
@@ -376,6 +381,30 @@ routes:
     await invoke('shortmodel', 'three')
     t.not(verified.at(-1)!.accessKeyId, first, 'STS back: new keys fetched and used')
     sts.lifetimeS = 3600
+  })
+
+  t.test('the session token sidekey sends is a managed secret too: masked in an echo, refused outbound', async (t) => {
+    // Found by a red-team run: only the secret access key was taught to the scanner, so an upstream
+    // echoing X-Amz-Security-Token handed the agent the role's session token, and the agent could
+    // then send it anywhere.
+    const caPemHere = await readFile(sk.ca.certPath, 'utf8')
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), requestTls: { ca: caPemHere } })
+    t.teardown(() => dispatcher.close())
+    const echo = await request('https://s3.us-east-1.amazonaws.com/echo/headers', { dispatcher, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+    const text = await echo.body.text()
+    t.equal(echo.statusCode, 200)
+    const sent = s3.seen.at(-1)!.headers['x-amz-security-token'] as string
+    t.ok(keys.some((k) => k.sessionToken === sent), 'the real session token went upstream')
+    t.notMatch(text, sent, 'not in the echoed body')
+    t.notMatch(String(echo.headers['x-echo-token']), sent, 'not in the echoed header')
+    t.match(text, /x-amz-security-token/)
+    // An agent that learned it anyway cannot send it out (another workload: this one is quarantined).
+    const exfil = new ProxyAgent({ uri: sk.proxyUrlFor('exfiltrator'), requestTls: { ca: caPemHere } })
+    t.teardown(() => exfil.close())
+    const out = await request('https://s3.us-east-1.amazonaws.com/agent-bucket/leak.txt', { dispatcher: exfil, method: 'PUT', body: `token=${sent}` })
+    await out.body.dump()
+    t.equal(out.statusCode, 403)
+    t.equal(out.headers['x-sidekey-error'], 'SIDEKEY_ERR_SECRET_DETECTED')
   })
 
   t.test('no AWS key, session token or web identity token in any log line', async (t) => {

@@ -3,7 +3,8 @@ import { known, type RequestExchange, type Stage } from '../exchange.js'
 /**
  * The obtain stage: the route's credential for this caller, just in time (from the token cache,
  * the provider, or a static secret). Never for a request only report-only mode let through. The
- * secret is taught to the scanner, so an agent that somehow learns it cannot send it anywhere.
+ * secret (and an AWS session token, which goes upstream as it is) is taught to the scanner, so
+ * an echo of it is masked and an agent that somehow learns it cannot send it anywhere.
  */
 export const obtainCredential: Stage<RequestExchange> = {
   name: 'obtain',
@@ -19,7 +20,11 @@ export const obtainCredential: Stage<RequestExchange> = {
       ex.secret = obtained.secret
       ex.aws = obtained.aws ?? null
       // Slotted by credential and caller: a token replaced again and again stays two secrets.
-      ctx.scanner.add(obtained.secret, `${credential.name}\0${caller.workload ?? ''}`)
+      const slot = `${credential.name}\0${caller.workload ?? ''}`
+      ctx.scanner.add(obtained.secret, slot)
+      // Every part of a credential that goes upstream is a secret: SigV4 sends the session token
+      // as it is (X-Amz-Security-Token), so an echo of it would hand the agent a usable part of the role.
+      if (obtained.aws !== undefined) ctx.scanner.add(obtained.aws.sessionToken, `${slot}\0session-token`)
       ex.audit.credential_source = obtained.source
     } catch (err) {
       // The reason (provider unreachable, what it answered) for whoever reads the log; messages name no secret.
