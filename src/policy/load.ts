@@ -266,8 +266,10 @@ function compileRoute(
   const strip = new Set((r.strip ?? []).map((h) => h.toLowerCase()))
   if (injection?.kind === 'header') strip.add(injection.name)
   if (injection?.kind === 'basic') strip.add('authorization')
-  // The agent SDK's signature with placeholder keys, and its session token, are replaced.
-  if (injection?.kind === 'sigv4') for (const h of ['authorization', 'x-amz-date', 'x-amz-security-token', ...(injection.unsignedPayload ? ['x-amz-content-sha256'] : [])]) strip.add(h)
+  // The agent SDK's signature with placeholder keys, and its session token, are replaced. Its
+  // x-amz-content-sha256 is left for the signer, which keeps a STREAMING-* mode (the body is
+  // framed for it) and replaces the rest on an unsigned_payload route (inject/sigv4.ts).
+  if (injection?.kind === 'sigv4') for (const h of ['authorization', 'x-amz-date', 'x-amz-security-token']) strip.add(h)
   const hostName = r.host.startsWith('*.') ? null : host.pattern
   const compiled = {
     name: r.name,

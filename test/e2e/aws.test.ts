@@ -62,6 +62,8 @@ async function verifySigV4(req: IncomingMessage, body: string, keys: { accessKey
   const amzDate = req.headers['x-amz-date'] as string
   const at = new Date(`${amzDate.slice(0, 4)}-${amzDate.slice(4, 6)}-${amzDate.slice(6, 8)}T${amzDate.slice(9, 11)}:${amzDate.slice(11, 13)}:${amzDate.slice(13, 15)}Z`)
   const claimed = req.headers['x-amz-content-sha256'] as string | undefined
+  // S3 reads an aws-chunked body only in a STREAMING-* mode ("Signature Version 4: streaming uploads").
+  if (/aws-chunked/.test(String(req.headers['content-encoding'] ?? '')) && !claimed?.startsWith('STREAMING-')) return `an aws-chunked body signed as ${claimed}`
   if (claimed !== undefined && !claimed.startsWith('UNSIGNED') && !claimed.startsWith('STREAMING') && claimed !== payloadSha256(Buffer.from(body))) return 'x-amz-content-sha256 does not match the body'
   if (claimed === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD' || claimed === 'STREAMING-AWS4-HMAC-SHA256-PAYLOAD-TRAILER') {
     // Every chunk signature must chain from the request's signature under the real secret: the
@@ -278,6 +280,19 @@ routes:
     const got = await s3Client.send(new GetObjectCommand({ Bucket: 'agent-bucket', Key: 'notes/streamed.txt' }))
     t.equal(await got.Body!.transformToString(), text, 'the object is what the agent streamed')
     if (seen.headers['x-amz-content-sha256'] === 'STREAMING-UNSIGNED-PAYLOAD-TRAILER') t.match(trailers.at(-1), { 'x-amz-checksum-crc32': /^[A-Za-z0-9+/=]+$/ }, 'the checksum trailer came through')
+  })
+
+  t.test('on an unsigned_payload route, the SDK\'s streamed upload keeps its STREAMING-* mode', async (t) => {
+    // Found in review of a red-team run: the route stripped the SDK's x-amz-content-sha256 before
+    // the signer read it, so an aws-chunked body was signed as UNSIGNED-PAYLOAD, which S3 refuses.
+    const text = 'large agent output\n'.repeat(2000)
+    await s3Client.send(new PutObjectCommand({ Bucket: 'large-uploads', Key: 'streamed.txt', Body: Readable.from([Buffer.from(text.slice(0, 10_000)), Buffer.from(text.slice(10_000))]), ContentLength: text.length }))
+    const seen = s3.seen.at(-1)!
+    t.equal(seen.url.split('?')[0], '/large-uploads/streamed.txt', 'on the unsigned_payload route')
+    t.equal(verified.at(-1)!.problem, null, 'the signature verifies')
+    if (/aws-chunked/.test(String(seen.headers['content-encoding'] ?? ''))) t.equal(seen.headers['x-amz-content-sha256'], 'STREAMING-UNSIGNED-PAYLOAD-TRAILER', 'the mode the SDK chose')
+    const got = await s3Client.send(new GetObjectCommand({ Bucket: 'large-uploads', Key: 'streamed.txt' }))
+    t.equal(await got.Body!.transformToString(), text)
   })
 
   t.test('a chunk-signed upload (STREAMING-AWS4-HMAC-SHA256-PAYLOAD, as the Java SDK v1 sends): every chunk signed again', async (t) => {
