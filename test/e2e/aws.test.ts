@@ -4,7 +4,7 @@ import { Readable } from 'node:stream'
 import type { IncomingMessage } from 'node:http'
 import { join } from 'node:path'
 import { BedrockRuntimeClient, InvokeModelCommand } from '@aws-sdk/client-bedrock-runtime'
-import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
+import { CopyObjectCommand, GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3'
 import { NodeHttpHandler } from '@smithy/node-http-handler'
 import { HttpsProxyAgent } from 'https-proxy-agent'
 import t from 'tap'
@@ -147,6 +147,13 @@ t.test('AWS web identity and SigV4 end to end', async (t) => {
             return void res.end(`<Error><Code>SignatureDoesNotMatch</Code><Message>${problem}</Message></Error>`)
           }
           if (service === 's3') {
+            if (req.method === 'PUT' && req.headers['x-amz-copy-source'] !== undefined) {
+              // CopyObject, as S3 answers it: the copy's ETag in an XML body.
+              const source = objects.get(`/${decodeURIComponent(String(req.headers['x-amz-copy-source'])).replace(/^\//, '')}`)
+              objects.set(req.url!.split('?')[0]!, source ?? '')
+              res.writeHead(200, { 'content-type': 'application/xml' })
+              return void res.end('<CopyObjectResult><ETag>"1"</ETag><LastModified>2026-12-04T00:00:00.000Z</LastModified></CopyObjectResult>')
+            }
             if (req.method === 'PUT') {
               const chunked = /aws-chunked/.test(String(req.headers['content-encoding'] ?? ''))
               const stored = chunked ? decodeAwsChunked(body) : { data: body, trailer: {} }
@@ -211,6 +218,7 @@ credentials:
     sts_endpoint: ${sts127}
 routes:
   - { name: s3-large, host: s3.us-east-1.amazonaws.com, paths: [/large-uploads/**], credential: agent-role, inject: { sigv4: { unsigned_payload: true } }, addresses: [127.0.0.1] }
+  - { name: s3-copies, host: s3.us-east-1.amazonaws.com, paths: [/copies/**], credential: agent-role, inject: { sigv4: { allow_headers: [x-amz-copy-source] } }, addresses: [127.0.0.1] }
   - { name: s3, host: s3.us-east-1.amazonaws.com, credential: agent-role, addresses: [127.0.0.1] }
   - { name: bedrock, host: bedrock-runtime.us-east-1.amazonaws.com, paths: [/model/okmodel/*], credential: agent-role, addresses: [127.0.0.1] }
   - { name: bedrock-chained, host: bedrock-runtime.us-east-1.amazonaws.com, paths: [/model/chainedmodel/*], credential: chained, addresses: [127.0.0.1] }
@@ -422,6 +430,30 @@ routes:
     t.equal(out.headers['x-sidekey-error'], 'SIDEKEY_ERR_SECRET_DETECTED')
   })
 
+  t.test('S3 headers that act on another object, or on who may read one, are refused unless the route allows them', async (t) => {
+    // Found by a red-team run: a route's paths said which objects the agent may reach, but a PUT to
+    // an allowed key with x-amz-copy-source copied any object the role can read into it, and
+    // x-amz-acl: public-read put an object where anyone reads it past sidekey.
+    const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('copier'), requestTls: { ca: caPem } })
+    t.teardown(() => dispatcher.close())
+    const before = s3.seen.length
+    for (const [name, value] of [['x-amz-copy-source', '/payroll/salaries.csv'], ['X-Amz-Copy-Source-Range', 'bytes=0-9'], ['x-amz-acl', 'public-read'], ['x-amz-grant-read', 'uri="http://acs.amazonaws.com/groups/global/AllUsers"'], ['x-amz-website-redirect-location', 'https://evil.example/']] as const) {
+      const res = await request('https://s3.us-east-1.amazonaws.com/agent-bucket/notes/copy.txt', { dispatcher, method: 'PUT', headers: { [name]: value, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: '' })
+      const answer = (await res.body.json()) as { message: string }
+      t.equal(res.statusCode, 403, name)
+      t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_AWS_HEADER_REFUSED')
+      t.match(answer.message, `${name.toLowerCase()} makes AWS act on another object`)
+      t.match(answer.message, `route "s3" does not allow it: send the request without it, or ask for ${name.toLowerCase()} in the route's inject.sigv4.allow_headers`)
+    }
+    t.equal(s3.seen.length, before, 'none reached S3')
+    const audit = await sk.sink.waitForAudit((a) => a.workload === 'copier' && a.error === 'SIDEKEY_ERR_AWS_HEADER_REFUSED')
+    t.match(audit, { status: 403, route: 's3', credential: null })
+    // A route that names it lets it through, signed: the agent's own SDK copying within its prefix.
+    await s3Client.send(new CopyObjectCommand({ Bucket: 'copies', Key: 'today.txt', CopySource: 'copies/yesterday.txt' }))
+    t.equal(verified.at(-1)!.problem, null, 'signed with the real keys')
+    t.equal(s3.seen.at(-1)!.headers['x-amz-copy-source'], 'copies/yesterday.txt')
+  })
+
   t.test('no AWS key, session token or web identity token in any log line', async (t) => {
     const log = sk.sink.raw.join('\n')
     for (const k of keys) {
@@ -480,4 +512,7 @@ t.test('policy refuses AWS keys outside SigV4, and SigV4 without AWS keys', asyn
   t.throws(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: key, inject: { sigv4: {} } }\n` }]), { name: 'PolicyInvalidError', message: /sigv4 needs an aws-web-identity credential/ })
   t.throws(() => compilePolicy([{ file: 'p.yaml', text: 'version: v1\ncredentials:\n  role: { type: aws-web-identity, role_arn: "not-an-arn", token_file: /t }\n' }]), { name: 'PolicyInvalidError', message: /role_arn/ })
   t.doesNotThrow(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role }\n` }]), 'an AWS credential signs by default')
+  t.throws(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role, inject: { sigv4: { allow_headers: [x-amz-meta-note] } } }\n` }]), { name: 'PolicyInvalidError', message: /"x-amz-meta-note" is not a header sidekey refuses on SigV4 routes/ })
+  const allowing = compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role, inject: { sigv4: { allow_headers: [X-Amz-Copy-Source, x-amz-grant-read] } } }\n` }])
+  t.match(allowing.routes[0]!.injection, { kind: 'sigv4', allowHeaders: ['x-amz-copy-source', 'x-amz-grant-read'] }, 'names read in lower case')
 })
