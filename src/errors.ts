@@ -80,6 +80,7 @@ export const ERROR_CODES = {
   SIDEKEY_ERR_CA: { status: 500, meaning: 'The CA certificate or key cannot be loaded or created (or the key file is readable by others).' },
   SIDEKEY_ERR_CONFIG: { status: 500, meaning: 'A startup setting is invalid.' },
   SIDEKEY_ERR_ADMIN_UNAUTHORIZED: { status: 401, meaning: 'An admin call that changes state lacks the admin token.' },
+  SIDEKEY_ERR_ADMIN_CROSS_SITE: { status: 403, meaning: 'A browser sent a call that changes state (not GET) to the admin API from another site (`Sec-Fetch-Site` other than same-origin, or an `Origin` that is not the listener): only its own pages, and clients that are not browsers, may make such calls.' },
   SIDEKEY_ERR_ADMIN_HOST: { status: 421, meaning: 'The admin listener does not answer to the Host the request names (DNS-rebinding defence): call it by a loopback name or one set with `--admin-hosts`.' },
   SIDEKEY_ERR_NOT_FOUND: { status: 404, meaning: 'The admin API has no such resource.' },
 } as const satisfies Record<string, { status: number; meaning: string }>

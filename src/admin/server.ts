@@ -24,6 +24,7 @@ import { CONSOLE_ROUTES } from './console.js'
 import { OAUTH_ROUTES, type OAuthApiContext } from './oauth-api.js'
 import { readJson, send } from './json.js'
 import { isAdmin } from './token.js'
+import { refuseCrossSite } from './cross-site.js'
 import { noEndpoint, RouteTable, type AdminCall, type AdminRoute } from './route-table.js'
 import { ambiguity } from '../guard/ambiguity.js'
 import { celInput } from '../guard/request-guard.js'
@@ -65,7 +66,11 @@ export interface AdminContext extends ApprovalsApiContext, OAuthApiContext {
 export function createAdminServer(ctx: AdminContext): Server {
   // The Host check comes before every handler, /healthz and /metrics included: a rebinding
   // page may read anything this listener answers (docs/security.md).
-  return serveTable(ctx, ADMIN_ROUTES, (req) => ctx.hosts.check(req))
+  // Then, for calls that change state, where a browser says it sent them from (admin/cross-site.ts).
+  return serveTable(ctx, ADMIN_ROUTES, (req) => {
+    ctx.hosts.check(req)
+    refuseCrossSite(req)
+  })
 }
 
 /**

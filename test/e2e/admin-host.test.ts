@@ -178,3 +178,44 @@ t.test('configured names: the bind address, the issuer host and --admin-hosts (t
   })
   t.same(health, { code: 0, stderr: '' }, 'sidekey health with SIDEKEY_ADMIN=0.0.0.0:PORT')
 })
+
+t.test('a call that changes state, sent by a browser from another site, is refused (POST /v1/shutdown)', async (t) => {
+  // Found by a red-team run: with --shutdown-endpoint, any page the operator visited could stop
+  // sidekey with a form POST to http://127.0.0.1:PORT/v1/shutdown, whose Host passes the Host check.
+  const dir = await mkdtemp(join(tmpdir(), 'sidekey-admin-cross-site-'))
+  await mkdir(join(dir, 'policies'))
+  await writeFile(join(dir, 'policies', 'policy.yaml'), POLICY)
+  let stops = 0
+  const sk = await startSidekey(
+    { ...DEFAULTS, listen: { host: '127.0.0.1', port: 0 }, admin: { host: '127.0.0.1', port: 0 }, policyPath: join(dir, 'policies'), certsDir: join(dir, 'certs'), watchPolicy: false },
+    { logger: new LogSink().logger(), onShutdownRequest: () => void stops++ },
+  )
+  t.teardown(() => sk.close())
+  const port = Number(new URL(sk.adminUrl).port)
+  const post = (path: string, lines: string[]) => rawExchange(port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\n${lines.map((l) => `${l}\r\n`).join('')}content-type: text/plain\r\ncontent-length: 1\r\nconnection: close\r\n\r\nx`)
+  for (const lines of [['Origin: https://evil.example'], ['Origin: null'], [`Origin: http://127.0.0.1:${port + 1}`], ['Sec-Fetch-Site: cross-site'], ['Sec-Fetch-Site: same-site', `Origin: http://127.0.0.1:${port}`]]) {
+    const answer = await post('/v1/shutdown', lines)
+    t.equal(statusOf(answer), 403, lines.join(', '))
+    t.match(answer, /x-sidekey-error: SIDEKEY_ERR_ADMIN_CROSS_SITE/i)
+  }
+  // With the admin token too: the token does not make a cross-site call the operator's.
+  t.equal(statusOf(await post('/v1/policy/reload', ['Origin: https://evil.example', `authorization: Bearer ${sk.adminToken}`])), 403)
+  t.equal(stops, 0, 'nothing stopped sidekey')
+
+  if (existsSync(CHROMIUM) || process.env.CI) {
+    // A real page on another site, posting as an attack page would: a form, no preflight.
+    const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-dev-shm-usage'] })
+    t.teardown(() => browser.close())
+    const page = await browser.newPage()
+    await page.route('http://evil.example/', (route) => route.fulfill({ contentType: 'text/html', body: `<form id=f method=POST action="http://127.0.0.1:${port}/v1/shutdown" enctype="text/plain"><input name=x value=y></form><script>document.getElementById('f').submit()</script>` }))
+    const answered = page.waitForResponse((r) => r.url().endsWith('/v1/shutdown'))
+    await page.goto('http://evil.example/')
+    t.equal((await answered).status(), 403, 'the form post from the page is refused')
+    t.equal(stops, 0)
+  }
+
+  // Not a browser (curl, `sidekey` itself, a Job's agent): no Origin, no Sec-Fetch-Site.
+  const plain = await post('/v1/shutdown', [])
+  t.equal(statusOf(plain), 202)
+  t.equal(stops, 1)
+})
