@@ -14,6 +14,18 @@ export function asSidekeyError(err: unknown): SidekeyError {
  * `... - ${body.error}`, which an object turns into `[object Object]`); the same facts follow as
  * separate fields for programs.
  */
+/**
+ * `err` with every managed secret masked in its message (`mask`: the scanner's). A refusal's
+ * words may quote what an upstream sent (a coding it framed its answer with), and an upstream may
+ * echo the credential there: the message reaches the agent in the body, the reason phrase and
+ * `x-sidekey-message` (found by a red-team run: a Transfer-Encoding naming the injected key).
+ */
+export function maskedRefusal(err: SidekeyError, mask: (text: string) => string): SidekeyError {
+  const message = mask(err.message)
+  if (message === err.message) return err
+  return new SidekeyError(err.code, message, { ...(err.retryAfterS === undefined ? {} : { retryAfterS: err.retryAfterS }), ...(err.details === undefined ? {} : { details: err.details }) })
+}
+
 export function refusalBody(err: SidekeyError, requestId: string | null, reason: string | null): string {
   return JSON.stringify({ error: `sidekey: ${err.message} (${err.code})`, code: err.code, message: err.message, reason, request_id: requestId, ...err.details })
 }

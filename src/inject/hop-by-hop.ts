@@ -64,6 +64,9 @@ export function responseWithoutHopByHop(headers: Record<string, string | string[
   return out
 }
 
+/** Transfer codings in IANA's registry (RFC 9110 section 18.7, RFC 9112 section 7), named in a refusal as they are. */
+const KNOWN_CODINGS = new Set(['chunked', 'compress', 'deflate', 'gzip', 'identity', 'trailers', 'x-compress', 'x-gzip', 'br', 'zstd'])
+
 /**
  * Refuse a response framed with a transfer coding besides `chunked` (RFC 9112 section 6.1:
  * `Transfer-Encoding: gzip, chunked`). Both HTTP clients sidekey uses remove only the chunked
@@ -75,5 +78,8 @@ export function refuseTransferCodings(headers: Record<string, string | string[] 
   if (value === undefined) return
   const codings = [value].flat().join(',').split(',').map((c) => c.trim().toLowerCase()).filter((c) => c !== '')
   if (codings.every((c) => c === 'chunked')) return
-  throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream framed its answer with transfer coding "${codings.join(', ').slice(0, 80)}": sidekey relays only chunked framing, since it cannot inspect a body it would have to decode; nothing of it was relayed (the upstream can use Content-Encoding instead)`)
+  // Only registered coding names are quoted: the message reaches the agent, and an upstream may
+  // echo a secret in the header (the refusal is masked too, pipeline/exchange.ts).
+  const named = codings.map((c) => (KNOWN_CODINGS.has(c) ? c : 'an unregistered coding')).join(', ')
+  throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream framed its answer with transfer coding "${named.slice(0, 80)}": sidekey relays only chunked framing, since it cannot inspect a body it would have to decode; nothing of it was relayed (the upstream can use Content-Encoding instead)`)
 }

@@ -5,7 +5,7 @@ import type { Duplex } from 'node:stream'
 import type { Tunnel } from '../accept/tunnel.js'
 import type { RequestTarget } from '../accept/target.js'
 import type { MethodOverride } from '../accept/method-override.js'
-import { asSidekeyError } from '../accept/refuse.js'
+import { asSidekeyError, maskedRefusal } from '../accept/refuse.js'
 import type { AwsCredentials } from '../credentials/provider.js'
 import { SidekeyError } from '../errors.js'
 import type { ForwardResult } from '../forward/forward.js'
@@ -195,7 +195,7 @@ export async function runStages<E extends { readonly id: string; readonly audit:
     const e = asSidekeyError(err)
     recordError(ex.audit, e)
     if (e.code === 'SIDEKEY_ERR_INTERNAL') ctx.log.error({ event: 'internal_error', id: ex.id, err: (err as Error).stack }, 'internal error')
-    refuse(e)
+    refuse(maskedRefusal(e, (text) => ctx.scanner.mask(text)))
   } finally {
     if (settled !== null) await settled
     finishAudit(ctx, ex.audit, ex.startedAt)

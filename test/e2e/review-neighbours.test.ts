@@ -20,7 +20,11 @@ t.test('neighbours of the reported attacks', async (t) => {
   const handler = (req: IncomingMessage, res: ServerResponse): void => {
     const auth = String(req.headers.authorization ?? '')
     const url = req.url ?? '/'
-    if (url.startsWith('/v1/te-gzip')) {
+    if (url.startsWith('/v1/te-echo')) {
+      // The credential echoed in the very header sidekey refuses the answer for.
+      res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': `${auth.replace('Bearer ', '')}, chunked` })
+      res.end('x')
+    } else if (url.startsWith('/v1/te-gzip')) {
       // RFC 9112 section 6.1: a transfer coding before chunked. Node frames it as chunked.
       res.writeHead(200, { 'content-type': 'text/plain', 'transfer-encoding': 'gzip, chunked' })
       res.end(gzipSync(`AUTH=${auth}`))
@@ -73,6 +77,14 @@ routes:
     }
     const line = await sk.sink.waitForAudit((a) => a.path === '/v1/te-gzip' && a.host === 'api.test')
     t.match(line, { status: 502, error: 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE' })
+    // Found by a red-team run: the refusal quoted the upstream's codings, and with them the
+    // credential it echoed there, in the body, the reason phrase and x-sidekey-message.
+    const echo = await curl(['-x', proxy, `${at}/v1/te-echo`])
+    t.equal(echo.status, 502)
+    t.match(echo.headers, /^HTTP\/1\.1 502 sidekey: /, 'the reason phrase carries the message')
+    t.match(echo.headers, /x-sidekey-error: SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE/i)
+    t.notMatch(echo.headers + echo.body, secret.slice(0, 12), 'the echoed credential is nowhere in the refusal')
+    t.match(JSON.parse(echo.body).message, /transfer coding "an unregistered coding, chunked"/)
   })
 
   t.test('byte ranges cannot split an echoed credential across responses: a scrubbing route asks for the whole body', async (t) => {

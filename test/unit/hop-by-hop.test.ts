@@ -65,4 +65,5 @@ t.test('a response framed with a transfer coding other than chunked is refused',
     }
   }
   t.throws(() => refuseTransferCodings({ 'transfer-encoding': 'GZIP, chunked' }), { message: /transfer coding "gzip, chunked"/ }, 'the message names the codings')
+  t.throws(() => refuseTransferCodings({ 'transfer-encoding': 'sk-live-echoed, chunked' }), { message: /transfer coding "an unregistered coding, chunked"/ }, 'but quotes no word of the upstream\'s it does not know')
 })

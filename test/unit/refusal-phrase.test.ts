@@ -1,5 +1,6 @@
 import t from 'tap'
-import { reasonPhrase } from '../../src/accept/refuse.js'
+import { maskedRefusal, reasonPhrase, refusalBody, refusalHeaders } from '../../src/accept/refuse.js'
+import { SecretScanner } from '../../src/guard/secret-scan.js'
 import { rejectsCertificate } from '../../src/accept/intercept.js'
 import { SidekeyError } from '../../src/errors.js'
 
@@ -34,4 +35,17 @@ t.test('which failed handshakes are a client rejecting the certificate', async (
     ['a garbled record is not', new Error('error:0A00010B:SSL routines::wrong version number'), false],
   ]
   for (const [name, err, expected] of cases) t.equal(rejectsCertificate(err), expected, name)
+})
+
+t.test('a refusal that quotes a managed secret goes out masked, with its code, details and Retry-After', async (t) => {
+  const scanner = new SecretScanner()
+  scanner.add('sk-live-0123456789abcdef')
+  const err = new SidekeyError('SIDEKEY_ERR_RATE_LIMITED', 'the upstream said sk-live-0123456789abcdef', { retryAfterS: 7, details: { approval_id: 'a1' } })
+  const masked = maskedRefusal(err, (text) => scanner.mask(text))
+  t.notMatch(masked.message, 'sk-live-0123')
+  t.match(masked, { code: 'SIDEKEY_ERR_RATE_LIMITED', status: 429, retryAfterS: 7, details: { approval_id: 'a1' } })
+  const body = refusalBody(masked, 'r1', null)
+  t.notMatch(body + JSON.stringify(refusalHeaders(masked, body, 'r1')) + reasonPhrase(masked), 'sk-live-0123')
+  const clean = new SidekeyError('SIDEKEY_ERR_NO_ROUTE', 'no route allows example.com:443')
+  t.equal(maskedRefusal(clean, (text) => scanner.mask(text)), clean, 'one without a secret is the same object')
 })

@@ -1,5 +1,5 @@
 import type { Socket } from 'node:net'
-import { refuseSocket } from '../../accept/refuse.js'
+import { maskedRefusal, refuseSocket } from '../../accept/refuse.js'
 import { SidekeyError } from '../../errors.js'
 import { upstreamFailure } from '../../forward/forward.js'
 import { echoScrubber, secretTripwire } from '../../guard/websocket-frames.js'
@@ -82,7 +82,7 @@ export function relayUpgrade(ctx: ProxyContext, ex: RequestExchange): void {
           recordError(audit, e)
           if (answered && seen !== null) audit.status = seen
         }
-        if (!answered) refuseSocket(socket, e, ex.id, audit.reason)
+        if (!answered) refuseSocket(socket, maskedRefusal(e, (text) => ctx.scanner.mask(text)), ex.id, audit.reason)
         else socket.destroy()
       },
     },
