@@ -139,13 +139,17 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         }
         const contentType = String(out['content-type'] ?? '')
         refuseUnscrubbableCharset(contentType)
-        const envelopes = envelopeFraming(contentType)
+        // Every value counts: a CDN repeats the field, the repeats arrive joined with ",", and an
+        // HTTP/2 agent gets the first (accept/h2-response.ts), so a framing any value names is used
+        // (found by a red-team run: `text/event-stream` twice turned off joining across events).
+        const mediaTypes = contentType.split(',')
+        const envelopes = firstFraming(mediaTypes, envelopeFraming)
         if (envelopes !== null) {
           refuseMessageCoding(out)
           filters.push(envelopeGuard(envelopes))
         }
         filters.push(scrubWith(automaton, () => stats.scrubbed++))
-        const framing = recordFraming(contentType)
+        const framing = firstFraming(mediaTypes, recordFraming)
         if (framing !== null) filters.push(recordScrubFilter(automaton, framing, () => stats.scrubbed++))
       }
       if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
@@ -154,6 +158,15 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
       return { headers: out, filter: null, stages: filter === null ? decoders : [...decoders, filterStream(filter)] }
     },
   }
+}
+
+/** The framing the first of `mediaTypes` that has one names, or null. */
+function firstFraming<F>(mediaTypes: readonly string[], framingOf: (mediaType: string) => F | null): F | null {
+  for (const mediaType of mediaTypes) {
+    const framing = framingOf(mediaType)
+    if (framing !== null) return framing
+  }
+  return null
 }
 
 /** maskHeaders' texts to search, reused from one response to the next (the search is synchronous). */

@@ -72,7 +72,8 @@ t.test('secret-echo scrubbing and pinned downloads', async (t) => {
     } else if (url.startsWith('/stream-split')) {
       // A streamed completion that echoes the key a few characters per event, and the issue's
       // plain-data example.
-      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      // `-twice`: the field repeated, as a CDN may send it (Node joins the repeats with ", ").
+      res.writeHead(200, url.includes('twice') ? ['content-type', 'text/event-stream', 'content-type', 'text/event-stream'] : { 'content-type': 'text/event-stream' })
       const text = `Your key is ${token}, keep it safe.`
       const events = url.includes('plain') ? [`data: ${token.slice(0, 5)}\n\n`, `data: ${token.slice(5)}\n\n`] : []
       for (let i = 0; i < text.length && !url.includes('plain'); i += 3) events.push(`data: ${JSON.stringify({ choices: [{ index: 0, delta: { content: text.slice(i, i + 3) } }] })}\n\n`)
@@ -241,7 +242,7 @@ routes:
     t.ok(names.some((n) => /^x-seen-redacted\*+$/.test(n)), `the name is masked with token characters: ${names.join(', ')}`)
   })
 
-  for (const variant of ['deltas', 'plain']) {
+  for (const variant of ['deltas', 'plain', 'deltas-twice']) {
     t.test(`a secret split across server-sent events (${variant}) is masked in what the agent joins`, async (t) => {
       const res = await request(`http://api.test:${port}/stream-split-${variant}`, { dispatcher })
       const raw = await res.body.text()
