@@ -30,7 +30,7 @@ export class MintedJwtProvider implements CredentialProvider {
 
   async obtain(workload: string | null): Promise<ObtainedCredential> {
     const token = await this.cache.get(this.#key(workload), () => this.mint(workload), this.settings.refreshAt)
-    return { secret: token.value, source: token.source }
+    return { secret: token.value, source: token.source, expiresAt: token.expiresAt }
   }
 
   invalidate(workload: string | null, secret: string): boolean {

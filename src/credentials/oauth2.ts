@@ -51,7 +51,7 @@ export class ClientCredentialsProvider implements CredentialProvider {
   async obtain(workload: string | null): Promise<ObtainedCredential> {
     const key = this.#prefix + (workload ?? '')
     const token = await this.cache.get(key, () => this.endpoint.requestToken({ grant_type: 'client_credentials', ...commonForm(this.settings) }), this.settings.refreshAt)
-    return { secret: token.value, source: token.source }
+    return { secret: token.value, source: token.source, expiresAt: token.expiresAt }
   }
 
   invalidate(workload: string | null, secret: string): boolean {
@@ -97,7 +97,7 @@ export class TokenExchangeProvider implements CredentialProvider {
   async obtain(workload: string | null): Promise<ObtainedCredential> {
     const key = this.#prefix + (workload ?? '')
     const token = await this.cache.get(key, () => this.#exchange(workload), this.settings.refreshAt)
-    return { secret: token.value, source: token.source }
+    return { secret: token.value, source: token.source, expiresAt: token.expiresAt }
   }
 
   invalidate(workload: string | null, secret: string): boolean {

@@ -37,6 +37,8 @@ export interface ObtainedCredential {
   readonly source: 'env' | 'file' | 'cache' | 'fetch'
   /** AWS temporary credentials, for routes that sign with SigV4 (`secret` is then the secret access key). */
   readonly aws?: AwsCredentials
+  /** When a fetched token expires (ms since the epoch): the scanner remembers it until then. */
+  readonly expiresAt?: number
 }
 
 /** Temporary AWS credentials (from STS). */

@@ -62,6 +62,8 @@ interface Entry {
 export interface CachedToken {
   readonly value: string
   readonly source: 'cache' | 'fetch'
+  /** When the token expires (ms since the epoch), as the identity provider said. */
+  readonly expiresAt: number
 }
 
 /**
@@ -111,7 +113,7 @@ export class TokenCache {
     const now = Date.now()
     if (this.#valid(entry, now)) {
       if (now >= this.#refreshDue(entry)) this.#refresh(key, entry)
-      return { value: entry.token!.value, source: 'cache' }
+      return { value: entry.token!.value, source: 'cache', expiresAt: entry.token!.expiresAt }
     }
     if (entry.inflight === null && now < entry.retryAt && entry.lastError !== null) {
       // Backing off after a failure and no valid token: fail closed at once, without hammering
@@ -119,7 +121,7 @@ export class TokenCache {
       throw entry.lastError
     }
     const token = await this.#start(key, entry)
-    return { value: token.value, source: 'fetch' }
+    return { value: token.value, source: 'fetch', expiresAt: token.expiresAt }
   }
 
   /**

@@ -13,11 +13,21 @@ const MIN_SECRET_LENGTH = 8
 const MAX_SECRETS = 1000
 
 /**
- * Secrets remembered per slot (a credential for a workload): the one in use and the one before it,
- * which may still be valid until it expires. A slot whose token keeps being replaced (an upstream
- * answering 401 on purpose) does not grow the set, nor push out other secrets.
+ * Secrets remembered per slot (a credential for a workload) whatever their expiry: the one in use
+ * and the one before it. An older one is remembered too while it is still valid (its expiry is
+ * known), up to MAX_LIVE_PER_SLOT.
  */
 const PER_SLOT = 2
+
+/**
+ * Bound on a slot's still-valid secrets. A token is replaced before it expires when an upstream
+ * answers 401 to it, and an agent can have an upstream do that on purpose (once per key per 10 s):
+ * a slot that forgot the oldest after two let the agent read a person's still-valid token back
+ * from an echoing endpoint, unmasked, and send it anywhere (found by a red-team run). So a slot
+ * keeps its valid tokens, and once it holds this many, a 401 no longer replaces the token
+ * (`mayReplace`): the set stays bounded and nothing valid is forgotten.
+ */
+export const MAX_LIVE_PER_SLOT = 16
 
 /** The byte that begins a percent-escape. */
 const PERCENT = 0x25
@@ -47,6 +57,13 @@ export class SecretScanner {
   /** Slot -> its secrets, oldest first; and each secret's slot. */
   readonly #slots = new Map<string, string[]>()
   readonly #slotOf = new Map<string, string>()
+  /** When an obtained secret expires (ms since the epoch), where the provider said. */
+  readonly #expiresAt = new Map<string, number>()
+  readonly #now: () => number
+
+  constructor(now: () => number = Date.now) {
+    this.#now = now
+  }
   #needles: Buffer[] = []
 
   /**
@@ -56,8 +73,9 @@ export class SecretScanner {
    * however many tokens come and go (found by a red-team run: a thousand forced token refreshes
    * pushed a static key out, and the agent could then send it anywhere unnoticed).
    */
-  add(secret: string, slot: string | null = null): void {
+  add(secret: string, slot: string | null = null, expiresAt?: number): void {
     if (secret.length < MIN_SECRET_LENGTH) return
+    if (expiresAt !== undefined && slot !== null) this.#expiresAt.set(secret, expiresAt)
     const known = this.#secrets.get(secret)
     if (known !== undefined) {
       if (slot === null) this.#pinned.add(secret)
@@ -73,7 +91,7 @@ export class SecretScanner {
       if (held === undefined) this.#slots.set(slot, (held = []))
       held.push(secret)
       this.#slotOf.set(secret, slot)
-      while (held.length > PER_SLOT) this.#forget(held[0]!)
+      this.#trim(held)
     }
     if (this.#secrets.size - this.#pinned.size > MAX_SECRETS) {
       for (const old of this.#secrets.keys()) {
@@ -86,8 +104,36 @@ export class SecretScanner {
     this.#needles = [...this.#secrets.values()].flat()
   }
 
+  /**
+   * Keep a slot to its last PER_SLOT secrets and, before them, those still valid (at most
+   * MAX_LIVE_PER_SLOT in all); expired ones go first.
+   */
+  #trim(held: string[]): void {
+    const now = this.#now()
+    for (const old of held.slice(0, -PER_SLOT)) if (!this.#valid(old, now)) this.#forget(old)
+    while (held.length > MAX_LIVE_PER_SLOT) this.#forget(held[0]!)
+  }
+
+  #valid(secret: string, now: number): boolean {
+    return (this.#expiresAt.get(secret) ?? 0) > now
+  }
+
+  /**
+   * Whether `slot`'s token may be replaced before it expires (a 401 dropping it) without the slot
+   * forgetting a valid one: false once it holds MAX_LIVE_PER_SLOT - 1 valid secrets.
+   */
+  mayReplace(slot: string): boolean {
+    const held = this.#slots.get(slot)
+    if (held === undefined) return true
+    const now = this.#now()
+    let live = 0
+    for (const s of held) if (this.#valid(s, now)) live++
+    return live < MAX_LIVE_PER_SLOT - 1
+  }
+
   /** Take an obtained secret out of its slot, and forget it unless it is pinned. */
   #forget(secret: string): void {
+    this.#expiresAt.delete(secret)
     if (!this.#pinned.has(secret)) this.#secrets.delete(secret)
     const slot = this.#slotOf.get(secret)
     if (slot === undefined) return

@@ -36,7 +36,7 @@ t.test('refresh ahead happens in the background; the old token serves meanwhile'
   await sleep(500)
   t.equal(n, 1, 'no refresh before half the lifetime')
   const early = await cache.get('k', fetch)
-  t.same(early, { value: 'tok-1', source: 'cache' })
+  t.match(early, { value: 'tok-1', source: 'cache', expiresAt: Number })
   // Half the lifetime (2 s) passes: the refresh runs in the background, no request waits for it.
   const refreshed = await pollFor(() => cache.get('k', fetch), (got) => got.value !== 'tok-1')
   t.not(refreshed.value, 'tok-1', 'the background refresh replaced it')
@@ -84,7 +84,7 @@ t.test('invalidate drops only the token it names', async (t) => {
   t.notOk(cache.invalidate('k', 'tok-stale'), 'a stale value does not drop the current token')
   t.equal((await cache.get('k', fetch)).value, 'tok-1')
   t.ok(cache.invalidate('k', 'tok-1'))
-  t.same(await cache.get('k', fetch), { value: 'tok-2', source: 'fetch' })
+  t.match(await cache.get('k', fetch), { value: 'tok-2', source: 'fetch', expiresAt: Number })
 })
 
 t.test('a 401 drops a key\'s token at most once per interval', async (t) => {

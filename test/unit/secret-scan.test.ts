@@ -5,7 +5,7 @@ import t from 'tap'
 import { filterStream } from '../../src/http/chunk-filter.js'
 import { JsonEscapeDecoder } from '../../src/guard/json-unescape.js'
 import { partialMatchAlarm } from '../../src/guard/needle-automaton.js'
-import { scrubFilter, SecretScanner } from '../../src/guard/secret-scan.js'
+import { MAX_LIVE_PER_SLOT, scrubFilter, SecretScanner } from '../../src/guard/secret-scan.js'
 
 // The outbound secret scanner, table-driven: each form a managed secret takes on the wire, in each
 // place an agent can put it (request target, header name or value, buffered body, streamed body in
@@ -239,6 +239,37 @@ t.test('what the scanner remembers', async (t) => {
   t.equal(slots.needles(), needles, 'a secret used again changes nothing to search for')
   t.equal(fresh.needles(), fresh.needles(), 'the common case shares one array (and so one automaton)')
   t.equal(fresh.needles(['short', 'long-enough-extra']).length, fresh.needles().length + 1, 'extra forms shorter than 8 are left out')
+})
+
+t.test('a slot remembers its tokens while they are valid, and says when no more may be replaced early', async (t) => {
+  // Found by a red-team run: an agent had an upstream answer 401 twice, 10 s apart; the slot kept
+  // two tokens, so the person's first one, valid for most of an hour still, was forgotten, read back
+  // unmasked from an echoing endpoint, and sent out unnoticed.
+  let now = 1_000_000
+  const scanner = new SecretScanner(() => now)
+  const token = (i: number): string => createHash('sha256').update(`rotation-${i}`).digest('hex').slice(0, 24)
+  const hour = 3_600_000
+  const slot = 'grant\0agent'
+  let i = 0
+  while (scanner.mayReplace(slot)) {
+    scanner.add(token(i++), slot, now + hour)
+    now += 10_000
+  }
+  t.equal(i, MAX_LIVE_PER_SLOT - 1, 'replaced early until the slot holds as many valid tokens as it keeps, less one')
+  for (let k = 0; k < i; k++) t.ok(scanner.foundIn(`x ${token(k)} x`), `token ${k}, still valid, is still known`)
+  // The next one (its expiry) comes anyway: still nothing valid forgotten.
+  scanner.add(token(i++), slot, now + hour)
+  t.ok(scanner.foundIn(`x ${token(0)} x`))
+  // Once they expire, they go; the last two stay whatever their expiry.
+  now += 2 * hour
+  scanner.add(token(i++), slot, now + hour)
+  t.ok(scanner.mayReplace(slot))
+  t.equal(scanner.size, 2, 'expired ones forgotten, the last two kept')
+  t.ok(scanner.foundIn(`x ${token(i - 2)} x`), 'the one before, expired, is still one of the last two')
+  t.notOk(scanner.foundIn(`x ${token(0)} x`))
+  // A token without a known expiry is kept only as one of the last two (as before).
+  for (let k = 100; k < 110; k++) scanner.add(token(k), 'static-ish\0agent')
+  t.equal(scanner.size, 4)
 })
 
 t.test('masking for what sidekey writes: same length, whole escaped span', async (t) => {

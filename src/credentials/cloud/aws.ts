@@ -49,7 +49,7 @@ export class AwsWebIdentityProvider implements CredentialProvider {
     const token = await this.cache.get(this.#key, () => this.#assume(), this.settings.refreshAt)
     if (this.#parsed?.value !== token.value) this.#parsed = { value: token.value, aws: JSON.parse(token.value) as AwsCredentials }
     const { aws } = this.#parsed
-    return { secret: aws.secretAccessKey, source: token.source, aws }
+    return { secret: aws.secretAccessKey, source: token.source, aws, expiresAt: token.expiresAt }
   }
 
   cached(): boolean {

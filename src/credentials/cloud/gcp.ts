@@ -26,7 +26,7 @@ export class GcpImpersonationProvider implements CredentialProvider {
 
   async obtain(workload: string | null): Promise<ObtainedCredential> {
     const token = await this.cache.get(this.#key + (workload ?? ''), () => this.#impersonate(workload), this.settings.refreshAt)
-    return { secret: token.value, source: token.source }
+    return { secret: token.value, source: token.source, expiresAt: token.expiresAt }
   }
 
   invalidate(workload: string | null, secret: string): boolean {

@@ -60,7 +60,7 @@ export class VaultProvider implements CredentialProvider {
 
   async obtain(): Promise<ObtainedCredential> {
     const token = await this.cache.get(this.#key, () => this.#fetch(), this.settings.refreshAt)
-    return { secret: token.value, source: token.source }
+    return { secret: token.value, source: token.source, expiresAt: token.expiresAt }
   }
 
   invalidate(_workload: string | null, secret: string): boolean {

@@ -29,7 +29,7 @@ export class DelegatedGrantProvider implements CredentialProvider {
   async obtain(): Promise<ObtainedCredential> {
     await this.grants.assertUsable(this.name)
     const token = await this.cache.get(this.#key(), () => this.grants.accessToken(this.client), this.client.refreshAt)
-    return { secret: token.value, source: token.source }
+    return { secret: token.value, source: token.source, expiresAt: token.expiresAt }
   }
 
   /** An upstream answered 401 to `secret`: the next request refreshes the grant (once) instead of reusing it. */

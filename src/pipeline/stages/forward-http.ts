@@ -9,7 +9,7 @@ import { known, type RequestExchange } from '../exchange.js'
 import { filterMcpAnswers } from './filter-mcp.js'
 import { guardResponseStage, invalidateOn401, recordScrubbed } from './guard-response.js'
 import { injectCredentialStage } from './inject.js'
-import { obtainCredential } from './obtain.js'
+import { credentialSlot, obtainCredential } from './obtain.js'
 import { requestHeadBytes } from '../../observe/audit.js'
 
 /**
@@ -39,12 +39,12 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
       if (ex.resign !== null) bodyFilters.push(chunkResignFilter(ex.resign))
       // An HTTP/2 agent's stream carries trailers back (gRPC); a route may keep its upstream on HTTP/1.1.
       const plan = { scheme: target.scheme, host: target.host, port: target.port, to, method: req.method ?? 'GET', path: outgoing.path, headers: outgoing.headers, bodyFilters, body: ex.body, response: ex.response, trailers: req.httpVersionMajor === 2, http2: decision.route?.http2 ?? true, partition: ex.caller?.workload ?? '', agentGone: ex.signal }
-      const retry = retriesAfter401(ex)
+      const retry = retriesAfter401(ctx, ex)
       await forward(ctx.pools, retry ? { ...plan, discardStatus: 401 } : plan, req, res, result)
       if (result.discarded === 401) {
         // One refresh and one more try, never a loop: the second answer is relayed whatever it is.
         ex.audit.retried_after_401 = true
-        invalidateOn401(401, ex)
+        invalidateOn401(ctx, 401, ex)
         await refreshAndInject(ctx, ex)
         const again = known(ex.outgoing, 'an outgoing request')
         // With the response guard planned again: it must know the token just obtained, which an
@@ -52,7 +52,7 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
         await forward(ctx.pools, { ...plan, path: again.path, headers: again.headers, response: ex.response }, req, res, result)
       }
     } finally {
-      invalidateOn401(result.status, ex)
+      invalidateOn401(ctx, result.status, ex)
     }
     ex.audit.status = result.status
   } finally {
@@ -69,11 +69,12 @@ export async function forwardHttp(ctx: ProxyContext, ex: RequestExchange): Promi
  * asks for it, a credential was injected, and the request can be sent again as it was (no body, or
  * one the guard read whole; not a chunk-signed upload).
  */
-function retriesAfter401(ex: RequestExchange): boolean {
+function retriesAfter401(ctx: ProxyContext, ex: RequestExchange): boolean {
   const credential = ex.decision?.route?.credential
-  // Not when a 401 would not refresh the token (one did within the interval): the same token
-  // would be sent again, and the request with it.
-  return credential?.retryAfter401 === true && credential.mayInvalidate?.(ex.caller?.workload ?? null) !== false && ex.secret !== null && ex.resign === null && (ex.body !== null || !requestHasBody(ex.req.headers))
+  // Not when a 401 would not refresh the token (one did within the interval, or the scanner holds
+  // as many valid tokens of the slot as it keeps): the same token would be sent again.
+  const workload = ex.caller?.workload ?? null
+  return credential?.retryAfter401 === true && credential.mayInvalidate?.(workload) !== false && ctx.scanner.mayReplace(credentialSlot(credential.name, workload)) && ex.secret !== null && ex.resign === null && (ex.body !== null || !requestHasBody(ex.req.headers))
 }
 
 /**

@@ -66,7 +66,7 @@ export function relayUpgrade(ctx: ProxyContext, ex: RequestExchange): void {
       status(status) {
         audit.status = status
         audit.upstream_ms = performance.now() - sentAt
-        invalidateOn401(status, ex)
+        invalidateOn401(ctx, status, ex)
         if (status === 101) holdUpgrade(ctx, ex.client, socket as Socket, audit, { workload: caller.workload, host: target.host, port: target.port, method: req.method ?? 'GET', path: target.pathname })
       },
       refused(err) {

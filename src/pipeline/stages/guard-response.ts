@@ -1,6 +1,8 @@
 import { responseGuard } from '../../guard/response-guard.js'
 import type { AuditRecord } from '../../observe/audit.js'
+import type { ProxyContext } from '../context.js'
 import { known, type RequestExchange, type Stage } from '../exchange.js'
+import { credentialSlot } from './obtain.js'
 
 /**
  * The response guard for the exchange, planned before it is forwarded (it runs on the answer as it
@@ -24,13 +26,15 @@ export const guardResponseStage: Stage<RequestExchange> = {
 
 /**
  * An upstream that answers 401 to an injected token has revoked or rotated it: drop it from the
- * cache once, so the next request fetches a fresh one (at most once per key per interval). The
- * request itself is not replayed. True when the token was dropped.
+ * cache once, so the next request fetches a fresh one (at most once per key per interval, and not
+ * while the scanner holds as many valid tokens of the slot as it keeps: `mayReplace`). The request
+ * itself is not replayed. True when the token was dropped.
  */
-export function invalidateOn401(status: number | null, ex: RequestExchange): boolean {
+export function invalidateOn401(ctx: ProxyContext, status: number | null, ex: RequestExchange): boolean {
   const provider = ex.decision?.route?.credential
-  if (status === 401 && ex.secret !== null && provider?.invalidate && ex.caller !== null) return provider.invalidate(ex.caller.workload, ex.secret)
-  return false
+  if (status !== 401 || ex.secret === null || !provider?.invalidate || ex.caller === null) return false
+  if (!ctx.scanner.mayReplace(credentialSlot(provider.name, ex.caller.workload))) return false
+  return provider.invalidate(ex.caller.workload, ex.secret)
 }
 
 /** How many echoed secrets the response guard masked, on the audit line when any were. */

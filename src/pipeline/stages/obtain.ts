@@ -19,12 +19,13 @@ export const obtainCredential: Stage<RequestExchange> = {
       const obtained = await credential.obtain(caller.workload)
       ex.secret = obtained.secret
       ex.aws = obtained.aws ?? null
-      // Slotted by credential and caller: a token replaced again and again stays two secrets.
-      const slot = `${credential.name}\0${caller.workload ?? ''}`
-      ctx.scanner.add(obtained.secret, slot)
+      // Slotted by credential and caller: remembered while valid, and a token replaced again and
+      // again does not grow the set past its bound (guard/secret-scan.ts).
+      const slot = credentialSlot(credential.name, caller.workload)
+      ctx.scanner.add(obtained.secret, slot, obtained.expiresAt)
       // Every part of a credential that goes upstream is a secret: SigV4 sends the session token
       // as it is (X-Amz-Security-Token), so an echo of it would hand the agent a usable part of the role.
-      if (obtained.aws !== undefined) ctx.scanner.add(obtained.aws.sessionToken, `${slot}\0session-token`)
+      if (obtained.aws !== undefined) ctx.scanner.add(obtained.aws.sessionToken, `${slot}\0session-token`, obtained.expiresAt)
       ex.audit.credential_source = obtained.source
     } catch (err) {
       // The reason (provider unreachable, what it answered) for whoever reads the log; messages name no secret.
@@ -36,4 +37,9 @@ export const obtainCredential: Stage<RequestExchange> = {
       ex.audit.credential_ms = performance.now() - obtainedAt
     }
   },
+}
+
+/** The scanner's slot for the secrets a credential gives a workload. */
+export function credentialSlot(credential: string, workload: string | null): string {
+  return `${credential}\0${workload ?? ''}`
 }
