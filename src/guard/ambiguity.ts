@@ -111,7 +111,9 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
   const what =
     keys.kind === 'duplicate'
       ? `has the key ${quoteKey(keys.first)} twice in ${keys.at}; parsers disagree on which value counts (JavaScript and Go keep the last, others the first or refuse)`
-      : `has the keys ${quoteKey(keys.first)} and ${quoteKey(keys.second)} in ${keys.at}, which differ only in letter case; Go's encoding/json takes them for one field and keeps the last, so the upstream may act on a value other than the one checked`
+      : keys.kind === 'case'
+        ? `has the keys ${quoteKey(keys.first)} and ${quoteKey(keys.second)} in ${keys.at}, which differ only in letter case; Go's encoding/json takes them for one field and keeps the last, so the upstream may act on a value other than the one checked`
+        : `has a "__proto__" key in ${keys.at}; a JavaScript server that copies the object (Object.assign, a deep merge) takes it for the prototype and reads the fields under it as the object's own, values a condition never saw`
   return new ConditionRefusal('SIDEKEY_ERR_AMBIGUOUS_BODY', 'ambiguous_body', `the JSON body ${what}. Route "${route.name}" reads the body, so send each key once, in one spelling`)
 }
 

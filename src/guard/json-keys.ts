@@ -6,6 +6,11 @@
  * names SHOULD be unique and that receivers then behave unpredictably: a body a condition checked
  * must mean one thing to every parser, so any such pair is found here and the request refused.
  *
+ * A `__proto__` key is found too: `JSON.parse` keeps it as an ordinary key, but a JavaScript server
+ * that copies the object (`Object.assign`, most deep merges) sets the copy's prototype from it,
+ * and then reads the fields under it as the object's own (found by a red-team run:
+ * `"arguments":{"__proto__":{"force":true}}` passed a condition `!has(mcp.arguments.force)`).
+ *
  * `JSON.parse` hides duplicates, so this walks the text itself. It runs only on text JSON.parse
  * already accepted, so it tracks structure and keys and need not validate anything.
  */
@@ -16,8 +21,8 @@ export interface AmbiguousKeys {
   readonly at: string
   readonly first: string
   readonly second: string
-  /** `duplicate`: the very same key twice; `case`: equal only once letter case is folded. */
-  readonly kind: 'duplicate' | 'case'
+  /** `duplicate`: the very same key twice; `case`: equal only once letter case is folded; `prototype`: a `__proto__` key (`first` and `second` are it). */
+  readonly kind: 'duplicate' | 'case' | 'prototype'
 }
 
 interface ObjectFrame {
@@ -72,6 +77,7 @@ export function findAmbiguousKeys(text: string): AmbiguousKeys | null {
           const top = stack.at(-1) as ObjectFrame
           const raw = text.slice(i + 1, end)
           const key = raw.includes('\\') ? (JSON.parse(text.slice(i, end + 1)) as string) : raw
+          if (key === '__proto__') return { at: top.path, first: key, second: key, kind: 'prototype' }
           const folded = foldKey(key)
           const earlier = top.seen.get(folded)
           if (earlier !== undefined) return { at: top.path, first: earlier, second: key, kind: earlier === key ? 'duplicate' : 'case' }

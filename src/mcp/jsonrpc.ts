@@ -1,5 +1,5 @@
 import { SidekeyError } from '../errors.js'
-import { findAmbiguousKeys, foldKey, quoteKey } from '../guard/json-keys.js'
+import { findAmbiguousKeys, foldKey, quoteKey, type AmbiguousKeys } from '../guard/json-keys.js'
 import { inexactNumber } from '../guard/json-numbers.js'
 
 /**
@@ -86,7 +86,7 @@ function parseMessages(text: string, value: unknown, protocolVersion: string | n
   const keys = findAmbiguousKeys(text)
   if (keys !== null) {
     const at = keys.at.replace(/^body/, 'message')
-    throw invalid(keys.kind === 'duplicate' ? `the key ${quoteKey(keys.first)} is given twice in ${at}; parsers disagree on which counts` : `the keys ${quoteKey(keys.first)} and ${quoteKey(keys.second)} in ${at} differ only in letter case; some parsers take them for one`)
+    throw invalid(ambiguousKeysMessage(keys, at))
   }
   if (!Array.isArray(value)) return { messages: [message(value, '')], batch: false }
   if (!batchesAllowed(protocolVersion)) throw invalid(`a batch (JSON array) is not part of MCP revision ${protocolVersion}; send one message per POST`)
@@ -188,4 +188,11 @@ export function nestingDepth(text: string): number {
     else if (c === 0x7d || c === 0x5d) depth--
   }
   return deepest
+}
+
+/** Why the keys `findAmbiguousKeys` found make a message mean different things to different servers. */
+function ambiguousKeysMessage(keys: AmbiguousKeys, at: string): string {
+  if (keys.kind === 'duplicate') return `the key ${quoteKey(keys.first)} is given twice in ${at}; parsers disagree on which counts`
+  if (keys.kind === 'case') return `the keys ${quoteKey(keys.first)} and ${quoteKey(keys.second)} in ${at} differ only in letter case; some parsers take them for one`
+  return `${at} has a "__proto__" key; a JavaScript server that copies the object takes it for the prototype and reads what is under it as the object's own fields`
 }

@@ -213,8 +213,13 @@ t.test('hostile requests against the SDK server behind express.json()', async (t
     t.match(note, { status: 403, error: 'SIDEKEY_ERR_MCP_DENIED', reached: 0 }, 'a notification is decided like a request')
     t.match(note.json, { id: null, error: { code: -32003 } })
     const proto = await send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"__proto__":{"name":"admin_wipe"},"arguments":{}}}')
-    t.match(proto, { status: 200, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, 'a name under __proto__ is no name')
-    t.match(proto.json, { id: 7, error: { code: -32602 } })
+    t.match(proto, { error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, 'a name under __proto__ is no name: the message is refused whole')
+    t.match(proto.json, { id: 7, error: { code: -32600 } })
+    // Found by a red-team run: arguments a server copies with Object.assign take __proto__ for the
+    // prototype, so {"__proto__":{"force":true}} reads as force: true past a check that saw none.
+    const protoArgs = await send('{"jsonrpc":"2.0","id":7,"method":"tools/call","params":{"name":"search_issues","arguments":{"q":"x","__proto__":{"force":true}}}}')
+    t.match(protoArgs, { error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, '__proto__ in arguments')
+    t.match(protoArgs.text, /message\.params\.arguments has a \\"__proto__\\" key/)
     for (const [id, shown] of [['1e400', null], ['9007199254740993', null], ['1.5', null], ['{"a":1}', null], ['true', null]] as const) {
       const r = await send(`{"jsonrpc":"2.0","id":${id},"method":"tools/call","params":{"name":"search_issues","arguments":{}}}`)
       t.match(r, { status: 400, error: 'SIDEKEY_ERR_MCP_INVALID', reached: 0 }, `id ${id}`)

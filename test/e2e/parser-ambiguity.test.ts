@@ -11,6 +11,7 @@ import { repeatedQueryParam } from '../../src/guard/query-repeats.js'
 import { curl } from '../helpers/clients.js'
 import { startGoServer } from '../helpers/servers.js'
 import { noSecretsLogged, startTestSidekey } from '../helpers/sidekey.js'
+import { startUpstream } from '../helpers/upstream.js'
 
 // Issue #20 item 4: a condition is only worth what the upstream agrees it checked. CEL read
 // {"amount": 50, "AMOUNT": 5000} as 50 while Go's encoding/json refunds 5000; CEL took the first of
@@ -42,6 +43,9 @@ t.test('the scanners find what parsers disagree on, and nothing else', async (t)
   t.equal(findAmbiguousKeys('{"note":"\\"amount\\": 5, \\"AMOUNT\\": 6","amount":5}'), null, 'keys inside strings are text')
   t.equal(findAmbiguousKeys('{"stra\u00dfe":1,"strasse":2}'), null, 'full case folding (ß to ss) is not simple folding; Go keeps them apart')
   t.equal(findAmbiguousKeys('"amount"'), null)
+  t.match(findAmbiguousKeys('{"a":{"__proto__":{"admin":true}}}'), { at: 'body.a', first: '__proto__', kind: 'prototype' }, 'a key copying servers take for the prototype')
+  t.match(findAmbiguousKeys('{"a":{"__pro\\u0074o__":1}}'), { kind: 'prototype' }, 'escaped too')
+  t.equal(findAmbiguousKeys('{"proto":"__proto__"}'), null, 'as a value it is text')
 
   const reads = new Set(['amount'])
   t.match(repeatedQueryParam('amount=50&amount=5000', reads), { name: 'amount', spellings: ['amount', 'amount'] })
@@ -306,4 +310,42 @@ routes:
   })
 
   noSecretsLogged(t, sk)
+})
+
+t.test('a "__proto__" key against a Node upstream that copies the body with Object.assign', async (t) => {
+  // Found by a red-team run (on MCP arguments): JSON.parse keeps "__proto__" as an ordinary key, so
+  // a condition sees no `force`; a server that copies the object sets the copy's prototype from it
+  // and reads force: true.
+  const upstream = await startUpstream((_req, res, body) => {
+    const options = Object.assign({}, JSON.parse(body) as object) as { force?: boolean }
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ forced: options.force === true }))
+  })
+  t.teardown(() => upstream.close())
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+routes:
+  - name: deploys
+    host: deploy.test
+    ports: [${upstream.port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['!has(body.force)']
+`,
+    { connectTo: { [`deploy.test:${upstream.port}`]: { host: '127.0.0.1', port: upstream.port } } },
+  )
+  const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), proxyTunnel: false })
+  t.teardown(() => dispatcher.close())
+  const post = async (body: string) => {
+    const r = await request(`http://deploy.test:${upstream.port}/deploy`, { dispatcher, method: 'POST', headers: { 'content-type': 'application/json' }, body })
+    return { status: r.statusCode, error: r.headers['x-sidekey-error'], text: await r.body.text() }
+  }
+  t.match(await post('{"env":"staging"}'), { status: 200, text: '{"forced":false}' })
+  t.match(await post('{"env":"staging","force":true}'), { status: 403, error: 'SIDEKEY_ERR_CONDITION_FAILED' })
+  const before = upstream.seen.length
+  const proto = await post('{"env":"staging","__proto__":{"force":true}}')
+  t.match(proto, { status: 400, error: 'SIDEKEY_ERR_AMBIGUOUS_BODY' })
+  t.match(JSON.parse(proto.text).message, /has a "__proto__" key in body; a JavaScript server that copies the object/)
+  t.equal(upstream.seen.length, before, 'the upstream, which would have read force: true, got nothing')
 })
