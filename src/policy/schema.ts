@@ -243,7 +243,7 @@ export interface InjectV1 {
   query?: string
   basic?: { username?: string; password?: string }
   value?: string
-  sigv4?: { service?: string; region?: string; unsigned_payload?: boolean; allow_headers?: string[] }
+  sigv4?: { service?: string; region?: string; unsigned_payload?: boolean; allow?: string[] }
 }
 
 const headerName = { type: 'string', pattern: "^[!#$%&'*+.^_`|~0-9A-Za-z-]+$", maxLength: 128 }
@@ -520,7 +520,7 @@ export const policyFileSchema = {
               sigv4: {
                 type: 'object',
                 additionalProperties: false,
-                properties: { service: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' }, region: { type: 'string', pattern: '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' }, unsigned_payload: { type: 'boolean' }, allow_headers: { type: 'array', items: { type: 'string', pattern: '^[A-Za-z0-9-]{1,64}$' } } },
+                properties: { service: { type: 'string', pattern: '^[a-z0-9-]{1,64}$' }, region: { type: 'string', pattern: '^[a-z]{2}(-gov)?-[a-z]+-[0-9]$' }, unsigned_payload: { type: 'boolean' }, allow: { type: 'array', items: { type: 'string', pattern: '^[?]?[A-Za-z0-9-]{1,64}$' } } },
               },
             },
           },

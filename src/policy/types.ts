@@ -27,7 +27,7 @@ export type Injection =
   | { readonly kind: 'query'; readonly name: string; readonly value: Template }
   | { readonly kind: 'basic'; readonly username: Template; readonly password: Template }
   /** AWS Signature Version 4 with the credential's temporary keys; service and region null: from the request. */
-  | { readonly kind: 'sigv4'; readonly service: string | null; readonly region: string | null; readonly unsignedPayload: boolean; /** S3 headers naming another resource the route lets through (guard/aws-headers.ts), lower case. */ readonly allowHeaders: readonly string[] }
+  | { readonly kind: 'sigv4'; readonly service: string | null; readonly region: string | null; readonly unsignedPayload: boolean; /** What of S3's reach past the URL the route lets through (guard/aws-resource.ts): header names in lower case, subresources as `?acl`. */ readonly allow: readonly string[] }
 
 /** A compiled route. `file` and `line` say where it was written, for explain and audit. */
 export interface Route {

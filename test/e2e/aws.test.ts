@@ -218,7 +218,7 @@ credentials:
     sts_endpoint: ${sts127}
 routes:
   - { name: s3-large, host: s3.us-east-1.amazonaws.com, paths: [/large-uploads/**], credential: agent-role, inject: { sigv4: { unsigned_payload: true } }, addresses: [127.0.0.1] }
-  - { name: s3-copies, host: s3.us-east-1.amazonaws.com, paths: [/copies/**], credential: agent-role, inject: { sigv4: { allow_headers: [x-amz-copy-source] } }, addresses: [127.0.0.1] }
+  - { name: s3-copies, host: s3.us-east-1.amazonaws.com, paths: [/copies/**], credential: agent-role, inject: { sigv4: { allow: [x-amz-copy-source] } }, addresses: [127.0.0.1] }
   - { name: s3, host: s3.us-east-1.amazonaws.com, credential: agent-role, addresses: [127.0.0.1] }
   - { name: bedrock, host: bedrock-runtime.us-east-1.amazonaws.com, paths: [/model/okmodel/*], credential: agent-role, addresses: [127.0.0.1] }
   - { name: bedrock-chained, host: bedrock-runtime.us-east-1.amazonaws.com, paths: [/model/chainedmodel/*], credential: chained, addresses: [127.0.0.1] }
@@ -441,12 +441,25 @@ routes:
       const res = await request('https://s3.us-east-1.amazonaws.com/agent-bucket/notes/copy.txt', { dispatcher, method: 'PUT', headers: { [name]: value, 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: '' })
       const answer = (await res.body.json()) as { message: string }
       t.equal(res.statusCode, 403, name)
-      t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_AWS_HEADER_REFUSED')
+      t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_AWS_REACH_REFUSED')
       t.match(answer.message, `${name.toLowerCase()} makes AWS act on another object`)
-      t.match(answer.message, `route "s3" does not allow it: send the request without it, or ask for ${name.toLowerCase()} in the route's inject.sigv4.allow_headers`)
+      t.match(answer.message, `route "s3" does not allow it: send the request without it, or ask for ${name.toLowerCase()} in the route's inject.sigv4.allow`)
+    }
+    // The same reach by a subresource written: PutObjectAcl (a body granting everyone read), a bucket policy, the public access block lifted.
+    for (const [method, path] of [['PUT', '/agent-bucket/notes/copy.txt?acl'], ['PUT', '/agent-bucket?policy'], ['DELETE', '/agent-bucket?publicAccessBlock'], ['PUT', '/agent-bucket?%61cl'], ['PUT', '/agent-bucket?replication=']] as const) {
+      const res = await request(`https://s3.us-east-1.amazonaws.com${path}`, { dispatcher, method, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' }, body: method === 'PUT' ? '<AccessControlPolicy/>' : undefined })
+      const answer = (await res.body.json()) as { message: string }
+      t.equal(res.statusCode, 403, `${method} ${path}`)
+      t.equal(res.headers['x-sidekey-error'], 'SIDEKEY_ERR_AWS_REACH_REFUSED')
+      t.match(answer.message, /changes who may read the bucket or object, or where its objects go, and route "s3" does not allow it/)
     }
     t.equal(s3.seen.length, before, 'none reached S3')
-    const audit = await sk.sink.waitForAudit((a) => a.workload === 'copier' && a.error === 'SIDEKEY_ERR_AWS_HEADER_REFUSED')
+    // Reading them is not writing them.
+    const readAcl = await request('https://s3.us-east-1.amazonaws.com/agent-bucket/notes/today.txt?acl', { dispatcher, headers: { 'x-amz-content-sha256': 'UNSIGNED-PAYLOAD' } })
+    await readAcl.body.dump()
+    t.equal(readAcl.headers['x-sidekey-error'], undefined, 'GET ?acl goes on')
+    t.equal(s3.seen.length, before + 1)
+    const audit = await sk.sink.waitForAudit((a) => a.workload === 'copier' && a.error === 'SIDEKEY_ERR_AWS_REACH_REFUSED')
     t.match(audit, { status: 403, route: 's3', credential: null })
     // A route that names it lets it through, signed: the agent's own SDK copying within its prefix.
     await s3Client.send(new CopyObjectCommand({ Bucket: 'copies', Key: 'today.txt', CopySource: 'copies/yesterday.txt' }))
@@ -512,7 +525,7 @@ t.test('policy refuses AWS keys outside SigV4, and SigV4 without AWS keys', asyn
   t.throws(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: key, inject: { sigv4: {} } }\n` }]), { name: 'PolicyInvalidError', message: /sigv4 needs an aws-web-identity credential/ })
   t.throws(() => compilePolicy([{ file: 'p.yaml', text: 'version: v1\ncredentials:\n  role: { type: aws-web-identity, role_arn: "not-an-arn", token_file: /t }\n' }]), { name: 'PolicyInvalidError', message: /role_arn/ })
   t.doesNotThrow(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role }\n` }]), 'an AWS credential signs by default')
-  t.throws(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role, inject: { sigv4: { allow_headers: [x-amz-meta-note] } } }\n` }]), { name: 'PolicyInvalidError', message: /"x-amz-meta-note" is not a header sidekey refuses on SigV4 routes/ })
-  const allowing = compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role, inject: { sigv4: { allow_headers: [X-Amz-Copy-Source, x-amz-grant-read] } } }\n` }])
-  t.match(allowing.routes[0]!.injection, { kind: 'sigv4', allowHeaders: ['x-amz-copy-source', 'x-amz-grant-read'] }, 'names read in lower case')
+  t.throws(() => compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role, inject: { sigv4: { allow: [x-amz-meta-note, "?tagging"] } } }\n` }]), { name: 'PolicyInvalidError', message: /"x-amz-meta-note" is not something sidekey refuses on SigV4 routes[^]*"\?tagging" is not something/ })
+  const allowing = compilePolicy([{ file: 'p.yaml', text: `${base}  - { name: a, host: s3.amazonaws.com, credential: role, inject: { sigv4: { allow: [X-Amz-Copy-Source, x-amz-grant-read, "?acl"] } } }\n` }])
+  t.match(allowing.routes[0]!.injection, { kind: 'sigv4', allow: ['x-amz-copy-source', 'x-amz-grant-read', '?acl'] }, 'header names read in lower case')
 })

@@ -63,7 +63,7 @@ routes:
 t.test('SigV4 signs an IPv6 literal host in brackets', async (t) => {
   const out = { path: '/model/x/invoke', headers: ['content-type', 'application/json'] }
   const aws = { accessKeyId: 'AKIDEXAMPLE', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY', sessionToken: 'session' }
-  await signForwarded(out, { method: 'POST', scheme: 'https', host: '::1', port: 8443, agentAuthorization: undefined, hasBody: true }, { kind: 'sigv4', service: 'bedrock', region: 'us-east-1', unsignedPayload: false, allowHeaders: [] }, aws, Buffer.from('{}'), 'aws')
+  await signForwarded(out, { method: 'POST', scheme: 'https', host: '::1', port: 8443, agentAuthorization: undefined, hasBody: true }, { kind: 'sigv4', service: 'bedrock', region: 'us-east-1', unsignedPayload: false, allow: [] }, aws, Buffer.from('{}'), 'aws')
   const sent = new Map<string, string>()
   for (let i = 0; i < out.headers.length; i += 2) sent.set(out.headers[i]!.toLowerCase(), out.headers[i + 1]!)
   const amzDate = sent.get('x-amz-date')!
