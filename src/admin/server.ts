@@ -350,7 +350,8 @@ function explainConditions(route: Route, facts: { workload: string | null; host:
     return o.ok ? { condition: p.label, result: o.value ? 'pass' : 'fail', detail: o.value ? 'true' : 'false: refused with SIDEKEY_ERR_CONDITION_FAILED' } : { condition: p.label, result: 'undecidable', detail: `${o.why}: refused with SIDEKEY_ERR_CONDITION_UNDECIDABLE` }
   }
   // What sidekey would refuse before any condition: a query or body that parsers read differently.
-  const ambiguous = ambiguity(route, { path: facts.path, contentType: undefined, headers: [], body: bodyText === null ? null : Buffer.from(bodyText), json: input.body })
+  // Explain's --body is JSON, sent as such.
+  const ambiguous = ambiguity(route, { path: facts.path, contentType: 'application/json', headers: [], body: bodyText === null ? null : Buffer.from(bodyText), json: input.body })
   if (ambiguous !== null) out.push({ condition: ambiguous.condition, result: 'fail', detail: `${ambiguous.message}: refused with ${ambiguous.code}` })
   if (c?.time) out.push({ condition: 'time', result: c.time.contains(Date.now()) ? 'pass' : 'fail', detail: c.time.text })
   if (c?.maxBodyBytes != null) out.push({ condition: 'max_body_bytes', result: bodyText !== null && Buffer.byteLength(bodyText) > c.maxBodyBytes ? 'fail' : 'pass', detail: `at most ${c.maxBodyBytes} bytes` })

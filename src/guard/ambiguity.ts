@@ -17,8 +17,12 @@ import { repeatedQueryParam } from './query-repeats.js'
  * - a JSON body with a key twice, or two keys differing only in letter case (see `json-keys.ts`),
  *   or a number a double cannot hold exactly (see `json-numbers.ts`), when a condition or an
  *   approver reads the body;
- * - a JSON body sent as a form (`application/x-www-form-urlencoded`, `multipart/form-data`) when a
- *   condition reads it as JSON: the upstream parses the form, which can carry other fields.
+ * - a JSON body declared as a form (url-encoded, any multipart type), or not declared as JSON (no
+ *   Content-Type, which Rack reads as a form; another type) and holding a form separator, when a
+ *   condition or an approver reads the body: the upstream may parse the form, which can carry other
+ *   fields (found by a red-team run, against real Rack);
+ * - a body that declares a charset other than UTF-8 (Express decodes `utf-7` into other JSON than
+ *   the UTF-8 a condition read; found by a red-team run, against real Express).
  */
 
 /** What a route's CEL reads, gathered once per route and remembered (routes are frozen at load). */
@@ -64,6 +68,32 @@ export interface AmbiguityFacts {
   readonly json: unknown
 }
 
+/** What separates form fields (`&`; `;` too for older Rack and Werkzeug). */
+const FORM_SEPARATOR = /[&;]/
+
+/** Whether `contentType` names a type servers parse as a form: url-encoded (and Werkzeug's `x-url-encoded`), or any multipart type (Rack parses `multipart/mixed` too). */
+function formType(contentType: string | undefined): boolean {
+  return /^\s*(application\/x-www-form-urlencoded|application\/x-url-encoded|multipart\/)/i.test(contentType ?? '')
+}
+
+/** Whether `contentType` names JSON: `application/json` or a `+json` type (RFC 6839). */
+function isJsonMediaType(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
+  return type === 'application/json' || /^[a-z0-9!#$&^_.+-]+\/[a-z0-9!#$&^_.+-]+\+json$/.test(type)
+}
+
+/**
+ * What a Content-Type declares besides UTF-8, as it would be named in a refusal: a `charset` other
+ * than utf-8 (quoted or not, any case), or more than one; null when it declares UTF-8 or nothing.
+ */
+function foreignCharset(contentType: string | undefined): string | null {
+  if (contentType === undefined) return null
+  const charsets = [...contentType.matchAll(/;\s*charset\s*=\s*("?)([^";,\s]*)\1/gi)].map((m) => m[2]!.toLowerCase())
+  if (charsets.length > 1) return `charset ${charsets.length} times`
+  if (charsets.length === 1 && charsets[0] !== 'utf-8' && charsets[0] !== 'utf8') return `charset=${charsets[0]!.slice(0, 40)}`
+  return null
+}
+
 /** The refusal for the first ambiguity in the request, or null when the route reads it one way only. */
 export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | null {
   const reads = readsOf(route)
@@ -87,12 +117,25 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
       `the header ${quoteKey(header.name)} is given ${header.spellings.length === 1 ? `as ${quoteKey(header.spellings[0]!)}` : `${header.spellings.length} times (${header.spellings.slice(0, 5).map(quoteKey).join(', ')})`}; route "${route.name}" has a condition that reads it, and servers disagree on ${header.spellings.length === 1 ? 'whether that is the same header (CGI-style servers read "_" as "-", others do not)' : 'which value counts (the first, or all of them joined)'}. Send it once, spelled with "-"`,
     )
   }
-  if (!reads.body || f.json === undefined || f.body === null) return null
-  if (reads.celBody && f.contentType !== undefined && /^\s*(application\/x-www-form-urlencoded|multipart\/form-data)\b/i.test(f.contentType)) {
+  if (!reads.body || f.body === null || f.body.length === 0) return null
+  const charset = foreignCharset(f.contentType)
+  if (charset !== null) {
     return new ConditionRefusal(
       'SIDEKEY_ERR_AMBIGUOUS_BODY',
       'ambiguous_body',
-      `the body is JSON but is declared as ${f.contentType.split(';')[0]!.trim().toLowerCase().slice(0, 40)}; route "${route.name}" checks it as JSON while the upstream would parse it as a form. Send it with Content-Type: application/json`,
+      `the body declares ${charset}; route "${route.name}" reads the body as UTF-8 (its conditions, or the person approving it), while the upstream may decode it by the declared charset into other text (Express decodes utf-7). Send it in UTF-8, with charset=utf-8 or none`,
+    )
+  }
+  if (f.json === undefined) return null
+  // Read as a form, JSON text yields fields only after a separator (its first "key" begins with
+  // `{` or `[`). Where CEL reads the body, a form or multipart type is refused whatever the text
+  // (CEL would check fields the upstream never reads); a person reads the text as it is.
+  if (!isJsonMediaType(f.contentType) && ((reads.celBody && formType(f.contentType)) || FORM_SEPARATOR.test(f.body.toString('latin1')))) {
+    const declared = f.contentType === undefined || f.contentType.trim() === '' ? 'sent without a Content-Type' : `declared as ${f.contentType.split(';')[0]!.trim().toLowerCase().slice(0, 40)}`
+    return new ConditionRefusal(
+      'SIDEKEY_ERR_AMBIGUOUS_BODY',
+      'ambiguous_body',
+      `the body is JSON but is ${declared}; route "${route.name}" reads it as JSON while the upstream may parse it as something else (a form: Rack reads a body without a Content-Type as one, Werkzeug application/x-url-encoded, and a form can carry other fields). Send it with Content-Type: application/json`,
     )
   }
   const text = f.body.toString('utf8')

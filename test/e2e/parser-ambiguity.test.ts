@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import express from 'express'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -348,4 +349,69 @@ routes:
   t.match(proto, { status: 400, error: 'SIDEKEY_ERR_AMBIGUOUS_BODY' })
   t.match(JSON.parse(proto.text).message, /has a "__proto__" key in body; a JavaScript server that copies the object/)
   t.equal(upstream.seen.length, before, 'the upstream, which would have read force: true, got nothing')
+})
+
+t.test('a body CEL reads as UTF-8 JSON that the upstream reads otherwise: no JSON Content-Type, another charset', async (t) => {
+  // Found by a red-team run against real Rack, Werkzeug and Express. Express here is real
+  // (express.json(), which decodes a declared utf-7); the form reading of a POST without a
+  // Content-Type follows Rack's documented rule (Rack::Request#form_data? is true for a POST with no
+  // media type), written with URLSearchParams.
+  const app = express()
+  app.post('/express', express.json({ type: () => true }), (req, res) => void res.json({ amount: (req.body as { amount?: number }).amount }))
+  app.post('/rack-like', express.text({ type: () => true }), (req, res) => {
+    const form = req.headers['content-type'] === undefined || req.headers['content-type'] === '' ? Object.fromEntries(new URLSearchParams(String(req.body))) : {}
+    res.json({ amount: form.amount ?? null })
+  })
+  const server = app.listen(0, '127.0.0.1')
+  await new Promise((resolve) => server.once('listening', resolve))
+  t.teardown(() => server.close())
+  const port = (server.address() as { port: number }).port
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+routes:
+  - name: refunds
+    host: pay.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    conditions:
+      cel: ['body.amount <= 1000']
+  - name: held
+    host: held.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    approval: { timeout_s: 1 }
+`,
+    { connectTo: { [`pay.test:${port}`]: { host: '127.0.0.1', port }, [`held.test:${port}`]: { host: '127.0.0.1', port } } },
+  )
+  const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), proxyTunnel: false })
+  t.teardown(() => dispatcher.close())
+  const post = async (host: string, path: string, body: string, headers: Record<string, string>) => {
+    const r = await request(`http://${host}:${port}${path}`, { dispatcher, method: 'POST', headers, body })
+    return { status: r.statusCode, error: r.headers['x-sidekey-error'], text: await r.body.text() }
+  }
+  // utf-7: what CEL reads as UTF-8 is {"amount":5,"note":"+ACI..."}; Express decodes a second amount.
+  const utf7 = '{"amount":5,"note":"+ACIALAAiAGEAbQBvAHUAbgB0ACIAOgA1ADAAMAAwACwAIgB4ACIAOgAi-"}'
+  const before = (await fetch(`http://127.0.0.1:${port}/express`, { method: 'POST', headers: { 'content-type': 'application/json; charset=utf-7' }, body: utf7 }).then((r) => r.json())) as { amount: number }
+  t.equal(before.amount, 5000, 'Express itself reads 5000 from it')
+  for (const contentType of ['application/json; charset=utf-7', 'application/json; charset="UTF-16"', 'application/json; charset=utf-8; charset=utf-7']) {
+    const r = await post('pay.test', '/express', utf7, { 'content-type': contentType })
+    t.match(r, { status: 400, error: 'SIDEKEY_ERR_AMBIGUOUS_BODY' }, contentType)
+    t.match(JSON.parse(r.text).message, /the body declares charset.*reads the body as UTF-8/)
+  }
+  t.match(await post('pay.test', '/express', '{"amount":5}', { 'content-type': 'application/json; charset=UTF-8' }), { status: 200, text: '{"amount":5}' }, 'utf-8 declared is fine')
+  // No Content-Type: the form reading finds a second amount after the "&".
+  const smuggled = '{"amount":5,"x":"&amount=5000&"}'
+  const direct = (await fetch(`http://127.0.0.1:${port}/rack-like`, { method: 'POST', body: smuggled, headers: {} }).then((r) => r.json())) as { amount: string | null }
+  t.ok(direct.amount === '5000' || direct.amount === null, 'the stand-in reads it as a form when fetch sends no Content-Type')
+  for (const headers of [{}, { 'content-type': '' }, { 'content-type': 'text/plain' }, { 'content-type': 'application/x-url-encoded' }, { 'content-type': 'multipart/mixed; boundary=x' }] as Record<string, string>[]) {
+    const r = await post('pay.test', '/rack-like', smuggled, headers)
+    t.match(r, { status: 400, error: 'SIDEKEY_ERR_AMBIGUOUS_BODY' }, JSON.stringify(headers))
+    t.match(JSON.parse(r.text).message, /the body is JSON but is (sent without a Content-Type|declared as [a-z/-]+); route "refunds" reads it as JSON/)
+  }
+  t.match(await post('pay.test', '/express', '{"amount":5}', {}), { status: 200 }, 'JSON with no separator in it reads the same as a form: let through')
+  // The person approving reads the body as UTF-8 too: another charset is refused before holding.
+  t.match(await post('held.test', '/express', utf7, { 'content-type': 'application/json; charset=utf-7' }), { status: 400, error: 'SIDEKEY_ERR_AMBIGUOUS_BODY' })
+  t.equal((await sk.state.listApprovals()).length, 0, 'nothing was held')
 })
