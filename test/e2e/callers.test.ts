@@ -275,6 +275,33 @@ routes:
     t.equal((await admin(sk, 'POST', '/v1/policy/reload')).status, 200)
   })
 
+  t.test('a reload that rewrites the route of an open WebSocket closes it; one that leaves it as it was does not', async (t) => {
+    // Found by a red-team run: only a removed route closed an open WebSocket; one that now refused
+    // upgrades, added a condition, an approval or a time window let it relay on under the old rules.
+    const agent = mint('agent')
+    const dispatcher = new ProxyAgent({ uri: agent.url })
+    t.teardown(() => dispatcher.close())
+    const socket = await openWebSocket(`ws://ws.test:${ws.port}/`, dispatcher)
+    let open = true
+    void socket.closed.then(() => (open = false))
+    // Another route changes: this one is as it was, so the WebSocket stays.
+    await writeFile(join(sk.policyDir, 'policy.yaml'), policyFor(blindRoute).replace('workloads: [agent, other, anonymous] }', 'workloads: [agent, other] }'))
+    t.equal((await admin(sk, 'POST', '/v1/policy/reload')).status, 200)
+    await new Promise((resolve) => setTimeout(resolve, 200))
+    t.ok(open, 'a reload that leaves its route as written keeps it open')
+    for (const rewrite of [", conditions: { cel: ['request.headers[\"x-mode\"] == \"read\"'] } }", ', upgrades: [] }']) {
+      const again = open ? socket : await openWebSocket(`ws://ws.test:${ws.port}/`, dispatcher)
+      await writeFile(join(sk.policyDir, 'policy.yaml'), policyFor(blindRoute).replace(/(name: realtime.*workloads: \['\*'\]) \}/, `$1${rewrite}`))
+      t.equal((await admin(sk, 'POST', '/v1/policy/reload')).status, 200)
+      await again.closed
+      t.pass(`closed when the route gets${rewrite}`)
+      open = false
+      await writeFile(join(sk.policyDir, 'policy.yaml'), policyFor(blindRoute))
+      t.equal((await admin(sk, 'POST', '/v1/policy/reload')).status, 200)
+    }
+    await sk.sink.waitForAudit((a) => a.event === 'upgrade' && a.route === 'realtime' && a.closed === 'route-gone')
+  })
+
   t.test('no run token for the reserved name `anonymous`, in any case, by any way of minting', async (t) => {
     for (const name of ['anonymous', 'Anonymous', 'ANONYMOUS']) {
       const r = await admin(sk, 'POST', '/v1/run-tokens', { workload: name })

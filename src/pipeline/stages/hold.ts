@@ -30,13 +30,20 @@ export function holdTunnel(ctx: ProxyContext, socket: Socket, audit: AuditRecord
 
 /**
  * An upgraded connection (after its 101) is a relay nobody decides again: it is asked again on
- * every policy reload (and closed when its route is gone), closed with its connection when its
- * token is revoked or its workload quarantined, and closed after the tunnel idle timeout.
+ * every policy reload, and stays only while the same route, as written, still decides it (closed
+ * when the route is gone, another decides it, or the reload rewrote it: a route that now refuses
+ * upgrades, adds a condition, an approval or a time window was decided for new requests only, and
+ * an open WebSocket kept relaying under the old rules; found by a red-team run). Closed with its
+ * connection when its token is revoked or its workload quarantined, and after the tunnel idle
+ * timeout.
  */
 export function holdUpgrade(ctx: ProxyContext, client: Socket, socket: Socket, audit: AuditRecord, facts: RequestFacts): void {
+  const opened = requestDecision(ctx, ctx.policy.current, facts).route?.definition ?? null
   const allowedUnder = (policy: Policy): boolean => {
     const decision = requestDecision(ctx, policy, facts)
-    return decision.reportOnly || decision.action !== 'deny'
+    // Report-only mode logs what enforcement would refuse; it closes nothing.
+    if (decision.reportOnly) return true
+    return decision.action !== 'deny' && decision.route?.definition === opened
   }
   ctx.connections.hold(client, { audit, allowedUnder, streaming: true })
   socket.setTimeout(ctx.config.tunnelIdleTimeoutMs)
