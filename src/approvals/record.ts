@@ -21,6 +21,8 @@ export interface HoldRequest {
   readonly workload: string | null
   readonly route: Route
   readonly method: string
+  /** The method as sent, when an override names another (`method` is the override's). */
+  readonly sentMethod?: string
   readonly host: string
   readonly port: number
   /** The path, without the query. */

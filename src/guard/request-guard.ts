@@ -38,6 +38,8 @@ export interface GuardRequest {
   readonly host: string
   readonly port: number
   readonly method: string
+  /** The method as sent, when an override names another (`method` is the override's). */
+  readonly sentMethod?: string
   readonly pathname: string
   /** Origin-form path with query. */
   readonly path: string
@@ -120,7 +122,7 @@ async function check(deps: GuardDeps, route: Route, g: GuardRequest, body: Buffe
       const why = g.about === undefined ? rule : `${g.about}: ${rule}`
       if (g.reportOnly) throw new ConditionRefusal('SIDEKEY_ERR_APPROVAL_DENIED', 'approval', `would wait for approval: ${why}`)
       const q = g.path.indexOf('?')
-      approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, host: g.host, port: g.port, path: g.pathname, query: q < 0 ? '' : g.path.slice(q + 1), rawHeaders: g.rawHeaders, body, why, signal: g.signal })
+      approval = await deps.approvals.hold({ workload: g.workload, route, method: g.method, ...(g.sentMethod === undefined ? {} : { sentMethod: g.sentMethod }), host: g.host, port: g.port, path: g.pathname, query: q < 0 ? '' : g.path.slice(q + 1), rawHeaders: g.rawHeaders, body, why, signal: g.signal })
     }
   }
   return { approval, uncounted }

@@ -40,7 +40,7 @@ export const guardRequest: Stage<RequestExchange> = {
       const method = ex.override?.method ?? ex.req.method ?? 'GET'
       let guarded
       try {
-        guarded = await guardUnderRoute(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly, ...mcpInput(ex) }, ex.req)
+        guarded = await guardUnderRoute(ctx, route, { workload: caller.workload, host: target.host, port: target.port, method, ...(ex.override === null ? {} : { sentMethod: ex.req.method ?? 'GET' }), pathname: target.pathname, path: target.path, rawHeaders: ex.req.rawHeaders, signal: ex.signal, reportOnly: ctx.config.reportOnly, ...mcpInput(ex) }, ex.req)
       } catch (err) {
         if (err instanceof ConditionRefusal) ex.audit.condition = err.condition
         // A request answered "pending" or denied names its approval on the audit line too.
