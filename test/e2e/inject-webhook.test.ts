@@ -266,7 +266,7 @@ t.test('injection webhook', async (t) => {
       const p = spawn(process.execPath, [cli, 'inject-webhook', '--tls-cert', join(dir, 'tls.crt'), '--tls-key', join(dir, 'tls.key'), '--config', join(dir, 'bad.yaml')])
       let text = ''
       p.stderr.on('data', (d: Buffer) => (text += d.toString()))
-      p.once('exit', (code) => resolve({ code, text }))
+      p.once('close', (code) => resolve({ code, text })) // 'close': stderr read whole
     })
     t.equal(out.code, 1)
     t.match(out.text, /unknown setting\(s\) colour/)

@@ -158,7 +158,8 @@ routes:
     const child = spawn(process.execPath, [CLI, ...runArgs, '--', 'sh', '-c', 'curl -sS --cacert /etc/ssl/certs/ca-certificates.crt https://api.test/v1/untrusted; read line'], { env, stdio: ['pipe', 'pipe', 'pipe'] })
     let stderr = ''
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString('utf8')))
-    const exited = new Promise((resolve) => child.once('exit', resolve))
+    // 'close', not 'exit': a child's stderr may still hold curl's message when it exits.
+    const exited = new Promise((resolve) => child.once('close', resolve))
     const hint = rejectedCertificateHint('api.test', join(certs, CA_FILES.bundle))
     await waitFor('the hint', () => (stderr.includes(hint) ? true : undefined), 30_000)
     child.stdin.end('\n')
