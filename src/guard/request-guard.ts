@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http'
 import type { Approvals, HoldOutcome } from '../approvals/approvals.js'
+import { awsReachRefusal } from './aws-resource.js'
 import { ConditionRefusal } from '../errors.js'
 import { foldHeaders, requestHasBody } from '../http/message.js'
 import { withoutHopByHop } from '../inject/hop-by-hop.js'
@@ -72,6 +73,12 @@ export interface GuardResult {
 export const NOTHING_TO_GUARD: GuardResult = Object.freeze({ body: null, approval: null, wouldRefuse: null, uncounted: [] })
 
 export async function guardRequest(deps: GuardDeps, route: Route, g: GuardRequest, req: IncomingMessage): Promise<GuardResult> {
+  // Before anything is read, held or obtained for it; report-only lets it on unsigned.
+  const reach = awsReachRefusal(route, g.method, g.path, g.rawHeaders)
+  if (reach !== null) {
+    if (g.reportOnly) return { ...NOTHING_TO_GUARD, wouldRefuse: reach }
+    throw reach
+  }
   const c = route.conditions
   const a = route.approval
   // SigV4 signs the payload's hash: unless the agent's SDK sent it (S3) or the route signs

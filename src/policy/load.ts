@@ -16,7 +16,7 @@ import type { AnomalyResponse, ApprovalSettings, CredentialSource, Injection, Mo
 import { compileApproval, compileConditions, DEFAULT_APPROVAL_TIMEOUT_MS, DEFAULT_INSPECT_BODY_BYTES, DEFAULT_MAX_HELD, DEFAULT_MAX_HELD_BODY_BYTES, DEFAULT_MAX_HELD_PER_WORKLOAD } from './conditions.js'
 import { ANOMALY_KINDS, DEFAULT_THRESHOLDS, type AnomalyKind } from '../observe/baseline.js'
 import { EnvSource, FileSource, type SecretSource } from '../credentials/secret-source.js'
-import { isAwsReach } from '../guard/aws-resource.js'
+import { AWS_REACH_ITEMS, isAwsReach } from '../guard/aws-resource.js'
 
 const ajv = new Ajv({ allErrors: true, strict: true })
 const validateFile = ajv.compile<PolicyFileV1>(policyFileSchema)
@@ -324,7 +324,7 @@ function compileInjection(inject: InjectV1 | undefined, at: Locator, path: (stri
     // Header names in lower case; subresources (`?acl`) as S3 spells them.
     const allow = (spec.sigv4.allow ?? []).map((h) => (h.startsWith('?') ? h : h.toLowerCase()))
     for (const [i, h] of allow.entries()) {
-      if (!isAwsReach(h)) problems.push(at.problem([...path, 'sigv4', 'allow', i], `"${h}" is not something sidekey refuses on SigV4 routes (x-amz-copy-source, x-amz-copy-source-*, x-amz-acl, x-amz-grant-*, x-amz-website-redirect-location, ?acl, ?policy, ?publicAccessBlock, ?ownershipControls, ?website, ?replication): nothing to allow`))
+      if (!isAwsReach(h)) problems.push(at.problem([...path, 'sigv4', 'allow', i], `"${h}" is not something sidekey refuses on SigV4 routes (${AWS_REACH_ITEMS}): nothing to allow`))
     }
     return { kind: 'sigv4', service: spec.sigv4.service ?? null, region: spec.sigv4.region ?? null, unsignedPayload: spec.sigv4.unsigned_payload ?? false, allow: Object.freeze(allow) }
   }

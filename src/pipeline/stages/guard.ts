@@ -1,7 +1,6 @@
 import { refuseBodyOverride } from '../../accept/method-override.js'
 import { ConditionRefusal, SidekeyError } from '../../errors.js'
 import { resolveChecked, type CheckedAddress } from '../../forward/ssrf.js'
-import { refuseAwsReach } from '../../guard/aws-resource.js'
 import { guardRequest as guardUnderRoute } from '../../guard/request-guard.js'
 import type { Route } from '../../policy/types.js'
 import { subjectOf } from '../../mcp/decide.js'
@@ -12,8 +11,8 @@ import { decideAgainAfterHold, heldAndApproved } from './after-hold.js'
 import { reasonOf, recordWouldRefuse } from './audit.js'
 
 /**
- * The guard stage, for a request a route allowed: on a SigV4 route, S3 headers and subresources that
- * reach past the URL (`guard/aws-resource.ts`); the route's conditions, limits and approval
+ * The guard stage, for a request a route allowed: the route's conditions (on a SigV4 route, S3 headers
+ * and subresources that reach past the URL, `guard/aws-resource.ts`), limits and approval
  * (`guard/request-guard.ts`), then the destination itself: resolved once and every address checked
  * by the SSRF guard, before anything is obtained for it. Report-only mode records what would have
  * been refused and lets the request through without its credential.
@@ -25,17 +24,6 @@ export const guardRequest: Stage<RequestExchange> = {
     const caller = known(ex.caller, 'a caller')
     let decision = known(ex.decision, 'a decision')
     let route = decision.route
-    if (route !== null && !decision.reportOnly) {
-      try {
-        refuseAwsReach(route, ex.override?.method ?? ex.req.method ?? 'GET', target.path, ex.req.rawHeaders)
-      } catch (err) {
-        if (!ctx.config.reportOnly) throw err
-        // Report-only: recorded, and the request goes on without its credential (so unsigned).
-        decision = { ...decision, reportOnly: true }
-        ex.decision = decision
-        recordWouldRefuse(ex.audit, reasonOf((err as SidekeyError).code))
-      }
-    }
     if (route !== null && !decision.reportOnly) {
       const method = ex.override?.method ?? ex.req.method ?? 'GET'
       let guarded
