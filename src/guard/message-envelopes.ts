@@ -102,19 +102,62 @@ export function envelopeGuard(framing: EnvelopeFraming): ChunkFilter {
   }
 }
 
-/** Walks envelope heads across chunks: `read` throws at a compressed one. */
-function envelopeReader(): { read(bytes: Buffer): void } {
+/**
+ * `envelopeGuard` for binary envelopes that also scrubs each message's payload on its own, with a
+ * scrubber made for it by `scrubberFor`, and never the 5-byte heads. Scrubbed as one stream with
+ * the heads in it, the mask of most of a secret near a message's end ran on over the next head
+ * (the rest of the secret's length), and the agent's client could read no message after it: the
+ * call broke. A secret split across two messages is not joined: the messages of gRPC and Connect
+ * hold protobuf or JSON, whose framing sits between the parts. `scrubberFor`'s filters must give
+ * back as many bytes as they take, and at once (the scrubber does: it masks in place and holds
+ * nothing).
+ */
+export function envelopePayloadFilter(scrubberFor: () => ChunkFilter): ChunkFilter {
+  const envelopes = envelopeReader()
+  const segments: number[] = []
+  let scrubber: ChunkFilter | null = null
+  return {
+    push(chunk) {
+      segments.length = 0
+      envelopes.read(chunk, segments)
+      let out: Buffer | null = null
+      for (let i = 0; i < segments.length; i += 3) {
+        if (segments[i + 2] === 1 || scrubber === null) scrubber = scrubberFor()
+        const start = segments[i]!
+        const part = chunk.subarray(start, segments[i + 1])
+        const scrubbed = scrubber.push(part)
+        if (scrubbed === part) continue
+        if (scrubbed === null || scrubbed.length !== part.length) throw new Error('a message scrubber must give back what it takes, at once')
+        out ??= Buffer.from(chunk)
+        scrubbed.copy(out, start)
+      }
+      return out ?? chunk
+    },
+    end: () => null,
+  }
+}
+
+/**
+ * Walks envelope heads across chunks: `read` throws at a compressed one, and, given `payloads`,
+ * appends each stretch of payload in `bytes`: its start, its end, and 1 when it begins a message
+ * (0 when it goes on with one begun in an earlier chunk).
+ */
+function envelopeReader(): { read(bytes: Buffer, payloads?: number[]): void } {
   /** Payload bytes of the current envelope still to skip. */
   let skip = 0
+  /** Whether the next payload bytes begin their message. */
+  let fresh = false
   /** The head being read (bytes of it seen so far in `headSeen`). */
   const head = Buffer.alloc(ENVELOPE_HEAD)
   let headSeen = 0
   return {
-    read(bytes) {
+    read(bytes, payloads) {
       let at = 0
       while (at < bytes.length) {
         if (skip > 0) {
           const n = Math.min(skip, bytes.length - at)
+          payloads?.push(at, at + n, fresh ? 1 : 0)
+          fresh = false
           skip -= n
           at += n
           continue
@@ -126,6 +169,7 @@ function envelopeReader(): { read(bytes: Buffer): void } {
           throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', 'the upstream sent a compressed message though sidekey asked for none: sidekey cannot scrub it for echoed secrets, so the response was cut')
         }
         skip = head.readUInt32BE(1)
+        fresh = true
       }
     },
   }

@@ -5,7 +5,8 @@ import { SidekeyError } from '../errors.js'
 import { withoutNames } from '../inject/inject.js'
 import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
-import { envelopeFraming, envelopeGuard, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
+import { envelopeFraming, envelopeGuard, envelopePayloadFilter, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
+import { wrappedLinesFilter } from './wrapped-lines.js'
 import { refuseUnscrubbableCharset } from './response-charset.js'
 import { recordFraming, recordScrubFilter } from './record-scrub.js'
 import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
@@ -144,13 +145,23 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         // (found by a red-team run: `text/event-stream` twice turned off joining across events).
         const mediaTypes = contentType.split(',')
         const envelopes = firstFraming(mediaTypes, envelopeFraming)
-        if (envelopes !== null) {
-          refuseMessageCoding(out)
-          filters.push(envelopeGuard(envelopes))
+        if (envelopes !== null) refuseMessageCoding(out)
+        const onScrub = (): void => {
+          stats.scrubbed++
         }
-        filters.push(scrubWith(automaton, () => stats.scrubbed++))
+        // The bytes as sent, then across line breaks (guard/wrapped-lines.ts: base64 in lines).
+        const scrubber = (): ChunkFilter => {
+          const wrapped = wrappedLinesFilter(needles!, onScrub)
+          return wrapped === null ? scrubWith(automaton, onScrub) : chainFilters([scrubWith(automaton, onScrub), wrapped])!
+        }
+        // gRPC and Connect messages are scrubbed each on its own, without their envelope heads.
+        if (envelopes === 'binary') filters.push(envelopePayloadFilter(scrubber))
+        else {
+          if (envelopes !== null) filters.push(envelopeGuard(envelopes))
+          filters.push(scrubber())
+        }
         const framing = firstFraming(mediaTypes, recordFraming)
-        if (framing !== null) filters.push(recordScrubFilter(automaton, framing, () => stats.scrubbed++))
+        if (framing !== null) filters.push(recordScrubFilter(automaton, framing, onScrub))
       }
       if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
       const filter = chainFilters(filters)
