@@ -39,6 +39,8 @@ packages=(
   "iproute2|command -v ip|transparent mode is tested in a network namespace"
   "iptables|command -v iptables|transparent mode is tested with iptables REDIRECT"
   "bubblewrap|command -v bwrap|sidekey run starts the agent in a bubblewrap sandbox"
+  "ruby-actionpack|ruby -e 'require \"action_dispatch\"'|real Rack and Rails parameter parsing is an upstream (a parameter in the query and the body)"
+  "ruby-webrick|ruby -e 'require \"webrick\"'|serves the Rack and Rails upstream"
   "golang-go|command -v go|the Helm chart is rendered with Go's text/template; Go servers are upstreams"
   "golang-github-masterminds-sprig-dev|test -d /usr/share/gocode/src/github.com/Masterminds/sprig|Helm's template functions (sprig)"
   "golang-gopkg-yaml.v3-dev|test -d /usr/share/gocode/src/gopkg.in/yaml.v3|YAML for the chart renderer"

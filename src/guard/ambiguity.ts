@@ -4,6 +4,7 @@ import type { Route } from '../policy/types.js'
 import { cgiHeaderName } from '../http/header-name.js'
 import { findAmbiguousKeys, quoteKey } from './json-keys.js'
 import { inexactNumber } from './json-numbers.js'
+import { bodyParamNames, mayCarryParams, paramInBoth } from './merged-params.js'
 import { repeatedQueryParam } from './query-repeats.js'
 
 /**
@@ -11,7 +12,9 @@ import { repeatedQueryParam } from './query-repeats.js'
  * upstream another (docs/security.md). A condition is only worth what the upstream agrees it
  * checked, so on routes that read the query or the body such requests are refused, naming what is
  * ambiguous, before any condition is evaluated:
- * - a query parameter a condition reads, given more than once (see `query-repeats.ts`);
+ * - a query parameter a condition reads, given more than once (see `query-repeats.ts`), or given
+ *   in the body as well, and any name in both when a condition reads the body
+ *   (servers that merge the two disagree on which wins: see `merged-params.ts`);
  * - a header a condition reads, given more than once, or spelled with `_` for `-` (which CGI-style
  *   servers read as the same header and others as another one: http/header-name.ts);
  * - a JSON body with a key twice, or two keys differing only in letter case (see `json-keys.ts`),
@@ -54,6 +57,16 @@ function readsOf(route: Route): Reads {
   const reads = Object.freeze({ query: union((p) => p.queryReads), headers: union((p) => p.headerReads, cgiHeaderName), celBody, body: celBody || route.approval !== null })
   readsByRoute.set(route, reads)
   return reads
+}
+
+/**
+ * Whether the guard must read the body of a request to `path` on `route` that declares
+ * `contentType`, though nothing reads the body: a condition reads the query, the request has one,
+ * and the body may carry a field of the same name (`merged-params.ts`).
+ */
+export function bodyMayOverrideQuery(route: Route, path: string, contentType: string | undefined): boolean {
+  const query = readsOf(route).query
+  return (query === 'any' || query.size > 0) && path.includes('?') && mayCarryParams(contentType)
 }
 
 /** The request parts the check looks at. */
@@ -108,6 +121,16 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
         'SIDEKEY_ERR_AMBIGUOUS_QUERY',
         'ambiguous_query',
         `the query parameter ${quoteKey(repeated.name)} is given ${repeated.spellings.length} times (${spelled}); route "${route.name}" has a condition that reads it, and servers disagree on which value counts (the first, the last, or all of them). Send it once, in one spelling`,
+      )
+    }
+  }
+  if (q >= 0 && f.body !== null && f.body.length > 0) {
+    const both = paramInBoth(f.path.slice(q + 1), bodyParamNames(f.contentType, f.body, f.json), reads.query, reads.celBody)
+    if (both !== null) {
+      return new ConditionRefusal(
+        'SIDEKEY_ERR_AMBIGUOUS_QUERY',
+        'ambiguous_query',
+        `the parameter ${quoteKey(both)} is given in the query and in the body; route "${route.name}" has a condition that reads one of them, and servers that merge the two disagree on which counts (Rack and PHP take the body's, Rails the query's). Give it in one place only`,
       )
     }
   }

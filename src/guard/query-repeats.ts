@@ -51,7 +51,7 @@ export function repeatedQueryParam(query: string, reads: QueryReads): RepeatedPa
  * spaces (PHP: `amount%00x` and `+amount` are `amount`, found by a red-team run), before any `[`,
  * `.`/space as `_`, lower case.
  */
-function paramName(written: string, encoded = true): string {
+export function paramName(written: string, encoded = true): string {
   let name = (encoded ? decodeName(written) : written).split('\0', 1)[0]!.replace(/^ +/, '')
   const bracket = name.indexOf('[')
   if (bracket > 0 && name.indexOf(']', bracket) > 0) name = name.slice(0, bracket)

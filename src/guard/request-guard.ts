@@ -8,7 +8,7 @@ import { withoutNames } from '../inject/inject.js'
 import type { CelInput } from '../policy/cel.js'
 import type { Route } from '../policy/types.js'
 import type { Counters } from '../state/counters.js'
-import { ambiguity } from './ambiguity.js'
+import { ambiguity, bodyMayOverrideQuery } from './ambiguity.js'
 import { parseJsonBody, readBody } from './body.js'
 import type { BodyBudget } from './body-budget.js'
 import { ANONYMOUS } from '../identity/workload-name.js'
@@ -89,8 +89,9 @@ export async function guardRequest(deps: GuardDeps, route: Route, g: GuardReques
 
   const declared = req.headers['content-length'] === undefined ? null : Number(req.headers['content-length'])
   const streamed = declared === null && req.headers['transfer-encoding'] !== undefined
-  // The body is read when CEL reads it, a held request carries it, it is signed, or its size is only known by reading.
-  const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed)
+  // The body is read when CEL reads it, a held request carries it, it is signed, its size is only
+  // known by reading, or it may give a query parameter a condition reads a second value.
+  const mustRead = a !== null || hashesBody || (c?.cel.some((p) => p.usesBody) ?? false) || (c?.maxBodyBytes != null && streamed) || bodyMayOverrideQuery(route, g.path, req.headers['content-type'])
   const body = given ?? (mustRead && requestHasBody(req.headers) ? await readBody(req, route.inspectBodyBytes, { bodies: deps.bodies, workload: g.workload ?? ANONYMOUS }) : null)
   // A secret in a held body would reach the console, the admin API, the webhook and the state
   // store: scan before anything else sees it (docs/security.md).

@@ -1,0 +1,60 @@
+import type { QueryReads } from '../policy/cel.js'
+import { paramName } from './query-repeats.js'
+
+/**
+ * One parameter in two places: the query and the body. Many servers hand a handler one merged map
+ * of parameters, and disagree on which place wins: Rack's `params` and PHP's `$_REQUEST` take the
+ * form field over the query parameter, Rails' `params` the query parameter over the body's field
+ * (form or JSON), Laravel's `input()` the body's. A condition reads one place (`request.query.x`
+ * or `body.x`), so a request that gives the same name in both passed a limit in one while the
+ * upstream acted on the other (found by a red-team run, against real Rack and Rails: a refund of
+ * 5000 through `int(request.query.amount) <= 1000` with `?amount=5` and a form field
+ * `amount=5000`, and through `body.amount <= 1000` with `{"amount":5}` and `?amount=5000`).
+ *
+ * Names are compared as the most lenient of those servers files them (`paramName`: decoded, any
+ * letter case, `amount[]` as `amount`).
+ */
+
+/** Whether a body of `contentType` may carry fields a server merges with the query: a form, multipart, JSON, or undeclared (Rack reads that as a form). */
+export function mayCarryParams(contentType: string | undefined): boolean {
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
+  return type === '' || type === 'application/x-www-form-urlencoded' || type === 'application/x-url-encoded' || type.startsWith('multipart/') || type.includes('json')
+}
+
+/** The top-level field names a server could read from the body, filed as `paramName` files them. */
+export function bodyParamNames(contentType: string | undefined, body: Buffer, json: unknown): Set<string> {
+  const names = new Set<string>()
+  if (json !== null && typeof json === 'object' && !Array.isArray(json)) for (const key of Object.keys(json)) names.add(paramName(key, false))
+  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
+  if (type.startsWith('multipart/')) {
+    // Each part names its field in its Content-Disposition (RFC 7578 section 4.2).
+    for (const m of body.toString('latin1').matchAll(/content-disposition:[^\r\n]*?;\s*name\s*=\s*(?:"([^"\r\n]*)"|([^;\s\r\n]*))/gi)) names.add(paramName(m[1] ?? m[2] ?? '', false))
+  } else if (json === undefined) {
+    // A form, declared or not: the names before `=`, split as lenient servers split them.
+    for (const segment of body.toString('latin1').split(/[&;]/)) {
+      const eq = segment.indexOf('=')
+      const name = eq < 0 ? segment : segment.slice(0, eq)
+      if (name !== '') names.add(paramName(name))
+    }
+  }
+  return names
+}
+
+/**
+ * The first name given both in the query (raw, without `?`) and among `bodyNames` that a
+ * condition reads: any common name when the body is read (`readsBody`), else those `queryReads`
+ * covers; null when there is none.
+ */
+export function paramInBoth(query: string, bodyNames: ReadonlySet<string>, queryReads: QueryReads, readsBody: boolean): string | null {
+  if (bodyNames.size === 0 || query === '') return null
+  for (const segment of query.replace(/^\?+/, '').split(/[&;]/)) {
+    if (segment === '') continue
+    const eq = segment.indexOf('=')
+    const written = eq < 0 ? segment : segment.slice(0, eq)
+    const name = paramName(written)
+    if (!bodyNames.has(name)) continue
+    if (readsBody || queryReads === 'any') return written
+    for (const read of queryReads) if (paramName(read, false) === name) return written
+  }
+  return null
+}
