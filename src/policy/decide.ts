@@ -28,6 +28,8 @@ export type DecisionReason =
   | 'intercept-for-inspection'
   | 'ambiguous-path'
   | 'method-override'
+  | 'override-skips-guards'
+  | 'guarded-variant'
 
 /** What is known about a request when it is decided. */
 export interface RequestFacts {
@@ -54,6 +56,8 @@ const DENY_CODES = {
   'anonymous-not-allowed': 'SIDEKEY_ERR_PROXY_AUTH_REQUIRED',
   'ambiguous-path': 'SIDEKEY_ERR_AMBIGUOUS_PATH',
   'method-override': 'SIDEKEY_ERR_METHOD_OVERRIDE',
+  'override-skips-guards': 'SIDEKEY_ERR_METHOD_OVERRIDE',
+  'guarded-variant': 'SIDEKEY_ERR_GUARDED_VARIANT',
 } as const satisfies Partial<Record<DecisionReason, ErrorCode>>
 
 function deny(reason: keyof typeof DENY_CODES, route: Route | null = null): Decision {
@@ -73,7 +77,11 @@ function allowWith(action: Decision['action'], reason: DecisionReason, route: Ro
  * that would match: `deny /v1/admin/**` must hold against `/v1/admin%2Fx` even though it is the
  * allow route (with or without paths) that would match it. And a request with a method override
  * is decided on both methods, since the upstream may run either: both must be allowed, a deny on
- * either refuses, and the route allowing the overridden method must accept overrides.
+ * either refuses, the route allowing the overridden method must accept overrides, and the route
+ * deciding the method as sent must have no conditions or approval of its own, or be that same
+ * route: only the deciding route's guards run, so a POST with conditions, a rate limit and an
+ * approval went through unguarded as an override to a GET route that accepts overrides (found by
+ * a red-team run; the upstream ran the POST).
  */
 export function decideRequest(policy: Policy, q: RequestFacts): Decision {
   const sent = firstMatch(policy, q)
@@ -82,8 +90,15 @@ export function decideRequest(policy: Policy, q: RequestFacts): Decision {
   if (q.ambiguity != null && readsPaths(policy, q)) return deny('ambiguous-path')
   if (q.override == null || sent.action === 'deny') return sent
   const overridden = firstMatch(policy, { ...q, method: q.override.method })
-  if (overridden.action === 'deny' || overridden.route?.methodOverride === true) return overridden
-  return deny('method-override', overridden.route)
+  if (overridden.action === 'deny') return overridden
+  if (overridden.route?.methodOverride !== true) return deny('method-override', overridden.route)
+  if (sent.route !== overridden.route && sent.route !== null && guarded(sent.route)) return deny('override-skips-guards', sent.route)
+  return overridden
+}
+
+/** Whether a route has guards of its own: conditions or an approval. */
+function guarded(route: Route): boolean {
+  return route.conditions !== null || route.approval !== null
 }
 
 /** True when a route for this destination matches paths (or reads them in CEL), for any workload. */
@@ -91,16 +106,29 @@ function readsPaths(policy: Policy, q: RequestFacts): boolean {
   return policy.routes.some((r) => r.readsPath && r.host.matches(q.host) && r.ports.matches(q.port))
 }
 
+/**
+ * The first route that matches decides. A request that only a guarded route's broad reading
+ * matches (`variants`: `POST /v1/refunds/`, `/V1/Refunds`, HEAD for a GET route) and that a later
+ * route allows is refused: the upstream may take it for the guarded route's request (Express
+ * ignores a trailing slash and runs GET for HEAD), so the later route would let it through without
+ * the guards (found by a red-team run: a trailing slash skipped a rate limit and a CEL limit).
+ */
 function firstMatch(policy: Policy, q: RequestFacts): Decision {
   let destinationMatched = false
+  let variantOf: Route | null = null
   for (const route of policy.routes) {
     if (!route.host.matches(q.host) || !route.ports.matches(q.port)) continue
-    if (!route.methods.matches(q.method) || !route.paths.matches(q.path)) continue
+    if (!route.methods.matches(q.method) || !route.paths.matches(q.path)) {
+      const v = route.variants
+      if (variantOf === null && v !== null && v.methods.matches(q.method) && v.paths.matches(q.path) && route.workloads.matches(q.workload)) variantOf = route
+      continue
+    }
     if (!route.workloads.matches(q.workload)) {
       destinationMatched = true
       continue
     }
     if (route.action === 'deny') return deny('route-denies', route)
+    if (variantOf !== null) return deny('guarded-variant', variantOf)
     // A tunnel route admits the destination without a credential; over plain HTTP that is a
     // forward without injection.
     return allowWith('allow', route.action === 'tunnel' ? 'route-tunnels' : 'route-allows', route)

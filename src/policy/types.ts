@@ -70,6 +70,13 @@ export interface Route {
    * method this route allows; policy then decides on the overridden method. Off by default.
    */
   readonly methodOverride: boolean
+  /**
+   * For an allow route with conditions or an approval that names methods or paths: the same read
+   * broadly, as a deny's are (any letter case, a trailing slash or dot, HEAD for GET). A request
+   * they match that the route itself does not is one the upstream may take for the route's, and
+   * it is refused rather than let through by a later route without the guards (policy/decide.ts).
+   */
+  readonly variants: { readonly methods: MethodMatcher; readonly paths: PathMatcher } | null
   /** Replace managed secrets echoed in responses (on by default for routes that inject). */
   readonly scrub: boolean
   /** Lower-case hex SHA-256 every 2xx response body must have (pinned download). */
