@@ -7,7 +7,8 @@ import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
 import { envelopeFraming, envelopeGuard, envelopePayloadFilter, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
 import { wrappedLinesFilter } from './wrapped-lines.js'
-import { refuseUnscrubbableCharset } from './response-charset.js'
+import { refuseUnscrubbableCharset, wideCharset, withUtf8Charset } from './response-charset.js'
+import { transcodeToUtf8 } from './response-transcode.js'
 import { recordFraming, recordScrubFilter } from './record-scrub.js'
 import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
 import { automatonFor, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK } from './secret-scan.js'
@@ -20,8 +21,10 @@ import { automatonFor, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK
  * injected header value) is masked in response header names and values and in bodies, and across
  * the events of a streamed answer (`recordScrubFilter`); a compressed body is
  * decoded first (gzip, deflate, br), since a masked-out secret inside gzip is no scrubbing at
- * all, and anything else is refused. A pinned route's 2xx body is hashed as it streams, and its
- * last bytes are held until the hash matches, so a wrong file never arrives whole.
+ * all, and anything else is refused; a body declared in UTF-16 or UTF-32 is re-encoded as UTF-8
+ * (guard/response-transcode.ts), so the scrubbers read it as any other. A pinned route's 2xx body
+ * is hashed as it streams (the bytes the agent gets: decoded, re-encoded, masked), and its last
+ * bytes are held until the hash matches, so a wrong file never arrives whole.
  */
 
 /** Content codings sidekey can decode to scrub; the request's Accept-Encoding is limited to them. */
@@ -140,12 +143,27 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         }
         const contentType = String(out['content-type'] ?? '')
         refuseUnscrubbableCharset(contentType)
+        const wide = wideCharset(contentType)
         // Every value counts: a CDN repeats the field, the repeats arrive joined with ",", and an
         // HTTP/2 agent gets the first (accept/h2-response.ts), so a framing any value names is used
         // (found by a red-team run: `text/event-stream` twice turned off joining across events).
         const mediaTypes = contentType.split(',')
         const envelopes = firstFraming(mediaTypes, envelopeFraming)
         if (envelopes !== null) refuseMessageCoding(out)
+        // A body in UTF-16 or UTF-32 is made UTF-8 before any filter reads it, and the agent told
+        // so: every view of the scrubber (the bytes, escapes, line breaks, events) reads ASCII, and
+        // the client reads the secret out of the wide text in all of those forms (found by a
+        // red-team run: `Basic base64(user:secret)` echoed in UTF-16). Not a gRPC or Connect
+        // stream: its envelopes are binary, and re-encoding them would break the call. A filter,
+        // first in the chain (after the content decoders' stages), not a stream stage of its own:
+        // it is synchronous, as the filters are (http/chunk-filter.ts).
+        if (wide !== null) {
+          if (envelopes !== null) throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream declared charset "${wide}" on a gRPC or Connect stream, whose binary messages sidekey cannot re-encode to scrub them for echoed secrets`)
+          out = { ...out, 'content-type': withUtf8Charset(out['content-type']!) }
+          // The length changes with the encoding.
+          delete out['content-length']
+          filters.push(transcodeToUtf8(wide))
+        }
         const onScrub = (): void => {
           stats.scrubbed++
         }

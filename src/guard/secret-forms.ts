@@ -5,9 +5,11 @@
  * (RFC 8259 section 7, with or without `\/`), and base64 and base64url (RFC 4648 sections 4 and 5)
  * of the secret or of its percent-encoding, at each of the three byte alignments a secret can have
  * inside a longer base64 text; and the secret as is and JSON-escaped in UTF-16 and UTF-32, either
- * byte order, the other charsets a text body may declare (`charset=utf-16`: a client such as
- * Python's requests decodes by the declared charset, so an upstream answering in UTF-16 would hand
- * it an echoed secret whose bytes, a NUL between every two letters, match no UTF-8 form).
+ * byte order, whose bytes (a NUL between every two letters) match no UTF-8 form. A response that
+ * declares one of those charsets is re-encoded as UTF-8 before it is searched
+ * (guard/response-transcode.ts), so every form above is found in it; the wide forms are for
+ * bodies in UTF-16 that declare no charset (a client may still guess it, as Python's requests
+ * does for JSON) and for request bodies.
  * Computed once per secret, when sidekey learns it; the request path only searches for them.
  *
  * Deliberate obfuscation (hex, reversal, compression, encryption, layered encodings, a secret
