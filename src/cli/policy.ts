@@ -1,7 +1,7 @@
 import { configFrom } from '../config.js'
 import { formatProblem, PolicyInvalidError } from '../errors.js'
 import { loadPolicyPath } from '../policy/load.js'
-import { orderDecidedRoutes, shadowedRoutes } from '../policy/lint.js'
+import { exactPathComparisons, orderDecidedRoutes, shadowedRoutes } from '../policy/lint.js'
 import { permissionWarnings } from '../policy/permissions.js'
 import { parse } from './args.js'
 
@@ -36,6 +36,9 @@ async function checkOne(path: string, named: boolean): Promise<number> {
       // Already said more precisely: the later route is never reached at all.
       if (shadowed.some((s) => s.route === second && s.by === first)) continue
       console.error(`${second.file}:${second.line}: warning: route "${second.name}" overlaps route "${first.name}" (${first.file}:${first.line}) and decides differently; "${first.name}" wins only because its file's name sorts first`)
+    }
+    for (const { route, expression } of exactPathComparisons(loaded)) {
+      console.error(`${route.file}:${route.line}: warning: route "${route.name}" compares request.path to one spelling (${expression}), but its paths admit others ("/x/*" matches "/x/") that servers may read as the same; compare with startsWith() or matches(), or ask for every request`)
     }
     if (loaded.routes.length === 0) console.error(`${where}warning: no routes: sidekey would refuse every request (default deny)`)
     // Checked as the user running this command: run it as sidekey's user for sidekey's view.

@@ -61,3 +61,28 @@ export function orderDecidedRoutes(policy: Pick<Policy, 'routes'>): OrderDecided
 function sameOutcome(a: Route, b: Route): boolean {
   return a.action === b.action && a.credential?.name === b.credential?.name
 }
+
+/** A condition that compares `request.path` to one spelling, on a route whose paths admit others. */
+export interface ExactPathComparison {
+  readonly route: Route
+  /** The expression, as written. */
+  readonly expression: string
+}
+
+/**
+ * CEL reads the path as sent, so `request.path == "/v1/refunds"` is false for `/v1/refunds/`,
+ * which a route with `/v1/refunds/*` matches and a lenient server (Express, Rails) takes for
+ * `/v1/refunds`: an `approval.when` written that way asked nobody (found by a red-team run, in the
+ * shipped payments example). `policy check` warns where a route with a glob in its paths compares
+ * `request.path` with `==` or `!=`.
+ */
+export function exactPathComparisons(policy: Pick<Policy, 'routes'>): ExactPathComparison[] {
+  const found: ExactPathComparison[] = []
+  for (const route of policy.routes) {
+    const paths = route.paths.explain()
+    if (paths !== 'any path' && !paths.includes('*')) continue
+    const expressions = [...(route.conditions?.cel ?? []), ...(route.approval?.when ? [route.approval.when] : [])]
+    for (const e of expressions) if (/\brequest\.path\s*[!=]=|[!=]=\s*request\.path\b/.test(e.source)) found.push({ route, expression: e.source })
+  }
+  return found
+}

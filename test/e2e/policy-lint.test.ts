@@ -1,6 +1,6 @@
 import t from 'tap'
 import { compilePolicy } from '../../src/policy/load.js'
-import { shadowedRoutes } from '../../src/policy/lint.js'
+import { exactPathComparisons, shadowedRoutes } from '../../src/policy/lint.js'
 
 // Routes a broader earlier route makes unreachable are reported; routes that can still match are not.
 
@@ -28,4 +28,26 @@ routes:
     ['deeper-wild', 'wild'],
     ['narrower', 'wild'],
   ])
+})
+
+t.test('a condition comparing request.path to one spelling, on a route whose paths admit others', async (t) => {
+  // Found by a red-team run in the shipped payments example: `request.path == "/v1/refunds"` asked
+  // nobody for `POST /v1/refunds/`, which `/v1/refunds/*` matches and Express takes for /v1/refunds.
+  const policy = compilePolicy([
+    {
+      file: 'p.yaml',
+      text: `version: v1
+routes:
+  - { name: glob, host: a.test, methods: [POST], paths: ["/v1/refunds", "/v1/refunds/*"], approval: { when: 'request.method == "POST" && request.path == "/v1/refunds"' } }
+  - { name: any-path, host: b.test, conditions: { cel: ['"/admin" != request.path'] } }
+  - { name: exact-paths, host: c.test, paths: ["/v1/refunds"], approval: { when: 'request.path == "/v1/refunds"' } }
+  - { name: prefix, host: d.test, paths: ["/v1/**"], conditions: { cel: ['!request.path.startsWith("/v1/admin")'] } }
+`,
+    },
+  ])
+  t.same(
+    exactPathComparisons(policy).map(({ route }) => route.name),
+    ['glob', 'any-path'],
+    'warned where the paths admit another spelling; not for exact paths or a prefix test',
+  )
 })
