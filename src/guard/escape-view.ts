@@ -116,6 +116,15 @@ class MappedDecoder {
   #openAt = 0
   #n = 0
   #out: DecodedChunk | null = null
+  /** Whether each decoded byte's raw range is written too (not for outbound detection, which only searches). */
+  readonly #mapped: boolean
+  /** Whether `%XX` is decoded (not for outbound detection, whose search decodes percent itself: twice would undo `%2573`). */
+  readonly #percent: boolean
+
+  constructor(options: { mapped?: boolean; percent?: boolean } = {}) {
+    this.#mapped = options.mapped ?? true
+    this.#percent = options.percent ?? true
+  }
 
   get pending(): boolean {
     return this.#open.length > 0
@@ -131,8 +140,10 @@ class MappedDecoder {
   #emit(byte: number, from: number, to: number): void {
     const out = this.#out!
     out.bytes[this.#n] = byte
-    out.from[this.#n] = from
-    out.to[this.#n] = to
+    if (this.#mapped) {
+      out.from[this.#n] = from
+      out.to[this.#n] = to
+    }
     this.#n++
   }
 
@@ -205,7 +216,7 @@ class MappedDecoder {
       const b = chunk[i]!
       const at = offset + i
       if (open.length === 0) {
-        if (b === PERCENT || b === BACKSLASH || b === AMPERSAND) {
+        if ((b === PERCENT && this.#percent) || b === BACKSLASH || b === AMPERSAND) {
           open.push(b)
           this.#openAt = at
         } else {
@@ -267,6 +278,41 @@ class MappedDecoder {
     }
     this.#out = null
     return this.#n
+  }
+}
+
+/**
+ * Whether `bytes` holds an escape that decodes, or begins one at its end: where outbound detection
+ * starts its second view of a request body.
+ */
+export function holdsEscape(bytes: Uint8Array): boolean {
+  for (const start of [BACKSLASH, AMPERSAND]) {
+    for (let p = bytes.indexOf(start); p >= 0; p = bytes.indexOf(start, p + 1)) if (decodesAt(bytes, p)) return true
+  }
+  return false
+}
+
+/**
+ * The escapes the view reads, decoded as a stream, without the map back to raw bytes: outbound
+ * detection searches a request body in this view besides the bytes as sent, with the decoder
+ * response scrubbing uses, so the two read the same escapes (a secret with one letter escaped
+ * would otherwise get past the tripwire). JSON, JavaScript and HTML escapes only: the detector
+ * decodes percent escapes in each view itself. The buffer `push` returns is reused by the next call.
+ */
+export class EscapeDecoder {
+  readonly #decoder = new MappedDecoder({ mapped: false, percent: false })
+  readonly #out = new DecodedChunk()
+
+  /** The next chunk, decoded (an escape split across chunks is decoded whole, with the next). */
+  push(chunk: Uint8Array): Buffer {
+    const n = this.#decoder.push(chunk, 0, chunk.length, 0, this.#out)
+    return this.#out.bytes.subarray(0, n)
+  }
+
+  /** The end of the body: an escape still open stands for itself. */
+  end(): Buffer {
+    const n = this.#decoder.finish(this.#out, 0)
+    return this.#out.bytes.subarray(0, n)
   }
 }
 

@@ -1,8 +1,7 @@
 import type { ChunkFilter } from '../http/chunk-filter.js'
 import { SidekeyError } from '../errors.js'
 import { NeedleAutomaton, ROOT } from './needle-automaton.js'
-import { JsonEscapeDecoder, jsonUnescaped } from './json-unescape.js'
-import { decodedView, EscapeView } from './escape-view.js'
+import { decodedView, EscapeDecoder, EscapeView, holdsEscape } from './escape-view.js'
 import { PercentDecoder } from './percent-decode.js'
 import { secretForms } from './secret-forms.js'
 
@@ -31,7 +30,6 @@ export const MAX_LIVE_PER_SLOT = 16
 
 /** The byte that begins a percent-escape. */
 const PERCENT = 0x25
-const BACKSLASH = 0x5c
 
 /** Separates the fields of one request when they are searched in one pass (no needle holds NUL). */
 const FIELD_SEPARATOR = '\0'
@@ -165,12 +163,15 @@ export class SecretScanner {
     return new Detector(this.#automaton).push(Buffer.from(text, 'latin1'))
   }
 
-  /** True when a buffered body holds any known secret in any of its forms (JSON escapes decoded too). */
+  /** True when a buffered body holds any known secret in any of its forms (escapes decoded too, as `bodyFilter` reads them). */
   foundInBuffer(body: Buffer): boolean {
     if (this.#needles.length === 0) return false
     if (new Detector(this.#automaton).push(body)) return true
-    const unescaped = jsonUnescaped(body)
-    return unescaped !== null && new Detector(this.#automaton).push(unescaped)
+    if (!holdsEscape(body)) return false
+    const decoder = new EscapeDecoder()
+    const detector = new Detector(this.#automaton)
+    // Searched as it is decoded: `push` reuses its buffer.
+    return detector.push(decoder.push(body)) || detector.push(decoder.end())
   }
 
   /**
@@ -201,24 +202,26 @@ export class SecretScanner {
    * and when, does not depend on whether the bytes could begin a secret. Holding such a tail back
    * told an agent, through an echoing upstream, which prefix of a key was right (found by a
    * red-team run), and stalled a bidirectional stream whose message ended in a byte that begins a
-   * form of a secret until the next message came. From the first backslash on, the body is also
-   * searched with its JSON escapes decoded (`"\u0073k-..."`).
+   * form of a secret until the next message came. From the first chunk with an escape on, the body
+   * is also searched with its escapes decoded as response scrubbing reads them (`"\u0073k-..."`,
+   * `\x2d`, `&#45;`: guard/escape-view.ts, one decoder for both).
    */
   bodyFilter(): ChunkFilter {
     if (this.#needles.length === 0) return { push: (chunk) => chunk, end: () => null }
     const automaton = this.#automaton
     const detector = new Detector(automaton)
-    // The JSON-escape view starts at the first backslash. The bytes before it read the same in
-    // both views, so it starts from where the plain view stood when that chunk came.
-    let json: { decoder: JsonEscapeDecoder; detector: Detector } | null = null
+    // The escaped view starts at the first chunk with an escape. The bytes before it read the same
+    // in both views, so it starts from where the plain view stood when that chunk came.
+    let escaped: { decoder: EscapeDecoder; detector: Detector } | null = null
     return {
       push(chunk) {
-        if (json === null && chunk.indexOf(BACKSLASH) >= 0) json = { decoder: new JsonEscapeDecoder(), detector: detector.clone() }
+        if (escaped === null && holdsEscape(chunk)) escaped = { decoder: new EscapeDecoder(), detector: detector.clone() }
         if (detector.push(chunk)) throw detected()
-        if (json !== null && json.detector.push(json.decoder.push(chunk))) throw detected()
+        if (escaped !== null && escaped.detector.push(escaped.decoder.push(chunk))) throw detected()
         return chunk
       },
       end() {
+        if (escaped !== null && escaped.detector.push(escaped.decoder.end())) throw detected()
         return null
       },
     }
