@@ -72,6 +72,7 @@ function nextEscapedBreak(chunk: Buffer, i: number): number {
 /** The mask written over what the view finds (as `scrubWith` writes it). */
 const MASK = '[redacted]'
 const SLASH_BYTE = Buffer.from('/')
+const EMPTY = Buffer.alloc(0)
 
 /**
  * A stretch of the view that lies in one piece of the stream: view positions `[view, view + length)`
@@ -98,7 +99,7 @@ export function wrappedLinesFilter(needles: readonly Uint8Array[], onScrub: () =
    */
   const awakeFor = Math.max(2 * longest, 256)
   /** The last bytes read before this chunk (for a run or a break that began in an earlier chunk). */
-  let carry: Buffer = Buffer.alloc(0)
+  let carry: Buffer = EMPTY
   /** Stream offset of the chunk's first byte. */
   let offset = 0
 
@@ -117,7 +118,7 @@ export function wrappedLinesFilter(needles: readonly Uint8Array[], onScrub: () =
   let owed: { mask: string; start: number; end: number } | null = null
   const found: number[] = []
   // The chunk being read, and its copy once something in it is masked.
-  let chunk: Buffer = Buffer.alloc(0)
+  let chunk: Buffer = EMPTY
   let out: Buffer | null = null
 
   const byteAt = (i: number): number => (i >= 0 ? chunk[i]! : (carry[carry.length + i] ?? -1))
@@ -286,11 +287,16 @@ export function wrappedLinesFilter(needles: readonly Uint8Array[], onScrub: () =
         wake(g)
         i = Math.max(read(Math.max(g, 0)), p + 1)
       }
+      // Kept only when the chunk ends in a run or a break the next one may go on with (most end in
+      // `}` or a newline, and cost no copy).
+      const last = chunk[chunk.length - 1]
       const keep = longest + 4
-      carry = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep)) : Buffer.concat([carry, chunk]).subarray(-keep)
+      if (last === undefined) return chunk
+      if (TOKEN[last] !== 1 && last !== CR && last !== BACKSLASH) carry = EMPTY
+      else carry = chunk.length >= keep ? Buffer.from(chunk.subarray(chunk.length - keep)) : Buffer.concat([carry, chunk]).subarray(-keep)
       offset += chunk.length
       const result = out ?? chunk
-      chunk = Buffer.alloc(0)
+      chunk = EMPTY
       out = null
       return result
     },
