@@ -4,6 +4,7 @@ import { NeedleAutomaton, ROOT } from './needle-automaton.js'
 import { decodedView, EscapeDecoder, EscapeView, holdsEscape } from './escape-view.js'
 import { PercentDecoder } from './percent-decode.js'
 import { secretForms } from './secret-forms.js'
+import { wrappedLinesFilter } from './wrapped-lines.js'
 
 /** Secrets shorter than this are not scanned for (too many false matches, too little to steal). */
 const MIN_SECRET_LENGTH = 8
@@ -167,6 +168,9 @@ export class SecretScanner {
   foundInBuffer(body: Buffer): boolean {
     if (this.#needles.length === 0) return false
     if (new Detector(this.#automaton).push(body)) return true
+    let wrapped = false
+    wrappedLinesFilter(this.#needles, () => (wrapped = true))?.push(body)
+    if (wrapped) return true
     if (!holdsEscape(body)) return false
     const decoder = new EscapeDecoder()
     const detector = new Detector(this.#automaton)
@@ -204,7 +208,8 @@ export class SecretScanner {
    * red-team run), and stalled a bidirectional stream whose message ended in a byte that begins a
    * form of a secret until the next message came. From the first chunk with an escape on, the body
    * is also searched with its escapes decoded as response scrubbing reads them (`"\u0073k-..."`,
-   * `\x2d`, `&#45;`: guard/escape-view.ts, one decoder for both).
+   * `\x2d`, `&#45;`: guard/escape-view.ts, one decoder for both), and, as it does, across line
+   * breaks (base64 in lines).
    */
   bodyFilter(): ChunkFilter {
     if (this.#needles.length === 0) return { push: (chunk) => chunk, end: () => null }
@@ -213,10 +218,16 @@ export class SecretScanner {
     // The escaped view starts at the first chunk with an escape. The bytes before it read the same
     // in both views, so it starts from where the plain view stood when that chunk came.
     let escaped: { decoder: EscapeDecoder; detector: Detector } | null = null
+    // Across line breaks too, as response scrubbing reads a body (guard/wrapped-lines.ts): its
+    // masks are not used, only whether it found one.
+    let wrappedFound = false
+    const wrapped = wrappedLinesFilter(this.#needles, () => (wrappedFound = true))
     return {
       push(chunk) {
         if (escaped === null && holdsEscape(chunk)) escaped = { decoder: new EscapeDecoder(), detector: detector.clone() }
         if (detector.push(chunk)) throw detected()
+        wrapped?.push(chunk)
+        if (wrappedFound) throw detected()
         if (escaped !== null && escaped.detector.push(escaped.decoder.push(chunk))) throw detected()
         return chunk
       },

@@ -165,3 +165,31 @@ t.test('gRPC messages are scrubbed each on its own, their heads untouched', asyn
     t.match(messages[2]!.toString(), /^again \[redacted\]\*+ and on$/)
   }
 })
+
+t.test('outbound detection reads across line breaks too: an agent sending the secret in base64 lines is refused', async (t) => {
+  let missed = 0
+  let cases = 0
+  for (const width of [76, 64, 20]) {
+    for (let shift = 0; shift < 12; shift++) {
+      const b64 = Buffer.from('A'.repeat(shift) + SECRET).toString('base64')
+      for (const separator of ['\r\n', '\\n']) {
+        const body = Buffer.from(`{"attachment":"${wrap(b64, width, separator)}"}`)
+        cases++
+        if (!scanner.foundInBuffer(body)) missed++
+        const filter = scanner.bodyFilter()
+        let refused = false
+        try {
+          for (let i = 0; i < body.length; i += 17) filter.push(body.subarray(i, i + 17))
+          filter.end()
+        } catch (err) {
+          refused = (err as { code?: string }).code === 'SIDEKEY_ERR_SECRET_DETECTED'
+        }
+        if (!refused) missed++
+      }
+    }
+  }
+  t.equal(missed, 0, `all ${cases} bodies refused, buffered and streamed in 17-byte chunks`)
+  const prose = Buffer.from('{"prompt":"Summarise this:\\nThe quick brown fox jumps over the lazy dog\\nagain and again\\n"}')
+  t.notOk(scanner.foundInBuffer(prose), 'a prompt with line breaks passes')
+  t.doesNotThrow(() => scanner.bodyFilter().push(prose))
+})
