@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { realpathSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { constants } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -13,7 +14,7 @@ import { locateBwrap, probeSandbox, startSandbox } from '../sandbox/bwrap.js'
 import { SandboxError } from '../sandbox/errors.js'
 import { closeInheritedDescriptors } from '../sandbox/inherited-fds.js'
 import { launchCommand } from '../sandbox/launch-command.js'
-import { mountArgs } from '../sandbox/mounts.js'
+import { mountArgs, within } from '../sandbox/mounts.js'
 import type { PrivatePaths } from '../sandbox/private-paths.js'
 import { openProxySocket } from '../sandbox/proxy-socket.js'
 import { splice } from '../sandbox/splice.js'
@@ -192,7 +193,11 @@ async function runSandboxed(command: string[], settingsAt: (address: string) => 
       socketDir: socket.dir,
       needed: [process.execPath, SIDEKEY_ROOT],
       protect: sidekeyCode(),
+      readOnlyRoots: [SIDEKEY_ROOT],
     })
+    if (within(realpathSync(process.cwd()), realpathSync(SIDEKEY_ROOT))) {
+      console.error(`sidekey run: the agent's working directory is in sidekey's own directory (${SIDEKEY_ROOT}), which the sandbox shares read-only: the agent could otherwise change what the next \`npm start\` builds and runs. Run the agent from a directory of its own to let it write there`)
+    }
     const launch = launchCommand(proxyPort, command, agentEnv(process.env, settings))
     const closed = closeInheritedDescriptors()
     if (closed.length > 0) console.error(`sidekey run: the agent does not get the file descriptor${closed.length > 1 ? 's' : ''} ${closed.join(', ')} this process inherited open; its sandbox passes on standard input, output and error only`)

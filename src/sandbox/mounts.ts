@@ -33,6 +33,14 @@ export interface MountPlan {
    * from there runs.
    */
   readonly protect: readonly string[]
+  /**
+   * Directories shared read-only whole, the working directory too when it lies in one: sidekey's
+   * own root. In a checkout, everything there is input to what runs next (`npm start` compiles
+   * `src/` with `tsconfig.json`, `npm test` runs `scripts/`, npm reads `.npmrc`), so protecting the
+   * compiled code alone left the agent free to rewrite the sources the next start builds (found by
+   * a red-team run: an edit to `src/cli/main.ts` ran inside the next `npm start`, with the keys).
+   */
+  readonly readOnlyRoots?: readonly string[]
 }
 
 /** `child` is `parent` or lies under it. */
@@ -43,7 +51,7 @@ export function within(child: string, parent: string): boolean {
 /**
  * bubblewrap's mount arguments: the host read-only, fresh /dev, /proc (of the sandbox's own PID
  * namespace) and private temporary directories, the working directory writable except sidekey's
- * code and what it trusts (read-only), then every private path masked (a directory by an empty read-only tmpfs, a file by an unreadable node) with
+ * code and what it trusts (read-only; all of it when it lies in sidekey's root, `readOnlyRoots`), then every private path masked (a directory by an empty read-only tmpfs, a file by an unreadable node) with
  * the public CA files bound back read-only. Throws SandboxError where the agent could get round
  * a mask: a working directory inside a hidden path, or a symlink to a hidden path that the agent
  * could point elsewhere.
@@ -98,14 +106,20 @@ export function mountArgs(plan: MountPlan): string[] {
   // Hidden in a hidden directory, or never seen: no mask of its own.
   const effective = [...masks].filter(([p]) => inMaskedDir(p) === undefined && !unseen(p)).sort(([a], [b]) => a.localeCompare(b))
 
+  // sidekey's root: read-only whole, and the working directory with it when it lies there.
+  const roots = (plan.readOnlyRoots ?? []).map(realOrNull).filter((r): r is string => r !== null)
+  const cwdReadOnly = roots.some((r) => within(cwd, r))
+  for (const r of roots) if (within(r, cwd) && r !== cwd) readOnly.add(r)
+
   const args = ['--ro-bind', '/', '/', '--dev', '/dev', '--proc', '/proc']
   for (const d of privateDirs) args.push('--tmpfs', d)
   for (const p of needed) args.push('--ro-bind', p, p)
-  args.push('--bind', cwd, cwd)
+  args.push(cwdReadOnly ? '--ro-bind' : '--bind', cwd, cwd)
   // A directory that is a mount point cannot be renamed or removed (EBUSY). Without this the agent
   // could rename `a` in `a/policies` and create its own `a/policies` for sidekey's next reload
-  // (or its own `a/node_modules` for sidekey's next start).
-  for (const dir of pinnedDirectories([...effective.map(([p]) => p), ...readOnly], cwd)) args.push('--bind', dir, dir)
+  // (or its own `a/node_modules` for sidekey's next start). A read-only working directory needs
+  // none (a bind here would make the directory writable again).
+  if (!cwdReadOnly) for (const dir of pinnedDirectories([...effective.map(([p]) => p), ...readOnly], cwd)) args.push('--bind', dir, dir)
   for (const p of [...readOnly].sort()) args.push('--ro-bind', p, p)
   for (const [path, kind] of effective) args.push(...(kind === 'dir' ? ['--tmpfs', path] : ['--ro-bind', '/dev/null', path]))
   // The public CA files, bound back read-only into the masked certs directory.

@@ -323,9 +323,11 @@ t.test('refusals before a leaky sandbox starts', async (t) => {
   t.throws(() => mountArgs({ ...plan([checkout]), needed: [join(checkout, 'dist')] }), /which the agent needs to start, is inside/, 'nothing hidden is shown back because the agent needs it')
 })
 
-t.test('run from sidekey\'s own checkout (the Quickstart): the agent cannot change the code, dependencies or Node that sidekey runs', async (t) => {
+t.test('run from sidekey\'s own checkout (the Quickstart): the agent cannot change the code, dependencies or Node that sidekey runs, nor the sources the next start builds', async (t) => {
   // Found by a red-team run: the agent appended to node_modules/http-proxy/index.js, then made the
   // first WebSocket upgrade, and sidekey loaded the module (on first use) with the agent's code in it.
+  // And by another: the agent appended to src/cli/main.ts, and the user's next `npm start` (tsc -b,
+  // then dist) ran it inside sidekey, with the keys. The whole checkout is now read-only to it.
   const root = process.cwd()
   const config = await mkdtemp(join(tmpdir(), 'sidekey-sandbox-'))
   await mkdir(join(config, 'policies'))
@@ -340,7 +342,7 @@ t.test('run from sidekey\'s own checkout (the Quickstart): the agent cannot chan
     read: [join(root, 'node_modules', 'http-proxy', 'index.js'), join(root, 'package.json')],
     write: Object.fromEntries(created.map((p) => [p, 'written by the agent\n'])),
     // Opened for appending, nothing written: a file that could be opened so could be rewritten.
-    commands: [': >> package.json', ': >> node_modules/http-proxy/index.js', ': >> dist/src/cli/main.js'],
+    commands: [': >> package.json', ': >> node_modules/http-proxy/index.js', ': >> dist/src/cli/main.js', ': >> src/cli/main.ts', ': >> tsconfig.json', ': >> scripts/test-prerequisites.sh', ': > .npmrc'],
   }
   const r = await sidekeyRun(['--workload', 'w', '--policies', join(config, 'policies'), '--certs', join(config, 'certs'), '--admin', '127.0.0.1:1', '--', process.execPath, AGENT], {
     cwd: root,
@@ -354,8 +356,10 @@ t.test('run from sidekey\'s own checkout (the Quickstart): the agent cannot chan
     t.not(out.commands[command]!.status, 0, `${command}: refused`)
     t.match(out.commands[command]!.stderr, /Read-only file system/, command)
   }
-  t.ok(out.writes[created.at(-1)!]!.ok, 'the rest of the working directory is the agent\'s to write')
-  for (const path of created.slice(0, -1)) t.notOk(existsSync(path), `nothing appeared at ${path}`)
+  t.notOk(out.writes[created.at(-1)!]!.ok, 'nor anything else in the checkout')
+  t.match(r.stderr, /the agent's working directory is in sidekey's own directory .* which the sandbox shares read-only/, 'sidekey run says so, and how to let the agent write')
+  for (const path of created) t.notOk(existsSync(path), `nothing appeared at ${path}`)
+  t.notOk(existsSync(join(root, '.npmrc')), 'no .npmrc was planted')
 })
 
 t.test('bwrap is never taken from the agent\'s working directory, where the agent could replace it', async (t) => {
