@@ -33,13 +33,15 @@ export interface MethodOverride {
 const OVERRIDE_HEADERS: ReadonlySet<string> = new Set(['x-http-method-override', 'x-http-method', 'x-method-override'])
 
 /**
- * A query or form field name servers read as `_method`: any letter case (Slim reads `_METHOD`),
- * PHP's renaming of a leading `.`, space or `[` to `_`, PHP's array form `_method[]`, and PHP's
- * cut at a NUL (`_method%00x` is `_method` to `$_GET` and `$_POST`; found by a red-team run).
+ * A query or form field name servers read as a method override: `_method` in any letter case (Slim
+ * reads `_METHOD`), with PHP's renaming of a leading `.`, space or `[` to `_`, PHP's array form
+ * `_method[]`, and PHP's cut at a NUL (`_method%00x` is `_method` to `$_GET` and `$_POST`; found by
+ * a red-team run); and the override headers' names as fields, which ASP.NET MVC 5 and Web API read
+ * from a form field or a query parameter after the header (found by a red-team run).
  */
 function isOverrideField(name: string): boolean {
   const n = name.split('\0', 1)[0]!.replace(/^ +/, '').toLowerCase()
-  return /^[_. []method(?:\[|$)/.test(n)
+  return /^(?:[_. []method|x[-_]http[-_]method(?:[-_]override)?|x[-_]method[-_]override)(?:\[|$)/.test(n)
 }
 
 /**
@@ -90,8 +92,16 @@ interface FieldPattern {
   readonly beginsAtStart: string
 }
 
+/** Each letter of `word`, raw or percent-encoded in either case; a `-` also as `_`. */
+function encodedWord(word: string): string {
+  return [...word].map((c) => (c === '-' ? '(?:-|_|%2d|%5f)' : `(?:${c}|%${c.charCodeAt(0).toString(16)}|%${c.toUpperCase().charCodeAt(0).toString(16)})`)).join('')
+}
+
 /** Each letter of "method", raw or percent-encoded in either case. */
-const FORM_METHOD = [...'method'].map((c) => `(?:${c}|%${c.charCodeAt(0).toString(16)}|%${c.toUpperCase().charCodeAt(0).toString(16)})`).join('')
+const FORM_METHOD = encodedWord('method')
+
+/** The override headers' names as field names (ASP.NET reads them from a form), encoded as above. */
+const HEADER_NAMED_FIELDS = `(?:${['x-http-method-override', 'x-http-method', 'x-method-override'].map(encodedWord).join('|')})`
 
 /**
  * `application/x-www-form-urlencoded`: a field name (after `&` or `;`, which Rack also splits on,
@@ -99,11 +109,11 @@ const FORM_METHOD = [...'method'].map((c) => `(?:${c}|%${c.charCodeAt(0).toStrin
  * Over-matching `+_method=` inside a value refuses a request nobody sends; missing one would not.
  */
 const FORM: FieldPattern = {
-  source: `(?:[&; +]|%20)(?:[_.[ +]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[=&;[\0]|%5b|%00|$)`,
-  longest: 32,
+  source: `(?:[&; +]|%20)(?:(?:[_.[ +]|%5f|%2e|%5b|%20)${FORM_METHOD}|${HEADER_NAMED_FIELDS})(?=[=&;[\0]|%5b|%00|$)`,
+  longest: 80,
   start: '&',
   begins: '&; +%',
-  beginsAtStart: '_.[ +%',
+  beginsAtStart: '_.[ +%xX',
 }
 
 /** JSON: the string `"_method"`, any character possibly a `\u` escape. */
@@ -122,7 +132,8 @@ const MAX_DISPOSITION = 1024
 const MULTIPART: FieldPattern = {
   // `name*=UTF-8''%5Fmethod` (RFC 7578 section 4.2 points to RFC 5987's extended form) is read as
   // `_method` by parsers that decode it (Werkzeug): the charset prefix and escapes count too.
-  source: `content-disposition:[^\\r\\n]{0,${MAX_DISPOSITION}}?\\bname\\*?\\s*=\\s*"?(?:[\\w!#$&+^\`{}~.-]*'[\\w-]*')?(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[\\s";[]|$)`,
+  // Quoted with `"` or with `'` (PHP reads single quotes; found by a red-team run).
+  source: `content-disposition:[^\\r\\n]{0,${MAX_DISPOSITION}}?\\bname\\*?\\s*=\\s*["']?(?:[\\w!#$&+^\`{}~.-]*'[\\w-]*')?(?:(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}|${HEADER_NAMED_FIELDS})(?=[\\s"';[]|$)`,
   longest: MAX_DISPOSITION + 64,
   start: '',
   // A part's headers start on a line of their own.
@@ -138,7 +149,7 @@ const MULTIPART: FieldPattern = {
  * sidekey reads). Each is refused as a `_method` field would be.
  */
 const MULTIPART_UNREADABLE: FieldPattern = {
-  source: `content-id:[ \\t]*[<"]?(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}(?=[\\s">;[]|$)|content-disposition:[^\\r\\n]{0,${MAX_DISPOSITION}}\\r?\\n[ \\t]|content-disposition:[^\\r\\n]{${MAX_DISPOSITION + 1}}`,
+  source: `content-id:[ \\t]*[<"']?(?:(?:[_.[ ]|%5f|%2e|%5b|%20)${FORM_METHOD}|${HEADER_NAMED_FIELDS})(?=[\\s"'>;[]|$)|content-disposition:[^\\r\\n]{0,${MAX_DISPOSITION}}\\r?\\n[ \\t]|content-disposition:[^\\r\\n]{${MAX_DISPOSITION + 1}}`,
   longest: MAX_DISPOSITION + 64,
   start: '',
   begins: '\n',
@@ -219,7 +230,7 @@ class OverrideFieldScanner {
 }
 
 function bodyOverrideRefusal(): SidekeyError {
-  return new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', 'the request body has a _method field (or a multipart part head naming one in a way sidekey does not read: a Content-ID, a folded or over-long Content-Disposition), which servers (Rails, Laravel, Spring) read as the request method: sidekey decides on the method before reading bodies, so it refuses this; send the method itself (DELETE, PUT, ...) as the request method, and plain part heads')
+  return new SidekeyError('SIDEKEY_ERR_METHOD_OVERRIDE', 'the request body has a _method field (or X-HTTP-Method-Override and the like as a field, or a multipart part head naming one in a way sidekey does not read: a Content-ID, a folded or over-long Content-Disposition), which servers (Rails, Laravel, Spring) read as the request method: sidekey decides on the method before reading bodies, so it refuses this; send the method itself (DELETE, PUT, ...) as the request method, and plain part heads')
 }
 
 /**

@@ -15,20 +15,38 @@ import { paramName } from './query-repeats.js'
  * letter case, `amount[]` as `amount`).
  */
 
-/** Whether a body of `contentType` may carry fields a server merges with the query: a form, multipart, JSON, or undeclared (Rack reads that as a form). */
+/**
+ * Whether a body of `contentType` may carry fields a server merges with the query: a form,
+ * multipart, JSON, or undeclared (Rack reads that as a form). Looked for anywhere in the field, not
+ * in the media type as sidekey would cut it: PHP and Rack cut it at `,` and PHP at a space too
+ * (`application/x-www-form-urlencoded, text/plain` is a form to them), and Laravel takes a body
+ * for JSON when `/json` or `+json` is anywhere in the field (found by a red-team run).
+ */
 export function mayCarryParams(contentType: string | undefined): boolean {
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
-  return type === '' || type === 'application/x-www-form-urlencoded' || type === 'application/x-url-encoded' || type.startsWith('multipart/') || type.includes('json')
+  const field = (contentType ?? '').toLowerCase()
+  return field.trim() === '' || /x-www-form-urlencoded|x-url-encoded|multipart\/|[/+]json/.test(field)
 }
 
 /** The top-level field names a server could read from the body, filed as `paramName` files them. */
 export function bodyParamNames(contentType: string | undefined, body: Buffer, json: unknown): Set<string> {
   const names = new Set<string>()
   if (json !== null && typeof json === 'object' && !Array.isArray(json)) for (const key of Object.keys(json)) names.add(paramName(key, false))
-  const type = (contentType ?? '').split(';')[0]!.trim().toLowerCase()
-  if (type.startsWith('multipart/')) {
-    // Each part names its field in its Content-Disposition (RFC 7578 section 4.2).
-    for (const m of body.toString('latin1').matchAll(/content-disposition:[^\r\n]*?;\s*name\s*=\s*(?:"([^"\r\n]*)"|([^;\s\r\n]*))/gi)) names.add(paramName(m[1] ?? m[2] ?? '', false))
+  if ((contentType ?? '').toLowerCase().includes('multipart/')) {
+    // Each part names its field in its Content-Disposition (RFC 7578 section 4.2), read as
+    // leniently as its readers do (found by a red-team run): every `name=` on the line counts (PHP
+    // and Rack keep the last), quoted with `"` or `'` (PHP) or not, `name*=` too; and a part's
+    // Content-ID, by which Rack names a part without a name.
+    const text = body.toString('latin1')
+    // A folded head (a next line that begins with a space) is part of it.
+    for (const m of text.matchAll(/content-disposition:[^\r\n]*(?:\r?\n[ \t][^\r\n]*)*/gi)) {
+      for (const n of m[0].matchAll(/\bname\*?\s*=\s*(?:"([^"\r\n]*)"|'([^'\r\n]*)'|([^;\s\r\n]*))/gi)) {
+        const value = n[1] ?? n[2] ?? n[3] ?? ''
+        // `name*=UTF-8''%61mount` (RFC 5987): the name after the charset and language, decoded.
+        const extended = /^[^']*'[^']*'(.*)$/.exec(value)
+        names.add(extended === null ? paramName(value, false) : paramName(extended[1]!))
+      }
+    }
+    for (const m of text.matchAll(/content-id:[ \t]*[<"']?([^\s"'>;]*)/gi)) names.add(paramName(m[1] ?? '', false))
   } else if (json === undefined) {
     // A form, declared or not: the names before `=`, split as lenient servers split them.
     for (const segment of body.toString('latin1').split(/[&;]/)) {

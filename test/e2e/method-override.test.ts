@@ -21,6 +21,7 @@ import { noSecretsLogged, startTestSidekey } from '../helpers/sidekey.js'
  */
 const OVERRIDING_SERVER = `
 import json
+import re
 from email.parser import BytesParser
 from email.policy import HTTP
 from urllib.parse import parse_qsl
@@ -46,22 +47,29 @@ def override(environ, body):
             return environ[header]
     # PHP files a parameter under its name cut at a NUL, without leading spaces.
     php_name = lambda key: key.split('\\x00')[0].lstrip(' ').lower()
+    # ASP.NET MVC 5 and Web API read the header's name as a form field or query parameter too.
+    fields = ('_method', 'x-http-method-override')
     for key, value in parse_qsl(environ.get('QUERY_STRING', ''), keep_blank_values=True):
-        if php_name(key) == '_method':
+        if php_name(key) in fields:
             return value
     ctype = environ.get('CONTENT_TYPE', '')
     if ctype == '' or 'x-www-form-urlencoded' in ctype:
         for key, value in parse_qsl(body.decode('latin-1'), keep_blank_values=True):
-            if php_name(key) == '_method':
+            if php_name(key) in fields:
                 return value
     if ctype.startswith('multipart/'):
+        # PHP reads a name in single quotes, which Python's email parser drops.
+        for quoted, value in re.findall(rb"content-disposition:[^\\r\\n]*name='([^'\\r\\n]*)'\\r\\n\\r\\n([^\\r\\n]*)", body, re.I):
+            if quoted.decode('latin-1').lower() in fields:
+                return value.decode('latin-1')
         message = BytesParser(policy=HTTP).parsebytes(b'Content-Type: ' + ctype.encode() + b'\\r\\n\\r\\n' + body)
         for part in message.iter_parts():
             name = part.get_param('name', header='content-disposition')
             # Rack names a part without a Content-Disposition name by its Content-ID.
             if name is None:
                 name = (part.get('content-id') or '').strip(' <>')
-            if name == '_method':
+            # ASP.NET reads a field name in any letter case.
+            if name.lower() in fields:
                 return part.get_content().strip()
     if '/json' in ctype or '+json' in ctype:
         try:
@@ -147,6 +155,11 @@ routes:
     ['multipart field named by its Content-ID (Rack)', multipart('Content-ID: _method'), ''],
     ['multipart field, Content-Disposition folded onto a next line', multipart('Content-Disposition: form-data\r\n ; name="_method"'), ''],
     ['multipart field, Content-Disposition over 1 KB', multipart(`Content-Disposition: form-data${' '.repeat(1100)}; name="_method"`), ''],
+    // Found by a later red-team run, against PHP 8.2 and from ASP.NET's source.
+    ["multipart field named in single quotes (PHP)", multipart("Content-Disposition: form-data; name='_method'"), ''],
+    ['X-HTTP-Method-Override query parameter (ASP.NET)', [], '?X-HTTP-Method-Override=DELETE'],
+    ['X-HTTP-Method-Override form field (ASP.NET)', ['--data', 'a=1&X-HTTP-Method-Override=DELETE'], ''],
+    ['X-HTTP-Method-Override multipart field (ASP.NET)', multipart('Content-Disposition: form-data; name="X-HTTP-Method-Override"'), ''],
   ]
 
   t.test('directly, the upstream runs a DELETE for every form', async (t) => {
