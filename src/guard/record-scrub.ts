@@ -54,6 +54,61 @@ export const MAX_VIEWS = 128
 const LF = 0x0a
 const CR = 0x0d
 
+/**
+ * The bytes of each record through a scrubber of its own (`scrubberFor`: the byte-level scrubber),
+ * so that a mask never runs on past the record's end, nor over a line end. Most of a secret at the end of an event used
+ * to be masked on over the next event's framing (`"}` and `data: {"delta":"`) for the rest of the
+ * secret's length: the next event's JSON broke, so the joined view (recordScrubFilter) could not
+ * read it, and the secret's tail in it reached the agent (found by a red-team run: 24 of a key's 25
+ * characters over two requests). What goes on in the next record is the joined view's to mask, in
+ * the bytes of the same key path. Nothing is held: each chunk goes on as the scrubbers give it.
+ */
+export function perRecordScrubber(framing: RecordFraming, scrubberFor: () => ChunkFilter): ChunkFilter {
+  let scrubber = scrubberFor()
+  let atLineStart = true
+  let afterCR = false
+  return {
+    push(chunk) {
+      let out: Buffer | null = null
+      let from = 0
+      const scrub = (to: number): void => {
+        const part = chunk.subarray(from, to)
+        const scrubbed = scrubber.push(part)
+        if (scrubbed === part) return
+        if (scrubbed === null || scrubbed.length !== part.length) throw new Error('a record scrubber must give back what it takes, at once')
+        out ??= Buffer.from(chunk)
+        scrubbed.copy(out, from)
+        // Line ends stay: a mask run on over one (the rest of a secret's length) would join two
+        // events, or two NDJSON lines, into one the agent's client cannot read.
+        for (let i = from; i < to; i++) if (chunk[i] === LF || chunk[i] === CR) out[i] = chunk[i]!
+      }
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i]!
+        if (afterCR && b === LF) {
+          afterCR = false
+          continue
+        }
+        afterCR = b === CR
+        if (b !== LF && b !== CR) {
+          atLineStart = false
+          continue
+        }
+        // A line ends here; SSE: a blank line ends the event; NDJSON: every line is a record.
+        const ends = framing === 'ndjson' || atLineStart
+        atLineStart = true
+        if (!ends) continue
+        scrub(i + 1)
+        scrubber.end()
+        scrubber = scrubberFor()
+        from = i + 1
+      }
+      if (from < chunk.length) scrub(chunk.length)
+      return out ?? chunk
+    },
+    end: () => scrubber.end(),
+  }
+}
+
 /** One joined view: its search state and where its last `longest` bytes came from in the stream. */
 interface View {
   state: number

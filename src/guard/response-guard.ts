@@ -9,7 +9,7 @@ import { envelopeFraming, envelopeGuard, envelopePayloadFilter, MESSAGE_ACCEPT_F
 import { wrappedLinesFilter } from './wrapped-lines.js'
 import { refuseUnscrubbableCharset, wideCharset, withUtf8Charset } from './response-charset.js'
 import { transcodeToUtf8 } from './response-transcode.js'
-import { recordFraming, recordScrubFilter } from './record-scrub.js'
+import { perRecordScrubber, recordFraming, recordScrubFilter } from './record-scrub.js'
 import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
 import { automatonFor, foundInTexts, maskText, scrubWith, TOKEN_MASK, VALUE_MASK } from './secret-scan.js'
 
@@ -172,14 +172,17 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           const wrapped = wrappedLinesFilter(needles!, onScrub)
           return wrapped === null ? scrubWith(automaton, onScrub) : chainFilters([scrubWith(automaton, onScrub), wrapped])!
         }
+        const framing = firstFraming(mediaTypes, recordFraming)
+        // The events of a stream: first across events, by the joined view of each key path, on the
+        // bytes as sent (so each event's JSON still parses, and a secret's rest is masked in the
+        // next event's text, never over its framing); then each event's bytes on their own.
+        if (framing !== null) filters.push(recordScrubFilter(automaton, framing, onScrub))
         // gRPC and Connect messages are scrubbed each on its own, without their envelope heads.
         if (envelopes === 'binary') filters.push(envelopePayloadFilter(scrubber))
         else {
           if (envelopes !== null) filters.push(envelopeGuard(envelopes))
-          filters.push(scrubber())
+          filters.push(framing === null ? scrubber() : perRecordScrubber(framing, scrubber))
         }
-        const framing = firstFraming(mediaTypes, recordFraming)
-        if (framing !== null) filters.push(recordScrubFilter(automaton, framing, onScrub))
       }
       if (pin !== null && status >= 200 && status < 300) filters.push(pinCheck(pin))
       const filter = chainFilters(filters)
