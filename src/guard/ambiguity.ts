@@ -6,6 +6,7 @@ import { findAmbiguousKeys, quoteKey } from './json-keys.js'
 import { inexactNumber } from './json-numbers.js'
 import { bodyParamNames, mayCarryParams, paramInBoth } from './merged-params.js'
 import { repeatedQueryParam } from './query-repeats.js'
+import { declaredCharsets } from './response-charset.js'
 
 /**
  * Requests that a route's conditions (or the person approving them) would read one way and the
@@ -103,7 +104,7 @@ function isJsonMediaType(contentType: string | undefined): boolean {
  */
 function foreignCharset(contentType: string | undefined): string | null {
   if (contentType === undefined) return null
-  const charsets = [...contentType.matchAll(/;\s*charset\s*=\s*("?)([^";,\s]*)\1/gi)].map((m) => m[2]!.toLowerCase())
+  const charsets = declaredCharsets(contentType)
   if (charsets.length > 1) return `charset ${charsets.length} times`
   if (charsets.length === 1 && charsets[0] !== 'utf-8' && charsets[0] !== 'utf8') return `charset=${charsets[0]!.slice(0, 40)}`
   return null

@@ -1,4 +1,5 @@
 import { SidekeyError } from '../errors.js'
+import type { ChunkFilter } from '../http/chunk-filter.js'
 
 /**
  * Charsets in which a scrubbed response may come back. The secret forms sidekey searches for
@@ -22,14 +23,17 @@ export type WideCharset = 'utf-16' | 'utf-16le' | 'utf-16be' | 'utf-32' | 'utf-3
 const WIDE_CHARSETS: ReadonlySet<string> = new Set<WideCharset>(['utf-16', 'utf-16le', 'utf-16be', 'utf-32', 'utf-32le', 'utf-32be'])
 
 /**
- * A `charset` parameter, quoted or not. Matched anywhere in the field, so in every value of a
- * repeated one (the repeats arrive joined with ","), and every time it is given.
+ * A `charset` parameter, its value quoted or not, and its name too: Python's requests strips `"`
+ * and `'` around a parameter's name and value, so it reads `"charset"=utf-16` as UTF-16 (found by a
+ * red-team run: sidekey did not see the charset and passed the body unread). Matched anywhere in
+ * the field, so in every value of a repeated one (the repeats arrive joined with ","), and every
+ * time it is given.
  */
-const CHARSET_PARAMETER = /(;\s*charset\s*=\s*)("?)([^";,\s]*)\2/gi
+const CHARSET_PARAMETER = /(;\s*(["']?)charset\2\s*=\s*)(["']?)([^"';,\s]*)\3/gi
 
-/** The charsets `contentType` declares, lowercased, each as often as it is given. */
-function declaredCharsets(contentType: string): string[] {
-  return [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => m[3]!.toLowerCase())
+/** The charsets `contentType` declares, lowercased, each as often as it is given (a request's too: guard/ambiguity.ts). */
+export function declaredCharsets(contentType: string): string[] {
+  return [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => m[4]!.toLowerCase())
 }
 
 /**
@@ -70,4 +74,51 @@ export function wideCharset(contentType: string): WideCharset | null {
 export function withUtf8Charset(value: string | string[]): string | string[] {
   const rewrite = (v: string): string => v.replace(CHARSET_PARAMETER, '$1utf-8')
   return Array.isArray(value) ? value.map(rewrite) : rewrite(value)
+}
+
+/** Whether a response of `contentType` is text a client may decode by guessing its charset: JSON, XML, `text/*`, or undeclared. */
+function textual(contentType: string): boolean {
+  const type = contentType.split(/[;,]/)[0]!.trim().toLowerCase()
+  return type === '' || type.startsWith('text/') || /[/+](json|xml)$/.test(type)
+}
+
+/**
+ * Whether the first four bytes of a body are UTF-16 or UTF-32 as clients guess it without a
+ * declared charset: a byte order mark, or the NUL pattern of ASCII text (RFC 4627 section 3, which
+ * Python's requests applies to `.json()`).
+ */
+function looksWide(head: Uint8Array): boolean {
+  const [a, b, c, d] = head
+  if ((a === 0xff && b === 0xfe) || (a === 0xfe && b === 0xff)) return true
+  if (a === 0 && b === 0 && c === 0xfe && d === 0xff) return true
+  const zero = [a === 0, b === 0, c === 0, d === 0]
+  const pattern = zero.map((z) => (z ? '0' : 'x')).join('')
+  return pattern === '000x' || pattern === '0x0x' || pattern === 'x000' || pattern === 'x0x0'
+}
+
+/**
+ * For a scrubbed text response that declares no charset: a filter that cuts the body when its
+ * first bytes say UTF-16 or UTF-32 (a byte order mark, or NULs between ASCII letters), or null for
+ * a response it does not apply to. A client that guesses the charset (Python's requests does for
+ * JSON, by RFC 4627's pattern, and for text by its byte order mark) reads such a body wide, while
+ * sidekey, told nothing, scrubs it as bytes: only the secret as is and JSON-escaped are searched
+ * wide (guard/secret-forms.ts), and a Basic credential's base64 or an escaped form passed (found
+ * by a red-team run). Declared, the body would be re-encoded (guard/response-transcode.ts);
+ * undeclared, its length may already be promised, so it is cut before anything of it past the
+ * first four bytes is sent. Nothing is held back: the decision is made on bytes that pass anyway.
+ */
+export function undeclaredWideGuard(contentType: string): ChunkFilter | null {
+  if (declaredCharsets(contentType).length > 0 || !textual(contentType)) return null
+  const head: number[] = []
+  return {
+    push(chunk) {
+      if (head.length >= 4) return chunk
+      for (let i = 0; i < chunk.length && head.length < 4; i++) head.push(chunk[i]!)
+      if (head.length === 4 && looksWide(Uint8Array.from(head))) {
+        throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', 'the upstream answered in UTF-16 or UTF-32 (a byte order mark, or NUL bytes between its first letters) without declaring a charset: a client may read it so, where sidekey would scrub it as bytes, so the response was cut. Answer in UTF-8, or declare the charset')
+      }
+      return chunk
+    },
+    end: () => null,
+  }
 }

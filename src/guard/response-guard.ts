@@ -7,7 +7,7 @@ import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
 import { envelopeFraming, envelopeGuard, envelopePayloadFilter, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
 import { wrappedLinesFilter } from './wrapped-lines.js'
-import { refuseUnscrubbableCharset, wideCharset, withUtf8Charset } from './response-charset.js'
+import { refuseUnscrubbableCharset, undeclaredWideGuard, wideCharset, withUtf8Charset } from './response-charset.js'
 import { transcodeToUtf8 } from './response-transcode.js'
 import { perRecordScrubber, recordFraming, recordScrubFilter } from './record-scrub.js'
 import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
@@ -163,6 +163,10 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           // The length changes with the encoding.
           delete out['content-length']
           filters.push(transcodeToUtf8(wide))
+        } else {
+          // Undeclared, but wide by its first bytes, as a client may guess: cut.
+          const sniff = undeclaredWideGuard(contentType)
+          if (sniff !== null) filters.push(sniff)
         }
         const onScrub = (): void => {
           stats.scrubbed++

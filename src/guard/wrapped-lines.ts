@@ -272,12 +272,15 @@ export function wrappedLinesFilter(needles: readonly Uint8Array[], onScrub: () =
       }
       // Each search moves only forward, so a chunk of many lines is scanned once (-2: not yet searched).
       let lf = -2
+      let cr = -2
       let escape = -2
       while (i < chunk.length) {
-        // Asleep: the next break that follows a token byte.
+        // Asleep: the next break that follows a token byte (a lone CR too: old Mac line ends).
         if (lf !== -1 && lf < i) lf = chunk.indexOf(LF, i)
+        if (cr !== -1 && cr < i) cr = chunk.indexOf(CR, i)
         if (escape !== -1 && escape < i) escape = nextEscapedBreak(chunk, i)
-        const p = lf < 0 ? escape : escape < 0 ? lf : Math.min(lf, escape)
+        let p = -1
+        for (const q of [lf, cr, escape]) if (q >= 0 && (p < 0 || q < p)) p = q
         if (p < 0) break
         const g = breakStart(p)
         if (TOKEN[byteAt(g - 1)] !== 1 || !longRun(g, p)) {

@@ -113,6 +113,14 @@ t.test('echoes in UTF-16 and UTF-32 bodies are masked as the agent decodes them'
       res.writeHead(200, ['content-type', 'application/json; charset=utf-16le', 'content-type', second])
       return writeSplit(res, le16(SHAPES.escaped!(auth)))
     }
+    if (kind === 'undeclared') {
+      // UTF-16 with no charset declared: a client guesses it (Python's requests: by the byte order
+      // mark, or by RFC 4627's NUL pattern for JSON). Found by a red-team run.
+      const bom = name === 'bom'
+      const body = Buffer.concat([bom ? Buffer.from([0xff, 0xfe]) : Buffer.alloc(0), le16(JSON.stringify({ authorization: auth }))])
+      res.writeHead(200, shape === 'none' ? {} : { 'content-type': shape === 'quoted' ? 'text/plain; "charset"=utf-16' : 'application/problem+json' })
+      return writeSplit(res, shape === 'quoted' ? encode(JSON.stringify({ authorization: auth }), CHARSETS['utf-16-bom']!) : body)
+    }
     res.writeHead(404)
     res.end()
   })
@@ -204,6 +212,18 @@ routes:
       t.match(JSON.parse(r.body.toString()).message, /declared two charsets for one answer, "utf-16le" and "utf-8"/)
       noSecret(t, [r.body.toString('utf8'), r.body.toString('utf16le')], how)
     }
+  })
+
+  t.test('UTF-16 that declares no charset (or hides it in a quoted name) never reaches the agent unscrubbed', async (t) => {
+    for (const [name, shape] of [['bom', 'problem'], ['bom', 'none'], ['nul', 'problem'], ['nul', 'none']] as const) {
+      const r = await request(`http://basic.test:${port}/undeclared/${name}/${shape}`, { dispatcher })
+      const body = await r.body.arrayBuffer().then((b) => Buffer.from(b), () => Buffer.alloc(0))
+      noSecret(t, [body.toString('utf16le'), body.toString('utf8')], `${name}, ${shape}`)
+      t.ok(body.length <= 4, `${name}, ${shape}: cut after at most the first four bytes (${body.length})`)
+    }
+    const quoted = await get(`http://basic.test:${port}/undeclared/x/quoted`)
+    t.equal(quoted.type, 'text/plain; "charset"=utf-8', 'a quoted parameter name, as requests reads it, is a charset: re-encoded')
+    noSecret(t, decodeAs(quoted.body, 'text/plain; charset=utf-8'), 'quoted name')
   })
 
   t.test('over HTTP/2, upstream and agent', async (t) => {

@@ -59,7 +59,7 @@ t.test('base64 in lines: no break position, width, separator or chunking carries
     for (const prefix of ['', 'x', 'xy', 'Authorization: Bearer ']) {
       for (let shift = 0; shift < width; shift += 3) {
         const b64 = Buffer.from('A'.repeat(shift) + prefix + SECRET + ' and some more text after it').toString('base64')
-        for (const separator of ['\n', '\r\n', '\\n', '\\r\\n']) {
+        for (const separator of ['\n', '\r\n', '\r', '\\n', '\\r\\n']) {
           const body = Buffer.from(`{"content":"${wrap(b64, width, separator)}","encoding":"base64"}`)
           const cuts = [random(body.length), random(body.length), random(body.length)].sort((a, b) => a - b)
           for (const out of [scrub(body), scrub(body, cuts)]) {
