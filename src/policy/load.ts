@@ -298,7 +298,7 @@ function compileRoute(
     approval,
     readsPath: globs !== undefined || [...(conditions?.cel ?? []), ...(approval?.when ? [approval.when] : [])].some((p) => /\bpath\b/.test(p.source)),
     methodOverride: r.method_override ?? false,
-    variants: action === 'allow' && (conditions !== null || approval !== null) && (r.methods !== undefined || globs !== undefined) ? { methods: new MethodMatcher(r.methods ?? null, { broad: true }), paths: new PathMatcher(globs ?? null, { broad: true }) } : null,
+    variants: action === 'allow' && (conditions !== null || approval !== null) && (r.methods !== undefined || globs !== undefined) ? { methods: new MethodMatcher(r.methods ?? null, { broad: true, updates: true }), paths: new PathMatcher(globs ?? null, { broad: true }) } : null,
     scrub: r.scrub ?? true,
     pinSha256: r.pin_sha256?.toLowerCase() ?? null,
     inspectBodyBytes: conditions?.maxBodyBytes ?? DEFAULT_INSPECT_BODY_BYTES,

@@ -74,9 +74,15 @@ export class MethodMatcher implements Matcher<string> {
    * handler (RFC 9110 section 9.3.2; Express, Flask, Rails, Spring, Go's `GET /x` patterns), side
    * effects included (found by a red-team run). An allow rule's `GET` stays `GET` alone.
    */
-  constructor(methods: readonly string[] | null, options: { broad?: boolean } = {}) {
+  constructor(methods: readonly string[] | null, options: { broad?: boolean; updates?: boolean } = {}) {
     this.#written = methods === null ? null : new Set(methods.map((m) => m.toUpperCase()))
-    this.#methods = options.broad === true && this.#written?.has('GET') === true ? new Set([...this.#written, 'HEAD']) : this.#written
+    const read = this.#written === null ? null : new Set(this.#written)
+    if (options.broad === true && read?.has('GET') === true) read.add('HEAD')
+    // `updates` (a guarded route's variants, policy/decide.ts): PUT and PATCH each also read as the
+    // other, since Rails' `resources` routes both to one `update` action (found by a red-team run:
+    // a PUT ran the action a guarded PATCH route limits).
+    if (options.updates === true && (read?.has('PUT') === true || read?.has('PATCH') === true)) read!.add('PUT').add('PATCH')
+    this.#methods = read
   }
 
   matches(method: string): boolean {

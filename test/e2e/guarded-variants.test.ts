@@ -33,6 +33,13 @@ t.test('a request is never decided by a route that skips the guards of the one i
     res.json({ ok: true })
   })
   app.get('/v1/orders', (_req, res) => void res.json({ orders: [] }))
+  // Rails' `resources` routes PUT and PATCH to one update action.
+  const update = (req: express.Request, res: express.Response): void => {
+    ran.push(`update ${(req.body as { amount?: number }).amount}`)
+    res.json({ ok: true })
+  }
+  app.put('/v1/refunds/:id', update)
+  app.patch('/v1/refunds/:id', update)
   const server = app.listen(0, '127.0.0.1')
   await new Promise((resolve) => server.once('listening', resolve))
   t.teardown(() => server.close())
@@ -58,6 +65,14 @@ routes:
     paths: [/v1/export]
     conditions:
       rate: { requests: 1, per_s: 3600 }
+  - name: refund-update
+    host: api.test
+    ports: [${port}]
+    addresses: [127.0.0.1]
+    methods: [PATCH]
+    paths: [/v1/refunds/*]
+    conditions:
+      cel: ['body.amount <= 1000']
   - name: rest-of-api
     host: api.test
     ports: [${port}]
@@ -118,6 +133,16 @@ routes:
     const head = await send('HEAD', 'api.test', '/v1/export')
     t.same([head.status, head.error], [400, 'SIDEKEY_ERR_GUARDED_VARIANT'], 'HEAD does not fall through to /v1/**')
     t.same(ran, [], 'the export did not run')
+  })
+
+  t.test('PUT for a guarded PATCH (one update action in Rails) is refused too', async (t) => {
+    ran.length = 0
+    const put = await send('PUT', 'api.test', '/v1/refunds/7', { amount: 5000 })
+    t.same([put.status, put.error], [400, 'SIDEKEY_ERR_GUARDED_VARIANT'])
+    const patch = await send('PATCH', 'api.test', '/v1/refunds/7', { amount: 5000 })
+    t.same([patch.status, patch.error], [403, 'SIDEKEY_ERR_CONDITION_FAILED'])
+    t.equal((await send('PATCH', 'api.test', '/v1/refunds/7', { amount: 5 })).status, 200)
+    t.same(ran, ['update 5'], 'only the PATCH within the limit ran')
   })
 
   t.test('a method override is refused when the method as sent has guards of its own', async (t) => {
