@@ -5,7 +5,7 @@ import { cgiHeaderName } from '../http/header-name.js'
 import { findAmbiguousKeys, quoteKey } from './json-keys.js'
 import { inexactNumber } from './json-numbers.js'
 import { bodyParamNames, mayCarryParams, paramInBoth } from './merged-params.js'
-import { repeatedQueryParam } from './query-repeats.js'
+import { paramName, repeatedQueryParam } from './query-repeats.js'
 import { declaredCharsets } from './response-charset.js'
 
 /**
@@ -125,6 +125,14 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
       )
     }
   }
+  const cookie = cookieNamedLikeQueryRead(f.headers, reads.query)
+  if (cookie !== null) {
+    return new ConditionRefusal(
+      'SIDEKEY_ERR_AMBIGUOUS_QUERY',
+      'ambiguous_query',
+      `a cookie is named ${quoteKey(cookie)}, like a query parameter route "${route.name}" has a condition on; PHP's $_REQUEST (with cookies in request_order or variables_order) lets the cookie's value win over the query's. Leave the cookie out of this request`,
+    )
+  }
   if (q >= 0 && f.body !== null && f.body.length > 0) {
     const both = paramInBoth(f.path.slice(q + 1), bodyParamNames(f.contentType, f.body, f.json), reads.query, reads.celBody)
     if (both !== null) {
@@ -184,6 +192,27 @@ export function ambiguity(route: Route, f: AmbiguityFacts): ConditionRefusal | n
         ? `has the keys ${quoteKey(keys.first)} and ${quoteKey(keys.second)} in ${keys.at}, which differ only in letter case; Go's encoding/json takes them for one field and keeps the last, so the upstream may act on a value other than the one checked`
         : `has a "__proto__" key in ${keys.at}; a JavaScript server that copies the object (Object.assign, a deep merge) takes it for the prototype and reads the fields under it as the object's own, values a condition never saw`
   return new ConditionRefusal('SIDEKEY_ERR_AMBIGUOUS_BODY', 'ambiguous_body', `the JSON body ${what}. Route "${route.name}" reads the body, so send each key once, in one spelling`)
+}
+
+/**
+ * The first cookie whose name (filed as `paramName` files a parameter) a query condition reads, or
+ * null: PHP's `$_REQUEST` merges cookies over the query where `request_order` (or, without it,
+ * `variables_order`) has `C` (found by a red-team run).
+ */
+function cookieNamedLikeQueryRead(headers: readonly string[], reads: QueryReads): string | null {
+  // Names only: a condition over the query as a whole would refuse every cookie.
+  if (reads === 'any' || reads.size === 0) return null
+  const wanted = new Set([...reads].map((r) => paramName(r, false)))
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i]!.toLowerCase() !== 'cookie') continue
+    for (const pair of headers[i + 1]!.split(';')) {
+      const eq = pair.indexOf('=')
+      const name = (eq < 0 ? pair : pair.slice(0, eq)).trim()
+      if (name === '') continue
+      if (wanted.has(paramName(name))) return name
+    }
+  }
+  return null
 }
 
 /**

@@ -108,6 +108,13 @@ routes:
       const r = await post('/q/refund?amount=5', body, type)
       t.same([r.status, r.error], [400, 'SIDEKEY_ERR_AMBIGUOUS_QUERY'], what)
     }
+    // PHP's $_REQUEST with cookies in request_order lets a cookie win over the query (found by a red-team run).
+    const cookie = await request(`http://pay.test:${port}/q/refund?amount=5`, { method: 'POST', dispatcher, headers: { cookie: 'session=x; amount=5000' } })
+    await cookie.body.dump()
+    t.same([cookie.statusCode, cookie.headers['x-sidekey-error']], [400, 'SIDEKEY_ERR_AMBIGUOUS_QUERY'], 'a cookie named like the query parameter')
+    const otherCookie = await request(`http://pay.test:${port}/q/refund?amount=5`, { method: 'POST', dispatcher, headers: { cookie: 'session=x' } })
+    await otherCookie.body.dump()
+    t.equal(otherCookie.statusCode, 200, 'other cookies are fine')
     const ok = await post('/q/refund?amount=5', 'note=thanks', 'application/x-www-form-urlencoded')
     t.same([ok.status, ok.read?.rack], [200, '5'], 'other fields in the body are fine')
     // A body that carries no parameters is not read for this (an upload may be large).
