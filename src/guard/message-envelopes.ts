@@ -1,5 +1,5 @@
 import { SidekeyError } from '../errors.js'
-import type { ChunkFilter } from '../http/chunk-filter.js'
+import { pushPart, type ChunkFilter } from '../http/chunk-filter.js'
 
 /**
  * Compressed messages inside a response body. gRPC, gRPC-Web and Connect's streaming protocol
@@ -123,13 +123,7 @@ export function envelopePayloadFilter(scrubberFor: () => ChunkFilter): ChunkFilt
       let out: Buffer | null = null
       for (let i = 0; i < segments.length; i += 3) {
         if (segments[i + 2] === 1 || scrubber === null) scrubber = scrubberFor()
-        const start = segments[i]!
-        const part = chunk.subarray(start, segments[i + 1])
-        const scrubbed = scrubber.push(part)
-        if (scrubbed === part) continue
-        if (scrubbed === null || scrubbed.length !== part.length) throw new Error('a message scrubber must give back what it takes, at once')
-        out ??= Buffer.from(chunk)
-        scrubbed.copy(out, start)
+        out = pushPart(scrubber, chunk, segments[i]!, segments[i + 1]!, out)
       }
       return out ?? chunk
     },

@@ -1,5 +1,5 @@
 import { ROOT, type NeedleAutomaton } from './needle-automaton.js'
-import type { ChunkFilter } from '../http/chunk-filter.js'
+import { pushPart, type ChunkFilter } from '../http/chunk-filter.js'
 import { VALUE_MASK } from './secret-scan.js'
 import { SidekeyError } from '../errors.js'
 
@@ -72,15 +72,10 @@ export function perRecordScrubber(framing: RecordFraming, scrubberFor: () => Chu
       let out: Buffer | null = null
       let from = 0
       const scrub = (to: number): void => {
-        const part = chunk.subarray(from, to)
-        const scrubbed = scrubber.push(part)
-        if (scrubbed === part) return
-        if (scrubbed === null || scrubbed.length !== part.length) throw new Error('a record scrubber must give back what it takes, at once')
-        out ??= Buffer.from(chunk)
-        scrubbed.copy(out, from)
+        out = pushPart(scrubber, chunk, from, to, out)
         // Line ends stay: a mask run on over one (the rest of a secret's length) would join two
         // events, or two NDJSON lines, into one the agent's client cannot read.
-        for (let i = from; i < to; i++) if (chunk[i] === LF || chunk[i] === CR) out[i] = chunk[i]!
+        if (out !== null) for (let i = from; i < to; i++) if (chunk[i] === LF || chunk[i] === CR) out[i] = chunk[i]!
       }
       for (let i = 0; i < chunk.length; i++) {
         const b = chunk[i]!

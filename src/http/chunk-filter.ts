@@ -38,6 +38,22 @@ export function chainFilters(filters: readonly ChunkFilter[]): ChunkFilter | nul
   }
 }
 
+/**
+ * Push `chunk[from, to)` through `filter`, one that gives back as many bytes as it takes, at once
+ * (the scrubber: it masks in place and holds nothing), and write what it changed into `out`, a
+ * copy of `chunk` made at the first change. Returns `out`. For filters run on parts of a body
+ * each on its own: the messages of a gRPC stream, the events of an SSE stream.
+ */
+export function pushPart(filter: ChunkFilter, chunk: Buffer, from: number, to: number, out: Buffer | null): Buffer | null {
+  const part = chunk.subarray(from, to)
+  const pushed = filter.push(part)
+  if (pushed === part) return out
+  if (pushed === null || pushed.length !== part.length) throw new Error('a filter run on parts of a body must give back what it takes, at once')
+  const copy = out ?? Buffer.from(chunk)
+  pushed.copy(copy, from)
+  return copy
+}
+
 /** A ChunkFilter as a Transform (for bodies that pass through decoders first, and for tests). */
 export function filterStream(filter: ChunkFilter): Transform {
   return new Transform({
