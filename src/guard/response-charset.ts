@@ -24,16 +24,17 @@ const WIDE_CHARSETS: ReadonlySet<string> = new Set<WideCharset>(['utf-16', 'utf-
 
 /**
  * A `charset` parameter, its value quoted or not, and its name too: Python's requests strips `"`
- * and `'` around a parameter's name and value, so it reads `"charset"=utf-16` as UTF-16 (found by a
- * red-team run: sidekey did not see the charset and passed the body unread). Matched anywhere in
+ * and `'` (and spaces) from each end of a parameter's name and value on its own, so it reads
+ * `"charset"=utf-16`, and `charset"=utf-7`, as the charset (found by red-team runs: sidekey did
+ * not see the charset and passed the body unread). Matched anywhere in
  * the field, so in every value of a repeated one (the repeats arrive joined with ","), and every
  * time it is given.
  */
-const CHARSET_PARAMETER = /(;\s*(["']?)charset\2\s*=\s*)(["']?)([^"';,\s]*)\3/gi
+const CHARSET_PARAMETER = /(;\s*["']?\s*charset\s*["']?\s*=\s*)(["']?)([^"';,\s]*)["']?/gi
 
 /** The charsets `contentType` declares, lowercased, each as often as it is given (a request's too: guard/ambiguity.ts). */
 export function declaredCharsets(contentType: string): string[] {
-  return [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => m[4]!.toLowerCase())
+  return [...contentType.matchAll(CHARSET_PARAMETER)].map((m) => m[3]!.toLowerCase())
 }
 
 /**

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { wideCharset, withUtf8Charset, type WideCharset } from '../../src/guard/response-charset.js'
+import { declaredCharsets, refuseUnscrubbableCharset, wideCharset, withUtf8Charset, type WideCharset } from '../../src/guard/response-charset.js'
 import { transcodeToUtf8 } from '../../src/guard/response-transcode.js'
 import { responseGuard } from '../../src/guard/response-guard.js'
 import { SecretScanner } from '../../src/guard/secret-scan.js'
@@ -101,4 +101,12 @@ t.test('the response guard re-encodes before it scrubs, and says so in the head'
   t.match(out, /^\{"auth":"Basic dXNlcj[A-Za-z0-9]*\[redacted\]\*+"\}$/, `the base64 of the Basic credential is masked: ${out}`)
   t.throws(() => plan.begin(200, { 'content-type': 'application/grpc; charset=utf-16' }), { code: 'SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', message: /gRPC or Connect stream/ }, 'not a gRPC stream')
   t.same(plan.begin(200, { 'content-type': 'text/plain' }).headers, { 'content-type': 'text/plain' }, 'a body with no charset is left as it is')
+})
+
+t.test('a charset parameter is read as Python requests reads it: quotes and spaces trimmed from each end of its name on their own', async (t) => {
+  // Found by red-team runs: `"charset"=utf-16` and `charset"=utf-7` were not seen as charsets.
+  for (const [field, charset] of [['text/plain; "charset"=utf-16', 'utf-16'], ['application/json; charset"=utf-7', 'utf-7'], ['text/plain; "charset\'=UTF-7', 'utf-7'], ['a/b; charset="UTF-16LE"', 'utf-16le']] as const) {
+    t.same(declaredCharsets(field), [charset], field)
+  }
+  t.throws(() => refuseUnscrubbableCharset('application/json; charset"=utf-7'), /charset "utf-7"/, 'UTF-7 behind a stray quote is refused')
 })
