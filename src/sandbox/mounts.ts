@@ -1,5 +1,5 @@
 import { existsSync, lstatSync, readdirSync, realpathSync, statSync } from 'node:fs'
-import { dirname, join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { SandboxError } from './errors.js'
 import type { PrivatePaths } from './private-paths.js'
 
@@ -95,7 +95,18 @@ export function mountArgs(plan: MountPlan): string[] {
   const readOnly = new Set<string>()
   for (const p of [...plan.protect, ...plan.paths.protect]) {
     const real = realOrNull(p)
-    if (real === null) continue
+    if (real === null) {
+      // Not there, so nothing to bind read-only: in the working directory the agent could create
+      // it, and what sidekey runs would load from it (a `node_modules` above sidekey's, where Node
+      // looks for a module sidekey's lack, `ws`'s optional `bufferutil`; found by a red-team run:
+      // the next `npm test` ran the agent's code outside the sandbox).
+      const parent = realOrNull(dirname(p))
+      const where = parent === null ? null : join(parent, basename(p))
+      if (where !== null && within(where, cwd) && plan.protect.includes(p)) {
+        throw new SandboxError(`${where} does not exist, and the agent could create it in its working directory ${cwd}: sidekey looks up its modules there. Run the agent from a directory that does not contain sidekey's (${dirname(where)}), or create ${where} as an empty directory first`)
+      }
+      continue
+    }
     if (within(cwd, real)) {
       throw new SandboxError(`the agent's working directory ${cwd} ${real === cwd ? 'is' : 'is inside'} ${real}, which sidekey runs or trusts and the agent must not change; run the agent from another directory`)
     }

@@ -321,6 +321,16 @@ t.test('refusals before a leaky sandbox starts', async (t) => {
   const masked = args.findIndex((a, i) => a === '--tmpfs' && args[i + 1] === join(checkout, 'certs'))
   t.ok(bound > 0 && masked > bound, 'the checkout is shown, and its certs directory hidden after it')
   t.throws(() => mountArgs({ ...plan([checkout]), needed: [join(checkout, 'dist')] }), /which the agent needs to start, is inside/, 'nothing hidden is shown back because the agent needs it')
+  // Found by a red-team run: run from the directory above a checkout, the agent created
+  // node_modules/bufferutil there, and the next `npm test` in the checkout loaded it (ws looks for it).
+  t.throws(
+    () => mountArgs({ ...plan([]), cwd: elsewhere, protect: [join(checkout, 'dist'), join(elsewhere, 'node_modules')] }),
+    new RegExp(`${join(elsewhere, 'node_modules').replaceAll('.', '\\.')} does not exist, and the agent could create it in its working directory`),
+    'a module directory above sidekey\'s that is not there yet, in the working directory, is refused',
+  )
+  await mkdir(join(elsewhere, 'node_modules'))
+  const made = mountArgs({ ...plan([]), cwd: elsewhere, protect: [join(checkout, 'dist'), join(elsewhere, 'node_modules')] })
+  t.ok(made.some((a, i) => a === '--ro-bind' && made[i + 1] === join(elsewhere, 'node_modules')), 'once it exists, it is bound read-only')
 })
 
 t.test('run from sidekey\'s own checkout (the Quickstart): the agent cannot change the code, dependencies or Node that sidekey runs, nor the sources the next start builds', async (t) => {
