@@ -207,13 +207,27 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
 
   /** Read one complete record, stream offsets [start, end). */
   const readRecord = (start: number, end: number): void => {
-    const { data, at, event } = framing === 'sse' ? sseData(buf, start - base, end - base) : ndjsonData(buf, start - base, end - base)
+    // A UTF-8 byte order mark before the first record: the client's decoder drops it (WHATWG
+    // Encoding), so the first field is `data`, not `\uFEFFdata` (found by a red-team run).
+    if (start === 0 && buf[start - base] === 0xef && buf[start - base + 1] === 0xbb && buf[start - base + 2] === 0xbf) start += 3
+    const { data, at } = framing === 'sse' ? sseData(buf, start - base, end - base) : ndjsonData(buf, start - base, end - base)
     if (data.length === 0) return
-    // `at` maps data bytes to buf offsets; views keep stream offsets.
+    // `at` maps data bytes to buf offsets; views keep stream offsets. One view per key path, across
+    // event types: a stream may send a key's parts as `delta` and then `delta_end` events (found by
+    // a red-team run), and joining more than a client does masks more, never less.
     const toStream = (i: number): number => at[i]! + base
-    if (!jsonStrings(data, (path, bytes, from, to) => feed(`${event}\0${path}`, bytes, from.map(toStream), to.map(toStream)))) {
-      const from = Array.from(at, (x) => x + base)
-      feed(`${event}\0`, data, from, from.map((x) => x + 1))
+    if (!jsonStrings(data, (path, bytes, from, to) => feed(`json\0${path}`, bytes, from.map(toStream), to.map(toStream)))) {
+      // Plain data: without the line feeds that join an event's `data:` lines (a key, or its
+      // base64, split over two lines reaches the client with a line break a reader skips; found
+      // by a red-team run), which are never masked.
+      const bytes: number[] = []
+      const from: number[] = []
+      for (let i = 0; i < data.length; i++) {
+        if (data[i] === LF) continue
+        bytes.push(data[i]!)
+        from.push(at[i]! + base)
+      }
+      feed('plain\0', Uint8Array.from(bytes), from, from.map((x) => x + 1))
     }
   }
 
@@ -313,7 +327,18 @@ function ndjsonData(buf: Buffer, start: number, end: number): { data: Uint8Array
  */
 export function jsonStrings(data: Uint8Array, onString: (path: string, bytes: Uint8Array, from: number[], to: number[]) => void): boolean {
   let i = 0
-  while (i < data.length && (data[i] === 0x20 || data[i] === 0x09 || data[i] === LF || data[i] === CR)) i++
+  const space = (b: number | undefined): boolean => b === 0x20 || b === 0x09 || b === LF || b === CR
+  while (i < data.length && space(data[i])) i++
+  if (i < data.length && data[i] === 0x22) {
+    // A string as the whole text (`data: "sk-te"`, an NDJSON line that is a string).
+    const read = readString(data, i + 1)
+    if (read === null) return false
+    let j = read.end + 1
+    while (j < data.length && space(data[j])) j++
+    if (j < data.length) return false
+    onString('', read.bytes, read.from, read.to)
+    return true
+  }
   if (i === data.length || (data[i] !== 0x7b && data[i] !== 0x5b)) return false
   /** Open containers: an object's path and current key, or an array's path. */
   const stack: { array: boolean; path: string; key: string | null; expectKey: boolean }[] = []

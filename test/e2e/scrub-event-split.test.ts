@@ -76,3 +76,51 @@ routes:
     t.ok(most < alarm, `${kind}: at most ${most} of the key's ${secret.length} characters shown (fewer than two thirds, ${alarm})`)
   }
 })
+
+t.test('other shapes a client joins: a byte order mark, changing event types, string data, data over several lines', async (t) => {
+  // Found by a later red-team run (the agent read with eventsource-parser, as the eventsource
+  // package does): each gave it the whole key.
+  const upstream = await startUpstream((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    const key = String(req.headers.authorization).slice('Bearer '.length)
+    const [a, b] = [key.slice(0, 13), key.slice(13)]
+    res.writeHead(200, { 'content-type': url.pathname === '/ndjson-strings' ? 'application/x-ndjson' : 'text/event-stream' })
+    const body = {
+      '/bom': `\ufeffdata: ${JSON.stringify({ delta: a })}\n\ndata: ${JSON.stringify({ delta: b })}\n\n`,
+      '/event-types': `event: delta\ndata: ${JSON.stringify({ text: a })}\n\nevent: delta_end\ndata: ${JSON.stringify({ text: b })}\n\n`,
+      '/string-data': `data: ${JSON.stringify(a)}\n\ndata: ${JSON.stringify(b)}\n\n`,
+      '/ndjson-strings': `${JSON.stringify(a)}\n${JSON.stringify(b)}\n`,
+      '/multiline': `data: ${a}\ndata: ${b}\n\n`,
+    }[url.pathname]!
+    res.end(body)
+  })
+  t.teardown(() => upstream.close())
+  const sk = await startTestSidekey(
+    t,
+    `
+version: v1
+credentials:
+  key: { type: static, env: TEST_OPENAI_KEY }
+routes:
+  - { name: api, host: api.test, ports: [${upstream.port}], addresses: [127.0.0.1], credential: key }
+`,
+    { connectTo: { [`api.test:${upstream.port}`]: { host: '127.0.0.1', port: upstream.port } } },
+  )
+  const dispatcher = new ProxyAgent({ uri: sk.proxyUrlFor('agent'), proxyTunnel: false })
+  t.teardown(() => dispatcher.close())
+  for (const shape of ['bom', 'event-types', 'string-data', 'ndjson-strings', 'multiline']) {
+    const text = (await (await request(`http://api.test:${upstream.port}/${shape}`, { dispatcher })).body.text()).replace(/^\ufeff/, '')
+    // What a client joins: each record's data (JSON text or a string), or the lines of one event joined.
+    const parts = shape === 'ndjson-strings' ? text.split('\n').filter(Boolean) : text.split('\n\n').filter(Boolean).map((e) => e.split('\n').filter((l) => l.startsWith('data: ')).map((l) => l.slice(6)).join(''))
+    const joined = parts.map((p) => {
+      try {
+        const v = JSON.parse(p) as unknown
+        return typeof v === 'string' ? v : Object.values(v as Record<string, string>).join('')
+      } catch {
+        return p
+      }
+    }).join('')
+    t.ok(shown(joined) < alarm, `${shape}: at most ${shown(joined)} of the key's characters (${JSON.stringify(joined)})`)
+  }
+})
+
