@@ -55,6 +55,33 @@ const LF = 0x0a
 const CR = 0x0d
 
 /**
+ * Where records end, byte by byte, across chunks: `ends(b)` is true when `b` completes a record (an
+ * SSE event's blank line, WHATWG HTML section 9.2.6; an NDJSON line). A CR and the LF after it are
+ * one line end.
+ */
+function recordEnds(framing: RecordFraming): { ends(b: number): boolean } {
+  let atLineStart = true
+  let afterCR = false
+  return {
+    ends(b) {
+      if (afterCR && b === LF) {
+        afterCR = false
+        return false
+      }
+      afterCR = b === CR
+      if (b !== LF && b !== CR) {
+        atLineStart = false
+        return false
+      }
+      // A line ends here. SSE: a blank line ends the event. NDJSON: every line is a record.
+      const ends = framing === 'ndjson' || atLineStart
+      atLineStart = true
+      return ends
+    },
+  }
+}
+
+/**
  * The bytes of each record through a scrubber of its own (`scrubberFor`: the byte-level scrubber),
  * so that a mask never runs on past the record's end, nor over a line end. Most of a secret at the end of an event used
  * to be masked on over the next event's framing (`"}` and `data: {"delta":"`) for the rest of the
@@ -65,8 +92,7 @@ const CR = 0x0d
  */
 export function perRecordScrubber(framing: RecordFraming, scrubberFor: () => ChunkFilter): ChunkFilter {
   let scrubber = scrubberFor()
-  let atLineStart = true
-  let afterCR = false
+  const records = recordEnds(framing)
   return {
     push(chunk) {
       let out: Buffer | null = null
@@ -78,20 +104,7 @@ export function perRecordScrubber(framing: RecordFraming, scrubberFor: () => Chu
         if (out !== null) for (let i = from; i < to; i++) if (chunk[i] === LF || chunk[i] === CR) out[i] = chunk[i]!
       }
       for (let i = 0; i < chunk.length; i++) {
-        const b = chunk[i]!
-        if (afterCR && b === LF) {
-          afterCR = false
-          continue
-        }
-        afterCR = b === CR
-        if (b !== LF && b !== CR) {
-          atLineStart = false
-          continue
-        }
-        // A line ends here; SSE: a blank line ends the event; NDJSON: every line is a record.
-        const ends = framing === 'ndjson' || atLineStart
-        atLineStart = true
-        if (!ends) continue
+        if (!records.ends(chunk[i]!)) continue
         scrub(i + 1)
         scrubber.end()
         scrubber = scrubberFor()
@@ -126,10 +139,8 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
   let recordStart = 0
   /** The unfinished record outgrew MAX_RECORD_BYTES: pass it on unread until it ends. */
   let skipping = false
-  // Line-end state carried between chunks: at the start of a line, and after a CR (a following LF
-  // belongs to the same line end).
-  let atLineStart = true
-  let afterCR = false
+  /** Where records end, its line-end state carried between chunks. */
+  const records = recordEnds(framing)
 
   const viewFor = (key: string): View => {
     let v = views.get(key)
@@ -249,20 +260,7 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
       // A private copy: masks are written into it.
       buf = Buffer.concat([buf, chunk])
       for (let i = 0; i < chunk.length; i++) {
-        const b = chunk[i]!
-        if (afterCR && b === LF) {
-          afterCR = false
-          continue
-        }
-        afterCR = b === CR
-        if (b !== LF && b !== CR) {
-          atLineStart = false
-          continue
-        }
-        // A line ends here. SSE: a blank line ends the event. NDJSON: every line is a record.
-        const ends = framing === 'ndjson' || atLineStart
-        atLineStart = true
-        if (!ends) continue
+        if (!records.ends(chunk[i]!)) continue
         const end = chunkStart + i + 1
         if (!skipping) readRecord(recordStart, end)
         skipping = false
