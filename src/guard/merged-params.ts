@@ -1,5 +1,5 @@
 import type { QueryReads } from '../policy/cel.js'
-import { paramName } from './query-repeats.js'
+import { paramName, paramNames } from './query-repeats.js'
 
 /**
  * One parameter in two places: the query and the body. Many servers hand a handler one merged map
@@ -49,11 +49,7 @@ export function bodyParamNames(contentType: string | undefined, body: Buffer, js
     for (const m of text.matchAll(/content-id:[ \t]*[<"']?([^\s"'>;]*)/gi)) names.add(paramName(m[1] ?? '', false))
   } else if (json === undefined) {
     // A form, declared or not: the names before `=`, split as lenient servers split them.
-    for (const segment of body.toString('latin1').split(/[&;]/)) {
-      const eq = segment.indexOf('=')
-      const name = eq < 0 ? segment : segment.slice(0, eq)
-      if (name !== '') names.add(paramName(name))
-    }
+    for (const { name } of paramNames(body.toString('latin1'))) names.add(name)
   }
   return names
 }
@@ -65,11 +61,7 @@ export function bodyParamNames(contentType: string | undefined, body: Buffer, js
  */
 export function paramInBoth(query: string, bodyNames: ReadonlySet<string>, queryReads: QueryReads, readsBody: boolean): string | null {
   if (bodyNames.size === 0 || query === '') return null
-  for (const segment of query.replace(/^\?+/, '').split(/[&;]/)) {
-    if (segment === '') continue
-    const eq = segment.indexOf('=')
-    const written = eq < 0 ? segment : segment.slice(0, eq)
-    const name = paramName(written)
+  for (const { written, name } of paramNames(query)) {
     if (!bodyNames.has(name)) continue
     if (readsBody || queryReads === 'any') return written
     for (const read of queryReads) if (paramName(read, false) === name) return written

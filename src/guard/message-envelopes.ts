@@ -64,21 +64,13 @@ const ENVELOPE_HEAD = 5
 const EQUALS = 0x3d
 
 /**
- * A filter that passes the body on unchanged and throws `SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE` at the
- * first envelope whose compressed bit is set. It reads only envelope heads: a payload is skipped by
- * its length, never held.
+ * For gRPC-Web text bodies (binary envelopes go through `envelopePayloadFilter`): a filter that
+ * passes the body on unchanged and throws `SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE` at the first
+ * envelope whose compressed bit is set. It reads only envelope heads: a payload is skipped by its
+ * length, never held.
  */
-export function envelopeGuard(framing: EnvelopeFraming): ChunkFilter {
+export function textEnvelopeGuard(): ChunkFilter {
   const envelopes = envelopeReader()
-  if (framing === 'binary') {
-    return {
-      push(chunk) {
-        envelopes.read(chunk)
-        return chunk
-      },
-      end: () => null,
-    }
-  }
   // gRPC-Web text: base64, each message (and the trailers frame) encoded on its own, so padding may
   // come mid-body. Quads are decoded as they complete; the bytes passed on are the text as sent.
   let quad = ''
@@ -103,7 +95,7 @@ export function envelopeGuard(framing: EnvelopeFraming): ChunkFilter {
 }
 
 /**
- * `envelopeGuard` for binary envelopes that also scrubs each message's payload on its own, with a
+ * For binary envelopes (gRPC, gRPC-Web, Connect): `textEnvelopeGuard`'s check of the compressed bit, and each message's payload scrubbed on its own, with a
  * scrubber made for it by `scrubberFor`, and never the 5-byte heads. Scrubbed as one stream with
  * the heads in it, the mask of most of a secret near a message's end ran on over the next head
  * (the rest of the secret's length), and the agent's client could read no message after it: the

@@ -25,12 +25,7 @@ export interface RepeatedParam {
 export function repeatedQueryParam(query: string, reads: QueryReads): RepeatedParam | null {
   if (query === '' || (reads !== 'any' && reads.size === 0)) return null
   const byName = new Map<string, string[]>()
-  // URLSearchParams (and so CEL) drops a leading `?` of the query (`/x??amount=1`); Go and PHP keep it.
-  for (const segment of query.replace(/^\?+/, '').split(/[&;]/)) {
-    if (segment === '') continue
-    const eq = segment.indexOf('=')
-    const written = eq < 0 ? segment : segment.slice(0, eq)
-    const name = paramName(written)
+  for (const { written, name } of paramNames(query)) {
     const spellings = byName.get(name)
     if (spellings === undefined) byName.set(name, [written])
     else spellings.push(written)
@@ -44,6 +39,20 @@ export function repeatedQueryParam(query: string, reads: QueryReads): RepeatedPa
     if (spellings !== undefined && spellings.length > 1) return { name: read, spellings }
   }
   return null
+}
+
+/**
+ * Each parameter's name in a query or form text, as written and as `paramName` files it: split on
+ * `&` and `;` (older Rack and Python split on both), a leading `?` dropped (URLSearchParams, and so
+ * CEL, drops it from `/x??amount=1`; Go and PHP keep it), empty segments skipped.
+ */
+export function* paramNames(text: string): Generator<{ written: string; name: string }> {
+  for (const segment of text.replace(/^\?+/, '').split(/[&;]/)) {
+    if (segment === '') continue
+    const eq = segment.indexOf('=')
+    const written = eq < 0 ? segment : segment.slice(0, eq)
+    yield { written, name: paramName(written) }
+  }
 }
 
 /**

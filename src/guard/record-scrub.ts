@@ -277,11 +277,10 @@ export function recordScrubFilter(automaton: NeedleAutomaton, framing: RecordFra
   }
 }
 
-/** The data of an SSE event: its `data` lines joined with LF, the buffer offset of each byte, and its type. */
-function sseData(buf: Buffer, start: number, end: number): { data: Uint8Array; at: number[]; event: string } {
+/** The data of an SSE event: its `data` lines joined with LF, and the buffer offset of each byte. */
+function sseData(buf: Buffer, start: number, end: number): { data: Uint8Array; at: number[] } {
   const bytes: number[] = []
   const at: number[] = []
-  let event = 'message'
   let i = start
   while (i < end) {
     let e = i
@@ -301,20 +300,18 @@ function sseData(buf: Buffer, start: number, end: number): { data: Uint8Array; a
         bytes.push(buf[j]!)
         at.push(j)
       }
-    } else if (name === 'event') {
-      event = buf.toString('latin1', Math.min(v, e), e)
     }
     i = e + 1
     if (i < end && buf[i - 1] === CR && buf[i] === LF) i++
   }
-  return { data: Uint8Array.from(bytes), at, event }
+  return { data: Uint8Array.from(bytes), at }
 }
 
 /** The data of an NDJSON line (its line end left out). */
-function ndjsonData(buf: Buffer, start: number, end: number): { data: Uint8Array; at: number[]; event: string } {
+function ndjsonData(buf: Buffer, start: number, end: number): { data: Uint8Array; at: number[] } {
   let e = end
   while (e > start && (buf[e - 1] === LF || buf[e - 1] === CR)) e--
-  return { data: buf.subarray(start, e), at: Array.from({ length: e - start }, (_, i) => start + i), event: '' }
+  return { data: buf.subarray(start, e), at: Array.from({ length: e - start }, (_, i) => start + i) }
 }
 
 /**

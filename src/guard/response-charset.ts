@@ -38,12 +38,13 @@ export function declaredCharsets(contentType: string): string[] {
 }
 
 /**
- * Refuse a response to a scrubbed request whose `Content-Type` declares a charset outside
+ * Refuse a response to a scrubbed request whose `Content-Type` (its charsets `declared`, read once
+ * per response by the caller) declares a charset outside
  * SCRUBBABLE_CHARSETS (one sent twice, with either outside, too). The request went up without
  * `Accept-Charset` (response-guard.ts), so an upstream that answers in one anyway chose to.
  */
-export function refuseUnscrubbableCharset(contentType: string): void {
-  for (const charset of declaredCharsets(contentType)) {
+export function refuseUnscrubbableCharset(contentType: string, declared: readonly string[] = declaredCharsets(contentType)): void {
+  for (const charset of declared) {
     if (!SCRUBBABLE_CHARSETS.has(charset)) {
       throw new SidekeyError('SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE', `the upstream answered in charset "${charset.slice(0, 40)}", in which sidekey cannot find an echoed secret to mask (it reads ASCII-compatible charsets, UTF-16 and UTF-32)`)
     }
@@ -57,8 +58,8 @@ export function refuseUnscrubbableCharset(contentType: string): void {
  * ASCII, or UTF-16 read as UTF-32), so a disagreement is refused with
  * SIDEKEY_ERR_UNSCRUBBABLE_RESPONSE rather than guessed.
  */
-export function wideCharset(contentType: string): WideCharset | null {
-  const declared = new Set(declaredCharsets(contentType))
+export function wideCharset(contentType: string, charsets: readonly string[] = declaredCharsets(contentType)): WideCharset | null {
+  const declared = new Set(charsets)
   const wide = [...declared].find((c) => WIDE_CHARSETS.has(c))
   if (wide === undefined) return null
   if (declared.size > 1) {
@@ -108,8 +109,8 @@ function looksWide(head: Uint8Array): boolean {
  * undeclared, its length may already be promised, so it is cut before anything of it past the
  * first four bytes is sent. Nothing is held back: the decision is made on bytes that pass anyway.
  */
-export function undeclaredWideGuard(contentType: string): ChunkFilter | null {
-  if (declaredCharsets(contentType).length > 0 || !textual(contentType)) return null
+export function undeclaredWideGuard(contentType: string, declared: readonly string[] = declaredCharsets(contentType)): ChunkFilter | null {
+  if (declared.length > 0 || !textual(contentType)) return null
   const head: number[] = []
   return {
     push(chunk) {

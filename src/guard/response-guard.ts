@@ -5,9 +5,9 @@ import { SidekeyError } from '../errors.js'
 import { withoutNames } from '../inject/inject.js'
 import type { Route } from '../policy/types.js'
 import type { NeedleAutomaton } from './needle-automaton.js'
-import { envelopeFraming, envelopeGuard, envelopePayloadFilter, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
+import { envelopeFraming, envelopePayloadFilter, textEnvelopeGuard, MESSAGE_ACCEPT_FIELDS, refuseMessageCoding } from './message-envelopes.js'
 import { wrappedLinesFilter } from './wrapped-lines.js'
-import { refuseUnscrubbableCharset, undeclaredWideGuard, wideCharset, withUtf8Charset } from './response-charset.js'
+import { declaredCharsets, refuseUnscrubbableCharset, undeclaredWideGuard, wideCharset, withUtf8Charset } from './response-charset.js'
 import { transcodeToUtf8 } from './response-transcode.js'
 import { perRecordScrubber, recordFraming, recordScrubFilter } from './record-scrub.js'
 import { chainFilters, filterStream, type ChunkFilter } from '../http/chunk-filter.js'
@@ -142,8 +142,10 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           }
         }
         const contentType = String(out['content-type'] ?? '')
-        refuseUnscrubbableCharset(contentType)
-        const wide = wideCharset(contentType)
+        // Read once, for the three checks below.
+        const charsets = declaredCharsets(contentType)
+        refuseUnscrubbableCharset(contentType, charsets)
+        const wide = wideCharset(contentType, charsets)
         // Every value counts: a CDN repeats the field, the repeats arrive joined with ",", and an
         // HTTP/2 agent gets the first (accept/h2-response.ts), so a framing any value names is used
         // (found by a red-team run: `text/event-stream` twice turned off joining across events).
@@ -165,7 +167,7 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
           filters.push(transcodeToUtf8(wide))
         } else {
           // Undeclared, but wide by its first bytes, as a client may guess: cut.
-          const sniff = undeclaredWideGuard(contentType)
+          const sniff = undeclaredWideGuard(contentType, charsets)
           if (sniff !== null) filters.push(sniff)
         }
         const onScrub = (): void => {
@@ -184,7 +186,7 @@ export function responseGuard(route: Route, needles: Buffer[] | null, stats: Res
         // gRPC and Connect messages are scrubbed each on its own, without their envelope heads.
         if (envelopes === 'binary') filters.push(envelopePayloadFilter(scrubber))
         else {
-          if (envelopes !== null) filters.push(envelopeGuard(envelopes))
+          if (envelopes === 'base64') filters.push(textEnvelopeGuard())
           filters.push(framing === null ? scrubber() : perRecordScrubber(framing, scrubber))
         }
       }

@@ -164,18 +164,18 @@ export class SecretScanner {
     return new Detector(this.#automaton).push(Buffer.from(text, 'latin1'))
   }
 
-  /** True when a buffered body holds any known secret in any of its forms (escapes decoded too, as `bodyFilter` reads them). */
+  /** True when a buffered body holds any known secret in any of its forms: `bodyFilter`'s views, over the whole body at once. */
   foundInBuffer(body: Buffer): boolean {
     if (this.#needles.length === 0) return false
-    if (new Detector(this.#automaton).push(body)) return true
-    let wrapped = false
-    wrappedLinesFilter(this.#needles, () => (wrapped = true))?.push(body)
-    if (wrapped) return true
-    if (!holdsEscape(body)) return false
-    const decoder = new EscapeDecoder()
-    const detector = new Detector(this.#automaton)
-    // Searched as it is decoded: `push` reuses its buffer.
-    return detector.push(decoder.push(body)) || detector.push(decoder.end())
+    const filter = this.bodyFilter()
+    try {
+      filter.push(body)
+      filter.end()
+      return false
+    } catch (err) {
+      if (err instanceof SidekeyError && err.code === 'SIDEKEY_ERR_SECRET_DETECTED') return true
+      throw err
+    }
   }
 
   /**
